@@ -1,0 +1,98 @@
+// Package httpapi is Keel's HTTP adapter: gin routes under /v1, the probes
+// and metrics endpoints, and the middleware every request passes through
+// (request IDs, tracing, access log, problem+json errors, panic recovery and
+// the body size limit). Handlers decode, call one use case and encode.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/keelhq/keel/application/system"
+)
+
+func init() {
+	// Debug mode prints every route at start-up and warns on stdout; the
+	// access log is the only output Keel's HTTP layer should produce.
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// Config holds what the HTTP adapter needs. Zero values are not valid for
+// Logger and System; the providers default to OpenTelemetry's globals.
+type Config struct {
+	Logger         *slog.Logger
+	System         *system.Service
+	MaxBodyBytes   int64        // requests with larger bodies get 413
+	Metrics        http.Handler // serves GET /metrics; nil leaves it out
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+}
+
+// DefaultMaxBodyBytes is the body limit when none is configured: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server is Keel's HTTP API as an http.Handler.
+type Server struct {
+	engine *gin.Engine
+}
+
+// New builds the router with its middleware and routes.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	e := gin.New()
+	// An API answers the path it was asked for; redirects to a "fixed"
+	// path hide client bugs and turn a POST into a GET in old clients.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	// Client IPs come from the connection unless a deployment configures
+	// trusted proxies; trusting X-Forwarded-For from anyone lets clients
+	// choose the address rate limits key on.
+	_ = e.SetTrustedProxies(nil)
+
+	var otelOpts []otelgin.Option
+	if cfg.TracerProvider != nil {
+		otelOpts = append(otelOpts, otelgin.WithTracerProvider(cfg.TracerProvider))
+	}
+	if cfg.MeterProvider != nil {
+		otelOpts = append(otelOpts, otelgin.WithMeterProvider(cfg.MeterProvider))
+	}
+	if cfg.Propagator != nil {
+		otelOpts = append(otelOpts, otelgin.WithPropagators(cfg.Propagator))
+	}
+	// Order matters: the request ID and the server span exist before the
+	// access log reads them; problems renders what recovery and the
+	// handlers report; the body limit refuses before any handler runs.
+	e.Use(
+		requestID(),
+		otelgin.Middleware("keel", otelOpts...),
+		accessLog(cfg.Logger),
+		problems(cfg.Logger),
+		recovery(),
+		limitBody(cfg.MaxBodyBytes),
+	)
+	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
+	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
+
+	probes{system: cfg.System}.register(e)
+	if cfg.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(cfg.Metrics))
+	}
+	v1 := e.Group("/v1")
+	instanceRoutes{system: cfg.System}.register(v1)
+	return &Server{engine: e}
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.engine.ServeHTTP(w, r)
+}

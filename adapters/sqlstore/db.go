@@ -1,0 +1,257 @@
+// Package sqlstore implements Keel's storage ports on SQLite (embedded, the
+// zero-configuration default) and PostgreSQL, with one set of portable SQL
+// statements and a narrow dialect seam. Every statement is traced through
+// otelsql; schema changes are goose migrations embedded per dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/uptrace/opentelemetry-go-extra/otelsql"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is an open Keel database. It implements ports.UnitOfWork and
+// ports.Pinger and is safe for concurrent use.
+type DB struct {
+	sql *sql.DB
+	d   dialect
+}
+
+var (
+	_ ports.UnitOfWork = (*DB)(nil)
+	_ ports.Pinger     = (*DB)(nil)
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	otel         []otelsql.Option
+	maxOpenConns int
+}
+
+// WithTracerProvider sends SQL spans to tp instead of the global provider.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.otel = append(o.otel, otelsql.WithTracerProvider(tp)) }
+}
+
+// WithMeterProvider reports SQL timings and pool statistics to mp instead of
+// the global provider.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.otel = append(o.otel, otelsql.WithMeterProvider(mp)) }
+}
+
+// WithMaxOpenConns bounds the connection pool.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) { o.maxOpenConns = n }
+}
+
+// Open connects to the database at rawURL (postgres://… or sqlite:PATH) and
+// checks that it answers. It does not migrate: call Migrate. A database
+// that does not answer within the context's deadline returns a
+// domain.KindUnavailable error.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
+	d, dsn, err := dialectFor(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	o := options{maxOpenConns: 20}
+	if d.name() == "sqlite" {
+		// SQLite has one writer at a time; a few connections serve
+		// concurrent readers in WAL mode without piling up writers.
+		o.maxOpenConns = 8
+		if err := os.MkdirAll(filepath.Dir(sqlitePath(dsn)), 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	otelOpts := append([]otelsql.Option{otelsql.WithDBSystem(d.name())}, o.otel...)
+	db, err := otelsql.Open(d.driver(), dsn, otelOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", d.name(), err)
+	}
+	db.SetMaxOpenConns(o.maxOpenConns)
+	db.SetMaxIdleConns(o.maxOpenConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	otelsql.ReportDBStatsMetrics(db, otelOpts...)
+	s := &DB{sql: db, d: d}
+	if err := s.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func sqlitePath(dsn string) string {
+	p := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return filepath.FromSlash(p)
+}
+
+// Dialect names the engine: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name() }
+
+// Close closes the pool, waiting for queries in progress.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return domain.ErrUnavailable.WithMessage("The database is unavailable.").WithCause(fmt.Errorf("ping %s: %w", db.d.name(), err))
+	}
+	return nil
+}
+
+// Stats reports the connection pool's statistics.
+func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
+
+// WithinTx runs fn in a transaction and commits it when fn returns nil. A
+// serialization failure or deadlock (PostgreSQL) or a busy database
+// (SQLite) reruns fn, at most three times in all, with a short backoff.
+func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	const attempts = 3
+	for i := 1; ; i++ {
+		err := db.withinTxOnce(ctx, fn)
+		if err == nil || i == attempts || !db.d.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(i*i) * 20 * time.Millisecond):
+		}
+	}
+}
+
+func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.Stores) error) (err error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(ctx, &stores{q: tx, d: db.d}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Migration is the state of one schema migration.
+type Migration struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// Migrate applies every pending migration and returns the ones it applied.
+// On PostgreSQL an advisory lock makes nodes that start together migrate
+// one after the other instead of racing.
+func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", db.d.name(), err)
+	}
+	applied := make([]Migration, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, Migration{Version: r.Source.Version, Name: filepath.Base(r.Source.Path), Applied: true})
+	}
+	return applied, nil
+}
+
+// MigrationStatus lists every known migration and whether it is applied.
+func (db *DB) MigrationStatus(ctx context.Context) ([]Migration, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	out := make([]Migration, 0, len(st))
+	for _, s := range st {
+		out = append(out, Migration{
+			Version:   s.Source.Version,
+			Name:      filepath.Base(s.Source.Path),
+			Applied:   s.State == goose.StateApplied,
+			AppliedAt: s.AppliedAt,
+		})
+	}
+	return out, nil
+}
+
+func (db *DB) provider() (*goose.Provider, error) {
+	dir, err := fs.Sub(migrations, "migrations/"+db.d.name())
+	if err != nil {
+		return nil, fmt.Errorf("migrations for %s: %w", db.d.name(), err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if db.d.name() == "postgres" {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.d.goose(), db.sql, dir, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return p, nil
+}
+
+// querier is what stores need from a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stores hands out the stores of one transaction.
+type stores struct {
+	q querier
+	d dialect
+}
+
+func (s *stores) Instance() ports.InstanceStore { return instanceStore{s} }
+
+// errNoRows is checked with errors.Is where a missing row is expected.
+var errNoRows = sql.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is the narrow seam between SQLite and PostgreSQL. Only add to it
+// when a real difference between the two engines forces it; everything else
+// is portable SQL written once.
+type dialect interface {
+	name() string                   // "sqlite" or "postgres": also the migrations folder
+	driver() string                 // the database/sql driver name
+	goose() goose.Dialect           // which SQL goose speaks for its version table
+	rebind(query string) string     // "?" placeholders to the engine's own
+	uniqueViolation(err error) bool // a UNIQUE or PRIMARY KEY constraint failed
+	retryable(err error) bool       // the transaction may succeed if run again
+}
+
+// dialectFor picks the dialect for a database URL and returns the DSN its
+// driver wants. It accepts postgres:// and postgresql:// URLs (handed to pgx
+// unchanged) and sqlite:PATH, sqlite://PATH or file:PATH for SQLite.
+func dialectFor(rawURL string) (dialect, string, error) {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok {
+		return nil, "", errors.New("missing scheme: want postgres://… or sqlite:PATH")
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, "", fmt.Errorf("parse PostgreSQL URL: %s", redactedURLError(err))
+		}
+		return postgres{}, rawURL, nil
+	case "sqlite", "file":
+		path := strings.TrimPrefix(rest, "//")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if path == "" {
+			return nil, "", errors.New("missing SQLite file path")
+		}
+		return sqliteDialect{}, sqliteDSN(path), nil
+	}
+	return nil, "", fmt.Errorf("unsupported scheme %q: want postgres or sqlite", scheme)
+}
+
+// redactedURLError drops the URL text net/url puts in its errors, which
+// would otherwise carry the password into logs.
+func redactedURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return "malformed URL"
+}
+
+// sqliteDSN sets every pragma in the DSN rather than with an Exec after
+// opening: database/sql keeps a pool, and a pragma run once reaches only
+// one of its connections. _txlock=immediate takes the write lock at BEGIN,
+// so two writers wait on busy_timeout instead of deadlocking on upgrade.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) name() string           { return "sqlite" }
+func (sqliteDialect) driver() string         { return "sqlite" }
+func (sqliteDialect) goose() goose.Dialect   { return goose.DialectSQLite3 }
+func (sqliteDialect) rebind(q string) string { return q }
+func (sqliteDialect) uniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+func (sqliteDialect) retryable(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
+type postgres struct{}
+
+func (postgres) name() string         { return "postgres" }
+func (postgres) driver() string       { return "pgx" }
+func (postgres) goose() goose.Dialect { return goose.DialectPostgres }
+
+// rebind turns "?" into "$1", "$2"… outside string literals. Queries in this
+// package never put a "?" inside a literal, but the check keeps a future one
+// from becoming a silent bug.
+func (postgres) rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '\'':
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func (postgres) uniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func (postgres) retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}

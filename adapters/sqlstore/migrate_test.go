@@ -1,0 +1,121 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/test/testdb"
+)
+
+func TestMigrateTwiceIsANoOp(t *testing.T) {
+	t.Parallel()
+	for name, url := range map[string]func(*testing.T) string{
+		"sqlite":   testdb.SQLite,
+		"postgres": testdb.EmptyPostgres,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db, err := sqlstore.Open(t.Context(), url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			before, err := db.MigrationStatus(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before) == 0 || before[0].Applied {
+				t.Fatalf("status before migrating = %+v, want pending migrations", before)
+			}
+			first, err := db.Migrate(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) != len(before) {
+				t.Fatalf("applied %d migrations, want %d", len(first), len(before))
+			}
+			second, err := db.Migrate(t.Context())
+			if err != nil || len(second) != 0 {
+				t.Fatalf("second Migrate = %v, %v; want nothing to do", second, err)
+			}
+			after, err := db.MigrationStatus(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range after {
+				if !m.Applied || m.AppliedAt.IsZero() {
+					t.Fatalf("migration %d %s not applied after Migrate: %+v", m.Version, m.Name, m)
+				}
+			}
+		})
+	}
+}
+
+// Nodes that start together against one PostgreSQL must not race each
+// other's migrations: an advisory lock serialises them.
+func TestConcurrentMigrationsOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := testdb.EmptyPostgres(t)
+	var wg sync.WaitGroup
+	applied := make([]int, 4)
+	for i := range applied {
+		wg.Go(func() {
+			db, err := sqlstore.Open(t.Context(), url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer db.Close()
+			ms, err := db.Migrate(t.Context())
+			if err != nil {
+				t.Errorf("node %d: %v", i, err)
+			}
+			applied[i] = len(ms)
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range applied {
+		total += n
+	}
+	db, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := db.MigrationStatus(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != len(st) {
+		t.Fatalf("nodes applied %d migrations in all (%v), want each of %d once", total, applied, len(st))
+	}
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"", "mysql://x", "sqlite:", "no-scheme"} {
+		if _, err := sqlstore.Open(t.Context(), url); err == nil {
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
+
+func TestOpenUnreachablePostgresIsUnavailableAndHidesPassword(t *testing.T) {
+	t.Parallel()
+	_, err := sqlstore.Open(t.Context(), "postgres://keel:s3cret-pw@127.0.0.1:1/keel?sslmode=disable&connect_timeout=2")
+	if domain.KindOf(err) != domain.KindUnavailable {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("error leaks the password: %v", err)
+	}
+	var de *domain.Error
+	if !errors.As(err, &de) || strings.Contains(de.Message, "127.0.0.1") {
+		t.Fatalf("safe message leaks details: %+v", de)
+	}
+}

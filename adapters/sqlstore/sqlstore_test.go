@@ -1,0 +1,62 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/ports"
+	"github.com/keelhq/keel/ports/porttest"
+	"github.com/keelhq/keel/test/containers"
+	"github.com/keelhq/keel/test/testdb"
+)
+
+func TestMain(m *testing.M) {
+	containers.SetDefaults()
+	code := m.Run()
+	testdb.Stop()
+	os.Exit(code)
+}
+
+// migrate prepares the template database that every PostgreSQL test clones.
+func migrate(ctx context.Context, url string) error {
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Migrate(ctx)
+	return err
+}
+
+func openSQLite(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), testdb.SQLite(t))
+	if err != nil {
+		t.Fatalf("open SQLite: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate SQLite: %v", err)
+	}
+	return db
+}
+
+func openPostgres(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, migrate))
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestStoresSQLite(t *testing.T) {
+	porttest.Stores(t, func(t *testing.T) ports.UnitOfWork { return openSQLite(t) })
+}
+
+func TestStoresPostgres(t *testing.T) {
+	porttest.Stores(t, func(t *testing.T) ports.UnitOfWork { return openPostgres(t) })
+}

@@ -1,0 +1,43 @@
+// Package system holds the use cases about the installation itself: its
+// identity and whether it is ready to serve.
+package system
+
+import (
+	"context"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Service runs the system use cases.
+type Service struct {
+	uow   ports.UnitOfWork
+	ping  ports.Pinger
+	clock ports.Clock
+}
+
+// NewService wires the system use cases to their ports.
+func NewService(uow ports.UnitOfWork, ping ports.Pinger, clock ports.Clock) *Service {
+	return &Service{uow: uow, ping: ping, clock: clock}
+}
+
+// Instance returns the installation's identity, creating it on the very
+// first call against a new database. Every node gets the same answer.
+func (s *Service) Instance(ctx context.Context) (inst domain.Instance, err error) {
+	ctx, end := usecase.Start(ctx, "system.Instance")
+	defer end(&err)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		inst, err = st.Instance().Ensure(ctx, domain.NewInstance(s.clock.Now()))
+		return err
+	})
+	return inst, err
+}
+
+// Ready returns nil when the node can serve requests, and a
+// domain.KindUnavailable error naming no internals when it cannot.
+func (s *Service) Ready(ctx context.Context) (err error) {
+	ctx, end := usecase.Start(ctx, "system.Ready")
+	defer end(&err)
+	return s.ping.Ping(ctx)
+}

@@ -1,0 +1,32 @@
+// Package usecase opens the span every use case runs in.
+package usecase
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/keelhq/keel/domain"
+)
+
+var tracer = otel.Tracer("github.com/keelhq/keel/application")
+
+// Start opens a use case's span named name ("context.UseCase"); call the
+// returned function, deferred, with a pointer to the use case's error. Only
+// internal errors fail the span: a 404 or a 422 is the system working, and
+// marking those as errors would drown the real faults.
+func Start(ctx context.Context, name string) (context.Context, func(*error)) {
+	ctx, span := tracer.Start(ctx, name)
+	return ctx, func(errp *error) {
+		if err := *errp; err != nil {
+			if domain.KindOf(err) == domain.KindInternal {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "internal error")
+			} else {
+				span.SetAttributes(errorCode(err))
+			}
+		}
+		span.End()
+	}
+}

@@ -1,0 +1,159 @@
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// setting is one configuration value: its flag, its environment variable,
+// its default and its description. The README's configuration table lists
+// the same settings; TestREADMEListsEverySetting keeps the two in step.
+type setting struct {
+	flag, env, def, usage string
+}
+
+var (
+	sHTTPAddr        = setting{"http-addr", "KEEL_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP server listens on (host:port; port 0 picks a free one)"}
+	sDataDir         = setting{"data-dir", "KEEL_DATA_DIR", "./keel-data", "directory for the SQLite database and console mail"}
+	sDatabaseURL     = setting{"database-url", "KEEL_DATABASE_URL", "", "postgres://user:pass@host/db, or sqlite:PATH (default: sqlite in the data directory)"}
+	sSMTPURL         = setting{"smtp-url", "KEEL_SMTP_URL", "", "smtp://user:pass@host:port or smtps://… (default: write mail to the console and .eml files)"}
+	sLogLevel        = setting{"log-level", "KEEL_LOG_LEVEL", "info", "debug, info, warn or error"}
+	sTraceExporter   = setting{"trace-exporter", "KEEL_TRACE_EXPORTER", "none", "none, stdout or otlp (otlp reads the standard OTEL_EXPORTER_OTLP_* variables)"}
+	sMaxBodyBytes    = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
+	sShutdownTimeout = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
+)
+
+// settings lists every setting in the README's order.
+var settings = []setting{sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout}
+
+func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
+
+// errorf names the setting at fault, so a bad value is one line that says
+// what to fix.
+func (s setting) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %s", s.name(), fmt.Sprintf(format, args...))
+}
+
+func addFlags(fs *pflag.FlagSet, ss ...setting) {
+	for _, s := range ss {
+		fs.String(s.flag, s.def, s.usage+" ["+s.env+"]")
+	}
+}
+
+// value returns a setting's flag if given, else its environment variable if
+// set, else its default: flags override the environment, which overrides
+// the defaults.
+func value(fs *pflag.FlagSet, getenv func(string) string, s setting) string {
+	if f := fs.Lookup(s.flag); f != nil && f.Changed {
+		return f.Value.String()
+	}
+	if v := getenv(s.env); v != "" {
+		return v
+	}
+	return s.def
+}
+
+// storeConfig is what every command that opens the database needs.
+type storeConfig struct {
+	dataDir     string
+	databaseURL string
+	logLevel    slog.Level
+	traceExport string
+}
+
+// serveConfig adds what the server needs.
+type serveConfig struct {
+	storeConfig
+	httpAddr        string
+	smtpURL         string
+	maxBodyBytes    int64
+	shutdownTimeout time.Duration
+}
+
+func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
+	var c storeConfig
+	var err error
+	c.dataDir = value(fs, getenv, sDataDir)
+	if c.dataDir == "" {
+		return c, sDataDir.errorf("must not be empty")
+	}
+	c.databaseURL = value(fs, getenv, sDatabaseURL)
+	if c.databaseURL == "" {
+		c.databaseURL = "sqlite:" + filepath.Join(c.dataDir, "keel.db")
+	} else if err := checkDatabaseURL(c.databaseURL); err != nil {
+		return c, sDatabaseURL.errorf("%v", err)
+	}
+	lvl := value(fs, getenv, sLogLevel)
+	if err = c.logLevel.UnmarshalText([]byte(lvl)); err != nil || strings.ContainsAny(lvl, "+-") {
+		return c, sLogLevel.errorf("unknown level %q (want debug, info, warn or error)", lvl)
+	}
+	c.traceExport = value(fs, getenv, sTraceExporter)
+	switch c.traceExport {
+	case "none", "stdout", "otlp":
+	default:
+		return c, sTraceExporter.errorf("unknown exporter %q (want none, stdout or otlp)", c.traceExport)
+	}
+	return c, nil
+}
+
+// checkDatabaseURL catches what can be caught without connecting. Error
+// texts never include the URL: it may hold a password.
+func checkDatabaseURL(raw string) error {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	switch {
+	case !ok:
+		return errors.New("not a URL: want postgres://… or sqlite:PATH")
+	case scheme == "postgres" || scheme == "postgresql":
+		u, err := url.Parse(raw)
+		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return fmt.Errorf("cannot parse the URL: %v", err)
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return errors.New("the URL names no host")
+		}
+		return nil
+	case scheme == "sqlite" || scheme == "file":
+		if strings.TrimPrefix(rest, "//") == "" {
+			return errors.New("the URL names no file")
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported scheme %q (want postgres or sqlite)", scheme)
+}
+
+func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig, error) {
+	sc, err := loadStoreConfig(fs, getenv)
+	c := serveConfig{storeConfig: sc}
+	if err != nil {
+		return c, err
+	}
+	c.httpAddr = value(fs, getenv, sHTTPAddr)
+	if _, port, err := net.SplitHostPort(c.httpAddr); err != nil {
+		return c, sHTTPAddr.errorf("want host:port, got %q", c.httpAddr)
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return c, sHTTPAddr.errorf("bad port %q", port)
+	}
+	c.smtpURL = value(fs, getenv, sSMTPURL)
+	raw := value(fs, getenv, sMaxBodyBytes)
+	if c.maxBodyBytes, err = strconv.ParseInt(raw, 10, 64); err != nil || c.maxBodyBytes <= 0 {
+		return c, sMaxBodyBytes.errorf("want a positive number of bytes, got %q", raw)
+	}
+	raw = value(fs, getenv, sShutdownTimeout)
+	if c.shutdownTimeout, err = time.ParseDuration(raw); err != nil || c.shutdownTimeout <= 0 {
+		return c, sShutdownTimeout.errorf("want a positive duration such as 15s, got %q", raw)
+	}
+	return c, nil
+}

@@ -1,0 +1,158 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keelhq/keel/adapters/consolemail"
+	"github.com/keelhq/keel/adapters/httpapi"
+	"github.com/keelhq/keel/adapters/smtpmail"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/system"
+	"github.com/keelhq/keel/ports"
+)
+
+func newServeCommand(getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API (applies pending migrations first)",
+		Long: `Serve runs Keel's HTTP API until it receives SIGINT or SIGTERM, then stops
+accepting connections, lets in-flight requests finish (up to the shutdown
+timeout) and closes the database.
+
+Endpoints outside the versioned API: GET /healthz (the process lives),
+GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServeConfig(cmd.Flags(), getenv)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, getenv, cmd.OutOrStdout())
+		},
+	}
+	addFlags(cmd.Flags(), settings...)
+	return cmd
+}
+
+// serve runs the server until ctx is cancelled. Start-up errors return at
+// once, naming the setting at fault; nothing is left running.
+func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer) (err error) {
+	started := time.Now()
+	log := newLogger(stdout, cfg.logLevel)
+
+	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if terr := tel.shutdown(sctx); terr != nil {
+			log.Warn("flushing telemetry failed", "err", terr)
+		}
+	}()
+
+	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return sDatabaseURL.errorf("%v", err)
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+
+	mailer, err := newMailer(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	_ = mailer // The outbox dispatcher (forms issue) is its first user.
+
+	sys := system.NewService(db, db, ports.ClockFunc(time.Now))
+	inst, err := sys.Instance(ctx)
+	if err != nil {
+		return fmt.Errorf("load instance identity: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return sHTTPAddr.errorf("%v", err)
+	}
+	api := httpapi.New(httpapi.Config{
+		Logger:         log,
+		System:         sys,
+		MaxBodyBytes:   cfg.maxBodyBytes,
+		Metrics:        tel.metrics,
+		TracerProvider: tel.tracer,
+		MeterProvider:  tel.meter,
+		Propagator:     tel.propagator,
+	})
+	srv := &http.Server{
+		Handler: api,
+		// Slow clients must not hold connections open forever: headers
+		// within 10s, a whole body within 30s, and idle keep-alive
+		// connections are closed after 2 minutes.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening",
+		"addr", ln.Addr().String(),
+		"database", db.Dialect(),
+		"instance", inst.ID(),
+		"version", buildVersion(),
+		"startup_ms", time.Since(started).Milliseconds(),
+	)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// In-flight requests outlived the timeout: cut them off rather
+		// than hang, and say so.
+		_ = srv.Close()
+		log.Warn("in-flight requests cut off at shutdown timeout", "err", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newMailer picks SMTP when a URL is configured and the console mailer,
+// which writes .eml files into the data directory, otherwise.
+func newMailer(cfg serveConfig, stdout io.Writer) (ports.Mailer, error) {
+	if cfg.smtpURL == "" {
+		return consolemail.New(filepath.Join(cfg.dataDir, "mail"), stdout), nil
+	}
+	m, err := smtpmail.New(cfg.smtpURL)
+	if err != nil {
+		return nil, sSMTPURL.errorf("%v", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,112 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error by what the caller can do about it. Adapters map
+// kinds to their own vocabulary (HTTP statuses, exit codes) in one place each.
+type Kind uint8
+
+// The kinds. KindInternal is the zero value so that an error nobody
+// classified is treated as a fault of ours, never as the caller's.
+const (
+	KindInternal        Kind = iota // a bug or a broken dependency: 500, logged
+	KindInvalid                     // the input breaks a rule: 422
+	KindNotFound                    // no such thing, or not visible to the caller: 404
+	KindConflict                    // the state forbids it: 409
+	KindUnauthenticated             // no or bad credentials: 401
+	KindForbidden                   // authenticated but not allowed: 403
+	KindRateLimited                 // too many requests: 429
+	KindUnavailable                 // a dependency is down; retry later: 503
+)
+
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthenticated", "forbidden", "rate_limited", "unavailable"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// FieldError names one problem with one input field. Code is stable and
+// machine-readable; Message is for people.
+type FieldError struct {
+	Field   string
+	Code    string
+	Message string
+}
+
+// Error is an error the core returns on purpose. Code is a stable string
+// clients may switch on; Message is safe to show. The cause, if any, is for
+// logs only: it may hold driver errors or file names that callers must not see.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Fields  []FieldError
+	cause   error
+}
+
+// E builds an Error of kind k with a stable code and a safe message.
+func E(k Kind, code, message string) *Error {
+	return &Error{Kind: k, Code: code, Message: message}
+}
+
+// Invalid reports one or more field problems as a validation_failed error.
+func Invalid(fields ...FieldError) *Error {
+	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: "The request is not valid.", Fields: fields}
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap exposes the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is matches on Code, so a sentinel such as ErrNotFound matches every copy
+// made with WithCause.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// WithCause returns a copy of e that wraps cause for logging.
+func (e *Error) WithCause(cause error) *Error {
+	c := *e
+	c.cause = cause
+	return &c
+}
+
+// WithMessage returns a copy of e with a more specific safe message.
+func (e *Error) WithMessage(format string, args ...any) *Error {
+	c := *e
+	c.Message = fmt.Sprintf(format, args...)
+	return &c
+}
+
+// KindOf returns the kind of the first *Error in err's chain, and
+// KindInternal for nil-free errors nobody classified.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// Sentinels shared by every context. Contexts define their own, more precise
+// codes next to the rules that produce them.
+var (
+	ErrNotFound        = E(KindNotFound, "not_found", "The resource does not exist.")
+	ErrUnauthenticated = E(KindUnauthenticated, "unauthenticated", "Authentication is required.")
+	ErrForbidden       = E(KindForbidden, "forbidden", "You are not allowed to do this.")
+	ErrUnavailable     = E(KindUnavailable, "unavailable", "A dependency is unavailable; try again later.")
+	ErrInternal        = E(KindInternal, "internal", "An internal error occurred.")
+)

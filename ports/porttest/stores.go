@@ -1,0 +1,189 @@
+package porttest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Stores checks a ports.UnitOfWork and the stores it hands out. open must
+// return a new, empty, migrated database each time it is called.
+func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	t.Run("Transactions", func(t *testing.T) { t.Parallel(); transactions(t, open) })
+	t.Run("Instance", func(t *testing.T) { t.Parallel(); instance(t, open) })
+	t.Run("Counters", func(t *testing.T) { t.Parallel(); counters(t, open) })
+}
+
+func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	t.Run("ErrorRollsBackAndIsReturnedUnchanged", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		sentinel := domain.E(domain.KindConflict, "test_conflict", "Conflict.")
+		err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+			if _, err := st.Instance().BumpCounter(ctx, "c"); err != nil {
+				return err
+			}
+			return sentinel
+		})
+		if !errors.Is(err, sentinel) {
+			t.Fatalf("WithinTx err = %v, want the error fn returned", err)
+		}
+		if got := counter(t, uow, "c"); got != 0 {
+			t.Fatalf("counter after rollback = %d, want 0", got)
+		}
+	})
+	t.Run("CommitIsVisibleToLaterTransactions", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		bump(t, uow, "c")
+		if got := counter(t, uow, "c"); got != 1 {
+			t.Fatalf("counter after commit = %d, want 1", got)
+		}
+	})
+	t.Run("CancelledContextFails", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		ran := false
+		err := uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+			ran = true
+			_, err := st.Instance().BumpCounter(ctx, "c")
+			return err
+		})
+		if err == nil {
+			t.Fatalf("WithinTx on a cancelled context succeeded (fn ran: %v)", ran)
+		}
+		if got := counter(t, uow, "c"); got != 0 {
+			t.Fatalf("counter after cancelled transaction = %d, want 0", got)
+		}
+	})
+}
+
+func instance(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	t.Run("FirstCandidateWins", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		now := time.Date(2026, 11, 25, 10, 30, 0, 123456000, time.UTC)
+		first := domain.NewInstance(now)
+		got := ensure(t, uow, first)
+		if got.ID() != first.ID() || !got.CreatedAt().Equal(first.CreatedAt()) {
+			t.Fatalf("Ensure(first) = %s %v, want %s %v", got.ID(), got.CreatedAt(), first.ID(), first.CreatedAt())
+		}
+		if got.CreatedAt().Location() != time.UTC {
+			t.Fatalf("CreatedAt location = %v, want UTC", got.CreatedAt().Location())
+		}
+		again := ensure(t, uow, domain.NewInstance(now.Add(time.Hour)))
+		if again.ID() != first.ID() || !again.CreatedAt().Equal(first.CreatedAt()) {
+			t.Fatalf("Ensure(second) = %s, want the first instance %s", again.ID(), first.ID())
+		}
+	})
+	t.Run("ConcurrentFirstStartsAgree", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		const n = 8
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				var got domain.Instance
+				err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+					got, err = st.Instance().Ensure(ctx, domain.NewInstance(time.Now()))
+					return err
+				})
+				if err != nil {
+					t.Errorf("Ensure: %v", err)
+				}
+				ids[i] = got.ID()
+			})
+		}
+		wg.Wait()
+		for _, id := range ids[1:] {
+			if id != ids[0] {
+				t.Fatalf("concurrent Ensure returned different instances: %v", ids)
+			}
+		}
+	})
+}
+
+func counters(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	t.Run("StartAtZeroAndCountUp", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		if got := counter(t, uow, "policies"); got != 0 {
+			t.Fatalf("new counter = %d, want 0", got)
+		}
+		for want := int64(1); want <= 3; want++ {
+			if got := bump(t, uow, "policies"); got != want {
+				t.Fatalf("BumpCounter = %d, want %d", got, want)
+			}
+		}
+		if got := counter(t, uow, "other"); got != 0 {
+			t.Fatalf("unrelated counter = %d, want 0", got)
+		}
+	})
+	t.Run("ConcurrentBumpsAreNotLost", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		const workers, each = 8, 10
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+						_, err := st.Instance().BumpCounter(ctx, "c")
+						return err
+					})
+					if err != nil {
+						t.Errorf("BumpCounter: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := counter(t, uow, "c"); got != workers*each {
+			t.Fatalf("counter = %d, want %d", got, workers*each)
+		}
+	})
+}
+
+func ensure(t *testing.T, uow ports.UnitOfWork, candidate domain.Instance) (got domain.Instance) {
+	t.Helper()
+	err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		got, err = st.Instance().Ensure(ctx, candidate)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	return got
+}
+
+func counter(t *testing.T, uow ports.UnitOfWork, name string) (v int64) {
+	t.Helper()
+	err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		v, err = st.Instance().Counter(ctx, name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Counter(%s): %v", name, err)
+	}
+	return v
+}
+
+func bump(t *testing.T, uow ports.UnitOfWork, name string) (v int64) {
+	t.Helper()
+	err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		v, err = st.Instance().BumpCounter(ctx, name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("BumpCounter(%s): %v", name, err)
+	}
+	return v
+}

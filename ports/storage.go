@@ -1,0 +1,44 @@
+package ports
+
+import (
+	"context"
+
+	"github.com/keelhq/keel/domain"
+)
+
+// UnitOfWork runs fn in one database transaction: everything fn writes
+// through st commits together or not at all. fn may run more than once
+// when the database reports a serialization failure or a deadlock, so fn
+// must not have side effects outside st (no mail, no HTTP calls; those go
+// through the outbox). Errors returned by fn are returned unchanged after
+// the rollback.
+type UnitOfWork interface {
+	WithinTx(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
+}
+
+// Pinger reports whether the database answers. It returns a
+// domain.KindUnavailable error when it does not.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Stores gives access to every store inside one transaction.
+type Stores interface {
+	Instance() InstanceStore
+}
+
+// InstanceStore keeps the installation's identity and its change counters.
+type InstanceStore interface {
+	// Ensure returns the stored instance, storing candidate first when none
+	// exists yet. Concurrent callers, on any number of nodes, all get the
+	// same instance back.
+	Ensure(ctx context.Context, candidate domain.Instance) (domain.Instance, error)
+
+	// Counter returns the value of the named counter, 0 when it was never
+	// bumped. Nodes poll counters to learn that shared state changed.
+	Counter(ctx context.Context, name string) (int64, error)
+
+	// BumpCounter adds one to the named counter and returns the new value.
+	// Concurrent bumps are never lost.
+	BumpCounter(ctx context.Context, name string) (int64, error)
+}
