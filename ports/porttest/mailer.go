@@ -1,6 +1,3 @@
-// Package porttest holds one contract suite per port. Every implementation
-// of a port, fakes included, runs the matching suite from its own tests, so
-// a fake that passes is as trustworthy in use-case tests as the real thing.
 package porttest
 
 import (

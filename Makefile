@@ -1,0 +1,35 @@
+# Keel's verbs: `make` or `make help` lists them. .PHONY matters: test/ and
+# bench/ are folders, which make would otherwise take as up to date.
+
+# staticcheck 2026.2.2, pinned and run by go run: no install step.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Extra go test arguments for make test, e.g. ARGS='-run TestX ./adapters/...'.
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: run build test bench images lint fmt help
+
+run: ## run the server: embedded SQLite, console mailer
+	go run ./cmd/keel serve
+
+build: ## build bin/keel
+	go build -o bin/keel ./cmd/keel
+
+test: ## go vet, then every test with -race; starts dockerd and builds images if needed
+	scripts/test.sh $(ARGS)
+
+bench: ## load scenarios: the figures for BENCHMARKS.md
+	go test -run '^$$' -bench . -benchmem ./... && scripts/bench.sh
+
+images: ## build local/postgres:15 and local/mailpit for machines without a registry
+	scripts/images.sh
+
+lint: ## go vet and staticcheck
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+fmt: ## format the Go code
+	go fmt ./...
+
+help: ## list these targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# images.sh builds the images the container tests use on machines without a
+# container registry: local/postgres from Debian's packages and local/mailpit
+# from Mailpit's Go module. The recipes live in scripts/images/<name>/.
+#
+# Each image is built only when it is missing or was built from another
+# recipe: images carry an org.keelhq.recipe label holding a hash of their
+# recipe directory, so editing a recipe rebuilds that image and nothing else.
+# A second run with nothing to do takes well under a second.
+#
+# Usage: scripts/images.sh [postgres] [mailpit]    (no argument: both)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/images/images.env
+. scripts/images/images.env
+
+log() { printf 'images.sh: %s\n' "$*" >&2; }
+
+scripts/docker.sh
+
+# Two runs at once (make images beside make test) would build the same image
+# twice; the lock makes the second wait and then find the images up to date.
+# It is taken after docker.sh, so a dockerd started there cannot inherit the
+# descriptor and hold the lock forever.
+exec 9>"${TMPDIR:-/tmp}/keel-images.lock"
+flock 9
+
+# revision hashes a recipe directory's file names and contents.
+revision() {
+	(cd "scripts/images/$1" && LC_ALL=C sha256sum -- * | sha256sum | cut -c1-12)
+}
+
+# built_revision prints the recipe label of an image, or nothing if missing.
+built_revision() {
+	docker image inspect --format '{{index .Config.Labels "org.keelhq.recipe"}}' "$1" 2>/dev/null || true
+}
+
+pids=()
+
+# build starts one image's recipe in the background when the image is stale.
+# The two builds overlap well: debootstrap mostly waits on the network while
+# the Go build keeps the CPUs busy.
+build() {
+	local name=$1 image=$2 version=$3
+	local rev
+	rev=$(revision "${name}")
+	if [[ $(built_revision "${image}") == "${rev}" ]]; then
+		log "${image} is up to date (recipe ${rev})"
+		return
+	fi
+	local out="${TMPDIR:-/tmp}/keel-image-${name}.log"
+	log "building ${image} (recipe ${rev}); log: ${out}"
+	(
+		start=${SECONDS}
+		if "scripts/images/${name}/build.sh" "${image}" "${rev}" "${version}" >"${out}" 2>&1; then
+			log "built ${image} in $((SECONDS - start)) s"
+		else
+			log "building ${image} failed; the end of ${out} follows"
+			tail -n 40 "${out}" >&2
+			exit 1
+		fi
+	) &
+	pids+=($!)
+}
+
+if (($# == 0)); then
+	set -- postgres mailpit
+fi
+for name in "$@"; do
+	case ${name} in
+	postgres) build postgres "${LOCAL_POSTGRES_IMAGE}" "${POSTGRES_MAJOR}" ;;
+	mailpit) build mailpit "${LOCAL_MAILPIT_IMAGE}" "${MAILPIT_VERSION}" ;;
+	*)
+		log "unknown image ${name}; known: postgres, mailpit"
+		exit 2
+		;;
+	esac
+done
+
+failed=0
+for pid in "${pids[@]}"; do
+	wait "${pid}" || failed=1
+done
+
+# Re-importing a tag leaves the previous image dangling. Only our own images
+# carry org.keelhq.image, so other projects' dangling images stay untouched.
+if ((${#pids[@]} > 0)); then
+	docker image prune --force --filter label=org.keelhq.image >/dev/null
+fi
+exit "${failed}"

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test.sh runs Keel's whole test suite, container tests included (make test).
+#
+# Usage: scripts/test.sh [go test flags and packages]    (default: ./...)
+#
+# It starts dockerd when none answers, picks the PostgreSQL and Mailpit
+# images (the public ones when this machine has or can pull them, otherwise
+# images built here by scripts/images.sh), removes containers that earlier
+# runs left behind, then runs go vet and go test. Its exit status is go
+# test's.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/images/images.env
+. scripts/images/images.env
+
+readonly DEFAULT_POSTGRES_IMAGE=postgres:17-alpine
+readonly DEFAULT_MAILPIT_IMAGE=axllent/mailpit:v1.33.1
+# A registry that answers pulls a small image in far less; one that is
+# unreachable fails at once. The timeout only guards against a network that
+# swallows packets silently.
+readonly PULL_TIMEOUT_SECONDS=60
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# The machines have a /.dockerenv, so testcontainers would believe it runs in
+# a container and dial the default gateway instead of the mapped ports; and
+# the Ryuk reaper image cannot be pulled. test/containers.SetDefaults sets
+# the same for a bare `go test`.
+export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
+export TESTCONTAINERS_RYUK_DISABLED=true
+
+# alive succeeds when process $1 exists, whoever owns it (kill -0 would fail
+# for another user's process); /proc answers on Linux, ps elsewhere.
+alive() { [[ -d /proc/$1 ]] || ps -p "$1" >/dev/null 2>&1; }
+
+# sweep removes the containers testcontainers started (label
+# org.testcontainers=true) that no running test binary owns: those a crashed
+# or killed binary could not stop, which Ryuk would have reaped. Keel's
+# helpers label containers with their binary's pid (org.keelhq.pid), so a
+# test run beside this one keeps its containers.
+sweep() {
+	local id pid swept=0
+	while read -r id pid; do
+		if [[ -n ${pid} ]] && alive "${pid}"; then
+			continue
+		fi
+		docker rm --force --volumes "${id}" >/dev/null 2>&1 || true
+		swept=$((swept + 1))
+	done < <(docker ps --all --filter label=org.testcontainers=true \
+		--format '{{.ID}} {{.Label "org.keelhq.pid"}}' 2>/dev/null || true)
+	if ((swept > 0)); then
+		log "removed ${swept} leftover test container(s)"
+	fi
+}
+
+# available succeeds when the daemon holds the image or can pull it.
+available() {
+	docker image inspect "$1" >/dev/null 2>&1 ||
+		timeout "${PULL_TIMEOUT_SECONDS}" docker pull --quiet "$1" >/dev/null 2>&1
+}
+
+scripts/docker.sh
+sweep
+trap sweep EXIT
+
+# choose exports the image variable $1: its current value when set, else the
+# public image $2 when available, else the local image $4 built by recipe $3.
+to_build=()
+choose() {
+	local env=$1 public=$2 recipe=$3 local_image=$4
+	if [[ -n ${!env:-} ]]; then
+		log "${env}=${!env} (from the environment)"
+	elif available "${public}"; then
+		export "${env}=${public}"
+		log "${env}=${public}"
+	else
+		log "${public} cannot be pulled here; using ${local_image}, built from scripts/images/${recipe}"
+		export "${env}=${local_image}"
+		to_build+=("${recipe}")
+	fi
+}
+choose KEEL_TEST_POSTGRES_IMAGE "${DEFAULT_POSTGRES_IMAGE}" postgres "${LOCAL_POSTGRES_IMAGE}"
+choose KEEL_TEST_MAILPIT_IMAGE "${DEFAULT_MAILPIT_IMAGE}" mailpit "${LOCAL_MAILPIT_IMAGE}"
+if ((${#to_build[@]} > 0)); then
+	# A no-op taking well under a second when the images are up to date.
+	scripts/images.sh "${to_build[@]}"
+fi
+
+if (($# == 0)); then
+	set -- ./...
+fi
+
+go vet ./...
+status=0
+go test -race -count=1 -timeout 30m "$@" || status=$?
+exit "${status}"

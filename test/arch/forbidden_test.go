@@ -1,0 +1,41 @@
+package arch
+
+import "testing"
+
+// TestForbidden pins the rule itself, so that loosening it is a visible
+// change: each case is an import the real tree must never gain.
+func TestForbidden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		from, imp string
+		std, want bool
+	}{
+		{module + "/domain", "time", true, false},
+		{module + "/domain", "github.com/google/uuid", false, true},
+		{module + "/domain", module + "/ports", false, true},
+		{module + "/ports", module + "/domain", false, false},
+		{module + "/ports", "context", true, false},
+		{module + "/ports", module + "/adapters/sqlstore", false, true},
+		{module + "/ports", "github.com/gin-gonic/gin", false, true},
+		{module + "/ports/porttest", module + "/ports", false, false},
+		{module + "/application/system", module + "/application/usecase", false, false},
+		{module + "/application/system", module + "/application/forms", false, true},
+		{module + "/application/system", module + "/adapters/inmem", false, true},
+		{module + "/application/system", "github.com/gin-gonic/gin", false, true},
+		{module + "/application/system", "github.com/casbin/casbin/v2", false, true},
+		{module + "/application/system", "database/sql", true, true},
+		{module + "/application/system", "go.opentelemetry.io/otel/sdk/trace", false, true},
+		{module + "/application/usecase", "go.opentelemetry.io/otel", false, false},
+		{module + "/adapters/httpapi", module + "/application/system", false, false},
+		{module + "/adapters/httpapi", module + "/adapters/sqlstore", false, true},
+		{module + "/adapters/sqlstore", module + "/application/system", false, true},
+		{module + "/adapters/sqlstore", "github.com/jackc/pgx/v5", false, false},
+		{module + "/cmd/keel/bootstrap", module + "/adapters/sqlstore", false, false},
+		{module + "/test/e2e", module + "/adapters/httpapi", false, false},
+	}
+	for _, tt := range tests {
+		if got := forbidden(tt.from, tt.imp, tt.std) != ""; got != tt.want {
+			t.Errorf("forbidden(%s → %s) = %v, want %v", tt.from, tt.imp, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/test/testdb"
+)
+
+// TestBinaryAgainstPostgres builds the real keel binary, runs it against
+// PostgreSQL in a container as an operator would, and stops it with SIGTERM.
+func TestBinaryAgainstPostgres(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "keel")
+	build := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dbURL := testdb.EmptyPostgres(t)
+
+	logs := newLogLines()
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0", "--max-body-bytes", "1024")
+	cmd.Env = append(os.Environ(), "KEEL_DATABASE_URL="+dbURL, "KEEL_DATA_DIR="+t.TempDir())
+	cmd.Stdout, cmd.Stderr = logs, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	base := logs.waitListening(t)
+
+	waitReady(t, base)
+	if l := logs.find("listening"); l["database"] != "postgres" {
+		t.Fatalf("listening line = %v, want database postgres", l)
+	}
+	if logs.find("migration applied") == nil {
+		t.Fatalf("no migration logged on an empty database:\n%s", logs)
+	}
+
+	resp, body := get(t, base+"/healthz")
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"status":"ok"}` {
+		t.Fatalf("healthz = %d %s", resp.StatusCode, body)
+	}
+	get(t, base+"/v1/instance")
+	resp, body = get(t, base+"/metrics")
+	for _, want := range []string{
+		`http_server_request_duration_seconds_count{`,
+		`http_route="/healthz"`,
+		`http_response_status_code="200"`,
+		`go_sql_connections_open{db_system="postgres"`,
+		`go_sql_query_timing`,
+	} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	resp, body = get(t, base+"/v1/no-such-thing")
+	expectProblem(t, resp, body, 404, "not_found")
+
+	req := strings.NewReader(strings.Repeat("x", 2048))
+	post, err := httpPost(base+"/v1/instance", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectProblem(t, post.resp, post.body, 413, "body_too_large")
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("keel exited with %v after SIGTERM\nstderr: %s\nlogs:\n%s", err, stderr.String(), logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("keel did not exit within 20s of SIGTERM")
+	}
+	if logs.find("stopped") == nil {
+		t.Fatalf("no stopped line:\n%s", logs)
+	}
+	if stderr.Len() > 0 {
+		t.Fatalf("clean run wrote to stderr: %s", stderr.String())
+	}
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := httpClient.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s/readyz never answered 200", base)
+}
+
+// TestBinaryBadConfigExitsWithOneLine checks what an operator sees when a
+// setting is wrong: exit status 1 and a single line, no stack trace.
+func TestBinaryBadConfigExitsWithOneLine(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "keel")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "KEEL_LOG_LEVEL=loud", "KEEL_DATA_DIR="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want status 1", err)
+	}
+	out := stderr.String()
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "keel: KEEL_LOG_LEVEL") || strings.Contains(out, "goroutine") {
+		t.Fatalf("stderr = %q, want one line naming KEEL_LOG_LEVEL", out)
+	}
+}
