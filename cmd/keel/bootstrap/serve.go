@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 
-	mailer, err := newMailer(cfg, stdout)
+	mailer, mailDesc, err := newMailer(cfg, stdout)
 	if err != nil {
 		return err
 	}
@@ -118,6 +118,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	log.Info("listening",
 		"addr", ln.Addr().String(),
 		"database", db.Dialect(),
+		"mail", mailDesc,
 		"instance", inst.ID(),
 		"version", buildVersion(),
 		"startup_ms", time.Since(started).Milliseconds(),
@@ -145,14 +146,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 }
 
 // newMailer picks SMTP when a URL is configured and the console mailer,
-// which writes .eml files into the data directory, otherwise.
-func newMailer(cfg serveConfig, stdout io.Writer) (ports.Mailer, error) {
+// which writes .eml files into the data directory, otherwise. The
+// description it returns is safe to log: it holds no password.
+func newMailer(cfg serveConfig, stdout io.Writer) (ports.Mailer, string, error) {
 	if cfg.smtpURL == "" {
-		return consolemail.New(filepath.Join(cfg.dataDir, "mail"), stdout), nil
+		dir := filepath.Join(cfg.dataDir, "mail")
+		return consolemail.New(dir, stdout), "console " + dir, nil
 	}
 	m, err := smtpmail.New(cfg.smtpURL)
 	if err != nil {
-		return nil, sSMTPURL.errorf("%v", err)
+		return nil, "", sSMTPURL.errorf("%v", err)
 	}
-	return m, nil
+	return m, m.String(), nil
 }
