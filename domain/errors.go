@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error by what the caller can do about it. Adapters map
@@ -47,7 +48,10 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
-	cause   error
+	// RetryAfter, when set on a rate-limited or unavailable error, tells
+	// the caller how long to wait before trying again.
+	RetryAfter time.Duration
+	cause      error
 }
 
 // E builds an Error of kind k with a stable code and a safe message.
@@ -88,6 +92,13 @@ func (e *Error) WithCause(cause error) *Error {
 func (e *Error) WithMessage(format string, args ...any) *Error {
 	c := *e
 	c.Message = fmt.Sprintf(format, args...)
+	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the caller to wait d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
 	return &c
 }
 

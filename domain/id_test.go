@@ -45,3 +45,18 @@ func TestValidIDRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestNewIDIsMonotonicWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	for range 10000 { // more than the 12-bit counter holds
+		ids = append(ids, domain.NewID("x", now))
+	}
+	if !slices.IsSorted(ids) {
+		t.Fatal("IDs made in one millisecond are not increasing")
+	}
+	if back := domain.NewID("x", now.Add(-time.Hour)); back <= ids[len(ids)-1] {
+		t.Fatal("an ID made after the clock stepped back sorts before earlier ones")
+	}
+}

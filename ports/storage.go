@@ -25,6 +25,13 @@ type Pinger interface {
 // Stores gives access to every store inside one transaction.
 type Stores interface {
 	Instance() InstanceStore
+	Users() UserStore
+	Workspaces() WorkspaceStore
+	Memberships() MembershipStore
+	Sessions() SessionStore
+	APIKeys() APIKeyStore
+	Audit() AuditStore
+	Policies() PolicyStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

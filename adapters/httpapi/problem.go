@@ -3,7 +3,9 @@ package httpapi
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
@@ -113,9 +115,14 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 		}
 		status := statusOf(de)
 		if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-			if c.Writer.Header().Get("Retry-After") == "" {
-				c.Header("Retry-After", "5")
+			secs := int(math.Ceil(de.RetryAfter.Seconds()))
+			if secs < 1 {
+				secs = 5
 			}
+			c.Header("Retry-After", strconv.Itoa(secs))
+		}
+		if status == http.StatusUnauthorized {
+			c.Header("WWW-Authenticate", `Bearer realm="keel"`)
 		}
 		body := toProblem(status, de, trace.SpanContextFromContext(c.Request.Context()).TraceID().String())
 		if !trace.SpanContextFromContext(c.Request.Context()).HasTraceID() {

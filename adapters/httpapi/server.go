@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 )
 
@@ -28,8 +29,9 @@ func init() {
 type Config struct {
 	Logger         *slog.Logger
 	System         *system.Service
-	MaxBodyBytes   int64        // requests with larger bodies get 413
-	Metrics        http.Handler // serves GET /metrics; nil leaves it out
+	Identity       *identity.Service // nil leaves the identity routes out
+	MaxBodyBytes   int64             // requests with larger bodies get 413
+	Metrics        http.Handler      // serves GET /metrics; nil leaves it out
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
@@ -88,6 +90,10 @@ func New(cfg Config) *Server {
 		e.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
 	v1 := e.Group("/v1")
+	if cfg.Identity != nil {
+		v1.Use(authenticate(cfg.Identity))
+		identityRoutes{ids: cfg.Identity}.register(v1)
+	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}
 }

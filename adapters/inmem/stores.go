@@ -18,13 +18,43 @@ type DB struct {
 	state state
 }
 
+// state is everything the database holds. Stores copy values on the way
+// in and out (byte slices, maps, time pointers), so the maps hold values no
+// caller can reach, and a shallow clone of each map is a full snapshot.
 type state struct {
-	instance *domain.Instance
-	counters map[string]int64
+	instance    *domain.Instance
+	counters    map[string]int64
+	users       map[domain.UserID]domain.User
+	workspaces  map[domain.WorkspaceID]domain.Workspace
+	memberships map[membershipKey]domain.Membership
+	sessions    map[domain.SessionID]domain.Session
+	apiKeys     map[domain.APIKeyID]domain.APIKey
+	audit       map[domain.AuditID]domain.AuditEvent
+}
+
+func newState() state {
+	return state{
+		counters:    map[string]int64{},
+		users:       map[domain.UserID]domain.User{},
+		workspaces:  map[domain.WorkspaceID]domain.Workspace{},
+		memberships: map[membershipKey]domain.Membership{},
+		sessions:    map[domain.SessionID]domain.Session{},
+		apiKeys:     map[domain.APIKeyID]domain.APIKey{},
+		audit:       map[domain.AuditID]domain.AuditEvent{},
+	}
 }
 
 func (s state) clone() state {
-	return state{instance: s.instance, counters: maps.Clone(s.counters)}
+	return state{
+		instance:    s.instance,
+		counters:    maps.Clone(s.counters),
+		users:       maps.Clone(s.users),
+		workspaces:  maps.Clone(s.workspaces),
+		memberships: maps.Clone(s.memberships),
+		sessions:    maps.Clone(s.sessions),
+		apiKeys:     maps.Clone(s.apiKeys),
+		audit:       maps.Clone(s.audit),
+	}
 }
 
 var (
@@ -34,7 +64,7 @@ var (
 
 // NewDB returns an empty database.
 func NewDB() *DB {
-	return &DB{state: state{counters: map[string]int64{}}}
+	return &DB{state: newState()}
 }
 
 // Ping always succeeds: memory is always there.
@@ -61,7 +91,14 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 
 type stores struct{ s state }
 
-func (tx *stores) Instance() ports.InstanceStore { return instanceStore{tx} }
+func (tx *stores) Instance() ports.InstanceStore      { return instanceStore{tx} }
+func (tx *stores) Users() ports.UserStore             { return userStore{tx} }
+func (tx *stores) Workspaces() ports.WorkspaceStore   { return workspaceStore{tx} }
+func (tx *stores) Memberships() ports.MembershipStore { return membershipStore{tx} }
+func (tx *stores) Sessions() ports.SessionStore       { return sessionStore{tx} }
+func (tx *stores) APIKeys() ports.APIKeyStore         { return apiKeyStore{tx} }
+func (tx *stores) Audit() ports.AuditStore            { return auditStore{tx} }
+func (tx *stores) Policies() ports.PolicyStore        { return policyStore{tx} }
 
 type instanceStore struct{ tx *stores }
 

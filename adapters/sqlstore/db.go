@@ -244,7 +244,14 @@ type stores struct {
 	d dialect
 }
 
-func (s *stores) Instance() ports.InstanceStore { return instanceStore{s} }
+func (s *stores) Instance() ports.InstanceStore      { return instanceStore{s} }
+func (s *stores) Users() ports.UserStore             { return userStore{s} }
+func (s *stores) Workspaces() ports.WorkspaceStore   { return workspaceStore{s} }
+func (s *stores) Memberships() ports.MembershipStore { return membershipStore{s} }
+func (s *stores) Sessions() ports.SessionStore       { return sessionStore{s} }
+func (s *stores) APIKeys() ports.APIKeyStore         { return apiKeyStore{s} }
+func (s *stores) Audit() ports.AuditStore            { return auditStore{s} }
+func (s *stores) Policies() ports.PolicyStore        { return policyStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

@@ -24,6 +24,7 @@ type dialect interface {
 	rebind(query string) string     // "?" placeholders to the engine's own
 	uniqueViolation(err error) bool // a UNIQUE or PRIMARY KEY constraint failed
 	retryable(err error) bool       // the transaction may succeed if run again
+	lockRows() string               // the suffix that locks a SELECT's rows until commit
 }
 
 // dialectFor picks the dialect for a database URL and returns the DSN its
@@ -92,6 +93,10 @@ func (sqliteDialect) retryable(err error) bool {
 	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
 
+// lockRows is empty: SQLite has no row locks, and _txlock=immediate makes
+// every transaction hold the database's write lock from BEGIN.
+func (sqliteDialect) lockRows() string { return "" }
+
 type postgres struct{}
 
 func (postgres) name() string         { return "postgres" }
@@ -125,6 +130,8 @@ func (postgres) uniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+func (postgres) lockRows() string { return " FOR UPDATE" }
 
 func (postgres) retryable(err error) bool {
 	var pe *pgconn.PgError

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := bootstrap.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := bootstrap.Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		// One line, whatever the error holds: operators grep for it and

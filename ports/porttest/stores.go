@@ -17,6 +17,13 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Transactions", func(t *testing.T) { t.Parallel(); transactions(t, open) })
 	t.Run("Instance", func(t *testing.T) { t.Parallel(); instance(t, open) })
 	t.Run("Counters", func(t *testing.T) { t.Parallel(); counters(t, open) })
+	t.Run("Users", func(t *testing.T) { t.Parallel(); users(t, open) })
+	t.Run("Workspaces", func(t *testing.T) { t.Parallel(); workspaces(t, open) })
+	t.Run("Memberships", func(t *testing.T) { t.Parallel(); memberships(t, open) })
+	t.Run("Sessions", func(t *testing.T) { t.Parallel(); sessions(t, open) })
+	t.Run("APIKeys", func(t *testing.T) { t.Parallel(); apiKeys(t, open) })
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); audit(t, open) })
+	t.Run("Policies", func(t *testing.T) { t.Parallel(); policies(t, open) })
 }
 
 func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {

@@ -23,7 +23,7 @@ func startInProcess(t *testing.T, env map[string]string) (string, *logLines, fun
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- bootstrap.Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, logs, logs)
+		done <- bootstrap.Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, logs, logs)
 	}()
 	var base string
 	select {

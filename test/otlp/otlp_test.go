@@ -79,7 +79,7 @@ func serveOnce(t *testing.T, stdout io.Writer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- bootstrap.Run(ctx, []string{"serve"}, os.Getenv, io.MultiWriter(pw, stdout), io.Discard)
+		done <- bootstrap.Run(ctx, []string{"serve"}, os.Getenv, nil, io.MultiWriter(pw, stdout), io.Discard)
 	}()
 	select {
 	case a := <-addr:

@@ -30,10 +30,11 @@ var (
 	sTraceExporter   = setting{"trace-exporter", "KEEL_TRACE_EXPORTER", "none", "none, stdout or otlp (otlp reads the standard OTEL_EXPORTER_OTLP_* variables)"}
 	sMaxBodyBytes    = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
 	sShutdownTimeout = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
+	sSessionTTL      = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
 )
 
 // settings lists every setting in the README's order.
-var settings = []setting{sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout}
+var settings = []setting{sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL}
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
 
@@ -77,6 +78,7 @@ type serveConfig struct {
 	smtpURL         string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	sessionTTL      time.Duration
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -154,6 +156,10 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	raw = value(fs, getenv, sShutdownTimeout)
 	if c.shutdownTimeout, err = time.ParseDuration(raw); err != nil || c.shutdownTimeout <= 0 {
 		return c, sShutdownTimeout.errorf("want a positive duration such as 15s, got %q", raw)
+	}
+	raw = value(fs, getenv, sSessionTTL)
+	if c.sessionTTL, err = time.ParseDuration(raw); err != nil || c.sessionTTL < time.Minute {
+		return c, sSessionTTL.errorf("want a duration of at least 1m such as 24h, got %q", raw)
 	}
 	return c, nil
 }

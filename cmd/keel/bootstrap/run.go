@@ -7,16 +7,22 @@ package bootstrap
 import (
 	"context"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 // Run is the whole program. args excludes the program name; getenv is how it
-// reads the environment (tests pass a map's lookup); it returns when the
-// command is done or, for serve, when ctx is cancelled and shutdown is over.
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// reads the environment (tests pass a map's lookup); stdin may be nil when
+// no command will read it. It returns when the command is done or, for
+// serve, when ctx is cancelled and shutdown is over.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := newRootCommand(getenv)
 	root.SetArgs(args)
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SilenceUsage, root.SilenceErrors = true, true
@@ -41,7 +47,7 @@ set with the KEEL_* environment variable shown next to it; flags win.`,
 	// Shell completion is a nicety for interactive tools; for a server it
 	// is one more command to read past in the help.
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newServeCommand(getenv), newMigrateCommand(getenv), newVersionCommand())
+	root.AddCommand(newServeCommand(getenv), newMigrateCommand(getenv), newAdminCommand(getenv), newVersionCommand())
 	return root
 }
 

@@ -19,8 +19,13 @@ func env(m map[string]string) func(string) string {
 
 func run(t *testing.T, ctx context.Context, args []string, e map[string]string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runWithInput(t, ctx, args, e, "")
+}
+
+func runWithInput(t *testing.T, ctx context.Context, args []string, e map[string]string, stdin string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err = Run(ctx, args, env(e), &out, &errOut)
+	err = Run(ctx, args, env(e), strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -86,6 +86,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
 	}
+	ids, err := newIdentity(ctx, db, cfg.sessionTTL)
+	if err != nil {
+		return err
+	}
+	defer ids.close()
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -94,6 +99,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	api := httpapi.New(httpapi.Config{
 		Logger:         log,
 		System:         sys,
+		Identity:       ids.svc,
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
@@ -123,6 +129,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		"version", buildVersion(),
 		"startup_ms", time.Since(started).Milliseconds(),
 	)
+
+	if fresh, err := ids.svc.NeedsSetup(ctx); err == nil && fresh {
+		log.Info("this instance has no users yet: create the first administrator with POST /v1/setup {email, password, name} or keel admin create --email you@example.com")
+	}
 
 	select {
 	case err := <-served:

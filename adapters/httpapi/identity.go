@@ -1,0 +1,484 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/domain"
+)
+
+// identityRoutes serves login, users, workspaces, members, API keys and
+// the audit log. Handlers decode, call one use case and encode.
+type identityRoutes struct{ ids *identity.Service }
+
+func (h identityRoutes) register(v1 *gin.RouterGroup) {
+	v1.POST("/setup", h.setup)
+	v1.POST("/auth/login", h.login)
+	v1.POST("/auth/logout", h.logout)
+	v1.GET("/me", h.me)
+
+	v1.POST("/users", h.createUser)
+	v1.GET("/users", h.listUsers)
+	v1.PATCH("/users/:user", h.updateUser)
+
+	v1.POST("/workspaces", h.createWorkspace)
+	v1.GET("/workspaces", h.listWorkspaces)
+	v1.GET("/workspaces/:ws", h.getWorkspace)
+	v1.PATCH("/workspaces/:ws", h.updateWorkspace)
+	v1.DELETE("/workspaces/:ws", h.deleteWorkspace)
+
+	v1.GET("/workspaces/:ws/members", h.listMembers)
+	v1.POST("/workspaces/:ws/members", h.addMember)
+	v1.PATCH("/workspaces/:ws/members/:user", h.changeMember)
+	v1.DELETE("/workspaces/:ws/members/:user", h.removeMember)
+
+	v1.POST("/workspaces/:ws/api-keys", h.createAPIKey)
+	v1.GET("/workspaces/:ws/api-keys", h.listAPIKeys)
+	v1.DELETE("/workspaces/:ws/api-keys/:key", h.revokeAPIKey)
+
+	v1.GET("/workspaces/:ws/audit-events", h.listAuditEvents)
+}
+
+// fail reports err to the problems middleware.
+func fail(c *gin.Context, err error) { _ = c.Error(err) }
+
+// --- DTOs. Domain types carry no JSON tags; these do.
+
+type userResponse struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	Status        string    `json:"status"`
+	InstanceAdmin bool      `json:"instance_admin"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func toUserResponse(u domain.User) userResponse {
+	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CreatedAt()}
+}
+
+type loginResponse struct {
+	Token     string       `json:"token"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	User      userResponse `json:"user"`
+}
+
+func toLoginResponse(r identity.LoginResult) loginResponse {
+	return loginResponse{r.Token, r.ExpiresAt, toUserResponse(r.User)}
+}
+
+type workspaceResponse struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Slug      string    `json:"slug"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
+	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.CreatedAt()}
+}
+
+type membershipResponse struct {
+	Workspace workspaceResponse `json:"workspace"`
+	Role      string            `json:"role"`
+}
+
+type meResponse struct {
+	User        userResponse         `json:"user"`
+	Memberships []membershipResponse `json:"memberships"`
+}
+
+type memberResponse struct {
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+}
+
+func toMemberResponse(m identity.Member) memberResponse {
+	return memberResponse{string(m.User.ID()), m.User.Email().String(), m.User.Name(), m.Role.String()}
+}
+
+type apiKeyResponse struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
+	Prefix     string     `json:"prefix"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	// Key is the secret, present only in the response that created it.
+	Key string `json:"key,omitempty"`
+}
+
+func toAPIKeyResponse(k domain.APIKey) apiKeyResponse {
+	scopes := make([]string, 0, len(k.Scopes()))
+	for _, s := range k.Scopes() {
+		scopes = append(scopes, s.String())
+	}
+	return apiKeyResponse{
+		ID: string(k.ID()), Name: k.Name(), Scopes: scopes, Prefix: k.Prefix(), ExpiresAt: k.ExpiresAt(),
+		CreatedBy: string(k.CreatedBy()), CreatedAt: k.CreatedAt(), LastUsedAt: k.LastUsedAt(), RevokedAt: k.RevokedAt(),
+	}
+}
+
+type auditRef struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id,omitempty"`
+}
+
+type auditEventResponse struct {
+	ID        string            `json:"id"`
+	Action    string            `json:"action"`
+	Actor     auditRef          `json:"actor"`
+	Target    auditRef          `json:"target"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+	Details   map[string]string `json:"details,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+func toAuditEventResponse(e domain.AuditEvent) auditEventResponse {
+	return auditEventResponse{
+		ID: string(e.ID), Action: e.Action, Actor: auditRef{e.ActorKind, e.ActorID}, Target: auditRef{e.TargetKind, e.TargetID},
+		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details, CreatedAt: e.CreatedAt,
+	}
+}
+
+// --- Handlers.
+
+type credentialsRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+func (h identityRoutes) setup(c *gin.Context) {
+	var req credentialsRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	res, err := h.ids.Setup(c.Request.Context(), principal(c), identity.SetupInput{Email: req.Email, Password: req.Password, Name: req.Name})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toLoginResponse(res))
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (h identityRoutes) login(c *gin.Context) {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	res, err := h.ids.Login(c.Request.Context(), principal(c), identity.LoginInput{Email: req.Email, Password: req.Password})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toLoginResponse(res))
+}
+
+func (h identityRoutes) logout(c *gin.Context) {
+	if err := h.ids.Logout(c.Request.Context(), principal(c)); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h identityRoutes) me(c *gin.Context) {
+	me, err := h.ids.Me(c.Request.Context(), principal(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := meResponse{User: toUserResponse(me.User), Memberships: []membershipResponse{}}
+	for _, m := range me.Memberships {
+		out.Memberships = append(out.Memberships, membershipResponse{toWorkspaceResponse(m.Workspace), m.Role.String()})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type createUserRequest struct {
+	Email         string `json:"email"`
+	Password      string `json:"password"`
+	Name          string `json:"name"`
+	InstanceAdmin bool   `json:"instance_admin"`
+}
+
+func (h identityRoutes) createUser(c *gin.Context) {
+	var req createUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := h.ids.CreateUser(c.Request.Context(), principal(c), identity.CreateUserInput{
+		Email: req.Email, Password: req.Password, Name: req.Name, InstanceAdmin: req.InstanceAdmin,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toUserResponse(u))
+}
+
+func (h identityRoutes) listUsers(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	users, next, err := h.ids.ListUsers(c.Request.Context(), principal(c), page)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(users, next, toUserResponse))
+}
+
+type updateUserRequest struct {
+	Status *string `json:"status"`
+}
+
+func (h identityRoutes) updateUser(c *gin.Context) {
+	var req updateUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	in := identity.UpdateUserInput{ID: domain.UserID(c.Param("user"))}
+	if req.Status != nil {
+		st, err := domain.ParseUserStatus(*req.Status)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		in.Status = &st
+	}
+	u, err := h.ids.UpdateUser(c.Request.Context(), principal(c), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toUserResponse(u))
+}
+
+type workspaceRequest struct {
+	Name *string `json:"name"`
+	Slug *string `json:"slug"`
+}
+
+func (h identityRoutes) createWorkspace(c *gin.Context) {
+	var req workspaceRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	in := identity.CreateWorkspaceInput{}
+	if req.Name != nil {
+		in.Name = *req.Name
+	}
+	if req.Slug != nil {
+		in.Slug = *req.Slug
+	}
+	w, err := h.ids.CreateWorkspace(c.Request.Context(), principal(c), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toWorkspaceResponse(w))
+}
+
+func (h identityRoutes) listWorkspaces(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ws, next, err := h.ids.ListWorkspaces(c.Request.Context(), principal(c), page)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(ws, next, toWorkspaceResponse))
+}
+
+func (h identityRoutes) getWorkspace(c *gin.Context) {
+	w, err := h.ids.GetWorkspace(c.Request.Context(), principal(c), c.Param("ws"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toWorkspaceResponse(w))
+}
+
+func (h identityRoutes) updateWorkspace(c *gin.Context) {
+	var req workspaceRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toWorkspaceResponse(w))
+}
+
+func (h identityRoutes) deleteWorkspace(c *gin.Context) {
+	if err := h.ids.DeleteWorkspace(c.Request.Context(), principal(c), c.Param("ws")); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h identityRoutes) listMembers(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ms, next, err := h.ids.ListMembers(c.Request.Context(), principal(c), c.Param("ws"), page)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(ms, next, toMemberResponse))
+}
+
+type memberRequest struct {
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+}
+
+func (h identityRoutes) addMember(c *gin.Context) {
+	var req memberRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	m, err := h.ids.AddMember(c.Request.Context(), principal(c), identity.AddMemberInput{
+		Workspace: c.Param("ws"), UserID: domain.UserID(req.UserID), Email: req.Email, Role: role,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toMemberResponse(m))
+}
+
+type changeMemberRequest struct {
+	Role string `json:"role"`
+}
+
+func (h identityRoutes) changeMember(c *gin.Context) {
+	var req changeMemberRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	role, err := domain.ParseRole(req.Role)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	m, err := h.ids.ChangeMember(c.Request.Context(), principal(c), identity.ChangeMemberInput{
+		Workspace: c.Param("ws"), User: domain.UserID(c.Param("user")), Role: role,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toMemberResponse(m))
+}
+
+func (h identityRoutes) removeMember(c *gin.Context) {
+	if err := h.ids.RemoveMember(c.Request.Context(), principal(c), c.Param("ws"), domain.UserID(c.Param("user"))); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type createAPIKeyRequest struct {
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+func (h identityRoutes) createAPIKey(c *gin.Context) {
+	var req createAPIKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	k, err := h.ids.CreateAPIKey(c.Request.Context(), principal(c), identity.CreateAPIKeyInput{
+		Workspace: c.Param("ws"), Name: req.Name, Scopes: req.Scopes, ExpiresAt: req.ExpiresAt,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := toAPIKeyResponse(k.Key)
+	out.Key = k.Secret
+	// The secret is in this body only: keep it out of every cache.
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, out)
+}
+
+func (h identityRoutes) listAPIKeys(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	keys, next, err := h.ids.ListAPIKeys(c.Request.Context(), principal(c), c.Param("ws"), page)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(keys, next, toAPIKeyResponse))
+}
+
+func (h identityRoutes) revokeAPIKey(c *gin.Context) {
+	if err := h.ids.RevokeAPIKey(c.Request.Context(), principal(c), c.Param("ws"), domain.APIKeyID(c.Param("key"))); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h identityRoutes) listAuditEvents(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	events, next, err := h.ids.ListAuditEvents(c.Request.Context(), principal(c), c.Param("ws"), page)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(events, next, toAuditEventResponse))
+}

@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Lists take ?cursor=&limit= and answer {data, next_cursor}.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+func pageOf(c *gin.Context) (ports.Page, error) {
+	p := ports.Page{After: c.Query("cursor"), Limit: defaultLimit}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, domain.Invalid(domain.FieldError{Field: "limit", Code: "out_of_range", Message: "Use a limit from 1 to 200."})
+		}
+		p.Limit = n
+	}
+	if len(p.After) > 200 {
+		return p, domain.Invalid(domain.FieldError{Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not one this API returned."})
+	}
+	return p, nil
+}
+
+type listResponse[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func toList[S, T any](items []S, next string, conv func(S) T) listResponse[T] {
+	out := listResponse[T]{Data: make([]T, 0, len(items))}
+	for _, it := range items {
+		out.Data = append(out.Data, conv(it))
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
+}

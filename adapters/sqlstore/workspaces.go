@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// workspaceStore implements ports.WorkspaceStore.
+type workspaceStore struct{ *stores }
+
+const workspaceColumns = `id, name, slug, created_at`
+
+type workspaceRow struct {
+	id, name, slug string
+	createdAt      time.Time
+}
+
+func (r workspaceRow) toDomain() domain.Workspace {
+	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.createdAt)
+}
+
+func scanWorkspace(sc scanner) (domain.Workspace, error) {
+	var r workspaceRow
+	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.createdAt); err != nil {
+		return domain.Workspace{}, err
+	}
+	return r.toDomain(), nil
+}
+
+func (s workspaceStore) Add(ctx context.Context, w domain.Workspace) error {
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?)`),
+		w.ID().String(), w.Name(), w.Slug(), w.CreatedAt())
+	if s.d.uniqueViolation(err) {
+		// The ID is random, so the slug is what collided.
+		return domain.ErrSlugTaken
+	}
+	if err != nil {
+		return fmt.Errorf("add workspace %s: %w", w.ID(), err)
+	}
+	return nil
+}
+
+func (s workspaceStore) Get(ctx context.Context, id domain.WorkspaceID) (domain.Workspace, error) {
+	return s.getBy(ctx, "id", id.String())
+}
+
+func (s workspaceStore) GetBySlug(ctx context.Context, slug string) (domain.Workspace, error) {
+	return s.getBy(ctx, "slug", slug)
+}
+
+// getBy reads the workspace whose column (a constant, never input) is v.
+func (s workspaceStore) getBy(ctx context.Context, column, v string) (domain.Workspace, error) {
+	w, err := scanWorkspace(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+workspaceColumns+` FROM workspaces WHERE `+column+` = ?`), v))
+	if isNoRows(err) {
+		return domain.Workspace{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Workspace{}, fmt.Errorf("get workspace by %s: %w", column, err)
+	}
+	return w, nil
+}
+
+func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ? WHERE id = ?`), w.Name(), w.Slug(), w.ID().String())
+	if s.d.uniqueViolation(err) {
+		return domain.ErrSlugTaken
+	}
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("update workspace %s: %w", w.ID(), err)
+	}
+	return nil
+}
+
+// Delete relies on ON DELETE CASCADE for memberships and API keys; audit
+// events have no foreign key and stay.
+func (s workspaceStore) Delete(ctx context.Context, id domain.WorkspaceID) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM workspaces WHERE id = ?`), id.String())
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("delete workspace %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s workspaceStore) ListForUser(ctx context.Context, u domain.UserID, p ports.Page) ([]domain.Workspace, string, error) {
+	limit, err := pageOf(p, domain.PrefixWorkspace)
+	if err != nil {
+		return nil, "", err
+	}
+	ws, err := queryAll(ctx, s.q, s.d.rebind(
+		`SELECT w.id, w.name, w.slug, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		 WHERE m.user_id = ? AND w.id > ? ORDER BY w.id LIMIT ?`),
+		scanWorkspace, u.String(), p.After, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list workspaces of %s: %w", u, err)
+	}
+	ws, next := cut(ws, limit, func(w domain.Workspace) string { return w.ID().String() })
+	return ws, next, nil
+}

@@ -1,0 +1,137 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// CreateAPIKeyInput describes a new key.
+type CreateAPIKeyInput struct {
+	Workspace string
+	Name      string
+	Scopes    []string
+	ExpiresAt *time.Time
+}
+
+// CreatedAPIKey is a new key and its secret, which is never shown again.
+type CreatedAPIKey struct {
+	Key    domain.APIKey
+	Secret string
+}
+
+// CreateAPIKey makes a key for a workspace (admins and owners, in person).
+// The key acts with its scopes, limited by its creator's role at the time
+// of each request.
+func (s *Service) CreateAPIKey(ctx context.Context, p domain.Principal, in CreateAPIKeyInput) (_ CreatedAPIKey, err error) {
+	ctx, end := usecase.Start(ctx, "identity.CreateAPIKey")
+	defer end(&err)
+	var out CreatedAPIKey
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermAPIKeysWrite)
+		if err != nil {
+			return err
+		}
+		if err := requireUser(p); err != nil {
+			return err
+		}
+		k, secret, err := domain.NewAPIKey(domain.NewAPIKeyInput{
+			Workspace: w.ID(), Name: in.Name, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt, CreatedBy: p.User(),
+		}, s.now())
+		if err != nil {
+			return err
+		}
+		if err := st.APIKeys().Add(ctx, k); err != nil {
+			return fmt.Errorf("add key: %w", err)
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		out = CreatedAPIKey{Key: k, Secret: secret}
+		return s.audit(ctx, st, p, w.ID(), "api_key.created", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "scopes": scopeList(k.Scopes())})
+	})
+	if err != nil {
+		return CreatedAPIKey{}, err
+	}
+	return out, s.reload(ctx)
+}
+
+func scopeList(ps []domain.Permission) string {
+	ss := make([]string, len(ps))
+	for i, p := range ps {
+		ss[i] = p.String()
+	}
+	return strings.Join(ss, " ")
+}
+
+// ListAPIKeys lists a workspace's keys, revoked ones included, without
+// their secrets (admins and owners).
+func (s *Service) ListAPIKeys(ctx context.Context, p domain.Principal, ref string, page ports.Page) (_ []domain.APIKey, next string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ListAPIKeys")
+	defer end(&err)
+	var keys []domain.APIKey
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, ref, domain.PermAPIKeysRead)
+		if err != nil {
+			return err
+		}
+		keys, next, err = st.APIKeys().List(ctx, w.ID(), page)
+		return err
+	})
+	return keys, next, err
+}
+
+// RevokeAPIKey revokes a key at once on this node and within a second on
+// every other (admins and owners).
+func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref string, id domain.APIKeyID) (err error) {
+	ctx, end := usecase.Start(ctx, "identity.RevokeAPIKey")
+	defer end(&err)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, ref, domain.PermAPIKeysWrite)
+		if err != nil {
+			return err
+		}
+		k, err := st.APIKeys().Get(ctx, w.ID(), id)
+		if err != nil {
+			return err
+		}
+		if k.Revoked() {
+			return nil
+		}
+		k.Revoke(s.now())
+		if err := st.APIKeys().Revoke(ctx, k); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "api_key.revoked", "api_key", string(k.ID()), map[string]string{"name": k.Name()})
+	})
+	if err != nil {
+		return err
+	}
+	s.creds.forgetWhere(func(c domain.Principal) bool { return c.APIKey() == id })
+	return s.reload(ctx)
+}
+
+// ListAuditEvents lists a workspace's audit log, newest first (admins and
+// owners).
+func (s *Service) ListAuditEvents(ctx context.Context, p domain.Principal, ref string, page ports.Page) (_ []domain.AuditEvent, next string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ListAuditEvents")
+	defer end(&err)
+	var events []domain.AuditEvent
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, ref, domain.PermAuditRead)
+		if err != nil {
+			return err
+		}
+		events, next, err = st.Audit().List(ctx, w.ID(), page)
+		return err
+	})
+	return events, next, err
+}

@@ -1,0 +1,307 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// LoginResult is what a successful setup or login returns: the session
+// token, shown this once, and the user.
+type LoginResult struct {
+	Token     string
+	ExpiresAt time.Time
+	User      domain.User
+}
+
+// SetupInput creates the first administrator.
+type SetupInput struct {
+	Email, Password, Name string
+}
+
+// setupCounter is bumped by setup; only the transaction that brings it to
+// 1 may create the first administrator, which settles concurrent setups.
+const setupCounter = "setup"
+
+// Setup creates the first instance administrator and logs them in. It
+// works only while the instance has no users; afterwards it returns
+// domain.ErrAlreadySetUp.
+func (s *Service) Setup(ctx context.Context, p domain.Principal, in SetupInput) (_ LoginResult, err error) {
+	ctx, end := usecase.Start(ctx, "identity.Setup")
+	defer end(&err)
+	if err := domain.CheckPassword("password", in.Password); err != nil {
+		return LoginResult{}, err
+	}
+	probe, err := domain.NewUser(domain.NewUserInput{Email: in.Email, Name: in.Name}, s.now())
+	if err != nil {
+		return LoginResult{}, err
+	}
+	// Refuse cheaply before spending a password hash on a set-up instance.
+	if err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		exists, err := st.Users().Any(ctx)
+		if err == nil && exists {
+			return domain.ErrAlreadySetUp
+		}
+		return err
+	}); err != nil {
+		return LoginResult{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("hash password: %w", err)
+	}
+	var res LoginResult
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		n, err := st.Instance().BumpCounter(ctx, setupCounter)
+		if err != nil {
+			return fmt.Errorf("claim setup: %w", err)
+		}
+		if exists, err := st.Users().Any(ctx); err != nil {
+			return err
+		} else if exists || n != 1 {
+			return domain.ErrAlreadySetUp
+		}
+		u, err := domain.NewUser(domain.NewUserInput{Email: probe.Email().String(), Name: probe.Name(), PasswordHash: hash, InstanceAdmin: true}, s.now())
+		if err != nil {
+			return err
+		}
+		if err := st.Users().Add(ctx, u); err != nil {
+			return err
+		}
+		if res, err = s.startSession(ctx, st, u); err != nil {
+			return err
+		}
+		actor := domain.NewUserPrincipal(u.ID(), true, "").WithClient(p.Client())
+		return s.audit(ctx, st, actor, "", "instance.setup", "user", string(u.ID()), nil)
+	})
+	return res, err
+}
+
+func (s *Service) startSession(ctx context.Context, st ports.Stores, u domain.User) (LoginResult, error) {
+	token, hash := domain.NewSessionToken()
+	sess := domain.NewSession(u.ID(), hash, s.now(), s.sessionTTL)
+	if err := st.Sessions().Add(ctx, sess); err != nil {
+		return LoginResult{}, fmt.Errorf("add session: %w", err)
+	}
+	return LoginResult{Token: token, ExpiresAt: sess.ExpiresAt(), User: u}, nil
+}
+
+// LoginInput is a login attempt.
+type LoginInput struct {
+	Email, Password string
+}
+
+// Login checks an e-mail and password and starts a session. Unknown
+// addresses, wrong passwords and disabled accounts all return
+// domain.ErrInvalidCreds after the same amount of hashing work. Attempts
+// are throttled per client IP and per account (domain.ErrRateLimited with
+// a retry delay); every attempt is audited.
+func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) (_ LoginResult, err error) {
+	ctx, end := usecase.Start(ctx, "identity.Login")
+	defer end(&err)
+	account := strings.ToLower(strings.TrimSpace(in.Email))
+	if ok, wait := s.perIP.Allow(ctx, "ip:"+p.Client().IP); !ok {
+		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if ok, wait := s.perAccount.Allow(ctx, "account:"+account); !ok {
+		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if len(in.Password) > domain.MaxPasswordLen {
+		in.Password = in.Password[:domain.MaxPasswordLen] // fails to match, at a bounded cost
+	}
+
+	var u domain.User
+	found := false
+	if email, perr := domain.ParseEmail("email", in.Email); perr == nil {
+		err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+			u, err = st.Users().GetByEmail(ctx, email)
+			return err
+		})
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, domain.ErrNotFound):
+			return LoginResult{}, err
+		}
+	}
+	hash := s.dummyHash
+	if found {
+		hash = u.PasswordHash()
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, in.Password, hash)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !found || !ok || !u.Active() {
+		reason := "wrong_password"
+		switch {
+		case !found:
+			reason = "unknown_email"
+		case ok:
+			reason = "disabled"
+		}
+		err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+			target := ""
+			if found {
+				target = string(u.ID())
+			}
+			return s.audit(ctx, st, p, "", "login.failed", "user", target, map[string]string{"reason": reason})
+		})
+		if err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, domain.ErrInvalidCreds
+	}
+	var newHash string
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return LoginResult{}, fmt.Errorf("rehash password: %w", err)
+		}
+	}
+	var res LoginResult
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		if newHash != "" {
+			u.SetPasswordHash(newHash)
+			if err := st.Users().Update(ctx, u); err != nil {
+				return fmt.Errorf("save rehashed password: %w", err)
+			}
+		}
+		if res, err = s.startSession(ctx, st, u); err != nil {
+			return err
+		}
+		actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
+		return s.audit(ctx, st, actor, "", "login.succeeded", "user", string(u.ID()), nil)
+	})
+	return res, err
+}
+
+// Logout revokes the session p authenticated with.
+func (s *Service) Logout(ctx context.Context, p domain.Principal) (err error) {
+	ctx, end := usecase.Start(ctx, "identity.Logout")
+	defer end(&err)
+	if p.Kind() != domain.UserPrincipal || p.Session() == "" {
+		return domain.ErrUnauthenticated.WithMessage("Log out with the session token you logged in with.")
+	}
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		if err := st.Sessions().Revoke(ctx, p.Session()); err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		return s.audit(ctx, st, p, "", "logout", "session", string(p.Session()), nil)
+	})
+	if err == nil {
+		s.creds.forgetWhere(func(c domain.Principal) bool { return c.Session() == p.Session() })
+	}
+	return err
+}
+
+// Authenticate turns a bearer token, a session token or an API key, into
+// a principal. Bad, expired, revoked and disabled credentials all return
+// domain.ErrUnauthenticated. Verified tokens are cached for at most the
+// credential cache TTL (one second), which bounds how long a revocation on
+// another node takes to apply here.
+func (s *Service) Authenticate(ctx context.Context, token string, client domain.Client) (domain.Principal, error) {
+	now := s.now()
+	key := string(domain.HashSecret(token))
+	if p, ok := s.creds.get(key, now); ok {
+		return p.WithClient(client), nil
+	}
+	var (
+		p        domain.Principal
+		notAfter time.Time
+		err      error
+	)
+	switch {
+	case domain.IsSessionToken(token):
+		p, notAfter, err = s.authenticateSession(ctx, token, now)
+	default:
+		prefix, secret, ok := domain.ParseAPIKeyToken(token)
+		if !ok {
+			return domain.Principal{}, domain.ErrUnauthenticated.WithMessage("The token is not a Keel session token or API key.")
+		}
+		p, notAfter, err = s.authenticateKey(ctx, prefix, secret, now)
+	}
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	s.creds.put(key, p, now, notAfter)
+	return p.WithClient(client), nil
+}
+
+var errBadCredentials = domain.ErrUnauthenticated.WithMessage("The credentials are invalid, expired or revoked.")
+
+func (s *Service) authenticateSession(ctx context.Context, token string, now time.Time) (p domain.Principal, notAfter time.Time, err error) {
+	ctx, end := usecase.Start(ctx, "identity.AuthenticateSession")
+	defer end(&err)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		sess, err := st.Sessions().GetByTokenHash(ctx, domain.HashSecret(token))
+		if errors.Is(err, domain.ErrNotFound) {
+			return errBadCredentials
+		}
+		if err != nil {
+			return err
+		}
+		if !sess.Valid(now) {
+			return errBadCredentials
+		}
+		u, err := st.Users().Get(ctx, sess.User())
+		if err != nil {
+			return fmt.Errorf("load session user: %w", err)
+		}
+		if !u.Active() {
+			return errBadCredentials
+		}
+		if sess.Slide(now, s.sessionTTL) {
+			if err := st.Sessions().SetExpiry(ctx, sess.ID(), sess.ExpiresAt()); err != nil {
+				return fmt.Errorf("slide session: %w", err)
+			}
+		}
+		p, notAfter = domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), sess.ID()), sess.ExpiresAt()
+		return nil
+	})
+	return p, notAfter, err
+}
+
+// keyTouchInterval spaces the writes of an API key's last_used_at.
+const keyTouchInterval = time.Minute
+
+func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, now time.Time) (p domain.Principal, notAfter time.Time, err error) {
+	ctx, end := usecase.Start(ctx, "identity.AuthenticateAPIKey")
+	defer end(&err)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		k, err := st.APIKeys().GetByPrefix(ctx, prefix)
+		if errors.Is(err, domain.ErrNotFound) {
+			return errBadCredentials
+		}
+		if err != nil {
+			return err
+		}
+		if !k.Matches(secret) || !k.Usable(now) {
+			return errBadCredentials
+		}
+		creator, err := st.Users().Get(ctx, k.CreatedBy())
+		if err != nil {
+			return fmt.Errorf("load key creator: %w", err)
+		}
+		if !creator.Active() {
+			return errBadCredentials
+		}
+		if last := k.LastUsedAt(); last == nil || now.Sub(*last) >= keyTouchInterval {
+			if err := st.APIKeys().Touch(ctx, k.ID(), now); err != nil {
+				return fmt.Errorf("touch key: %w", err)
+			}
+		}
+		p = domain.NewAPIKeyPrincipal(k.ID(), k.Workspace(), k.CreatedBy(), k.Scopes())
+		notAfter = now.Add(time.Hour)
+		if exp := k.ExpiresAt(); exp != nil {
+			notAfter = *exp
+		}
+		return nil
+	})
+	return p, notAfter, err
+}

@@ -1,0 +1,238 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Member is a membership with its user.
+type Member struct {
+	User domain.User
+	Role domain.Role
+}
+
+// ListMembers lists a workspace's members (viewers and up).
+func (s *Service) ListMembers(ctx context.Context, p domain.Principal, ref string, page ports.Page) (_ []Member, next string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ListMembers")
+	defer end(&err)
+	var out []Member
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, ref, domain.PermMembersRead)
+		if err != nil {
+			return err
+		}
+		ms, n, err := st.Memberships().List(ctx, w.ID(), page)
+		if err != nil {
+			return fmt.Errorf("list members: %w", err)
+		}
+		next = n
+		for _, m := range ms {
+			u, err := st.Users().Get(ctx, m.User)
+			if err != nil {
+				return fmt.Errorf("load member %s: %w", m.User, err)
+			}
+			out = append(out, Member{User: u, Role: m.Role})
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// AddMemberInput names the user to add by ID or e-mail, and their role.
+type AddMemberInput struct {
+	Workspace string
+	UserID    domain.UserID
+	Email     string
+	Role      domain.Role
+}
+
+var errOwnersOnly = domain.ErrForbidden.WithMessage("Only owners can grant or take the owner role.")
+
+// AddMember adds an existing user to a workspace (admins and owners; only
+// owners may add owners).
+func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMemberInput) (_ Member, err error) {
+	ctx, end := usecase.Start(ctx, "identity.AddMember")
+	defer end(&err)
+	var m Member
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermMembersWrite)
+		if err != nil {
+			return err
+		}
+		if in.Role == domain.RoleOwner {
+			if err := s.ownersOnly(ctx, p, w.ID()); err != nil {
+				return err
+			}
+		}
+		u, err := s.findUser(ctx, st, in.UserID, in.Email)
+		if err != nil {
+			return err
+		}
+		if !u.Active() {
+			return domain.E(domain.KindConflict, "user_disabled", "This account is disabled.")
+		}
+		if err := st.Memberships().Add(ctx, domain.Membership{Workspace: w.ID(), User: u.ID(), Role: in.Role, CreatedAt: domain.Timestamp(s.now())}); err != nil {
+			return err
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		m = Member{User: u, Role: in.Role}
+		return s.audit(ctx, st, p, w.ID(), "member.added", "user", string(u.ID()), map[string]string{"role": in.Role.String()})
+	})
+	if err != nil {
+		return Member{}, err
+	}
+	return m, s.reload(ctx)
+}
+
+var errNoSuchUser = domain.ErrNotFound.WithMessage("No user has this ID or e-mail address.")
+
+func (s *Service) findUser(ctx context.Context, st ports.Stores, id domain.UserID, email string) (domain.User, error) {
+	var (
+		u   domain.User
+		err error
+	)
+	switch {
+	case id != "" && email != "":
+		return u, domain.Invalid(domain.FieldError{Field: "user_id", Code: "ambiguous", Message: "Give user_id or email, not both."})
+	case id != "":
+		u, err = st.Users().Get(ctx, id)
+	case email != "":
+		var e domain.Email
+		if e, err = domain.ParseEmail("email", email); err != nil {
+			return u, err
+		}
+		u, err = st.Users().GetByEmail(ctx, e)
+	default:
+		return u, domain.Invalid(domain.FieldError{Field: "user_id", Code: "required", Message: "Give user_id or email."})
+	}
+	if errors.Is(err, domain.ErrNotFound) {
+		return u, errNoSuchUser
+	}
+	return u, err
+}
+
+func (s *Service) ownersOnly(ctx context.Context, p domain.Principal, ws domain.WorkspaceID) error {
+	err := s.authz.Authorize(ctx, p, ws, domain.PermOwnersWrite)
+	if errors.Is(err, domain.ErrForbidden) {
+		return errOwnersOnly
+	}
+	return err
+}
+
+// keepAnOwner refuses a change that would leave ws without an owner. The
+// count locks the owners' rows, so two concurrent demotions of the last two
+// owners cannot both pass.
+func keepAnOwner(ctx context.Context, st ports.Stores, ws domain.WorkspaceID) error {
+	n, err := st.Memberships().CountOwners(ctx, ws)
+	if err != nil {
+		return fmt.Errorf("count owners: %w", err)
+	}
+	if n <= 1 {
+		return domain.ErrLastOwner
+	}
+	return nil
+}
+
+// ChangeMemberInput changes a member's role.
+type ChangeMemberInput struct {
+	Workspace string
+	User      domain.UserID
+	Role      domain.Role
+}
+
+// ChangeMember changes a member's role (admins and owners; only owners may
+// grant or take the owner role; the last owner stays an owner).
+func (s *Service) ChangeMember(ctx context.Context, p domain.Principal, in ChangeMemberInput) (_ Member, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ChangeMember")
+	defer end(&err)
+	var m Member
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermMembersWrite)
+		if err != nil {
+			return err
+		}
+		cur, err := st.Memberships().Get(ctx, w.ID(), in.User)
+		if err != nil {
+			return err
+		}
+		u, err := st.Users().Get(ctx, in.User)
+		if err != nil {
+			return fmt.Errorf("load member: %w", err)
+		}
+		m = Member{User: u, Role: in.Role}
+		if cur.Role == in.Role {
+			return nil
+		}
+		if cur.Role == domain.RoleOwner || in.Role == domain.RoleOwner {
+			if err := s.ownersOnly(ctx, p, w.ID()); err != nil {
+				return err
+			}
+		}
+		if cur.Role == domain.RoleOwner {
+			if err := keepAnOwner(ctx, st, w.ID()); err != nil {
+				return err
+			}
+		}
+		if err := st.Memberships().SetRole(ctx, w.ID(), in.User, in.Role); err != nil {
+			return err
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "member.changed", "user", string(in.User), map[string]string{"from": cur.Role.String(), "to": in.Role.String()})
+	})
+	if err != nil {
+		return Member{}, err
+	}
+	return m, s.reload(ctx)
+}
+
+// RemoveMember takes a user out of a workspace (admins and owners; only
+// owners remove owners; anyone may leave; the last owner stays).
+func (s *Service) RemoveMember(ctx context.Context, p domain.Principal, ref string, user domain.UserID) (err error) {
+	ctx, end := usecase.Start(ctx, "identity.RemoveMember")
+	defer end(&err)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		perm := domain.PermMembersWrite
+		leaving := p.Kind() == domain.UserPrincipal && p.User() == user
+		if leaving {
+			perm = domain.PermWorkspaceRead
+		}
+		w, err := s.workspace(ctx, st, p, ref, perm)
+		if err != nil {
+			return err
+		}
+		cur, err := st.Memberships().Get(ctx, w.ID(), user)
+		if err != nil {
+			return err
+		}
+		if cur.Role == domain.RoleOwner {
+			if !leaving {
+				if err := s.ownersOnly(ctx, p, w.ID()); err != nil {
+					return err
+				}
+			}
+			if err := keepAnOwner(ctx, st, w.ID()); err != nil {
+				return err
+			}
+		}
+		if err := st.Memberships().Remove(ctx, w.ID(), user); err != nil {
+			return err
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "member.removed", "user", string(user), map[string]string{"role": cur.Role.String()})
+	})
+	if err != nil {
+		return err
+	}
+	return s.reload(ctx)
+}

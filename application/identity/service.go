@@ -1,0 +1,203 @@
+// Package identity holds the use cases about who is calling and what they
+// may do: setup, login and sessions, users, workspaces, memberships, API
+// keys and the audit log. Authentication turns a bearer token into a
+// domain.Principal; every other use case takes that principal and asks the
+// ports.Authorizer before it acts.
+package identity
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Config holds the identity service's dependencies and settings.
+type Config struct {
+	UoW        ports.UnitOfWork
+	Authorizer ports.Authorizer
+	Hasher     ports.PasswordHasher
+	Clock      ports.Clock
+	// SessionTTL is the sliding lifetime of a login session.
+	SessionTTL time.Duration
+	// LoginPerIP and LoginPerAccount throttle login attempts. Successful
+	// logins take tokens too, so that a valid account cannot be used to
+	// refill an attacker's budget.
+	LoginPerIP      ports.RateLimiter
+	LoginPerAccount ports.RateLimiter
+	// CredentialCacheTTL bounds how long a verified token is trusted
+	// without looking at the database again, so revocation, expiry and
+	// disabling take effect within it on every node. At most one second.
+	CredentialCacheTTL time.Duration
+}
+
+// Service runs the identity use cases.
+type Service struct {
+	uow        ports.UnitOfWork
+	authz      ports.Authorizer
+	hasher     ports.PasswordHasher
+	clock      ports.Clock
+	sessionTTL time.Duration
+	perIP      ports.RateLimiter
+	perAccount ports.RateLimiter
+	dummyHash  string
+	creds      *credentialCache
+}
+
+// DefaultSessionTTL is a session's lifetime when none is configured.
+const DefaultSessionTTL = 24 * time.Hour
+
+// NewService wires the identity use cases. It hashes one throwaway
+// password, so that logins for unknown e-mail addresses can spend the same
+// time as real ones and not reveal which addresses have accounts.
+func NewService(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.CredentialCacheTTL <= 0 || cfg.CredentialCacheTTL > time.Second {
+		cfg.CredentialCacheTTL = time.Second
+	}
+	dummy, err := cfg.Hasher.Hash(ctx, "not a real password, only a timing decoy")
+	if err != nil {
+		return nil, fmt.Errorf("hash timing decoy: %w", err)
+	}
+	return &Service{
+		uow: cfg.UoW, authz: cfg.Authorizer, hasher: cfg.Hasher, clock: cfg.Clock,
+		sessionTTL: cfg.SessionTTL, perIP: cfg.LoginPerIP, perAccount: cfg.LoginPerAccount,
+		dummyHash: dummy, creds: newCredentialCache(cfg.CredentialCacheTTL),
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now() }
+
+// audit appends an event describing what p just did, inside the caller's
+// transaction, so the record commits with the change or not at all.
+func (s *Service) audit(ctx context.Context, st ports.Stores, p domain.Principal, ws domain.WorkspaceID, action, targetKind, targetID string, details map[string]string) error {
+	kind, id := p.Actor()
+	e := domain.NewAuditEvent(domain.AuditEvent{
+		Workspace: ws, ActorKind: kind, ActorID: id, Action: action,
+		TargetKind: targetKind, TargetID: targetID,
+		IP: p.Client().IP, UserAgent: p.Client().UserAgent, Details: details,
+	}, s.now())
+	if err := st.Audit().Add(ctx, e); err != nil {
+		return fmt.Errorf("record %s: %w", action, err)
+	}
+	return nil
+}
+
+// workspace finds the workspace a path names by ID or slug and checks that
+// p holds perm there. A workspace p has no access to is reported exactly
+// like one that does not exist.
+func (s *Service) workspace(ctx context.Context, st ports.Stores, p domain.Principal, ref string, perm domain.Permission) (domain.Workspace, error) {
+	if p.IsAnonymous() {
+		return domain.Workspace{}, domain.ErrUnauthenticated
+	}
+	var (
+		w   domain.Workspace
+		err error
+	)
+	if domain.ValidID(domain.PrefixWorkspace, ref) {
+		w, err = st.Workspaces().Get(ctx, domain.WorkspaceID(ref))
+	} else if _, perr := domain.ParseSlug(ref); perr == nil {
+		w, err = st.Workspaces().GetBySlug(ctx, ref)
+	} else {
+		err = domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Workspace{}, err
+	}
+	if err := s.authz.Authorize(ctx, p, w.ID(), perm); err != nil {
+		return domain.Workspace{}, err
+	}
+	return w, nil
+}
+
+// policyChanged bumps the policy counter inside a transaction that changed
+// memberships or keys, so every node reloads its policy.
+func policyChanged(ctx context.Context, st ports.Stores) error {
+	if _, err := st.Instance().BumpCounter(ctx, ports.PolicyCounter); err != nil {
+		return fmt.Errorf("bump policy counter: %w", err)
+	}
+	return nil
+}
+
+// reload applies a committed policy change on this node at once; other
+// nodes follow through the counter. A failure here is logged by the
+// caller's error path but the change itself is committed.
+func (s *Service) reload(ctx context.Context) error {
+	if err := s.authz.Reload(ctx); err != nil {
+		return fmt.Errorf("reload policy: %w", err)
+	}
+	return nil
+}
+
+// credentialCache remembers verified tokens for a short time, keyed by the
+// token's hash, so the hot path of an API request is one hash and one map
+// lookup rather than a database round trip.
+type credentialCache struct {
+	ttl time.Duration
+	mu  sync.RWMutex
+	m   map[string]cachedCredential
+}
+
+type cachedCredential struct {
+	p       domain.Principal
+	expires time.Time
+}
+
+func newCredentialCache(ttl time.Duration) *credentialCache {
+	return &credentialCache{ttl: ttl, m: map[string]cachedCredential{}}
+}
+
+func (c *credentialCache) get(key string, now time.Time) (domain.Principal, bool) {
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return domain.Principal{}, false
+	}
+	return e.p, true
+}
+
+// put remembers p until ttl from now, or until notAfter if sooner (a key
+// or session that expires in half a second is cached for half a second).
+func (c *credentialCache) put(key string, p domain.Principal, now, notAfter time.Time) {
+	exp := now.Add(c.ttl)
+	if notAfter.Before(exp) {
+		exp = notAfter
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10000 {
+		// Sweep expired entries rather than grow without bound when many
+		// distinct tokens arrive.
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+	}
+	c.m[key] = cachedCredential{p: p, expires: exp}
+}
+
+// forget drops a token at once: this node's own logout or revocation must
+// not wait for the cache to expire.
+func (c *credentialCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}
+
+// forgetWhere drops every entry matching f.
+func (c *credentialCache) forgetWhere(f func(domain.Principal) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if f(e.p) {
+			delete(c.m, k)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package domain
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// tokenEncoding writes random bytes with Crockford's lower-case alphabet:
+// no padding, no characters that need escaping in URLs, headers or shells.
+var tokenEncoding = base32.NewEncoding(crockford).WithPadding(base32.NoPadding)
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms.
+	return tokenEncoding.EncodeToString(b)
+}
+
+// HashSecret is how Keel stores a bearer secret: SHA-256. The secrets are
+// 256-bit random values, so a fast hash is enough; a slow one would only
+// slow every request down.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// SameHash compares two hashes in constant time.
+func SameHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+// sessionTokenPrefix marks session tokens, so that a token pasted in the
+// wrong place is recognised and secret scanners can find leaked ones.
+const sessionTokenPrefix = "kss_"
+
+// NewSessionToken returns a new session token (shown to the client once)
+// and the hash to store.
+func NewSessionToken() (token string, hash []byte) {
+	token = sessionTokenPrefix + randomToken(32)
+	return token, HashSecret(token)
+}
+
+// IsSessionToken reports whether s looks like a session token.
+func IsSessionToken(s string) bool {
+	return strings.HasPrefix(s, sessionTokenPrefix) && len(s) == len(sessionTokenPrefix)+52
+}
+
+// Session is a person's login. Only the token's hash is stored.
+type Session struct {
+	id        SessionID
+	user      UserID
+	tokenHash []byte
+	createdAt time.Time
+	expiresAt time.Time
+	revoked   bool
+}
+
+// NewSession starts a session for u that expires ttl after now.
+func NewSession(u UserID, tokenHash []byte, now time.Time, ttl time.Duration) Session {
+	now = Timestamp(now)
+	return Session{id: SessionID(NewID(PrefixSession, now)), user: u, tokenHash: tokenHash, createdAt: now, expiresAt: now.Add(ttl)}
+}
+
+// RehydrateSession rebuilds a stored session.
+func RehydrateSession(id SessionID, u UserID, tokenHash []byte, createdAt, expiresAt time.Time, revoked bool) Session {
+	return Session{id, u, tokenHash, createdAt.UTC(), expiresAt.UTC(), revoked}
+}
+
+func (s Session) ID() SessionID        { return s.id }
+func (s Session) User() UserID         { return s.user }
+func (s Session) TokenHash() []byte    { return s.tokenHash }
+func (s Session) CreatedAt() time.Time { return s.createdAt }
+func (s Session) ExpiresAt() time.Time { return s.expiresAt }
+func (s Session) Revoked() bool        { return s.revoked }
+
+// Valid reports whether the session may authenticate a request at now.
+func (s Session) Valid(now time.Time) bool { return !s.revoked && now.Before(s.expiresAt) }
+
+// Slide moves the expiry to now+ttl, the sliding window, and reports
+// whether it moved enough to be worth a write: at most once a minute per
+// session, so that busy clients do not turn every read into a write.
+func (s *Session) Slide(now time.Time, ttl time.Duration) bool {
+	next := Timestamp(now).Add(ttl)
+	if next.Sub(s.expiresAt) < time.Minute {
+		return false
+	}
+	s.expiresAt = next
+	return true
+}
+
+// APIKey lets a program act in one workspace. Only the secret's hash is
+// stored; the public prefix finds the key without revealing the secret.
+type APIKey struct {
+	id         APIKeyID
+	workspace  WorkspaceID
+	name       string
+	scopes     []Permission
+	prefix     string
+	secretHash []byte
+	expiresAt  *time.Time
+	createdBy  UserID
+	createdAt  time.Time
+	lastUsedAt *time.Time
+	revokedAt  *time.Time
+}
+
+// apiKeyPrefix starts every API key; the public prefix and the secret
+// follow, separated by underscores: keel_<prefix>_<secret>.
+const apiKeyPrefix = "keel_"
+
+// NewAPIKeyInput carries the raw fields of a new key.
+type NewAPIKeyInput struct {
+	Workspace WorkspaceID
+	Name      string
+	Scopes    []string
+	ExpiresAt *time.Time
+	CreatedBy UserID
+}
+
+// NewAPIKey validates in and returns the key and its secret, the full
+// "keel_…" string that is shown to its creator this once and never again.
+func NewAPIKey(in NewAPIKeyInput, now time.Time) (APIKey, string, error) {
+	var errs []FieldError
+	name, ferr := checkName("name", in.Name)
+	if ferr != nil {
+		errs = append(errs, *ferr)
+	}
+	scopes, err := ParseScopes(in.Scopes)
+	if err != nil {
+		errs = append(errs, err.(*Error).Fields...)
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+		errs = append(errs, FieldError{"expires_at", "in_the_past", "The expiry must be in the future."})
+	}
+	if len(errs) > 0 {
+		return APIKey{}, "", Invalid(errs...)
+	}
+	prefix, secret := randomToken(5), randomToken(32) // 8 and 52 characters
+	k := APIKey{
+		id: APIKeyID(NewID(PrefixAPIKey, now)), workspace: in.Workspace, name: name, scopes: scopes,
+		prefix: prefix, secretHash: HashSecret(secret), createdBy: in.CreatedBy, createdAt: Timestamp(now),
+	}
+	if in.ExpiresAt != nil {
+		t := Timestamp(*in.ExpiresAt)
+		k.expiresAt = &t
+	}
+	return k, apiKeyPrefix + prefix + "_" + secret, nil
+}
+
+// ParseAPIKeyToken splits "keel_<prefix>_<secret>" into its parts.
+func ParseAPIKeyToken(s string) (prefix, secret string, ok bool) {
+	rest, found := strings.CutPrefix(s, apiKeyPrefix)
+	if !found || len(rest) != 8+1+52 || rest[8] != '_' {
+		return "", "", false
+	}
+	return rest[:8], rest[9:], true
+}
+
+// RehydrateAPIKey rebuilds a stored key.
+func RehydrateAPIKey(id APIKeyID, ws WorkspaceID, name string, scopes []Permission, prefix string, secretHash []byte,
+	expiresAt *time.Time, createdBy UserID, createdAt time.Time, lastUsedAt, revokedAt *time.Time) APIKey {
+	return APIKey{id, ws, name, scopes, prefix, secretHash, utcPtr(expiresAt), createdBy, createdAt.UTC(), utcPtr(lastUsedAt), utcPtr(revokedAt)}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (k APIKey) ID() APIKeyID           { return k.id }
+func (k APIKey) Workspace() WorkspaceID { return k.workspace }
+func (k APIKey) Name() string           { return k.name }
+func (k APIKey) Scopes() []Permission   { return append([]Permission(nil), k.scopes...) }
+func (k APIKey) Prefix() string         { return k.prefix }
+func (k APIKey) SecretHash() []byte     { return k.secretHash }
+func (k APIKey) ExpiresAt() *time.Time  { return k.expiresAt }
+func (k APIKey) CreatedBy() UserID      { return k.createdBy }
+func (k APIKey) CreatedAt() time.Time   { return k.createdAt }
+func (k APIKey) LastUsedAt() *time.Time { return k.lastUsedAt }
+func (k APIKey) RevokedAt() *time.Time  { return k.revokedAt }
+func (k APIKey) Revoked() bool          { return k.revokedAt != nil }
+
+// Usable reports whether the key may authenticate a request at now.
+func (k APIKey) Usable(now time.Time) bool {
+	return k.revokedAt == nil && (k.expiresAt == nil || now.Before(*k.expiresAt))
+}
+
+// Matches reports, in constant time, whether secret is this key's.
+func (k APIKey) Matches(secret string) bool { return SameHash(HashSecret(secret), k.secretHash) }
+
+// Revoke ends the key at now. Revoking twice keeps the first time.
+func (k *APIKey) Revoke(now time.Time) {
+	if k.revokedAt == nil {
+		t := Timestamp(now)
+		k.revokedAt = &t
+	}
+}
+
+// AuditEvent records who did what to what, from where. Events are written
+// in the same transaction as the change they describe and never edited.
+type AuditEvent struct {
+	ID         AuditID
+	Workspace  WorkspaceID // empty for instance-wide events (login, setup, users)
+	ActorKind  string      // "user", "api_key", "anonymous"
+	ActorID    string
+	Action     string // "member.added", "login.failed", ...
+	TargetKind string
+	TargetID   string
+	IP         string
+	UserAgent  string
+	Details    map[string]string
+	CreatedAt  time.Time
+}
+
+// NewAuditEvent stamps an event with an ID and time. User agents are cut
+// to 512 bytes: they are client-controlled and end up in every listing.
+func NewAuditEvent(e AuditEvent, now time.Time) AuditEvent {
+	e.ID = AuditID(NewID(PrefixAudit, now))
+	e.CreatedAt = Timestamp(now)
+	if len(e.UserAgent) > 512 {
+		e.UserAgent = e.UserAgent[:512]
+	}
+	return e
+}

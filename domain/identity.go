@@ -1,0 +1,238 @@
+package domain
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Typed identifiers. Each is a prefixed, time-sortable string made by
+// NewID; the prefix tells a reader of a log which kind of thing it names.
+type (
+	WorkspaceID string
+	UserID      string
+	APIKeyID    string
+	SessionID   string
+	AuditID     string
+)
+
+// ID prefixes, also what ValidID checks.
+const (
+	PrefixWorkspace = "ws"
+	PrefixUser      = "usr"
+	PrefixAPIKey    = "key"
+	PrefixSession   = "ses"
+	PrefixAudit     = "aud"
+)
+
+func (id WorkspaceID) String() string { return string(id) }
+func (id UserID) String() string      { return string(id) }
+func (id APIKeyID) String() string    { return string(id) }
+
+// Email is an e-mail address in canonical form: the bare address, lower
+// case. Keel treats addresses as case-insensitive, as users do, so the
+// canonical form is what uniqueness is decided on.
+type Email string
+
+// ParseEmail accepts a bare address ("Alice@Example.com") and returns its
+// canonical form. Display names ("Alice <a@example.com>") are refused: an
+// account's e-mail is an address, not a mailbox line.
+func ParseEmail(field, s string) (Email, error) {
+	s = strings.TrimSpace(s)
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return "", Invalid(FieldError{field, "invalid_email", "Enter an e-mail address such as name@example.com."})
+	}
+	return Email(strings.ToLower(a.Address)), nil
+}
+
+func (e Email) String() string { return string(e) }
+
+// Password length limits. The minimum follows NIST SP 800-63B; the maximum
+// keeps a megabyte "password" from becoming a hashing denial of service.
+const (
+	MinPasswordLen = 10
+	MaxPasswordLen = 256
+)
+
+// CheckPassword enforces the password rules on a new password.
+func CheckPassword(field, pw string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < MinPasswordLen:
+		return Invalid(FieldError{field, "too_short", "Use at least 10 characters."})
+	case len(pw) > MaxPasswordLen:
+		return Invalid(FieldError{field, "too_long", "Use at most 256 bytes."})
+	case !utf8.ValidString(pw):
+		return Invalid(FieldError{field, "invalid_utf8", "The password must be valid UTF-8."})
+	}
+	return nil
+}
+
+// checkName validates a display name: 1 to 100 characters, one line.
+func checkName(field, s string) (string, *FieldError) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n == 0 || n > 100 || strings.ContainsAny(s, "\r\n\t") || !utf8.ValidString(s) {
+		return "", &FieldError{field, "invalid_name", "Use 1 to 100 characters on one line."}
+	}
+	return s, nil
+}
+
+// UserStatus is closed: these variables are its only values.
+type UserStatus struct{ s string }
+
+var (
+	UserActive   = UserStatus{"active"}
+	UserDisabled = UserStatus{"disabled"}
+)
+
+// ParseUserStatus accepts the wire and stored spellings.
+func ParseUserStatus(s string) (UserStatus, error) {
+	switch s {
+	case UserActive.s, UserDisabled.s:
+		return UserStatus{s}, nil
+	}
+	return UserStatus{}, Invalid(FieldError{"status", "unknown_value", "Use active or disabled."})
+}
+
+func (s UserStatus) String() string { return s.s }
+
+// User is a person who logs in.
+type User struct {
+	id            UserID
+	email         Email
+	name          string
+	passwordHash  string
+	status        UserStatus
+	instanceAdmin bool
+	createdAt     time.Time
+}
+
+// NewUserInput carries the raw fields of a new user.
+type NewUserInput struct {
+	Email, Name string
+	// PasswordHash is the already-hashed password: hashing is an adapter's
+	// job, and the domain never sees a plain password it could leak.
+	PasswordHash  string
+	InstanceAdmin bool
+}
+
+// NewUser validates in and returns an active user created at now.
+func NewUser(in NewUserInput, now time.Time) (User, error) {
+	var errs []FieldError
+	email, err := ParseEmail("email", in.Email)
+	if err != nil {
+		errs = append(errs, err.(*Error).Fields...)
+	}
+	name, ferr := checkName("name", in.Name)
+	if ferr != nil {
+		errs = append(errs, *ferr)
+	}
+	if len(errs) > 0 {
+		return User{}, Invalid(errs...)
+	}
+	return User{
+		id: UserID(NewID(PrefixUser, now)), email: email, name: name, passwordHash: in.PasswordHash,
+		status: UserActive, instanceAdmin: in.InstanceAdmin, createdAt: Timestamp(now),
+	}, nil
+}
+
+// RehydrateUser rebuilds a stored user.
+func RehydrateUser(id UserID, email Email, name, passwordHash string, status UserStatus, instanceAdmin bool, createdAt time.Time) User {
+	return User{id, email, name, passwordHash, status, instanceAdmin, createdAt.UTC()}
+}
+
+func (u User) ID() UserID            { return u.id }
+func (u User) Email() Email          { return u.email }
+func (u User) Name() string          { return u.name }
+func (u User) PasswordHash() string  { return u.passwordHash }
+func (u User) Status() UserStatus    { return u.status }
+func (u User) IsInstanceAdmin() bool { return u.instanceAdmin }
+func (u User) CreatedAt() time.Time  { return u.createdAt }
+func (u User) Active() bool          { return u.status == UserActive }
+
+// SetPasswordHash replaces the stored hash, after a password change or when
+// hashing parameters were raised and the hash is recomputed at login.
+func (u *User) SetPasswordHash(h string) { u.passwordHash = h }
+
+// SetStatus enables or disables the user. Disabling cuts every session and
+// API key the user made at once, because authentication checks it.
+func (u *User) SetStatus(s UserStatus) { u.status = s }
+
+// Workspace is a tenant: one website or brand. Every piece of data belongs
+// to exactly one workspace.
+type Workspace struct {
+	id        WorkspaceID
+	name      string
+	slug      string
+	createdAt time.Time
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ParseSlug checks a URL-safe workspace slug: 1 to 63 lower-case letters,
+// digits and inner hyphens, like a DNS label, so it fits in a host name too.
+// A slug that could be mistaken for a workspace ID is refused, because
+// {ws} in paths accepts either.
+func ParseSlug(s string) (string, error) {
+	if !slugPattern.MatchString(s) || strings.HasPrefix(s, PrefixWorkspace+"_") {
+		return "", Invalid(FieldError{"slug", "invalid_slug", "Use 1 to 63 lower-case letters, digits and hyphens, not at either end."})
+	}
+	return s, nil
+}
+
+// NewWorkspace validates and returns a workspace created at now.
+func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
+	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), createdAt: Timestamp(now)}
+	if err := w.Update(&name, &slug); err != nil {
+		return Workspace{}, err
+	}
+	return w, nil
+}
+
+// Update changes the name and slug that are not nil, all or nothing.
+func (w *Workspace) Update(name, slug *string) error {
+	var errs []FieldError
+	n, s := w.name, w.slug
+	if name != nil {
+		var ferr *FieldError
+		if n, ferr = checkName("name", *name); ferr != nil {
+			errs = append(errs, *ferr)
+		}
+	}
+	if slug != nil {
+		var err error
+		if s, err = ParseSlug(*slug); err != nil {
+			errs = append(errs, err.(*Error).Fields...)
+		}
+	}
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	w.name, w.slug = n, s
+	return nil
+}
+
+// RehydrateWorkspace rebuilds a stored workspace.
+func RehydrateWorkspace(id WorkspaceID, name, slug string, createdAt time.Time) Workspace {
+	return Workspace{id, name, slug, createdAt.UTC()}
+}
+
+func (w Workspace) ID() WorkspaceID      { return w.id }
+func (w Workspace) Name() string         { return w.name }
+func (w Workspace) Slug() string         { return w.slug }
+func (w Workspace) CreatedAt() time.Time { return w.createdAt }
+
+// Errors of the identity rules.
+var (
+	ErrEmailTaken       = E(KindConflict, "email_taken", "An account with this e-mail address exists.")
+	ErrSlugTaken        = E(KindConflict, "slug_taken", "Another workspace uses this slug.")
+	ErrLastOwner        = E(KindConflict, "last_owner", "A workspace must keep at least one owner.")
+	ErrAlreadyMember    = E(KindConflict, "already_member", "This user is already a member of the workspace.")
+	ErrAlreadySetUp     = E(KindConflict, "already_set_up", "This instance is already set up; log in instead.")
+	ErrInvalidCreds     = E(KindUnauthenticated, "invalid_credentials", "The e-mail address or password is wrong.")
+	ErrRateLimited      = E(KindRateLimited, "rate_limited", "Too many attempts; try again later.")
+	ErrWorkspaceUnknown = E(KindNotFound, "not_found", "No such workspace.")
+)
