@@ -8,11 +8,38 @@ import (
 )
 
 // Page asks for one page of a list ordered by ID: the items after the
-// cursor After ("" for the first page), at most Limit of them.
+// cursor After ("" for the first page), at most Size() of them. Cursors are
+// the IDs of the last item of the previous page; an After that no listing
+// could have returned gets ErrInvalidCursor.
 type Page struct {
 	After string
 	Limit int
 }
+
+// Page sizes: a zero Limit means DefaultPageLimit, and no page holds more
+// than MaxPageLimit items whatever the caller asks for.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 200
+)
+
+// Size is the number of items the page holds at most.
+func (p Page) Size() int {
+	switch {
+	case p.Limit == 0:
+		return DefaultPageLimit
+	case p.Limit < 1:
+		return 1
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
+// ErrInvalidCursor rejects a cursor no listing returned.
+var ErrInvalidCursor = domain.Invalid(domain.FieldError{
+	Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not valid; start again from the first page.",
+})
 
 // UserStore keeps users.
 type UserStore interface {
@@ -114,7 +141,9 @@ type PolicyRule struct {
 // PolicyStore is the authorization policy as the database holds it.
 type PolicyStore interface {
 	// Rules returns the whole policy: the role permissions ("p") and one
-	// grouping rule ("g") per membership and per usable API key.
+	// grouping rule ("g") per membership and per unrevoked API key. Expiry
+	// is left to authentication, which knows the time; a cached policy does
+	// not.
 	Rules(ctx context.Context) ([]PolicyRule, error)
 }
 
@@ -130,7 +159,8 @@ type PasswordHasher interface {
 
 // Authorizer decides what principals may do in workspaces.
 type Authorizer interface {
-	// Authorize returns nil when p holds perm in ws; domain.ErrNotFound
+	// Authorize returns nil when p holds perm in ws;
+	// domain.ErrUnauthenticated for an anonymous p; domain.ErrNotFound
 	// when p has no access to ws at all (its existence is not revealed);
 	// domain.ErrForbidden when p may see ws but not do this; an internal
 	// error when it cannot decide.

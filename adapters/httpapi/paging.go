@@ -9,23 +9,18 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// Lists take ?cursor=&limit= and answer {data, next_cursor}.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
+// pageOf reads ?cursor=&limit=; lists answer {data, next_cursor}.
 func pageOf(c *gin.Context) (ports.Page, error) {
-	p := ports.Page{After: c.Query("cursor"), Limit: defaultLimit}
+	p := ports.Page{After: c.Query("cursor")}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxLimit {
+		if err != nil || n < 1 || n > ports.MaxPageLimit {
 			return p, domain.Invalid(domain.FieldError{Field: "limit", Code: "out_of_range", Message: "Use a limit from 1 to 200."})
 		}
 		p.Limit = n
 	}
 	if len(p.After) > 200 {
-		return p, domain.Invalid(domain.FieldError{Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not one this API returned."})
+		return p, ports.ErrInvalidCursor
 	}
 	return p, nil
 }

@@ -8,30 +8,6 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// Page sizes, the same as sqlstore's: a zero Limit means the default, and
-// no page is larger than the maximum.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// errInvalidCursor rejects an After that no listing could have returned.
-var errInvalidCursor = domain.Invalid(domain.FieldError{
-	Field: "after", Code: "invalid_cursor", Message: "The cursor is not valid; start again from the first page.",
-})
-
-func limitOf(p ports.Page) int {
-	switch {
-	case p.Limit == 0:
-		return defaultLimit
-	case p.Limit < 1:
-		return 1
-	case p.Limit > maxLimit:
-		return maxLimit
-	}
-	return p.Limit
-}
-
 // paginate sorts items by key, ascending or, for newestFirst, descending,
 // and returns the page after p.After and the cursor of the next page: the
 // key of the page's last item, or "" when nothing follows. Cursors are
@@ -39,7 +15,7 @@ func limitOf(p ports.Page) int {
 // in sqlstore; paginate checks them the same way.
 func paginate[T any](items []T, key func(T) string, prefix string, p ports.Page, newestFirst bool) ([]T, string, error) {
 	if p.After != "" && !domain.ValidID(prefix, p.After) {
-		return nil, "", errInvalidCursor
+		return nil, "", ports.ErrInvalidCursor
 	}
 	cmp := func(a, b T) int { return strings.Compare(key(a), key(b)) }
 	if newestFirst {
@@ -53,7 +29,7 @@ func paginate[T any](items []T, key func(T) string, prefix string, p ports.Page,
 			out = append(out, it)
 		}
 	}
-	if limit := limitOf(p); len(out) > limit {
+	if limit := p.Size(); len(out) > limit {
 		return out[:limit], key(out[limit-1]), nil
 	}
 	return out, "", nil

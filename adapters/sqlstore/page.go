@@ -5,33 +5,13 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// Page sizes: a zero Limit means the default, and no page is larger than
-// the maximum, whatever the caller asks for.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// errInvalidCursor rejects an After that no listing could have returned.
-var errInvalidCursor = domain.Invalid(domain.FieldError{
-	Field: "after", Code: "invalid_cursor", Message: "The cursor is not valid; start again from the first page.",
-})
-
 // pageOf checks p's cursor, which is the ID (made with prefix) of the last
 // item of the previous page, and returns its clamped limit.
 func pageOf(p ports.Page, prefix string) (int, error) {
 	if p.After != "" && !domain.ValidID(prefix, p.After) {
-		return 0, errInvalidCursor
+		return 0, ports.ErrInvalidCursor
 	}
-	switch {
-	case p.Limit == 0:
-		return defaultLimit, nil
-	case p.Limit < 1:
-		return 1, nil
-	case p.Limit > maxLimit:
-		return maxLimit, nil
-	}
-	return p.Limit, nil
+	return p.Size(), nil
 }
 
 // cut trims items, fetched with LIMIT limit+1, to limit and returns the

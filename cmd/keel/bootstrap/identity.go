@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/keelhq/keel/adapters/argon2id"
@@ -27,10 +28,10 @@ type identityParts struct {
 	authz *casbinauthz.Authorizer
 }
 
-func (p identityParts) close() { p.authz.Close() }
+func (p identityParts) close() { _ = p.authz.Close() }
 
-func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessionTTL time.Duration) (identityParts, error) {
-	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{})
+func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessionTTL time.Duration, log *slog.Logger) (identityParts, error) {
+	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{Logger: log})
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
 	}
@@ -44,7 +45,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessionTTL time.Dura
 		LoginPerAccount: inmem.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
 	})
 	if err != nil {
-		authz.Close()
+		_ = authz.Close()
 		return identityParts{}, err
 	}
 	return identityParts{svc: svc, authz: authz}, nil

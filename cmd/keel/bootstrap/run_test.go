@@ -165,3 +165,33 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminCreate(t *testing.T) {
+	t.Parallel()
+	e := map[string]string{"KEEL_DATA_DIR": t.TempDir()}
+	out, _, err := runWithInput(t, t.Context(), []string{"admin", "create", "--email", "Ops@Example.com", "--password-stdin"}, e, "correct horse battery\n")
+	if err != nil || !strings.Contains(out, "created instance administrator ops@example.com") {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+	_, _, err = runWithInput(t, t.Context(), []string{"admin", "create", "--email", "ops@example.com", "--password-stdin"}, e, "correct horse battery\n")
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("second admin create with the same e-mail = %v, want a conflict", err)
+	}
+	_, _, err = runWithInput(t, t.Context(), []string{"admin", "create", "--email", "x@example.com", "--password-stdin"}, e, "short\n")
+	if err == nil || !strings.Contains(err.Error(), "at least 10") || strings.Contains(err.Error(), "short") {
+		t.Fatalf("weak password = %v, want the rule without the password", err)
+	}
+	_, _, err = runWithInput(t, t.Context(), []string{"admin", "create", "--email", "x@example.com"}, e, "")
+	if err == nil || !strings.Contains(err.Error(), "--password-stdin") {
+		t.Fatalf("no terminal and no --password-stdin = %v", err)
+	}
+	// The administrator can log in: setup is closed, login works.
+	base := startServe(t, e)
+	resp := postJSON(t, base+"/v1/setup", `{"email":"y@example.com","password":"correct horse battery","name":"Y"}`)
+	if resp != 409 {
+		t.Fatalf("setup after admin create = %d, want 409", resp)
+	}
+	if resp := postJSON(t, base+"/v1/auth/login", `{"email":"ops@example.com","password":"correct horse battery"}`); resp != 200 {
+		t.Fatalf("login as the created administrator = %d, want 200", resp)
+	}
+}

@@ -86,7 +86,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
 	}
-	ids, err := newIdentity(ctx, db, cfg.sessionTTL)
+	ids, err := newIdentity(ctx, db, cfg.sessionTTL, log)
 	if err != nil {
 		return err
 	}
