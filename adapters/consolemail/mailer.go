@@ -8,14 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/wneessen/go-mail"
-
+	"github.com/keelhq/keel/adapters/internal/mimemail"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -78,7 +76,7 @@ func (c *Mailer) write(m domain.Message) (string, error) {
 		return "", fmt.Errorf("create temporary file: %w", err)
 	}
 	tmp := f.Name()
-	_, err = compose(m).WriteTo(f)
+	_, err = mimemail.Compose(m, nil).WriteTo(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -92,37 +90,4 @@ func (c *Mailer) write(m domain.Message) (string, error) {
 		return "", fmt.Errorf("rename to %s: %w", path, err)
 	}
 	return path, nil
-}
-
-// compose builds the MIME message: UTF-8, quoted-printable bodies, RFC 2047
-// headers, multipart/alternative when there is both text and HTML. It uses
-// go-mail, as the SMTP adapter does, so the file shows what a relay would
-// receive. The Message-ID and Date come from m, so a resend is identical.
-func compose(m domain.Message) *mail.Msg {
-	// No User-Agent: it would only advertise library versions.
-	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	from := m.From()
-	msg.SetAddrHeaderFromMailAddress(mail.HeaderFrom, &from)
-	to := m.To()
-	rcpts := make([]*netmail.Address, len(to))
-	for i := range to {
-		rcpts[i] = &to[i]
-	}
-	msg.SetAddrHeaderFromMailAddress(mail.HeaderTo, rcpts...)
-	if r, ok := m.ReplyTo(); ok {
-		msg.SetAddrHeaderFromMailAddress(mail.HeaderReplyTo, &r)
-	}
-	msg.Subject(m.Subject())
-	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(m.MessageIDHeader(), "<"), ">"))
-	msg.SetDateWithValue(m.CreatedAt())
-	switch {
-	case m.Text() != "" && m.HTML() != "":
-		msg.SetBodyString(mail.TypeTextPlain, m.Text())
-		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML())
-	case m.HTML() != "":
-		msg.SetBodyString(mail.TypeTextHTML, m.HTML())
-	default:
-		msg.SetBodyString(mail.TypeTextPlain, m.Text())
-	}
-	return msg
 }

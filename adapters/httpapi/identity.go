@@ -8,6 +8,7 @@ import (
 
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 )
 
 // identityRoutes serves login, users, workspaces, members, API keys and
@@ -236,17 +237,9 @@ func (h identityRoutes) createUser(c *gin.Context) {
 }
 
 func (h identityRoutes) listUsers(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	users, next, err := h.ids.ListUsers(c.Request.Context(), principal(c), page)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toList(users, next, toUserResponse))
+	serveList(c, func(page ports.Page) ([]domain.User, string, error) {
+		return h.ids.ListUsers(c.Request.Context(), principal(c), page)
+	}, toUserResponse)
 }
 
 type updateUserRequest struct {
@@ -303,17 +296,9 @@ func (h identityRoutes) createWorkspace(c *gin.Context) {
 }
 
 func (h identityRoutes) listWorkspaces(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	ws, next, err := h.ids.ListWorkspaces(c.Request.Context(), principal(c), page)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toList(ws, next, toWorkspaceResponse))
+	serveList(c, func(page ports.Page) ([]domain.Workspace, string, error) {
+		return h.ids.ListWorkspaces(c.Request.Context(), principal(c), page)
+	}, toWorkspaceResponse)
 }
 
 func (h identityRoutes) getWorkspace(c *gin.Context) {
@@ -348,17 +333,9 @@ func (h identityRoutes) deleteWorkspace(c *gin.Context) {
 }
 
 func (h identityRoutes) listMembers(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	ms, next, err := h.ids.ListMembers(c.Request.Context(), principal(c), c.Param("ws"), page)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toList(ms, next, toMemberResponse))
+	serveList(c, func(page ports.Page) ([]identity.Member, string, error) {
+		return h.ids.ListMembers(c.Request.Context(), principal(c), c.Param("ws"), page)
+	}, toMemberResponse)
 }
 
 type memberRequest struct {
@@ -448,17 +425,9 @@ func (h identityRoutes) createAPIKey(c *gin.Context) {
 }
 
 func (h identityRoutes) listAPIKeys(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	keys, next, err := h.ids.ListAPIKeys(c.Request.Context(), principal(c), c.Param("ws"), page)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toList(keys, next, toAPIKeyResponse))
+	serveList(c, func(page ports.Page) ([]domain.APIKey, string, error) {
+		return h.ids.ListAPIKeys(c.Request.Context(), principal(c), c.Param("ws"), page)
+	}, toAPIKeyResponse)
 }
 
 func (h identityRoutes) revokeAPIKey(c *gin.Context) {
@@ -470,15 +439,7 @@ func (h identityRoutes) revokeAPIKey(c *gin.Context) {
 }
 
 func (h identityRoutes) listAuditEvents(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	events, next, err := h.ids.ListAuditEvents(c.Request.Context(), principal(c), c.Param("ws"), page)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toList(events, next, toAuditEventResponse))
+	serveList(c, func(page ports.Page) ([]domain.AuditEvent, string, error) {
+		return h.ids.ListAuditEvents(c.Request.Context(), principal(c), c.Param("ws"), page)
+	}, toAuditEventResponse)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -39,4 +40,20 @@ func toList[S, T any](items []S, next string, conv func(S) T) listResponse[T] {
 		out.NextCursor = &next
 	}
 	return out
+}
+
+// serveList answers a list request: it reads the page, calls fetch (one use
+// case) and encodes the items with conv.
+func serveList[S, T any](c *gin.Context, fetch func(ports.Page) ([]S, string, error), conv func(S) T) {
+	page, err := pageOf(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	items, next, err := fetch(page)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, toList(items, next, conv))
 }

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	netmail "net/mail"
-	"strings"
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/keelhq/keel/adapters/internal/mimemail"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -39,7 +39,7 @@ type Mailer struct {
 // offered (TLS, a rejected login), which are the relay's or the operator's
 // to fix, not the message's.
 func (s *Mailer) Send(ctx context.Context, m domain.Message) error {
-	err := s.client.DialAndSendWithContext(ctx, compose(m, s.envelope))
+	err := s.client.DialAndSendWithContext(ctx, mimemail.Compose(m, s.envelope))
 	if err == nil {
 		return nil
 	}
@@ -62,39 +62,3 @@ func refused(err error) bool {
 // String returns the relay's URL with the password replaced by "xxxxx", so
 // the composition root can log which relay it uses.
 func (s *Mailer) String() string { return s.redacted }
-
-// compose builds the MIME message: UTF-8, quoted-printable bodies, RFC 2047
-// headers, multipart/alternative when there is both text and HTML. The
-// Message-ID and Date come from m, so a resend is byte-for-byte the same
-// apart from the MIME boundary.
-func compose(m domain.Message, envelope *netmail.Address) *mail.Msg {
-	// No User-Agent: it would only advertise library versions.
-	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	from := m.From()
-	msg.SetAddrHeaderFromMailAddress(mail.HeaderFrom, &from)
-	if envelope != nil {
-		msg.EnvelopeFromMailAddress(envelope)
-	}
-	to := m.To()
-	rcpts := make([]*netmail.Address, len(to))
-	for i := range to {
-		rcpts[i] = &to[i]
-	}
-	msg.SetAddrHeaderFromMailAddress(mail.HeaderTo, rcpts...)
-	if r, ok := m.ReplyTo(); ok {
-		msg.SetAddrHeaderFromMailAddress(mail.HeaderReplyTo, &r)
-	}
-	msg.Subject(m.Subject())
-	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(m.MessageIDHeader(), "<"), ">"))
-	msg.SetDateWithValue(m.CreatedAt())
-	switch {
-	case m.Text() != "" && m.HTML() != "":
-		msg.SetBodyString(mail.TypeTextPlain, m.Text())
-		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML())
-	case m.HTML() != "":
-		msg.SetBodyString(mail.TypeTextHTML, m.HTML())
-	default:
-		msg.SetBodyString(mail.TypeTextPlain, m.Text())
-	}
-	return msg
-}

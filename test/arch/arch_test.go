@@ -99,7 +99,9 @@ func forbidden(from, imp string, impIsStd bool) string {
 			}
 		}
 	case "adapters":
-		if ownImport && layer(i) == "adapters" && adapter(f) != adapter(i) {
+		// adapters/internal holds building blocks several adapters share
+		// (composing a MIME message, say); they are not adapters themselves.
+		if ownImport && layer(i) == "adapters" && adapter(f) != adapter(i) && adapter(i) != "internal" {
 			return "adapters must not import each other"
 		}
 		if ownImport && layer(i) == "application" && adapter(f) != "httpapi" {

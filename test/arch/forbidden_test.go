@@ -29,6 +29,8 @@ func TestForbidden(t *testing.T) {
 		{module + "/adapters/httpapi", module + "/application/system", false, false},
 		{module + "/adapters/httpapi", module + "/adapters/sqlstore", false, true},
 		{module + "/adapters/sqlstore", module + "/application/system", false, true},
+		{module + "/adapters/smtpmail", module + "/adapters/internal/mimemail", false, false},
+		{module + "/adapters/internal/mimemail", module + "/adapters/smtpmail", false, true},
 		{module + "/adapters/sqlstore", "github.com/jackc/pgx/v5", false, false},
 		{module + "/cmd/keel/bootstrap", module + "/adapters/sqlstore", false, false},
 		{module + "/test/e2e", module + "/adapters/httpapi", false, false},
