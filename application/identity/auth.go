@@ -130,7 +130,10 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 			return LoginResult{}, err
 		}
 	}
-	hash := s.dummyHash
+	hash, err := s.decoyHash(ctx)
+	if err != nil {
+		return LoginResult{}, err
+	}
 	if found {
 		hash = u.PasswordHash()
 	}

@@ -43,32 +43,48 @@ type Service struct {
 	sessionTTL time.Duration
 	perIP      ports.RateLimiter
 	perAccount ports.RateLimiter
-	dummyHash  string
 	creds      *credentialCache
+
+	// decoy is a hash of a throwaway password, made on the first login
+	// rather than at start: a hash costs tens of milliseconds and
+	// megabytes, which a server that nobody logs into should not pay.
+	decoyOnce sync.Once
+	decoy     string
+	decoyErr  error
 }
 
 // DefaultSessionTTL is a session's lifetime when none is configured.
 const DefaultSessionTTL = 24 * time.Hour
 
-// NewService wires the identity use cases. It hashes one throwaway
-// password, so that logins for unknown e-mail addresses can spend the same
-// time as real ones and not reveal which addresses have accounts.
-func NewService(ctx context.Context, cfg Config) (*Service, error) {
+// NewService wires the identity use cases.
+func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
 	if cfg.CredentialCacheTTL <= 0 || cfg.CredentialCacheTTL > time.Second {
 		cfg.CredentialCacheTTL = time.Second
 	}
-	dummy, err := cfg.Hasher.Hash(ctx, "not a real password, only a timing decoy")
-	if err != nil {
-		return nil, fmt.Errorf("hash timing decoy: %w", err)
-	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, hasher: cfg.Hasher, clock: cfg.Clock,
 		sessionTTL: cfg.SessionTTL, perIP: cfg.LoginPerIP, perAccount: cfg.LoginPerAccount,
-		dummyHash: dummy, creds: newCredentialCache(cfg.CredentialCacheTTL),
+		creds: newCredentialCache(cfg.CredentialCacheTTL),
 	}, nil
+}
+
+// decoyHash returns the hash that logins for unknown e-mail addresses
+// verify against, so that they spend the same time as logins for real
+// accounts and do not reveal which addresses have one. Every login calls
+// it, whatever the address, so the first login's extra hashing does not
+// tell the two apart either.
+func (s *Service) decoyHash(ctx context.Context) (string, error) {
+	s.decoyOnce.Do(func() {
+		// Not ctx: a cancelled first login must not spoil the decoy for good.
+		s.decoy, s.decoyErr = s.hasher.Hash(context.WithoutCancel(ctx), "not a real password, only a timing decoy")
+	})
+	if s.decoyErr != nil {
+		return "", fmt.Errorf("hash timing decoy: %w", s.decoyErr)
+	}
+	return s.decoy, nil
 }
 
 func (s *Service) now() time.Time { return s.clock.Now() }
