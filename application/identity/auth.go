@@ -206,8 +206,8 @@ func (s *Service) Logout(ctx context.Context, p domain.Principal) (err error) {
 // Authenticate turns a bearer token, a session token or an API key, into
 // a principal. Bad, expired, revoked and disabled credentials all return
 // domain.ErrUnauthenticated. Verified tokens are cached for at most the
-// credential cache TTL (one second), which bounds how long a revocation on
-// another node takes to apply here.
+// credential cache TTL (half a second), which bounds how long a revocation
+// on another node takes to apply here.
 func (s *Service) Authenticate(ctx context.Context, token string, client domain.Client) (domain.Principal, error) {
 	now := s.now()
 	key := string(domain.HashSecret(token))

@@ -30,7 +30,9 @@ type Config struct {
 	LoginPerAccount ports.RateLimiter
 	// CredentialCacheTTL bounds how long a verified token is trusted
 	// without looking at the database again, so revocation, expiry and
-	// disabling take effect within it on every node. At most one second.
+	// disabling take effect within it on every node. Keel promises one
+	// second; the default, and the maximum, is half that, which leaves
+	// room for the request that made the change and for clock drift.
 	CredentialCacheTTL time.Duration
 }
 
@@ -53,6 +55,10 @@ type Service struct {
 	decoyErr  error
 }
 
+// MaxCredentialCacheTTL is the longest a node trusts a verified token
+// without reading it again, and the default.
+const MaxCredentialCacheTTL = 500 * time.Millisecond
+
 // DefaultSessionTTL is a session's lifetime when none is configured.
 const DefaultSessionTTL = 24 * time.Hour
 
@@ -61,8 +67,8 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	if cfg.CredentialCacheTTL <= 0 || cfg.CredentialCacheTTL > time.Second {
-		cfg.CredentialCacheTTL = time.Second
+	if cfg.CredentialCacheTTL <= 0 || cfg.CredentialCacheTTL > MaxCredentialCacheTTL {
+		cfg.CredentialCacheTTL = MaxCredentialCacheTTL
 	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, hasher: cfg.Hasher, clock: cfg.Clock,
