@@ -188,7 +188,10 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 func (s *Service) Logout(ctx context.Context, p domain.Principal) (err error) {
 	ctx, end := usecase.Start(ctx, "identity.Logout")
 	defer end(&err)
-	if p.Kind() != domain.UserPrincipal || p.Session() == "" {
+	if err := requireUser(p); err != nil {
+		return err
+	}
+	if p.Session() == "" {
 		return domain.ErrUnauthenticated.WithMessage("Log out with the session token you logged in with.")
 	}
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {

@@ -1,0 +1,302 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/keelhq/keel/adapters/argon2id"
+	"github.com/keelhq/keel/adapters/casbinauthz"
+	"github.com/keelhq/keel/adapters/httpapi"
+	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/system"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/test/testdb"
+)
+
+// engine opens a fresh, migrated database of one kind.
+type engine struct {
+	name string
+	open func(t *testing.T) *sqlstore.DB
+}
+
+var engines = []engine{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+
+func openSQLite(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), testdb.SQLite(t))
+	if err != nil {
+		t.Fatalf("open SQLite: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate SQLite: %v", err)
+	}
+	return db
+}
+
+func openPostgres(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	// A few connections per fixture: many fixtures are open at once and
+	// the container allows a hundred connections in all.
+	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, migrate), sqlstore.WithMaxOpenConns(4))
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// clock is the fixture's time, which only the fixture moves: forward past
+// the session lifetime to expire a session.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// cheapHashing is the least work argon2id.Params.Validate accepts: the
+// matrix hashes and verifies thousands of passwords, and their strength is
+// not what it tests.
+var cheapHashing = argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const (
+	password   = "correct horse battery"
+	sessionTTL = time.Hour
+	wsA, wsB   = "ws-a", "ws-b"
+)
+
+// allScopes is every API key scope the README lists.
+var allScopes = []string{
+	"forms:read", "forms:write", "submissions:read", "submissions:write", "content:read",
+	"content:write", "webhooks:read", "webhooks:write", "members:read", "members:write",
+}
+
+// stack is Keel's HTTP API over a fresh database, wired as bootstrap wires
+// it but with a clock the test moves, cheap password hashing, login limits
+// the matrix never reaches and the policy reloaded only by the use cases.
+type stack struct {
+	srv   *httpapi.Server
+	ids   *identity.Service
+	clock *clock
+}
+
+func newStack(t *testing.T, e engine) stack {
+	t.Helper()
+	db := e.open(t)
+	c := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1, Logger: discard})
+	if err != nil {
+		t.Fatalf("casbinauthz.New: %v", err)
+	}
+	t.Cleanup(func() { _ = authz.Close() })
+	ids, err := identity.NewService(t.Context(), identity.Config{
+		UoW: db, Authorizer: authz, Hasher: argon2id.New(cheapHashing), Clock: c, SessionTTL: sessionTTL,
+		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, c.Now),
+		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, c.Now),
+	})
+	if err != nil {
+		t.Fatalf("identity.NewService: %v", err)
+	}
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, TracerProvider: tp})
+	return stack{srv: srv, ids: ids, clock: c}
+}
+
+// fixture is an instance set up by an administrator who belongs to no
+// workspace; workspace A ("ws-a") with an owner, an admin, an editor and two
+// viewers, one of them the target rows change, remove or disable; a user in
+// no workspace whom rows add to A; an API key in A that rows revoke;
+// workspace B ("ws-b"), whose owner is in no other workspace; and the one
+// credential the principal a cell runs as needs.
+type fixture struct {
+	stack
+	wsA      domain.WorkspaceID
+	target   domain.UserID   // a viewer in A whom rows change, remove or disable
+	newcomer domain.UserID   // in no workspace: rows add them to A
+	victim   domain.APIKeyID // an active key in A that rows revoke
+	// tokens holds the credential each principal calls with; key principals
+	// have one per scope (keyScope), so keys is keyed by scope.
+	tokens map[principal]string
+	keys   map[string]string
+}
+
+// people are the principals who log in, by e-mail address.
+var people = map[principal]string{
+	instanceAdmin: "root@example.com",
+	viewer:        "viewer@example.com",
+	editor:        "editor@example.com",
+	admin:         "admin@example.com",
+	owner:         "owner@example.com",
+	otherMember:   "other@example.com",
+}
+
+// newFixture builds a fixture holding p's credential for rows.
+func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.9", UserAgent: "fixture"})
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("fixture: %s: %v", what, err)
+		}
+	}
+	f := &fixture{stack: newStack(t, e), tokens: map[principal]string{}, keys: map[string]string{}}
+	login := func(email string) (string, domain.Principal) {
+		t.Helper()
+		res, err := f.ids.Login(ctx, anon, identity.LoginInput{Email: email, Password: password})
+		must("log in "+email, err)
+		pr, err := f.ids.Authenticate(ctx, res.Token, anon.Client())
+		must("authenticate "+email, err)
+		return res.Token, pr
+	}
+
+	setup, err := f.ids.Setup(ctx, anon, identity.SetupInput{Email: people[instanceAdmin], Password: password, Name: "Root"})
+	must("setup", err)
+	root, err := f.ids.Authenticate(ctx, setup.Token, anon.Client())
+	must("authenticate root", err)
+	ids := map[string]domain.UserID{}
+	for _, email := range []string{people[viewer], people[editor], people[admin], people[owner], people[otherMember], "target@example.com", "newcomer@example.com"} {
+		u, err := f.ids.CreateUser(ctx, root, identity.CreateUserInput{Email: email, Password: password, Name: strings.TrimSuffix(email, "@example.com")})
+		must("create user "+email, err)
+		ids[email] = u.ID()
+	}
+	f.target, f.newcomer = ids["target@example.com"], ids["newcomer@example.com"]
+
+	ownerToken, own := login(people[owner])
+	w, err := f.ids.CreateWorkspace(ctx, own, identity.CreateWorkspaceInput{Name: "Workspace A", Slug: wsA})
+	must("create workspace A", err)
+	f.wsA = w.ID()
+	for email, role := range map[string]domain.Role{
+		people[viewer]: domain.RoleViewer, people[editor]: domain.RoleEditor, people[admin]: domain.RoleAdmin,
+		"target@example.com": domain.RoleViewer,
+	} {
+		_, err := f.ids.AddMember(ctx, own, identity.AddMemberInput{Workspace: wsA, Email: email, Role: role})
+		must("add "+email+" to A", err)
+	}
+	_, other := login(people[otherMember])
+	_, err = f.ids.CreateWorkspace(ctx, other, identity.CreateWorkspaceInput{Name: "Workspace B", Slug: wsB})
+	must("create workspace B", err)
+
+	key := func(name string, scopes []string) identity.CreatedAPIKey {
+		t.Helper()
+		k, err := f.ids.CreateAPIKey(ctx, own, identity.CreateAPIKeyInput{Workspace: wsA, Name: name, Scopes: scopes})
+		must("create key "+name, err)
+		return k
+	}
+	f.victim = key("victim", []string{"content:read"}).Key.ID()
+	for _, r := range rows {
+		if p != keyWithScope && p != keyWithoutScope {
+			break
+		}
+		s := keyScope(p, r)
+		if _, ok := f.keys[s]; ok {
+			continue
+		}
+		if s == "*" {
+			f.keys[s] = key("every scope", allScopes).Secret
+		} else {
+			f.keys[s] = key(s, []string{s}).Secret
+		}
+	}
+	if p == revokedKey {
+		k := key("revoked", allScopes)
+		must("revoke key", f.ids.RevokeAPIKey(ctx, own, wsA, k.Key.ID()))
+		f.tokens[p] = k.Secret
+	}
+
+	// Every session so far, the owner's among them, expires; the keys
+	// never do. People log in again after.
+	f.clock.Add(2 * sessionTTL)
+	switch p {
+	case expiredSession:
+		f.tokens[p] = ownerToken
+	case anonymous, keyWithScope, keyWithoutScope, revokedKey:
+	default:
+		f.tokens[p], _ = login(people[p])
+	}
+	return f
+}
+
+// credential returns the Authorization token p calls r with; "" for none.
+func (f *fixture) credential(t *testing.T, p principal, r row) string {
+	t.Helper()
+	if p == anonymous {
+		return ""
+	}
+	tok := f.tokens[p]
+	if p == keyWithScope || p == keyWithoutScope {
+		tok = f.keys[keyScope(p, r)]
+	}
+	if tok == "" {
+		t.Fatalf("fixture has no credential for %s on %s", p, r.route)
+	}
+	return tok
+}
+
+// keyScope is the scope of the key p holds for r: the route's own scope
+// (every scope where none grants the route) or one unrelated to it.
+func keyScope(p principal, r row) string {
+	switch {
+	case p == keyWithScope && r.scope == "":
+		return "*"
+	case p == keyWithScope:
+		return r.scope
+	case r.scope == "forms:read":
+		return "content:read"
+	}
+	return "forms:read"
+}
+
+// call makes r's request as p and returns the response.
+func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecorder {
+	t.Helper()
+	method, path, _ := strings.Cut(r.route, " ")
+	ws := wsA
+	if r.byID {
+		ws = string(f.wsA)
+	}
+	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim)).Replace(path)
+	var body []byte
+	if r.body != nil {
+		var err error
+		if body, err = json.Marshal(r.body(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := httptest.NewRequestWithContext(t.Context(), method, path, bytes.NewReader(body))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok := f.credential(t, p, r); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	w := httptest.NewRecorder()
+	f.srv.ServeHTTP(w, req)
+	return w
+}

@@ -1,0 +1,247 @@
+package authz
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// principal is a kind of caller, one column of the matrix. The four
+// roles are users who are members of workspace A; the keys are A's, made
+// by A's owner.
+type principal int
+
+const (
+	anonymous       principal = iota // no Authorization header
+	viewer                           // a viewer of A
+	editor                           // an editor of A
+	admin                            // an admin of A
+	owner                            // an owner of A
+	instanceAdmin                    // the first user, in no workspace
+	keyWithScope                     // a key holding the scope the route needs
+	keyWithoutScope                  // a key holding an unrelated scope
+	otherMember                      // the owner of workspace B, not in A
+	revokedKey                       // a key with every scope, revoked
+	expiredSession                   // A's owner's session, past its lifetime
+	principals
+)
+
+var principalNames = [principals]string{
+	"anonymous", "viewer", "editor", "admin", "owner", "instance_admin",
+	"key_with_scope", "key_without_scope", "other_workspace_member", "revoked_key", "expired_session",
+}
+
+func (p principal) String() string { return principalNames[p] }
+
+// statuses is one row of the matrix: the status each principal gets.
+type statuses [principals]int
+
+// want lists a row's statuses in column order; its parameters make the
+// compiler count the columns.
+func want(anon, view, edit, adm, own, inst, keyWith, keyWithout, other, revoked, expired int) statuses {
+	return statuses{anon, view, edit, adm, own, inst, keyWith, keyWithout, other, revoked, expired}
+}
+
+// row is a route and what each principal gets from it.
+type row struct {
+	want  statuses
+	route string // "METHOD path" as the router names it
+	// scope is the API key scope the route needs, "" where no scope grants
+	// it or none is needed; key_with_scope then holds every scope.
+	scope string
+	body  func(f *fixture) any // a valid request body; nil for none
+	byID  bool                 // name workspace A by ID rather than slug
+}
+
+// readOnly rows share a fixture per principal; every other cell has a
+// database of its own, since it may delete, revoke or log out.
+func (r row) readOnly() bool { return strings.HasPrefix(r.route, "GET ") }
+
+// matrix is the specification, written from the README's "Users,
+// workspaces and access" section and not from the production policy:
+// viewers read; editors also write forms, submissions and content; admins
+// also manage members, API keys and the workspace's name and read the audit
+// log; owners also delete the workspace. Non-members get 404 as if the
+// workspace did not exist, instance administrators included. A key acts
+// with its scope and its creator's (here the owner's) role; routes that no
+// scope grants refuse every key with 403. No credentials get 401, and so do
+// bad ones on every route, public ones included: authentication runs first.
+var matrix = []row{
+	//          ano  vie  edi  adm  own  ins  ks+  ks-  oth  rev  exp
+	{want: want(409, 409, 409, 409, 409, 409, 409, 409, 409, 401, 401), route: "POST /v1/setup", body: setupBody},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "POST /v1/auth/login", body: loginBody},
+	{want: want(401, 204, 204, 204, 204, 204, 403, 403, 204, 401, 401), route: "POST /v1/auth/logout"},
+	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me"},
+
+	{want: want(401, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401), route: "POST /v1/users", body: createUserBody},
+	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
+	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "PATCH /v1/users/:user", body: disableUserBody},
+
+	{want: want(401, 201, 201, 201, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/workspaces", body: createWorkspaceBody},
+	{want: want(401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/workspaces"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 200, 404, 401, 401), route: "GET /v1/workspaces/:ws"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws", body: renameBody},
+	{want: want(401, 403, 403, 403, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws", byID: true},
+
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/members", scope: "members:read", byID: true},
+	{want: want(401, 403, 403, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/members", scope: "members:write", body: addMemberBody},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/members/:user", scope: "members:write", body: changeRoleBody},
+	{want: want(401, 403, 403, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/members/:user", scope: "members:write"},
+
+	{want: want(401, 403, 403, 201, 201, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/api-keys", body: createKeyBody},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/api-keys"},
+	{want: want(401, 403, 403, 204, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/api-keys/:key"},
+
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/audit-events"},
+
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
+}
+
+// problemCodes is the code each error status of the matrix must carry.
+var problemCodes = map[int]string{
+	http.StatusUnauthorized: "unauthenticated",
+	http.StatusForbidden:    "forbidden",
+	http.StatusNotFound:     "not_found",
+	http.StatusConflict:     "already_set_up",
+}
+
+// checkResponse compares w with the status the matrix promises p on r, and
+// checks that an error is a problem document with the status's code.
+func checkResponse(t *testing.T, w *httptest.ResponseRecorder, r row, p principal) {
+	t.Helper()
+	want := r.want[p]
+	if w.Code != want {
+		t.Errorf("%s as %s: status %d, want %d; body %s", r.route, p, w.Code, want, w.Body)
+		return
+	}
+	if want < 400 {
+		return
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("%s as %s: Content-Type %q, want application/problem+json", r.route, p, ct)
+	}
+	var prob struct {
+		Status int    `json:"status"`
+		Code   string `json:"code"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &prob); err != nil {
+		t.Errorf("%s as %s: problem %s: %v", r.route, p, w.Body, err)
+		return
+	}
+	if prob.Status != want || prob.Code != problemCodes[want] {
+		t.Errorf("%s as %s: problem status %d code %q, want %d %q", r.route, p, prob.Status, prob.Code, want, problemCodes[want])
+	}
+}
+
+func setupBody(*fixture) any {
+	return map[string]string{"email": "eve@example.com", "password": password, "name": "Eve"}
+}
+
+func loginBody(*fixture) any {
+	return map[string]string{"email": "target@example.com", "password": password}
+}
+
+func createUserBody(*fixture) any {
+	return map[string]any{"email": "new@example.com", "password": password, "name": "New"}
+}
+
+func disableUserBody(*fixture) any { return map[string]string{"status": "disabled"} }
+
+func createWorkspaceBody(*fixture) any {
+	return map[string]string{"name": "Workspace C", "slug": "ws-c"}
+}
+
+func renameBody(*fixture) any { return map[string]string{"name": "Renamed"} }
+
+func addMemberBody(f *fixture) any {
+	return map[string]string{"user_id": string(f.newcomer), "role": "viewer"}
+}
+
+func changeRoleBody(*fixture) any { return map[string]string{"role": "editor"} }
+
+func createKeyBody(*fixture) any {
+	return map[string]any{"name": "ci", "scopes": []string{"content:read"}}
+}
+
+// TestAuthorizationMatrix calls every route as every principal, each
+// mutating cell on a database of its own, and checks the status and the
+// problem document against the matrix.
+func TestAuthorizationMatrix(t *testing.T) {
+	start := time.Now()
+	t.Cleanup(func() { t.Logf("matrix ran in %s", time.Since(start).Round(time.Millisecond)) })
+
+	t.Run("every_route_has_a_row", func(t *testing.T) {
+		t.Parallel()
+		var served []string
+		for _, r := range newStack(t, engines[0]).srv.Routes() {
+			if r.Path == "/v1" || strings.HasPrefix(r.Path, "/v1/") {
+				served = append(served, r.Method+" "+r.Path)
+			}
+		}
+		var rows []string
+		for _, r := range matrix {
+			if slices.Contains(rows, r.route) {
+				t.Errorf("%s has two rows", r.route)
+			}
+			rows = append(rows, r.route)
+		}
+		for _, s := range served {
+			if !slices.Contains(rows, s) {
+				t.Errorf("%s has no row in the matrix: say who may call it", s)
+			}
+		}
+		for _, r := range rows {
+			if !slices.Contains(served, r) {
+				t.Errorf("%s is in the matrix but the router does not serve it", r)
+			}
+		}
+	})
+
+	var readOnly []row
+	for _, r := range matrix {
+		if r.readOnly() {
+			readOnly = append(readOnly, r)
+		}
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			var shared [principals]*fixture
+			for p := range principals {
+				shared[p] = newFixture(t, e, p, readOnly...)
+			}
+			for _, r := range matrix {
+				t.Run(r.route, func(t *testing.T) {
+					t.Parallel()
+					for p := range principals {
+						t.Run(p.String(), func(t *testing.T) {
+							t.Parallel()
+							f := shared[p]
+							if !r.readOnly() {
+								f = newFixture(t, e, p, r)
+							}
+							checkResponse(t, f.call(t, r, p), r, p)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestMatrixIsWellFormed keeps the matrix to the statuses whose problem
+// codes it checks and to the success statuses a valid body earns.
+func TestMatrixIsWellFormed(t *testing.T) {
+	ok := []int{http.StatusOK, http.StatusCreated, http.StatusNoContent}
+	for _, r := range matrix {
+		for p, s := range r.want {
+			if _, isProblem := problemCodes[s]; !isProblem && !slices.Contains(ok, s) {
+				t.Errorf("%s as %s: status %d is neither a success nor a checked problem", r.route, principal(p), s)
+			}
+		}
+	}
+}
