@@ -1,9 +1,12 @@
 package bootstrap
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -41,4 +44,57 @@ func hasAttr(r slog.Record, key string) bool {
 		return !found
 	})
 	return found
+}
+
+// logWriter batches log lines: it buffers writes and flushes them every
+// flushEvery and whenever the buffer fills. Writing each access-log line
+// with its own system call costs more than the rest of a small request's
+// handling; batching bounds what a crash can lose to the last flushEvery of
+// lines, and Close flushes the rest at shutdown.
+type logWriter struct {
+	mu   sync.Mutex
+	buf  *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+const flushEvery = 100 * time.Millisecond
+
+func newLogWriter(w io.Writer) *logWriter {
+	lw := &logWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go lw.flushLoop()
+	return lw
+}
+
+func (lw *logWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.buf.Write(p)
+}
+
+func (lw *logWriter) flushLoop() {
+	defer close(lw.done)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			lw.flush()
+		case <-lw.stop:
+			lw.flush()
+			return
+		}
+	}
+}
+
+func (lw *logWriter) flush() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	_ = lw.buf.Flush() // a log that cannot be written has nowhere to report it
+}
+
+// Close flushes what is buffered and stops the flusher.
+func (lw *logWriter) Close() {
+	close(lw.stop)
+	<-lw.done
 }

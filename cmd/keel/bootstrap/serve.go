@@ -48,7 +48,9 @@ GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
 // once, naming the setting at fault; nothing is left running.
 func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer) (err error) {
 	started := time.Now()
-	log := newLogger(stdout, cfg.logLevel)
+	logOut := newLogWriter(stdout)
+	defer logOut.Close()
+	log := newLogger(logOut, cfg.logLevel)
 
 	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
 	if err != nil {

@@ -43,11 +43,14 @@ func newTelemetry(ctx context.Context, exporter string, getenv func(string) stri
 		semconv.ServiceVersion(buildVersion()),
 		semconv.ServiceInstanceID(fmt.Sprintf("%s-%d", host, os.Getpid())),
 	)
-	topts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
-	}
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	switch exporter {
+	case "none":
+		// Nothing reads recorded spans, so record none: spans still get
+		// trace IDs, which logs and problem responses carry, at a fraction
+		// of the cost. With an exporter the SDK's default sampler applies,
+		// parent-based always-on, which OTEL_TRACES_SAMPLER can change.
+		topts = append(topts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	case "stdout":
 		exp, err := stdouttrace.New(stdouttrace.WithWriter(stdout))
 		if err != nil {
