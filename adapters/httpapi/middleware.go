@@ -18,14 +18,20 @@ const requestIDHeader = "X-Request-Id"
 // requestID gives every request an ID, echoed in the response and the
 // access log. A well-formed ID from the client (a proxy's, say) is kept so
 // one ID follows the request across systems; anything else is replaced,
-// since it ends up in logs.
+// since it ends up in logs. The replacement is the request's trace ID, so
+// a support request quoting it leads straight to the trace; it runs after
+// the tracing middleware for that reason.
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(requestIDHeader)
 		if !validRequestID(id) {
-			var b [16]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			if sc := trace.SpanContextFromContext(c.Request.Context()); sc.HasTraceID() {
+				id = sc.TraceID().String()
+			} else {
+				var b [16]byte
+				_, _ = rand.Read(b[:])
+				id = hex.EncodeToString(b[:])
+			}
 		}
 		c.Set(requestIDHeader, id)
 		c.Header(requestIDHeader, id)
@@ -108,7 +114,9 @@ func limitBody(limit int64) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		if c.Request.ContentLength != 0 { // -1 (unknown, chunked) or a length within the limit
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
 		c.Next()
 	}
 }

@@ -26,8 +26,11 @@ type statusResponse struct {
 // healthz answers as long as the process serves HTTP: it checks nothing
 // else, so a database outage never gets healthy nodes restarted.
 func (probes) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, statusResponse{Status: "ok"})
+	// Constant bytes: load balancers call this many times a second.
+	c.Data(http.StatusOK, "application/json; charset=utf-8", healthzBody)
 }
+
+var healthzBody = []byte(`{"status":"ok"}`)
 
 // readyz answers 200 only while the database answers, so a load balancer
 // stops sending traffic to a node that cannot serve it.

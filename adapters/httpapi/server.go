@@ -76,12 +76,12 @@ func New(cfg Config) *Server {
 	if cfg.Propagator != nil {
 		otelOpts = append(otelOpts, otelgin.WithPropagators(cfg.Propagator))
 	}
-	// Order matters: the request ID and the server span exist before the
-	// access log reads them; problems renders what recovery and the
+	// Order matters: the server span exists before the request ID (which
+	// defaults to its trace ID) and the access log read it; problems renders what recovery and the
 	// handlers report; the body limit refuses before any handler runs.
 	e.Use(
-		requestID(),
 		otelgin.Middleware("keel", otelOpts...),
+		requestID(),
 		requestMetrics(cfg.MeterProvider),
 		accessLog(cfg.Logger),
 		problems(cfg.Logger),
