@@ -41,6 +41,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.DELETE("/workspaces/:ws/api-keys/:key", h.revokeAPIKey)
 
 	v1.GET("/workspaces/:ws/audit-events", h.listAuditEvents)
+	v1.GET("/audit-events", h.listInstanceAuditEvents)
 }
 
 // fail reports err to the problems middleware.
@@ -441,5 +442,11 @@ func (h identityRoutes) revokeAPIKey(c *gin.Context) {
 func (h identityRoutes) listAuditEvents(c *gin.Context) {
 	serveList(c, func(page ports.Page) ([]domain.AuditEvent, string, error) {
 		return h.ids.ListAuditEvents(c.Request.Context(), principal(c), c.Param("ws"), page)
+	}, toAuditEventResponse)
+}
+
+func (h identityRoutes) listInstanceAuditEvents(c *gin.Context) {
+	serveList(c, func(page ports.Page) ([]domain.AuditEvent, string, error) {
+		return h.ids.ListInstanceAuditEvents(c.Request.Context(), principal(c), page)
 	}, toAuditEventResponse)
 }

@@ -135,3 +135,20 @@ func (s *Service) ListAuditEvents(ctx context.Context, p domain.Principal, ref s
 	})
 	return events, next, err
 }
+
+// ListInstanceAuditEvents lists the events that belong to no workspace
+// (setup, logins and logouts, users created or disabled), newest first;
+// instance administrators only.
+func (s *Service) ListInstanceAuditEvents(ctx context.Context, p domain.Principal, page ports.Page) (_ []domain.AuditEvent, next string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ListInstanceAuditEvents")
+	defer end(&err)
+	if err := requireInstanceAdmin(p); err != nil {
+		return nil, "", err
+	}
+	var events []domain.AuditEvent
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		events, next, err = st.Audit().List(ctx, "", page)
+		return err
+	})
+	return events, next, err
+}

@@ -334,3 +334,30 @@ func TestWorkspaceKeepsAnOwner(t *testing.T) {
 		t.Fatalf("former member reading the workspace = %v, want not_found", err)
 	}
 }
+
+func TestInstanceAuditEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, admin := f.setup(t)
+	_, bob := f.user(t, admin, "bob@example.com")
+	if _, err := f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "bob@example.com", Password: "wrong password!"}); !errors.Is(err, domain.ErrInvalidCreds) {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.ListInstanceAuditEvents(t.Context(), bob, ports.Page{}); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("non-admin listing = %v, want forbidden", err)
+	}
+	events, _, err := f.svc.ListInstanceAuditEvents(t.Context(), admin, ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, ","); got != "login.failed,login.succeeded,user.created,instance.setup" {
+		t.Fatalf("instance audit = %s", got)
+	}
+	if events[0].Details["reason"] != "wrong_password" || events[0].IP != client.IP {
+		t.Fatalf("login.failed event = %+v", events[0])
+	}
+}

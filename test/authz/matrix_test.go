@@ -97,6 +97,7 @@ var matrix = []row{
 	{want: want(401, 403, 403, 204, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/api-keys/:key"},
 
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/audit-events"},
+	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/audit-events"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
 }
