@@ -66,7 +66,9 @@ var (
 	PermAPIKeysRead     = Permission{"api_keys", "read"}
 	PermAPIKeysWrite    = Permission{"api_keys", "write"}
 	PermAuditRead       = Permission{"audit", "read"}
-	PermOwnersWrite     = Permission{"owners", "write"} // grant or take the owner role
+	PermMessagesRead    = Permission{"messages", "read"}  // the mail outbox
+	PermMessagesWrite   = Permission{"messages", "write"} // retry a message
+	PermOwnersWrite     = Permission{"owners", "write"}   // grant or take the owner role
 )
 
 // Scopes are the permissions an API key may be given.
@@ -85,7 +87,7 @@ func (p Permission) IsScope() bool { return slices.Contains(Scopes, p) }
 var RolePermissions = map[Role][]Permission{
 	RoleViewer: {PermWorkspaceRead, PermFormsRead, PermSubmissionsRead, PermContentRead, PermMembersRead},
 	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite},
-	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead},
+	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite},
 	RoleOwner:  {PermWorkspaceDelete, PermOwnersWrite},
 }
 

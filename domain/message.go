@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -92,4 +93,28 @@ func deref(a *mail.Address) (mail.Address, bool) {
 		return mail.Address{}, false
 	}
 	return *a, true
+}
+
+// RehydrateMessage rebuilds a stored message. Its parts were valid when it
+// was made, so only the addresses are parsed again.
+func RehydrateMessage(id, from string, to []string, replyTo, subject, text, html string, createdAt time.Time) (Message, error) {
+	m := Message{id: id, subject: subject, text: text, html: html, createdAt: createdAt.UTC()}
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return Message{}, fmt.Errorf("stored sender of %s: %w", id, err)
+	}
+	m.from = *a
+	for _, s := range to {
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			return Message{}, fmt.Errorf("stored recipient of %s: %w", id, err)
+		}
+		m.to = append(m.to, *a)
+	}
+	if replyTo != "" {
+		if m.replyTo, err = mail.ParseAddress(replyTo); err != nil {
+			return Message{}, fmt.Errorf("stored reply-to of %s: %w", id, err)
+		}
+	}
+	return m, nil
 }

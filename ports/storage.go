@@ -32,6 +32,9 @@ type Stores interface {
 	APIKeys() APIKeyStore
 	Audit() AuditStore
 	Policies() PolicyStore
+	Forms() FormStore
+	Submissions() SubmissionStore
+	Outbox() OutboxStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

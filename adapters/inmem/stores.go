@@ -30,6 +30,9 @@ type state struct {
 	sessions    map[domain.SessionID]domain.Session
 	apiKeys     map[domain.APIKeyID]domain.APIKey
 	audit       map[domain.AuditID]domain.AuditEvent
+	forms       map[domain.FormID]domain.Form
+	submissions map[domain.SubmissionID]domain.Submission
+	outbox      map[string]outboxEntry
 }
 
 func newState() state {
@@ -41,6 +44,9 @@ func newState() state {
 		sessions:    map[domain.SessionID]domain.Session{},
 		apiKeys:     map[domain.APIKeyID]domain.APIKey{},
 		audit:       map[domain.AuditID]domain.AuditEvent{},
+		forms:       map[domain.FormID]domain.Form{},
+		submissions: map[domain.SubmissionID]domain.Submission{},
+		outbox:      map[string]outboxEntry{},
 	}
 }
 
@@ -54,6 +60,9 @@ func (s state) clone() state {
 		sessions:    maps.Clone(s.sessions),
 		apiKeys:     maps.Clone(s.apiKeys),
 		audit:       maps.Clone(s.audit),
+		forms:       maps.Clone(s.forms),
+		submissions: maps.Clone(s.submissions),
+		outbox:      maps.Clone(s.outbox),
 	}
 }
 
@@ -99,6 +108,9 @@ func (tx *stores) Sessions() ports.SessionStore       { return sessionStore{tx} 
 func (tx *stores) APIKeys() ports.APIKeyStore         { return apiKeyStore{tx} }
 func (tx *stores) Audit() ports.AuditStore            { return auditStore{tx} }
 func (tx *stores) Policies() ports.PolicyStore        { return policyStore{tx} }
+func (tx *stores) Forms() ports.FormStore             { return formStore{tx} }
+func (tx *stores) Submissions() ports.SubmissionStore { return submissionStore{tx} }
+func (tx *stores) Outbox() ports.OutboxStore          { return outboxStore{tx} }
 
 type instanceStore struct{ tx *stores }
 

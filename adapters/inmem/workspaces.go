@@ -70,8 +70,9 @@ func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
 	return nil
 }
 
-// Delete removes the workspace, its memberships and its API keys, as the
-// foreign keys' ON DELETE CASCADE does in sqlstore. Audit events stay.
+// Delete removes the workspace, its memberships, API keys, forms (with
+// their submissions) and queued messages, as the foreign keys' ON DELETE
+// CASCADE does in sqlstore. Audit events stay.
 func (s workspaceStore) Delete(ctx context.Context, id domain.WorkspaceID) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -82,6 +83,8 @@ func (s workspaceStore) Delete(ctx context.Context, id domain.WorkspaceID) error
 	delete(s.tx.s.workspaces, id)
 	maps.DeleteFunc(s.tx.s.memberships, func(k membershipKey, _ domain.Membership) bool { return k.ws == id })
 	maps.DeleteFunc(s.tx.s.apiKeys, func(_ domain.APIKeyID, k domain.APIKey) bool { return k.Workspace() == id })
+	s.tx.deleteForms(func(f domain.Form) bool { return f.Workspace() == id })
+	maps.DeleteFunc(s.tx.s.outbox, func(_ string, e outboxEntry) bool { return e.m.Workspace == id })
 	return nil
 }
 

@@ -252,6 +252,9 @@ func (s *stores) Sessions() ports.SessionStore       { return sessionStore{s} }
 func (s *stores) APIKeys() ports.APIKeyStore         { return apiKeyStore{s} }
 func (s *stores) Audit() ports.AuditStore            { return auditStore{s} }
 func (s *stores) Policies() ports.PolicyStore        { return policyStore{s} }
+func (s *stores) Forms() ports.FormStore             { return formStore{s} }
+func (s *stores) Submissions() ports.SubmissionStore { return submissionStore{s} }
+func (s *stores) Outbox() ports.OutboxStore          { return outboxStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

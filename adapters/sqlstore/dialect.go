@@ -25,6 +25,7 @@ type dialect interface {
 	uniqueViolation(err error) bool // a UNIQUE or PRIMARY KEY constraint failed
 	retryable(err error) bool       // the transaction may succeed if run again
 	lockRows() string               // the suffix that locks a SELECT's rows until commit
+	skipLocked() string             // lockRows, passing over rows another transaction holds
 }
 
 // dialectFor picks the dialect for a database URL and returns the DSN its
@@ -97,6 +98,11 @@ func (sqliteDialect) retryable(err error) bool {
 // every transaction hold the database's write lock from BEGIN.
 func (sqliteDialect) lockRows() string { return "" }
 
+// skipLocked is empty for the same reason: a claim holds the write lock
+// from BEGIN, so claims run one after the other and each sees the leases
+// the ones before it committed.
+func (sqliteDialect) skipLocked() string { return "" }
+
 type postgres struct{}
 
 func (postgres) name() string         { return "postgres" }
@@ -132,6 +138,11 @@ func (postgres) uniqueViolation(err error) bool {
 }
 
 func (postgres) lockRows() string { return " FOR UPDATE" }
+
+// skipLocked lets concurrent claims take disjoint rows instead of queueing
+// behind each other: a row another claim has locked is passed over, and
+// once that claim commits its lease excludes the row anyway.
+func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 
 func (postgres) retryable(err error) bool {
 	var pe *pgconn.PgError

@@ -1,0 +1,230 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// formStore implements ports.FormStore.
+type formStore struct{ *stores }
+
+const formColumns = `id, workspace_id, name, status, definition, retention_days, created_at, updated_at`
+
+// formDef is domain.FormInput as the definition column stores it. The
+// domain carries no JSON tags, so the stored shape is spelled out here and
+// survives renames in the domain.
+type formDef struct {
+	Name           string       `json:"name"`
+	Status         string       `json:"status"`
+	Fields         []fieldDef   `json:"fields"`
+	Notify         notifyDef    `json:"notify"`
+	Autoresponder  autoreplyDef `json:"autoresponder"`
+	Redirects      redirectsDef `json:"redirects"`
+	AllowedOrigins []string     `json:"allowed_origins"`
+	Honeypot       string       `json:"honeypot"`
+	RetentionDays  int          `json:"retention_days"`
+}
+
+type fieldDef struct {
+	Name      string   `json:"name"`
+	Label     string   `json:"label"`
+	Type      string   `json:"type"`
+	Required  bool     `json:"required"`
+	MinLength *int     `json:"min_length"`
+	MaxLength *int     `json:"max_length"`
+	Min       *float64 `json:"min"`
+	Max       *float64 `json:"max"`
+	Pattern   string   `json:"pattern"`
+	Options   []string `json:"options"`
+}
+
+type notifyDef struct {
+	Recipients []string `json:"recipients"`
+	Subject    string   `json:"subject"`
+}
+
+type autoreplyDef struct {
+	Enabled    bool   `json:"enabled"`
+	EmailField string `json:"email_field"`
+	Subject    string `json:"subject"`
+	Text       string `json:"text"`
+	HTML       string `json:"html"`
+}
+
+type redirectsDef struct {
+	Success string `json:"success"`
+	Error   string `json:"error"`
+}
+
+func toFormDef(in domain.FormInput) formDef {
+	d := formDef{
+		Name: in.Name, Status: in.Status,
+		Notify:         notifyDef{Recipients: in.Notify.Recipients, Subject: in.Notify.Subject},
+		Autoresponder:  autoreplyDef(in.Autoresponder),
+		Redirects:      redirectsDef(in.Redirects),
+		AllowedOrigins: in.AllowedOrigins, Honeypot: in.Honeypot, RetentionDays: in.RetentionDays,
+	}
+	for _, f := range in.Fields {
+		d.Fields = append(d.Fields, fieldDef{
+			Name: f.Name, Label: f.Label, Type: f.Type.String(), Required: f.Required,
+			MinLength: f.MinLength, MaxLength: f.MaxLength, Min: f.Min, Max: f.Max, Pattern: f.Pattern, Options: f.Options,
+		})
+	}
+	return d
+}
+
+// toDomain returns the definition; an unknown field type is an error
+// rather than a field silently turned into another type.
+func (d formDef) toDomain() (domain.FormInput, error) {
+	in := domain.FormInput{
+		Name: d.Name, Status: d.Status,
+		Notify:         domain.Notify{Recipients: d.Notify.Recipients, Subject: d.Notify.Subject},
+		Autoresponder:  domain.Autoresponder(d.Autoresponder),
+		Redirects:      domain.Redirects(d.Redirects),
+		AllowedOrigins: d.AllowedOrigins, Honeypot: d.Honeypot, RetentionDays: d.RetentionDays,
+	}
+	for _, f := range d.Fields {
+		t, ok := domain.ParseFieldType(f.Type)
+		if !ok {
+			return domain.FormInput{}, fmt.Errorf("field %s: unknown type %q", f.Name, f.Type)
+		}
+		in.Fields = append(in.Fields, domain.Field{
+			Name: f.Name, Label: f.Label, Type: t, Required: f.Required,
+			MinLength: f.MinLength, MaxLength: f.MaxLength, Min: f.Min, Max: f.Max, Pattern: f.Pattern, Options: f.Options,
+		})
+	}
+	return in, nil
+}
+
+type formRow struct {
+	id, workspaceID, name, status, definition string
+	retentionDays                             int
+	createdAt, updatedAt                      time.Time
+}
+
+// toDomain rebuilds the form from its definition, which recompiles its
+// patterns and templates; the name, status and retention_days columns
+// are copies for queries and are not read back.
+func (r formRow) toDomain() (domain.Form, error) {
+	var d formDef
+	if err := json.Unmarshal([]byte(r.definition), &d); err != nil {
+		return domain.Form{}, fmt.Errorf("form %s: definition: %w", r.id, err)
+	}
+	in, err := d.toDomain()
+	if err != nil {
+		return domain.Form{}, fmt.Errorf("form %s: definition: %w", r.id, err)
+	}
+	f, err := domain.RehydrateForm(domain.FormID(r.id), domain.WorkspaceID(r.workspaceID), in, r.createdAt, r.updatedAt)
+	if err != nil {
+		return domain.Form{}, fmt.Errorf("form %s: %w", r.id, err)
+	}
+	return f, nil
+}
+
+func scanForm(sc scanner) (domain.Form, error) {
+	var r formRow
+	err := sc.Scan(&r.id, &r.workspaceID, &r.name, &r.status, &r.definition, &r.retentionDays, &r.createdAt, &r.updatedAt)
+	if err != nil {
+		return domain.Form{}, err
+	}
+	return r.toDomain()
+}
+
+func encodeForm(f domain.Form) (string, error) {
+	b, err := json.Marshal(toFormDef(f.Definition()))
+	return string(b), err
+}
+
+func (s formStore) Add(ctx context.Context, f domain.Form) error {
+	def, err := encodeForm(f)
+	if err != nil {
+		return fmt.Errorf("add form %s: %w", f.ID(), err)
+	}
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO forms (`+formColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		f.ID().String(), f.Workspace().String(), f.Name(), f.Status().String(), def, f.RetentionDays(), f.CreatedAt(), f.UpdatedAt())
+	if err != nil {
+		return fmt.Errorf("add form %s: %w", f.ID(), err)
+	}
+	return nil
+}
+
+func (s formStore) Get(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (domain.Form, error) {
+	f, err := scanForm(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+formColumns+` FROM forms WHERE workspace_id = ? AND id = ?`),
+		ws.String(), id.String()))
+	if isNoRows(err) {
+		return domain.Form{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Form{}, fmt.Errorf("get form %s: %w", id, err)
+	}
+	return f, nil
+}
+
+func (s formStore) GetPublic(ctx context.Context, id domain.FormID) (domain.Form, error) {
+	f, err := scanForm(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+formColumns+` FROM forms WHERE id = ?`), id.String()))
+	if isNoRows(err) {
+		return domain.Form{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Form{}, fmt.Errorf("get form %s: %w", id, err)
+	}
+	return f, nil
+}
+
+func (s formStore) Update(ctx context.Context, f domain.Form) error {
+	def, err := encodeForm(f)
+	if err != nil {
+		return fmt.Errorf("update form %s: %w", f.ID(), err)
+	}
+	res, err := s.q.ExecContext(ctx, s.d.rebind(
+		`UPDATE forms SET name = ?, status = ?, definition = ?, retention_days = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`),
+		f.Name(), f.Status().String(), def, f.RetentionDays(), f.UpdatedAt(), f.Workspace().String(), f.ID().String())
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("update form %s: %w", f.ID(), err)
+	}
+	return nil
+}
+
+// Delete removes the form; the foreign keys cascade to its submissions and
+// their messages.
+func (s formStore) Delete(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String())
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("delete form %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s formStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Page) ([]domain.Form, string, error) {
+	limit, err := pageOf(p, domain.PrefixForm)
+	if err != nil {
+		return nil, "", err
+	}
+	fs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+formColumns+` FROM forms WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?`),
+		scanForm, ws.String(), p.After, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list forms of %s: %w", ws, err)
+	}
+	fs, next := cut(fs, limit, func(f domain.Form) string { return f.ID().String() })
+	return fs, next, nil
+}
+
+// WithRetention returns the forms with a retention period, ordered by ID.
+func (s formStore) WithRetention(ctx context.Context) ([]domain.Form, error) {
+	fs, err := queryAll(ctx, s.q, `SELECT `+formColumns+` FROM forms WHERE retention_days > 0 ORDER BY id`, scanForm)
+	if err != nil {
+		return nil, fmt.Errorf("list forms with retention: %w", err)
+	}
+	return fs, nil
+}

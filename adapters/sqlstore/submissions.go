@@ -1,0 +1,260 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// submissionStore implements ports.SubmissionStore.
+type submissionStore struct{ *stores }
+
+const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at`
+
+// valueJSON is one element of the field_values column.
+type valueJSON struct {
+	Field  string   `json:"field"`
+	Values []string `json:"values"`
+}
+
+type submissionRow struct {
+	id, formID, workspaceID, status, values string
+	ipHash, userAgent, referrer, origin     string
+	createdAt, updatedAt                    time.Time
+}
+
+func decodeValues(s string) ([]domain.Value, error) {
+	var vs []valueJSON
+	if err := json.Unmarshal([]byte(s), &vs); err != nil {
+		return nil, err
+	}
+	out := make([]domain.Value, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, domain.Value(v))
+	}
+	return out, nil
+}
+
+func (r submissionRow) toDomain() (domain.Submission, error) {
+	status, err := domain.ParseSubmissionStatus(r.status)
+	if err != nil {
+		return domain.Submission{}, fmt.Errorf("submission %s: stored status %q: %w", r.id, r.status, err)
+	}
+	values, err := decodeValues(r.values)
+	if err != nil {
+		return domain.Submission{}, fmt.Errorf("submission %s: values: %w", r.id, err)
+	}
+	meta := domain.SubmissionMeta{IPHash: r.ipHash, UserAgent: r.userAgent, Referrer: r.referrer, Origin: r.origin}
+	return domain.RehydrateSubmission(domain.SubmissionID(r.id), domain.FormID(r.formID), domain.WorkspaceID(r.workspaceID),
+		values, status, meta, r.createdAt, r.updatedAt), nil
+}
+
+func scanSubmission(sc scanner) (domain.Submission, error) {
+	var r submissionRow
+	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt)
+	if err != nil {
+		return domain.Submission{}, err
+	}
+	return r.toDomain()
+}
+
+// searchText is the search_text column: every value lower-cased, each
+// followed by U+001F (the unit separator), so that a query cannot match
+// across two values. Lower-casing happens here rather than in SQL, where
+// SQLite folds ASCII only and PostgreSQL folds by the database's locale.
+func searchText(vs []domain.Value) string {
+	var b strings.Builder
+	for _, v := range vs {
+		for _, x := range v.Values {
+			b.WriteString(strings.ToLower(x))
+			b.WriteByte(0x1f)
+		}
+	}
+	return b.String()
+}
+
+// containsPattern is a LIKE pattern, for use with ESCAPE '\', that
+// matches any text containing s lower-cased, whatever LIKE's
+// metacharacters s holds.
+func containsPattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
+	vs := make([]valueJSON, 0, len(sub.Values()))
+	for _, v := range sub.Values() {
+		vs = append(vs, valueJSON(v))
+	}
+	values, err := json.Marshal(vs)
+	if err != nil {
+		return fmt.Errorf("add submission %s: values: %w", sub.ID(), err)
+	}
+	m := sub.Meta()
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		string(sub.ID()), sub.Form().String(), sub.Workspace().String(), sub.Status().String(), string(values),
+		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), searchText(sub.Values()))
+	if err != nil {
+		return fmt.Errorf("add submission %s: %w", sub.ID(), err)
+	}
+	return nil
+}
+
+func (s submissionStore) Get(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) (domain.Submission, error) {
+	sub, err := scanSubmission(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+submissionColumns+` FROM submissions WHERE workspace_id = ? AND id = ?`),
+		ws.String(), string(id)))
+	if isNoRows(err) {
+		return domain.Submission{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Submission{}, fmt.Errorf("get submission %s: %w", id, err)
+	}
+	return sub, nil
+}
+
+func (s submissionStore) Update(ctx context.Context, sub domain.Submission) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE submissions SET status = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`),
+		sub.Status().String(), sub.UpdatedAt(), sub.Workspace().String(), string(sub.ID()))
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("update submission %s: %w", sub.ID(), err)
+	}
+	return nil
+}
+
+// Delete removes the submission; the foreign key cascades to its messages.
+func (s submissionStore) Delete(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM submissions WHERE workspace_id = ? AND id = ?`), ws.String(), string(id))
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("delete submission %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f ports.SubmissionFilter, p ports.Page) ([]domain.Submission, string, error) {
+	limit, err := pageOf(p, domain.PrefixSubmission)
+	if err != nil {
+		return nil, "", err
+	}
+	// Bounds count in whole microseconds, in UTC: PostgreSQL keeps no
+	// more, and SQLite compares the times as text.
+	query := `SELECT ` + submissionColumns + ` FROM submissions WHERE workspace_id = ? AND form_id = ?`
+	args := []any{ws.String(), form.String()}
+	if p.After != "" {
+		query, args = query+` AND id < ?`, append(args, p.After)
+	}
+	if f.Status != nil {
+		query, args = query+` AND status = ?`, append(args, f.Status.String())
+	}
+	if !f.Since.IsZero() {
+		query, args = query+` AND created_at >= ?`, append(args, domain.Timestamp(f.Since))
+	}
+	if !f.Until.IsZero() {
+		query, args = query+` AND created_at < ?`, append(args, domain.Timestamp(f.Until))
+	}
+	if f.Query != "" {
+		query, args = query+` AND search_text LIKE ? ESCAPE '\'`, append(args, containsPattern(f.Query))
+	}
+	subs, err := queryAll(ctx, s.q, s.d.rebind(query+` ORDER BY id DESC LIMIT ?`), scanSubmission, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list submissions of %s: %w", form, err)
+	}
+	subs, next := cut(subs, limit, func(s domain.Submission) string { return string(s.ID()) })
+	return subs, next, nil
+}
+
+// DeleteMatching narrows the candidates with LIKE on search_text, then
+// keeps those with a value equal to email, ignoring case: a LIKE alone
+// would also erase "xbob@example.com" for "bob@example.com". The foreign
+// key cascades to the messages of the deleted submissions.
+func (s submissionStore) DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error) {
+	type candidate struct{ id, values string }
+	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`),
+		func(sc scanner) (c candidate, err error) { return c, sc.Scan(&c.id, &c.values) },
+		ws.String(), containsPattern(email.String()))
+	if err != nil {
+		return 0, fmt.Errorf("find submissions of %s to erase: %w", ws, err)
+	}
+	var ids []string
+	for _, c := range cs {
+		vs, err := decodeValues(c.values)
+		if err != nil {
+			return 0, fmt.Errorf("submission %s: values: %w", c.id, err)
+		}
+		if holdsValue(vs, email.String()) {
+			ids = append(ids, c.id)
+		}
+	}
+	n, err := s.deleteByID(ctx, `submissions`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("erase submissions of %s: %w", ws, err)
+	}
+	return n, nil
+}
+
+// holdsValue reports whether any value equals v, ignoring case.
+func holdsValue(vs []domain.Value, v string) bool {
+	for _, fv := range vs {
+		for _, x := range fv.Values {
+			if strings.EqualFold(x, v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deleteByID deletes the rows of table (a constant, never input) with the
+// given IDs, in batches that stay below every engine's parameter limit,
+// and returns how many it deleted.
+func (s *stores) deleteByID(ctx context.Context, table string, ids []string) (int, error) {
+	const batch = 500
+	n := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(batch, len(ids))]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM `+table+` WHERE id IN (?`+strings.Repeat(`, ?`, len(chunk)-1)+`)`), args...)
+		if err != nil {
+			return n, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("rows affected: %w", err)
+		}
+		n += int(k)
+	}
+	return n, nil
+}
+
+// DeleteOlderThan deletes the oldest of a form's submissions created
+// before t, at most limit of them; a limit below 1 deletes none.
+func (s submissionStore) DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM submissions WHERE id IN (
+		SELECT id FROM submissions WHERE form_id = ? AND created_at < ? ORDER BY created_at, id LIMIT ?)`),
+		form.String(), domain.Timestamp(t), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete submissions of %s before %s: %w", form, t, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete submissions of %s: rows affected: %w", form, err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,113 @@
+// Package forms holds the use cases of forms and their submissions: the
+// form definitions editors manage, the public submission endpoint that
+// stores a visitor's submission and queues its mail in one transaction,
+// and the submission management, export, erasure and retention that
+// follow.
+package forms
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// Config holds the forms service's dependencies and settings.
+type Config struct {
+	UoW        ports.UnitOfWork
+	Authorizer ports.Authorizer
+	Clock      ports.Clock
+	// MailFrom is the sender of notifications and autoresponses.
+	MailFrom string
+	Spam     domain.SpamRules
+	// IPHashKey keys the hash under which client IPs are stored; the raw
+	// address is never kept. Nodes that share a database should share it.
+	IPHashKey []byte
+	// PerIP and PerForm throttle the public endpoint.
+	PerIP, PerForm ports.RateLimiter
+	// Wake, if set, is called after a submission commits so that the mail
+	// dispatcher sends at once instead of at its next poll.
+	Wake func()
+}
+
+// Service runs the forms use cases.
+type Service struct {
+	uow     ports.UnitOfWork
+	authz   ports.Authorizer
+	clock   ports.Clock
+	from    string
+	spam    domain.SpamRules
+	ipKey   []byte
+	perIP   ports.RateLimiter
+	perForm ports.RateLimiter
+	wake    func()
+}
+
+// NewService wires the forms use cases.
+func NewService(cfg Config) *Service {
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	return &Service{
+		uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, from: cfg.MailFrom, spam: cfg.Spam,
+		ipKey: cfg.IPHashKey, perIP: cfg.PerIP, perForm: cfg.PerForm, wake: cfg.Wake,
+	}
+}
+
+func (s *Service) now() time.Time { return s.clock.Now() }
+
+// hashIP is the keyed hash Keel stores instead of a client's address.
+func (s *Service) hashIP(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.ipKey)
+	m.Write([]byte(ip))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// workspace finds the workspace a path names by ID or slug and checks that
+// p holds perm there; a workspace p cannot see is reported as not found.
+func (s *Service) workspace(ctx context.Context, st ports.Stores, p domain.Principal, ref string, perm domain.Permission) (domain.Workspace, error) {
+	if p.IsAnonymous() {
+		return domain.Workspace{}, domain.ErrUnauthenticated
+	}
+	var (
+		w   domain.Workspace
+		err error
+	)
+	switch {
+	case domain.ValidID(domain.PrefixWorkspace, ref):
+		w, err = st.Workspaces().Get(ctx, domain.WorkspaceID(ref))
+	case validSlug(ref):
+		w, err = st.Workspaces().GetBySlug(ctx, ref)
+	default:
+		err = domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Workspace{}, err
+	}
+	if err := s.authz.Authorize(ctx, p, w.ID(), perm); err != nil {
+		return domain.Workspace{}, err
+	}
+	return w, nil
+}
+
+func validSlug(s string) bool {
+	_, err := domain.ParseSlug(s)
+	return err == nil
+}
+
+// audit appends an event about p's action in ws inside the caller's
+// transaction.
+func (s *Service) audit(ctx context.Context, st ports.Stores, p domain.Principal, ws domain.WorkspaceID, action, targetKind, targetID string, details map[string]string) error {
+	kind, id := p.Actor()
+	return st.Audit().Add(ctx, domain.NewAuditEvent(domain.AuditEvent{
+		Workspace: ws, ActorKind: kind, ActorID: id, Action: action, TargetKind: targetKind, TargetID: targetID,
+		IP: p.Client().IP, UserAgent: p.Client().UserAgent, Details: details,
+	}, s.now()))
+}

@@ -1,0 +1,219 @@
+package forms
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+var errNoSuchSubmission = domain.ErrNotFound.WithMessage("No such submission.")
+
+// ListSubmissions lists a form's submissions, newest first (viewers and up).
+func (s *Service) ListSubmissions(ctx context.Context, p domain.Principal, wsRef string, form domain.FormID, filter ports.SubmissionFilter, page ports.Page) (_ []domain.Submission, next string, err error) {
+	ctx, end := usecase.Start(ctx, "forms.ListSubmissions")
+	defer end(&err)
+	var subs []domain.Submission
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
+		if err != nil {
+			return err
+		}
+		if _, err := getForm(ctx, st, w.ID(), form); err != nil {
+			return err
+		}
+		subs, next, err = st.Submissions().List(ctx, w.ID(), form, filter, page)
+		return err
+	})
+	return subs, next, err
+}
+
+func getSubmission(ctx context.Context, st ports.Stores, ws domain.WorkspaceID, id domain.SubmissionID) (domain.Submission, error) {
+	if !domain.ValidID(domain.PrefixSubmission, string(id)) {
+		return domain.Submission{}, errNoSuchSubmission
+	}
+	return st.Submissions().Get(ctx, ws, id)
+}
+
+// GetSubmission returns one submission (viewers and up).
+func (s *Service) GetSubmission(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID) (_ domain.Submission, err error) {
+	ctx, end := usecase.Start(ctx, "forms.GetSubmission")
+	defer end(&err)
+	var sub domain.Submission
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
+		if err != nil {
+			return err
+		}
+		sub, err = getSubmission(ctx, st, w.ID(), id)
+		return err
+	})
+	return sub, err
+}
+
+// UpdateSubmissionStatus files a submission (editors and up).
+func (s *Service) UpdateSubmissionStatus(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID, to domain.SubmissionStatus) (_ domain.Submission, err error) {
+	ctx, end := usecase.Start(ctx, "forms.UpdateSubmissionStatus")
+	defer end(&err)
+	var sub domain.Submission
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsWrite)
+		if err != nil {
+			return err
+		}
+		if sub, err = getSubmission(ctx, st, w.ID(), id); err != nil {
+			return err
+		}
+		if err := sub.SetStatus(to, s.now()); err != nil {
+			return err
+		}
+		return st.Submissions().Update(ctx, sub)
+	})
+	return sub, err
+}
+
+// DeleteSubmission deletes a submission and its queued mail (editors and
+// up).
+func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID) (err error) {
+	ctx, end := usecase.Start(ctx, "forms.DeleteSubmission")
+	defer end(&err)
+	return s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsWrite)
+		if err != nil {
+			return err
+		}
+		if !domain.ValidID(domain.PrefixSubmission, string(id)) {
+			return errNoSuchSubmission
+		}
+		return st.Submissions().Delete(ctx, w.ID(), id)
+	})
+}
+
+// exportBatch is how many submissions an export reads per transaction:
+// small enough that no transaction holds the database for long, large
+// enough that the round trips do not dominate.
+const exportBatch = 500
+
+// ExportSubmissions streams every submission of a form, newest first, to
+// write, one short transaction per batch, so that memory stays flat and the
+// database is never held for the whole export (viewers and up). start is
+// called once with the form, before the first row, so the caller can write
+// a header.
+func (s *Service) ExportSubmissions(ctx context.Context, p domain.Principal, wsRef string, form domain.FormID, start func(domain.Form) error, write func(domain.Submission) error) (err error) {
+	ctx, end := usecase.Start(ctx, "forms.ExportSubmissions")
+	defer end(&err)
+	var ws domain.WorkspaceID
+	var f domain.Form
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
+		if err != nil {
+			return err
+		}
+		ws = w.ID()
+		f, err = getForm(ctx, st, ws, form)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := start(f); err != nil {
+		return err
+	}
+	page := ports.Page{Limit: exportBatch}
+	for {
+		var batch []domain.Submission
+		var next string
+		err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+			batch, next, err = st.Submissions().List(ctx, ws, form, ports.SubmissionFilter{}, page)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read submissions: %w", err)
+		}
+		for _, sub := range batch {
+			if err := write(sub); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		page.After = next
+	}
+}
+
+// Erased counts what an erasure removed.
+type Erased struct {
+	Submissions, Messages int
+}
+
+// Erase deletes every submission of the workspace that holds the address
+// and every unsent message to it, and records the erasure in the audit log
+// with the counts but not the address (admins and owners: it crosses
+// forms).
+func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email string) (_ Erased, err error) {
+	ctx, end := usecase.Start(ctx, "forms.Erase")
+	defer end(&err)
+	addr, err := domain.ParseEmail("email", email)
+	if err != nil {
+		return Erased{}, err
+	}
+	var out Erased
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermMembersWrite)
+		if err != nil {
+			return err
+		}
+		if out.Messages, err = st.Outbox().DeletePendingTo(ctx, w.ID(), addr); err != nil {
+			return fmt.Errorf("erase messages: %w", err)
+		}
+		if out.Submissions, err = st.Submissions().DeleteMatching(ctx, w.ID(), addr); err != nil {
+			return fmt.Errorf("erase submissions: %w", err)
+		}
+		return s.audit(ctx, st, p, w.ID(), "data.erased", "email", "", map[string]string{
+			"submissions": strconv.Itoa(out.Submissions), "messages": strconv.Itoa(out.Messages),
+		})
+	})
+	return out, err
+}
+
+// retentionBatch bounds one retention transaction.
+const retentionBatch = 1000
+
+// ApplyRetention deletes submissions older than their form's retention
+// days, in bounded batches, and returns how many it deleted. It is a
+// background job: it runs with the system's authority, not a caller's.
+func (s *Service) ApplyRetention(ctx context.Context) (deleted int, err error) {
+	ctx, end := usecase.Start(ctx, "forms.ApplyRetention")
+	defer end(&err)
+	var fs []domain.Form
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		fs, err = st.Forms().WithRetention(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range fs {
+		cutoff := s.now().Add(-time.Duration(f.RetentionDays()) * 24 * time.Hour)
+		for {
+			var n int
+			err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+				n, err = st.Submissions().DeleteOlderThan(ctx, f.ID(), cutoff, retentionBatch)
+				return err
+			})
+			if err != nil {
+				return deleted, fmt.Errorf("retention of form %s: %w", f.ID(), err)
+			}
+			deleted += n
+			if n < retentionBatch {
+				break
+			}
+		}
+	}
+	return deleted, nil
+}

@@ -1,0 +1,354 @@
+package domain
+
+import (
+	htmltemplate "html/template"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+)
+
+// FormID names a form.
+type FormID string
+
+// PrefixForm starts every form ID.
+const PrefixForm = "frm"
+
+func (id FormID) String() string { return string(id) }
+
+// FieldType is closed: these variables are its only values.
+type FieldType struct{ s string }
+
+var (
+	FieldText        = FieldType{"text"}
+	FieldEmail       = FieldType{"email"}
+	FieldTextarea    = FieldType{"textarea"}
+	FieldNumber      = FieldType{"number"}
+	FieldURL         = FieldType{"url"}
+	FieldTel         = FieldType{"tel"}
+	FieldDate        = FieldType{"date"}
+	FieldSelect      = FieldType{"select"}
+	FieldMultiselect = FieldType{"multiselect"}
+	FieldCheckbox    = FieldType{"checkbox"}
+	FieldHidden      = FieldType{"hidden"}
+)
+
+var fieldTypes = []FieldType{FieldText, FieldEmail, FieldTextarea, FieldNumber, FieldURL, FieldTel, FieldDate, FieldSelect, FieldMultiselect, FieldCheckbox, FieldHidden}
+
+// ParseFieldType accepts the wire and stored spellings.
+func ParseFieldType(s string) (FieldType, bool) {
+	for _, t := range fieldTypes {
+		if t.s == s {
+			return t, true
+		}
+	}
+	return FieldType{}, false
+}
+
+func (t FieldType) String() string { return t.s }
+
+// FormStatus is open (accepting submissions) or closed.
+type FormStatus struct{ s string }
+
+var (
+	FormOpen   = FormStatus{"open"}
+	FormClosed = FormStatus{"closed"}
+)
+
+func (s FormStatus) String() string { return s.s }
+
+// ParseFormStatus accepts the wire and stored spellings.
+func ParseFormStatus(s string) (FormStatus, bool) {
+	switch s {
+	case FormOpen.s, FormClosed.s:
+		return FormStatus{s}, true
+	}
+	return FormStatus{}, false
+}
+
+// Field is one input of a form. Pointers are optional limits.
+type Field struct {
+	Name      string
+	Label     string
+	Type      FieldType
+	Required  bool
+	MinLength *int
+	MaxLength *int
+	Min, Max  *float64
+	Pattern   string
+	Options   []string
+
+	re *regexp.Regexp
+}
+
+// Notify says who hears of each submission.
+type Notify struct {
+	Recipients []string
+	Subject    string // a text/template over the submission's fields
+}
+
+// Autoresponder answers the submitter at the address in EmailField.
+type Autoresponder struct {
+	Enabled    bool
+	EmailField string
+	Subject    string // text/template
+	Text       string // text/template
+	HTML       string // html/template
+}
+
+// Redirects send plain HTML form posts back to the site.
+type Redirects struct {
+	Success, Error string
+}
+
+// FormInput is a form definition as a client sends it.
+type FormInput struct {
+	Name           string
+	Status         string
+	Fields         []Field
+	Notify         Notify
+	Autoresponder  Autoresponder
+	Redirects      Redirects
+	AllowedOrigins []string
+	Honeypot       string
+	RetentionDays  int
+}
+
+// Form is a form definition; it is valid from birth.
+type Form struct {
+	id        FormID
+	workspace WorkspaceID
+	def       FormInput
+	status    FormStatus
+	createdAt time.Time
+	updatedAt time.Time
+
+	subject *texttemplate.Template
+	arSubj  *texttemplate.Template
+	arText  *texttemplate.Template
+	arHTML  *htmltemplate.Template
+}
+
+// Limits on a form definition, which keep one form from costing much to
+// store, render or validate against.
+const (
+	MaxFields        = 100
+	MaxFieldValueLen = 100_000
+	MaxRecipients    = 20
+	MaxOrigins       = 20
+	MaxRetentionDays = 3650
+)
+
+var fieldNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$`)
+
+// NewForm validates in and returns a new form of ws created at now. Every
+// problem is reported at once, one FieldError each, named by its JSON path
+// ("fields[2].pattern").
+func NewForm(ws WorkspaceID, in FormInput, now time.Time) (Form, error) {
+	f := Form{id: FormID(NewID(PrefixForm, now)), workspace: ws, createdAt: Timestamp(now), updatedAt: Timestamp(now)}
+	if err := f.Replace(in, now); err != nil {
+		return Form{}, err
+	}
+	return f, nil
+}
+
+// Replace swaps the whole definition, all or nothing.
+func (f *Form) Replace(in FormInput, now time.Time) error {
+	c, errs := compileForm(in)
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	c.id, c.workspace, c.createdAt, c.updatedAt = f.id, f.workspace, f.createdAt, Timestamp(now)
+	*f = c
+	return nil
+}
+
+// RehydrateForm rebuilds a stored form. The definition was valid when it
+// was stored; a template that no longer parses (after a change in the
+// rules) is reported as an error rather than trusted.
+func RehydrateForm(id FormID, ws WorkspaceID, in FormInput, createdAt, updatedAt time.Time) (Form, error) {
+	c, errs := compileForm(in)
+	if len(errs) > 0 {
+		return Form{}, Invalid(errs...).WithMessage("The stored form %s is no longer valid.", id)
+	}
+	c.id, c.workspace, c.createdAt, c.updatedAt = id, ws, createdAt.UTC(), updatedAt.UTC()
+	return c, nil
+}
+
+func compileForm(in FormInput) (Form, []FieldError) {
+	var errs []FieldError
+	bad := func(field, code, msg string) { errs = append(errs, FieldError{field, code, msg}) }
+	f := Form{def: in}
+	var ferr *FieldError
+	if f.def.Name, ferr = checkName("name", in.Name); ferr != nil {
+		errs = append(errs, *ferr)
+	}
+	switch st, ok := ParseFormStatus(in.Status); {
+	case in.Status == "":
+		f.status, f.def.Status = FormOpen, FormOpen.s
+	case !ok:
+		bad("status", "unknown_value", "Use open or closed.")
+	default:
+		f.status = st
+	}
+	if len(in.Fields) == 0 || len(in.Fields) > MaxFields {
+		bad("fields", "count", "Give a form 1 to 100 fields.")
+	}
+	seen := map[string]bool{}
+	f.def.Fields = make([]Field, len(in.Fields))
+	for i, fd := range in.Fields {
+		p := "fields[" + strconv.Itoa(i) + "]"
+		if !fieldNamePattern.MatchString(fd.Name) {
+			bad(p+".name", "invalid_name", "Use 1 to 64 letters, digits, _ . or -, starting with a letter or _.")
+		} else if seen[fd.Name] {
+			bad(p+".name", "duplicate", "Another field has this name.")
+		}
+		seen[fd.Name] = true
+		if fd.Name == in.Honeypot && in.Honeypot != "" {
+			bad(p+".name", "honeypot_clash", "The honeypot must not be one of the fields.")
+		}
+		if fd.Type.s == "" {
+			bad(p+".type", "unknown_type", "Use text, email, textarea, number, url, tel, date, select, multiselect, checkbox or hidden.")
+		}
+		if utf8.RuneCountInString(fd.Label) > 200 {
+			bad(p+".label", "too_long", "Use at most 200 characters.")
+		}
+		for _, lim := range []struct {
+			name string
+			v    *int
+		}{{"min_length", fd.MinLength}, {"max_length", fd.MaxLength}} {
+			if lim.v != nil && (*lim.v < 0 || *lim.v > MaxFieldValueLen) {
+				bad(p+"."+lim.name, "out_of_range", "Use 0 to 100000.")
+			}
+		}
+		if fd.MinLength != nil && fd.MaxLength != nil && *fd.MinLength > *fd.MaxLength {
+			bad(p+".min_length", "min_above_max", "min_length is above max_length.")
+		}
+		if fd.Min != nil && fd.Max != nil && *fd.Min > *fd.Max {
+			bad(p+".min", "min_above_max", "min is above max.")
+		}
+		if fd.Pattern != "" {
+			re, err := regexp.Compile(`^(?:` + fd.Pattern + `)$`)
+			if err != nil || len(fd.Pattern) > 500 {
+				bad(p+".pattern", "invalid_pattern", "The pattern is not a valid regular expression (RE2 syntax).")
+			}
+			fd.re = re
+		}
+		needsOptions := fd.Type == FieldSelect || fd.Type == FieldMultiselect
+		if needsOptions && (len(fd.Options) == 0 || len(fd.Options) > 200) {
+			bad(p+".options", "required", "Give a select 1 to 200 options.")
+		}
+		if !needsOptions && len(fd.Options) > 0 {
+			bad(p+".options", "not_allowed", "Only select and multiselect fields take options.")
+		}
+		f.def.Fields[i] = fd
+	}
+	if len(in.Notify.Recipients) > MaxRecipients {
+		bad("notify.recipients", "count", "Give at most 20 recipients.")
+	}
+	for i, r := range in.Notify.Recipients {
+		if _, err := ParseEmail("", r); err != nil {
+			bad("notify.recipients["+strconv.Itoa(i)+"]", "invalid_email", "Not an e-mail address.")
+		}
+	}
+	var err error
+	subject := in.Notify.Subject
+	if subject == "" {
+		subject = "New submission: {{.FormName}}"
+		f.def.Notify.Subject = subject
+	}
+	if f.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(subject); err != nil {
+		bad("notify.subject", "invalid_template", templateProblem(err))
+	}
+	if ar := in.Autoresponder; ar.Enabled {
+		if i := slices.IndexFunc(in.Fields, func(fd Field) bool { return fd.Name == ar.EmailField }); i < 0 || in.Fields[i].Type != FieldEmail {
+			bad("autoresponder.email_field", "unknown_field", "Name a field of type email.")
+		}
+		if ar.Text == "" && ar.HTML == "" {
+			bad("autoresponder.text", "required", "Give the autoresponder a text or HTML body.")
+		}
+	}
+	if f.arSubj, err = texttemplate.New("ar-subject").Option("missingkey=zero").Parse(in.Autoresponder.Subject); err != nil {
+		bad("autoresponder.subject", "invalid_template", templateProblem(err))
+	}
+	if f.arText, err = texttemplate.New("ar-text").Option("missingkey=zero").Parse(in.Autoresponder.Text); err != nil {
+		bad("autoresponder.text", "invalid_template", templateProblem(err))
+	}
+	if f.arHTML, err = htmltemplate.New("ar-html").Option("missingkey=zero").Parse(in.Autoresponder.HTML); err != nil {
+		bad("autoresponder.html", "invalid_template", templateProblem(err))
+	}
+	for name, u := range map[string]string{"redirects.success": in.Redirects.Success, "redirects.error": in.Redirects.Error} {
+		if u != "" && !absoluteHTTPURL(u) {
+			bad(name, "invalid_url", "Use an absolute http or https URL.")
+		}
+	}
+	if len(in.AllowedOrigins) > MaxOrigins {
+		bad("allowed_origins", "count", "Give at most 20 origins.")
+	}
+	for i, o := range in.AllowedOrigins {
+		if !validOrigin(o) {
+			bad("allowed_origins["+strconv.Itoa(i)+"]", "invalid_origin", `Use an origin such as https://example.com, or "*".`)
+		}
+	}
+	if in.Honeypot != "" && !fieldNamePattern.MatchString(in.Honeypot) {
+		bad("honeypot", "invalid_name", "Use 1 to 64 letters, digits, _ . or -.")
+	}
+	if in.RetentionDays < 0 || in.RetentionDays > MaxRetentionDays {
+		bad("retention_days", "out_of_range", "Use 0 (keep forever) to 3650 days.")
+	}
+	return f, errs
+}
+
+// templateProblem shortens a template parse error for a client: the
+// position and the problem, without Go's internal template names.
+func templateProblem(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return "The template does not parse: " + msg
+}
+
+func absoluteHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2000
+}
+
+func validOrigin(s string) bool {
+	if s == "*" {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.User == nil && u.Fragment == ""
+}
+
+func (f Form) ID() FormID               { return f.id }
+func (f Form) Workspace() WorkspaceID   { return f.workspace }
+func (f Form) Name() string             { return f.def.Name }
+func (f Form) Status() FormStatus       { return f.status }
+func (f Form) Fields() []Field          { return slices.Clone(f.def.Fields) }
+func (f Form) Definition() FormInput    { d := f.def; d.Fields = f.Fields(); return d }
+func (f Form) Honeypot() string         { return f.def.Honeypot }
+func (f Form) RetentionDays() int       { return f.def.RetentionDays }
+func (f Form) Redirects() Redirects     { return f.def.Redirects }
+func (f Form) CreatedAt() time.Time     { return f.createdAt }
+func (f Form) UpdatedAt() time.Time     { return f.updatedAt }
+func (f Form) AllowedOrigins() []string { return slices.Clone(f.def.AllowedOrigins) }
+
+// AllowsOrigin reports whether a browser page at origin may post to the
+// form and read the answer.
+func (f Form) AllowsOrigin(origin string) bool {
+	return origin != "" && slices.ContainsFunc(f.def.AllowedOrigins, func(o string) bool {
+		return o == "*" || strings.EqualFold(o, origin)
+	})
+}
+
+// Errors of the form rules.
+var (
+	ErrFormClosed   = E(KindConflict, "form_closed", "This form no longer accepts submissions.")
+	ErrUnknownField = E(KindInvalid, "unknown_field", "The submission has fields the form does not define.")
+)

@@ -1,0 +1,227 @@
+package domain
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// OutboxStatus is closed: these variables are its only values.
+type OutboxStatus struct{ s string }
+
+var (
+	OutboxPending = OutboxStatus{"pending"} // due at NextAttemptAt
+	OutboxSent    = OutboxStatus{"sent"}
+	OutboxFailed  = OutboxStatus{"failed"} // a permanent error; not retried
+	OutboxDead    = OutboxStatus{"dead"}   // out of attempts
+)
+
+// ParseOutboxStatus accepts the wire and stored spellings.
+func ParseOutboxStatus(s string) (OutboxStatus, error) {
+	for _, st := range []OutboxStatus{OutboxPending, OutboxSent, OutboxFailed, OutboxDead} {
+		if st.s == s {
+			return st, nil
+		}
+	}
+	return OutboxStatus{}, Invalid(FieldError{"status", "unknown_value", "Use pending, sent, failed or dead."})
+}
+
+func (s OutboxStatus) String() string { return s.s }
+
+// MessageKind says why a message is sent.
+const (
+	KindNotification  = "notification"
+	KindAutoresponder = "autoresponder"
+)
+
+// Attempt is one try at delivering a message.
+type Attempt struct {
+	At    time.Time
+	Error string // "" for the successful one
+}
+
+// OutboxMessage is an e-mail waiting in the transactional outbox: written
+// in the same transaction as the submission it is about, sent after
+// commit by a dispatcher, retried with backoff, and kept with its history.
+type OutboxMessage struct {
+	Message       Message
+	Workspace     WorkspaceID
+	Submission    SubmissionID // "" when not about a submission
+	Kind          string
+	Status        OutboxStatus
+	Attempts      []Attempt
+	NextAttemptAt time.Time
+	// TraceParent is the W3C traceparent of the request that queued the
+	// message, so its delivery can join that request's trace.
+	TraceParent string
+	CreatedAt   time.Time
+	SentAt      *time.Time
+}
+
+// NewOutboxMessage queues m, due at once.
+func NewOutboxMessage(m Message, ws WorkspaceID, sub SubmissionID, kind, traceParent string, now time.Time) OutboxMessage {
+	now = Timestamp(now)
+	return OutboxMessage{Message: m, Workspace: ws, Submission: sub, Kind: kind, Status: OutboxPending, NextAttemptAt: now, TraceParent: traceParent, CreatedAt: now}
+}
+
+// RetryPolicy spaces attempts: exponential backoff from Base, capped at
+// Max, with full jitter in the upper half, for at most MaxAttempts.
+type RetryPolicy struct {
+	MaxAttempts int
+	Base, Max   time.Duration
+}
+
+// DefaultRetryPolicy makes 12 attempts over about a day: 30 s, 1 min,
+// 2 min, … doubling up to 6 h between attempts.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 12, Base: 30 * time.Second, Max: 6 * time.Hour}
+
+// Delay is the wait after the n-th failed attempt (n from 1), with jitter
+// so that messages failed by one outage do not all retry at one instant.
+func (p RetryPolicy) Delay(n int) time.Duration {
+	d := float64(p.Base) * math.Pow(2, float64(n-1))
+	if d > float64(p.Max) || math.IsInf(d, 0) {
+		d = float64(p.Max)
+	}
+	return time.Duration(d/2 + rand.Float64()*d/2)
+}
+
+// Sent records a successful delivery at now.
+func (o *OutboxMessage) Sent(now time.Time) {
+	now = Timestamp(now)
+	o.Attempts = append(o.Attempts, Attempt{At: now})
+	o.Status, o.SentAt = OutboxSent, &now
+}
+
+// Failed records a failed attempt at now. A temporary failure is retried
+// after the policy's delay until the attempts run out (dead); a permanent
+// one is not retried (failed).
+func (o *OutboxMessage) Failed(err error, temporary bool, p RetryPolicy, now time.Time) {
+	now = Timestamp(now)
+	msg := err.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	o.Attempts = append(o.Attempts, Attempt{At: now, Error: msg})
+	switch {
+	case !temporary:
+		o.Status = OutboxFailed
+	case len(o.Attempts) >= p.MaxAttempts:
+		o.Status = OutboxDead
+	default:
+		o.NextAttemptAt = Timestamp(now.Add(p.Delay(len(o.Attempts)))) // as stored: whole microseconds
+	}
+}
+
+// Retry makes a failed or dead message due again now, with a fresh budget
+// of attempts (its history is kept). Sent messages cannot be retried.
+func (o *OutboxMessage) Retry(now time.Time) error {
+	if o.Status == OutboxSent {
+		return E(KindConflict, "already_sent", "The message was sent; it cannot be retried.")
+	}
+	o.Status, o.NextAttemptAt = OutboxPending, Timestamp(now)
+	return nil
+}
+
+// Mail composes the messages a submission causes: one notification to the
+// form's recipients (Reply-To the submitter when the form has an email
+// field) and, when enabled, the autoresponder to the submitter. Spam
+// causes none. Templates see .FormName, .SubmissionID, .CreatedAt and
+// .Fields (a map of field name to value, multiselects joined with ", ").
+func (f Form) Mail(s Submission, from string, now time.Time) ([]Message, []string, error) {
+	if s.IsSpam() {
+		return nil, nil, nil
+	}
+	data := map[string]any{"FormName": f.def.Name, "SubmissionID": string(s.id), "CreatedAt": s.createdAt}
+	fields := map[string]string{}
+	for _, v := range s.values {
+		fields[v.Field] = joinValues(v.Values)
+	}
+	data["Fields"] = fields
+	var msgs []Message
+	var kinds []string
+	submitter := ""
+	for _, fd := range f.def.Fields {
+		if fd.Type == FieldEmail {
+			if submitter = s.Get(fd.Name); submitter != "" {
+				break
+			}
+		}
+	}
+	if len(f.def.Notify.Recipients) > 0 {
+		var subj bytes.Buffer
+		if err := f.subject.Execute(&subj, data); err != nil {
+			return nil, nil, Invalid(FieldError{"notify.subject", "template_failed", "The subject template failed: " + err.Error()})
+		}
+		m, err := NewMessage(MessageInput{
+			From: from, To: f.def.Notify.Recipients, ReplyTo: submitter,
+			Subject: oneLine(subj.String()), Text: notificationText(f, s),
+		}, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs, kinds = append(msgs, m), append(kinds, KindNotification)
+	}
+	if ar := f.def.Autoresponder; ar.Enabled {
+		to := s.Get(ar.EmailField)
+		if to != "" {
+			var subj, text, html bytes.Buffer
+			for _, e := range []error{f.arSubj.Execute(&subj, data), f.arText.Execute(&text, data), f.arHTML.Execute(&html, data)} {
+				if e != nil {
+					return nil, nil, Invalid(FieldError{"autoresponder", "template_failed", "An autoresponder template failed: " + e.Error()})
+				}
+			}
+			m, err := NewMessage(MessageInput{From: from, To: []string{to}, Subject: oneLine(subj.String()), Text: text.String(), HTML: html.String()}, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			msgs, kinds = append(msgs, m), append(kinds, KindAutoresponder)
+		}
+	}
+	return msgs, kinds, nil
+}
+
+func joinValues(vs []string) string {
+	var b bytes.Buffer
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// oneLine keeps a rendered subject to one line: submitted values may hold
+// line breaks, which in a header would be an injection.
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	if len(b) > 250 {
+		b = b[:250]
+	}
+	return string(b)
+}
+
+// notificationText lists every field of the submission, in form order.
+func notificationText(f Form, s Submission) string {
+	var b bytes.Buffer
+	b.WriteString("New submission to " + f.def.Name + "\n\n")
+	for _, fd := range f.def.Fields {
+		label := fd.Label
+		if label == "" {
+			label = fd.Name
+		}
+		for _, v := range s.values {
+			if v.Field == fd.Name {
+				b.WriteString(label + ": " + joinValues(v.Values) + "\n")
+			}
+		}
+	}
+	b.WriteString("\nSubmission " + string(s.id) + " at " + s.createdAt.Format(time.RFC3339) + "\n")
+	return b.String()
+}

@@ -1,0 +1,318 @@
+package domain
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SubmissionID names a submission.
+type SubmissionID string
+
+// PrefixSubmission starts every submission ID.
+const PrefixSubmission = "sub"
+
+// SubmissionStatus is closed: these variables are its only values.
+type SubmissionStatus struct{ s string }
+
+var (
+	SubmissionNew      = SubmissionStatus{"new"}
+	SubmissionRead     = SubmissionStatus{"read"}
+	SubmissionSpam     = SubmissionStatus{"spam"}
+	SubmissionArchived = SubmissionStatus{"archived"}
+)
+
+// ParseSubmissionStatus accepts the wire and stored spellings.
+func ParseSubmissionStatus(s string) (SubmissionStatus, error) {
+	for _, st := range []SubmissionStatus{SubmissionNew, SubmissionRead, SubmissionSpam, SubmissionArchived} {
+		if st.s == s {
+			return st, nil
+		}
+	}
+	return SubmissionStatus{}, Invalid(FieldError{"status", "unknown_value", "Use new, read, spam or archived."})
+}
+
+func (s SubmissionStatus) String() string { return s.s }
+
+// Value is one field's normalised value(s): one for most types, any number
+// for multiselect.
+type Value struct {
+	Field  string
+	Values []string
+}
+
+// Submission is what a visitor sent through a form, normalised.
+type Submission struct {
+	id        SubmissionID
+	form      FormID
+	workspace WorkspaceID
+	values    []Value
+	status    SubmissionStatus
+	meta      SubmissionMeta
+	createdAt time.Time
+	updatedAt time.Time
+}
+
+// SubmissionMeta is what Keel records about where a submission came from.
+// The client IP is stored only as a keyed hash, which lets a rate limit or
+// an erasure request match it without Keel keeping the address.
+type SubmissionMeta struct {
+	IPHash    string
+	UserAgent string
+	Referrer  string
+	Origin    string
+}
+
+// RawSubmission is a submission as decoded from a request: every field's
+// values in arrival order, before validation.
+type RawSubmission struct {
+	Fields map[string][]string
+	Order  []string // field names in the order they first arrived
+}
+
+// SpamRules are the instance's spam thresholds.
+type SpamRules struct {
+	MaxLinks int // more URLs than this across all values marks spam; 0 turns it off
+	// MinFillTime marks as spam a submission that arrives sooner than this
+	// after the page loaded, when the form carries TimestampField (Unix
+	// milliseconds, set by the page's script).
+	MinFillTime    time.Duration
+	TimestampField string
+}
+
+// Accept validates raw against the form and returns the submission made at
+// now. It returns ErrFormClosed for a closed form, ErrUnknownField (with
+// the names) for fields the form does not define, and a validation_failed
+// error with one entry per problem otherwise. A filled honeypot, too many
+// links or a too-quick fill are not errors: the submission is returned with
+// status spam, so the visitor sees the same answer as for a real one.
+func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, now time.Time) (Submission, error) {
+	if f.status == FormClosed {
+		return Submission{}, ErrFormClosed
+	}
+	spam := false
+	var unknown []FieldError
+	for _, name := range raw.Order {
+		switch {
+		case name == f.def.Honeypot && name != "":
+			spam = spam || slices.ContainsFunc(raw.Fields[name], func(v string) bool { return strings.TrimSpace(v) != "" })
+		case name == rules.TimestampField && name != "":
+			spam = spam || tooQuick(raw.Fields[name], rules.MinFillTime, now)
+		case !slices.ContainsFunc(f.def.Fields, func(fd Field) bool { return fd.Name == name }):
+			unknown = append(unknown, FieldError{name, "unknown_field", "The form has no field with this name."})
+		}
+	}
+	if len(unknown) > 0 {
+		e := *ErrUnknownField
+		e.Fields = unknown
+		return Submission{}, &e
+	}
+	var errs []FieldError
+	values := make([]Value, 0, len(f.def.Fields))
+	links := 0
+	for _, fd := range f.def.Fields {
+		vs, ferrs := fd.normalise(raw.Fields[fd.Name])
+		errs = append(errs, ferrs...)
+		if len(vs) > 0 {
+			values = append(values, Value{Field: fd.Name, Values: vs})
+		}
+		for _, v := range vs {
+			links += countLinks(v)
+		}
+	}
+	if len(errs) > 0 {
+		return Submission{}, Invalid(errs...)
+	}
+	if rules.MaxLinks > 0 && links > rules.MaxLinks {
+		spam = true
+	}
+	s := Submission{
+		id: SubmissionID(NewID(PrefixSubmission, now)), form: f.id, workspace: f.workspace, values: values,
+		status: SubmissionNew, meta: meta.clip(), createdAt: Timestamp(now), updatedAt: Timestamp(now),
+	}
+	if spam {
+		s.status = SubmissionSpam
+	}
+	return s, nil
+}
+
+func (m SubmissionMeta) clip() SubmissionMeta {
+	clip := func(s string) string {
+		if len(s) > 1000 {
+			s = s[:1000]
+		}
+		return strings.ToValidUTF8(s, "")
+	}
+	return SubmissionMeta{IPHash: m.IPHash, UserAgent: clip(m.UserAgent), Referrer: clip(m.Referrer), Origin: clip(m.Origin)}
+}
+
+func tooQuick(vs []string, min time.Duration, now time.Time) bool {
+	if min <= 0 || len(vs) == 0 {
+		return false
+	}
+	ms, err := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
+	if err != nil {
+		return true // a script that sets the field sets a number; anything else is a bot
+	}
+	return now.Sub(time.UnixMilli(ms)) < min
+}
+
+var linkPattern = regexp.MustCompile(`(?i)\bhttps?://|\bwww\.`)
+
+func countLinks(s string) int { return len(linkPattern.FindAllStringIndex(s, -1)) }
+
+var telPattern = regexp.MustCompile(`^\+?[0-9 ().\-]{3,30}$`)
+
+// normalise checks one field's raw values and returns them normalised:
+// trimmed, e-mail domains lower-cased, numbers and dates in canonical form.
+func (fd Field) normalise(raw []string) ([]string, []FieldError) {
+	bad := func(code, msg string) []FieldError { return []FieldError{{fd.Name, code, msg}} }
+	var vs []string
+	for _, v := range raw {
+		if !utf8.ValidString(v) {
+			return nil, bad("invalid_utf8", "The value is not valid UTF-8.")
+		}
+		v = strings.TrimSpace(v)
+		if fd.Type != FieldTextarea {
+			v = strings.ReplaceAll(strings.ReplaceAll(v, "\r", ""), "\n", " ")
+		} else {
+			v = strings.ReplaceAll(v, "\r\n", "\n")
+		}
+		if v != "" {
+			vs = append(vs, v)
+		}
+	}
+	if fd.Type == FieldCheckbox {
+		if len(vs) == 0 {
+			if fd.Required {
+				return nil, bad("required", "Tick this box.")
+			}
+			return nil, nil
+		}
+		return []string{"true"}, nil
+	}
+	if len(vs) == 0 {
+		if fd.Required {
+			return nil, bad("required", "This field is required.")
+		}
+		return nil, nil
+	}
+	if fd.Type != FieldMultiselect && len(vs) > 1 {
+		return nil, bad("multiple_values", "Send one value for this field.")
+	}
+	for i, v := range vs {
+		n := utf8.RuneCountInString(v)
+		switch {
+		case n > MaxFieldValueLen:
+			return nil, bad("too_long", "The value is too long.")
+		case fd.MaxLength != nil && n > *fd.MaxLength:
+			return nil, bad("too_long", "Use at most "+strconv.Itoa(*fd.MaxLength)+" characters.")
+		case fd.MinLength != nil && n < *fd.MinLength:
+			return nil, bad("too_short", "Use at least "+strconv.Itoa(*fd.MinLength)+" characters.")
+		}
+		switch fd.Type {
+		case FieldEmail:
+			at := strings.LastIndexByte(v, '@')
+			if at <= 0 {
+				return nil, bad("invalid_email", "Enter an e-mail address.")
+			}
+			norm := v[:at] + "@" + strings.ToLower(v[at+1:])
+			if _, err := ParseEmail(fd.Name, norm); err != nil {
+				return nil, bad("invalid_email", "Enter an e-mail address.")
+			}
+			v = norm
+		case FieldNumber:
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x != x {
+				return nil, bad("invalid_number", "Enter a number.")
+			}
+			if fd.Min != nil && x < *fd.Min || fd.Max != nil && x > *fd.Max {
+				return nil, bad("out_of_range", "The number is out of range.")
+			}
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		case FieldURL:
+			if !absoluteHTTPURL(v) {
+				return nil, bad("invalid_url", "Enter a URL starting with http:// or https://.")
+			}
+		case FieldTel:
+			if !telPattern.MatchString(v) {
+				return nil, bad("invalid_tel", "Enter a telephone number.")
+			}
+		case FieldDate:
+			d, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return nil, bad("invalid_date", "Enter a date as YYYY-MM-DD.")
+			}
+			v = d.Format(time.DateOnly)
+		case FieldSelect, FieldMultiselect:
+			if !slices.Contains(fd.Options, v) {
+				return nil, bad("invalid_option", "Choose one of the options.")
+			}
+		}
+		if fd.re != nil && !fd.re.MatchString(v) {
+			return nil, bad("pattern_mismatch", "The value does not have the expected format.")
+		}
+		vs[i] = v
+	}
+	return vs, nil
+}
+
+// RehydrateSubmission rebuilds a stored submission.
+func RehydrateSubmission(id SubmissionID, form FormID, ws WorkspaceID, values []Value, status SubmissionStatus, meta SubmissionMeta, createdAt, updatedAt time.Time) Submission {
+	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC()}
+}
+
+func (s Submission) ID() SubmissionID         { return s.id }
+func (s Submission) Form() FormID             { return s.form }
+func (s Submission) Workspace() WorkspaceID   { return s.workspace }
+func (s Submission) Values() []Value          { return slices.Clone(s.values) }
+func (s Submission) Status() SubmissionStatus { return s.status }
+func (s Submission) Meta() SubmissionMeta     { return s.meta }
+func (s Submission) CreatedAt() time.Time     { return s.createdAt }
+func (s Submission) UpdatedAt() time.Time     { return s.updatedAt }
+func (s Submission) IsSpam() bool             { return s.status == SubmissionSpam }
+
+// Get returns the first value of a field, "" when it has none.
+func (s Submission) Get(field string) string {
+	for _, v := range s.values {
+		if v.Field == field && len(v.Values) > 0 {
+			return v.Values[0]
+		}
+	}
+	return ""
+}
+
+// SetStatus files the submission. Spam stays spam: its mail stays unsent,
+// and marking it otherwise would not send it now.
+func (s *Submission) SetStatus(to SubmissionStatus, now time.Time) error {
+	if s.status == SubmissionSpam && to != SubmissionSpam {
+		return E(KindConflict, "submission_is_spam", "Spam cannot change status.")
+	}
+	s.status, s.updatedAt = to, Timestamp(now)
+	return nil
+}
+
+// Redirect URL helpers for the browser flow.
+
+// ErrorRedirect returns the form's error redirect with the error code and
+// the names of the fields at fault, or "" when none is configured.
+func (f Form) ErrorRedirect(code string, fields []string) string {
+	if f.def.Redirects.Error == "" {
+		return ""
+	}
+	u, err := url.Parse(f.def.Redirects.Error)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	q.Set("error", code)
+	if len(fields) > 0 {
+		q.Set("fields", strings.Join(fields, ","))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,74 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+)
+
+// FormStore keeps form definitions.
+type FormStore interface {
+	Add(ctx context.Context, f domain.Form) error
+	// Get returns the form of ws; domain.ErrNotFound when there is none.
+	Get(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (domain.Form, error)
+	// GetPublic returns a form by ID whatever its workspace, for the
+	// public submission endpoint; domain.ErrNotFound.
+	GetPublic(ctx context.Context, id domain.FormID) (domain.Form, error)
+	// Update saves the definition and updated_at; ErrNotFound.
+	Update(ctx context.Context, f domain.Form) error
+	// Delete removes the form with its submissions; ErrNotFound.
+	Delete(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) error
+	// List returns the forms of ws ordered by ID.
+	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Form, string, error)
+	// WithRetention returns every form whose retention_days is above 0.
+	WithRetention(ctx context.Context) ([]domain.Form, error)
+}
+
+// SubmissionFilter narrows a submission listing. Zero fields do not filter.
+type SubmissionFilter struct {
+	Status       *domain.SubmissionStatus
+	Since, Until time.Time // created_at in [Since, Until)
+	Query        string    // case-insensitive substring of any value
+}
+
+// SubmissionStore keeps submissions.
+type SubmissionStore interface {
+	Add(ctx context.Context, s domain.Submission) error
+	// Get returns the submission of ws; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) (domain.Submission, error)
+	// Update saves status and updated_at; ErrNotFound.
+	Update(ctx context.Context, s domain.Submission) error
+	// Delete removes one submission; ErrNotFound.
+	Delete(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) error
+	// List returns a form's submissions newest first.
+	List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f SubmissionFilter, p Page) ([]domain.Submission, string, error)
+	// DeleteMatching deletes the submissions of ws with a value equal to
+	// email (case-insensitive) and returns how many it deleted.
+	DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error)
+	// DeleteOlderThan deletes a form's submissions created before t, at
+	// most limit at a time, and returns how many it deleted.
+	DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) (int, error)
+}
+
+// OutboxStore keeps the messages waiting to be sent.
+type OutboxStore interface {
+	// Add queues a message in the caller's transaction.
+	Add(ctx context.Context, m domain.OutboxMessage) error
+	// Claim leases up to limit pending messages due at now to one
+	// dispatcher until now+lease, and returns them. Rows claimed by
+	// another dispatcher whose lease is still running are skipped
+	// (FOR UPDATE SKIP LOCKED on PostgreSQL), so no two dispatchers hold
+	// one message; a dispatcher that dies loses its lease when it expires.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]domain.OutboxMessage, error)
+	// Save stores a claimed message's outcome (status, attempts, next
+	// attempt, sent time) and releases its lease.
+	Save(ctx context.Context, m domain.OutboxMessage) error
+	// Get returns a message of ws; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, id string) (domain.OutboxMessage, error)
+	// List returns the messages of ws, newest first, optionally by status.
+	List(ctx context.Context, ws domain.WorkspaceID, status *domain.OutboxStatus, p Page) ([]domain.OutboxMessage, string, error)
+	// DeletePendingTo deletes unsent messages of ws addressed to email
+	// (any recipient, or naming it in Reply-To) and returns the count.
+	DeletePendingTo(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error)
+}
