@@ -2,6 +2,7 @@ package domain
 
 import (
 	htmltemplate "html/template"
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -262,7 +263,7 @@ func compileForm(in FormInput) (Form, []FieldError) {
 		f.def.Notify.Subject = subject
 	}
 	if f.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(subject); err != nil {
-		bad("notify.subject", "invalid_template", templateProblem(err))
+		bad("notify.subject", "invalid_template", "The template does not parse: "+templateProblem(err))
 	}
 	if ar := in.Autoresponder; ar.Enabled {
 		if i := slices.IndexFunc(in.Fields, func(fd Field) bool { return fd.Name == ar.EmailField }); i < 0 || in.Fields[i].Type != FieldEmail {
@@ -273,13 +274,33 @@ func compileForm(in FormInput) (Form, []FieldError) {
 		}
 	}
 	if f.arSubj, err = texttemplate.New("ar-subject").Option("missingkey=zero").Parse(in.Autoresponder.Subject); err != nil {
-		bad("autoresponder.subject", "invalid_template", templateProblem(err))
+		bad("autoresponder.subject", "invalid_template", "The template does not parse: "+templateProblem(err))
 	}
 	if f.arText, err = texttemplate.New("ar-text").Option("missingkey=zero").Parse(in.Autoresponder.Text); err != nil {
-		bad("autoresponder.text", "invalid_template", templateProblem(err))
+		bad("autoresponder.text", "invalid_template", "The template does not parse: "+templateProblem(err))
 	}
 	if f.arHTML, err = htmltemplate.New("ar-html").Option("missingkey=zero").Parse(in.Autoresponder.HTML); err != nil {
-		bad("autoresponder.html", "invalid_template", templateProblem(err))
+		bad("autoresponder.html", "invalid_template", "The template does not parse: "+templateProblem(err))
+	}
+	// A template that parses can still fail when it runs ({{.FormName.X}}
+	// on a string). Run each on sample data now, so that the form's owner
+	// hears of it here and no visitor's submission ever fails for it.
+	sample := map[string]any{"FormName": in.Name, "SubmissionID": "sub_sample", "CreatedAt": time.Time{}, "Fields": map[string]string{}}
+	for _, t := range []struct {
+		field string
+		run   func() error
+	}{
+		{"notify.subject", func() error { return f.subject.Execute(io.Discard, sample) }},
+		{"autoresponder.subject", func() error { return f.arSubj.Execute(io.Discard, sample) }},
+		{"autoresponder.text", func() error { return f.arText.Execute(io.Discard, sample) }},
+		{"autoresponder.html", func() error { return f.arHTML.Execute(io.Discard, sample) }},
+	} {
+		if slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == t.field }) {
+			continue // it did not parse: already reported
+		}
+		if err := t.run(); err != nil {
+			bad(t.field, "invalid_template", "The template fails on a submission: "+templateProblem(err))
+		}
 	}
 	for name, u := range map[string]string{"redirects.success": in.Redirects.Success, "redirects.error": in.Redirects.Error} {
 		if u != "" && !absoluteHTTPURL(u) {
@@ -303,14 +324,14 @@ func compileForm(in FormInput) (Form, []FieldError) {
 	return f, errs
 }
 
-// templateProblem shortens a template parse error for a client: the
-// position and the problem, without Go's internal template names.
+// templateProblem shortens a template error for a client: the position
+// and the problem, without Go's internal template names.
 func templateProblem(err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, ": "); i >= 0 {
 		msg = msg[i+2:]
 	}
-	return "The template does not parse: " + msg
+	return msg
 }
 
 func absoluteHTTPURL(s string) bool {

@@ -219,3 +219,13 @@ func TestRetryPolicy(t *testing.T) {
 		t.Fatal("retrying a sent message succeeded")
 	}
 }
+
+func TestTemplatesThatFailWhenRunAreRefused(t *testing.T) {
+	t.Parallel()
+	in := contactForm()
+	in.Notify.Subject = "{{.FormName.Foo}}"
+	_, err := domain.NewForm("ws_x", in, now)
+	if !slices.Contains(fieldsOf(err), "notify.subject:invalid_template") {
+		t.Fatalf("a subject that fails when run = %v, want invalid_template", err)
+	}
+}

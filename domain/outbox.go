@@ -72,9 +72,10 @@ type RetryPolicy struct {
 	Base, Max   time.Duration
 }
 
-// DefaultRetryPolicy makes 12 attempts over about a day: 30 s, 1 min,
-// 2 min, … doubling up to 6 h between attempts.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 12, Base: 30 * time.Second, Max: 6 * time.Hour}
+// DefaultRetryPolicy makes 12 attempts over about a day: waits of 1 min,
+// 2 min, 4 min, … doubling up to 12 h, each drawn from the upper half of
+// its step, put the 12th attempt 15 to 29 hours after the first.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 12, Base: time.Minute, Max: 12 * time.Hour}
 
 // Delay is the wait after the n-th failed attempt (n from 1), with jitter
 // so that messages failed by one outage do not all retry at one instant.
@@ -113,8 +114,11 @@ func (o *OutboxMessage) Failed(err error, temporary bool, p RetryPolicy, now tim
 	}
 }
 
-// Retry makes a failed or dead message due again now, with a fresh budget
-// of attempts (its history is kept). Sent messages cannot be retried.
+// Retry makes a failed or dead message due again now, keeping its
+// history. It gets the attempts it has left, not a new budget: a dead
+// message that fails again after the operator's retry is dead again at
+// once, rather than retried for another day. Sent messages cannot be
+// retried.
 func (o *OutboxMessage) Retry(now time.Time) error {
 	if o.Status == OutboxSent {
 		return E(KindConflict, "already_sent", "The message was sent; it cannot be retried.")

@@ -16,7 +16,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 )
 
@@ -31,9 +33,11 @@ func init() {
 type Config struct {
 	Logger         *slog.Logger
 	System         *system.Service
-	Identity       *identity.Service // nil leaves the identity routes out
-	MaxBodyBytes   int64             // requests with larger bodies get 413
-	Metrics        http.Handler      // serves GET /metrics; nil leaves it out
+	Identity       *identity.Service  // nil leaves the identity routes out
+	Messaging      *messaging.Service // nil leaves the outbox routes out
+	Forms          *forms.Service     // nil leaves the forms and submission routes out
+	MaxBodyBytes   int64              // requests with larger bodies get 413
+	Metrics        http.Handler       // serves GET /metrics; nil leaves it out
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
@@ -99,6 +103,16 @@ func New(cfg Config) *Server {
 	if cfg.Identity != nil {
 		v1.Use(authenticate(cfg.Identity))
 		identityRoutes{ids: cfg.Identity}.register(v1)
+	}
+	if cfg.Messaging != nil {
+		messageRoutes{msgs: cfg.Messaging}.register(v1)
+	}
+	if cfg.Forms != nil {
+		// The public submission routes sit behind authenticate too: no
+		// Authorization header (a browser's form post) is an anonymous
+		// caller, whom Submit accepts.
+		formRoutes{forms: cfg.Forms, log: cfg.Logger}.register(v1)
+		submitRoutes{forms: cfg.Forms}.register(v1)
 	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}

@@ -158,13 +158,13 @@ type Erased struct {
 func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email string) (_ Erased, err error) {
 	ctx, end := usecase.Start(ctx, "forms.Erase")
 	defer end(&err)
-	addr, err := domain.ParseEmail("email", email)
-	if err != nil {
-		return Erased{}, err
-	}
 	var out Erased
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermMembersWrite)
+		if err != nil {
+			return err
+		}
+		addr, err := domain.ParseEmail("email", email)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -18,9 +19,12 @@ import (
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -101,6 +105,8 @@ var allScopes = []string{
 type stack struct {
 	srv   *httpapi.Server
 	ids   *identity.Service
+	forms *forms.Service
+	db    *sqlstore.DB
 	clock *clock
 }
 
@@ -123,8 +129,13 @@ func newStack(t *testing.T, e engine) stack {
 	}
 	tp := sdktrace.NewTracerProvider()
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, TracerProvider: tp})
-	return stack{srv: srv, ids: ids, clock: c}
+	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: c})
+	fs := forms.NewService(forms.Config{
+		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
+		PerIP: inmem.NewRateLimiter(1000, 1000, c.Now), PerForm: inmem.NewRateLimiter(1000, 1000, c.Now),
+	})
+	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, TracerProvider: tp})
+	return stack{srv: srv, ids: ids, forms: fs, db: db, clock: c}
 }
 
 // fixture is an instance set up by an administrator who belongs to no
@@ -139,6 +150,12 @@ type fixture struct {
 	target   domain.UserID   // a viewer in A whom rows change, remove or disable
 	newcomer domain.UserID   // in no workspace: rows add them to A
 	victim   domain.APIKeyID // an active key in A that rows revoke
+	message  string          // a failed message in A's outbox that rows retry
+
+	// form is a form in A that rows read, change, delete and submit to;
+	// sub is a submission to it that rows read, file and delete.
+	form domain.FormID
+	sub  domain.SubmissionID
 	// tokens holds the credential each principal calls with; key principals
 	// have one per scope (keyScope), so keys is keyed by scope.
 	tokens map[principal]string
@@ -210,6 +227,8 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 		return k
 	}
 	f.victim = key("victim", []string{"content:read"}).Key.ID()
+	f.message = failedMessage(t, f.db, f.wsA, f.clock.Now())
+	f.form, f.sub = formWithSubmission(t, f.forms, own)
 	for _, r := range rows {
 		if p != keyWithScope && p != keyWithoutScope {
 			break
@@ -281,7 +300,8 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	if r.byID {
 		ws = string(f.wsA)
 	}
-	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim)).Replace(path)
+	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
+		":form", string(f.form), ":id", string(f.sub)).Replace(path)
 	var body []byte
 	if r.body != nil {
 		var err error
@@ -299,4 +319,47 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	w := httptest.NewRecorder()
 	f.srv.ServeHTTP(w, req)
 	return w
+}
+
+// failedMessage queues a message in ws's outbox whose one attempt failed
+// for good, as a rejected recipient does, and returns its ID.
+func failedMessage(t *testing.T, uow ports.UnitOfWork, ws domain.WorkspaceID, now time.Time) string {
+	t.Helper()
+	m, err := domain.NewMessage(domain.MessageInput{From: "keel@example.com", To: []string{"nobody@example.com"}, Subject: "Hello", Text: "Hello"}, now)
+	if err != nil {
+		t.Fatalf("fixture: message: %v", err)
+	}
+	o := domain.NewOutboxMessage(m, ws, "", domain.KindNotification, "", now)
+	o.Failed(errors.New("550 no such mailbox"), false, domain.DefaultRetryPolicy, now)
+	if err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error { return st.Outbox().Add(ctx, o) }); err != nil {
+		t.Fatalf("fixture: queue message: %v", err)
+	}
+	return m.ID()
+}
+
+// formWithSubmission defines a form in A as its owner, with one field per
+// matrix body (submitBody), and submits to it once.
+func formWithSubmission(t *testing.T, fs *forms.Service, owner domain.Principal) (domain.FormID, domain.SubmissionID) {
+	t.Helper()
+	fm, err := fs.CreateForm(t.Context(), owner, wsA, domain.FormInput{
+		Name: "Contact",
+		Fields: []domain.Field{
+			{Name: "name", Type: domain.FieldText, Required: true},
+			{Name: "email", Type: domain.FieldEmail, Required: true},
+		},
+		Notify:         domain.Notify{Recipients: []string{"team@example.com"}},
+		AllowedOrigins: []string{"https://site.example"},
+	})
+	if err != nil {
+		t.Fatalf("fixture: create form: %v", err)
+	}
+	out, err := fs.Submit(t.Context(), forms.SubmitInput{
+		Form:     fm.ID(),
+		Raw:      domain.RawSubmission{Fields: map[string][]string{"name": {"Ada"}, "email": {"ada@example.com"}}, Order: []string{"name", "email"}},
+		ClientIP: "192.0.2.9",
+	})
+	if err != nil {
+		t.Fatalf("fixture: submit: %v", err)
+	}
+	return fm.ID(), out.Submission.ID()
 }

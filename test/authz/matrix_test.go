@@ -64,12 +64,13 @@ func (r row) readOnly() bool { return strings.HasPrefix(r.route, "GET ") }
 // matrix is the specification, written from the README's "Users,
 // workspaces and access" section and not from the production policy:
 // viewers read; editors also write forms, submissions and content; admins
-// also manage members, API keys and the workspace's name and read the audit
-// log; owners also delete the workspace. Non-members get 404 as if the
-// workspace did not exist, instance administrators included. A key acts
-// with its scope and its creator's (here the owner's) role; routes that no
-// scope grants refuse every key with 403. No credentials get 401, and so do
-// bad ones on every route, public ones included: authentication runs first.
+// also manage members, API keys and the workspace's name, read the audit
+// log and see and retry the mail outbox; owners also delete the workspace.
+// Non-members get 404 as if the workspace did not exist, instance
+// administrators included. A key acts with its scope and its creator's
+// (here the owner's) role; routes that no scope grants refuse every key
+// with 403. No credentials get 401, and so do bad ones on every route,
+// public ones included: authentication runs first.
 var matrix = []row{
 	//          ano  vie  edi  adm  own  ins  ks+  ks-  oth  rev  exp
 	{want: want(409, 409, 409, 409, 409, 409, 409, 409, 409, 401, 401), route: "POST /v1/setup", body: setupBody},
@@ -98,6 +99,26 @@ var matrix = []row{
 
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/audit-events"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/audit-events"},
+
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/messages"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/messages/:message/retry", byID: true},
+
+	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/forms", scope: "forms:write", body: createFormBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms", scope: "forms:read"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms/:form", scope: "forms:read", byID: true},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/forms/:form", scope: "forms:write", body: renameFormBody},
+	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/forms/:form", scope: "forms:write"},
+
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms/:form/submissions", scope: "submissions:read"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms/:form/submissions/export", scope: "submissions:read"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/submissions/:id", scope: "submissions:read", byID: true},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/submissions/:id", scope: "submissions:write", body: fileSubmissionBody},
+	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/submissions/:id", scope: "submissions:write"},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/erasure", scope: "members:write", body: erasureBody},
+
+	// The public endpoint needs no credentials; valid ones change nothing.
+	{want: want(201, 201, 201, 201, 201, 201, 201, 201, 201, 401, 401), route: "POST /v1/forms/:form/submissions", body: submitBody},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/forms/:form/submissions"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
 }
@@ -167,6 +188,19 @@ func changeRoleBody(*fixture) any { return map[string]string{"role": "editor"} }
 func createKeyBody(*fixture) any {
 	return map[string]any{"name": "ci", "scopes": []string{"content:read"}}
 }
+
+func createFormBody(*fixture) any {
+	return map[string]any{"name": "Survey", "fields": []map[string]string{{"name": "answer", "type": "text"}}}
+}
+
+func renameFormBody(*fixture) any { return map[string]string{"name": "Renamed form"} }
+
+func fileSubmissionBody(*fixture) any { return map[string]string{"status": "read"} }
+
+func erasureBody(*fixture) any { return map[string]string{"email": "ada@example.com"} }
+
+// submitBody fits the fixture's form (formWithSubmission).
+func submitBody(*fixture) any { return map[string]string{"name": "Ada", "email": "ada@example.com"} }
 
 // TestAuthorizationMatrix calls every route as every principal, each
 // mutating cell on a database of its own, and checks the status and the

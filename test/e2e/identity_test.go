@@ -142,11 +142,13 @@ type clusterNode struct {
 	waited bool // exited has been received from
 }
 
-func startClusterNode(t *testing.T, bin, dbURL, name string) *clusterNode {
+// startClusterNode starts `keel serve` against dbURL
+// with the extra environment variables env ("KEY=value").
+func startClusterNode(t *testing.T, bin, dbURL, name string, env ...string) *clusterNode {
 	t.Helper()
 	n := &clusterNode{name: name, logs: newLogLines(), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
 	n.cmd = exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0")
-	n.cmd.Env = append(os.Environ(), "KEEL_DATABASE_URL="+dbURL, "KEEL_DATA_DIR="+t.TempDir())
+	n.cmd.Env = append(append(os.Environ(), "KEEL_DATABASE_URL="+dbURL, "KEEL_DATA_DIR="+t.TempDir()), env...)
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.stderr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatalf("start node %s: %v", name, err)

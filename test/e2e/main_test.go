@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/test/containers"
+	"github.com/keelhq/keel/test/mailpit"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -22,6 +23,7 @@ func TestMain(m *testing.M) {
 	containers.SetDefaults()
 	code := m.Run()
 	_ = testdb.Stop()
+	_ = mailpit.Stop()
 	os.Exit(code)
 }
 

@@ -113,6 +113,10 @@ func start(ctx context.Context) (*Server, error) {
 			// Mail adapters configured with credentials must work too.
 			"MP_SMTP_AUTH_ACCEPT_ANY":     "true",
 			"MP_SMTP_AUTH_ALLOW_INSECURE": "true",
+			// By default Mailpit deletes all but the newest 500
+			// messages every minute: a test that sends more, or
+			// shares the server with one that does, would lose mail.
+			"MP_MAX_MESSAGES": "0",
 		}),
 		// The image holds only the binary: no shell for the internal
 		// port check.

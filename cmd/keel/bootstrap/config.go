@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/keelhq/keel/domain"
 )
 
 // setting is one configuration value: its flag, its environment variable,
@@ -31,10 +34,18 @@ var (
 	sMaxBodyBytes    = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
 	sShutdownTimeout = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
 	sSessionTTL      = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
+	sMailFrom        = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
+	sMailMaxAttempts = setting{"mail-max-attempts", "KEEL_MAIL_MAX_ATTEMPTS", "12", "delivery attempts per message before it is given up as dead"}
+	sMailRetryBase   = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
+	sDispatcher      = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail itself; off: leave it to keel worker processes"}
 )
 
 // settings lists every setting in the README's order.
-var settings = []setting{sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL}
+var settings = []setting{
+	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
+	sMailFrom, sMailMaxAttempts, sMailRetryBase, sDispatcher,
+	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime,
+}
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
 
@@ -79,6 +90,11 @@ type serveConfig struct {
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
 	sessionTTL      time.Duration
+	mailFrom        string // validated: a parsable address
+	mailMaxAttempts int
+	mailRetryBase   time.Duration
+	dispatcher      bool // deliver mail in this process
+	forms           formsConfig
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -161,5 +177,49 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	if c.sessionTTL, err = time.ParseDuration(raw); err != nil || c.sessionTTL < time.Minute {
 		return c, sSessionTTL.errorf("want a duration of at least 1m such as 24h, got %q", raw)
 	}
+	c.mailFrom = value(fs, getenv, sMailFrom)
+	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+		return c, sMailFrom.errorf("want an address such as \"Keel <keel@example.com>\", got %q", c.mailFrom)
+	}
+	if c.mailMaxAttempts, err = loadMailMaxAttempts(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.mailRetryBase, err = loadMailRetryBase(fs, getenv); err != nil {
+		return c, err
+	}
+	switch raw = value(fs, getenv, sDispatcher); raw {
+	case "on", "off":
+		c.dispatcher = raw == "on"
+	default:
+		return c, sDispatcher.errorf("want on or off, got %q", raw)
+	}
+	if c.forms, err = loadFormsConfig(fs, getenv); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// maxMailAttempts bounds KEEL_MAIL_MAX_ATTEMPTS: past it the backoff's
+// six-hour cap alone spreads the attempts over a month.
+const maxMailAttempts = 100
+
+func loadMailMaxAttempts(fs *pflag.FlagSet, getenv func(string) string) (int, error) {
+	raw := value(fs, getenv, sMailMaxAttempts)
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxMailAttempts {
+		return 0, sMailMaxAttempts.errorf("want a number from 1 to %d, got %q", maxMailAttempts, raw)
+	}
+	return n, nil
+}
+
+// loadMailRetryBase reads the first retry wait. Below a second a relay
+// outage would burn through the attempts in moments; above the backoff's
+// 12-hour cap the doubling would never apply.
+func loadMailRetryBase(fs *pflag.FlagSet, getenv func(string) string) (time.Duration, error) {
+	raw := value(fs, getenv, sMailRetryBase)
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < time.Second || d > domain.DefaultRetryPolicy.Max {
+		return 0, sMailRetryBase.errorf("want a duration from 1s to 12h such as 1m, got %q", raw)
+	}
+	return d, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/smtpmail"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/ports"
 )
@@ -29,6 +30,9 @@ func newServeCommand(getenv func(string) string) *cobra.Command {
 		Long: `Serve runs Keel's HTTP API until it receives SIGINT or SIGTERM, then stops
 accepting connections, lets in-flight requests finish (up to the shutdown
 timeout) and closes the database.
+
+Unless KEEL_DISPATCHER=off, serve also delivers the mail in the outbox, as
+"keel worker" does; at shutdown its sends in flight finish too.
 
 Endpoints outside the versioned API: GET /healthz (the process lives),
 GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
@@ -86,11 +90,20 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 
-	mailer, mailDesc, err := newMailer(cfg, stdout)
+	mailer, mailDesc, err := newMailer(cfg.smtpURL, cfg.dataDir, stdout)
 	if err != nil {
 		return err
 	}
-	_ = mailer // The outbox dispatcher (forms issue) is its first user.
+	dispatcher, err := newDispatcher(db, mailer, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, log, tel)
+	if err != nil {
+		return err
+	}
+	// wake tells this process's dispatcher that a committed transaction
+	// queued mail; with the dispatcher off, the workers' polls find it.
+	wake := func() {}
+	if cfg.dispatcher {
+		wake = dispatcher.Wake
+	}
 
 	sys := system.NewService(db, db, ports.ClockFunc(time.Now))
 	inst, err := sys.Instance(ctx)
@@ -102,6 +115,14 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	defer ids.close()
+	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake})
+	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wake, log)
+	// The retention job stops, and is waited for, before the database
+	// closes (defers run last first).
+	retentionCtx, stopRetention := context.WithCancel(context.WithoutCancel(ctx))
+	retentionDone := make(chan struct{})
+	go func() { defer close(retentionDone); runRetention(retentionCtx, formsSvc, log) }()
+	defer func() { stopRetention(); <-retentionDone }()
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -111,6 +132,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Logger:         log,
 		System:         sys,
 		Identity:       ids.svc,
+		Messaging:      msgs,
+		Forms:          formsSvc,
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
@@ -132,10 +155,27 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// The dispatcher stops with the HTTP server and before the database
+	// closes (defers run last first): its sends in flight finish and
+	// their outcomes are saved, within the shutdown timeout.
+	stopDispatcher := func() {}
+	if cfg.dispatcher {
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := dispatcher.Run(dctx); err != nil {
+				log.Error("dispatcher stopped", "err", err)
+			}
+		}()
+		stopDispatcher = func() { cancel(); <-done } // safe to call again, from any goroutine
+	}
+	defer stopDispatcher()
 	log.Info("listening",
 		"addr", ln.Addr().String(),
 		"database", db.Dialect(),
 		"mail", mailDesc,
+		"dispatcher", cfg.dispatcher,
 		"instance", inst.ID(),
 		"version", buildVersion(),
 		"startup_ms", time.Since(started).Milliseconds(),
@@ -153,6 +193,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
+	go stopDispatcher() // it drains while the HTTP server does
 	if err := srv.Shutdown(sctx); err != nil {
 		// In-flight requests outlived the timeout: cut them off rather
 		// than hang, and say so.
@@ -162,6 +203,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}
+	stopDispatcher()
 	log.Info("stopped")
 	return nil
 }
@@ -169,12 +211,12 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 // newMailer picks SMTP when a URL is configured and the console mailer,
 // which writes .eml files into the data directory, otherwise. The
 // description it returns is safe to log: it holds no password.
-func newMailer(cfg serveConfig, stdout io.Writer) (ports.Mailer, string, error) {
-	if cfg.smtpURL == "" {
-		dir := filepath.Join(cfg.dataDir, "mail")
+func newMailer(smtpURL, dataDir string, stdout io.Writer) (ports.Mailer, string, error) {
+	if smtpURL == "" {
+		dir := filepath.Join(dataDir, "mail")
 		return consolemail.New(dir, stdout), "console " + dir, nil
 	}
-	m, err := smtpmail.New(cfg.smtpURL)
+	m, err := smtpmail.New(smtpURL)
 	if err != nil {
 		return nil, "", sSMTPURL.errorf("%v", err)
 	}

@@ -1,0 +1,501 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keelhq/keel/application/forms"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// formRoutes serves the management API of forms and their submissions:
+// definitions, listing, filing, export and erasure. The public submission
+// endpoint is submitRoutes. Handlers decode, call one use case and encode.
+type formRoutes struct {
+	forms *forms.Service
+	log   *slog.Logger // for export failures after the first byte, which no problem can report
+}
+
+func (h formRoutes) register(v1 *gin.RouterGroup) {
+	v1.POST("/workspaces/:ws/forms", h.createForm)
+	v1.GET("/workspaces/:ws/forms", h.listForms)
+	v1.GET("/workspaces/:ws/forms/:form", h.getForm)
+	v1.PATCH("/workspaces/:ws/forms/:form", h.updateForm)
+	v1.DELETE("/workspaces/:ws/forms/:form", h.deleteForm)
+
+	v1.GET("/workspaces/:ws/forms/:form/submissions", h.listSubmissions)
+	v1.GET("/workspaces/:ws/forms/:form/submissions/export", h.exportSubmissions)
+	v1.GET("/workspaces/:ws/submissions/:id", h.getSubmission)
+	v1.PATCH("/workspaces/:ws/submissions/:id", h.updateSubmission)
+	v1.DELETE("/workspaces/:ws/submissions/:id", h.deleteSubmission)
+
+	v1.POST("/workspaces/:ws/erasure", h.erase)
+}
+
+// --- Form DTOs. One shape serves the request and the response; the
+// response adds id, created_at and updated_at.
+
+type formFieldDTO struct {
+	Name      string   `json:"name"`
+	Label     string   `json:"label"`
+	Type      string   `json:"type"`
+	Required  bool     `json:"required"`
+	MinLength *int     `json:"min_length"`
+	MaxLength *int     `json:"max_length"`
+	Min       *float64 `json:"min"`
+	Max       *float64 `json:"max"`
+	Pattern   string   `json:"pattern"`
+	Options   []string `json:"options"`
+}
+
+type notifyDTO struct {
+	Recipients []string `json:"recipients"`
+	Subject    string   `json:"subject"`
+}
+
+type autoresponderDTO struct {
+	Enabled    bool   `json:"enabled"`
+	EmailField string `json:"email_field"`
+	Subject    string `json:"subject"`
+	Text       string `json:"text"`
+	HTML       string `json:"html"`
+}
+
+type redirectsDTO struct {
+	Success string `json:"success"`
+	Error   string `json:"error"`
+}
+
+type formRequest struct {
+	Name           string           `json:"name"`
+	Status         string           `json:"status"`
+	Fields         []formFieldDTO   `json:"fields"`
+	Notify         notifyDTO        `json:"notify"`
+	Autoresponder  autoresponderDTO `json:"autoresponder"`
+	Redirects      redirectsDTO     `json:"redirects"`
+	AllowedOrigins []string         `json:"allowed_origins"`
+	Honeypot       string           `json:"honeypot"`
+	RetentionDays  int              `json:"retention_days"`
+}
+
+type formResponse struct {
+	ID string `json:"id"`
+	formRequest
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// toField converts a field DTO. An unknown type string becomes the zero
+// FieldType, which domain.NewForm reports as unknown_type with the other
+// problems of the definition, all in one 422.
+func (d formFieldDTO) toField() domain.Field {
+	t, _ := domain.ParseFieldType(d.Type)
+	return domain.Field{
+		Name: d.Name, Label: d.Label, Type: t, Required: d.Required,
+		MinLength: d.MinLength, MaxLength: d.MaxLength, Min: d.Min, Max: d.Max,
+		Pattern: d.Pattern, Options: d.Options,
+	}
+}
+
+func toFields(ds []formFieldDTO) []domain.Field {
+	out := make([]domain.Field, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.toField())
+	}
+	return out
+}
+
+func (r formRequest) toInput() domain.FormInput {
+	return domain.FormInput{
+		Name: r.Name, Status: r.Status, Fields: toFields(r.Fields),
+		Notify: domain.Notify{Recipients: r.Notify.Recipients, Subject: r.Notify.Subject},
+		Autoresponder: domain.Autoresponder{
+			Enabled: r.Autoresponder.Enabled, EmailField: r.Autoresponder.EmailField,
+			Subject: r.Autoresponder.Subject, Text: r.Autoresponder.Text, HTML: r.Autoresponder.HTML,
+		},
+		Redirects:      domain.Redirects{Success: r.Redirects.Success, Error: r.Redirects.Error},
+		AllowedOrigins: r.AllowedOrigins,
+		Honeypot:       r.Honeypot,
+		RetentionDays:  r.RetentionDays,
+	}
+}
+
+// nonNil makes an absent list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func toFormResponse(f domain.Form) formResponse {
+	d := f.Definition()
+	fields := make([]formFieldDTO, 0, len(d.Fields))
+	for _, fd := range d.Fields {
+		fields = append(fields, formFieldDTO{
+			Name: fd.Name, Label: fd.Label, Type: fd.Type.String(), Required: fd.Required,
+			MinLength: fd.MinLength, MaxLength: fd.MaxLength, Min: fd.Min, Max: fd.Max,
+			Pattern: fd.Pattern, Options: nonNil(fd.Options),
+		})
+	}
+	return formResponse{
+		ID: string(f.ID()),
+		formRequest: formRequest{
+			Name: d.Name, Status: f.Status().String(), Fields: fields,
+			Notify: notifyDTO{Recipients: nonNil(d.Notify.Recipients), Subject: d.Notify.Subject},
+			Autoresponder: autoresponderDTO{
+				Enabled: d.Autoresponder.Enabled, EmailField: d.Autoresponder.EmailField,
+				Subject: d.Autoresponder.Subject, Text: d.Autoresponder.Text, HTML: d.Autoresponder.HTML,
+			},
+			Redirects:      redirectsDTO{Success: d.Redirects.Success, Error: d.Redirects.Error},
+			AllowedOrigins: nonNil(d.AllowedOrigins),
+			Honeypot:       d.Honeypot,
+			RetentionDays:  d.RetentionDays,
+		},
+		CreatedAt: f.CreatedAt(),
+		UpdatedAt: f.UpdatedAt(),
+	}
+}
+
+// optional is a PATCH member: Set when the key is present. JSON null
+// resets the member to its zero value (as in RFC 7396, where null removes
+// a member), which for most members means "back to the default". Nested
+// values are decoded as strictly as the body: an unknown key is a 400.
+type optional[T any] struct {
+	Set, Null bool
+	V         T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	var zero T
+	o.V = zero
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&o.V)
+}
+
+func (o optional[T]) apply(dst *T) {
+	if o.Set {
+		*dst = o.V
+	}
+}
+
+type notifyPatch struct {
+	Recipients optional[[]string] `json:"recipients"`
+	Subject    optional[string]   `json:"subject"`
+}
+
+type autoresponderPatch struct {
+	Enabled    optional[bool]   `json:"enabled"`
+	EmailField optional[string] `json:"email_field"`
+	Subject    optional[string] `json:"subject"`
+	Text       optional[string] `json:"text"`
+	HTML       optional[string] `json:"html"`
+}
+
+type redirectsPatch struct {
+	Success optional[string] `json:"success"`
+	Error   optional[string] `json:"error"`
+}
+
+// formPatch is a PATCH body: members that are present replace the
+// definition's; nested objects (notify, autoresponder, redirects) merge
+// member by member; lists (fields, recipients, allowed_origins) are
+// replaced whole.
+type formPatch struct {
+	Name           optional[string]             `json:"name"`
+	Status         optional[string]             `json:"status"`
+	Fields         optional[[]formFieldDTO]     `json:"fields"`
+	Notify         optional[notifyPatch]        `json:"notify"`
+	Autoresponder  optional[autoresponderPatch] `json:"autoresponder"`
+	Redirects      optional[redirectsPatch]     `json:"redirects"`
+	AllowedOrigins optional[[]string]           `json:"allowed_origins"`
+	Honeypot       optional[string]             `json:"honeypot"`
+	RetentionDays  optional[int]                `json:"retention_days"`
+}
+
+// applyTo edits def in place; domain.Form.Replace validates the result.
+func (p formPatch) applyTo(def *domain.FormInput) {
+	p.Name.apply(&def.Name)
+	p.Status.apply(&def.Status)
+	if p.Fields.Set {
+		def.Fields = toFields(p.Fields.V)
+	}
+	if p.Notify.Set {
+		n := p.Notify.V
+		if p.Notify.Null { // the defaults
+			def.Notify = domain.Notify{}
+		}
+		n.Recipients.apply(&def.Notify.Recipients)
+		n.Subject.apply(&def.Notify.Subject)
+	}
+	if p.Autoresponder.Set {
+		a := p.Autoresponder.V
+		if p.Autoresponder.Null {
+			def.Autoresponder = domain.Autoresponder{}
+		}
+		a.Enabled.apply(&def.Autoresponder.Enabled)
+		a.EmailField.apply(&def.Autoresponder.EmailField)
+		a.Subject.apply(&def.Autoresponder.Subject)
+		a.Text.apply(&def.Autoresponder.Text)
+		a.HTML.apply(&def.Autoresponder.HTML)
+	}
+	if p.Redirects.Set {
+		r := p.Redirects.V
+		if p.Redirects.Null {
+			def.Redirects = domain.Redirects{}
+		}
+		r.Success.apply(&def.Redirects.Success)
+		r.Error.apply(&def.Redirects.Error)
+	}
+	p.AllowedOrigins.apply(&def.AllowedOrigins)
+	p.Honeypot.apply(&def.Honeypot)
+	p.RetentionDays.apply(&def.RetentionDays)
+}
+
+// --- Submission DTOs.
+
+// submissionResponse is a stored submission. ip_hash is the keyed hash
+// Keel stores instead of the client's address: it lets a workspace see
+// that submissions came from one source (spam triage) without revealing
+// the address, and cannot be reversed without the server's key.
+type submissionResponse struct {
+	ID        string         `json:"id"`
+	FormID    string         `json:"form_id"`
+	Status    string         `json:"status"`
+	Values    map[string]any `json:"values"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+	UserAgent string         `json:"user_agent"`
+	Referrer  string         `json:"referrer"`
+	Origin    string         `json:"origin"`
+	IPHash    string         `json:"ip_hash"`
+}
+
+// toSubmissionResponse encodes a field as a string, or as an array when
+// multi says the field is a multiselect. The listing and single-submission
+// use cases do not return the form, so there multi is multiValued: a
+// multiselect with one chosen option then reads as a string.
+func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) submissionResponse {
+	values := make(map[string]any, len(s.Values()))
+	for _, v := range s.Values() {
+		if multi(v) {
+			values[v.Field] = nonNil(v.Values)
+		} else if len(v.Values) > 0 {
+			values[v.Field] = v.Values[0]
+		}
+	}
+	m := s.Meta()
+	return submissionResponse{
+		ID: string(s.ID()), FormID: string(s.Form()), Status: s.Status().String(), Values: values,
+		CreatedAt: s.CreatedAt(), UpdatedAt: s.UpdatedAt(),
+		UserAgent: m.UserAgent, Referrer: m.Referrer, Origin: m.Origin, IPHash: m.IPHash,
+	}
+}
+
+func multiValued(v domain.Value) bool { return len(v.Values) > 1 }
+
+// multiselectOf reports the form's multiselect fields, for exports, which
+// know the form.
+func multiselectOf(f domain.Form) func(domain.Value) bool {
+	multi := map[string]bool{}
+	for _, fd := range f.Fields() {
+		multi[fd.Name] = fd.Type == domain.FieldMultiselect
+	}
+	return func(v domain.Value) bool { return multi[v.Field] || len(v.Values) > 1 }
+}
+
+func toListedSubmission(s domain.Submission) submissionResponse {
+	return toSubmissionResponse(s, multiValued)
+}
+
+// --- Form handlers.
+
+func (h formRoutes) createForm(c *gin.Context) {
+	var req formRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	f, err := h.forms.CreateForm(c.Request.Context(), principal(c), c.Param("ws"), req.toInput())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toFormResponse(f))
+}
+
+func (h formRoutes) listForms(c *gin.Context) {
+	serveList(c, func(page ports.Page) ([]domain.Form, string, error) {
+		return h.forms.ListForms(c.Request.Context(), principal(c), c.Param("ws"), page)
+	}, toFormResponse)
+}
+
+func (h formRoutes) getForm(c *gin.Context) {
+	f, err := h.forms.GetForm(c.Request.Context(), principal(c), c.Param("ws"), domain.FormID(c.Param("form")))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFormResponse(f))
+}
+
+func (h formRoutes) updateForm(c *gin.Context) {
+	var req formPatch
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	f, err := h.forms.UpdateForm(c.Request.Context(), principal(c), c.Param("ws"), domain.FormID(c.Param("form")),
+		func(def *domain.FormInput) error {
+			req.applyTo(def)
+			return nil
+		})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFormResponse(f))
+}
+
+func (h formRoutes) deleteForm(c *gin.Context) {
+	if err := h.forms.DeleteForm(c.Request.Context(), principal(c), c.Param("ws"), domain.FormID(c.Param("form"))); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// --- Submission handlers.
+
+// maxQueryLen bounds the q filter: a substring search over every value.
+const maxQueryLen = 200
+
+// submissionFilterOf reads ?status=&since=&until=&q=, reporting every bad
+// parameter at once.
+func submissionFilterOf(c *gin.Context) (ports.SubmissionFilter, error) {
+	var f ports.SubmissionFilter
+	var errs []domain.FieldError
+	if s := c.Query("status"); s != "" {
+		st, err := domain.ParseSubmissionStatus(s)
+		if err != nil {
+			errs = append(errs, domain.FieldError{Field: "status", Code: "unknown_value", Message: "Use new, read, spam or archived."})
+		} else {
+			f.Status = &st
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		s := c.Query(p.name)
+		if s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			errs = append(errs, domain.FieldError{Field: p.name, Code: "invalid_time", Message: "Use an RFC 3339 time such as 2026-03-02T09:00:00Z."})
+			continue
+		}
+		*p.dst = t.UTC()
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		errs = append(errs, domain.FieldError{Field: "until", Code: "before_since", Message: "until must be after since."})
+	}
+	f.Query = c.Query("q")
+	if utf8.RuneCountInString(f.Query) > maxQueryLen {
+		errs = append(errs, domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."})
+	}
+	if len(errs) > 0 {
+		return f, domain.Invalid(errs...)
+	}
+	return f, nil
+}
+
+func (h formRoutes) listSubmissions(c *gin.Context) {
+	filter, err := submissionFilterOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	serveList(c, func(page ports.Page) ([]domain.Submission, string, error) {
+		return h.forms.ListSubmissions(c.Request.Context(), principal(c), c.Param("ws"), domain.FormID(c.Param("form")), filter, page)
+	}, toListedSubmission)
+}
+
+func (h formRoutes) getSubmission(c *gin.Context) {
+	s, err := h.forms.GetSubmission(c.Request.Context(), principal(c), c.Param("ws"), domain.SubmissionID(c.Param("id")))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toListedSubmission(s))
+}
+
+type updateSubmissionRequest struct {
+	Status string `json:"status"`
+}
+
+func (h formRoutes) updateSubmission(c *gin.Context) {
+	var req updateSubmissionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	st, err := domain.ParseSubmissionStatus(req.Status)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s, err := h.forms.UpdateSubmissionStatus(c.Request.Context(), principal(c), c.Param("ws"), domain.SubmissionID(c.Param("id")), st)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toListedSubmission(s))
+}
+
+func (h formRoutes) deleteSubmission(c *gin.Context) {
+	if err := h.forms.DeleteSubmission(c.Request.Context(), principal(c), c.Param("ws"), domain.SubmissionID(c.Param("id"))); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// --- Erasure.
+
+type erasureRequest struct {
+	Email string `json:"email"`
+}
+
+type erasureResponse struct {
+	Submissions int `json:"submissions"`
+	Messages    int `json:"messages"`
+}
+
+func (h formRoutes) erase(c *gin.Context) {
+	var req erasureRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	out, err := h.forms.Erase(c.Request.Context(), principal(c), c.Param("ws"), req.Email)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, erasureResponse{Submissions: out.Submissions, Messages: out.Messages})
+}

@@ -1,0 +1,109 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/application/forms"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+var (
+	sIPHashKey       = setting{"ip-hash-key", "KEEL_IP_HASH_KEY", "", "secret that keys the hash stored instead of client IPs; set the same on every node (default: random per process)"}
+	sSubmitPerIP     = setting{"submit-per-ip", "KEEL_SUBMIT_PER_IP", "20", "form submissions a client IP may make per minute (bursts of twice that)"}
+	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together"}
+	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
+	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
+)
+
+// formsConfig is what the forms service takes from configuration.
+type formsConfig struct {
+	ipHashKey []byte
+	randomKey bool
+	perIP     int
+	perForm   int
+	spam      domain.SpamRules
+}
+
+func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig, error) {
+	var c formsConfig
+	if k := value(fs, getenv, sIPHashKey); k != "" {
+		if len(k) < 16 {
+			return c, sIPHashKey.errorf("use at least 16 characters")
+		}
+		c.ipHashKey = []byte(k)
+	} else {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		c.ipHashKey, c.randomKey = []byte(hex.EncodeToString(b)), true
+	}
+	for _, s := range []struct {
+		set *setting
+		dst *int
+	}{{&sSubmitPerIP, &c.perIP}, {&sSubmitPerForm, &c.perForm}} {
+		raw := value(fs, getenv, *s.set)
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return c, s.set.errorf("want a positive number per minute, got %q", raw)
+		}
+		*s.dst = n
+	}
+	raw := value(fs, getenv, sSpamMaxLinks)
+	links, err := strconv.Atoi(raw)
+	if err != nil || links < 0 {
+		return c, sSpamMaxLinks.errorf("want 0 or more, got %q", raw)
+	}
+	raw = value(fs, getenv, sSpamMinFillTime)
+	fill, err := time.ParseDuration(raw)
+	if err != nil || fill < 0 {
+		return c, sSpamMinFillTime.errorf("want a duration such as 2s, got %q", raw)
+	}
+	c.spam = domain.SpamRules{MaxLinks: links, MinFillTime: fill, TimestampField: "_keel_ts"}
+	return c, nil
+}
+
+func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mailFrom string, wake func(), log *slog.Logger) *forms.Service {
+	if cfg.randomKey {
+		log.Warn("KEEL_IP_HASH_KEY is not set: a random key hashes client IPs, so one client's hash differs between restarts and between nodes")
+	}
+	return forms.NewService(forms.Config{
+		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), MailFrom: mailFrom,
+		Spam: cfg.spam, IPHashKey: cfg.ipHashKey,
+		PerIP:   inmem.NewRateLimiter(float64(cfg.perIP)/60, 2*cfg.perIP, time.Now),
+		PerForm: inmem.NewRateLimiter(float64(cfg.perForm)/60, cfg.perForm, time.Now),
+		Wake:    wake,
+	})
+}
+
+// retentionEvery is how often the retention job runs. Every node runs it;
+// the deletes are idempotent, so concurrent runs only repeat work.
+const retentionEvery = time.Hour
+
+// runRetention deletes expired submissions now and every retentionEvery
+// until ctx ends.
+func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) {
+	t := time.NewTicker(retentionEvery)
+	defer t.Stop()
+	for {
+		n, err := svc.ApplyRetention(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.ErrorContext(ctx, "retention failed", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "retention deleted expired submissions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
