@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -35,6 +36,12 @@ var migrations embed.FS
 type DB struct {
 	sql *sql.DB
 	d   dialect
+	// writeMu queues this process's SQLite transactions. Each takes the
+	// database's write lock at BEGIN; without the queue, concurrent ones
+	// wait in SQLite's busy handler, which sleeps in growing steps and
+	// turned a 13 ms median into a 300 ms p99 under 32 clients. Other
+	// processes on the same file still wait through busy_timeout.
+	writeMu sync.Mutex
 }
 
 var (
@@ -148,6 +155,10 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 }
 
 func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.Stores) error) (err error) {
+	if db.d.name() == "sqlite" {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

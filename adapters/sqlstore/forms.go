@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keelhq/keel/domain"
@@ -132,7 +134,46 @@ func scanForm(sc scanner) (domain.Form, error) {
 	if err != nil {
 		return domain.Form{}, err
 	}
-	return r.toDomain()
+	return compiledForms.load(r)
+}
+
+// formCache keeps the forms rebuilt from their rows. Rebuilding compiles
+// the form's patterns and parses its templates, which costs more than the
+// rest of a submission's transaction; the public endpoint reads its form
+// on every submission. An entry is used only when the row read now is
+// identical to the one it was built from, so an edit on any node is seen
+// at the next read: the cache saves work, never a query.
+type formCache struct {
+	m    sync.Map // form ID → cachedForm
+	size atomic.Int64
+}
+
+type cachedForm struct {
+	row  formRow
+	form domain.Form
+}
+
+// maxCachedForms bounds the cache; past it, it starts again empty.
+const maxCachedForms = 10_000
+
+var compiledForms = &formCache{}
+
+func (c *formCache) load(r formRow) (domain.Form, error) {
+	if v, ok := c.m.Load(r.id); ok {
+		if e := v.(cachedForm); e.row == r {
+			return e.form, nil
+		}
+	}
+	f, err := r.toDomain()
+	if err != nil {
+		return domain.Form{}, err
+	}
+	if c.size.Add(1) > maxCachedForms {
+		c.m.Clear()
+		c.size.Store(0)
+	}
+	c.m.Store(r.id, cachedForm{row: r, form: f})
+	return f, nil
 }
 
 func encodeForm(f domain.Form) (string, error) {

@@ -1,0 +1,84 @@
+package bootstrap
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/adapters/httpapi"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/system"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// BenchmarkSubmit measures the public submission endpoint as serve wires
+// it, on SQLite: decode, validate, store the submission and its two
+// outbox messages in one transaction, answer 201.
+func BenchmarkSubmit(b *testing.B) {
+	ctx := context.Background()
+	tel, err := newTelemetry(ctx, "none", func(string) string { return "" }, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "keel.db"), sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lw := newLogWriter(io.Discard)
+	defer lw.Close()
+	log := newLogger(lw, 0)
+	ids, err := newIdentity(ctx, db, time.Hour, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ids.close()
+	svc := newForms(formsConfig{ipHashKey: []byte("0123456789abcdef0123"), perIP: 1e9, perForm: 1e9}, db, ids.authz, "Keel <k@example.com>", func() {}, log)
+	ws, _ := domain.NewWorkspace("S", "s", time.Now())
+	form, err := domain.NewForm(ws.ID(), domain.FormInput{
+		Name:          "C",
+		Fields:        []domain.Field{{Name: "name", Type: domain.FieldText, Required: true}, {Name: "email", Type: domain.FieldEmail, Required: true}, {Name: "message", Type: domain.FieldTextarea}},
+		Notify:        domain.Notify{Recipients: []string{"team@example.com"}},
+		Autoresponder: domain.Autoresponder{Enabled: true, EmailField: "email", Subject: "Thanks", Text: "Hi"},
+	}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		if err := st.Workspaces().Add(ctx, ws); err != nil {
+			return err
+		}
+		return st.Forms().Add(ctx, form)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Config{
+		Logger: log, System: system.NewService(db, db, ports.ClockFunc(time.Now)), Identity: ids.svc, Forms: svc,
+		TracerProvider: tel.tracer, MeterProvider: tel.meter, Propagator: tel.propagator,
+	})
+	const body = `{"name":"Ada","email":"ada@example.com","message":"Hello there, this is a test message."}`
+	path := "/v1/forms/" + string(form.ID()) + "/submissions"
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusCreated {
+				b.Errorf("POST = %d %s", w.Code, w.Body)
+				return
+			}
+		}
+	})
+}
