@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -70,44 +71,14 @@ func (s *Service) hashIP(ip string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// workspace finds the workspace a path names by ID or slug and checks that
-// p holds perm there; a workspace p cannot see is reported as not found.
+// workspace resolves and authorizes a workspace reference; see
+// usecase.Workspace.
 func (s *Service) workspace(ctx context.Context, st ports.Stores, p domain.Principal, ref string, perm domain.Permission) (domain.Workspace, error) {
-	if p.IsAnonymous() {
-		return domain.Workspace{}, domain.ErrUnauthenticated
-	}
-	var (
-		w   domain.Workspace
-		err error
-	)
-	switch {
-	case domain.ValidID(domain.PrefixWorkspace, ref):
-		w, err = st.Workspaces().Get(ctx, domain.WorkspaceID(ref))
-	case validSlug(ref):
-		w, err = st.Workspaces().GetBySlug(ctx, ref)
-	default:
-		err = domain.ErrNotFound
-	}
-	if err != nil {
-		return domain.Workspace{}, err
-	}
-	if err := s.authz.Authorize(ctx, p, w.ID(), perm); err != nil {
-		return domain.Workspace{}, err
-	}
-	return w, nil
+	return usecase.Workspace(ctx, st, s.authz, p, ref, perm)
 }
 
-func validSlug(s string) bool {
-	_, err := domain.ParseSlug(s)
-	return err == nil
-}
-
-// audit appends an event about p's action in ws inside the caller's
-// transaction.
+// audit records what p just did in the caller's transaction; see
+// usecase.Audit.
 func (s *Service) audit(ctx context.Context, st ports.Stores, p domain.Principal, ws domain.WorkspaceID, action, targetKind, targetID string, details map[string]string) error {
-	kind, id := p.Actor()
-	return st.Audit().Add(ctx, domain.NewAuditEvent(domain.AuditEvent{
-		Workspace: ws, ActorKind: kind, ActorID: id, Action: action, TargetKind: targetKind, TargetID: targetID,
-		IP: p.Client().IP, UserAgent: p.Client().UserAgent, Details: details,
-	}, s.now()))
+	return usecase.Audit(ctx, st, p, ws, action, targetKind, targetID, details, s.now())
 }

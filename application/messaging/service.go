@@ -7,9 +7,9 @@ package messaging
 
 import (
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -44,45 +44,14 @@ func NewService(cfg Config) *Service {
 
 func (s *Service) now() time.Time { return s.clock.Now() }
 
-// workspace finds the workspace a path names by ID or slug and checks that
-// p holds perm there. A workspace p has no access to is reported exactly
-// like one that does not exist. (The same rule as the identity context's;
-// contexts do not import each other.)
+// workspace resolves and authorizes a workspace reference; see
+// usecase.Workspace.
 func (s *Service) workspace(ctx context.Context, st ports.Stores, p domain.Principal, ref string, perm domain.Permission) (domain.Workspace, error) {
-	if p.IsAnonymous() {
-		return domain.Workspace{}, domain.ErrUnauthenticated
-	}
-	var (
-		w   domain.Workspace
-		err error
-	)
-	if domain.ValidID(domain.PrefixWorkspace, ref) {
-		w, err = st.Workspaces().Get(ctx, domain.WorkspaceID(ref))
-	} else if _, perr := domain.ParseSlug(ref); perr == nil {
-		w, err = st.Workspaces().GetBySlug(ctx, ref)
-	} else {
-		err = domain.ErrNotFound
-	}
-	if err != nil {
-		return domain.Workspace{}, err
-	}
-	if err := s.authz.Authorize(ctx, p, w.ID(), perm); err != nil {
-		return domain.Workspace{}, err
-	}
-	return w, nil
+	return usecase.Workspace(ctx, st, s.authz, p, ref, perm)
 }
 
-// audit appends an event describing what p just did, inside the caller's
-// transaction, so the record commits with the change or not at all.
+// audit records what p just did in the caller's transaction; see
+// usecase.Audit.
 func (s *Service) audit(ctx context.Context, st ports.Stores, p domain.Principal, ws domain.WorkspaceID, action, targetKind, targetID string, details map[string]string) error {
-	kind, id := p.Actor()
-	e := domain.NewAuditEvent(domain.AuditEvent{
-		Workspace: ws, ActorKind: kind, ActorID: id, Action: action,
-		TargetKind: targetKind, TargetID: targetID,
-		IP: p.Client().IP, UserAgent: p.Client().UserAgent, Details: details,
-	}, s.now())
-	if err := st.Audit().Add(ctx, e); err != nil {
-		return fmt.Errorf("record %s: %w", action, err)
-	}
-	return nil
+	return usecase.Audit(ctx, st, p, ws, action, targetKind, targetID, details, s.now())
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/keelhq/keel/adapters/consolemail"
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/smtpmail"
-	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/ports"
@@ -61,35 +60,12 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		// GOGC and GOMEMLIMIT in the environment still win.
 		debug.SetGCPercent(400)
 	}
-	logOut := newLogWriter(stdout)
-	defer logOut.Close()
-	log := newLogger(logOut, cfg.logLevel)
-
-	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
+	p, closeProcess, err := startProcess(ctx, cfg.storeConfig, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if terr := tel.shutdown(sctx); terr != nil {
-			log.Warn("flushing telemetry failed", "err", terr)
-		}
-	}()
-
-	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	if err != nil {
-		return sDatabaseURL.errorf("%v", err)
-	}
-	for _, m := range applied {
-		log.Info("migration applied", "version", m.Version, "name", m.Name)
-	}
-
+	defer closeProcess()
+	log, tel, db := p.log, p.tel, p.db
 	mailer, mailDesc, err := newMailer(cfg.smtpURL, cfg.dataDir, stdout)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -73,34 +72,12 @@ flight finish (up to the shutdown timeout) and records their outcome.`,
 
 // work runs a dispatcher until ctx is cancelled and its sends are done.
 func work(ctx context.Context, cfg workerConfig, getenv func(string) string, stdout io.Writer) error {
-	logOut := newLogWriter(stdout)
-	defer logOut.Close()
-	log := newLogger(logOut, cfg.logLevel)
-
-	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
+	p, closeProcess, err := startProcess(ctx, cfg.storeConfig, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if terr := tel.shutdown(sctx); terr != nil {
-			log.Warn("flushing telemetry failed", "err", terr)
-		}
-	}()
-
-	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	if err != nil {
-		return sDatabaseURL.errorf("%v", err)
-	}
-	for _, m := range applied {
-		log.Info("migration applied", "version", m.Version, "name", m.Name)
-	}
+	defer closeProcess()
+	log, tel, db := p.log, p.tel, p.db
 	mailer, mailDesc, err := newMailer(cfg.smtpURL, cfg.dataDir, stdout)
 	if err != nil {
 		return err

@@ -1,0 +1,65 @@
+package bootstrap
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/keelhq/keel/adapters/sqlstore"
+)
+
+// process is what every long-running command (serve, worker) starts with:
+// the batched JSON logger, telemetry, and the migrated database.
+type process struct {
+	log *slog.Logger
+	tel *telemetry
+	db  *sqlstore.DB
+}
+
+// startProcess sets up logging, telemetry and the database, applying
+// pending migrations. close undoes it in reverse order: the database,
+// then the telemetry flush, then the log flush, so that the last lines
+// and spans of the run are written.
+func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) string, stdout io.Writer) (_ *process, _ func(), err error) {
+	logOut := newLogWriter(stdout)
+	log := newLogger(logOut, cfg.logLevel)
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	closers = append(closers, logOut.Close)
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+
+	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if terr := tel.shutdown(sctx); terr != nil {
+			log.Warn("flushing telemetry failed", "err", terr)
+		}
+	})
+
+	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, func() { _ = db.Close() })
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return nil, nil, sDatabaseURL.errorf("%v", err)
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	return &process{log: log, tel: tel, db: db}, closeAll, nil
+}
