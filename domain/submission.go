@@ -120,8 +120,10 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 		if len(vs) > 0 {
 			values = append(values, Value{Field: fd.Name, Values: vs})
 		}
-		for _, v := range vs {
-			links += countLinks(v)
+		if rules.MaxLinks > 0 {
+			for _, v := range vs {
+				links += countLinks(v)
+			}
 		}
 	}
 	if len(errs) > 0 {
