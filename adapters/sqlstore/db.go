@@ -20,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 	"github.com/uptrace/opentelemetry-go-extra/otelsql"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -53,13 +54,14 @@ var (
 type Option func(*options)
 
 type options struct {
+	tp           trace.TracerProvider
 	otel         []otelsql.Option
 	maxOpenConns int
 }
 
 // WithTracerProvider sends SQL spans to tp instead of the global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(o *options) { o.otel = append(o.otel, otelsql.WithTracerProvider(tp)) }
+	return func(o *options) { o.tp = tp }
 }
 
 // WithMeterProvider reports SQL timings and pool statistics to mp instead of
@@ -94,7 +96,10 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	otelOpts := append([]otelsql.Option{otelsql.WithDBSystem(d.name())}, o.otel...)
+	if o.tp == nil {
+		o.tp = otel.GetTracerProvider()
+	}
+	otelOpts := append([]otelsql.Option{otelsql.WithDBSystem(d.name()), otelsql.WithTracerProvider(childSpansOnly{tp: o.tp})}, o.otel...)
 	db, err := otelsql.Open(d.driver(), dsn, otelOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", d.name(), err)
