@@ -87,7 +87,7 @@ func TestBinaryAgainstPostgres(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("keel did not exit within 20s of SIGTERM")
 	}
-	if logs.find("stopped") == nil {
+	if logs.await("stopped") == nil {
 		t.Fatalf("no stopped line:\n%s", logs)
 	}
 	if stderr.Len() > 0 {

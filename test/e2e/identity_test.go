@@ -186,10 +186,8 @@ func (n *clusterNode) stop(t *testing.T) {
 		t.Fatalf("node %s did not exit within 20s of SIGTERM", n.name)
 	}
 	// The last lines may still be on their way through the log pipe.
-	for deadline := time.Now().Add(2 * time.Second); n.logs.find("stopped") == nil; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s logged no stopped line:\n%s", n.name, n.logs)
-		}
+	if n.logs.await("stopped") == nil {
+		t.Fatalf("node %s logged no stopped line:\n%s", n.name, n.logs)
 	}
 	if n.stderr.Len() > 0 {
 		t.Fatalf("node %s wrote to stderr: %s", n.name, n.stderr)

@@ -77,7 +77,7 @@ func TestZeroConfigurationServesOnSQLite(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v after cancel", err)
 	}
-	if logs.find("stopped") == nil {
+	if logs.await("stopped") == nil {
 		t.Fatalf("no stopped line:\n%s", logs)
 	}
 	db, err := sql.Open("sqlite", filepath.Join(dir, "keel.db"))
@@ -151,7 +151,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	if err := <-stopErr; err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
-	if logs.find("shutting down") == nil || logs.find("stopped") == nil {
+	if logs.await("shutting down") == nil || logs.await("stopped") == nil {
 		t.Fatalf("shutdown not logged:\n%s", logs)
 	}
 }

@@ -79,6 +79,17 @@ func (l *logLines) find(msg string) map[string]any {
 	return nil
 }
 
+// await returns the first line whose msg is msg, waiting up to two
+// seconds: a line written just before the server stopped may still be on
+// its way through the pipe to the parser.
+func (l *logLines) await(msg string) map[string]any {
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := l.find(msg); m != nil || time.Now().After(deadline) {
+			return m
+		}
+	}
+}
+
 func (l *logLines) waitListening(t *testing.T) string {
 	t.Helper()
 	select {
