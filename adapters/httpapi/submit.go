@@ -100,7 +100,7 @@ func (h submitRoutes) submit(c *gin.Context) {
 		})
 	}
 	if err != nil {
-		h.refuse(c, browser, err)
+		h.refuse(c, browser, out.Form, err)
 		return
 	}
 	allowOrigin(c, out.Form)
@@ -124,15 +124,16 @@ type submittedResponse struct {
 // form with its errors, so refuse looks it up again, except for an unknown
 // form, which has none, and for a rate-limited client, whose refusal must
 // stay cheap.
-func (h submitRoutes) refuse(c *gin.Context, browser bool, err error) {
+func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal {
 		fail(c, err) // logged and masked by problems
 		return
 	}
-	var f domain.Form
-	found := false
-	if (browser || c.GetHeader("Origin") != "") && !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, domain.ErrRateLimited) {
+	found := f.ID() != ""
+	// A body refused before Submit ran (415, 400, 413) came back without
+	// its form; read it only when the answer needs it.
+	if !found && (browser || c.GetHeader("Origin") != "") && !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, domain.ErrRateLimited) {
 		var ferr error
 		f, ferr = h.forms.PublicForm(c.Request.Context(), domain.FormID(c.Param("form")))
 		found = ferr == nil

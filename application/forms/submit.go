@@ -22,7 +22,8 @@ type SubmitInput struct {
 }
 
 // Submitted is the stored submission and its form, whose redirects and
-// origins the HTTP adapter needs to answer the browser.
+// origins the HTTP adapter needs to answer the browser. A refused
+// submission comes back with its form alone, when the form was found.
 type Submitted struct {
 	Submission domain.Submission
 	Form       domain.Form
@@ -58,6 +59,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 		if err != nil {
 			return err
 		}
+		out.Form = f
 		now := s.now()
 		meta := domain.SubmissionMeta{IPHash: s.hashIP(in.ClientIP), UserAgent: in.UserAgent, Referrer: in.Referrer, Origin: in.Origin}
 		sub, err := f.Accept(in.Raw, meta, s.spam, now)
@@ -76,11 +78,13 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 				return fmt.Errorf("queue %s: %w", kinds[i], err)
 			}
 		}
-		out = Submitted{Submission: sub, Form: f}
+		out.Submission = sub
 		return nil
 	})
 	if err != nil {
-		return Submitted{}, err
+		// The form, when it was found, goes back with the refusal: the
+		// caller needs its error redirect and allowed origins to answer.
+		return Submitted{Form: out.Form}, err
 	}
 	s.wake()
 	return out, nil

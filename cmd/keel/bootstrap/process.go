@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/messaging"
 )
 
 // process is what every long-running command (serve, worker) starts with:
@@ -62,4 +63,18 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 	return &process{log: log, tel: tel, db: db}, closeAll, nil
+}
+
+// newDelivery builds the mailer the configuration names and a dispatcher
+// that sends through it, and describes the mailer for the start-up log.
+func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase, drain time.Duration, stdout io.Writer) (*messaging.Dispatcher, string, error) {
+	mailer, desc, err := newMailer(smtpURL, dataDir, stdout)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := newDispatcher(p.db, mailer, maxAttempts, retryBase, drain, p.log, p.tel)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, desc, nil
 }

@@ -66,11 +66,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
-	mailer, mailDesc, err := newMailer(cfg.smtpURL, cfg.dataDir, stdout)
-	if err != nil {
-		return err
-	}
-	dispatcher, err := newDispatcher(db, mailer, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, log, tel)
+	dispatcher, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, stdout)
 	if err != nil {
 		return err
 	}

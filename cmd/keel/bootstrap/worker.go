@@ -77,12 +77,8 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 		return err
 	}
 	defer closeProcess()
-	log, tel, db := p.log, p.tel, p.db
-	mailer, mailDesc, err := newMailer(cfg.smtpURL, cfg.dataDir, stdout)
-	if err != nil {
-		return err
-	}
-	d, err := newDispatcher(db, mailer, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, log, tel)
+	log, db := p.log, p.db
+	d, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, stdout)
 	if err != nil {
 		return err
 	}
