@@ -27,6 +27,7 @@ type Mailer struct {
 	client   *mail.Client
 	envelope *netmail.Address // MAIL FROM; nil means the message's From
 	redacted string           // the URL without its password
+	security security         // how the connection is protected
 }
 
 // Send delivers m in one SMTP transaction, keeping m's Message-ID so that a

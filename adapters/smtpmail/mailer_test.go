@@ -106,7 +106,7 @@ func TestSendRejection(t *testing.T) {
 			t.Parallel()
 			addr := fakeRelay(t, tc.script)
 			m := message(t)
-			err := newMailer(t, "smtp://keel:"+secret+"@"+addr+"?starttls=none").Send(t.Context(), m)
+			err := newMailer(t, "smtp://keel:"+secret+"@"+addr+"?tls=none").Send(t.Context(), m)
 			if err == nil {
 				t.Fatal("Send: err = nil, want an error")
 			}

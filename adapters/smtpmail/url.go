@@ -17,8 +17,26 @@ import (
 // than that is treated as unavailable and the message retried.
 const defaultTimeout = 15 * time.Second
 
-// starttls maps the starttls parameter to go-mail's policies.
-var starttls = map[string]mail.TLSPolicy{"opportunistic": mail.TLSOpportunistic, "required": mail.TLSMandatory, "none": mail.NoTLS}
+// security is how a Mailer protects its connection to the relay.
+type security string
+
+const (
+	implicitTLS   security = "implicit"      // TLS from the first byte (smtps, port 465)
+	startTLS      security = "starttls"      // STARTTLS, and no mail without it
+	opportunistic security = "opportunistic" // STARTTLS when the relay offers it
+	plain         security = "none"          // never TLS, for local relays such as Mailpit
+)
+
+// tlsModes are the values of the tls parameter, the primary spelling.
+var tlsModes = map[string]security{"starttls": startTLS, "implicit": implicitTLS, "none": plain}
+
+// starttlsModes are the values of the older starttls parameter. It stays
+// because deployed URLs use it, and it is the only way to spell
+// opportunistic STARTTLS explicitly.
+var starttlsModes = map[string]security{"opportunistic": opportunistic, "required": startTLS, "none": plain}
+
+// policies maps the modes that speak plain SMTP first to go-mail's policies.
+var policies = map[security]mail.TLSPolicy{startTLS: mail.TLSMandatory, opportunistic: mail.TLSOpportunistic, plain: mail.NoTLS}
 
 // errMalformed is the error for a URL that may hold credentials in the
 // wrong place: it repeats no part of the URL.
@@ -26,15 +44,23 @@ var errMalformed = errors.New("mail URL is malformed: want smtp://user:password@
 
 // New returns a Mailer for the relay rawURL names:
 //
-//	smtp://[user[:password]@]host[:port][?starttls=opportunistic|required|none&from=…&timeout=…]
+//	smtp://[user[:password]@]host[:port][?tls=starttls|implicit|none&from=…&timeout=…]
 //	smtps://[user[:password]@]host[:port][?from=…&timeout=…]
 //
+// tls=starttls requires STARTTLS and sends nothing over a relay that does
+// not offer it; tls=implicit speaks TLS from the first byte, as smtps://
+// does; tls=none never uses TLS. Without tls, smtp:// on port 465 means
+// implicit TLS, since that port speaks nothing else, and smtp:// on any
+// other port means opportunistic STARTTLS: upgrade when the relay offers
+// it. The older starttls=required|opportunistic|none is still accepted as
+// an alias (required is tls=starttls) but not together with tls.
+//
 // smtp:// defaults to port 25, the scheme's registered port (submission
-// relays usually want :587 spelled out), and to opportunistic STARTTLS:
-// upgrade when the relay offers it. smtps:// speaks TLS from the first byte
-// and defaults to port 465. from sets the envelope sender (MAIL FROM, where
-// bounces go) and defaults to each message's From. timeout is a Go duration
-// bounding the connection and each command, 15s by default.
+// relays usually want :587 spelled out), or to 465 with tls=implicit.
+// smtps:// defaults to port 465 and accepts only tls=implicit. from sets
+// the envelope sender (MAIL FROM, where bounces go) and defaults to each
+// message's From. timeout is a Go duration bounding the connection and
+// each command, 15s by default.
 //
 // With a user name, Send logs in with the strongest mechanism the relay
 // offers, and with PLAIN or LOGIN, which show the password to anyone on the
@@ -62,13 +88,8 @@ func New(rawURL string) (*Mailer, error) {
 		return fmt.Errorf("mail URL %q: %s", redacted, fmt.Sprintf(format, args...))
 	}
 
-	var opts []mail.Option
-	port := mail.DefaultPort
 	switch u.Scheme {
-	case "smtp":
-	case "smtps":
-		port = mail.DefaultPortSSL
-		opts = append(opts, mail.WithSSL())
+	case "smtp", "smtps":
 	default:
 		return nil, bad("scheme %q is not supported: want smtp or smtps", u.Scheme)
 	}
@@ -78,6 +99,7 @@ func New(rawURL string) (*Mailer, error) {
 	if u.Path != "" && u.Path != "/" {
 		return nil, bad("unexpected path %q", u.Path)
 	}
+	port := 0
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
@@ -85,27 +107,28 @@ func New(rawURL string) (*Mailer, error) {
 		}
 		port = n
 	}
-	opts = append(opts, mail.WithPort(port))
 
 	m := &Mailer{redacted: redacted}
 	q, _ := url.ParseQuery(u.RawQuery) // strayAt rejected what fails to parse
 	for key := range q {
-		if !slices.Contains([]string{"starttls", "from", "timeout"}, key) {
-			return nil, bad("unknown parameter %q: want starttls, from or timeout", key)
+		if !slices.Contains([]string{"tls", "starttls", "from", "timeout"}, key) {
+			return nil, bad("unknown parameter %q: want tls, from or timeout", key)
 		}
 	}
-	policy := mail.TLSOpportunistic
-	if q.Has("starttls") {
-		if u.Scheme == "smtps" {
-			return nil, bad("starttls does not apply to smtps, which is TLS from the start")
-		}
-		var ok bool
-		if policy, ok = starttls[q.Get("starttls")]; !ok {
-			return nil, bad("starttls=%q: want opportunistic, required or none", q.Get("starttls"))
+	if m.security, err = securityOf(u.Scheme, port, q); err != nil {
+		return nil, bad("%v", err)
+	}
+	if port == 0 {
+		port = mail.DefaultPort
+		if m.security == implicitTLS {
+			port = mail.DefaultPortSSL
 		}
 	}
-	if u.Scheme == "smtp" {
-		opts = append(opts, mail.WithTLSPolicy(policy))
+	opts := []mail.Option{mail.WithPort(port)}
+	if m.security == implicitTLS {
+		opts = append(opts, mail.WithSSL())
+	} else {
+		opts = append(opts, mail.WithTLSPolicy(policies[m.security]))
 	}
 	if v, ok := q["from"]; ok {
 		a, err := netmail.ParseAddress(v[0])
@@ -134,6 +157,39 @@ func New(rawURL string) (*Mailer, error) {
 		return nil, bad("%v", err)
 	}
 	return m, nil
+}
+
+// securityOf picks the connection's security from the scheme, the port (0
+// when the URL names none) and the tls or starttls parameter. Its errors
+// name the parameter and the accepted values.
+func securityOf(scheme string, port int, q url.Values) (security, error) {
+	if q.Has("tls") && q.Has("starttls") {
+		return "", errors.New("tls and starttls both given: use tls alone")
+	}
+	if q.Has("tls") {
+		mode, ok := tlsModes[q.Get("tls")]
+		if !ok {
+			return "", fmt.Errorf("tls=%q: want starttls, implicit or none", q.Get("tls"))
+		}
+		if scheme == "smtps" && mode != implicitTLS {
+			return "", fmt.Errorf("tls=%q does not apply to smtps, which is TLS from the first byte: use smtp://", q.Get("tls"))
+		}
+		return mode, nil
+	}
+	if q.Has("starttls") {
+		if scheme == "smtps" {
+			return "", errors.New("starttls does not apply to smtps, which is TLS from the first byte")
+		}
+		mode, ok := starttlsModes[q.Get("starttls")]
+		if !ok {
+			return "", fmt.Errorf("starttls=%q: want opportunistic, required or none", q.Get("starttls"))
+		}
+		return mode, nil
+	}
+	if scheme == "smtps" || port == mail.DefaultPortSSL {
+		return implicitTLS, nil
+	}
+	return opportunistic, nil
 }
 
 // strayAt reports whether u has an "@" outside its user info (other than

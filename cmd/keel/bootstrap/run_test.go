@@ -58,6 +58,7 @@ func TestBadConfigurationIsOneLineNamingTheSetting(t *testing.T) {
 		{"body limit negative", nil, map[string]string{"KEEL_MAX_BODY_BYTES": "-1"}, "KEEL_MAX_BODY_BYTES", "positive"},
 		{"unknown trace exporter", nil, map[string]string{"KEEL_TRACE_EXPORTER": "jaeger"}, "KEEL_TRACE_EXPORTER", "jaeger"},
 		{"bad SMTP URL", nil, map[string]string{"KEEL_SMTP_URL": "smtp://user:topsecret@/"}, "KEEL_SMTP_URL", ""},
+		{"bad SMTP TLS mode", nil, map[string]string{"KEEL_SMTP_URL": "smtp://user:topsecret@mail.example.com:587?tls=required"}, "KEEL_SMTP_URL", `tls="required": want starttls, implicit or none`},
 		{"bad shutdown timeout", nil, map[string]string{"KEEL_SHUTDOWN_TIMEOUT": "soon"}, "KEEL_SHUTDOWN_TIMEOUT", "soon"},
 	}
 	for _, tt := range tests {
