@@ -21,9 +21,10 @@ const (
 	KindForbidden                   // authenticated but not allowed: 403
 	KindRateLimited                 // too many requests: 429
 	KindUnavailable                 // a dependency is down; retry later: 503
+	KindPrecondition                // the caller's copy is stale (If-Match): 412
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthenticated", "forbidden", "rate_limited", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthenticated", "forbidden", "rate_limited", "unavailable", "precondition"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

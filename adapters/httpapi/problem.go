@@ -44,6 +44,7 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindForbidden:       http.StatusForbidden,
 	domain.KindRateLimited:     http.StatusTooManyRequests,
 	domain.KindUnavailable:     http.StatusServiceUnavailable,
+	domain.KindPrecondition:    http.StatusPreconditionFailed,
 	domain.KindInternal:        http.StatusInternalServerError,
 }
 

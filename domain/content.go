@@ -1,0 +1,494 @@
+package domain
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// EntryID names a post or a page.
+type EntryID string
+
+// PrefixEntry starts every entry ID.
+const PrefixEntry = "ent"
+
+func (id EntryID) String() string { return string(id) }
+
+// EntryKind is closed: these variables are its only values.
+type EntryKind struct{ s string }
+
+var (
+	KindPost = EntryKind{"post"}
+	KindPage = EntryKind{"page"}
+)
+
+// ParseEntryKind accepts the wire and stored spellings.
+func ParseEntryKind(s string) (EntryKind, error) {
+	switch s {
+	case KindPost.s, KindPage.s:
+		return EntryKind{s}, nil
+	}
+	return EntryKind{}, Invalid(FieldError{"kind", "unknown_value", "Use post or page."})
+}
+
+func (k EntryKind) String() string { return k.s }
+func (k EntryKind) IsZero() bool   { return k.s == "" }
+
+// EntryStatus is closed: these variables are its only values.
+type EntryStatus struct{ s string }
+
+var (
+	EntryDraft     = EntryStatus{"draft"}
+	EntryScheduled = EntryStatus{"scheduled"} // published by the scheduler at PublishAt
+	EntryPublished = EntryStatus{"published"}
+	EntryArchived  = EntryStatus{"archived"}
+)
+
+// ParseEntryStatus accepts the wire and stored spellings.
+func ParseEntryStatus(s string) (EntryStatus, error) {
+	for _, st := range []EntryStatus{EntryDraft, EntryScheduled, EntryPublished, EntryArchived} {
+		if st.s == s {
+			return st, nil
+		}
+	}
+	return EntryStatus{}, Invalid(FieldError{"status", "unknown_value", "Use draft, scheduled, published or archived."})
+}
+
+func (s EntryStatus) String() string { return s.s }
+
+// SEO overrides what search engines and link previews show.
+type SEO struct {
+	Title, Description string
+}
+
+// EntryContent is what an editor writes: the fields a revision keeps.
+type EntryContent struct {
+	Title         string
+	Slug          string
+	Body          string // Markdown
+	Excerpt       string // as written; "" derives one from the body
+	Tags          []string
+	CoverImageURL string
+	SEO           SEO
+}
+
+// EntryPatch changes the content fields that are not nil.
+type EntryPatch struct {
+	Title         *string
+	Slug          *string
+	Body          *string
+	Excerpt       *string
+	Tags          *[]string
+	CoverImageURL *string
+	SEO           *SEO
+}
+
+// Apply returns c with the patch's fields. A new title keeps the slug:
+// published URLs must not move because a headline was reworded.
+func (p EntryPatch) Apply(c EntryContent) EntryContent {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&c.Title, p.Title)
+	set(&c.Slug, p.Slug)
+	set(&c.Body, p.Body)
+	set(&c.Excerpt, p.Excerpt)
+	set(&c.CoverImageURL, p.CoverImageURL)
+	if p.Tags != nil {
+		c.Tags = slices.Clone(*p.Tags)
+	}
+	if p.SEO != nil {
+		c.SEO = *p.SEO
+	}
+	return c
+}
+
+// Rendered is a Markdown body turned into safe HTML, and its plain text
+// for excerpts and search. A ports.Renderer makes it.
+type Rendered struct {
+	HTML string
+	Text string
+}
+
+// Limits on an entry, which keep one entry from costing much to store,
+// render or index.
+const (
+	MaxTitleLen       = 300
+	MaxEntrySlugLen   = 120
+	MaxBodyBytes      = 1 << 20
+	MaxExcerptLen     = 1000
+	MaxTags           = 20
+	MaxTagLen         = 50
+	MaxSEOTitleLen    = 120
+	MaxSEODescLen     = 320
+	MaxURLLen         = 2048
+	derivedExcerptLen = 200
+)
+
+// Entry is a post or a page; it is valid from birth and changes state
+// only along the publication state machine:
+//
+//	draft ──publish(at > now)──▶ scheduled ──due──▶ published
+//	draft/scheduled/archived ──publish──▶ published
+//	published ──unpublish──▶ draft or archived
+//	scheduled ──unpublish──▶ draft (the schedule is cancelled)
+//
+// Every change adds one to Version, which the API exposes as the ETag
+// for optimistic concurrency.
+type Entry struct {
+	id          EntryID
+	workspace   WorkspaceID
+	kind        EntryKind
+	author      UserID
+	content     EntryContent
+	rendered    Rendered
+	status      EntryStatus
+	publishAt   *time.Time
+	publishedAt *time.Time
+	createdAt   time.Time
+	updatedAt   time.Time
+	version     int
+}
+
+// NewEntry validates c and returns a draft written by author at now. An
+// empty slug is derived from the title. r is c.Body rendered.
+func NewEntry(ws WorkspaceID, author UserID, kind EntryKind, c EntryContent, r Rendered, now time.Time) (Entry, error) {
+	if kind.IsZero() {
+		return Entry{}, Invalid(FieldError{"kind", "required", "Use post or page."})
+	}
+	if c.Slug == "" {
+		c.Slug = Slugify(c.Title)
+	}
+	c, err := checkContent(c)
+	if err != nil {
+		return Entry{}, err
+	}
+	now = Timestamp(now)
+	return Entry{
+		id: EntryID(NewID(PrefixEntry, now)), workspace: ws, kind: kind, author: author,
+		content: c, rendered: r, status: EntryDraft, createdAt: now, updatedAt: now, version: 1,
+	}, nil
+}
+
+// EntryRecord is an entry as stored, for Rehydrate.
+type EntryRecord struct {
+	ID                     EntryID
+	Workspace              WorkspaceID
+	Kind                   EntryKind
+	Author                 UserID
+	Content                EntryContent
+	Rendered               Rendered
+	Status                 EntryStatus
+	PublishAt, PublishedAt *time.Time
+	CreatedAt, UpdatedAt   time.Time
+	Version                int
+}
+
+// RehydrateEntry rebuilds a stored entry without validating it again.
+func RehydrateEntry(r EntryRecord) Entry {
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	return Entry{
+		id: r.ID, workspace: r.Workspace, kind: r.Kind, author: r.Author, content: r.Content,
+		rendered: r.Rendered, status: r.Status, publishAt: utc(r.PublishAt), publishedAt: utc(r.PublishedAt),
+		createdAt: r.CreatedAt.UTC(), updatedAt: r.UpdatedAt.UTC(), version: r.Version,
+	}
+}
+
+func (e Entry) ID() EntryID             { return e.id }
+func (e Entry) Workspace() WorkspaceID  { return e.workspace }
+func (e Entry) Kind() EntryKind         { return e.kind }
+func (e Entry) Author() UserID          { return e.author }
+func (e Entry) Content() EntryContent   { c := e.content; c.Tags = slices.Clone(c.Tags); return c }
+func (e Entry) Title() string           { return e.content.Title }
+func (e Entry) Slug() string            { return e.content.Slug }
+func (e Entry) Body() string            { return e.content.Body }
+func (e Entry) Tags() []string          { return slices.Clone(e.content.Tags) }
+func (e Entry) CoverImageURL() string   { return e.content.CoverImageURL }
+func (e Entry) SEO() SEO                { return e.content.SEO }
+func (e Entry) Rendered() Rendered      { return e.rendered }
+func (e Entry) Status() EntryStatus     { return e.status }
+func (e Entry) PublishAt() *time.Time   { return e.publishAt }
+func (e Entry) PublishedAt() *time.Time { return e.publishedAt }
+func (e Entry) CreatedAt() time.Time    { return e.createdAt }
+func (e Entry) UpdatedAt() time.Time    { return e.updatedAt }
+func (e Entry) Version() int            { return e.version }
+func (e Entry) IsPublished() bool       { return e.status == EntryPublished }
+func (e Entry) ExcerptWritten() string  { return e.content.Excerpt }
+func (e Entry) Record() EntryRecord {
+	return EntryRecord{e.id, e.workspace, e.kind, e.author, e.Content(), e.rendered, e.status, e.publishAt, e.publishedAt, e.createdAt, e.updatedAt, e.version}
+}
+func (e *Entry) touch(now time.Time) { e.updatedAt = Timestamp(now); e.version++ }
+func (e Entry) visibleAt(now time.Time) bool {
+	return e.status == EntryPublished && e.publishedAt != nil && !e.publishedAt.After(now)
+}
+
+// Excerpt is the excerpt as written, or else the start of the body's text
+// cut at a word boundary.
+func (e Entry) Excerpt() string {
+	if e.content.Excerpt != "" {
+		return e.content.Excerpt
+	}
+	return deriveExcerpt(e.rendered.Text)
+}
+
+// Revise replaces the content with c, rendered as r, and counts a new
+// version. It is all or nothing: an invalid c changes nothing.
+func (e *Entry) Revise(c EntryContent, r Rendered, now time.Time) error {
+	c, err := checkContent(c)
+	if err != nil {
+		return err
+	}
+	e.content, e.rendered = c, r
+	e.touch(now)
+	return nil
+}
+
+// Publish publishes the entry now, or schedules it when at is after now.
+// It reports whether the entry became published (not only scheduled), so
+// the caller emits the published event exactly when that happens.
+func (e *Entry) Publish(at *time.Time, now time.Time) (published bool, err error) {
+	if e.status == EntryPublished {
+		return false, ErrAlreadyPublished
+	}
+	now = Timestamp(now)
+	if at != nil && Timestamp(*at).After(now) {
+		t := Timestamp(*at)
+		e.status, e.publishAt = EntryScheduled, &t
+		e.touch(now)
+		return false, nil
+	}
+	e.status, e.publishAt, e.publishedAt = EntryPublished, nil, &now
+	e.touch(now)
+	return true, nil
+}
+
+// PublishIfDue publishes a scheduled entry whose time has come and reports
+// whether it did. The entry's published_at is the time it was scheduled
+// for, not the moment the scheduler ran: feeds sort by the promised time.
+func (e *Entry) PublishIfDue(now time.Time) bool {
+	if e.status != EntryScheduled || e.publishAt == nil || e.publishAt.After(now) {
+		return false
+	}
+	at := *e.publishAt
+	e.status, e.publishAt, e.publishedAt = EntryPublished, nil, &at
+	e.touch(now)
+	return true
+}
+
+// Unpublish takes a published entry back to draft or into the archive, or
+// cancels a schedule (to draft only). It reports whether the entry was
+// published, so the caller emits the unpublished event only then.
+func (e *Entry) Unpublish(to EntryStatus, now time.Time) (wasPublished bool, err error) {
+	if to != EntryDraft && to != EntryArchived {
+		return false, Invalid(FieldError{"status", "unknown_value", "Unpublish to draft or archived."})
+	}
+	switch e.status {
+	case EntryPublished:
+		wasPublished = true
+	case EntryScheduled:
+		if to != EntryDraft {
+			return false, ErrNotPublished.WithMessage("A scheduled entry can only go back to draft.")
+		}
+	default:
+		return false, ErrNotPublished
+	}
+	e.status, e.publishAt = to, nil
+	e.touch(now)
+	return wasPublished, nil
+}
+
+// ContentVisible reports whether the public may see e at now: published
+// entries only, never drafts, schedules or archives.
+func ContentVisible(e Entry, now time.Time) bool { return e.visibleAt(now) }
+
+// Errors of the content rules.
+var (
+	ErrEntrySlugTaken   = E(KindConflict, "slug_taken", "Another entry of this kind uses this slug.")
+	ErrVersionConflict  = E(KindPrecondition, "version_conflict", "The entry changed since you read it; fetch it again and reapply your change.")
+	ErrAlreadyPublished = E(KindConflict, "already_published", "The entry is already published.")
+	ErrNotPublished     = E(KindConflict, "not_published", "The entry is not published or scheduled.")
+)
+
+var entrySlugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+func checkContent(c EntryContent) (EntryContent, error) {
+	var errs []FieldError
+	add := func(field, code, msg string) { errs = append(errs, FieldError{field, code, msg}) }
+
+	c.Title = strings.TrimSpace(c.Title)
+	switch n := utf8.RuneCountInString(c.Title); {
+	case n == 0:
+		add("title", "required", "Give the entry a title.")
+	case n > MaxTitleLen || !utf8.ValidString(c.Title) || hasControl(c.Title):
+		add("title", "invalid_title", "Use at most 300 printable characters.")
+	}
+	c.Slug = strings.TrimSpace(c.Slug)
+	if len(c.Slug) > MaxEntrySlugLen || !entrySlugPattern.MatchString(c.Slug) {
+		add("slug", "invalid_slug", "Use 1 to 120 lower-case letters and digits, words joined by single hyphens.")
+	}
+	if len(c.Body) > MaxBodyBytes || !utf8.ValidString(c.Body) {
+		add("body", "invalid_body", "Use at most 1 MiB of UTF-8 text.")
+	}
+	c.Excerpt = strings.TrimSpace(c.Excerpt)
+	if utf8.RuneCountInString(c.Excerpt) > MaxExcerptLen || !utf8.ValidString(c.Excerpt) {
+		add("excerpt", "too_long", "Use at most 1,000 characters.")
+	}
+	tags, ok := normaliseTags(c.Tags)
+	if !ok {
+		add("tags", "invalid_tags", "Use at most 20 tags of 1 to 50 printable characters, without commas.")
+	}
+	c.Tags = tags
+	c.CoverImageURL = strings.TrimSpace(c.CoverImageURL)
+	if c.CoverImageURL != "" && !webURL(c.CoverImageURL) {
+		add("cover_image_url", "invalid_url", "Use an absolute http or https URL.")
+	}
+	c.SEO.Title, c.SEO.Description = strings.TrimSpace(c.SEO.Title), strings.TrimSpace(c.SEO.Description)
+	if utf8.RuneCountInString(c.SEO.Title) > MaxSEOTitleLen || hasControl(c.SEO.Title) {
+		add("seo.title", "too_long", "Use at most 120 printable characters.")
+	}
+	if utf8.RuneCountInString(c.SEO.Description) > MaxSEODescLen || hasControl(c.SEO.Description) {
+		add("seo.description", "too_long", "Use at most 320 printable characters.")
+	}
+	if len(errs) > 0 {
+		return EntryContent{}, Invalid(errs...)
+	}
+	return c, nil
+}
+
+// normaliseTags trims and lower-cases tags and drops repeats, keeping the
+// first order, so "Go" and "go " are one tag and tag filters are exact.
+func normaliseTags(in []string) ([]string, bool) {
+	out := make([]string, 0, len(in))
+	for _, t := range in {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" || utf8.RuneCountInString(t) > MaxTagLen || !utf8.ValidString(t) || hasControl(t) || strings.Contains(t, ",") {
+			return nil, false
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, len(out) <= MaxTags
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && len(s) <= MaxURLLen && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func deriveExcerpt(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) <= derivedExcerptLen {
+		return text
+	}
+	cut := []rune(text)[:derivedExcerptLen]
+	s := string(cut)
+	if i := strings.LastIndexByte(s, ' '); i > derivedExcerptLen/2 {
+		s = s[:i]
+	}
+	return strings.TrimRight(s, " ,;:.-") + "…"
+}
+
+// Slugify derives a URL slug from a title: letters with accents lose them
+// ("Crème brûlée" → "creme-brulee"), other runs of characters become one
+// hyphen, and a title with no Latin letter or digit gives "untitled".
+func Slugify(title string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(title) {
+		var s string
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			s = string(r)
+		default:
+			s = transliterate[r]
+		}
+		if s == "" {
+			hyphen = b.Len() > 0
+			continue
+		}
+		if hyphen {
+			b.WriteByte('-')
+			hyphen = false
+		}
+		b.WriteString(s)
+		if b.Len() >= MaxEntrySlugLen {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > MaxEntrySlugLen {
+		out = out[:MaxEntrySlugLen]
+	}
+	out = strings.Trim(out, "-")
+	if out == "" {
+		return "untitled"
+	}
+	return out
+}
+
+// transliterate spells the lower-case letters of the Latin-1 Supplement
+// and Latin Extended-A blocks, and the usual Greek and Cyrillic ones, in
+// ASCII, which covers the titles of most European languages.
+var transliterate = func() map[rune]string {
+	m := map[rune]string{}
+	for s, from := range map[string]string{
+		"a": "àáâãäåāăą", "ae": "æ", "c": "çćĉċč", "d": "ďđð", "e": "èéêëēĕėęě",
+		"g": "ĝğġģ", "h": "ĥħ", "i": "ìíîïĩīĭįı", "ij": "ĳ", "j": "ĵ", "k": "ķ",
+		"l": "ĺļľŀł", "n": "ñńņňŉ", "o": "òóôõöøōŏő", "oe": "œ", "r": "ŕŗř",
+		"s": "śŝşšș", "ss": "ß", "t": "ţťŧț", "th": "þ", "u": "ùúûüũūŭůűų",
+		"w": "ŵ", "y": "ýÿŷ", "z": "źżž",
+	} {
+		for _, r := range from {
+			m[r] = s
+		}
+	}
+	for r, s := range map[rune]string{
+		'α': "a", 'β': "v", 'γ': "g", 'δ': "d", 'ε': "e", 'ζ': "z", 'η': "i", 'θ': "th",
+		'ι': "i", 'κ': "k", 'λ': "l", 'μ': "m", 'ν': "n", 'ξ': "x", 'ο': "o", 'π': "p",
+		'ρ': "r", 'σ': "s", 'ς': "s", 'τ': "t", 'υ': "y", 'φ': "f", 'χ': "ch", 'ψ': "ps", 'ω': "o",
+		'ά': "a", 'έ': "e", 'ή': "i", 'ί': "i", 'ό': "o", 'ύ': "y", 'ώ': "o",
+		'а': "a", 'б': "b", 'в': "v", 'г': "g", 'д': "d", 'е': "e", 'ё': "yo", 'ж': "zh",
+		'з': "z", 'и': "i", 'й': "y", 'к': "k", 'л': "l", 'м': "m", 'н': "n", 'о': "o",
+		'п': "p", 'р': "r", 'с': "s", 'т': "t", 'у': "u", 'ф': "f", 'х': "kh", 'ц': "ts",
+		'ч': "ch", 'ш': "sh", 'щ': "shch", 'ъ': "", 'ы': "y", 'ь': "", 'э': "e", 'ю': "yu", 'я': "ya",
+		'і': "i", 'ї': "yi", 'є': "ye", 'ґ': "g",
+	} {
+		m[r] = s
+	}
+	return m
+}()
+
+// Revision is an entry's content as one save left it. Its number is the
+// entry version that save produced.
+type Revision struct {
+	Entry     EntryID
+	Workspace WorkspaceID
+	Version   int
+	ActorKind string // "user" or "api_key", as Principal.Actor
+	ActorID   string
+	At        time.Time
+	Content   EntryContent
+}
+
+// NewRevision records e's current content as saved by p.
+func NewRevision(e Entry, p Principal) Revision {
+	kind, id := p.Actor()
+	return Revision{Entry: e.id, Workspace: e.workspace, Version: e.version, ActorKind: kind, ActorID: id, At: e.updatedAt, Content: e.Content()}
+}

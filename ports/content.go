@@ -1,0 +1,79 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+)
+
+// Renderer turns an entry's Markdown into HTML that is safe to put in any
+// page (no script, no event handlers, no javascript: or data: URLs), and
+// into plain text for excerpts and search. It never fails: Markdown has no
+// invalid documents, and unsafe HTML is dropped, not refused.
+type Renderer interface {
+	Render(markdown string) domain.Rendered
+}
+
+// EntryFilter narrows a management listing. Zero fields do not filter.
+type EntryFilter struct {
+	Kind   *domain.EntryKind
+	Status *domain.EntryStatus
+	Tag    string // exact, as normalised by the domain (lower case)
+	Query  string // full-text, as PublicFilter.Query
+}
+
+// PublicFilter narrows a listing of published entries.
+type PublicFilter struct {
+	Tag string
+	// Query is full-text search over title, excerpt, body text and tags.
+	// Every word must match, as a prefix, case and accents ignored; the
+	// matches come best first. The same query finds the same entries on
+	// every implementation.
+	Query string
+}
+
+// EntryStore keeps posts and pages and their revisions.
+type EntryStore interface {
+	// Add stores a new entry; domain.ErrEntrySlugTaken when its workspace
+	// has an entry of the same kind with the slug.
+	Add(ctx context.Context, e domain.Entry) error
+	// Get returns the entry of ws; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID) (domain.Entry, error)
+	// Update saves e if the stored version is still prevVersion:
+	// domain.ErrVersionConflict when it is not, domain.ErrNotFound when the
+	// entry is gone, domain.ErrEntrySlugTaken.
+	Update(ctx context.Context, e domain.Entry, prevVersion int) error
+	// Delete removes the entry with its revisions; domain.ErrNotFound.
+	Delete(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID) error
+	// List returns the entries of ws, most recently created first; with a
+	// Query, best match first.
+	List(ctx context.Context, ws domain.WorkspaceID, f EntryFilter, p Page) ([]domain.Entry, string, error)
+	// ClaimDue returns up to limit scheduled entries, of any workspace,
+	// whose publish_at is at or before now, locked for the caller's
+	// transaction: a concurrent caller on another node skips them
+	// (FOR UPDATE SKIP LOCKED), so each is published once.
+	ClaimDue(ctx context.Context, now time.Time, limit int) ([]domain.Entry, error)
+
+	// Published returns the published entry of ws with kind and slug;
+	// domain.ErrNotFound for any other status.
+	Published(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, slug string) (domain.Entry, error)
+	// ListPublished returns published entries of ws and kind, newest
+	// published first; with a Query, best match first.
+	ListPublished(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, f PublicFilter, p Page) ([]domain.Entry, string, error)
+
+	// AddRevision stores one save of an entry.
+	AddRevision(ctx context.Context, r domain.Revision) error
+	// Revisions returns an entry's revisions, newest first.
+	Revisions(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, p Page) ([]domain.Revision, string, error)
+	// Revision returns one revision; domain.ErrNotFound.
+	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)
+}
+
+// EventStore is the outbox of domain events, for webhooks to deliver.
+type EventStore interface {
+	// Add queues e in the caller's transaction.
+	Add(ctx context.Context, e domain.Event) error
+	// List returns the events of ws, oldest first.
+	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Event, string, error)
+}
