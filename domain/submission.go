@@ -39,11 +39,18 @@ func ParseSubmissionStatus(s string) (SubmissionStatus, error) {
 func (s SubmissionStatus) String() string { return s.s }
 
 // Value is one field's normalised value(s): one for most types, any number
-// for multiselect.
+// for multiselect. List marks a multiselect's value, which readers show as
+// a list even when one option was chosen, so that a client sees one shape
+// per field; a list cannot be told from one value by counting.
 type Value struct {
 	Field  string
 	Values []string
+	List   bool
 }
+
+// IsList reports whether v reads as a list: a multiselect's value, or one
+// holding several values, which covers values stored before List existed.
+func (v Value) IsList() bool { return v.List || len(v.Values) > 1 }
 
 // Submission is what a visitor sent through a form, normalised.
 type Submission struct {
@@ -118,7 +125,7 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 		vs, ferrs := fd.normalise(raw.Fields[fd.Name])
 		errs = append(errs, ferrs...)
 		if len(vs) > 0 {
-			values = append(values, Value{Field: fd.Name, Values: vs})
+			values = append(values, Value{Field: fd.Name, Values: vs, List: fd.Type == FieldMultiselect})
 		}
 		if rules.MaxLinks > 0 {
 			for _, v := range vs {

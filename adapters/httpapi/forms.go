@@ -285,9 +285,9 @@ type submissionResponse struct {
 }
 
 // toSubmissionResponse encodes a field as a string, or as an array when
-// multi says the field is a multiselect. The listing and single-submission
-// use cases do not return the form, so there multi is multiValued: a
-// multiselect with one chosen option then reads as a string.
+// multi says it reads as a list. The listing and single-submission use
+// cases do not return the form, so there multi is domain.Value.IsList,
+// which knows every multiselect stored since values carry their List mark.
 func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) submissionResponse {
 	values := make(map[string]any, len(s.Values()))
 	for _, v := range s.Values() {
@@ -305,20 +305,19 @@ func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) su
 	}
 }
 
-func multiValued(v domain.Value) bool { return len(v.Values) > 1 }
-
 // multiselectOf reports the form's multiselect fields, for exports, which
-// know the form.
+// know the form: they show a list even for a one-option multiselect stored
+// before values carried their List mark.
 func multiselectOf(f domain.Form) func(domain.Value) bool {
 	multi := map[string]bool{}
 	for _, fd := range f.Fields() {
 		multi[fd.Name] = fd.Type == domain.FieldMultiselect
 	}
-	return func(v domain.Value) bool { return multi[v.Field] || len(v.Values) > 1 }
+	return func(v domain.Value) bool { return multi[v.Field] || v.IsList() }
 }
 
 func toListedSubmission(s domain.Submission) submissionResponse {
-	return toSubmissionResponse(s, multiValued)
+	return toSubmissionResponse(s, domain.Value.IsList)
 }
 
 // --- Form handlers.

@@ -111,6 +111,50 @@ func TestSubmitJSON(t *testing.T) {
 	}
 }
 
+// TestSubmitMultiselectIsAlwaysAList checks that a multiselect with one
+// chosen option reads as a one-element array, not a string, whichever
+// decoder delivered it, in the single submission and in the listing.
+func TestSubmitMultiselectIsAlwaysAList(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	id := f.createForm(t, contactForm())
+	ct, body := multipartBody(t, [][2]string{{"name", "Ada"}, {"email", "ada@example.com"}, {"topics", "sales"}}, nil)
+	for _, tc := range []struct {
+		name string
+		post func() *httptest.ResponseRecorder
+	}{
+		{"urlencoded", func() *httptest.ResponseRecorder {
+			return f.postForm(t, id, "name=Ada&email=ada%40example.com&topics=sales")
+		}},
+		{"multipart", func() *httptest.ResponseRecorder { return f.post(t, id, ct, body) }},
+		{"JSON array", func() *httptest.ResponseRecorder {
+			return f.submitJSON(t, id, `{"name":"Ada","email":"ada@example.com","topics":["sales"]}`)
+		}},
+		{"JSON string", func() *httptest.ResponseRecorder {
+			return f.submitJSON(t, id, `{"name":"Ada","email":"ada@example.com","topics":"sales"}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := decodeBody[submittedResponse](t, tc.post(), http.StatusCreated)
+			sub := decodeBody[submissionResponse](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/submissions/"+got.ID, nil), http.StatusOK)
+			if topics, ok := sub.Values["topics"].([]any); !ok || len(topics) != 1 || topics[0] != "sales" {
+				t.Errorf("GET topics = %#v, want [sales]", sub.Values["topics"])
+			}
+			if name, ok := sub.Values["name"].(string); !ok || name != "Ada" {
+				t.Errorf("GET name = %#v, want the string Ada", sub.Values["name"])
+			}
+			l := decodeBody[listResponse[submissionResponse]](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions?limit=1", nil), http.StatusOK)
+			if len(l.Data) != 1 || l.Data[0].ID != got.ID {
+				t.Fatalf("list = %+v, want %s first", l.Data, got.ID)
+			}
+			if topics, ok := l.Data[0].Values["topics"].([]any); !ok || len(topics) != 1 || topics[0] != "sales" {
+				t.Errorf("listed topics = %#v, want [sales]", l.Data[0].Values["topics"])
+			}
+		})
+		f.clock.Add(time.Second) // newest first: the next submission leads the listing
+	}
+}
+
 func TestSubmitBrowserWithRedirects(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})

@@ -16,10 +16,13 @@ type submissionStore struct{ *stores }
 
 const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at`
 
-// valueJSON is one element of the field_values column.
+// valueJSON is one element of the field_values column. Rows written
+// before list existed lack it and read as false, which domain.Value.IsList
+// makes up for whenever such a value holds more than one option.
 type valueJSON struct {
 	Field  string   `json:"field"`
 	Values []string `json:"values"`
+	List   bool     `json:"list,omitempty"`
 }
 
 type submissionRow struct {

@@ -207,6 +207,21 @@ func forms(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 }
 
 func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	// A multiselect's List mark must survive storage: one chosen option is
+	// otherwise indistinguishable from a plain field's value.
+	t.Run("OneOptionMultiselectStaysAList", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		f := addForm(t, uow, ws.ID(), fullForm())
+		sub := addSubmission(t, uow, accept(t, f, t0, "email", "a@example.com", "agree", "on", "tags", "y"))
+		got := getSubmission(t, uow, ws.ID(), sub.ID())
+		for _, v := range got.Values() {
+			if want := v.Field == "tags"; v.List != want {
+				t.Errorf("%s: List = %v, want %v", v.Field, v.List, want)
+			}
+		}
+	})
 	t.Run("AddGetUpdateDelete", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -889,7 +904,8 @@ func formView(f domain.Form) string {
 }
 
 func submissionView(s domain.Submission) string {
-	return fmt.Sprintf("{%s %s %s %s %q %+v %s %s}", s.ID(), s.Form(), s.Workspace(), s.Status(), s.Values(), s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()))
+	values := idsOf(s.Values(), func(v domain.Value) string { return fmt.Sprintf("%q=%q list=%v", v.Field, v.Values, v.List) })
+	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()))
 }
 
 func outboxView(o domain.OutboxMessage) string {

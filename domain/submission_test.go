@@ -1,0 +1,57 @@
+package domain_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/keelhq/keel/domain"
+)
+
+// TestAcceptMarksMultiselectsAsLists checks that a multiselect's value is a
+// list however many options were chosen, and no other field's is, so that
+// readers need not know the form to show one shape per field.
+func TestAcceptMarksMultiselectsAsLists(t *testing.T) {
+	t.Parallel()
+	f, err := domain.NewForm("ws_x", contactForm(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tags := range [][]string{{"b"}, {"a", "c"}} {
+		raw := domain.RawSubmission{
+			Fields: map[string][]string{"name": {"Ada"}, "email": {"ada@example.com"}, "topic": {"sales"}, "tags": tags},
+			Order:  []string{"name", "email", "topic", "tags"},
+		}
+		s, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, now)
+		if err != nil {
+			t.Fatalf("Accept(tags=%q): %v", tags, err)
+		}
+		for _, v := range s.Values() {
+			wantList := v.Field == "tags"
+			if v.List != wantList || v.IsList() != wantList {
+				t.Errorf("tags=%q: %s: List = %v, IsList() = %v, want %v", tags, v.Field, v.List, v.IsList(), wantList)
+			}
+			if wantList && !slices.Equal(v.Values, tags) {
+				t.Errorf("tags=%q: Values = %q", tags, v.Values)
+			}
+		}
+	}
+}
+
+// TestValueIsList covers values stored before List existed: several
+// values still read as a list, one value as a single value.
+func TestValueIsList(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    domain.Value
+		want bool
+	}{
+		{domain.Value{Field: "tags", Values: []string{"a"}, List: true}, true},
+		{domain.Value{Field: "tags", Values: []string{"a", "b"}}, true},
+		{domain.Value{Field: "name", Values: []string{"Ada"}}, false},
+		{domain.Value{Field: "tags", List: true}, true},
+	} {
+		if got := tc.v.IsList(); got != tc.want {
+			t.Errorf("%+v.IsList() = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
