@@ -14,6 +14,13 @@ import (
 // the rollback.
 type UnitOfWork interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
+
+	// ReadOnly runs fn with stores that read committed data outside any
+	// write transaction, so readers never queue behind writers (SQLite has
+	// one writer at a time). fn must only read. Its statements do not
+	// share a snapshot: use it for reads that are one statement, or that
+	// tolerate a write landing between two of them.
+	ReadOnly(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
 }
 
 // Pinger reports whether the database answers. It returns a

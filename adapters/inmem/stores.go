@@ -79,6 +79,17 @@ func NewDB() *DB {
 // Ping always succeeds: memory is always there.
 func (db *DB) Ping(context.Context) error { return nil }
 
+// ReadOnly runs fn on the state itself under the lock: fn only reads, so
+// there is nothing to copy or keep.
+func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return fn(ctx, &stores{s: db.state})
+}
+
 // WithinTx runs fn on a copy of the state and keeps the copy when fn
 // returns nil. A context cancelled before or during fn aborts it.
 func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {

@@ -141,6 +141,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // Stats reports the connection pool's statistics.
 func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 
+// ReadOnly runs fn on the pool without a transaction: each statement sees
+// the data committed when it starts, and none takes SQLite's write lock.
+func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	return fn(ctx, &stores{q: db.sql, d: db.d})
+}
+
 // WithinTx runs fn in a transaction and commits it when fn returns nil. A
 // serialization failure or deadlock (PostgreSQL) or a busy database
 // (SQLite) reruns fn, at most three times in all, with a short backoff.

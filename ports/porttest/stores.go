@@ -55,6 +55,39 @@ func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("counter after commit = %d, want 1", got)
 		}
 	})
+	t.Run("ReadOnlySeesCommittedDataAndNotPendingWrites", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		bump(t, uow, "c")
+		read := func() (v int64) {
+			t.Helper()
+			err := uow.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+				v, err = st.Instance().Counter(ctx, "c")
+				return err
+			})
+			if err != nil {
+				t.Fatalf("ReadOnly: %v", err)
+			}
+			return v
+		}
+		if got := read(); got != 1 {
+			t.Fatalf("ReadOnly counter = %d, want the committed 1", got)
+		}
+		sentinel := errors.New("roll back")
+		_ = uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+			if _, err := st.Instance().BumpCounter(ctx, "c"); err != nil {
+				return err
+			}
+			return sentinel
+		})
+		if got := read(); got != 1 {
+			t.Fatalf("ReadOnly counter after a rolled-back bump = %d, want 1", got)
+		}
+		err := uow.ReadOnly(t.Context(), func(context.Context, ports.Stores) error { return sentinel })
+		if !errors.Is(err, sentinel) {
+			t.Fatalf("ReadOnly err = %v, want fn's error unchanged", err)
+		}
+	})
 	t.Run("CancelledContextFails", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
