@@ -167,6 +167,7 @@ type Workspace struct {
 	id        WorkspaceID
 	name      string
 	slug      string
+	mailFrom  string // "" sends the workspace's mail from the instance's sender
 	createdAt time.Time
 }
 
@@ -183,47 +184,98 @@ func ParseSlug(s string) (string, error) {
 	return s, nil
 }
 
-// NewWorkspace validates and returns a workspace created at now.
+// maxMailFromLen bounds a workspace's sender: an address (at most 254
+// bytes) and a display name of any sensible length.
+const maxMailFromLen = 320
+
+// ParseMailFrom checks a workspace's sender, one RFC 5322 address such as
+// "Acme <hello@acme.test>" or a bare address, and returns it trimmed; ""
+// is valid and means the instance's sender. It is checked here, not when
+// mail is composed, because a sender that fails then would fail every
+// submission of the workspace with a 422 the visitor cannot fix.
+func ParseMailFrom(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	// ParseAddress takes folded header syntax; a line break here would
+	// still be a header injection once written into From.
+	if len(s) > maxMailFromLen || strings.ContainsAny(s, "\r\n") {
+		return "", Invalid(errMailFrom)
+	}
+	if _, err := mail.ParseAddress(s); err != nil {
+		return "", Invalid(errMailFrom)
+	}
+	return s, nil
+}
+
+var errMailFrom = FieldError{"mail_from", "invalid_address", `Use one e-mail address, such as "Acme <hello@acme.test>", or "" for the instance's sender.`}
+
+// NewWorkspace validates and returns a workspace created at now. It sends
+// mail from the instance's sender until Update gives it its own.
 func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
 	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), createdAt: Timestamp(now)}
-	if err := w.Update(&name, &slug); err != nil {
+	if err := w.Update(WorkspaceChange{Name: &name, Slug: &slug}); err != nil {
 		return Workspace{}, err
 	}
 	return w, nil
 }
 
-// Update changes the name and slug that are not nil, all or nothing.
-func (w *Workspace) Update(name, slug *string) error {
+// WorkspaceChange lists the workspace settings to change; nil leaves one
+// as it is.
+type WorkspaceChange struct {
+	Name, Slug *string
+	MailFrom   *string // "" returns to the instance's sender
+}
+
+// Update applies c all or nothing, reporting every invalid setting at once.
+func (w *Workspace) Update(c WorkspaceChange) error {
 	var errs []FieldError
-	n, s := w.name, w.slug
-	if name != nil {
+	n, s, from := w.name, w.slug, w.mailFrom
+	if c.Name != nil {
 		var ferr *FieldError
-		if n, ferr = checkName("name", *name); ferr != nil {
+		if n, ferr = checkName("name", *c.Name); ferr != nil {
 			errs = append(errs, *ferr)
 		}
 	}
-	if slug != nil {
+	if c.Slug != nil {
 		var err error
-		if s, err = ParseSlug(*slug); err != nil {
+		if s, err = ParseSlug(*c.Slug); err != nil {
+			errs = append(errs, err.(*Error).Fields...)
+		}
+	}
+	if c.MailFrom != nil {
+		var err error
+		if from, err = ParseMailFrom(*c.MailFrom); err != nil {
 			errs = append(errs, err.(*Error).Fields...)
 		}
 	}
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
-	w.name, w.slug = n, s
+	w.name, w.slug, w.mailFrom = n, s, from
 	return nil
 }
 
 // RehydrateWorkspace rebuilds a stored workspace.
-func RehydrateWorkspace(id WorkspaceID, name, slug string, createdAt time.Time) Workspace {
-	return Workspace{id, name, slug, createdAt.UTC()}
+func RehydrateWorkspace(id WorkspaceID, name, slug, mailFrom string, createdAt time.Time) Workspace {
+	return Workspace{id, name, slug, mailFrom, createdAt.UTC()}
 }
 
 func (w Workspace) ID() WorkspaceID      { return w.id }
 func (w Workspace) Name() string         { return w.name }
 func (w Workspace) Slug() string         { return w.slug }
+func (w Workspace) MailFrom() string     { return w.mailFrom }
 func (w Workspace) CreatedAt() time.Time { return w.createdAt }
+
+// Sender returns the From of the workspace's mail: its own sender when it
+// has one, else instanceDefault.
+func (w Workspace) Sender(instanceDefault string) string {
+	if w.mailFrom != "" {
+		return w.mailFrom
+	}
+	return instanceDefault
+}
 
 // Errors of the identity rules.
 var (

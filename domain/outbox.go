@@ -127,6 +127,13 @@ func (o *OutboxMessage) Retry(now time.Time) error {
 	return nil
 }
 
+// SendsMail reports whether a submission to f may cause mail: whether it
+// notifies anyone or answers the submitter. Callers skip looking up a
+// sender for a form that sends nothing.
+func (f Form) SendsMail() bool {
+	return len(f.def.Notify.Recipients) > 0 || f.def.Autoresponder.Enabled
+}
+
 // Mail composes the messages a submission causes: one notification to the
 // form's recipients (Reply-To the submitter when the form has an email
 // field) and, when enabled, the autoresponder to the submitter. Spam

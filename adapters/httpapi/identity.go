@@ -72,15 +72,18 @@ func toLoginResponse(r identity.LoginResult) loginResponse {
 	return loginResponse{r.Token, r.ExpiresAt, toUserResponse(r.User)}
 }
 
+// workspaceResponse is a workspace. mail_from is "" when the workspace's
+// mail goes out from the instance's sender.
 type workspaceResponse struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Slug      string    `json:"slug"`
+	MailFrom  string    `json:"mail_from"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
-	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.CreatedAt()}
+	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.CreatedAt()}
 }
 
 type membershipResponse struct {
@@ -271,8 +274,9 @@ func (h identityRoutes) updateUser(c *gin.Context) {
 }
 
 type workspaceRequest struct {
-	Name *string `json:"name"`
-	Slug *string `json:"slug"`
+	Name     *string `json:"name"`
+	Slug     *string `json:"slug"`
+	MailFrom *string `json:"mail_from"`
 }
 
 func (h identityRoutes) createWorkspace(c *gin.Context) {
@@ -287,6 +291,9 @@ func (h identityRoutes) createWorkspace(c *gin.Context) {
 	}
 	if req.Slug != nil {
 		in.Slug = *req.Slug
+	}
+	if req.MailFrom != nil {
+		in.MailFrom = *req.MailFrom
 	}
 	w, err := h.ids.CreateWorkspace(c.Request.Context(), principal(c), in)
 	if err != nil {
@@ -317,7 +324,9 @@ func (h identityRoutes) updateWorkspace(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug})
+	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{
+		Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom,
+	})
 	if err != nil {
 		fail(c, err)
 		return

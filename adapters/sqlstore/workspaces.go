@@ -12,28 +12,28 @@ import (
 // workspaceStore implements ports.WorkspaceStore.
 type workspaceStore struct{ *stores }
 
-const workspaceColumns = `id, name, slug, created_at`
+const workspaceColumns = `id, name, slug, mail_from, created_at`
 
 type workspaceRow struct {
-	id, name, slug string
-	createdAt      time.Time
+	id, name, slug, mailFrom string
+	createdAt                time.Time
 }
 
 func (r workspaceRow) toDomain() domain.Workspace {
-	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.createdAt)
+	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, r.createdAt)
 }
 
 func scanWorkspace(sc scanner) (domain.Workspace, error) {
 	var r workspaceRow
-	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.createdAt); err != nil {
+	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.createdAt); err != nil {
 		return domain.Workspace{}, err
 	}
 	return r.toDomain(), nil
 }
 
 func (s workspaceStore) Add(ctx context.Context, w domain.Workspace) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?)`),
-		w.ID().String(), w.Name(), w.Slug(), w.CreatedAt())
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?)`),
+		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), w.CreatedAt())
 	if s.d.uniqueViolation(err) {
 		// The ID is random, so the slug is what collided.
 		return domain.ErrSlugTaken
@@ -65,7 +65,7 @@ func (s workspaceStore) getBy(ctx context.Context, column, v string) (domain.Wor
 }
 
 func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ? WHERE id = ?`), w.Name(), w.Slug(), w.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ? WHERE id = ?`), w.Name(), w.Slug(), w.MailFrom(), w.ID().String())
 	if s.d.uniqueViolation(err) {
 		return domain.ErrSlugTaken
 	}
@@ -97,7 +97,7 @@ func (s workspaceStore) ListForUser(ctx context.Context, u domain.UserID, p port
 		return nil, "", err
 	}
 	ws, err := queryAll(ctx, s.q, s.d.rebind(
-		`SELECT w.id, w.name, w.slug, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		`SELECT w.id, w.name, w.slug, w.mail_from, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
 		 WHERE m.user_id = ? AND w.id > ? ORDER BY w.id LIMIT ?`),
 		scanWorkspace, u.String(), p.After, limit+1)
 	if err != nil {

@@ -157,6 +157,50 @@ func TestSubmitStoresAndQueuesMailTogether(t *testing.T) {
 	}
 }
 
+// TestSubmitSendsFromTheWorkspaceSender: a workspace's own sender, when it
+// has one, is the From of every message its submissions cause; without
+// one, the instance's is.
+func TestSubmitSendsFromTheWorkspaceSender(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 100)
+	form := f.form(t)
+	submit := func() []string {
+		t.Helper()
+		res, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "ada@example.com"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var from []string
+		for _, m := range f.outbox(t) {
+			if m.Submission == res.Submission.ID() {
+				a := m.Message.From()
+				from = append(from, a.String())
+			}
+		}
+		return from
+	}
+	if got := submit(); len(got) != 2 || got[0] != `"Keel" <keel@example.com>` || got[1] != got[0] {
+		t.Fatalf("From without a workspace sender = %q, want the instance's twice", got)
+	}
+
+	err := f.db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		w, err := st.Workspaces().Get(ctx, f.ws.ID())
+		if err != nil {
+			return err
+		}
+		if err := w.Update(domain.WorkspaceChange{MailFrom: ptr("Acme <hello@acme.test>")}); err != nil {
+			return err
+		}
+		return st.Workspaces().Update(ctx, w)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := submit(); len(got) != 2 || got[0] != `"Acme" <hello@acme.test>` || got[1] != got[0] {
+		t.Fatalf("From with a workspace sender = %q, want the workspace's twice", got)
+	}
+}
+
 func TestSpamIsStoredAndSendsNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 100)

@@ -69,7 +69,11 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 		if err := st.Submissions().Add(ctx, sub); err != nil {
 			return fmt.Errorf("add submission: %w", err)
 		}
-		msgs, kinds, err := f.Mail(sub, s.from, now)
+		from, err := s.sender(ctx, st, f, sub)
+		if err != nil {
+			return err
+		}
+		msgs, kinds, err := f.Mail(sub, from, now)
 		if err != nil {
 			return err
 		}
@@ -88,6 +92,21 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	}
 	s.wake()
 	return out, nil
+}
+
+// sender returns the From of sub's mail: its workspace's sender, or the
+// instance's. The public endpoint knows only the form, so this costs one
+// read by primary key in the submission's transaction, skipped for spam,
+// which sends nothing, and for a form that mails no one.
+func (s *Service) sender(ctx context.Context, st ports.Stores, f domain.Form, sub domain.Submission) (string, error) {
+	if sub.IsSpam() || !f.SendsMail() {
+		return s.from, nil
+	}
+	w, err := st.Workspaces().Get(ctx, f.Workspace())
+	if err != nil {
+		return "", fmt.Errorf("get workspace %s: %w", f.Workspace(), err)
+	}
+	return w.Sender(s.from), nil
 }
 
 // PublicForm returns a form for the public endpoint's CORS preflight,

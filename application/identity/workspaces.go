@@ -9,9 +9,11 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// CreateWorkspaceInput names a new workspace.
+// CreateWorkspaceInput names a new workspace. MailFrom is the sender of
+// its mail; "" uses the instance's.
 type CreateWorkspaceInput struct {
 	Name, Slug string
+	MailFrom   string
 }
 
 // CreateWorkspace creates a workspace whose first owner is the caller. Any
@@ -24,6 +26,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in Cr
 	}
 	w, err := domain.NewWorkspace(in.Name, in.Slug, s.now())
 	if err != nil {
+		return domain.Workspace{}, err
+	}
+	if err := w.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom}); err != nil {
 		return domain.Workspace{}, err
 	}
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
@@ -81,13 +86,16 @@ func (s *Service) GetWorkspace(ctx context.Context, p domain.Principal, ref stri
 	return w, err
 }
 
-// UpdateWorkspaceInput renames a workspace; nil fields stay as they are.
+// UpdateWorkspaceInput changes a workspace's settings; nil fields stay as
+// they are, and a MailFrom of "" returns to the instance's sender.
 type UpdateWorkspaceInput struct {
 	Ref        string
 	Name, Slug *string
+	MailFrom   *string
 }
 
-// UpdateWorkspace renames a workspace or changes its slug (admins, owners).
+// UpdateWorkspace renames a workspace, changes its slug or the sender of
+// its mail (admins, owners).
 func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in UpdateWorkspaceInput) (_ domain.Workspace, err error) {
 	ctx, end := usecase.Start(ctx, "identity.UpdateWorkspace")
 	defer end(&err)
@@ -96,13 +104,13 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 		if w, err = s.workspace(ctx, st, p, in.Ref, domain.PermWorkspaceWrite); err != nil {
 			return err
 		}
-		if err := w.Update(in.Name, in.Slug); err != nil {
+		if err := w.Update(domain.WorkspaceChange{Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom}); err != nil {
 			return err
 		}
 		if err := st.Workspaces().Update(ctx, w); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{"name": w.Name(), "slug": w.Slug()})
+		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom()})
 	})
 	return w, err
 }

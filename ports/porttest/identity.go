@@ -150,6 +150,54 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	// A workspace's sender is stored as given, listed with the workspace,
+	// and cleared back to the instance's by "".
+	t.Run("MailFrom", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		u := addUser(t, uow, "alice@example.com")
+		w := mustWorkspace(t, "acme")
+		if err := w.Update(domain.WorkspaceChange{MailFrom: new(`"Acme, Inc." <hello@acme.test>`)}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			if err := st.Workspaces().Add(ctx, w); err != nil {
+				return err
+			}
+			return st.Memberships().Add(ctx, domain.Membership{Workspace: w.ID(), User: u.ID(), Role: domain.RoleOwner, CreatedAt: t0})
+		})
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			got, err := st.Workspaces().Get(ctx, w.ID())
+			if err != nil {
+				return fmt.Errorf("get: %w", err)
+			}
+			if workspaceView(got) != workspaceView(w) {
+				t.Errorf("Get = %s, want %s", workspaceView(got), workspaceView(w))
+			}
+			mine, _, err := st.Workspaces().ListForUser(ctx, u.ID(), ports.Page{Limit: 10})
+			if err != nil {
+				return fmt.Errorf("list: %w", err)
+			}
+			if len(mine) != 1 || workspaceView(mine[0]) != workspaceView(w) {
+				t.Errorf("ListForUser = %v, want [%s]", idsOf(mine, workspaceView), workspaceView(w))
+			}
+			return nil
+		})
+		if err := w.Update(domain.WorkspaceChange{MailFrom: new("")}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Workspaces().Update(ctx, w) })
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			got, err := st.Workspaces().Get(ctx, w.ID())
+			if err != nil {
+				return fmt.Errorf("get after clearing: %w", err)
+			}
+			if got.MailFrom() != "" {
+				t.Errorf("MailFrom after clearing = %q, want \"\"", got.MailFrom())
+			}
+			return nil
+		})
+	})
 	t.Run("SlugConflicts", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -161,7 +209,7 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		wantErr(t, "Add(same slug)", err, domain.ErrSlugTaken)
 
 		taken := other
-		if err := taken.Update(nil, new("acme")); err != nil {
+		if err := taken.Update(domain.WorkspaceChange{Slug: new("acme")}); err != nil {
 			t.Fatal(err)
 		}
 		err = uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
@@ -170,7 +218,7 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		wantErr(t, "Update(to a taken slug)", err, domain.ErrSlugTaken)
 
 		renamed := other
-		if err := renamed.Update(new("Renamed"), new("renamed")); err != nil {
+		if err := renamed.Update(domain.WorkspaceChange{Name: new("Renamed"), Slug: new("renamed"), MailFrom: new("Renamed <hello@renamed.test>")}); err != nil {
 			t.Fatal(err)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Workspaces().Update(ctx, renamed) })
@@ -825,7 +873,7 @@ func userView(u domain.User) string {
 }
 
 func workspaceView(w domain.Workspace) string {
-	return fmt.Sprintf("{%s %q %s %s}", w.ID(), w.Name(), w.Slug(), stamp(w.CreatedAt()))
+	return fmt.Sprintf("{%s %q %s from=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(), stamp(w.CreatedAt()))
 }
 
 func memberView(m domain.Membership) string {

@@ -1,0 +1,83 @@
+package domain_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keelhq/keel/domain"
+)
+
+func TestParseMailFrom(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{
+		"":                                 "",
+		"   ":                              "",
+		"hello@acme.test":                  "hello@acme.test",
+		"Acme <hello@acme.test>":           "Acme <hello@acme.test>",
+		`  "Acme, Inc." <hello@acme.test>`: `"Acme, Inc." <hello@acme.test>`,
+		"Café Ünïcode <hello@acme.test>":   "Café Ünïcode <hello@acme.test>",
+	}
+	for in, want := range good {
+		got, err := domain.ParseMailFrom(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMailFrom(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{
+		"Acme",
+		"Acme <>",
+		"hello@",
+		"a@acme.test, b@acme.test",             // one sender only
+		"Acme <hello@acme.test>\r\nBcc: x@y.z", // header injection
+		"Acme\r\n <hello@acme.test>",           // folded: still a line break
+		"Acme <hello@acme.test",
+		strings.Repeat("x", 320) + " <hello@acme.test>",
+	} {
+		_, err := domain.ParseMailFrom(in)
+		if got := fieldsOf(err); !slices.Equal(got, []string{"mail_from:invalid_address"}) {
+			t.Errorf("ParseMailFrom(%q): fields = %v (err %v), want mail_from:invalid_address", in, got, err)
+		}
+	}
+}
+
+func TestWorkspaceSender(t *testing.T) {
+	t.Parallel()
+	const instance = "Keel <keel@example.com>"
+	w, err := domain.NewWorkspace("Acme", "acme", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.MailFrom() != "" || w.Sender(instance) != instance {
+		t.Errorf("new workspace: MailFrom = %q, Sender = %q; want the instance's", w.MailFrom(), w.Sender(instance))
+	}
+	if err := w.Update(domain.WorkspaceChange{MailFrom: new(" Acme <hello@acme.test> ")}); err != nil {
+		t.Fatal(err)
+	}
+	if w.MailFrom() != "Acme <hello@acme.test>" || w.Sender(instance) != "Acme <hello@acme.test>" {
+		t.Errorf("after Update: MailFrom = %q, Sender = %q; want the workspace's", w.MailFrom(), w.Sender(instance))
+	}
+	if err := w.Update(domain.WorkspaceChange{MailFrom: new("")}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Sender(instance) != instance {
+		t.Errorf("after clearing: Sender = %q, want the instance's", w.Sender(instance))
+	}
+}
+
+// TestWorkspaceUpdateIsAllOrNothing: every bad setting is reported, and
+// none of the good ones applied.
+func TestWorkspaceUpdateIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	w, err := domain.NewWorkspace("Acme", "acme", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Update(domain.WorkspaceChange{Name: new("Acme 2"), Slug: new("Not A Slug"), MailFrom: new("nobody")})
+	if got := fieldsOf(err); !slices.Equal(got, []string{"slug:invalid_slug", "mail_from:invalid_address"}) {
+		t.Errorf("fields = %v, want slug and mail_from", got)
+	}
+	if w.Name() != "Acme" || w.Slug() != "acme" || w.MailFrom() != "" {
+		t.Errorf("after a refused Update: %q %q %q, want it unchanged", w.Name(), w.Slug(), w.MailFrom())
+	}
+}
