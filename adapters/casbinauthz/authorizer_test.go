@@ -102,6 +102,11 @@ func (db *ruleDB) WithinTx(ctx context.Context, fn func(context.Context, ports.S
 	return fn(ctx, ruleStores{db: db})
 }
 
+// ReadOnly is WithinTx: the fake has no writer to stay clear of.
+func (db *ruleDB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	return db.WithinTx(ctx, fn)
+}
+
 // ruleStores implements the two stores the authorizer uses; the embedded
 // nil interfaces make any other call panic, which a test would notice.
 type ruleStores struct {
