@@ -28,8 +28,11 @@ type PublicFilter struct {
 	Tag string
 	// Query is full-text search over title, excerpt, body text and tags.
 	// Every word must match, as a prefix, case and accents ignored; the
-	// matches come best first. The same query finds the same entries on
-	// every implementation.
+	// matches come best first. Words are what domain.SearchQuery finds:
+	// punctuation, quotes and a search engine's operators are only
+	// separators, so no query is an error, and a query without a word
+	// does not filter, like an empty one. The same query finds the same
+	// entries on every implementation.
 	Query string
 }
 
@@ -47,12 +50,13 @@ type EntryStore interface {
 	// Delete removes the entry with its revisions; domain.ErrNotFound.
 	Delete(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID) error
 	// List returns the entries of ws, most recently created first; with a
-	// Query, best match first.
+	// Query, best match first. A cursor from a listing with a Query is
+	// only valid with one, and the other way round: ports.ErrInvalidCursor.
 	List(ctx context.Context, ws domain.WorkspaceID, f EntryFilter, p Page) ([]domain.Entry, string, error)
 	// ClaimDue returns up to limit scheduled entries, of any workspace,
-	// whose publish_at is at or before now, locked for the caller's
-	// transaction: a concurrent caller on another node skips them
-	// (FOR UPDATE SKIP LOCKED), so each is published once.
+	// whose publish_at is at or before now, earliest first, locked for
+	// the caller's transaction: a concurrent caller on another node skips
+	// them (FOR UPDATE SKIP LOCKED), so each is published once.
 	ClaimDue(ctx context.Context, now time.Time, limit int) ([]domain.Entry, error)
 
 	// Published returns the published entry of ws with kind and slug;
@@ -62,9 +66,11 @@ type EntryStore interface {
 	// published first; with a Query, best match first.
 	ListPublished(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, f PublicFilter, p Page) ([]domain.Entry, string, error)
 
-	// AddRevision stores one save of an entry.
+	// AddRevision stores one save of an entry, which must exist and have
+	// no revision of the same version.
 	AddRevision(ctx context.Context, r domain.Revision) error
-	// Revisions returns an entry's revisions, newest first.
+	// Revisions returns an entry's revisions, newest first; none for an
+	// entry that is not ws's.
 	Revisions(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, p Page) ([]domain.Revision, string, error)
 	// Revision returns one revision; domain.ErrNotFound.
 	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)

@@ -42,6 +42,8 @@ type Stores interface {
 	Forms() FormStore
 	Submissions() SubmissionStore
 	Outbox() OutboxStore
+	Entries() EntryStore
+	Events() EventStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

@@ -33,6 +33,9 @@ type state struct {
 	forms       map[domain.FormID]domain.Form
 	submissions map[domain.SubmissionID]domain.Submission
 	outbox      map[string]outboxEntry
+	entries     map[domain.EntryID]storedEntry
+	revisions   map[revisionKey]domain.Revision
+	events      map[domain.EventID]domain.Event
 }
 
 func newState() state {
@@ -47,6 +50,9 @@ func newState() state {
 		forms:       map[domain.FormID]domain.Form{},
 		submissions: map[domain.SubmissionID]domain.Submission{},
 		outbox:      map[string]outboxEntry{},
+		entries:     map[domain.EntryID]storedEntry{},
+		revisions:   map[revisionKey]domain.Revision{},
+		events:      map[domain.EventID]domain.Event{},
 	}
 }
 
@@ -63,6 +69,9 @@ func (s state) clone() state {
 		forms:       maps.Clone(s.forms),
 		submissions: maps.Clone(s.submissions),
 		outbox:      maps.Clone(s.outbox),
+		entries:     maps.Clone(s.entries),
+		revisions:   maps.Clone(s.revisions),
+		events:      maps.Clone(s.events),
 	}
 }
 
@@ -122,6 +131,8 @@ func (tx *stores) Policies() ports.PolicyStore        { return policyStore{tx} }
 func (tx *stores) Forms() ports.FormStore             { return formStore{tx} }
 func (tx *stores) Submissions() ports.SubmissionStore { return submissionStore{tx} }
 func (tx *stores) Outbox() ports.OutboxStore          { return outboxStore{tx} }
+func (tx *stores) Entries() ports.EntryStore          { return entryStore{tx} }
+func (tx *stores) Events() ports.EventStore           { return eventStore{tx} }
 
 type instanceStore struct{ tx *stores }
 

@@ -71,8 +71,9 @@ func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
 }
 
 // Delete removes the workspace, its memberships, API keys, forms (with
-// their submissions) and queued messages, as the foreign keys' ON DELETE
-// CASCADE does in sqlstore. Audit events stay.
+// their submissions), queued messages, entries (with their revisions) and
+// events, as the foreign keys' ON DELETE CASCADE does in sqlstore. Audit
+// events stay.
 func (s workspaceStore) Delete(ctx context.Context, id domain.WorkspaceID) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -85,6 +86,7 @@ func (s workspaceStore) Delete(ctx context.Context, id domain.WorkspaceID) error
 	maps.DeleteFunc(s.tx.s.apiKeys, func(_ domain.APIKeyID, k domain.APIKey) bool { return k.Workspace() == id })
 	s.tx.deleteForms(func(f domain.Form) bool { return f.Workspace() == id })
 	maps.DeleteFunc(s.tx.s.outbox, func(_ string, e outboxEntry) bool { return e.m.Workspace == id })
+	s.tx.deleteContent(id)
 	return nil
 }
 

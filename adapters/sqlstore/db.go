@@ -277,6 +277,8 @@ func (s *stores) Policies() ports.PolicyStore        { return policyStore{s} }
 func (s *stores) Forms() ports.FormStore             { return formStore{s} }
 func (s *stores) Submissions() ports.SubmissionStore { return submissionStore{s} }
 func (s *stores) Outbox() ports.OutboxStore          { return outboxStore{s} }
+func (s *stores) Entries() ports.EntryStore          { return entryStore{s} }
+func (s *stores) Events() ports.EventStore           { return eventStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

@@ -26,6 +26,12 @@ type dialect interface {
 	retryable(err error) bool       // the transaction may succeed if run again
 	lockRows() string               // the suffix that locks a SELECT's rows until commit
 	skipLocked() string             // lockRows, passing over rows another transaction holds
+	// search is full-text search, which each engine spells its own way:
+	// from joins the index to "entries e", match keeps the entries whose
+	// search_text has every one of words (from domain.SearchQuery) as a
+	// word prefix, and score ranks them, higher better. One placeholder,
+	// in from or in match, takes arg; callers put both before their own.
+	search(words []string) (from, match, score, arg string)
 }
 
 // dialectFor picks the dialect for a database URL and returns the DSN its
@@ -108,6 +114,18 @@ func (sqliteDialect) lockRows() string { return "" }
 // the ones before it committed.
 func (sqliteDialect) skipLocked() string { return "" }
 
+// search matches the words as quoted prefix phrases, "creme"* AND
+// "bru"*, in the FTS5 index; quoting keeps FTS5's operators (OR, NEAR,
+// column filters) out of reach, although SearchWords's letters and digits
+// could not spell one anyway. bm25 is lower for better matches.
+func (sqliteDialect) search(words []string) (string, string, string, string) {
+	terms := make([]string, len(words))
+	for i, w := range words {
+		terms[i] = `"` + w + `"*`
+	}
+	return ` JOIN entries_fts ON entries_fts.rowid = e.seq`, `entries_fts MATCH ?`, `-bm25(entries_fts)`, strings.Join(terms, " AND ")
+}
+
 type postgres struct{}
 
 func (postgres) name() string         { return "postgres" }
@@ -148,6 +166,18 @@ func (postgres) lockRows() string { return " FOR UPDATE" }
 // behind each other: a row another claim has locked is passed over, and
 // once that claim commits its lease excludes the row anyway.
 func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+// search casts 'creme':* & 'bru':* to a tsquery directly instead of
+// calling to_tsquery, whose parser and dictionary would change the words;
+// they hold letters, digits and marks only, so the quotes need no
+// escaping. The query is a one-row subquery so that it is written once.
+func (postgres) search(words []string) (string, string, string, string) {
+	terms := make([]string, len(words))
+	for i, w := range words {
+		terms[i] = `'` + w + `':*`
+	}
+	return `, (SELECT CAST(? AS tsquery) AS q) s`, `e.search_vector @@ s.q`, `ts_rank(e.search_vector, s.q)`, strings.Join(terms, " & ")
+}
 
 func (postgres) retryable(err error) bool {
 	var pe *pgconn.PgError

@@ -1,6 +1,11 @@
 package sqlstore
 
 import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -21,4 +26,95 @@ func cut[T any](items []T, limit int, id func(T) string) ([]T, string) {
 		return items[:limit], id(items[limit-1])
 	}
 	return items, ""
+}
+
+// Cursors of listings that are not ordered by ID alone. They are opaque
+// to clients (base64 of a tagged text) and checked strictly when they
+// come back: anything a listing could not have returned is
+// ports.ErrInvalidCursor, never a query error.
+const (
+	cursorOffset    = "o" // a search's rank: the number of entries already returned
+	cursorPublished = "p" // a public listing's last entry: published_at in µs, then its ID
+	cursorVersion   = "v" // a revision listing's last version
+)
+
+// maxOffset bounds a search cursor far beyond any page a person reads.
+const maxOffset = 1 << 20
+
+func encodeCursor(tag string, fields ...string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(tag + ":" + strings.Join(fields, ":")))
+}
+
+// decodeCursor returns the n fields of a cursor made by encodeCursor with
+// tag, or ok false.
+func decodeCursor(s, tag string, n int) ([]string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	rest, ok := strings.CutPrefix(string(b), tag+":")
+	if !ok {
+		return nil, false
+	}
+	fields := strings.Split(rest, ":")
+	return fields, len(fields) == n
+}
+
+// natural parses a decimal integer from 0 to max written as strconv.Itoa
+// would, so that every value has one cursor.
+func natural(s string, max int) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0 && n <= max && strconv.Itoa(n) == s
+}
+
+func offsetCursor(n int) string { return encodeCursor(cursorOffset, strconv.Itoa(n)) }
+
+// offsetOf reads a search cursor; "" is the first page.
+func offsetOf(after string) (int, error) {
+	if after == "" {
+		return 0, nil
+	}
+	f, ok := decodeCursor(after, cursorOffset, 1)
+	if !ok {
+		return 0, ports.ErrInvalidCursor
+	}
+	n, ok := natural(f[0], maxOffset)
+	if !ok {
+		return 0, ports.ErrInvalidCursor
+	}
+	return n, nil
+}
+
+func publishedCursor(e domain.Entry) string {
+	var at int64
+	if t := e.PublishedAt(); t != nil {
+		at = t.UnixMicro()
+	}
+	return encodeCursor(cursorPublished, strconv.FormatInt(at, 10), string(e.ID()))
+}
+
+func parsePublishedCursor(s string) (time.Time, string, error) {
+	f, ok := decodeCursor(s, cursorPublished, 2)
+	if !ok {
+		return time.Time{}, "", ports.ErrInvalidCursor
+	}
+	us, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || us < 0 || strconv.FormatInt(us, 10) != f[0] || !domain.ValidID(domain.PrefixEntry, f[1]) {
+		return time.Time{}, "", ports.ErrInvalidCursor
+	}
+	return time.UnixMicro(us).UTC(), f[1], nil
+}
+
+func versionCursor(v int) string { return encodeCursor(cursorVersion, strconv.Itoa(v)) }
+
+func parseVersionCursor(s string) (int, error) {
+	f, ok := decodeCursor(s, cursorVersion, 1)
+	if !ok {
+		return 0, ports.ErrInvalidCursor
+	}
+	v, ok := natural(f[0], 1<<31-1)
+	if !ok || v < 1 {
+		return 0, ports.ErrInvalidCursor
+	}
+	return v, nil
 }

@@ -27,6 +27,8 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Forms", func(t *testing.T) { t.Parallel(); forms(t, open) })
 	t.Run("Submissions", func(t *testing.T) { t.Parallel(); submissions(t, open) })
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); outbox(t, open) })
+	t.Run("Entries", func(t *testing.T) { t.Parallel(); entries(t, open) })
+	t.Run("Events", func(t *testing.T) { t.Parallel(); events(t, open) })
 }
 
 func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {

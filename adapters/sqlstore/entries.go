@@ -1,0 +1,450 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// entryStore implements ports.EntryStore.
+type entryStore struct{ *stores }
+
+// entryColumns are qualified: searches join entries to their index.
+const entryColumns = `e.id, e.workspace_id, e.kind, e.slug, e.title, e.body, e.body_html, e.body_text, e.excerpt, e.tags,
+	e.cover_image_url, e.seo_title, e.seo_description, e.status, e.publish_at, e.published_at, e.author_id,
+	e.created_at, e.updated_at, e.version`
+
+type entryRow struct {
+	id, workspaceID, kind, slug, title, body, html, text, excerpt, tags string
+	cover, seoTitle, seoDescription, status, authorID                   string
+	publishAt, publishedAt                                              sql.NullTime
+	createdAt, updatedAt                                                time.Time
+	version                                                             int
+}
+
+func (r entryRow) toDomain() (domain.Entry, error) {
+	kind, err := domain.ParseEntryKind(r.kind)
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("entry %s: stored kind %q: %w", r.id, r.kind, err)
+	}
+	status, err := domain.ParseEntryStatus(r.status)
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("entry %s: stored status %q: %w", r.id, r.status, err)
+	}
+	var tags []string
+	if err := json.Unmarshal([]byte(r.tags), &tags); err != nil {
+		return domain.Entry{}, fmt.Errorf("entry %s: tags: %w", r.id, err)
+	}
+	return domain.RehydrateEntry(domain.EntryRecord{
+		ID: domain.EntryID(r.id), Workspace: domain.WorkspaceID(r.workspaceID), Kind: kind, Author: domain.UserID(r.authorID),
+		Content: domain.EntryContent{
+			Title: r.title, Slug: r.slug, Body: r.body, Excerpt: r.excerpt, Tags: tags, CoverImageURL: r.cover,
+			SEO: domain.SEO{Title: r.seoTitle, Description: r.seoDescription},
+		},
+		Rendered:  domain.Rendered{HTML: r.html, Text: r.text},
+		Status:    status,
+		PublishAt: timePtr(r.publishAt), PublishedAt: timePtr(r.publishedAt),
+		CreatedAt: r.createdAt, UpdatedAt: r.updatedAt, Version: r.version,
+	}), nil
+}
+
+func scanEntry(sc scanner) (domain.Entry, error) {
+	var r entryRow
+	err := sc.Scan(&r.id, &r.workspaceID, &r.kind, &r.slug, &r.title, &r.body, &r.html, &r.text, &r.excerpt, &r.tags,
+		&r.cover, &r.seoTitle, &r.seoDescription, &r.status, &r.publishAt, &r.publishedAt, &r.authorID,
+		&r.createdAt, &r.updatedAt, &r.version)
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	return r.toDomain()
+}
+
+// encodeTags keeps the editor's order, which entry_tags cannot.
+func encodeTags(tags []string) (string, error) {
+	if tags == nil {
+		tags = []string{}
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
+}
+
+// nullTimestamp is a nullable time in UTC, to the microsecond: SQLite compares
+// times as text, which only orders times written alike.
+func nullTimestamp(t *time.Time) sql.NullTime {
+	if t == nil {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: domain.Timestamp(*t), Valid: true}
+}
+
+// Add inserts the entry and its tags. A unique violation can only be the
+// slug: IDs are random enough never to collide.
+func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
+	tags, err := encodeTags(e.Tags())
+	if err != nil {
+		return fmt.Errorf("add entry %s: tags: %w", e.ID(), err)
+	}
+	seo, r := e.SEO(), e.Rendered()
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entries (id, workspace_id, kind, slug, title, body, body_html, body_text,
+		excerpt, tags, cover_image_url, seo_title, seo_description, status, publish_at, published_at, author_id, search_text,
+		created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		string(e.ID()), e.Workspace().String(), e.Kind().String(), e.Slug(), e.Title(), e.Body(), r.HTML, r.Text,
+		e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description, e.Status().String(),
+		nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
+		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version())
+	if s.d.uniqueViolation(err) {
+		return domain.ErrEntrySlugTaken
+	}
+	if err == nil {
+		err = s.addTags(ctx, e)
+	}
+	if err != nil {
+		return fmt.Errorf("add entry %s: %w", e.ID(), err)
+	}
+	return nil
+}
+
+// addTags inserts the entry's tag rows in one statement: at most
+// domain.MaxTags of them, well below every engine's parameter limit.
+func (s entryStore) addTags(ctx context.Context, e domain.Entry) error {
+	tags := e.Tags()
+	if len(tags) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(tags))
+	for _, t := range tags {
+		args = append(args, string(e.ID()), e.Workspace().String(), t)
+	}
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entry_tags (entry_id, workspace_id, tag) VALUES (?, ?, ?)`+
+		strings.Repeat(`, (?, ?, ?)`, len(tags)-1)), args...)
+	if err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	return nil
+}
+
+func (s entryStore) Get(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID) (domain.Entry, error) {
+	e, err := scanEntry(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE e.workspace_id = ? AND e.id = ?`),
+		ws.String(), string(id)))
+	if isNoRows(err) {
+		return domain.Entry{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("get entry %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// Update writes every column but kind and created_at, which never change,
+// when the stored version is still prevVersion. When no row matches, a
+// second look tells a stale version from a missing entry.
+func (s entryStore) Update(ctx context.Context, e domain.Entry, prevVersion int) error {
+	tags, err := encodeTags(e.Tags())
+	if err != nil {
+		return fmt.Errorf("update entry %s: tags: %w", e.ID(), err)
+	}
+	seo, r := e.SEO(), e.Rendered()
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE entries SET slug = ?, title = ?, body = ?, body_html = ?, body_text = ?,
+		excerpt = ?, tags = ?, cover_image_url = ?, seo_title = ?, seo_description = ?, status = ?, publish_at = ?, published_at = ?,
+		author_id = ?, search_text = ?, updated_at = ?, version = ?
+		WHERE workspace_id = ? AND id = ? AND version = ?`),
+		e.Slug(), e.Title(), e.Body(), r.HTML, r.Text, e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description,
+		e.Status().String(), nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
+		domain.Timestamp(e.UpdatedAt()), e.Version(), e.Workspace().String(), string(e.ID()), prevVersion)
+	if s.d.uniqueViolation(err) {
+		return domain.ErrEntrySlugTaken
+	}
+	if err != nil {
+		return fmt.Errorf("update entry %s: %w", e.ID(), err)
+	}
+	if err := affected(res); err != nil {
+		if !errors.Is(err, domain.ErrNotFound) {
+			return fmt.Errorf("update entry %s: %w", e.ID(), err)
+		}
+		var one int
+		err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM entries WHERE workspace_id = ? AND id = ?`),
+			e.Workspace().String(), string(e.ID())).Scan(&one)
+		switch {
+		case isNoRows(err):
+			return domain.ErrNotFound
+		case err != nil:
+			return fmt.Errorf("update entry %s: %w", e.ID(), err)
+		}
+		return domain.ErrVersionConflict
+	}
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM entry_tags WHERE entry_id = ?`), string(e.ID()))
+	if err == nil {
+		err = s.addTags(ctx, e)
+	}
+	if err != nil {
+		return fmt.Errorf("update entry %s: %w", e.ID(), err)
+	}
+	return nil
+}
+
+// Delete removes the entry; the foreign keys cascade to its tags and
+// revisions, and on SQLite a trigger drops it from the full-text index.
+func (s entryStore) Delete(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM entries WHERE workspace_id = ? AND id = ?`), ws.String(), string(id))
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("delete entry %s: %w", id, err)
+	}
+	return nil
+}
+
+// tagCondition narrows to the entries with tag through entry_tags.
+const tagCondition = ` AND e.id IN (SELECT entry_id FROM entry_tags WHERE workspace_id = ? AND tag = ?)`
+
+func (s entryStore) List(ctx context.Context, ws domain.WorkspaceID, f ports.EntryFilter, p ports.Page) ([]domain.Entry, string, error) {
+	cond, args := `e.workspace_id = ?`, []any{ws.String()}
+	if f.Kind != nil {
+		cond, args = cond+` AND e.kind = ?`, append(args, f.Kind.String())
+	}
+	if f.Status != nil {
+		cond, args = cond+` AND e.status = ?`, append(args, f.Status.String())
+	}
+	if f.Tag != "" {
+		cond, args = cond+tagCondition, append(args, ws.String(), f.Tag)
+	}
+	if words := domain.SearchQuery(f.Query); len(words) > 0 {
+		es, next, err := s.search(ctx, cond, args, words, p)
+		if err != nil {
+			return nil, "", fmt.Errorf("search entries of %s: %w", ws, err)
+		}
+		return es, next, nil
+	}
+	limit, err := pageOf(p, domain.PrefixEntry)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.After != "" {
+		cond, args = cond+` AND e.id < ?`, append(args, p.After)
+	}
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE `+cond+` ORDER BY e.id DESC LIMIT ?`),
+		scanEntry, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list entries of %s: %w", ws, err)
+	}
+	es, next := cut(es, limit, func(e domain.Entry) string { return string(e.ID()) })
+	return es, next, nil
+}
+
+// search lists the entries that meet cond and match every word, best match
+// first and, among equals, newest first. Its cursor counts the entries
+// already returned: a score is no column a cursor could point into.
+func (s entryStore) search(ctx context.Context, cond string, args []any, words []string, p ports.Page) ([]domain.Entry, string, error) {
+	offset, err := offsetOf(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := p.Size()
+	from, match, score, query := s.d.search(words)
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e`+from+`
+		WHERE `+match+` AND `+cond+` ORDER BY `+score+` DESC, e.id DESC LIMIT ? OFFSET ?`),
+		scanEntry, append(append([]any{query}, args...), limit+1, offset)...)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(es) > limit {
+		return es[:limit], offsetCursor(offset + limit), nil
+	}
+	return es, "", nil
+}
+
+// ClaimDue locks the due entries with SKIP LOCKED on PostgreSQL, so that
+// schedulers on several nodes take disjoint ones; the caller publishes
+// them before it commits, after which they no longer match. On SQLite the
+// transaction holds the write lock from BEGIN, so claims run one at a time.
+func (s entryStore) ClaimDue(ctx context.Context, now time.Time, limit int) ([]domain.Entry, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e
+		WHERE e.status = 'scheduled' AND e.publish_at <= ? ORDER BY e.publish_at, e.id LIMIT ?`+s.d.skipLocked()),
+		scanEntry, domain.Timestamp(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim due entries: %w", err)
+	}
+	return es, nil
+}
+
+func (s entryStore) Published(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, slug string) (domain.Entry, error) {
+	e, err := scanEntry(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+entryColumns+` FROM entries e
+		WHERE e.workspace_id = ? AND e.kind = ? AND e.slug = ? AND e.status = 'published'`),
+		ws.String(), kind.String(), slug))
+	if isNoRows(err) {
+		return domain.Entry{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("get published %s %q: %w", kind, slug, err)
+	}
+	return e, nil
+}
+
+// ListPublished pages by (published_at, id), newest first, which the
+// entries_published index serves in order; the cursor carries both, so a
+// page resumes in place even when the entry it ended on was unpublished
+// since.
+func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, f ports.PublicFilter, p ports.Page) ([]domain.Entry, string, error) {
+	cond, args := `e.workspace_id = ? AND e.kind = ? AND e.status = 'published'`, []any{ws.String(), kind.String()}
+	if f.Tag != "" {
+		cond, args = cond+tagCondition, append(args, ws.String(), f.Tag)
+	}
+	if words := domain.SearchQuery(f.Query); len(words) > 0 {
+		es, next, err := s.search(ctx, cond, args, words, p)
+		if err != nil {
+			return nil, "", fmt.Errorf("search published entries of %s: %w", ws, err)
+		}
+		return es, next, nil
+	}
+	if p.After != "" {
+		at, id, err := parsePublishedCursor(p.After)
+		if err != nil {
+			return nil, "", err
+		}
+		cond, args = cond+` AND (e.published_at, e.id) < (?, ?)`, append(args, at, id)
+	}
+	limit := p.Size()
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE `+cond+`
+		ORDER BY e.published_at DESC, e.id DESC LIMIT ?`), scanEntry, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list published entries of %s: %w", ws, err)
+	}
+	if len(es) > limit {
+		last := es[limit-1]
+		return es[:limit], publishedCursor(last), nil
+	}
+	return es, "", nil
+}
+
+// revisionContentJSON is the content column of entry_revisions.
+type revisionContentJSON struct {
+	Title          string   `json:"title"`
+	Slug           string   `json:"slug"`
+	Body           string   `json:"body"`
+	Excerpt        string   `json:"excerpt"`
+	Tags           []string `json:"tags"`
+	CoverImageURL  string   `json:"cover_image_url"`
+	SEOTitle       string   `json:"seo_title"`
+	SEODescription string   `json:"seo_description"`
+}
+
+const revisionColumns = `entry_id, workspace_id, version, actor_kind, actor_id, at, content`
+
+func scanRevision(sc scanner) (domain.Revision, error) {
+	var r domain.Revision
+	var entry, ws, content string
+	if err := sc.Scan(&entry, &ws, &r.Version, &r.ActorKind, &r.ActorID, &r.At, &content); err != nil {
+		return domain.Revision{}, err
+	}
+	var c revisionContentJSON
+	if err := json.Unmarshal([]byte(content), &c); err != nil {
+		return domain.Revision{}, fmt.Errorf("revision %d of %s: content: %w", r.Version, entry, err)
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	r.Entry, r.Workspace, r.At = domain.EntryID(entry), domain.WorkspaceID(ws), r.At.UTC()
+	r.Content = domain.EntryContent{
+		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
+		SEO: domain.SEO{Title: c.SEOTitle, Description: c.SEODescription},
+	}
+	return r, nil
+}
+
+func (s entryStore) AddRevision(ctx context.Context, r domain.Revision) error {
+	c := r.Content
+	content, err := json.Marshal(revisionContentJSON{
+		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
+		SEOTitle: c.SEO.Title, SEODescription: c.SEO.Description,
+	})
+	if err != nil {
+		return fmt.Errorf("add revision %d of %s: content: %w", r.Version, r.Entry, err)
+	}
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entry_revisions (`+revisionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		string(r.Entry), r.Workspace.String(), r.Version, r.ActorKind, r.ActorID, domain.Timestamp(r.At), string(content))
+	if err != nil {
+		return fmt.Errorf("add revision %d of %s: %w", r.Version, r.Entry, err)
+	}
+	return nil
+}
+
+func (s entryStore) Revisions(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, p ports.Page) ([]domain.Revision, string, error) {
+	cond, args := `workspace_id = ? AND entry_id = ?`, []any{ws.String(), string(id)}
+	if p.After != "" {
+		v, err := parseVersionCursor(p.After)
+		if err != nil {
+			return nil, "", err
+		}
+		cond, args = cond+` AND version < ?`, append(args, v)
+	}
+	limit := p.Size()
+	rs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+revisionColumns+` FROM entry_revisions WHERE `+cond+` ORDER BY version DESC LIMIT ?`),
+		scanRevision, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list revisions of %s: %w", id, err)
+	}
+	if len(rs) > limit {
+		return rs[:limit], versionCursor(rs[limit-1].Version), nil
+	}
+	return rs, "", nil
+}
+
+func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error) {
+	r, err := scanRevision(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+revisionColumns+` FROM entry_revisions
+		WHERE workspace_id = ? AND entry_id = ? AND version = ?`), ws.String(), string(id), version))
+	if isNoRows(err) {
+		return domain.Revision{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Revision{}, fmt.Errorf("get revision %d of %s: %w", version, id, err)
+	}
+	return r, nil
+}
+
+// eventStore implements ports.EventStore.
+type eventStore struct{ *stores }
+
+func (s eventStore) Add(ctx context.Context, e domain.Event) error {
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO events (id, workspace_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`),
+		string(e.ID), e.Workspace.String(), e.Type, string(e.Data), domain.Timestamp(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("add event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// List pages by ID, which grows with creation time: oldest first.
+func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Page) ([]domain.Event, string, error) {
+	limit, err := pageOf(p, domain.PrefixEvent)
+	if err != nil {
+		return nil, "", err
+	}
+	cond, args := `workspace_id = ?`, []any{ws.String()}
+	if p.After != "" {
+		cond, args = cond+` AND id > ?`, append(args, p.After)
+	}
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, type, data, created_at FROM events WHERE `+cond+` ORDER BY id LIMIT ?`),
+		func(sc scanner) (domain.Event, error) {
+			var e domain.Event
+			var id, ws, data string
+			err := sc.Scan(&id, &ws, &e.Type, &data, &e.CreatedAt)
+			e.ID, e.Workspace, e.Data, e.CreatedAt = domain.EventID(id), domain.WorkspaceID(ws), []byte(data), e.CreatedAt.UTC()
+			return e, err
+		}, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events of %s: %w", ws, err)
+	}
+	es, next := cut(es, limit, func(e domain.Event) string { return string(e.ID) })
+	return es, next, nil
+}
