@@ -2,7 +2,9 @@ package domain
 
 import (
 	"net/mail"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -164,11 +166,51 @@ func (u *User) SetStatus(s UserStatus) { u.status = s }
 // Workspace is a tenant: one website or brand. Every piece of data belongs
 // to exactly one workspace.
 type Workspace struct {
-	id        WorkspaceID
-	name      string
-	slug      string
-	mailFrom  string // "" sends the workspace's mail from the instance's sender
-	createdAt time.Time
+	id       WorkspaceID
+	name     string
+	slug     string
+	mailFrom string // "" sends the workspace's mail from the instance's sender
+	// publicOrigins are the browser origins whose scripts may read the
+	// workspace's public content API; "*" is any origin.
+	publicOrigins []string
+	createdAt     time.Time
+}
+
+// AnyOrigin in a workspace's public origins lets scripts on every site
+// read its public content, which is the default: published content is
+// public by definition.
+const AnyOrigin = "*"
+
+// MaxPublicOrigins bounds the public origins of one workspace.
+const MaxPublicOrigins = 50
+
+// ParsePublicOrigins checks the origins allowed to read a workspace's
+// public API: "*" alone, or origins like "https://www.example.com"
+// (scheme, host and optional port; no path). An empty list lets no other
+// origin read it. Origins are lower-cased and deduplicated.
+func ParsePublicOrigins(in []string) ([]string, error) {
+	bad := Invalid(FieldError{"public_origins", "invalid_origin", `Use ["*"], or up to 50 origins such as "https://www.example.com".`})
+	if len(in) > MaxPublicOrigins {
+		return nil, bad
+	}
+	out := make([]string, 0, len(in))
+	for _, o := range in {
+		o = strings.ToLower(strings.TrimSpace(o))
+		if o == AnyOrigin {
+			if len(in) != 1 {
+				return nil, bad
+			}
+			return []string{AnyOrigin}, nil
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, bad
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -214,7 +256,7 @@ var errMailFrom = FieldError{"mail_from", "invalid_address", `Use one e-mail add
 // NewWorkspace validates and returns a workspace created at now. It sends
 // mail from the instance's sender until Update gives it its own.
 func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
-	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), createdAt: Timestamp(now)}
+	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), publicOrigins: []string{AnyOrigin}, createdAt: Timestamp(now)}
 	if err := w.Update(WorkspaceChange{Name: &name, Slug: &slug}); err != nil {
 		return Workspace{}, err
 	}
@@ -226,12 +268,14 @@ func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
 type WorkspaceChange struct {
 	Name, Slug *string
 	MailFrom   *string // "" returns to the instance's sender
+	// PublicOrigins replaces the origins allowed to read the public API.
+	PublicOrigins *[]string
 }
 
 // Update applies c all or nothing, reporting every invalid setting at once.
 func (w *Workspace) Update(c WorkspaceChange) error {
 	var errs []FieldError
-	n, s, from := w.name, w.slug, w.mailFrom
+	n, s, from, origins := w.name, w.slug, w.mailFrom, w.publicOrigins
 	if c.Name != nil {
 		var ferr *FieldError
 		if n, ferr = checkName("name", *c.Name); ferr != nil {
@@ -250,22 +294,37 @@ func (w *Workspace) Update(c WorkspaceChange) error {
 			errs = append(errs, err.(*Error).Fields...)
 		}
 	}
+	if c.PublicOrigins != nil {
+		var err error
+		if origins, err = ParsePublicOrigins(*c.PublicOrigins); err != nil {
+			errs = append(errs, err.(*Error).Fields...)
+		}
+	}
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
-	w.name, w.slug, w.mailFrom = n, s, from
+	w.name, w.slug, w.mailFrom, w.publicOrigins = n, s, from, origins
 	return nil
 }
 
 // RehydrateWorkspace rebuilds a stored workspace.
-func RehydrateWorkspace(id WorkspaceID, name, slug, mailFrom string, createdAt time.Time) Workspace {
-	return Workspace{id, name, slug, mailFrom, createdAt.UTC()}
+func RehydrateWorkspace(id WorkspaceID, name, slug, mailFrom string, publicOrigins []string, createdAt time.Time) Workspace {
+	return Workspace{id, name, slug, mailFrom, slices.Clone(publicOrigins), createdAt.UTC()}
 }
 
-func (w Workspace) ID() WorkspaceID      { return w.id }
-func (w Workspace) Name() string         { return w.name }
-func (w Workspace) Slug() string         { return w.slug }
-func (w Workspace) MailFrom() string     { return w.mailFrom }
+func (w Workspace) ID() WorkspaceID  { return w.id }
+func (w Workspace) Name() string     { return w.name }
+func (w Workspace) Slug() string     { return w.slug }
+func (w Workspace) MailFrom() string { return w.mailFrom }
+
+// PublicOrigins are the origins allowed to read the public API.
+func (w Workspace) PublicOrigins() []string { return slices.Clone(w.publicOrigins) }
+
+// AllowsPublicOrigin reports whether a script on origin may read the
+// workspace's public API.
+func (w Workspace) AllowsPublicOrigin(origin string) bool {
+	return slices.Contains(w.publicOrigins, AnyOrigin) || slices.Contains(w.publicOrigins, strings.ToLower(origin))
+}
 func (w Workspace) CreatedAt() time.Time { return w.createdAt }
 
 // Sender returns the From of the workspace's mail: its own sender when it

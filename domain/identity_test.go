@@ -81,3 +81,40 @@ func TestWorkspaceUpdateIsAllOrNothing(t *testing.T) {
 		t.Errorf("after a refused Update: %q %q %q, want it unchanged", w.Name(), w.Slug(), w.MailFrom())
 	}
 }
+
+func TestParsePublicOrigins(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   []string
+		want string // joined; "!" for an error
+	}{
+		{[]string{"*"}, "*"},
+		{[]string{}, ""},
+		{[]string{" https://WWW.Example.com ", "https://www.example.com", "http://localhost:3000"}, "https://www.example.com http://localhost:3000"},
+		{[]string{"*", "https://a.test"}, "!"},
+		{[]string{"https://a.test/"}, "!"},
+		{[]string{"https://a.test?x=1"}, "!"},
+		{[]string{"https://user@a.test"}, "!"},
+		{[]string{"javascript:alert(1)"}, "!"},
+		{[]string{"a.test"}, "!"},
+	} {
+		got, err := domain.ParsePublicOrigins(tc.in)
+		if tc.want == "!" {
+			if err == nil {
+				t.Errorf("ParsePublicOrigins(%q) = %q, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("ParsePublicOrigins(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	w, _ := domain.NewWorkspace("Site", "site", now)
+	if !w.AllowsPublicOrigin("https://anything.test") {
+		t.Error("a new workspace does not allow any origin")
+	}
+	_ = w.Update(domain.WorkspaceChange{PublicOrigins: &[]string{"https://a.test"}})
+	if !w.AllowsPublicOrigin("https://A.test") || w.AllowsPublicOrigin("https://b.test") {
+		t.Error("listed origins are not what is allowed")
+	}
+}

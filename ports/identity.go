@@ -174,6 +174,12 @@ type Authorizer interface {
 // PolicyCounter is the counter bumped with every policy change.
 const PolicyCounter = "policies"
 
+// PublicContentCounter is the counter bumped with every change to what the
+// public content API shows: publications, edits of published entries, and
+// a workspace's slug or public origins. Nodes poll it to empty their
+// caches of public responses.
+const PublicContentCounter = "content.public"
+
 // RateLimiter limits attempts per key with a token bucket.
 type RateLimiter interface {
 	// Allow takes one attempt for key, or returns false and how long to

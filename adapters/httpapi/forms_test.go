@@ -22,6 +22,8 @@ import (
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
@@ -55,6 +57,8 @@ type formsFixture struct {
 	clock *testClock
 	token string
 	logs  *syncBuffer
+	cache *PublicCache
+	db    *inmem.DB
 }
 
 type fixtureOptions struct {
@@ -91,8 +95,10 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
 		PerIP: perIP, PerForm: inmem.NewRateLimiter(1e9, 1e9, clock.Now),
 	})
+	cache := NewPublicCache(1 << 20)
+	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{
-		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs,
+		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
 		MaxBodyBytes: opts.maxBodyBytes, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})
@@ -107,7 +113,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	if _, err := ids.CreateWorkspace(ctx, owner, identity.CreateWorkspaceInput{Name: "Acme", Slug: "acme"}); err != nil {
 		t.Fatalf("create workspace: %v", err)
 	}
-	return &formsFixture{srv: srv, clock: clock, token: res.Token, logs: logs}
+	return &formsFixture{srv: srv, clock: clock, token: res.Token, logs: logs, cache: cache, db: db}
 }
 
 func (f *formsFixture) serve(r *http.Request) *httptest.ResponseRecorder {

@@ -75,15 +75,17 @@ func toLoginResponse(r identity.LoginResult) loginResponse {
 // workspaceResponse is a workspace. mail_from is "" when the workspace's
 // mail goes out from the instance's sender.
 type workspaceResponse struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Slug      string    `json:"slug"`
-	MailFrom  string    `json:"mail_from"`
-	CreatedAt time.Time `json:"created_at"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Slug     string `json:"slug"`
+	MailFrom string `json:"mail_from"`
+	// PublicOrigins may read the public content API: ["*"] is any.
+	PublicOrigins []string  `json:"public_origins"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
-	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.CreatedAt()}
+	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), nonNil(w.PublicOrigins()), w.CreatedAt()}
 }
 
 type membershipResponse struct {
@@ -274,9 +276,10 @@ func (h identityRoutes) updateUser(c *gin.Context) {
 }
 
 type workspaceRequest struct {
-	Name     *string `json:"name"`
-	Slug     *string `json:"slug"`
-	MailFrom *string `json:"mail_from"`
+	Name          *string   `json:"name"`
+	Slug          *string   `json:"slug"`
+	MailFrom      *string   `json:"mail_from"`
+	PublicOrigins *[]string `json:"public_origins"`
 }
 
 func (h identityRoutes) createWorkspace(c *gin.Context) {
@@ -285,7 +288,7 @@ func (h identityRoutes) createWorkspace(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	in := identity.CreateWorkspaceInput{}
+	in := identity.CreateWorkspaceInput{PublicOrigins: req.PublicOrigins}
 	if req.Name != nil {
 		in.Name = *req.Name
 	}
@@ -325,7 +328,7 @@ func (h identityRoutes) updateWorkspace(c *gin.Context) {
 		return
 	}
 	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{
-		Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom,
+		Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom, PublicOrigins: req.PublicOrigins,
 	})
 	if err != nil {
 		fail(c, err)

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/messaging"
@@ -31,16 +33,24 @@ func init() {
 // Config holds what the HTTP adapter needs. Zero values are not valid for
 // Logger and System; the providers default to OpenTelemetry's globals.
 type Config struct {
-	Logger         *slog.Logger
-	System         *system.Service
-	Identity       *identity.Service  // nil leaves the identity routes out
-	Messaging      *messaging.Service // nil leaves the outbox routes out
-	Forms          *forms.Service     // nil leaves the forms and submission routes out
-	MaxBodyBytes   int64              // requests with larger bodies get 413
-	Metrics        http.Handler       // serves GET /metrics; nil leaves it out
-	TracerProvider trace.TracerProvider
-	MeterProvider  metric.MeterProvider
-	Propagator     propagation.TextMapPropagator
+	Logger    *slog.Logger
+	System    *system.Service
+	Identity  *identity.Service  // nil leaves the identity routes out
+	Messaging *messaging.Service // nil leaves the outbox routes out
+	Forms     *forms.Service     // nil leaves the forms and submission routes out
+	Content   *content.Service   // nil leaves the entries and public site routes out
+	// PublicCache keeps rendered public responses; nil makes a private
+	// one. The composition root owns it to empty it when another node
+	// changes public content.
+	PublicCache *PublicCache
+	// PublicMaxAge and PublicStale set the public API's Cache-Control
+	// max-age and stale-while-revalidate; zero picks the defaults.
+	PublicMaxAge, PublicStale time.Duration
+	MaxBodyBytes              int64        // requests with larger bodies get 413
+	Metrics                   http.Handler // serves GET /metrics; nil leaves it out
+	TracerProvider            trace.TracerProvider
+	MeterProvider             metric.MeterProvider
+	Propagator                propagation.TextMapPropagator
 }
 
 // DefaultMaxBodyBytes is the body limit when none is configured: 1 MiB.
@@ -113,6 +123,16 @@ func New(cfg Config) *Server {
 		// caller, whom Submit accepts.
 		formRoutes{forms: cfg.Forms, log: cfg.Logger}.register(v1)
 		submitRoutes{forms: cfg.Forms}.register(v1)
+	}
+	if cfg.Content != nil {
+		contentRoutes{content: cfg.Content}.register(v1)
+		if cfg.PublicMaxAge <= 0 {
+			cfg.PublicMaxAge = DefaultPublicMaxAge
+		}
+		if cfg.PublicStale <= 0 {
+			cfg.PublicStale = DefaultPublicStale
+		}
+		newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale).register(v1)
 	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}

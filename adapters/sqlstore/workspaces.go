@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,28 +13,44 @@ import (
 // workspaceStore implements ports.WorkspaceStore.
 type workspaceStore struct{ *stores }
 
-const workspaceColumns = `id, name, slug, mail_from, created_at`
+const workspaceColumns = `id, name, slug, mail_from, public_origins, created_at`
 
 type workspaceRow struct {
-	id, name, slug, mailFrom string
-	createdAt                time.Time
+	id, name, slug, mailFrom, origins string
+	createdAt                         time.Time
 }
 
-func (r workspaceRow) toDomain() domain.Workspace {
-	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, r.createdAt)
+func (r workspaceRow) toDomain() (domain.Workspace, error) {
+	var origins []string
+	if err := json.Unmarshal([]byte(r.origins), &origins); err != nil {
+		return domain.Workspace{}, fmt.Errorf("decode public origins of %s: %w", r.id, err)
+	}
+	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, origins, r.createdAt), nil
 }
 
 func scanWorkspace(sc scanner) (domain.Workspace, error) {
 	var r workspaceRow
-	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.createdAt); err != nil {
+	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.origins, &r.createdAt); err != nil {
 		return domain.Workspace{}, err
 	}
-	return r.toDomain(), nil
+	return r.toDomain()
+}
+
+func originsJSON(w domain.Workspace) string {
+	b, _ := json.Marshal(nonNilStrings(w.PublicOrigins())) // strings: cannot fail
+	return string(b)
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func (s workspaceStore) Add(ctx context.Context, w domain.Workspace) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?)`),
-		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), w.CreatedAt())
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), originsJSON(w), w.CreatedAt())
 	if s.d.uniqueViolation(err) {
 		// The ID is random, so the slug is what collided.
 		return domain.ErrSlugTaken
@@ -65,7 +82,7 @@ func (s workspaceStore) getBy(ctx context.Context, column, v string) (domain.Wor
 }
 
 func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ? WHERE id = ?`), w.Name(), w.Slug(), w.MailFrom(), w.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ?, public_origins = ? WHERE id = ?`), w.Name(), w.Slug(), w.MailFrom(), originsJSON(w), w.ID().String())
 	if s.d.uniqueViolation(err) {
 		return domain.ErrSlugTaken
 	}
@@ -97,7 +114,7 @@ func (s workspaceStore) ListForUser(ctx context.Context, u domain.UserID, p port
 		return nil, "", err
 	}
 	ws, err := queryAll(ctx, s.q, s.d.rebind(
-		`SELECT w.id, w.name, w.slug, w.mail_from, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		`SELECT w.id, w.name, w.slug, w.mail_from, w.public_origins, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
 		 WHERE m.user_id = ? AND w.id > ? ORDER BY w.id LIMIT ?`),
 		scanWorkspace, u.String(), p.After, limit+1)
 	if err != nil {

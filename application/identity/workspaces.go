@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -14,6 +16,9 @@ import (
 type CreateWorkspaceInput struct {
 	Name, Slug string
 	MailFrom   string
+	// PublicOrigins may read the public content API; nil keeps the
+	// default, any origin.
+	PublicOrigins *[]string
 }
 
 // CreateWorkspace creates a workspace whose first owner is the caller. Any
@@ -28,7 +33,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in Cr
 	if err != nil {
 		return domain.Workspace{}, err
 	}
-	if err := w.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom}); err != nil {
+	if err := w.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
 		return domain.Workspace{}, err
 	}
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
@@ -89,9 +94,10 @@ func (s *Service) GetWorkspace(ctx context.Context, p domain.Principal, ref stri
 // UpdateWorkspaceInput changes a workspace's settings; nil fields stay as
 // they are, and a MailFrom of "" returns to the instance's sender.
 type UpdateWorkspaceInput struct {
-	Ref        string
-	Name, Slug *string
-	MailFrom   *string
+	Ref           string
+	Name, Slug    *string
+	MailFrom      *string
+	PublicOrigins *[]string
 }
 
 // UpdateWorkspace renames a workspace, changes its slug or the sender of
@@ -104,13 +110,23 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 		if w, err = s.workspace(ctx, st, p, in.Ref, domain.PermWorkspaceWrite); err != nil {
 			return err
 		}
-		if err := w.Update(domain.WorkspaceChange{Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom}); err != nil {
+		before := w
+		if err := w.Update(domain.WorkspaceChange{Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
 			return err
 		}
 		if err := st.Workspaces().Update(ctx, w); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom()})
+		// The public API's cached responses are keyed by slug and carry
+		// the CORS decision, and feeds show the name.
+		if w.Slug() != before.Slug() || w.Name() != before.Name() || !slices.Equal(w.PublicOrigins(), before.PublicOrigins()) {
+			if err := publicContentChanged(ctx, st); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{
+			"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom(), "public_origins": strings.Join(w.PublicOrigins(), " "),
+		})
 	})
 	return w, err
 }
@@ -131,10 +147,22 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p domain.Principal, ref s
 		if err := policyChanged(ctx, st); err != nil {
 			return err
 		}
+		if err := publicContentChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "workspace.deleted", "workspace", string(w.ID()), map[string]string{"slug": w.Slug()})
 	})
 	if err != nil {
 		return err
 	}
 	return s.reload(ctx)
+}
+
+// publicContentChanged tells every node's public content cache, in the
+// caller's transaction, that what it holds may be stale.
+func publicContentChanged(ctx context.Context, st ports.Stores) error {
+	if _, err := st.Instance().BumpCounter(ctx, ports.PublicContentCounter); err != nil {
+		return fmt.Errorf("bump %s: %w", ports.PublicContentCounter, err)
+	}
+	return nil
 }

@@ -157,7 +157,7 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		uow := open(t)
 		u := addUser(t, uow, "alice@example.com")
 		w := mustWorkspace(t, "acme")
-		if err := w.Update(domain.WorkspaceChange{MailFrom: new(`"Acme, Inc." <hello@acme.test>`)}); err != nil {
+		if err := w.Update(domain.WorkspaceChange{MailFrom: new(`"Acme, Inc." <hello@acme.test>`), PublicOrigins: &[]string{"https://acme.test", "http://localhost:3000"}}); err != nil {
 			t.Fatal(err)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error {
@@ -183,7 +183,7 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
-		if err := w.Update(domain.WorkspaceChange{MailFrom: new("")}); err != nil {
+		if err := w.Update(domain.WorkspaceChange{MailFrom: new(""), PublicOrigins: &[]string{}}); err != nil {
 			t.Fatal(err)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Workspaces().Update(ctx, w) })
@@ -192,8 +192,8 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			if err != nil {
 				return fmt.Errorf("get after clearing: %w", err)
 			}
-			if got.MailFrom() != "" {
-				t.Errorf("MailFrom after clearing = %q, want \"\"", got.MailFrom())
+			if got.MailFrom() != "" || len(got.PublicOrigins()) != 0 {
+				t.Errorf("after clearing: MailFrom %q, PublicOrigins %q; want both empty", got.MailFrom(), got.PublicOrigins())
 			}
 			return nil
 		})
@@ -873,7 +873,7 @@ func userView(u domain.User) string {
 }
 
 func workspaceView(w domain.Workspace) string {
-	return fmt.Sprintf("{%s %q %s from=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(), stamp(w.CreatedAt()))
+	return fmt.Sprintf("{%s %q %s from=%q origins=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(), w.PublicOrigins(), stamp(w.CreatedAt()))
 }
 
 func memberView(m domain.Membership) string {

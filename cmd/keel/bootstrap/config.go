@@ -45,6 +45,7 @@ var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sMailFrom, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime,
+	sPublicMaxAge, sPublicStale,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
@@ -95,6 +96,7 @@ type serveConfig struct {
 	mailRetryBase   time.Duration
 	dispatcher      bool // deliver mail in this process
 	forms           formsConfig
+	content         contentConfig
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -194,6 +196,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sDispatcher.errorf("want on or off, got %q", raw)
 	}
 	if c.forms, err = loadFormsConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.content, err = loadContentConfig(fs, getenv); err != nil {
 		return c, err
 	}
 	return c, nil

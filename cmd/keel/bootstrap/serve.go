@@ -95,6 +95,14 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	retentionDone := make(chan struct{})
 	go func() { defer close(retentionDone); runRetention(retentionCtx, formsSvc, log) }()
 	defer func() { stopRetention(); <-retentionDone }()
+	cnt := newContent(db, ids.authz)
+	// Like retention, the scheduler and the cache invalidation stop
+	// before the database closes.
+	contentCtx, stopContent := context.WithCancel(context.WithoutCancel(ctx))
+	contentDone := make(chan struct{}, 2)
+	go func() { runScheduler(contentCtx, cnt.svc, log); contentDone <- struct{}{} }()
+	go func() { runInvalidation(contentCtx, cnt.svc, cnt.cache, log); contentDone <- struct{}{} }()
+	defer func() { stopContent(); <-contentDone; <-contentDone }()
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -106,6 +114,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Identity:       ids.svc,
 		Messaging:      msgs,
 		Forms:          formsSvc,
+		Content:        cnt.svc,
+		PublicCache:    cnt.cache,
+		PublicMaxAge:   cfg.content.maxAge,
+		PublicStale:    cfg.content.stale,
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,

@@ -1,0 +1,353 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keelhq/keel/application/content"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// siteRoutes serves the public delivery API: published posts and pages,
+// the Atom feed and the sitemap, to anyone, with HTTP caching. Responses
+// are rendered once and kept in a PublicCache until public content
+// changes; browsers and CDNs revalidate with the strong ETag.
+type siteRoutes struct {
+	content *content.Service
+	cache   *PublicCache
+	// cacheControl is the header every successful public response has.
+	cacheControl string
+}
+
+// Public caching defaults: browsers and CDNs reuse a response for a
+// minute and may serve it stale for five more while they revalidate.
+const (
+	DefaultPublicMaxAge = time.Minute
+	DefaultPublicStale  = 5 * time.Minute
+)
+
+func newSiteRoutes(svc *content.Service, cache *PublicCache, maxAge, stale time.Duration) siteRoutes {
+	if cache == nil {
+		cache = NewPublicCache(64 << 20)
+	}
+	cc := "public, max-age=" + strconv.Itoa(int(maxAge.Seconds())) + ", stale-while-revalidate=" + strconv.Itoa(int(stale.Seconds()))
+	return siteRoutes{content: svc, cache: cache, cacheControl: cc}
+}
+
+func (h siteRoutes) register(v1 *gin.RouterGroup) {
+	v1.GET("/sites/:site/posts", h.listPosts)
+	v1.GET("/sites/:site/posts/:slug", h.entry(domain.KindPost))
+	v1.GET("/sites/:site/pages/:slug", h.entry(domain.KindPage))
+	v1.GET("/sites/:site/feed.xml", h.feed)
+	v1.GET("/sites/:site/sitemap.xml", h.sitemap)
+	v1.OPTIONS("/sites/:site/*path", h.preflight)
+}
+
+// --- DTOs.
+
+type publicEntryResponse struct {
+	ID            string     `json:"id"`
+	Kind          string     `json:"kind"`
+	Slug          string     `json:"slug"`
+	Title         string     `json:"title"`
+	Excerpt       string     `json:"excerpt"`
+	BodyHTML      string     `json:"body_html,omitempty"`
+	Tags          []string   `json:"tags"`
+	CoverImageURL string     `json:"cover_image_url,omitempty"`
+	SEO           seoDTO     `json:"seo"`
+	PublishedAt   *time.Time `json:"published_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
+	seo := e.SEO()
+	r := publicEntryResponse{
+		ID: e.ID().String(), Kind: e.Kind().String(), Slug: e.Slug(), Title: e.Title(), Excerpt: e.Excerpt(),
+		Tags: nonNil(e.Tags()), CoverImageURL: e.CoverImageURL(), SEO: seoDTO{seo.Title, seo.Description},
+		PublishedAt: e.PublishedAt(), UpdatedAt: e.UpdatedAt(),
+	}
+	if withBody {
+		r.BodyHTML = e.Rendered().HTML
+	}
+	return r
+}
+
+// --- The cached response path.
+
+// serve answers from the cache when it can; otherwise it resolves the
+// site, lets build render the response and keeps it. Searches are not
+// kept (cacheable false): their long tail would evict the pages every
+// visitor reads.
+func (h siteRoutes) serve(c *gin.Context, cacheable bool, build func(ctx context.Context, site domain.Workspace) (*cachedResponse, error)) {
+	// The host is part of the key because feeds and sitemaps hold
+	// absolute links built from it: a request with a forged Host header
+	// must not put its links in front of everybody else.
+	key := c.Request.Host + c.Request.URL.RequestURI()
+	if cacheable {
+		if r, ok := h.cache.get(key); ok {
+			h.write(c, r)
+			return
+		}
+	}
+	gen := h.cache.generation()
+	ctx := c.Request.Context()
+	site, err := h.content.Site(ctx, c.Param("site"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	r, err := build(ctx, site)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	r.site = site
+	if cacheable {
+		h.cache.put(key, r, gen)
+	}
+	h.write(c, r)
+}
+
+// write sends r, or 304 Not Modified when the client's copy is current:
+// If-None-Match decides when present, If-Modified-Since otherwise.
+func (h siteRoutes) write(c *gin.Context, r *cachedResponse) {
+	hd := c.Writer.Header()
+	hd.Set("ETag", r.etag)
+	hd.Set("Cache-Control", h.cacheControl)
+	allowSiteOrigin(c, r.site)
+	if !r.lastModified.IsZero() {
+		hd.Set("Last-Modified", r.lastModified.Format(http.TimeFormat))
+	}
+	if notModified(c.Request, r) {
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	c.Data(http.StatusOK, r.contentType, r.body)
+}
+
+func notModified(req *http.Request, r *cachedResponse) bool {
+	if inm := req.Header.Get("If-None-Match"); inm != "" {
+		return etagMatches(inm, r.etag)
+	}
+	if ims := req.Header.Get("If-Modified-Since"); ims != "" && !r.lastModified.IsZero() {
+		t, err := http.ParseTime(ims)
+		return err == nil && !r.lastModified.After(t)
+	}
+	return false
+}
+
+// allowSiteOrigin sets the CORS headers the site's public origins call for:
+// "*" for any origin (the default), else the request's origin when it is
+// listed, and nothing for others, whose scripts then cannot read the
+// response. Vary tells caches that the answer depends on Origin.
+func allowSiteOrigin(c *gin.Context, site domain.Workspace) bool {
+	hd := c.Writer.Header()
+	origins := site.PublicOrigins()
+	if len(origins) == 1 && origins[0] == domain.AnyOrigin {
+		hd.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		hd.Add("Vary", "Origin")
+		origin := c.GetHeader("Origin")
+		if origin == "" || !site.AllowsPublicOrigin(origin) {
+			return false
+		}
+		hd.Set("Access-Control-Allow-Origin", origin)
+	}
+	hd.Set("Access-Control-Expose-Headers", "ETag, Last-Modified, X-Request-Id")
+	return true
+}
+
+// preflight lets scripts on the site's public origins send conditional
+// GETs (If-None-Match is not a CORS-safelisted header, so browsers ask
+// first).
+func (h siteRoutes) preflight(c *gin.Context) {
+	site, err := h.content.Site(c.Request.Context(), c.Param("site"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	hd := c.Writer.Header()
+	if !allowSiteOrigin(c, site) {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	hd.Set("Access-Control-Allow-Methods", "GET, HEAD")
+	hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since")
+	hd.Set("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
+	c.Status(http.StatusNoContent)
+}
+
+func jsonResponse(v any, lastModified time.Time) (*cachedResponse, error) {
+	var b bytes.Buffer
+	if err := encodeJSON(&b, v); err != nil {
+		return nil, err
+	}
+	return newCachedResponse(b.Bytes(), "application/json; charset=utf-8", lastModified), nil
+}
+
+// --- Handlers.
+
+func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+			e, err := h.content.PublishedEntry(ctx, site.ID(), kind, c.Param("slug"))
+			if err != nil {
+				return nil, err
+			}
+			return jsonResponse(toPublicEntry(e, true), e.UpdatedAt())
+		})
+	}
+}
+
+func (h siteRoutes) listPosts(c *gin.Context) {
+	q := strings.TrimSpace(c.Query("q"))
+	h.serve(c, q == "", func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+		page, err := pageOf(c)
+		if err != nil {
+			return nil, err
+		}
+		f := ports.PublicFilter{Tag: strings.ToLower(strings.TrimSpace(c.Query("tag"))), Query: q}
+		if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
+			return nil, domain.Invalid(domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."})
+		}
+		es, next, err := h.content.PublishedEntries(ctx, site.ID(), domain.KindPost, f, page)
+		if err != nil {
+			return nil, err
+		}
+		return jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse { return toPublicEntry(e, false) }), time.Time{})
+	})
+}
+
+// --- Atom feed and sitemap.
+
+// feedSize is how many of the newest posts the feed carries.
+const feedSize = 20
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr,omitempty"`
+	Body string `xml:",chardata"`
+}
+
+type atomEntry struct {
+	ID        string    `xml:"id"`
+	Title     string    `xml:"title"`
+	Link      atomLink  `xml:"link"`
+	Published string    `xml:"published"`
+	Updated   string    `xml:"updated"`
+	Category  []atomCat `xml:"category"`
+	Summary   atomText  `xml:"summary"`
+	Content   atomText  `xml:"content"`
+}
+
+type atomCat struct {
+	Term string `xml:"term,attr"`
+}
+
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+// baseURL is the scheme and host the client reached this API at, for the
+// absolute links feeds and sitemaps need.
+func baseURL(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+func entryURL(base string, site domain.Workspace, e domain.Entry) string {
+	return base + "/v1/sites/" + site.Slug() + "/" + e.Kind().String() + "s/" + e.Slug()
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func xmlResponse(v any, contentType string) (*cachedResponse, error) {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	if err := xml.NewEncoder(&b).Encode(v); err != nil {
+		return nil, err
+	}
+	b.WriteByte('\n')
+	return newCachedResponse(b.Bytes(), contentType, time.Time{}), nil
+}
+
+func (h siteRoutes) feed(c *gin.Context) {
+	h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+		es, _, err := h.content.PublishedEntries(ctx, site.ID(), domain.KindPost, ports.PublicFilter{}, ports.Page{Limit: feedSize})
+		if err != nil {
+			return nil, err
+		}
+		base := baseURL(c)
+		self := base + c.Request.URL.Path
+		f := atomFeed{
+			ID: "urn:keel:site:" + site.ID().String(), Title: site.Name(),
+			Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}},
+		}
+		updated := site.CreatedAt()
+		for _, e := range es {
+			if e.UpdatedAt().After(updated) {
+				updated = e.UpdatedAt()
+			}
+			ae := atomEntry{
+				ID: "urn:keel:entry:" + e.ID().String(), Title: e.Title(),
+				Link:      atomLink{Rel: "alternate", Type: "application/json", Href: entryURL(base, site, e)},
+				Published: rfc3339(*e.PublishedAt()), Updated: rfc3339(e.UpdatedAt()),
+				Summary: atomText{Type: "text", Body: e.Excerpt()},
+				Content: atomText{Type: "html", Body: e.Rendered().HTML},
+			}
+			for _, t := range e.Tags() {
+				ae.Category = append(ae.Category, atomCat{Term: t})
+			}
+			f.Entries = append(f.Entries, ae)
+		}
+		f.Updated = rfc3339(updated)
+		return xmlResponse(f, "application/atom+xml; charset=utf-8")
+	})
+}
+
+type sitemapURL struct {
+	Loc     string `xml:"loc"`
+	LastMod string `xml:"lastmod"`
+}
+
+type sitemapSet struct {
+	XMLName xml.Name     `xml:"http://www.sitemaps.org/schemas/sitemap/0.9 urlset"`
+	URLs    []sitemapURL `xml:"url"`
+}
+
+func (h siteRoutes) sitemap(c *gin.Context) {
+	h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+		base := baseURL(c)
+		var set sitemapSet
+		err := h.content.EachPublished(ctx, site.ID(), func(e domain.Entry) error {
+			set.URLs = append(set.URLs, sitemapURL{Loc: entryURL(base, site, e), LastMod: rfc3339(e.UpdatedAt())})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return xmlResponse(set, "application/xml; charset=utf-8")
+	})
+}

@@ -1,0 +1,182 @@
+package content
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// CreateInput is a new entry as an editor writes it.
+type CreateInput struct {
+	Kind    string
+	Content domain.EntryContent
+}
+
+// CreateEntry writes a draft (editors and up) and keeps its first
+// revision. The author is the user acting, or the user who made the API
+// key.
+func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef string, in CreateInput) (_ domain.Entry, err error) {
+	ctx, end := usecase.Start(ctx, "content.CreateEntry")
+	defer end(&err)
+	kind, err := domain.ParseEntryKind(in.Kind)
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	rendered := s.render.Render(in.Content.Body)
+	var e domain.Entry
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+		if err != nil {
+			return err
+		}
+		if e, err = domain.NewEntry(w.ID(), p.User(), kind, in.Content, rendered, s.now()); err != nil {
+			return err
+		}
+		if err := st.Entries().Add(ctx, e); err != nil {
+			return err
+		}
+		return addRevision(ctx, st, e, p)
+	})
+	return e, err
+}
+
+func addRevision(ctx context.Context, st ports.Stores, e domain.Entry, p domain.Principal) error {
+	if err := st.Entries().AddRevision(ctx, domain.NewRevision(e, p)); err != nil {
+		return fmt.Errorf("add revision %d of %s: %w", e.Version(), e.ID(), err)
+	}
+	return nil
+}
+
+// ListEntries lists a workspace's entries of every status (viewers and up).
+func (s *Service) ListEntries(ctx context.Context, p domain.Principal, wsRef string, f ports.EntryFilter, page ports.Page) (_ []domain.Entry, next string, err error) {
+	ctx, end := usecase.Start(ctx, "content.ListEntries")
+	defer end(&err)
+	var es []domain.Entry
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentRead)
+		if err != nil {
+			return err
+		}
+		es, next, err = st.Entries().List(ctx, w.ID(), f, page)
+		return err
+	})
+	return es, next, err
+}
+
+// GetEntry returns one entry of any status (viewers and up).
+func (s *Service) GetEntry(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID) (_ domain.Entry, err error) {
+	ctx, end := usecase.Start(ctx, "content.GetEntry")
+	defer end(&err)
+	var e domain.Entry
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentRead)
+		if err != nil {
+			return err
+		}
+		e, err = getEntry(ctx, st, w.ID(), id)
+		return err
+	})
+	return e, err
+}
+
+// UpdateEntry applies an editor's patch (editors and up) and keeps the
+// result as a revision. ifMatch, when not nil, is the version the editor
+// saw: a different stored version is a domain.ErrVersionConflict, and
+// so is a concurrent save that lands between this read and this write.
+func (s *Service) UpdateEntry(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, patch domain.EntryPatch) (_ domain.Entry, err error) {
+	ctx, end := usecase.Start(ctx, "content.UpdateEntry")
+	defer end(&err)
+	return s.revise(ctx, p, wsRef, id, ifMatch, func(_ context.Context, _ ports.Stores, e domain.Entry) (domain.EntryContent, error) {
+		return patch.Apply(e.Content()), nil
+	})
+}
+
+// revise replaces an entry's content with what change derives from it,
+// renders the body again when it changed, and keeps a revision.
+func (s *Service) revise(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, change func(context.Context, ports.Stores, domain.Entry) (domain.EntryContent, error)) (domain.Entry, error) {
+	var e domain.Entry
+	published := false
+	err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+		if err != nil {
+			return err
+		}
+		if e, err = getEntry(ctx, st, w.ID(), id); err != nil {
+			return err
+		}
+		if err := checkVersion(e, ifMatch); err != nil {
+			return err
+		}
+		c, err := change(ctx, st, e)
+		if err != nil {
+			return err
+		}
+		rendered := e.Rendered()
+		if c.Body != e.Body() {
+			rendered = s.render.Render(c.Body)
+		}
+		prev := e.Version()
+		if err := e.Revise(c, rendered, s.now()); err != nil {
+			return err
+		}
+		if err := st.Entries().Update(ctx, e, prev); err != nil {
+			return err
+		}
+		if published = e.IsPublished(); published {
+			if err := publicChange(ctx, st); err != nil {
+				return err
+			}
+		}
+		return addRevision(ctx, st, e, p)
+	})
+	if err == nil && published {
+		s.changed()
+	}
+	return e, err
+}
+
+// DeleteEntry deletes an entry with its revisions (editors and up). A
+// published entry leaves the public API, and its unpublished event is
+// queued for partners.
+func (s *Service) DeleteEntry(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int) (err error) {
+	ctx, end := usecase.Start(ctx, "content.DeleteEntry")
+	defer end(&err)
+	published := false
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+		if err != nil {
+			return err
+		}
+		e, err := getEntry(ctx, st, w.ID(), id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(e, ifMatch); err != nil {
+			return err
+		}
+		if err := st.Entries().Delete(ctx, w.ID(), id); err != nil {
+			return err
+		}
+		if published = e.IsPublished(); published {
+			// The event tells partners the entry left the site; its status
+			// says draft, as it would after an unpublish.
+			if _, err := e.Unpublish(domain.EntryDraft, s.now()); err != nil {
+				return err
+			}
+			if err := st.Events().Add(ctx, domain.EntryEvent(e, false, s.now())); err != nil {
+				return fmt.Errorf("queue event: %w", err)
+			}
+			if err := publicChange(ctx, st); err != nil {
+				return err
+			}
+		}
+		return usecase.Audit(ctx, st, p, w.ID(), "entry.deleted", e.Kind().String(), string(id), map[string]string{"slug": e.Slug()}, s.now())
+	})
+	if err == nil && published {
+		s.changed()
+	}
+	return err
+}

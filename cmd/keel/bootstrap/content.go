@@ -1,0 +1,131 @@
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keelhq/keel/adapters/httpapi"
+	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/application/content"
+	"github.com/keelhq/keel/ports"
+)
+
+var (
+	sPublicMaxAge = setting{"public-max-age", "KEEL_PUBLIC_MAX_AGE", "60s", "how long browsers and CDNs may reuse a public content response (Cache-Control max-age)"}
+	sPublicStale  = setting{"public-stale", "KEEL_PUBLIC_STALE", "300s", "how long after that they may serve it stale while revalidating (stale-while-revalidate)"}
+)
+
+// contentConfig is what the public content API takes from configuration.
+type contentConfig struct {
+	maxAge, stale time.Duration
+}
+
+func loadContentConfig(fs *pflag.FlagSet, getenv func(string) string) (contentConfig, error) {
+	var c contentConfig
+	for _, s := range []struct {
+		set *setting
+		dst *time.Duration
+	}{{&sPublicMaxAge, &c.maxAge}, {&sPublicStale, &c.stale}} {
+		raw := value(fs, getenv, *s.set)
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < time.Second || d > 365*24*time.Hour {
+			return c, s.set.errorf("want a duration from 1s to 8760h such as 60s, got %q", raw)
+		}
+		*s.dst = d.Truncate(time.Second)
+	}
+	return c, nil
+}
+
+// publicCacheBytes bounds the memory of rendered public responses.
+const publicCacheBytes = 64 << 20
+
+// contentParts is the content service with the cache of its public
+// responses, which every change empties.
+type contentParts struct {
+	svc   *content.Service
+	cache *httpapi.PublicCache
+}
+
+func newContent(uow ports.UnitOfWork, authz ports.Authorizer) contentParts {
+	cache := httpapi.NewPublicCache(publicCacheBytes)
+	svc := content.NewService(content.Config{
+		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), Renderer: markdown.New(),
+		PublicChanged: cache.Invalidate,
+	})
+	return contentParts{svc: svc, cache: cache}
+}
+
+// How often every node checks for scheduled entries that are due and for
+// public content that another node changed. Publication is promised
+// within 5 s of its time, and invalidation on every node within 1 s.
+const (
+	scheduleEvery   = time.Second
+	invalidateEvery = 250 * time.Millisecond
+	dueBatch        = 100
+)
+
+// runScheduler publishes due entries every scheduleEvery until ctx ends.
+// Every node runs it; each entry is claimed by one of them.
+func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) {
+	t := time.NewTicker(scheduleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := svc.PublishDue(ctx, dueBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.ErrorContext(ctx, "scheduled publication failed", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				log.InfoContext(ctx, "published scheduled entries", "count", n)
+			}
+			if n < dueBatch {
+				break
+			}
+		}
+	}
+}
+
+// runInvalidation empties cache whenever the public content counter
+// moves, which another node's change does, until ctx ends.
+func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.PublicCache, log *slog.Logger) {
+	t := time.NewTicker(invalidateEvery)
+	defer t.Stop()
+	last, err := svc.PublicVersion(ctx)
+	failing := err != nil
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := svc.PublicVersion(ctx)
+		switch {
+		case err != nil:
+			// Serving from a cache that may be stale is the lesser evil
+			// while the database is away; say so once.
+			if !failing && ctx.Err() == nil {
+				log.WarnContext(ctx, "cannot check for public content changes", "err", err)
+			}
+			failing = true
+			continue
+		case failing:
+			// Changes made while the database was unreachable are unknown.
+			cache.Invalidate()
+			failing = false
+		case v != last:
+			cache.Invalidate()
+		}
+		last = v
+	}
+}
