@@ -18,7 +18,9 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/markdown"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/messaging"
@@ -103,11 +105,12 @@ var allScopes = []string{
 // it but with a clock the test moves, cheap password hashing, login limits
 // the matrix never reaches and the policy reloaded only by the use cases.
 type stack struct {
-	srv   *httpapi.Server
-	ids   *identity.Service
-	forms *forms.Service
-	db    *sqlstore.DB
-	clock *clock
+	srv     *httpapi.Server
+	ids     *identity.Service
+	forms   *forms.Service
+	content *content.Service
+	db      *sqlstore.DB
+	clock   *clock
 }
 
 func newStack(t *testing.T, e engine) stack {
@@ -134,8 +137,9 @@ func newStack(t *testing.T, e engine) stack {
 		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
 		PerIP: inmem.NewRateLimiter(1000, 1000, c.Now), PerForm: inmem.NewRateLimiter(1000, 1000, c.Now),
 	})
-	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, TracerProvider: tp})
-	return stack{srv: srv, ids: ids, forms: fs, db: db, clock: c}
+	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: c, Renderer: markdown.New()})
+	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs, TracerProvider: tp})
+	return stack{srv: srv, ids: ids, forms: fs, content: cs, db: db, clock: c}
 }
 
 // fixture is an instance set up by an administrator who belongs to no
@@ -156,6 +160,10 @@ type fixture struct {
 	// sub is a submission to it that rows read, file and delete.
 	form domain.FormID
 	sub  domain.SubmissionID
+	// entry is a post in A that rows read, change, publish, unpublish,
+	// revise and delete; A's site also has a published post and page
+	// (publicSlug) that the public rows read.
+	entry domain.EntryID
 	// tokens holds the credential each principal calls with; key principals
 	// have one per scope (keyScope), so keys is keyed by scope.
 	tokens map[principal]string
@@ -229,6 +237,7 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	f.victim = key("victim", []string{"content:read"}).Key.ID()
 	f.message = failedMessage(t, f.db, f.wsA, f.clock.Now())
 	f.form, f.sub = formWithSubmission(t, f.forms, own)
+	f.entry = entries(t, f.content, own, f.clock.Now())
 	for _, r := range rows {
 		if p != keyWithScope && p != keyWithoutScope {
 			break
@@ -300,8 +309,12 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	if r.byID {
 		ws = string(f.wsA)
 	}
+	id := string(f.sub) // entries and submissions both call their ID :id
+	if strings.Contains(path, "/entries/") {
+		id = string(f.entry)
+	}
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
-		":form", string(f.form), ":id", string(f.sub)).Replace(path)
+		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts").Replace(path)
 	var body []byte
 	if r.body != nil {
 		var err error
@@ -362,4 +375,38 @@ func formWithSubmission(t *testing.T, fs *forms.Service, owner domain.Principal)
 		t.Fatalf("fixture: submit: %v", err)
 	}
 	return fm.ID(), out.Submission.ID()
+}
+
+// publicSlug is the slug of the published post and page of A's site.
+const publicSlug = "hello"
+
+// entries writes, as A's owner, a published post and a published page
+// with publicSlug, and returns a third post, scheduled a year ahead: the
+// one state that both publish (now) and unpublish (to draft) accept, so
+// every management row can act on it.
+func entries(t *testing.T, cs *content.Service, owner domain.Principal, now time.Time) domain.EntryID {
+	t.Helper()
+	ctx := t.Context()
+	write := func(kind, title, slug string) domain.Entry {
+		t.Helper()
+		e, err := cs.CreateEntry(ctx, owner, wsA, content.CreateInput{
+			Kind: kind, Content: domain.EntryContent{Title: title, Slug: slug, Body: "Some *Markdown*."},
+		})
+		if err != nil {
+			t.Fatalf("fixture: create %s %q: %v", kind, title, err)
+		}
+		return e
+	}
+	for _, kind := range []string{"post", "page"} {
+		e := write(kind, "Hello", publicSlug)
+		if _, err := cs.PublishEntry(ctx, owner, wsA, e.ID(), nil, nil); err != nil {
+			t.Fatalf("fixture: publish %s: %v", kind, err)
+		}
+	}
+	e := write("post", "Coming soon", "")
+	at := now.AddDate(1, 0, 0)
+	if _, err := cs.PublishEntry(ctx, owner, wsA, e.ID(), &at, nil); err != nil {
+		t.Fatalf("fixture: schedule post: %v", err)
+	}
+	return e.ID()
 }

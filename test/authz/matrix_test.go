@@ -116,9 +116,25 @@ var matrix = []row{
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/submissions/:id", scope: "submissions:write"},
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/erasure", scope: "members:write", body: erasureBody},
 
-	// The public endpoint needs no credentials; valid ones change nothing.
+	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries", scope: "content:write", body: createEntryBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries", scope: "content:read"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id", scope: "content:read", byID: true},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/entries/:id", scope: "content:write", body: retitleEntryBody},
+	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/entries/:id", scope: "content:write"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/publish", scope: "content:write"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/unpublish", scope: "content:write", body: unpublishBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/revisions", scope: "content:read"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/revisions/:rev/restore", scope: "content:write", byID: true},
+
+	// The public endpoints need no credentials; valid ones change nothing.
 	{want: want(201, 201, 201, 201, 201, 201, 201, 201, 201, 401, 401), route: "POST /v1/forms/:form/submissions", body: submitBody},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/forms/:form/submissions"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/posts"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/posts/:slug"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/pages/:slug"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/feed.xml"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/sitemap.xml"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/*path"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
 }
@@ -198,6 +214,14 @@ func renameFormBody(*fixture) any { return map[string]string{"name": "Renamed fo
 func fileSubmissionBody(*fixture) any { return map[string]string{"status": "read"} }
 
 func erasureBody(*fixture) any { return map[string]string{"email": "ada@example.com"} }
+
+func createEntryBody(*fixture) any {
+	return map[string]any{"kind": "post", "title": "Release notes", "body": "# Notes\n\nAll new.", "tags": []string{"news"}}
+}
+
+func retitleEntryBody(*fixture) any { return map[string]string{"title": "Coming later"} }
+
+func unpublishBody(*fixture) any { return map[string]string{"status": "draft"} }
 
 // submitBody fits the fixture's form (formWithSubmission).
 func submitBody(*fixture) any { return map[string]string{"name": "Ada", "email": "ada@example.com"} }
