@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench images lint fmt help
+.PHONY: run build test bench bench-content images lint fmt help
 
 run: ## run the server: embedded SQLite, console mailer
 	go run ./cmd/keel serve
@@ -21,6 +21,9 @@ test: ## go vet, then every test with -race; starts dockerd and builds images if
 bench: ## load scenarios: the figures for BENCHMARKS.md
 	go test -run '^$$' -bench . -benchmem ./... && scripts/bench.sh
 
+bench-content: ## public content API under load (issue 5): 10,000 posts on SQLite vs a bare server
+	scripts/bench-content.sh
+
 images: ## build local/postgres:15 and local/mailpit for machines without a registry
 	scripts/images.sh
 
@@ -32,4 +35,4 @@ fmt: ## format the Go code
 	go fmt ./...
 
 help: ## list these targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,16 +21,36 @@ type cachedResponse struct {
 	etag         string    // strong: a hash of body
 	lastModified time.Time // zero when the resource has no single date
 	// site is the workspace the response belongs to, as it was when the
-	// response was made, for its CORS decision.
-	site domain.Workspace
+	// response was made, for its CORS decision; anyOrigin is that
+	// decision when it is "any origin" (setSite sets both).
+	site      domain.Workspace
+	anyOrigin bool
+	// The header values write sends, made once so that a cache hit
+	// allocates none: every request's header map shares these
+	// one-element slices, which nothing changes after this (Add would
+	// append to a copy, their capacity being 1).
+	contentTypeHeader, contentLengthHeader, etagHeader, lastModifiedHeader []string
 }
 
 func newCachedResponse(body []byte, contentType string, lastModified time.Time) *cachedResponse {
 	sum := sha256.Sum256(body)
-	return &cachedResponse{
+	r := &cachedResponse{
 		body: body, contentType: contentType, lastModified: lastModified.UTC().Truncate(time.Second),
 		etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`,
 	}
+	r.contentTypeHeader, r.etagHeader = []string{r.contentType}, []string{r.etag}
+	if len(body) > 0 {
+		r.contentLengthHeader = []string{strconv.Itoa(len(body))}
+	}
+	if !r.lastModified.IsZero() {
+		r.lastModifiedHeader = []string{r.lastModified.Format(http.TimeFormat)}
+	}
+	return r
+}
+
+// setSite records the workspace r belongs to and its CORS decision.
+func (r *cachedResponse) setSite(site domain.Workspace) {
+	r.site, r.anyOrigin = site, allowsAnyOrigin(site)
 }
 
 // PublicCache keeps rendered responses of the public delivery API in
@@ -77,6 +99,15 @@ func (pc *PublicCache) generation() uint64 { return pc.gen.Load() }
 func (pc *PublicCache) get(key string) (*cachedResponse, bool) {
 	pc.mu.RLock()
 	r, ok := pc.entries[key]
+	pc.mu.RUnlock()
+	return r, ok
+}
+
+// lookup is get for a key held in bytes: indexing the map with
+// string(key) copies nothing, so a cache hit builds no key string.
+func (pc *PublicCache) lookup(key []byte) (*cachedResponse, bool) {
+	pc.mu.RLock()
+	r, ok := pc.entries[string(key)]
 	pc.mu.RUnlock()
 	return r, ok
 }

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# bench-content.sh measures the public delivery API, the issue 5 figures in
+# BENCHMARKS.md: req/s and latency of keel serve on SQLite, under wrk, for a
+# single post by slug (about 3 KB of Markdown), the same post revalidated
+# with If-None-Match (304), a page of 20 posts, and full-text search over
+# BENCH_POSTS (10,000) posts cycling through BENCH_QUERIES (200) different
+# queries. Each is compared with bench/barecontent, a bare net/http server
+# answering the same requests with the bytes Keel gave for them, headers
+# included: the machine's ceiling, measured in the same run.
+#
+# bench/contentseed writes the posts through the management API (create,
+# then publish) and picks the queries: words and pairs of words that match
+# 0.1% to 5% of the posts. Single posts and lists come from Keel's
+# in-process cache of rendered responses; searches are never cached, so
+# every search request runs the query on SQLite.
+#
+# The method is scripts/bench.sh's: ports the servers pick (port 0, read
+# from their listening log line), Keel on its defaults with its access log
+# in a file, wrk and the servers sharing the machine's CPUs, rounds that
+# run every scenario in turn, bare before Keel, and the CPUs that other
+# processes kept busy during each run.
+#
+# The report goes to stdout and to bench/results/content.md (not committed).
+#
+# Usage: scripts/bench-content.sh
+# Settings (environment):
+#   BENCH_DURATION     length of each measured wrk run (default 10s)
+#   BENCH_WARMUP       length of the warm-up run per scenario (default 2s)
+#   BENCH_RUNS         measured runs per scenario; the median counts (default 3)
+#   BENCH_CONNECTIONS  wrk connections (default 32)
+#   BENCH_THREADS      wrk threads (default 2)
+#   BENCH_POSTS        published posts to seed (default 10000)
+#   BENCH_QUERIES      search queries wrk cycles through (default 200)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+readonly DURATION=${BENCH_DURATION:-10s}
+readonly WARMUP=${BENCH_WARMUP:-2s}
+readonly RUNS=${BENCH_RUNS:-3}
+readonly CONNECTIONS=${BENCH_CONNECTIONS:-32}
+readonly THREADS=${BENCH_THREADS:-2}
+readonly POSTS=${BENCH_POSTS:-10000}
+readonly QUERIES=${BENCH_QUERIES:-200}
+readonly RESULTS=bench/results/content.md
+
+# The issue's targets.
+readonly TARGET_POST_RPS=15000
+readonly TARGET_304_RPS=20000
+readonly TARGET_LIST_RPS=5000
+readonly TARGET_SEARCH_RPS=1000
+readonly TARGET_SEARCH_P99_MS=50
+
+log() { printf 'bench-content.sh: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+for cmd in wrk curl; do
+	command -v "${cmd}" >/dev/null 2>&1 || die "${cmd} is needed (Debian: apt-get install ${cmd})"
+done
+
+# Keel runs on its defaults (embedded SQLite, no trace export), whatever
+# this shell holds; the Go runtime's variables pass and the report names them.
+while read -r var; do unset "${var}"; done < <(compgen -v KEEL_ || true)
+runtime_env=$(env | grep -E '^(GOGC|GOMEMLIMIT|GOMAXPROCS|GODEBUG)=' | sort | paste -sd' ' || true)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/keel-content.XXXXXX")
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "${pid}" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "${pid}" 2>/dev/null || true
+	done
+	rm -rf "${tmp}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "building keel, bench/barecontent and bench/contentseed"
+go build -o "${tmp}/keel" ./cmd/keel
+go build -o "${tmp}/barecontent" ./bench/barecontent
+go build -o "${tmp}/contentseed" ./bench/contentseed
+
+# start NAME CMD... runs CMD in the background, its stdout appended to
+# $tmp/NAME.log, and waits for its listening line. It sets server_pid and
+# server_addr.
+start() {
+	local name=$1 line
+	shift
+	"$@" >>"${tmp}/${name}.log" 2>"${tmp}/${name}.err" &
+	server_pid=$!
+	pids+=("${server_pid}")
+	for _ in $(seq 100); do
+		line=$(grep -m1 '"msg":"listening"' "${tmp}/${name}.log" || true)
+		if [[ -n ${line} ]]; then
+			server_addr=$(sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' <<<"${line}")
+			[[ -n ${server_addr} ]] || die "${name}: no address in ${line}"
+			return
+		fi
+		kill -0 "${server_pid}" 2>/dev/null || die "${name} exited: $(cat "${tmp}/${name}.err")"
+		sleep 0.1
+	done
+	die "${name} did not log its listening line within 10s"
+}
+
+# CPU time, in clock ticks (USER_HZ): of all CPUs busy; of process $1; and,
+# from the output of the times builtin in file $1, of the children this
+# shell has waited for (wrk, once it exits).
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+children_ticks() {
+	awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+		printf "%.0f", t * hz
+	}' "$1"
+}
+
+# settle waits, for at most 30 s, until process $1 uses less than 5% of a
+# CPU over a second: the posts' publish events and the first reads must
+# not run into the measured runs.
+settle() {
+	local t0 t1
+	for _ in $(seq 30); do
+		t0=$(proc_ticks "$1")
+		sleep 1
+		t1=$(proc_ticks "$1")
+		(((t1 - t0) * 100 < 5 * $(getconf CLK_TCK))) && return
+	done
+	log "process $1 is still busy after 30 s; measuring anyway"
+}
+
+# --- Keel and its content ---------------------------------------------------
+
+mkdir "${tmp}/data" "${tmp}/seed" "${tmp}/captured"
+start keel "${tmp}/keel" serve --http-addr 127.0.0.1:0 --data-dir "${tmp}/data"
+keel_addr=${server_addr}
+keel_pid=${server_pid}
+keel_log=${tmp}/keel.log
+
+log "seeding ${POSTS} published posts through the management API"
+if ! "${tmp}/contentseed" -base "http://${keel_addr}" -posts "${POSTS}" -queries "${QUERIES}" -out "${tmp}/seed" 2>"${tmp}/seed.log"; then
+	cat "${tmp}/seed.log" >&2
+	die "seeding failed"
+fi
+cat "${tmp}/seed.log" >&2
+db_mb=$(du -sm "${tmp}/data" | cut -f1)
+settle "${keel_pid}"
+
+post_uri="/v1/sites/bench/posts/$(cat "${tmp}/seed/post.txt")"
+list_uri="/v1/sites/bench/posts?limit=20"
+search_prefix="/v1/sites/bench/posts?limit=20&q="
+
+# capture URI NAME fetches URI from Keel once and keeps its headers and
+# body as $tmp/captured/NAME.{headers,body} for barecontent's manifest.
+capture() {
+	local status
+	status=$(curl -sS -D "${tmp}/captured/$2.headers" -o "${tmp}/captured/$2.body" -w '%{http_code}' "http://${keel_addr}$1")
+	[[ ${status} == 200 ]] || die "GET $1: ${status}"
+	printf '%s\t%s\t%s\n' "$1" "${tmp}/captured/$2.headers" "${tmp}/captured/$2.body" >>"${tmp}/manifest"
+}
+log "capturing Keel's responses: the post, the list and ${QUERIES} searches"
+capture "${post_uri}" post
+capture "${list_uri}" list
+n=0
+while read -r q; do
+	n=$((n + 1))
+	capture "${search_prefix}${q}" "search-${n}"
+done <"${tmp}/seed/queries.txt"
+etag=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "${tmp}/captured/post.headers")
+[[ -n ${etag} ]] || die "the post has no ETag"
+size() { wc -c <"${tmp}/captured/$1.body" | tr -d ' '; }
+search_sizes=$(cat "${tmp}"/captured/search-*.body | wc -c | awk -v n="${n}" '{ printf "%.0f", $1 / n }')
+
+start bare "${tmp}/barecontent" -addr 127.0.0.1:0 -manifest "${tmp}/manifest"
+bare_addr=${server_addr}
+bare_pid=${server_pid}
+
+# Both servers must give the same bytes and statuses before any figure
+# counts: the same body, and 304 to the ETag.
+for uri in "${post_uri}" "${list_uri}" "${search_prefix}$(head -1 "${tmp}/seed/queries.txt")"; do
+	cmp -s <(curl -sS "http://${bare_addr}${uri}") <(curl -sS "http://${keel_addr}${uri}") ||
+		die "bare and Keel answer ${uri} differently"
+done
+for addr in "${bare_addr}" "${keel_addr}"; do
+	status=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: ${etag}" "http://${addr}${post_uri}")
+	[[ ${status} == 304 ]] || die "http://${addr}${post_uri} with If-None-Match: ${status}, want 304"
+done
+
+# search.lua makes each request ask the next query of the file, each
+# thread starting at a different place in it.
+cat >"${tmp}/search.lua" <<'EOF'
+local threads = 0
+function setup(thread)
+	thread:set("first", threads * 97)
+	threads = threads + 1
+end
+
+local requests = {}
+local i = 0
+function init(args)
+	for q in io.lines(args[1]) do
+		requests[#requests + 1] = wrk.format("GET", args[2] .. q)
+	end
+	i = first % #requests
+end
+
+function request()
+	i = i % #requests + 1
+	return requests[i]
+end
+EOF
+
+# --- Scenarios --------------------------------------------------------------
+
+scenarios=(bare-post keel-post bare-304 keel-304 bare-list keel-list bare-search keel-search)
+declare -A label=(
+	[bare-post]="bare net/http, single post"
+	[keel-post]="Keel, single post by slug (cached)"
+	[bare-304]="bare net/http, single post, If-None-Match (304)"
+	[keel-304]="Keel, single post, If-None-Match (304)"
+	[bare-list]="bare net/http, page of 20 posts"
+	[keel-list]="Keel, page of 20 posts (cached)"
+	[bare-search]="bare net/http, search (${QUERIES} queries)"
+	[keel-search]="Keel, search over ${POSTS} posts (${QUERIES} queries, uncached)"
+)
+declare -A baseline=([keel-post]=bare-post [keel-304]=bare-304 [keel-list]=bare-list [keel-search]=bare-search)
+declare -A status_of=([bare-304]=304 [keel-304]=304)
+
+# wrk_args NAME prints, a word a line, the URL and options of scenario NAME.
+wrk_args() {
+	local addr=${keel_addr}
+	[[ $1 == bare-* ]] && addr=${bare_addr}
+	case $1 in
+	*-post) printf '%s\n' "http://${addr}${post_uri}" ;;
+	*-304) printf '%s\n' -H "If-None-Match: ${etag}" "http://${addr}${post_uri}" ;;
+	*-list) printf '%s\n' "http://${addr}${list_uri}" ;;
+	*-search) printf '%s\n' -s "${tmp}/search.lua" "http://${addr}/" -- "${tmp}/seed/queries.txt" "${search_prefix}" ;;
+	esac
+}
+pid_of() { if [[ $1 == bare-* ]]; then echo "${bare_pid}"; else echo "${keel_pid}"; fi; }
+
+# check_log NAME checks that every request in Keel's access log since it
+# was last emptied got scenario NAME's status, then empties it: wrk counts
+# only 4xx and 5xx answers as errors, so a 200 where a 304 is due would
+# pass unseen. 4xx and 5xx are left to wrk, because the log also holds the
+# requests wrk abandoned when it stopped, which fail with the cancelled
+# request's context and which no client saw. The log is written in
+# batches every 100 ms.
+check_log() {
+	local want=${status_of[$1]:-200} total wrong
+	[[ $1 == keel-* ]] || return 0
+	sleep 0.3
+	total=$(grep -c '"msg":"request"' "${keel_log}" || true)
+	wrong=$(grep '"msg":"request"' "${keel_log}" | grep -v "\"status\":${want}," | grep -c '"status":[123]' || true)
+	if ((total == 0 || wrong > 0)); then
+		grep '"msg":"request"' "${keel_log}" | grep -v "\"status\":${want}," | head -3 >&2
+		die "$1: ${wrong} of ${total} logged answers were not ${want}"
+	fi
+	: >"${keel_log}" # opened for appending, so truncating it is safe
+}
+
+# load NAME DURATION runs wrk on scenario NAME and checks that no answer
+# was an error and no socket failed. Unless warming is 1, it appends to
+# $tmp/NAME.runs: req/s, p50 and p99 in ms, the server's CPU time per
+# request in µs, and the CPUs that other processes kept busy.
+load() {
+	local name=$1 duration=$2 out="${tmp}/wrk.out" requests non2xx pid args
+	local busy0 server0 wrk0 start_ns busy1 server1 wrk1 end_ns
+	pid=$(pid_of "${name}")
+	mapfile -t args < <(wrk_args "${name}")
+	times >"${tmp}/times.0"
+	busy0=$(busy_ticks) server0=$(proc_ticks "${pid}") start_ns=$(date +%s%N)
+	if ! wrk -t"${THREADS}" -c"${CONNECTIONS}" -d"${duration}" --latency "${args[@]}" >"${out}" 2>&1; then
+		cat "${out}" >&2
+		die "${name}: wrk failed"
+	fi
+	busy1=$(busy_ticks) server1=$(proc_ticks "${pid}") end_ns=$(date +%s%N)
+	times >"${tmp}/times.1"
+	wrk0=$(children_ticks "${tmp}/times.0") wrk1=$(children_ticks "${tmp}/times.1")
+	if grep -q '^ *Socket errors' "${out}"; then
+		cat "${out}" >&2
+		die "${name}: wrk saw socket errors"
+	fi
+	requests=$(awk '/ requests in / { print $1 }' "${out}")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "${out}")
+	[[ -z ${non2xx} ]] || die "${name}: ${non2xx} of ${requests} answers were errors"
+	check_log "${name}"
+	if ((warming)); then
+		return
+	fi
+	awk -v hz="$(getconf CLK_TCK)" -v requests="${requests}" -v seconds="$(((end_ns - start_ns) / 1000000))e-3" \
+		-v busy=$((busy1 - busy0)) -v server=$((server1 - server0)) -v wrk=$((wrk1 - wrk0)) '
+		function ms(v) {
+			if (v ~ /us$/) return v / 1000
+			if (v ~ /ms$/) return v + 0
+			if (v ~ /s$/) return v * 1000
+			return v + 0
+		}
+		/^Requests\/sec:/ { rps = $2 }
+		$1 == "50%" { p50 = ms($2) }
+		$1 == "99%" { p99 = ms($2) }
+		END {
+			other = (busy - server - wrk) / hz / seconds
+			printf "%.0f %.2f %.2f %.1f %.2f\n", rps, p50, p99, server / hz * 1e6 / requests, other < 0 ? 0 : other
+		}
+	' "${out}" >>"${tmp}/${name}.runs"
+}
+
+sleep 0.3 # the checks' log lines, written in batches, must not count
+: >"${keel_log}"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+log "warming up: ${WARMUP} per scenario"
+warming=1
+for name in "${scenarios[@]}"; do load "${name}" "${WARMUP}"; done
+warming=0
+for run in $(seq "${RUNS}"); do
+	for name in "${scenarios[@]}"; do
+		log "run ${run}/${RUNS}: ${label[${name}]} (wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION})"
+		load "${name}" "${DURATION}"
+	done
+done
+keel_rss_kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/${keel_pid}/status")
+
+# --- Report -----------------------------------------------------------------
+
+# median_run NAME prints scenario NAME's median run by req/s.
+median_run() { sort -n "${tmp}/$1.runs" | sed -n "$(((RUNS + 1) / 2))p"; }
+# all_runs NAME prints each run's req/s, p99 and other CPUs, in order.
+all_runs() { awk '{ printf "%s%s (p99 %s, other %s)", sep, $1, $3, $5; sep = " / " }' "${tmp}/$1.runs"; }
+# percent NAME prints the median, over the rounds, of NAME's req/s as a
+# percentage of its baseline's in the same round.
+percent() {
+	paste -d' ' "${tmp}/$1.runs" "${tmp}/${baseline[$1]}.runs" |
+		awk '{ print 100 * $1 / $6 }' | sort -n | sed -n "$(((RUNS + 1) / 2))p" |
+		xargs printf '%.0f'
+}
+other_load() { cat "${tmp}"/*.runs | awk '{ s += $5; if ($5 > m) m = $5 } END { printf "%.2f (at most %.2f)", s / NR, m }'; }
+met() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
+field() { median_run "$1" | cut -d' ' -f"$2"; }
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git status --porcelain 2>/dev/null) ]] || commit+=" with uncommitted changes"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+
+{
+	echo "## Keel public content API, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "- Machine: ${cpu}, $(nproc) CPUs, ${mem_gib} GiB, Linux $(uname -r)."
+	echo "- Software: Keel ${commit}, $(go env GOVERSION), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')."
+	echo "- Command: \`scripts/bench-content.sh\`: \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per"
+	echo "  scenario; ${RUNS} rounds of the eight scenarios in turn; each row is the median round by req/s; % of bare is the"
+	echo "  median over the rounds of Keel's req/s over the bare server's in the same round."
+	echo "- Load average before the runs: ${load_before}; other processes kept $(other_load) CPUs busy during the measured runs."
+	echo "  Go runtime settings in the environment: ${runtime_env:-none}."
+	echo "- Content: $(sed -n 's/^contentseed: //p' "${tmp}/seed.log" | paste -sd';' | sed 's/;/; /g')."
+	echo "  SQLite data directory after seeding: ${db_mb} MB. Keel's RSS after the runs: $(awk -v k="${keel_rss_kb}" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }') MB."
+	echo "- Response bodies: single post $(size post) bytes, page of 20 posts $(size list) bytes, search page ${search_sizes} bytes on average."
+	echo
+	echo "| Scenario | req/s | p50 | p99 | server CPU/req | % of bare | runs: req/s (p99 ms, other CPUs) |"
+	echo "|---|---:|---:|---:|---:|---:|---|"
+	for name in "${scenarios[@]}"; do
+		read -r rps p50 p99 server_us _ < <(median_run "${name}")
+		pct="-"
+		if [[ -n ${baseline[${name}]:-} ]]; then
+			pct="$(percent "${name}")%"
+		fi
+		printf '| %s | %s | %s ms | %s ms | %s µs | %s | %s |\n' "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${pct}" "$(all_runs "${name}")"
+	done
+	echo
+	echo "| Target | Measured | |"
+	echo "|---|---:|---|"
+	echo "| Single post ≥ ${TARGET_POST_RPS} req/s | $(field keel-post 1) | $(met "$(field keel-post 1) >= ${TARGET_POST_RPS}") |"
+	echo "| 304 path ≥ ${TARGET_304_RPS} req/s | $(field keel-304 1) | $(met "$(field keel-304 1) >= ${TARGET_304_RPS}") |"
+	echo "| Page of 20 posts ≥ ${TARGET_LIST_RPS} req/s | $(field keel-list 1) | $(met "$(field keel-list 1) >= ${TARGET_LIST_RPS}") |"
+	echo "| Search ≥ ${TARGET_SEARCH_RPS} req/s | $(field keel-search 1) | $(met "$(field keel-search 1) >= ${TARGET_SEARCH_RPS}") |"
+	echo "| Search p99 < ${TARGET_SEARCH_P99_MS} ms | $(field keel-search 3) ms | $(met "$(field keel-search 3) < ${TARGET_SEARCH_P99_MS}") |"
+} >"${tmp}/report.md"
+
+mkdir -p "$(dirname "${RESULTS}")"
+cp "${tmp}/report.md" "${RESULTS}"
+cat "${RESULTS}"
+log "written to ${RESULTS}"
