@@ -34,5 +34,11 @@ func (t childSpansOnlyTracer) Start(ctx context.Context, name string, opts ...tr
 	if sc := trace.SpanContextFromContext(ctx); !sc.IsValid() || !sc.IsSampled() {
 		return ctx, noop.Span{}
 	}
+	// Preparing is the statement cache's business: it happens once per
+	// statement and connection, and its span would repeat the statement
+	// that the execution's span right after it shows.
+	if name == "db.Prepare" {
+		return ctx, noop.Span{}
+	}
 	return t.tr.Start(ctx, name, opts...)
 }

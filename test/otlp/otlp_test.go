@@ -122,7 +122,7 @@ func TestOTLPOverHTTP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
 	serveOnce(t, io.Discard)
-	for _, name := range []string{"GET /v1/instance", "system.Instance", "db.Exec"} {
+	for _, name := range []string{"GET /v1/instance", "system.Instance", "stmt.Exec"} {
 		if !got.has(name) {
 			t.Errorf("collector did not receive span %q; got %v", name, got.names)
 		}
@@ -151,7 +151,7 @@ func TestOTLPOverGRPC(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	serveOnce(t, io.Discard)
-	for _, name := range []string{"GET /v1/instance", "system.Instance", "db.Exec"} {
+	for _, name := range []string{"GET /v1/instance", "system.Instance", "stmt.Exec"} {
 		if !got.has(name) {
 			t.Errorf("collector did not receive span %q; got %v", name, got.names)
 		}

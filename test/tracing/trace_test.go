@@ -79,7 +79,7 @@ func checkTrace(t *testing.T, spans []sdktrace.ReadOnlySpan, wantTrace string) {
 			server = s
 		case s.Name() == "system.Instance":
 			uc = s
-		case strings.HasPrefix(s.Name(), "db."):
+		case strings.HasPrefix(s.Name(), "db.") || strings.HasPrefix(s.Name(), "stmt.") || strings.HasPrefix(s.Name(), "tx."):
 			sql = append(sql, s)
 		}
 	}
