@@ -3,10 +3,12 @@ package smtpmail_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +136,7 @@ func newMailer(t *testing.T, url string) *smtpmail.Mailer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
 
@@ -207,42 +210,84 @@ func find(t *testing.T, srv *mailpit.Server, messageID string) (mailpit.Message,
 	}
 }
 
-// hangUp in a fakeRelay script closes the connection instead of replying.
-const hangUp = "hang up"
+// In a relay script, hangUp closes the connection instead of replying and
+// stall stops answering, as a relay that hangs does.
+const (
+	hangUp = "hang up"
+	stall  = "stall"
+)
 
-// fakeRelay serves SMTP on loopback for the failures Mailpit cannot be made
-// to produce. script maps a stage (GREETING, EHLO's verb and the others,
-// END for the end of DATA) to the reply that replaces the happy one. It
-// offers AUTH CRAM-MD5, the one mechanism go-mail uses without TLS.
+// relay is a fake SMTP server on loopback for what Mailpit cannot be made
+// to do: fail at a given stage, drop idle sessions, count connections.
+type relay struct {
+	// script maps a stage (GREETING, EHLO's verb and the others, END for
+	// the end of DATA) to the reply that replaces the happy one; "STAGE n"
+	// applies to the nth transaction (MAIL command) only.
+	script map[string]string
+	// idle, when set, is how long a session may wait for a command before
+	// the relay sends idleReply (or hangs up, for hangUp) and closes it.
+	idle      time.Duration
+	idleReply string
+
+	addr  string
+	conns atomic.Int32 // connections accepted
+	open  atomic.Int32 // connections not yet closed
+	mails atomic.Int32 // transactions begun (MAIL commands)
+	ends  atomic.Int32 // messages transmitted to the end of DATA
+	quits atomic.Int32 // QUIT commands
+}
+
+// fakeRelay starts a relay that follows script and returns its address.
 func fakeRelay(t *testing.T, script map[string]string) string {
+	t.Helper()
+	r := &relay{script: script}
+	r.start(t)
+	return r.addr
+}
+
+// start serves SMTP until the test ends. It offers AUTH CRAM-MD5, the one
+// mechanism go-mail uses without TLS.
+func (r *relay) start(t *testing.T) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
+	r.addr = l.Addr().String()
 	go func() {
 		for {
 			conn, err := l.Accept()
 			if err != nil {
 				return // the listener closed
 			}
-			go serveFake(conn, script)
+			r.conns.Add(1)
+			r.open.Add(1)
+			go func() {
+				defer r.open.Add(-1)
+				r.serve(conn)
+			}()
 		}
 	}()
-	return l.Addr().String()
 }
 
-func serveFake(conn net.Conn, script map[string]string) {
+func (r *relay) serve(conn net.Conn) {
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	tp := textproto.NewConn(conn)
+	txn := 0
 	reply := func(stage, happy string) bool {
 		line := happy
-		if r, ok := script[stage]; ok {
-			line = r
+		if l, ok := r.script[stage]; ok {
+			line = l
 		}
-		if line == hangUp {
+		if l, ok := r.script[fmt.Sprintf("%s %d", stage, txn)]; ok {
+			line = l
+		}
+		switch line {
+		case hangUp:
+			return false
+		case stall:
+			_, _ = io.Copy(io.Discard, conn) // until the client gives up
 			return false
 		}
 		// 421 means the server is closing the connection (RFC 5321 4.2.2).
@@ -252,10 +297,24 @@ func serveFake(conn net.Conn, script map[string]string) {
 		return
 	}
 	for {
+		deadline := time.Now().Add(10 * time.Second)
+		if r.idle > 0 {
+			deadline = time.Now().Add(r.idle)
+		}
+		_ = conn.SetDeadline(deadline)
 		line, err := tp.ReadLine()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && r.idle > 0 {
+			if r.idleReply != hangUp {
+				_ = conn.SetDeadline(time.Now().Add(time.Second))
+				_ = tp.PrintfLine("%s", r.idleReply)
+			}
+			return
+		}
 		if err != nil {
 			return
 		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 		verb, _, _ := strings.Cut(line, " ")
 		var ok bool
 		switch verb = strings.ToUpper(verb); verb {
@@ -270,21 +329,36 @@ func serveFake(conn net.Conn, script map[string]string) {
 				return
 			}
 			ok = reply("AUTH", "235 2.7.0 Authentication successful")
+		case "MAIL":
+			txn = int(r.mails.Add(1))
+			ok = reply("MAIL", "250 2.0.0 Ok")
 		case "DATA":
 			if ok = reply("DATA", "354 End data with <CR><LF>.<CR><LF>"); ok {
 				if _, err := tp.ReadDotBytes(); err != nil {
 					return
 				}
+				r.ends.Add(1)
 				ok = reply("END", "250 2.0.0 Ok: queued")
 			}
 		case "QUIT":
+			r.quits.Add(1)
 			_ = tp.PrintfLine("221 2.0.0 Bye")
 			return
-		default: // MAIL, RCPT, RSET, NOOP
+		default: // RCPT, RSET, NOOP
 			ok = reply(verb, "250 2.0.0 Ok")
 		}
 		if !ok {
 			return
+		}
+	}
+}
+
+// eventually fails t unless cond holds within a few seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: want %s", what)
 		}
 	}
 }

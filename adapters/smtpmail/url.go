@@ -108,7 +108,7 @@ func New(rawURL string) (*Mailer, error) {
 		port = n
 	}
 
-	m := &Mailer{redacted: redacted}
+	m := &Mailer{redacted: redacted, pool: newPool(maxIdle, idleTimeout)}
 	q, _ := url.ParseQuery(u.RawQuery) // strayAt rejected what fails to parse
 	for key := range q {
 		if !slices.Contains([]string{"tls", "starttls", "from", "timeout"}, key) {
@@ -124,7 +124,12 @@ func New(rawURL string) (*Mailer, error) {
 			port = mail.DefaultPortSSL
 		}
 	}
-	opts := []mail.Option{mail.WithPort(port)}
+	// A session carries many messages, and neither NOOP before each nor
+	// RSET after each is needed for that: a finished transaction leaves
+	// the session ready for the next (RFC 5321 4.1.1.4), and a session the
+	// relay dropped fails at MAIL FROM, before the message, where Send
+	// retries it on a new one. Each would cost a round trip per message.
+	opts := []mail.Option{mail.WithPort(port), mail.WithoutNoop(), mail.WithoutRset()}
 	if m.security == implicitTLS {
 		opts = append(opts, mail.WithSSL())
 	} else {

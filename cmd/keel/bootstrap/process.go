@@ -16,6 +16,8 @@ type process struct {
 	log *slog.Logger
 	tel *telemetry
 	db  *sqlstore.DB
+	// onClose adds f to what close undoes; the last added runs first.
+	onClose func(f func())
 }
 
 // startProcess sets up logging, telemetry and the database, applying
@@ -62,15 +64,22 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 	for _, m := range applied {
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
-	return &process{log: log, tel: tel, db: db}, closeAll, nil
+	onClose := func(f func()) { closers = append(closers, f) }
+	return &process{log: log, tel: tel, db: db, onClose: onClose}, closeAll, nil
 }
 
 // newDelivery builds the mailer the configuration names and a dispatcher
 // that sends through it, and describes the mailer for the start-up log.
+// Closing the process closes the mailer.
 func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase, drain time.Duration, stdout io.Writer) (*messaging.Dispatcher, string, error) {
 	mailer, desc, err := newMailer(smtpURL, dataDir, stdout)
 	if err != nil {
 		return nil, "", err
+	}
+	// The SMTP mailer keeps sessions open between messages; they end
+	// with the process, after the dispatcher has stopped sending.
+	if c, ok := mailer.(io.Closer); ok {
+		p.onClose(func() { _ = c.Close() })
 	}
 	d, err := newDispatcher(p.db, mailer, maxAttempts, retryBase, drain, p.log, p.tel)
 	if err != nil {
