@@ -38,7 +38,7 @@ type fixture struct {
 	form   domain.Form
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{db: inmem.NewDB(), clock: &clock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}, mailer: inmem.NewMailer()}
 	var err error
@@ -62,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) tx(t *testing.T, fn func(context.Context, ports.Stores) error) {
+func (f *fixture) tx(t testing.TB, fn func(context.Context, ports.Stores) error) {
 	t.Helper()
 	if err := f.db.WithinTx(t.Context(), fn); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func (f *fixture) tx(t *testing.T, fn func(context.Context, ports.Stores) error)
 // submit accepts a submission from sender and queues the mail it causes,
 // as the forms context does: in one transaction with the submission.
 // traceParent is stored on each message. It returns the messages' IDs.
-func (f *fixture) submit(t *testing.T, sender, traceParent string) []string {
+func (f *fixture) submit(t testing.TB, sender, traceParent string) []string {
 	t.Helper()
 	now := f.clock.Now()
 	sub, err := f.form.Accept(domain.RawSubmission{
@@ -112,7 +112,7 @@ func (f *fixture) message(t *testing.T, id string) domain.OutboxMessage {
 	return m
 }
 
-func (f *fixture) dispatcher(t *testing.T, cfg messaging.DispatcherConfig) *messaging.Dispatcher {
+func (f *fixture) dispatcher(t testing.TB, cfg messaging.DispatcherConfig) *messaging.Dispatcher {
 	t.Helper()
 	cfg.UoW, cfg.Clock = f.db, f.clock
 	if cfg.Mailer == nil {
@@ -287,6 +287,57 @@ func TestDispatchersNeverSendAMessageTwice(t *testing.T) {
 		if m := f.message(t, id); m.Status != domain.OutboxSent || len(m.Attempts) != 1 {
 			t.Errorf("message %s: status %s, attempts %d", id, m.Status, len(m.Attempts))
 		}
+	}
+}
+
+// stuckMailer holds the first message it is given until released and
+// sends the others at once.
+type stuckMailer struct {
+	*inmem.Mailer
+	first   sync.Once
+	stuck   chan string // the held message's ID
+	release chan struct{}
+}
+
+func (s *stuckMailer) Send(ctx context.Context, m domain.Message) error {
+	held := false
+	s.first.Do(func() { held = true })
+	if held {
+		s.stuck <- m.ID()
+		<-s.release
+	}
+	return s.Mailer.Send(ctx, m)
+}
+
+// TestSlowSendDoesNotHoldBackTheOthers: the dispatcher keeps its other
+// slots busy while one send hangs, rather than wait for it to claim again.
+func TestSlowSendDoesNotHoldBackTheOthers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, f.submit(t, fmt.Sprintf("visitor%d@example.com", i), "")...)
+	}
+	s := &stuckMailer{Mailer: f.mailer, stuck: make(chan string, 1), release: make(chan struct{})}
+	d := f.dispatcher(t, messaging.DispatcherConfig{Mailer: s, Concurrency: 4, PollInterval: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stuck := <-s.stuck
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.mailer.Sent()) < len(ids)-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(f.mailer.Sent()); n != len(ids)-1 {
+		t.Errorf("sent %d of the %d other messages while one send hung", n, len(ids)-1)
+	}
+	close(s.release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if m := f.message(t, stuck); m.Status != domain.OutboxSent {
+		t.Errorf("the slow message: status %s, want sent", m.Status)
 	}
 }
 
