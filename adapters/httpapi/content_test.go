@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -326,5 +327,26 @@ func TestPublicOriginsPerWorkspace(t *testing.T) {
 	for _, bad := range [][]string{{"*", "https://a.test"}, {"https://a.test/path"}, {"ftp://a.test"}, {"a.test"}} {
 		w := f.api(t, http.MethodPatch, "/v1/workspaces/acme", map[string]any{"public_origins": bad})
 		decodeProblemCode(t, w, http.StatusUnprocessableEntity, "validation_failed")
+	}
+}
+
+func TestPublicHEADHasTheHeadersAndNoBody(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{})
+	e := f.createEntry(t, map[string]any{"kind": "post", "title": "Hello", "body": "text"})
+	if w := f.api(t, http.MethodPost, "/v1/workspaces/acme/entries/"+e.ID+"/publish", nil); w.Code != http.StatusOK {
+		t.Fatalf("publish: %d", w.Code)
+	}
+	get := f.public(t, "/v1/sites/acme/posts/hello")
+	srv := httptest.NewServer(f.srv)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, srv.URL+"/v1/sites/acme/posts/hello", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || n != 0 || resp.Header.Get("ETag") != get.Header().Get("ETag") || resp.Header.Get("Last-Modified") == "" {
+		t.Errorf("HEAD: %d, %d body bytes, ETag %q (GET's %q)", resp.StatusCode, n, resp.Header.Get("ETag"), get.Header().Get("ETag"))
 	}
 }

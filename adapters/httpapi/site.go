@@ -44,11 +44,15 @@ func newSiteRoutes(svc *content.Service, cache *PublicCache, maxAge, stale time.
 }
 
 func (h siteRoutes) register(v1 *gin.RouterGroup) {
-	v1.GET("/sites/:site/posts", h.listPosts)
-	v1.GET("/sites/:site/posts/:slug", h.entry(domain.KindPost))
-	v1.GET("/sites/:site/pages/:slug", h.entry(domain.KindPage))
-	v1.GET("/sites/:site/feed.xml", h.feed)
-	v1.GET("/sites/:site/sitemap.xml", h.sitemap)
+	// HEAD answers as GET without the body (net/http drops it): link
+	// checkers and CDNs use it to revalidate.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		v1.Handle(method, "/sites/:site/posts", h.listPosts)
+		v1.Handle(method, "/sites/:site/posts/:slug", h.entry(domain.KindPost))
+		v1.Handle(method, "/sites/:site/pages/:slug", h.entry(domain.KindPage))
+		v1.Handle(method, "/sites/:site/feed.xml", h.feed)
+		v1.Handle(method, "/sites/:site/sitemap.xml", h.sitemap)
+	}
 	v1.OPTIONS("/sites/:site/*path", h.preflight)
 }
 
