@@ -12,6 +12,13 @@
 // javascript:, vbscript: and data: URLs never reach the output. goldmark's
 // own safe mode would have replaced all raw HTML, harmless tags included,
 // with a comment.
+//
+// # Limits
+//
+// goldmark's work grows with the square of some counts a crafted body
+// controls (nested block quotes, unclosed links, unmatched emphasis...).
+// limits.go bounds each of them, so rendering stays linear in the body's
+// size; past a limit, markers are text.
 package markdown
 
 import (
@@ -48,12 +55,14 @@ type Renderer struct {
 // public API's ETags rely on.
 func New() *Renderer {
 	md := goldmark.New(
+		// goldmark's parser and extensions with the limits of limits.go.
+		goldmark.WithParser(newParser()),
 		goldmark.WithExtensions(
 			extension.Linkify,
 			// Alignment as an align attribute, which the policy keeps; the
 			// default style attribute would be stripped.
-			extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
-			extension.Strikethrough,
+			limitedTable{extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)},
+			limitedStrikethrough{},
 			extension.TaskList,
 		),
 		// No auto heading IDs, attributes or footnotes: generated ids can

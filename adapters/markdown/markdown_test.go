@@ -45,7 +45,10 @@ func TestRenderHTML(t *testing.T) {
 		{"UnclosedHTMLIsClosed", "<a href=\"https://example.com\">open", "<p><a href=\"https://example.com\">open</a></p><a href=\"https://example.com\">\n</a>"},
 		{"TextInputDropped", "<input type=\"text\"><input><input checked>", "<p></p>\n"},
 		{"RawCheckboxDisabled", "<input type=\"checkbox\" checked>", "<input checked=\"\" disabled=\"\" type=\"checkbox\"/>"},
-		{"TooDeepIsShownAsSource", strings.Repeat("> ", 600) + "<b>x</b>", "<pre>" + strings.Repeat("&gt; ", 600) + "&lt;b&gt;x&lt;/b&gt;</pre>"},
+		// Containers nest at most 32 deep (limits.go); deeper markers are text.
+		{"DeepQuotesAreCapped", strings.Repeat("> ", 40) + "<b>x</b>",
+			strings.Repeat("<blockquote>\n", 32) + "<p>" + strings.Repeat("&gt; ", 8) + "<b>x</b></p>\n" + strings.Repeat("</blockquote>\n", 32)},
+		{"TooDeepIsShownAsSource", strings.Repeat("<div>", 600) + "<b>x</b>", "<pre>" + strings.Repeat("&lt;div&gt;", 600) + "&lt;b&gt;x&lt;/b&gt;</pre>"},
 		{"Empty", "", ""},
 		{"InvalidMarkdownStillRenders", "[unclosed](http://a\n**bold\n|a|\n```", "<p>[unclosed](http://a\n**bold\n|a|</p>\n<pre><code></code></pre>\n"},
 	}
@@ -75,7 +78,8 @@ func TestRenderText(t *testing.T) {
 		{"ImagesHaveNoText", "before ![alt text](/a.png) after", "before after"},
 		{"ScriptDropped", "<script>alert(1)</script>\n\nvisible <style>p{}</style>text", "visible text"},
 		{"HTMLBlock", "<div>\ninside\n</div>\n\nafter", "inside\nafter"},
-		{"TooDeep", strings.Repeat("> ", 600) + "x", strings.Repeat("> ", 600) + "x"},
+		{"DeepQuotes", strings.Repeat("> ", 600) + "x", strings.Repeat("> ", 600-32) + "x"},
+		{"TooDeep", strings.Repeat("<div>", 600) + "x", strings.Repeat("<div>", 600) + "x"},
 		{"UnicodeSpace", "\va\vb\u2003c\u00a0", "a b c"},
 		{"Empty", "   \n\n  ", ""},
 	}
@@ -230,6 +234,9 @@ func FuzzRender(f *testing.F) {
 	}
 	f.Add(post)
 	f.Add(strings.Repeat("<div>", 513))
+	for _, p := range pathological {
+		f.Add(p.body(256)) // past the nesting limits, within the budgets
+	}
 	r := markdown.New()
 	f.Fuzz(func(t *testing.T, in string) {
 		got := r.Render(in)
