@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-content images lint fmt help
+.PHONY: run build test bench bench-ingest bench-content images lint fmt help
 
 run: ## run the server: embedded SQLite, console mailer
 	go run ./cmd/keel serve
@@ -20,6 +20,9 @@ test: ## go vet, then every test with -race; starts dockerd and builds images if
 
 bench: ## load scenarios: the figures for BENCHMARKS.md
 	go test -run '^$$' -bench . -benchmem ./... && scripts/bench.sh
+
+bench-ingest: ## form submission ingest under load (issue 4): JSON and form-encoded, SQLite
+	scripts/bench-ingest.sh
 
 bench-content: ## public content API under load (issue 5): 10,000 posts on SQLite vs a bare server
 	scripts/bench-content.sh
