@@ -3,7 +3,6 @@ package inmem
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keelhq/keel/adapters/internal/cursor"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -373,41 +373,17 @@ func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Pag
 	return paginate(es, func(e domain.Event) string { return string(e.ID) }, domain.PrefixEvent, p, false)
 }
 
-// Cursors of the listings not ordered by ID alone, in sqlstore's format
-// (base64 of a tagged text), and checked as strictly.
-func encodeCursor(tag string, fields ...string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tag + ":" + strings.Join(fields, ":")))
-}
-
-func decodeCursor(s, tag string, n int) ([]string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, false
-	}
-	rest, ok := strings.CutPrefix(string(b), tag+":")
-	if !ok {
-		return nil, false
-	}
-	fields := strings.Split(rest, ":")
-	return fields, len(fields) == n
-}
-
-func natural(s string, max int) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 0 && n <= max && strconv.Itoa(n) == s
-}
-
-func offsetCursor(n int) string { return encodeCursor("o", strconv.Itoa(n)) }
+func offsetCursor(n int) string { return cursor.Encode("o", strconv.Itoa(n)) }
 
 func offsetOf(after string) (int, error) {
 	if after == "" {
 		return 0, nil
 	}
-	f, ok := decodeCursor(after, "o", 1)
+	f, ok := cursor.Decode(after, "o", 1)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
-	n, ok := natural(f[0], 1<<20)
+	n, ok := cursor.Natural(f[0], 1<<20)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
@@ -415,11 +391,11 @@ func offsetOf(after string) (int, error) {
 }
 
 func publishedCursor(e domain.Entry) string {
-	return encodeCursor("p", strconv.FormatInt(publishedAt(e).UnixMicro(), 10), string(e.ID()))
+	return cursor.Encode("p", strconv.FormatInt(publishedAt(e).UnixMicro(), 10), string(e.ID()))
 }
 
 func parsePublishedCursor(s string) (time.Time, domain.EntryID, error) {
-	f, ok := decodeCursor(s, "p", 2)
+	f, ok := cursor.Decode(s, "p", 2)
 	if !ok {
 		return time.Time{}, "", ports.ErrInvalidCursor
 	}
@@ -430,14 +406,14 @@ func parsePublishedCursor(s string) (time.Time, domain.EntryID, error) {
 	return time.UnixMicro(us).UTC(), domain.EntryID(f[1]), nil
 }
 
-func versionCursor(v int) string { return encodeCursor("v", strconv.Itoa(v)) }
+func versionCursor(v int) string { return cursor.Encode("v", strconv.Itoa(v)) }
 
 func parseVersionCursor(s string) (int, error) {
-	f, ok := decodeCursor(s, "v", 1)
+	f, ok := cursor.Decode(s, "v", 1)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
-	v, ok := natural(f[0], 1<<31-1)
+	v, ok := cursor.Natural(f[0], 1<<31-1)
 	if !ok || v < 1 {
 		return 0, ports.ErrInvalidCursor
 	}

@@ -1,11 +1,10 @@
 package sqlstore
 
 import (
-	"encoding/base64"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/keelhq/keel/adapters/internal/cursor"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -41,44 +40,18 @@ const (
 // maxOffset bounds a search cursor far beyond any page a person reads.
 const maxOffset = 1 << 20
 
-func encodeCursor(tag string, fields ...string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tag + ":" + strings.Join(fields, ":")))
-}
-
-// decodeCursor returns the n fields of a cursor made by encodeCursor with
-// tag, or ok false.
-func decodeCursor(s, tag string, n int) ([]string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, false
-	}
-	rest, ok := strings.CutPrefix(string(b), tag+":")
-	if !ok {
-		return nil, false
-	}
-	fields := strings.Split(rest, ":")
-	return fields, len(fields) == n
-}
-
-// natural parses a decimal integer from 0 to max written as strconv.Itoa
-// would, so that every value has one cursor.
-func natural(s string, max int) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 0 && n <= max && strconv.Itoa(n) == s
-}
-
-func offsetCursor(n int) string { return encodeCursor(cursorOffset, strconv.Itoa(n)) }
+func offsetCursor(n int) string { return cursor.Encode(cursorOffset, strconv.Itoa(n)) }
 
 // offsetOf reads a search cursor; "" is the first page.
 func offsetOf(after string) (int, error) {
 	if after == "" {
 		return 0, nil
 	}
-	f, ok := decodeCursor(after, cursorOffset, 1)
+	f, ok := cursor.Decode(after, cursorOffset, 1)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
-	n, ok := natural(f[0], maxOffset)
+	n, ok := cursor.Natural(f[0], maxOffset)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
@@ -90,11 +63,11 @@ func publishedCursor(e domain.Entry) string {
 	if t := e.PublishedAt(); t != nil {
 		at = t.UnixMicro()
 	}
-	return encodeCursor(cursorPublished, strconv.FormatInt(at, 10), string(e.ID()))
+	return cursor.Encode(cursorPublished, strconv.FormatInt(at, 10), string(e.ID()))
 }
 
 func parsePublishedCursor(s string) (time.Time, string, error) {
-	f, ok := decodeCursor(s, cursorPublished, 2)
+	f, ok := cursor.Decode(s, cursorPublished, 2)
 	if !ok {
 		return time.Time{}, "", ports.ErrInvalidCursor
 	}
@@ -105,14 +78,14 @@ func parsePublishedCursor(s string) (time.Time, string, error) {
 	return time.UnixMicro(us).UTC(), f[1], nil
 }
 
-func versionCursor(v int) string { return encodeCursor(cursorVersion, strconv.Itoa(v)) }
+func versionCursor(v int) string { return cursor.Encode(cursorVersion, strconv.Itoa(v)) }
 
 func parseVersionCursor(s string) (int, error) {
-	f, ok := decodeCursor(s, cursorVersion, 1)
+	f, ok := cursor.Decode(s, cursorVersion, 1)
 	if !ok {
 		return 0, ports.ErrInvalidCursor
 	}
-	v, ok := natural(f[0], 1<<31-1)
+	v, ok := cursor.Natural(f[0], 1<<31-1)
 	if !ok || v < 1 {
 		return 0, ports.ErrInvalidCursor
 	}
