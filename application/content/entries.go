@@ -100,14 +100,8 @@ func (s *Service) revise(ctx context.Context, p domain.Principal, wsRef string, 
 	var e domain.Entry
 	published := false
 	err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
-		if err != nil {
-			return err
-		}
-		if e, err = getEntry(ctx, st, w.ID(), id); err != nil {
-			return err
-		}
-		if err := checkVersion(e, ifMatch); err != nil {
+		var err error
+		if e, err = s.entryToWrite(ctx, st, p, wsRef, id, ifMatch); err != nil {
 			return err
 		}
 		c, err := change(ctx, st, e)
@@ -146,18 +140,11 @@ func (s *Service) DeleteEntry(ctx context.Context, p domain.Principal, wsRef str
 	defer end(&err)
 	published := false
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+		e, err := s.entryToWrite(ctx, st, p, wsRef, id, ifMatch)
 		if err != nil {
 			return err
 		}
-		e, err := getEntry(ctx, st, w.ID(), id)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion(e, ifMatch); err != nil {
-			return err
-		}
-		if err := st.Entries().Delete(ctx, w.ID(), id); err != nil {
+		if err := st.Entries().Delete(ctx, e.Workspace(), id); err != nil {
 			return err
 		}
 		if published = e.IsPublished(); published {
@@ -173,7 +160,7 @@ func (s *Service) DeleteEntry(ctx context.Context, p domain.Principal, wsRef str
 				return err
 			}
 		}
-		return usecase.Audit(ctx, st, p, w.ID(), "entry.deleted", e.Kind().String(), string(id), map[string]string{"slug": e.Slug()}, s.now())
+		return usecase.Audit(ctx, st, p, e.Workspace(), "entry.deleted", e.Kind().String(), string(id), map[string]string{"slug": e.Slug()}, s.now())
 	})
 	if err == nil && published {
 		s.changed()

@@ -43,14 +43,8 @@ func (s *Service) transition(ctx context.Context, p domain.Principal, wsRef stri
 		changed bool
 	)
 	err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
-		if err != nil {
-			return err
-		}
-		if e, err = getEntry(ctx, st, w.ID(), id); err != nil {
-			return err
-		}
-		if err := checkVersion(e, ifMatch); err != nil {
+		var err error
+		if e, err = s.entryToWrite(ctx, st, p, wsRef, id, ifMatch); err != nil {
 			return err
 		}
 		prev, now := e.Version(), s.now()

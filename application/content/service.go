@@ -53,6 +53,20 @@ func getEntry(ctx context.Context, st ports.Stores, ws domain.WorkspaceID, id do
 	return st.Entries().Get(ctx, ws, id)
 }
 
+// entryToWrite authorizes p to write content in the workspace and reads
+// the entry, refusing a stale ifMatch: the start of every write.
+func (s *Service) entryToWrite(ctx context.Context, st ports.Stores, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int) (domain.Entry, error) {
+	w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	e, err := getEntry(ctx, st, w.ID(), id)
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	return e, checkVersion(e, ifMatch)
+}
+
 // checkVersion refuses a write based on a stale read: ifMatch is the
 // version the client last saw, nil when it sent no If-Match.
 func checkVersion(e domain.Entry, ifMatch *int) error {
