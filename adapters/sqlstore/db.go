@@ -144,8 +144,43 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 
 // ReadOnly runs fn on the pool without a transaction: each statement sees
 // the data committed when it starts, and none takes SQLite's write lock.
+//
+// On SQLite the statements come from the stmtCache the write transactions
+// use, prepared once per connection: compiling a full-text search took 3%
+// of a search request's CPU.
 func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	if db.d.name() == "sqlite" {
+		return fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d})
+	}
 	return fn(ctx, &stores{q: db.sql, d: db.d})
+}
+
+// cachedPool runs statements on the pool through a stmtCache, as cachedTx
+// does in a transaction.
+type cachedPool struct {
+	db    *sql.DB
+	cache *stmtCache
+}
+
+func (q cachedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := q.cache.get(q.db, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return q.db.ExecContext(ctx, query, args...)
+}
+
+func (q cachedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := q.cache.get(q.db, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return q.db.QueryContext(ctx, query, args...)
+}
+
+func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := q.cache.get(q.db, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, query, args...)
 }
 
 // WithinTx runs fn in a transaction and commits it when fn returns nil. A
