@@ -33,13 +33,11 @@
 #   BENCH_QUERIES      search queries wrk cycles through (default 200)
 set -euo pipefail
 
+# shellcheck source=scripts/benchlib.sh
+source "$(dirname "$0")/benchlib.sh"
 cd "$(dirname "$0")/.."
 
-readonly DURATION=${BENCH_DURATION:-10s}
-readonly WARMUP=${BENCH_WARMUP:-2s}
-readonly RUNS=${BENCH_RUNS:-3}
-readonly CONNECTIONS=${BENCH_CONNECTIONS:-32}
-readonly THREADS=${BENCH_THREADS:-2}
+wrk_settings 2s
 readonly POSTS=${BENCH_POSTS:-10000}
 readonly QUERIES=${BENCH_QUERIES:-200}
 readonly RESULTS=bench/results/content.md
@@ -51,75 +49,14 @@ readonly TARGET_LIST_RPS=5000
 readonly TARGET_SEARCH_RPS=1000
 readonly TARGET_SEARCH_P99_MS=50
 
-log() { printf 'bench-content.sh: %s\n' "$*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
-for cmd in wrk curl; do
-	command -v "${cmd}" >/dev/null 2>&1 || die "${cmd} is needed (Debian: apt-get install ${cmd})"
-done
-
-# Keel runs on its defaults (embedded SQLite, no trace export), whatever
-# this shell holds; the Go runtime's variables pass and the report names them.
-while read -r var; do unset "${var}"; done < <(compgen -v KEEL_ || true)
-runtime_env=$(env | grep -E '^(GOGC|GOMEMLIMIT|GOMAXPROCS|GODEBUG)=' | sort | paste -sd' ' || true)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/keel-content.XXXXXX")
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "${pid}" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "${pid}" 2>/dev/null || true
-	done
-	rm -rf "${tmp}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+require wrk curl
+keel_defaults
+make_tmp content
 
 log "building keel, bench/barecontent and bench/contentseed"
 go build -o "${tmp}/keel" ./cmd/keel
 go build -o "${tmp}/barecontent" ./bench/barecontent
 go build -o "${tmp}/contentseed" ./bench/contentseed
-
-# start NAME CMD... runs CMD in the background, its stdout appended to
-# $tmp/NAME.log, and waits for its listening line. It sets server_pid and
-# server_addr.
-start() {
-	local name=$1 line
-	shift
-	"$@" >>"${tmp}/${name}.log" 2>"${tmp}/${name}.err" &
-	server_pid=$!
-	pids+=("${server_pid}")
-	for _ in $(seq 100); do
-		line=$(grep -m1 '"msg":"listening"' "${tmp}/${name}.log" || true)
-		if [[ -n ${line} ]]; then
-			server_addr=$(sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' <<<"${line}")
-			[[ -n ${server_addr} ]] || die "${name}: no address in ${line}"
-			return
-		fi
-		kill -0 "${server_pid}" 2>/dev/null || die "${name} exited: $(cat "${tmp}/${name}.err")"
-		sleep 0.1
-	done
-	die "${name} did not log its listening line within 10s"
-}
-
-# CPU time, in clock ticks (USER_HZ): of all CPUs busy; of process $1; and,
-# from the output of the times builtin in file $1, of the children this
-# shell has waited for (wrk, once it exits).
-busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-children_ticks() {
-	awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
-		t = 0
-		for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
-		printf "%.0f", t * hz
-	}' "$1"
-}
 
 # settle waits, for at most 30 s, until process $1 uses less than 5% of a
 # CPU over a second: the posts' publish events and the first reads must
@@ -232,8 +169,8 @@ declare -A label=(
 declare -A baseline=([keel-post]=bare-post [keel-304]=bare-304 [keel-list]=bare-list [keel-search]=bare-search)
 declare -A status_of=([bare-304]=304 [keel-304]=304)
 
-# wrk_args NAME prints, a word a line, the URL and options of scenario NAME.
-wrk_args() {
+# scenario_args NAME prints, a word a line, the URL and options of scenario NAME.
+scenario_args() {
 	local addr=${keel_addr}
 	[[ $1 == bare-* ]] && addr=${bare_addr}
 	case $1 in
@@ -243,7 +180,7 @@ wrk_args() {
 	*-search) printf '%s\n' -s "${tmp}/search.lua" "http://${addr}/" -- "${tmp}/seed/queries.txt" "${search_prefix}" ;;
 	esac
 }
-pid_of() { if [[ $1 == bare-* ]]; then echo "${bare_pid}"; else echo "${keel_pid}"; fi; }
+scenario_pid() { if [[ $1 == bare-* ]]; then echo "${bare_pid}"; else echo "${keel_pid}"; fi; }
 
 # check_log NAME checks that every request in Keel's access log since it
 # was last emptied got scenario NAME's status, then empties it: wrk counts
@@ -265,95 +202,27 @@ check_log() {
 	: >"${keel_log}" # opened for appending, so truncating it is safe
 }
 
-# load NAME DURATION runs wrk on scenario NAME and checks that no answer
-# was an error and no socket failed. Unless warming is 1, it appends to
-# $tmp/NAME.runs: req/s, p50 and p99 in ms, the server's CPU time per
-# request in µs, and the CPUs that other processes kept busy.
-load() {
-	local name=$1 duration=$2 out="${tmp}/wrk.out" requests non2xx pid args
-	local busy0 server0 wrk0 start_ns busy1 server1 wrk1 end_ns
-	pid=$(pid_of "${name}")
-	mapfile -t args < <(wrk_args "${name}")
-	times >"${tmp}/times.0"
-	busy0=$(busy_ticks) server0=$(proc_ticks "${pid}") start_ns=$(date +%s%N)
-	if ! wrk -t"${THREADS}" -c"${CONNECTIONS}" -d"${duration}" --latency "${args[@]}" >"${out}" 2>&1; then
-		cat "${out}" >&2
-		die "${name}: wrk failed"
-	fi
-	busy1=$(busy_ticks) server1=$(proc_ticks "${pid}") end_ns=$(date +%s%N)
-	times >"${tmp}/times.1"
-	wrk0=$(children_ticks "${tmp}/times.0") wrk1=$(children_ticks "${tmp}/times.1")
-	if grep -q '^ *Socket errors' "${out}"; then
-		cat "${out}" >&2
-		die "${name}: wrk saw socket errors"
-	fi
-	requests=$(awk '/ requests in / { print $1 }' "${out}")
-	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "${out}")
-	[[ -z ${non2xx} ]] || die "${name}: ${non2xx} of ${requests} answers were errors"
-	check_log "${name}"
-	if ((warming)); then
-		return
-	fi
-	awk -v hz="$(getconf CLK_TCK)" -v requests="${requests}" -v seconds="$(((end_ns - start_ns) / 1000000))e-3" \
-		-v busy=$((busy1 - busy0)) -v server=$((server1 - server0)) -v wrk=$((wrk1 - wrk0)) '
-		function ms(v) {
-			if (v ~ /us$/) return v / 1000
-			if (v ~ /ms$/) return v + 0
-			if (v ~ /s$/) return v * 1000
-			return v + 0
-		}
-		/^Requests\/sec:/ { rps = $2 }
-		$1 == "50%" { p50 = ms($2) }
-		$1 == "99%" { p99 = ms($2) }
-		END {
-			other = (busy - server - wrk) / hz / seconds
-			printf "%.0f %.2f %.2f %.1f %.2f\n", rps, p50, p99, server / hz * 1e6 / requests, other < 0 ? 0 : other
-		}
-	' "${out}" >>"${tmp}/${name}.runs"
+# check_answers NAME REQUESTS NON2XX: no answer may have been an error, and
+# Keel's access log must show the scenario's status.
+check_answers() {
+	[[ -z $3 ]] || die "$1: $3 of $2 answers were errors"
+	check_log "$1"
 }
 
 sleep 0.3 # the checks' log lines, written in batches, must not count
 : >"${keel_log}"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "warming up: ${WARMUP} per scenario"
-warming=1
-for name in "${scenarios[@]}"; do load "${name}" "${WARMUP}"; done
-warming=0
-for run in $(seq "${RUNS}"); do
-	for name in "${scenarios[@]}"; do
-		log "run ${run}/${RUNS}: ${label[${name}]} (wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION})"
-		load "${name}" "${DURATION}"
-	done
-done
+rounds
 keel_rss_kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/${keel_pid}/status")
 
 # --- Report -----------------------------------------------------------------
 
-# median_run NAME prints scenario NAME's median run by req/s.
-median_run() { sort -n "${tmp}/$1.runs" | sed -n "$(((RUNS + 1) / 2))p"; }
-# all_runs NAME prints each run's req/s, p99 and other CPUs, in order.
-all_runs() { awk '{ printf "%s%s (p99 %s, other %s)", sep, $1, $3, $5; sep = " / " }' "${tmp}/$1.runs"; }
-# percent NAME prints the median, over the rounds, of NAME's req/s as a
-# percentage of its baseline's in the same round.
-percent() {
-	paste -d' ' "${tmp}/$1.runs" "${tmp}/${baseline[$1]}.runs" |
-		awk '{ print 100 * $1 / $6 }' | sort -n | sed -n "$(((RUNS + 1) / 2))p" |
-		xargs printf '%.0f'
-}
-other_load() { cat "${tmp}"/*.runs | awk '{ s += $5; if ($5 > m) m = $5 } END { printf "%.2f (at most %.2f)", s / NR, m }'; }
-met() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
 field() { median_run "$1" | cut -d' ' -f"$2"; }
-
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z $(git status --porcelain 2>/dev/null) ]] || commit+=" with uncommitted changes"
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 
 {
 	echo "## Keel public content API, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "- Machine: ${cpu}, $(nproc) CPUs, ${mem_gib} GiB, Linux $(uname -r)."
-	echo "- Software: Keel ${commit}, $(go env GOVERSION), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')."
+	echo "- Machine: $(machine)."
+	echo "- Software: $(software)."
 	echo "- Command: \`scripts/bench-content.sh\`: \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per"
 	echo "  scenario; ${RUNS} rounds of the eight scenarios in turn; each row is the median round by req/s; % of bare is the"
 	echo "  median over the rounds of Keel's req/s over the bare server's in the same round."
@@ -365,14 +234,7 @@ mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 	echo
 	echo "| Scenario | req/s | p50 | p99 | server CPU/req | % of bare | runs: req/s (p99 ms, other CPUs) |"
 	echo "|---|---:|---:|---:|---:|---:|---|"
-	for name in "${scenarios[@]}"; do
-		read -r rps p50 p99 server_us _ < <(median_run "${name}")
-		pct="-"
-		if [[ -n ${baseline[${name}]:-} ]]; then
-			pct="$(percent "${name}")%"
-		fi
-		printf '| %s | %s | %s ms | %s ms | %s µs | %s | %s |\n' "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${pct}" "$(all_runs "${name}")"
-	done
+	percent_rows all_runs
 	echo
 	echo "| Target | Measured | |"
 	echo "|---|---:|---|"
@@ -383,7 +245,4 @@ mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 	echo "| Search p99 < ${TARGET_SEARCH_P99_MS} ms | $(field keel-search 3) ms | $(met "$(field keel-search 3) < ${TARGET_SEARCH_P99_MS}") |"
 } >"${tmp}/report.md"
 
-mkdir -p "$(dirname "${RESULTS}")"
-cp "${tmp}/report.md" "${RESULTS}"
-cat "${RESULTS}"
-log "written to ${RESULTS}"
+publish_report

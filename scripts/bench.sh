@@ -25,13 +25,11 @@
 #   BENCH_IDLE         seconds an idle server rests before its RSS is read (default 3)
 set -euo pipefail
 
+# shellcheck source=scripts/benchlib.sh
+source "$(dirname "$0")/benchlib.sh"
 cd "$(dirname "$0")/.."
 
-readonly DURATION=${BENCH_DURATION:-10s}
-readonly WARMUP=${BENCH_WARMUP:-2s}
-readonly RUNS=${BENCH_RUNS:-3}
-readonly CONNECTIONS=${BENCH_CONNECTIONS:-32}
-readonly THREADS=${BENCH_THREADS:-2}
+wrk_settings 2s
 readonly STARTS=${BENCH_STARTS:-10}
 readonly IDLE=${BENCH_IDLE:-3}
 readonly RESULTS=bench/results/latest.md
@@ -40,12 +38,6 @@ readonly RESULTS=bench/results/latest.md
 readonly TARGET_PERCENT_OF_BARE=60
 readonly TARGET_READY_MS=300
 readonly TARGET_IDLE_RSS_MB=40
-
-log() { printf 'bench.sh: %s\n' "$*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
 
 # need makes sure command $1 exists, installing Debian package $2 when
 # running as root and saying what is missing otherwise.
@@ -63,65 +55,13 @@ need() {
 need wrk wrk
 need curl curl
 
-# Keel must run on its defaults (embedded SQLite, no trace export),
-# whatever this shell holds. The Go runtime's variables are kept, so
-# GOGC=400 scripts/bench.sh measures that setting; the report names them.
-while read -r var; do unset "${var}"; done < <(compgen -v KEEL_ || true)
-runtime_env=$(env | grep -E '^(GOGC|GOMEMLIMIT|GOMAXPROCS|GODEBUG)=' | sort | paste -sd' ' || true)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench.XXXXXX")
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "${pid}" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "${pid}" 2>/dev/null || true
-	done
-	rm -rf "${tmp}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+keel_defaults
+make_tmp bench
 
 log "building keel, bench/bare and bench/startup"
 go build -o "${tmp}/keel" ./cmd/keel
 go build -o "${tmp}/bare" ./bench/bare
 go build -o "${tmp}/startup" ./bench/startup
-
-# start NAME CMD... runs CMD in the background, its stdout appended to
-# $tmp/NAME.log, and waits for its listening line. It sets server_pid and
-# server_addr.
-start() {
-	local name=$1 line
-	shift
-	"$@" >>"${tmp}/${name}.log" 2>"${tmp}/${name}.err" &
-	server_pid=$!
-	pids+=("${server_pid}")
-	for _ in $(seq 100); do
-		line=$(grep -m1 '"msg":"listening"' "${tmp}/${name}.log" || true)
-		if [[ -n ${line} ]]; then
-			server_addr=$(sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' <<<"${line}")
-			[[ -n ${server_addr} ]] || die "${name}: no address in ${line}"
-			return
-		fi
-		kill -0 "${server_pid}" 2>/dev/null || die "${name} exited: $(cat "${tmp}/${name}.err")"
-		sleep 0.1
-	done
-	die "${name} did not log its listening line within 10s"
-}
-
-# stop PID stops a server that start started and forgets it.
-stop() {
-	local pid kept=()
-	kill -TERM "$1"
-	wait "$1" 2>/dev/null || true
-	for pid in "${pids[@]}"; do
-		[[ ${pid} == "$1" ]] || kept+=("${pid}")
-	done
-	pids=("${kept[@]}")
-}
 
 # rss_kb PID FIELD prints a /proc/PID/status memory field (VmRSS, VmHWM) in kB.
 rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
@@ -182,108 +122,28 @@ declare -A label=(
 )
 declare -A baseline=([keel-healthz]=bare-healthz [keel-404]=bare-404)
 
-# CPU time, in clock ticks (USER_HZ): of all CPUs busy; of process $1; and,
-# from the output of the times builtin in file $1, of the children this
-# shell has waited for (wrk, once it exits). times must run in this shell,
-# not in a $(...) subshell, which has children of its own.
-busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-children_ticks() {
-	awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
-		t = 0
-		for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
-		printf "%.0f", t * hz
-	}' "$1"
-}
-
-# load NAME DURATION runs wrk on scenario NAME and checks that every answer
-# had the scenario's status and no socket failed. Unless warming is 1, it
-# appends to $tmp/NAME.runs: req/s, p50 and p99 in ms, the server's CPU
-# time per request in µs, and the CPUs that other processes kept busy.
-load() {
-	local name=$1 duration=$2 out="${tmp}/wrk.out" requests non2xx
-	local busy0 server0 wrk0 start_ns busy1 server1 wrk1 end_ns
-	times >"${tmp}/times.0"
-	busy0=$(busy_ticks) server0=$(proc_ticks "${pid_of[${name}]}") start_ns=$(date +%s%N)
-	if ! wrk -t"${THREADS}" -c"${CONNECTIONS}" -d"${duration}" --latency "${url[${name}]}" >"${out}" 2>&1; then
-		cat "${out}" >&2
-		die "${name}: wrk failed"
-	fi
-	busy1=$(busy_ticks) server1=$(proc_ticks "${pid_of[${name}]}") end_ns=$(date +%s%N)
-	times >"${tmp}/times.1"
-	wrk0=$(children_ticks "${tmp}/times.0") wrk1=$(children_ticks "${tmp}/times.1")
-	if grep -q '^ *Socket errors' "${out}"; then
-		cat "${out}" >&2
-		die "${name}: wrk saw socket errors"
-	fi
-	requests=$(awk '/ requests in / { print $1 }' "${out}")
-	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "${out}")
-	case ${name} in
-	*-404) [[ ${non2xx:-0} -eq ${requests} ]] || die "${name}: ${non2xx:-0} of ${requests} answers were not 2xx, want all 404" ;;
-	*) [[ -z ${non2xx} ]] || die "${name}: ${non2xx} of ${requests} answers were not 2xx" ;;
+scenario_pid() { echo "${pid_of[$1]}"; }
+scenario_args() { echo "${url[$1]}"; }
+# check_answers NAME REQUESTS NON2XX: every answer must have had the
+# scenario's status.
+check_answers() {
+	case $1 in
+	*-404) [[ ${3:-0} -eq $2 ]] || die "$1: ${3:-0} of $2 answers were not 2xx, want all 404" ;;
+	*) [[ -z $3 ]] || die "$1: $3 of $2 answers were not 2xx" ;;
 	esac
-	if ((warming)); then
-		return
-	fi
-	awk -v hz="$(getconf CLK_TCK)" -v requests="${requests}" -v seconds="$(((end_ns - start_ns) / 1000000))e-3" \
-		-v busy=$((busy1 - busy0)) -v server=$((server1 - server0)) -v wrk=$((wrk1 - wrk0)) '
-		function ms(v) {
-			if (v ~ /us$/) return v / 1000
-			if (v ~ /ms$/) return v + 0
-			if (v ~ /s$/) return v * 1000
-			return v + 0
-		}
-		/^Requests\/sec:/ { rps = $2 }
-		$1 == "50%" { p50 = ms($2) }
-		$1 == "99%" { p99 = ms($2) }
-		END {
-			other = (busy - server - wrk) / hz / seconds
-			printf "%.0f %.2f %.2f %.1f %.2f\n", rps, p50, p99, server / hz * 1e6 / requests, other < 0 ? 0 : other
-		}
-	' "${out}" >>"${tmp}/${name}.runs"
 }
+# after_load empties Keel's access log, opened for appending, so truncating
+# it is safe.
+after_load() { : >"${keel_log}"; }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "warming up: ${WARMUP} per scenario"
-warming=1
-for name in "${scenarios[@]}"; do load "${name}" "${WARMUP}"; done
-warming=0
-: >"${keel_log}" # opened for appending, so truncating it is safe
-
-for run in $(seq "${RUNS}"); do
-	for name in "${scenarios[@]}"; do
-		log "run ${run}/${RUNS}: ${label[${name}]} (wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION})"
-		load "${name}" "${DURATION}"
-		: >"${keel_log}"
-	done
-done
+rounds
 loaded_rss_kb=$(rss_kb "${keel_pid}" VmRSS)
 loaded_hwm_kb=$(rss_kb "${keel_pid}" VmHWM)
 
-# median_run NAME prints scenario NAME's median run by req/s.
-median_run() { sort -n "${tmp}/$1.runs" | sed -n "$(((RUNS + 1) / 2))p"; }
 # all_rps NAME prints each run's req/s, in order.
 all_rps() { awk '{ printf "%s%s", sep, $1; sep = " / " }' "${tmp}/$1.runs"; }
-# percent NAME prints the median, over the rounds, of NAME's req/s as a
-# percentage of its baseline's in the same round: background load that
-# comes and goes hits both runs of a round alike.
-percent() {
-	paste -d' ' "${tmp}/$1.runs" "${tmp}/${baseline[$1]}.runs" |
-		awk '{ print 100 * $1 / $6 }' | sort -n | sed -n "$(((RUNS + 1) / 2))p" |
-		xargs printf '%.0f'
-}
-# other_load prints the mean and the largest number of CPUs that other
-# processes kept busy during the measured runs.
-other_load() { cat "${tmp}"/*.runs | awk '{ s += $5; if ($5 > m) m = $5 } END { printf "%.2f (at most %.2f)", s / NR, m }'; }
-
 # --- Report -----------------------------------------------------------------
 
-met() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
-
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z $(git status --porcelain 2>/dev/null) ]] || commit+=" with uncommitted changes"
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 fs=$(df -T "${tmp}" | awk 'NR == 2 { print $2 }')
 idle_mb=$(mb "${idle_rss_kb}")
 pct_healthz=$(percent keel-healthz)
@@ -292,8 +152,8 @@ pct_404=$(percent keel-404)
 {
 	echo "## Keel benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "- Machine: ${cpu}, $(nproc) CPUs, ${mem_gib} GiB, Linux $(uname -r)."
-	echo "- Software: Keel ${commit}, $(go env GOVERSION), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')."
+	echo "- Machine: $(machine)."
+	echo "- Software: $(software)."
 	echo "- Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per scenario;"
 	echo "  ${RUNS} rounds of the four scenarios in turn; each row is the median round by req/s."
 	echo "  % of bare is the median over the rounds of Keel's req/s over the bare server's in the same round."
@@ -305,14 +165,7 @@ pct_404=$(percent keel-404)
 	echo
 	echo "| Scenario | req/s | p50 | p99 | server CPU/req | % of bare | runs (req/s) |"
 	echo "|---|---:|---:|---:|---:|---:|---|"
-	for name in "${scenarios[@]}"; do
-		read -r rps p50 p99 server_us _ < <(median_run "${name}")
-		pct="-"
-		if [[ -n ${baseline[${name}]:-} ]]; then
-			pct="$(percent "${name}")%"
-		fi
-		printf '| %s | %s | %s ms | %s ms | %s µs | %s | %s |\n' "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${pct}" "$(all_rps "${name}")"
-	done
+	percent_rows all_rps
 	echo
 	echo "| Measure | Value |"
 	echo "|---|---:|"
@@ -330,7 +183,4 @@ pct_404=$(percent keel-404)
 	echo "| Idle RSS < ${TARGET_IDLE_RSS_MB} MB | ${idle_mb} MB | $(met "${idle_mb} < ${TARGET_IDLE_RSS_MB}") |"
 } >"${tmp}/report.md"
 
-mkdir -p "$(dirname "${RESULTS}")"
-cp "${tmp}/report.md" "${RESULTS}"
-cat "${RESULTS}"
-log "written to ${RESULTS}"
+publish_report
