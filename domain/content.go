@@ -397,9 +397,26 @@ func webURL(s string) bool {
 	return err == nil && len(s) <= MaxURLLen && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
+// deriveExcerpt is the start of text, its runs of white space made one
+// space, cut at a word boundary. It joins only the words it needs: an
+// excerpt derived from the whole of a long body cost more than the rest
+// of a search request's Go code.
 func deriveExcerpt(text string) string {
-	text = strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(text) <= derivedExcerptLen {
+	var b strings.Builder
+	n := 0
+	for w := range strings.FieldsSeq(text) {
+		if n > derivedExcerptLen {
+			break
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += utf8.RuneCountInString(w)
+	}
+	text = b.String()
+	if n <= derivedExcerptLen {
 		return text
 	}
 	cut := []rune(text)[:derivedExcerptLen]
