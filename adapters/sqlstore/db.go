@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type DB struct {
 	// under 32 clients. Other processes on the same file still wait
 	// through busy_timeout.
 	group group
+	// searches bounds the full-text searches that run at once on SQLite
+	// to the CPUs (see entryStore.search); nil on PostgreSQL.
+	searches chan struct{}
 }
 
 var (
@@ -110,6 +114,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	otelsql.ReportDBStatsMetrics(db, otelOpts...)
 	s := &DB{sql: db, d: d}
+	if d.name() == "sqlite" {
+		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -150,7 +157,7 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 // of a search request's CPU.
 func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	if db.d.name() == "sqlite" {
-		return fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d})
+		return fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches})
 	}
 	return fn(ctx, &stores{q: db.sql, d: db.d})
 }
@@ -224,7 +231,7 @@ func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.S
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(ctx, &stores{q: tx, d: db.d}); err != nil {
+	if err = fn(ctx, &stores{q: tx, d: db.d, searches: db.searches}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -307,8 +314,9 @@ type querier interface {
 
 // stores hands out the stores of one transaction.
 type stores struct {
-	q querier
-	d dialect
+	q        querier
+	d        dialect
+	searches chan struct{} // nil: searches run unbounded
 }
 
 func (s *stores) Instance() ports.InstanceStore      { return instanceStore{s} }

@@ -269,7 +269,7 @@ func (b *batch) begin() {
 		return
 	}
 	b.tx, b.lost = tx, nil
-	b.st = &stores{q: cachedTx{tx: tx, db: b.db.sql, cache: &b.db.group.stmts}, d: b.db.d}
+	b.st = &stores{q: cachedTx{tx: tx, db: b.db.sql, cache: &b.db.group.stmts}, d: b.db.d, searches: b.db.searches}
 }
 
 // shared reports whether the transaction serves more than one call, and so
