@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -407,50 +406,22 @@ func entries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
-		claimed := make([][]string, schedulers)
-		var wg sync.WaitGroup
-		for s := range schedulers {
-			wg.Go(func() {
-				for {
-					var ids []string
-					err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-						es, err := st.Entries().ClaimDue(ctx, at, 4)
-						ids = idsOf(es, entryID) // a rerun replaces, not adds
-						if err != nil {
-							return err
-						}
-						for _, e := range es {
-							prev := e.Version()
-							if !e.PublishIfDue(at) {
-								return fmt.Errorf("claimed %s, which is not due", e.ID())
-							}
-							if err := st.Entries().Update(ctx, e, prev); err != nil {
-								return err
-							}
-						}
-						return nil
-					})
-					if err != nil {
-						t.Errorf("scheduler %d: %v", s, err)
-						return
-					}
-					if len(ids) == 0 {
-						return
-					}
-					claimed[s] = append(claimed[s], ids...)
-				}
-			})
-		}
-		wg.Wait()
-		seen := map[string]int{}
-		for s, ids := range claimed {
-			for _, id := range ids {
-				if prev, dup := seen[id]; dup {
-					t.Errorf("entry %s claimed by schedulers %d and %d", id, prev, s)
-				}
-				seen[id] = s
+		seen := claimConcurrently(t, uow, "entry", schedulers, func(ctx context.Context, st ports.Stores) ([]string, error) {
+			es, err := st.Entries().ClaimDue(ctx, at, 4)
+			if err != nil {
+				return nil, err
 			}
-		}
+			for _, e := range es {
+				prev := e.Version()
+				if !e.PublishIfDue(at) {
+					return nil, fmt.Errorf("claimed %s, which is not due", e.ID())
+				}
+				if err := st.Entries().Update(ctx, e, prev); err != nil {
+					return nil, err
+				}
+			}
+			return idsOf(es, entryID), nil
+		})
 		if len(seen) != entries {
 			t.Errorf("%d entries claimed, want %d", len(seen), entries)
 		}

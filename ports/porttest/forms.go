@@ -667,38 +667,10 @@ func outbox(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
-		claimed := make([][]string, dispatchers)
-		var wg sync.WaitGroup
-		for d := range dispatchers {
-			wg.Go(func() {
-				for {
-					var ids []string
-					err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-						ms, err := st.Outbox().Claim(ctx, t0.Add(time.Minute), time.Hour, 7)
-						ids = idsOf(ms, messageID) // a rerun replaces, not adds
-						return err
-					})
-					if err != nil {
-						t.Errorf("dispatcher %d: Claim: %v", d, err)
-						return
-					}
-					if len(ids) == 0 {
-						return
-					}
-					claimed[d] = append(claimed[d], ids...)
-				}
-			})
-		}
-		wg.Wait()
-		seen := map[string]int{}
-		for d, ids := range claimed {
-			for _, id := range ids {
-				if prev, dup := seen[id]; dup {
-					t.Errorf("message %s claimed by dispatchers %d and %d", id, prev, d)
-				}
-				seen[id] = d
-			}
-		}
+		seen := claimConcurrently(t, uow, "message", dispatchers, func(ctx context.Context, st ports.Stores) ([]string, error) {
+			ms, err := st.Outbox().Claim(ctx, t0.Add(time.Minute), time.Hour, 7)
+			return idsOf(ms, messageID), err
+		})
 		if len(seen) != messages {
 			t.Errorf("%d messages claimed, want %d", len(seen), messages)
 		}
@@ -920,4 +892,44 @@ func outboxView(o domain.OutboxMessage) string {
 	return fmt.Sprintf("{%s ws=%s sub=%s %s %s from=%s to=%q reply=%s subj=%q text=%q html=%q created=%s attempts=%q next=%s trace=%s queued=%s sent=%s}",
 		m.ID(), o.Workspace, o.Submission, o.Kind, o.Status, from.String(), to, replyTo, m.Subject(), m.Text(), m.HTML(), stamp(m.CreatedAt()),
 		attempts, stamp(o.NextAttemptAt), o.TraceParent, stamp(o.CreatedAt), stampPtr(o.SentAt))
+}
+
+// claimConcurrently runs claim, each time in a transaction of its own, on
+// workers goroutines until it claims nothing, and returns which worker
+// claimed each ID. It fails the test when two workers claim one ID: the
+// guarantee behind FOR UPDATE SKIP LOCKED (or SQLite's single writer).
+func claimConcurrently(t *testing.T, uow ports.UnitOfWork, what string, workers int, claim func(context.Context, ports.Stores) ([]string, error)) map[string]int {
+	t.Helper()
+	claimed := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				var ids []string
+				err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+					ids, err = claim(ctx, st) // a rerun replaces, not adds
+					return err
+				})
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
+				if len(ids) == 0 {
+					return
+				}
+				claimed[w] = append(claimed[w], ids...)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for w, ids := range claimed {
+		for _, id := range ids {
+			if prev, dup := seen[id]; dup {
+				t.Errorf("%s %s claimed by workers %d and %d", what, id, prev, w)
+			}
+			seen[id] = w
+		}
+	}
+	return seen
 }
