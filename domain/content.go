@@ -231,9 +231,6 @@ func (e Entry) Record() EntryRecord {
 	return EntryRecord{e.id, e.workspace, e.kind, e.author, e.Content(), e.rendered, e.status, e.publishAt, e.publishedAt, e.createdAt, e.updatedAt, e.version}
 }
 func (e *Entry) touch(now time.Time) { e.updatedAt = Timestamp(now); e.version++ }
-func (e Entry) visibleAt(now time.Time) bool {
-	return e.status == EntryPublished && e.publishedAt != nil && !e.publishedAt.After(now)
-}
 
 // Excerpt is the excerpt as written, or else the start of the body's text
 // cut at a word boundary.
@@ -313,10 +310,6 @@ func (e *Entry) Unpublish(to EntryStatus, now time.Time) (wasPublished bool, err
 	e.touch(now)
 	return wasPublished, nil
 }
-
-// ContentVisible reports whether the public may see e at now: published
-// entries only, never drafts, schedules or archives.
-func ContentVisible(e Entry, now time.Time) bool { return e.visibleAt(now) }
 
 // Errors of the content rules.
 var (

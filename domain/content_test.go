@@ -213,9 +213,6 @@ func TestScheduledPublicationKeepsThePromisedTime(t *testing.T) {
 	if !e.PublishedAt().Equal(at) {
 		t.Errorf("published_at = %s, want the scheduled %s", e.PublishedAt(), at)
 	}
-	if !domain.ContentVisible(e, at) || domain.ContentVisible(e, at.Add(-time.Second)) {
-		t.Error("visibility does not follow published_at")
-	}
 }
 
 func TestReviseIsAllOrNothing(t *testing.T) {
