@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func (u *upper) Render(md string) domain.Rendered {
 type fixture struct {
 	svc     *content.Service
 	db      *inmem.DB
+	authz   ports.Authorizer
 	clock   *clock
 	render  *upper
 	owner   domain.Principal
@@ -79,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { _ = authz.Close() })
 	f := &fixture{
-		db: db, clock: c, render: &upper{}, ws: ws,
+		db: db, authz: authz, clock: c, render: &upper{}, ws: ws,
 		owner:  domain.NewUserPrincipal(owner.ID(), false, "ses_o"),
 		viewer: domain.NewUserPrincipal(viewer.ID(), false, "ses_v"),
 	}
@@ -323,4 +325,103 @@ func TestPublicListingAndSitemapShowOnlyPublished(t *testing.T) {
 	wantErr(t, "bad site slug", err, domain.ErrNotFound)
 	_, err = f.svc.Site(t.Context(), "nosuchsite")
 	wantErr(t, "unknown site", err, domain.ErrNotFound)
+}
+
+// txWatch is a unit of work that knows when a write transaction is open,
+// and watchedRenderer a renderer that counts its calls and those made
+// inside one: Markdown costs what its author wants it to cost, so it must
+// run neither for a caller who may not write nor inside a transaction,
+// where it would hold up every other writer.
+type txWatch struct {
+	ports.UnitOfWork
+	inTx atomic.Bool
+}
+
+func (w *txWatch) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	return w.UnitOfWork.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w.inTx.Store(true)
+		defer w.inTx.Store(false)
+		return fn(ctx, st)
+	})
+}
+
+type watchedRenderer struct {
+	tx            *txWatch
+	calls, withTx atomic.Int32
+}
+
+func (r *watchedRenderer) Render(md string) domain.Rendered {
+	r.calls.Add(1)
+	if r.tx.inTx.Load() {
+		r.withTx.Add(1)
+	}
+	return domain.Rendered{HTML: "<p>" + md + "</p>", Text: md}
+}
+
+func TestWritesRenderOnlyForAuthorizedCallersAndOutsideTheTransaction(t *testing.T) {
+	f := newFixture(t)
+	tx := &txWatch{UnitOfWork: f.db}
+	r := &watchedRenderer{tx: tx}
+	svc := content.NewService(content.Config{UoW: tx, Authorizer: f.authz, Clock: f.clock, Renderer: r})
+	e := f.post(t, "Existing")
+	body := content.CreateInput{Kind: "post", Content: domain.EntryContent{Title: "Big", Body: strings.Repeat("*a ", 1000)}}
+	anon := domain.AnonymousPrincipal
+
+	refused := []struct {
+		name string
+		call func() error
+	}{
+		{"anonymous create in an unknown workspace", func() error {
+			_, err := svc.CreateEntry(t.Context(), anon, "nosuchsite", body)
+			return err
+		}},
+		{"anonymous create", func() error { _, err := svc.CreateEntry(t.Context(), anon, "site", body); return err }},
+		{"viewer create", func() error { _, err := svc.CreateEntry(t.Context(), f.viewer, "site", body); return err }},
+		{"owner create in an unknown workspace", func() error {
+			_, err := svc.CreateEntry(t.Context(), f.owner, "nosuchsite", body)
+			return err
+		}},
+		{"anonymous update", func() error {
+			_, err := svc.UpdateEntry(t.Context(), anon, "site", e.ID(), nil, domain.EntryPatch{Body: ptr("new")})
+			return err
+		}},
+		{"viewer update", func() error {
+			_, err := svc.UpdateEntry(t.Context(), f.viewer, "site", e.ID(), nil, domain.EntryPatch{Body: ptr("new")})
+			return err
+		}},
+		{"update of an unknown entry", func() error {
+			_, err := svc.UpdateEntry(t.Context(), f.owner, "site", "ent_nonsense", nil, domain.EntryPatch{Body: ptr("new")})
+			return err
+		}},
+		{"update with a stale If-Match", func() error {
+			_, err := svc.UpdateEntry(t.Context(), f.owner, "site", e.ID(), ptr(7), domain.EntryPatch{Body: ptr("new")})
+			return err
+		}},
+	}
+	for _, c := range refused {
+		if err := c.call(); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+		if n := r.calls.Swap(0); n != 0 {
+			t.Errorf("%s: rendered %d times before being refused", c.name, n)
+		}
+	}
+
+	created, err := svc.CreateEntry(t.Context(), f.owner, "site", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := svc.UpdateEntry(t.Context(), f.owner, "site", created.ID(), ptr(1), domain.EntryPatch{Body: ptr("changed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Rendered().HTML != "<p>changed</p>" || updated.Version() != 2 {
+		t.Errorf("updated entry: %q v%d", updated.Rendered().HTML, updated.Version())
+	}
+	if _, err := svc.RestoreRevision(t.Context(), f.owner, "site", created.ID(), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if calls, inTx := r.calls.Load(), r.withTx.Load(); calls != 3 || inTx != 0 {
+		t.Errorf("create, update and restore rendered %d times (want 3), %d of them inside a transaction (want 0)", calls, inTx)
+	}
 }

@@ -2,6 +2,7 @@ package content
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/keelhq/keel/application/usecase"
@@ -25,9 +26,20 @@ func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef str
 	if err != nil {
 		return domain.Entry{}, err
 	}
+	// The body costs what its author makes it cost to render, so it is
+	// rendered only for a caller allowed to write here, and outside the
+	// write transaction, which would hold up every other writer meanwhile.
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		_, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
+		return err
+	})
+	if err != nil {
+		return domain.Entry{}, err
+	}
 	rendered := s.render.Render(in.Content.Body)
 	var e domain.Entry
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		// Authorized again: the membership may have gone while rendering.
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentWrite)
 		if err != nil {
 			return err
@@ -94,12 +106,56 @@ func (s *Service) UpdateEntry(ctx context.Context, p domain.Principal, wsRef str
 	})
 }
 
+// reviseAttempts bounds how often revise renders again because the entry's
+// body changed between its read and its write.
+const reviseAttempts = 3
+
+// errStaleRender says that the body revise rendered is no longer the body
+// it would save: another save landed in between.
+var errStaleRender = errors.New("the entry changed while its body was rendered")
+
 // revise replaces an entry's content with what change derives from it,
-// renders the body again when it changed, and keeps a revision.
+// renders the body again when it changed, and keeps a revision. When other
+// saves keep changing the body under it, it gives up with
+// domain.ErrVersionConflict rather than render without end.
 func (s *Service) revise(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, change func(context.Context, ports.Stores, domain.Entry) (domain.EntryContent, error)) (domain.Entry, error) {
+	for i := 1; ; i++ {
+		e, err := s.reviseOnce(ctx, p, wsRef, id, ifMatch, change)
+		if !errors.Is(err, errStaleRender) {
+			return e, err
+		}
+		if i == reviseAttempts {
+			return domain.Entry{}, domain.ErrVersionConflict
+		}
+	}
+}
+
+// reviseOnce authorizes, reads the entry and derives its new content on
+// the read path, renders the body outside any transaction (its cost is
+// the author's to choose), and only then writes, after checking that the
+// body it rendered is still the one to save.
+func (s *Service) reviseOnce(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, change func(context.Context, ports.Stores, domain.Entry) (domain.EntryContent, error)) (domain.Entry, error) {
+	var base domain.Entry
+	var body string
+	err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		var err error
+		if base, err = s.entryToWrite(ctx, st, p, wsRef, id, ifMatch); err != nil {
+			return err
+		}
+		c, err := change(ctx, st, base)
+		body = c.Body
+		return err
+	})
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	rendered := base.Rendered()
+	if body != base.Body() {
+		rendered = s.render.Render(body)
+	}
 	var e domain.Entry
 	published := false
-	err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		var err error
 		if e, err = s.entryToWrite(ctx, st, p, wsRef, id, ifMatch); err != nil {
 			return err
@@ -108,12 +164,15 @@ func (s *Service) revise(ctx context.Context, p domain.Principal, wsRef string, 
 		if err != nil {
 			return err
 		}
-		rendered := e.Rendered()
-		if c.Body != e.Body() {
-			rendered = s.render.Render(c.Body)
+		if c.Body != body {
+			return errStaleRender
+		}
+		r := rendered
+		if c.Body == e.Body() {
+			r = e.Rendered()
 		}
 		prev := e.Version()
-		if err := e.Revise(c, rendered, s.now()); err != nil {
+		if err := e.Revise(c, r, s.now()); err != nil {
 			return err
 		}
 		if err := st.Entries().Update(ctx, e, prev); err != nil {
