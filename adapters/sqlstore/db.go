@@ -94,8 +94,12 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		// SQLite has one writer at a time; a few connections serve
 		// concurrent readers in WAL mode without piling up writers.
 		o.maxOpenConns = 8
-		if err := os.MkdirAll(filepath.Dir(sqlitePath(dsn)), 0o700); err != nil {
+		path := sqlitePath(dsn)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
 		}
 	}
 	for _, opt := range opts {
@@ -122,6 +126,26 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates an empty SQLite database file with mode 0600
+// unless one exists. SQLite itself would create it 0644, readable by every
+// local user in a directory they may enter, and it gives the -wal and -shm
+// files it creates later the database file's mode: this one mode keeps the
+// password hashes, sessions and submissions in all three private. A file
+// that exists keeps the mode its operator gave it.
+func createPrivate(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func sqlitePath(dsn string) string {
