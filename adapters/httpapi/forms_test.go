@@ -442,15 +442,3 @@ func TestExportAbortsAfterFirstByte(t *testing.T) {
 	f.srv.ServeHTTP(w, req)
 	t.Fatal("the export did not abort")
 }
-
-func TestNeutraliseFormula(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
-		"": "", "plain": "plain", " =1": " =1", "a=b": "a=b",
-	} {
-		if got := neutraliseFormula(in); got != want {
-			t.Errorf("neutraliseFormula(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
