@@ -32,6 +32,27 @@ type SubmissionFilter struct {
 	Query        string    // case-insensitive substring of any value
 }
 
+// MaxPageBytes bounds a page of submissions by the size of their stored
+// values (SubmissionStore.List): anonymous visitors choose that size, up
+// to the largest request body, so a bound on the number of rows alone
+// would let a page of 200 hold 200 request bodies.
+const MaxPageBytes = 1 << 20
+
+// SubmissionBytes is the size of a submission's values that counts
+// towards MaxPageBytes: the bytes of its field names and values. A store
+// may count what it actually keeps (their JSON, say), which is a little
+// more.
+func SubmissionBytes(s domain.Submission) int {
+	n := 0
+	for _, v := range s.Values() {
+		n += len(v.Field)
+		for _, x := range v.Values {
+			n += len(x)
+		}
+	}
+	return n
+}
+
 // SubmissionStore keeps submissions.
 type SubmissionStore interface {
 	Add(ctx context.Context, s domain.Submission) error
@@ -41,7 +62,11 @@ type SubmissionStore interface {
 	Update(ctx context.Context, s domain.Submission) error
 	// Delete removes one submission; ErrNotFound.
 	Delete(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) error
-	// List returns a form's submissions newest first.
+	// List returns a form's submissions newest first. A page holds at
+	// most p.Size() of them and ends early, with a cursor, after the
+	// submission that brings its values to MaxPageBytes: a page's memory
+	// and response stay bounded however large each submission is. A page
+	// holds at least one submission when any follows the cursor.
 	List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f SubmissionFilter, p Page) ([]domain.Submission, string, error)
 	// DeleteMatching deletes the submissions of ws with a value equal to
 	// email (case-insensitive) and returns how many it deleted.

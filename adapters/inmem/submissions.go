@@ -107,7 +107,19 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 		}
 		subs = append(subs, copySubmission(sub))
 	}
-	return paginate(subs, func(s domain.Submission) string { return string(s.ID()) }, domain.PrefixSubmission, p, true)
+	page, next, err := paginate(subs, func(s domain.Submission) string { return string(s.ID()) }, domain.PrefixSubmission, p, true)
+	if err != nil {
+		return nil, "", err
+	}
+	// The page ends after the submission that brings it to
+	// ports.MaxPageBytes, as sqlstore's does.
+	size := 0
+	for i, sub := range page {
+		if size += ports.SubmissionBytes(sub); size >= ports.MaxPageBytes && i < len(page)-1 {
+			return page[:i+1], string(sub.ID()), nil
+		}
+	}
+	return page, next, nil
 }
 
 // DeleteMatching deletes the submissions of ws holding a value equal to

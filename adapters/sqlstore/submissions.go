@@ -144,6 +144,13 @@ func (s submissionStore) Delete(ctx context.Context, ws domain.WorkspaceID, id d
 	return nil
 }
 
+// List reads a page in two steps so that the page's byte budget
+// (ports.MaxPageBytes) bounds what is read, not only what is returned:
+// first the candidates' IDs and value sizes, which neither engine reads
+// the values for (octet_length comes from SQLite's record header and from
+// PostgreSQL's TOAST pointer), then the whole rows of those that fit.
+// Fetching limit+1 whole rows and stopping early would still make the
+// engine produce them, and pgx read every one of them off the wire.
 func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f ports.SubmissionFilter, p ports.Page) ([]domain.Submission, string, error) {
 	limit, err := pageOf(p, domain.PrefixSubmission)
 	if err != nil {
@@ -151,29 +158,55 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 	}
 	// Bounds count in whole microseconds, in UTC: PostgreSQL keeps no
 	// more, and SQLite compares the times as text.
-	query := `SELECT ` + submissionColumns + ` FROM submissions WHERE workspace_id = ? AND form_id = ?`
+	cond := `workspace_id = ? AND form_id = ?`
 	args := []any{ws.String(), form.String()}
 	if p.After != "" {
-		query, args = query+` AND id < ?`, append(args, p.After)
+		cond, args = cond+` AND id < ?`, append(args, p.After)
 	}
 	if f.Status != nil {
-		query, args = query+` AND status = ?`, append(args, f.Status.String())
+		cond, args = cond+` AND status = ?`, append(args, f.Status.String())
 	}
 	if !f.Since.IsZero() {
-		query, args = query+` AND created_at >= ?`, append(args, domain.Timestamp(f.Since))
+		cond, args = cond+` AND created_at >= ?`, append(args, domain.Timestamp(f.Since))
 	}
 	if !f.Until.IsZero() {
-		query, args = query+` AND created_at < ?`, append(args, domain.Timestamp(f.Until))
+		cond, args = cond+` AND created_at < ?`, append(args, domain.Timestamp(f.Until))
 	}
 	if f.Query != "" {
-		query, args = query+` AND search_text LIKE ? ESCAPE '\'`, append(args, containsPattern(f.Query))
+		cond, args = cond+` AND search_text LIKE ? ESCAPE '\'`, append(args, containsPattern(f.Query))
 	}
-	subs, err := queryAll(ctx, s.q, s.d.rebind(query+` ORDER BY id DESC LIMIT ?`), scanSubmission, append(args, limit+1)...)
+	type candidate struct {
+		id   string
+		size int64
+	}
+	cands, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, octet_length(field_values) FROM submissions WHERE `+cond+` ORDER BY id DESC LIMIT ?`),
+		func(sc scanner) (c candidate, err error) { return c, sc.Scan(&c.id, &c.size) }, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list submissions of %s: %w", form, err)
 	}
-	subs, next := cut(subs, limit, func(s domain.Submission) string { return string(s.ID()) })
-	return subs, next, nil
+	n, size := 0, int64(0)
+	for n < len(cands) && n < limit && (n == 0 || size < ports.MaxPageBytes) {
+		size += cands[n].size
+		n++
+	}
+	if n == 0 {
+		return nil, "", nil
+	}
+	last := cands[n-1].id
+	subs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+submissionColumns+` FROM submissions WHERE `+cond+` AND id >= ? ORDER BY id DESC LIMIT ?`),
+		scanSubmission, append(args, last, n)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list submissions of %s: %w", form, err)
+	}
+	if n == len(cands) {
+		return subs, "", nil
+	}
+	// Outside a snapshot a row may come or go between the two reads; the
+	// cursor continues after what this page returned.
+	if len(subs) > 0 {
+		last = string(subs[len(subs)-1].ID())
+	}
+	return subs, last, nil
 }
 
 // DeleteMatching narrows the candidates with LIKE on search_text, then

@@ -207,6 +207,60 @@ func forms(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 }
 
 func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	// Anonymous visitors choose how large a submission is, so a page is
+	// bounded by bytes as well as by rows: it ends after the submission
+	// that brings it to MaxPageBytes, and holds one that alone is larger.
+	t.Run("ListPageEndsAtMaxPageBytes", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		f := addForm(t, uow, ws.ID(), simpleForm("Big"))
+		sizes := []int{10, ports.MaxPageBytes * 6 / 10, 10, ports.MaxPageBytes * 6 / 10, ports.MaxPageBytes * 3 / 2,
+			10, 10, ports.MaxPageBytes * 6 / 10, ports.MaxPageBytes * 6 / 10, 10}
+		var want []string
+		for i, n := range sizes {
+			at := t0.Add(time.Duration(i) * time.Second)
+			sub := domain.RehydrateSubmission(domain.SubmissionID(domain.NewID(domain.PrefixSubmission, at)), f.ID(), ws.ID(),
+				[]domain.Value{{Field: "message", Values: []string{strings.Repeat("x", n)}}}, domain.SubmissionNew, domain.SubmissionMeta{}, at, at)
+			addSubmission(t, uow, sub)
+			want = append([]string{string(sub.ID())}, want...)
+		}
+		for _, limit := range []int{0, 3} {
+			var got []string
+			page := ports.Page{Limit: limit}
+			pages := 0
+			for {
+				var subs []domain.Submission
+				var next string
+				run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+					subs, next, err = st.Submissions().List(ctx, ws.ID(), f.ID(), ports.SubmissionFilter{}, page)
+					return err
+				})
+				pages++
+				if len(subs) == 0 || len(subs) > page.Size() {
+					t.Fatalf("limit %d, page %d: %d submissions", limit, pages, len(subs))
+				}
+				size := 0
+				for _, sub := range subs[:len(subs)-1] {
+					size += ports.SubmissionBytes(sub)
+				}
+				if size >= ports.MaxPageBytes {
+					t.Errorf("limit %d, page %d: %d submissions, %d bytes before the last: past MaxPageBytes", limit, pages, len(subs), size)
+				}
+				got = append(got, idsOf(subs, func(s domain.Submission) string { return string(s.ID()) })...)
+				if next == "" {
+					break
+				}
+				page.After = next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("limit %d: pages listed %v\nwant %v", limit, got, want)
+			}
+			if limit == 0 && pages < 4 {
+				t.Errorf("%d pages for %.1f MB of submissions: the pages did not end at MaxPageBytes", pages, float64(5*ports.MaxPageBytes)/(1<<20))
+			}
+		}
+	})
 	// A multiselect's List mark must survive storage: one chosen option is
 	// otherwise indistinguishable from a plain field's value.
 	t.Run("OneOptionMultiselectStaysAList", func(t *testing.T) {
