@@ -1,14 +1,11 @@
 package domain
 
 import (
-	htmltemplate "html/template"
-	"io"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 )
@@ -128,10 +125,14 @@ type Form struct {
 	createdAt time.Time
 	updatedAt time.Time
 
-	subject *texttemplate.Template
-	arSubj  *texttemplate.Template
-	arText  *texttemplate.Template
-	arHTML  *htmltemplate.Template
+	// The checked templates. A stored form whose template no longer
+	// passes the rules has nil in its place; see RehydrateForm.
+	subject *mailTemplate
+	arSubj  *mailTemplate
+	arText  *mailTemplate
+	arHTML  *mailTemplate
+	// warnings say which stored templates and patterns were set aside.
+	warnings []string
 }
 
 // Limits on a form definition, which keep one form from costing much to
@@ -159,7 +160,7 @@ func NewForm(ws WorkspaceID, in FormInput, now time.Time) (Form, error) {
 
 // Replace swaps the whole definition, all or nothing.
 func (f *Form) Replace(in FormInput, now time.Time) error {
-	c, errs := compileForm(in)
+	c, errs := compileForm(in, true)
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
@@ -169,10 +170,15 @@ func (f *Form) Replace(in FormInput, now time.Time) error {
 }
 
 // RehydrateForm rebuilds a stored form. The definition was valid when it
-// was stored; a template that no longer parses (after a change in the
-// rules) is reported as an error rather than trusted.
+// was stored, but the rules for templates and patterns have since become
+// stricter; a form stored before must keep accepting submissions, so a
+// template or pattern that breaks today's rules is set aside rather than
+// refused or run: a notification subject falls back to the default, an
+// autoresponder with such a template is not sent, and such a pattern is
+// not checked. Warnings names each; saving the form again requires fixing
+// them. Any other problem is reported as an error rather than trusted.
 func RehydrateForm(id FormID, ws WorkspaceID, in FormInput, createdAt, updatedAt time.Time) (Form, error) {
-	c, errs := compileForm(in)
+	c, errs := compileForm(in, false)
 	if len(errs) > 0 {
 		return Form{}, Invalid(errs...).WithMessage("The stored form %s is no longer valid.", id)
 	}
@@ -180,10 +186,14 @@ func RehydrateForm(id FormID, ws WorkspaceID, in FormInput, createdAt, updatedAt
 	return c, nil
 }
 
-func compileForm(in FormInput) (Form, []FieldError) {
+// compileForm checks in and compiles its templates and patterns. strict
+// refuses templates and patterns that break the rules; otherwise, for a
+// stored form, they are set aside with a warning (see RehydrateForm).
+func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 	var errs []FieldError
 	bad := func(field, code, msg string) { errs = append(errs, FieldError{field, code, msg}) }
 	f := Form{def: in}
+	work := 0 // pattern size times value length, summed over the fields
 	var ferr *FieldError
 	if f.def.Name, ferr = checkName("name", in.Name); ferr != nil {
 		errs = append(errs, *ferr)
@@ -233,11 +243,25 @@ func compileForm(in FormInput) (Form, []FieldError) {
 			bad(p+".min", "min_above_max", "min is above max.")
 		}
 		if fd.Pattern != "" {
-			re, err := regexp.Compile(`^(?:` + fd.Pattern + `)$`)
-			if err != nil || len(fd.Pattern) > 500 {
-				bad(p+".pattern", "invalid_pattern", "The pattern is not a valid regular expression (RE2 syntax).")
+			re, insts, problem := compilePattern(fd.Pattern)
+			if problem == "" {
+				// Lengths are checked above; a negative max_length is reported there.
+				work += insts * max(fd.patternLimit(), 0)
+				if work > MaxPatternWork {
+					problem = "The form's patterns cost too much to check: the sum over its patterns of the pattern's size (this one: " +
+						strconv.Itoa(insts) + " instructions) times the longest value it is checked against (this field: " +
+						strconv.Itoa(fd.patternLimit()) + " characters) must be at most " + strconv.Itoa(MaxPatternWork) +
+						"; set a lower max_length or use a simpler pattern."
+				}
 			}
-			fd.re = re
+			switch {
+			case problem == "":
+				fd.re = re
+			case strict:
+				bad(p+".pattern", "invalid_pattern", problem)
+			default:
+				f.warnings = append(f.warnings, p+".pattern is not checked: "+problem)
+			}
 		}
 		needsOptions := fd.Type == FieldSelect || fd.Type == FieldMultiselect
 		if needsOptions && (len(fd.Options) == 0 || len(fd.Options) > 200) {
@@ -256,14 +280,10 @@ func compileForm(in FormInput) (Form, []FieldError) {
 			bad("notify.recipients["+strconv.Itoa(i)+"]", "invalid_email", "Not an e-mail address.")
 		}
 	}
-	var err error
 	subject := in.Notify.Subject
 	if subject == "" {
-		subject = "New submission: {{.FormName}}"
+		subject = defaultNotifySubject
 		f.def.Notify.Subject = subject
-	}
-	if f.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(subject); err != nil {
-		bad("notify.subject", "invalid_template", "The template does not parse: "+templateProblem(err))
 	}
 	if ar := in.Autoresponder; ar.Enabled {
 		if i := slices.IndexFunc(in.Fields, func(fd Field) bool { return fd.Name == ar.EmailField }); i < 0 || in.Fields[i].Type != FieldEmail {
@@ -273,33 +293,38 @@ func compileForm(in FormInput) (Form, []FieldError) {
 			bad("autoresponder.text", "required", "Give the autoresponder a text or HTML body.")
 		}
 	}
-	if f.arSubj, err = texttemplate.New("ar-subject").Option("missingkey=zero").Parse(in.Autoresponder.Subject); err != nil {
-		bad("autoresponder.subject", "invalid_template", "The template does not parse: "+templateProblem(err))
-	}
-	if f.arText, err = texttemplate.New("ar-text").Option("missingkey=zero").Parse(in.Autoresponder.Text); err != nil {
-		bad("autoresponder.text", "invalid_template", "The template does not parse: "+templateProblem(err))
-	}
-	if f.arHTML, err = htmltemplate.New("ar-html").Option("missingkey=zero").Parse(in.Autoresponder.HTML); err != nil {
-		bad("autoresponder.html", "invalid_template", "The template does not parse: "+templateProblem(err))
-	}
-	// A template that parses can still fail when it runs ({{.FormName.X}}
-	// on a string). Run each on sample data now, so that the form's owner
-	// hears of it here and no visitor's submission ever fails for it.
+	// A template that parses can still fail when it runs (html/template
+	// refuses {{.Fields.x}} inside an unclosed tag). Each is run on sample
+	// data now, so that the form's owner hears of it here and no visitor's
+	// submission ever fails for it; the rules make that run cheap.
 	sample := map[string]any{"FormName": in.Name, "SubmissionID": "sub_sample", "CreatedAt": time.Time{}, "Fields": map[string]string{}}
 	for _, t := range []struct {
-		field string
-		run   func() error
+		field      string
+		src        string
+		html       bool
+		maxSrc     int
+		maxOut     int
+		dst        **mailTemplate
+		setAsideAs string
 	}{
-		{"notify.subject", func() error { return f.subject.Execute(io.Discard, sample) }},
-		{"autoresponder.subject", func() error { return f.arSubj.Execute(io.Discard, sample) }},
-		{"autoresponder.text", func() error { return f.arText.Execute(io.Discard, sample) }},
-		{"autoresponder.html", func() error { return f.arHTML.Execute(io.Discard, sample) }},
+		{"notify.subject", subject, false, MaxSubjectTemplateLen, maxSubjectBytes, &f.subject, "the default subject is used"},
+		{"autoresponder.subject", in.Autoresponder.Subject, false, MaxSubjectTemplateLen, maxSubjectBytes, &f.arSubj, "the autoresponder is not sent"},
+		{"autoresponder.text", in.Autoresponder.Text, false, MaxBodyTemplateLen, MaxBodyLen, &f.arText, "the autoresponder is not sent"},
+		{"autoresponder.html", in.Autoresponder.HTML, true, MaxBodyTemplateLen, MaxBodyLen, &f.arHTML, "the autoresponder is not sent"},
 	} {
-		if slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == t.field }) {
-			continue // it did not parse: already reported
+		tpl, problem := parseMailTemplate(t.field, t.src, t.html, t.maxSrc, t.maxOut)
+		if problem == "" {
+			if _, err := tpl.render(sample); err != nil {
+				problem = "The template fails on a submission: " + templateProblem(err)
+			}
 		}
-		if err := t.run(); err != nil {
-			bad(t.field, "invalid_template", "The template fails on a submission: "+templateProblem(err))
+		switch {
+		case problem == "":
+			*t.dst = tpl
+		case strict:
+			bad(t.field, "invalid_template", problem)
+		case t.field == "notify.subject" || in.Autoresponder.Enabled:
+			f.warnings = append(f.warnings, t.field+" is set aside, "+t.setAsideAs+": "+problem)
 		}
 	}
 	for name, u := range map[string]string{"redirects.success": in.Redirects.Success, "redirects.error": in.Redirects.Error} {
@@ -322,16 +347,6 @@ func compileForm(in FormInput) (Form, []FieldError) {
 		bad("retention_days", "out_of_range", "Use 0 (keep forever) to 3650 days.")
 	}
 	return f, errs
-}
-
-// templateProblem shortens a template error for a client: the position
-// and the problem, without Go's internal template names.
-func templateProblem(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, ": "); i >= 0 {
-		msg = msg[i+2:]
-	}
-	return msg
 }
 
 func absoluteHTTPURL(s string) bool {
@@ -359,6 +374,11 @@ func (f Form) Redirects() Redirects     { return f.def.Redirects }
 func (f Form) CreatedAt() time.Time     { return f.createdAt }
 func (f Form) UpdatedAt() time.Time     { return f.updatedAt }
 func (f Form) AllowedOrigins() []string { return slices.Clone(f.def.AllowedOrigins) }
+
+// Warnings lists the templates and patterns of a stored form that break
+// today's rules and are set aside (see RehydrateForm); a form made or
+// saved since has none.
+func (f Form) Warnings() []string { return slices.Clone(f.warnings) }
 
 // AllowsOrigin reports whether a browser page at origin may post to the
 // form and read the answer.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -99,10 +100,7 @@ func (o *OutboxMessage) Sent(now time.Time) {
 // one is not retried (failed).
 func (o *OutboxMessage) Failed(err error, temporary bool, p RetryPolicy, now time.Time) {
 	now = Timestamp(now)
-	msg := err.Error()
-	if len(msg) > 2000 {
-		msg = msg[:2000]
-	}
+	msg := TruncateUTF8(strings.ToValidUTF8(err.Error(), "\uFFFD"), 2000)
 	o.Attempts = append(o.Attempts, Attempt{At: now, Error: msg})
 	switch {
 	case !temporary:
@@ -139,6 +137,9 @@ func (f Form) SendsMail() bool {
 // field) and, when enabled, the autoresponder to the submitter. Spam
 // causes none. Templates see .FormName, .SubmissionID, .CreatedAt and
 // .Fields (a map of field name to value, multiselects joined with ", ").
+// A rendered subject is one line of at most MaxSubjectLen characters, and
+// an autoresponder body is cut off after MaxBodyLen bytes, so that what a
+// visitor submits cannot make a message larger than that.
 func (f Form) Mail(s Submission, from string, now time.Time) ([]Message, []string, error) {
 	if s.IsSpam() {
 		return nil, nil, nil
@@ -160,37 +161,44 @@ func (f Form) Mail(s Submission, from string, now time.Time) ([]Message, []strin
 		}
 	}
 	if len(f.def.Notify.Recipients) > 0 {
-		var subj bytes.Buffer
-		if err := f.subject.Execute(&subj, data); err != nil {
+		tpl := f.subject
+		if tpl == nil { // set aside: see RehydrateForm
+			tpl = defaultSubject
+		}
+		subj, err := tpl.render(data)
+		if err != nil {
 			return nil, nil, Invalid(FieldError{"notify.subject", "template_failed", "The subject template failed: " + err.Error()})
 		}
 		m, err := NewMessage(MessageInput{
 			From: from, To: f.def.Notify.Recipients, ReplyTo: submitter,
-			Subject: oneLine(subj.String()), Text: notificationText(f, s),
+			Subject: oneLine(subj), Text: notificationText(f, s),
 		}, now)
 		if err != nil {
 			return nil, nil, err
 		}
 		msgs, kinds = append(msgs, m), append(kinds, KindNotification)
 	}
-	if ar := f.def.Autoresponder; ar.Enabled {
-		to := s.Get(ar.EmailField)
-		if to != "" {
-			var subj, text, html bytes.Buffer
-			for _, e := range []error{f.arSubj.Execute(&subj, data), f.arText.Execute(&text, data), f.arHTML.Execute(&html, data)} {
-				if e != nil {
-					return nil, nil, Invalid(FieldError{"autoresponder", "template_failed", "An autoresponder template failed: " + e.Error()})
-				}
+	ar := f.def.Autoresponder
+	if to := s.Get(ar.EmailField); ar.Enabled && to != "" && f.arSubj != nil && f.arText != nil && f.arHTML != nil {
+		var parts [3]string
+		for i, t := range []*mailTemplate{f.arSubj, f.arText, f.arHTML} {
+			var err error
+			if parts[i], err = t.render(data); err != nil {
+				return nil, nil, Invalid(FieldError{"autoresponder", "template_failed", "An autoresponder template failed: " + err.Error()})
 			}
-			m, err := NewMessage(MessageInput{From: from, To: []string{to}, Subject: oneLine(subj.String()), Text: text.String(), HTML: html.String()}, now)
-			if err != nil {
-				return nil, nil, err
-			}
-			msgs, kinds = append(msgs, m), append(kinds, KindAutoresponder)
 		}
+		m, err := NewMessage(MessageInput{From: from, To: []string{to}, Subject: oneLine(parts[0]), Text: parts[1], HTML: parts[2]}, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs, kinds = append(msgs, m), append(kinds, KindAutoresponder)
 	}
 	return msgs, kinds, nil
 }
+
+// defaultSubject is the notification subject of a form whose own was set
+// aside.
+var defaultSubject, _ = parseMailTemplate("notify.subject", defaultNotifySubject, false, MaxSubjectTemplateLen, maxSubjectBytes)
 
 func joinValues(vs []string) string {
 	var b bytes.Buffer
@@ -203,19 +211,17 @@ func joinValues(vs []string) string {
 	return b.String()
 }
 
-// oneLine keeps a rendered subject to one line: submitted values may hold
-// line breaks, which in a header would be an injection.
+// oneLine keeps a rendered subject to one line of at most MaxSubjectLen
+// characters: submitted values may hold line breaks, which in a header
+// would be an injection.
 func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\r' || c == '\n' {
-			b[i] = ' '
+	s = TruncateRunes(s, MaxSubjectLen)
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
 		}
-	}
-	if len(b) > 250 {
-		b = b[:250]
-	}
-	return string(b)
+		return r
+	}, s)
 }
 
 // notificationText lists every field of the submission, in form order.

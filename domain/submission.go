@@ -151,10 +151,7 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 
 func (m SubmissionMeta) clip() SubmissionMeta {
 	clip := func(s string) string {
-		if len(s) > 1000 {
-			s = s[:1000]
-		}
-		return strings.ToValidUTF8(s, "")
+		return strings.ToValidUTF8(TruncateUTF8(s, 1000), "")
 	}
 	return SubmissionMeta{IPHash: m.IPHash, UserAgent: clip(m.UserAgent), Referrer: clip(m.Referrer), Origin: clip(m.Origin)}
 }
@@ -185,14 +182,14 @@ func (fd Field) normalise(raw []string) ([]string, []FieldError) {
 		if !utf8.ValidString(v) {
 			return nil, bad("invalid_utf8", "The value is not valid UTF-8.")
 		}
-		v = strings.TrimSpace(v)
+		v = strings.TrimSpace(stripControls(v))
 		if fd.Type != FieldTextarea {
 			v = strings.ReplaceAll(strings.ReplaceAll(v, "\r", ""), "\n", " ")
 		} else {
-			v = strings.ReplaceAll(v, "\r\n", "\n")
+			v = strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n")
 		}
-		if v != "" {
-			vs = append(vs, v)
+		if v != "" && !(fd.Type == FieldMultiselect && slices.Contains(vs, v)) {
+			vs = append(vs, v) // an option chosen twice counts once
 		}
 	}
 	if fd.Type == FieldCheckbox {
@@ -262,12 +259,40 @@ func (fd Field) normalise(raw []string) ([]string, []FieldError) {
 				return nil, bad("invalid_option", "Choose one of the options.")
 			}
 		}
+		// The form's pattern budget assumes no longer value: a number's
+		// canonical form can be longer than what was sent.
+		if fd.re != nil && utf8.RuneCountInString(v) > fd.patternLimit() {
+			return nil, bad("too_long", "The value is too long.")
+		}
 		if fd.re != nil && !fd.re.MatchString(v) {
 			return nil, bad("pattern_mismatch", "The value does not have the expected format.")
 		}
 		vs[i] = v
 	}
 	return vs, nil
+}
+
+// stripControls removes the control characters a value may not keep: the
+// C0 controls but tab, line feed and carriage return (NUL and ESC among
+// them), DEL and the C1 controls. No form asks for them; they break
+// terminals, spreadsheets and mail (NUL becomes =00 in a message) and
+// hide text from the people who read submissions. They are dropped rather
+// than refused, as a browser's stray one should not cost the visitor
+// their submission.
+func stripControls(v string) string {
+	if !strings.ContainsFunc(v, isStrippedControl) {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if isStrippedControl(r) {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+func isStrippedControl(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f
 }
 
 // RehydrateSubmission rebuilds a stored submission.

@@ -55,3 +55,39 @@ func TestValueIsList(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptStripsControlCharacters: C0 controls but tab and line breaks,
+// DEL and C1 controls are removed before validation, NUL included; line
+// breaks become LF in a textarea and a space elsewhere.
+func TestAcceptStripsControlCharacters(t *testing.T) {
+	t.Parallel()
+	f, err := domain.NewForm("ws_x", contactForm(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := domain.RawSubmission{
+		Fields: map[string][]string{
+			"name":    {"A\x00d\x1ba\x1c\x7f\u0085\u009f\tL"},
+			"email":   {"ada\x00@example.com"},
+			"message": {"one\r\ntwo\rthree\x00\nfour\u00e9\u200b"},
+		},
+		Order: []string{"name", "email", "message"},
+	}
+	s, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, now)
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	for field, want := range map[string]string{
+		"name":    "Ada\tL",
+		"email":   "ada@example.com",
+		"message": "one\ntwo\nthree\nfour\u00e9\u200b",
+	} {
+		if got := s.Get(field); got != want {
+			t.Errorf("%s = %q, want %q", field, got, want)
+		}
+	}
+	raw = domain.RawSubmission{Fields: map[string][]string{"name": {"\x00\x1b"}, "email": {"ada@example.com"}}, Order: []string{"name", "email"}}
+	if _, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, now); !slices.Contains(fieldsOf(err), "name:required") {
+		t.Errorf("a required value of control characters only = %v, want name:required", err)
+	}
+}
