@@ -123,7 +123,7 @@ func ParseScopes(ss []string) ([]Permission, error) {
 
 func quote(s string) string {
 	if len(s) > 40 {
-		s = s[:40] + "…"
+		s = TruncateUTF8(s, 40) + "…"
 	}
 	return `"` + s + `"`
 }

@@ -226,7 +226,7 @@ func parseParams(s string) (Params, error) {
 // truncate keeps a parse error readable when the input is huge.
 func truncate(s string) string {
 	if len(s) > 32 {
-		return s[:32] + "…"
+		return domain.TruncateUTF8(s, 32) + "…"
 	}
 	return s
 }
