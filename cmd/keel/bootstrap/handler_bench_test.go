@@ -28,8 +28,8 @@ func BenchmarkHandler(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			lw := newLogWriter(f)
-			b.Cleanup(func() { lw.Close(); _ = f.Close() })
+			lw := newLineWriter(f)
+			b.Cleanup(func() { _ = f.Close() })
 			tel, err := newTelemetry(context.Background(), "none", func(string) string { return "" }, f)
 			if err != nil {
 				b.Fatal(err)

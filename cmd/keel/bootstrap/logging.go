@@ -1,12 +1,10 @@
 package bootstrap
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -46,55 +44,69 @@ func hasAttr(r slog.Record, key string) bool {
 	return found
 }
 
-// logWriter batches log lines: it buffers writes and flushes them every
-// flushEvery and whenever the buffer fills. Writing each access-log line
-// with its own system call costs more than the rest of a small request's
-// handling; batching bounds what a crash can lose to the last flushEvery of
-// lines, and Close flushes the rest at shutdown.
-type logWriter struct {
-	mu   sync.Mutex
-	buf  *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+// lineWriter is the process's one standard output: the logger, the console
+// mailer's summary lines and the stdout trace exporter all write through
+// it. Each of them writes a whole line (or a whole span) per Write call, and
+// lineWriter keeps every call contiguous, so no line is ever torn by another.
+//
+// Write returns only once its bytes are written: nothing waits in a buffer
+// for a flush that a kill -9 would never run. Writing each access-log line
+// with its own system call would cost more than a small request's
+// handling, so concurrent writers share system calls instead: while one
+// write is under way, later callers queue their lines, and the next of them
+// writes all queued lines in one call, as a group commit does.
+type lineWriter struct {
+	w       io.Writer
+	mu      sync.Mutex
+	done    *sync.Cond // broadcast when a batch has been written
+	pending []byte     // queued lines of batch next
+	spare   []byte     // the last written batch's buffer, for reuse
+	next    uint64     // number of the batch pending fills
+	written uint64     // number of the last batch written
+	writing bool       // a caller is writing a batch now
 }
 
-const flushEvery = 100 * time.Millisecond
+// maxSpare bounds the buffer kept between batches, so that one huge record
+// does not pin its size for the life of the process.
+const maxSpare = 256 << 10
 
-func newLogWriter(w io.Writer) *logWriter {
-	lw := &logWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	go lw.flushLoop()
+func newLineWriter(w io.Writer) *lineWriter {
+	lw := &lineWriter{w: w, next: 1}
+	lw.done = sync.NewCond(&lw.mu)
 	return lw
 }
 
-func (lw *logWriter) Write(p []byte) (int, error) {
+// Write queues p in the current batch and returns once that batch has been
+// written: by this caller when no write is under way, otherwise by whichever
+// caller of the batch gets there first once the write under way ends. Only
+// the caller that wrote the batch sees a write error: the others are log
+// records and summary lines, whose writers have nowhere to report it.
+func (lw *lineWriter) Write(p []byte) (int, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	return lw.buf.Write(p)
-}
-
-func (lw *logWriter) flushLoop() {
-	defer close(lw.done)
-	t := time.NewTicker(flushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			lw.flush()
-		case <-lw.stop:
-			lw.flush()
-			return
+	batch := lw.next
+	lw.pending = append(lw.pending, p...)
+	for lw.written < batch {
+		if lw.writing {
+			lw.done.Wait()
+			continue
+		}
+		buf := lw.pending
+		lw.pending, lw.spare = lw.spare[:0], nil
+		lw.next++
+		lw.writing = true
+		lw.mu.Unlock()
+		_, err := lw.w.Write(buf)
+		lw.mu.Lock()
+		lw.writing = false
+		lw.written = batch
+		if cap(buf) <= maxSpare {
+			lw.spare = buf[:0]
+		}
+		lw.done.Broadcast()
+		if err != nil {
+			return 0, err
 		}
 	}
-}
-
-func (lw *logWriter) flush() {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	_ = lw.buf.Flush() // a log that cannot be written has nowhere to report it
-}
-
-// Close flushes what is buffered and stops the flusher.
-func (lw *logWriter) Close() {
-	close(lw.stop)
-	<-lw.done
+	return len(p), nil
 }

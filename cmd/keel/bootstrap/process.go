@@ -11,9 +11,12 @@ import (
 )
 
 // process is what every long-running command (serve, worker) starts with:
-// the batched JSON logger, telemetry, and the migrated database.
+// the JSON logger, telemetry, and the migrated database.
 type process struct {
 	log *slog.Logger
+	// out is standard output made line-atomic: everything the process
+	// prints goes through it, so that no line is torn by another.
+	out io.Writer
 	tel *telemetry
 	db  *sqlstore.DB
 	// onClose adds f to what close undoes; the last added runs first.
@@ -22,25 +25,23 @@ type process struct {
 
 // startProcess sets up logging, telemetry and the database, applying
 // pending migrations. close undoes it in reverse order: the database,
-// then the telemetry flush, then the log flush, so that the last lines
-// and spans of the run are written.
+// then the telemetry flush, so that the last spans of the run are written.
 func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) string, stdout io.Writer) (_ *process, _ func(), err error) {
-	logOut := newLogWriter(stdout)
-	log := newLogger(logOut, cfg.logLevel)
+	out := newLineWriter(stdout)
+	log := newLogger(out, cfg.logLevel)
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	closers = append(closers, logOut.Close)
 	defer func() {
 		if err != nil {
 			closeAll()
 		}
 	}()
 
-	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, stdout)
+	tel, err := newTelemetry(ctx, cfg.traceExport, getenv, out)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,14 +66,15 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 	onClose := func(f func()) { closers = append(closers, f) }
-	return &process{log: log, tel: tel, db: db, onClose: onClose}, closeAll, nil
+	return &process{log: log, out: out, tel: tel, db: db, onClose: onClose}, closeAll, nil
 }
 
 // newDelivery builds the mailer the configuration names and a dispatcher
 // that sends through it, and describes the mailer for the start-up log.
-// Closing the process closes the mailer.
-func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase, drain time.Duration, stdout io.Writer) (*messaging.Dispatcher, string, error) {
-	mailer, desc, err := newMailer(smtpURL, dataDir, stdout)
+// The console mailer prints to the process's output, between whole log
+// lines. Closing the process closes the mailer.
+func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase, drain time.Duration) (*messaging.Dispatcher, string, error) {
+	mailer, desc, err := newMailer(smtpURL, dataDir, p.out)
 	if err != nil {
 		return nil, "", err
 	}

@@ -66,7 +66,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
-	dispatcher, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, stdout)
+	dispatcher, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout)
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,7 @@ func BenchmarkSubmit(b *testing.B) {
 	if _, err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	lw := newLogWriter(io.Discard)
-	defer lw.Close()
-	log := newLogger(lw, 0)
+	log := newLogger(newLineWriter(io.Discard), 0)
 	ids, err := newIdentity(ctx, db, time.Hour, log)
 	if err != nil {
 		b.Fatal(err)

@@ -78,7 +78,7 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, db := p.log, p.db
-	d, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout, stdout)
+	d, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout)
 	if err != nil {
 		return err
 	}
