@@ -119,6 +119,10 @@ type APIKeyStore interface {
 	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.APIKey, string, error)
 	// Revoke saves the key's revocation time.
 	Revoke(ctx context.Context, k domain.APIKey) error
+	// RevokeCreatedBy revokes at at every key of ws that user created and
+	// that is not revoked yet, and returns those keys, revoked, ordered by
+	// ID.
+	RevokeCreatedBy(ctx context.Context, ws domain.WorkspaceID, user domain.UserID, at time.Time) ([]domain.APIKey, error)
 	// Touch records that the key was used at.
 	Touch(ctx context.Context, id domain.APIKeyID, at time.Time) error
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keelhq/keel/domain"
@@ -86,6 +88,22 @@ func (s apiKeyStore) Revoke(ctx context.Context, k domain.APIKey) error {
 	}
 	s.tx.s.apiKeys[k.ID()] = copyKey(old, old.LastUsedAt(), k.RevokedAt())
 	return nil
+}
+
+func (s apiKeyStore) RevokeCreatedBy(ctx context.Context, ws domain.WorkspaceID, user domain.UserID, at time.Time) ([]domain.APIKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ks []domain.APIKey
+	for id, k := range s.tx.s.apiKeys {
+		if k.Workspace() == ws && k.CreatedBy() == user && !k.Revoked() {
+			k.Revoke(at)
+			s.tx.s.apiKeys[id] = copyKey(k, k.LastUsedAt(), k.RevokedAt())
+			ks = append(ks, copyKey(k, k.LastUsedAt(), k.RevokedAt()))
+		}
+	}
+	slices.SortFunc(ks, func(a, b domain.APIKey) int { return strings.Compare(string(a.ID()), string(b.ID())) })
+	return ks, nil
 }
 
 func (s apiKeyStore) Touch(ctx context.Context, id domain.APIKeyID, at time.Time) error {

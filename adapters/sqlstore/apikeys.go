@@ -110,6 +110,21 @@ func (s apiKeyStore) Revoke(ctx context.Context, k domain.APIKey) error {
 	return nil
 }
 
+func (s apiKeyStore) RevokeCreatedBy(ctx context.Context, ws domain.WorkspaceID, user domain.UserID, at time.Time) ([]domain.APIKey, error) {
+	const live = ` WHERE workspace_id = ? AND created_by = ? AND revoked_at IS NULL`
+	ks, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+apiKeyColumns+` FROM api_keys`+live+` ORDER BY id`), scanAPIKey, ws.String(), user.String())
+	if err == nil && len(ks) > 0 {
+		for i := range ks {
+			ks[i].Revoke(at)
+		}
+		_, err = s.q.ExecContext(ctx, s.d.rebind(`UPDATE api_keys SET revoked_at = ?`+live), *ks[0].RevokedAt(), ws.String(), user.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("revoke API keys of %s in %s: %w", user, ws, err)
+	}
+	return ks, nil
+}
+
 func (s apiKeyStore) Touch(ctx context.Context, id domain.APIKeyID, at time.Time) error {
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), at, id.String())
 	if err == nil {

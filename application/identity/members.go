@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -199,7 +200,9 @@ func (s *Service) ChangeMember(ctx context.Context, p domain.Principal, in Chang
 func (s *Service) RemoveMember(ctx context.Context, p domain.Principal, ref string, user domain.UserID) (err error) {
 	ctx, end := usecase.Start(ctx, "identity.RemoveMember")
 	defer end(&err)
+	var revoked []domain.APIKeyID
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		revoked = revoked[:0] // the transaction may run again
 		perm := domain.PermMembersWrite
 		leaving := p.Kind() == domain.UserPrincipal && p.User() == user
 		if leaving {
@@ -226,13 +229,27 @@ func (s *Service) RemoveMember(ctx context.Context, p domain.Principal, ref stri
 		if err := st.Memberships().Remove(ctx, w.ID(), user); err != nil {
 			return err
 		}
+		// The member's keys act with their role, so they stop with the
+		// membership; revoking them, rather than leaving them without a
+		// role, keeps a later re-adding from bringing them back.
+		keys, err := st.APIKeys().RevokeCreatedBy(ctx, w.ID(), user, s.now())
+		if err != nil {
+			return err
+		}
 		if err := policyChanged(ctx, st); err != nil {
 			return err
+		}
+		for _, k := range keys {
+			revoked = append(revoked, k.ID())
+			if err := s.audit(ctx, st, p, w.ID(), "api_key.revoked", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "reason": "member_removed"}); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, st, p, w.ID(), "member.removed", "user", string(user), map[string]string{"role": cur.Role.String()})
 	})
 	if err != nil {
 		return err
 	}
+	s.creds.forgetWhere(func(c domain.Principal) bool { return slices.Contains(revoked, c.APIKey()) })
 	return s.reload(ctx)
 }

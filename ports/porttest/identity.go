@@ -575,6 +575,48 @@ func apiKeys(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	t.Run("RevokeCreatedBy", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		u, v := addUser(t, uow, "alice@example.com"), addUser(t, uow, "bob@example.com")
+		w, other := addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		earlier := mustKey(t, w.ID(), u.ID(), nil)
+		earlier.Revoke(t0.Add(time.Minute))
+		mine := []domain.APIKey{mustKey(t, w.ID(), u.ID(), nil), mustKey(t, w.ID(), u.ID(), nil)}
+		kept := []domain.APIKey{earlier, mustKey(t, w.ID(), v.ID(), nil), mustKey(t, other.ID(), u.ID(), nil)}
+		for _, k := range append(slices.Clone(mine), kept...) {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.APIKeys().Add(ctx, k) })
+		}
+		at := t0.Add(time.Hour + 7)
+		var got []domain.APIKey
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			got, err = st.APIKeys().RevokeCreatedBy(ctx, w.ID(), u.ID(), at)
+			return err
+		})
+		slices.SortFunc(mine, func(a, b domain.APIKey) int { return strings.Compare(string(a.ID()), string(b.ID())) })
+		for i := range mine {
+			mine[i].Revoke(at)
+		}
+		if g, want := idsOf(got, keyView), idsOf(mine, keyView); !slices.Equal(g, want) {
+			t.Errorf("RevokeCreatedBy returned\n %v, want\n %v", g, want)
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, k := range append(slices.Clone(mine), kept...) {
+				stored, err := st.APIKeys().Get(ctx, k.Workspace(), k.ID())
+				if err != nil {
+					return err
+				}
+				if keyView(stored) != keyView(k) {
+					t.Errorf("stored key =\n %s, want\n %s", keyView(stored), keyView(k))
+				}
+			}
+			again, err := st.APIKeys().RevokeCreatedBy(ctx, w.ID(), u.ID(), at.Add(time.Hour))
+			if err != nil || len(again) != 0 {
+				t.Errorf("second RevokeCreatedBy = %v, %v; want no keys", again, err)
+			}
+			return err
+		})
+	})
 	t.Run("ListPaginatesPerWorkspace", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
