@@ -15,6 +15,11 @@ type FormStore interface {
 	// GetPublic returns a form by ID whatever its workspace, for the
 	// public submission endpoint; domain.ErrNotFound.
 	GetPublic(ctx context.Context, id domain.FormID) (domain.Form, error)
+	// UpdatedAt returns when the form of ws was last saved, without
+	// reading or compiling its definition, so that a transaction can check
+	// the form still exists or is unchanged at the cost of a key lookup;
+	// domain.ErrNotFound when there is none.
+	UpdatedAt(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (time.Time, error)
 	// Update saves the definition and updated_at; ErrNotFound.
 	Update(ctx context.Context, f domain.Form) error
 	// Delete removes the form with its submissions; ErrNotFound.

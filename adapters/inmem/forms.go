@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -48,6 +49,11 @@ func (s formStore) GetPublic(ctx context.Context, id domain.FormID) (domain.Form
 		return domain.Form{}, domain.ErrNotFound
 	}
 	return f, nil
+}
+
+func (s formStore) UpdatedAt(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (time.Time, error) {
+	f, err := s.Get(ctx, ws, id)
+	return f.UpdatedAt(), err
 }
 
 // Update saves the definition and updated_at; the workspace and creation

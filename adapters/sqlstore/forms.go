@@ -217,6 +217,18 @@ func (s formStore) GetPublic(ctx context.Context, id domain.FormID) (domain.Form
 	return f, nil
 }
 
+func (s formStore) UpdatedAt(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (time.Time, error) {
+	var at time.Time
+	err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String()).Scan(&at)
+	if isNoRows(err) {
+		return time.Time{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("get form %s: %w", id, err)
+	}
+	return at.UTC(), nil
+}
+
 func (s formStore) Update(ctx context.Context, f domain.Form) error {
 	def, err := encodeForm(f)
 	if err != nil {

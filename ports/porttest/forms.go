@@ -54,6 +54,18 @@ func forms(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Errorf("after Update: status %s, name %q, updated %s", got.Status(), got.Name(), stamp(got.UpdatedAt()))
 		}
 
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			at, err := st.Forms().UpdatedAt(ctx, ws.ID(), f.ID())
+			if err != nil || !at.Equal(f.UpdatedAt()) {
+				t.Errorf("UpdatedAt = %s, %v; want %s", stamp(at), err, stamp(f.UpdatedAt()))
+			}
+			_, err = st.Forms().UpdatedAt(ctx, other.ID(), f.ID())
+			wantErr(t, "UpdatedAt(other workspace)", err, domain.ErrNotFound)
+			_, err = st.Forms().UpdatedAt(ctx, ws.ID(), domain.FormID(domain.NewID(domain.PrefixForm, t0)))
+			wantErr(t, "UpdatedAt(unknown)", err, domain.ErrNotFound)
+			return nil
+		})
+
 		err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
 			return st.Forms().Update(ctx, mustForm(t, ws.ID(), simpleForm("Never added")))
 		})
