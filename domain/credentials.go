@@ -77,16 +77,44 @@ func (s Session) Revoked() bool        { return s.revoked }
 // Valid reports whether the session may authenticate a request at now.
 func (s Session) Valid(now time.Time) bool { return !s.revoked && now.Before(s.expiresAt) }
 
-// Slide moves the expiry to now+ttl, the sliding window, and reports
-// whether it moved enough to be worth a write: at most once a minute per
-// session, so that busy clients do not turn every read into a write.
-func (s *Session) Slide(now time.Time, ttl time.Duration) bool {
+// Outlived reports whether the session is older than maxAge, the absolute
+// lifetime that ends a session however busy it is.
+func (s Session) Outlived(now time.Time, maxAge time.Duration) bool {
+	return !now.Before(s.createdAt.Add(maxAge))
+}
+
+// Slide moves the expiry to now+ttl, the sliding window, but never past
+// the session's absolute end, createdAt+maxAge. It reports whether the
+// expiry moved by at least SlideStep(ttl), which is when it is worth a
+// write: busy clients must not turn every read into a write.
+func (s *Session) Slide(now time.Time, ttl, maxAge time.Duration) bool {
 	next := Timestamp(now).Add(ttl)
-	if next.Sub(s.expiresAt) < time.Minute {
+	if end := s.createdAt.Add(maxAge); next.After(end) {
+		next = end
+	}
+	if next.Sub(s.expiresAt) < SlideStep(ttl) {
 		return false
 	}
 	s.expiresAt = next
 	return true
+}
+
+// SetExpiresAt replaces the expiry with a later one recorded elsewhere (a
+// slide not yet written); an earlier one is ignored.
+func (s *Session) SetExpiresAt(at time.Time) {
+	if at.After(s.expiresAt) {
+		s.expiresAt = at
+	}
+}
+
+// SlideStep is the least a slide must move a session's expiry before it is
+// written: a tenth of the TTL, and at most a minute. It must be a fraction
+// of the TTL, not a fixed minute: a session whose expiry only moves in
+// steps of a minute can never move when the TTL is a minute or less, and
+// expires while in use. A session's stored expiry so lags its last use by
+// at most this step (plus the write's batching delay).
+func SlideStep(ttl time.Duration) time.Duration {
+	return min(time.Minute, ttl/10)
 }
 
 // APIKey lets a program act in one workspace. Only the secret's hash is

@@ -190,3 +190,16 @@ type RateLimiter interface {
 	// wait.
 	Allow(ctx context.Context, key string) (bool, time.Duration)
 }
+
+// FailureLimiter throttles attempts by their failures only, so that
+// callers who succeed are never slowed. Check comes before an attempt and
+// takes nothing; Fail records a failed one; Succeed may forget key's
+// failures (a limiter whose point is a ceiling on failures may ignore it).
+type FailureLimiter interface {
+	// Check reports whether key may attempt now, or how long to wait.
+	Check(ctx context.Context, key string) (bool, time.Duration)
+	// Fail records a failed attempt for key.
+	Fail(ctx context.Context, key string)
+	// Succeed records a successful attempt for key.
+	Succeed(ctx context.Context, key string)
+}

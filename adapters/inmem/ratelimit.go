@@ -2,6 +2,8 @@ package inmem
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -9,7 +11,27 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-var _ ports.RateLimiter = (*RateLimiter)(nil)
+var (
+	_ ports.RateLimiter    = (*RateLimiter)(nil)
+	_ ports.FailureLimiter = (*RateLimiter)(nil)
+	_ ports.FailureLimiter = (*Backoff)(nil)
+)
+
+// MaxRateLimiterKeyLen bounds the bytes a limiter keeps per key. Keys come
+// from visitors (an e-mail address, a header), so a longer key is kept as
+// its SHA-256 instead: the limit still tells keys apart, and a megabyte
+// key costs what a short one does.
+const MaxRateLimiterKeyLen = 128
+
+// boundKey returns key, or its hash when key is longer than
+// MaxRateLimiterKeyLen.
+func boundKey(key string) string {
+	if len(key) <= MaxRateLimiterKeyLen {
+		return key
+	}
+	h := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
 
 // MaxRateLimiterKeys bounds the buckets a RateLimiter keeps. Buckets that
 // have refilled are forgotten as a matter of course; this cap only matters
@@ -60,6 +82,7 @@ func (l *RateLimiter) Allow(_ context.Context, key string) (bool, time.Duration)
 	if l.calls >= max(minSweepInterval, len(l.buckets)) {
 		l.sweep(now)
 	}
+	key = boundKey(key)
 	b, ok := l.buckets[key]
 	if !ok && len(l.buckets) >= MaxRateLimiterKeys {
 		for k := range l.buckets { // map order is random: an arbitrary victim
@@ -71,6 +94,23 @@ func (l *RateLimiter) Allow(_ context.Context, key string) (bool, time.Duration)
 	l.buckets[key] = b
 	return allowed, wait
 }
+
+// Check reports whether key's bucket holds an attempt, without taking it.
+func (l *RateLimiter) Check(_ context.Context, key string) (bool, time.Duration) {
+	now := l.clock()
+	l.mu.Lock()
+	b := l.buckets[boundKey(key)] // a copy: taking from it changes nothing kept
+	l.mu.Unlock()
+	return b.Take(now, l.rate, l.burst)
+}
+
+// Fail takes an attempt from key's bucket: used as a FailureLimiter, the
+// bucket holds failures only.
+func (l *RateLimiter) Fail(ctx context.Context, key string) { l.Allow(ctx, key) }
+
+// Succeed does nothing: a success does not refund the failures before it,
+// or an attacker who also knows one password could refill the bucket.
+func (l *RateLimiter) Succeed(context.Context, string) {}
 
 // sweep forgets the buckets that have refilled: a new bucket is full too,
 // so forgetting them changes no decision.
@@ -88,4 +128,121 @@ func (l *RateLimiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
+}
+
+// KeyBytes returns the bytes of the keys kept, for tests and metrics.
+func (l *RateLimiter) KeyBytes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for k := range l.buckets {
+		n += len(k)
+	}
+	return n
+}
+
+// Backoff is a ports.FailureLimiter whose delays grow with consecutive
+// failures instead of locking a key out: free failures in a row cost
+// nothing, each one after them doubles the wait before the next attempt,
+// from base up to ceiling, and a success or a quiet period as long as
+// reset forgets them. This is OWASP's alternative to account lockout. Safe
+// for concurrent use; memory is bounded like RateLimiter's.
+type Backoff struct {
+	free                 int
+	base, ceiling, reset time.Duration
+	clock                func() time.Time
+
+	mu      sync.Mutex
+	streaks map[string]streak
+	calls   int
+}
+
+// streak is a key's run of failures: how many, and the earliest time of
+// the next attempt.
+type streak struct {
+	failures int
+	next     time.Time
+	last     time.Time
+}
+
+// NewBackoff lets free failures in a row through, then waits base,
+// 2×base, … up to ceiling between failures; reset of quiet forgets a
+// streak. clock is time.Now when nil. It panics on a base or ceiling that
+// is not positive, or a reset shorter than the ceiling, which would forget
+// a streak while it is still waiting.
+func NewBackoff(free int, base, ceiling, reset time.Duration, clock func() time.Time) *Backoff {
+	if base <= 0 || ceiling < base || reset < ceiling {
+		panic("inmem.NewBackoff: want 0 < base <= ceiling <= reset")
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Backoff{free: max(free, 0), base: base, ceiling: ceiling, reset: reset, clock: clock, streaks: map[string]streak{}}
+}
+
+// Check reports whether key may attempt now, or how long to wait.
+func (b *Backoff) Check(_ context.Context, key string) (bool, time.Duration) {
+	now := b.clock()
+	b.mu.Lock()
+	s, ok := b.streaks[boundKey(key)]
+	b.mu.Unlock()
+	if !ok || !now.Before(s.next) || now.Sub(s.last) >= b.reset {
+		return true, 0
+	}
+	return false, s.next.Sub(now)
+}
+
+// Fail records a failure and sets the wait before key's next attempt.
+func (b *Backoff) Fail(_ context.Context, key string) {
+	now := b.clock()
+	key = boundKey(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls++
+	if b.calls >= max(minSweepInterval, len(b.streaks)) {
+		for k, s := range b.streaks {
+			if now.Sub(s.last) >= b.reset {
+				delete(b.streaks, k)
+			}
+		}
+		b.calls = 0
+	}
+	s, ok := b.streaks[key]
+	if !ok && len(b.streaks) >= MaxRateLimiterKeys {
+		for k := range b.streaks { // an arbitrary victim, as in RateLimiter
+			delete(b.streaks, k)
+			break
+		}
+	}
+	if ok && now.Sub(s.last) >= b.reset {
+		s = streak{}
+	}
+	s.failures++
+	s.last = now
+	if over := s.failures - b.free; over > 0 {
+		wait := b.ceiling
+		if over <= 30 && b.base<<(over-1) < b.ceiling {
+			wait = b.base << (over - 1)
+		}
+		s.next = now.Add(wait)
+	}
+	b.streaks[key] = s
+}
+
+// Succeed forgets key's failures.
+func (b *Backoff) Succeed(_ context.Context, key string) {
+	b.mu.Lock()
+	delete(b.streaks, boundKey(key))
+	b.mu.Unlock()
+}
+
+// KeyBytes returns the bytes of the keys kept, for tests and metrics.
+func (b *Backoff) KeyBytes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for k := range b.streaks {
+		n += len(k)
+	}
+	return n
 }

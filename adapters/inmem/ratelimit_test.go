@@ -2,6 +2,7 @@ package inmem_test
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,5 +145,70 @@ func TestNewRateLimiterPanicsOnUselessSettings(t *testing.T) {
 			}()
 			inmem.NewRateLimiter(c.rate, c.burst, nil)
 		}()
+	}
+}
+
+// TestRateLimiterBoundsKeyBytes: a megabyte key costs what a short one
+// does, and long keys stay apart.
+func TestRateLimiterBoundsKeyBytes(t *testing.T) {
+	t.Parallel()
+	l, _ := newLimiter(1, 1)
+	long := strings.Repeat("x", 1<<20)
+	allow(t, l, long+"a", true, 0)
+	allow(t, l, long+"a", false, time.Second)
+	allow(t, l, long+"b", true, 0)
+	if got := l.KeyBytes(); got > 2*inmem.MaxRateLimiterKeyLen {
+		t.Fatalf("two megabyte keys keep %d bytes, want at most %d", got, 2*inmem.MaxRateLimiterKeyLen)
+	}
+}
+
+// TestRateLimiterAsFailureLimiter: Check takes nothing, Fail does.
+func TestRateLimiterAsFailureLimiter(t *testing.T) {
+	t.Parallel()
+	l, _ := newLimiter(1, 2)
+	for range 5 {
+		if ok, _ := l.Check(t.Context(), "k"); !ok {
+			t.Fatal("Check took an attempt")
+		}
+	}
+	l.Fail(t.Context(), "k")
+	l.Fail(t.Context(), "k")
+	if ok, wait := l.Check(t.Context(), "k"); ok || wait != time.Second {
+		t.Fatalf("Check after two failures = %v, %v; want false, 1s", ok, wait)
+	}
+}
+
+// TestBackoffGrowsThenForgets: free failures, then doubling waits up to
+// the ceiling; a success or a quiet period forgets the streak.
+func TestBackoffGrowsThenForgets(t *testing.T) {
+	t.Parallel()
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b := inmem.NewBackoff(2, time.Second, 4*time.Second, time.Minute, c.Now)
+	check := func(wantOK bool, wantWait time.Duration) {
+		t.Helper()
+		if ok, wait := b.Check(t.Context(), "k"); ok != wantOK || wait != wantWait {
+			t.Fatalf("Check = %v, %v; want %v, %v", ok, wait, wantOK, wantWait)
+		}
+	}
+	b.Fail(t.Context(), "k")
+	b.Fail(t.Context(), "k")
+	check(true, 0)
+	for _, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		b.Fail(t.Context(), "k")
+		check(false, want)
+		c.Advance(want)
+		check(true, 0)
+	}
+	b.Succeed(t.Context(), "k")
+	b.Fail(t.Context(), "k")
+	b.Fail(t.Context(), "k")
+	check(true, 0)
+	b.Fail(t.Context(), "k")
+	check(false, time.Second)
+	c.Advance(time.Minute)
+	b.Fail(t.Context(), "k") // the first of a new streak
+	check(true, 0)
+	if got := b.KeyBytes(); got != 1 {
+		t.Fatalf("KeyBytes = %d, want 1", got)
 	}
 }

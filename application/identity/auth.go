@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/keelhq/keel/application/usecase"
@@ -43,7 +42,7 @@ func (s *Service) Setup(ctx context.Context, p domain.Principal, in SetupInput) 
 		return LoginResult{}, err
 	}
 	// Refuse cheaply before spending a password hash on a set-up instance.
-	if err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	if err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		exists, err := st.Users().Any(ctx)
 		if err == nil && exists {
 			return domain.ErrAlreadySetUp
@@ -85,7 +84,7 @@ func (s *Service) Setup(ctx context.Context, p domain.Principal, in SetupInput) 
 
 func (s *Service) startSession(ctx context.Context, st ports.Stores, u domain.User) (LoginResult, error) {
 	token, hash := domain.NewSessionToken()
-	sess := domain.NewSession(u.ID(), hash, s.now(), s.sessionTTL)
+	sess := domain.NewSession(u.ID(), hash, s.now(), min(s.sessionTTL, s.sessionMaxAge))
 	if err := st.Sessions().Add(ctx, sess); err != nil {
 		return LoginResult{}, fmt.Errorf("add session: %w", err)
 	}
@@ -100,17 +99,30 @@ type LoginInput struct {
 // Login checks an e-mail and password and starts a session. Unknown
 // addresses, wrong passwords and disabled accounts all return
 // domain.ErrInvalidCreds after the same amount of hashing work. Attempts
-// are throttled per client IP and per account (domain.ErrRateLimited with
-// a retry delay); every attempt is audited.
+// are throttled per client IP; failures are throttled per account and
+// client IP, with growing delays, and under a much higher ceiling per
+// account, so that guessing from some addresses does not lock the owner
+// out at another (domain.ErrRateLimited with a retry delay). Every
+// attempt is audited.
 func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) (_ LoginResult, err error) {
 	ctx, end := usecase.Start(ctx, "identity.Login")
 	defer end(&err)
-	account := strings.ToLower(strings.TrimSpace(in.Email))
 	if ok, wait := s.perIP.Allow(ctx, "ip:"+p.Client().IP); !ok {
 		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
 	}
-	if ok, wait := s.perAccount.Allow(ctx, "account:"+account); !ok {
-		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	// The account's limiter keys are built from the parsed address only:
+	// it is canonical and at most 254 bytes, and an address that does not
+	// parse has no account, so it makes no bucket.
+	email, perr := domain.ParseEmail("email", in.Email)
+	parsed := perr == nil
+	accountKey, pairKey := "account:"+email.String(), "account-ip:"+email.String()+" "+p.Client().IP
+	if parsed {
+		if ok, wait := s.perAccountIP.Check(ctx, pairKey); !ok {
+			return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+		}
+		if ok, wait := s.perAccount.Check(ctx, accountKey); !ok {
+			return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+		}
 	}
 	if len(in.Password) > domain.MaxPasswordLen {
 		in.Password = in.Password[:domain.MaxPasswordLen] // fails to match, at a bounded cost
@@ -118,8 +130,8 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 
 	var u domain.User
 	found := false
-	if email, perr := domain.ParseEmail("email", in.Email); perr == nil {
-		err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	if parsed {
+		err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 			u, err = st.Users().GetByEmail(ctx, email)
 			return err
 		})
@@ -142,6 +154,10 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 		return LoginResult{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !found || !ok || !u.Active() {
+		if parsed {
+			s.perAccountIP.Fail(ctx, pairKey)
+			s.perAccount.Fail(ctx, accountKey)
+		}
 		reason := "wrong_password"
 		switch {
 		case !found:
@@ -161,6 +177,8 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 		}
 		return LoginResult{}, domain.ErrInvalidCreds
 	}
+	s.perAccountIP.Succeed(ctx, pairKey)
+	s.perAccount.Succeed(ctx, accountKey)
 	var newHash string
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
@@ -208,14 +226,25 @@ func (s *Service) Logout(ctx context.Context, p domain.Principal) (err error) {
 
 // Authenticate turns a bearer token, a session token or an API key, into
 // a principal. Bad, expired, revoked and disabled credentials all return
-// domain.ErrUnauthenticated. Verified tokens are cached for at most the
-// credential cache TTL (half a second), which bounds how long a revocation
-// on another node takes to apply here.
+// domain.ErrUnauthenticated; a client IP whose credentials failed too
+// often gets domain.ErrRateLimited instead, before any lookup, until its
+// wait is over. Verified tokens are cached for at most the credential
+// cache TTL (half a second), which bounds how long a revocation on another
+// node takes to apply here.
+//
+// Authentication only reads, outside any write transaction: a slid
+// session expiry or a key's last use is recorded in memory and written by
+// RunUsageWriter (usage.go), so that no request waits for other tenants'
+// writes to learn who is calling.
 func (s *Service) Authenticate(ctx context.Context, token string, client domain.Client) (domain.Principal, error) {
 	now := s.now()
 	key := string(domain.HashSecret(token))
 	if p, ok := s.creds.get(key, now); ok {
 		return p.WithClient(client), nil
+	}
+	failKey := "ip:" + client.IP
+	if ok, wait := s.authFailures.Check(ctx, failKey); !ok {
+		return domain.Principal{}, domain.ErrRateLimited.WithRetryAfter(wait)
 	}
 	var (
 		p        domain.Principal
@@ -228,11 +257,15 @@ func (s *Service) Authenticate(ctx context.Context, token string, client domain.
 	default:
 		prefix, secret, ok := domain.ParseAPIKeyToken(token)
 		if !ok {
-			return domain.Principal{}, domain.ErrUnauthenticated.WithMessage("The token is not a Keel session token or API key.")
+			err = domain.ErrUnauthenticated.WithMessage("The token is not a Keel session token or API key.")
+			break
 		}
 		p, notAfter, err = s.authenticateKey(ctx, prefix, secret, now)
 	}
 	if err != nil {
+		if errors.Is(err, domain.ErrUnauthenticated) {
+			s.authFailures.Fail(ctx, failKey)
+		}
 		return domain.Principal{}, err
 	}
 	s.creds.put(key, p, now, notAfter)
@@ -244,43 +277,55 @@ var errBadCredentials = domain.ErrUnauthenticated.WithMessage("The credentials a
 func (s *Service) authenticateSession(ctx context.Context, token string, now time.Time) (p domain.Principal, notAfter time.Time, err error) {
 	ctx, end := usecase.Start(ctx, "identity.AuthenticateSession")
 	defer end(&err)
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		sess, err := st.Sessions().GetByTokenHash(ctx, domain.HashSecret(token))
+	var (
+		sess domain.Session
+		u    domain.User
+	)
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		sess, err = st.Sessions().GetByTokenHash(ctx, domain.HashSecret(token))
 		if errors.Is(err, domain.ErrNotFound) {
 			return errBadCredentials
 		}
 		if err != nil {
 			return err
 		}
-		if !sess.Valid(now) {
+		// A slide this node recorded but has not written yet counts.
+		if at, ok := s.usage.expiry(sess.ID()); ok {
+			sess.SetExpiresAt(at)
+		}
+		if !sess.Valid(now) || sess.Outlived(now, s.sessionMaxAge) {
 			return errBadCredentials
 		}
-		u, err := st.Users().Get(ctx, sess.User())
-		if err != nil {
+		if u, err = st.Users().Get(ctx, sess.User()); err != nil {
 			return fmt.Errorf("load session user: %w", err)
 		}
-		if !u.Active() {
-			return errBadCredentials
-		}
-		if sess.Slide(now, s.sessionTTL) {
-			if err := st.Sessions().SetExpiry(ctx, sess.ID(), sess.ExpiresAt()); err != nil {
-				return fmt.Errorf("slide session: %w", err)
-			}
-		}
-		p, notAfter = domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), sess.ID()), sess.ExpiresAt()
 		return nil
 	})
-	return p, notAfter, err
+	if err != nil {
+		return domain.Principal{}, time.Time{}, err
+	}
+	if !u.Active() {
+		return domain.Principal{}, time.Time{}, errBadCredentials
+	}
+	if sess.Slide(now, s.sessionTTL, s.sessionMaxAge) {
+		s.usage.slide(sess.ID(), sess.ExpiresAt())
+	}
+	return domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), sess.ID()), sess.ExpiresAt(), nil
 }
 
-// keyTouchInterval spaces the writes of an API key's last_used_at.
+// keyTouchInterval spaces the recorded uses of an API key: its
+// last_used_at is for people reading a list, to whom a minute is exact.
 const keyTouchInterval = time.Minute
 
 func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, now time.Time) (p domain.Principal, notAfter time.Time, err error) {
 	ctx, end := usecase.Start(ctx, "identity.AuthenticateAPIKey")
 	defer end(&err)
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		k, err := st.APIKeys().GetByPrefix(ctx, prefix)
+	var (
+		k       domain.APIKey
+		creator domain.User
+	)
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		k, err = st.APIKeys().GetByPrefix(ctx, prefix)
 		if errors.Is(err, domain.ErrNotFound) {
 			return errBadCredentials
 		}
@@ -290,24 +335,27 @@ func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, no
 		if !k.Matches(secret) || !k.Usable(now) {
 			return errBadCredentials
 		}
-		creator, err := st.Users().Get(ctx, k.CreatedBy())
-		if err != nil {
+		if creator, err = st.Users().Get(ctx, k.CreatedBy()); err != nil {
 			return fmt.Errorf("load key creator: %w", err)
-		}
-		if !creator.Active() {
-			return errBadCredentials
-		}
-		if last := k.LastUsedAt(); last == nil || now.Sub(*last) >= keyTouchInterval {
-			if err := st.APIKeys().Touch(ctx, k.ID(), now); err != nil {
-				return fmt.Errorf("touch key: %w", err)
-			}
-		}
-		p = domain.NewAPIKeyPrincipal(k.ID(), k.Workspace(), k.CreatedBy(), k.Scopes())
-		notAfter = now.Add(time.Hour)
-		if exp := k.ExpiresAt(); exp != nil {
-			notAfter = *exp
 		}
 		return nil
 	})
-	return p, notAfter, err
+	if err != nil {
+		return domain.Principal{}, time.Time{}, err
+	}
+	if !creator.Active() {
+		return domain.Principal{}, time.Time{}, errBadCredentials
+	}
+	last := k.LastUsedAt()
+	if pending, ok := s.usage.lastUse(k.ID()); ok {
+		last = &pending
+	}
+	if last == nil || now.Sub(*last) >= keyTouchInterval {
+		s.usage.use(k.ID(), domain.Timestamp(now))
+	}
+	notAfter = now.Add(time.Hour)
+	if exp := k.ExpiresAt(); exp != nil {
+		notAfter = *exp
+	}
+	return domain.NewAPIKeyPrincipal(k.ID(), k.Workspace(), k.CreatedBy(), k.Scopes()), notAfter, nil
 }

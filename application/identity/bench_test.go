@@ -17,7 +17,8 @@ import (
 // The benchmarks run the identity service as keel serve wires it: SQLite
 // in a file, the Casbin authorizer polling the policy, argon2id with the
 // default parameters and the real clock. Only the login throttles are
-// lifted, or BenchmarkLogin would measure the rate limiter's refusals.
+// lifted (left unset), or BenchmarkLogin would measure the rate limiter's
+// refusals.
 // No OpenTelemetry SDK is installed, so spans cost what a no-op span does.
 
 // benchEnv is a migrated database with an administrator, a workspace and
@@ -34,11 +35,6 @@ type benchEnv struct {
 
 // benchClient is the caller every benchmark request comes from.
 var benchClient = domain.Client{IP: "198.51.100.9", UserAgent: "bench"}
-
-// unthrottled lets every login attempt through.
-type unthrottled struct{}
-
-func (unthrottled) Allow(context.Context, string) (bool, time.Duration) { return true, 0 }
 
 // newBenchEnv builds the environment. credTTL is the credential cache's
 // lifetime: 0 for the production default (one second), a nanosecond to
@@ -62,7 +58,6 @@ func newBenchEnv(b *testing.B, credTTL time.Duration) benchEnv {
 	svc, err := identity.NewService(ctx, identity.Config{
 		UoW: db, Authorizer: authz, Hasher: argon2id.New(argon2id.DefaultParams),
 		Clock: ports.ClockFunc(time.Now), CredentialCacheTTL: credTTL,
-		LoginPerIP: unthrottled{}, LoginPerAccount: unthrottled{},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -176,5 +171,3 @@ func BenchmarkLogin(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/login")
 }
-
-var _ ports.RateLimiter = unthrottled{}

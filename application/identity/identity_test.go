@@ -67,8 +67,9 @@ func newFixture(t *testing.T) fixture {
 	t.Cleanup(func() { _ = authz.Close() })
 	svc, err := identity.NewService(t.Context(), identity.Config{
 		UoW: db, Authorizer: authz, Hasher: h, Clock: c, SessionTTL: time.Hour,
-		LoginPerIP:      inmem.NewRateLimiter(1.0/6, 20, c.Now),
-		LoginPerAccount: inmem.NewRateLimiter(1.0/12, 5, c.Now),
+		LoginPerIP:        inmem.NewRateLimiter(1.0/6, 20, c.Now),
+		LoginPerAccountIP: inmem.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
+		LoginPerAccount:   inmem.NewRateLimiter(1.0/3, 100, c.Now),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -178,14 +179,15 @@ func TestLoginIsThrottledPerAccountAndIP(t *testing.T) {
 	f := newFixture(t)
 	f.setup(t)
 	var err error
-	for range 6 {
+	for range 7 {
 		_, err = f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "ada@example.com", Password: "wrong password!"})
 	}
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Code != "rate_limited" || de.RetryAfter <= 0 {
-		t.Fatalf("6th attempt = %v, want rate_limited with a retry delay", err)
+		t.Fatalf("7th attempt = %v, want rate_limited with a retry delay", err)
 	}
-	// The correct password does not get through a full account bucket.
+	// The correct password does not get through from the address that
+	// is guessing.
 	if _, err := f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "ada@example.com", Password: password}); !errors.Is(err, domain.ErrRateLimited) {
 		t.Fatalf("login during throttling = %v, want rate_limited", err)
 	}
@@ -250,6 +252,9 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if _, err := f.svc.CreateAPIKey(t.Context(), kp, identity.CreateAPIKeyInput{Workspace: "docs", Name: "x", Scopes: []string{"content:read"}}); !errors.Is(err, domain.ErrForbidden) {
 		t.Fatalf("a key making a key = %v, want forbidden", err)
+	}
+	if err := f.svc.FlushUsage(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	keys, _, err := f.svc.ListAPIKeys(t.Context(), owner, "docs", ports.Page{})
 	if err != nil || len(keys) != 1 || keys[0].LastUsedAt() == nil {

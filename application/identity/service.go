@@ -8,6 +8,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -24,11 +25,29 @@ type Config struct {
 	Clock      ports.Clock
 	// SessionTTL is the sliding lifetime of a login session.
 	SessionTTL time.Duration
-	// LoginPerIP and LoginPerAccount throttle login attempts. Successful
-	// logins take tokens too, so that a valid account cannot be used to
-	// refill an attacker's budget.
-	LoginPerIP      ports.RateLimiter
-	LoginPerAccount ports.RateLimiter
+	// SessionMaxAge is a session's absolute lifetime: it ends this long
+	// after login however busy it is. It is at least SessionTTL.
+	SessionMaxAge time.Duration
+	// UsageFlushInterval spaces the writes of slid session expiries and
+	// API key uses (see RunUsageWriter); at most a tenth of SessionTTL.
+	UsageFlushInterval time.Duration
+	// LoginPerIP throttles every login attempt from one client IP;
+	// successful logins take tokens too, so that a valid account cannot be
+	// used to refill an attacker's budget.
+	LoginPerIP ports.RateLimiter
+	// LoginPerAccountIP throttles the failed logins of one account from
+	// one client IP, tightly: it is what slows a guesser down.
+	// LoginPerAccount is a much higher ceiling on one account's failures
+	// from all addresses together, against guessing from many addresses.
+	// An attack on an account from some addresses so leaves its owner, at
+	// another address, able to log in.
+	LoginPerAccountIP ports.FailureLimiter
+	LoginPerAccount   ports.FailureLimiter
+	// AuthFailuresPerIP throttles the session tokens and API keys from one
+	// client IP that fail to authenticate; valid credentials take nothing.
+	AuthFailuresPerIP ports.FailureLimiter
+	// Logger receives the errors of background work; none when nil.
+	Logger *slog.Logger
 	// CredentialCacheTTL bounds how long a verified token is trusted
 	// without looking at the database again, so revocation, expiry and
 	// disabling take effect within it on every node. Keel promises one
@@ -39,14 +58,20 @@ type Config struct {
 
 // Service runs the identity use cases.
 type Service struct {
-	uow        ports.UnitOfWork
-	authz      ports.Authorizer
-	hasher     ports.PasswordHasher
-	clock      ports.Clock
-	sessionTTL time.Duration
-	perIP      ports.RateLimiter
-	perAccount ports.RateLimiter
-	creds      *credentialCache
+	uow           ports.UnitOfWork
+	authz         ports.Authorizer
+	hasher        ports.PasswordHasher
+	clock         ports.Clock
+	sessionTTL    time.Duration
+	sessionMaxAge time.Duration
+	perIP         ports.RateLimiter
+	perAccountIP  ports.FailureLimiter
+	perAccount    ports.FailureLimiter
+	authFailures  ports.FailureLimiter
+	creds         *credentialCache
+	usage         *usageBuffer
+	usageInterval time.Duration
+	log           *slog.Logger
 
 	// decoy is a hash of a throwaway password, made on the first login
 	// rather than at start: a hash costs tens of milliseconds and
@@ -63,19 +88,62 @@ const MaxCredentialCacheTTL = 500 * time.Millisecond
 // DefaultSessionTTL is a session's lifetime when none is configured.
 const DefaultSessionTTL = 24 * time.Hour
 
-// NewService wires the identity use cases.
+// DefaultSessionMaxAge is a session's absolute lifetime when none is
+// configured: a stolen token that is kept busy still ends within a month.
+const DefaultSessionMaxAge = 30 * 24 * time.Hour
+
+// NewService wires the identity use cases. Limiters left nil do not limit.
 func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = max(DefaultSessionMaxAge, cfg.SessionTTL)
+	}
+	if cfg.SessionMaxAge < cfg.SessionTTL {
+		return nil, fmt.Errorf("session max age %s is shorter than the session TTL %s", cfg.SessionMaxAge, cfg.SessionTTL)
+	}
+	// See usage.go: slides written later than this could let a session in
+	// use expire on another node.
+	if limit := cfg.SessionTTL / 10; cfg.UsageFlushInterval <= 0 || cfg.UsageFlushInterval > limit {
+		cfg.UsageFlushInterval = min(DefaultUsageFlushInterval, limit)
+	}
 	if cfg.CredentialCacheTTL <= 0 || cfg.CredentialCacheTTL > MaxCredentialCacheTTL {
 		cfg.CredentialCacheTTL = MaxCredentialCacheTTL
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, hasher: cfg.Hasher, clock: cfg.Clock,
-		sessionTTL: cfg.SessionTTL, perIP: cfg.LoginPerIP, perAccount: cfg.LoginPerAccount,
+		sessionTTL: cfg.SessionTTL, sessionMaxAge: cfg.SessionMaxAge,
+		perIP: orUnlimited(cfg.LoginPerIP), perAccountIP: orNoFailureLimit(cfg.LoginPerAccountIP),
+		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
+		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 	}, nil
+}
+
+// unlimited is the limiter of a Config that sets none.
+type unlimited struct{}
+
+func (unlimited) Allow(context.Context, string) (bool, time.Duration) { return true, 0 }
+func (unlimited) Check(context.Context, string) (bool, time.Duration) { return true, 0 }
+func (unlimited) Fail(context.Context, string)                        {}
+func (unlimited) Succeed(context.Context, string)                     {}
+
+func orUnlimited(l ports.RateLimiter) ports.RateLimiter {
+	if l == nil {
+		return unlimited{}
+	}
+	return l
+}
+
+func orNoFailureLimit(l ports.FailureLimiter) ports.FailureLimiter {
+	if l == nil {
+		return unlimited{}
+	}
+	return l
 }
 
 // decoyHash returns the hash that logins for unknown e-mail addresses

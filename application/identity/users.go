@@ -30,7 +30,7 @@ func (s *Service) Me(ctx context.Context, p domain.Principal) (_ Me, err error) 
 		return Me{}, err
 	}
 	var me Me
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if me.User, err = st.Users().Get(ctx, p.User()); err != nil {
 			return fmt.Errorf("load user: %w", err)
 		}
@@ -128,7 +128,7 @@ func (s *Service) ListUsers(ctx context.Context, p domain.Principal, page ports.
 		return nil, "", err
 	}
 	var users []domain.User
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		users, next, err = st.Users().List(ctx, page)
 		return err
 	})
@@ -187,7 +187,7 @@ func (s *Service) NeedsSetup(ctx context.Context) (_ bool, err error) {
 	ctx, end := usecase.Start(ctx, "identity.NeedsSetup")
 	defer end(&err)
 	var exists bool
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		exists, err = st.Users().Any(ctx)
 		return err
 	})

@@ -34,6 +34,7 @@ var (
 	sMaxBodyBytes    = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
 	sShutdownTimeout = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
 	sSessionTTL      = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
+	sSessionMaxAge   = setting{"session-max-age", "KEEL_SESSION_MAX_AGE", "720h", "absolute lifetime of a login session, however busy (at least the session TTL)"}
 	sMailFrom        = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
 	sMailMaxAttempts = setting{"mail-max-attempts", "KEEL_MAIL_MAX_ATTEMPTS", "12", "delivery attempts per message before it is given up as dead"}
 	sMailRetryBase   = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
@@ -43,7 +44,7 @@ var (
 // settings lists every setting in the README's order.
 var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
-	sMailFrom, sMailMaxAttempts, sMailRetryBase, sDispatcher,
+	sSessionMaxAge, sMailFrom, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime,
 	sPublicMaxAge, sPublicStale,
 }
@@ -90,7 +91,7 @@ type serveConfig struct {
 	smtpURL         string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
-	sessionTTL      time.Duration
+	sessions        sessionConfig
 	mailFrom        string // validated: a parsable address
 	mailMaxAttempts int
 	mailRetryBase   time.Duration
@@ -176,8 +177,12 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sShutdownTimeout.errorf("want a positive duration such as 15s, got %q", raw)
 	}
 	raw = value(fs, getenv, sSessionTTL)
-	if c.sessionTTL, err = time.ParseDuration(raw); err != nil || c.sessionTTL < time.Minute {
+	if c.sessions.ttl, err = time.ParseDuration(raw); err != nil || c.sessions.ttl < time.Minute {
 		return c, sSessionTTL.errorf("want a duration of at least 1m such as 24h, got %q", raw)
+	}
+	raw = value(fs, getenv, sSessionMaxAge)
+	if c.sessions.maxAge, err = time.ParseDuration(raw); err != nil || c.sessions.maxAge < c.sessions.ttl {
+		return c, sSessionMaxAge.errorf("want a duration no shorter than the session TTL (%s) such as 720h, got %q", c.sessions.ttl, raw)
 	}
 	c.mailFrom = value(fs, getenv, sMailFrom)
 	if _, err := mail.ParseAddress(c.mailFrom); err != nil {

@@ -13,14 +13,31 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// Login throttling. Per client IP: a burst of 20 attempts, then one every
-// 6 s (10 a minute). Per account: a burst of 10, then one every 12 s. The
-// buckets live in each node's memory: with N nodes behind a balancer an
+// Login throttling. Per client IP, every attempt: a burst of 20, then one
+// every 6 s (10 a minute). Per account and client IP, failures: 5 free in
+// a row, then a wait of 1 s before the next attempt, doubling with each
+// further failure up to 5 minutes, forgotten after a success or 15 quiet
+// minutes (growing delays, not a lockout). Per account from all addresses,
+// failures: a burst of 100, then one every 3 s, a ceiling far above what
+// one address gets, so that an attack from some addresses leaves the
+// owner at another able to log in. Per client IP, session tokens and API
+// keys that fail to authenticate: a burst of 30, then one every 2 s. The
+// state lives in each node's memory: with N nodes behind a balancer an
 // attacker gets at most N times these rates.
 const (
 	loginIPRate, loginIPBurst           = 1.0 / 6, 20
-	loginAccountRate, loginAccountBurst = 1.0 / 12, 10
+	loginPairFree                       = 5
+	loginPairBase, loginPairCeiling     = time.Second, 5 * time.Minute
+	loginPairReset                      = 15 * time.Minute
+	loginAccountRate, loginAccountBurst = 1.0 / 3, 100
+	authFailRate, authFailBurst         = 1.0 / 2, 30
 )
+
+// sessionConfig holds the login session lifetimes; zero values take the
+// identity service's defaults.
+type sessionConfig struct {
+	ttl, maxAge time.Duration
+}
 
 // identityParts is the identity service with what must be closed after.
 type identityParts struct {
@@ -30,19 +47,23 @@ type identityParts struct {
 
 func (p identityParts) close() { _ = p.authz.Close() }
 
-func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessionTTL time.Duration, log *slog.Logger) (identityParts, error) {
+func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, log *slog.Logger) (identityParts, error) {
 	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{Logger: log})
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
 	}
 	svc, err := identity.NewService(ctx, identity.Config{
-		UoW:             uow,
-		Authorizer:      authz,
-		Hasher:          argon2id.New(argon2id.DefaultParams),
-		Clock:           ports.ClockFunc(time.Now),
-		SessionTTL:      sessionTTL,
-		LoginPerIP:      inmem.NewRateLimiter(loginIPRate, loginIPBurst, time.Now),
-		LoginPerAccount: inmem.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
+		UoW:               uow,
+		Authorizer:        authz,
+		Hasher:            argon2id.New(argon2id.DefaultParams),
+		Clock:             ports.ClockFunc(time.Now),
+		SessionTTL:        sessions.ttl,
+		SessionMaxAge:     sessions.maxAge,
+		LoginPerIP:        inmem.NewRateLimiter(loginIPRate, loginIPBurst, time.Now),
+		LoginPerAccountIP: inmem.NewBackoff(loginPairFree, loginPairBase, loginPairCeiling, loginPairReset, time.Now),
+		LoginPerAccount:   inmem.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
+		AuthFailuresPerIP: inmem.NewRateLimiter(authFailRate, authFailBurst, time.Now),
+		Logger:            log,
 	})
 	if err != nil {
 		_ = authz.Close()

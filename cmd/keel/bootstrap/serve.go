@@ -82,11 +82,23 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
 	}
-	ids, err := newIdentity(ctx, db, cfg.sessionTTL, log)
+	ids, err := newIdentity(ctx, db, cfg.sessions, log)
 	if err != nil {
 		return err
 	}
 	defer ids.close()
+	// The usage writer stops after the HTTP server, whose requests record
+	// usage, and before the database closes (defers run last first): its
+	// last flush writes what they recorded.
+	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		if err := ids.svc.RunUsageWriter(usageCtx); err != nil {
+			log.Error("writing session and API key usage at shutdown failed", "err", err)
+		}
+	}()
+	defer func() { stopUsage(); <-usageDone }()
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake})
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wake, log)
 	// The retention job stops, and is waited for, before the database

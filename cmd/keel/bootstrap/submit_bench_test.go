@@ -35,7 +35,7 @@ func BenchmarkSubmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := newLogger(newLineWriter(io.Discard), 0)
-	ids, err := newIdentity(ctx, db, time.Hour, log)
+	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, log)
 	if err != nil {
 		b.Fatal(err)
 	}
