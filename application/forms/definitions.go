@@ -3,6 +3,9 @@ package forms
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -11,25 +14,51 @@ import (
 
 var errNoSuchForm = domain.ErrNotFound.WithMessage("No such form.")
 
-// CreateForm defines a form in a workspace (editors and up).
+// errFormChanged answers an update that lost, several times over, the race
+// with other updates of the same form.
+var errFormChanged = domain.E(domain.KindConflict, "form_changed", "The form was changed by someone else meanwhile; try again.")
+
+// updateAttempts is how often UpdateForm applies its change to a fresh
+// copy when another update got in between.
+const updateAttempts = 3
+
+// CreateForm defines a form in a workspace (editors and up). The
+// definition is checked, and its templates and patterns compiled, after
+// authorization and before the transaction, which only writes the form
+// and its audit record: the cost of compiling is the form's author's to
+// choose, and a transaction would make every writer on the instance wait
+// for it.
 func (s *Service) CreateForm(ctx context.Context, p domain.Principal, wsRef string, in domain.FormInput) (_ domain.Form, err error) {
 	ctx, end := usecase.Start(ctx, "forms.CreateForm")
 	defer end(&err)
-	var f domain.Form
+	var w domain.Workspace
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		w, err = s.workspace(ctx, st, p, wsRef, domain.PermFormsWrite)
+		return err
+	})
+	if err != nil {
+		return domain.Form{}, err
+	}
+	f, err := domain.NewForm(w.ID(), in, s.now())
+	if err != nil {
+		return domain.Form{}, err
+	}
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermFormsWrite)
-		if err != nil {
-			return err
-		}
-		if f, err = domain.NewForm(w.ID(), in, s.now()); err != nil {
+		// Authorized again: the membership may have ended meanwhile.
+		if _, err := s.workspace(ctx, st, p, w.ID().String(), domain.PermFormsWrite); err != nil {
 			return err
 		}
 		if err := st.Forms().Add(ctx, f); err != nil {
 			return fmt.Errorf("add form: %w", err)
 		}
-		return nil
+		return s.audit(ctx, st, p, w.ID(), "form.created", "form", f.ID().String(), map[string]string{
+			"name": f.Name(), "notify.recipients": strings.Join(f.Definition().Notify.Recipients, ", "),
+		})
 	})
-	return f, err
+	if err != nil {
+		return domain.Form{}, err
+	}
+	return f, nil
 }
 
 // ListForms lists a workspace's forms (viewers and up).
@@ -37,7 +66,7 @@ func (s *Service) ListForms(ctx context.Context, p domain.Principal, wsRef strin
 	ctx, end := usecase.Start(ctx, "forms.ListForms")
 	defer end(&err)
 	var fs []domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermFormsRead)
 		if err != nil {
 			return err
@@ -53,7 +82,7 @@ func (s *Service) GetForm(ctx context.Context, p domain.Principal, wsRef string,
 	ctx, end := usecase.Start(ctx, "forms.GetForm")
 	defer end(&err)
 	var f domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermFormsRead)
 		if err != nil {
 			return err
@@ -74,28 +103,108 @@ func getForm(ctx context.Context, st ports.Stores, ws domain.WorkspaceID, id dom
 // UpdateForm changes a form's definition (editors and up). change gets the
 // current definition and edits it in place: PATCH semantics live in the
 // HTTP adapter, the rules in domain.Form.Replace.
+//
+// The form is read, changed and compiled outside any transaction; the
+// transaction then checks that the stored form's updated_at is still the
+// one read and writes only then. If someone saved it meanwhile, the change
+// is applied afresh to their version, a few times at most, and then
+// refused as a conflict (form_changed). The update is audited with what
+// changed.
 func (s *Service) UpdateForm(ctx context.Context, p domain.Principal, wsRef string, id domain.FormID, change func(*domain.FormInput) error) (_ domain.Form, err error) {
 	ctx, end := usecase.Start(ctx, "forms.UpdateForm")
 	defer end(&err)
-	var f domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermFormsWrite)
+	for range updateAttempts {
+		var w domain.Workspace
+		var old domain.Form
+		err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+			if w, err = s.workspace(ctx, st, p, wsRef, domain.PermFormsWrite); err != nil {
+				return err
+			}
+			old, err = getForm(ctx, st, w.ID(), id)
+			return err
+		})
 		if err != nil {
-			return err
+			return domain.Form{}, err
 		}
-		if f, err = getForm(ctx, st, w.ID(), id); err != nil {
-			return err
-		}
-		def := f.Definition()
+		def := old.Definition()
 		if err := change(&def); err != nil {
-			return err
+			return domain.Form{}, err
 		}
+		f := old
 		if err := f.Replace(def, s.now()); err != nil {
-			return err
+			return domain.Form{}, err
 		}
-		return st.Forms().Update(ctx, f)
-	})
-	return f, err
+		raced := false
+		err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+			if _, err := s.workspace(ctx, st, p, w.ID().String(), domain.PermFormsWrite); err != nil {
+				return err
+			}
+			at, err := st.Forms().UpdatedAt(ctx, w.ID(), id)
+			if err != nil {
+				return err
+			}
+			if raced = !at.Equal(old.UpdatedAt()); raced {
+				return nil
+			}
+			if err := st.Forms().Update(ctx, f); err != nil {
+				return err
+			}
+			return s.audit(ctx, st, p, w.ID(), "form.updated", "form", id.String(), formChanges(old.Definition(), f.Definition()))
+		})
+		if err != nil {
+			return domain.Form{}, err
+		}
+		if !raced {
+			return f, nil
+		}
+	}
+	return domain.Form{}, errFormChanged
+}
+
+// storedFields is fields as stored: without their compiled patterns,
+// which two compilations of one pattern need not share.
+func storedFields(fs []domain.Field) []domain.Field {
+	out := make([]domain.Field, len(fs))
+	for i, fd := range fs {
+		out[i] = domain.Field{
+			Name: fd.Name, Label: fd.Label, Type: fd.Type, Required: fd.Required, MinLength: fd.MinLength,
+			MaxLength: fd.MaxLength, Min: fd.Min, Max: fd.Max, Pattern: fd.Pattern, Options: fd.Options,
+		}
+	}
+	return out
+}
+
+// formChanges lists, for the audit record, which parts of a form's
+// definition changed ("changed": "fields,notify.recipients"), with the
+// recipients before and after when they changed: who hears of the
+// submissions is what an audit reader most needs to see.
+func formChanges(before, after domain.FormInput) map[string]string {
+	var changed []string
+	for _, part := range []struct {
+		name string
+		a, b any
+	}{
+		{"name", before.Name, after.Name},
+		{"status", before.Status, after.Status},
+		{"fields", storedFields(before.Fields), storedFields(after.Fields)},
+		{"notify.recipients", before.Notify.Recipients, after.Notify.Recipients},
+		{"notify.subject", before.Notify.Subject, after.Notify.Subject},
+		{"autoresponder", before.Autoresponder, after.Autoresponder},
+		{"redirects", before.Redirects, after.Redirects},
+		{"allowed_origins", before.AllowedOrigins, after.AllowedOrigins},
+		{"honeypot", before.Honeypot, after.Honeypot},
+		{"retention_days", before.RetentionDays, after.RetentionDays},
+	} {
+		if !reflect.DeepEqual(part.a, part.b) {
+			changed = append(changed, part.name)
+		}
+	}
+	d := map[string]string{"changed": strings.Join(changed, ",")}
+	if slices.Contains(changed, "notify.recipients") {
+		d["notify.recipients.before"] = strings.Join(before.Notify.Recipients, ", ")
+		d["notify.recipients.after"] = strings.Join(after.Notify.Recipients, ", ")
+	}
+	return d
 }
 
 // DeleteForm deletes a form with its submissions and their queued mail
@@ -108,8 +217,8 @@ func (s *Service) DeleteForm(ctx context.Context, p domain.Principal, wsRef stri
 		if err != nil {
 			return err
 		}
-		if _, err := getForm(ctx, st, w.ID(), id); err != nil {
-			return err
+		if !domain.ValidID(domain.PrefixForm, string(id)) {
+			return errNoSuchForm
 		}
 		if err := st.Forms().Delete(ctx, w.ID(), id); err != nil {
 			return err

@@ -15,6 +15,8 @@ import (
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -34,7 +36,7 @@ func (c *clock) Add(d time.Duration) {
 
 type fixture struct {
 	svc   *forms.Service
-	db    *inmem.DB
+	db    *sqlstore.DB
 	clock *clock
 	owner domain.Principal
 	ws    domain.Workspace
@@ -43,11 +45,13 @@ type fixture struct {
 
 func ptr[T any](v T) *T { return &v }
 
-// newFixture makes a workspace with an owner, directly through the stores:
-// identity's use cases belong to another context.
-func newFixture(t *testing.T, perIPBurst int) *fixture {
+// newFixture makes a workspace with an owner, directly through the stores
+// (identity's use cases belong to another context), on SQLite. cfg, if
+// given, changes the service's configuration; its UoW, if set, wraps the
+// database.
+func newFixture(t *testing.T, perIPBurst int, cfg ...func(*forms.Config)) *fixture {
 	t.Helper()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	u, _ := domain.NewUser(domain.NewUserInput{Email: "owner@example.com", Name: "O", PasswordHash: "x"}, c.Now())
 	ws, _ := domain.NewWorkspace("Site", "site", c.Now())
@@ -69,14 +73,18 @@ func newFixture(t *testing.T, perIPBurst int) *fixture {
 	}
 	t.Cleanup(func() { _ = authz.Close() })
 	f := &fixture{db: db, clock: c, ws: ws, owner: domain.NewUserPrincipal(u.ID(), false, "ses_x")}
-	f.svc = forms.NewService(forms.Config{
+	conf := forms.Config{
 		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>",
 		Spam:      domain.SpamRules{MaxLinks: 3},
 		IPHashKey: []byte("key"),
 		PerIP:     inmem.NewRateLimiter(1, perIPBurst, c.Now),
 		PerForm:   inmem.NewRateLimiter(1, perIPBurst, c.Now),
 		Wake:      func() { f.woken++ },
-	})
+	}
+	for _, change := range cfg {
+		change(&conf)
+	}
+	f.svc = forms.NewService(conf)
 	return f
 }
 

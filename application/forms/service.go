@@ -10,6 +10,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/keelhq/keel/application/usecase"
@@ -30,6 +32,12 @@ type Config struct {
 	IPHashKey []byte
 	// PerIP and PerForm throttle the public endpoint.
 	PerIP, PerForm ports.RateLimiter
+	// PerRecipient, if set, limits autoresponses per recipient address
+	// (lower-cased): the visitor chooses it.
+	PerRecipient ports.RateLimiter
+	// Log, if set, hears of skipped autoresponses and of stored forms
+	// whose templates or patterns were set aside.
+	Log *slog.Logger
 	// Wake, if set, is called after a submission commits so that the mail
 	// dispatcher sends at once instead of at its next poll.
 	Wake func()
@@ -46,6 +54,10 @@ type Service struct {
 	perIP   ports.RateLimiter
 	perForm ports.RateLimiter
 	wake    func()
+
+	perRecipient         ports.RateLimiter
+	log                  *slog.Logger
+	autoresponsesSkipped atomic.Int64
 }
 
 // NewService wires the forms use cases.
@@ -53,11 +65,26 @@ func NewService(cfg Config) *Service {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
+	if cfg.PerRecipient == nil {
+		cfg.PerRecipient = unlimited{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, from: cfg.MailFrom, spam: cfg.Spam,
 		ipKey: cfg.IPHashKey, perIP: cfg.PerIP, perForm: cfg.PerForm, wake: cfg.Wake,
+		perRecipient: cfg.PerRecipient, log: cfg.Log,
 	}
 }
+
+// AutoresponsesSkipped counts the autoresponses this service dropped
+// because their recipient had had its share.
+func (s *Service) AutoresponsesSkipped() int64 { return s.autoresponsesSkipped.Load() }
+
+type unlimited struct{}
+
+func (unlimited) Allow(context.Context, string) (bool, time.Duration) { return true, 0 }
 
 func (s *Service) now() time.Time { return s.clock.Now() }
 

@@ -18,7 +18,7 @@ func (s *Service) ListSubmissions(ctx context.Context, p domain.Principal, wsRef
 	ctx, end := usecase.Start(ctx, "forms.ListSubmissions")
 	defer end(&err)
 	var subs []domain.Submission
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
 		if err != nil {
 			return err
@@ -44,7 +44,7 @@ func (s *Service) GetSubmission(ctx context.Context, p domain.Principal, wsRef s
 	ctx, end := usecase.Start(ctx, "forms.GetSubmission")
 	defer end(&err)
 	var sub domain.Submission
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
 		if err != nil {
 			return err
@@ -93,13 +93,13 @@ func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRe
 	})
 }
 
-// exportBatch is how many submissions an export reads per transaction:
-// small enough that no transaction holds the database for long, large
-// enough that the round trips do not dominate.
+// exportBatch is how many submissions an export reads per batch: small
+// enough that no read holds the database for long, large enough that the
+// round trips do not dominate.
 const exportBatch = 500
 
 // ExportSubmissions streams every submission of a form, newest first, to
-// write, one short transaction per batch, so that memory stays flat and the
+// write, one short read per batch, so that memory stays flat and the
 // database is never held for the whole export (viewers and up). start is
 // called once with the form, before the first row, so the caller can write
 // a header.
@@ -108,7 +108,7 @@ func (s *Service) ExportSubmissions(ctx context.Context, p domain.Principal, wsR
 	defer end(&err)
 	var ws domain.WorkspaceID
 	var f domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsRead)
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Service) ExportSubmissions(ctx context.Context, p domain.Principal, wsR
 	for {
 		var batch []domain.Submission
 		var next string
-		err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 			batch, next, err = st.Submissions().List(ctx, ws, form, ports.SubmissionFilter{}, page)
 			return err
 		})
@@ -191,7 +191,7 @@ func (s *Service) ApplyRetention(ctx context.Context) (deleted int, err error) {
 	ctx, end := usecase.Start(ctx, "forms.ApplyRetention")
 	defer end(&err)
 	var fs []domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		fs, err = st.Forms().WithRetention(ctx)
 		return err
 	})

@@ -3,6 +3,8 @@ package forms
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
 
@@ -29,11 +31,17 @@ type Submitted struct {
 	Form       domain.Form
 }
 
-// Submit stores a visitor's submission and queues its mail in one
-// transaction; nothing is sent inside the request. Spam (a filled
-// honeypot, too many links, a too-quick fill) is stored with status spam
-// and no mail, and answered like a real submission. Submissions are
-// throttled per client IP and per form (domain.ErrRateLimited).
+// Submit stores a visitor's submission and queues its mail; nothing is
+// sent inside the request. Spam (a filled honeypot, too many links, a
+// too-quick fill) is stored with status spam and no mail, and answered
+// like a real submission. Submissions are throttled per client IP and per
+// form (domain.ErrRateLimited), autoresponses per recipient address.
+//
+// Everything whose cost the visitor or the form's author controls runs
+// outside any transaction: the form and its workspace's sender are read
+// through ReadOnly, the submission is validated (patterns included) and
+// its mail rendered, and only then does one short transaction check that
+// the form still exists, add the submission and queue its messages.
 func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err error) {
 	ctx, end := usecase.Start(ctx, "forms.Submit")
 	defer end(&err)
@@ -46,6 +54,44 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	if ok, wait := s.perForm.Allow(ctx, "form:"+string(in.Form)); !ok {
 		return Submitted{}, domain.ErrRateLimited.WithRetryAfter(wait)
 	}
+	var (
+		f    domain.Form
+		from = s.from
+	)
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		if f, err = st.Forms().GetPublic(ctx, in.Form); err != nil {
+			return err
+		}
+		if f.SendsMail() {
+			w, err := st.Workspaces().Get(ctx, f.Workspace())
+			if err != nil {
+				return fmt.Errorf("get workspace %s: %w", f.Workspace(), err)
+			}
+			from = w.Sender(s.from)
+		}
+		return nil
+	})
+	if err != nil {
+		return Submitted{}, err
+	}
+	// The form goes back with a refusal too: the caller needs its error
+	// redirect and allowed origins to answer.
+	out := Submitted{Form: f}
+	for _, w := range f.Warnings() {
+		s.log.WarnContext(ctx, "stored form breaks today's template or pattern rules", "form", f.ID().String(), "warning", w)
+	}
+	now := s.now()
+	meta := domain.SubmissionMeta{IPHash: s.hashIP(in.ClientIP), UserAgent: in.UserAgent, Referrer: in.Referrer, Origin: in.Origin}
+	sub, err := f.Accept(in.Raw, meta, s.spam, now)
+	if err != nil {
+		return out, err
+	}
+	msgs, kinds, err := f.Mail(sub, from, now)
+	if err != nil {
+		return out, err
+	}
+	msgs, kinds = s.limitAutoresponses(ctx, f, msgs, kinds)
+
 	// The request's trace context rides along with each queued message, so
 	// that its delivery, minutes later and maybe on another node, joins
 	// this request's trace.
@@ -53,60 +99,53 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	propagation.TraceContext{}.Inject(ctx, carrier)
 	traceParent := carrier.Get("traceparent")
 
-	var out Submitted
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		f, err := st.Forms().GetPublic(ctx, in.Form)
-		if err != nil {
-			return err
-		}
-		out.Form = f
-		now := s.now()
-		meta := domain.SubmissionMeta{IPHash: s.hashIP(in.ClientIP), UserAgent: in.UserAgent, Referrer: in.Referrer, Origin: in.Origin}
-		sub, err := f.Accept(in.Raw, meta, s.spam, now)
-		if err != nil {
+		// A form deleted since it was read must not gain a submission;
+		// the foreign key would refuse it too, but as an internal error.
+		if _, err := st.Forms().UpdatedAt(ctx, f.Workspace(), f.ID()); err != nil {
 			return err
 		}
 		if err := st.Submissions().Add(ctx, sub); err != nil {
 			return fmt.Errorf("add submission: %w", err)
-		}
-		from, err := s.sender(ctx, st, f, sub)
-		if err != nil {
-			return err
-		}
-		msgs, kinds, err := f.Mail(sub, from, now)
-		if err != nil {
-			return err
 		}
 		for i, m := range msgs {
 			if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, f.Workspace(), sub.ID(), kinds[i], traceParent, now)); err != nil {
 				return fmt.Errorf("queue %s: %w", kinds[i], err)
 			}
 		}
-		out.Submission = sub
 		return nil
 	})
 	if err != nil {
-		// The form, when it was found, goes back with the refusal: the
-		// caller needs its error redirect and allowed origins to answer.
-		return Submitted{Form: out.Form}, err
+		return out, err
 	}
 	s.wake()
+	out.Submission = sub
 	return out, nil
 }
 
-// sender returns the From of sub's mail: its workspace's sender, or the
-// instance's. The public endpoint knows only the form, so this costs one
-// read by primary key in the submission's transaction, skipped for spam,
-// which sends nothing, and for a form that mails no one.
-func (s *Service) sender(ctx context.Context, st ports.Stores, f domain.Form, sub domain.Submission) (string, error) {
-	if sub.IsSpam() || !f.SendsMail() {
-		return s.from, nil
+// limitAutoresponses drops the autoresponse of a submission whose
+// recipient had its share: an anonymous visitor chooses that address, and
+// without a limit could have Keel mail anyone any number of times. The
+// submission and its notification go ahead; only the autoresponse is
+// skipped, and logged.
+func (s *Service) limitAutoresponses(ctx context.Context, f domain.Form, msgs []domain.Message, kinds []string) ([]domain.Message, []string) {
+	for i := 0; i < len(msgs); i++ {
+		if kinds[i] != domain.KindAutoresponder {
+			continue
+		}
+		to := msgs[i].To()
+		if len(to) == 0 {
+			continue
+		}
+		if ok, _ := s.perRecipient.Allow(ctx, "autoresponder:"+strings.ToLower(to[0].Address)); ok {
+			continue
+		}
+		s.log.InfoContext(ctx, "autoresponse skipped: its recipient had its share", "form", f.ID().String(), "workspace", f.Workspace().String())
+		s.autoresponsesSkipped.Add(1)
+		msgs, kinds = slices.Delete(msgs, i, i+1), slices.Delete(kinds, i, i+1)
+		i--
 	}
-	w, err := st.Workspaces().Get(ctx, f.Workspace())
-	if err != nil {
-		return "", fmt.Errorf("get workspace %s: %w", f.Workspace(), err)
-	}
-	return w.Sender(s.from), nil
+	return msgs, kinds
 }
 
 // PublicForm returns a form for the public endpoint's CORS preflight,
@@ -118,7 +157,7 @@ func (s *Service) PublicForm(ctx context.Context, id domain.FormID) (_ domain.Fo
 		return domain.Form{}, errNoSuchForm
 	}
 	var f domain.Form
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		f, err = st.Forms().GetPublic(ctx, id)
 		return err
 	})
