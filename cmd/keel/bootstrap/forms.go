@@ -22,6 +22,8 @@ var (
 	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together"}
 	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
 	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
+
+	sAutoresponderPerAddress = setting{"autoresponder-per-address", "KEEL_AUTORESPONDER_PER_ADDRESS", "5", "autoresponses one recipient address may get per hour, per node; more submissions are stored and notified without one"}
 )
 
 // formsConfig is what the forms service takes from configuration.
@@ -31,6 +33,8 @@ type formsConfig struct {
 	perIP     int
 	perForm   int
 	spam      domain.SpamRules
+	// perAddress is the autoresponses per recipient address and hour.
+	perAddress int
 }
 
 func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig, error) {
@@ -48,11 +52,11 @@ func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig
 	for _, s := range []struct {
 		set *setting
 		dst *int
-	}{{&sSubmitPerIP, &c.perIP}, {&sSubmitPerForm, &c.perForm}} {
+	}{{&sSubmitPerIP, &c.perIP}, {&sSubmitPerForm, &c.perForm}, {&sAutoresponderPerAddress, &c.perAddress}} {
 		raw := value(fs, getenv, *s.set)
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 {
-			return c, s.set.errorf("want a positive number per minute, got %q", raw)
+			return c, s.set.errorf("want a positive number, got %q", raw)
 		}
 		*s.dst = n
 	}
@@ -74,13 +78,20 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 	if cfg.randomKey {
 		log.Warn("KEEL_IP_HASH_KEY is not set: a random key hashes client IPs, so one client's hash differs between restarts and between nodes")
 	}
-	return forms.NewService(forms.Config{
+	fc := forms.Config{
 		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), MailFrom: mailFrom,
 		Spam: cfg.spam, IPHashKey: cfg.ipHashKey,
 		PerIP:   inmem.NewRateLimiter(float64(cfg.perIP)/60, 2*cfg.perIP, time.Now),
 		PerForm: inmem.NewRateLimiter(float64(cfg.perForm)/60, cfg.perForm, time.Now),
 		Wake:    wake,
-	})
+		Log:     log,
+	}
+	if cfg.perAddress > 0 { // loadFormsConfig requires it; a test's literal may leave it out
+		// A recipient's allowance comes back over the hour rather than all
+		// at once at its end.
+		fc.PerRecipient = inmem.NewRateLimiter(float64(cfg.perAddress)/3600, cfg.perAddress, time.Now)
+	}
+	return forms.NewService(fc)
 }
 
 // retentionEvery is how often the retention job runs. Every node runs it;
