@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,34 +53,26 @@ func ParseEmail(field, s string) (Email, error) {
 
 func (e Email) String() string { return string(e) }
 
-// Password length limits. The minimum follows NIST SP 800-63B; the maximum
-// keeps a megabyte "password" from becoming a hashing denial of service.
-const (
-	MinPasswordLen = 10
-	MaxPasswordLen = 256
-)
-
-// CheckPassword enforces the password rules on a new password.
-func CheckPassword(field, pw string) error {
-	n := utf8.RuneCountInString(pw)
-	switch {
-	case n < MinPasswordLen:
-		return Invalid(FieldError{field, "too_short", "Use at least 10 characters."})
-	case len(pw) > MaxPasswordLen:
-		return Invalid(FieldError{field, "too_long", "Use at most 256 bytes."})
-	case !utf8.ValidString(pw):
-		return Invalid(FieldError{field, "invalid_utf8", "The password must be valid UTF-8."})
-	}
-	return nil
-}
-
-// checkName validates a display name: 1 to 100 characters, one line.
+// checkName validates a display name: 1 to 100 characters on one line,
+// without control characters (NUL, ESC, …) or bidirectional overrides,
+// which would corrupt or disguise the name wherever it is shown: lists,
+// audit events, mail.
 func checkName(field, s string) (string, *FieldError) {
 	s = strings.TrimSpace(s)
-	if n := utf8.RuneCountInString(s); n == 0 || n > 100 || strings.ContainsAny(s, "\r\n\t") || !utf8.ValidString(s) {
-		return "", &FieldError{field, "invalid_name", "Use 1 to 100 characters on one line."}
+	if n := utf8.RuneCountInString(s); n == 0 || n > 100 || !utf8.ValidString(s) || strings.ContainsFunc(s, unprintableInName) {
+		return "", &FieldError{field, "invalid_name", "Use 1 to 100 characters on one line, without control characters."}
 	}
 	return s, nil
+}
+
+// unprintableInName reports the runes a name may not hold: control
+// characters (tabs and line breaks included), the Unicode line and
+// paragraph separators, and the bidirectional embeddings, overrides and
+// isolates that can make a name read as another. Other format characters,
+// such as the zero-width joiners some scripts and emoji need, are allowed.
+func unprintableInName(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) ||
+		(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // UserStatus is closed: these variables are its only values.

@@ -34,10 +34,7 @@ const setupCounter = "setup"
 func (s *Service) Setup(ctx context.Context, p domain.Principal, in SetupInput) (_ LoginResult, err error) {
 	ctx, end := usecase.Start(ctx, "identity.Setup")
 	defer end(&err)
-	if err := domain.CheckPassword("password", in.Password); err != nil {
-		return LoginResult{}, err
-	}
-	probe, err := domain.NewUser(domain.NewUserInput{Email: in.Email, Name: in.Name}, s.now())
+	probe, err := s.checkAccount(in.Email, in.Name, in.Password)
 	if err != nil {
 		return LoginResult{}, err
 	}

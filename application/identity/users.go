@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -97,10 +99,7 @@ func (s *Service) CreateUserFromCLI(ctx context.Context, in CreateUserInput) (_ 
 }
 
 func (s *Service) createUser(ctx context.Context, p domain.Principal, in CreateUserInput) (domain.User, error) {
-	if err := domain.CheckPassword("password", in.Password); err != nil {
-		return domain.User{}, err
-	}
-	if _, err := domain.NewUser(domain.NewUserInput{Email: in.Email, Name: in.Name}, s.now()); err != nil {
+	if _, err := s.checkAccount(in.Email, in.Name, in.Password); err != nil {
 		return domain.User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
@@ -118,6 +117,30 @@ func (s *Service) createUser(ctx context.Context, p domain.Principal, in CreateU
 		return s.audit(ctx, st, p, "", "user.created", "user", string(u.ID()), map[string]string{"email": u.Email().String()})
 	})
 	return u, err
+}
+
+// checkAccount validates a new account's e-mail, name and password, all
+// before any hashing or transaction, and reports every invalid field at
+// once. The password is checked against the e-mail and name as typed
+// when they do not parse.
+func (s *Service) checkAccount(email, name, password string) (domain.User, error) {
+	var fields []domain.FieldError
+	u, err := domain.NewUser(domain.NewUserInput{Email: email, Name: name}, s.now())
+	var de *domain.Error
+	if errors.As(err, &de) {
+		fields = append(fields, de.Fields...)
+	} else if err != nil {
+		return domain.User{}, err
+	}
+	if err := domain.CheckPassword("password", password, domain.Email(strings.ToLower(strings.TrimSpace(email))), name); errors.As(err, &de) {
+		fields = append(fields, de.Fields...)
+	} else if err != nil {
+		return domain.User{}, err
+	}
+	if len(fields) > 0 {
+		return domain.User{}, domain.Invalid(fields...)
+	}
+	return u, nil
 }
 
 // ListUsers lists every account; instance administrators only.
