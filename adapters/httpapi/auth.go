@@ -11,6 +11,21 @@ import (
 
 const principalKey = "keel.principal"
 
+// noStoreHeader is Cache-Control's value, prepared once: the header is set
+// on every API response.
+var noStoreHeader = []string{"no-store"}
+
+// noStore keeps every /v1 response out of every cache, browsers' and
+// shared ones: the API answers with login tokens (setup, login), secrets
+// (API key creation) and private data (anything a credential reads), and
+// a cached copy would outlive logout and revocation or reach another user
+// of a shared cache. The public delivery API, whose responses are public
+// by design, replaces it with its own Cache-Control.
+func noStore(c *gin.Context) {
+	c.Writer.Header()["Cache-Control"] = noStoreHeader
+	c.Next()
+}
+
 // authenticate resolves the caller of every /v1 request from its
 // Authorization header. No header means an anonymous caller, whom the use
 // cases refuse where they must; a header that does not authenticate is

@@ -109,7 +109,7 @@ func New(cfg Config) *Server {
 	if cfg.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
-	v1 := e.Group("/v1")
+	v1 := e.Group("/v1", noStore)
 	if cfg.Identity != nil {
 		v1.Use(authenticate(cfg.Identity))
 		identityRoutes{ids: cfg.Identity}.register(v1)
