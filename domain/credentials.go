@@ -245,12 +245,11 @@ type AuditEvent struct {
 }
 
 // NewAuditEvent stamps an event with an ID and time. User agents are cut
-// to 512 bytes: they are client-controlled and end up in every listing.
+// to 512 bytes, on a character boundary: they are client-controlled and
+// end up in every listing.
 func NewAuditEvent(e AuditEvent, now time.Time) AuditEvent {
 	e.ID = AuditID(NewID(PrefixAudit, now))
 	e.CreatedAt = Timestamp(now)
-	if len(e.UserAgent) > 512 {
-		e.UserAgent = e.UserAgent[:512]
-	}
+	e.UserAgent = TruncateUTF8(e.UserAgent, 512)
 	return e
 }

@@ -40,7 +40,7 @@ func TestTruncateKeepsWholeCharacters(t *testing.T) {
 
 // TestTruncationSitesKeepWholeCharacters covers every place the domain
 // cuts client- or server-supplied text: attempt errors, submission
-// metadata and quoted scopes.
+// metadata, audit user agents and quoted scopes.
 func TestTruncationSitesKeepWholeCharacters(t *testing.T) {
 	t.Parallel()
 	m, _ := domain.NewMessage(domain.MessageInput{From: "a@example.com", To: []string{"b@example.com"}, Text: "x"}, now)
@@ -64,6 +64,11 @@ func TestTruncationSitesKeepWholeCharacters(t *testing.T) {
 		if v != ua[:1+333*3] {
 			t.Errorf("%s kept as %d bytes, want the 334 whole characters that fit in 1000", name, len(v))
 		}
+	}
+
+	ev := domain.NewAuditEvent(domain.AuditEvent{Action: "login", UserAgent: "x" + strings.Repeat("€", 200)}, now)
+	if ev.UserAgent != "x"+strings.Repeat("€", 170) {
+		t.Errorf("audit user agent kept as %d bytes (valid UTF-8 %v), want the 171 whole characters that fit in 512", len(ev.UserAgent), utf8.ValidString(ev.UserAgent))
 	}
 
 	_, err = domain.ParseScopes([]string{"x" + strings.Repeat("é", 30)})
