@@ -102,7 +102,10 @@ type User struct {
 	passwordHash  string
 	status        UserStatus
 	instanceAdmin bool
-	createdAt     time.Time
+	// canCreateWorkspaces is an instance administrator's leave for this
+	// user to create workspaces when only administrators may.
+	canCreateWorkspaces bool
+	createdAt           time.Time
 }
 
 // NewUserInput carries the raw fields of a new user.
@@ -136,7 +139,7 @@ func NewUser(in NewUserInput, now time.Time) (User, error) {
 
 // RehydrateUser rebuilds a stored user.
 func RehydrateUser(id UserID, email Email, name, passwordHash string, status UserStatus, instanceAdmin bool, createdAt time.Time) User {
-	return User{id, email, name, passwordHash, status, instanceAdmin, createdAt.UTC()}
+	return User{id: id, email: email, name: name, passwordHash: passwordHash, status: status, instanceAdmin: instanceAdmin, createdAt: createdAt.UTC()}
 }
 
 func (u User) ID() UserID            { return u.id }
@@ -147,6 +150,14 @@ func (u User) Status() UserStatus    { return u.status }
 func (u User) IsInstanceAdmin() bool { return u.instanceAdmin }
 func (u User) CreatedAt() time.Time  { return u.createdAt }
 func (u User) Active() bool          { return u.status == UserActive }
+
+// CanCreateWorkspaces reports whether an instance administrator allowed
+// the user to create workspaces; administrators themselves always may.
+func (u User) CanCreateWorkspaces() bool { return u.canCreateWorkspaces }
+
+// SetCanCreateWorkspaces grants or withdraws the leave to create
+// workspaces.
+func (u *User) SetCanCreateWorkspaces(ok bool) { u.canCreateWorkspaces = ok }
 
 // SetPasswordHash replaces the stored hash, after a password change or when
 // hashing parameters were raised and the hash is recomputed at login.
@@ -163,6 +174,11 @@ type Workspace struct {
 	name     string
 	slug     string
 	mailFrom string // "" sends the workspace's mail from the instance's sender
+	// sender says whether mailFrom is in use; while it is pending,
+	// codeHash is the hash of the code mailed to it at codeSentAt.
+	sender     SenderStatus
+	codeHash   []byte
+	codeSentAt *time.Time
 	// publicOrigins are the browser origins whose scripts may read the
 	// workspace's public content API; "*" is any origin.
 	publicOrigins []string
@@ -249,7 +265,7 @@ var errMailFrom = FieldError{"mail_from", "invalid_address", `Use one e-mail add
 // NewWorkspace validates and returns a workspace created at now. It sends
 // mail from the instance's sender until Update gives it its own.
 func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
-	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), publicOrigins: []string{AnyOrigin}, createdAt: Timestamp(now)}
+	w := Workspace{id: WorkspaceID(NewID(PrefixWorkspace, now)), sender: SenderNone, publicOrigins: []string{AnyOrigin}, createdAt: Timestamp(now)}
 	if err := w.Update(WorkspaceChange{Name: &name, Slug: &slug}); err != nil {
 		return Workspace{}, err
 	}
@@ -260,7 +276,10 @@ func NewWorkspace(name, slug string, now time.Time) (Workspace, error) {
 // as it is.
 type WorkspaceChange struct {
 	Name, Slug *string
-	MailFrom   *string // "" returns to the instance's sender
+	// MailFrom "" returns to the instance's sender. Another address is
+	// unverified until VerifySender or AwaitSenderCode; setting the
+	// current address again makes it unverified unless it is verified.
+	MailFrom *string
 	// PublicOrigins replaces the origins allowed to read the public API.
 	PublicOrigins *[]string
 }
@@ -296,19 +315,81 @@ func (w *Workspace) Update(c WorkspaceChange) error {
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
+	if c.MailFrom != nil && (from != w.mailFrom || w.sender != SenderVerified) {
+		w.sender, w.codeHash, w.codeSentAt = SenderUnverified, nil, nil
+		if from == "" {
+			w.sender = SenderNone
+		}
+	}
 	w.name, w.slug, w.mailFrom, w.publicOrigins = n, s, from, origins
 	return nil
 }
 
+// VerifySender marks an unverified sender verified when allowed lists its
+// domain, and reports whether the sender is verified.
+func (w *Workspace) VerifySender(allowed SenderDomains) bool {
+	if w.sender == SenderUnverified && allowed.Allows(w.mailFrom) {
+		w.sender = SenderVerified
+	}
+	return w.sender == SenderVerified
+}
+
+// AwaitSenderCode makes an unverified sender pending on the code whose
+// hash is codeHash, mailed at now. A workspace gets at most one code per
+// SenderCodeInterval; last is when it got the one before, if any.
+func (w *Workspace) AwaitSenderCode(codeHash []byte, last *time.Time, now time.Time) error {
+	if w.sender != SenderUnverified {
+		return ErrSenderNotPending
+	}
+	if last != nil && now.Sub(*last) < SenderCodeInterval {
+		return ErrSenderCodeTooSoon
+	}
+	at := Timestamp(now)
+	w.sender, w.codeHash, w.codeSentAt = SenderPending, slices.Clone(codeHash), &at
+	return nil
+}
+
+// ConfirmSender verifies a pending sender when codeHash is the hash of the
+// code mailed to it and the code has not expired; the code works once.
+func (w *Workspace) ConfirmSender(codeHash []byte, now time.Time) error {
+	if w.sender != SenderPending || w.codeSentAt == nil {
+		return ErrSenderNotPending
+	}
+	if !SameHash(codeHash, w.codeHash) || !now.Before(w.codeSentAt.Add(SenderCodeTTL)) {
+		return ErrSenderCodeInvalid
+	}
+	w.sender, w.codeHash = SenderVerified, nil
+	return nil
+}
+
+// StoredSender is a workspace's sender verification as storage keeps it.
+type StoredSender struct {
+	Status     SenderStatus
+	CodeHash   []byte
+	CodeSentAt *time.Time
+}
+
 // RehydrateWorkspace rebuilds a stored workspace.
-func RehydrateWorkspace(id WorkspaceID, name, slug, mailFrom string, publicOrigins []string, createdAt time.Time) Workspace {
-	return Workspace{id, name, slug, mailFrom, slices.Clone(publicOrigins), createdAt.UTC()}
+func RehydrateWorkspace(id WorkspaceID, name, slug, mailFrom string, sender StoredSender, publicOrigins []string, createdAt time.Time) Workspace {
+	return Workspace{
+		id: id, name: name, slug: slug, mailFrom: mailFrom,
+		sender: sender.Status, codeHash: slices.Clone(sender.CodeHash), codeSentAt: utcPtr(sender.CodeSentAt),
+		publicOrigins: slices.Clone(publicOrigins), createdAt: createdAt.UTC(),
+	}
 }
 
 func (w Workspace) ID() WorkspaceID  { return w.id }
 func (w Workspace) Name() string     { return w.name }
 func (w Workspace) Slug() string     { return w.slug }
 func (w Workspace) MailFrom() string { return w.mailFrom }
+
+// SenderStatus says whether MailFrom is in use.
+func (w Workspace) SenderStatus() SenderStatus { return w.sender }
+
+// StoredSender returns the sender's verification for storage.
+func (w Workspace) StoredSender() StoredSender {
+	return StoredSender{Status: w.sender, CodeHash: slices.Clone(w.codeHash), CodeSentAt: w.codeSentAt}
+}
 
 // PublicOrigins are the origins allowed to read the public API.
 func (w Workspace) PublicOrigins() []string { return slices.Clone(w.publicOrigins) }
@@ -320,10 +401,11 @@ func (w Workspace) AllowsPublicOrigin(origin string) bool {
 }
 func (w Workspace) CreatedAt() time.Time { return w.createdAt }
 
-// Sender returns the From of the workspace's mail: its own sender when it
-// has one, else instanceDefault.
+// Sender returns the From of the workspace's mail: its own sender once it
+// is verified, else instanceDefault. An unverified address would let any
+// workspace administrator send mail in someone else's name.
 func (w Workspace) Sender(instanceDefault string) string {
-	if w.mailFrom != "" {
+	if w.mailFrom != "" && w.sender == SenderVerified {
 		return w.mailFrom
 	}
 	return instanceDefault
@@ -339,4 +421,6 @@ var (
 	ErrInvalidCreds     = E(KindUnauthenticated, "invalid_credentials", "The e-mail address or password is wrong.")
 	ErrRateLimited      = E(KindRateLimited, "rate_limited", "Too many attempts; try again later.")
 	ErrWorkspaceUnknown = E(KindNotFound, "not_found", "No such workspace.")
+
+	ErrWorkspaceCreationNotAllowed = E(KindForbidden, "workspace_creation_not_allowed", "Only instance administrators and the users they allow can create workspaces.")
 )

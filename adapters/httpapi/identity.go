@@ -29,6 +29,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.GET("/workspaces", h.listWorkspaces)
 	v1.GET("/workspaces/:ws", h.getWorkspace)
 	v1.PATCH("/workspaces/:ws", h.updateWorkspace)
+	v1.POST("/workspaces/:ws/mail-from/verify", h.verifyMailFrom)
 	v1.DELETE("/workspaces/:ws", h.deleteWorkspace)
 
 	v1.GET("/workspaces/:ws/members", h.listMembers)
@@ -50,16 +51,19 @@ func fail(c *gin.Context, err error) { _ = c.Error(err) }
 // --- DTOs. Domain types carry no JSON tags; these do.
 
 type userResponse struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	Name          string    `json:"name"`
-	Status        string    `json:"status"`
-	InstanceAdmin bool      `json:"instance_admin"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Name          string `json:"name"`
+	Status        string `json:"status"`
+	InstanceAdmin bool   `json:"instance_admin"`
+	// CanCreateWorkspaces is an instance administrator's leave to create
+	// workspaces (see KEEL_WORKSPACE_CREATORS).
+	CanCreateWorkspaces bool      `json:"can_create_workspaces"`
+	CreatedAt           time.Time `json:"created_at"`
 }
 
 func toUserResponse(u domain.User) userResponse {
-	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CreatedAt()}
+	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.CreatedAt()}
 }
 
 type loginResponse struct {
@@ -73,19 +77,21 @@ func toLoginResponse(r identity.LoginResult) loginResponse {
 }
 
 // workspaceResponse is a workspace. mail_from is "" when the workspace's
-// mail goes out from the instance's sender.
+// mail goes out from the instance's sender, which it also does while
+// mail_from_status is not verified.
 type workspaceResponse struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Slug     string `json:"slug"`
-	MailFrom string `json:"mail_from"`
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Slug           string `json:"slug"`
+	MailFrom       string `json:"mail_from"`
+	MailFromStatus string `json:"mail_from_status"`
 	// PublicOrigins may read the public content API: ["*"] is any.
 	PublicOrigins []string  `json:"public_origins"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 
 func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
-	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), nonNil(w.PublicOrigins()), w.CreatedAt()}
+	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.SenderStatus().String(), nonNil(w.PublicOrigins()), w.CreatedAt()}
 }
 
 type membershipResponse struct {
@@ -249,7 +255,8 @@ func (h identityRoutes) listUsers(c *gin.Context) {
 }
 
 type updateUserRequest struct {
-	Status *string `json:"status"`
+	Status              *string `json:"status"`
+	CanCreateWorkspaces *bool   `json:"can_create_workspaces"`
 }
 
 func (h identityRoutes) updateUser(c *gin.Context) {
@@ -258,7 +265,7 @@ func (h identityRoutes) updateUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	in := identity.UpdateUserInput{ID: domain.UserID(c.Param("user"))}
+	in := identity.UpdateUserInput{ID: domain.UserID(c.Param("user")), CanCreateWorkspaces: req.CanCreateWorkspaces}
 	if req.Status != nil {
 		st, err := domain.ParseUserStatus(*req.Status)
 		if err != nil {
@@ -330,6 +337,24 @@ func (h identityRoutes) updateWorkspace(c *gin.Context) {
 	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{
 		Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom, PublicOrigins: req.PublicOrigins,
 	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toWorkspaceResponse(w))
+}
+
+type verifyMailFromRequest struct {
+	Code string `json:"code"`
+}
+
+func (h identityRoutes) verifyMailFrom(c *gin.Context) {
+	var req verifyMailFromRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	w, err := h.ids.VerifyMailFrom(c.Request.Context(), principal(c), c.Param("ws"), req.Code)
 	if err != nil {
 		fail(c, err)
 		return

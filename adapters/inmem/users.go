@@ -61,7 +61,9 @@ func (s userStore) Update(ctx context.Context, u domain.User) error {
 		return domain.ErrNotFound
 	}
 	// The e-mail and creation time are not updatable, as in sqlstore.
-	s.tx.s.users[u.ID()] = domain.RehydrateUser(u.ID(), old.Email(), u.Name(), u.PasswordHash(), u.Status(), u.IsInstanceAdmin(), old.CreatedAt())
+	nu := domain.RehydrateUser(u.ID(), old.Email(), u.Name(), u.PasswordHash(), u.Status(), u.IsInstanceAdmin(), old.CreatedAt())
+	nu.SetCanCreateWorkspaces(u.CanCreateWorkspaces())
+	s.tx.s.users[u.ID()] = nu
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
 	if s.slugUsed(w.Slug(), w.ID()) {
 		return domain.ErrSlugTaken
 	}
-	s.tx.s.workspaces[w.ID()] = domain.RehydrateWorkspace(w.ID(), w.Name(), w.Slug(), w.MailFrom(), w.PublicOrigins(), old.CreatedAt())
+	s.tx.s.workspaces[w.ID()] = domain.RehydrateWorkspace(w.ID(), w.Name(), w.Slug(), w.MailFrom(), w.StoredSender(), w.PublicOrigins(), old.CreatedAt())
 	return nil
 }
 

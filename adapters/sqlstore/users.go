@@ -12,17 +12,17 @@ import (
 // userStore implements ports.UserStore.
 type userStore struct{ *stores }
 
-const userColumns = `id, email, name, password_hash, status, instance_admin, created_at`
+const userColumns = `id, email, name, password_hash, status, instance_admin, can_create_workspaces, created_at`
 
 type userRow struct {
 	id, email, name, passwordHash, status string
-	instanceAdmin                         bool
+	instanceAdmin, canCreateWorkspaces    bool
 	createdAt                             time.Time
 }
 
 func scanUser(sc scanner) (domain.User, error) {
 	var r userRow
-	if err := sc.Scan(&r.id, &r.email, &r.name, &r.passwordHash, &r.status, &r.instanceAdmin, &r.createdAt); err != nil {
+	if err := sc.Scan(&r.id, &r.email, &r.name, &r.passwordHash, &r.status, &r.instanceAdmin, &r.canCreateWorkspaces, &r.createdAt); err != nil {
 		return domain.User{}, err
 	}
 	return r.toDomain()
@@ -33,12 +33,14 @@ func (r userRow) toDomain() (domain.User, error) {
 	if err != nil {
 		return domain.User{}, fmt.Errorf("user %s: stored status %q: %w", r.id, r.status, err)
 	}
-	return domain.RehydrateUser(domain.UserID(r.id), domain.Email(r.email), r.name, r.passwordHash, status, r.instanceAdmin, r.createdAt), nil
+	u := domain.RehydrateUser(domain.UserID(r.id), domain.Email(r.email), r.name, r.passwordHash, status, r.instanceAdmin, r.createdAt)
+	u.SetCanCreateWorkspaces(r.canCreateWorkspaces)
+	return u, nil
 }
 
 func (s userStore) Add(ctx context.Context, u domain.User) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		u.ID().String(), u.Email().String(), u.Name(), u.PasswordHash(), u.Status().String(), u.IsInstanceAdmin(), u.CreatedAt())
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		u.ID().String(), u.Email().String(), u.Name(), u.PasswordHash(), u.Status().String(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.CreatedAt())
 	if s.d.uniqueViolation(err) {
 		// The ID is random, so the e-mail is what collided.
 		return domain.ErrEmailTaken
@@ -70,8 +72,8 @@ func (s userStore) getBy(ctx context.Context, column, v string) (domain.User, er
 }
 
 func (s userStore) Update(ctx context.Context, u domain.User) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE users SET name = ?, status = ?, password_hash = ?, instance_admin = ? WHERE id = ?`),
-		u.Name(), u.Status().String(), u.PasswordHash(), u.IsInstanceAdmin(), u.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE users SET name = ?, status = ?, password_hash = ?, instance_admin = ?, can_create_workspaces = ? WHERE id = ?`),
+		u.Name(), u.Status().String(), u.PasswordHash(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.ID().String())
 	if err == nil {
 		err = affected(res)
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -13,11 +14,13 @@ import (
 // workspaceStore implements ports.WorkspaceStore.
 type workspaceStore struct{ *stores }
 
-const workspaceColumns = `id, name, slug, mail_from, public_origins, created_at`
+const workspaceColumns = `id, name, slug, mail_from, mail_from_status, mail_from_code_hash, mail_from_code_sent_at, public_origins, created_at`
 
 type workspaceRow struct {
-	id, name, slug, mailFrom, origins string
-	createdAt                         time.Time
+	id, name, slug, mailFrom, senderStatus, origins string
+	codeHash                                        []byte
+	codeSentAt                                      sql.NullTime
+	createdAt                                       time.Time
 }
 
 func (r workspaceRow) toDomain() (domain.Workspace, error) {
@@ -25,12 +28,17 @@ func (r workspaceRow) toDomain() (domain.Workspace, error) {
 	if err := json.Unmarshal([]byte(r.origins), &origins); err != nil {
 		return domain.Workspace{}, fmt.Errorf("decode public origins of %s: %w", r.id, err)
 	}
-	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, origins, r.createdAt), nil
+	status, err := domain.ParseSenderStatus(r.senderStatus)
+	if err != nil {
+		return domain.Workspace{}, fmt.Errorf("workspace %s: stored sender status %q: %w", r.id, r.senderStatus, err)
+	}
+	sender := domain.StoredSender{Status: status, CodeHash: r.codeHash, CodeSentAt: timePtr(r.codeSentAt)}
+	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, sender, origins, r.createdAt), nil
 }
 
 func scanWorkspace(sc scanner) (domain.Workspace, error) {
 	var r workspaceRow
-	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.origins, &r.createdAt); err != nil {
+	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.senderStatus, &r.codeHash, &r.codeSentAt, &r.origins, &r.createdAt); err != nil {
 		return domain.Workspace{}, err
 	}
 	return r.toDomain()
@@ -49,8 +57,9 @@ func nonNilStrings(s []string) []string {
 }
 
 func (s workspaceStore) Add(ctx context.Context, w domain.Workspace) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), originsJSON(w), w.CreatedAt())
+	sender := w.StoredSender()
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w), w.CreatedAt())
 	if s.d.uniqueViolation(err) {
 		// The ID is random, so the slug is what collided.
 		return domain.ErrSlugTaken
@@ -82,7 +91,9 @@ func (s workspaceStore) getBy(ctx context.Context, column, v string) (domain.Wor
 }
 
 func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ?, public_origins = ? WHERE id = ?`), w.Name(), w.Slug(), w.MailFrom(), originsJSON(w), w.ID().String())
+	sender := w.StoredSender()
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ?, mail_from_status = ?, mail_from_code_hash = ?, mail_from_code_sent_at = ?, public_origins = ? WHERE id = ?`),
+		w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w), w.ID().String())
 	if s.d.uniqueViolation(err) {
 		return domain.ErrSlugTaken
 	}
@@ -114,7 +125,7 @@ func (s workspaceStore) ListForUser(ctx context.Context, u domain.UserID, p port
 		return nil, "", err
 	}
 	ws, err := queryAll(ctx, s.q, s.d.rebind(
-		`SELECT w.id, w.name, w.slug, w.mail_from, w.public_origins, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		`SELECT w.id, w.name, w.slug, w.mail_from, w.mail_from_status, w.mail_from_code_hash, w.mail_from_code_sent_at, w.public_origins, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
 		 WHERE m.user_id = ? AND w.id > ? ORDER BY w.id LIMIT ?`),
 		scanWorkspace, u.String(), p.After, limit+1)
 	if err != nil {

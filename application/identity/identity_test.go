@@ -292,6 +292,9 @@ func TestDisabledCreatorsKeysStopWithinTheCacheTTL(t *testing.T) {
 	f := newFixture(t)
 	_, admin := f.setup(t)
 	u, bob := f.user(t, admin, "bob@example.com")
+	if _, err := f.svc.UpdateUser(t.Context(), admin, identity.UpdateUserInput{ID: u.ID(), CanCreateWorkspaces: new(true)}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.svc.CreateWorkspace(t.Context(), bob, identity.CreateWorkspaceInput{Name: "B", Slug: "b"}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
@@ -15,7 +16,7 @@ import (
 
 // newSQLiteFixture is newFixture on a migrated SQLite database, the storage
 // production runs.
-func newSQLiteFixture(t *testing.T, cfg identity.Config) fixture {
+func newSQLiteFixture(t *testing.T, cfg identity.Config) (fixture, *sqlstore.DB) {
 	t.Helper()
 	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
@@ -32,7 +33,7 @@ func newSQLiteFixture(t *testing.T, cfg identity.Config) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{svc: svc, hasher: h, clock: c}
+	return fixture{svc: svc, hasher: h, clock: c}, db
 }
 
 // A member who is removed loses the keys they made in the workspace for
@@ -40,7 +41,7 @@ func newSQLiteFixture(t *testing.T, cfg identity.Config) fixture {
 // bring back access that was meant to end with their membership.
 func TestRemovingAMemberRevokesTheirKeys(t *testing.T) {
 	t.Parallel()
-	f := newSQLiteFixture(t, identity.Config{})
+	f, _ := newSQLiteFixture(t, identity.Config{})
 	_, owner := f.setup(t)
 	if _, err := f.svc.CreateWorkspace(t.Context(), owner, identity.CreateWorkspaceInput{Name: "Docs", Slug: "docs"}); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,9 @@ type Config struct {
 	// second; the default, and the maximum, is half that, which leaves
 	// room for the request that made the change and for clock drift.
 	CredentialCacheTTL time.Duration
+	// Workspaces holds the instance's rules for creating workspaces and
+	// for their senders (workspaces.go).
+	Workspaces WorkspacePolicy
 }
 
 // Service runs the identity use cases.
@@ -72,6 +75,7 @@ type Service struct {
 	usage         *usageBuffer
 	usageInterval time.Duration
 	log           *slog.Logger
+	workspaces    WorkspacePolicy
 
 	// decoy is a hash of a throwaway password, made on the first login
 	// rather than at start: a hash costs tens of milliseconds and
@@ -121,6 +125,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
+		workspaces: cfg.Workspaces.withDefaults(),
 	}, nil
 }
 

@@ -162,10 +162,13 @@ func (s *Service) ListUsers(ctx context.Context, p domain.Principal, page ports.
 type UpdateUserInput struct {
 	ID     domain.UserID
 	Status *domain.UserStatus
+	// CanCreateWorkspaces grants or withdraws the leave to create
+	// workspaces, which matters when only administrators may.
+	CanCreateWorkspaces *bool
 }
 
-// UpdateUser disables or re-enables an account; instance administrators
-// only. Disabling ends the user's sessions at once and makes their API
+// UpdateUser disables or re-enables an account, or lets it create
+// workspaces; instance administrators only. Disabling ends the user's sessions at once and makes their API
 // keys unusable. Administrators cannot disable themselves, which would
 // lock an instance with one administrator out.
 func (s *Service) UpdateUser(ctx context.Context, p domain.Principal, in UpdateUserInput) (_ domain.User, err error) {
@@ -178,6 +181,19 @@ func (s *Service) UpdateUser(ctx context.Context, p domain.Principal, in UpdateU
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if u, err = st.Users().Get(ctx, in.ID); err != nil {
 			return err
+		}
+		if c := in.CanCreateWorkspaces; c != nil && *c != u.CanCreateWorkspaces() {
+			u.SetCanCreateWorkspaces(*c)
+			if err := st.Users().Update(ctx, u); err != nil {
+				return fmt.Errorf("save user: %w", err)
+			}
+			action := "user.workspace_creation_allowed"
+			if !*c {
+				action = "user.workspace_creation_withdrawn"
+			}
+			if err := s.audit(ctx, st, p, "", action, "user", string(u.ID()), nil); err != nil {
+				return err
+			}
 		}
 		if in.Status == nil || *in.Status == u.Status() {
 			return nil

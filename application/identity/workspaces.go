@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -21,22 +22,59 @@ type CreateWorkspaceInput struct {
 	PublicOrigins *[]string
 }
 
-// CreateWorkspace creates a workspace whose first owner is the caller. Any
-// logged-in person may; API keys may not.
+// WorkspacePolicy is what the instance administrator decides about
+// workspaces.
+type WorkspacePolicy struct {
+	// AnyoneCreates lets every user create workspaces; otherwise only
+	// instance administrators and the users they allow may.
+	AnyoneCreates bool
+	// MailFrom is the instance's sender: it sends the codes that confirm
+	// a workspace's sender, and its domain is always allowed.
+	MailFrom string
+	// SenderDomains are the domains a workspace may send from without
+	// confirming the address.
+	SenderDomains domain.SenderDomains
+}
+
+// defaultMailFrom is the instance's sender when the Config names none.
+const defaultMailFrom = "Keel <keel@localhost>"
+
+func (wp WorkspacePolicy) withDefaults() WorkspacePolicy {
+	if wp.MailFrom == "" {
+		wp.MailFrom = defaultMailFrom
+	}
+	wp.SenderDomains = wp.SenderDomains.With(wp.MailFrom)
+	return wp
+}
+
+// CreateWorkspace creates a workspace whose first owner is the caller:
+// an instance administrator or a user they allowed, or any person when
+// the instance lets anyone; never an API key. A MailFrom outside the
+// allowed domains waits for the code mailed to it (see UpdateWorkspace).
 func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in CreateWorkspaceInput) (_ domain.Workspace, err error) {
 	ctx, end := usecase.Start(ctx, "identity.CreateWorkspace")
 	defer end(&err)
 	if err := requireUser(p); err != nil {
 		return domain.Workspace{}, err
 	}
-	w, err := domain.NewWorkspace(in.Name, in.Slug, s.now())
+	created, err := domain.NewWorkspace(in.Name, in.Slug, s.now())
 	if err != nil {
 		return domain.Workspace{}, err
 	}
-	if err := w.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
+	if err := created.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
 		return domain.Workspace{}, err
 	}
+	code, hash := domain.NewSenderCode()
+	var w domain.Workspace
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		if err := s.mayCreateWorkspace(ctx, st, p); err != nil {
+			return err
+		}
+		w = created // the transaction may run again
+		mail, err := s.settleSender(&w, nil, code, hash)
+		if err != nil {
+			return err
+		}
 		if err := st.Workspaces().Add(ctx, w); err != nil {
 			return err
 		}
@@ -47,12 +85,84 @@ func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in Cr
 		if err := policyChanged(ctx, st); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, p, w.ID(), "workspace.created", "workspace", string(w.ID()), map[string]string{"slug": w.Slug()})
+		if err := queueSenderCode(ctx, st, mail); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "workspace.created", "workspace", string(w.ID()), map[string]string{
+			"slug": w.Slug(), "mail_from": w.MailFrom(), "mail_from_status": w.SenderStatus().String(),
+		})
 	})
 	if err != nil {
 		return domain.Workspace{}, err
 	}
 	return w, s.reload(ctx)
+}
+
+// mayCreateWorkspace lets p create a workspace under the instance's
+// policy. It reads the user in the transaction, so that a leave just
+// withdrawn holds at once.
+func (s *Service) mayCreateWorkspace(ctx context.Context, st ports.Stores, p domain.Principal) error {
+	if s.workspaces.AnyoneCreates {
+		return nil
+	}
+	u, err := st.Users().Get(ctx, p.User())
+	if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	if !u.IsInstanceAdmin() && !u.CanCreateWorkspaces() {
+		return domain.ErrWorkspaceCreationNotAllowed
+	}
+	return nil
+}
+
+// settleSender decides a workspace sender just set: verified at once on an
+// allowed domain; otherwise pending on code (whose hash is hash), and then
+// it returns the mail that carries the code. last is when the workspace's
+// previous code was sent, if any.
+func (s *Service) settleSender(w *domain.Workspace, last *time.Time, code string, hash []byte) (*domain.OutboxMessage, error) {
+	if w.SenderStatus() != domain.SenderUnverified || w.VerifySender(s.workspaces.SenderDomains) {
+		return nil, nil
+	}
+	now := s.now()
+	if err := w.AwaitSenderCode(hash, last, now); err != nil {
+		return nil, err
+	}
+	m, err := domain.NewMessage(domain.MessageInput{
+		From: s.workspaces.MailFrom, To: []string{w.MailFrom()},
+		Subject: "Confirm this address as a sender on Keel",
+		Text: fmt.Sprintf(senderCodeText, w.Name(), w.Slug(), int(domain.SenderCodeTTL.Hours()), code, w.Slug(), code),
+	}, now)
+	if err != nil {
+		return nil, fmt.Errorf("compose sender code mail: %w", err)
+	}
+	om := domain.NewOutboxMessage(m, w.ID(), "", domain.KindSenderCode, "", now)
+	return &om, nil
+}
+
+// senderCodeText is the body of the mail that confirms a sender. Its
+// subject carries no code: the outbox lists subjects to the workspace's
+// administrators, who must not be able to confirm an address they do not
+// read.
+const senderCodeText = `An administrator of the workspace %q (%s) on a Keel instance asked to send its mail from this address.
+
+If that was you or your team, confirm the address with this code within %d hours:
+
+    %s
+
+    POST /v1/workspaces/%s/mail-from/verify
+    {"code": "%s"}
+
+If you did not expect this message, ignore it: no mail is sent from this address until the code is entered.
+`
+
+func queueSenderCode(ctx context.Context, st ports.Stores, m *domain.OutboxMessage) error {
+	if m == nil {
+		return nil
+	}
+	if err := st.Outbox().Add(ctx, *m); err != nil {
+		return fmt.Errorf("queue sender code: %w", err)
+	}
+	return nil
 }
 
 // ListWorkspaces lists the caller's workspaces: a person's memberships, or
@@ -101,11 +211,16 @@ type UpdateWorkspaceInput struct {
 }
 
 // UpdateWorkspace renames a workspace, changes its slug or the sender of
-// its mail (admins, owners).
+// its mail (admins, owners). A sender on a domain the instance allows is
+// used at once. Another is pending: Keel mails it a code, in the same
+// transaction through the outbox, and keeps sending from the instance's
+// sender until VerifyMailFrom gets the code. Setting a pending address
+// again sends a new code, at most one a minute.
 func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in UpdateWorkspaceInput) (_ domain.Workspace, err error) {
 	ctx, end := usecase.Start(ctx, "identity.UpdateWorkspace")
 	defer end(&err)
 	var w domain.Workspace
+	code, hash := domain.NewSenderCode()
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if w, err = s.workspace(ctx, st, p, in.Ref, domain.PermWorkspaceWrite); err != nil {
 			return err
@@ -114,7 +229,16 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 		if err := w.Update(domain.WorkspaceChange{Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
 			return err
 		}
+		var mail *domain.OutboxMessage
+		if in.MailFrom != nil {
+			if mail, err = s.settleSender(&w, before.StoredSender().CodeSentAt, code, hash); err != nil {
+				return err
+			}
+		}
 		if err := st.Workspaces().Update(ctx, w); err != nil {
+			return err
+		}
+		if err := queueSenderCode(ctx, st, mail); err != nil {
 			return err
 		}
 		// The public API's cached responses are keyed by slug and carry
@@ -125,8 +249,35 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 			}
 		}
 		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{
-			"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom(), "public_origins": strings.Join(w.PublicOrigins(), " "),
+			"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom(), "mail_from_status": w.SenderStatus().String(),
+			"public_origins": strings.Join(w.PublicOrigins(), " "),
 		})
+	})
+	return w, err
+}
+
+// VerifyMailFrom confirms a workspace's pending sender with the code
+// mailed to it (admins, owners). A code works once and for
+// domain.SenderCodeTTL; a wrong one changes nothing.
+func (s *Service) VerifyMailFrom(ctx context.Context, p domain.Principal, ref, code string) (_ domain.Workspace, err error) {
+	ctx, end := usecase.Start(ctx, "identity.VerifyMailFrom")
+	defer end(&err)
+	hash, err := domain.HashSenderCode(code)
+	if err != nil {
+		return domain.Workspace{}, err
+	}
+	var w domain.Workspace
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		if w, err = s.workspace(ctx, st, p, ref, domain.PermWorkspaceWrite); err != nil {
+			return err
+		}
+		if err := w.ConfirmSender(hash, s.now()); err != nil {
+			return err
+		}
+		if err := st.Workspaces().Update(ctx, w); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "workspace.mail_from_verified", "workspace", string(w.ID()), map[string]string{"mail_from": w.MailFrom()})
 	})
 	return w, err
 }

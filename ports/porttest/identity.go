@@ -62,6 +62,7 @@ func users(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		u := addUser(t, uow, "alice@example.com")
 		u.SetStatus(domain.UserDisabled)
 		u.SetPasswordHash("$argon2id$new")
+		u.SetCanCreateWorkspaces(true)
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Users().Update(ctx, u) })
 		got := getUser(t, uow, u.ID())
 		if userView(got) != userView(u) {
@@ -160,6 +161,11 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		if err := w.Update(domain.WorkspaceChange{MailFrom: new(`"Acme, Inc." <hello@acme.test>`), PublicOrigins: &[]string{"https://acme.test", "http://localhost:3000"}}); err != nil {
 			t.Fatal(err)
 		}
+		// A pending sender keeps the hash of its code and when it was sent.
+		code, hash := domain.NewSenderCode()
+		if err := w.AwaitSenderCode(hash, nil, t0.Add(time.Minute+123456789)); err != nil {
+			t.Fatal(err)
+		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error {
 			if err := st.Workspaces().Add(ctx, w); err != nil {
 				return err
@@ -180,6 +186,20 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			if len(mine) != 1 || workspaceView(mine[0]) != workspaceView(w) {
 				t.Errorf("ListForUser = %v, want [%s]", idsOf(mine, workspaceView), workspaceView(w))
+			}
+			return nil
+		})
+		if err := w.ConfirmSender(domain.HashSecret(code), t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Workspaces().Update(ctx, w) })
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			got, err := st.Workspaces().Get(ctx, w.ID())
+			if err != nil {
+				return fmt.Errorf("get after confirming: %w", err)
+			}
+			if workspaceView(got) != workspaceView(w) || got.SenderStatus() != domain.SenderVerified {
+				t.Errorf("after confirming: %s, want %s", workspaceView(got), workspaceView(w))
 			}
 			return nil
 		})
@@ -911,11 +931,13 @@ func stampPtr(t *time.Time) string {
 }
 
 func userView(u domain.User) string {
-	return fmt.Sprintf("{%s %s %q %q %s admin=%v %s}", u.ID(), u.Email(), u.Name(), u.PasswordHash(), u.Status(), u.IsInstanceAdmin(), stamp(u.CreatedAt()))
+	return fmt.Sprintf("{%s %s %q %q %s admin=%v creates=%v %s}", u.ID(), u.Email(), u.Name(), u.PasswordHash(), u.Status(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), stamp(u.CreatedAt()))
 }
 
 func workspaceView(w domain.Workspace) string {
-	return fmt.Sprintf("{%s %q %s from=%q origins=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(), w.PublicOrigins(), stamp(w.CreatedAt()))
+	snd := w.StoredSender()
+	return fmt.Sprintf("{%s %q %s from=%q sender=%s code=%x sent=%s origins=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(),
+		snd.Status, snd.CodeHash, stampPtr(snd.CodeSentAt), w.PublicOrigins(), stamp(w.CreatedAt()))
 }
 
 func memberView(m domain.Membership) string {

@@ -212,6 +212,12 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 		ids[email] = u.ID()
 	}
 	f.target, f.newcomer = ids["target@example.com"], ids["newcomer@example.com"]
+	// Only instance administrators and the users they allow create
+	// workspaces (KEEL_WORKSPACE_CREATORS=admins, the default).
+	for _, email := range []string{people[owner], people[otherMember]} {
+		_, err := f.ids.UpdateUser(ctx, root, identity.UpdateUserInput{ID: ids[email], CanCreateWorkspaces: new(true)})
+		must("allow "+email+" to create workspaces", err)
+	}
 
 	ownerToken, own := login(people[owner])
 	w, err := f.ids.CreateWorkspace(ctx, own, identity.CreateWorkspaceInput{Name: "Workspace A", Slug: wsA})

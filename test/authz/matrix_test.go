@@ -55,6 +55,9 @@ type row struct {
 	scope string
 	body  func(f *fixture) any // a valid request body; nil for none
 	byID  bool                 // name workspace A by ID rather than slug
+	// codes are the problem codes some principals get instead of their
+	// status's code in problemCodes.
+	codes map[principal]string
 }
 
 // readOnly rows share a fixture per principal; every other cell has a
@@ -82,10 +85,16 @@ var matrix = []row{
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "PATCH /v1/users/:user", body: disableUserBody},
 
-	{want: want(401, 201, 201, 201, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/workspaces", body: createWorkspaceBody},
+	// Of the users, only the owner and the other workspace's owner are
+	// allowed to create workspaces, besides the instance administrator.
+	{want: want(401, 403, 403, 403, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/workspaces", body: createWorkspaceBody,
+		codes: map[principal]string{viewer: "workspace_creation_not_allowed", editor: "workspace_creation_not_allowed", admin: "workspace_creation_not_allowed"}},
 	{want: want(401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/workspaces"},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 200, 404, 401, 401), route: "GET /v1/workspaces/:ws"},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws", body: renameBody},
+	// Workspace A has no sender waiting for a code: 409 is past authorization.
+	{want: want(401, 403, 403, 409, 409, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/mail-from/verify", body: verifyMailFromBody,
+		codes: map[principal]string{admin: "mail_from_not_pending", owner: "mail_from_not_pending"}},
 	{want: want(401, 403, 403, 403, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws", byID: true},
 
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/members", scope: "members:read", byID: true},
@@ -175,8 +184,12 @@ func checkResponse(t *testing.T, w *httptest.ResponseRecorder, r row, p principa
 		t.Errorf("%s as %s: problem %s: %v", r.route, p, w.Body, err)
 		return
 	}
-	if prob.Status != want || prob.Code != problemCodes[want] {
-		t.Errorf("%s as %s: problem status %d code %q, want %d %q", r.route, p, prob.Status, prob.Code, want, problemCodes[want])
+	code := problemCodes[want]
+	if c, ok := r.codes[p]; ok {
+		code = c
+	}
+	if prob.Status != want || prob.Code != code {
+		t.Errorf("%s as %s: problem status %d code %q, want %d %q", r.route, p, prob.Status, prob.Code, want, code)
 	}
 }
 
@@ -199,6 +212,8 @@ func createWorkspaceBody(*fixture) any {
 }
 
 func renameBody(*fixture) any { return map[string]string{"name": "Renamed"} }
+
+func verifyMailFromBody(*fixture) any { return map[string]string{"code": "not-the-code"} }
 
 func addMemberBody(f *fixture) any {
 	return map[string]string{"user_id": string(f.newcomer), "role": "viewer"}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 )
 
@@ -25,26 +26,28 @@ type setting struct {
 }
 
 var (
-	sHTTPAddr        = setting{"http-addr", "KEEL_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP server listens on (host:port; port 0 picks a free one)"}
-	sDataDir         = setting{"data-dir", "KEEL_DATA_DIR", "./keel-data", "directory for the SQLite database and console mail"}
-	sDatabaseURL     = setting{"database-url", "KEEL_DATABASE_URL", "", "postgres://user:pass@host/db, or sqlite:PATH (default: sqlite in the data directory)"}
-	sSMTPURL         = setting{"smtp-url", "KEEL_SMTP_URL", "", "smtp://user:pass@host:port[?tls=starttls|implicit|none] or smtps://… (default: write mail to the console and .eml files)"}
-	sLogLevel        = setting{"log-level", "KEEL_LOG_LEVEL", "info", "debug, info, warn or error"}
-	sTraceExporter   = setting{"trace-exporter", "KEEL_TRACE_EXPORTER", "none", "none, stdout or otlp (otlp reads the standard OTEL_EXPORTER_OTLP_* variables)"}
-	sMaxBodyBytes    = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
-	sShutdownTimeout = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
-	sSessionTTL      = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
-	sSessionMaxAge   = setting{"session-max-age", "KEEL_SESSION_MAX_AGE", "720h", "absolute lifetime of a login session, however busy (at least the session TTL)"}
-	sMailFrom        = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
-	sMailMaxAttempts = setting{"mail-max-attempts", "KEEL_MAIL_MAX_ATTEMPTS", "12", "delivery attempts per message before it is given up as dead"}
-	sMailRetryBase   = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
-	sDispatcher      = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail itself; off: leave it to keel worker processes"}
+	sHTTPAddr          = setting{"http-addr", "KEEL_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP server listens on (host:port; port 0 picks a free one)"}
+	sDataDir           = setting{"data-dir", "KEEL_DATA_DIR", "./keel-data", "directory for the SQLite database and console mail"}
+	sDatabaseURL       = setting{"database-url", "KEEL_DATABASE_URL", "", "postgres://user:pass@host/db, or sqlite:PATH (default: sqlite in the data directory)"}
+	sSMTPURL           = setting{"smtp-url", "KEEL_SMTP_URL", "", "smtp://user:pass@host:port[?tls=starttls|implicit|none] or smtps://… (default: write mail to the console and .eml files)"}
+	sLogLevel          = setting{"log-level", "KEEL_LOG_LEVEL", "info", "debug, info, warn or error"}
+	sTraceExporter     = setting{"trace-exporter", "KEEL_TRACE_EXPORTER", "none", "none, stdout or otlp (otlp reads the standard OTEL_EXPORTER_OTLP_* variables)"}
+	sMaxBodyBytes      = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
+	sShutdownTimeout   = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
+	sSessionTTL        = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
+	sSessionMaxAge     = setting{"session-max-age", "KEEL_SESSION_MAX_AGE", "720h", "absolute lifetime of a login session, however busy (at least the session TTL)"}
+	sMailFrom          = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
+	sMailMaxAttempts   = setting{"mail-max-attempts", "KEEL_MAIL_MAX_ATTEMPTS", "12", "delivery attempts per message before it is given up as dead"}
+	sMailRetryBase     = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
+	sDispatcher        = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail itself; off: leave it to keel worker processes"}
+	sMailFromDomains   = setting{"mail-from-domains", "KEEL_MAIL_FROM_DOMAINS", "", "comma-separated domains a workspace's mail_from may use without confirming the address (the domain of the mail-from setting always may)"}
+	sWorkspaceCreators = setting{"workspace-creators", "KEEL_WORKSPACE_CREATORS", "admins", "who may create workspaces: admins (instance administrators and the users they allow) or anyone"}
 )
 
 // settings lists every setting in the README's order.
 var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
-	sSessionMaxAge, sMailFrom, sMailMaxAttempts, sMailRetryBase, sDispatcher,
+	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale,
 }
@@ -93,6 +96,7 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	sessions        sessionConfig
 	mailFrom        string // validated: a parsable address
+	workspaces      identity.WorkspacePolicy
 	mailMaxAttempts int
 	mailRetryBase   time.Duration
 	dispatcher      bool // deliver mail in this process
@@ -187,6 +191,17 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	c.mailFrom = value(fs, getenv, sMailFrom)
 	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
 		return c, sMailFrom.errorf("want an address such as \"Keel <keel@example.com>\", got %q", c.mailFrom)
+	}
+	c.workspaces.MailFrom = c.mailFrom
+	raw = value(fs, getenv, sMailFromDomains)
+	if c.workspaces.SenderDomains, err = domain.ParseSenderDomains(strings.Split(raw, ",")); err != nil {
+		return c, sMailFromDomains.errorf("want domain names such as example.com,example.org, got %q", raw)
+	}
+	switch raw = value(fs, getenv, sWorkspaceCreators); raw {
+	case "admins", "anyone":
+		c.workspaces.AnyoneCreates = raw == "anyone"
+	default:
+		return c, sWorkspaceCreators.errorf("want admins or anyone, got %q", raw)
 	}
 	if c.mailMaxAttempts, err = loadMailMaxAttempts(fs, getenv); err != nil {
 		return c, err

@@ -47,7 +47,7 @@ type identityParts struct {
 
 func (p identityParts) close() { _ = p.authz.Close() }
 
-func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, log *slog.Logger) (identityParts, error) {
+func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, workspaces identity.WorkspacePolicy, log *slog.Logger) (identityParts, error) {
 	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{Logger: log})
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
@@ -64,6 +64,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		LoginPerAccount:   inmem.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
 		AuthFailuresPerIP: inmem.NewRateLimiter(authFailRate, authFailBurst, time.Now),
 		Logger:            log,
+		Workspaces:        workspaces,
 	})
 	if err != nil {
 		_ = authz.Close()

@@ -82,7 +82,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
 	}
-	ids, err := newIdentity(ctx, db, cfg.sessions, log)
+	ids, err := newIdentity(ctx, db, cfg.sessions, cfg.workspaces, log)
 	if err != nil {
 		return err
 	}

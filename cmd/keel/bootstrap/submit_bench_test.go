@@ -12,6 +12,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -35,7 +36,7 @@ func BenchmarkSubmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := newLogger(newLineWriter(io.Discard), 0)
-	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, log)
+	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, identity.WorkspacePolicy{}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

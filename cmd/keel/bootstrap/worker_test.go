@@ -124,7 +124,7 @@ func TestServeDeliversQueuedMailAndListsIt(t *testing.T) {
 	// The instance administrator is in no workspace: make them owner of one.
 	var w struct{ ID string }
 	callJSON(t, "POST", base+"/v1/workspaces", login.Token, `{"name":"Site","slug":"site"}`, 201, &w)
-	f.ws = domain.RehydrateWorkspace(domain.WorkspaceID(w.ID), "Site", "site", "", []string{domain.AnyOrigin}, time.Now())
+	f.ws = domain.RehydrateWorkspace(domain.WorkspaceID(w.ID), "Site", "site", "", domain.StoredSender{Status: domain.SenderNone}, []string{domain.AnyOrigin}, time.Now())
 	id := f.queue(t)
 	f.waitForMail(t, id)
 	for deadline := time.Now().Add(5 * time.Second); f.status(t, id) != domain.OutboxSent && time.Now().Before(deadline); {
