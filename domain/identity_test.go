@@ -54,8 +54,17 @@ func TestWorkspaceSender(t *testing.T) {
 	if err := w.Update(domain.WorkspaceChange{MailFrom: new(" Acme <hello@acme.test> ")}); err != nil {
 		t.Fatal(err)
 	}
-	if w.MailFrom() != "Acme <hello@acme.test>" || w.Sender(instance) != "Acme <hello@acme.test>" {
-		t.Errorf("after Update: MailFrom = %q, Sender = %q; want the workspace's", w.MailFrom(), w.Sender(instance))
+	// An address nobody verified is not used: anyone could name any.
+	if w.MailFrom() != "Acme <hello@acme.test>" || w.SenderStatus() != domain.SenderUnverified || w.Sender(instance) != instance {
+		t.Errorf("after Update: MailFrom = %q (%v), Sender = %q; want the instance's", w.MailFrom(), w.SenderStatus(), w.Sender(instance))
+	}
+	other, _ := domain.ParseSenderDomains([]string{"example.org"})
+	if w.VerifySender(other) || w.Sender(instance) != instance {
+		t.Errorf("a domain not allowed verified the sender")
+	}
+	allowed, _ := domain.ParseSenderDomains([]string{" ACME.test "})
+	if !w.VerifySender(allowed) || w.Sender(instance) != "Acme <hello@acme.test>" {
+		t.Errorf("after VerifySender: %v, Sender = %q; want the workspace's", w.SenderStatus(), w.Sender(instance))
 	}
 	if err := w.Update(domain.WorkspaceChange{MailFrom: new("")}); err != nil {
 		t.Fatal(err)

@@ -130,7 +130,7 @@ func (s *Service) settleSender(w *domain.Workspace, last *time.Time, code string
 	m, err := domain.NewMessage(domain.MessageInput{
 		From: s.workspaces.MailFrom, To: []string{w.MailFrom()},
 		Subject: "Confirm this address as a sender on Keel",
-		Text: fmt.Sprintf(senderCodeText, w.Name(), w.Slug(), int(domain.SenderCodeTTL.Hours()), code, w.Slug(), code),
+		Text:    fmt.Sprintf(senderCodeText, w.Name(), w.Slug(), int(domain.SenderCodeTTL.Hours()), code, w.Slug(), code),
 	}, now)
 	if err != nil {
 		return nil, fmt.Errorf("compose sender code mail: %w", err)
