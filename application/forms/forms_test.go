@@ -199,6 +199,11 @@ func TestSubmitSendsFromTheWorkspaceSender(t *testing.T) {
 		if err := w.Update(domain.WorkspaceChange{MailFrom: ptr("Acme <hello@acme.test>")}); err != nil {
 			return err
 		}
+		// Only a verified sender is used; the identity use cases verify it.
+		allowed, err := domain.ParseSenderDomains([]string{"acme.test"})
+		if err != nil || !w.VerifySender(allowed) {
+			return fmt.Errorf("verify the sender: %v", err)
+		}
 		return st.Workspaces().Update(ctx, w)
 	})
 	if err != nil {
