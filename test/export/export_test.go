@@ -225,6 +225,48 @@ func newFixture(t *testing.T, sc scale) fixture {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	ids, fs, key, form := seed(t, db)
+	clock := ports.ClockFunc(time.Now)
+
+	start := time.Now()
+	size := 0
+	for lo := 0; lo < sc.rows; lo += insertBatch {
+		batch := 0
+		err := db.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+			batch = 0 // a rerun transaction counts again
+			for i := lo; i < min(lo+insertBatch, sc.rows); i++ {
+				r := sc.rowOf(i)
+				sub, err := r.submission(form, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := st.Submissions().Add(ctx, sub); err != nil {
+					return err
+				}
+				batch += r.size()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("insert rows %d to %d: %v", lo, lo+insertBatch, err)
+		}
+		size += batch
+		if lo == 0 {
+			t.Logf("first batch of %d in %s", insertBatch, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	t.Logf("inserted %d submissions in %s", sc.rows, time.Since(start).Round(time.Millisecond))
+
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, clock), Identity: ids, Forms: fs}))
+	t.Cleanup(srv.Close)
+	return fixture{scale: sc, url: srv.URL, key: key, form: form.ID(), dataSize: size}
+}
+
+// seed makes an owner, the workspace "site" with the form fields, and an
+// API key that may read its submissions, through the use cases over db.
+func seed(t *testing.T, db *sqlstore.DB) (*identity.Service, *forms.Service, string, domain.Form) {
+	t.Helper()
+	ctx := t.Context()
 	clock := ports.ClockFunc(time.Now)
 	authz, err := casbinauthz.New(ctx, db, casbinauthz.Options{PollInterval: -1, Logger: discard})
 	if err != nil {
@@ -265,39 +307,7 @@ func newFixture(t *testing.T, sc scale) fixture {
 	if err != nil {
 		t.Fatalf("create form: %v", err)
 	}
-
-	start := time.Now()
-	size := 0
-	for lo := 0; lo < sc.rows; lo += insertBatch {
-		batch := 0
-		err := db.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-			batch = 0 // a rerun transaction counts again
-			for i := lo; i < min(lo+insertBatch, sc.rows); i++ {
-				r := sc.rowOf(i)
-				sub, err := r.submission(form, time.Now())
-				if err != nil {
-					return err
-				}
-				if err := st.Submissions().Add(ctx, sub); err != nil {
-					return err
-				}
-				batch += r.size()
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("insert rows %d to %d: %v", lo, lo+insertBatch, err)
-		}
-		size += batch
-		if lo == 0 {
-			t.Logf("first batch of %d in %s", insertBatch, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	t.Logf("inserted %d submissions in %s", sc.rows, time.Since(start).Round(time.Millisecond))
-
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, clock), Identity: ids, Forms: fs}))
-	t.Cleanup(srv.Close)
-	return fixture{scale: sc, url: srv.URL, key: key.Secret, form: form.ID(), dataSize: size}
+	return ids, fs, key.Secret, form
 }
 
 // rowSink is the export's destination: an io.Writer that counts the bytes
