@@ -91,3 +91,27 @@ func TestAcceptStripsControlCharacters(t *testing.T) {
 		t.Errorf("a required value of control characters only = %v, want name:required", err)
 	}
 }
+
+// TestMultiselectCountsAnOptionOnce: an option sent twice is kept once, so
+// that a multiselect's pattern sees each option at most once, as the
+// form's pattern budget assumes.
+func TestMultiselectCountsAnOptionOnce(t *testing.T) {
+	t.Parallel()
+	f, err := domain.NewForm("ws_x", contactForm(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := domain.RawSubmission{
+		Fields: map[string][]string{"name": {"Ada"}, "email": {"ada@example.com"}, "tags": {"a", "b", "a", "a"}},
+		Order:  []string{"name", "email", "tags"},
+	}
+	s, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range s.Values() {
+		if v.Field == "tags" && !slices.Equal(v.Values, []string{"a", "b"}) {
+			t.Fatalf("tags = %q, want [a b]", v.Values)
+		}
+	}
+}
