@@ -58,7 +58,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p domain.Principal, in Creat
 	if err != nil {
 		return CreatedAPIKey{}, err
 	}
-	return out, s.reload(ctx)
+	s.reload(ctx)
+	return out, nil
 }
 
 func scopeList(ps []domain.Permission) string {
@@ -116,7 +117,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref stri
 		return err
 	}
 	s.creds.forgetWhere(func(c domain.Principal) bool { return c.APIKey() == id })
-	return s.reload(ctx)
+	s.reload(ctx)
+	return nil
 }
 
 // ListAuditEvents lists a workspace's audit log, newest first (admins and

@@ -89,7 +89,8 @@ func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMembe
 	if err != nil {
 		return Member{}, err
 	}
-	return m, s.reload(ctx)
+	s.reload(ctx)
+	return m, nil
 }
 
 var errNoSuchUser = domain.ErrNotFound.WithMessage("No user has this ID or e-mail address.")
@@ -192,7 +193,8 @@ func (s *Service) ChangeMember(ctx context.Context, p domain.Principal, in Chang
 	if err != nil {
 		return Member{}, err
 	}
-	return m, s.reload(ctx)
+	s.reload(ctx)
+	return m, nil
 }
 
 // RemoveMember takes a user out of a workspace (admins and owners; only
@@ -251,5 +253,6 @@ func (s *Service) RemoveMember(ctx context.Context, p domain.Principal, ref stri
 		return err
 	}
 	s.creds.forgetWhere(func(c domain.Principal) bool { return slices.Contains(revoked, c.APIKey()) })
-	return s.reload(ctx)
+	s.reload(ctx)
+	return nil
 }

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -48,6 +51,9 @@ type Config struct {
 	AuthFailuresPerIP ports.FailureLimiter
 	// Logger receives the errors of background work; none when nil.
 	Logger *slog.Logger
+	// MeterProvider makes the service's metrics; OpenTelemetry's global
+	// provider when nil.
+	MeterProvider metric.MeterProvider
 	// CredentialCacheTTL bounds how long a verified token is trusted
 	// without looking at the database again, so revocation, expiry and
 	// disabling take effect within it on every node. Keel promises one
@@ -76,6 +82,8 @@ type Service struct {
 	usageInterval time.Duration
 	log           *slog.Logger
 	workspaces    WorkspacePolicy
+	// reloadFailures counts policy reloads that failed after a commit.
+	reloadFailures metric.Int64Counter
 
 	// decoy is a hash of a throwaway password, made on the first login
 	// rather than at start: a hash costs tens of milliseconds and
@@ -118,6 +126,15 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = otel.GetMeterProvider()
+	}
+	reloadFailures, err := cfg.MeterProvider.Meter(scope).Int64Counter("keel.policy.reload_failures",
+		metric.WithUnit("{reload}"),
+		metric.WithDescription("Policy reloads that failed after a committed change; the poller applies the change later."))
+	if err != nil {
+		return nil, fmt.Errorf("identity metrics: %w", err)
+	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, hasher: cfg.Hasher, clock: cfg.Clock,
 		sessionTTL: cfg.SessionTTL, sessionMaxAge: cfg.SessionMaxAge,
@@ -125,7 +142,8 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
-		workspaces: cfg.Workspaces.withDefaults(),
+		workspaces:     cfg.Workspaces.withDefaults(),
+		reloadFailures: reloadFailures,
 	}, nil
 }
 
@@ -190,14 +208,21 @@ func policyChanged(ctx context.Context, st ports.Stores) error {
 	return nil
 }
 
+// scope names the instrumentation of this package.
+const scope = "github.com/keelhq/keel/application/identity"
+
 // reload applies a committed policy change on this node at once; other
-// nodes follow through the counter. A failure here is logged by the
-// caller's error path but the change itself is committed.
-func (s *Service) reload(ctx context.Context) error {
+// nodes follow through the counter. It returns nothing because the change
+// is committed whatever happens here: reporting a failure would tell the
+// caller that work which took effect did not (and lose a new API key's
+// one-time secret). A failed reload is logged and counted instead, and
+// this node's poller applies the change when it next sees the counter
+// move, as every other node does.
+func (s *Service) reload(ctx context.Context) {
 	if err := s.authz.Reload(ctx); err != nil {
-		return fmt.Errorf("reload policy: %w", err)
+		s.reloadFailures.Add(ctx, 1)
+		s.log.ErrorContext(ctx, "policy reload after a committed change failed; the poller will apply it", "err", err)
 	}
-	return nil
 }
 
 // credentialCache remembers verified tokens for a short time, keyed by the

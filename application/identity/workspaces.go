@@ -95,7 +95,8 @@ func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in Cr
 	if err != nil {
 		return domain.Workspace{}, err
 	}
-	return w, s.reload(ctx)
+	s.reload(ctx)
+	return w, nil
 }
 
 // mayCreateWorkspace lets p create a workspace under the instance's
@@ -306,7 +307,8 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p domain.Principal, ref s
 	if err != nil {
 		return err
 	}
-	return s.reload(ctx)
+	s.reload(ctx)
+	return nil
 }
 
 // publicContentChanged tells every node's public content cache, in the
