@@ -25,6 +25,9 @@ type cachedResponse struct {
 	// decision when it is "any origin" (setSite sets both).
 	site      domain.Workspace
 	anyOrigin bool
+	// transient responses are served but not kept: their key is one that
+	// anyone can vary without end for the same answer.
+	transient bool
 	// The header values write sends, made once so that a cache hit
 	// allocates none: every request's header map shares these
 	// one-element slices, which nothing changes after this (Add would
@@ -54,7 +57,8 @@ func (r *cachedResponse) setSite(site domain.Workspace) {
 }
 
 // PublicCache keeps rendered responses of the public delivery API in
-// memory, keyed by request URI. Any change to public content anywhere
+// memory, keyed by route and the parameters that select a response
+// (cacheKey). Any change to public content anywhere
 // empties it (Invalidate): changes are rare next to reads, and a precise
 // invalidation would have to know every list, feed and sitemap an entry
 // appears in.

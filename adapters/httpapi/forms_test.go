@@ -64,6 +64,7 @@ type formsFixture struct {
 type fixtureOptions struct {
 	perIP        ports.RateLimiter // nil: generous
 	maxBodyBytes int64             // 0: the default
+	publicURL    string            // "": the default
 }
 
 func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
@@ -99,7 +100,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
-		MaxBodyBytes: opts.maxBodyBytes, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
+		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})
 	res, err := ids.Setup(ctx, anon, identity.SetupInput{Email: "owner@example.com", Password: "correct horse battery", Name: "Owner"})

@@ -46,11 +46,16 @@ type Config struct {
 	// PublicMaxAge and PublicStale set the public API's Cache-Control
 	// max-age and stale-while-revalidate; zero picks the defaults.
 	PublicMaxAge, PublicStale time.Duration
-	MaxBodyBytes              int64        // requests with larger bodies get 413
-	Metrics                   http.Handler // serves GET /metrics; nil leaves it out
-	TracerProvider            trace.TracerProvider
-	MeterProvider             metric.MeterProvider
-	Propagator                propagation.TextMapPropagator
+	// PublicURL is the API's own absolute base URL, such as
+	// https://api.example.com, on which feeds and sitemaps build their
+	// links; empty is DefaultPublicURL. Links never follow the request's
+	// Host, which the client chooses and a shared cache would pass on.
+	PublicURL      string
+	MaxBodyBytes   int64        // requests with larger bodies get 413
+	Metrics        http.Handler // serves GET /metrics; nil leaves it out
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // DefaultMaxBodyBytes is the body limit when none is configured: 1 MiB.
@@ -132,7 +137,7 @@ func New(cfg Config) *Server {
 		if cfg.PublicStale <= 0 {
 			cfg.PublicStale = DefaultPublicStale
 		}
-		newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale).register(v1)
+		newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale, cfg.PublicURL).register(v1)
 	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}

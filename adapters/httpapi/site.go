@@ -23,6 +23,10 @@ import (
 type siteRoutes struct {
 	content *content.Service
 	cache   *PublicCache
+	// base is the API's absolute URL from configuration, which feeds and
+	// sitemaps build their links on; never the request's Host, which
+	// the client chooses.
+	base string
 	// cacheControl is the header every successful public response has,
 	// as a header value that every response shares (see cachedResponse).
 	cacheControl []string
@@ -35,12 +39,18 @@ const (
 	DefaultPublicStale  = 5 * time.Minute
 )
 
-func newSiteRoutes(svc *content.Service, cache *PublicCache, maxAge, stale time.Duration) siteRoutes {
+// DefaultPublicURL is the base of absolute links when none is configured.
+const DefaultPublicURL = "http://localhost"
+
+func newSiteRoutes(svc *content.Service, cache *PublicCache, maxAge, stale time.Duration, publicURL string) siteRoutes {
 	if cache == nil {
 		cache = NewPublicCache(64 << 20)
 	}
+	if publicURL == "" {
+		publicURL = DefaultPublicURL
+	}
 	cc := "public, max-age=" + strconv.Itoa(int(maxAge.Seconds())) + ", stale-while-revalidate=" + strconv.Itoa(int(stale.Seconds()))
-	return siteRoutes{content: svc, cache: cache, cacheControl: []string{cc}}
+	return siteRoutes{content: svc, cache: cache, base: strings.TrimSuffix(publicURL, "/"), cacheControl: []string{cc}}
 }
 
 func (h siteRoutes) register(v1 *gin.RouterGroup) {
@@ -88,17 +98,12 @@ func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
 // --- The cached response path.
 
 // serve answers from the cache when it can; otherwise it resolves the
-// site, lets build render the response and keeps it. Searches are not
-// kept (cacheable false): their long tail would evict the pages every
-// visitor reads.
-func (h siteRoutes) serve(c *gin.Context, cacheable bool, build func(ctx context.Context, site domain.Workspace) (*cachedResponse, error)) {
-	// The host is part of the key because feeds and sitemaps hold
-	// absolute links built from it: a request with a forged Host header
-	// must not put its links in front of everybody else. The key is
-	// built on the stack; only a miss makes it a string.
-	var buf [256]byte
-	key := append(append(buf[:0], c.Request.Host...), c.Request.URL.RequestURI()...)
-	if cacheable {
+// site, lets build render the response and keeps it under key. A nil key
+// keeps nothing: searches are not kept, as their long tail would evict the
+// pages every visitor reads, and neither is a response build marks
+// transient.
+func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Context, site domain.Workspace) (*cachedResponse, error)) {
+	if key != nil {
 		if r, ok := h.cache.lookup(key); ok {
 			h.write(c, r)
 			return
@@ -117,10 +122,25 @@ func (h siteRoutes) serve(c *gin.Context, cacheable bool, build func(ctx context
 		return
 	}
 	r.setSite(site)
-	if cacheable {
+	if key != nil && !r.transient {
 		h.cache.put(string(key), r, gen)
 	}
 	h.write(c, r)
+}
+
+// cacheKey is the key of a public response: the route's name, then each
+// part that selects the response, each ended by a byte no part can hold.
+// Nothing else of the request is in it (not the Host, whose links come
+// from configuration, nor unknown query parameters, which change nothing),
+// so that junk in a request cannot make a cache entry of its own and push
+// out the pages visitors read. buf is the caller's, on its stack, so a
+// cache hit builds no key string.
+func cacheKey(buf []byte, route string, parts ...string) []byte {
+	key := append(buf[:0], route...)
+	for _, p := range parts {
+		key = append(append(key, 0), p...)
+	}
+	return key
 }
 
 // write sends r, or 304 Not Modified when the client's copy is current:
@@ -235,8 +255,10 @@ func jsonResponse(v any, lastModified time.Time) (*cachedResponse, error) {
 // --- Handlers.
 
 func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
+	route := "entry:" + kind.String()
 	return func(c *gin.Context) {
-		h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+		var buf [256]byte
+		h.serve(c, cacheKey(buf[:], route, c.Param("site"), c.Param("slug")), func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
 			e, err := h.content.PublishedEntry(ctx, site.ID(), kind, c.Param("slug"))
 			if err != nil {
 				return nil, err
@@ -246,22 +268,37 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 	}
 }
 
+// listPosts keys its cache entry on the canonical page (tag as the
+// filter uses it, cursor, limit as a number) and keeps no empty page that
+// a filter or a cursor asked for: junk tags and cursors would otherwise
+// each take an entry.
 func (h siteRoutes) listPosts(c *gin.Context) {
 	q := strings.TrimSpace(c.Query("q"))
-	h.serve(c, q == "", func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
-		page, err := pageOf(c)
-		if err != nil {
-			return nil, err
-		}
-		f := ports.PublicFilter{Tag: strings.ToLower(strings.TrimSpace(c.Query("tag"))), Query: q}
-		if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
-			return nil, domain.Invalid(domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."})
-		}
+	page, err := pageOf(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f := ports.PublicFilter{Tag: strings.ToLower(strings.TrimSpace(c.Query("tag"))), Query: q}
+	if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
+		fail(c, domain.Invalid(domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."}))
+		return
+	}
+	var key []byte
+	if q == "" {
+		var buf [512]byte
+		key = cacheKey(buf[:], "posts", c.Param("site"), f.Tag, page.After, strconv.Itoa(page.Size()))
+	}
+	h.serve(c, key, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
 		es, next, err := h.content.PublishedEntries(ctx, site.ID(), domain.KindPost, f, page)
 		if err != nil {
 			return nil, err
 		}
-		return jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse { return toPublicEntry(e, false) }), time.Time{})
+		r, err := jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse { return toPublicEntry(e, false) }), time.Time{})
+		if err == nil && len(es) == 0 && (f.Tag != "" || page.After != "") {
+			r.transient = true
+		}
+		return r, err
 	})
 }
 
@@ -305,16 +342,6 @@ type atomFeed struct {
 	Entries []atomEntry `xml:"entry"`
 }
 
-// baseURL is the scheme and host the client reached this API at, for the
-// absolute links feeds and sitemaps need.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 func entryURL(base string, site domain.Workspace, e domain.Entry) string {
 	return base + "/v1/sites/" + site.Slug() + "/" + e.Kind().String() + "s/" + e.Slug()
 }
@@ -332,13 +359,14 @@ func xmlResponse(v any, contentType string) (*cachedResponse, error) {
 }
 
 func (h siteRoutes) feed(c *gin.Context) {
-	h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+	var buf [256]byte
+	h.serve(c, cacheKey(buf[:], "feed", c.Param("site")), func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
 		es, _, err := h.content.PublishedEntries(ctx, site.ID(), domain.KindPost, ports.PublicFilter{}, ports.Page{Limit: feedSize})
 		if err != nil {
 			return nil, err
 		}
-		base := baseURL(c)
-		self := base + c.Request.URL.Path
+		base := h.base
+		self := base + "/v1/sites/" + site.Slug() + "/feed.xml"
 		f := atomFeed{
 			ID: "urn:keel:site:" + site.ID().String(), Title: site.Name(),
 			Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}},
@@ -376,8 +404,9 @@ type sitemapSet struct {
 }
 
 func (h siteRoutes) sitemap(c *gin.Context) {
-	h.serve(c, true, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
-		base := baseURL(c)
+	var buf [256]byte
+	h.serve(c, cacheKey(buf[:], "sitemap", c.Param("site")), func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
+		base := h.base
 		var set sitemapSet
 		err := h.content.EachPublished(ctx, site.ID(), func(e domain.Entry) error {
 			set.URLs = append(set.URLs, sitemapURL{Loc: entryURL(base, site, e), LastMod: rfc3339(e.UpdatedAt())})

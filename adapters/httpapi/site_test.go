@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// publish creates and publishes an entry through the management API.
+func (f *formsFixture) publish(t *testing.T, kind, title string) {
+	t.Helper()
+	e := f.createEntry(t, map[string]any{"kind": kind, "title": title, "body": "text", "tags": []string{"news"}})
+	if w := f.api(t, http.MethodPost, "/v1/workspaces/acme/entries/"+e.ID+"/publish", nil); w.Code != http.StatusOK {
+		t.Fatalf("publish: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestPublicLinksComeFromConfiguration asks for the feed and the sitemap
+// with a forged Host and forwarded headers, first so that the forged
+// answer would be the one cached: every link is on the configured URL.
+func TestPublicLinksComeFromConfiguration(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{publicURL: "https://api.example.com/keel/"})
+	f.publish(t, "post", "Hello")
+	f.publish(t, "page", "About")
+	const base = "https://api.example.com/keel/v1/sites/acme/"
+	forged := []string{"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "gopher", "Forwarded", "host=evil.example;proto=https"}
+	for _, path := range []string{"/v1/sites/acme/feed.xml", "/v1/sites/acme/sitemap.xml"} {
+		for _, host := range []string{"evil.example", "example.com"} {
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
+			req.Host = host
+			for i := 0; i+1 < len(forged); i += 2 {
+				req.Header.Set(forged[i], forged[i+1])
+			}
+			w := f.serve(req)
+			if w.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+			}
+			var links []string
+			if strings.HasSuffix(path, "feed.xml") {
+				var feed atomFeed
+				if err := xml.Unmarshal(w.Body.Bytes(), &feed); err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range feed.Links {
+					links = append(links, l.Href)
+				}
+				for _, e := range feed.Entries {
+					links = append(links, e.Link.Href)
+				}
+			} else {
+				var sm sitemapSet
+				if err := xml.Unmarshal(w.Body.Bytes(), &sm); err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range sm.URLs {
+					links = append(links, u.Loc)
+				}
+			}
+			if len(links) < 2 {
+				t.Fatalf("%s: links %q", path, links)
+			}
+			for _, l := range links {
+				if !strings.HasPrefix(l, base) {
+					t.Errorf("%s with Host %s: link %q, want one under %s", path, host, l, base)
+				}
+			}
+			if strings.Contains(w.Body.String(), "evil") || strings.Contains(w.Body.String(), "gopher") {
+				t.Errorf("%s with Host %s: the request's headers reached the body:\n%s", path, host, w.Body)
+			}
+		}
+	}
+}
+
+// TestPublicCacheKeyIgnoresJunk sends 10,000 requests whose query strings,
+// Host headers and empty filters differ: the cache keeps one entry per
+// page that exists, and the page first cached is never displaced.
+func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{})
+	f.publish(t, "post", "Hello")
+	pages := []string{"/v1/sites/acme/posts", "/v1/sites/acme/posts/hello", "/v1/sites/acme/feed.xml"}
+	for _, p := range pages {
+		if w := f.public(t, p); w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, w.Code, w.Body)
+		}
+	}
+	if n := f.cache.Len(); n != len(pages) {
+		t.Fatalf("after %d pages the cache holds %d entries", len(pages), n)
+	}
+	var buf [64]byte
+	listKey := string(cacheKey(buf[:], "posts", "acme", "", "", "50"))
+	first, ok := f.cache.get(listKey)
+	if !ok {
+		t.Fatal("the list is not cached under its canonical key")
+	}
+	for i := range 10_000 {
+		n := strconv.Itoa(i)
+		var path string
+		switch i % 5 {
+		case 0:
+			path = "/v1/sites/acme/posts?utm_source=" + n
+		case 1:
+			path = "/v1/sites/acme/posts?limit=0050&junk" + n + "=x&tag="
+		case 2:
+			path = "/v1/sites/acme/posts?tag=nosuch" + n
+		case 3:
+			path = "/v1/sites/acme/posts/hello?v=" + n
+		default:
+			path = "/v1/sites/acme/feed.xml?" + n
+		}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
+		req.Host = "h" + n + ".example"
+		if w := f.serve(req); w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if n := f.cache.Len(); n != len(pages) {
+		t.Errorf("after 10,000 junk requests the cache holds %d entries, want %d", n, len(pages))
+	}
+	if r, ok := f.cache.get(listKey); !ok || r != first {
+		t.Error("the list's cache entry was displaced or rebuilt by junk requests")
+	}
+}
