@@ -49,7 +49,7 @@ var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
-	sPublicMaxAge, sPublicStale,
+	sPublicMaxAge, sPublicStale, sPublicURL,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }

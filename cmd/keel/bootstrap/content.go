@@ -3,6 +3,9 @@ package bootstrap
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -16,11 +19,15 @@ import (
 var (
 	sPublicMaxAge = setting{"public-max-age", "KEEL_PUBLIC_MAX_AGE", "60s", "how long browsers and CDNs may reuse a public content response (Cache-Control max-age)"}
 	sPublicStale  = setting{"public-stale", "KEEL_PUBLIC_STALE", "300s", "how long after that they may serve it stale while revalidating (stale-while-revalidate)"}
+	sPublicURL    = setting{"public-url", "KEEL_PUBLIC_URL", "", "the API's absolute base URL, such as https://api.example.com, for the links in feeds and sitemaps (default: http:// and the listening address)"}
 )
 
 // contentConfig is what the public content API takes from configuration.
 type contentConfig struct {
 	maxAge, stale time.Duration
+	// publicURL is KEEL_PUBLIC_URL without a trailing slash; empty
+	// derives it from the listening address (publicURLFor).
+	publicURL string
 }
 
 func loadContentConfig(fs *pflag.FlagSet, getenv func(string) string) (contentConfig, error) {
@@ -36,7 +43,42 @@ func loadContentConfig(fs *pflag.FlagSet, getenv func(string) string) (contentCo
 		}
 		*s.dst = d.Truncate(time.Second)
 	}
+	raw := value(fs, getenv, sPublicURL)
+	if raw != "" {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			return c, sPublicURL.errorf("cannot parse %q", raw)
+		case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+			return c, sPublicURL.errorf("want an absolute http or https URL such as https://api.example.com, got %q", raw)
+		case u.User != nil, u.RawQuery != "", u.ForceQuery, u.Fragment != "", strings.HasSuffix(raw, "#"):
+			return c, sPublicURL.errorf("want a URL without user, query or fragment, got %q", raw)
+		}
+		c.publicURL = strings.TrimSuffix(u.String(), "/")
+	}
 	return c, nil
+}
+
+// publicURLFor is the API's absolute base URL: KEEL_PUBLIC_URL, or else
+// http:// and the address the server listens on, with an unspecified host
+// (every interface) shown as localhost and the port it was given when it
+// asked for port 0. Links are never built from the request, whose Host
+// header the client chooses.
+func (c contentConfig) publicURLFor(httpAddr string, bound net.Addr) string {
+	if c.publicURL != "" {
+		return c.publicURL
+	}
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		host = ""
+	}
+	if _, p, err := net.SplitHostPort(bound.String()); err == nil {
+		port = p
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // publicCacheBytes bounds the memory of rendered public responses.

@@ -130,6 +130,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicCache:    cnt.cache,
 		PublicMaxAge:   cfg.content.maxAge,
 		PublicStale:    cfg.content.stale,
+		PublicURL:      cfg.content.publicURLFor(cfg.httpAddr, ln.Addr()),
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
