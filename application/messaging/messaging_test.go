@@ -114,7 +114,10 @@ func (f *fixture) message(t *testing.T, id string) domain.OutboxMessage {
 
 func (f *fixture) dispatcher(t testing.TB, cfg messaging.DispatcherConfig) *messaging.Dispatcher {
 	t.Helper()
-	cfg.UoW, cfg.Clock = f.db, f.clock
+	cfg.Clock = f.clock
+	if cfg.UoW == nil {
+		cfg.UoW = f.db
+	}
 	if cfg.Mailer == nil {
 		cfg.Mailer = f.mailer
 	}
@@ -260,19 +263,33 @@ func TestDispatchersNeverSendAMessageTwice(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var wg sync.WaitGroup
+	var watches []*claimWatch
 	for range 3 {
-		d := f.dispatcher(t, messaging.DispatcherConfig{Mailer: slowMailer{f.mailer}, Concurrency: 4, PollInterval: time.Millisecond})
+		w := watchClaims(f.db)
+		watches = append(watches, w)
+		d := f.dispatcher(t, messaging.DispatcherConfig{UoW: w, Mailer: slowMailer{f.mailer}, Concurrency: 4, PollInterval: time.Millisecond})
 		wg.Go(func() {
 			if err := d.Run(ctx); err != nil {
 				t.Errorf("Run: %v", err)
 			}
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.mailer.Sent()) < len(ids) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// Once a claim finds nothing, every message is leased or sent, and
+	// the clock stands still, so no lease expires: a later claim that
+	// returned a message would return it a second time. Each dispatcher
+	// then looks once more, and Run waits for its sends in flight.
+	for i := 0; ; i++ {
+		j, n := watches[0].waitClaim(t, i)
+		if n == 0 {
+			break
+		}
+		i = j
 	}
-	time.Sleep(20 * time.Millisecond) // room for a second send, were there one
+	for k, w := range watches {
+		if _, n := w.waitClaim(t, w.mark()); n != 0 {
+			t.Errorf("dispatcher %d claimed %d messages after the outbox was empty", k, n)
+		}
+	}
 	cancel()
 	wg.Wait()
 
@@ -364,18 +381,23 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 func TestWakeDeliversWithoutWaitingForThePoll(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	d := f.dispatcher(t, messaging.DispatcherConfig{PollInterval: time.Hour})
+	w := watchClaims(f.db)
+	d := f.dispatcher(t, messaging.DispatcherConfig{UoW: w, PollInterval: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	time.Sleep(10 * time.Millisecond) // Run's first look finds nothing
+	// Run's first look finds nothing; the next comes in an hour, unless
+	// Wake brings it forward.
+	if _, n := w.waitClaim(t, 0); n != 0 {
+		t.Fatalf("the first claim found %d messages in an empty outbox", n)
+	}
+	next := w.mark()
 	ids := f.submit(t, "ada@example.com", "")
 	d.Wake()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.mailer.Sent()) < len(ids) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	if _, n := w.waitClaim(t, next); n != len(ids) {
+		t.Fatalf("the claim after Wake found %d messages, want %d", n, len(ids))
 	}
-	cancel()
+	cancel() // Run returns once the sends it started are done
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
