@@ -79,8 +79,9 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		t.Fatalf("casbinauthz.New: %v", err)
 	}
 	t.Cleanup(func() { _ = authz.Close() })
+	cache := NewPublicCache(1 << 20)
 	ids, err := identity.NewService(ctx, identity.Config{
-		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: 24 * time.Hour,
+		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: 24 * time.Hour, PublicChanged: cache.Invalidate,
 		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, clock.Now),
 		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, clock.Now),
@@ -96,7 +97,6 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
 		PerIP: perIP, PerForm: inmem.NewRateLimiter(1e9, 1e9, clock.Now),
 	})
-	cache := NewPublicCache(1 << 20)
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,

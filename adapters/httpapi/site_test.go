@@ -123,3 +123,36 @@ func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
 		t.Error("the list's cache entry was displaced or rebuilt by junk requests")
 	}
 }
+
+// TestWorkspaceChangesEmptyThePublicCacheAtOnce changes what the public API
+// of a workspace answers (its origins, its slug, its existence) and reads
+// it right after each change returns, from the same node: no answer comes
+// from before the change.
+func TestWorkspaceChangesEmptyThePublicCacheAtOnce(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{})
+	f.publish(t, "page", "About")
+	const origin = "https://www.acme.test"
+	if w := f.public(t, "/v1/sites/acme/pages/about", "Origin", origin); w.Code != http.StatusOK || w.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("before: %d, Allow-Origin %q", w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+	}
+
+	if w := f.api(t, http.MethodPatch, "/v1/workspaces/acme", map[string]any{"public_origins": []string{"https://other.test"}}); w.Code != http.StatusOK {
+		t.Fatalf("patch origins: %d %s", w.Code, w.Body)
+	}
+	if w := f.public(t, "/v1/sites/acme/pages/about", "Origin", origin); w.Code != http.StatusOK || w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("after public_origins changed: %d, Allow-Origin %q, want none", w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+	}
+
+	if w := f.api(t, http.MethodPatch, "/v1/workspaces/acme", map[string]any{"slug": "acme-corp"}); w.Code != http.StatusOK {
+		t.Fatalf("patch slug: %d %s", w.Code, w.Body)
+	}
+	decodeProblemCode(t, f.public(t, "/v1/sites/acme/pages/about"), http.StatusNotFound, "not_found")
+	if w := f.public(t, "/v1/sites/acme-corp/pages/about"); w.Code != http.StatusOK {
+		t.Fatalf("new slug: %d %s", w.Code, w.Body)
+	}
+
+	if w := f.api(t, http.MethodDelete, "/v1/workspaces/acme-corp", nil); w.Code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", w.Code, w.Body)
+	}
+	decodeProblemCode(t, f.public(t, "/v1/sites/acme-corp/pages/about"), http.StatusNotFound, "not_found")
+}

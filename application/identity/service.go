@@ -63,6 +63,11 @@ type Config struct {
 	// Workspaces holds the instance's rules for creating workspaces and
 	// for their senders (workspaces.go).
 	Workspaces WorkspacePolicy
+	// PublicChanged, if set, is called after a commit that changed what
+	// the public content API answers (a workspace's slug, name or public
+	// origins, or its deletion), so that this node's cache forgets it at
+	// once; other nodes learn it from ports.PublicContentCounter.
+	PublicChanged func()
 }
 
 // Service runs the identity use cases.
@@ -82,6 +87,7 @@ type Service struct {
 	usageInterval time.Duration
 	log           *slog.Logger
 	workspaces    WorkspacePolicy
+	publicChanged func()
 	// reloadFailures counts policy reloads that failed after a commit.
 	reloadFailures metric.Int64Counter
 
@@ -126,6 +132,9 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PublicChanged == nil {
+		cfg.PublicChanged = func() {}
+	}
 	if cfg.MeterProvider == nil {
 		cfg.MeterProvider = otel.GetMeterProvider()
 	}
@@ -143,6 +152,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 		workspaces:     cfg.Workspaces.withDefaults(),
+		publicChanged:  cfg.PublicChanged,
 		reloadFailures: reloadFailures,
 	}, nil
 }

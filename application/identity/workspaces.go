@@ -222,6 +222,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 	defer end(&err)
 	var w domain.Workspace
 	code, hash := domain.NewSenderCode()
+	public := false
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if w, err = s.workspace(ctx, st, p, in.Ref, domain.PermWorkspaceWrite); err != nil {
 			return err
@@ -244,7 +245,8 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 		}
 		// The public API's cached responses are keyed by slug and carry
 		// the CORS decision, and feeds show the name.
-		if w.Slug() != before.Slug() || w.Name() != before.Name() || !slices.Equal(w.PublicOrigins(), before.PublicOrigins()) {
+		public = w.Slug() != before.Slug() || w.Name() != before.Name() || !slices.Equal(w.PublicOrigins(), before.PublicOrigins())
+		if public {
 			if err := publicContentChanged(ctx, st); err != nil {
 				return err
 			}
@@ -254,6 +256,9 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 			"public_origins": strings.Join(w.PublicOrigins(), " "),
 		})
 	})
+	if err == nil && public {
+		s.publicChanged()
+	}
 	return w, err
 }
 
@@ -307,6 +312,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, p domain.Principal, ref s
 	if err != nil {
 		return err
 	}
+	s.publicChanged()
 	s.reload(ctx)
 	return nil
 }

@@ -91,8 +91,7 @@ type contentParts struct {
 	cache *httpapi.PublicCache
 }
 
-func newContent(uow ports.UnitOfWork, authz ports.Authorizer) contentParts {
-	cache := httpapi.NewPublicCache(publicCacheBytes)
+func newContent(uow ports.UnitOfWork, authz ports.Authorizer, cache *httpapi.PublicCache) contentParts {
 	svc := content.NewService(content.Config{
 		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), Renderer: markdown.New(),
 		PublicChanged: cache.Invalidate,

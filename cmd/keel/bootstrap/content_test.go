@@ -57,10 +57,13 @@ func TestPublicURLIsValidated(t *testing.T) {
 
 // TestFeedLinksFollowPublicURL runs serve with KEEL_PUBLIC_URL and reads
 // the feed with a forged Host header: its links are on the configured URL.
+// Then it changes the workspace's slug: the node that made the change
+// answers for the new slug and no longer for the old one at once, not
+// after its next poll of the change counter.
 func TestFeedLinksFollowPublicURL(t *testing.T) {
 	t.Parallel()
 	base := startServe(t, map[string]string{"KEEL_DATA_DIR": t.TempDir(), "KEEL_PUBLIC_URL": "https://api.example.com/"})
-	call := func(method, path, token, body string) []byte {
+	send := func(method, path, token, body string) (int, []byte) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
@@ -79,8 +82,13 @@ func TestFeedLinksFollowPublicURL(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		return resp.StatusCode, out
+	}
+	call := func(method, path, token, body string) []byte {
+		t.Helper()
+		status, out := send(method, path, token, body)
+		if status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, status, out)
 		}
 		return out
 	}
@@ -102,5 +110,13 @@ func TestFeedLinksFollowPublicURL(t *testing.T) {
 	}
 	if strings.Contains(feed, "evil") {
 		t.Errorf("the request's Host reached the feed:\n%s", feed)
+	}
+
+	call(http.MethodPatch, "/v1/workspaces/docs", setup.Token, `{"slug":"handbook"}`)
+	if status, body := send(http.MethodGet, "/v1/sites/docs/feed.xml", "", ""); status != http.StatusNotFound {
+		t.Errorf("the old slug's feed right after the change: %d, want 404\n%s", status, body)
+	}
+	if feed := string(call(http.MethodGet, "/v1/sites/handbook/feed.xml", "", "")); !strings.Contains(feed, `href="https://api.example.com/v1/sites/handbook/posts/hello"`) {
+		t.Errorf("the new slug's feed:\n%s", feed)
 	}
 }

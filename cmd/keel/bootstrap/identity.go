@@ -47,7 +47,9 @@ type identityParts struct {
 
 func (p identityParts) close() { _ = p.authz.Close() }
 
-func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, workspaces identity.WorkspacePolicy, log *slog.Logger) (identityParts, error) {
+// publicChanged, when not nil, empties this node's public content cache
+// after a workspace change that alters what the public API answers.
+func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, workspaces identity.WorkspacePolicy, log *slog.Logger, publicChanged func()) (identityParts, error) {
 	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{Logger: log})
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
@@ -65,6 +67,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		AuthFailuresPerIP: inmem.NewRateLimiter(authFailRate, authFailBurst, time.Now),
 		Logger:            log,
 		Workspaces:        workspaces,
+		PublicChanged:     publicChanged,
 	})
 	if err != nil {
 		_ = authz.Close()

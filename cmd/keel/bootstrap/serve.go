@@ -82,7 +82,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
 	}
-	ids, err := newIdentity(ctx, db, cfg.sessions, cfg.workspaces, log)
+	// The public cache exists before the services that change what it
+	// holds, so that each empties it at once after its change.
+	publicCache := httpapi.NewPublicCache(publicCacheBytes)
+	ids, err := newIdentity(ctx, db, cfg.sessions, cfg.workspaces, log, publicCache.Invalidate)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	retentionDone := make(chan struct{})
 	go func() { defer close(retentionDone); runRetention(retentionCtx, formsSvc, log) }()
 	defer func() { stopRetention(); <-retentionDone }()
-	cnt := newContent(db, ids.authz)
+	cnt := newContent(db, ids.authz, publicCache)
 	// Like retention, the scheduler and the cache invalidation stop
 	// before the database closes.
 	contentCtx, stopContent := context.WithCancel(context.WithoutCancel(ctx))

@@ -36,7 +36,7 @@ func BenchmarkSubmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := newLogger(newLineWriter(io.Discard), 0)
-	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, identity.WorkspacePolicy{}, log)
+	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, identity.WorkspacePolicy{}, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
