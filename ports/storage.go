@@ -11,7 +11,10 @@ import (
 // when the database reports a serialization failure or a deadlock, so fn
 // must not have side effects outside st (no mail, no HTTP calls; those go
 // through the outbox). Errors returned by fn are returned unchanged after
-// the rollback.
+// the rollback. fn must not call WithinTx on the same UnitOfWork with the
+// context it was given (pass st down instead): such a call returns an
+// internal error at once rather than waiting for the outer transaction or
+// committing apart from it.
 type UnitOfWork interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
 

@@ -221,9 +221,18 @@ func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // On SQLite, calls that arrive while another transaction runs share the
 // next one, each fn in its own savepoint (groupcommit.go): fn's own error
 // undoes only its work, and WithinTx returns nil only after the shared
-// commit. fn must not call WithinTx: the inner call would wait for the
-// outer one to commit.
+// commit.
+//
+// fn must not call WithinTx on the same DB with the context it was given:
+// on SQLite the inner call would wait for the outer one to commit, which
+// waits for fn, and on PostgreSQL it would open a second, independent
+// transaction that commits even when the outer one rolls back. Such a
+// call returns errNestedTx at once instead, an internal error.
 func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	if ctx.Value(inTxKey{}) == db {
+		return errNestedTx
+	}
+	ctx = context.WithValue(ctx, inTxKey{}, db)
 	const attempts = 3
 	for i := 1; ; i++ {
 		var err error
@@ -242,6 +251,14 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 		}
 	}
 }
+
+// inTxKey marks the context WithinTx passes to fn with the DB whose
+// transaction fn runs in, so that a nested call on that DB is caught.
+type inTxKey struct{}
+
+// errNestedTx names the mistake of calling WithinTx from inside another
+// WithinTx's fn: pass the outer fn's stores down instead.
+var errNestedTx = errors.New("sqlstore: WithinTx called inside another WithinTx's fn on the same database; use the outer transaction's stores")
 
 // withinTxOnce runs fn in a transaction of its own: PostgreSQL runs
 // concurrent transactions side by side.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keelhq/keel/ports"
 )
@@ -89,7 +90,26 @@ type txCall struct {
 	// Ownership passes with the signals, so it needs no lock.
 	err error
 	ok  bool // fn returned nil and its savepoint stands
+	// turn settles a race between a leader that has taken this call into
+	// its batch and the caller's cancellation: whichever moves it from
+	// turnWaiting first wins (claim, abandon).
+	turn atomic.Uint32
 }
+
+// The states of txCall.turn.
+const (
+	turnWaiting   uint32 = iota // queued, or taken and waiting for its turn
+	turnClaimed                 // the leader runs it: the caller must answer
+	turnAbandoned               // the caller left; the leader skips it
+)
+
+// claim reports whether the leader may run c: false when its caller has
+// already left.
+func (c *txCall) claim() bool { return c.turn.CompareAndSwap(turnWaiting, turnClaimed) }
+
+// abandon reports whether c's caller may leave its batch before its turn:
+// false when the leader has already claimed it.
+func (c *txCall) abandon() bool { return c.turn.CompareAndSwap(turnWaiting, turnAbandoned) }
 
 // group is the queue of SQLite transactions waiting for a leader.
 type group struct {
@@ -144,6 +164,11 @@ func (g *group) handOver() {
 	}
 	next := g.queue[0]
 	g.pop(1)
+	// The next leader cannot leave: everyone queued behind it counts on
+	// it. It is claimed under the lock, before remove can report it
+	// gone from the queue; it leads, then honours its own cancellation
+	// in step.
+	next.claim()
 	g.mu.Unlock()
 	next.wake <- sigLead
 }
@@ -194,16 +219,19 @@ func (db *DB) groupTx(ctx context.Context, fn func(context.Context, ports.Stores
 }
 
 // await waits for the leader's next signal. A caller whose context ends
-// while it is still queued leaves the queue with the context's error; one
-// that a leader has already taken waits for its signal, because the
-// leader counts on an answer.
+// while it is still queued leaves the queue with the context's error, and
+// so does one that a leader has taken into its batch but not yet given
+// its turn: the leader then skips it. One whose fn the leader has claimed,
+// or that is to lead, waits for its signal, because the leader (or the
+// queue) counts on an answer; once its fn has run it waits for the commit
+// that decides its result, which leaving early would misreport.
 func (c *txCall) await(g *group) signal {
 	select {
 	case s := <-c.wake:
 		return s
 	case <-c.ctx.Done():
 	}
-	if g.remove(c) {
+	if g.remove(c) || c.abandon() {
 		c.err = c.ctx.Err()
 		return sigDone
 	}
@@ -279,6 +307,11 @@ func (b *batch) shared() bool { return len(b.calls) > 1 }
 // step runs one call's fn through run and keeps its work only if fn
 // returned nil and its caller is still waiting.
 func (b *batch) step(c *txCall, run func(*txCall) bool) {
+	if c != b.calls[0] && !c.claim() {
+		// Its caller left before its turn, with its context's error,
+		// and owns its fields again.
+		return
+	}
 	if b.lost != nil {
 		c.err = b.lost
 		return

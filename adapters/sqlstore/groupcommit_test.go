@@ -351,6 +351,65 @@ func TestGroupCommitCancelledBeforeItsTurnDoesNotRun(t *testing.T) {
 	}
 }
 
+func TestGroupCommitCancelledInABatchLeavesBeforeItsTurn(t *testing.T) {
+	t.Parallel()
+	db := openGroupDB(t)
+	h := hold(t, db)
+	defer h.release()
+	// a leads the next batch and blocks in its fn; x, in the same batch,
+	// is cancelled while it waits for its turn.
+	aStarted, aUnblock := make(chan struct{}), make(chan struct{})
+	defer func() {
+		select {
+		case <-aUnblock:
+		default:
+			close(aUnblock)
+		}
+	}()
+	aDone, xDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		aDone <- db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+			_, err := st.Instance().BumpCounter(ctx, "a")
+			close(aStarted)
+			<-aUnblock
+			return err
+		})
+	}()
+	queued(t, db, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := false
+	go func() {
+		xDone <- db.WithinTx(ctx, func(context.Context, ports.Stores) error { ran = true; return nil })
+	}()
+	queued(t, db, 2)
+	h.release()
+	<-aStarted
+	queued(t, db, 0) // x is in a's batch
+	cancel()
+	select {
+	case err := <-xDone:
+		if !errors.Is(err, context.Canceled) || ran {
+			t.Fatalf("x: err = %v, fn ran: %v; want context.Canceled, not run", err, ran)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller cancelled before its turn waited for the call ahead of it")
+	}
+	close(aUnblock)
+	if err := <-aDone; err != nil {
+		t.Fatalf("a: %v", err)
+	}
+	if got := counterOf(t, db, "a"); got != 1 {
+		t.Fatalf("counter a = %d, want 1", got)
+	}
+	// The group still serves writers.
+	if err := db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		_, err := st.Instance().BumpCounter(ctx, "a")
+		return err
+	}); err != nil || counterOf(t, db, "a") != 2 {
+		t.Fatalf("a later WithinTx: err = %v, counter a = %d; want nil, 2", err, counterOf(t, db, "a"))
+	}
+}
+
 func TestGroupCommitCancelledWhileRunningIsRolledBack(t *testing.T) {
 	t.Parallel()
 	db := openGroupDB(t)

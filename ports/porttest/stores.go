@@ -108,6 +108,106 @@ func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("counter after cancelled transaction = %d, want 0", got)
 		}
 	})
+	t.Run("NestedWithinTxFailsAtOnceAndBlocksNobody", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		// The outer caller has a deadline; the inner call must not need
+		// it to end.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		innerRan := false
+		var inner error
+		outer := returnsSoon(t, "WithinTx inside WithinTx", func() error {
+			return uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+				if _, err := st.Instance().BumpCounter(ctx, "outer"); err != nil {
+					return err
+				}
+				inner = uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+					innerRan = true
+					_, err := st.Instance().BumpCounter(ctx, "inner")
+					return err
+				})
+				return nil // the outer work goes on without the inner
+			})
+		})
+		if outer != nil {
+			t.Fatalf("outer WithinTx: %v", outer)
+		}
+		if inner == nil || innerRan || domain.KindOf(inner) != domain.KindInternal {
+			t.Fatalf("inner WithinTx: err = %v, fn ran: %v; want an internal error, fn not run", inner, innerRan)
+		}
+		// Later writers are not blocked.
+		if err := returnsSoon(t, "a writer after the nested call", func() error {
+			return uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+				_, err := st.Instance().BumpCounter(ctx, "outer")
+				return err
+			})
+		}); err != nil {
+			t.Fatalf("later WithinTx: %v", err)
+		}
+		if got := counter(t, uow, "outer"); got != 2 {
+			t.Fatalf("counter outer = %d, want 2 (the outer call's and the later one's)", got)
+		}
+		if got := counter(t, uow, "inner"); got != 0 {
+			t.Fatalf("counter inner = %d, want 0", got)
+		}
+	})
+	t.Run("CancelledWriterStopsWaiting", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		// The holder writes the counter and keeps its transaction open:
+		// the waiter's write to the same counter must wait for it, on
+		// either engine (a row lock, or SQLite's one writer).
+		started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			held <- uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+				if _, err := st.Instance().BumpCounter(ctx, "c"); err != nil {
+					return err
+				}
+				close(started)
+				<-release
+				return nil
+			})
+		}()
+		<-started
+		defer close(release)
+		ctx, cancel := context.WithCancel(t.Context())
+		waiting := make(chan error, 1)
+		go func() {
+			waiting <- uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+				_, err := st.Instance().BumpCounter(ctx, "c")
+				return err
+			})
+		}()
+		cancel()
+		select {
+		case err := <-waiting:
+			if err == nil {
+				t.Fatal("a cancelled WithinTx succeeded while another transaction held what it writes")
+			}
+		case <-time.After(hangTimeout):
+			t.Fatal("a cancelled WithinTx kept waiting for the transaction ahead of it")
+		}
+	})
+}
+
+// hangTimeout tells a call that hangs from one that returns: it bounds
+// waits for calls that should return at once, and is not a speed check.
+const hangTimeout = 10 * time.Second
+
+// returnsSoon runs f and returns its error, failing the test when f has
+// not returned within hangTimeout (f's goroutine is then left behind).
+func returnsSoon(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(hangTimeout):
+		t.Fatalf("%s did not return: it hangs", what)
+		return nil
+	}
 }
 
 func instance(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
