@@ -28,6 +28,9 @@ type cachedResponse struct {
 	// transient responses are served but not kept: their key is one that
 	// anyone can vary without end for the same answer.
 	transient bool
+	// nextKey is the key of the page a list's next_cursor leads to, or
+	// empty: keeping this page vouches for that cursor (issued).
+	nextKey string
 	// The header values write sends, made once so that a cache hit
 	// allocates none: every request's header map shares these
 	// one-element slices, which nothing changes after this (Add would
@@ -68,9 +71,14 @@ func (r *cachedResponse) setSite(site domain.Workspace) {
 // from an older generation is dropped. Without that, a slow read racing a
 // publish could put the old content back into the cache for good.
 type PublicCache struct {
-	gen        atomic.Uint64
-	mu         sync.RWMutex
-	entries    map[string]*cachedResponse
+	gen     atomic.Uint64
+	mu      sync.RWMutex
+	entries map[string]*cachedResponse
+	// cursors holds the nextKey of every list page kept since the last
+	// invalidation. A store accepts any well-formed cursor, so a page
+	// after a cursor is kept only when a kept page handed that cursor
+	// out: forged cursors cannot fill the cache with pages of their own.
+	cursors    map[string]struct{}
 	bytes      int
 	maxBytes   int
 	maxEntries int
@@ -78,7 +86,7 @@ type PublicCache struct {
 
 // NewPublicCache returns a cache holding at most maxBytes of bodies.
 func NewPublicCache(maxBytes int) *PublicCache {
-	return &PublicCache{entries: map[string]*cachedResponse{}, maxBytes: maxBytes, maxEntries: 100_000}
+	return &PublicCache{entries: map[string]*cachedResponse{}, cursors: map[string]struct{}{}, maxBytes: maxBytes, maxEntries: 100_000}
 }
 
 // Invalidate forgets every response. It is safe to call from any
@@ -87,6 +95,7 @@ func (pc *PublicCache) Invalidate() {
 	pc.gen.Add(1)
 	pc.mu.Lock()
 	clear(pc.entries)
+	clear(pc.cursors)
 	pc.bytes = 0
 	pc.mu.Unlock()
 }
@@ -99,6 +108,15 @@ func (pc *PublicCache) Len() int {
 }
 
 func (pc *PublicCache) generation() uint64 { return pc.gen.Load() }
+
+// issued reports whether a kept list page handed out the cursor of the
+// page whose key this is.
+func (pc *PublicCache) issued(key []byte) bool {
+	pc.mu.RLock()
+	_, ok := pc.cursors[string(key)]
+	pc.mu.RUnlock()
+	return ok
+}
 
 func (pc *PublicCache) get(key string) (*cachedResponse, bool) {
 	pc.mu.RLock()
@@ -141,6 +159,9 @@ func (pc *PublicCache) put(key string, r *cachedResponse, gen uint64) {
 	}
 	pc.entries[key] = r
 	pc.bytes += size
+	if r.nextKey != "" && len(pc.cursors) < pc.maxEntries {
+		pc.cursors[r.nextKey] = struct{}{}
+	}
 }
 
 // etagMatches reports whether an If-None-Match header names etag. It

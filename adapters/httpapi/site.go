@@ -269,9 +269,10 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 }
 
 // listPosts keys its cache entry on the canonical page (tag as the
-// filter uses it, cursor, limit as a number) and keeps no empty page that
-// a filter or a cursor asked for: junk tags and cursors would otherwise
-// each take an entry.
+// filter uses it, cursor, limit as a number). It keeps no empty page that
+// a filter or a cursor asked for, and no page after a cursor that no kept
+// page handed out: junk tags and forged cursors would otherwise each take
+// an entry.
 func (h siteRoutes) listPosts(c *gin.Context) {
 	q := strings.TrimSpace(c.Query("q"))
 	page, err := pageOf(c)
@@ -285,9 +286,13 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		return
 	}
 	var key []byte
+	limit := strconv.Itoa(page.Size())
 	if q == "" {
 		var buf [512]byte
-		key = cacheKey(buf[:], "posts", c.Param("site"), f.Tag, page.After, strconv.Itoa(page.Size()))
+		key = cacheKey(buf[:], "posts", c.Param("site"), f.Tag, page.After, limit)
+		if page.After != "" && !h.cache.issued(key) {
+			key = nil
+		}
 	}
 	h.serve(c, key, func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
 		es, next, err := h.content.PublishedEntries(ctx, site.ID(), domain.KindPost, f, page)
@@ -295,10 +300,16 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 			return nil, err
 		}
 		r, err := jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse { return toPublicEntry(e, false) }), time.Time{})
-		if err == nil && len(es) == 0 && (f.Tag != "" || page.After != "") {
+		if err != nil {
+			return nil, err
+		}
+		if len(es) == 0 && (f.Tag != "" || page.After != "") {
 			r.transient = true
 		}
-		return r, err
+		if next != "" {
+			r.nextKey = string(cacheKey(nil, "posts", c.Param("site"), f.Tag, next, limit))
+		}
+		return r, nil
 	})
 }
 

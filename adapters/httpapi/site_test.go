@@ -4,9 +4,11 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // publish creates and publishes an entry through the management API.
@@ -155,4 +157,37 @@ func TestWorkspaceChangesEmptyThePublicCacheAtOnce(t *testing.T) {
 		t.Fatalf("delete: %d %s", w.Code, w.Body)
 	}
 	decodeProblemCode(t, f.public(t, "/v1/sites/acme-corp/pages/about"), http.StatusNotFound, "not_found")
+}
+
+// TestPublicCacheKeepsPagesOfIssuedCursorsOnly follows a list's real
+// cursor, which is kept, and sends 10,000 requests that reuse that cursor
+// with other limits: the store answers them (the cursor is well formed),
+// but none is kept.
+func TestPublicCacheKeepsPagesOfIssuedCursorsOnly(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{})
+	for _, title := range []string{"One", "Two", "Three"} {
+		f.publish(t, "post", title)
+		f.clock.Add(time.Second)
+	}
+	first := decodeBody[listResponse[publicEntryResponse]](t, f.public(t, "/v1/sites/acme/posts?limit=1"), http.StatusOK)
+	if len(first.Data) != 1 || first.NextCursor == nil {
+		t.Fatalf("first page: %+v", first)
+	}
+	cursor := url.QueryEscape(*first.NextCursor)
+	second := decodeBody[listResponse[publicEntryResponse]](t, f.public(t, "/v1/sites/acme/posts?limit=1&cursor="+cursor), http.StatusOK)
+	if len(second.Data) != 1 || second.Data[0].ID == first.Data[0].ID {
+		t.Fatalf("second page: %+v", second)
+	}
+	if n := f.cache.Len(); n != 2 {
+		t.Fatalf("after two pages of a real chain the cache holds %d entries, want 2", n)
+	}
+	for i := range 10_000 {
+		path := "/v1/sites/acme/posts?cursor=" + cursor + "&limit=" + strconv.Itoa(2+i%199)
+		if w := f.public(t, path); w.Code != http.StatusOK || len(decodeBody[listResponse[publicEntryResponse]](t, w, http.StatusOK).Data) == 0 {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if n := f.cache.Len(); n != 2 {
+		t.Errorf("after 10,000 pages after a reused cursor the cache holds %d entries, want 2", n)
+	}
 }
