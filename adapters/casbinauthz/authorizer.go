@@ -45,8 +45,8 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheSize bounds the decisions remembered per loaded policy;
 	// DefaultCacheSize when zero, none when negative. Casbin evaluates its
-	// matcher against every permission line, which takes some 15 µs and
-	// 100 allocations; a remembered decision takes well under 1 µs.
+	// matcher against every permission line, which costs far more than
+	// looking up a remembered decision (BENCHMARKS.md, Identity).
 	CacheSize int
 }
 
@@ -64,10 +64,7 @@ type Authorizer struct {
 	cacheSize int
 	cur       atomic.Pointer[snapshot]
 	loadMu    sync.Mutex
-
-	stop      context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	every     time.Duration // the poll interval; negative: Run does not poll
 }
 
 var _ ports.Authorizer = (*Authorizer)(nil)
@@ -155,10 +152,9 @@ func (s *snapshot) enforce(m member, perm domain.Permission) (bool, error) {
 	return ok, nil
 }
 
-// New loads the policy and starts the poller that keeps it current; call
-// Close to stop it. ctx bounds the first load only.
+// New loads the policy; Run keeps it current. ctx bounds the load.
 func New(ctx context.Context, uow ports.UnitOfWork, opts Options) (*Authorizer, error) {
-	a := &Authorizer{uow: uow, log: opts.Logger, cacheSize: opts.CacheSize, done: make(chan struct{})}
+	a := &Authorizer{uow: uow, log: opts.Logger, cacheSize: opts.CacheSize, every: opts.PollInterval}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -170,30 +166,15 @@ func New(ctx context.Context, uow ports.UnitOfWork, opts Options) (*Authorizer, 
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	a.cur.Store(s)
-
-	pollCtx, stop := context.WithCancel(context.Background())
-	a.stop = stop
-	every := opts.PollInterval
-	if every == 0 {
-		every = DefaultPollInterval
+	if a.every == 0 {
+		a.every = DefaultPollInterval
 	}
-	if every < 0 {
-		close(a.done)
-		return a, nil
-	}
-	go a.run(pollCtx, every)
 	return a, nil
 }
 
-// Close stops the poller and waits for it. Decisions keep working on the
-// last policy loaded. Closing twice is harmless.
-func (a *Authorizer) Close() error {
-	a.closeOnce.Do(func() {
-		a.stop()
-		<-a.done
-	})
-	return nil
-}
+// Close releases nothing and returns nil: the poller runs in Run, on its
+// caller's goroutine and context, so there is nothing left to stop.
+func (a *Authorizer) Close() error { return nil }
 
 // Authorize decides whether p holds perm in ws. Anonymous callers get
 // domain.ErrUnauthenticated. Callers with no role in ws, API keys of
@@ -253,15 +234,22 @@ func (a *Authorizer) reloadLocked(ctx context.Context) error {
 // Tests and health checks use it to see whether this node is current.
 func (a *Authorizer) Counter() int64 { return a.cur.Load().counter }
 
-func (a *Authorizer) run(ctx context.Context, every time.Duration) {
-	defer close(a.done)
-	t := time.NewTicker(every)
+// Run polls the policies counter every poll interval, reloading the
+// policy when it moved, until ctx ends; then it returns nil. With polling
+// turned off (a negative interval) it returns nil at once. A poll that
+// fails is logged, once per outage, and decisions go on with the last
+// policy loaded: the database being away is no reason to stop.
+func (a *Authorizer) Run(ctx context.Context) error {
+	if a.every < 0 {
+		return nil
+	}
+	t := time.NewTicker(a.every)
 	defer t.Stop()
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
@@ -269,7 +257,7 @@ func (a *Authorizer) run(ctx context.Context, every time.Duration) {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return
+			return nil
 		case err != nil && !failing:
 			// Logged once per outage, not once per poll.
 			a.log.Warn("authorization policy poll failed; deciding on the last policy loaded", "err", err)

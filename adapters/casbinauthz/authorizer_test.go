@@ -136,13 +136,25 @@ func (s rulePolicies) Rules(context.Context) ([]ports.PolicyRule, error) {
 	return slices.Clone(s.db.rules), s.db.fail
 }
 
+// newAuthorizer loads the policy and, unless opts turn polling off, runs
+// the poller until the test ends.
 func newAuthorizer(t testing.TB, uow ports.UnitOfWork, opts casbinauthz.Options) *casbinauthz.Authorizer {
 	t.Helper()
 	a, err := casbinauthz.New(t.Context(), uow, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { _ = a.Close() })
+	if opts.PollInterval >= 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
 	return a
 }
 
@@ -362,20 +374,42 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func TestCloseStopsPolling(t *testing.T) {
+// Polling happens in Run, on the caller's goroutine: once Run has
+// returned nothing polls, which the process's job runner relies on to
+// stop the poller before it closes the database.
+func TestRunPollsUntilCancelled(t *testing.T) {
 	t.Parallel()
 	db := newRuleDB()
-	a := newAuthorizer(t, db, casbinauthz.Options{PollInterval: time.Millisecond})
-	if err := a.Close(); err != nil {
+	a, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: time.Millisecond})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	db.Set(memberRule("usr_a", ws1, domain.RoleOwner))
+	waitFor(t, 5*time.Second, func() bool {
+		return a.Authorize(t.Context(), user("usr_a"), ws1, domain.PermWorkspaceDelete) == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v after its context ended, want nil", err)
+	}
+}
+
+func TestRunWithPollingOffReturnsAtOnce(t *testing.T) {
+	t.Parallel()
+	db := newRuleDB()
+	a, err := casbinauthz.New(t.Context(), db, noPolling)
+	if err != nil {
+		t.Fatal(err)
 	}
 	before := db.txs.Load()
-	time.Sleep(20 * time.Millisecond)
+	if err := a.Run(t.Context()); err != nil { // a live context: only "off" ends it
+		t.Fatalf("Run = %v", err)
+	}
 	if n := db.txs.Load() - before; n != 0 {
-		t.Errorf("%d transactions after Close, want 0", n)
+		t.Errorf("Run with polling off made %d transactions", n)
 	}
 }
 

@@ -108,15 +108,16 @@ const (
 	dueBatch        = 100
 )
 
-// runScheduler publishes due entries every scheduleEvery until ctx ends.
-// Every node runs it; each entry is claimed by one of them.
-func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) {
+// runScheduler publishes due entries every scheduleEvery until ctx ends,
+// then returns nil. Every node runs it; each entry is claimed by one of
+// them. Failures are logged and retried at the next tick.
+func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) error {
 	t := time.NewTicker(scheduleEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		for {
@@ -138,8 +139,9 @@ func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) {
 }
 
 // runInvalidation empties cache whenever the public content counter
-// moves, which another node's change does, until ctx ends.
-func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.PublicCache, log *slog.Logger) {
+// moves, which another node's change does, until ctx ends; then it
+// returns nil.
+func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.PublicCache, log *slog.Logger) error {
 	t := time.NewTicker(invalidateEvery)
 	defer t.Stop()
 	last, err := svc.PublicVersion(ctx)
@@ -147,7 +149,7 @@ func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.P
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		v, err := svc.PublicVersion(ctx)

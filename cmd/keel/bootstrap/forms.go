@@ -99,8 +99,9 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 const retentionEvery = time.Hour
 
 // runRetention deletes expired submissions now and every retentionEvery
-// until ctx ends.
-func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) {
+// until ctx ends, then returns nil. Failures are logged and retried at
+// the next run.
+func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) error {
 	t := time.NewTicker(retentionEvery)
 	defer t.Stop()
 	for {
@@ -113,7 +114,7 @@ func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

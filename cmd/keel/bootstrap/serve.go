@@ -19,6 +19,7 @@ import (
 	"github.com/keelhq/keel/adapters/smtpmail"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -90,34 +91,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	defer ids.close()
-	// The usage writer stops after the HTTP server, whose requests record
-	// usage, and before the database closes (defers run last first): its
-	// last flush writes what they recorded.
-	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
-	usageDone := make(chan struct{})
-	go func() {
-		defer close(usageDone)
-		if err := ids.svc.RunUsageWriter(usageCtx); err != nil {
-			log.Error("writing session and API key usage at shutdown failed", "err", err)
-		}
-	}()
-	defer func() { stopUsage(); <-usageDone }()
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake})
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wake, log)
-	// The retention job stops, and is waited for, before the database
-	// closes (defers run last first).
-	retentionCtx, stopRetention := context.WithCancel(context.WithoutCancel(ctx))
-	retentionDone := make(chan struct{})
-	go func() { defer close(retentionDone); runRetention(retentionCtx, formsSvc, log) }()
-	defer func() { stopRetention(); <-retentionDone }()
 	cnt := newContent(db, ids.authz, publicCache)
-	// Like retention, the scheduler and the cache invalidation stop
-	// before the database closes.
-	contentCtx, stopContent := context.WithCancel(context.WithoutCancel(ctx))
-	contentDone := make(chan struct{}, 2)
-	go func() { runScheduler(contentCtx, cnt.svc, log); contentDone <- struct{}{} }()
-	go func() { runInvalidation(contentCtx, cnt.svc, cnt.cache, log); contentDone <- struct{}{} }()
-	defer func() { stopContent(); <-contentDone; <-contentDone }()
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -153,24 +129,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	// The dispatcher stops with the HTTP server and before the database
-	// closes (defers run last first): its sends in flight finish and
-	// their outcomes are saved, within the shutdown timeout.
-	stopDispatcher := func() {}
-	if cfg.dispatcher {
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := dispatcher.Run(dctx); err != nil {
-				log.Error("dispatcher stopped", "err", err)
-			}
-		}()
-		stopDispatcher = func() { cancel(); <-done } // safe to call again, from any goroutine
-	}
-	defer stopDispatcher()
 	log.Info("listening",
 		"addr", ln.Addr().String(),
 		"database", db.Dialect(),
@@ -185,27 +143,56 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		log.Info("this instance has no users yet: create the first administrator with POST /v1/setup {email, password, name} or keel admin create --email you@example.com")
 	}
 
-	select {
-	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
+	// Every background loop runs under one job runner, which stops them
+	// and waits for each before the deferred closes above release what
+	// they use. The HTTP server and the dispatcher stop first, together:
+	// in-flight requests and sends finish within the shutdown timeout.
+	// The others stop after, so that the usage writer's last flush writes
+	// what the last requests recorded.
+	front := jobs.Stage{{Name: "http server", Run: serveHTTP(srv, ln, cfg.shutdownTimeout, log)}}
+	if cfg.dispatcher {
+		front = append(front, jobs.Job{Name: "dispatcher", Run: dispatcher.Run})
 	}
-	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
-	defer cancel()
-	go stopDispatcher() // it drains while the HTTP server does
-	if err := srv.Shutdown(sctx); err != nil {
-		// In-flight requests outlived the timeout: cut them off rather
-		// than hang, and say so.
-		_ = srv.Close()
-		log.Warn("in-flight requests cut off at shutdown timeout", "err", err)
+	err = jobs.Run(ctx, log, front, jobs.Stage{
+		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
+		{Name: "policy poller", Run: ids.authz.Run},
+		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, log) }},
+		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
+		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, log) }},
+	})
+	if err != nil {
+		return err
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
-	}
-	stopDispatcher()
 	log.Info("stopped")
 	return nil
+}
+
+// serveHTTP is the HTTP server's job: it serves on ln until ctx ends,
+// then stops accepting connections and lets in-flight requests finish
+// within timeout, cutting off those that outlive it.
+func serveHTTP(srv *http.Server, ln net.Listener, timeout time.Duration, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served: // Serve returns only with an error
+			return err
+		case <-ctx.Done():
+		}
+		log.Info("shutting down", "timeout", timeout.String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			// In-flight requests outlived the timeout: cut them off rather
+			// than hang, and say so.
+			_ = srv.Close()
+			log.Warn("in-flight requests cut off at shutdown timeout", "err", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 }
 
 // newMailer picks SMTP when a URL is configured and the console mailer,

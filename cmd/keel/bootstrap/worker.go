@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keelhq/keel/application/messaging"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -83,8 +83,8 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 		return err
 	}
 	log.Info("delivering mail", "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(), "version", buildVersion())
-	if err := d.Run(ctx); err != nil {
-		return fmt.Errorf("dispatcher: %w", err)
+	if err := jobs.Run(ctx, log, jobs.Stage{{Name: "dispatcher", Run: d.Run}}); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,9 +178,14 @@ func TestServeDeliversQueuedMailAndListsIt(t *testing.T) {
 func TestWorkerDeliversWhatServeLeaves(t *testing.T) {
 	t.Parallel()
 	f := newOutboxFixture(t)
-	startServe(t, map[string]string{"KEEL_DATA_DIR": f.dir, "KEEL_DISPATCHER": "off"})
 	id := f.queue(t)
-	time.Sleep(500 * time.Millisecond) // more than two polls of a dispatcher that should not run
+	// serveOnce returns once every job serve ran has stopped, and the
+	// runner that ran them is the only place serve starts a loop: the
+	// list of stopped jobs is everything serve ran.
+	logs := serveOnce(t, map[string]string{"KEEL_DATA_DIR": f.dir, "KEEL_DISPATCHER": "off"})
+	if jobs := stoppedJobs(t, logs); slices.Contains(jobs, "dispatcher") || !slices.Contains(jobs, "http server") {
+		t.Fatalf("with KEEL_DISPATCHER=off serve ran %v; want no dispatcher", jobs)
+	}
 	if st := f.status(t, id); st != domain.OutboxPending {
 		t.Fatalf("with KEEL_DISPATCHER=off serve delivered: status %s", st)
 	}
