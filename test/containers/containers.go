@@ -90,11 +90,16 @@ func RequireImage(ctx context.Context, image string) error {
 	defer func() { _ = cli.Close() }()
 	if _, err := cli.ImageInspect(ctx, image); err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("image %s is missing: run make images%s", image, hint(image))
+			return missing(image)
 		}
 		return fmt.Errorf("inspect image %s: %w", image, err)
 	}
 	return nil
+}
+
+// missing is RequireImage's error for an image the daemon does not hold.
+func missing(image string) error {
+	return fmt.Errorf("image %s is missing: run make images%s", image, hint(image))
 }
 
 // hint tells how to use the locally built replacement of a default image;

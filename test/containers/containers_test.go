@@ -33,16 +33,6 @@ func TestRequireImageNeverPulls(t *testing.T) {
 	}
 }
 
-func TestRequireImageTellsHowToReplaceADefaultImage(t *testing.T) {
-	err := containers.RequireImage(t.Context(), containers.DefaultPostgresImage)
-	if err == nil {
-		t.Skipf("%s is present on this machine", containers.DefaultPostgresImage)
-	}
-	if want := "KEEL_TEST_POSTGRES_IMAGE=local/postgres:15"; !strings.Contains(err.Error(), want) {
-		t.Errorf("err = %v, want it to mention %s", err, want)
-	}
-}
-
 func TestSetDefaultsKeepsChosenValues(t *testing.T) {
 	t.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "192.0.2.1")
 	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "") // set, though empty
