@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,11 +16,7 @@ import (
 // PostgreSQL in a container as an operator would, and stops it with SIGTERM.
 func TestBinaryAgainstPostgres(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "keel")
-	build := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := keelBinary(t)
 	dbURL := testdb.EmptyPostgres(t)
 
 	logs := newLogLines()
@@ -115,10 +110,7 @@ func waitReady(t *testing.T, base string) {
 // setting is wrong: exit status 1 and a single line, no stack trace.
 func TestBinaryBadConfigExitsWithOneLine(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "keel")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := keelBinary(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "KEEL_LOG_LEVEL=loud", "KEEL_DATA_DIR="+t.TempDir())
 	var stderr bytes.Buffer

@@ -8,8 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,10 +32,7 @@ const publicMaxAge = "37s"
 // rendered responses included) within a second of each later change.
 func TestContentAcrossTwoNodes(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "keel")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := keelBinary(t)
 	dbURL := testdb.EmptyPostgres(t)
 	a := startClusterNode(t, bin, dbURL, "A", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge)
 	b := startClusterNode(t, bin, dbURL, "B", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge)

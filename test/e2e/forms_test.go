@@ -3,8 +3,6 @@ package e2e
 import (
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +19,7 @@ import (
 func TestBrowserSubmissionToMailpit(t *testing.T) {
 	t.Parallel()
 	mp := mailpit.Start(t)
-	bin := filepath.Join(t.TempDir(), "keel")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := keelBinary(t)
 	n := startClusterNode(t, bin, testdb.EmptyPostgres(t), "forms",
 		"KEEL_SMTP_URL=smtp://"+mp.SMTPAddr+"?starttls=none",
 		"KEEL_MAIL_FROM=Keel <forms@keel.test>")

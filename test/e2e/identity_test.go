@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -29,10 +28,7 @@ const propagationLimit = time.Second
 // revoked keys and disabled users.
 func TestPolicyReloadAcrossTwoNodes(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "keel")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := keelBinary(t)
 	dbURL := testdb.EmptyPostgres(t)
 	// Both start at once on the empty database: the migration lock must
 	// let one migrate while the other waits.

@@ -6,9 +6,12 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +27,37 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = testdb.Stop()
 	_ = mailpit.Stop()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
 	os.Exit(code)
+}
+
+// The keel binary is built once per test binary, on first use, and shared
+// by every test that runs it: building it costs far more than any of them.
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+// keelBinary returns the path of the keel binary built from this tree.
+func keelBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "keel-e2e-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "keel")
+		if out, err := exec.Command("go", "build", "-o", binPath, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
 }
 
 // logLines collects the JSON log lines a server writes and tells when the
