@@ -54,10 +54,9 @@ GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
 func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer) (err error) {
 	started := time.Now()
 	if getenv("GOGC") == "" {
-		// Keel's live heap is small (a few MB), so the default GOGC=100
-		// collects hundreds of times a second under load and spends a
-		// fifth of the CPU doing it. 400 trades some peak memory (about
-		// 50 MB under full load here) for a quarter less CPU per request.
+		// Keel's live heap is small, so the default GOGC=100 collects
+		// very often under load; 400 trades some peak memory for less CPU
+		// per request (README, "The binary"; figures in BENCHMARKS.md).
 		// GOGC and GOMEMLIMIT in the environment still win.
 		debug.SetGCPercent(400)
 	}
