@@ -132,14 +132,25 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 
 	stopErr := make(chan error, 1)
 	go func() { stopErr <- stop() }()
-	time.Sleep(300 * time.Millisecond) // shutdown has begun and is waiting
+	// Shutdown has begun once it is logged, and its first step closes
+	// the listener: wait for both rather than for time to pass.
+	if logs.await("shutting down") == nil {
+		t.Fatalf("shutdown not logged:\n%s", logs)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("server still accepts new connections during shutdown")
+		}
+	}
 	select {
 	case err := <-stopErr:
 		t.Fatalf("serve stopped (%v) while a request was in flight", err)
 	default:
-	}
-	if _, err := http.Get(base + "/healthz"); err == nil {
-		t.Fatal("server accepted a new connection during shutdown")
 	}
 	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
