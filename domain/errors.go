@@ -22,13 +22,33 @@ const (
 	KindRateLimited                 // too many requests: 429
 	KindUnavailable                 // a dependency is down; retry later: 503
 	KindPrecondition                // the caller's copy is stale (If-Match): 412
+	KindNone                        // no error at all: what KindOf(nil) returns
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthenticated", "forbidden", "rate_limited", "unavailable", "precondition"}
-
+// String names the kind. A switch rather than a table indexed by the
+// constants keeps each name with its kind whatever their order.
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	switch k {
+	case KindInternal:
+		return "internal"
+	case KindInvalid:
+		return "invalid"
+	case KindNotFound:
+		return "not_found"
+	case KindConflict:
+		return "conflict"
+	case KindUnauthenticated:
+		return "unauthenticated"
+	case KindForbidden:
+		return "forbidden"
+	case KindRateLimited:
+		return "rate_limited"
+	case KindUnavailable:
+		return "unavailable"
+	case KindPrecondition:
+		return "precondition"
+	case KindNone:
+		return "none"
 	}
 	return fmt.Sprintf("kind(%d)", k)
 }
@@ -53,16 +73,22 @@ type Error struct {
 	// the caller how long to wait before trying again.
 	RetryAfter time.Duration
 	cause      error
+	// made is set by E and Invalid. An Error written as a literal lacks
+	// it and serves errors.Is as a pattern (see Is).
+	made bool
+	// parent is the Error this one was copied from by WithCause,
+	// WithMessage or WithRetryAfter; nil for one that E or Invalid made.
+	parent *Error
 }
 
 // E builds an Error of kind k with a stable code and a safe message.
 func E(k Kind, code, message string) *Error {
-	return &Error{Kind: k, Code: code, Message: message}
+	return &Error{Kind: k, Code: code, Message: message, made: true}
 }
 
 // Invalid reports one or more field problems as a validation_failed error.
 func Invalid(fields ...FieldError) *Error {
-	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: "The request is not valid.", Fields: fields}
+	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: "The request is not valid.", Fields: fields, made: true}
 }
 
 func (e *Error) Error() string {
@@ -75,37 +101,73 @@ func (e *Error) Error() string {
 // Unwrap exposes the cause to errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.cause }
 
-// Is matches on Code, so a sentinel such as ErrNotFound matches every copy
-// made with WithCause.
+// Is reports whether e is target or was copied from it, directly or
+// through other copies, by WithCause, WithMessage or WithRetryAfter. So a
+// sentinel matches its own copies and the sentinels derived from it
+// (errNoSuchForm, made from ErrNotFound, is ErrNotFound), and never
+// another sentinel that happens to share its code: each validation error
+// is not ports.ErrInvalidCursor, and an unknown route is not ErrNotFound.
+//
+// A target written as a literal, such as &Error{Kind: KindInvalid, Code:
+// "validation_failed"}, is a pattern instead: it matches every error of
+// its Kind and Code.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	if !ok {
+		return false
+	}
+	if !t.made {
+		return t.Kind == e.Kind && t.Code == e.Code
+	}
+	for x := e; x != nil; x = x.parent {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// derive returns a copy of e that errors.Is matches with e.
+func (e *Error) derive() *Error {
+	c := *e
+	c.parent = e
+	return &c
 }
 
 // WithCause returns a copy of e that wraps cause for logging.
 func (e *Error) WithCause(cause error) *Error {
-	c := *e
+	c := e.derive()
 	c.cause = cause
-	return &c
+	return c
 }
 
 // WithMessage returns a copy of e with a more specific safe message.
 func (e *Error) WithMessage(format string, args ...any) *Error {
-	c := *e
+	c := e.derive()
 	c.Message = fmt.Sprintf(format, args...)
-	return &c
+	return c
+}
+
+// WithFields returns a copy of e that lists the fields at fault.
+func (e *Error) WithFields(fields ...FieldError) *Error {
+	c := e.derive()
+	c.Fields = fields
+	return c
 }
 
 // WithRetryAfter returns a copy of e that tells the caller to wait d.
 func (e *Error) WithRetryAfter(d time.Duration) *Error {
-	c := *e
+	c := e.derive()
 	c.RetryAfter = d
-	return &c
+	return c
 }
 
-// KindOf returns the kind of the first *Error in err's chain, and
-// KindInternal for nil-free errors nobody classified.
+// KindOf returns the kind of the first *Error in err's chain, KindNone
+// for nil, and KindInternal for errors nobody classified.
 func KindOf(err error) Kind {
+	if err == nil {
+		return KindNone
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind

@@ -420,7 +420,7 @@ var (
 	ErrAlreadySetUp     = E(KindConflict, "already_set_up", "This instance is already set up; log in instead.")
 	ErrInvalidCreds     = E(KindUnauthenticated, "invalid_credentials", "The e-mail address or password is wrong.")
 	ErrRateLimited      = E(KindRateLimited, "rate_limited", "Too many attempts; try again later.")
-	ErrWorkspaceUnknown = E(KindNotFound, "not_found", "No such workspace.")
+	ErrWorkspaceUnknown = ErrNotFound.WithMessage("No such workspace.")
 
 	ErrWorkspaceCreationNotAllowed = E(KindForbidden, "workspace_creation_not_allowed", "Only instance administrators and the users they allow can create workspaces.")
 )

@@ -114,9 +114,7 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 		}
 	}
 	if len(unknown) > 0 {
-		e := *ErrUnknownField
-		e.Fields = unknown
-		return Submission{}, &e
+		return Submission{}, ErrUnknownField.WithFields(unknown...)
 	}
 	var errs []FieldError
 	values := make([]Value, 0, len(f.def.Fields))

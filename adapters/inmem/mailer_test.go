@@ -37,7 +37,7 @@ func TestMailerFailNext(t *testing.T) {
 		if domain.KindOf(err) != domain.KindUnavailable {
 			t.Fatalf("send %d: err = %v, want kind unavailable", i+1, err)
 		}
-		if !errors.Is(err, domain.E(domain.KindUnavailable, "mail_relay_unavailable", "")) {
+		if !errors.Is(err, &domain.Error{Kind: domain.KindUnavailable, Code: "mail_relay_unavailable"}) {
 			t.Errorf("send %d: err = %v, want code mail_relay_unavailable", i+1, err)
 		}
 	}

@@ -159,7 +159,7 @@ func checkUnavailable(t *testing.T, err error) {
 	if err == nil {
 		t.Fatal("Send: err = nil, want an error")
 	}
-	if !errors.Is(err, domain.E(domain.KindUnavailable, "mail_relay_unavailable", "")) || domain.KindOf(err) != domain.KindUnavailable {
+	if !errors.Is(err, &domain.Error{Kind: domain.KindUnavailable, Code: "mail_relay_unavailable"}) || domain.KindOf(err) != domain.KindUnavailable {
 		t.Errorf("err = %v, want mail_relay_unavailable of kind unavailable", err)
 	}
 	if strings.Contains(err.Error(), secret) {
