@@ -47,7 +47,7 @@ type Permission struct {
 
 func (p Permission) String() string { return p.Object + ":" + p.Action }
 
-// The permissions. The first twelve are the API key scopes.
+// The permissions. Those listed in Scopes may also be granted to API keys.
 var (
 	PermFormsRead        = Permission{"forms", "read"}
 	PermFormsWrite       = Permission{"forms", "write"}

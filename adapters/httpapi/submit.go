@@ -51,10 +51,6 @@ var (
 	errFileUpload    = errUnsupportedMedia.WithMessage("File uploads are not supported yet; send text fields only.")
 )
 
-// The decoding errors that are the client's malformed request rather than
-// a rule it broke. These belong in problem.go's codeStatus with the other
-// refinements; they are registered here to keep this change to the files
-// of the forms routes.
 // encoding is how a submission's body is encoded.
 type encoding int
 
@@ -120,10 +116,10 @@ type submittedResponse struct {
 }
 
 // refuse answers a submission that failed. The form's allowed origins and
-// error redirect are needed to answer well, and Submit does not return the
-// form with its errors, so refuse looks it up again, except for an unknown
-// form, which has none, and for a rate-limited client, whose refusal must
-// stay cheap.
+// error redirect are needed to answer well. Submit returns the form with
+// its error when it found it; a body refused before Submit ran has none,
+// so refuse looks the form up, except for an unknown form, which has
+// none, and for a rate-limited client, whose refusal must stay cheap.
 func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal {

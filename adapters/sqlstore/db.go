@@ -41,9 +41,9 @@ type DB struct {
 	// the ones that queue together in one transaction (groupcommit.go).
 	// Each transaction takes the database's write lock at BEGIN; without
 	// the queue, concurrent ones wait in SQLite's busy handler, which
-	// sleeps in growing steps and turned a 13 ms median into a 300 ms p99
-	// under 32 clients. Other processes on the same file still wait
-	// through busy_timeout.
+	// sleeps in growing steps, so a few unlucky writers wait far longer
+	// than the rest (BENCHMARKS.md). Other processes on the same file
+	// still wait through busy_timeout.
 	group group
 	// searches bounds the full-text searches that run at once on SQLite
 	// to the CPUs (see entryStore.search); nil on PostgreSQL.
@@ -177,8 +177,9 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 // the data committed when it starts, and none takes SQLite's write lock.
 //
 // On SQLite the statements come from the stmtCache the write transactions
-// use, prepared once per connection: compiling a full-text search took 3%
-// of a search request's CPU.
+// use, prepared once per connection, so that a full-text search is not
+// compiled again on every request (BENCHMARKS.md, "Where search's time
+// goes").
 func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	if db.d.name() == "sqlite" {
 		return fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches})

@@ -84,7 +84,8 @@ func redactedURLError(err error) string {
 // temp_store=MEMORY keeps the statement journal, where SQLite saves the
 // pages a savepoint changes, in memory: group commit (groupcommit.go) runs
 // every call in a savepoint, and the journal spilled to a temporary file
-// past 64 KiB, whose writes took 15% of a submission's CPU.
+// past 64 KiB, whose writes cost a noticeable share of a submission's CPU
+// (BENCHMARKS.md).
 // mmap_size=512 MiB reads the database through a shared memory map instead
 // of copying pages into each connection's 2 MB page cache: a full-text
 // search over 10,000 posts spent a third of its time in pread.

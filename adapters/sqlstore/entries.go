@@ -252,13 +252,12 @@ func (s entryStore) search(ctx context.Context, cond string, args []any, words [
 	// on SQLite the entries_search_filter index answers without reading a
 	// row; only the page's rows are then read whole. Ranking whole rows
 	// read every match's body from overflow pages and sorted all its
-	// columns, for a search over 10,000 posts 3.2 ms of SQLite's CPU
-	// instead of 1.8.
+	// columns (BENCHMARKS.md, "Where search's time goes").
 	from, match, score, query := s.d.search(words)
 	// A search is CPU-bound inside SQLite: more of them at once than there
 	// are CPUs only share the CPUs in thinner slices and stretch every one.
-	// Queued, they finish in turn: with 32 clients on 2 CPUs, p99 went from
-	// 53 to 32 ms and throughput held (BENCHMARKS.md, issue 5).
+	// Queued, they finish in turn: the slowest searches get faster and
+	// throughput holds (BENCHMARKS.md, issue 5).
 	if s.searches != nil {
 		select {
 		case s.searches <- struct{}{}:

@@ -200,9 +200,8 @@ func (db *DB) groupTx(ctx context.Context, fn func(context.Context, ports.Stores
 		// it goes on at once. Under load, requests that are already
 		// runnable get to queue first. Without the yield, the first
 		// request back after a commit ran alone while the others were
-		// still being parsed: under 32 clients more than 4 in 5
-		// transactions served a single call, and a submission cost the
-		// server 270 to 300 µs of CPU instead of 240 to 255.
+		// still being parsed, so most transactions served a single call
+		// and a submission cost the server more CPU (BENCHMARKS.md).
 		runtime.Gosched()
 		return db.lead(c)
 	}

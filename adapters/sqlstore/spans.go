@@ -15,7 +15,7 @@ import (
 // a trace of its own, three spans long, that says nothing. Inside a trace
 // that is not sampled (every trace when no exporter is configured) a
 // statement's span would be dropped anyway; skipping it saves otelsql's
-// span and attribute work on every statement, 3% of a submission's CPU.
+// span and attribute work on every statement (BENCHMARKS.md).
 type childSpansOnly struct {
 	embedded.TracerProvider
 	tp trace.TracerProvider

@@ -240,7 +240,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // was told to look (the poll, a Wake), half of them while claims come back
 // full. Half keeps sends flowing past a slow one yet claims several at a
 // time: a claim is a write transaction, and claiming for each freed slot
-// cost 40% more CPU per message on SQLite.
+// cost markedly more CPU per message on SQLite (BENCHMARKS.md).
 func (d *Dispatcher) refill(more bool) int {
 	if !more {
 		return 1

@@ -1,6 +1,7 @@
-// Command keel is Keel's single binary: the HTTP server, the migrations and,
-// later, the background workers. All of its logic lives in package
-// bootstrap so that end-to-end tests can run the very same code in-process.
+// Command keel is Keel's single binary: the HTTP server, the mail worker,
+// the migrations and the administration commands. All of its logic lives
+// in package bootstrap so that end-to-end tests can run the very same code
+// in-process.
 package main
 
 import (

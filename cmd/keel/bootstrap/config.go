@@ -224,8 +224,8 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	return c, nil
 }
 
-// maxMailAttempts bounds KEEL_MAIL_MAX_ATTEMPTS: past it the backoff's
-// six-hour cap alone spreads the attempts over a month.
+// maxMailAttempts bounds KEEL_MAIL_MAX_ATTEMPTS: with waits capped at 12
+// hours, this many attempts already spread over about six weeks.
 const maxMailAttempts = 100
 
 func loadMailMaxAttempts(fs *pflag.FlagSet, getenv func(string) string) (int, error) {
