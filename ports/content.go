@@ -52,6 +52,8 @@ type EntryStore interface {
 	// List returns the entries of ws, most recently created first; with a
 	// Query, best match first. A cursor from a listing with a Query is
 	// only valid with one, and the other way round: ports.ErrInvalidCursor.
+	// Without a Query, a page also ends, with a cursor, after the entry
+	// that brings its bodies (EntryBytes) to MaxPageBytes.
 	List(ctx context.Context, ws domain.WorkspaceID, f EntryFilter, p Page) ([]domain.Entry, string, error)
 	// ClaimDue returns up to limit scheduled entries, of any workspace,
 	// whose publish_at is at or before now, earliest first, locked for
@@ -70,7 +72,8 @@ type EntryStore interface {
 	// no revision of the same version.
 	AddRevision(ctx context.Context, r domain.Revision) error
 	// Revisions returns an entry's revisions, newest first; none for an
-	// entry that is not ws's.
+	// entry that is not ws's. A page also ends, with a cursor, after the
+	// revision that brings its bodies (RevisionBytes) to MaxPageBytes.
 	Revisions(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, p Page) ([]domain.Revision, string, error)
 	// Revision returns one revision; domain.ErrNotFound.
 	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)
@@ -83,3 +86,13 @@ type EventStore interface {
 	// List returns the events of ws, oldest first.
 	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Event, string, error)
 }
+
+// EntryBytes is the size of an entry that counts towards MaxPageBytes in
+// EntryStore.List: its body, rendered and as text.
+func EntryBytes(e domain.Entry) int {
+	return len(e.Body()) + len(e.Rendered().HTML) + len(e.Rendered().Text)
+}
+
+// RevisionBytes is the size of a revision that counts towards
+// MaxPageBytes in EntryStore.Revisions: its body.
+func RevisionBytes(r domain.Revision) int { return len(r.Content.Body) }

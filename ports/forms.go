@@ -38,9 +38,11 @@ type SubmissionFilter struct {
 }
 
 // MaxPageBytes bounds a page of submissions by the size of their stored
-// values (SubmissionStore.List): anonymous visitors choose that size, up
-// to the largest request body, so a bound on the number of rows alone
-// would let a page of 200 hold 200 request bodies.
+// values (SubmissionStore.List), and a page of entries or revisions by
+// their bodies (EntryStore.List and Revisions): anonymous visitors choose
+// a submission's size, and editors a body's, up to the largest request
+// body, so a bound on the number of rows alone would let a page of 200
+// hold 200 request bodies.
 const MaxPageBytes = 1 << 20
 
 // SubmissionBytes is the size of a submission's values that counts

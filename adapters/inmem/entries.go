@@ -148,7 +148,13 @@ func (s entryStore) List(ctx context.Context, ws domain.WorkspaceID, f ports.Ent
 	if found.words != nil {
 		return found.page(p)
 	}
-	return paginate(found.entries, func(e domain.Entry) string { return string(e.ID()) }, domain.PrefixEntry, p, true)
+	id := func(e domain.Entry) string { return string(e.ID()) }
+	page, next, err := paginate(found.entries, id, domain.PrefixEntry, p, true)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next = fitBytes(page, next, ports.EntryBytes, id)
+	return page, next, nil
 }
 
 // matches are the entries a listing selected: with a query (words not
@@ -318,10 +324,12 @@ func (s entryStore) Revisions(ctx context.Context, ws domain.WorkspaceID, id dom
 		}
 	}
 	slices.SortFunc(rs, func(a, b domain.Revision) int { return cmp.Compare(b.Version, a.Version) })
+	next := ""
 	if limit := p.Size(); len(rs) > limit {
-		return rs[:limit], versionCursor(rs[limit-1].Version), nil
+		rs, next = rs[:limit], versionCursor(rs[limit-1].Version)
 	}
-	return rs, "", nil
+	rs, next = fitBytes(rs, next, ports.RevisionBytes, func(r domain.Revision) string { return versionCursor(r.Version) })
+	return rs, next, nil
 }
 
 func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error) {

@@ -34,3 +34,17 @@ func paginate[T any](items []T, key func(T) string, prefix string, p ports.Page,
 	}
 	return out, "", nil
 }
+
+// fitBytes ends a page after the item that brings it to
+// ports.MaxPageBytes, as sqlstore's listings of large rows do, and
+// returns the cursor of what follows: cursor of that item, or next when
+// the whole page fits.
+func fitBytes[T any](page []T, next string, size func(T) int, cursor func(T) string) ([]T, string) {
+	total := 0
+	for i, it := range page {
+		if total += size(it); total >= ports.MaxPageBytes && i < len(page)-1 {
+			return page[:i+1], cursor(it)
+		}
+	}
+	return page, next
+}

@@ -111,14 +111,7 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 	if err != nil {
 		return nil, "", err
 	}
-	// The page ends after the submission that brings it to
-	// ports.MaxPageBytes, as sqlstore's does.
-	size := 0
-	for i, sub := range page {
-		if size += ports.SubmissionBytes(sub); size >= ports.MaxPageBytes && i < len(page)-1 {
-			return page[:i+1], string(sub.ID()), nil
-		}
-	}
+	page, next = fitBytes(page, next, ports.SubmissionBytes, func(s domain.Submission) string { return string(s.ID()) })
 	return page, next, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,13 +231,30 @@ func (s entryStore) List(ctx context.Context, ws domain.WorkspaceID, f ports.Ent
 	if p.After != "" {
 		cond, args = cond+` AND e.id < ?`, append(args, p.After)
 	}
-	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE `+cond+` ORDER BY e.id DESC LIMIT ?`),
-		scanEntry, append(args, limit+1)...)
+	// Bodies can be large, and this listing returns them: it reads the
+	// candidates' sizes first and then only the rows that fit (fitPage).
+	cands, err := queryAll(ctx, s.q, s.d.rebind(`SELECT e.id, octet_length(e.body) + octet_length(e.body_html) + octet_length(e.body_text)
+		FROM entries e WHERE `+cond+` ORDER BY e.id DESC LIMIT ?`), scanSized, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list entries of %s: %w", ws, err)
 	}
-	es, next := cut(es, limit, func(e domain.Entry) string { return string(e.ID()) })
-	return es, next, nil
+	n := fitPage(cands, limit)
+	if n == 0 {
+		return nil, "", nil
+	}
+	last := cands[n-1].key
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE `+cond+` AND e.id >= ? ORDER BY e.id DESC LIMIT ?`),
+		scanEntry, append(args, last, n)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list entries of %s: %w", ws, err)
+	}
+	if n == len(cands) {
+		return es, "", nil
+	}
+	if len(es) > 0 { // a row may come or go between the reads outside a snapshot
+		last = string(es[len(es)-1].ID())
+	}
+	return es, last, nil
 }
 
 // search lists the entries that meet cond and match every word, best match
@@ -407,16 +425,34 @@ func (s entryStore) Revisions(ctx context.Context, ws domain.WorkspaceID, id dom
 		}
 		cond, args = cond+` AND version < ?`, append(args, v)
 	}
+	// Each revision holds a whole body: the page is bounded by bytes as
+	// List's is.
 	limit := p.Size()
-	rs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+revisionColumns+` FROM entry_revisions WHERE `+cond+` ORDER BY version DESC LIMIT ?`),
-		scanRevision, append(args, limit+1)...)
+	cands, err := queryAll(ctx, s.q, s.d.rebind(`SELECT version, octet_length(content) FROM entry_revisions WHERE `+cond+` ORDER BY version DESC LIMIT ?`),
+		scanSized, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list revisions of %s: %w", id, err)
 	}
-	if len(rs) > limit {
-		return rs[:limit], versionCursor(rs[limit-1].Version), nil
+	n := fitPage(cands, limit)
+	if n == 0 {
+		return nil, "", nil
 	}
-	return rs, "", nil
+	last, err := strconv.Atoi(cands[n-1].key)
+	if err != nil {
+		return nil, "", fmt.Errorf("list revisions of %s: version %q: %w", id, cands[n-1].key, err)
+	}
+	rs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+revisionColumns+` FROM entry_revisions WHERE `+cond+` AND version >= ? ORDER BY version DESC LIMIT ?`),
+		scanRevision, append(args, last, n)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list revisions of %s: %w", id, err)
+	}
+	if n == len(cands) {
+		return rs, "", nil
+	}
+	if len(rs) > 0 {
+		last = rs[len(rs)-1].Version
+	}
+	return rs, versionCursor(last), nil
 }
 
 func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error) {

@@ -27,6 +27,32 @@ func cut[T any](items []T, limit int, id func(T) string) ([]T, string) {
 	return items, ""
 }
 
+// sized is a listing candidate: its key (an ID, or a version) and the
+// bytes of its large columns, read with octet_length, which takes the
+// length from SQLite's record header and from PostgreSQL's TOAST pointer
+// without reading the value.
+type sized struct {
+	key  string
+	size int64
+}
+
+func scanSized(sc scanner) (c sized, err error) { return c, sc.Scan(&c.key, &c.size) }
+
+// fitPage returns how many of cands, fetched with LIMIT limit+1, a page
+// takes: at most limit, at least one when there is one, and none after
+// the one that brings the page to ports.MaxPageBytes. Listings whose rows
+// visitors or editors make large read such sizes first and then only the
+// rows that fit: fetching limit+1 whole rows and stopping early would
+// still make the engine produce them all, and pgx read them off the wire.
+func fitPage(cands []sized, limit int) int {
+	n, size := 0, int64(0)
+	for n < len(cands) && n < limit && (n == 0 || size < ports.MaxPageBytes) {
+		size += cands[n].size
+		n++
+	}
+	return n
+}
+
 // Cursors of listings that are not ordered by ID alone. They are opaque
 // to clients (base64 of a tagged text) and checked strictly when they
 // come back: anything a listing could not have returned is

@@ -146,11 +146,8 @@ func (s submissionStore) Delete(ctx context.Context, ws domain.WorkspaceID, id d
 
 // List reads a page in two steps so that the page's byte budget
 // (ports.MaxPageBytes) bounds what is read, not only what is returned:
-// first the candidates' IDs and value sizes, which neither engine reads
-// the values for (octet_length comes from SQLite's record header and from
-// PostgreSQL's TOAST pointer), then the whole rows of those that fit.
-// Fetching limit+1 whole rows and stopping early would still make the
-// engine produce them, and pgx read every one of them off the wire.
+// first the candidates' IDs and value sizes, then the whole rows of those
+// that fit (fitPage).
 func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f ports.SubmissionFilter, p ports.Page) ([]domain.Submission, string, error) {
 	limit, err := pageOf(p, domain.PrefixSubmission)
 	if err != nil {
@@ -175,24 +172,16 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 	if f.Query != "" {
 		cond, args = cond+` AND search_text LIKE ? ESCAPE '\'`, append(args, containsPattern(f.Query))
 	}
-	type candidate struct {
-		id   string
-		size int64
-	}
 	cands, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, octet_length(field_values) FROM submissions WHERE `+cond+` ORDER BY id DESC LIMIT ?`),
-		func(sc scanner) (c candidate, err error) { return c, sc.Scan(&c.id, &c.size) }, append(args, limit+1)...)
+		scanSized, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list submissions of %s: %w", form, err)
 	}
-	n, size := 0, int64(0)
-	for n < len(cands) && n < limit && (n == 0 || size < ports.MaxPageBytes) {
-		size += cands[n].size
-		n++
-	}
+	n := fitPage(cands, limit)
 	if n == 0 {
 		return nil, "", nil
 	}
-	last := cands[n-1].id
+	last := cands[n-1].key
 	subs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+submissionColumns+` FROM submissions WHERE `+cond+` AND id >= ? ORDER BY id DESC LIMIT ?`),
 		scanSubmission, append(args, last, n)...)
 	if err != nil {

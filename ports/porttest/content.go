@@ -16,6 +16,84 @@ import (
 var author = domain.UserID(domain.NewID(domain.PrefixUser, t0))
 
 func entries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
+	// Editors choose how large a body is, and List and Revisions return
+	// bodies: their pages end after the entry or revision that brings
+	// them to MaxPageBytes, and hold one that alone is larger.
+	t.Run("ListAndRevisionsEndAtMaxPageBytes", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		sizes := []int{10, ports.MaxPageBytes / 5, 10, ports.MaxPageBytes / 5, domain.MaxBodyBytes, 10, ports.MaxPageBytes / 5, 10}
+		var ids []string
+		e := mustEntry(t, ws.ID(), domain.KindPost, domain.EntryContent{Title: "Revised"})
+		addEntry(t, uow, e)
+		var versions []string
+		for i, n := range sizes {
+			body := strings.Repeat("x", n)
+			other := mustEntry(t, ws.ID(), domain.KindPage, domain.EntryContent{Title: fmt.Sprintf("Page %d", i), Body: body})
+			ids = append(ids, string(addEntry(t, uow, other).ID()))
+			prev := e.Version()
+			c := e.Content()
+			c.Body = body
+			if err := e.Revise(c, domain.Rendered{HTML: body, Text: body}, t0); err != nil {
+				t.Fatal(err)
+			}
+			updateEntry(t, uow, e, prev)
+			versions = append([]string{strconv.Itoa(addRevision(t, uow, e).Version)}, versions...)
+		}
+		slices.Sort(ids)
+		slices.Reverse(ids)
+		kind := domain.KindPage
+		listAll := func(list func(ports.Stores, ports.Page) ([]string, []int, string, error)) ([]string, int) {
+			t.Helper()
+			var got []string
+			page, pages := ports.Page{}, 0
+			for {
+				var keys []string
+				var sizes []int
+				var next string
+				run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+					keys, sizes, next, err = list(st, page)
+					return err
+				})
+				pages++
+				if len(keys) == 0 {
+					t.Fatalf("page %d is empty", pages)
+				}
+				if before := sumInts(sizes[:len(sizes)-1]); before >= ports.MaxPageBytes {
+					t.Errorf("page %d: %d items, %d bytes before the last: past MaxPageBytes", pages, len(keys), before)
+				}
+				got = append(got, keys...)
+				if next == "" {
+					return got, pages
+				}
+				page.After = next
+			}
+		}
+		got, pages := listAll(func(st ports.Stores, p ports.Page) ([]string, []int, string, error) {
+			es, next, err := st.Entries().List(t.Context(), ws.ID(), ports.EntryFilter{Kind: &kind}, p)
+			var sizes []int
+			for _, e := range es {
+				sizes = append(sizes, ports.EntryBytes(e))
+			}
+			return idsOf(es, entryID), sizes, next, err
+		})
+		if !slices.Equal(got, ids) || pages < 2 {
+			t.Errorf("List: %d pages listed %v\nwant %v in at least 2", pages, got, ids)
+		}
+		got, pages = listAll(func(st ports.Stores, p ports.Page) ([]string, []int, string, error) {
+			rs, next, err := st.Entries().Revisions(t.Context(), ws.ID(), e.ID(), p)
+			var keys []string
+			var sizes []int
+			for _, r := range rs {
+				keys, sizes = append(keys, strconv.Itoa(r.Version)), append(sizes, ports.RevisionBytes(r))
+			}
+			return keys, sizes, next, err
+		})
+		if !slices.Equal(got, versions) || pages < 2 {
+			t.Errorf("Revisions: %d pages listed %v\nwant %v in at least 2", pages, got, versions)
+		}
+	})
 	t.Run("AddGetUpdateDelete", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -870,4 +948,12 @@ func revisionView(r domain.Revision) string {
 
 func eventView(e domain.Event) string {
 	return fmt.Sprintf("{%s ws=%s %s data=%s at=%s}", e.ID, e.Workspace, e.Type, e.Data, stamp(e.CreatedAt))
+}
+
+func sumInts(ns []int) int {
+	n := 0
+	for _, x := range ns {
+		n += x
+	}
+	return n
 }
