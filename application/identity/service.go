@@ -284,15 +284,8 @@ func (c *credentialCache) put(key string, p domain.Principal, now, notAfter time
 	c.m[key] = cachedCredential{p: p, expires: exp}
 }
 
-// forget drops a token at once: this node's own logout or revocation must
-// not wait for the cache to expire.
-func (c *credentialCache) forget(key string) {
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
-}
-
-// forgetWhere drops every entry matching f.
+// forgetWhere drops every entry matching f at once: this node's own
+// logout or revocation must not wait for the cache to expire.
 func (c *credentialCache) forgetWhere(f func(domain.Principal) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
