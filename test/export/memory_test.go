@@ -59,7 +59,8 @@ const (
 // mark, which no spike escapes) after two concurrent CSV exports and a
 // list of 200. A server that read an export's batches or a list page by
 // rows alone would hold hundreds of those megabytes at once; bounded by
-// bytes, its peak stays within a few pages of its idle size. PostgreSQL
+// bytes, its peak stays well under a third of the data above its idle
+// size. PostgreSQL
 // rather than SQLite because SQLite reads through a memory map, whose
 // pages count as resident memory of the process however little of them
 // it holds on its heap.
@@ -113,13 +114,15 @@ func TestExportMemoryOfTheBinary(t *testing.T) {
 	// Two exports each hold a page (ports.MaxPageBytes of values and one
 	// more submission) in a few copies (the driver's read buffer, the
 	// row, its decoded values) and their garbage until the collector
-	// runs, which lets the heap grow to twice what is live. A server
-	// that held one export's rows at once would need the data's size.
-	bound := baseline + uint64(dataSize)/4
+	// runs, which lets the heap grow to twice what is live, and the
+	// runtime returns freed memory to the kernel lazily: the bound leaves
+	// room for a busy machine's timing. A server that held one export's
+	// rows at once would need the data's size.
+	bound := baseline + uint64(dataSize)/3
 	t.Logf("data %.0f MB; resident memory: %.1f MB before the exports, peak %.1f MB, bound %.1f MB",
 		float64(dataSize)/mb, float64(baseline)/mb, float64(peak)/mb, float64(bound)/mb)
 	if peak > bound {
-		t.Errorf("peak resident memory %.1f MB is above %.1f MB (%.1f MB idle + a quarter of the %.0f MB exported twice): exports and lists do not stay bounded by bytes",
+		t.Errorf("peak resident memory %.1f MB is above %.1f MB (%.1f MB idle + a third of the %.0f MB exported twice): exports and lists do not stay bounded by bytes",
 			float64(peak)/mb, float64(bound)/mb, float64(baseline)/mb, float64(dataSize)/mb)
 	}
 }
