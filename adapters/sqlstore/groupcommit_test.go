@@ -311,46 +311,6 @@ func TestGroupCommitCancelledWhileQueuedLeavesAtOnce(t *testing.T) {
 	}
 }
 
-func TestGroupCommitCancelledBeforeItsTurnDoesNotRun(t *testing.T) {
-	t.Parallel()
-	db := openGroupDB(t)
-	h := hold(t, db)
-	defer h.release()
-	// a leads the next batch and blocks in its fn while x waits its turn
-	// in the same batch.
-	aStarted, aUnblock := make(chan struct{}), make(chan struct{})
-	aDone, xDone := make(chan error, 1), make(chan error, 1)
-	go func() {
-		aDone <- db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-			_, err := st.Instance().BumpCounter(ctx, "a")
-			close(aStarted)
-			<-aUnblock
-			return err
-		})
-	}()
-	queued(t, db, 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := false
-	go func() {
-		xDone <- db.WithinTx(ctx, func(context.Context, ports.Stores) error { ran = true; return nil })
-	}()
-	queued(t, db, 2)
-	h.release()
-	<-aStarted
-	queued(t, db, 0) // x is in a's batch
-	cancel()
-	close(aUnblock)
-	if err := <-aDone; err != nil {
-		t.Fatalf("a: %v", err)
-	}
-	if err := <-xDone; !errors.Is(err, context.Canceled) || ran {
-		t.Fatalf("x: err = %v, fn ran: %v; want context.Canceled, not run", err, ran)
-	}
-	if got := counterOf(t, db, "a"); got != 1 {
-		t.Fatalf("counter a = %d, want 1", got)
-	}
-}
-
 func TestGroupCommitCancelledInABatchLeavesBeforeItsTurn(t *testing.T) {
 	t.Parallel()
 	db := openGroupDB(t)
