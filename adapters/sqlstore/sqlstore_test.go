@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
 	"os"
 	"testing"
 
@@ -19,16 +18,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// migrate prepares the template database that every PostgreSQL test clones.
-func migrate(ctx context.Context, url string) error {
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Migrate(ctx)
-	return err
-}
 
 func openSQLite(t *testing.T) *sqlstore.DB {
 	t.Helper()
@@ -45,7 +34,7 @@ func openSQLite(t *testing.T) *sqlstore.DB {
 
 func openPostgres(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, migrate))
+	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, testdb.MigrateKeel))
 	if err != nil {
 		t.Fatalf("open PostgreSQL: %v", err)
 	}

@@ -55,7 +55,7 @@ func openPostgres(t *testing.T) *sqlstore.DB {
 	t.Helper()
 	// A few connections per fixture: many fixtures are open at once and
 	// the container allows a hundred connections in all.
-	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, migrate), sqlstore.WithMaxOpenConns(4))
+	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, testdb.MigrateKeel), sqlstore.WithMaxOpenConns(4))
 	if err != nil {
 		t.Fatalf("open PostgreSQL: %v", err)
 	}

@@ -5,11 +5,9 @@
 package authz
 
 import (
-	"context"
 	"os"
 	"testing"
 
-	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/testdb"
 )
@@ -21,14 +19,3 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// migrate prepares the template database that every PostgreSQL fixture
-// clones.
-func migrate(ctx context.Context, url string) error {
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Migrate(ctx)
-	return err
-}

@@ -36,15 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func migrate(ctx context.Context, url string) error {
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Migrate(ctx)
-	return err
-}
 
 // The case: some 500 anonymous submissions of about a megabyte
 // each, the most a default request body holds.
@@ -69,7 +60,7 @@ func TestExportMemoryOfTheBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	url := testdb.Postgres(t, migrate)
+	url := testdb.Postgres(t, testdb.MigrateKeel)
 	key, form, dataSize := fillBig(t, url)
 
 	srv := startKeel(t, bin, url)

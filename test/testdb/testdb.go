@@ -24,6 +24,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 
+	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/test/containers"
 )
 
@@ -201,4 +202,16 @@ func dbURL(name string) string {
 	u := *base
 	u.Path = "/" + name
 	return u.String()
+}
+
+// MigrateKeel migrates the database at url to Keel's schema: the migrate
+// that tests of Keel's own stores pass to Postgres.
+func MigrateKeel(ctx context.Context, url string) error {
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Migrate(ctx)
+	return err
 }
