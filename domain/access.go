@@ -53,6 +53,7 @@ var (
 	PermFormsWrite       = Permission{"forms", "write"}
 	PermSubmissionsRead  = Permission{"submissions", "read"}
 	PermSubmissionsWrite = Permission{"submissions", "write"}
+	PermSubmissionsErase = Permission{"submissions", "erase"} // every submission holding an address, across forms
 	PermContentRead      = Permission{"content", "read"}
 	PermContentWrite     = Permission{"content", "write"}
 	PermWebhooksRead     = Permission{"webhooks", "read"}
@@ -75,7 +76,7 @@ var (
 var Scopes = []Permission{
 	PermFormsRead, PermFormsWrite, PermSubmissionsRead, PermSubmissionsWrite,
 	PermContentRead, PermContentWrite, PermWebhooksRead, PermWebhooksWrite,
-	PermMembersRead, PermMembersWrite,
+	PermMembersRead, PermMembersWrite, PermSubmissionsErase,
 }
 
 // IsScope reports whether p can be granted to an API key. Reading the
@@ -87,7 +88,7 @@ func (p Permission) IsScope() bool { return slices.Contains(Scopes, p) }
 var RolePermissions = map[Role][]Permission{
 	RoleViewer: {PermWorkspaceRead, PermFormsRead, PermSubmissionsRead, PermContentRead, PermMembersRead},
 	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite},
-	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite},
+	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase},
 	RoleOwner:  {PermWorkspaceDelete, PermOwnersWrite},
 }
 

@@ -153,14 +153,14 @@ type Erased struct {
 
 // Erase deletes every submission of the workspace that holds the address
 // and every unsent message to it, and records the erasure in the audit log
-// with the counts but not the address (admins and owners: it crosses
-// forms).
+// with the counts but not the address (admins and owners, and keys with
+// the submissions:erase scope made by one: it crosses forms).
 func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email string) (_ Erased, err error) {
 	ctx, end := usecase.Start(ctx, "forms.Erase")
 	defer end(&err)
 	var out Erased
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, wsRef, domain.PermMembersWrite)
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsErase)
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,8 @@ func (r row) readOnly() bool { return strings.HasPrefix(r.route, "GET ") }
 // workspaces and access" section and not from the production policy:
 // viewers read; editors also write forms, submissions and content; admins
 // also manage members, API keys and the workspace's name, read the audit
-// log and see and retry the mail outbox; owners also delete the workspace.
+// log, see and retry the mail outbox and erase a person's submissions;
+// owners also delete the workspace.
 // Non-members get 404 as if the workspace did not exist, instance
 // administrators included. A key acts with its scope and its creator's
 // (here the owner's) role; routes that no scope grants refuse every key
@@ -123,7 +124,7 @@ var matrix = []row{
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/submissions/:id", scope: "submissions:read", byID: true},
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/submissions/:id", scope: "submissions:write", body: fileSubmissionBody},
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/submissions/:id", scope: "submissions:write"},
-	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/erasure", scope: "members:write", body: erasureBody},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/erasure", scope: "submissions:erase", body: erasureBody},
 
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries", scope: "content:write", body: createEntryBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries", scope: "content:read"},
