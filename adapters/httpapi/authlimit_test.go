@@ -13,6 +13,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 )
@@ -31,7 +32,7 @@ func TestFailedTokensAreRateLimited(t *testing.T) {
 	t.Cleanup(func() { _ = authz.Close() })
 	ids, err := identity.NewService(t.Context(), identity.Config{
 		UoW: db, Authorizer: authz, Clock: clock,
-		AuthFailuresPerIP: inmem.NewRateLimiter(1.0/2, 3, clock.Now),
+		AuthFailuresPerIP: ratelimit.NewRateLimiter(1.0/2, 3, clock.Now),
 	})
 	if err != nil {
 		t.Fatal(err)

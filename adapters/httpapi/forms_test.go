@@ -23,6 +23,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -83,19 +84,19 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	ids, err := identity.NewService(ctx, identity.Config{
 		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: 24 * time.Hour, PublicChanged: cache.Invalidate,
 		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
-		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, clock.Now),
-		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, clock.Now),
+		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
+		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)
 	}
 	perIP := opts.perIP
 	if perIP == nil {
-		perIP = inmem.NewRateLimiter(1e9, 1e9, clock.Now)
+		perIP = ratelimit.NewRateLimiter(1e9, 1e9, clock.Now)
 	}
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
-		PerIP: perIP, PerForm: inmem.NewRateLimiter(1e9, 1e9, clock.Now),
+		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{

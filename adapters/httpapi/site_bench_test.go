@@ -18,6 +18,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
@@ -88,8 +89,8 @@ func newSiteBench(b *testing.B) (*Server, string) {
 	ids, err := identity.NewService(ctx, identity.Config{
 		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: time.Hour,
 		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
-		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, clock.Now),
-		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, clock.Now),
+		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
+		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 	})
 	if err != nil {
 		b.Fatal(err)

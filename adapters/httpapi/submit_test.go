@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 )
 
 const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -300,7 +300,7 @@ func TestSubmitRefusals(t *testing.T) {
 
 func TestSubmitRateLimited(t *testing.T) {
 	t.Parallel()
-	f := newFormsFixture(t, fixtureOptions{perIP: inmem.NewRateLimiter(1.0/60, 1, time.Now)})
+	f := newFormsFixture(t, fixtureOptions{perIP: ratelimit.NewRateLimiter(1.0/60, 1, time.Now)})
 	id := f.createForm(t, withRedirects(contactForm()))
 	decodeBody[submittedResponse](t, f.submitJSON(t, id, `{"name":"Ada","email":"ada@example.com"}`), http.StatusCreated)
 	w := f.submitJSON(t, id, `{"name":"Ada","email":"ada@example.com"}`)

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/forms"
@@ -77,8 +77,8 @@ func newFixture(t *testing.T, perIPBurst int, cfg ...func(*forms.Config)) *fixtu
 		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>",
 		Spam:      domain.SpamRules{MaxLinks: 3},
 		IPHashKey: []byte("key"),
-		PerIP:     inmem.NewRateLimiter(1, perIPBurst, c.Now),
-		PerForm:   inmem.NewRateLimiter(1, perIPBurst, c.Now),
+		PerIP:     ratelimit.NewRateLimiter(1, perIPBurst, c.Now),
+		PerForm:   ratelimit.NewRateLimiter(1, perIPBurst, c.Now),
 		Wake:      func() { f.woken++ },
 	}
 	for _, change := range cfg {

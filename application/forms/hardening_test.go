@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -230,7 +230,7 @@ func TestFormChangesAreAudited(t *testing.T) {
 func TestAutoresponsesAreLimitedPerRecipient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 100, func(c *forms.Config) {
-		c.PerRecipient = inmem.NewRateLimiter(1.0/3600, 2, c.Clock.Now)
+		c.PerRecipient = ratelimit.NewRateLimiter(1.0/3600, 2, c.Clock.Now)
 	})
 	form := f.form(t)
 	for _, to := range []string{"victim@example.com", "VICTIM@example.com", "Victim@Example.com", "other@example.com"} {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
@@ -27,10 +27,10 @@ type sqlNode struct {
 type sqlFixture struct {
 	db           *sqlstore.DB
 	clock        *clock
-	perIP        *inmem.RateLimiter
-	perAccountIP *inmem.Backoff
-	perAccount   *inmem.RateLimiter
-	authFailures *inmem.RateLimiter
+	perIP        *ratelimit.RateLimiter
+	perAccountIP *ratelimit.Backoff
+	perAccount   *ratelimit.RateLimiter
+	authFailures *ratelimit.RateLimiter
 }
 
 func newSQLFixture(t *testing.T) *sqlFixture {
@@ -48,10 +48,10 @@ func newSQLFixture(t *testing.T) *sqlFixture {
 		db: db, clock: c,
 		// The shape keel serve uses: a burst per IP, growing delays per
 		// account and IP, a much higher ceiling per account.
-		perIP:        inmem.NewRateLimiter(1.0/6, 20, c.Now),
-		perAccountIP: inmem.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
-		perAccount:   inmem.NewRateLimiter(1.0/3, 100, c.Now),
-		authFailures: inmem.NewRateLimiter(1, 20, c.Now),
+		perIP:        ratelimit.NewRateLimiter(1.0/6, 20, c.Now),
+		perAccountIP: ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
+		perAccount:   ratelimit.NewRateLimiter(1.0/3, 100, c.Now),
+		authFailures: ratelimit.NewRateLimiter(1, 20, c.Now),
 	}
 }
 
@@ -258,7 +258,7 @@ func TestOwnerLogsInDuringAttack(t *testing.T) {
 func TestLoginLimiterKeysStayBounded(t *testing.T) {
 	t.Parallel()
 	f := newSQLFixture(t)
-	f.perIP = inmem.NewRateLimiter(1000, 1000, f.clock.Now) // let all 100 in
+	f.perIP = ratelimit.NewRateLimiter(1000, 1000, f.clock.Now) // let all 100 in
 	n := f.node(t, time.Hour, 0)
 	setupAdmin(t, n)
 	for i := range 100 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -67,9 +68,9 @@ func newFixture(t *testing.T) fixture {
 	t.Cleanup(func() { _ = authz.Close() })
 	svc, err := identity.NewService(t.Context(), identity.Config{
 		UoW: db, Authorizer: authz, Hasher: h, Clock: c, SessionTTL: time.Hour,
-		LoginPerIP:        inmem.NewRateLimiter(1.0/6, 20, c.Now),
-		LoginPerAccountIP: inmem.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
-		LoginPerAccount:   inmem.NewRateLimiter(1.0/3, 100, c.Now),
+		LoginPerIP:        ratelimit.NewRateLimiter(1.0/6, 20, c.Now),
+		LoginPerAccountIP: ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
+		LoginPerAccount:   ratelimit.NewRateLimiter(1.0/3, 100, c.Now),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
@@ -27,8 +27,8 @@ func newSQLiteFixture(t *testing.T, cfg identity.Config) (fixture, *sqlstore.DB)
 	}
 	t.Cleanup(func() { _ = authz.Close() })
 	cfg.UoW, cfg.Authorizer, cfg.Hasher, cfg.Clock, cfg.SessionTTL = db, authz, h, c, time.Hour
-	cfg.LoginPerIP = inmem.NewRateLimiter(1.0/6, 20, c.Now)
-	cfg.LoginPerAccount = inmem.NewRateLimiter(1.0/12, 5, c.Now)
+	cfg.LoginPerIP = ratelimit.NewRateLimiter(1.0/6, 20, c.Now)
+	cfg.LoginPerAccount = ratelimit.NewRateLimiter(1.0/12, 5, c.Now)
 	svc, err := identity.NewService(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,8 @@ import (
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/httpapi"
-	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
@@ -125,8 +125,8 @@ func newStack(t *testing.T, e engine) stack {
 	t.Cleanup(func() { _ = authz.Close() })
 	ids, err := identity.NewService(t.Context(), identity.Config{
 		UoW: db, Authorizer: authz, Hasher: argon2id.New(cheapHashing), Clock: c, SessionTTL: sessionTTL,
-		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, c.Now),
-		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, c.Now),
+		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, c.Now),
+		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, c.Now),
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)
@@ -136,7 +136,7 @@ func newStack(t *testing.T, e engine) stack {
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: c})
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
-		PerIP: inmem.NewRateLimiter(1000, 1000, c.Now), PerForm: inmem.NewRateLimiter(1000, 1000, c.Now),
+		PerIP: ratelimit.NewRateLimiter(1000, 1000, c.Now), PerForm: ratelimit.NewRateLimiter(1000, 1000, c.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: c, Renderer: markdown.New()})
 	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs, TracerProvider: tp})

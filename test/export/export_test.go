@@ -28,7 +28,7 @@ import (
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/httpapi"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -278,15 +278,15 @@ func seed(t *testing.T, db *sqlstore.DB) (*identity.Service, *forms.Service, str
 	ids, err := identity.NewService(ctx, identity.Config{
 		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: time.Hour,
 		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
-		LoginPerIP:      inmem.NewRateLimiter(1000, 1000, time.Now),
-		LoginPerAccount: inmem.NewRateLimiter(1000, 1000, time.Now),
+		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, time.Now),
+		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, time.Now),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
-		PerIP: inmem.NewRateLimiter(1000, 1000, time.Now), PerForm: inmem.NewRateLimiter(1000, 1000, time.Now),
+		PerIP: ratelimit.NewRateLimiter(1000, 1000, time.Now), PerForm: ratelimit.NewRateLimiter(1000, 1000, time.Now),
 	})
 
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "export-test"})

@@ -20,6 +20,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/messaging"
@@ -108,7 +109,7 @@ func TestSubmissionToDeliveryIsOneTrace(t *testing.T) {
 
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
-		PerIP: inmem.NewRateLimiter(1000, 1000, time.Now), PerForm: inmem.NewRateLimiter(1000, 1000, time.Now),
+		PerIP: ratelimit.NewRateLimiter(1000, 1000, time.Now), PerForm: ratelimit.NewRateLimiter(1000, 1000, time.Now),
 	})
 	// A notification and an autoresponse: two messages, two deliveries.
 	form, err := fs.CreateForm(ctx, owner, "site", domain.FormInput{

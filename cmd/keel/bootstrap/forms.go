@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -81,15 +81,15 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 	fc := forms.Config{
 		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), MailFrom: mailFrom,
 		Spam: cfg.spam, IPHashKey: cfg.ipHashKey,
-		PerIP:   inmem.NewRateLimiter(float64(cfg.perIP)/60, 2*cfg.perIP, time.Now),
-		PerForm: inmem.NewRateLimiter(float64(cfg.perForm)/60, cfg.perForm, time.Now),
+		PerIP:   ratelimit.NewRateLimiter(float64(cfg.perIP)/60, 2*cfg.perIP, time.Now),
+		PerForm: ratelimit.NewRateLimiter(float64(cfg.perForm)/60, cfg.perForm, time.Now),
 		Wake:    wake,
 		Log:     log,
 	}
 	if cfg.perAddress > 0 { // loadFormsConfig requires it; a test's literal may leave it out
 		// A recipient's allowance comes back over the hour rather than all
 		// at once at its end.
-		fc.PerRecipient = inmem.NewRateLimiter(float64(cfg.perAddress)/3600, cfg.perAddress, time.Now)
+		fc.PerRecipient = ratelimit.NewRateLimiter(float64(cfg.perAddress)/3600, cfg.perAddress, time.Now)
 	}
 	return forms.NewService(fc)
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/ports"
 )
@@ -61,10 +61,10 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		Clock:             ports.ClockFunc(time.Now),
 		SessionTTL:        sessions.ttl,
 		SessionMaxAge:     sessions.maxAge,
-		LoginPerIP:        inmem.NewRateLimiter(loginIPRate, loginIPBurst, time.Now),
-		LoginPerAccountIP: inmem.NewBackoff(loginPairFree, loginPairBase, loginPairCeiling, loginPairReset, time.Now),
-		LoginPerAccount:   inmem.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
-		AuthFailuresPerIP: inmem.NewRateLimiter(authFailRate, authFailBurst, time.Now),
+		LoginPerIP:        ratelimit.NewRateLimiter(loginIPRate, loginIPBurst, time.Now),
+		LoginPerAccountIP: ratelimit.NewBackoff(loginPairFree, loginPairBase, loginPairCeiling, loginPairReset, time.Now),
+		LoginPerAccount:   ratelimit.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
+		AuthFailuresPerIP: ratelimit.NewRateLimiter(authFailRate, authFailBurst, time.Now),
 		Logger:            log,
 		Workspaces:        workspaces,
 		PublicChanged:     publicChanged,

@@ -1,4 +1,4 @@
-package inmem
+package ratelimit
 
 import (
 	"context"
@@ -64,7 +64,7 @@ type RateLimiter struct {
 // positive and burst at least 1, since such a limiter could never refill.
 func NewRateLimiter(rate float64, burst int, clock func() time.Time) *RateLimiter {
 	if !(rate > 0) || burst < 1 {
-		panic("inmem.NewRateLimiter: rate must be positive and burst at least 1")
+		panic("ratelimit.NewRateLimiter: rate must be positive and burst at least 1")
 	}
 	if clock == nil {
 		clock = time.Now
@@ -172,7 +172,7 @@ type streak struct {
 // a streak while it is still waiting.
 func NewBackoff(free int, base, ceiling, reset time.Duration, clock func() time.Time) *Backoff {
 	if base <= 0 || ceiling < base || reset < ceiling {
-		panic("inmem.NewBackoff: want 0 < base <= ceiling <= reset")
+		panic("ratelimit.NewBackoff: want 0 < base <= ceiling <= reset")
 	}
 	if clock == nil {
 		clock = time.Now

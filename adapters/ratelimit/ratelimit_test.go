@@ -1,4 +1,4 @@
-package inmem_test
+package ratelimit_test
 
 import (
 	"strconv"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/ratelimit"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -29,12 +29,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newLimiter(rate float64, burst int) (*inmem.RateLimiter, *fakeClock) {
+func newLimiter(rate float64, burst int) (*ratelimit.RateLimiter, *fakeClock) {
 	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return inmem.NewRateLimiter(rate, burst, c.Now), c
+	return ratelimit.NewRateLimiter(rate, burst, c.Now), c
 }
 
-func allow(t *testing.T, l *inmem.RateLimiter, key string, wantOK bool, wantWait time.Duration) {
+func allow(t *testing.T, l *ratelimit.RateLimiter, key string, wantOK bool, wantWait time.Duration) {
 	t.Helper()
 	ok, wait := l.Allow(t.Context(), key)
 	if ok != wantOK || wait != wantWait {
@@ -103,11 +103,11 @@ func TestRateLimiterForgetsFullBuckets(t *testing.T) {
 func TestRateLimiterStaysBounded(t *testing.T) {
 	t.Parallel()
 	l, _ := newLimiter(0.001, 1) // buckets stay non-full for 1000s: no sweep helps
-	for i := range inmem.MaxRateLimiterKeys + 5000 {
+	for i := range ratelimit.MaxRateLimiterKeys + 5000 {
 		l.Allow(t.Context(), "ip:"+strconv.Itoa(i))
 	}
-	if n := l.Len(); n > inmem.MaxRateLimiterKeys {
-		t.Errorf("Len() = %d, want at most %d", n, inmem.MaxRateLimiterKeys)
+	if n := l.Len(); n > ratelimit.MaxRateLimiterKeys {
+		t.Errorf("Len() = %d, want at most %d", n, ratelimit.MaxRateLimiterKeys)
 	}
 }
 
@@ -143,7 +143,7 @@ func TestNewRateLimiterPanicsOnUselessSettings(t *testing.T) {
 					t.Errorf("NewRateLimiter(%v, %d) did not panic", c.rate, c.burst)
 				}
 			}()
-			inmem.NewRateLimiter(c.rate, c.burst, nil)
+			ratelimit.NewRateLimiter(c.rate, c.burst, nil)
 		}()
 	}
 }
@@ -157,8 +157,8 @@ func TestRateLimiterBoundsKeyBytes(t *testing.T) {
 	allow(t, l, long+"a", true, 0)
 	allow(t, l, long+"a", false, time.Second)
 	allow(t, l, long+"b", true, 0)
-	if got := l.KeyBytes(); got > 2*inmem.MaxRateLimiterKeyLen {
-		t.Fatalf("two megabyte keys keep %d bytes, want at most %d", got, 2*inmem.MaxRateLimiterKeyLen)
+	if got := l.KeyBytes(); got > 2*ratelimit.MaxRateLimiterKeyLen {
+		t.Fatalf("two megabyte keys keep %d bytes, want at most %d", got, 2*ratelimit.MaxRateLimiterKeyLen)
 	}
 }
 
@@ -183,7 +183,7 @@ func TestRateLimiterAsFailureLimiter(t *testing.T) {
 func TestBackoffGrowsThenForgets(t *testing.T) {
 	t.Parallel()
 	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b := inmem.NewBackoff(2, time.Second, 4*time.Second, time.Minute, c.Now)
+	b := ratelimit.NewBackoff(2, time.Second, 4*time.Second, time.Minute, c.Now)
 	check := func(wantOK bool, wantWait time.Duration) {
 		t.Helper()
 		if ok, wait := b.Check(t.Context(), "k"); ok != wantOK || wait != wantWait {
