@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -39,7 +40,7 @@ func (u *upper) Render(md string) domain.Rendered {
 
 type fixture struct {
 	svc     *content.Service
-	db      *inmem.DB
+	db      *sqlstore.DB
 	authz   ports.Authorizer
 	clock   *clock
 	render  *upper
@@ -53,7 +54,7 @@ func ptr[T any](v T) *T { return &v }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	owner, _ := domain.NewUser(domain.NewUserInput{Email: "owner@example.com", Name: "O", PasswordHash: "x"}, c.Now())
 	viewer, _ := domain.NewUser(domain.NewUserInput{Email: "viewer@example.com", Name: "V", PasswordHash: "x"}, c.Now())
