@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -19,7 +19,7 @@ func (downPinger) Ping(context.Context) error { return domain.ErrUnavailable }
 func TestInstanceIsCreatedOnceAndKept(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	svc := system.NewService(db, db, ports.ClockFunc(func() time.Time { return now }))
 
 	first, err := svc.Instance(t.Context())
@@ -41,7 +41,7 @@ func TestInstanceIsCreatedOnceAndKept(t *testing.T) {
 
 func TestReady(t *testing.T) {
 	t.Parallel()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	if err := system.NewService(db, db, ports.ClockFunc(time.Now)).Ready(t.Context()); err != nil {
 		t.Fatalf("Ready with a live database: %v", err)
 	}
