@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -28,10 +30,10 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// fixture is an in-memory database holding one workspace with a form, and
+// fixture is a SQLite database of its own holding one workspace with a form, and
 // the dispatcher's collaborators.
 type fixture struct {
-	db     *inmem.DB
+	db     *sqlstore.DB
 	clock  *clock
 	mailer *inmem.Mailer
 	ws     domain.Workspace
@@ -40,7 +42,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{db: inmem.NewDB(), clock: &clock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}, mailer: inmem.NewMailer()}
+	f := &fixture{db: sqlitetest.New(t), clock: &clock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}, mailer: inmem.NewMailer()}
 	var err error
 	if f.ws, err = domain.NewWorkspace("Docs", "docs", f.clock.Now()); err != nil {
 		t.Fatal(err)
@@ -382,7 +384,11 @@ func TestWakeDeliversWithoutWaitingForThePoll(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	w := watchClaims(f.db)
-	d := f.dispatcher(t, messaging.DispatcherConfig{UoW: w, PollInterval: time.Hour})
+	// The gate is open: it only tells the test that a send has begun.
+	open := make(chan struct{})
+	close(open)
+	g := gateMailer{Mailer: f.mailer, started: make(chan struct{}, 10), release: open}
+	d := f.dispatcher(t, messaging.DispatcherConfig{UoW: w, Mailer: g, PollInterval: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -396,6 +402,17 @@ func TestWakeDeliversWithoutWaitingForThePoll(t *testing.T) {
 	d.Wake()
 	if _, n := w.waitClaim(t, next); n != len(ids) {
 		t.Fatalf("the claim after Wake found %d messages, want %d", n, len(ids))
+	}
+	// The watch sees the claim inside its transaction, before the commit
+	// and before Run starts the sends; a stop before then would leave the
+	// messages to the next claim after their lease. So the test stops Run
+	// only once every send has begun.
+	for range ids {
+		select {
+		case <-g.started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the claimed messages were not sent without a poll")
+		}
 	}
 	cancel() // Run returns once the sends it started are done
 	if err := <-done; err != nil {
