@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/ratelimit"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -45,7 +46,7 @@ func (c *clock) Add(d time.Duration) {
 
 type fixture struct {
 	svc    *identity.Service
-	db     *inmem.DB
+	db     *sqlstore.DB
 	hasher *fakeHasher
 	clock  *clock
 }
@@ -55,12 +56,12 @@ var anon = domain.AnonymousPrincipal.WithClient(client)
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	h := &fakeHasher{}
 	// The real authorizer: it decides from memory, so it never opens a
-	// transaction inside the use case's (the in-memory database is not
-	// reentrant), and the use cases' Reload calls keep it current.
+	// transaction inside the use case's (sqlstore refuses a nested
+	// WithinTx), and the use cases' Reload calls keep it current.
 	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1})
 	if err != nil {
 		t.Fatal(err)
