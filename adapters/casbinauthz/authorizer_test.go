@@ -20,8 +20,8 @@ import (
 
 // The tests here run on a policy store that holds a rule list, so that the
 // model and the decision rules are checked on exactly the rules written
-// below; inmem_test.go runs the same decisions on rules the in-memory
-// stores derive from memberships and keys.
+// below; stored_test.go runs the same decisions on rules sqlstore derives
+// from memberships and keys.
 
 const (
 	ws1 = domain.WorkspaceID("ws_1")

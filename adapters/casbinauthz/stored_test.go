@@ -6,21 +6,22 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
 
-// These tests run on rules the in-memory stores derive from workspaces,
-// memberships and API keys, written the way use cases write them: the
-// change and a bump of the policies counter in one transaction.
+// These tests run on the rules sqlstore derives, on SQLite, from
+// workspaces, memberships and API keys, written the way use cases write
+// them: the change and a bump of the policies counter in one transaction.
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // world is a seeded database: two workspaces, a member of each role in
 // the first, and keys made by its editor.
 type world struct {
-	db         *inmem.DB
+	db         *sqlstore.DB
 	a, b       domain.WorkspaceID
 	users      map[string]domain.UserID // by role name, plus "stranger"
 	formsKey   domain.APIKey            // the editor's, scopes forms:read and forms:write
@@ -64,7 +65,7 @@ func newAPIKey(t *testing.T, ws domain.WorkspaceID, creator domain.UserID, scope
 
 func seed(t *testing.T) *world {
 	t.Helper()
-	w := &world{db: inmem.NewDB(), users: map[string]domain.UserID{}}
+	w := &world{db: sqlitetest.New(t), users: map[string]domain.UserID{}}
 	wsA := must[domain.Workspace](t)(domain.NewWorkspace("Alpha", "alpha", now))
 	wsB := must[domain.Workspace](t)(domain.NewWorkspace("Beta", "beta", now))
 	w.a, w.b = wsA.ID(), wsB.ID()
@@ -112,7 +113,7 @@ func keyPrincipal(k domain.APIKey) domain.Principal {
 	return domain.NewAPIKeyPrincipal(k.ID(), k.Workspace(), k.CreatedBy(), k.Scopes())
 }
 
-func TestInmemDecisions(t *testing.T) {
+func TestStoredDecisions(t *testing.T) {
 	t.Parallel()
 	w := seed(t)
 	a := newAuthorizer(t, w.db, noPolling)
@@ -149,7 +150,7 @@ func TestInmemDecisions(t *testing.T) {
 	})
 }
 
-func TestInmemChanges(t *testing.T) {
+func TestStoredChanges(t *testing.T) {
 	t.Parallel()
 	w := seed(t)
 	a := newAuthorizer(t, w.db, noPolling)
@@ -189,10 +190,10 @@ func TestInmemChanges(t *testing.T) {
 	})
 }
 
-// TestInmemOtherNode commits a change through a writer with no authorizer,
+// TestStoredOtherNode commits a change through a writer with no authorizer,
 // as another node would, and expects the poller, at its default interval,
 // to apply it within a second.
-func TestInmemOtherNode(t *testing.T) {
+func TestStoredOtherNode(t *testing.T) {
 	t.Parallel()
 	w := seed(t)
 	a := newAuthorizer(t, w.db, casbinauthz.Options{})
