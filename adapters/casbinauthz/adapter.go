@@ -28,17 +28,18 @@ type adapter struct {
 
 var _ persist.Adapter = (*adapter)(nil)
 
-// LoadPolicy adds every rule of the policy store to m, in one transaction.
-// The counter is read before the rules: on a database where each statement
-// sees the latest commit (PostgreSQL's READ COMMITTED), a change committed
-// between the two reads then makes the counter look old, which costs one
-// extra reload, never a missed one.
+// LoadPolicy adds every rule of the policy store to m. It reads through
+// ReadOnly, so a reload never queues behind SQLite's writers, and there
+// each statement sees the latest commit, as PostgreSQL's READ COMMITTED
+// transactions did before. The counter is read before the rules: a change
+// committed between the reads then makes the counter look old, which
+// costs one extra reload, never a missed one.
 func (a *adapter) LoadPolicy(m model.Model) error {
 	var (
 		n     int64
 		rules []ports.PolicyRule
 	)
-	err := a.uow.WithinTx(a.ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err := a.uow.ReadOnly(a.ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if n, err = st.Instance().Counter(ctx, ports.PolicyCounter); err != nil {
 			return fmt.Errorf("read %s counter: %w", ports.PolicyCounter, err)
 		}
@@ -50,7 +51,8 @@ func (a *adapter) LoadPolicy(m model.Model) error {
 	if err != nil {
 		return err
 	}
-	// Only now, after the commit, touch m: fn may run more than once.
+	// Only now, after every read succeeded, touch m: a failed load leaves
+	// it empty rather than half filled.
 	for _, r := range rules {
 		if err := addRule(m, r); err != nil {
 			return err

@@ -273,7 +273,9 @@ func (a *Authorizer) Run(ctx context.Context) error {
 // current policy was loaded at.
 func (a *Authorizer) poll(ctx context.Context) error {
 	var n int64
-	err := a.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	// One statement, on the read path: every node polls several times a
+	// second, and a poll must not queue behind SQLite's writers.
+	err := a.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		n, err = st.Instance().Counter(ctx, ports.PolicyCounter)
 		return err
 	})

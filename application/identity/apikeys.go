@@ -76,7 +76,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, p domain.Principal, ref strin
 	ctx, end := usecase.Start(ctx, "identity.ListAPIKeys")
 	defer end(&err)
 	var keys []domain.APIKey
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, ref, domain.PermAPIKeysRead)
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, p domain.Principal, ref s
 	ctx, end := usecase.Start(ctx, "identity.ListAuditEvents")
 	defer end(&err)
 	var events []domain.AuditEvent
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, ref, domain.PermAuditRead)
 		if err != nil {
 			return err
@@ -148,7 +148,7 @@ func (s *Service) ListInstanceAuditEvents(ctx context.Context, p domain.Principa
 		return nil, "", err
 	}
 	var events []domain.AuditEvent
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		events, next, err = st.Audit().List(ctx, "", page)
 		return err
 	})

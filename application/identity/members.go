@@ -22,7 +22,9 @@ func (s *Service) ListMembers(ctx context.Context, p domain.Principal, ref strin
 	ctx, end := usecase.Start(ctx, "identity.ListMembers")
 	defer end(&err)
 	var out []Member
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	// Users are never deleted, so a member removed between the listing
+	// and a user's lookup is still found.
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, ref, domain.PermMembersRead)
 		if err != nil {
 			return err

@@ -172,7 +172,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p domain.Principal, page p
 	ctx, end := usecase.Start(ctx, "identity.ListWorkspaces")
 	defer end(&err)
 	var ws []domain.Workspace
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		switch p.Kind() {
 		case domain.UserPrincipal:
 			ws, next, err = st.Workspaces().ListForUser(ctx, p.User(), page)
@@ -195,7 +195,7 @@ func (s *Service) GetWorkspace(ctx context.Context, p domain.Principal, ref stri
 	ctx, end := usecase.Start(ctx, "identity.GetWorkspace")
 	defer end(&err)
 	var w domain.Workspace
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		w, err = s.workspace(ctx, st, p, ref, domain.PermWorkspaceRead)
 		return err
 	})

@@ -16,7 +16,7 @@ func (s *Service) ListMessages(ctx context.Context, p domain.Principal, ref stri
 	ctx, end := usecase.Start(ctx, "messaging.ListMessages")
 	defer end(&err)
 	var ms []domain.OutboxMessage
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, ref, domain.PermMessagesRead)
 		if err != nil {
 			return err
