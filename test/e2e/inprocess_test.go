@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -98,37 +102,35 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	dir := t.TempDir()
 	base, logs, stop := startInProcess(t, map[string]string{"KEEL_DATA_DIR": dir, "KEEL_HTTP_ADDR": "127.0.0.1:0"})
 
-	// Hold SQLite's write lock so that GET /v1/instance, which writes,
-	// waits inside its transaction: a request provably in flight.
-	locker, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "keel.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	conn, err := locker.Conn(t.Context())
+	// The request is provably in flight once its handler runs. It asks
+	// for "100 Continue" and holds its body back: Go's server sends that
+	// interim answer only when the handler starts reading the body, and
+	// the handler then waits for the body, which this test sends only
+	// once shutdown is under way. POST /v1/setup reads a body and, on a
+	// new instance, answers 201.
+	host := strings.TrimPrefix(base, "http://")
+	conn, err := net.Dial("tcp", host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-
-	type result struct {
-		status int
-		err    error
+	body := `{"email":"eve@example.com","password":"correct horse battery","name":"Eve"}`
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/setup", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	answered := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(base + "/v1/instance")
-		if err != nil {
-			answered <- result{err: err}
-			return
-		}
-		resp.Body.Close()
-		answered <- result{status: resp.StatusCode}
-	}()
-	time.Sleep(300 * time.Millisecond) // let the request reach the lock
+	if _, err := fmt.Fprintf(conn, "POST /v1/setup HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", host, len(body)); err != nil {
+		t.Fatal(err)
+	}
+	replies := bufio.NewReader(conn)
+	interim, err := http.ReadResponse(replies, req)
+	if err != nil || interim.StatusCode != http.StatusContinue {
+		t.Fatalf("before the body: %v, err %v; want 100 Continue", interim, err)
+	}
 
 	stopErr := make(chan error, 1)
 	go func() { stopErr <- stop() }()
@@ -152,17 +154,23 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("serve stopped (%v) while a request was in flight", err)
 	default:
 	}
-	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
 
-	if r := <-answered; r.err != nil || r.status != http.StatusOK {
-		t.Fatalf("in-flight request: status %d, err %v", r.status, r.err)
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatalf("send the body during shutdown: %v", err)
+	}
+	resp, err := http.ReadResponse(replies, req)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request: status %d %s, want 201", resp.StatusCode, answer)
 	}
 	if err := <-stopErr; err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
-	if logs.await("shutting down") == nil || logs.await("stopped") == nil {
-		t.Fatalf("shutdown not logged:\n%s", logs)
+	if logs.await("stopped") == nil {
+		t.Fatalf("stop not logged:\n%s", logs)
 	}
 }
