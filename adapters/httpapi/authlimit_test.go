@@ -12,8 +12,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/ratelimit"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 )
@@ -23,7 +23,7 @@ import (
 // Retry-After, while another client is still told 401.
 func TestFailedTokensAreRateLimited(t *testing.T) {
 	t.Parallel()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	clock := &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1})
 	if err != nil {

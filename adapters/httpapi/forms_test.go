@@ -21,9 +21,10 @@ import (
 
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/markdown"
 	"github.com/keelhq/keel/adapters/ratelimit"
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -51,7 +52,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 // formsFixture is the HTTP API over real identity and forms services on
-// inmem storage and the Casbin authorizer: an instance whose first user
+// SQLite storage and the Casbin authorizer: an instance whose first user
 // owns workspace "acme" and calls with a session token.
 type formsFixture struct {
 	srv   *Server
@@ -59,7 +60,7 @@ type formsFixture struct {
 	token string
 	logs  *syncBuffer
 	cache *PublicCache
-	db    *inmem.DB
+	db    *sqlstore.DB
 }
 
 type fixtureOptions struct {
@@ -71,7 +72,7 @@ type fixtureOptions struct {
 func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	t.Helper()
 	ctx := t.Context()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	clock := &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))

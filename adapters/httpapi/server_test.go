@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -54,7 +54,7 @@ func (p pinger) Ping(ctx context.Context) error { return p(ctx) }
 
 func newFixture(t *testing.T, ping ports.Pinger) fixture {
 	t.Helper()
-	db := inmem.NewDB()
+	db := sqlitetest.New(t)
 	if ping == nil {
 		ping = db
 	}

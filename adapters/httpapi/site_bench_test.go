@@ -16,9 +16,9 @@ import (
 
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/inmem"
 	"github.com/keelhq/keel/adapters/markdown"
 	"github.com/keelhq/keel/adapters/ratelimit"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
@@ -78,7 +78,7 @@ func BenchmarkSite(b *testing.B) {
 func newSiteBench(b *testing.B) (*Server, string) {
 	b.Helper()
 	ctx := context.Background()
-	db := inmem.NewDB()
+	db := sqlitetest.New(b)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	clock := ports.ClockFunc(time.Now)
 	authz, err := casbinauthz.New(ctx, db, casbinauthz.Options{PollInterval: -1, Logger: log})
