@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/httpapi"
-	"github.com/keelhq/keel/adapters/inmem"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/ports"
 )
@@ -35,7 +35,7 @@ func BenchmarkHandler(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = tel.shutdown(context.Background()) })
-			db := inmem.NewDB()
+			db := sqlitetest.New(b)
 			h := httpapi.New(httpapi.Config{
 				Logger:         newLogger(lw, 0),
 				System:         system.NewService(db, db, ports.ClockFunc(time.Now)),
