@@ -41,3 +41,49 @@ func TestForbidden(t *testing.T) {
 		}
 	}
 }
+
+// TestForbiddenInTest pins the rule for test files the same way: what a
+// package's tests may import beyond its code, and what they may not.
+func TestForbiddenInTest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		from, imp string
+		std, want bool
+	}{
+		{module + "/domain", "testing", true, false},
+		{module + "/domain", module + "/domain", false, false},
+		{module + "/domain", module + "/adapters/sqlstore/sqlitetest", false, true},
+		{module + "/domain", module + "/ports", false, true},
+		{module + "/domain", "github.com/google/go-cmp/cmp", false, true},
+		{module + "/application/forms", module + "/adapters/sqlstore/sqlitetest", false, false},
+		{module + "/application/forms", module + "/adapters/sqlstore", false, false},
+		{module + "/application/forms", module + "/adapters/casbinauthz", false, false},
+		{module + "/application/forms", module + "/adapters/ratelimit", false, false},
+		{module + "/application/messaging", module + "/adapters/inmem", false, false},
+		{module + "/application/identity", module + "/adapters/argon2id", false, false},
+		{module + "/application/forms", module + "/adapters/httpapi", false, true},
+		{module + "/application/forms", module + "/adapters/smtpmail", false, true},
+		{module + "/application/forms", module + "/adapters/markdown", false, true},
+		{module + "/application/forms", module + "/application/identity", false, true},
+		{module + "/application/forms", module + "/test/testdb", false, true},
+		{module + "/application/forms", module + "/cmd/keel/bootstrap", false, true},
+		{module + "/application/messaging", "go.opentelemetry.io/otel/sdk/metric", false, false},
+		{module + "/application/forms", "github.com/gin-gonic/gin", false, true},
+		{module + "/application/forms", "database/sql", true, true},
+		{module + "/adapters/smtpmail", module + "/ports/porttest", false, false},
+		{module + "/adapters/smtpmail", module + "/test/mailpit", false, false},
+		{module + "/adapters/casbinauthz", module + "/adapters/sqlstore/sqlitetest", false, false},
+		{module + "/adapters/smtpmail", module + "/adapters/httpapi", false, true},
+		{module + "/adapters/markdown", module + "/adapters/casbinauthz", false, true},
+		{module + "/adapters/sqlstore", module + "/application/forms", false, true},
+		{module + "/adapters/sqlstore", module + "/cmd/keel/bootstrap", false, true},
+		{module + "/adapters/httpapi", module + "/adapters/markdown", false, false},
+		{module + "/adapters/httpapi", module + "/adapters/smtpmail", false, true},
+		{module + "/test/e2e", module + "/cmd/keel/bootstrap", false, false},
+	}
+	for _, tt := range tests {
+		if got := forbiddenInTest(tt.from, tt.imp, tt.std) != ""; got != tt.want {
+			t.Errorf("forbiddenInTest(%s → %s) = %v, want %v", tt.from, tt.imp, got, tt.want)
+		}
+	}
+}
