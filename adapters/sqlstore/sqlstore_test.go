@@ -18,7 +18,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 func openSQLite(t *testing.T) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), testdb.SQLite(t))

@@ -18,4 +18,3 @@ func TestMain(m *testing.M) {
 	_ = testdb.Stop()
 	os.Exit(code)
 }
-

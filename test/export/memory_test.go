@@ -36,7 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 // The case: some 500 anonymous submissions of about a megabyte
 // each, the most a default request body holds.
 const (
