@@ -10,10 +10,10 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
-	"github.com/keelhq/keel/test/testdb"
 )
 
 // sqlNode is one node of an instance on a shared SQLite database: its own
@@ -35,14 +35,7 @@ type sqlFixture struct {
 
 func newSQLFixture(t *testing.T) *sqlFixture {
 	t.Helper()
-	db, err := sqlstore.Open(t.Context(), testdb.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	return &sqlFixture{
 		db: db, clock: c,

@@ -188,9 +188,7 @@ var testFixtures = map[string][]string{
 // pendingFixtures are test imports that testFixtures does not allow and
 // that only await the move of every test above storage to sqlitetest
 // (issue 10, section 1); delete each entry when its tests are converted.
-var pendingFixtures = map[string][]string{
-	"application/identity": {"test/testdb"},
-}
+var pendingFixtures = map[string][]string{}
 
 // forbiddenInTest returns why the test files of from may not import imp,
 // or "" when they may: what the package's code may import, its fixtures,
