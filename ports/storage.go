@@ -51,6 +51,11 @@ type Stores interface {
 
 // InstanceStore keeps the installation's identity and its change counters.
 type InstanceStore interface {
+	// Get returns the stored instance, or domain.ErrNotFound when none has
+	// been stored yet. It only reads, so it runs on the read path and lets
+	// every call after the first skip the write that Ensure needs.
+	Get(ctx context.Context) (domain.Instance, error)
+
 	// Ensure returns the stored instance, storing candidate first when none
 	// exists yet. Concurrent callers, on any number of nodes, all get the
 	// same instance back.

@@ -11,6 +11,17 @@ import (
 // instanceStore implements ports.InstanceStore.
 type instanceStore struct{ *stores }
 
+func (s instanceStore) Get(ctx context.Context) (domain.Instance, error) {
+	inst, err := s.selectInstance(ctx)
+	if isNoRows(err) {
+		return domain.Instance{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.Instance{}, fmt.Errorf("select instance: %w", err)
+	}
+	return inst, nil
+}
+
 func (s instanceStore) Ensure(ctx context.Context, candidate domain.Instance) (domain.Instance, error) {
 	// ON CONFLICT DO NOTHING makes concurrent first starts safe on both
 	// engines: the loser's insert waits for the winner's commit, then does
@@ -21,13 +32,23 @@ func (s instanceStore) Ensure(ctx context.Context, candidate domain.Instance) (d
 	if err != nil {
 		return domain.Instance{}, fmt.Errorf("insert instance: %w", err)
 	}
+	inst, err := s.selectInstance(ctx)
+	if err != nil {
+		return domain.Instance{}, fmt.Errorf("select instance: %w", err)
+	}
+	return inst, nil
+}
+
+// selectInstance reads the one instance row; Get and Ensure share it so
+// that both return the row in the same form.
+func (s instanceStore) selectInstance(ctx context.Context) (domain.Instance, error) {
 	var (
 		id        string
 		createdAt time.Time
 	)
-	err = s.q.QueryRowContext(ctx, `SELECT id, created_at FROM instance WHERE singleton = 1`).Scan(&id, &createdAt)
+	err := s.q.QueryRowContext(ctx, `SELECT id, created_at FROM instance WHERE singleton = 1`).Scan(&id, &createdAt)
 	if err != nil {
-		return domain.Instance{}, fmt.Errorf("select instance: %w", err)
+		return domain.Instance{}, err
 	}
 	return domain.RehydrateInstance(id, createdAt), nil
 }

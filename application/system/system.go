@@ -4,6 +4,7 @@ package system
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -24,9 +25,22 @@ func NewService(uow ports.UnitOfWork, ping ports.Pinger, clock ports.Clock) *Ser
 
 // Instance returns the installation's identity, creating it on the very
 // first call against a new database. Every node gets the same answer.
+// Once the instance exists, which is every call but a fresh install's
+// first, it is only read, on the read path: on SQLite a write transaction
+// would queue behind every writer for a value that never changes.
 func (s *Service) Instance(ctx context.Context) (inst domain.Instance, err error) {
 	ctx, end := usecase.Start(ctx, "system.Instance")
 	defer end(&err)
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		inst, err = st.Instance().Get(ctx)
+		return err
+	})
+	if !errors.Is(err, domain.ErrNotFound) {
+		return inst, err
+	}
+	// Ensure, not an insert: another node, or a concurrent request, may
+	// store its instance between the read above and this transaction, and
+	// everyone must agree on the one stored first.
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		inst, err = st.Instance().Ensure(ctx, domain.NewInstance(s.clock.Now()))
 		return err

@@ -228,6 +228,21 @@ func instance(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("Ensure(second) = %s, want the first instance %s", again.ID(), first.ID())
 		}
 	})
+	t.Run("GetReadsWhatEnsureStored", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		if _, err := getInstance(t, uow); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("Get on a new database: err = %v, want ErrNotFound", err)
+		}
+		stored := ensure(t, uow, domain.NewInstance(time.Date(2026, 11, 25, 10, 30, 0, 123456000, time.UTC)))
+		got, err := getInstance(t, uow)
+		if err != nil {
+			t.Fatalf("Get after Ensure: %v", err)
+		}
+		if got.ID() != stored.ID() || !got.CreatedAt().Equal(stored.CreatedAt()) || got.CreatedAt().Location() != time.UTC {
+			t.Fatalf("Get = %s %v, want the stored %s %v in UTC", got.ID(), got.CreatedAt(), stored.ID(), stored.CreatedAt())
+		}
+	})
 	t.Run("ConcurrentFirstStartsAgree", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -307,6 +322,17 @@ func ensure(t *testing.T, uow ports.UnitOfWork, candidate domain.Instance) (got 
 		t.Fatalf("Ensure: %v", err)
 	}
 	return got
+}
+
+// getInstance reads the instance on the read path, where the system use
+// case reads it; its error is the caller's to check.
+func getInstance(t *testing.T, uow ports.UnitOfWork) (inst domain.Instance, err error) {
+	t.Helper()
+	err = uow.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		inst, err = st.Instance().Get(ctx)
+		return err
+	})
+	return inst, err
 }
 
 func counter(t *testing.T, uow ports.UnitOfWork, name string) (v int64) {

@@ -7,6 +7,7 @@ package readpath
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/messaging"
+	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -32,10 +34,11 @@ const patience = 10 * time.Second
 
 // TestReadsDoNotWaitForAWriter holds a write transaction open on SQLite,
 // released only when the test ends, and calls every read use case of the
-// identity and messaging contexts, and the authorizer's policy reload,
-// while it is held: each must answer. (The forms and content contexts
-// read through ReadOnly already; system.Instance stores the instance on
-// first use, so it writes.)
+// identity, messaging and system contexts, and the authorizer's policy
+// reload, while it is held: each must answer. (The forms and content
+// contexts read through ReadOnly already.) system.Instance stores the
+// instance on a database's first call, which must write; the test makes
+// that call before taking the lock, so what it checks is every later call.
 func TestReadsDoNotWaitForAWriter(t *testing.T) {
 	ctx := t.Context()
 	db := sqlitetest.New(t)
@@ -53,6 +56,11 @@ func TestReadsDoNotWaitForAWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock})
+	sys := system.NewService(db, db, clock)
+	inst, err := sys.Instance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// An administrator who owns a workspace, and a key in it, all written
 	// before the writer takes the lock.
@@ -118,6 +126,13 @@ func TestReadsDoNotWaitForAWriter(t *testing.T) {
 			return err
 		}},
 		{"casbinauthz.Reload", authz.Reload},
+		{"system.Instance", func(ctx context.Context) error {
+			got, err := sys.Instance(ctx)
+			if err == nil && got.ID() != inst.ID() {
+				return fmt.Errorf("instance %s, want the stored %s", got.ID(), inst.ID())
+			}
+			return err
+		}},
 	}
 	for _, r := range reads {
 		t.Run(r.name, func(t *testing.T) {
