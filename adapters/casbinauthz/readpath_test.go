@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
-	"github.com/keelhq/keel/ports"
 )
 
 // TestPollDoesNotWaitForAWriter polls the policy counter while a write
@@ -22,28 +21,7 @@ func TestPollDoesNotWaitForAWriter(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = a.Close() })
 
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- db.WithinTx(context.Background(), func(ctx context.Context, st ports.Stores) error {
-			if _, err := st.Instance().BumpCounter(ctx, "casbinauthz.test"); err != nil {
-				return err
-			}
-			close(held)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("hold a write transaction: %v", err)
-	}
-	defer func() {
-		close(release)
-		if err := <-done; err != nil {
-			t.Errorf("held write transaction: %v", err)
-		}
-	}()
+	sqlitetest.HoldWrite(t, db)
 
 	// A poll on the read path answers in milliseconds; one that queues
 	// behind the writer never does, and this bound only decides how long

@@ -100,19 +100,7 @@ func TestAuthenticateDoesNotWaitForWrites(t *testing.T) {
 	// and the key's use to be recorded: both would be writes.
 	f.clock.Add(30 * time.Minute)
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	writer := make(chan error, 1)
-	go func() {
-		writer <- f.db.WithinTx(context.WithoutCancel(t.Context()), func(ctx context.Context, st ports.Stores) error {
-			if _, err := st.Instance().BumpCounter(ctx, "test.writer"); err != nil {
-				return err
-			}
-			close(entered)
-			<-release
-			return nil
-		})
-	}()
-	<-entered
+	release := sqlitetest.HoldWrite(t, f.db)
 	authenticated := make(chan error, 2)
 	for _, token := range []string{res.Token, key.Secret} {
 		go func() {
@@ -132,10 +120,7 @@ func TestAuthenticateDoesNotWaitForWrites(t *testing.T) {
 			t.Error("Authenticate waited for an unrelated write transaction")
 		}
 	}
-	close(release)
-	if err := <-writer; err != nil {
-		t.Fatal(err)
-	}
+	release()
 
 	// The slide and the key's use are written by the next flush.
 	if err := n.svc.FlushUsage(t.Context()); err != nil {

@@ -86,7 +86,7 @@ func TestReadsDoNotWaitForAWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	holdWrite(t, db)
+	sqlitetest.HoldWrite(t, db)
 
 	page := ports.Page{Limit: 10}
 	reads := []struct {
@@ -146,32 +146,4 @@ func TestReadsDoNotWaitForAWriter(t *testing.T) {
 			}
 		})
 	}
-}
-
-// holdWrite starts a write transaction on db that has written, so it holds
-// SQLite's write lock, and keeps it open until t and its subtests end.
-func holdWrite(t *testing.T, db ports.UnitOfWork) {
-	t.Helper()
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- db.WithinTx(context.Background(), func(ctx context.Context, st ports.Stores) error {
-			if _, err := st.Instance().BumpCounter(ctx, "readpath.test"); err != nil {
-				return err
-			}
-			close(held)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("hold a write transaction: %v", err)
-	}
-	t.Cleanup(func() {
-		close(release)
-		if err := <-done; err != nil {
-			t.Errorf("held write transaction: %v", err)
-		}
-	})
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/ports"
 )
 
 var (
@@ -80,4 +81,40 @@ func migrateTemplate() ([]byte, error) {
 		return nil, fmt.Errorf("template %s kept its write-ahead log after close", path)
 	}
 	return os.ReadFile(path)
+}
+
+// HoldWrite opens a write transaction on db that has written, so that it
+// holds SQLite's write lock and every other writer queues behind it, and
+// keeps it open until release is called or t ends. Tests use it to show
+// that a read never waits for writers.
+func HoldWrite(t testing.TB, db ports.UnitOfWork) (release func()) {
+	t.Helper()
+	held, done := make(chan struct{}), make(chan error, 1)
+	releaseCh := make(chan struct{})
+	go func() {
+		done <- db.WithinTx(context.WithoutCancel(t.Context()), func(ctx context.Context, st ports.Stores) error {
+			if _, err := st.Instance().BumpCounter(ctx, "sqlitetest.hold"); err != nil {
+				return err
+			}
+			close(held)
+			<-releaseCh
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("hold a write transaction: %v", err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(releaseCh)
+			if err := <-done; err != nil {
+				t.Errorf("held write transaction: %v", err)
+			}
+		})
+	}
+	t.Cleanup(release)
+	return release
 }

@@ -48,3 +48,35 @@ func BenchmarkNew(b *testing.B) {
 		sqlitetest.New(b)
 	}
 }
+
+func TestHoldWriteMakesWritersWaitAndReadersNot(t *testing.T) {
+	db := sqlitetest.New(t)
+	release := sqlitetest.HoldWrite(t, db)
+	bump := func(ctx context.Context, st ports.Stores) error {
+		_, err := st.Instance().BumpCounter(ctx, "other")
+		return err
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	writer := make(chan error, 1)
+	go func() { writer <- db.WithinTx(ctx, bump) }()
+	// A read answers while the writer waits: the read path never queues.
+	if err := db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		_, err := st.Instance().Counter(ctx, "other")
+		return err
+	}); err != nil {
+		t.Fatalf("read while the write lock is held: %v", err)
+	}
+	select {
+	case err := <-writer:
+		t.Fatalf("a writer finished while the write lock was held: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-writer; err == nil {
+		t.Fatal("a cancelled writer behind the held lock reported success")
+	}
+	release()
+	if err := db.WithinTx(t.Context(), bump); err != nil {
+		t.Fatalf("write after release: %v", err)
+	}
+}
