@@ -48,29 +48,39 @@ const usageFinalFlushTimeout = 10 * time.Second
 // usageBuffer holds the slides and key uses not written yet.
 type usageBuffer struct {
 	mu       sync.Mutex
-	sessions map[domain.SessionID]time.Time // the slid expiry
-	keys     map[domain.APIKeyID]time.Time  // the last use
-	full     chan struct{}                  // a flush is due before the tick
+	sessions latest[domain.SessionID] // the slid expiry
+	keys     latest[domain.APIKeyID]  // the last use
+	full     chan struct{}            // a flush is due before the tick
 }
 
 func newUsageBuffer() *usageBuffer {
-	return &usageBuffer{sessions: map[domain.SessionID]time.Time{}, keys: map[domain.APIKeyID]time.Time{}, full: make(chan struct{}, 1)}
+	return &usageBuffer{sessions: latest[domain.SessionID]{}, keys: latest[domain.APIKeyID]{}, full: make(chan struct{}, 1)}
+}
+
+// latest maps a credential to the latest time recorded for it: of two
+// slides or two uses, only the later one needs writing.
+type latest[K comparable] map[K]time.Time
+
+// put records at for id unless a later time is recorded already. A new id
+// is recorded only when room says the buffer is not full.
+func (m latest[K]) put(id K, at time.Time, room bool) {
+	if cur, ok := m[id]; ok {
+		if at.After(cur) {
+			m[id] = at
+		}
+		return
+	}
+	if room {
+		m[id] = at
+	}
 }
 
 // slide records that session id now expires at; a later expiry wins.
 func (b *usageBuffer) slide(id domain.SessionID, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cur, ok := b.sessions[id]; ok {
-		if at.After(cur) {
-			b.sessions[id] = at
-		}
-		return
-	}
-	if b.pendingLocked() < maxPendingUsage {
-		b.sessions[id] = at
-		b.wakeIfFullLocked()
-	}
+	b.sessions.put(id, at, b.pendingLocked() < maxPendingUsage)
+	b.wakeIfFullLocked()
 }
 
 // expiry returns the slid expiry of id that is not written yet.
@@ -85,16 +95,8 @@ func (b *usageBuffer) expiry(id domain.SessionID) (time.Time, bool) {
 func (b *usageBuffer) use(id domain.APIKeyID, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cur, ok := b.keys[id]; ok {
-		if at.After(cur) {
-			b.keys[id] = at
-		}
-		return
-	}
-	if b.pendingLocked() < maxPendingUsage {
-		b.keys[id] = at
-		b.wakeIfFullLocked()
-	}
+	b.keys.put(id, at, b.pendingLocked() < maxPendingUsage)
+	b.wakeIfFullLocked()
 }
 
 // lastUse returns the use of key id that is not written yet.
@@ -117,28 +119,24 @@ func (b *usageBuffer) wakeIfFullLocked() {
 }
 
 // take empties the buffer and returns what it held.
-func (b *usageBuffer) take() (map[domain.SessionID]time.Time, map[domain.APIKeyID]time.Time) {
+func (b *usageBuffer) take() (latest[domain.SessionID], latest[domain.APIKeyID]) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s, k := b.sessions, b.keys
-	b.sessions, b.keys = map[domain.SessionID]time.Time{}, map[domain.APIKeyID]time.Time{}
+	b.sessions, b.keys = latest[domain.SessionID]{}, latest[domain.APIKeyID]{}
 	return s, k
 }
 
 // putBack returns records a failed flush did not write, keeping whichever
 // of two records for one credential is later.
-func (b *usageBuffer) putBack(s map[domain.SessionID]time.Time, k map[domain.APIKeyID]time.Time) {
+func (b *usageBuffer) putBack(s latest[domain.SessionID], k latest[domain.APIKeyID]) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for id, at := range s {
-		if cur, ok := b.sessions[id]; !ok || at.After(cur) {
-			b.sessions[id] = at
-		}
+		b.sessions.put(id, at, true)
 	}
 	for id, at := range k {
-		if cur, ok := b.keys[id]; !ok || at.After(cur) {
-			b.keys[id] = at
-		}
+		b.keys.put(id, at, true)
 	}
 }
 
