@@ -2,11 +2,7 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,25 +44,8 @@ func TestServeWritesKeyUsage(t *testing.T) {
 	}
 	call := func(method, path, token, body string, want int) map[string]any {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, b, want)
-		}
 		var v map[string]any
-		_ = json.Unmarshal(b, &v)
+		callJSON(t, method, base+path, token, body, want, &v)
 		return v
 	}
 	setup := call("POST", "/v1/setup", "", `{"email":"ada@example.com","password":"correct horse battery","name":"Ada"}`, 201)
