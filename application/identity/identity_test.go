@@ -56,6 +56,14 @@ var anon = domain.AnonymousPrincipal.WithClient(client)
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
+	return newFixtureWith(t, identity.Config{})
+}
+
+// newFixtureWith is newFixture with cfg's settings (workspace policy and
+// the like); the fixture supplies storage, authorizer, hasher, clock and
+// limiters.
+func newFixtureWith(t *testing.T, cfg identity.Config) fixture {
+	t.Helper()
 	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	h := &fakeHasher{}
@@ -67,12 +75,11 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = authz.Close() })
-	svc, err := identity.NewService(t.Context(), identity.Config{
-		UoW: db, Authorizer: authz, Hasher: h, Clock: c, SessionTTL: time.Hour,
-		LoginPerIP:        ratelimit.NewRateLimiter(1.0/6, 20, c.Now),
-		LoginPerAccountIP: ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now),
-		LoginPerAccount:   ratelimit.NewRateLimiter(1.0/3, 100, c.Now),
-	})
+	cfg.UoW, cfg.Authorizer, cfg.Hasher, cfg.Clock, cfg.SessionTTL = db, authz, h, c, time.Hour
+	cfg.LoginPerIP = ratelimit.NewRateLimiter(1.0/6, 20, c.Now)
+	cfg.LoginPerAccountIP = ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now)
+	cfg.LoginPerAccount = ratelimit.NewRateLimiter(1.0/3, 100, c.Now)
+	svc, err := identity.NewService(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

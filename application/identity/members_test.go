@@ -3,45 +3,18 @@ package identity_test
 import (
 	"errors"
 	"testing"
-	"time"
 
-	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/ratelimit"
-	"github.com/keelhq/keel/adapters/sqlstore"
-	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
-
-// newSQLiteFixture is newFixture on a migrated SQLite database, the storage
-// production runs.
-func newSQLiteFixture(t *testing.T, cfg identity.Config) (fixture, *sqlstore.DB) {
-	t.Helper()
-	db := sqlitetest.New(t)
-	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	h := &fakeHasher{}
-	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = authz.Close() })
-	cfg.UoW, cfg.Authorizer, cfg.Hasher, cfg.Clock, cfg.SessionTTL = db, authz, h, c, time.Hour
-	cfg.LoginPerIP = ratelimit.NewRateLimiter(1.0/6, 20, c.Now)
-	cfg.LoginPerAccount = ratelimit.NewRateLimiter(1.0/12, 5, c.Now)
-	svc, err := identity.NewService(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture{svc: svc, hasher: h, clock: c}, db
-}
 
 // A member who is removed loses the keys they made in the workspace for
 // good: adding them back, even by mistake or to another role, must not
 // bring back access that was meant to end with their membership.
 func TestRemovingAMemberRevokesTheirKeys(t *testing.T) {
 	t.Parallel()
-	f, _ := newSQLiteFixture(t, identity.Config{})
+	f := newFixture(t)
 	_, owner := f.setup(t)
 	if _, err := f.svc.CreateWorkspace(t.Context(), owner, identity.CreateWorkspaceInput{Name: "Docs", Slug: "docs"}); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 func TestOnlyAllowedUsersCreateWorkspaces(t *testing.T) {
 	t.Parallel()
-	f, _ := newSQLiteFixture(t, identity.Config{})
+	f := newFixture(t)
 	_, admin := f.setup(t)
 	bob, bobP := f.user(t, admin, "bob@example.com")
 	if _, err := f.svc.CreateWorkspace(t.Context(), admin, identity.CreateWorkspaceInput{Name: "A", Slug: "a"}); err != nil {
@@ -52,7 +52,7 @@ func TestOnlyAllowedUsersCreateWorkspaces(t *testing.T) {
 		t.Fatalf("latest instance audit events = %s, %s", events[0].Action, events[1].Action)
 	}
 
-	anyone, _ := newSQLiteFixture(t, identity.Config{Workspaces: identity.WorkspacePolicy{AnyoneCreates: true}})
+	anyone := newFixtureWith(t, identity.Config{Workspaces: identity.WorkspacePolicy{AnyoneCreates: true}})
 	_, admin = anyone.setup(t)
 	_, carol := anyone.user(t, admin, "carol@example.com")
 	if _, err := anyone.svc.CreateWorkspace(t.Context(), carol, identity.CreateWorkspaceInput{Name: "C", Slug: "c"}); err != nil {
@@ -94,7 +94,7 @@ func TestSenderOutsideAllowedDomainsWaitsForTheMailedCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	const instance = "Keel <keel@keel.test>"
-	f, db := newSQLiteFixture(t, identity.Config{Workspaces: identity.WorkspacePolicy{MailFrom: instance, SenderDomains: domains}})
+	f := newFixtureWith(t, identity.Config{Workspaces: identity.WorkspacePolicy{MailFrom: instance, SenderDomains: domains}})
 	_, owner := f.setup(t)
 	get := func() domain.Workspace {
 		t.Helper()
@@ -131,7 +131,7 @@ func TestSenderOutsideAllowedDomainsWaitsForTheMailedCode(t *testing.T) {
 	if got := get().Sender(instance); got != instance {
 		t.Fatalf("a pending sender's mail goes from %q, want %q", got, instance)
 	}
-	to, codes := sentCodes(t, db, w.ID())
+	to, codes := sentCodes(t, f.db, w.ID())
 	if len(codes) != 2 || to[1] != "ceo@bank.test" {
 		t.Fatalf("codes went to %v, want x@mail.example.com and ceo@bank.test", to)
 	}
@@ -156,7 +156,7 @@ func TestSenderOutsideAllowedDomainsWaitsForTheMailedCode(t *testing.T) {
 	if _, err := f.svc.UpdateWorkspace(t.Context(), owner, identity.UpdateWorkspaceInput{Ref: "docs", MailFrom: new("other@bank.test")}); err != nil {
 		t.Fatal(err)
 	}
-	_, codes = sentCodes(t, db, w.ID())
+	_, codes = sentCodes(t, f.db, w.ID())
 	f.clock.Add(domain.SenderCodeTTL)
 	if _, err := f.svc.VerifyMailFrom(t.Context(), owner, "docs", codes[len(codes)-1]); !errors.Is(err, domain.ErrSenderCodeInvalid) {
 		t.Fatalf("an expired code: %v, want mail_from_code_invalid", err)
