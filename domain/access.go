@@ -58,6 +58,7 @@ var (
 	PermContentWrite     = Permission{"content", "write"}
 	PermWebhooksRead     = Permission{"webhooks", "read"}
 	PermWebhooksWrite    = Permission{"webhooks", "write"}
+	PermEventsRead       = Permission{"events", "read"} // the change feed: every resource's changes
 	PermMembersRead      = Permission{"members", "read"}
 	PermMembersWrite     = Permission{"members", "write"}
 
@@ -76,7 +77,7 @@ var (
 var Scopes = []Permission{
 	PermFormsRead, PermFormsWrite, PermSubmissionsRead, PermSubmissionsWrite,
 	PermContentRead, PermContentWrite, PermWebhooksRead, PermWebhooksWrite,
-	PermMembersRead, PermMembersWrite, PermSubmissionsErase,
+	PermMembersRead, PermMembersWrite, PermSubmissionsErase, PermEventsRead,
 }
 
 // IsScope reports whether p can be granted to an API key. Reading the
@@ -88,7 +89,7 @@ func (p Permission) IsScope() bool { return slices.Contains(Scopes, p) }
 var RolePermissions = map[Role][]Permission{
 	RoleViewer: {PermWorkspaceRead, PermFormsRead, PermSubmissionsRead, PermContentRead, PermMembersRead},
 	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite},
-	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase},
+	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase, PermEventsRead},
 	RoleOwner:  {PermWorkspaceDelete, PermOwnersWrite},
 }
 

@@ -42,3 +42,82 @@ func EntryEvent(e Entry, published bool, now time.Time) Event {
 	now = Timestamp(now)
 	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: e.workspace, Type: e.kind.s + "." + verb, Data: data, CreatedAt: now}
 }
+
+// ErrCursorExpired refuses a change-feed cursor that names no event the
+// workspace still keeps: retention deleted it, so events after it may be
+// gone too, and the reader must start again rather than skip them unseen.
+var ErrCursorExpired = E(KindConflict, "cursor_expired", "This cursor is older than the oldest event kept; read the feed again from the start.")
+
+// The submission event types. Spam writes none: partners hear of what a
+// person sent, not of what the filter kept out.
+const (
+	EventSubmissionCreated = "submission.created"
+	EventSubmissionUpdated = "submission.updated"
+	EventSubmissionDeleted = "submission.deleted"
+)
+
+// NewEvent is an event of type typ in ws, created now, whose data is the
+// JSON encoding of data: maps, slices, strings, numbers, booleans and
+// times only, so that encoding cannot fail.
+func NewEvent(ws WorkspaceID, typ string, data map[string]any, now time.Time) Event {
+	b, err := json.Marshal(data)
+	if err != nil {
+		panic("domain: event data of " + typ + " is not JSON: " + err.Error()) // a programming error
+	}
+	now = Timestamp(now)
+	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: ws, Type: typ, Data: b, CreatedAt: now}
+}
+
+// SubmissionData is a submission as the API shows it: a value reads as a
+// list when it was submitted as one, as a string otherwise.
+func SubmissionData(s Submission) map[string]any {
+	values := make(map[string]any, len(s.values))
+	for _, v := range s.values {
+		if v.IsList() {
+			values[v.Field] = nonNilStrings(v.Values)
+		} else if len(v.Values) > 0 {
+			values[v.Field] = v.Values[0]
+		}
+	}
+	return map[string]any{
+		"id": string(s.id), "form_id": string(s.form), "status": s.status.s, "values": values,
+		"created_at": s.createdAt, "updated_at": s.updatedAt,
+		"user_agent": s.meta.UserAgent, "referrer": s.meta.Referrer, "origin": s.meta.Origin, "ip_hash": s.meta.IPHash,
+	}
+}
+
+// SubmissionEvent reports the creation or a change of s; see SubmissionData.
+func SubmissionEvent(typ string, s Submission, now time.Time) Event {
+	return NewEvent(s.workspace, typ, SubmissionData(s), now)
+}
+
+// SubmissionDeletedEvent reports that a submission is gone, by deletion,
+// erasure or retention. It keeps only what holds no personal data: the
+// IDs and when the submission was made.
+func SubmissionDeletedEvent(r SubmissionRef, now time.Time) Event {
+	return NewEvent(r.Workspace, EventSubmissionDeleted, map[string]any{
+		"id": string(r.ID), "form_id": string(r.Form), "created_at": r.CreatedAt,
+	}, now)
+}
+
+// SubmissionRef is what stays known of a deleted submission. Spam marks
+// one partners never heard of: its deletion writes no event either.
+type SubmissionRef struct {
+	ID        SubmissionID
+	Workspace WorkspaceID
+	Form      FormID
+	CreatedAt time.Time
+	Spam      bool
+}
+
+func nonNilStrings(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// Ref is what stays known of s once it is deleted.
+func (s Submission) Ref() SubmissionRef {
+	return SubmissionRef{ID: s.id, Workspace: s.workspace, Form: s.form, CreatedAt: s.createdAt, Spam: s.status == SubmissionSpam}
+}

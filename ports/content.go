@@ -79,12 +79,25 @@ type EntryStore interface {
 	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)
 }
 
-// EventStore is the outbox of domain events, for webhooks to deliver.
+// EventStore keeps each workspace's change feed: one event per change a
+// partner may care about, written in the change's transaction.
 type EventStore interface {
 	// Add queues e in the caller's transaction.
 	Add(ctx context.Context, e domain.Event) error
-	// List returns the events of ws, oldest first.
-	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Event, string, error)
+	// List returns the events of ws of type typ ("" for every type) that
+	// follow the event p.After in feed order. Feed order is commit order
+	// for events of transactions that did not overlap; an event is listed
+	// only once no transaction still running can commit one before it,
+	// so a reader that resumes after the last ID it saw never misses an
+	// event and never sees one twice. A cursor that names no event of ws
+	// (retention deleted it) returns domain.ErrCursorExpired; a malformed
+	// one ErrInvalidCursor.
+	List(ctx context.Context, ws domain.WorkspaceID, typ string, p Page) ([]domain.Event, string, error)
+	// DeleteCreatedBefore deletes at most limit events created before t,
+	// oldest first, and returns how many it deleted. It keeps the last
+	// event of each workspace, however old, so that a reader that has
+	// seen everything keeps a valid cursor.
+	DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }
 
 // EntryBytes is the size of an entry that counts towards MaxPageBytes in

@@ -76,11 +76,13 @@ type SubmissionStore interface {
 	// holds at least one submission when any follows the cursor.
 	List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f SubmissionFilter, p Page) ([]domain.Submission, string, error)
 	// DeleteMatching deletes the submissions of ws with a value equal to
-	// email (case-insensitive) and returns how many it deleted.
-	DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error)
+	// email (case-insensitive) and returns what stays known of each.
+	DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) ([]domain.SubmissionRef, error)
 	// DeleteOlderThan deletes a form's submissions created before t, at
-	// most limit at a time, and returns how many it deleted.
-	DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) (int, error)
+	// most limit at a time, oldest first, and returns what stays known of
+	// each. A submission is reported by one caller only, however many
+	// delete at once.
+	DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) ([]domain.SubmissionRef, error)
 }
 
 // OutboxStore keeps the messages waiting to be sent.

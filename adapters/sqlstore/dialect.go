@@ -26,6 +26,11 @@ type dialect interface {
 	retryable(err error) bool       // the transaction may succeed if run again
 	lockRows() string               // the suffix that locks a SELECT's rows until commit
 	skipLocked() string             // lockRows, passing over rows another transaction holds
+	// feedHorizon is a condition, " AND ...", on the events table that
+	// keeps the events no running transaction can still precede in feed
+	// order, (xact, seq): a reader that resumes after the last one it saw
+	// then never misses an event that commits later.
+	feedHorizon() string
 	// search is full-text search, which each engine spells its own way:
 	// from is a FROM clause of "entries e" and the index, match keeps the
 	// entries whose search_text has every one of words (from
@@ -123,6 +128,10 @@ func (sqliteDialect) lockRows() string { return "" }
 // the ones before it committed.
 func (sqliteDialect) skipLocked() string { return "" }
 
+// feedHorizon is empty: SQLite commits one writer at a time, so an event is
+// visible only after every event inserted before it.
+func (sqliteDialect) feedHorizon() string { return "" }
+
 // search matches the words as quoted prefix phrases, "creme"* AND
 // "bru"*, in the FTS5 index; quoting keeps FTS5's operators (OR, NEAR,
 // column filters) out of reach, although SearchWords's letters and digits
@@ -178,6 +187,15 @@ func (postgres) lockRows() string { return " FOR UPDATE" }
 // behind each other: a row another claim has locked is passed over, and
 // once that claim commits its lease excludes the row anyway.
 func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+// feedHorizon shows only events written by transactions older than the
+// oldest one still running. xact is assigned when a transaction first
+// writes, and a transaction running now, or starting later, has an ID at
+// least this snapshot's xmin: whatever it commits sorts after every event
+// shown. Read-only transactions take no ID and hold nothing back.
+func (postgres) feedHorizon() string {
+	return " AND xact < pg_snapshot_xmin(pg_current_snapshot())"
+}
 
 // search casts 'creme':* & 'bru':* to a tsquery directly instead of
 // calling to_tsquery, whose parser and dictionary would change the words;

@@ -479,17 +479,31 @@ func (s eventStore) Add(ctx context.Context, e domain.Event) error {
 	return nil
 }
 
-// List pages by ID, which grows with creation time: oldest first.
-func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Page) ([]domain.Event, string, error) {
+// List pages in feed order, (xact, seq), which on SQLite is commit order
+// (one writer at a time) and on PostgreSQL the order in which writing
+// transactions took their IDs. feedHorizon hides, on PostgreSQL, the events
+// a transaction still running could yet be sorted before.
+func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, typ string, p ports.Page) ([]domain.Event, string, error) {
 	limit, err := pageOf(p, domain.PrefixEvent)
 	if err != nil {
 		return nil, "", err
 	}
-	cond, args := `workspace_id = ?`, []any{ws.String()}
+	cond, args := `workspace_id = ?`+s.d.feedHorizon(), []any{ws.String()}
 	if p.After != "" {
-		cond, args = cond+` AND id > ?`, append(args, p.After)
+		var one int
+		err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM events WHERE id = ? AND workspace_id = ?`), p.After, ws.String()).Scan(&one)
+		if isNoRows(err) {
+			return nil, "", domain.ErrCursorExpired
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("find cursor %s of %s: %w", p.After, ws, err)
+		}
+		cond, args = cond+` AND (xact, seq) > (SELECT xact, seq FROM events WHERE id = ?)`, append(args, p.After)
 	}
-	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, type, data, created_at FROM events WHERE `+cond+` ORDER BY id LIMIT ?`),
+	if typ != "" {
+		cond, args = cond+` AND type = ?`, append(args, typ)
+	}
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, type, data, created_at FROM events WHERE `+cond+` ORDER BY xact, seq LIMIT ?`),
 		func(sc scanner) (domain.Event, error) {
 			var e domain.Event
 			var id, ws, data string
@@ -502,4 +516,25 @@ func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Pag
 	}
 	es, next := cut(es, limit, func(e domain.Event) string { return string(e.ID) })
 	return es, next, nil
+}
+
+// DeleteCreatedBefore keeps each workspace's last event in feed order,
+// however old: it is the cursor of a reader that has seen everything, and
+// deleting it would expire that cursor although nothing was missed.
+func (s eventStore) DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM events WHERE id IN (
+		SELECT e.id FROM events e WHERE e.created_at < ?
+		AND EXISTS (SELECT 1 FROM events n WHERE n.workspace_id = e.workspace_id AND (n.xact, n.seq) > (e.xact, e.seq))
+		ORDER BY e.created_at LIMIT ?)`), domain.Timestamp(t), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete events before %s: %w", t, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete events before %s: rows affected: %w", t, err)
+	}
+	return int(n), nil
 }

@@ -202,29 +202,40 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 // keeps those with a value equal to email, ignoring case: a LIKE alone
 // would also erase "xbob@example.com" for "bob@example.com". The foreign
 // key cascades to the messages of the deleted submissions.
-func (s submissionStore) DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error) {
-	type candidate struct{ id, values string }
-	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`),
-		func(sc scanner) (c candidate, err error) { return c, sc.Scan(&c.id, &c.values) },
+func (s submissionStore) DeleteMatching(ctx context.Context, ws domain.WorkspaceID, email domain.Email) ([]domain.SubmissionRef, error) {
+	type candidate struct {
+		ref    domain.SubmissionRef
+		values string
+	}
+	// The rows are locked as they are read, so that a submission another
+	// transaction deletes meanwhile is not reported deleted twice.
+	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, form_id, created_at, status, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`+s.d.lockRows()),
+		func(sc scanner) (c candidate, err error) {
+			var id, form, status string
+			err = sc.Scan(&id, &form, &c.ref.CreatedAt, &status, &c.values)
+			c.ref.ID, c.ref.Form, c.ref.Workspace, c.ref.CreatedAt = domain.SubmissionID(id), domain.FormID(form), ws, c.ref.CreatedAt.UTC()
+			c.ref.Spam = status == domain.SubmissionSpam.String()
+			return c, err
+		},
 		ws.String(), containsPattern(email.String()))
 	if err != nil {
-		return 0, fmt.Errorf("find submissions of %s to erase: %w", ws, err)
+		return nil, fmt.Errorf("find submissions of %s to erase: %w", ws, err)
 	}
 	var ids []string
+	var refs []domain.SubmissionRef
 	for _, c := range cs {
 		vs, err := decodeValues(c.values)
 		if err != nil {
-			return 0, fmt.Errorf("submission %s: values: %w", c.id, err)
+			return nil, fmt.Errorf("submission %s: values: %w", c.ref.ID, err)
 		}
 		if holdsValue(vs, email.String()) {
-			ids = append(ids, c.id)
+			ids, refs = append(ids, string(c.ref.ID)), append(refs, c.ref)
 		}
 	}
-	n, err := s.deleteByID(ctx, `submissions`, ids)
-	if err != nil {
-		return 0, fmt.Errorf("erase submissions of %s: %w", ws, err)
+	if _, err := s.deleteByID(ctx, `submissions`, ids); err != nil {
+		return nil, fmt.Errorf("erase submissions of %s: %w", ws, err)
 	}
-	return n, nil
+	return refs, nil
 }
 
 // holdsValue reports whether any value equals v, ignoring case.
@@ -267,19 +278,30 @@ func (s *stores) deleteByID(ctx context.Context, table string, ids []string) (in
 
 // DeleteOlderThan deletes the oldest of a form's submissions created
 // before t, at most limit of them; a limit below 1 deletes none.
-func (s submissionStore) DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) (int, error) {
+func (s submissionStore) DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) ([]domain.SubmissionRef, error) {
 	if limit < 1 {
-		return 0, nil
+		return nil, nil
 	}
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM submissions WHERE id IN (
-		SELECT id FROM submissions WHERE form_id = ? AND created_at < ? ORDER BY created_at, id LIMIT ?)`),
-		form.String(), domain.Timestamp(t), limit)
+	// The rows are locked as they are read, so that a submission another
+	// transaction deletes meanwhile is not reported deleted twice.
+	refs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, created_at, status FROM submissions
+		WHERE form_id = ? AND created_at < ? ORDER BY created_at, id LIMIT ?`+s.d.lockRows()),
+		func(sc scanner) (r domain.SubmissionRef, err error) {
+			var id, ws, status string
+			err = sc.Scan(&id, &ws, &r.CreatedAt, &status)
+			r.ID, r.Workspace, r.Form, r.CreatedAt = domain.SubmissionID(id), domain.WorkspaceID(ws), form, r.CreatedAt.UTC()
+			r.Spam = status == domain.SubmissionSpam.String()
+			return r, err
+		}, form.String(), domain.Timestamp(t), limit)
 	if err != nil {
-		return 0, fmt.Errorf("delete submissions of %s before %s: %w", form, t, err)
+		return nil, fmt.Errorf("find submissions of %s before %s: %w", form, t, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete submissions of %s: rows affected: %w", form, err)
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = string(r.ID)
 	}
-	return int(n), nil
+	if _, err := s.deleteByID(ctx, `submissions`, ids); err != nil {
+		return nil, fmt.Errorf("delete submissions of %s before %s: %w", form, t, err)
+	}
+	return refs, nil
 }

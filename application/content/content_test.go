@@ -106,7 +106,7 @@ func (f *fixture) events(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	err := f.db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
-		evs, _, err := st.Events().List(ctx, f.ws.ID(), ports.Page{Limit: ports.MaxPageLimit})
+		evs, _, err := st.Events().List(ctx, f.ws.ID(), "", ports.Page{Limit: ports.MaxPageLimit})
 		for _, e := range evs {
 			out = append(out, e.Type)
 		}

@@ -71,7 +71,10 @@ func (s *Service) UpdateSubmissionStatus(ctx context.Context, p domain.Principal
 		if err := sub.SetStatus(to, s.now()); err != nil {
 			return err
 		}
-		return st.Submissions().Update(ctx, sub)
+		if err := st.Submissions().Update(ctx, sub); err != nil {
+			return err
+		}
+		return addEvent(ctx, st, domain.SubmissionEvent(domain.EventSubmissionUpdated, sub, s.now()))
 	})
 	return sub, err
 }
@@ -86,10 +89,14 @@ func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRe
 		if err != nil {
 			return err
 		}
-		if !domain.ValidID(domain.PrefixSubmission, string(id)) {
-			return errNoSuchSubmission
+		sub, err := getSubmission(ctx, st, w.ID(), id)
+		if err != nil {
+			return err
 		}
-		return st.Submissions().Delete(ctx, w.ID(), id)
+		if err := st.Submissions().Delete(ctx, w.ID(), id); err != nil {
+			return err
+		}
+		return addDeletedEvents(ctx, st, []domain.SubmissionRef{sub.Ref()}, s.now())
 	})
 }
 
@@ -171,8 +178,13 @@ func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email st
 		if out.Messages, err = st.Outbox().DeletePendingTo(ctx, w.ID(), addr); err != nil {
 			return fmt.Errorf("erase messages: %w", err)
 		}
-		if out.Submissions, err = st.Submissions().DeleteMatching(ctx, w.ID(), addr); err != nil {
+		refs, err := st.Submissions().DeleteMatching(ctx, w.ID(), addr)
+		if err != nil {
 			return fmt.Errorf("erase submissions: %w", err)
+		}
+		out.Submissions = len(refs)
+		if err := addDeletedEvents(ctx, st, refs, s.now()); err != nil {
+			return err
 		}
 		return s.audit(ctx, st, p, w.ID(), "data.erased", "email", "", map[string]string{
 			"submissions": strconv.Itoa(out.Submissions), "messages": strconv.Itoa(out.Messages),
@@ -202,9 +214,13 @@ func (s *Service) ApplyRetention(ctx context.Context) (deleted int, err error) {
 		cutoff := s.now().Add(-time.Duration(f.RetentionDays()) * 24 * time.Hour)
 		for {
 			var n int
-			err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
-				n, err = st.Submissions().DeleteOlderThan(ctx, f.ID(), cutoff, retentionBatch)
-				return err
+			err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+				refs, err := st.Submissions().DeleteOlderThan(ctx, f.ID(), cutoff, retentionBatch)
+				if err != nil {
+					return err
+				}
+				n = len(refs)
+				return addDeletedEvents(ctx, st, refs, s.now())
 			})
 			if err != nil {
 				return deleted, fmt.Errorf("retention of form %s: %w", f.ID(), err)
@@ -216,4 +232,27 @@ func (s *Service) ApplyRetention(ctx context.Context) (deleted int, err error) {
 		}
 	}
 	return deleted, nil
+}
+
+// addEvent writes e to the change feed in the caller's transaction.
+func addEvent(ctx context.Context, st ports.Stores, e domain.Event) error {
+	if err := st.Events().Add(ctx, e); err != nil {
+		return fmt.Errorf("add event %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// addDeletedEvents writes one submission.deleted event per deleted
+// submission, however it went: deletion, erasure or retention. Spam has
+// none: partners never heard of it.
+func addDeletedEvents(ctx context.Context, st ports.Stores, refs []domain.SubmissionRef, now time.Time) error {
+	for _, r := range refs {
+		if r.Spam {
+			continue
+		}
+		if err := addEvent(ctx, st, domain.SubmissionDeletedEvent(r, now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -108,6 +108,12 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 		if err := st.Submissions().Add(ctx, sub); err != nil {
 			return fmt.Errorf("add submission: %w", err)
 		}
+		// Spam is kept out of the feed as it is kept out of the inbox.
+		if sub.Status() != domain.SubmissionSpam {
+			if err := addEvent(ctx, st, domain.SubmissionEvent(domain.EventSubmissionCreated, sub, now)); err != nil {
+				return err
+			}
+		}
 		for i, m := range msgs {
 			if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, f.Workspace(), sub.ID(), kinds[i], traceParent, now)); err != nil {
 				return fmt.Errorf("queue %s: %w", kinds[i], err)

@@ -3,6 +3,7 @@ package porttest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -616,7 +617,7 @@ func entries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			wantErr(t, "Get(entry of deleted workspace)", err, domain.ErrNotFound)
 			_, err = st.Entries().Revision(ctx, ws.ID(), e.ID(), e.Version())
 			wantErr(t, "Revision(of deleted workspace)", err, domain.ErrNotFound)
-			evs, _, err := st.Events().List(ctx, ws.ID(), ports.Page{})
+			evs, _, err := st.Events().List(ctx, ws.ID(), "", ports.Page{})
 			if err != nil || len(evs) != 0 {
 				t.Errorf("Events.List(deleted workspace) = %d events, %v; want none", len(evs), err)
 			}
@@ -656,9 +657,10 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			want = append(want, ev)
 		}
 		wantIDs := idsOf(want, func(e domain.Event) string { return string(e.ID) })
+		settleFeed(t, uow, ws.ID(), len(want))
 		checkPages(t, "Events.List", wantIDs, 2, func(p ports.Page) (ids []string, next string) {
 			run(t, uow, func(ctx context.Context, st ports.Stores) error {
-				evs, n, err := st.Events().List(ctx, ws.ID(), p)
+				evs, n, err := st.Events().List(ctx, ws.ID(), "", p)
 				for _, got := range evs {
 					w := want[slices.Index(wantIDs, string(got.ID))]
 					if eventView(got) != eventView(w) {
@@ -671,11 +673,98 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return ids, next
 		})
 		err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-			_, _, err := st.Events().List(ctx, ws.ID(), ports.Page{After: "evt_'; DROP TABLE events; --"})
+			_, _, err := st.Events().List(ctx, ws.ID(), "", ports.Page{After: "evt_'; DROP TABLE events; --"})
 			return err
 		})
 		if domain.KindOf(err) != domain.KindInvalid {
 			t.Fatalf("List(bad cursor) err = %v, want invalid", err)
+		}
+	})
+	t.Run("FeedOrderIsCommitOrderNotID", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		// IDs grow in the order they are made; the feed must follow the
+		// order of the writes, not the IDs: two nodes make IDs
+		// independently, and one written later may hold the smaller ID.
+		smaller, larger := submissionEvent(ws.ID(), "1", t0), submissionEvent(ws.ID(), "2", t0)
+		for _, e := range []domain.Event{larger, smaller} {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
+		}
+		settleFeed(t, uow, ws.ID(), 2)
+		got := feed(t, uow, ws.ID(), "", ports.Page{})
+		if want := []domain.EventID{larger.ID, smaller.ID}; !slices.Equal(eventIDs(got), want) {
+			t.Fatalf("feed = %v, want write order %v", eventIDs(got), want)
+		}
+		if got := feed(t, uow, ws.ID(), "", ports.Page{After: string(larger.ID)}); !slices.Equal(eventIDs(got), []domain.EventID{smaller.ID}) {
+			t.Fatalf("feed after the first = %v, want %v", eventIDs(got), smaller.ID)
+		}
+	})
+	t.Run("TypeFilter", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		created, updated := submissionEvent(ws.ID(), "1", t0), submissionEvent(ws.ID(), "1", t0)
+		updated.Type = domain.EventSubmissionUpdated
+		created2 := submissionEvent(ws.ID(), "2", t0)
+		for _, e := range []domain.Event{created, updated, created2} {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
+		}
+		settleFeed(t, uow, ws.ID(), 3)
+		if got := feed(t, uow, ws.ID(), domain.EventSubmissionCreated, ports.Page{}); !slices.Equal(eventIDs(got), []domain.EventID{created.ID, created2.ID}) {
+			t.Errorf("feed of submission.created = %v, want %v", eventIDs(got), []domain.EventID{created.ID, created2.ID})
+		}
+		// A cursor of another type still places the reader in the feed.
+		if got := feed(t, uow, ws.ID(), domain.EventSubmissionCreated, ports.Page{After: string(updated.ID)}); !slices.Equal(eventIDs(got), []domain.EventID{created2.ID}) {
+			t.Errorf("feed of submission.created after the update = %v, want %v", eventIDs(got), created2.ID)
+		}
+	})
+	t.Run("RetentionKeepsLastAndExpiresCursors", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws, other := addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		var mine []domain.Event
+		for i := range 3 {
+			mine = append(mine, submissionEvent(ws.ID(), strconv.Itoa(i), t0.Add(time.Duration(i)*time.Hour)))
+		}
+		theirs := submissionEvent(other.ID(), "9", t0) // old, but its workspace's last
+		for _, e := range append(slices.Clone(mine), theirs) {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
+		}
+		settleFeed(t, uow, ws.ID(), 3)
+		var n int
+		deleteBefore := func(at time.Time, limit int) int {
+			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+				n, err = st.Events().DeleteCreatedBefore(ctx, at, limit)
+				return err
+			})
+			return n
+		}
+		// Everything is older than the cut-off; a call deletes at most
+		// its limit, the oldest first, and never a workspace's last event.
+		cut := t0.Add(24 * time.Hour)
+		for i, want := range []int{1, 1, 0} {
+			if got := deleteBefore(cut, 1); got != want {
+				t.Fatalf("DeleteCreatedBefore call %d = %d, want %d", i+1, got, want)
+			}
+		}
+		if got := feed(t, uow, ws.ID(), "", ports.Page{}); !slices.Equal(eventIDs(got), []domain.EventID{mine[2].ID}) {
+			t.Errorf("feed after retention = %v, want the last event %v", eventIDs(got), mine[2].ID)
+		}
+		if got := feed(t, uow, other.ID(), "", ports.Page{}); !slices.Equal(eventIDs(got), []domain.EventID{theirs.ID}) {
+			t.Errorf("other workspace's feed after retention = %v, want its last event %v", eventIDs(got), theirs.ID)
+		}
+		// The reader that saw everything keeps its cursor; the one whose
+		// event is gone is told, rather than silently skipping mine[1].
+		if got := feed(t, uow, ws.ID(), "", ports.Page{After: string(mine[2].ID)}); len(got) != 0 {
+			t.Errorf("feed after the last event = %v, want nothing", eventIDs(got))
+		}
+		for _, cursor := range []domain.EventID{mine[0].ID, theirs.ID} {
+			err := uow.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
+				_, _, err := st.Events().List(ctx, ws.ID(), "", ports.Page{After: string(cursor)})
+				return err
+			})
+			wantErr(t, "List(after a deleted or foreign event)", err, domain.ErrCursorExpired)
 		}
 	})
 	t.Run("RollbackDropsEvent", func(t *testing.T) {
@@ -692,7 +781,7 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		})
 		wantErr(t, "WithinTx", err, sentinel)
 		run(t, uow, func(ctx context.Context, st ports.Stores) error {
-			evs, _, err := st.Events().List(ctx, ws.ID(), ports.Page{})
+			evs, _, err := st.Events().List(ctx, ws.ID(), "", ports.Page{})
 			if len(evs) != 0 {
 				t.Errorf("events after a rollback = %d, want 0", len(evs))
 			}
@@ -956,4 +1045,49 @@ func sumInts(ns []int) int {
 		n += x
 	}
 	return n
+}
+
+// submissionEvent is a submission.created event in ws for a submission
+// named by n, created at.
+func submissionEvent(ws domain.WorkspaceID, n string, at time.Time) domain.Event {
+	return domain.NewEvent(ws, domain.EventSubmissionCreated, map[string]any{"id": "sub_" + n}, at)
+}
+
+// feed lists one page of the change feed of ws.
+func feed(t *testing.T, uow ports.UnitOfWork, ws domain.WorkspaceID, typ string, p ports.Page) []domain.Event {
+	t.Helper()
+	var evs []domain.Event
+	err := uow.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		evs, _, err = st.Events().List(ctx, ws, typ, p)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Events.List: %v", err)
+	}
+	return evs
+}
+
+func eventIDs(evs []domain.Event) []domain.EventID {
+	ids := make([]domain.EventID, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// settleFeed waits until the feed of ws shows n events. On PostgreSQL the
+// feed hides committed events while any older transaction runs, and the
+// tests of other packages share the server; the wait ends when those
+// finish, in milliseconds, and fails the test after ten seconds.
+func settleFeed(t *testing.T, uow ports.UnitOfWork, ws domain.WorkspaceID, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got := len(feed(t, uow, ws, "", ports.Page{Limit: ports.MaxPageLimit})); got >= n {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("feed shows %d events after 10s, want %d", got, n)
+		}
+		runtime.Gosched()
+	}
 }

@@ -440,13 +440,13 @@ func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		mentioned := add(f, "email", "carol@example.com", "message", "Ask bob@example.com about it")
 		elsewhere := add(theirs, "email", "bob@example.com")
 
-		var n int
+		var refs []domain.SubmissionRef
 		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
-			n, err = st.Submissions().DeleteMatching(ctx, ws.ID(), "bob@example.com")
+			refs, err = st.Submissions().DeleteMatching(ctx, ws.ID(), "bob@example.com")
 			return err
 		})
-		if n != 2 {
-			t.Errorf("DeleteMatching = %d, want 2", n)
+		if got, want := slices.Sorted(slices.Values(refViews(refs))), slices.Sorted(slices.Values(refViews([]domain.SubmissionRef{mixedCase.Ref(), inText.Ref()}))); !slices.Equal(got, want) {
+			t.Errorf("DeleteMatching = %v, want %v", got, want)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error {
 			for _, s := range []domain.Submission{mixedCase, inText} {
@@ -478,16 +478,17 @@ func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		}
 		old := addSubmission(t, uow, accept(t, otherForm, t0.Add(-time.Hour), "email", "old@example.com", "agree", "on"))
 		msgs := queueMail(t, uow, f, subs[0])
-		deleteOlder := func(limit int) (n int) {
+		deleteOlder := func(limit int) (refs []domain.SubmissionRef) {
 			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
-				n, err = st.Submissions().DeleteOlderThan(ctx, f.ID(), t0.Add(3*time.Hour), limit)
+				refs, err = st.Submissions().DeleteOlderThan(ctx, f.ID(), t0.Add(3*time.Hour), limit)
 				return err
 			})
-			return n
+			return refs
 		}
-		for i, want := range []int{2, 1, 0} {
-			if n := deleteOlder(2); n != want {
-				t.Fatalf("DeleteOlderThan call %d = %d, want %d", i+1, n, want)
+		// Oldest first: subs is sorted by creation time.
+		for i, want := range [][]domain.SubmissionRef{{subs[0].Ref(), subs[1].Ref()}, {subs[2].Ref()}, nil} {
+			if got := refViews(deleteOlder(2)); !slices.Equal(got, refViews(want)) {
+				t.Fatalf("DeleteOlderThan call %d = %v, want %v", i+1, got, refViews(want))
 			}
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error {
@@ -998,4 +999,13 @@ func claimConcurrently(t *testing.T, uow ports.UnitOfWork, what string, workers 
 		}
 	}
 	return seen
+}
+
+// refViews shows refs for comparison.
+func refViews(refs []domain.SubmissionRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = fmt.Sprintf("{%s ws=%s form=%s at=%s spam=%t}", r.ID, r.Workspace, r.Form, stamp(r.CreatedAt), r.Spam)
+	}
+	return out
 }
