@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -120,4 +121,19 @@ func nonNilStrings(ss []string) []string {
 // Ref is what stays known of s once it is deleted.
 func (s Submission) Ref() SubmissionRef {
 	return SubmissionRef{ID: s.id, Workspace: s.workspace, Form: s.form, CreatedAt: s.createdAt, Spam: s.status == SubmissionSpam}
+}
+
+// EventTypes lists every event type the feed can hold, for filters to
+// check against.
+var EventTypes = []string{
+	EventSubmissionCreated, EventSubmissionUpdated, EventSubmissionDeleted,
+	"post.published", "post.unpublished", "page.published", "page.unpublished",
+}
+
+// ParseEventType accepts one of EventTypes.
+func ParseEventType(s string) (string, error) {
+	if slices.Contains(EventTypes, s) {
+		return s, nil
+	}
+	return "", Invalid(FieldError{"type", "unknown_event_type", "Unknown event type " + quote(s) + "."})
 }

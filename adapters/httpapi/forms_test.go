@@ -28,6 +28,7 @@ import (
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -102,6 +103,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
+		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
 		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})

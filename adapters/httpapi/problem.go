@@ -34,6 +34,7 @@ var codeStatus = map[string]int{
 	"malformed_form":         http.StatusBadRequest,
 	"invalid_utf8":           http.StatusBadRequest,
 	"form_closed":            http.StatusGone,
+	"cursor_expired":         http.StatusGone,
 }
 
 var kindStatus = map[domain.Kind]int{

@@ -121,6 +121,7 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Messaging != nil {
 		messageRoutes{msgs: cfg.Messaging}.register(v1)
+		eventRoutes{msgs: cfg.Messaging}.register(v1)
 	}
 	if cfg.Forms != nil {
 		// The public submission routes sit behind authenticate too: no

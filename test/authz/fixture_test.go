@@ -99,7 +99,7 @@ const (
 var allScopes = []string{
 	"forms:read", "forms:write", "submissions:read", "submissions:write", "content:read",
 	"content:write", "webhooks:read", "webhooks:write", "members:read", "members:write",
-	"submissions:erase",
+	"submissions:erase", "events:read",
 }
 
 // stack is Keel's HTTP API over a fresh database, wired as bootstrap wires

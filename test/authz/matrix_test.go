@@ -68,7 +68,8 @@ func (r row) readOnly() bool { return strings.HasPrefix(r.route, "GET ") }
 // workspaces and access" section and not from the production policy:
 // viewers read; editors also write forms, submissions and content; admins
 // also manage members, API keys and the workspace's name, read the audit
-// log, see and retry the mail outbox and erase a person's submissions;
+// log, see and retry the mail outbox, read the change feed and erase a
+// person's submissions;
 // owners also delete the workspace.
 // Non-members get 404 as if the workspace did not exist, instance
 // administrators included. A key acts with its scope and its creator's
@@ -112,6 +113,10 @@ var matrix = []row{
 
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/messages"},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/messages/:message/retry", byID: true},
+
+	// The change feed carries every resource, members and API keys
+	// included, so it is for admins and owners and keys with events:read.
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/events", scope: "events:read", byID: true},
 
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/forms", scope: "forms:write", body: createFormBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms", scope: "forms:read"},
