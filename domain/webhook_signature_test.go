@@ -141,3 +141,34 @@ func TestVerifyWebhook(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWebhookSignature checks, on any id, body and secret text, that
+// parsing never panics, that what SignWebhook signs VerifyWebhook accepts,
+// and that a changed body is refused.
+func FuzzWebhookSignature(f *testing.F) {
+	f.Add(specSecret, specID, []byte(specBody), int64(specTimestamp))
+	f.Add("whsec_"+strings.Repeat("A", 32), "evt_1", []byte{}, int64(0))
+	f.Add("whsec_", "", []byte{0xff, 0xfe}, int64(-1))
+	f.Fuzz(func(t *testing.T, secretText, id string, body []byte, sec int64) {
+		s, err := domain.ParseWebhookSecret(secretText)
+		if err != nil {
+			return
+		}
+		if again, err := domain.ParseWebhookSecret(s.Text()); err != nil || again != s {
+			t.Fatalf("ParseWebhookSecret(Text()) = %v; want the same secret", err)
+		}
+		at := time.Unix(sec%(1<<40), 0)
+		h := domain.SignWebhook(id, at, body, s)
+		err = domain.VerifyWebhook(h, body, at, time.Minute, s)
+		valid := id != "" && len(id) <= 256
+		if valid && err != nil {
+			t.Fatalf("VerifyWebhook(SignWebhook(%q)) = %v", id, err)
+		}
+		if !valid && err == nil {
+			t.Fatalf("VerifyWebhook accepted the id %q", id)
+		}
+		if err := domain.VerifyWebhook(h, append(body, 'x'), at, time.Minute, s); err == nil {
+			t.Fatal("VerifyWebhook accepted a changed body")
+		}
+	})
+}
