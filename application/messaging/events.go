@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -39,4 +40,35 @@ func (s *Service) ListEvents(ctx context.Context, p domain.Principal, ref, typ s
 		return err
 	})
 	return evs, next, err
+}
+
+// eventRetentionBatch bounds one retention transaction.
+const eventRetentionBatch = 1000
+
+// ApplyEventRetention deletes the events older than the configured
+// retention, in bounded batches, and returns how many it deleted. Each
+// workspace keeps its last event, however old, so that a partner that has
+// read everything keeps a valid cursor. It is a background job: it runs
+// with the system's authority, not a caller's.
+func (s *Service) ApplyEventRetention(ctx context.Context) (deleted int, err error) {
+	ctx, end := usecase.Start(ctx, "messaging.ApplyEventRetention")
+	defer end(&err)
+	if s.eventRetention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.now().Add(-s.eventRetention)
+	for {
+		var n int
+		err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+			n, err = st.Events().DeleteCreatedBefore(ctx, cutoff, eventRetentionBatch)
+			return err
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("event retention: %w", err)
+		}
+		deleted += n
+		if n < eventRetentionBatch {
+			return deleted, nil
+		}
+	}
 }

@@ -19,6 +19,9 @@ type Config struct {
 	UoW        ports.UnitOfWork
 	Authorizer ports.Authorizer
 	Clock      ports.Clock
+	// EventRetention is how long the change feed keeps an event; 0 keeps
+	// events forever.
+	EventRetention time.Duration
 	// Wake, when set, is called after a retry commits, so that a
 	// dispatcher in this process sends the message at once rather than at
 	// its next poll (Dispatcher.Wake).
@@ -27,10 +30,11 @@ type Config struct {
 
 // Service runs the messaging use cases.
 type Service struct {
-	uow   ports.UnitOfWork
-	authz ports.Authorizer
-	clock ports.Clock
-	wake  func()
+	uow            ports.UnitOfWork
+	authz          ports.Authorizer
+	clock          ports.Clock
+	wake           func()
+	eventRetention time.Duration
 }
 
 // NewService wires the messaging use cases.
@@ -39,7 +43,7 @@ func NewService(cfg Config) *Service {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Service{uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, wake: wake}
+	return &Service{uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, wake: wake, eventRetention: cfg.EventRetention}
 }
 
 func (s *Service) now() time.Time { return s.clock.Now() }

@@ -41,6 +41,7 @@ var (
 	sMailRetryBase     = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
 	sDispatcher        = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail itself; off: leave it to keel worker processes"}
 	sMailFromDomains   = setting{"mail-from-domains", "KEEL_MAIL_FROM_DOMAINS", "", "comma-separated domains a workspace's mail_from may use without confirming the address (the domain of the mail-from setting always may)"}
+	sEventRetention    = setting{"event-retention", "KEEL_EVENT_RETENTION", "720h", "how long the change feed keeps an event (at least 1h)"}
 	sWorkspaceCreators = setting{"workspace-creators", "KEEL_WORKSPACE_CREATORS", "admins", "who may create workspaces: admins (instance administrators and the users they allow) or anyone"}
 )
 
@@ -49,7 +50,7 @@ var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
-	sPublicMaxAge, sPublicStale, sPublicURL,
+	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
@@ -100,6 +101,7 @@ type serveConfig struct {
 	mailMaxAttempts int
 	mailRetryBase   time.Duration
 	dispatcher      bool // deliver mail in this process
+	eventRetention  time.Duration
 	forms           formsConfig
 	content         contentConfig
 }
@@ -187,6 +189,10 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	raw = value(fs, getenv, sSessionMaxAge)
 	if c.sessions.maxAge, err = time.ParseDuration(raw); err != nil || c.sessions.maxAge < c.sessions.ttl {
 		return c, sSessionMaxAge.errorf("want a duration no shorter than the session TTL (%s) such as 720h, got %q", c.sessions.ttl, raw)
+	}
+	raw = value(fs, getenv, sEventRetention)
+	if c.eventRetention, err = time.ParseDuration(raw); err != nil || c.eventRetention < time.Hour {
+		return c, sEventRetention.errorf("want a duration of at least 1h such as 720h, got %q", raw)
 	}
 	c.mailFrom = value(fs, getenv, sMailFrom)
 	if _, err := mail.ParseAddress(c.mailFrom); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/forms"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -98,10 +99,11 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 // the deletes are idempotent, so concurrent runs only repeat work.
 const retentionEvery = time.Hour
 
-// runRetention deletes expired submissions now and every retentionEvery
-// until ctx ends, then returns nil. Failures are logged and retried at
-// the next run.
-func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) error {
+// runRetention deletes expired submissions, then expired events (those
+// the submissions' deletion just wrote are new), now and every
+// retentionEvery until ctx ends, then returns nil. Failures are logged
+// and retried at the next run.
+func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Service, log *slog.Logger) error {
 	t := time.NewTicker(retentionEvery)
 	defer t.Stop()
 	for {
@@ -111,6 +113,13 @@ func runRetention(ctx context.Context, svc *forms.Service, log *slog.Logger) err
 			log.ErrorContext(ctx, "retention failed", "err", err)
 		case n > 0:
 			log.InfoContext(ctx, "retention deleted expired submissions", "count", n)
+		}
+		n, err = msgs.ApplyEventRetention(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.ErrorContext(ctx, "event retention failed", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "retention deleted expired events", "count", n)
 		}
 		select {
 		case <-ctx.Done():

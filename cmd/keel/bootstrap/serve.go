@@ -90,7 +90,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	defer ids.close()
-	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake})
+	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake, EventRetention: cfg.eventRetention})
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wake, log)
 	cnt := newContent(db, ids.authz, publicCache)
 
@@ -155,7 +155,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	err = jobs.Run(ctx, log, front, jobs.Stage{
 		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
 		{Name: "policy poller", Run: ids.authz.Run},
-		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, log) }},
+		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, log) }},
 		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
 		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, log) }},
 	})
