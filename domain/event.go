@@ -31,6 +31,19 @@ func EntryEvent(e Entry, published bool, now time.Time) Event {
 	if published {
 		verb = "published"
 	}
+	return entryEvent(e, verb, now)
+}
+
+// EntryUpdatedEvent reports a change of e's content: "<kind>.updated".
+func EntryUpdatedEvent(e Entry, now time.Time) Event { return entryEvent(e, "updated", now) }
+
+// EntryDeletedEvent reports that e is gone: "<kind>.deleted", with its ID,
+// kind and slug.
+func EntryDeletedEvent(e Entry, now time.Time) Event {
+	return NewEvent(e.workspace, e.kind.s+".deleted", map[string]any{"id": string(e.id), "kind": e.kind.s, "slug": e.content.Slug}, now)
+}
+
+func entryEvent(e Entry, verb string, now time.Time) Event {
 	data, _ := json.Marshal(struct { // a struct of strings: cannot fail
 		ID          EntryID    `json:"id"`
 		Kind        string     `json:"kind"`
@@ -127,8 +140,17 @@ func (s Submission) Ref() SubmissionRef {
 // check against.
 var EventTypes = []string{
 	EventSubmissionCreated, EventSubmissionUpdated, EventSubmissionDeleted,
-	"post.published", "post.unpublished", "page.published", "page.unpublished",
+	"post.published", "post.unpublished", "post.updated", "post.deleted",
+	"page.published", "page.unpublished", "page.updated", "page.deleted",
+	EventFormCreated, EventFormUpdated, EventFormDeleted,
 }
+
+// The form event types.
+const (
+	EventFormCreated = "form.created"
+	EventFormUpdated = "form.updated"
+	EventFormDeleted = "form.deleted"
+)
 
 // ParseEventType accepts one of EventTypes.
 func ParseEventType(s string) (string, error) {
@@ -136,4 +158,41 @@ func ParseEventType(s string) (string, error) {
 		return s, nil
 	}
 	return "", Invalid(FieldError{"type", "unknown_event_type", "Unknown event type " + quote(s) + "."})
+}
+
+// FormData is a form as the API shows it.
+func FormData(f Form) map[string]any {
+	d := f.Definition()
+	fields := make([]any, 0, len(d.Fields))
+	for _, fd := range d.Fields {
+		fields = append(fields, map[string]any{
+			"name": fd.Name, "label": fd.Label, "type": fd.Type.String(), "required": fd.Required,
+			"min_length": fd.MinLength, "max_length": fd.MaxLength, "min": fd.Min, "max": fd.Max,
+			"pattern": fd.Pattern, "options": nonNilStrings(fd.Options),
+		})
+	}
+	return map[string]any{
+		"id": string(f.ID()), "name": d.Name, "status": f.Status().String(), "fields": fields,
+		"notify": map[string]any{"recipients": nonNilStrings(d.Notify.Recipients), "subject": d.Notify.Subject},
+		"autoresponder": map[string]any{
+			"enabled": d.Autoresponder.Enabled, "email_field": d.Autoresponder.EmailField,
+			"subject": d.Autoresponder.Subject, "text": d.Autoresponder.Text, "html": d.Autoresponder.HTML,
+		},
+		"redirects":       map[string]any{"success": d.Redirects.Success, "error": d.Redirects.Error},
+		"allowed_origins": nonNilStrings(d.AllowedOrigins),
+		"honeypot":        d.Honeypot,
+		"retention_days":  d.RetentionDays,
+		"created_at":      f.CreatedAt(), "updated_at": f.UpdatedAt(),
+	}
+}
+
+// FormEvent reports the creation or a change of f; see FormData.
+func FormEvent(typ string, f Form, now time.Time) Event {
+	return NewEvent(f.Workspace(), typ, FormData(f), now)
+}
+
+// FormDeletedEvent reports that the form id of ws is gone, with its
+// submissions: their deletion writes no event of its own.
+func FormDeletedEvent(ws WorkspaceID, id FormID, now time.Time) Event {
+	return NewEvent(ws, EventFormDeleted, map[string]any{"id": string(id)}, now)
 }

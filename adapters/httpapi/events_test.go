@@ -58,18 +58,23 @@ func TestEventFeed(t *testing.T) {
 			t.Errorf("event %+v: want its workspace and time", e)
 		}
 	}
-	want := []string{"submission.created " + subs[0], "submission.created " + subs[1], "submission.updated " + subs[0], "submission.deleted " + subs[1]}
+	want := []string{"form.created " + id, "submission.created " + subs[0], "submission.created " + subs[1], "submission.updated " + subs[0], "submission.deleted " + subs[1]}
 	if !slices.Equal(got, want) {
 		t.Fatalf("feed = %q, want %q", got, want)
 	}
-	// The updated submission's event is the submission as GET shows it.
-	var fromEvent, fromAPI map[string]any
-	_ = json.Unmarshal(seen[2].Data, &fromEvent)
-	_ = json.Unmarshal(f.api(t, http.MethodGet, "/v1/workspaces/acme/submissions/"+subs[0], nil).Body.Bytes(), &fromAPI)
-	if !reflect.DeepEqual(fromEvent, fromAPI) {
-		t.Errorf("submission.updated data = %v\nGET shows %v", fromEvent, fromAPI)
+	// An event's data is the resource as GET shows it.
+	for _, c := range []struct {
+		event eventResponse
+		path  string
+	}{{seen[0], "/v1/workspaces/acme/forms/" + id}, {seen[3], "/v1/workspaces/acme/submissions/" + subs[0]}} {
+		var fromEvent, fromAPI map[string]any
+		_ = json.Unmarshal(c.event.Data, &fromEvent)
+		_ = json.Unmarshal(f.api(t, http.MethodGet, c.path, nil).Body.Bytes(), &fromAPI)
+		if !reflect.DeepEqual(fromEvent, fromAPI) {
+			t.Errorf("%s data = %v\nGET %s shows %v", c.event.Type, fromEvent, c.path, fromAPI)
+		}
 	}
-	if byType := read("?type=submission.updated"); len(byType.Data) != 1 || byType.Data[0].ID != seen[2].ID {
+	if byType := read("?type=submission.updated"); len(byType.Data) != 1 || byType.Data[0].ID != seen[3].ID {
 		t.Errorf("type=submission.updated = %+v, want the one update", byType.Data)
 	}
 
@@ -85,7 +90,7 @@ func TestEventFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page := read("?after=" + seen[3].ID); len(page.Data) != 0 {
+	if page := read("?after=" + seen[4].ID); len(page.Data) != 0 {
 		t.Errorf("after the last event = %+v, want nothing", page.Data)
 	}
 	decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/events?after="+seen[0].ID, nil), http.StatusGone, "cursor_expired")

@@ -183,6 +183,9 @@ func (s *Service) reviseOnce(ctx context.Context, p domain.Principal, wsRef stri
 				return err
 			}
 		}
+		if err := st.Events().Add(ctx, domain.EntryUpdatedEvent(e, s.now())); err != nil {
+			return fmt.Errorf("queue event: %w", err)
+		}
 		return addRevision(ctx, st, e, p)
 	})
 	if err == nil && published {
@@ -218,6 +221,9 @@ func (s *Service) DeleteEntry(ctx context.Context, p domain.Principal, wsRef str
 			if err := publicChange(ctx, st); err != nil {
 				return err
 			}
+		}
+		if err := st.Events().Add(ctx, domain.EntryDeletedEvent(e, s.now())); err != nil {
+			return fmt.Errorf("queue event: %w", err)
 		}
 		return usecase.Audit(ctx, st, p, e.Workspace(), "entry.deleted", e.Kind().String(), string(id), map[string]string{"slug": e.Slug()}, s.now())
 	})

@@ -43,6 +43,9 @@ func (s *Service) CreateForm(ctx context.Context, p domain.Principal, wsRef stri
 	if err != nil {
 		return domain.Form{}, err
 	}
+	// The event is encoded before the transaction: its size is the
+	// definition's, which the caller chooses.
+	ev := domain.FormEvent(domain.EventFormCreated, f, s.now())
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		// Authorized again: the membership may have ended meanwhile.
 		if _, err := s.workspace(ctx, st, p, w.ID().String(), domain.PermFormsWrite); err != nil {
@@ -50,6 +53,9 @@ func (s *Service) CreateForm(ctx context.Context, p domain.Principal, wsRef stri
 		}
 		if err := st.Forms().Add(ctx, f); err != nil {
 			return fmt.Errorf("add form: %w", err)
+		}
+		if err := addEvent(ctx, st, ev); err != nil {
+			return err
 		}
 		return s.audit(ctx, st, p, w.ID(), "form.created", "form", f.ID().String(), map[string]string{
 			"name": f.Name(), "notify.recipients": strings.Join(f.Definition().Notify.Recipients, ", "),
@@ -134,6 +140,7 @@ func (s *Service) UpdateForm(ctx context.Context, p domain.Principal, wsRef stri
 		if err := f.Replace(def, s.now()); err != nil {
 			return domain.Form{}, err
 		}
+		ev := domain.FormEvent(domain.EventFormUpdated, f, s.now())
 		raced := false
 		err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 			if _, err := s.workspace(ctx, st, p, w.ID().String(), domain.PermFormsWrite); err != nil {
@@ -147,6 +154,9 @@ func (s *Service) UpdateForm(ctx context.Context, p domain.Principal, wsRef stri
 				return nil
 			}
 			if err := st.Forms().Update(ctx, f); err != nil {
+				return err
+			}
+			if err := addEvent(ctx, st, ev); err != nil {
 				return err
 			}
 			return s.audit(ctx, st, p, w.ID(), "form.updated", "form", id.String(), formChanges(old.Definition(), f.Definition()))
@@ -221,6 +231,9 @@ func (s *Service) DeleteForm(ctx context.Context, p domain.Principal, wsRef stri
 			return errNoSuchForm
 		}
 		if err := st.Forms().Delete(ctx, w.ID(), id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, st, domain.FormDeletedEvent(w.ID(), id, s.now())); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, p, w.ID(), "form.deleted", "form", string(id), nil)

@@ -76,6 +76,10 @@ func TestSubmissionChangesWriteEvents(t *testing.T) {
 	}
 
 	got, evs := f.feed(t)
+	if len(got) == 0 || got[0] != "form.created "+string(form.ID()) {
+		t.Fatalf("feed = %q, want the form's creation first", got)
+	}
+	got, evs = got[1:], evs[1:]
 	// Retention deletes the spam too, without an event: partners never
 	// heard of it.
 	want := []string{
@@ -170,5 +174,33 @@ func TestSubmissionEventsShareTheChangesTransaction(t *testing.T) {
 	subs, _, err := f.svc.ListSubmissions(t.Context(), f.owner, "site", form.ID(), ports.SubmissionFilter{}, ports.Page{})
 	if err != nil || len(subs) != 1 || subs[0].ID() != res.Submission.ID() || subs[0].Status() != domain.SubmissionNew {
 		t.Fatalf("submissions after refused events = %v (%v), want Ada's alone, still new", subs, err)
+	}
+}
+
+// TestFormChangesWriteEvents: creating, changing and deleting a form each
+// write one event; the deletion's names only the form.
+func TestFormChangesWriteEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 100)
+	form := f.form(t)
+	if _, err := f.svc.UpdateForm(t.Context(), f.owner, "site", form.ID(), func(in *domain.FormInput) error {
+		in.Name = "Renamed"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteForm(t.Context(), f.owner, "site", form.ID()); err != nil {
+		t.Fatal(err)
+	}
+	got, evs := f.feed(t)
+	id := string(form.ID())
+	if want := []string{"form.created " + id, "form.updated " + id, "form.deleted " + id}; !slices.Equal(got, want) {
+		t.Fatalf("feed = %q, want %q", got, want)
+	}
+	if !strings.Contains(string(evs[1].Data), `"name":"Renamed"`) {
+		t.Errorf("form.updated data = %s, want the new name", evs[1].Data)
+	}
+	if string(evs[2].Data) != `{"id":"`+id+`"}` {
+		t.Errorf("form.deleted data = %s, want its ID alone", evs[2].Data)
 	}
 }
