@@ -143,7 +143,18 @@ var EventTypes = []string{
 	"post.published", "post.unpublished", "post.updated", "post.deleted",
 	"page.published", "page.unpublished", "page.updated", "page.deleted",
 	EventFormCreated, EventFormUpdated, EventFormDeleted,
+	EventMemberAdded, EventMemberRemoved, EventMemberRoleChanged,
+	EventAPIKeyCreated, EventAPIKeyRevoked,
 }
+
+// The member and API key event types.
+const (
+	EventMemberAdded       = "member.added"
+	EventMemberRemoved     = "member.removed"
+	EventMemberRoleChanged = "member.role_changed"
+	EventAPIKeyCreated     = "api_key.created"
+	EventAPIKeyRevoked     = "api_key.revoked"
+)
 
 // The form event types.
 const (
@@ -195,4 +206,31 @@ func FormEvent(typ string, f Form, now time.Time) Event {
 // submissions: their deletion writes no event of its own.
 func FormDeletedEvent(ws WorkspaceID, id FormID, now time.Time) Event {
 	return NewEvent(ws, EventFormDeleted, map[string]any{"id": string(id)}, now)
+}
+
+// MemberEvent reports that u joined ws or changed role there: the member
+// as the API shows it.
+func MemberEvent(typ string, ws WorkspaceID, u User, role Role, now time.Time) Event {
+	return NewEvent(ws, typ, map[string]any{
+		"user_id": string(u.ID()), "email": u.Email().String(), "name": u.Name(), "role": role.s,
+	}, now)
+}
+
+// MemberRemovedEvent reports that user left ws; it keeps the user's ID and
+// the role they held, not their address or name.
+func MemberRemovedEvent(ws WorkspaceID, user UserID, role Role, now time.Time) Event {
+	return NewEvent(ws, EventMemberRemoved, map[string]any{"user_id": string(user), "role": role.s}, now)
+}
+
+// APIKeyEvent reports that k was created or revoked: the key as the API
+// lists it, which never includes its secret.
+func APIKeyEvent(typ string, k APIKey, now time.Time) Event {
+	scopes := make([]string, 0, len(k.scopes))
+	for _, p := range k.scopes {
+		scopes = append(scopes, p.String())
+	}
+	return NewEvent(k.workspace, typ, map[string]any{
+		"id": string(k.id), "name": k.name, "scopes": scopes, "prefix": k.prefix, "expires_at": k.expiresAt,
+		"created_by": string(k.createdBy), "created_at": k.createdAt, "last_used_at": k.lastUsedAt, "revoked_at": k.revokedAt,
+	}, now)
 }

@@ -53,6 +53,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, p domain.Principal, in Creat
 			return err
 		}
 		out = CreatedAPIKey{Key: k, Secret: secret}
+		if err := addEvent(ctx, st, domain.APIKeyEvent(domain.EventAPIKeyCreated, k, s.now())); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "api_key.created", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "scopes": scopeList(k.Scopes())})
 	})
 	if err != nil {
@@ -111,6 +114,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref stri
 		if err := policyChanged(ctx, st); err != nil {
 			return err
 		}
+		if err := addEvent(ctx, st, domain.APIKeyEvent(domain.EventAPIKeyRevoked, k, s.now())); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "api_key.revoked", "api_key", string(k.ID()), map[string]string{"name": k.Name()})
 	})
 	if err != nil {
@@ -153,4 +159,13 @@ func (s *Service) ListInstanceAuditEvents(ctx context.Context, p domain.Principa
 		return err
 	})
 	return events, next, err
+}
+
+// addEvent writes e to the workspace's change feed in the caller's
+// transaction.
+func addEvent(ctx context.Context, st ports.Stores, e domain.Event) error {
+	if err := st.Events().Add(ctx, e); err != nil {
+		return fmt.Errorf("add event %s: %w", e.Type, err)
+	}
+	return nil
 }

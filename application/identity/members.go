@@ -86,6 +86,9 @@ func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMembe
 			return err
 		}
 		m = Member{User: u, Role: in.Role}
+		if err := addEvent(ctx, st, domain.MemberEvent(domain.EventMemberAdded, w.ID(), u, in.Role, s.now())); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "member.added", "user", string(u.ID()), map[string]string{"role": in.Role.String()})
 	})
 	if err != nil {
@@ -190,6 +193,9 @@ func (s *Service) ChangeMember(ctx context.Context, p domain.Principal, in Chang
 		if err := policyChanged(ctx, st); err != nil {
 			return err
 		}
+		if err := addEvent(ctx, st, domain.MemberEvent(domain.EventMemberRoleChanged, w.ID(), u, in.Role, s.now())); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "member.changed", "user", string(in.User), map[string]string{"from": cur.Role.String(), "to": in.Role.String()})
 	})
 	if err != nil {
@@ -248,6 +254,12 @@ func (s *Service) RemoveMember(ctx context.Context, p domain.Principal, ref stri
 			if err := s.audit(ctx, st, p, w.ID(), "api_key.revoked", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "reason": "member_removed"}); err != nil {
 				return err
 			}
+			if err := addEvent(ctx, st, domain.APIKeyEvent(domain.EventAPIKeyRevoked, k, s.now())); err != nil {
+				return err
+			}
+		}
+		if err := addEvent(ctx, st, domain.MemberRemovedEvent(w.ID(), user, cur.Role, s.now())); err != nil {
+			return err
 		}
 		return s.audit(ctx, st, p, w.ID(), "member.removed", "user", string(user), map[string]string{"role": cur.Role.String()})
 	})
