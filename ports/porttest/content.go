@@ -728,7 +728,9 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			mine = append(mine, submissionEvent(ws.ID(), strconv.Itoa(i), t0.Add(time.Duration(i)*time.Hour)))
 		}
 		theirs := submissionEvent(other.ID(), "9", t0) // old, but its workspace's last
-		for _, e := range append(slices.Clone(mine), theirs) {
+		// Theirs is written first, so that once the feed shows mine, it
+		// shows theirs too.
+		for _, e := range append([]domain.Event{theirs}, mine...) {
 			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
 		}
 		settleFeed(t, uow, ws.ID(), 3)
