@@ -20,6 +20,9 @@ type Event struct {
 	ID        EventID
 	Workspace WorkspaceID
 	Type      string // "post.published", "page.unpublished", ...
+	// Subject is the ID of the resource the event is about, so that the
+	// events about a person's data can be found when it is erased.
+	Subject   string
 	Data      []byte // JSON object
 	CreatedAt time.Time
 }
@@ -40,7 +43,7 @@ func EntryUpdatedEvent(e Entry, now time.Time) Event { return entryEvent(e, "upd
 // EntryDeletedEvent reports that e is gone: "<kind>.deleted", with its ID,
 // kind and slug.
 func EntryDeletedEvent(e Entry, now time.Time) Event {
-	return NewEvent(e.workspace, e.kind.s+".deleted", map[string]any{"id": string(e.id), "kind": e.kind.s, "slug": e.content.Slug}, now)
+	return NewEvent(e.workspace, e.kind.s+".deleted", string(e.id), map[string]any{"id": string(e.id), "kind": e.kind.s, "slug": e.content.Slug}, now)
 }
 
 func entryEvent(e Entry, verb string, now time.Time) Event {
@@ -54,7 +57,7 @@ func entryEvent(e Entry, verb string, now time.Time) Event {
 		PublishedAt *time.Time `json:"published_at,omitempty"`
 	}{e.id, e.kind.s, e.content.Slug, e.content.Title, e.status.s, e.version, e.publishedAt})
 	now = Timestamp(now)
-	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: e.workspace, Type: e.kind.s + "." + verb, Data: data, CreatedAt: now}
+	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: e.workspace, Type: e.kind.s + "." + verb, Subject: string(e.id), Data: data, CreatedAt: now}
 }
 
 // ErrCursorExpired refuses a change-feed cursor that names no event the
@@ -70,16 +73,16 @@ const (
 	EventSubmissionDeleted = "submission.deleted"
 )
 
-// NewEvent is an event of type typ in ws, created now, whose data is the
-// JSON encoding of data: maps, slices, strings, numbers, booleans and
-// times only, so that encoding cannot fail.
-func NewEvent(ws WorkspaceID, typ string, data map[string]any, now time.Time) Event {
+// NewEvent is an event of type typ about the resource subject in ws,
+// created now, whose data is the JSON encoding of data: maps, slices,
+// strings, numbers, booleans and times only, so that encoding cannot fail.
+func NewEvent(ws WorkspaceID, typ, subject string, data map[string]any, now time.Time) Event {
 	b, err := json.Marshal(data)
 	if err != nil {
 		panic("domain: event data of " + typ + " is not JSON: " + err.Error()) // a programming error
 	}
 	now = Timestamp(now)
-	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: ws, Type: typ, Data: b, CreatedAt: now}
+	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: ws, Type: typ, Subject: subject, Data: b, CreatedAt: now}
 }
 
 // SubmissionData is a submission as the API shows it: a value reads as a
@@ -102,16 +105,20 @@ func SubmissionData(s Submission) map[string]any {
 
 // SubmissionEvent reports the creation or a change of s; see SubmissionData.
 func SubmissionEvent(typ string, s Submission, now time.Time) Event {
-	return NewEvent(s.workspace, typ, SubmissionData(s), now)
+	return NewEvent(s.workspace, typ, string(s.id), SubmissionData(s), now)
 }
 
 // SubmissionDeletedEvent reports that a submission is gone, by deletion,
 // erasure or retention. It keeps only what holds no personal data: the
 // IDs and when the submission was made.
 func SubmissionDeletedEvent(r SubmissionRef, now time.Time) Event {
-	return NewEvent(r.Workspace, EventSubmissionDeleted, map[string]any{
-		"id": string(r.ID), "form_id": string(r.Form), "created_at": r.CreatedAt,
-	}, now)
+	return NewEvent(r.Workspace, EventSubmissionDeleted, string(r.ID), RedactedSubmissionData(r), now)
+}
+
+// RedactedSubmissionData is what the events of a deleted submission keep:
+// its IDs and when it was made, never what the person sent.
+func RedactedSubmissionData(r SubmissionRef) map[string]any {
+	return map[string]any{"id": string(r.ID), "form_id": string(r.Form), "created_at": r.CreatedAt}
 }
 
 // SubmissionRef is what stays known of a deleted submission. Spam marks
@@ -199,19 +206,19 @@ func FormData(f Form) map[string]any {
 
 // FormEvent reports the creation or a change of f; see FormData.
 func FormEvent(typ string, f Form, now time.Time) Event {
-	return NewEvent(f.Workspace(), typ, FormData(f), now)
+	return NewEvent(f.Workspace(), typ, string(f.ID()), FormData(f), now)
 }
 
 // FormDeletedEvent reports that the form id of ws is gone, with its
 // submissions: their deletion writes no event of its own.
 func FormDeletedEvent(ws WorkspaceID, id FormID, now time.Time) Event {
-	return NewEvent(ws, EventFormDeleted, map[string]any{"id": string(id)}, now)
+	return NewEvent(ws, EventFormDeleted, string(id), map[string]any{"id": string(id)}, now)
 }
 
 // MemberEvent reports that u joined ws or changed role there: the member
 // as the API shows it.
 func MemberEvent(typ string, ws WorkspaceID, u User, role Role, now time.Time) Event {
-	return NewEvent(ws, typ, map[string]any{
+	return NewEvent(ws, typ, string(u.ID()), map[string]any{
 		"user_id": string(u.ID()), "email": u.Email().String(), "name": u.Name(), "role": role.s,
 	}, now)
 }
@@ -219,7 +226,7 @@ func MemberEvent(typ string, ws WorkspaceID, u User, role Role, now time.Time) E
 // MemberRemovedEvent reports that user left ws; it keeps the user's ID and
 // the role they held, not their address or name.
 func MemberRemovedEvent(ws WorkspaceID, user UserID, role Role, now time.Time) Event {
-	return NewEvent(ws, EventMemberRemoved, map[string]any{"user_id": string(user), "role": role.s}, now)
+	return NewEvent(ws, EventMemberRemoved, string(user), map[string]any{"user_id": string(user), "role": role.s}, now)
 }
 
 // APIKeyEvent reports that k was created or revoked: the key as the API
@@ -229,7 +236,7 @@ func APIKeyEvent(typ string, k APIKey, now time.Time) Event {
 	for _, p := range k.scopes {
 		scopes = append(scopes, p.String())
 	}
-	return NewEvent(k.workspace, typ, map[string]any{
+	return NewEvent(k.workspace, typ, string(k.id), map[string]any{
 		"id": string(k.id), "name": k.name, "scopes": scopes, "prefix": k.prefix, "expires_at": k.expiresAt,
 		"created_by": string(k.createdBy), "created_at": k.createdAt, "last_used_at": k.lastUsedAt, "revoked_at": k.revokedAt,
 	}, now)

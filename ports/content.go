@@ -93,6 +93,10 @@ type EventStore interface {
 	// (retention deleted it) returns domain.ErrCursorExpired; a malformed
 	// one ErrInvalidCursor.
 	List(ctx context.Context, ws domain.WorkspaceID, typ string, p Page) ([]domain.Event, string, error)
+	// Redact replaces the data of every event of ws about subject with
+	// data, keeping the events, their IDs and their order, and returns how
+	// many it changed: erasure must not leave a person's data in the feed.
+	Redact(ctx context.Context, ws domain.WorkspaceID, subject string, data []byte) (int, error)
 	// DeleteCreatedBefore deletes at most limit events created before t,
 	// oldest first, and returns how many it deleted. It keeps the last
 	// event of each workspace, however old, so that a reader that has

@@ -471,8 +471,8 @@ func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id doma
 type eventStore struct{ *stores }
 
 func (s eventStore) Add(ctx context.Context, e domain.Event) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO events (id, workspace_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`),
-		string(e.ID), e.Workspace.String(), e.Type, string(e.Data), domain.Timestamp(e.CreatedAt))
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO events (id, workspace_id, type, subject, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		string(e.ID), e.Workspace.String(), e.Type, e.Subject, string(e.Data), domain.Timestamp(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.ID, err)
 	}
@@ -503,11 +503,11 @@ func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, typ string,
 	if typ != "" {
 		cond, args = cond+` AND type = ?`, append(args, typ)
 	}
-	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, type, data, created_at FROM events WHERE `+cond+` ORDER BY xact, seq LIMIT ?`),
+	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, type, subject, data, created_at FROM events WHERE `+cond+` ORDER BY xact, seq LIMIT ?`),
 		func(sc scanner) (domain.Event, error) {
 			var e domain.Event
 			var id, ws, data string
-			err := sc.Scan(&id, &ws, &e.Type, &data, &e.CreatedAt)
+			err := sc.Scan(&id, &ws, &e.Type, &e.Subject, &data, &e.CreatedAt)
 			e.ID, e.Workspace, e.Data, e.CreatedAt = domain.EventID(id), domain.WorkspaceID(ws), []byte(data), e.CreatedAt.UTC()
 			return e, err
 		}, append(args, limit+1)...)
@@ -516,6 +516,18 @@ func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, typ string,
 	}
 	es, next := cut(es, limit, func(e domain.Event) string { return string(e.ID) })
 	return es, next, nil
+}
+
+func (s eventStore) Redact(ctx context.Context, ws domain.WorkspaceID, subject string, data []byte) (int, error) {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE events SET data = ? WHERE workspace_id = ? AND subject = ?`), string(data), ws.String(), subject)
+	if err != nil {
+		return 0, fmt.Errorf("redact events of %s: %w", subject, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("redact events of %s: rows affected: %w", subject, err)
+	}
+	return int(n), nil
 }
 
 // DeleteCreatedBefore keeps each workspace's last event in feed order,

@@ -40,7 +40,7 @@ func TestFeedWaitsForOlderTransactionsPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	event := func(n string) domain.Event {
-		return domain.NewEvent(ws.ID(), domain.EventSubmissionCreated, map[string]any{"id": n}, now)
+		return domain.NewEvent(ws.ID(), domain.EventSubmissionCreated, n, map[string]any{"id": n}, now)
 	}
 	list := func(after string) []domain.EventID {
 		t.Helper()

@@ -243,14 +243,21 @@ func addEvent(ctx context.Context, st ports.Stores, e domain.Event) error {
 }
 
 // addDeletedEvents writes one submission.deleted event per deleted
-// submission, however it went: deletion, erasure or retention. Spam has
-// none: partners never heard of it.
+// submission, however it went: deletion, erasure or retention, and
+// redacts the submission's earlier events, which carried what the person
+// sent: the feed keeps it no longer than the submission. Spam has none:
+// partners never heard of it.
 func addDeletedEvents(ctx context.Context, st ports.Stores, refs []domain.SubmissionRef, now time.Time) error {
 	for _, r := range refs {
 		if r.Spam {
 			continue
 		}
-		if err := addEvent(ctx, st, domain.SubmissionDeletedEvent(r, now)); err != nil {
+		// The deletion's data is all the feed keeps of the submission.
+		del := domain.SubmissionDeletedEvent(r, now)
+		if _, err := st.Events().Redact(ctx, r.Workspace, string(r.ID), del.Data); err != nil {
+			return fmt.Errorf("redact events of submission %s: %w", r.ID, err)
+		}
+		if err := addEvent(ctx, st, del); err != nil {
 			return err
 		}
 	}

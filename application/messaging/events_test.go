@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func TestEventRetention(t *testing.T) {
 	f := newFixture(t)
 	var evs []domain.Event
 	for i := range 3 {
-		e := domain.NewEvent(f.ws.ID(), domain.EventSubmissionCreated, map[string]any{"id": i}, f.clock.Now().Add(time.Duration(i)*24*time.Hour))
+		e := domain.NewEvent(f.ws.ID(), domain.EventSubmissionCreated, strconv.Itoa(i), map[string]any{"id": i}, f.clock.Now().Add(time.Duration(i)*24*time.Hour))
 		f.tx(t, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
 		evs = append(evs, e)
 	}

@@ -769,6 +769,41 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			wantErr(t, "List(after a deleted or foreign event)", err, domain.ErrCursorExpired)
 		}
 	})
+	t.Run("RedactKeepsPlaceAndOthers", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws, other := addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		a1, b, a2 := submissionEvent(ws.ID(), "a", t0), submissionEvent(ws.ID(), "b", t0), submissionEvent(ws.ID(), "a", t0)
+		a2.Type = domain.EventSubmissionUpdated
+		theirs := submissionEvent(other.ID(), "a", t0)
+		for _, e := range []domain.Event{theirs, a1, b, a2} {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
+		}
+		settleFeed(t, uow, ws.ID(), 3)
+		var n int
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			n, err = st.Events().Redact(ctx, ws.ID(), "sub_a", []byte(`{"id":"sub_a"}`))
+			return err
+		})
+		if n != 2 {
+			t.Errorf("Redact = %d, want the 2 events about sub_a", n)
+		}
+		got := feed(t, uow, ws.ID(), "", ports.Page{})
+		a1.Data, a2.Data = []byte(`{"id":"sub_a"}`), []byte(`{"id":"sub_a"}`)
+		var views, want []string
+		for _, e := range got {
+			views = append(views, eventView(e))
+		}
+		for _, e := range []domain.Event{a1, b, a2} {
+			want = append(want, eventView(e))
+		}
+		if !slices.Equal(views, want) {
+			t.Errorf("feed after Redact = %v\nwant %v", views, want)
+		}
+		if got := feed(t, uow, other.ID(), "", ports.Page{}); len(got) != 1 || eventView(got[0]) != eventView(theirs) {
+			t.Errorf("other workspace's feed after Redact = %v, want it untouched", got)
+		}
+	})
 	t.Run("RollbackDropsEvent", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -1038,7 +1073,7 @@ func revisionView(r domain.Revision) string {
 }
 
 func eventView(e domain.Event) string {
-	return fmt.Sprintf("{%s ws=%s %s data=%s at=%s}", e.ID, e.Workspace, e.Type, e.Data, stamp(e.CreatedAt))
+	return fmt.Sprintf("{%s ws=%s %s subject=%s data=%s at=%s}", e.ID, e.Workspace, e.Type, e.Subject, e.Data, stamp(e.CreatedAt))
 }
 
 func sumInts(ns []int) int {
@@ -1052,7 +1087,7 @@ func sumInts(ns []int) int {
 // submissionEvent is a submission.created event in ws for a submission
 // named by n, created at.
 func submissionEvent(ws domain.WorkspaceID, n string, at time.Time) domain.Event {
-	return domain.NewEvent(ws, domain.EventSubmissionCreated, map[string]any{"id": "sub_" + n}, at)
+	return domain.NewEvent(ws, domain.EventSubmissionCreated, "sub_"+n, map[string]any{"id": "sub_" + n}, at)
 }
 
 // feed lists one page of the change feed of ws.

@@ -10,6 +10,10 @@ ALTER TABLE events ADD COLUMN seq BIGSERIAL;
 CREATE INDEX events_feed ON events (workspace_id, xact, seq);
 -- Event retention deletes the oldest events first.
 CREATE INDEX events_created_at ON events (created_at);
+-- subject is the ID of the resource an event is about: erasing a person's
+-- submissions redacts the events that carried them.
+ALTER TABLE events ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_subject ON events (workspace_id, subject);
 
 -- Admins and owners read the change feed (domain.PermEventsRead), which
 -- carries submissions, members and API keys alike; keys need the
@@ -20,6 +24,8 @@ INSERT INTO role_permissions (role, object, action) VALUES
 
 -- +goose Down
 DELETE FROM role_permissions WHERE object = 'events' AND action = 'read';
+DROP INDEX events_subject;
+ALTER TABLE events DROP COLUMN subject;
 DROP INDEX events_created_at;
 DROP INDEX events_feed;
 ALTER TABLE events DROP COLUMN seq;

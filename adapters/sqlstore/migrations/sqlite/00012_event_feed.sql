@@ -12,7 +12,10 @@ CREATE TABLE events_feed (
     data         TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'pending',
     created_at   TIMESTAMP NOT NULL,
-    xact         INTEGER NOT NULL DEFAULT 0
+    xact         INTEGER NOT NULL DEFAULT 0,
+    -- subject is the ID of the resource an event is about: erasing a
+    -- person's submissions redacts the events that carried them.
+    subject      TEXT NOT NULL DEFAULT ''
 );
 INSERT INTO events_feed (id, workspace_id, type, data, status, created_at)
     SELECT id, workspace_id, type, data, status, created_at FROM events ORDER BY id;
@@ -22,6 +25,7 @@ CREATE INDEX events_feed ON events (workspace_id, xact, seq);
 CREATE INDEX events_due ON events (status, created_at);
 -- Event retention deletes the oldest events first.
 CREATE INDEX events_created_at ON events (created_at);
+CREATE INDEX events_subject ON events (workspace_id, subject);
 
 -- Admins and owners read the change feed (domain.PermEventsRead), which
 -- carries submissions, members and API keys alike; keys need the
