@@ -97,6 +97,10 @@ type EventStore interface {
 	// data, keeping the events, their IDs and their order, and returns how
 	// many it changed: erasure must not leave a person's data in the feed.
 	Redact(ctx context.Context, ws domain.WorkspaceID, subject string, data []byte) (int, error)
+	// RedactSubmissionsOf replaces the data of every event of ws about a
+	// submission of form with {"id", "form_id"}, and returns how many it
+	// changed: the form's deletion takes its submissions with it.
+	RedactSubmissionsOf(ctx context.Context, ws domain.WorkspaceID, form domain.FormID) (int, error)
 	// DeleteCreatedBefore deletes at most limit events created before t,
 	// oldest first, and returns how many it deleted. It keeps the last
 	// event of each workspace, however old, so that a reader that has

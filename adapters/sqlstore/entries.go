@@ -530,6 +530,23 @@ func (s eventStore) Redact(ctx context.Context, ws domain.WorkspaceID, subject s
 	return int(n), nil
 }
 
+// RedactSubmissionsOf writes the redacted data here, as JSON built from
+// the subject and form IDs, which are validated IDs and need no escaping:
+// one statement, however many submissions the form holds.
+func (s eventStore) RedactSubmissionsOf(ctx context.Context, ws domain.WorkspaceID, form domain.FormID) (int, error) {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE events SET data = '{"id":"' || subject || '","form_id":"' || CAST(? AS TEXT) || '"}'
+		WHERE workspace_id = ? AND subject IN (SELECT id FROM submissions WHERE workspace_id = ? AND form_id = ?)`),
+		form.String(), ws.String(), ws.String(), form.String())
+	if err != nil {
+		return 0, fmt.Errorf("redact events of the submissions of %s: %w", form, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("redact events of the submissions of %s: rows affected: %w", form, err)
+	}
+	return int(n), nil
+}
+
 // DeleteCreatedBefore keeps each workspace's last event in feed order,
 // however old: it is the cursor of a reader that has seen everything, and
 // deleting it would expire that cursor although nothing was missed.

@@ -230,6 +230,11 @@ func (s *Service) DeleteForm(ctx context.Context, p domain.Principal, wsRef stri
 		if !domain.ValidID(domain.PrefixForm, string(id)) {
 			return errNoSuchForm
 		}
+		// The submissions go with the form, and what they held leaves the
+		// feed with them.
+		if _, err := st.Events().RedactSubmissionsOf(ctx, w.ID(), id); err != nil {
+			return fmt.Errorf("redact events of form %s: %w", id, err)
+		}
 		if err := st.Forms().Delete(ctx, w.ID(), id); err != nil {
 			return err
 		}

@@ -139,6 +139,9 @@ func (refusingEventStore) Add(context.Context, domain.Event) error { return errE
 func (refusingEventStore) Redact(context.Context, domain.WorkspaceID, string, []byte) (int, error) {
 	return 0, errEventRefused
 }
+func (refusingEventStore) RedactSubmissionsOf(context.Context, domain.WorkspaceID, domain.FormID) (int, error) {
+	return 0, errEventRefused
+}
 
 func (u refusingEvents) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	return u.UnitOfWork.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
@@ -195,18 +198,26 @@ func TestFormChangesWriteEvents(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	res, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "ada@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := f.svc.DeleteForm(t.Context(), f.owner, "site", form.ID()); err != nil {
 		t.Fatal(err)
 	}
 	got, evs := f.feed(t)
-	id := string(form.ID())
-	if want := []string{"form.created " + id, "form.updated " + id, "form.deleted " + id}; !slices.Equal(got, want) {
+	id, sub := string(form.ID()), string(res.Submission.ID())
+	if want := []string{"form.created " + id, "form.updated " + id, "submission.created " + sub, "form.deleted " + id}; !slices.Equal(got, want) {
 		t.Fatalf("feed = %q, want %q", got, want)
 	}
 	if !strings.Contains(string(evs[1].Data), `"name":"Renamed"`) {
 		t.Errorf("form.updated data = %s, want the new name", evs[1].Data)
 	}
-	if string(evs[2].Data) != `{"id":"`+id+`"}` {
-		t.Errorf("form.deleted data = %s, want its ID alone", evs[2].Data)
+	// The submission went with its form, and what Ada sent left the feed.
+	if want := `{"id":"` + sub + `","form_id":"` + id + `"}`; string(evs[2].Data) != want {
+		t.Errorf("submission.created data after its form's deletion = %s, want %s", evs[2].Data, want)
+	}
+	if string(evs[3].Data) != `{"id":"`+id+`"}` {
+		t.Errorf("form.deleted data = %s, want its ID alone", evs[3].Data)
 	}
 }

@@ -804,6 +804,40 @@ func events(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Errorf("other workspace's feed after Redact = %v, want it untouched", got)
 		}
 	})
+	t.Run("RedactSubmissionsOfAForm", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		f, g := addForm(t, uow, ws.ID(), fullForm()), addForm(t, uow, ws.ID(), fullForm())
+		mine := addSubmission(t, uow, accept(t, f, t0, "email", "ada@example.com", "agree", "on"))
+		theirs := addSubmission(t, uow, accept(t, g, t0, "email", "bob@example.com", "agree", "on"))
+		evs := []domain.Event{
+			domain.SubmissionEvent(domain.EventSubmissionCreated, mine, t0),
+			domain.SubmissionEvent(domain.EventSubmissionCreated, theirs, t0),
+			domain.FormEvent(domain.EventFormCreated, f, t0),
+		}
+		for _, e := range evs {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Events().Add(ctx, e) })
+		}
+		settleFeed(t, uow, ws.ID(), 3)
+		var n int
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			n, err = st.Events().RedactSubmissionsOf(ctx, ws.ID(), f.ID())
+			return err
+		})
+		if n != 1 {
+			t.Errorf("RedactSubmissionsOf = %d, want the one event about the form's submission", n)
+		}
+		evs[0].Data = []byte(`{"id":"` + string(mine.ID()) + `","form_id":"` + string(f.ID()) + `"}`)
+		got := feed(t, uow, ws.ID(), "", ports.Page{})
+		var views, want []string
+		for i, e := range got {
+			views, want = append(views, eventView(e)), append(want, eventView(evs[i]))
+		}
+		if len(got) != len(evs) || !slices.Equal(views, want) {
+			t.Errorf("feed after RedactSubmissionsOf = %v\nwant %v", views, want)
+		}
+	})
 	t.Run("RollbackDropsEvent", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
