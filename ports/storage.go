@@ -47,6 +47,8 @@ type Stores interface {
 	Outbox() OutboxStore
 	Entries() EntryStore
 	Events() EventStore
+	Webhooks() WebhookStore
+	Deliveries() DeliveryStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

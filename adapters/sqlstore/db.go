@@ -374,6 +374,8 @@ func (s *stores) Submissions() ports.SubmissionStore { return submissionStore{s}
 func (s *stores) Outbox() ports.OutboxStore          { return outboxStore{s} }
 func (s *stores) Entries() ports.EntryStore          { return entryStore{s} }
 func (s *stores) Events() ports.EventStore           { return eventStore{s} }
+func (s *stores) Webhooks() ports.WebhookStore       { return webhookStore{s} }
+func (s *stores) Deliveries() ports.DeliveryStore   { return deliveryStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows
