@@ -8,7 +8,9 @@
 // (cloud metadata), CGNAT, multicast, unspecified, broadcast, documentation,
 // benchmarking and reserved ranges are refused, IPv4-mapped IPv6 forms too;
 // such a delivery fails with a *RefusedError (errors.Is ErrRefused) and
-// nothing is sent. Options.AllowNetworks and Options.AllowHTTP relax this for
+// nothing is sent. Refusals, of the address or of the URL (ErrScheme), are
+// domain.KindForbidden, which the dispatcher treats as final: retrying
+// cannot make Keel call that address. Options.AllowNetworks and Options.AllowHTTP relax this for
 // development and tests only.
 //
 // Redirects are never followed: a receiver answering 3xx has failed the
@@ -35,6 +37,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 )
 
 const (
@@ -64,6 +67,13 @@ var (
 	// ErrRedirect is returned with the 3xx Result when a receiver
 	// redirects: redirects are not followed, and the delivery failed.
 	ErrRedirect = errors.New("redirect not followed")
+
+	// errRefusedURL and errRefusedAddress wrap ErrScheme and ErrRefused
+	// (which errors.Is still finds through them) so that domain.KindOf
+	// sees a refusal as KindForbidden: final, since no retry changes what
+	// Keel may call.
+	errRefusedURL     = domain.E(domain.KindForbidden, "webhook_url_refused", "Keel does not deliver webhooks to this URL")
+	errRefusedAddress = domain.E(domain.KindForbidden, "webhook_address_refused", "Keel does not deliver webhooks to this address")
 )
 
 // Options configure a Client. The zero value is production's: https only,
@@ -143,25 +153,24 @@ func New(o Options) *Client {
 	}
 }
 
-// Result is what a receiver answered. Body holds at most MaxLoggedBody
-// bytes of the response, for the delivery log.
-type Result struct {
-	Status  int
-	Body    []byte
-	Latency time.Duration // from sending to the end of reading the response
-}
+var _ ports.WebhookSender = (*Client)(nil)
+
+// Result is what a receiver answered: ports.WebhookResult, whose Body
+// holds at most MaxLoggedBody bytes of the response, for the delivery log,
+// and whose Latency runs from sending to the end of reading the response.
+type Result = ports.WebhookResult
 
 // Post sends one signed delivery of body (JSON) to rawURL with the Standard
 // Webhooks headers h, and the trace context of ctx as traceparent. A
 // non-nil error means the delivery failed before a usable answer: the URL
 // was refused (ErrScheme), the address was refused (ErrRefused: nothing was
-// sent), the receiver redirected (ErrRedirect, with the 3xx Result), or the
-// network or the timeout failed it. Otherwise Result.Status is the
+// sent), both of domain.KindForbidden; the receiver redirected (ErrRedirect,
+// with the 3xx Result), or the network or the timeout failed it. Otherwise Result.Status is the
 // receiver's, and whether it counts as success is the caller's policy.
 func (c *Client) Post(ctx context.Context, rawURL string, h domain.WebhookHeaders, body []byte) (Result, error) {
 	u, err := c.checkURL(rawURL)
 	if err != nil {
-		return Result{}, err
+		return Result{}, errRefusedURL.WithCause(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -181,6 +190,9 @@ func (c *Client) Post(ctx context.Context, rawURL string, h domain.WebhookHeader
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			err = errRefusedAddress.WithCause(err)
+		}
 		return Result{Latency: time.Since(start)}, err
 	}
 	res := Result{Status: resp.StatusCode}
