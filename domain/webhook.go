@@ -294,7 +294,8 @@ func (w *Webhook) DeliveryFailed(gone bool, disableAfter time.Duration, now time
 	return true
 }
 
-// ErrWebhookDisabled refuses a test of an endpoint that is disabled.
+// ErrWebhookDisabled refuses a test or a redelivery to an endpoint that is
+// disabled: nothing is attempted for it.
 var ErrWebhookDisabled = E(KindConflict, "webhook_disabled", "This webhook is disabled; enable it first.")
 
 // ErrTooManyWebhooks refuses an endpoint beyond MaxWebhooksPerWorkspace.

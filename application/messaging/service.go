@@ -22,9 +22,13 @@ type Config struct {
 	// EventRetention is how long the change feed keeps an event; 0 keeps
 	// events forever.
 	EventRetention time.Duration
-	// Wake, when set, is called after a retry commits, so that a
-	// dispatcher in this process sends the message at once rather than at
-	// its next poll (Dispatcher.Wake).
+	// AllowHTTP accepts http:// webhook URLs as well as https:// ones:
+	// for development and tests against a local receiver
+	// (KEEL_WEBHOOK_ALLOW_HTTP).
+	AllowHTTP bool
+	// Wake, when set, is called after a retry, a webhook test or a
+	// redelivery commits, so that a dispatcher in this process sends at
+	// once rather than at its next poll (Dispatcher.Wake).
 	Wake func()
 }
 
@@ -35,6 +39,7 @@ type Service struct {
 	clock          ports.Clock
 	wake           func()
 	eventRetention time.Duration
+	allowHTTP      bool
 }
 
 // NewService wires the messaging use cases.
@@ -43,7 +48,7 @@ func NewService(cfg Config) *Service {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Service{uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, wake: wake, eventRetention: cfg.EventRetention}
+	return &Service{uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, wake: wake, eventRetention: cfg.EventRetention, allowHTTP: cfg.AllowHTTP}
 }
 
 func (s *Service) now() time.Time { return s.clock.Now() }
