@@ -62,14 +62,43 @@ type DispatcherConfig struct {
 	// The providers default to OpenTelemetry's globals.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
+
+	// Webhooks posts webhook deliveries; nil runs no webhook queue, and
+	// the settings below are then unused.
+	Webhooks ports.WebhookSender
+	// WebhookPolicy spaces a delivery's retries; the zero value is
+	// domain.DefaultWebhookRetryPolicy.
+	WebhookPolicy domain.RetryPolicy
+	// WebhookConcurrency is how many deliveries are in flight at once
+	// (default DefaultWebhookConcurrency).
+	WebhookConcurrency int
+	// WebhookPerEndpoint is how many of them one endpoint may hold, so a
+	// slow endpoint cannot take every slot (default
+	// DefaultWebhookPerEndpoint).
+	WebhookPerEndpoint int
+	// WebhookLease keeps other dispatchers off a claimed delivery; at
+	// least twice WebhookTimeout (default DefaultWebhookLease).
+	WebhookLease time.Duration
+	// WebhookTimeout bounds one attempt (default DefaultWebhookTimeout);
+	// the sender may bound it more tightly.
+	WebhookTimeout time.Duration
+	// DisableAfter is how long an endpoint may fail every attempt before
+	// it is disabled (default domain.DefaultWebhookDisableAfter).
+	DisableAfter time.Duration
+	// MailFrom is the sender of the mail that tells a workspace's admins
+	// and owners an endpoint was disabled; required with Webhooks.
+	MailFrom string
 }
 
-// Dispatcher sends the outbox's due messages through a ports.Mailer. Any
+// Dispatcher sends the outbox's due messages through a ports.Mailer and,
+// when configured, its due webhook deliveries through a
+// ports.WebhookSender: two queues driven by the same loop (Run). Any
 // number of dispatchers, in any number of processes, may run against one
-// database: a claim leases a message to one of them, so none sends a
-// message another holds. Delivery is at least once: a dispatcher that
-// dies after the relay accepted a message but before it saved that, loses
-// its lease and the message is sent again, with the same Message-ID.
+// database: a claim leases a message or delivery to one of them, so none
+// sends what another holds. Delivery is at least once: a dispatcher that
+// dies after the relay or receiver accepted but before it saved that,
+// loses its lease and the message is sent again, with the same Message-ID
+// (webhook-id for a delivery).
 type Dispatcher struct {
 	uow     ports.UnitOfWork
 	mailer  ports.Mailer
@@ -81,7 +110,10 @@ type Dispatcher struct {
 	batch   int
 	poll    time.Duration
 	drain   time.Duration
-	wake    chan struct{}
+	// queues are what Run drives: mail first, then webhooks when set.
+	queues []*queue
+	mail   *queue
+	hooks  *webhooks // nil without a webhook sender
 
 	tracer  trace.Tracer
 	sent    metric.Int64Counter
@@ -89,23 +121,50 @@ type Dispatcher struct {
 	latency metric.Float64Histogram
 }
 
+// queue is one kind of outbox work that Run drives with the same
+// machinery: claims with a lease, a bounded number of sends in flight,
+// refills, backoff while the database fails, and the drain at shutdown.
+type queue struct {
+	name  string // in log lines: "mail", "webhook deliveries"
+	slots int    // sends in flight at most
+	// capped says that a claim can come back short although more is due,
+	// because the store caps what one key (an endpoint) may hold: then
+	// each finished send may have made room, and is a reason to claim.
+	capped bool
+	wake   chan struct{}
+	// claim leases up to limit due items and returns one send for each,
+	// which the caller starts at once, so that it ends inside its lease.
+	claim func(ctx context.Context, limit int) ([]func(context.Context), error)
+}
+
+// refill is how many slots must be free before Run claims: one when it
+// was told to look (the poll, a Wake), half of them while claims come back
+// full. Half keeps sends flowing past a slow one yet claims several at a
+// time: a claim is a write transaction, and claiming for each freed slot
+// cost markedly more CPU per message on SQLite (BENCHMARKS.md).
+func (q *queue) refill(more bool) int {
+	if !more {
+		return 1
+	}
+	return max(1, q.slots/2)
+}
+
 const scope = "github.com/keelhq/keel/application/messaging"
 
 // NewDispatcher checks cfg and returns a dispatcher; Run starts it. It
-// fails when the send timeout would not fit twice in the lease, or the
-// retry policy allows no attempt.
+// fails when a send timeout would not fit twice in its lease, a retry
+// policy allows no attempt, or webhooks come without a valid MailFrom.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Policy == (domain.RetryPolicy{}) {
 		cfg.Policy = domain.DefaultRetryPolicy
 	}
-	if cfg.Policy.MaxAttempts < 1 || cfg.Policy.Base <= 0 || cfg.Policy.Max < cfg.Policy.Base {
-		return nil, fmt.Errorf("retry policy %+v: want at least one attempt and 0 < base <= max", cfg.Policy)
+	if err := checkPolicy(cfg.Policy); err != nil {
+		return nil, err
 	}
 	d := &Dispatcher{
 		uow: cfg.UoW, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger, policy: cfg.Policy,
 		lease: orDefault(cfg.Lease, DefaultLease), timeout: orDefault(cfg.SendTimeout, DefaultSendTimeout),
 		batch: cfg.Concurrency, poll: orDefault(cfg.PollInterval, DefaultPollInterval),
-		wake: make(chan struct{}, 1),
 	}
 	if d.batch <= 0 {
 		d.batch = DefaultConcurrency
@@ -137,7 +196,24 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("mail metrics: %w", err)
 	}
+	d.mail = &queue{name: "mail", slots: d.batch, wake: make(chan struct{}, 1), claim: d.claimMail}
+	d.queues = []*queue{d.mail}
+	if cfg.Webhooks != nil {
+		hooks, err := newWebhooks(cfg, m)
+		if err != nil {
+			return nil, err
+		}
+		d.hooks = hooks
+		d.queues = append(d.queues, &queue{name: "webhook deliveries", slots: hooks.slots, capped: true, wake: make(chan struct{}, 1), claim: d.claimWebhooks})
+	}
 	return d, nil
+}
+
+func checkPolicy(p domain.RetryPolicy) error {
+	if p.MaxAttempts < 1 || p.Base <= 0 || p.Max < p.Base {
+		return fmt.Errorf("retry policy %+v: want at least one attempt and 0 < base <= max", p)
+	}
+	return nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -147,26 +223,26 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Wake makes a waiting Run look for due messages now rather than at its
-// next poll. Call it after committing a transaction that queued mail. It
-// never blocks: wakes that arrive while one is pending merge into it.
+// Wake makes a waiting Run look for due messages and deliveries now
+// rather than at its next poll. Call it after committing a transaction
+// that queued mail or webhook deliveries. It never blocks: wakes that
+// arrive while one is pending merge into it.
 func (d *Dispatcher) Wake() {
+	for _, q := range d.queues {
+		q.wakeUp()
+	}
+}
+
+func (q *queue) wakeUp() {
 	select {
-	case d.wake <- struct{}{}:
+	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run delivers due messages until ctx is done. It keeps up to the
-// concurrency's worth of sends in flight: it claims as many messages as
-// there are free slots and starts each at once, and while claims come back
-// full it claims again as slots free up, without waiting for the slowest
-// send of a batch. Once a claim comes back short it waits for the poll
-// interval or a Wake. When ctx is done it claims nothing more and returns
-// once the sends in flight have finished and been saved; sends still
-// running after the drain timeout are cancelled and recorded as failed
-// attempts. Errors are logged, not returned: a database that is down is
-// waited for.
+// Run delivers due messages and webhook deliveries until ctx is done,
+// each queue in its own loop (run). Errors are logged, not returned: a
+// database that is down is waited for.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	// Sends run on their own context, which outlives ctx by the drain
 	// timeout: a stop lets a relay finish accepting a message rather
@@ -175,12 +251,37 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer cancelSends()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.drain, cancelSends) })
 	defer stop()
+	if d.hooks != nil {
+		unobserve, err := d.observeQueueDepth()
+		if err != nil {
+			d.log.ErrorContext(ctx, "webhook queue depth will not be reported", "err", err)
+		} else {
+			defer unobserve()
+		}
+	}
+	var loops sync.WaitGroup
+	for _, q := range d.queues {
+		loops.Go(func() { d.run(ctx, sends, q) })
+	}
+	loops.Wait()
+	return nil
+}
 
-	// The drain: the sends in flight end before cancelSends runs.
+// run drives one queue until ctx is done. It keeps up to the queue's slots
+// of sends in flight: it claims as many items as there are free slots and
+// starts each at once, and while claims come back full it claims again as
+// slots free up, without waiting for the slowest send of a batch. Once a
+// claim comes back short it waits for the poll interval or a Wake (or, for
+// a capped queue, a finished send). When ctx is done it claims nothing
+// more and returns once the sends in flight have finished and been saved;
+// sends still running after the drain timeout are cancelled (on sends) and
+// recorded as failed attempts.
+func (d *Dispatcher) run(ctx, sends context.Context, q *queue) {
+	// The drain: the sends in flight end before Run cancels sends.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	// Each finished send leaves a token, so Run knows its free slots.
-	finished := make(chan struct{}, d.batch)
+	// Each finished send leaves a token, so the loop knows its free slots.
+	finished := make(chan struct{}, q.slots)
 	inFlight := 0
 
 	wait := time.NewTimer(d.poll)
@@ -192,16 +293,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// first is at once.
 	more, claim := false, true
 	for {
-		if free := d.batch - inFlight; claim && free >= d.refill(more) {
+		if free := q.slots - inFlight; claim && free >= q.refill(more) {
 			claim = false
-			batch, err := d.claim(ctx, free)
+			batch, err := q.claim(ctx, free)
 			switch {
 			case ctx.Err() != nil:
-				return nil
+				return
 			case err != nil:
 				more = false
 				backoff = min(max(2*backoff, d.poll), maxClaimBackoff)
-				d.log.ErrorContext(ctx, "claiming mail failed", "err", err, "retry_in", backoff.String())
+				d.log.ErrorContext(ctx, "claiming "+q.name+" failed", "err", err, "retry_in", backoff.String())
 				wait.Reset(backoff)
 			default:
 				backoff = 0
@@ -210,25 +311,35 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					wait.Reset(d.poll)
 				}
 			}
-			for _, m := range batch {
+			for _, send := range batch {
 				inFlight++
 				wg.Go(func() {
-					d.deliver(sends, m)
+					send(sends)
 					finished <- struct{}{}
 				})
 			}
 		}
-		if more && d.batch-inFlight >= d.refill(true) {
+		if more && q.slots-inFlight >= q.refill(true) {
 			claim = true
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-finished:
 			inFlight--
-			claim = claim || more
-		case <-d.wake:
+			// Sends that finished meanwhile free their slots too, so
+			// that one claim fills them all.
+			for drained := false; !drained; {
+				select {
+				case <-finished:
+					inFlight--
+				default:
+					drained = true
+				}
+			}
+			claim = claim || more || (q.capped && backoff == 0)
+		case <-q.wake:
 			claim = true
 		case <-wait.C:
 			claim = true
@@ -236,33 +347,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// refill is how many slots must be free before Run claims: one when it
-// was told to look (the poll, a Wake), half of them while claims come back
-// full. Half keeps sends flowing past a slow one yet claims several at a
-// time: a claim is a write transaction, and claiming for each freed slot
-// cost markedly more CPU per message on SQLite (BENCHMARKS.md).
-func (d *Dispatcher) refill(more bool) int {
-	if !more {
-		return 1
-	}
-	return max(1, d.batch/2)
-}
-
-// DispatchDue claims one batch of due messages, sends them and saves the
-// outcomes, and returns how many it claimed. Tests call it to step a
-// dispatcher by hand. Only a failed claim is an error: failed sends are
-// recorded on their messages, failed saves are logged.
+// DispatchDue claims one batch of each queue (due messages, then due
+// webhook deliveries), sends them and saves the outcomes, and returns how
+// many it claimed. Tests call it to step a dispatcher by hand. Only a
+// failed claim is an error: failed sends are recorded on their messages
+// and deliveries, failed saves are logged.
 func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
-	batch, err := d.claim(ctx, d.batch)
-	if err != nil {
-		return 0, err
-	}
+	n := 0
+	var errs []error
 	var wg sync.WaitGroup
-	for _, m := range batch {
-		wg.Go(func() { d.deliver(ctx, m) })
+	for _, q := range d.queues {
+		batch, err := q.claim(ctx, q.slots)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n += len(batch)
+		for _, send := range batch {
+			wg.Go(func() { send(ctx) })
+		}
 	}
 	wg.Wait()
-	return len(batch), nil
+	return n, errors.Join(errs...)
+}
+
+// claimMail is the mail queue's claim.
+func (d *Dispatcher) claimMail(ctx context.Context, limit int) ([]func(context.Context), error) {
+	batch, err := d.claim(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	sends := make([]func(context.Context), len(batch))
+	for i, m := range batch {
+		sends[i] = func(ctx context.Context) { d.deliver(ctx, m) }
+	}
+	return sends, nil
 }
 
 // claim leases up to limit due messages to this dispatcher. Callers start
