@@ -1,0 +1,203 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/test/mailpit"
+)
+
+// TestRetryUntilReceiverAnswers: a receiver answers 500, 500, then 200.
+// Keel tries three times with the same webhook-id, each request signed
+// so that the specification's library verifies it, and the delivery log
+// shows the three attempts and one success.
+func TestRetryUntilReceiverAnswers(t *testing.T) {
+	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			p := startServe(t, "serve", e.url(t))
+			s := newSite(t, p)
+			r := newReceiver(t)
+			r.setRespond(func(a arrival) int {
+				if a.n <= 2 {
+					return http.StatusInternalServerError
+				}
+				return http.StatusOK
+			})
+			w := s.addWebhook(t, p, r.url, true, "submission.created")
+			r.setSecret(w.Secret)
+			sub := s.mustSubmit(t, p, 1)
+
+			got := r.waitFor(t, "three requests", 30*time.Second, func(as []arrival) bool { return len(as) >= 3 })
+			for _, a := range got {
+				checkArrival(t, a)
+			}
+			ids := byID(got)
+			if len(ids) != 1 {
+				t.Fatalf("%d webhook-ids over %d requests, want one: %v", len(ids), len(got), keys(ids))
+			}
+			ev := got[0].event
+			var data struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(ev.Data, &data)
+			if ev.Type != "submission.created" || ev.Workspace != s.wsID || data.ID != sub || ev.submissionN() != "1" {
+				t.Errorf("event %s %s in %s, data %s: want submission.created of %s in %s", ev.ID, ev.Type, ev.Workspace, ev.Data, sub, s.wsID)
+			}
+			for _, a := range got[1:] {
+				if string(a.body) != string(got[0].body) {
+					t.Errorf("request %d's body differs from the first's:\n%s\n%s", a.n, a.body, got[0].body)
+				}
+			}
+
+			sent := s.waitDeliveries(t, p, w.ID, 1, 30*time.Second)
+			all := s.deliveries(t, p, w.ID, "")
+			if len(sent) != 1 || len(all) != 1 {
+				t.Fatalf("delivery log: %d sent of %d, want one delivery, sent", len(sent), len(all))
+			}
+			d := sent[0]
+			if d.EventID != got[0].id || d.EventType != "submission.created" || d.WebhookID != w.ID || d.AttemptCount != 3 || d.DeliveredAt == nil || len(d.Attempts) != 3 {
+				t.Fatalf("delivery %+v: want event %s, 3 attempts, delivered", d, got[0].id)
+			}
+			slices.SortFunc(d.Attempts, func(a, b attempt) int { return a.At.Compare(b.At) })
+			var codes []int
+			for i, a := range d.Attempts {
+				code := 0
+				if a.StatusCode != nil {
+					code = *a.StatusCode
+				}
+				codes = append(codes, code)
+				failed := a.Error != nil && *a.Error != ""
+				if failed != (i < 2) || a.LatencyMS < 0 || a.At.IsZero() {
+					t.Errorf("attempt %d: %+v: want an error on the two 500s only, a latency and a time", i+1, a)
+				}
+			}
+			if !slices.Equal(codes, []int{500, 500, 200}) {
+				t.Errorf("attempts' status codes %v, want [500 500 200]", codes)
+			}
+			if n := r.count(); n != 3 {
+				t.Errorf("the receiver got %d requests, want 3", n)
+			}
+			p.stop(t)
+		})
+	}
+}
+
+// TestReceiverDownDisablesEndpoint: a receiver answers 503 to everything.
+// Once its endpoint has failed for KEEL_WEBHOOK_DISABLE_AFTER (1 s here)
+// Keel disables it ("failing"), mails the workspace's owner, and sends
+// it nothing more: later events are not delivered to it, although a
+// healthy endpoint of the same workspace receives them.
+func TestReceiverDownDisablesEndpoint(t *testing.T) {
+	t.Parallel()
+	mp := mailpit.Start(t)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			p := startServe(t, "serve", e.url(t), "KEEL_WEBHOOK_DISABLE_AFTER=1s", "KEEL_WEBHOOK_MAX_ATTEMPTS=100",
+				"KEEL_SMTP_URL=smtp://"+mp.SMTPAddr+"?starttls=none", "KEEL_MAIL_FROM=Keel <webhooks@keel.test>")
+			s := newSite(t, p)
+			down := newReceiver(t)
+			down.setRespond(func(arrival) int { return http.StatusServiceUnavailable })
+			healthy := newReceiver(t)
+			wd := s.addWebhook(t, p, down.url, true, "submission.created")
+			down.setSecret(wd.Secret)
+			wh := s.addWebhook(t, p, healthy.url, true, "*")
+			healthy.setSecret(wh.Secret)
+
+			s.mustSubmit(t, p, 1)
+			var w webhook
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if w = s.webhook(t, p, wd.ID); !w.Enabled {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("endpoint still enabled 30 s after its receiver went down: %+v; %d requests", w, down.count())
+				}
+			}
+			if w.DisabledReason == nil || *w.DisabledReason != "failing" || w.FailingSince == nil {
+				t.Fatalf("disabled endpoint %+v: want disabled_reason failing and failing_since", w)
+			}
+			tried := down.all()
+			if len(tried) < 2 {
+				t.Fatalf("disabled after %d requests, want retries first", len(tried))
+			}
+			for _, a := range tried {
+				checkArrival(t, a)
+			}
+			if first, last := tried[0].at, tried[len(tried)-1].at; last.Sub(first) < 900*time.Millisecond {
+				t.Errorf("disabled after failing for %v, want at least the 1 s setting", last.Sub(first))
+			}
+			t.Logf("%s: disabled after %d requests over %v", e.name, len(tried), tried[len(tried)-1].at.Sub(tried[0].at).Round(time.Millisecond))
+
+			// Nothing of the endpoint's is left to send, and its first
+			// event's delivery ended without success.
+			if pending := s.deliveries(t, p, wd.ID, "pending"); len(pending) != 0 {
+				t.Errorf("disabled endpoint keeps %d deliveries pending", len(pending))
+			}
+			if sent := s.deliveries(t, p, wd.ID, "sent"); len(sent) != 0 {
+				t.Errorf("disabled endpoint has %d deliveries sent", len(sent))
+			}
+
+			// The owner hears of it.
+			msgs := mp.WaitForSearch(t, `to:"`+s.owner+`"`, 1, 30*time.Second)
+			m := mp.Message(t, msgs[0].ID)
+			if !strings.Contains(m.Text+m.HTML, wd.ID) && !strings.Contains(m.Text+m.HTML, down.url) {
+				t.Errorf("the owner's mail %q names neither the endpoint %s nor its URL:\n%s", m.Subject, wd.ID, m.Text)
+			}
+			t.Logf("mail to the owner: %q", m.Subject)
+
+			// Later events reach the healthy endpoint but not the
+			// disabled one: once the healthy receiver has the third,
+			// the dispatcher has had every chance to send them.
+			before := down.count()
+			for n := 2; n <= 4; n++ {
+				s.mustSubmit(t, p, n)
+			}
+			healthy.waitFor(t, "four submission events", 30*time.Second, func(as []arrival) bool {
+				ns := map[string]bool{}
+				for _, a := range as {
+					ns[a.event.submissionN()] = true
+				}
+				return ns["2"] && ns["3"] && ns["4"]
+			})
+			if after := down.count(); after != before {
+				t.Errorf("the disabled endpoint received %d requests after it was disabled", after-before)
+			}
+			late := map[string]bool{}
+			for _, a := range healthy.all() {
+				if n := a.event.submissionN(); n == "2" || n == "3" || n == "4" {
+					late[a.id] = true
+				}
+			}
+			for _, d := range s.deliveries(t, p, wd.ID, "") {
+				if !late[d.EventID] {
+					continue
+				}
+				for _, a := range d.Attempts {
+					if a.StatusCode != nil && *a.StatusCode != 0 {
+						t.Errorf("delivery %s of a later event was attempted (%d) on the disabled endpoint", d.ID, *a.StatusCode)
+					}
+				}
+				if d.Status == "sent" || d.Status == "pending" {
+					t.Errorf("delivery %s of a later event is %s on the disabled endpoint", d.ID, d.Status)
+				}
+			}
+			p.stop(t)
+		})
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
