@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content images lint fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint fmt help
 
 run: ## run the server: embedded SQLite, console mailer
 	go run ./cmd/keel serve
@@ -27,6 +27,9 @@ bench-ingest: ## form submission ingest under load (issue 4): JSON and form-enco
 bench-content: ## public content API under load (issue 5): 10,000 posts on SQLite vs a bare server
 	scripts/bench-content.sh
 
+bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endpoints, commit to receiver, SQLite
+	scripts/bench-webhooks.sh
+
 images: ## build local/postgres:15 and local/mailpit for machines without a registry
 	scripts/images.sh
 
@@ -38,4 +41,4 @@ fmt: ## format the Go code
 	go fmt ./...
 
 help: ## list these targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

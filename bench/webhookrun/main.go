@@ -46,10 +46,11 @@ func main() {
 	bin := flag.String("bin", "", "path to the keel binary")
 	events := flag.Int("events", 20000, "events queued for the throughput runs")
 	runs := flag.Int("runs", 3, "throughput runs, each on a copy of the queued database")
+	endpoints := flag.Int("endpoints", 1, "endpoints, all on the one receiver, each subscribed to every event of the throughput runs")
 	samples := flag.Int("samples", 200, "latency samples, one submission at a time")
 	flag.Parse()
-	if *bin == "" || *events < 1 || *runs < 1 || *samples < 1 {
-		fmt.Fprintln(os.Stderr, "usage: webhookrun -bin PATH [-events N] [-runs N] [-samples N]")
+	if *bin == "" || *events < 1 || *runs < 1 || *samples < 0 || *endpoints < 1 {
+		fmt.Fprintln(os.Stderr, "usage: webhookrun -bin PATH [-events N] [-endpoints N] [-runs N] [-samples N]")
 		os.Exit(2)
 	}
 	tmp, err := os.MkdirTemp("", "keel-webhookrun-")
@@ -60,8 +61,8 @@ func main() {
 			err = rerr
 		} else {
 			defer rx.close()
-			err = throughput(*bin, tmp, rx, *events, *runs)
-			if err == nil {
+			err = throughput(*bin, tmp, rx, *events, *endpoints, *runs)
+			if err == nil && *samples > 0 {
 				err = latency(*bin, tmp, rx, *samples)
 			}
 		}
@@ -90,7 +91,7 @@ func keelEnv(dataDir string, extra ...string) []string {
 	), extra...)
 }
 
-func throughput(bin, tmp string, rx *receiver, events, runs int) error {
+func throughput(bin, tmp string, rx *receiver, events, endpoints, runs int) error {
 	queued := filepath.Join(tmp, "queued")
 	if err := os.Mkdir(queued, 0o700); err != nil {
 		return err
@@ -99,11 +100,11 @@ func throughput(bin, tmp string, rx *receiver, events, runs int) error {
 	if err != nil {
 		return err
 	}
-	s, err := setUp(srv.base, rx)
+	s, err := setUp(srv.base, rx, endpoints)
 	if err == nil {
 		start := time.Now()
 		err = s.submitMany(srv.base, events, 32)
-		fmt.Fprintf(os.Stderr, "webhookrun: queued %d events in %v\n", events, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "webhookrun: queued %d events for %d endpoints in %v\n", events, endpoints, time.Since(start).Round(time.Millisecond))
 	}
 	if serr := srv.stop(); err == nil {
 		err = serr
@@ -112,20 +113,21 @@ func throughput(bin, tmp string, rx *receiver, events, runs int) error {
 		return err
 	}
 
+	deliveries := events * endpoints
 	var total, steady, workerCPU, selfCPU, others []float64
 	for i := 1; i <= runs; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("run%d", i))
 		if out, err := exec.Command("cp", "-a", queued, dir).CombinedOutput(); err != nil {
 			return fmt.Errorf("copy the queued database: %v: %s", err, out)
 		}
-		rx.reset(s.secret)
+		rx.reset(s.secrets)
 		busy0, self0 := busyTicks(), procTicks(os.Getpid())
 		w, err := startProc(bin, keelEnv(dir), filepath.Join(tmp, fmt.Sprintf("worker%d.log", i)), "worker")
 		if err != nil {
 			return err
 		}
 		started := time.Now()
-		if err := rx.waitDistinct(events, 5*time.Minute); err != nil {
+		if err := rx.waitDistinct(deliveries, 5*time.Minute); err != nil {
 			_ = w.stop()
 			return fmt.Errorf("run %d: %w", i, err)
 		}
@@ -139,16 +141,16 @@ func throughput(bin, tmp string, rx *receiver, events, runs int) error {
 			return fmt.Errorf("run %d: %d requests failed verification", i, bad)
 		}
 		secs := done.Sub(started).Seconds()
-		total = append(total, float64(events)/secs)
-		steady = append(steady, float64(events-1)/last.Sub(first).Seconds())
-		workerCPU = append(workerCPU, ticksToMicros(wticks)/float64(events))
-		selfCPU = append(selfCPU, ticksToMicros(self1-self0)/float64(events))
+		total = append(total, float64(deliveries)/secs)
+		steady = append(steady, float64(deliveries-1)/last.Sub(first).Seconds())
+		workerCPU = append(workerCPU, ticksToMicros(wticks)/float64(deliveries))
+		selfCPU = append(selfCPU, ticksToMicros(self1-self0)/float64(deliveries))
 		others = append(others, float64(busy1-busy0-wticks-(self1-self0))/clkTck/secs)
-		fmt.Fprintf(os.Stderr, "webhookrun: run %d: %d events in %.2f s: %.0f/s from the worker's start, %.0f/s first to last arrival; %d requests; worker %.1f µs/delivery, receiver %.1f µs; other CPUs %.2f\n",
-			i, events, secs, total[i-1], steady[i-1], requests, workerCPU[i-1], selfCPU[i-1], others[i-1])
+		fmt.Fprintf(os.Stderr, "webhookrun: run %d: %d deliveries in %.2f s: %.0f/s from the worker's start, %.0f/s first to last arrival; %d requests; worker %.1f µs/delivery, receiver %.1f µs; other CPUs %.2f\n",
+			i, deliveries, secs, total[i-1], steady[i-1], requests, workerCPU[i-1], selfCPU[i-1], others[i-1])
 		_ = os.RemoveAll(dir)
 	}
-	fmt.Printf("events=%d\nruns=%d\n", events, runs)
+	fmt.Printf("events=%d\nendpoints=%d\ndeliveries=%d\nruns=%d\n", events, endpoints, deliveries, runs)
 	fmt.Printf("deliveries_per_s_median=%.0f\ndeliveries_per_s_runs=%s\n", median(total), join(total, "%.0f"))
 	fmt.Printf("steady_per_s_median=%.0f\n", median(steady))
 	fmt.Printf("worker_cpu_us_median=%.1f\nreceiver_cpu_us_median=%.1f\nother_cpus_runs=%s\n", median(workerCPU), median(selfCPU), join(others, "%.2f"))
@@ -165,12 +167,12 @@ func latency(bin, tmp string, rx *receiver, samples int) error {
 		return err
 	}
 	defer srv.stop()
-	rx.reset("")
-	s, err := setUp(srv.base, rx)
+	rx.reset(nil)
+	s, err := setUp(srv.base, rx, 1)
 	if err != nil {
 		return err
 	}
-	rx.reset(s.secret)
+	rx.reset(s.secrets)
 	const warmup = 20
 	var fromAnswer, fromPost []float64
 	for n := 1; n <= warmup+samples; n++ {
@@ -204,15 +206,17 @@ func latency(bin, tmp string, rx *receiver, samples int) error {
 	return nil
 }
 
-// receiver is the endpoint: it verifies each request, counts the distinct
-// webhook-ids, and tells who expects a submission's event when it comes.
+// receiver serves the endpoints, /hooks/1 to /hooks/N: it verifies each
+// request with its endpoint's secret, counts the distinct deliveries
+// (endpoint and webhook-id), and tells who expects a submission's event
+// when it comes.
 type receiver struct {
 	ln  net.Listener
 	srv *http.Server
 	url string
 
 	mu          sync.Mutex
-	wh          *standardwebhooks.Webhook
+	wh          map[string]*standardwebhooks.Webhook // by path
 	seen        map[string]bool
 	requests    int
 	bad         int
@@ -226,7 +230,7 @@ func newReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{ln: ln, url: "http://" + ln.Addr().String() + "/hooks/keel", changed: make(chan struct{}, 1)}
+	r := &receiver{ln: ln, url: "http://" + ln.Addr().String() + "/hooks/", changed: make(chan struct{}, 1)}
 	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
@@ -234,13 +238,14 @@ func newReceiver() (*receiver, error) {
 
 func (r *receiver) close() { _ = r.srv.Close() }
 
-// reset forgets every arrival and verifies with secret from now on.
-func (r *receiver) reset(secret string) {
+// reset forgets every arrival and verifies /hooks/i with secrets[i-1]
+// from now on.
+func (r *receiver) reset(secrets []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.wh = nil
-	if secret != "" {
-		r.wh, _ = standardwebhooks.NewWebhook(secret)
+	r.wh = map[string]*standardwebhooks.Webhook{}
+	for i, s := range secrets {
+		r.wh[fmt.Sprintf("/hooks/%d", i+1)], _ = standardwebhooks.NewWebhook(s)
 	}
 	r.seen, r.waiting = map[string]bool{}, map[string]chan time.Time{}
 	r.requests, r.bad, r.first, r.last = 0, 0, time.Time{}, time.Time{}
@@ -250,12 +255,14 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	now := time.Now()
 	r.mu.Lock()
-	wh := r.wh
+	wh := r.wh[req.URL.Path]
 	r.mu.Unlock()
-	if err == nil && wh != nil {
+	switch {
+	case err != nil:
+	case wh == nil:
+		err = errors.New("no endpoint at " + req.URL.Path)
+	default:
 		err = wh.Verify(body, req.Header)
-	} else if wh == nil {
-		err = errors.New("no secret yet")
 	}
 	var ev struct {
 		Data struct {
@@ -273,7 +280,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.first = now
 	}
 	r.last = now
-	r.seen[req.Header.Get("webhook-id")] = true
+	r.seen[req.URL.Path+" "+req.Header.Get("webhook-id")] = true
 	if ch := r.waiting[n]; ch != nil {
 		delete(r.waiting, n)
 		ch <- now
@@ -321,7 +328,8 @@ func (r *receiver) span() (first, last time.Time, requests, bad int) {
 
 // site is the workspace, form and endpoint a scenario uses.
 type site struct {
-	token, form, secret string
+	token, form string
+	secrets     []string // of /hooks/1, /hooks/2...
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -354,9 +362,9 @@ func call(method, url, token string, body, into any) error {
 	return nil
 }
 
-// setUp creates the administrator, a workspace, a one-field form and an
-// endpoint for rx subscribed to submission.created.
-func setUp(base string, rx *receiver) (site, error) {
+// setUp creates the administrator, a workspace, a one-field form and
+// endpoints endpoints on rx subscribed to submission.created.
+func setUp(base string, rx *receiver, endpoints int) (site, error) {
 	var s site
 	var setup struct{ Token string }
 	if err := call("POST", base+"/v1/setup", "", map[string]any{"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}, &setup); err != nil {
@@ -373,13 +381,15 @@ func setUp(base string, rx *receiver) (site, error) {
 		return s, err
 	}
 	s.form = form.ID
-	var w struct{ Secret string }
-	if err := call("POST", base+"/v1/workspaces/bench/webhooks", s.token, map[string]any{
-		"url": rx.url, "events": []string{"submission.created"}, "description": "bench receiver", "enabled": true,
-	}, &w); err != nil {
-		return s, err
+	for i := 1; i <= endpoints; i++ {
+		var w struct{ Secret string }
+		if err := call("POST", base+"/v1/workspaces/bench/webhooks", s.token, map[string]any{
+			"url": rx.url + strconv.Itoa(i), "events": []string{"submission.created"}, "description": "bench receiver", "enabled": true,
+		}, &w); err != nil {
+			return s, err
+		}
+		s.secrets = append(s.secrets, w.Secret)
 	}
-	s.secret = w.Secret
 	return s, nil
 }
 

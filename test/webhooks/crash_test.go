@@ -135,8 +135,13 @@ func TestTwoWorkers(t *testing.T) {
 	r := newReceiver(t)
 	w := s.addWebhook(t, p, r.url, true, "submission.created")
 	r.setSecret(w.Secret)
-	w1 := startWorker(t, "worker1", dbURL)
-	w2 := startWorker(t, "worker2", dbURL)
+	// The serve node records no spans, so the traceparent it queues
+	// says "not sampled", which the SDK's default parent-based sampler
+	// would follow: always_on makes the workers record every delivery,
+	// so that their spans tell which of them sent what.
+	traces := []string{"KEEL_TRACE_EXPORTER=stdout", "OTEL_TRACES_SAMPLER=always_on"}
+	w1 := startWorker(t, "worker1", dbURL, traces...)
+	w2 := startWorker(t, "worker2", dbURL, traces...)
 
 	start := time.Now()
 	s.submitAll(t, p, count, 8)
@@ -162,9 +167,23 @@ func TestTwoWorkers(t *testing.T) {
 	if len(got) != count {
 		t.Errorf("%d requests for %d events, want one each", len(got), count)
 	}
+	// Stopping flushes the workers' traces.
 	w1.stop(t)
 	w2.stop(t)
-	t.Logf("%d submissions posted in %v; all %d events delivered once %v after the first post",
-		count, posted.Round(time.Millisecond), count, delivered.Round(time.Millisecond))
+	sent1, sent2 := w1.out.sent(), w2.out.sent()
+	seen := map[string]int{}
+	for _, id := range append(slices.Clone(sent1), sent2...) {
+		seen[id]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("delivery %s sent %d times by the workers", id, n)
+		}
+	}
+	if len(sent1)+len(sent2) != count || len(sent1) == 0 || len(sent2) == 0 {
+		t.Errorf("worker1 sent %d, worker2 %d: want %d between them, and some by each", len(sent1), len(sent2), count)
+	}
+	t.Logf("%d submissions posted in %v; all %d events delivered once %v after the first post; worker1 sent %d, worker2 %d",
+		count, posted.Round(time.Millisecond), count, delivered.Round(time.Millisecond), len(sent1), len(sent2))
 	p.stop(t)
 }

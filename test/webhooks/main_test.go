@@ -260,15 +260,14 @@ func (p *proc) mustCall(t *testing.T, method, path, token string, body any, want
 }
 
 // output keeps a process's standard output: its JSON log lines, and the
-// IDs of the deliveries its spans say it sent when the process exports
-// traces to stdout.
+// IDs of the deliveries its messaging.DeliverWebhook spans say it sent
+// when the process exports traces to stdout.
 type output struct {
 	mu        sync.Mutex
 	partial   []byte
 	logs      []map[string]any
 	raw       strings.Builder // log lines only; spans would swamp it
-	spanNames map[string]int
-	delivered []string // keel.delivery.id of each span that sent a delivery
+	delivered []string        // keel.delivery.id of each messaging.DeliverWebhook span that sent
 }
 
 func (o *output) Write(b []byte) (int, error) {
@@ -310,15 +309,16 @@ func (o *output) line(b []byte) {
 		if json.Unmarshal(b, &s) != nil {
 			return
 		}
-		if o.spanNames == nil {
-			o.spanNames = map[string]int{}
+		if s.Name != "messaging.DeliverWebhook" {
+			return
 		}
-		o.spanNames[s.Name]++
+		attrs := map[string]any{}
 		for _, a := range s.Attributes {
-			if a.Key == "keel.delivery.id" {
-				id, _ := a.Value.Value.(string)
-				o.delivered = append(o.delivered, id)
-			}
+			attrs[a.Key] = a.Value.Value
+		}
+		if attrs["keel.delivery.status"] == "sent" {
+			id, _ := attrs["keel.delivery.id"].(string)
+			o.delivered = append(o.delivered, id)
 		}
 		return
 	}
@@ -339,6 +339,12 @@ func (o *output) find(msg string) map[string]any {
 		}
 	}
 	return nil
+}
+
+func (o *output) sent() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.delivered...)
 }
 
 func (o *output) String() string {
