@@ -82,11 +82,15 @@ type EntryStore interface {
 // EventStore keeps each workspace's change feed: one event per change a
 // partner may care about, written in the change's transaction.
 type EventStore interface {
-	// Add queues e in the caller's transaction.
+	// Add queues e in the caller's transaction, and with it one pending
+	// delivery per enabled webhook endpoint of e's workspace that
+	// subscribes to e's type (see DeliveryStore), none for
+	// domain.EventWebhookTest.
 	Add(ctx context.Context, e domain.Event) error
 	// List returns the events of ws of type typ ("" for every type) that
-	// follow the event p.After in feed order. Feed order is commit order
-	// for events of transactions that did not overlap; an event is listed
+	// follow the event p.After in feed order, never domain.EventWebhookTest
+	// ones, which are no change. Feed order is commit order for events of
+	// transactions that did not overlap; an event is listed
 	// only once no transaction still running can commit one before it,
 	// so a reader that resumes after the last ID it saw never misses an
 	// event and never sees one twice. A cursor that names no event of ws
@@ -102,9 +106,12 @@ type EventStore interface {
 	// changed: the form's deletion takes its submissions with it.
 	RedactSubmissionsOf(ctx context.Context, ws domain.WorkspaceID, form domain.FormID) (int, error)
 	// DeleteCreatedBefore deletes at most limit events created before t,
-	// oldest first, and returns how many it deleted. It keeps the last
-	// event of each workspace, however old, so that a reader that has
-	// seen everything keeps a valid cursor.
+	// oldest first, and at most limit webhook deliveries created before t
+	// that have ended (not pending), oldest first, so that the delivery
+	// log does not grow forever; it returns how many rows it deleted in
+	// all, so a result below limit means nothing more is due. It keeps
+	// the last event of each workspace (webhook.test aside), however old,
+	// so that a reader that has seen everything keeps a valid cursor.
 	DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }
 

@@ -48,6 +48,8 @@ type DB struct {
 	// searches bounds the full-text searches that run at once on SQLite
 	// to the CPUs (see entryStore.search); nil on PostgreSQL.
 	searches chan struct{}
+	// deliveriesQueued is WithDeliveriesQueued's fn, or nil.
+	deliveriesQueued func()
 }
 
 var (
@@ -59,9 +61,10 @@ var (
 type Option func(*options)
 
 type options struct {
-	tp           trace.TracerProvider
-	otel         []otelsql.Option
-	maxOpenConns int
+	tp               trace.TracerProvider
+	otel             []otelsql.Option
+	maxOpenConns     int
+	deliveriesQueued func()
 }
 
 // WithTracerProvider sends SQL spans to tp instead of the global provider.
@@ -73,6 +76,16 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(o *options) { o.otel = append(o.otel, otelsql.WithMeterProvider(mp)) }
+}
+
+// WithDeliveriesQueued calls fn after each commit of a transaction that
+// queued a webhook delivery (an event's fan-out, DeliveryStore.Add, or a
+// redelivery's Save), never after a rollback, so that the process's
+// dispatcher claims it at once rather than at its next poll. fn must not
+// block: it runs on the committing caller's goroutine, on SQLite once for
+// a whole group commit.
+func WithDeliveriesQueued(fn func()) Option {
+	return func(o *options) { o.deliveriesQueued = fn }
 }
 
 // WithMaxOpenConns bounds the connection pool.
@@ -117,7 +130,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	db.SetMaxIdleConns(o.maxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	otelsql.ReportDBStatsMetrics(db, otelOpts...)
-	s := &DB{sql: db, d: d}
+	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued}
 	if d.name() == "sqlite" {
 		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
 	}
@@ -273,13 +286,25 @@ func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.S
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(ctx, &stores{q: tx, d: db.d, searches: db.searches}); err != nil {
+	st := &stores{q: tx, d: db.d, searches: db.searches}
+	if err = fn(ctx, st); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if st.queued {
+		db.notifyQueued()
+	}
 	return nil
+}
+
+// notifyQueued tells WithDeliveriesQueued's fn that a commit queued
+// webhook deliveries.
+func (db *DB) notifyQueued() {
+	if db.deliveriesQueued != nil {
+		db.deliveriesQueued()
+	}
 }
 
 // Migration is the state of one schema migration.
@@ -359,6 +384,9 @@ type stores struct {
 	q        querier
 	d        dialect
 	searches chan struct{} // nil: searches run unbounded
+	// queued is set once the transaction's work queued a webhook
+	// delivery, so that its commit wakes the dispatcher.
+	queued bool
 }
 
 func (s *stores) Instance() ports.InstanceStore      { return instanceStore{s} }
@@ -375,7 +403,7 @@ func (s *stores) Outbox() ports.OutboxStore          { return outboxStore{s} }
 func (s *stores) Entries() ports.EntryStore          { return entryStore{s} }
 func (s *stores) Events() ports.EventStore           { return eventStore{s} }
 func (s *stores) Webhooks() ports.WebhookStore       { return webhookStore{s} }
-func (s *stores) Deliveries() ports.DeliveryStore   { return deliveryStore{s} }
+func (s *stores) Deliveries() ports.DeliveryStore    { return deliveryStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

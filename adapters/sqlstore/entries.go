@@ -470,11 +470,16 @@ func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id doma
 // eventStore implements ports.EventStore.
 type eventStore struct{ *stores }
 
+// Add also queues the event's webhook deliveries (stores.fanOut), in the
+// same transaction, so that they exist exactly when the event does.
 func (s eventStore) Add(ctx context.Context, e domain.Event) error {
 	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO events (id, workspace_id, type, subject, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		string(e.ID), e.Workspace.String(), e.Type, e.Subject, string(e.Data), domain.Timestamp(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.ID, err)
+	}
+	if err := s.fanOut(ctx, e); err != nil {
+		return fmt.Errorf("queue deliveries of event %s: %w", e.ID, err)
 	}
 	return nil
 }
@@ -482,13 +487,15 @@ func (s eventStore) Add(ctx context.Context, e domain.Event) error {
 // List pages in feed order, (xact, seq), which on SQLite is commit order
 // (one writer at a time) and on PostgreSQL the order in which writing
 // transactions took their IDs. feedHorizon hides, on PostgreSQL, the events
-// a transaction still running could yet be sorted before.
+// a transaction still running could yet be sorted before. webhook.test
+// events are not changes and are never listed; one can still serve as a
+// cursor, as it keeps its place in feed order.
 func (s eventStore) List(ctx context.Context, ws domain.WorkspaceID, typ string, p ports.Page) ([]domain.Event, string, error) {
 	limit, err := pageOf(p, domain.PrefixEvent)
 	if err != nil {
 		return nil, "", err
 	}
-	cond, args := `workspace_id = ?`+s.d.feedHorizon(), []any{ws.String()}
+	cond, args := `workspace_id = ? AND type <> ?`+s.d.feedHorizon(), []any{ws.String(), domain.EventWebhookTest}
 	if p.After != "" {
 		var one int
 		err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM events WHERE id = ? AND workspace_id = ?`), p.After, ws.String()).Scan(&one)
@@ -549,15 +556,21 @@ func (s eventStore) RedactSubmissionsOf(ctx context.Context, ws domain.Workspace
 
 // DeleteCreatedBefore keeps each workspace's last event in feed order,
 // however old: it is the cursor of a reader that has seen everything, and
-// deleting it would expire that cursor although nothing was missed.
+// deleting it would expire that cursor although nothing was missed; the
+// feed does not list webhook.test, so the last is the last of the others.
+// It also deletes up to limit ended webhook deliveries created before t.
 func (s eventStore) DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, nil
 	}
+	deliveries, err := s.deleteEndedDeliveries(ctx, t, limit)
+	if err != nil {
+		return 0, err
+	}
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM events WHERE id IN (
 		SELECT e.id FROM events e WHERE e.created_at < ?
-		AND EXISTS (SELECT 1 FROM events n WHERE n.workspace_id = e.workspace_id AND (n.xact, n.seq) > (e.xact, e.seq))
-		ORDER BY e.created_at LIMIT ?)`), domain.Timestamp(t), limit)
+		AND EXISTS (SELECT 1 FROM events n WHERE n.workspace_id = e.workspace_id AND (n.xact, n.seq) > (e.xact, e.seq) AND n.type <> ?)
+		ORDER BY e.created_at LIMIT ?)`), domain.Timestamp(t), domain.EventWebhookTest, limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: %w", t, err)
 	}
@@ -565,5 +578,5 @@ func (s eventStore) DeleteCreatedBefore(ctx context.Context, t time.Time, limit 
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: rows affected: %w", t, err)
 	}
-	return int(n), nil
+	return int(n) + deliveries, nil
 }

@@ -329,7 +329,10 @@ func (b *batch) step(c *txCall, run func(*txCall) bool) {
 			return
 		}
 	}
-	c.st = b.st
+	// Each call gets its own copy of the stores, so that what it marks
+	// (stores.queued) is dropped with its savepoint when it fails.
+	st := *b.st
+	c.st = &st
 	b.running = c
 	returned := run(c)
 	b.running = nil
@@ -435,6 +438,13 @@ func (b *batch) commit() {
 			if c.ok {
 				c.ok, c.err = false, err
 			}
+		}
+		return
+	}
+	for _, c := range b.calls {
+		if c.ok && c.st.queued {
+			b.db.notifyQueued()
+			return
 		}
 	}
 }

@@ -29,6 +29,8 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); outbox(t, open) })
 	t.Run("Entries", func(t *testing.T) { t.Parallel(); entries(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); events(t, open) })
+	t.Run("Webhooks", func(t *testing.T) { t.Parallel(); webhooks(t, open) })
+	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); deliveries(t, open) })
 }
 
 func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
