@@ -298,3 +298,23 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestREADMEShowsExampleReceivers checks that the README shows the
+// example receivers as they are, so that the code a reader copies is the
+// code TestExampleReceivers runs.
+func TestREADMEShowsExampleReceivers(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, lang := range map[string]string{"main.go": "go", "receiver.mjs": "js"} {
+		code, err := os.ReadFile(filepath.Join(exampleDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "```"+lang+"\n"+string(code)+"```\n") {
+			t.Errorf("README.md does not show examples/webhook-receiver/%s as it is, in a ```%s block", file, lang)
+		}
+	}
+}
