@@ -113,6 +113,7 @@ type Dispatcher struct {
 	// queues are what Run drives: mail first, then webhooks when set.
 	queues []*queue
 	mail   *queue
+	hookQ  *queue    // nil without a webhook sender
 	hooks  *webhooks // nil without a webhook sender
 
 	tracer  trace.Tracer
@@ -204,7 +205,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 			return nil, err
 		}
 		d.hooks = hooks
-		d.queues = append(d.queues, &queue{name: "webhook deliveries", slots: hooks.slots, capped: true, wake: make(chan struct{}, 1), claim: d.claimWebhooks})
+		d.hookQ = &queue{name: "webhook deliveries", slots: hooks.slots, capped: true, wake: make(chan struct{}, 1), claim: d.claimWebhooks}
+		d.queues = append(d.queues, d.hookQ)
 	}
 	return d, nil
 }
@@ -230,6 +232,19 @@ func orDefault(d, def time.Duration) time.Duration {
 func (d *Dispatcher) Wake() {
 	for _, q := range d.queues {
 		q.wakeUp()
+	}
+}
+
+// WakeMail wakes only the mail queue: for a commit that queued mail and
+// surely no webhook delivery, so that the webhook queue is not claimed
+// from for nothing.
+func (d *Dispatcher) WakeMail() { d.mail.wakeUp() }
+
+// WakeWebhooks wakes only the webhook queue (when there is one): for the
+// store's notice that a commit queued deliveries.
+func (d *Dispatcher) WakeWebhooks() {
+	if d.hookQ != nil {
+		d.hookQ.wakeUp()
 	}
 }
 
