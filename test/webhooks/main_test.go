@@ -214,6 +214,12 @@ var client = &http.Client{
 // (none when token is empty). It returns an error rather than failing a
 // test, so that posting goroutines can use it.
 func (p *proc) call(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
+	return p.callTraced(ctx, method, path, token, "", body)
+}
+
+// callTraced is call with a W3C traceparent header, as a client that
+// traces its own requests sends, when traceparent is not "".
+func (p *proc) callTraced(ctx context.Context, method, path, token, traceparent string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -231,6 +237,9 @@ func (p *proc) call(ctx context.Context, method, path, token string, body any) (
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if traceparent != "" {
+		req.Header.Set("traceparent", traceparent)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -439,7 +448,12 @@ func (s site) webhook(t *testing.T, p *proc, id string) webhook {
 // submit posts submission n as a script would: JSON, answered 201. It
 // returns the submission's ID.
 func (s site) submit(ctx context.Context, p *proc, n int) (string, error) {
-	status, body, err := p.call(ctx, "POST", "/v1/forms/"+s.form+"/submissions", "", map[string]any{"n": fmt.Sprint(n)})
+	return s.submitTraced(ctx, p, n, "")
+}
+
+// submitTraced is submit with a traceparent header, when it is not "".
+func (s site) submitTraced(ctx context.Context, p *proc, n int, traceparent string) (string, error) {
+	status, body, err := p.callTraced(ctx, "POST", "/v1/forms/"+s.form+"/submissions", "", traceparent, map[string]any{"n": fmt.Sprint(n)})
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,8 @@
 package webhooks
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -31,11 +33,22 @@ func TestRetryUntilReceiverAnswers(t *testing.T) {
 			})
 			w := s.addWebhook(t, p, r.url, true, "submission.created")
 			r.setSecret(w.Secret)
-			sub := s.mustSubmit(t, p, 1)
+			// The submission comes from a client that traces its
+			// requests: its trace must continue into every attempt.
+			tid := make([]byte, 16)
+			_, _ = rand.Read(tid)
+			traceID := hex.EncodeToString(tid)
+			sub, err := s.submitTraced(t.Context(), p, 1, "00-"+traceID+"-00f067aa0ba902b7-01")
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			got := r.waitFor(t, "three requests", 30*time.Second, func(as []arrival) bool { return len(as) >= 3 })
 			for _, a := range got {
 				checkArrival(t, a)
+				if !strings.HasPrefix(a.traceparent, "00-"+traceID+"-") {
+					t.Errorf("request %d: traceparent %q, want the submitting request's trace %s", a.n, a.traceparent, traceID)
+				}
 			}
 			ids := byID(got)
 			if len(ids) != 1 {
