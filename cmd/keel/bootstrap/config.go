@@ -39,7 +39,7 @@ var (
 	sMailFrom          = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
 	sMailMaxAttempts   = setting{"mail-max-attempts", "KEEL_MAIL_MAX_ATTEMPTS", "12", "delivery attempts per message before it is given up as dead"}
 	sMailRetryBase     = setting{"mail-retry-base", "KEEL_MAIL_RETRY_BASE", "1m", "wait before the first retry of a failed delivery; each later wait doubles, up to 12h"}
-	sDispatcher        = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail itself; off: leave it to keel worker processes"}
+	sDispatcher        = setting{"dispatcher", "KEEL_DISPATCHER", "on", "on: serve delivers queued mail and webhooks itself; off: leave them to keel worker processes"}
 	sMailFromDomains   = setting{"mail-from-domains", "KEEL_MAIL_FROM_DOMAINS", "", "comma-separated domains a workspace's mail_from may use without confirming the address (the domain of the mail-from setting always may)"}
 	sEventRetention    = setting{"event-retention", "KEEL_EVENT_RETENTION", "720h", "how long the change feed keeps an event (at least 1h)"}
 	sWorkspaceCreators = setting{"workspace-creators", "KEEL_WORKSPACE_CREATORS", "admins", "who may create workspaces: admins (instance administrators and the users they allow) or anyone"}
@@ -51,6 +51,7 @@ var settings = []setting{
 	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention,
+	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
@@ -100,10 +101,11 @@ type serveConfig struct {
 	workspaces      identity.WorkspacePolicy
 	mailMaxAttempts int
 	mailRetryBase   time.Duration
-	dispatcher      bool // deliver mail in this process
+	dispatcher      bool // deliver mail and webhooks in this process
 	eventRetention  time.Duration
 	forms           formsConfig
 	content         contentConfig
+	webhookConfig
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -225,6 +227,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, err
 	}
 	if c.content, err = loadContentConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.webhookConfig, err = loadWebhookConfig(fs, getenv); err != nil {
 		return c, err
 	}
 	return c, nil

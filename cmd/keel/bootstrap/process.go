@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/keelhq/keel/adapters/sqlstore"
@@ -21,6 +22,22 @@ type process struct {
 	db  *sqlstore.DB
 	// onClose adds f to what close undoes; the last added runs first.
 	onClose func(f func())
+	// deliveriesQueued is called after each commit that queued webhook
+	// deliveries; it does nothing until set to a dispatcher's wake.
+	deliveriesQueued *lateFunc
+}
+
+// lateFunc is a function set after the code that calls it was built: the
+// database calls it after commits, and the dispatcher it should wake is
+// built from that database.
+type lateFunc struct{ fn atomic.Pointer[func()] }
+
+func (l *lateFunc) set(fn func()) { l.fn.Store(&fn) }
+
+func (l *lateFunc) call() {
+	if fn := l.fn.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // startProcess sets up logging, telemetry and the database, applying
@@ -53,7 +70,9 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 		}
 	})
 
-	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter))
+	queued := &lateFunc{}
+	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter),
+		sqlstore.WithDeliveriesQueued(queued.call))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,15 +85,27 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 	onClose := func(f func()) { closers = append(closers, f) }
-	return &process{log: log, out: out, tel: tel, db: db, onClose: onClose}, closeAll, nil
+	return &process{log: log, out: out, tel: tel, db: db, onClose: onClose, deliveriesQueued: queued}, closeAll, nil
 }
 
-// newDelivery builds the mailer the configuration names and a dispatcher
-// that sends through it, and describes the mailer for the start-up log.
-// The console mailer prints to the process's output, between whole log
-// lines. Closing the process closes the mailer.
-func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase, drain time.Duration) (*messaging.Dispatcher, string, error) {
-	mailer, desc, err := newMailer(smtpURL, dataDir, p.out)
+// deliveryConfig is what the dispatcher of serve and worker needs: the
+// mail relay and retries, the sender of Keel's own mail, how long sends in
+// flight may finish at shutdown (drain), and the webhook settings.
+type deliveryConfig struct {
+	smtpURL, dataDir, mailFrom string
+	mailMaxAttempts            int
+	mailRetryBase, drain       time.Duration
+	webhookConfig
+}
+
+// newDelivery builds the mailer the configuration names, the webhook
+// client, and a dispatcher that sends through both, and describes the
+// mailer for the start-up log. The console mailer prints to the process's
+// output, between whole log lines. Closing the process closes the mailer.
+// The caller points p.deliveriesQueued at the dispatcher when this process
+// delivers what its own commits queue.
+func newDelivery(p *process, c deliveryConfig) (*messaging.Dispatcher, string, error) {
+	mailer, desc, err := newMailer(c.smtpURL, c.dataDir, p.out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -83,7 +114,7 @@ func newDelivery(p *process, smtpURL, dataDir string, maxAttempts int, retryBase
 	if c, ok := mailer.(io.Closer); ok {
 		p.onClose(func() { _ = c.Close() })
 	}
-	d, err := newDispatcher(p.db, mailer, maxAttempts, retryBase, drain, p.log, p.tel)
+	d, err := newDispatcher(p.db, mailer, newWebhookSender(c.webhookConfig, p.tel), c, p.log, p.tel)
 	if err != nil {
 		return nil, "", err
 	}

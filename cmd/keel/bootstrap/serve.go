@@ -31,8 +31,9 @@ func newServeCommand(getenv func(string) string) *cobra.Command {
 accepting connections, lets in-flight requests finish (up to the shutdown
 timeout) and closes the database.
 
-Unless KEEL_DISPATCHER=off, serve also delivers the mail in the outbox, as
-"keel worker" does; at shutdown its sends in flight finish too.
+Unless KEEL_DISPATCHER=off, serve also delivers the mail and the webhook
+deliveries in the outbox, as "keel worker" does; at shutdown its sends in
+flight finish too.
 
 Endpoints outside the versioned API: GET /healthz (the process lives),
 GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
@@ -66,15 +67,21 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
-	dispatcher, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout)
+	dispatcher, mailDesc, err := newDelivery(p, deliveryConfig{
+		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
+		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig,
+	})
 	if err != nil {
 		return err
 	}
 	// wake tells this process's dispatcher that a committed transaction
-	// queued mail; with the dispatcher off, the workers' polls find it.
-	wake := func() {}
+	// queued mail or webhook deliveries, wakeMail that it queued mail
+	// only, and the database itself tells it of the deliveries events
+	// queued; with the dispatcher off, the workers' polls find them.
+	wake, wakeMail := func() {}, func() {}
 	if cfg.dispatcher {
-		wake = dispatcher.Wake
+		wake, wakeMail = dispatcher.Wake, dispatcher.WakeMail
+		p.deliveriesQueued.set(dispatcher.WakeWebhooks)
 	}
 
 	sys := system.NewService(db, db, ports.ClockFunc(time.Now))
@@ -91,7 +98,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer ids.close()
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake, EventRetention: cfg.eventRetention})
-	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wake, log)
+	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wakeMail, log)
 	cnt := newContent(db, ids.authz, publicCache)
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/mail"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +17,10 @@ import (
 )
 
 // workerSettings are the settings keel worker reads: the database, the
-// mail relay and how to stop.
-var workerSettings = []setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase}
+// mail relay, the sender of Keel's own mail, webhook delivery and how to
+// stop.
+var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom},
+	webhookSettings...)
 
 // workerConfig is what keel worker needs.
 type workerConfig struct {
@@ -26,6 +29,8 @@ type workerConfig struct {
 	shutdownTimeout time.Duration
 	mailMaxAttempts int
 	mailRetryBase   time.Duration
+	mailFrom        string // the sender of the endpoint-disabled mail
+	webhookConfig
 }
 
 func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConfig, error) {
@@ -42,18 +47,25 @@ func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConf
 	if c.mailMaxAttempts, err = loadMailMaxAttempts(fs, getenv); err != nil {
 		return c, err
 	}
-	c.mailRetryBase, err = loadMailRetryBase(fs, getenv)
+	if c.mailRetryBase, err = loadMailRetryBase(fs, getenv); err != nil {
+		return c, err
+	}
+	c.mailFrom = value(fs, getenv, sMailFrom)
+	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+		return c, sMailFrom.errorf("want an address such as \"Keel <keel@example.com>\", got %q", c.mailFrom)
+	}
+	c.webhookConfig, err = loadWebhookConfig(fs, getenv)
 	return c, err
 }
 
 func newWorkerCommand(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Deliver queued mail (applies pending migrations first)",
-		Long: `Worker delivers the mail in the outbox, as "keel serve" does by default, without
-serving HTTP. Run workers when the serve nodes have KEEL_DISPATCHER=off, or
-beside them: any number of dispatchers share one database without sending a
-message twice.
+		Short: "Deliver queued mail and webhooks (applies pending migrations first)",
+		Long: `Worker delivers the mail and the webhook deliveries in the outbox, as "keel
+serve" does by default, without serving HTTP. Run workers when the serve
+nodes have KEEL_DISPATCHER=off, or beside them: any number of dispatchers
+share one database without sending a message or a delivery twice.
 
 On SIGINT or SIGTERM the worker claims no more messages, lets sends in
 flight finish (up to the shutdown timeout) and records their outcome.`,
@@ -78,11 +90,17 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, db := p.log, p.db
-	d, mailDesc, err := newDelivery(p, cfg.smtpURL, cfg.dataDir, cfg.mailMaxAttempts, cfg.mailRetryBase, cfg.shutdownTimeout)
+	d, mailDesc, err := newDelivery(p, deliveryConfig{
+		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
+		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig,
+	})
 	if err != nil {
 		return err
 	}
-	log.Info("delivering mail", "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(), "version", buildVersion())
+	p.deliveriesQueued.set(d.WakeWebhooks)
+	log.Info("delivering mail", "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(),
+		"webhook_max_attempts", cfg.webhookPolicy.MaxAttempts, "webhook_retry_base", cfg.webhookPolicy.Base.String(), "webhook_concurrency", cfg.webhookConcurrency,
+		"version", buildVersion())
 	if err := jobs.Run(ctx, log, jobs.Stage{{Name: "dispatcher", Run: d.Run}}); err != nil {
 		return err
 	}
@@ -91,14 +109,17 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 }
 
 // newDispatcher builds the outbox dispatcher of serve and worker: the
-// default retry policy with the configured attempts and first wait. Sends
-// in flight at shutdown may run for drain before they are cut off.
-func newDispatcher(uow ports.UnitOfWork, mailer ports.Mailer, maxAttempts int, retryBase, drain time.Duration, log *slog.Logger, tel *telemetry) (*messaging.Dispatcher, error) {
+// default retry policies with the configured attempts and first waits,
+// mail through mailer and webhooks through sender. Sends in flight at
+// shutdown may run for c.drain before they are cut off.
+func newDispatcher(uow ports.UnitOfWork, mailer ports.Mailer, sender ports.WebhookSender, c deliveryConfig, log *slog.Logger, tel *telemetry) (*messaging.Dispatcher, error) {
 	policy := domain.DefaultRetryPolicy
-	policy.MaxAttempts, policy.Base = maxAttempts, retryBase
+	policy.MaxAttempts, policy.Base = c.mailMaxAttempts, c.mailRetryBase
 	return messaging.NewDispatcher(messaging.DispatcherConfig{
 		UoW: uow, Mailer: mailer, Clock: ports.ClockFunc(time.Now), Logger: log.With("component", "dispatcher"),
-		Policy: policy, DrainTimeout: drain,
+		Policy: policy, DrainTimeout: c.drain,
 		TracerProvider: tel.tracer, MeterProvider: tel.meter,
+		Webhooks: sender, WebhookPolicy: c.webhookPolicy, WebhookConcurrency: c.webhookConcurrency,
+		DisableAfter: c.webhookDisableAfter, MailFrom: c.mailFrom,
 	})
 }
