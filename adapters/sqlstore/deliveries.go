@@ -177,7 +177,11 @@ func (s deliveryStore) Add(ctx context.Context, d domain.WebhookDelivery) error 
 // earliest due first, at most limit of them: the limit earliest due
 // deliveries that may be claimed belong to those. Each endpoint costs two
 // index probes, however long its queue, so one endpoint's backlog of
-// 100,000 does not slow every claim. On PostgreSQL it locks the endpoints
+// 100,000 does not slow every claim: the earliest due delivery is the
+// first of webhook_deliveries_due past the few leased ones, and the
+// leased ones are counted in webhook_deliveries_leased, without a
+// condition on status, which that partial index does not hold, since
+// only pending deliveries are ever leased (Save and FailPending release). On PostgreSQL it locks the endpoints
 // it picks, skipping those another claim holds: two claims never work on
 // one endpoint at once, which keeps the per-endpoint bound exact.
 //
@@ -200,7 +204,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 			WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until <= ?)
 			ORDER BY x.next_attempt_at LIMIT 1) AS first_due
 		FROM webhooks w
-		WHERE w.enabled AND (SELECT count(*) FROM webhook_deliveries l WHERE l.webhook_id = w.id AND l.status = 'pending' AND l.lease_until > ?) < ?) c
+		WHERE w.enabled AND (SELECT count(*) FROM webhook_deliveries l WHERE l.webhook_id = w.id AND l.lease_until > ?) < ?) c
 		WHERE first_due IS NOT NULL ORDER BY first_due, id LIMIT ?`+s.d.skipLocked()),
 		scanString, now, now, now, perWebhook, limit)
 	if err != nil {
@@ -217,7 +221,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 			WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 			ORDER BY next_attempt_at, id
 			LIMIT (SELECT CASE WHEN count(*) >= ? THEN 0 WHEN ? - count(*) < ? THEN ? - count(*) ELSE ? END
-				FROM webhook_deliveries l WHERE l.webhook_id = ? AND l.status = 'pending' AND l.lease_until > ?)%s) b%d`, s.d.skipLocked(), i)
+				FROM webhook_deliveries l WHERE l.webhook_id = ? AND l.lease_until > ?)%s) b%d`, s.d.skipLocked(), i)
 		args = append(args, w, now, now, perWebhook, perWebhook, limit, perWebhook, limit, w, now)
 	}
 	args = append(args, limit, now)
