@@ -58,6 +58,7 @@ type receiver struct {
 	secret   string
 	arrivals []arrival
 	respond  func(a arrival) int
+	location string        // the Location of 3xx answers
 	changed  chan struct{} // a buffered nudge after each arrival
 }
 
@@ -85,6 +86,13 @@ func (r *receiver) setRespond(f func(a arrival) int) {
 	r.respond = f
 }
 
+// setLocation makes the receiver's 3xx answers redirect to url.
+func (r *receiver) setLocation(url string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.location = url
+}
+
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -102,13 +110,17 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	a.verifyErr = err
 	a.n = len(r.arrivals) + 1
 	r.arrivals = append(r.arrivals, a)
-	respond := r.respond
+	respond, location := r.respond, r.location
 	r.mu.Unlock()
 	select {
 	case r.changed <- struct{}{}:
 	default:
 	}
-	w.WriteHeader(respond(a))
+	status := respond(a)
+	if status/100 == 3 && location != "" {
+		w.Header().Set("Location", location)
+	}
+	w.WriteHeader(status)
 }
 
 // all returns a copy of every arrival so far.

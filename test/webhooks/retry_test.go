@@ -214,3 +214,84 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestReceiverAnswers checks what each kind of answer does to a delivery,
+// on one event fanned out to an endpoint per case: a 2xx after 408, 409,
+// 425, 429, 503 or a redirect is sent on the second attempt (the
+// redirect not followed), another 4xx fails at once and leaves the
+// endpoint enabled, and 410 fails at once and disables the endpoint.
+func TestReceiverAnswers(t *testing.T) {
+	t.Parallel()
+	type answerCase struct {
+		first    int
+		status   string // the delivery's, in the end
+		attempts int
+		disabled string // the endpoint's disabled_reason; "" while enabled
+	}
+	cases := []answerCase{
+		{408, "sent", 2, ""}, {409, "sent", 2, ""}, {425, "sent", 2, ""}, {429, "sent", 2, ""}, {503, "sent", 2, ""},
+		{302, "sent", 2, ""},
+		{400, "failed", 1, ""}, {404, "failed", 1, ""}, {410, "failed", 1, "gone"},
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			p := startServe(t, "serve", e.url(t))
+			s := newSite(t, p)
+			// A redirect's target: Keel must never call it.
+			trap := newReceiver(t)
+			rxs := make([]*receiver, len(cases))
+			hooks := make([]webhook, len(cases))
+			for i, c := range cases {
+				r := newReceiver(t)
+				r.setRespond(func(a arrival) int {
+					if a.n == 1 {
+						return c.first
+					}
+					return http.StatusOK
+				})
+				if c.first == 302 {
+					r.setLocation(trap.url)
+				}
+				hooks[i] = s.addWebhook(t, p, r.url, true, "submission.created")
+				r.setSecret(hooks[i].Secret)
+				rxs[i] = r
+			}
+			s.mustSubmit(t, p, 1)
+			for i, c := range cases {
+				var ds []delivery
+				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					ds = s.deliveries(t, p, hooks[i].ID, "")
+					if len(ds) == 1 && ds[0].Status != "pending" {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%d first: deliveries %+v still pending after 30s", c.first, ds)
+					}
+				}
+				d := ds[0]
+				if d.Status != c.status || d.AttemptCount != c.attempts || rxs[i].count() != c.attempts {
+					t.Errorf("%d first: delivery %s after %d attempts (%d requests), want %s after %d", c.first, d.Status, d.AttemptCount, rxs[i].count(), c.status, c.attempts)
+				}
+				if len(d.Attempts) > 0 && (d.Attempts[0].StatusCode == nil || *d.Attempts[0].StatusCode != c.first) {
+					t.Errorf("%d first: attempts %+v, want the first with status_code %d", c.first, d.Attempts, c.first)
+				}
+				for _, a := range rxs[i].all() {
+					checkArrival(t, a)
+				}
+				w := s.webhook(t, p, hooks[i].ID)
+				reason := ""
+				if w.DisabledReason != nil {
+					reason = *w.DisabledReason
+				}
+				if reason != c.disabled || w.Enabled != (c.disabled == "") {
+					t.Errorf("%d first: endpoint enabled %v, disabled_reason %q; want %q", c.first, w.Enabled, reason, c.disabled)
+				}
+			}
+			if n := trap.count(); n != 0 {
+				t.Errorf("a redirect was followed: its target got %d requests", n)
+			}
+			p.stop(t)
+		})
+	}
+}
