@@ -36,7 +36,7 @@ type Config struct {
 	Logger    *slog.Logger
 	System    *system.Service
 	Identity  *identity.Service  // nil leaves the identity routes out
-	Messaging *messaging.Service // nil leaves the outbox routes out
+	Messaging *messaging.Service // nil leaves the outbox, feed and webhook routes out
 	Forms     *forms.Service     // nil leaves the forms and submission routes out
 	Content   *content.Service   // nil leaves the entries and public site routes out
 	// PublicCache keeps rendered public responses; nil makes a private
@@ -122,6 +122,7 @@ func New(cfg Config) *Server {
 	if cfg.Messaging != nil {
 		messageRoutes{msgs: cfg.Messaging}.register(v1)
 		eventRoutes{msgs: cfg.Messaging}.register(v1)
+		webhookRoutes{msgs: cfg.Messaging}.register(v1)
 	}
 	if cfg.Forms != nil {
 		// The public submission routes sit behind authenticate too: no

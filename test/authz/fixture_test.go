@@ -110,6 +110,7 @@ type stack struct {
 	ids     *identity.Service
 	forms   *forms.Service
 	content *content.Service
+	msgs    *messaging.Service
 	db      *sqlstore.DB
 	clock   *clock
 }
@@ -140,7 +141,7 @@ func newStack(t *testing.T, e engine) stack {
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: c, Renderer: markdown.New()})
 	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs, TracerProvider: tp})
-	return stack{srv: srv, ids: ids, forms: fs, content: cs, db: db, clock: c}
+	return stack{srv: srv, ids: ids, forms: fs, content: cs, msgs: msgs, db: db, clock: c}
 }
 
 // fixture is an instance set up by an administrator who belongs to no
@@ -165,6 +166,11 @@ type fixture struct {
 	// revise and delete; A's site also has a published post and page
 	// (publicSlug) that the public rows read.
 	entry domain.EntryID
+	// webhook is an endpoint in A that rows read, change, test, rotate and
+	// delete; delivery is a delivery to it that ended, which rows read and
+	// redeliver.
+	webhook  domain.WebhookID
+	delivery domain.DeliveryID
 	// tokens holds the credential each principal calls with; key principals
 	// have one per scope (keyScope), so keys is keyed by scope.
 	tokens map[principal]string
@@ -245,6 +251,7 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	f.message = failedMessage(t, f.db, f.wsA, f.clock.Now())
 	f.form, f.sub = formWithSubmission(t, f.forms, own)
 	f.entry = entries(t, f.content, own, f.clock.Now())
+	f.webhook, f.delivery = webhookWithDelivery(t, f.msgs, f.db, own, f.clock.Now())
 	for _, r := range rows {
 		if p != keyWithScope && p != keyWithoutScope {
 			break
@@ -321,7 +328,8 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 		id = string(f.entry)
 	}
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
-		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts").Replace(path)
+		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts",
+		":webhook", string(f.webhook), ":delivery", string(f.delivery)).Replace(path)
 	var body []byte
 	if r.body != nil {
 		var err error
@@ -416,4 +424,29 @@ func entries(t *testing.T, cs *content.Service, owner domain.Principal, now time
 		t.Fatalf("fixture: schedule post: %v", err)
 	}
 	return e.ID()
+}
+
+// webhookWithDelivery adds an endpoint to A as its owner, and a test
+// delivery to it whose one attempt the receiver refused for good, so that
+// it can be redelivered.
+func webhookWithDelivery(t *testing.T, msgs *messaging.Service, uow ports.UnitOfWork, owner domain.Principal, now time.Time) (domain.WebhookID, domain.DeliveryID) {
+	t.Helper()
+	created, err := msgs.CreateWebhook(t.Context(), owner, wsA, domain.WebhookInput{URL: "https://hooks.example.com/keel", Events: []string{"*"}})
+	if err != nil {
+		t.Fatalf("fixture: create webhook: %v", err)
+	}
+	w := created.Webhook
+	e := domain.WebhookTestEvent(w, now)
+	d := domain.NewDelivery(e, w.ID(), "", now)
+	d.Record(domain.DeliveryAttempt{At: now, StatusCode: 400, Error: "400 Bad Request"}, domain.DeliveryFinal, domain.DefaultWebhookRetryPolicy)
+	err = uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		if err := st.Events().Add(ctx, e); err != nil {
+			return err
+		}
+		return st.Deliveries().Add(ctx, d)
+	})
+	if err != nil {
+		t.Fatalf("fixture: queue delivery: %v", err)
+	}
+	return w.ID(), d.ID
 }

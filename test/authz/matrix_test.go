@@ -67,7 +67,7 @@ func (r row) readOnly() bool { return strings.HasPrefix(r.route, "GET ") }
 // matrix is the specification, written from the README's "Users,
 // workspaces and access" section and not from the production policy:
 // viewers read; editors also write forms, submissions and content; admins
-// also manage members, API keys and the workspace's name, read the audit
+// also manage members, webhooks, API keys and the workspace's name, read the audit
 // log, see and retry the mail outbox, read the change feed and erase a
 // person's submissions;
 // owners also delete the workspace.
@@ -117,6 +117,19 @@ var matrix = []row{
 	// The change feed carries every resource, members and API keys
 	// included, so it is for admins and owners and keys with events:read.
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/events", scope: "events:read", byID: true},
+
+	// Webhooks are for admins and owners, and keys with webhooks:read or
+	// webhooks:write: an endpoint receives every event it subscribes to.
+	{want: want(401, 403, 403, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks", scope: "webhooks:write", body: createWebhookBody},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks", scope: "webhooks:read"},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks/:webhook", scope: "webhooks:read", byID: true},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/webhooks/:webhook", scope: "webhooks:write", body: describeWebhookBody},
+	{want: want(401, 403, 403, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/webhooks/:webhook", scope: "webhooks:write"},
+	{want: want(401, 403, 403, 202, 202, 404, 202, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/test", scope: "webhooks:write"},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/rotate-secret", scope: "webhooks:write", byID: true},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks/:webhook/deliveries", scope: "webhooks:read"},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks/:webhook/deliveries/:delivery", scope: "webhooks:read", byID: true},
+	{want: want(401, 403, 403, 202, 202, 404, 202, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/deliveries/:delivery/redeliver", scope: "webhooks:write"},
 
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/forms", scope: "forms:write", body: createFormBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/forms", scope: "forms:read"},
@@ -231,6 +244,12 @@ func createKeyBody(*fixture) any {
 	return map[string]any{"name": "ci", "scopes": []string{"content:read"}}
 }
 
+func createWebhookBody(*fixture) any {
+	return map[string]any{"url": "https://hooks.example.com/other", "events": []string{"form.created"}, "description": "CRM"}
+}
+
+func describeWebhookBody(*fixture) any { return map[string]string{"description": "Renamed endpoint"} }
+
 func createFormBody(*fixture) any {
 	return map[string]any{"name": "Survey", "fields": []map[string]string{{"name": "answer", "type": "text"}}}
 }
@@ -319,9 +338,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 // TestMatrixIsWellFormed keeps the matrix to the statuses whose problem
-// codes it checks and to the success statuses a valid body earns.
+// codes it checks and to the success statuses a valid body earns (202 for
+// what a dispatcher does after the response: a webhook test, a
+// redelivery).
 func TestMatrixIsWellFormed(t *testing.T) {
-	ok := []int{http.StatusOK, http.StatusCreated, http.StatusNoContent}
+	ok := []int{http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent}
 	for _, r := range matrix {
 		for p, s := range r.want {
 			if _, isProblem := problemCodes[s]; !isProblem && !slices.Contains(ok, s) {

@@ -97,7 +97,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	defer ids.close()
-	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake, EventRetention: cfg.eventRetention})
+	msgs := messaging.NewService(messaging.Config{
+		UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake, EventRetention: cfg.eventRetention,
+		AllowHTTP: cfg.webhookAllowHTTP,
+	})
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wakeMail, log)
 	cnt := newContent(db, ids.authz, publicCache)
 
