@@ -86,16 +86,23 @@ wrk.body = '{"name":"Ada","email":"ada@example.com","message":"Hello there, this
 EOF
 scenarios=(plain fanout)
 declare -A label=([plain]="JSON, no webhooks" [fanout]="JSON, 3 endpoints")
-declare -A baseline=([fanout]=plain)
 scenario_pid() { echo "${keel_pid}"; }
 scenario_args() { printf '%s\n' -s "${tmp}/json.lua" "${url[$1]}"; }
 check_answers() { [[ -z $3 ]] || die "$1: $3 of $2 answers were not 2xx"; }
 after_load() { ((warming)) || : >"${tmp}/keel.log"; }
+wrk_cpu=1 # wrk's CPU time is its own column, not "other processes"
 rounds
 stop "${keel_pid}"
 ingest_other=$(other_load)
-ingest_rows=$(percent_rows all_runs)
-ingest_pct=$(percent fanout)
+# The fan-out's req/s as a share of the plain form's in the same round,
+# the median over the rounds. benchlib's percent reads rows without wrk's
+# CPU column; these have it (field 6), so the baseline's req/s is field 7.
+ingest_pct=$(paste -d' ' "${tmp}/fanout.runs" "${tmp}/plain.runs" | awk '{ print 100 * $1 / $7 }' |
+	sort -n | sed -n "$(((RUNS + 1) / 2))p" | xargs printf '%.0f')
+ingest_rows=$(for name in "${scenarios[@]}"; do
+	read -r rps p50 p99 server_us _ wrk_us < <(median_run "${name}")
+	printf '| %s | %s | %s ms | %s ms | %s µs | %s µs | %s |\n' "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${wrk_us}" "$(all_runs "${name}")"
+done)
 deliveries=$(sqlite3 "${tmp}/data/keel.db" 'SELECT count(*) FROM webhook_deliveries' 2>/dev/null || echo "?")
 
 # Part 2: delivery throughput and latency.
@@ -118,13 +125,13 @@ val() { sed -n "s/^$2=//p" "${tmp}/$1.out"; }
 	echo "keel serve with KEEL_DISPATCHER=off; other processes kept ${ingest_other} CPUs busy;"
 	echo "${deliveries} deliveries queued in all."
 	echo
-	echo "| Scenario | req/s | p50 | p99 | server CPU/req | % of no webhooks | runs: req/s (p99 ms, other CPUs) |"
+	echo "| Scenario | req/s | p50 | p99 | server CPU/req | wrk CPU/req | runs: req/s (p99 ms, other CPUs) |"
 	echo "|---|---:|---:|---:|---:|---:|---|"
 	echo "${ingest_rows}"
 	echo
 	echo "| Target | Measured | |"
 	echo "|---|---:|---|"
-	printf '| Ingest with 3 endpoints within 15%% of without | %s%% | %s |\n' "${ingest_pct}" "$(met "${ingest_pct} >= ${TARGET_INGEST_PCT}")"
+	printf '| Ingest with 3 endpoints within 15%% of without (req/s, median of the rounds'"'"' ratios) | %s%% | %s |\n' "${ingest_pct}" "$(met "${ingest_pct} >= ${TARGET_INGEST_PCT}")"
 	printf '| Signed deliveries/s to a local receiver, 1 endpoint, one keel worker: ≥ %s | %s (runs %s; %s/s first to last arrival) | %s |\n' \
 		"${TARGET_PER_S}" "$(val one deliveries_per_s_median)" "$(val one deliveries_per_s_runs)" "$(val one steady_per_s_median)" "$(met "$(val one deliveries_per_s_median) >= ${TARGET_PER_S}")"
 	printf '| The same, %s endpoints on the one receiver | %s (runs %s; %s/s first to last arrival) | %s |\n' \

@@ -145,7 +145,8 @@ func throughput(bin, tmp string, rx *receiver, events, endpoints, runs int) erro
 		steady = append(steady, float64(deliveries-1)/last.Sub(first).Seconds())
 		workerCPU = append(workerCPU, ticksToMicros(wticks)/float64(deliveries))
 		selfCPU = append(selfCPU, ticksToMicros(self1-self0)/float64(deliveries))
-		others = append(others, float64(busy1-busy0-wticks-(self1-self0))/clkTck/secs)
+		// Clock ticks are coarse: a small negative remainder is zero.
+		others = append(others, max(0, float64(busy1-busy0-wticks-(self1-self0))/clkTck/secs))
 		fmt.Fprintf(os.Stderr, "webhookrun: run %d: %d deliveries in %.2f s: %.0f/s from the worker's start, %.0f/s first to last arrival; %d requests; worker %.1f µs/delivery, receiver %.1f µs; other CPUs %.2f\n",
 			i, deliveries, secs, total[i-1], steady[i-1], requests, workerCPU[i-1], selfCPU[i-1], others[i-1])
 		_ = os.RemoveAll(dir)
