@@ -131,20 +131,28 @@ func TestKillDuringDeliveries(t *testing.T) {
 
 // TestTwoWorkers runs keel serve without a dispatcher and two keel worker
 // processes on one PostgreSQL, posts 1,000 submissions and checks that
-// each event reaches the receiver exactly once.
+// each event reaches each of 4 endpoints exactly once. One endpoint holds
+// at most 4 deliveries in flight, whichever process holds them, so with
+// one endpoint the first worker to claim would leave the other little to
+// do; four give both workers work at once, which is what this test is
+// about. Each worker exports its traces to stdout, so its
+// messaging.DeliverWebhook spans tell which deliveries it sent.
 func TestTwoWorkers(t *testing.T) {
 	t.Parallel()
-	const count = 1000
+	const count, endpoints = 1000, 4
 	dbURL := testdb.EmptyPostgres(t)
 	p := startServe(t, "serve", dbURL, "KEEL_DISPATCHER=off")
 	s := newSite(t, p)
-	r := newReceiver(t)
-	w := s.addWebhook(t, p, r.url, true, "submission.created")
-	r.setSecret(w.Secret)
+	rs := make([]*receiver, endpoints)
+	ws := make([]webhook, endpoints)
+	for i := range rs {
+		rs[i] = newReceiver(t)
+		ws[i] = s.addWebhook(t, p, rs[i].url, true, "submission.created")
+		rs[i].setSecret(ws[i].Secret)
+	}
 	// The serve node records no spans, so the traceparent it queues
 	// says "not sampled", which the SDK's default parent-based sampler
-	// would follow: always_on makes the workers record every delivery,
-	// so that their spans tell which of them sent what.
+	// would follow: always_on makes the workers record every delivery.
 	traces := []string{"KEEL_TRACE_EXPORTER=stdout", "OTEL_TRACES_SAMPLER=always_on"}
 	w1 := startWorker(t, "worker1", dbURL, traces...)
 	w2 := startWorker(t, "worker2", dbURL, traces...)
@@ -152,26 +160,32 @@ func TestTwoWorkers(t *testing.T) {
 	start := time.Now()
 	s.submitAll(t, p, count, 8)
 	posted := time.Since(start)
-	r.waitFor(t, fmt.Sprintf("all %d events", count), 90*time.Second, func(as []arrival) bool { return len(byID(as)) >= count })
+	for i, r := range rs {
+		r.waitFor(t, fmt.Sprintf("all %d events at endpoint %d", count, i+1), 90*time.Second, func(as []arrival) bool { return len(byID(as)) >= count })
+	}
 	delivered := time.Since(start)
-	s.waitDeliveries(t, p, w.ID, count, 30*time.Second)
+	for _, w := range ws {
+		s.waitDeliveries(t, p, w.ID, count, 30*time.Second)
+	}
 
-	got := r.all()
-	ns := map[string]int{}
-	for id, as := range byID(got) {
-		if len(as) != 1 {
-			t.Errorf("%s arrived %d times, want once", id, len(as))
+	for i, r := range rs {
+		got := r.all()
+		ns := map[string]int{}
+		for id, as := range byID(got) {
+			if len(as) != 1 {
+				t.Errorf("endpoint %d: %s arrived %d times, want once", i+1, id, len(as))
+			}
+			checkArrival(t, as[0])
+			ns[as[0].event.submissionN()]++
 		}
-		checkArrival(t, as[0])
-		ns[as[0].event.submissionN()]++
-	}
-	for n := 1; n <= count; n++ {
-		if ns[fmt.Sprint(n)] != 1 {
-			t.Errorf("submission %d: %d events delivered, want 1", n, ns[fmt.Sprint(n)])
+		for n := 1; n <= count; n++ {
+			if ns[fmt.Sprint(n)] != 1 {
+				t.Errorf("endpoint %d: submission %d: %d events delivered, want 1", i+1, n, ns[fmt.Sprint(n)])
+			}
 		}
-	}
-	if len(got) != count {
-		t.Errorf("%d requests for %d events, want one each", len(got), count)
+		if len(got) != count {
+			t.Errorf("endpoint %d: %d requests for %d events, want one each", i+1, len(got), count)
+		}
 	}
 	// Stopping flushes the workers' traces.
 	w1.stop(t)
@@ -186,10 +200,10 @@ func TestTwoWorkers(t *testing.T) {
 			t.Errorf("delivery %s sent %d times by the workers", id, n)
 		}
 	}
-	if len(sent1)+len(sent2) != count || len(sent1) == 0 || len(sent2) == 0 {
-		t.Errorf("worker1 sent %d, worker2 %d: want %d between them, and some by each", len(sent1), len(sent2), count)
+	if len(sent1)+len(sent2) != endpoints*count || len(sent1) == 0 || len(sent2) == 0 {
+		t.Errorf("worker1 sent %d, worker2 %d: want %d between them, and some by each", len(sent1), len(sent2), endpoints*count)
 	}
-	t.Logf("%d submissions posted in %v; all %d events delivered once %v after the first post; worker1 sent %d, worker2 %d",
-		count, posted.Round(time.Millisecond), count, delivered.Round(time.Millisecond), len(sent1), len(sent2))
+	t.Logf("%d submissions posted in %v; all %d events delivered once to each of %d endpoints %v after the first post; worker1 sent %d, worker2 %d",
+		count, posted.Round(time.Millisecond), count, endpoints, delivered.Round(time.Millisecond), len(sent1), len(sent2))
 	p.stop(t)
 }
