@@ -113,7 +113,9 @@ func (d *Dispatcher) observeQueueDepth() (func(), error) {
 		ctx, cancel := context.WithTimeout(ctx, depthTimeout)
 		defer cancel()
 		var depth map[domain.WebhookID]int
-		err := d.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		// A read: on SQLite a write transaction would queue the scrape
+		// behind every writer.
+		err := d.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 			depth, err = st.Deliveries().Depth(ctx, depthEndpoints)
 			return err
 		})
