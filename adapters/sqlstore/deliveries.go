@@ -94,30 +94,52 @@ func deliveryArgs(d domain.WebhookDelivery) ([]any, error) {
 }
 
 // insertDeliveries adds ds in one statement and marks the transaction as
-// one that queued work for the dispatcher.
+// one that queued work for the dispatcher. New deliveries, as
+// domain.NewDelivery makes them and as every fan-out inserts them, bind
+// only their own values and leave status, attempts and counts to the
+// columns' defaults: the fan-out runs inside the transaction of every
+// change, which SQLite runs one at a time.
 func (s *stores) insertDeliveries(ctx context.Context, ds []domain.WebhookDelivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	args := make([]any, 0, 13*len(ds))
-	for _, d := range ds {
-		a, err := deliveryArgs(d)
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+	var query string
+	var args []any
+	if !slices.ContainsFunc(ds, func(d domain.WebhookDelivery) bool { return !isNewDelivery(d) }) {
+		const row = `(?, ?, ?, ?, ?, ?, ?, ?)`
+		query = `INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type, next_attempt_at, trace_parent, created_at) VALUES ` +
+			strings.Repeat(row+`, `, len(ds)-1) + row
+		args = make([]any, 0, 8*len(ds))
+		for _, d := range ds {
+			at := domain.Timestamp(d.CreatedAt)
+			args = append(args, string(d.ID), string(d.Webhook), d.Workspace.String(), string(d.Event), d.EventType, at, d.TraceParent, at)
 		}
-		args = append(args, a...)
+	} else {
+		const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		query = `INSERT INTO webhook_deliveries (` + deliveryColumns + `) VALUES ` + strings.Repeat(row+`, `, len(ds)-1) + row
+		args = make([]any, 0, 13*len(ds))
+		for _, d := range ds {
+			a, err := deliveryArgs(d)
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			args = append(args, a...)
+		}
 	}
-	query := `INSERT INTO webhook_deliveries (` + deliveryColumns + `) VALUES ` + strings.Repeat(row+`, `, len(ds)-1) + row
 	if _, err := s.q.ExecContext(ctx, s.d.rebind(query), args...); err != nil {
 		return err
 	}
-	for _, d := range ds {
-		if d.Status == domain.OutboxPending {
-			s.queued = true
-		}
+	if slices.ContainsFunc(ds, func(d domain.WebhookDelivery) bool { return d.Status == domain.OutboxPending }) {
+		s.queued = true
 	}
 	return nil
+}
+
+// isNewDelivery reports whether d is as domain.NewDelivery makes it: the
+// columns' defaults hold the rest.
+func isNewDelivery(d domain.WebhookDelivery) bool {
+	return d.Status == domain.OutboxPending && len(d.Attempts) == 0 && d.AttemptCount == 0 && d.SeriesStart == 0 &&
+		d.DeliveredAt == nil && domain.Timestamp(d.NextAttemptAt).Equal(domain.Timestamp(d.CreatedAt))
 }
 
 // fanOut queues e for every enabled endpoint of its workspace that
@@ -217,7 +239,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 	branches := make([]string, len(whs))
 	args := []any{now.Add(lease)}
 	for i, w := range whs {
-		branches[i] = fmt.Sprintf(`SELECT * FROM (SELECT id, next_attempt_at FROM webhook_deliveries
+		branches[i] = fmt.Sprintf(`SELECT * FROM (SELECT webhook_id, id, next_attempt_at FROM webhook_deliveries
 			WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 			ORDER BY next_attempt_at, id
 			LIMIT (SELECT CASE WHEN count(*) >= ? THEN 0 WHEN ? - count(*) < ? THEN ? - count(*) ELSE ? END
@@ -225,16 +247,17 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 		args = append(args, w, now, now, perWebhook, perWebhook, limit, perWebhook, limit, w, now)
 	}
 	args = append(args, limit, now)
-	ids, err := queryAll(ctx, s.q, s.d.rebind(`UPDATE webhook_deliveries SET lease_until = ? WHERE id IN (
-		SELECT id FROM (`+strings.Join(branches, ` UNION ALL `)+`) u ORDER BY next_attempt_at, id LIMIT ?)
-		AND status = 'pending' AND (lease_until IS NULL OR lease_until <= ?) RETURNING id`), scanString, args...)
+	keys, err := queryAll(ctx, s.q, s.d.rebind(`UPDATE webhook_deliveries SET lease_until = ? WHERE (webhook_id, id) IN (
+		SELECT webhook_id, id FROM (`+strings.Join(branches, ` UNION ALL `)+`) u ORDER BY next_attempt_at, id LIMIT ?)
+		AND status = 'pending' AND (lease_until IS NULL OR lease_until <= ?) RETURNING webhook_id, id`),
+		func(sc scanner) (k [2]string, err error) { return k, sc.Scan(&k[0], &k[1]) }, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: lease: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(keys) == 0 {
 		return nil, nil
 	}
-	out, err := s.due(ctx, ids)
+	out, err := s.due(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: read: %w", err)
 	}
@@ -244,17 +267,18 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 	return out, nil
 }
 
-// due reads deliveries with their endpoint and, when retention has not
-// deleted it, their event as it is now: redacted if its submission went.
-func (s deliveryStore) due(ctx context.Context, ids []string) ([]ports.DueDelivery, error) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+// due reads deliveries, by their keys (webhook_id, id), with their
+// endpoint and, when retention has not deleted it, their event as it is
+// now: redacted if its submission went.
+func (s deliveryStore) due(ctx context.Context, keys [][2]string) ([]ports.DueDelivery, error) {
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k[0], k[1])
 	}
 	return queryAll(ctx, s.q, s.d.rebind(`SELECT `+prefixColumns("d.", deliveryColumns)+`, `+prefixColumns("w.", webhookColumns)+`,
 		e.id, e.type, e.subject, e.data, e.created_at
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id LEFT JOIN events e ON e.id = d.event_id
-		WHERE d.id IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`),
+		WHERE (d.webhook_id, d.id) IN (VALUES (?, ?)`+strings.Repeat(`, (?, ?)`, len(keys)-1)+`)`),
 		func(sc scanner) (ports.DueDelivery, error) {
 			var dr deliveryRow
 			var wr webhookRow
@@ -299,7 +323,7 @@ func (s deliveryStore) Save(ctx context.Context, d domain.WebhookDelivery) error
 	}
 	// a: id, webhook, workspace, event, type, status, attempts, count, series, next, trace, created, delivered.
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE webhook_deliveries SET status = ?, attempts = ?, attempt_count = ?, series_start = ?,
-		next_attempt_at = ?, delivered_at = ?, lease_until = NULL WHERE id = ?`), a[5], a[6], a[7], a[8], a[9], a[12], a[0])
+		next_attempt_at = ?, delivered_at = ?, lease_until = NULL WHERE webhook_id = ? AND id = ?`), a[5], a[6], a[7], a[8], a[9], a[12], a[1], a[0])
 	if err == nil {
 		err = affected(res)
 	}
@@ -314,7 +338,7 @@ func (s deliveryStore) Save(ctx context.Context, d domain.WebhookDelivery) error
 
 func (s deliveryStore) Get(ctx context.Context, ws domain.WorkspaceID, w domain.WebhookID, id domain.DeliveryID) (domain.WebhookDelivery, error) {
 	d, err := scanDelivery(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE workspace_id = ? AND webhook_id = ? AND id = ?`), ws.String(), string(w), string(id)))
+		WHERE webhook_id = ? AND id = ? AND workspace_id = ?`), string(w), string(id), ws.String()))
 	if isNoRows(err) {
 		return domain.WebhookDelivery{}, domain.ErrNotFound
 	}
@@ -329,7 +353,7 @@ func (s deliveryStore) List(ctx context.Context, ws domain.WorkspaceID, w domain
 	if err != nil {
 		return nil, "", err
 	}
-	query, args := `SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE workspace_id = ? AND webhook_id = ?`, []any{ws.String(), string(w)}
+	query, args := `SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? AND workspace_id = ?`, []any{string(w), ws.String()}
 	if p.After != "" {
 		query, args = query+` AND id < ?`, append(args, p.After)
 	}
@@ -406,11 +430,15 @@ func (s deliveryStore) Depth(ctx context.Context, limit int) (map[domain.Webhook
 }
 
 // deleteEndedDeliveries deletes at most limit deliveries created before t
-// that have ended (sent, failed or dead), oldest first: the delivery log
-// is kept as long as the events. Pending ones stay until they end.
+// that have ended (sent, failed or dead): the delivery log is kept as
+// long as the events. Pending ones stay until they end. Each endpoint's
+// deliveries are read in key order up to the first ID made at t
+// (idBefore), so a batch reads the old rows only, however many newer ones
+// an endpoint keeps; created_at decides.
 func (s *stores) deleteEndedDeliveries(ctx context.Context, t time.Time, limit int) (int, error) {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM webhook_deliveries WHERE id IN (
-		SELECT id FROM webhook_deliveries WHERE created_at < ? AND status <> 'pending' ORDER BY created_at LIMIT ?)`), domain.Timestamp(t), limit)
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM webhook_deliveries WHERE (webhook_id, id) IN (
+		SELECT d.webhook_id, d.id FROM webhooks w JOIN webhook_deliveries d ON d.webhook_id = w.id AND d.id < ?
+		WHERE d.created_at < ? AND d.status <> 'pending' LIMIT ?)`), idBefore(domain.PrefixDelivery, t), domain.Timestamp(t), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete deliveries before %s: %w", t, err)
 	}
@@ -419,4 +447,24 @@ func (s *stores) deleteEndedDeliveries(ctx context.Context, t time.Time, limit i
 		return 0, fmt.Errorf("delete deliveries before %s: rows affected: %w", t, err)
 	}
 	return int(n), nil
+}
+
+// idBefore returns a string that sorts after every ID with prefix made
+// (by domain.NewID) before t's millisecond and before every ID made from
+// it on: the prefix, then t's Unix milliseconds as the 10 base32 digits
+// an ID begins with, then the smallest digits. It only narrows a scan:
+// callers still test the creation time, so an ID whose clock ran ahead
+// is found later, never wrongly.
+func idBefore(prefix string, t time.Time) string {
+	const digits = "0123456789abcdefghjkmnpqrstvwxyz" // Crockford's base32, as domain.NewID
+	ms := uint64(max(t.UnixMilli(), 0))
+	var b [26]byte
+	for i := range b {
+		b[i] = '0'
+	}
+	for i := 9; i >= 0; i-- {
+		b[i] = digits[ms&31]
+		ms >>= 5
+	}
+	return prefix + "_" + string(b[:])
 }

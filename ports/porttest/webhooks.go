@@ -546,15 +546,24 @@ func deliveries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		uow := open(t)
 		ws := addWorkspace(t, uow, "acme")
 		w := addWebhook(t, uow, ws.ID(), "https://a.example.com/", domain.EventFormCreated)
-		old, recent := t0.Add(-72*time.Hour), t0
+		// Delivery IDs carry the clock of the process that made them
+		// (domain.NewID never goes back), and a store may use that to find
+		// old rows; so the cut-off follows the real clock, here an hour
+		// ahead, while created_at decides which rows are old. Nothing here
+		// makes an ID in the future, which would move that clock for the
+		// rest of the process.
+		cutoff := domain.Timestamp(time.Now().Add(time.Hour))
+		old, recent := cutoff.Add(-72*time.Hour), cutoff.Add(time.Hour)
 		for _, st := range []domain.OutboxStatus{domain.OutboxSent, domain.OutboxFailed, domain.OutboxDead} {
 			addDelivery(t, uow, w, submissionEvent(ws.ID(), "1", old), func(d *domain.WebhookDelivery) { d.Status, d.CreatedAt = st, old })
 		}
 		oldPending := addDelivery(t, uow, w, submissionEvent(ws.ID(), "2", old), func(d *domain.WebhookDelivery) { d.CreatedAt = old })
-		recentSent := addDelivery(t, uow, w, submissionEvent(ws.ID(), "3", recent), func(d *domain.WebhookDelivery) { d.Status = domain.OutboxSent })
+		recentSent := addDelivery(t, uow, w, submissionEvent(ws.ID(), "3", old), func(d *domain.WebhookDelivery) {
+			d.Status, d.CreatedAt, d.NextAttemptAt = domain.OutboxSent, recent, recent
+		})
 		deleteBefore := func(limit int) (n int) {
 			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
-				n, err = st.Events().DeleteCreatedBefore(ctx, t0.Add(-24*time.Hour), limit)
+				n, err = st.Events().DeleteCreatedBefore(ctx, cutoff, limit)
 				return err
 			})
 			return n

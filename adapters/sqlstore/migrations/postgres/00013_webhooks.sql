@@ -26,31 +26,38 @@ CREATE INDEX webhooks_workspace_id ON webhooks (workspace_id, id);
 -- delivery that is still kept (a pending one is then ended by the
 -- dispatcher). attempts is a JSON array of the latest attempts;
 -- attempt_count counts them all.
+--
+-- Every event a change writes inserts a row here per subscribed endpoint,
+-- inside the change's transaction, so a row must be cheap to add: the
+-- defaults let a new delivery bind only what is its own, and the table
+-- has two indexes. Its key (webhook_id, id) is the delivery log of an
+-- endpoint, newest first, and what an endpoint's deletion cascades
+-- through. The workspace is checked on the row. IDs are unique
+-- (domain.NewID); the key only needs them unique per endpoint.
 CREATE TABLE webhook_deliveries (
-    id              TEXT PRIMARY KEY,
+    id              TEXT NOT NULL,
     webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     workspace_id    TEXT NOT NULL,
     event_id        TEXT NOT NULL,
     event_type      TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
-    attempts        TEXT NOT NULL,
-    attempt_count   INTEGER NOT NULL,
-    series_start    INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed', 'dead')),
+    attempts        TEXT NOT NULL DEFAULT '[]',
+    attempt_count   INTEGER NOT NULL DEFAULT 0,
+    series_start    INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     lease_until     TIMESTAMPTZ,
     trace_parent    TEXT NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL,
-    delivered_at    TIMESTAMPTZ
+    delivered_at    TIMESTAMPTZ,
+    PRIMARY KEY (webhook_id, id)
 );
--- Claiming: an endpoint's due deliveries, earliest first.
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, status, next_attempt_at);
+-- Claiming: an endpoint's pending deliveries, earliest due first. Ended
+-- deliveries leave the index, which stays the size of the queue.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, next_attempt_at) WHERE status = 'pending';
 -- Claiming: an endpoint's deliveries in flight. Save releases the lease,
--- so this partial index holds only the few that are leased.
+-- so this partial index holds only the few that are leased, and a new
+-- delivery, not leased, adds nothing to it.
 CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (webhook_id, lease_until) WHERE lease_until IS NOT NULL;
--- The delivery log of an endpoint, newest first.
-CREATE INDEX webhook_deliveries_log ON webhook_deliveries (workspace_id, webhook_id, id);
--- Retention deletes the oldest ended deliveries first.
-CREATE INDEX webhook_deliveries_created_at ON webhook_deliveries (created_at);
 
 -- +goose Down
 DROP TABLE webhook_deliveries;
