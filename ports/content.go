@@ -107,9 +107,9 @@ type EventStore interface {
 	RedactSubmissionsOf(ctx context.Context, ws domain.WorkspaceID, form domain.FormID) (int, error)
 	// DeleteCreatedBefore deletes at most limit events created before t,
 	// oldest first, and at most limit webhook deliveries created before t
-	// that have ended (not pending), oldest first, so that the delivery
-	// log does not grow forever; it returns how many rows it deleted in
-	// all, so a result below limit means nothing more is due. It keeps
+	// that have ended (not pending), so that the delivery log does not
+	// grow forever; it returns how many rows it deleted in all, so a
+	// result below limit means nothing more is due. It keeps
 	// the last event of each workspace (webhook.test aside), however old,
 	// so that a reader that has seen everything keeps a valid cursor.
 	DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error)
