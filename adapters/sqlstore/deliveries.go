@@ -204,8 +204,9 @@ func (s deliveryStore) Add(ctx context.Context, d domain.WebhookDelivery) error 
 // leased ones are counted in webhook_deliveries_leased, without a
 // condition on status, which that partial index does not hold, since
 // only pending deliveries are ever leased (Save and FailPending release). On PostgreSQL it locks the endpoints
-// it picks, skipping those another claim holds: two claims never work on
-// one endpoint at once, which keeps the per-endpoint bound exact.
+// it picks (endpointLock), skipping those another claim holds: two claims
+// never work on one endpoint at once, which keeps the per-endpoint bound
+// exact.
 //
 // The second takes, for each picked endpoint, its earliest due deliveries
 // up to the slots it has left, counted again now that the endpoint is
@@ -227,7 +228,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 			ORDER BY x.next_attempt_at LIMIT 1) AS first_due
 		FROM webhooks w
 		WHERE w.enabled AND (SELECT count(*) FROM webhook_deliveries l WHERE l.webhook_id = w.id AND l.lease_until > ?) < ?) c
-		WHERE first_due IS NOT NULL ORDER BY first_due, id LIMIT ?`+s.d.skipLocked()),
+		WHERE first_due IS NOT NULL ORDER BY first_due, id LIMIT ?`+endpointLock(s.d)),
 		scanString, now, now, now, perWebhook, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: pick endpoints: %w", err)
@@ -265,6 +266,15 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), strings.Compare(string(a.Delivery.ID), string(b.Delivery.ID)))
 	})
 	return out, nil
+}
+
+// endpointLock is the lock Claim takes on the endpoints it picks: the
+// dialect's skipLocked, made FOR NO KEY UPDATE on PostgreSQL. FOR UPDATE
+// would also conflict with the FOR KEY SHARE lock that the foreign key
+// check of every fan-out insert takes on the endpoint, so a claim would
+// skip, or a submission wait for, an endpoint whose workspace is busy.
+func endpointLock(d dialect) string {
+	return strings.Replace(d.skipLocked(), "FOR UPDATE", "FOR NO KEY UPDATE", 1)
 }
 
 // due reads deliveries, by their keys (webhook_id, id), with their

@@ -129,3 +129,68 @@ func deliveriesQueued(t *testing.T, open func(t *testing.T, opts ...sqlstore.Opt
 		return st.Deliveries().Add(ctx, domain.NewDelivery(domain.WebhookTestEvent(w, now), w.ID(), "", now))
 	})
 }
+
+// TestClaimBesideOpenFanOutPostgres: on PostgreSQL every fan-out insert
+// takes a FOR KEY SHARE lock on its endpoint (the foreign key check) until
+// its transaction ends. A claim must not be kept from an endpoint by the
+// submissions in flight to its workspace. SQLite runs one writer at a
+// time, so it cannot be in this state.
+func TestClaimBesideOpenFanOutPostgres(t *testing.T) {
+	t.Parallel()
+	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, testdb.MigrateKeel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ws, err := domain.NewWorkspace("Acme", "acme", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.NewWebhook(ws.ID(), domain.WebhookInput{URL: "https://hooks.example.com/", Events: []string{"*"}}, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := domain.NewDelivery(domain.NewEvent(ws.ID(), domain.EventSubmissionCreated, "sub_1", map[string]any{}, now), w.ID(), "", now)
+	if err := db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		if err := st.Workspaces().Add(ctx, ws); err != nil {
+			return err
+		}
+		if err := st.Webhooks().Add(ctx, w); err != nil {
+			return err
+		}
+		return st.Deliveries().Add(ctx, due)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	written, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.WithinTx(context.WithoutCancel(t.Context()), func(ctx context.Context, st ports.Stores) error {
+			if err := st.Events().Add(ctx, domain.NewEvent(ws.ID(), domain.EventSubmissionCreated, "sub_2", map[string]any{}, now)); err != nil {
+				return err
+			}
+			close(written)
+			<-release
+			return nil
+		})
+	}()
+	<-written
+	var claimed []ports.DueDelivery
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	err = db.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		claimed, err = st.Deliveries().Claim(ctx, now.Add(time.Second), time.Minute, 10, 10)
+		return err
+	})
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatalf("Claim beside an open fan-out: %v", err)
+	}
+	if len(claimed) != 1 || claimed[0].Delivery.ID != due.ID {
+		t.Fatalf("Claim beside an open fan-out = %d deliveries, want the due %s", len(claimed), due.ID)
+	}
+}
