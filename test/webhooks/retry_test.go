@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -219,7 +220,8 @@ func keys[V any](m map[string]V) []string {
 // on one event fanned out to an endpoint per case: a 2xx after 408, 409,
 // 425, 429, 503 or a redirect is sent on the second attempt (the
 // redirect not followed), another 4xx fails at once and leaves the
-// endpoint enabled, and 410 fails at once and disables the endpoint.
+// endpoint enabled, 410 fails at once and disables the endpoint, and a
+// refused connection is retried.
 func TestReceiverAnswers(t *testing.T) {
 	t.Parallel()
 	type answerCase struct {
@@ -257,6 +259,15 @@ func TestReceiverAnswers(t *testing.T) {
 				r.setSecret(hooks[i].Secret)
 				rxs[i] = r
 			}
+			// And a receiver that is not there: its port refuses
+			// connections.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			closedURL := "http://" + ln.Addr().String() + "/hooks/keel"
+			_ = ln.Close()
+			refused := s.addWebhook(t, p, closedURL, true, "submission.created")
 			s.mustSubmit(t, p, 1)
 			for i, c := range cases {
 				var ds []delivery
@@ -290,6 +301,26 @@ func TestReceiverAnswers(t *testing.T) {
 			}
 			if n := trap.count(); n != 0 {
 				t.Errorf("a redirect was followed: its target got %d requests", n)
+			}
+			// A refused connection is retried, and logged without a
+			// status code.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				ds := s.deliveries(t, p, refused.ID, "")
+				if len(ds) == 1 && ds[0].AttemptCount >= 2 {
+					d := ds[0]
+					if d.Status != "pending" || d.NextAttemptAt == nil {
+						t.Errorf("refused connection: delivery %s (next attempt %v), want pending, retried", d.Status, d.NextAttemptAt)
+					}
+					for _, a := range d.Attempts {
+						if a.StatusCode != nil || a.Error == nil || *a.Error == "" {
+							t.Errorf("refused connection: attempt %+v, want no status code and an error", a)
+						}
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("refused connection: deliveries %+v, want one retried within 30s", ds)
+				}
 			}
 			p.stop(t)
 		})
