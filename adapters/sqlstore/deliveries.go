@@ -198,15 +198,15 @@ func (s deliveryStore) Add(ctx context.Context, d domain.WebhookDelivery) error 
 // that is not leased and fewer than perWebhook deliveries leased, the
 // earliest due first, at most limit of them: the limit earliest due
 // deliveries that may be claimed belong to those. Each endpoint costs two
-// index probes, however long its queue, so one endpoint's backlog of
-// 100,000 does not slow every claim: the earliest due delivery is the
-// first of webhook_deliveries_due past the few leased ones, and the
-// leased ones are counted in webhook_deliveries_leased, without a
-// condition on status, which that partial index does not hold, since
-// only pending deliveries are ever leased (Save and FailPending release). On PostgreSQL it locks the endpoints
-// it picks (endpointLock), skipping those another claim holds: two claims
-// never work on one endpoint at once, which keeps the per-endpoint bound
-// exact.
+// index probes however long its queue, so that one endpoint's backlog of
+// 100,000 does not slow every claim: its earliest due delivery is the
+// first in webhook_deliveries_due past the few leased ones, and the
+// leased ones are counted in webhook_deliveries_leased. That count has no
+// condition on status, which the partial index does not hold: only
+// pending deliveries are ever leased (Save and FailPending release).
+// On PostgreSQL the statement locks the endpoints it picks
+// (endpointLock), skipping those another claim holds: two claims never
+// work on one endpoint at once, which keeps the per-endpoint bound exact.
 //
 // The second takes, for each picked endpoint, its earliest due deliveries
 // up to the slots it has left, counted again now that the endpoint is
