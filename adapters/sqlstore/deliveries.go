@@ -217,6 +217,11 @@ func (s deliveryStore) Add(ctx context.Context, d domain.WebhookDelivery) error 
 // claimed twice.
 //
 // The third reads the leased deliveries with their endpoint and event.
+//
+// The limits are written "? + 0": SQLite reads a LIMIT that is a bare
+// parameter when it plans the statement, and so compiles the cached
+// statement again whenever the value changes, which a dispatcher
+// refilling its free slots does on most claims.
 func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Duration, limit, perWebhook int) ([]ports.DueDelivery, error) {
 	if limit < 1 || perWebhook < 1 {
 		return nil, nil
@@ -228,7 +233,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 			ORDER BY x.next_attempt_at LIMIT 1) AS first_due
 		FROM webhooks w
 		WHERE w.enabled AND (SELECT count(*) FROM webhook_deliveries l WHERE l.webhook_id = w.id AND l.lease_until > ?) < ?) c
-		WHERE first_due IS NOT NULL ORDER BY first_due, id LIMIT ?`+endpointLock(s.d)),
+		WHERE first_due IS NOT NULL ORDER BY first_due, id LIMIT ? + 0`+endpointLock(s.d)),
 		scanString, now, now, now, perWebhook, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: pick endpoints: %w", err)
@@ -249,7 +254,7 @@ func (s deliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dura
 	}
 	args = append(args, limit, now)
 	keys, err := queryAll(ctx, s.q, s.d.rebind(`UPDATE webhook_deliveries SET lease_until = ? WHERE (webhook_id, id) IN (
-		SELECT webhook_id, id FROM (`+strings.Join(branches, ` UNION ALL `)+`) u ORDER BY next_attempt_at, id LIMIT ?)
+		SELECT webhook_id, id FROM (`+strings.Join(branches, ` UNION ALL `)+`) u ORDER BY next_attempt_at, id LIMIT ? + 0)
 		AND status = 'pending' AND (lease_until IS NULL OR lease_until <= ?) RETURNING webhook_id, id`),
 		func(sc scanner) (k [2]string, err error) { return k, sc.Scan(&k[0], &k[1]) }, args...)
 	if err != nil {
