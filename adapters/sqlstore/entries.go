@@ -556,8 +556,9 @@ func (s eventStore) RedactSubmissionsOf(ctx context.Context, ws domain.Workspace
 
 // DeleteCreatedBefore keeps each workspace's last event in feed order,
 // however old: it is the cursor of a reader that has seen everything, and
-// deleting it would expire that cursor although nothing was missed; the
-// feed does not list webhook.test, so the last is the last of the others.
+// deleting it would expire that cursor although nothing was missed. The
+// feed does not list webhook.test events, so none is a cursor: the last
+// kept is the last of the others, and old webhook.test events all go.
 // It also deletes up to limit ended webhook deliveries created before t.
 func (s eventStore) DeleteCreatedBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	if limit < 1 {
@@ -568,9 +569,9 @@ func (s eventStore) DeleteCreatedBefore(ctx context.Context, t time.Time, limit 
 		return 0, err
 	}
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM events WHERE id IN (
-		SELECT e.id FROM events e WHERE e.created_at < ?
-		AND EXISTS (SELECT 1 FROM events n WHERE n.workspace_id = e.workspace_id AND (n.xact, n.seq) > (e.xact, e.seq) AND n.type <> ?)
-		ORDER BY e.created_at LIMIT ?)`), domain.Timestamp(t), domain.EventWebhookTest, limit)
+		SELECT e.id FROM events e WHERE e.created_at < ? AND (e.type = ?
+			OR EXISTS (SELECT 1 FROM events n WHERE n.workspace_id = e.workspace_id AND (n.xact, n.seq) > (e.xact, e.seq) AND n.type <> ?))
+		ORDER BY e.created_at LIMIT ?)`), domain.Timestamp(t), domain.EventWebhookTest, domain.EventWebhookTest, limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: %w", t, err)
 	}

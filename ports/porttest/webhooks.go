@@ -593,12 +593,18 @@ func deliveries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		if got := feed(t, uow, ws.ID(), domain.EventWebhookTest, ports.Page{}); len(got) != 0 {
 			t.Errorf("feed of webhook.test = %v, want none", eventIDs(got))
 		}
-		// The last event before retention is the last the feed shows.
+		// Retention keeps the last event the feed shows, not a later
+		// webhook.test, and deletes every old webhook.test: none is a
+		// cursor. The fanned-out deliveries are pending and stay.
 		addEvents(t, uow, domain.WebhookTestEvent(w, t0))
-		run(t, uow, func(ctx context.Context, st ports.Stores) error {
-			_, err := st.Events().DeleteCreatedBefore(ctx, t0.Add(time.Hour), 100)
+		var n int
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			n, err = st.Events().DeleteCreatedBefore(ctx, t0.Add(time.Hour), 100)
 			return err
 		})
+		if n != 3 {
+			t.Errorf("DeleteCreatedBefore = %d, want 3: the first change and both webhook.test events", n)
+		}
 		if got := feed(t, uow, ws.ID(), "", ports.Page{}); !slices.Equal(eventIDs(got), []domain.EventID{after.ID}) {
 			t.Errorf("feed after retention = %v, want its last change %v", eventIDs(got), after.ID)
 		}
