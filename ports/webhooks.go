@@ -13,11 +13,15 @@ type WebhookStore interface {
 	// Add stores a new endpoint.
 	Add(ctx context.Context, w domain.Webhook) error
 	// Get returns an endpoint of ws; domain.ErrNotFound when ws has none
-	// with that ID.
+	// with that ID. In a write transaction it holds the endpoint until
+	// commit, so that concurrent outcomes read, change and save it one
+	// after the other (one disables it, and mails its admins, once).
 	Get(ctx context.Context, ws domain.WorkspaceID, id domain.WebhookID) (domain.Webhook, error)
 	// List returns the endpoints of ws, newest first.
 	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Webhook, string, error)
-	// Count returns how many endpoints ws has.
+	// Count returns how many endpoints ws has. In a write transaction
+	// concurrent counts of ws wait for each other's commit, so that a limit
+	// checked by counting holds.
 	Count(ctx context.Context, ws domain.WorkspaceID) (int, error)
 	// Save stores every field of w; domain.ErrNotFound when it is gone.
 	Save(ctx context.Context, w domain.Webhook) error

@@ -286,7 +286,7 @@ func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.S
 			_ = tx.Rollback()
 		}
 	}()
-	st := &stores{q: tx, d: db.d, searches: db.searches}
+	st := &stores{q: tx, d: db.d, searches: db.searches, writing: true}
 	if err = fn(ctx, st); err != nil {
 		return err
 	}
@@ -387,6 +387,21 @@ type stores struct {
 	// queued is set once the transaction's work queued a webhook
 	// delivery, so that its commit wakes the dispatcher.
 	queued bool
+	// writing is set in a PostgreSQL write transaction, where reads that
+	// decide a write lock the rows they read (forUpdate). SQLite's write
+	// transactions hold the database's write lock from BEGIN.
+	writing bool
+}
+
+// forUpdate is the suffix that locks the row a read decides a write on,
+// in a PostgreSQL write transaction: FOR NO KEY UPDATE, which waits for
+// other writers of the row but not for the FOR KEY SHARE lock that the
+// foreign key check of an insert referencing it takes.
+func (s *stores) forUpdate() string {
+	if !s.writing {
+		return ""
+	}
+	return " FOR NO KEY UPDATE"
 }
 
 func (s *stores) Instance() ports.InstanceStore      { return instanceStore{s} }

@@ -95,7 +95,7 @@ func (s webhookStore) Add(ctx context.Context, w domain.Webhook) error {
 }
 
 func (s webhookStore) Get(ctx context.Context, ws domain.WorkspaceID, id domain.WebhookID) (domain.Webhook, error) {
-	w, err := scanWebhook(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ? AND id = ?`),
+	w, err := scanWebhook(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ? AND id = ?`+s.forUpdate()),
 		ws.String(), string(id)))
 	if isNoRows(err) {
 		return domain.Webhook{}, domain.ErrNotFound
@@ -124,6 +124,14 @@ func (s webhookStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.P
 }
 
 func (s webhookStore) Count(ctx context.Context, ws domain.WorkspaceID) (int, error) {
+	// In a write transaction the workspace's row is locked first, so that
+	// concurrent creations count one after the other.
+	if lock := s.forUpdate(); lock != "" {
+		var one int
+		if err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM workspaces WHERE id = ?`+lock), ws.String()).Scan(&one); err != nil && !isNoRows(err) {
+			return 0, fmt.Errorf("lock workspace %s: %w", ws, err)
+		}
+	}
 	var n int
 	if err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT count(*) FROM webhooks WHERE workspace_id = ?`), ws.String()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count webhooks of %s: %w", ws, err)

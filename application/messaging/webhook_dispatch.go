@@ -261,16 +261,27 @@ func (d *Dispatcher) saveWebhookOutcome(ctx context.Context, due ports.DueDelive
 	var disabled *domain.Webhook
 	err := d.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		disabled = nil
-		if err := st.Deliveries().Save(ctx, dl); err != nil {
-			return fmt.Errorf("save delivery %s: %w", dl.ID, err)
+		save := func() error {
+			if err := st.Deliveries().Save(ctx, dl); err != nil {
+				return fmt.Errorf("save delivery %s: %w", dl.ID, err)
+			}
+			return nil
 		}
 		// A gone event says nothing about the endpoint.
 		if due.Event.ID == "" || (o == domain.DeliveryOK && due.Webhook.FailingSince() == nil) {
-			return nil
+			return save()
 		}
+		// The endpoint is read, and held, before the delivery is saved:
+		// every outcome that changes an endpoint locks it first, then
+		// deliveries, so that one disabling it (and failing its pending
+		// deliveries) never waits on a delivery another holds while that
+		// one waits on the endpoint.
 		wh, err := st.Webhooks().Get(ctx, dl.Workspace, dl.Webhook)
 		if err != nil {
 			return fmt.Errorf("load webhook %s: %w", dl.Webhook, err)
+		}
+		if err := save(); err != nil {
+			return err
 		}
 		if o == domain.DeliveryOK {
 			if !wh.DeliverySucceeded() {

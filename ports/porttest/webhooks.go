@@ -65,6 +65,75 @@ func webhooks(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("List(bad cursor) err = %v, want invalid", err)
 		}
 	})
+	t.Run("ConcurrentCountedAddsKeepALimit", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		const limit, tries = 3, 12
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Go(func() {
+				w := mustWebhook(t, ws.ID(), fmt.Sprintf("https://hooks.example.com/%d", i), domain.WebhookSubscribeAll)
+				err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+					n, err := st.Webhooks().Count(ctx, ws.ID())
+					if err != nil || n >= limit {
+						return err
+					}
+					return st.Webhooks().Add(ctx, w)
+				})
+				if err != nil {
+					t.Errorf("add %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			n, err := st.Webhooks().Count(ctx, ws.ID())
+			if n != limit {
+				t.Errorf("%d transactions that add below a count of %d left %d endpoints", tries, limit, n)
+			}
+			return err
+		})
+	})
+
+	t.Run("ConcurrentGetChangeSaveSerialise", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		w := addWebhook(t, uow, ws.ID(), "https://hooks.example.com/", domain.WebhookSubscribeAll)
+		// Each transaction disables the endpoint only if it finds it
+		// enabled: exactly one may, however they interleave.
+		var mu sync.Mutex
+		disabled := 0
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				did := false
+				err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+					did = false
+					got, err := st.Webhooks().Get(ctx, ws.ID(), w.ID())
+					if err != nil || !got.DeliveryFailed(true, time.Hour, time.Now()) {
+						return err
+					}
+					did = true
+					return st.Webhooks().Save(ctx, got)
+				})
+				if err != nil {
+					t.Errorf("disable: %v", err)
+				}
+				if did {
+					mu.Lock()
+					disabled++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if disabled != 1 {
+			t.Errorf("%d transactions each found the endpoint enabled and disabled it, want 1", disabled)
+		}
+	})
+
 	t.Run("SaveAndDelete", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
