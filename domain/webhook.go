@@ -207,7 +207,7 @@ func parseWebhookEvents(in []string) ([]string, *FieldError) {
 	out := make([]string, 0, len(in))
 	for _, e := range in {
 		if e != WebhookSubscribeAll && !slices.Contains(EventTypes, e) {
-			return nil, &FieldError{"events", "unknown_value", "Unknown event type " + strconvQuote(e) + `; use the names GET /events lists, or "*".`}
+			return nil, &FieldError{"events", "unknown_value", "Unknown event type " + strconvQuote(e) + `; use an event type the change feed carries, or "*" for all.`}
 		}
 		out = append(out, e)
 	}

@@ -112,7 +112,7 @@ type rotateSecretResponse struct {
 type deliveryAttemptResponse struct {
 	At           time.Time `json:"at"`
 	StatusCode   *int      `json:"status_code"`
-	LatencyMS    int64     `json:"latency_ms"`
+	LatencyMS    float64   `json:"latency_ms"`
 	Error        *string   `json:"error"`
 	ResponseBody string    `json:"response_body"`
 }
@@ -140,7 +140,7 @@ func toDeliveryResponse(d domain.WebhookDelivery) deliveryResponse {
 		AttemptCount: d.AttemptCount, Attempts: make([]deliveryAttemptResponse, 0, len(d.Attempts)), CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
 	}
 	for _, a := range d.Attempts {
-		ar := deliveryAttemptResponse{At: a.At, LatencyMS: a.Latency.Milliseconds(), ResponseBody: a.Body}
+		ar := deliveryAttemptResponse{At: a.At, LatencyMS: float64(a.Latency.Microseconds()) / 1000, ResponseBody: a.Body}
 		if a.StatusCode != 0 {
 			code := a.StatusCode
 			ar.StatusCode = &code

@@ -205,7 +205,7 @@ func TestWebhookTestRotateAndDeliveries(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		stored.Record(domain.DeliveryAttempt{At: f.clock.Now(), Latency: 3 * time.Millisecond, Error: "connection refused"},
+		stored.Record(domain.DeliveryAttempt{At: f.clock.Now(), Latency: 3250 * time.Microsecond, Error: "connection refused"},
 			domain.DeliveryRetry, domain.DefaultWebhookRetryPolicy)
 		stored.Record(domain.DeliveryAttempt{At: f.clock.Now().Add(time.Minute), StatusCode: 410, Latency: 1500 * time.Millisecond, Error: "410 Gone", Body: "gone for good"},
 			domain.ClassifyResponse(410), domain.DefaultWebhookRetryPolicy)
@@ -230,7 +230,7 @@ func TestWebhookTestRotateAndDeliveries(t *testing.T) {
 	var first, second map[string]any
 	_ = json.Unmarshal(raw.Attempts[0], &first)
 	_ = json.Unmarshal(raw.Attempts[1], &second)
-	if first["status_code"] != nil || first["error"] != "connection refused" || first["latency_ms"] != 3.0 || first["response_body"] != "" {
+	if first["status_code"] != nil || first["error"] != "connection refused" || first["latency_ms"] != 3.25 || first["response_body"] != "" {
 		t.Errorf("attempt without a response = %s", raw.Attempts[0])
 	}
 	if second["status_code"] != 410.0 || second["error"] != "410 Gone" || second["latency_ms"] != 1500.0 || second["response_body"] != "gone for good" {
