@@ -333,6 +333,7 @@ func (h formRoutes) createForm(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	c.Header("Location", c.Request.URL.Path+"/"+string(f.ID()))
 	c.JSON(http.StatusCreated, toFormResponse(f))
 }
 

@@ -182,6 +182,8 @@ func (h identityRoutes) setup(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	// The first user is the caller, whose account /v1/me shows.
+	c.Header("Location", "/v1/me")
 	c.JSON(http.StatusCreated, toLoginResponse(res))
 }
 
@@ -245,6 +247,7 @@ func (h identityRoutes) createUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	c.Header("Location", "/v1/users/"+string(u.ID()))
 	c.JSON(http.StatusCreated, toUserResponse(u))
 }
 
@@ -310,6 +313,8 @@ func (h identityRoutes) createWorkspace(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	// The ID, not the slug, which a rename may change.
+	c.Header("Location", "/v1/workspaces/"+string(w.ID()))
 	c.JSON(http.StatusCreated, toWorkspaceResponse(w))
 }
 
@@ -400,6 +405,7 @@ func (h identityRoutes) addMember(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	c.Header("Location", c.Request.URL.Path+"/"+string(m.User.ID()))
 	c.JSON(http.StatusCreated, toMemberResponse(m))
 }
 
@@ -459,6 +465,7 @@ func (h identityRoutes) createAPIKey(c *gin.Context) {
 	out.Key = k.Secret
 	// The secret is in this body only: keep it out of every cache.
 	c.Header("Cache-Control", "no-store")
+	c.Header("Location", c.Request.URL.Path+"/"+out.ID)
 	c.JSON(http.StatusCreated, out)
 }
 

@@ -7,6 +7,8 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -108,7 +110,7 @@ func New(cfg Config) *Server {
 		limitBody(cfg.MaxBodyBytes),
 	)
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
-	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
+	e.NoMethod(methodNotAllowed)
 
 	probes{system: cfg.System}.register(e)
 	if cfg.Metrics != nil {
@@ -143,6 +145,17 @@ func New(cfg Config) *Server {
 	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}
+}
+
+// methodNotAllowed answers a path that exists with other methods. gin
+// lists them in Allow in the order its method trees were made, which
+// depends on which routes registered first; sorting makes Allow stable.
+func methodNotAllowed(c *gin.Context) {
+	hd := c.Writer.Header()
+	allow := strings.Split(hd.Get("Allow"), ", ")
+	slices.Sort(allow)
+	hd.Set("Allow", strings.Join(allow, ", "))
+	_ = c.Error(errMethodNotAllowed)
 }
 
 // ServeHTTP makes Server an http.Handler.

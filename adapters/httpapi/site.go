@@ -63,7 +63,12 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 		v1.Handle(method, "/sites/:site/feed.xml", h.feed)
 		v1.Handle(method, "/sites/:site/sitemap.xml", h.sitemap)
 	}
-	v1.OPTIONS("/sites/:site/*path", h.preflight)
+	// Preflight is registered path by path, not as one catch-all: a
+	// catch-all matched every path under a site, so an unknown one such
+	// as /sites/docs/tags answered 405 with "Allow: OPTIONS" instead of 404.
+	for _, path := range []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml"} {
+		v1.OPTIONS(path, h.preflight)
+	}
 }
 
 // --- DTOs.

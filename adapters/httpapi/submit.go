@@ -102,6 +102,10 @@ func (h submitRoutes) submit(c *gin.Context) {
 	allowOrigin(c, out.Form)
 	switch {
 	case !browser:
+		// The submission's URL in the management API, where only its
+		// workspace's members can read it; a spam submission has one too,
+		// so that a bot cannot tell it was caught.
+		c.Header("Location", "/v1/workspaces/"+string(out.Form.Workspace())+"/submissions/"+string(out.Submission.ID()))
 		c.JSON(http.StatusCreated, submittedResponse{ID: string(out.Submission.ID()), CreatedAt: out.Submission.CreatedAt()})
 	case out.Form.Redirects().Success != "":
 		c.Redirect(http.StatusSeeOther, out.Form.Redirects().Success)

@@ -167,7 +167,11 @@ var matrix = []row{
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/feed.xml"},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/sitemap.xml"},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/sitemap.xml"},
-	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/*path"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/posts"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/posts/:slug"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/pages/:slug"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/feed.xml"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/sitemap.xml"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
 }
