@@ -277,15 +277,6 @@ func (h contentRoutes) delete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// optionalJSON decodes a body that may be empty: publish and unpublish
-// have sensible defaults, so a bare POST is a complete request.
-func optionalJSON(c *gin.Context, dst any) error {
-	if c.Request.ContentLength == 0 && c.ContentType() == "" {
-		return nil
-	}
-	return decodeJSON(c, dst)
-}
-
 func (h contentRoutes) publish(c *gin.Context) {
 	v, err := ifMatch(c)
 	if err != nil {

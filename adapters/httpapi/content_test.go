@@ -78,7 +78,7 @@ func TestEntryLifecycleOverHTTP(t *testing.T) {
 	w = f.withHeaders(t, http.MethodPatch, path, `{"title":"Lost"}`, "If-Match", `v1`)
 	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "invalid_if_match")
 	w = f.withHeaders(t, http.MethodPatch, path, `{"titel":"typo"}`)
-	decodeProblemCode(t, w, http.StatusBadRequest, "malformed_json")
+	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "unknown_field")
 	w = f.withHeaders(t, http.MethodPatch, path, `{"slug":"Bad Slug"}`)
 	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "validation_failed")
 

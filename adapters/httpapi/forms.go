@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"time"
 	"unicode/utf8"
 
@@ -167,7 +168,7 @@ func toFormResponse(f domain.Form) formResponse {
 // optional is a PATCH member: Set when the key is present. JSON null
 // resets the member to its zero value (as in RFC 7396, where null removes
 // a member), which for most members means "back to the default". Nested
-// values are decoded as strictly as the body: an unknown key is a 400.
+// values are decoded as strictly as the body: an unknown key is a 422.
 type optional[T any] struct {
 	Set, Null bool
 	V         T
@@ -185,6 +186,10 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(&o.V)
 }
+
+// jsonInnerType lets decodeJSON's walk name faults inside an optional
+// member with their path, as it does in the body.
+func (*optional[T]) jsonInnerType() reflect.Type { return reflect.TypeFor[T]() }
 
 func (o optional[T]) apply(dst *T) {
 	if o.Set {

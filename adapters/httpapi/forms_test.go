@@ -273,11 +273,21 @@ func TestFormDefinitionValidation(t *testing.T) {
 	if got := decodeBody[formResponse](t, f.api(t, http.MethodGet, path, nil), http.StatusOK); len(got.Fields) != 5 {
 		t.Fatalf("after a refused PATCH: %+v", got)
 	}
-	// Unknown keys are typos, refused at any depth.
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"nmae": "x"}), http.StatusBadRequest, "malformed_json")
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"notify": map[string]any{"subjet": "x"}}), http.StatusBadRequest, "malformed_json")
-	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/forms", map[string]any{"name": "x", "fields": []map[string]any{{"name": "a", "type": "text", "requird": true}}}),
-		http.StatusBadRequest, "malformed_json")
+	// Unknown keys are typos, refused at any depth and named with their path.
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		field        string
+	}{
+		{http.MethodPatch, path, map[string]any{"nmae": "x"}, "nmae"},
+		{http.MethodPatch, path, map[string]any{"notify": map[string]any{"subjet": "x"}}, "notify.subjet"},
+		{http.MethodPost, "/v1/workspaces/acme/forms", map[string]any{"name": "x", "fields": []map[string]any{{"name": "a", "type": "text", "requird": true}}}, "fields[0].requird"},
+	} {
+		p := decodeProblem(t, f.api(t, tc.method, tc.path, tc.body), http.StatusUnprocessableEntity, "unknown_field")
+		if len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Code != "unknown_field" {
+			t.Errorf("%v: errors %+v, want %s", tc.body, p.Errors, tc.field)
+		}
+	}
 }
 
 // submitJSON posts a JSON submission anonymously.

@@ -122,9 +122,9 @@ func TestWebhookValidation(t *testing.T) {
 		}
 	}
 	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": []string{"*"}, "secret": "whsec_mine"}),
-		http.StatusBadRequest, "malformed_json")
+		http.StatusUnprocessableEntity, "unknown_field")
 	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": "*"}),
-		http.StatusBadRequest, "malformed_json")
+		http.StatusUnprocessableEntity, "invalid_type")
 
 	hook := f.createWebhook(t, "acme", map[string]any{"url": "https://a.example/hook", "events": []string{"*"}})
 	path := "/v1/workspaces/acme/webhooks/" + hook.ID
@@ -136,7 +136,7 @@ func TestWebhookValidation(t *testing.T) {
 	if len(p.Errors) != 1 || p.Errors[0].Field != "events" || p.Errors[0].Code != "required" {
 		t.Errorf("PATCH events: null errors = %+v", p.Errors)
 	}
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"enabled": "yes"}), http.StatusBadRequest, "malformed_json")
+	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"enabled": "yes"}), http.StatusUnprocessableEntity, "invalid_type")
 	if got := decodeBody[webhookResponse](t, f.api(t, http.MethodGet, path, nil), http.StatusOK); got.URL != "https://a.example/hook" {
 		t.Errorf("refused patches changed the URL to %q", got.URL)
 	}
