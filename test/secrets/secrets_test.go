@@ -115,8 +115,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	c.do("unknown e-mail", "POST", "/v1/auth/login", "", body("email", "nobody@example.com", "password", w1), 401, nil)
 	c.do("password as e-mail", "POST", "/v1/auth/login", "", body("email", w4, "password", w4), 401, nil)
 	c.doRaw("malformed login", "POST", "/v1/auth/login", nil, `{"email":"carol@example.com","password":"`+w5+`"`, 400)
-	c.doRaw("mistyped login", "POST", "/v1/auth/login", nil, `{"email":"carol@example.com","passwd":"`+w5+`"}`, 400)
-	c.doRaw("login with a list", "POST", "/v1/auth/login", nil, `{"email":"carol@example.com","password":["`+w5+`"]}`, 400)
+	c.doRaw("mistyped login", "POST", "/v1/auth/login", nil, `{"email":"carol@example.com","passwd":"`+w5+`"}`, 422)
+	c.doRaw("login with a list", "POST", "/v1/auth/login", nil, `{"email":"carol@example.com","password":["`+w5+`"]}`, 422)
 
 	// Workspaces and API keys.
 	var ws struct {
