@@ -3,7 +3,11 @@ package httpapi
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/keelhq/keel/adapters/ratelimit"
 )
 
 // TestUnknownPathsAreNotFound checks that a path no route serves is 404
@@ -116,6 +120,74 @@ func TestEveryCreatedHasLocation(t *testing.T) {
 		loc = location(t, w, "/v1/workspaces/acme/api-keys/"+key.ID)
 		if w := f.api(t, http.MethodDelete, loc, nil); w.Code != http.StatusNoContent {
 			t.Fatalf("DELETE %s = %d %s", loc, w.Code, w.Body)
+		}
+	})
+}
+
+// TestPublicErrorsCarryCORS checks that the public endpoints' errors carry
+// the CORS headers their successes would for the same origin, so that a
+// script on an allowed origin reads the problem: the form's or site's
+// origins decide, an unknown form or site lets every origin read its 404,
+// and an origin the form or site does not allow still gets nothing.
+func TestPublicErrorsCarryCORS(t *testing.T) {
+	t.Parallel()
+	const allowed, evil = "https://site.example", "https://evil.example"
+	f := newFormsFixture(t, fixtureOptions{perIP: ratelimit.NewRateLimiter(1.0/60, 1, time.Now), maxBodyBytes: 2048})
+	form := f.createForm(t, contactForm())
+	check := func(t *testing.T, w *httptest.ResponseRecorder, status int, code, wantOrigin string) {
+		t.Helper()
+		decodeProblem(t, w, status, code)
+		if got := w.Header().Get("Access-Control-Allow-Origin"); got != wantOrigin {
+			t.Errorf("Access-Control-Allow-Origin = %q, want %q; headers %v", got, wantOrigin, w.Header())
+		}
+		if wantOrigin != "" && !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+			t.Errorf("Access-Control-Expose-Headers = %q", w.Header().Get("Access-Control-Expose-Headers"))
+		}
+	}
+	request := func(method, path, origin, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Origin", origin)
+		return f.serve(req)
+	}
+
+	t.Run("Forms", func(t *testing.T) {
+		big := `{"message":"` + strings.Repeat("x", 4096) + `"}`
+		for _, origin := range []string{allowed, evil} {
+			want := map[bool]string{true: allowed, false: ""}[origin == allowed]
+			check(t, f.submitJSON(t, form, big, "Origin", origin), http.StatusRequestEntityTooLarge, "body_too_large", want)
+			check(t, request(http.MethodPost, "/v1/forms/"+form+"/submission", origin, ""), http.StatusNotFound, "not_found", want)
+		}
+		check(t, f.submitJSON(t, "frm_0000000000000000000000000", `{}`, "Origin", evil), http.StatusNotFound, "not_found", "*")
+		check(t, request(http.MethodOptions, "/v1/forms/frm_0000000000000000000000000/submissions", evil, ""), http.StatusNotFound, "not_found", "*")
+		// The limiter allows one submission a minute; the second is 429.
+		if w := f.submitJSON(t, form, `{"name":"Ada","email":"ada@example.com"}`, "Origin", allowed); w.Code != http.StatusCreated {
+			t.Fatalf("first submission = %d %s", w.Code, w.Body)
+		}
+		w := f.submitJSON(t, form, `{"name":"Ada","email":"ada@example.com"}`, "Origin", allowed)
+		check(t, w, http.StatusTooManyRequests, "rate_limited", allowed)
+		if !strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "Retry-After") {
+			t.Errorf("a 429 does not expose Retry-After: %v", w.Header())
+		}
+		check(t, f.submitJSON(t, form, `{"name":"Ada","email":"ada@example.com"}`, "Origin", evil), http.StatusTooManyRequests, "rate_limited", "")
+	})
+
+	t.Run("Sites", func(t *testing.T) {
+		// A new workspace lets every origin read its public API.
+		check(t, request(http.MethodGet, "/v1/sites/acme/posts/missing", evil, ""), http.StatusNotFound, "not_found", "*")
+		check(t, request(http.MethodGet, "/v1/sites/acme/tags", evil, ""), http.StatusNotFound, "not_found", "*")
+		check(t, request(http.MethodGet, "/v1/sites/nosuch/posts", evil, ""), http.StatusNotFound, "not_found", "*")
+		check(t, request(http.MethodGet, "/v1/sites/acme/posts?limit=zero", evil, ""), http.StatusUnprocessableEntity, "validation_failed", "*")
+
+		w := f.api(t, http.MethodPost, "/v1/workspaces", map[string]any{"name": "Shop", "slug": "shop", "public_origins": []string{allowed}})
+		decodeBody[workspaceResponse](t, w, http.StatusCreated)
+		for _, origin := range []string{allowed, evil} {
+			want := map[bool]string{true: allowed, false: ""}[origin == allowed]
+			check(t, request(http.MethodGet, "/v1/sites/shop/posts/missing", origin, ""), http.StatusNotFound, "not_found", want)
+			check(t, request(http.MethodGet, "/v1/sites/shop/tags", origin, ""), http.StatusNotFound, "not_found", want)
+			check(t, request(http.MethodGet, "/v1/sites/shop/posts?limit=zero", origin, ""), http.StatusUnprocessableEntity, "validation_failed", want)
 		}
 	})
 }

@@ -100,12 +100,16 @@ func New(cfg Config) *Server {
 	// Order matters: the server span exists before the request ID (which
 	// defaults to its trace ID) and the access log read it; problems renders what recovery and the
 	// handlers report; the body limit refuses before any handler runs.
+	// errorCORS adds its headers to what problems is about to render; its
+	// rules are filled in as the public routes register below.
+	cors := &corsRules{routes: map[string]func(*gin.Context, string){}}
 	e.Use(
 		otelgin.Middleware("keel", otelOpts...),
 		requestID(),
 		requestMetrics(cfg.MeterProvider),
 		accessLog(cfg.Logger),
 		problems(cfg.Logger),
+		errorCORS(cors),
 		recovery(),
 		limitBody(cfg.MaxBodyBytes),
 	)
@@ -131,7 +135,10 @@ func New(cfg Config) *Server {
 		// Authorization header (a browser's form post) is an anonymous
 		// caller, whom Submit accepts.
 		formRoutes{forms: cfg.Forms, log: cfg.Logger}.register(v1)
-		submitRoutes{forms: cfg.Forms}.register(v1)
+		submit := submitRoutes{forms: cfg.Forms}
+		submit.register(v1)
+		cors.forms = submit.errorCORS
+		cors.routes["/v1/forms/:form/submissions"] = submit.errorCORS
 	}
 	if cfg.Content != nil {
 		contentRoutes{content: cfg.Content}.register(v1)
@@ -141,7 +148,12 @@ func New(cfg Config) *Server {
 		if cfg.PublicStale <= 0 {
 			cfg.PublicStale = DefaultPublicStale
 		}
-		newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale, cfg.PublicURL).register(v1)
+		site := newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale, cfg.PublicURL)
+		site.register(v1)
+		cors.sites = site.errorCORS
+		for _, path := range sitePaths {
+			cors.routes["/v1"+path] = site.errorCORS
+		}
 	}
 	instanceRoutes{system: cfg.System}.register(v1)
 	return &Server{engine: e}

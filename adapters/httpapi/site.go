@@ -66,9 +66,27 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 	// Preflight is registered path by path, not as one catch-all: a
 	// catch-all matched every path under a site, so an unknown one such
 	// as /sites/docs/tags answered 405 with "Allow: OPTIONS" instead of 404.
-	for _, path := range []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml"} {
+	for _, path := range sitePaths {
 		v1.OPTIONS(path, h.preflight)
 	}
+}
+
+// sitePaths are the public delivery API's routes under /v1.
+var sitePaths = []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml"}
+
+// errorCORS sets the CORS headers of an error on a site route (or, with
+// a slug, on an unknown path under /v1/sites/{site}/) that the handler
+// did not set.
+func (h siteRoutes) errorCORS(c *gin.Context, slug string) {
+	if slug == "" {
+		slug = c.Param("site")
+	}
+	site, err := h.content.Site(c.Request.Context(), slug)
+	if err != nil {
+		allowAnyOriginOnNotFound(c, err)
+		return
+	}
+	allowSiteOrigin(c, site)
 }
 
 // --- DTOs.
@@ -118,11 +136,16 @@ func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Con
 	ctx := c.Request.Context()
 	site, err := h.content.Site(ctx, c.Param("site"))
 	if err != nil {
+		allowAnyOriginOnNotFound(c, err)
+		c.Set(corsDecided, true)
 		fail(c, err)
 		return
 	}
 	r, err := build(ctx, site)
 	if err != nil {
+		// A missing post is read by the same origins as a present one.
+		allowSiteOrigin(c, site)
+		c.Set(corsDecided, true)
 		fail(c, err)
 		return
 	}
@@ -235,6 +258,8 @@ func allowCachedOrigin(c *gin.Context, site domain.Workspace, anyOrigin bool) bo
 func (h siteRoutes) preflight(c *gin.Context) {
 	site, err := h.content.Site(c.Request.Context(), c.Param("site"))
 	if err != nil {
+		allowAnyOriginOnNotFound(c, err)
+		c.Set(corsDecided, true)
 		fail(c, err)
 		return
 	}

@@ -140,6 +140,10 @@ func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err er
 	}
 	if found {
 		allowOrigin(c, f)
+		c.Set(corsDecided, true)
+	} else if errors.Is(err, domain.ErrNotFound) {
+		allowAnyOriginOnNotFound(c, err)
+		c.Set(corsDecided, true)
 	}
 	if !browser {
 		fail(c, err)
@@ -207,6 +211,8 @@ func (h submitRoutes) preflight(c *gin.Context) {
 	c.Header("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	f, err := h.forms.PublicForm(c.Request.Context(), domain.FormID(c.Param("form")))
 	if err != nil {
+		allowAnyOriginOnNotFound(c, err)
+		c.Set(corsDecided, true)
 		fail(c, err)
 		return
 	}
@@ -217,6 +223,23 @@ func (h submitRoutes) preflight(c *gin.Context) {
 		c.Header("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// errorCORS sets the CORS headers of an error on the submission route
+// (or, with a form ID, under /v1/forms/{form}/) that the handler did not
+// set: a body refused by the limit before the handler ran, a rate-limited
+// client, whose refusal reads no form until a browser asks, a panic.
+func (h submitRoutes) errorCORS(c *gin.Context, form string) {
+	if form == "" {
+		form = c.Param("form")
+	}
+	c.Writer.Header().Add("Vary", "Origin")
+	f, err := h.forms.PublicForm(c.Request.Context(), domain.FormID(form))
+	if err != nil {
+		allowAnyOriginOnNotFound(c, err)
+		return
+	}
+	allowOrigin(c, f)
 }
 
 // --- Decoding. Each decoder builds the raw submission in the order the
