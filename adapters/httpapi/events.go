@@ -35,10 +35,10 @@ func toEventResponse(e domain.Event) eventResponse {
 	return eventResponse{ID: string(e.ID), Type: e.Type, CreatedAt: e.CreatedAt, Workspace: e.Workspace.String(), Data: e.Data}
 }
 
-// list answers ?type=&after=&limit= with {data, next_cursor}. after is the
-// ID of the last event the reader saw, not an opaque cursor, so that a
-// partner can keep it from the events themselves; next_cursor is set while
-// more events follow.
+// list answers ?type=&after=&limit= with {data, next_cursor, has_more}.
+// after is the ID of the last event the reader saw, not an opaque cursor,
+// so that a partner can keep it from the events themselves; next_cursor is
+// set, and the Link header leads on with after=, while more events follow.
 func (h eventRoutes) list(c *gin.Context) {
 	page := ports.Page{After: c.Query("after")}
 	if len(page.After) > 200 {
@@ -58,5 +58,6 @@ func (h eventRoutes) list(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	linkNext(c, "after", next)
 	c.JSON(http.StatusOK, toList(evs, next, toEventResponse))
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// pageOf reads ?cursor=&limit=; lists answer {data, next_cursor}.
+// pageOf reads ?cursor=&limit=; lists answer {data, next_cursor, has_more}.
 func pageOf(c *gin.Context) (ports.Page, error) {
 	p := ports.Page{After: c.Query("cursor")}
 	if s := c.Query("limit"); s != "" {
@@ -26,9 +26,12 @@ func pageOf(c *gin.Context) (ports.Page, error) {
 	return p, nil
 }
 
+// listResponse is one page of a list. has_more says what a null
+// next_cursor says, for clients that would rather test a boolean.
 type listResponse[T any] struct {
 	Data       []T     `json:"data"`
 	NextCursor *string `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
 }
 
 func toList[S, T any](items []S, next string, conv func(S) T) listResponse[T] {
@@ -37,9 +40,23 @@ func toList[S, T any](items []S, next string, conv func(S) T) listResponse[T] {
 		out.Data = append(out.Data, conv(it))
 	}
 	if next != "" {
-		out.NextCursor = &next
+		out.NextCursor, out.HasMore = &next, true
 	}
 	return out
+}
+
+// linkNext adds a Link header to the next page when there is one (RFC
+// 8288): the request's path and query with param set to next, so that a
+// client can follow pages without building URLs. The reference is
+// relative to the request, since a proxy in front of Keel may change the
+// scheme and host. It adds rather than sets, to keep other links.
+func linkNext(c *gin.Context, param, next string) {
+	if next == "" {
+		return
+	}
+	q := c.Request.URL.Query()
+	q.Set(param, next)
+	c.Writer.Header().Add("Link", "<"+c.Request.URL.EscapedPath()+"?"+q.Encode()+`>; rel="next"`)
 }
 
 // serveList answers a list request: it reads the page, calls fetch (one use
@@ -55,5 +72,6 @@ func serveList[S, T any](c *gin.Context, fetch func(ports.Page) ([]S, string, er
 		_ = c.Error(err)
 		return
 	}
+	linkNext(c, "cursor", next)
 	c.JSON(http.StatusOK, toList(items, next, conv))
 }
