@@ -31,6 +31,8 @@ type cachedResponse struct {
 	// nextKey is the key of the page a list's next_cursor leads to, or
 	// empty: keeping this page vouches for that cursor (issued).
 	nextKey string
+	// linkHeader is a list's Link to its next page, or nil.
+	linkHeader []string
 	// The header values write sends, made once so that a cache hit
 	// allocates none: every request's header map shares these
 	// one-element slices, which nothing changes after this (Add would

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"testing"
+	"time"
 )
 
 var linkNextRE = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
@@ -14,10 +16,10 @@ var linkNextRE = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 // that every page agrees with itself: has_more, next_cursor and the Link
 // header are all present or all absent, the link carries next_cursor in
 // param, and it keeps the request's path and other parameters.
-func followLinks(t *testing.T, f *formsFixture, path, param string) (ids []string, pages int) {
+func followLinks(t *testing.T, get func(path string) *httptest.ResponseRecorder, path, param string) (ids []string, pages int) {
 	t.Helper()
 	for path != "" {
-		w := f.api(t, http.MethodGet, path, nil)
+		w := get(path)
 		page := decodeBody[listResponse[json.RawMessage]](t, w, http.StatusOK)
 		pages++
 		for _, d := range page.Data {
@@ -63,12 +65,13 @@ func TestListsLinkTheirNextPage(t *testing.T) {
 	for range 3 {
 		f.createForm(t, contactForm())
 	}
-	ids, pages := followLinks(t, f, "/v1/workspaces/acme/forms?limit=2", "cursor")
+	api := func(path string) *httptest.ResponseRecorder { return f.api(t, http.MethodGet, path, nil) }
+	ids, pages := followLinks(t, api, "/v1/workspaces/acme/forms?limit=2", "cursor")
 	if len(ids) != 3 || pages != 2 {
 		t.Errorf("forms by Link: %d in %d pages, want 3 in 2", len(ids), pages)
 	}
 	// The change feed's cursor is after=, and its type filter is kept.
-	ids, pages = followLinks(t, f, "/v1/workspaces/acme/events?type=form.created&limit=1", "after")
+	ids, pages = followLinks(t, api, "/v1/workspaces/acme/events?type=form.created&limit=1", "after")
 	if len(ids) != 3 || pages != 3 {
 		t.Errorf("events by Link: %d in %d pages, want 3 in 3", len(ids), pages)
 	}
@@ -77,5 +80,23 @@ func TestListsLinkTheirNextPage(t *testing.T) {
 	var body map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["has_more"] != false || body["next_cursor"] != nil || w.Header().Get("Link") != "" {
 		t.Errorf("one page: %s, Link %q; want has_more false, next_cursor null, no Link", w.Body, w.Header().Get("Link"))
+	}
+}
+
+// TestPublicPostsLinkTheirNextPage: the public list's Link is cached with
+// its page, so it is built from the canonical page and still leads on.
+func TestPublicPostsLinkTheirNextPage(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	for _, title := range []string{"One", "Two", "Three"} {
+		f.publish(t, "post", title)
+		f.clock.Add(time.Second)
+	}
+	public := func(path string) *httptest.ResponseRecorder { return f.public(t, path) }
+	for range 2 { // filled, then from the cache
+		ids, pages := followLinks(t, public, "/v1/sites/acme/posts?limit=1&tag=news", "cursor")
+		if len(ids) != 3 || pages != 3 {
+			t.Errorf("posts by Link: %d in %d pages, want 3 in 3", len(ids), pages)
+		}
 	}
 }

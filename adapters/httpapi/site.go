@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,9 @@ func (h siteRoutes) write(c *gin.Context, r *cachedResponse) {
 	if r.contentLengthHeader != nil {
 		hd["Content-Length"] = r.contentLengthHeader
 	}
+	if r.linkHeader != nil {
+		hd["Link"] = r.linkHeader
+	}
 	c.Status(http.StatusOK)
 	if _, err := c.Writer.Write(r.body); err != nil {
 		_ = c.Error(err)
@@ -338,6 +342,7 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		}
 		if next != "" {
 			r.nextKey = string(cacheKey(nil, "posts", c.Param("site"), f.Tag, next, limit))
+			r.linkHeader = []string{postsLink(c.Param("site"), f, next, limit)}
 		}
 		return r, nil
 	})
@@ -458,4 +463,19 @@ func (h siteRoutes) sitemap(c *gin.Context) {
 		}
 		return xmlResponse(set, "application/xml; charset=utf-8")
 	})
+}
+
+// postsLink is the Link header to the page of posts after cursor. It is
+// built from the canonical page, not from the request's query, because the
+// response is cached and served to everyone who asks for that page: one
+// visitor's other parameters must not reach another.
+func postsLink(site string, f ports.PublicFilter, cursor, limit string) string {
+	q := url.Values{"cursor": {cursor}, "limit": {limit}}
+	if f.Tag != "" {
+		q.Set("tag", f.Tag)
+	}
+	if f.Query != "" {
+		q.Set("q", f.Query)
+	}
+	return "</v1/sites/" + url.PathEscape(site) + "/posts?" + q.Encode() + `>; rel="next"`
 }
