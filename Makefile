@@ -9,11 +9,21 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint fmt help
 
+# The version, commit and state of the tree that keel version and
+# GET /v1/instance report, set at link time: go run stamps no build
+# information of its own. The version is the nearest tag (git describe),
+# or left to the binary (devel and the commit) when there is none.
+BUILD_PKG := github.com/keelhq/keel/cmd/keel/bootstrap
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+MODIFIED ?= $(shell git status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
+LDFLAGS = -X $(BUILD_PKG).version=$(VERSION) -X $(BUILD_PKG).commit=$(COMMIT) -X $(BUILD_PKG).modified=$(MODIFIED)
+
 run: ## run the server: embedded SQLite, console mailer
-	go run ./cmd/keel serve
+	go run -ldflags "$(LDFLAGS)" ./cmd/keel serve
 
 build: ## build bin/keel
-	go build -o bin/keel ./cmd/keel
+	go build -ldflags "$(LDFLAGS)" -o bin/keel ./cmd/keel
 
 test: ## go vet, then every test with -race; starts dockerd and builds images if needed
 	scripts/test.sh $(ARGS)

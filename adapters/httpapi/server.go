@@ -54,6 +54,7 @@ type Config struct {
 	// Host, which the client chooses and a shared cache would pass on.
 	PublicURL      string
 	MaxBodyBytes   int64        // requests with larger bodies get 413
+	Build          Build        // which Keel this is, for GET /v1/instance
 	Metrics        http.Handler // serves GET /metrics; nil leaves it out
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -155,7 +156,7 @@ func New(cfg Config) *Server {
 			cors.routes["/v1"+path] = site.errorCORS
 		}
 	}
-	instanceRoutes{system: cfg.System}.register(v1)
+	instanceRoutes{system: cfg.System, build: cfg.Build}.register(v1)
 	return &Server{engine: e}
 }
 

@@ -54,10 +54,19 @@ set with the KEEL_* environment variable shown next to it; flags win.`,
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print Keel's version",
+		Short: "Print Keel's version and commit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := io.WriteString(cmd.OutOrStdout(), "keel "+buildVersion()+"\n")
+			b := readBuild()
+			out := "keel " + b.Version + "\n"
+			if b.Commit != "" {
+				out += "commit " + b.Commit
+				if b.Modified {
+					out += " (modified)"
+				}
+				out += "\n"
+			}
+			_, err := io.WriteString(cmd.OutOrStdout(), out)
 			return err
 		},
 	}

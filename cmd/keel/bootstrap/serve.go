@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicStale:    cfg.content.stale,
 		PublicURL:      cfg.content.publicURLFor(cfg.httpAddr, ln.Addr()),
 		MaxBodyBytes:   cfg.maxBodyBytes,
+		Build:          httpapi.Build(readBuild()),
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
 		MeterProvider:  tel.meter,

@@ -4,39 +4,66 @@ import (
 	"runtime/debug"
 )
 
-// version is set at link time by release builds
-// (-ldflags "-X github.com/keelhq/keel/cmd/keel/bootstrap.version=v1.2.3");
-// other builds report what the Go toolchain recorded.
-var version = ""
+// version, commit and modified are set at link time by make build and
+// make run (-ldflags "-X github.com/keelhq/keel/cmd/keel/bootstrap.version=v1.2.3
+// -X ….commit=<full hash> -X ….modified=true"); builds without them,
+// such as go install or a plain go build, report what the Go toolchain
+// recorded in the binary.
+var version, commit, modified string
 
-func buildVersion() string {
-	if version != "" {
-		return version
+// buildInfo says which Keel this binary is: keel version prints it, the
+// logs and traces name the version, and GET /v1/instance reports it.
+type buildInfo struct {
+	Version  string // a release tag, a Go pseudo-version, or "devel" with the commit
+	Commit   string // the full VCS revision; "" when unknown (a module download has none)
+	Modified bool   // the working tree had uncommitted changes
+}
+
+// readBuild is buildFrom with this binary's link-time values and the
+// toolchain's build information.
+func readBuild() buildInfo {
+	bi, _ := debug.ReadBuildInfo() // nil without module support
+	return buildFrom(version, commit, modified, bi)
+}
+
+// buildFrom prefers link-time values, which make sets from git, and
+// fills what they leave out from bi: the module's version (set by go
+// install module@version; go build in a git checkout sets a
+// pseudo-version such as v0.0.0-20261203124002-5bf1a2202d2c+dirty, and
+// "(devel)" when it stamps no VCS information), vcs.revision and
+// vcs.modified (set by go build in a git checkout unless -buildvcs=false).
+func buildFrom(version, commit, modified string, bi *debug.BuildInfo) buildInfo {
+	b := buildInfo{Version: version, Commit: commit, Modified: modified == "true"}
+	if bi == nil {
+		if b.Version == "" {
+			b.Version = "unknown"
+		}
+		return b
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+	if v := bi.Main.Version; b.Version == "" && v != "" && v != "(devel)" {
+		b.Version = v
 	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
+	if commit == "" {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Commit = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
 		}
 	}
-	if rev == "" {
-		return "devel"
+	if b.Version == "" {
+		b.Version = "devel"
+		if b.Commit != "" {
+			b.Version += "-" + b.Commit[:min(12, len(b.Commit))]
+			if b.Modified {
+				b.Version += "-dirty"
+			}
+		}
 	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return "devel-" + rev
+	return b
 }
+
+// buildVersion is the version alone, as the logs and traces name it.
+func buildVersion() string { return readBuild().Version }

@@ -1,0 +1,119 @@
+package bootstrap
+
+import (
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+func TestBuildFrom(t *testing.T) {
+	t.Parallel()
+	const rev = "0123456789abcdef0123456789abcdef01234567"
+	vcs := func(version string, settings ...string) *debug.BuildInfo {
+		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/keelhq/keel", Version: version}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			bi.Settings = append(bi.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return bi
+	}
+	for _, tc := range []struct {
+		name                      string
+		version, commit, modified string
+		bi                        *debug.BuildInfo
+		want                      buildInfo
+	}{
+		{"LinkTimeWins", "v1.2.3", rev, "false", vcs("(devel)", "vcs.revision", "ffff", "vcs.modified", "true"), buildInfo{"v1.2.3", rev, false}},
+		{"LinkTimeCommitWithoutTag", "", rev, "true", vcs("(devel)"), buildInfo{"devel-0123456789ab-dirty", rev, true}},
+		{"GoInstallAtAVersion", "", "", "", vcs("v1.4.0"), buildInfo{"v1.4.0", "", false}},
+		{"GoBuildInACheckout", "", "", "", vcs("(devel)", "vcs.revision", rev, "vcs.modified", "false"), buildInfo{"devel-0123456789ab", rev, false}},
+		{"GoBuildWithChanges", "", "", "", vcs("(devel)", "vcs.revision", rev, "vcs.modified", "true"), buildInfo{"devel-0123456789ab-dirty", rev, true}},
+		{"GoInstallAtAPseudoVersionInACheckout", "", "", "", vcs("v1.4.1-0.20261201120000-0123456789ab", "vcs.revision", rev), buildInfo{"v1.4.1-0.20261201120000-0123456789ab", rev, false}},
+		{"NothingKnown", "", "", "", vcs("(devel)"), buildInfo{"devel", "", false}},
+		{"NoModuleSupport", "", "", "", nil, buildInfo{"unknown", "", false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := buildFrom(tc.version, tc.commit, tc.modified, tc.bi); got != tc.want {
+				t.Errorf("buildFrom = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInstanceReportsTheBuild checks that GET /v1/instance and keel
+// version report the same build as the binary knows.
+func TestInstanceReportsTheBuild(t *testing.T) {
+	t.Parallel()
+	base := startServe(t, map[string]string{"KEEL_DATA_DIR": t.TempDir()})
+	resp, err := http.Get(base + "/v1/instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		ID       string `json:"id"`
+		Version  string `json:"version"`
+		Commit   string `json:"commit"`
+		Modified bool   `json:"modified"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/instance = %d, %v", resp.StatusCode, err)
+	}
+	want := readBuild()
+	if got.ID == "" || got.Version != want.Version || got.Commit != want.Commit || got.Modified != want.Modified || got.Version == "" {
+		t.Fatalf("instance = %+v, want the build %+v", got, want)
+	}
+	out, _, err := run(t, t.Context(), []string{"version"}, nil)
+	if err != nil || !strings.HasPrefix(out, "keel "+want.Version+"\n") {
+		t.Fatalf("keel version = %q, %v; want version %q", out, err, want.Version)
+	}
+}
+
+// TestBuiltBinaryKnowsItsCommit builds keel as make build does, with the
+// version and commit at link time, and as go build does without flags,
+// from the build information Go records from git.
+func TestBuiltBinaryKnowsItsCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	if err := exec.Command("git", "rev-parse", "--git-dir").Run(); err != nil {
+		t.Skip("not in a git checkout")
+	}
+	t.Parallel()
+	const pkg = "github.com/keelhq/keel/cmd/keel/bootstrap"
+	const rev = "89abcdef0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	build := func(name string, args ...string) string {
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", append(append([]string{"build", "-o", bin}, args...), "github.com/keelhq/keel/cmd/keel")...).CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil {
+			t.Fatalf("%s version: %v", name, err)
+		}
+		return string(out)
+	}
+	if out := build("tagged", "-ldflags", "-X "+pkg+".version=v9.8.7 -X "+pkg+".commit="+rev+" -X "+pkg+".modified=true"); out != "keel v9.8.7\ncommit "+rev+" (modified)\n" {
+		t.Errorf("built with -ldflags: version = %q", out)
+	}
+	// -buildvcs=true: the default, which a GOFLAGS of -buildvcs=false
+	// (as on some CI machines) would otherwise turn off.
+	out := build("plain", "-buildvcs=true")
+	// Go stamps a pseudo-version from git (v0.0.0-<time>-<commit>, +dirty
+	// with changes), which the binary reports as its version.
+	m := regexp.MustCompile(`^keel v[0-9.]+-(?:[0-9.a-z]+\.)?[0-9]{14}-([0-9a-f]{12})(\+dirty)?\ncommit ([0-9a-f]{40})( \(modified\))?\n$`).FindStringSubmatch(out)
+	if m == nil || !strings.HasPrefix(m[3], m[1]) || (m[2] == "") != (m[4] == "") {
+		t.Fatalf("built without flags: version = %q, want the pseudo-version and the commit", out)
+	}
+	if err := exec.Command("git", "cat-file", "-e", m[3]+"^{commit}").Run(); err != nil {
+		t.Errorf("the reported commit %s is not in the repository: %v", m[3], err)
+	}
+}
