@@ -72,6 +72,9 @@ func TestForbiddenInTest(t *testing.T) {
 		{module + "/application/forms", "database/sql", true, true},
 		{module + "/adapters/smtpmail", module + "/ports/porttest", false, false},
 		{module + "/adapters/smtpmail", module + "/test/mailpit", false, false},
+		// Adapters are tested on containers, never through the binary.
+		{module + "/adapters/smtpmail", module + "/test/keelproc", false, true},
+		{module + "/test/outbox", module + "/test/keelproc", false, false},
 		{module + "/adapters/casbinauthz", module + "/adapters/sqlstore/sqlitetest", false, false},
 		{module + "/adapters/smtpmail", module + "/adapters/httpapi", false, true},
 		{module + "/adapters/markdown", module + "/adapters/casbinauthz", false, true},

@@ -5,10 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -16,32 +16,14 @@ import (
 // PostgreSQL in a container as an operator would, and stops it with SIGTERM.
 func TestBinaryAgainstPostgres(t *testing.T) {
 	t.Parallel()
-	bin := keelBinary(t)
-	dbURL := testdb.EmptyPostgres(t)
-
-	logs := newLogLines()
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0", "--max-body-bytes", "1024")
-	cmd.Env = append(os.Environ(), "KEEL_DATABASE_URL="+dbURL, "KEEL_DATA_DIR="+t.TempDir())
-	cmd.Stdout, cmd.Stderr = logs, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	})
-	base := logs.waitListening(t)
-
-	waitReady(t, base)
-	if l := logs.find("listening"); l["database"] != "postgres" {
+	p := keelproc.Serve(t, "keel", []string{"KEEL_DATABASE_URL=" + testdb.EmptyPostgres(t), "KEEL_DATA_DIR=" + t.TempDir()},
+		"--max-body-bytes", "1024")
+	base := p.URL
+	if l := p.Out.Find("listening"); l["database"] != "postgres" {
 		t.Fatalf("listening line = %v, want database postgres", l)
 	}
-	if logs.find("migration applied") == nil {
-		t.Fatalf("no migration logged on an empty database:\n%s", logs)
+	if p.Out.Find("migration applied") == nil {
+		t.Fatalf("no migration logged on an empty database:\n%s", p.Out)
 	}
 
 	resp, body := get(t, base+"/healthz")
@@ -71,23 +53,7 @@ func TestBinaryAgainstPostgres(t *testing.T) {
 	}
 	expectProblem(t, post.resp, post.body, 413, "body_too_large")
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("keel exited with %v after SIGTERM\nstderr: %s\nlogs:\n%s", err, stderr.String(), logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("keel did not exit within 20s of SIGTERM")
-	}
-	if logs.await("stopped") == nil {
-		t.Fatalf("no stopped line:\n%s", logs)
-	}
-	if stderr.Len() > 0 {
-		t.Fatalf("clean run wrote to stderr: %s", stderr.String())
-	}
+	p.Stop(t)
 }
 
 func waitReady(t *testing.T, base string) {
@@ -110,8 +76,7 @@ func waitReady(t *testing.T, base string) {
 // setting is wrong: exit status 1 and a single line, no stack trace.
 func TestBinaryBadConfigExitsWithOneLine(t *testing.T) {
 	t.Parallel()
-	bin := keelBinary(t)
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(keelproc.Binary(t), "serve")
 	cmd.Env = append(os.Environ(), "KEEL_LOG_LEVEL=loud", "KEEL_DATA_DIR="+t.TempDir())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -19,8 +19,7 @@ import (
 func TestBrowserSubmissionToMailpit(t *testing.T) {
 	t.Parallel()
 	mp := mailpit.Start(t)
-	bin := keelBinary(t)
-	n := startClusterNode(t, bin, testdb.EmptyPostgres(t), "forms",
+	n := startClusterNode(t, testdb.EmptyPostgres(t), "forms",
 		"KEEL_SMTP_URL=smtp://"+mp.SMTPAddr+"?starttls=none",
 		"KEEL_MAIL_FROM=Keel <forms@keel.test>")
 	n.waitListening(t)

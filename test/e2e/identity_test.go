@@ -1,18 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -28,12 +25,11 @@ const propagationLimit = time.Second
 // revoked keys and disabled users.
 func TestPolicyReloadAcrossTwoNodes(t *testing.T) {
 	t.Parallel()
-	bin := keelBinary(t)
 	dbURL := testdb.EmptyPostgres(t)
 	// Both start at once on the empty database: the migration lock must
 	// let one migrate while the other waits.
-	a := startClusterNode(t, bin, dbURL, "A")
-	b := startClusterNode(t, bin, dbURL, "B")
+	a := startClusterNode(t, dbURL, "A")
+	b := startClusterNode(t, dbURL, "B")
 	a.waitListening(t)
 	b.waitListening(t)
 
@@ -125,67 +121,34 @@ func apiKeyBody(name string) map[string]any {
 	return map[string]any{"name": name, "scopes": []string{"content:read"}}
 }
 
-// clusterNode is one keel binary serving on a loopback port.
+// clusterNode is one keel serving on a loopback port: a binary, or, with
+// no proc, the in-process server, of which call needs only the name and
+// the base URL.
 type clusterNode struct {
-	name   string
-	base   string
-	cmd    *exec.Cmd
-	logs   *logLines
-	stderr *bytes.Buffer
-	exited chan error
-	waited bool // exited has been received from
+	name string
+	base string
+	proc *keelproc.Proc
 }
 
 // startClusterNode starts `keel serve` against dbURL
 // with the extra environment variables env ("KEY=value").
-func startClusterNode(t *testing.T, bin, dbURL, name string, env ...string) *clusterNode {
+func startClusterNode(t *testing.T, dbURL, name string, env ...string) *clusterNode {
 	t.Helper()
-	n := &clusterNode{name: name, logs: newLogLines(), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	n.cmd = exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0")
-	n.cmd.Env = append(append(os.Environ(), "KEEL_DATABASE_URL="+dbURL, "KEEL_DATA_DIR="+t.TempDir()), env...)
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.stderr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start node %s: %v", name, err)
-	}
-	go func() { n.exited <- n.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !n.waited {
-			_ = n.cmd.Process.Kill()
-			<-n.exited
-		}
-	})
-	return n
+	env = append([]string{"KEEL_DATABASE_URL=" + dbURL, "KEEL_DATA_DIR=" + t.TempDir()}, env...)
+	return &clusterNode{name: name, proc: keelproc.Start(t, "node "+name, env, "serve", "--http-addr", "127.0.0.1:0")}
 }
 
 func (n *clusterNode) waitListening(t *testing.T) {
 	t.Helper()
-	n.base = n.logs.waitListening(t)
-	waitReady(t, n.base)
+	n.proc.WaitReady(t)
+	n.base = n.proc.URL
 }
 
 // stop sends SIGTERM and checks that the node exits cleanly: status 0, a
 // stopped line, nothing on stderr.
 func (n *clusterNode) stop(t *testing.T) {
 	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("signal node %s: %v", n.name, err)
-	}
-	select {
-	case err := <-n.exited:
-		n.waited = true
-		if err != nil {
-			t.Fatalf("node %s exited with %v after SIGTERM\nstderr: %s\nlogs:\n%s", n.name, err, n.stderr, n.logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("node %s did not exit within 20s of SIGTERM", n.name)
-	}
-	// The last lines may still be on their way through the log pipe.
-	if n.logs.await("stopped") == nil {
-		t.Fatalf("node %s logged no stopped line:\n%s", n.name, n.logs)
-	}
-	if n.stderr.Len() > 0 {
-		t.Fatalf("node %s wrote to stderr: %s", n.name, n.stderr)
-	}
+	n.proc.Stop(t)
 }
 
 // call sends a JSON request (no body when body is nil) with a bearer token

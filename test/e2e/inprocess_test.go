@@ -16,30 +16,34 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/keelhq/keel/cmd/keel/bootstrap"
+	"github.com/keelhq/keel/test/keelproc"
 )
 
 // startInProcess runs bootstrap.Run, the same code as the binary, on port 0
-// and returns its base URL and a stop function that cancels the run and
-// returns Run's error.
-func startInProcess(t *testing.T, env map[string]string) (string, *logLines, func() error) {
+// and returns its base URL, its log lines and a stop function that cancels
+// the run and returns Run's error. Run writes its log lines synchronously
+// to logs, so once stop has returned they are all there.
+func startInProcess(t *testing.T, env map[string]string) (string, *keelproc.Output, func() error) {
 	t.Helper()
-	logs := newLogLines()
+	logs := keelproc.NewOutput()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	exited := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- bootstrap.Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, logs, logs)
+		runErr = bootstrap.Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, logs, logs)
+		close(exited)
 	}()
-	var base string
-	select {
-	case base = <-logs.listening:
-		base = "http://" + base
-	case err := <-done:
+	line := logs.Wait("listening", 30*time.Second, exited)
+	if line == nil {
 		cancel()
-		t.Fatalf("serve exited early: %v\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("serve did not start:\n%s", logs)
+		select {
+		case <-exited:
+			t.Fatalf("serve exited early: %v\n%s", runErr, logs)
+		default:
+			t.Fatalf("serve did not start:\n%s", logs)
+		}
 	}
+	addr, _ := line["addr"].(string)
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -48,15 +52,15 @@ func startInProcess(t *testing.T, env map[string]string) (string, *logLines, fun
 		stopped = true
 		cancel()
 		select {
-		case err := <-done:
-			return err
+		case <-exited:
+			return runErr
 		case <-time.After(30 * time.Second):
 			t.Fatal("serve did not stop within 30s")
 			return nil
 		}
 	}
 	t.Cleanup(func() { _ = stop() })
-	return base, logs, stop
+	return "http://" + addr, logs, stop
 }
 
 func TestZeroConfigurationServesOnSQLite(t *testing.T) {
@@ -75,13 +79,13 @@ func TestZeroConfigurationServesOnSQLite(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":"ins_`) {
 		t.Fatalf("instance = %d %s", resp.StatusCode, body)
 	}
-	if l := logs.find("listening"); l["database"] != "sqlite" {
+	if l := logs.Find("listening"); l["database"] != "sqlite" {
 		t.Fatalf("listening line = %v, want database sqlite", l)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v after cancel", err)
 	}
-	if logs.await("stopped") == nil {
+	if logs.Find("stopped") == nil {
 		t.Fatalf("no stopped line:\n%s", logs)
 	}
 	db, err := sql.Open("sqlite", filepath.Join(dir, "keel.db"))
@@ -136,7 +140,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	go func() { stopErr <- stop() }()
 	// Shutdown has begun once it is logged, and its first step closes
 	// the listener: wait for both rather than for time to pass.
-	if logs.await("shutting down") == nil {
+	if logs.Wait("shutting down", 30*time.Second, nil) == nil {
 		t.Fatalf("shutdown not logged:\n%s", logs)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -170,7 +174,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	if err := <-stopErr; err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
-	if logs.await("stopped") == nil {
+	if logs.Find("stopped") == nil {
 		t.Fatalf("stop not logged:\n%s", logs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the crash test's look at leases
 
+	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/mailpit"
 	"github.com/keelhq/keel/test/testdb"
 )
@@ -69,7 +70,7 @@ func TestRelayOutage(t *testing.T) {
 	checkOnce(t, got, count)
 	s.checkOutbox(t, p, count)
 	t.Logf("all %d delivered %v after the relay came back; %d duplicates", count, delivered.Round(time.Millisecond), len(got.duplicates()))
-	p.stop(t)
+	p.Stop(t)
 }
 
 // TestKillDuringSubmissions kills keel with SIGKILL while 200 submissions
@@ -134,7 +135,7 @@ func TestKillDuringSubmissions(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("only %d submissions acknowledged within 60s; refused: %v", nAcked.Load(), refused)
 	}
-	a.kill(t)
+	a.Kill(t)
 	killedAt = time.Now()
 	killed.Store(true)
 	wg.Wait()
@@ -152,7 +153,7 @@ func TestKillDuringSubmissions(t *testing.T) {
 	b := startServe(t, "B", dbURL, mp.SMTPAddr)
 	restarted := time.Now()
 
-	stored := b.submissionsSet(t, s)
+	stored := s.submissionsSet(t, b)
 	var lost, unacked []int
 	for n := range acked {
 		if !stored[n] {
@@ -218,7 +219,7 @@ func TestKillDuringSubmissions(t *testing.T) {
 	}
 	t.Logf("all %d stored submissions notified within %v of the restart, none pending after %v; %d duplicates %v",
 		len(stored), delivered.Round(time.Millisecond), settled.Round(time.Millisecond), len(dups), dups)
-	b.stop(t)
+	b.Stop(t)
 }
 
 // TestTwoWorkers runs keel serve without a dispatcher and two keel worker
@@ -251,9 +252,9 @@ func TestTwoWorkers(t *testing.T) {
 	s.checkOutbox(t, p, count)
 
 	// Stopping flushes the workers' traces.
-	w1.stop(t)
-	w2.stop(t)
-	sent1, sent2 := w1.out.sent(), w2.out.sent()
+	w1.Stop(t)
+	w2.Stop(t)
+	sent1, sent2 := sent(w1), sent(w2)
 	ids := map[string]int{}
 	for _, id := range append(slices.Clone(sent1), sent2...) {
 		ids[id]++
@@ -272,14 +273,14 @@ func TestTwoWorkers(t *testing.T) {
 	if len(sent1)+len(sent2) != count || len(sent1) == 0 || len(sent2) == 0 {
 		t.Errorf("worker1 sent %d, worker2 %d: want %d between them, and some by each", len(sent1), len(sent2), count)
 	}
-	for _, w := range []*proc{w1, w2} {
-		if n := w.out.count("mail delivery failed; will retry"); n > 0 {
-			t.Logf("%s: %d failed attempts were retried", w.name, n)
+	for _, w := range []*keelproc.Proc{w1, w2} {
+		if n := w.Out.Count("mail delivery failed; will retry"); n > 0 {
+			t.Logf("%s: %d failed attempts were retried", w.Name, n)
 		}
 	}
 	t.Logf("%d submissions posted in %v; all %d delivered %v after the first post; worker1 sent %d, worker2 %d; %d duplicates",
 		count, posted.Round(time.Millisecond), count, delivered.Round(time.Millisecond), len(sent1), len(sent2), len(got.duplicates()))
-	p.stop(t)
+	p.Stop(t)
 }
 
 // checkOnce checks that Mailpit holds exactly one notification for each n
@@ -297,7 +298,7 @@ func checkOnce(t *testing.T, got mail, count int) {
 }
 
 // submissionsSet returns the n of every stored submission of s's form.
-func (p *proc) submissionsSet(t *testing.T, s site) map[int]bool {
+func (s site) submissionsSet(t *testing.T, p *keelproc.Proc) map[int]bool {
 	t.Helper()
 	set := map[int]bool{}
 	for _, n := range s.submissions(t, p) {

@@ -42,7 +42,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 	w := s.addWebhook(t, a, r.url, true, "submission.created")
 	r.setSecret(w.Secret)
 	s.submitAll(t, a, count, 8)
-	a.stop(t)
+	a.Stop(t)
 
 	// The receiver answers the first 300 requests at once and then holds
 	// every request until the kill: those are surely in flight.
@@ -61,7 +61,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no request beyond the first %d within 60s; %d arrived", answered, r.count())
 	}
-	b.kill(t)
+	b.Kill(t)
 	killedAt := time.Now()
 	close(release)
 	atKill := r.all()
@@ -126,7 +126,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 	}
 	t.Logf("all %d events arrived within %v of the restart (%d requests); %d arrived twice, each with the same webhook-id: %v",
 		count, delivered.Round(time.Millisecond), len(got), len(dups), dups)
-	c.stop(t)
+	c.Stop(t)
 }
 
 // TestTwoWorkers runs keel serve without a dispatcher and two keel worker
@@ -188,9 +188,9 @@ func TestTwoWorkers(t *testing.T) {
 		}
 	}
 	// Stopping flushes the workers' traces.
-	w1.stop(t)
-	w2.stop(t)
-	sent1, sent2 := w1.out.sent(), w2.out.sent()
+	w1.Stop(t)
+	w2.Stop(t)
+	sent1, sent2 := sent(w1), sent(w2)
 	seen := map[string]int{}
 	for _, id := range append(slices.Clone(sent1), sent2...) {
 		seen[id]++
@@ -205,5 +205,5 @@ func TestTwoWorkers(t *testing.T) {
 	}
 	t.Logf("%d submissions posted in %v; all %d events delivered once to each of %d endpoints %v after the first post; worker1 sent %d, worker2 %d",
 		count, posted.Round(time.Millisecond), count, endpoints, delivered.Round(time.Millisecond), len(sent1), len(sent2))
-	p.stop(t)
+	p.Stop(t)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -39,7 +40,7 @@ func startExample(t *testing.T, name string, cmd *exec.Cmd) *exampleReceiver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr keelproc.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -191,7 +192,7 @@ func TestExampleReceivers(t *testing.T) {
 		w := s.addWebhook(t, p, "http://127.0.0.1:9/not-yet", false, "submission.created")
 		rx := start(t, w.Secret)
 		var got webhook
-		p.mustCall(t, "PATCH", "/v1/workspaces/"+s.ws+"/webhooks/"+w.ID, s.token, map[string]any{"url": rx.url, "enabled": true}, 200, &got)
+		p.MustCall(t, "PATCH", "/v1/workspaces/"+s.ws+"/webhooks/"+w.ID, s.token, map[string]any{"url": rx.url, "enabled": true}, 200, &got)
 		if !got.Enabled || got.URL != rx.url {
 			t.Fatalf("PATCH answered %+v, want enabled with url %s", got, rx.url)
 		}
@@ -199,7 +200,7 @@ func TestExampleReceivers(t *testing.T) {
 	}
 
 	for _, ep := range eps {
-		p.mustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/test", s.token, nil, 202, nil)
+		p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/test", s.token, nil, 202, nil)
 	}
 	s.mustSubmit(t, p, 1)
 	for _, ep := range eps {
@@ -220,11 +221,11 @@ func TestExampleReceivers(t *testing.T) {
 	// keeps signing beside the new one for 24 hours.
 	for _, ep := range eps {
 		var rot webhook
-		p.mustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/rotate-secret", s.token, nil, 200, &rot)
+		p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/rotate-secret", s.token, nil, 200, &rot)
 		if rot.Secret == ep.Secret || !strings.HasPrefix(rot.Secret, "whsec_") || rot.PreviousSecretExpires == nil {
 			t.Fatalf("rotate-secret answered %+v", rot)
 		}
-		p.mustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/test", s.token, nil, 202, nil)
+		p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/test", s.token, nil, 202, nil)
 		waitPrinted(t, ep.rx, 3, "verified ")
 	}
 
@@ -241,7 +242,7 @@ func TestExampleReceivers(t *testing.T) {
 		if sub.ID == "" {
 			t.Fatalf("%s: no submission.created in the delivery log %+v", ep.rx.name, sent)
 		}
-		p.mustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/deliveries/"+sub.ID+"/redeliver", s.token, nil, 202, nil)
+		p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/webhooks/"+ep.ID+"/deliveries/"+sub.ID+"/redeliver", s.token, nil, 202, nil)
 		if l := ep.rx.waitLine(t, "duplicate ", 30*time.Second); l != "duplicate "+sub.EventID {
 			t.Errorf("%s printed %q after the redelivery, want duplicate %s", ep.rx.name, l, sub.EventID)
 		}
@@ -266,7 +267,7 @@ func TestExampleReceivers(t *testing.T) {
 			t.Errorf("%s printed %q for a forged request", ep.rx.name, after[before:])
 		}
 	}
-	p.stop(t)
+	p.Stop(t)
 }
 
 // waitPrinted waits until r has printed n lines starting with prefix.

@@ -97,7 +97,7 @@ func TestRetryUntilReceiverAnswers(t *testing.T) {
 			if n := r.count(); n != 3 {
 				t.Errorf("the receiver got %d requests, want 3", n)
 			}
-			p.stop(t)
+			p.Stop(t)
 		})
 	}
 }
@@ -202,7 +202,7 @@ func TestReceiverDownDisablesEndpoint(t *testing.T) {
 					t.Errorf("delivery %s of a later event is %s on the disabled endpoint", d.ID, d.Status)
 				}
 			}
-			p.stop(t)
+			p.Stop(t)
 		})
 	}
 }
@@ -322,7 +322,7 @@ func TestReceiverAnswers(t *testing.T) {
 					t.Fatalf("refused connection: deliveries %+v, want one retried within 30s", ds)
 				}
 			}
-			p.stop(t)
+			p.Stop(t)
 		})
 	}
 }
