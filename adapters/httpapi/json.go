@@ -122,7 +122,7 @@ func decodeError(body []byte, dst any, err error) error {
 	if len(v.errs) == 0 {
 		// The decoder found a fault the walk cannot name, such as a value a
 		// custom decoder refused; the body is still not what we accept.
-		return errMalformedJSON.WithMessage("The request body does not match this endpoint's schema.").WithCause(err)
+		return errUnexplained.WithCause(err)
 	}
 	return fieldsError(v.errs)
 }
@@ -132,6 +132,8 @@ func syntaxError(e *json.SyntaxError) error {
 	// gives the faulty byte's offset from 0, as an editor's cursor would.
 	return errMalformedJSON.WithMessage("The request body is not valid JSON: %s at byte %d.", e.Error(), e.Offset-1).WithCause(e)
 }
+
+var errUnexplained = errMalformedJSON.WithMessage("The request body does not match this endpoint's schema.")
 
 // Bounds of the walk: the body is already bounded by KEEL_MAX_BODY_BYTES,
 // but a body of thousands of typos should not make a problem as large.
@@ -180,15 +182,17 @@ var (
 // (fields[2].max_length). null fits everything, as in encoding/json.
 type validator struct{ errs []domain.FieldError }
 
+func (v *validator) full() bool { return len(v.errs) >= maxFieldErrors }
+
 func (v *validator) add(path, code, msg string) {
-	if len(v.errs) < maxFieldErrors {
+	if !v.full() {
 		v.errs = append(v.errs, domain.FieldError{Field: path, Code: code, Message: msg})
 	}
 }
 
 func (v *validator) walk(raw []byte, t reflect.Type, path string, depth int) {
 	raw = bytes.TrimSpace(raw)
-	if len(v.errs) >= maxFieldErrors || depth > maxWalkDepth || string(raw) == "null" {
+	if v.full() || depth > maxWalkDepth || string(raw) == "null" {
 		return
 	}
 	for t.Kind() == reflect.Pointer {
@@ -212,7 +216,7 @@ func (v *validator) walk(raw []byte, t reflect.Type, path string, depth int) {
 	switch t.Kind() {
 	case reflect.Struct:
 		fields := jsonFields(t)
-		eachMember(raw, func(key string, val []byte) {
+		eachMember(raw, func(key string, val []byte) bool {
 			f, ok := fields[key]
 			if !ok {
 				for name, ft := range fields {
@@ -224,19 +228,22 @@ func (v *validator) walk(raw []byte, t reflect.Type, path string, depth int) {
 			}
 			if !ok {
 				v.add(joinPath(path, key), "unknown_field", "This field is not part of the request.")
-				return
+			} else {
+				v.walk(val, f, joinPath(path, key), depth+1)
 			}
-			v.walk(val, f, joinPath(path, key), depth+1)
+			return !v.full()
 		})
 	case reflect.Map:
-		eachMember(raw, func(key string, val []byte) {
+		eachMember(raw, func(key string, val []byte) bool {
 			v.walk(val, t.Elem(), joinPath(path, key), depth+1)
+			return !v.full()
 		})
 	case reflect.Slice, reflect.Array:
 		i := 0
-		eachElement(raw, func(val []byte) {
+		eachElement(raw, func(val []byte) bool {
 			v.walk(val, t.Elem(), path+"["+strconv.Itoa(i)+"]", depth+1)
 			i++
+			return !v.full()
 		})
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if _, err := strconv.ParseInt(string(raw), 10, t.Bits()); err != nil {
@@ -245,6 +252,10 @@ func (v *validator) walk(raw []byte, t reflect.Type, path string, depth int) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if _, err := strconv.ParseUint(string(raw), 10, t.Bits()); err != nil {
 			v.add(path, "invalid_type", "Expected a non-negative integer in range, not "+string(raw)+".")
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, err := strconv.ParseFloat(string(raw), t.Bits()); err != nil {
+			v.add(path, "invalid_type", "Expected a number in range, not "+string(raw)+".")
 		}
 	}
 }
@@ -292,8 +303,9 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// eachMember calls fn with each member of a valid JSON object, in order.
-func eachMember(raw []byte, fn func(key string, val []byte)) {
+// eachMember calls fn with each member of a valid JSON object, in order,
+// while fn returns true.
+func eachMember(raw []byte, fn func(key string, val []byte) bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil { // {
 		return
@@ -308,12 +320,15 @@ func eachMember(raw []byte, fn func(key string, val []byte)) {
 		if err := dec.Decode(&val); err != nil {
 			return
 		}
-		fn(key, val)
+		if !fn(key, val) {
+			return
+		}
 	}
 }
 
-// eachElement calls fn with each element of a valid JSON array, in order.
-func eachElement(raw []byte, fn func(val []byte)) {
+// eachElement calls fn with each element of a valid JSON array, in order,
+// while fn returns true.
+func eachElement(raw []byte, fn func(val []byte) bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil { // [
 		return
@@ -323,7 +338,9 @@ func eachElement(raw []byte, fn func(val []byte)) {
 		if err := dec.Decode(&val); err != nil {
 			return
 		}
-		fn(val)
+		if !fn(val) {
+			return
+		}
 	}
 }
 

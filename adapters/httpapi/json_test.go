@@ -157,3 +157,36 @@ func TestOptionalBodyMayBeEmptyJSON(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+f.token)
 	decodeProblem(t, f.serve(req), http.StatusBadRequest, "malformed_json")
 }
+
+// FuzzDecodeJSON: any body decodes or is refused as a 400 or a 422, with
+// at most maxFieldErrors fields; the walk never panics and finds a field at
+// fault in every valid JSON body the decoder refuses.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"x","fields":[{"name":"a","lenght":3,"min":"1"}],"notify":{"recipients":[1]}}`,
+		`{"notify":null,"autoresponder":{"enabled":"no"},"retention_days":1.5,"x":{"y":[]}}`,
+		`{"fields":[[]],"allowed_origins":{},"NAME":"x"}`, `{"fields":[{"min":1e999}]}`, `[]`, `"x"`, `1e999`, `{"a":`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, dst := range []any{&formRequest{}, &formPatch{}, &createEntryRequest{}, &publishRequest{}} {
+			err := decodeBytes(body, dst)
+			if err == nil {
+				continue
+			}
+			var de *domain.Error
+			if !errors.As(err, &de) {
+				t.Fatalf("decode %q: %v is not a *domain.Error", body, err)
+			}
+			switch s := statusOf(de); {
+			case de.Message == errUnexplained.Message:
+				t.Fatalf("decode %q: the walk found no field at fault in %v", body, de)
+			case s == http.StatusBadRequest && de.Code == "malformed_json":
+			case s == http.StatusUnprocessableEntity && len(de.Fields) > 0 && len(de.Fields) <= maxFieldErrors:
+			default:
+				t.Fatalf("decode %q: %d %s %+v", body, s, de.Code, de.Fields)
+			}
+		}
+	})
+}
