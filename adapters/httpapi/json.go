@@ -82,7 +82,7 @@ func isJSON(c *gin.Context) bool {
 }
 
 // decodeBytes is decodeJSON after the body is read. The happy path is one
-// strict json.Decoder pass; only when that fails does validateJSON walk the
+// strict json.Decoder pass; only when that fails does the validator walk the
 // body against dst's type to report every field at fault, not only the
 // first one the decoder met.
 func decodeBytes(body []byte, dst any) error {
