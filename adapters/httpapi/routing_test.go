@@ -1,13 +1,19 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/adapters/argon2id"
+	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/ratelimit"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/system"
 )
 
 // TestUnknownPathsAreNotFound checks that a path no route serves is 404
@@ -190,4 +196,47 @@ func TestPublicErrorsCarryCORS(t *testing.T) {
 			check(t, request(http.MethodGet, "/v1/sites/shop/posts?limit=zero", origin, ""), http.StatusUnprocessableEntity, "validation_failed", want)
 		}
 	})
+}
+
+// TestSetupHasLocation checks the one 201 that newFormsFixture cannot
+// reach, since it sets the instance up itself: setup's Location is
+// /v1/me, which the returned token reads as the new user.
+func TestSetupHasLocation(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.New(t)
+	clock := &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1})
+	if err != nil {
+		t.Fatalf("casbinauthz.New: %v", err)
+	}
+	t.Cleanup(func() { _ = authz.Close() })
+	ids, err := identity.NewService(t.Context(), identity.Config{
+		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: time.Hour,
+		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
+		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
+		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
+	})
+	if err != nil {
+		t.Fatalf("identity.NewService: %v", err)
+	}
+	srv := New(Config{Logger: slog.New(slog.DiscardHandler), System: system.NewService(db, db, clock), Identity: ids})
+	serve := func(req *http.Request) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		return w
+	}
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/setup",
+		strings.NewReader(`{"email":"owner@example.com","password":"correct horse battery","name":"Owner"}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := serve(req)
+	res := decodeBody[loginResponse](t, w, http.StatusCreated)
+	loc := w.Header().Get("Location")
+	if loc != "/v1/me" {
+		t.Fatalf("Location = %q, want /v1/me", loc)
+	}
+	req = httptest.NewRequestWithContext(t.Context(), http.MethodGet, loc, nil)
+	req.Header.Set("Authorization", "Bearer "+res.Token)
+	if w := serve(req); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), res.User.ID) {
+		t.Fatalf("GET %s = %d %s, want the new user %s", loc, w.Code, w.Body, res.User.ID)
+	}
 }
