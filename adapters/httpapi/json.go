@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -260,7 +261,18 @@ func (v *validator) walk(raw []byte, t reflect.Type, path string, depth int) {
 	}
 }
 
+// maxKeyEcho bounds a member name as the problem echoes it: the names are
+// the client's, and a long one should not make the answer as long again.
+const maxKeyEcho = 100
+
 func joinPath(path, key string) string {
+	if len(key) > maxKeyEcho {
+		cut := maxKeyEcho
+		for cut > 0 && !utf8.RuneStart(key[cut]) {
+			cut--
+		}
+		key = key[:cut] + "…"
+	}
 	if path == "" {
 		return key
 	}

@@ -37,6 +37,8 @@ func TestDecodeJSONNamesEveryFieldAtFault(t *testing.T) {
 			[]domain.FieldError{{Field: "enabled", Code: "invalid_type", Message: "Expected a boolean"}, {Field: "events", Code: "invalid_type", Message: "Expected an array"}}},
 		{"a timestamp that is not one", &publishRequest{}, `{"publish_at":"tomorrow"}`, "invalid_type",
 			[]domain.FieldError{{Field: "publish_at", Code: "invalid_type", Message: "RFC 3339"}}},
+		{"a long name is cut", &seoDTO{}, `{"` + strings.Repeat("é", 80) + `":1}`, "unknown_field",
+			[]domain.FieldError{{Field: strings.Repeat("é", 50) + "…", Code: "unknown_field"}}},
 		{"an integer out of range", &formPatch{}, `{"retention_days":1e30}`, "invalid_type",
 			[]domain.FieldError{{Field: "retention_days", Code: "invalid_type", Message: "integer"}}},
 	}
