@@ -20,6 +20,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.POST("/auth/login", h.login)
 	v1.POST("/auth/logout", h.logout)
 	v1.GET("/me", h.me)
+	v1.GET("/api-keys/current", h.currentAPIKey)
 
 	v1.POST("/users", h.createUser)
 	v1.GET("/users", h.listUsers)
@@ -467,6 +468,30 @@ func (h identityRoutes) createAPIKey(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Location", c.Request.URL.Path+"/"+out.ID)
 	c.JSON(http.StatusCreated, out)
+}
+
+// currentAPIKeyResponse is a key's view of itself: the key as the list
+// shows it, without secret or hash, and the workspace it acts in.
+type currentAPIKeyResponse struct {
+	apiKeyResponse
+	Workspace workspaceRef `json:"workspace"`
+}
+
+type workspaceRef struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+}
+
+func (h identityRoutes) currentAPIKey(c *gin.Context) {
+	cur, err := h.ids.CurrentAPIKey(c.Request.Context(), principal(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, currentAPIKeyResponse{
+		apiKeyResponse: toAPIKeyResponse(cur.Key),
+		Workspace:      workspaceRef{ID: string(cur.Workspace.ID()), Slug: cur.Workspace.Slug()},
+	})
 }
 
 func (h identityRoutes) listAPIKeys(c *gin.Context) {

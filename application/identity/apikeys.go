@@ -127,6 +127,42 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref stri
 	return nil
 }
 
+// CurrentAPIKey is the key a request authenticated with and its workspace.
+type CurrentAPIKey struct {
+	Key       domain.APIKey
+	Workspace domain.Workspace
+}
+
+// errNotAnAPIKey answers a person asking which key they are: the question
+// has an answer only for a key, and a person's account is at /v1/me.
+var errNotAnAPIKey = domain.E(domain.KindForbidden, "not_an_api_key", "Only an API key can ask which key it is; people see their account at /v1/me.")
+
+// CurrentAPIKey lets a key see what it is (its name, scopes, workspace and
+// expiry), whatever its scopes: a program should learn what it may do
+// without trying. A person gets 403 not_an_api_key, anyone else 401.
+func (s *Service) CurrentAPIKey(ctx context.Context, p domain.Principal) (_ CurrentAPIKey, err error) {
+	ctx, end := usecase.Start(ctx, "identity.CurrentAPIKey")
+	defer end(&err)
+	switch p.Kind() {
+	case domain.APIKeyPrincipal:
+	case domain.UserPrincipal:
+		return CurrentAPIKey{}, errNotAnAPIKey
+	default:
+		return CurrentAPIKey{}, domain.ErrUnauthenticated
+	}
+	var out CurrentAPIKey
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		if out.Key, err = st.APIKeys().Get(ctx, p.KeyWorkspace(), p.APIKey()); err != nil {
+			return fmt.Errorf("load key %s: %w", p.APIKey(), err)
+		}
+		if out.Workspace, err = st.Workspaces().Get(ctx, p.KeyWorkspace()); err != nil {
+			return fmt.Errorf("load workspace %s: %w", p.KeyWorkspace(), err)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ListAuditEvents lists a workspace's audit log, newest first (admins and
 // owners).
 func (s *Service) ListAuditEvents(ctx context.Context, p domain.Principal, ref string, page ports.Page) (_ []domain.AuditEvent, next string, err error) {

@@ -82,6 +82,8 @@ var matrix = []row{
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "POST /v1/auth/login", body: loginBody},
 	{want: want(401, 204, 204, 204, 204, 204, 403, 403, 204, 401, 401), route: "POST /v1/auth/logout"},
 	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me"},
+	// Any key sees itself, whatever its scopes; people have /v1/me.
+	{want: want(401, 403, 403, 403, 403, 403, 200, 200, 403, 401, 401), route: "GET /v1/api-keys/current", codes: notAnAPIKey},
 
 	{want: want(401, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401), route: "POST /v1/users", body: createUserBody},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
@@ -243,6 +245,12 @@ func addMemberBody(f *fixture) any {
 }
 
 func changeRoleBody(*fixture) any { return map[string]string{"role": "editor"} }
+
+// notAnAPIKey is the code every person gets from a route only keys may use.
+var notAnAPIKey = map[principal]string{
+	viewer: "not_an_api_key", editor: "not_an_api_key", admin: "not_an_api_key", owner: "not_an_api_key",
+	instanceAdmin: "not_an_api_key", otherMember: "not_an_api_key",
+}
 
 func createKeyBody(*fixture) any {
 	return map[string]any{"name": "ci", "scopes": []string{"content:read"}}
