@@ -31,6 +31,7 @@ var codeStatus = map[string]int{
 	"body_too_large":         http.StatusRequestEntityTooLarge,
 	"unsupported_media_type": http.StatusUnsupportedMediaType,
 	"malformed_json":         http.StatusBadRequest,
+	"unknown_parameter":      http.StatusBadRequest,
 	"malformed_form":         http.StatusBadRequest,
 	"invalid_utf8":           http.StatusBadRequest,
 	"form_closed":            http.StatusGone,

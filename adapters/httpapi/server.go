@@ -121,7 +121,9 @@ func New(cfg Config) *Server {
 	if cfg.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
-	v1 := e.Group("/v1", noStore)
+	// checkQuery runs before authentication: which parameters a route
+	// reads is public, and a typo is worth reporting before a 401 or 403.
+	v1 := e.Group("/v1", noStore, checkQuery)
 	if cfg.Identity != nil {
 		v1.Use(authenticate(cfg.Identity))
 		identityRoutes{ids: cfg.Identity}.register(v1)

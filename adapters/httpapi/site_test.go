@@ -101,14 +101,17 @@ func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
 	}
 	for i := range 10_000 {
 		n := strconv.Itoa(i)
-		var path string
+		// Unknown parameters are refused (query.go) and so never reach
+		// the cache; known ones in other spellings and forged Hosts are
+		// served from the canonical entry.
+		path, want := "", http.StatusBadRequest
 		switch i % 5 {
 		case 0:
 			path = "/v1/sites/acme/posts?utm_source=" + n
 		case 1:
-			path = "/v1/sites/acme/posts?limit=0050&junk" + n + "=x&tag="
+			path, want = "/v1/sites/acme/posts?limit=0050&cursor=&tag=", http.StatusOK
 		case 2:
-			path = "/v1/sites/acme/posts?tag=nosuch" + n
+			path, want = "/v1/sites/acme/posts?tag=nosuch"+n, http.StatusOK
 		case 3:
 			path = "/v1/sites/acme/posts/hello?v=" + n
 		default:
@@ -116,8 +119,8 @@ func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
 		}
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 		req.Host = "h" + n + ".example"
-		if w := f.serve(req); w.Code != http.StatusOK {
-			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		if w := f.serve(req); w.Code != want {
+			t.Fatalf("%s: %d %s, want %d", path, w.Code, w.Body, want)
 		}
 	}
 	if n := f.cache.Len(); n != len(pages) {
