@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"slices"
 	"strings"
 	"time"
 )
@@ -219,6 +220,48 @@ func (k APIKey) Usable(now time.Time) bool {
 
 // Matches reports, in constant time, whether secret is this key's.
 func (k APIKey) Matches(secret string) bool { return SameHash(HashSecret(secret), k.secretHash) }
+
+// ErrAPIKeyRevoked refuses a change to a revoked key, which can never
+// authenticate again: a client changing it is most likely confused about
+// which key it holds.
+var ErrAPIKeyRevoked = E(KindConflict, "api_key_revoked", "The API key is revoked and cannot change.")
+
+// Update renames the key and narrows its scopes; a nil name or scopes
+// keeps them. Scopes may only narrow: widening a key would hand a program
+// more than was granted when its secret was shown, so a scope the key
+// does not hold is refused (422 scope_not_held), as is an empty list.
+func (k *APIKey) Update(name *string, scopes []string) error {
+	if k.revokedAt != nil {
+		return ErrAPIKeyRevoked
+	}
+	var errs []FieldError
+	newName := k.name
+	if name != nil {
+		n, ferr := checkName("name", *name)
+		if ferr != nil {
+			errs = append(errs, *ferr)
+		}
+		newName = n
+	}
+	newScopes := k.scopes
+	if scopes != nil {
+		ps, err := ParseScopes(scopes)
+		if err != nil {
+			errs = append(errs, err.(*Error).Fields...)
+		}
+		for _, p := range ps {
+			if !slices.Contains(k.scopes, p) {
+				errs = append(errs, FieldError{"scopes", "scope_not_held", "The key does not hold " + quote(p.String()) + "; scopes may only narrow."})
+			}
+		}
+		newScopes = ps
+	}
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	k.name, k.scopes = newName, newScopes
+	return nil
+}
 
 // Revoke ends the key at now. Revoking twice keeps the first time.
 func (k *APIKey) Revoke(now time.Time) {

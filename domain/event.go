@@ -151,7 +151,7 @@ var EventTypes = []string{
 	"page.published", "page.unpublished", "page.updated", "page.deleted",
 	EventFormCreated, EventFormUpdated, EventFormDeleted,
 	EventMemberAdded, EventMemberRemoved, EventMemberRoleChanged,
-	EventAPIKeyCreated, EventAPIKeyRevoked,
+	EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyRevoked,
 }
 
 // The member and API key event types.
@@ -160,6 +160,7 @@ const (
 	EventMemberRemoved     = "member.removed"
 	EventMemberRoleChanged = "member.role_changed"
 	EventAPIKeyCreated     = "api_key.created"
+	EventAPIKeyUpdated     = "api_key.updated"
 	EventAPIKeyRevoked     = "api_key.revoked"
 )
 
@@ -229,7 +230,7 @@ func MemberRemovedEvent(ws WorkspaceID, user UserID, role Role, now time.Time) E
 	return NewEvent(ws, EventMemberRemoved, string(user), map[string]any{"user_id": string(user), "role": role.s}, now)
 }
 
-// APIKeyEvent reports that k was created or revoked: the key as the API
+// APIKeyEvent reports that k was created, updated or revoked: the key as the API
 // lists it, which never includes its secret.
 func APIKeyEvent(typ string, k APIKey, now time.Time) Event {
 	scopes := make([]string, 0, len(k.scopes))

@@ -40,6 +40,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 
 	v1.POST("/workspaces/:ws/api-keys", h.createAPIKey)
 	v1.GET("/workspaces/:ws/api-keys", h.listAPIKeys)
+	v1.PATCH("/workspaces/:ws/api-keys/:key", h.updateAPIKey)
 	v1.DELETE("/workspaces/:ws/api-keys/:key", h.revokeAPIKey)
 
 	v1.GET("/workspaces/:ws/audit-events", h.listAuditEvents)
@@ -498,6 +499,29 @@ func (h identityRoutes) listAPIKeys(c *gin.Context) {
 	serveList(c, func(page ports.Page) ([]domain.APIKey, string, error) {
 		return h.ids.ListAPIKeys(c.Request.Context(), principal(c), c.Param("ws"), page)
 	}, toAPIKeyResponse)
+}
+
+// updateAPIKeyRequest leaves out what it does not change; scopes, when
+// present, replace the key's and may only narrow them.
+type updateAPIKeyRequest struct {
+	Name   *string  `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+func (h identityRoutes) updateAPIKey(c *gin.Context) {
+	var req updateAPIKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	k, err := h.ids.UpdateAPIKey(c.Request.Context(), principal(c), identity.UpdateAPIKeyInput{
+		Workspace: c.Param("ws"), ID: domain.APIKeyID(c.Param("key")), Name: req.Name, Scopes: req.Scopes,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAPIKeyResponse(k))
 }
 
 func (h identityRoutes) revokeAPIKey(c *gin.Context) {

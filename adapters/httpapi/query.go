@@ -72,6 +72,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodDelete, "/v1/workspaces/:ws/members/:user"}:  accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/api-keys"}:         accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/api-keys"}:          accepts(paged...),
+	{http.MethodPatch, "/v1/workspaces/:ws/api-keys/:key"}:   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/api-keys/:key"}:  accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/audit-events"}:      accepts(paged...),
 

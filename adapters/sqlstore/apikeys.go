@@ -48,12 +48,8 @@ func scanAPIKey(sc scanner) (domain.APIKey, error) {
 }
 
 func (s apiKeyStore) Add(ctx context.Context, k domain.APIKey) error {
-	scopes := make([]string, 0, len(k.Scopes()))
-	for _, p := range k.Scopes() {
-		scopes = append(scopes, p.String())
-	}
 	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		k.ID().String(), k.Workspace().String(), k.Name(), strings.Join(scopes, " "), k.Prefix(), k.SecretHash(),
+		k.ID().String(), k.Workspace().String(), k.Name(), scopeColumn(k), k.Prefix(), k.SecretHash(),
 		nullTime(k.ExpiresAt()), k.CreatedBy().String(), k.CreatedAt(), nullTime(k.LastUsedAt()), nullTime(k.RevokedAt()))
 	if err != nil {
 		return fmt.Errorf("add API key %s: %w", k.ID(), err)
@@ -96,6 +92,27 @@ func (s apiKeyStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Pa
 	}
 	ks, next := cut(ks, limit, func(k domain.APIKey) string { return k.ID().String() })
 	return ks, next, nil
+}
+
+func (s apiKeyStore) Update(ctx context.Context, k domain.APIKey) error {
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE api_keys SET name = ?, scopes = ? WHERE workspace_id = ? AND id = ?`),
+		k.Name(), scopeColumn(k), k.Workspace().String(), k.ID().String())
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("update API key %s: %w", k.ID(), err)
+	}
+	return nil
+}
+
+// scopeColumn stores a key's scopes as one space-separated string.
+func scopeColumn(k domain.APIKey) string {
+	scopes := make([]string, 0, len(k.Scopes()))
+	for _, p := range k.Scopes() {
+		scopes = append(scopes, p.String())
+	}
+	return strings.Join(scopes, " ")
 }
 
 func (s apiKeyStore) Revoke(ctx context.Context, k domain.APIKey) error {

@@ -90,6 +90,61 @@ func (s *Service) ListAPIKeys(ctx context.Context, p domain.Principal, ref strin
 	return keys, next, err
 }
 
+// UpdateAPIKeyInput renames a key or narrows its scopes; nil keeps each.
+type UpdateAPIKeyInput struct {
+	Workspace string
+	ID        domain.APIKeyID
+	Name      *string
+	Scopes    []string
+}
+
+// UpdateAPIKey renames a key and narrows its scopes (admins and owners, in
+// person, as for creation). Narrowing takes effect at once on this node
+// and within a second on every other, as a revocation does; a scope the
+// key does not hold is refused, since widening would grant a program more
+// than its creator chose when the secret was shown.
+func (s *Service) UpdateAPIKey(ctx context.Context, p domain.Principal, in UpdateAPIKeyInput) (_ domain.APIKey, err error) {
+	ctx, end := usecase.Start(ctx, "identity.UpdateAPIKey")
+	defer end(&err)
+	var k domain.APIKey
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermAPIKeysWrite)
+		if err != nil {
+			return err
+		}
+		if err := requireUser(p); err != nil {
+			return err
+		}
+		if k, err = st.APIKeys().Get(ctx, w.ID(), in.ID); err != nil {
+			return err
+		}
+		before := k
+		if err := k.Update(in.Name, in.Scopes); err != nil {
+			return err
+		}
+		if err := st.APIKeys().Update(ctx, k); err != nil {
+			return fmt.Errorf("update key: %w", err)
+		}
+		if err := policyChanged(ctx, st); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, st, domain.APIKeyEvent(domain.EventAPIKeyUpdated, k, s.now())); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "api_key.updated", "api_key", string(k.ID()), map[string]string{
+			"name": k.Name(), "scopes": scopeList(k.Scopes()), "previous_name": before.Name(), "previous_scopes": scopeList(before.Scopes()),
+		})
+	})
+	if err != nil {
+		return domain.APIKey{}, err
+	}
+	// A verified key is cached with its scopes: forget it so that the
+	// narrower scopes apply from the next request.
+	s.creds.forgetWhere(func(c domain.Principal) bool { return c.APIKey() == k.ID() })
+	s.reload(ctx)
+	return k, nil
+}
+
 // RevokeAPIKey revokes a key at once on this node and within a second on
 // every other (admins and owners).
 func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref string, id domain.APIKeyID) (err error) {

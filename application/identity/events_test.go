@@ -13,7 +13,7 @@ import (
 )
 
 // TestMemberAndKeyChangesWriteEvents: adding, re-roling and removing a
-// member, and creating and revoking keys, each write one event in the
+// member, and creating, updating and revoking keys, each write one event in the
 // workspace's feed; removing a member also reports the keys it revoked.
 // No event holds a key's secret, and a removal keeps no address or name.
 func TestMemberAndKeyChangesWriteEvents(t *testing.T) {
@@ -37,6 +37,10 @@ func TestMemberAndKeyChangesWriteEvents(t *testing.T) {
 	}
 	bobs, err := f.svc.CreateAPIKey(t.Context(), bobP, identity.CreateAPIKeyInput{Workspace: "docs", Name: "bob's", Scopes: []string{"forms:read"}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := "ci nightly"
+	if _, err := f.svc.UpdateAPIKey(t.Context(), owner, identity.UpdateAPIKeyInput{Workspace: "docs", ID: mine.Key.ID(), Name: &renamed}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.RevokeAPIKey(t.Context(), owner, "docs", mine.Key.ID()); err != nil {
@@ -76,6 +80,7 @@ func TestMemberAndKeyChangesWriteEvents(t *testing.T) {
 		"member.role_changed " + string(bob.ID()) + " admin",
 		"api_key.created " + string(mine.Key.ID()),
 		"api_key.created " + string(bobs.Key.ID()),
+		"api_key.updated " + string(mine.Key.ID()),
 		"api_key.revoked " + string(mine.Key.ID()),
 		"api_key.revoked " + string(bobs.Key.ID()),
 		"member.removed " + string(bob.ID()) + " admin",
@@ -86,7 +91,10 @@ func TestMemberAndKeyChangesWriteEvents(t *testing.T) {
 	if removed := string(evs[len(evs)-1].Data); strings.Contains(removed, "bob@example.com") {
 		t.Errorf("member.removed data = %s, want no address", removed)
 	}
-	if !strings.Contains(string(evs[4].Data), `"revoked_at":"`) {
-		t.Errorf("api_key.revoked data = %s, want its revocation time", evs[4].Data)
+	if !strings.Contains(string(evs[4].Data), `"name":"ci nightly"`) {
+		t.Errorf("api_key.updated data = %s, want the new name", evs[4].Data)
+	}
+	if !strings.Contains(string(evs[5].Data), `"revoked_at":"`) {
+		t.Errorf("api_key.revoked data = %s, want its revocation time", evs[5].Data)
 	}
 }

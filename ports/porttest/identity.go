@@ -595,6 +595,34 @@ func apiKeys(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	t.Run("Update", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		u, w, other := addUser(t, uow, "alice@example.com"), addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		k, kept := mustKey(t, w.ID(), u.ID(), nil), mustKey(t, w.ID(), u.ID(), nil)
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			return errors.Join(st.APIKeys().Add(ctx, k), st.APIKeys().Add(ctx, kept))
+		})
+		name := "Nightly export"
+		if err := k.Update(&name, []string{"content:read", "forms:read"}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.APIKeys().Update(ctx, k) })
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, want := range []domain.APIKey{k, kept} {
+				got, err := st.APIKeys().Get(ctx, w.ID(), want.ID())
+				if err != nil {
+					return err
+				}
+				if keyView(got) != keyView(want) {
+					t.Errorf("after Update, stored key =\n %s, want\n %s", keyView(got), keyView(want))
+				}
+			}
+			moved := domain.RehydrateAPIKey(k.ID(), other.ID(), k.Name(), k.Scopes(), k.Prefix(), k.SecretHash(), nil, u.ID(), k.CreatedAt(), nil, nil)
+			wantErr(t, "Update(another workspace)", st.APIKeys().Update(ctx, moved), domain.ErrNotFound)
+			return nil
+		})
+	})
 	t.Run("RevokeCreatedBy", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)

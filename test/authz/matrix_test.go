@@ -108,6 +108,7 @@ var matrix = []row{
 
 	{want: want(401, 403, 403, 201, 201, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/api-keys", body: createKeyBody},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/api-keys"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/api-keys/:key", body: narrowKeyBody},
 	{want: want(401, 403, 403, 204, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/api-keys/:key"},
 
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/audit-events"},
@@ -245,6 +246,11 @@ func addMemberBody(f *fixture) any {
 }
 
 func changeRoleBody(*fixture) any { return map[string]string{"role": "editor"} }
+
+// narrowKeyBody renames the victim key and keeps the one scope it holds.
+func narrowKeyBody(*fixture) any {
+	return map[string]any{"name": "narrowed", "scopes": []string{"content:read"}}
+}
 
 // notAnAPIKey is the code every person gets from a route only keys may use.
 var notAnAPIKey = map[principal]string{
