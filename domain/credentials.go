@@ -132,6 +132,10 @@ type APIKey struct {
 	createdAt  time.Time
 	lastUsedAt *time.Time
 	revokedAt  *time.Time
+	// previousHash is the hash of the secret a rotation replaced, which
+	// still authenticates before previousUntil; both are nil otherwise.
+	previousHash  []byte
+	previousUntil *time.Time
 }
 
 // apiKeyPrefix starts every API key; the public prefix and the secret
@@ -186,10 +190,15 @@ func ParseAPIKeyToken(s string) (prefix, secret string, ok bool) {
 	return rest[:8], rest[9:], true
 }
 
-// RehydrateAPIKey rebuilds a stored key.
+// RehydrateAPIKey rebuilds a stored key. previousHash and previousUntil
+// are the replaced secret of a rotation still in its grace period, or nil.
 func RehydrateAPIKey(id APIKeyID, ws WorkspaceID, name string, scopes []Permission, prefix string, secretHash []byte,
-	expiresAt *time.Time, createdBy UserID, createdAt time.Time, lastUsedAt, revokedAt *time.Time) APIKey {
-	return APIKey{id, ws, name, scopes, prefix, secretHash, utcPtr(expiresAt), createdBy, createdAt.UTC(), utcPtr(lastUsedAt), utcPtr(revokedAt)}
+	expiresAt *time.Time, createdBy UserID, createdAt time.Time, lastUsedAt, revokedAt *time.Time, previousHash []byte, previousUntil *time.Time) APIKey {
+	if len(previousHash) == 0 || previousUntil == nil {
+		previousHash, previousUntil = nil, nil
+	}
+	return APIKey{id, ws, name, scopes, prefix, secretHash, utcPtr(expiresAt), createdBy, createdAt.UTC(), utcPtr(lastUsedAt), utcPtr(revokedAt),
+		previousHash, utcPtr(previousUntil)}
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -213,6 +222,11 @@ func (k APIKey) LastUsedAt() *time.Time { return k.lastUsedAt }
 func (k APIKey) RevokedAt() *time.Time  { return k.revokedAt }
 func (k APIKey) Revoked() bool          { return k.revokedAt != nil }
 
+// PreviousSecretHash and PreviousUntil describe the secret the last
+// rotation replaced while it still authenticates; nil otherwise.
+func (k APIKey) PreviousSecretHash() []byte { return k.previousHash }
+func (k APIKey) PreviousUntil() *time.Time  { return k.previousUntil }
+
 // Usable reports whether the key may authenticate a request at now.
 func (k APIKey) Usable(now time.Time) bool {
 	return k.revokedAt == nil && (k.expiresAt == nil || now.Before(*k.expiresAt))
@@ -220,6 +234,57 @@ func (k APIKey) Usable(now time.Time) bool {
 
 // Matches reports, in constant time, whether secret is this key's.
 func (k APIKey) Matches(secret string) bool { return SameHash(HashSecret(secret), k.secretHash) }
+
+// MatchesPrevious reports, in constant time, whether secret is the one the
+// last rotation replaced and its grace period has not ended at now.
+func (k APIKey) MatchesPrevious(secret string, now time.Time) bool {
+	return k.previousUntil != nil && now.Before(*k.previousUntil) && SameHash(HashSecret(secret), k.previousHash)
+}
+
+// The grace period of a rotation: how long the replaced secret keeps
+// working, so that every deployment of a program can switch to the new one.
+const (
+	DefaultAPIKeyGrace = 24 * time.Hour
+	MaxAPIKeyGrace     = 7 * 24 * time.Hour
+)
+
+// ParseAPIKeyGrace reads a grace period written as a Go duration ("1h",
+// "90m", "0s"); nil is the default of 24 hours. It must lie between 0 and
+// 7 days: a longer overlap would keep a leaked secret working too long.
+func ParseAPIKeyGrace(s *string) (time.Duration, error) {
+	if s == nil {
+		return DefaultAPIKeyGrace, nil
+	}
+	d, err := time.ParseDuration(*s)
+	if err != nil {
+		return 0, Invalid(FieldError{"grace_period", "invalid_duration", "Give a duration such as \"1h\" or \"30m\"."})
+	}
+	if d < 0 || d > MaxAPIKeyGrace {
+		return 0, Invalid(FieldError{"grace_period", "out_of_range", "The grace period must be between 0 and 7 days (168h)."})
+	}
+	return d, nil
+}
+
+// Rotate gives the key a new secret, returned as the full "keel_…" token
+// to show this once, and keeps the current one working for grace (0 ends
+// it at once). The prefix stays, so both secrets find the key. Only one
+// secret is kept in grace: rotating again drops the one replaced before.
+func (k *APIKey) Rotate(grace time.Duration, now time.Time) (string, error) {
+	if k.revokedAt != nil {
+		return "", ErrAPIKeyRevoked
+	}
+	if grace < 0 || grace > MaxAPIKeyGrace {
+		return "", Invalid(FieldError{"grace_period", "out_of_range", "The grace period must be between 0 and 7 days (168h)."})
+	}
+	k.previousHash, k.previousUntil = nil, nil
+	if grace > 0 {
+		until := Timestamp(now.Add(grace))
+		k.previousHash, k.previousUntil = k.secretHash, &until
+	}
+	secret := randomToken(32)
+	k.secretHash = HashSecret(secret)
+	return apiKeyPrefix + k.prefix + "_" + secret, nil
+}
 
 // ErrAPIKeyRevoked refuses a change to a revoked key, which can never
 // authenticate again: a client changing it is most likely confused about

@@ -80,3 +80,52 @@ func TestAPIKeyUpdate(t *testing.T) {
 		t.Errorf("Update of a revoked key = %v, want ErrAPIKeyRevoked", err)
 	}
 }
+
+// TestAPIKeyRotate checks that a rotated key accepts its new secret, and
+// its old one only before the grace period ends, and that the grace period
+// is bounded.
+func TestAPIKeyRotate(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	k, token, err := domain.NewAPIKey(domain.NewAPIKeyInput{Workspace: "wsp_1", Name: "CI", Scopes: []string{"forms:read"}, CreatedBy: "usr_1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, old, _ := domain.ParseAPIKeyToken(token)
+	newToken, err := k.Rotate(time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix, secret, ok := domain.ParseAPIKeyToken(newToken)
+	if !ok || prefix != k.Prefix() || secret == old {
+		t.Fatalf("rotated token %q: want the same prefix %s and a new secret", newToken, k.Prefix())
+	}
+	if !k.Matches(secret) || k.Matches(old) {
+		t.Error("the current secret is not the new one")
+	}
+	if !k.MatchesPrevious(old, now.Add(time.Hour-time.Microsecond)) || k.MatchesPrevious(old, now.Add(time.Hour)) || k.MatchesPrevious(secret, now) {
+		t.Error("the old secret must match before the grace period ends, and only then")
+	}
+
+	for _, s := range []string{"-1s", "168h0m1s", "1 hour"} {
+		if _, err := domain.ParseAPIKeyGrace(&s); domain.KindOf(err) != domain.KindInvalid {
+			t.Errorf("ParseAPIKeyGrace(%q) = %v, want invalid", s, err)
+		}
+	}
+	for s, want := range map[string]time.Duration{"0s": 0, "168h": 7 * 24 * time.Hour, "90m": 90 * time.Minute} {
+		if d, err := domain.ParseAPIKeyGrace(&s); err != nil || d != want {
+			t.Errorf("ParseAPIKeyGrace(%q) = %v, %v; want %v", s, d, err, want)
+		}
+	}
+	if d, err := domain.ParseAPIKeyGrace(nil); err != nil || d != 24*time.Hour {
+		t.Errorf("ParseAPIKeyGrace(nil) = %v, %v; want 24h", d, err)
+	}
+
+	if _, err := k.Rotate(0, now); err != nil || k.MatchesPrevious(secret, now) || k.PreviousUntil() != nil {
+		t.Errorf("a rotation with no grace kept the replaced secret: %v", err)
+	}
+	k.Revoke(now)
+	if _, err := k.Rotate(time.Hour, now); !errors.Is(err, domain.ErrAPIKeyRevoked) {
+		t.Errorf("Rotate of a revoked key = %v, want ErrAPIKeyRevoked", err)
+	}
+}

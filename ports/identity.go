@@ -117,8 +117,9 @@ type APIKeyStore interface {
 	Get(ctx context.Context, ws domain.WorkspaceID, id domain.APIKeyID) (domain.APIKey, error)
 	// List returns the keys of ws ordered by ID, revoked ones included.
 	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.APIKey, string, error)
-	// Update saves the key's name and scopes; ErrNotFound when there is
-	// no such key in its workspace.
+	// Update saves the key's name, scopes and secrets (the current one and
+	// the one a rotation replaced, with its end); ErrNotFound when there
+	// is no such key in its workspace.
 	Update(ctx context.Context, k domain.APIKey) error
 	// Revoke saves the key's revocation time.
 	Revoke(ctx context.Context, k domain.APIKey) error

@@ -42,6 +42,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.GET("/workspaces/:ws/api-keys", h.listAPIKeys)
 	v1.PATCH("/workspaces/:ws/api-keys/:key", h.updateAPIKey)
 	v1.DELETE("/workspaces/:ws/api-keys/:key", h.revokeAPIKey)
+	v1.POST("/workspaces/:ws/api-keys/:key/rotate", h.rotateAPIKey)
 
 	v1.GET("/workspaces/:ws/audit-events", h.listAuditEvents)
 	v1.GET("/audit-events", h.listInstanceAuditEvents)
@@ -522,6 +523,38 @@ func (h identityRoutes) updateAPIKey(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toAPIKeyResponse(k))
+}
+
+// rotateAPIKeyRequest's body is optional: no grace period means 24 hours.
+type rotateAPIKeyRequest struct {
+	GracePeriod *string `json:"grace_period"`
+}
+
+// rotatedAPIKeyResponse is the key with its new secret, shown this once,
+// and when the secret it replaced stops working (null: already stopped).
+type rotatedAPIKeyResponse struct {
+	apiKeyResponse
+	PreviousKeyExpiresAt *time.Time `json:"previous_key_expires_at"`
+}
+
+func (h identityRoutes) rotateAPIKey(c *gin.Context) {
+	var req rotateAPIKeyRequest
+	if err := optionalJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	k, err := h.ids.RotateAPIKey(c.Request.Context(), principal(c), identity.RotateAPIKeyInput{
+		Workspace: c.Param("ws"), ID: domain.APIKeyID(c.Param("key")), GracePeriod: req.GracePeriod,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := rotatedAPIKeyResponse{apiKeyResponse: toAPIKeyResponse(k.Key), PreviousKeyExpiresAt: k.Key.PreviousUntil()}
+	out.Key = k.Secret
+	// The secret is in this body only: keep it out of every cache.
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
 }
 
 func (h identityRoutes) revokeAPIKey(c *gin.Context) {

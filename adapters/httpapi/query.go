@@ -75,6 +75,8 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPatch, "/v1/workspaces/:ws/api-keys/:key"}:   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/api-keys/:key"}:  accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/audit-events"}:      accepts(paged...),
+	// Its own group, so that its long path does not realign the block above.
+	{http.MethodPost, "/v1/workspaces/:ws/api-keys/:key/rotate"}: accepts(),
 
 	{http.MethodGet, "/v1/workspaces/:ws/messages"}:                 accepts(with(paged, "status")...),
 	{http.MethodPost, "/v1/workspaces/:ws/messages/:message/retry"}: accepts(),

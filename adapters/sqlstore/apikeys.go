@@ -14,7 +14,7 @@ import (
 // apiKeyStore implements ports.APIKeyStore.
 type apiKeyStore struct{ *stores }
 
-const apiKeyColumns = `id, workspace_id, name, scopes, prefix, secret_hash, expires_at, created_by, created_at, last_used_at, revoked_at`
+const apiKeyColumns = `id, workspace_id, name, scopes, prefix, secret_hash, expires_at, created_by, created_at, last_used_at, revoked_at, previous_secret_hash, previous_until`
 
 type apiKeyRow struct {
 	id, workspaceID, name, scopes, prefix string
@@ -23,6 +23,8 @@ type apiKeyRow struct {
 	createdBy                             string
 	createdAt                             time.Time
 	lastUsedAt, revokedAt                 sql.NullTime
+	previousSecretHash                    []byte
+	previousUntil                         sql.NullTime
 }
 
 // toDomain splits the stored scopes without checking them against
@@ -35,12 +37,13 @@ func (r apiKeyRow) toDomain() domain.APIKey {
 		scopes = append(scopes, domain.Permission{Object: obj, Action: act})
 	}
 	return domain.RehydrateAPIKey(domain.APIKeyID(r.id), domain.WorkspaceID(r.workspaceID), r.name, scopes, r.prefix, r.secretHash,
-		timePtr(r.expiresAt), domain.UserID(r.createdBy), r.createdAt, timePtr(r.lastUsedAt), timePtr(r.revokedAt))
+		timePtr(r.expiresAt), domain.UserID(r.createdBy), r.createdAt, timePtr(r.lastUsedAt), timePtr(r.revokedAt),
+		r.previousSecretHash, timePtr(r.previousUntil))
 }
 
 func scanAPIKey(sc scanner) (domain.APIKey, error) {
 	var r apiKeyRow
-	err := sc.Scan(&r.id, &r.workspaceID, &r.name, &r.scopes, &r.prefix, &r.secretHash, &r.expiresAt, &r.createdBy, &r.createdAt, &r.lastUsedAt, &r.revokedAt)
+	err := sc.Scan(&r.id, &r.workspaceID, &r.name, &r.scopes, &r.prefix, &r.secretHash, &r.expiresAt, &r.createdBy, &r.createdAt, &r.lastUsedAt, &r.revokedAt, &r.previousSecretHash, &r.previousUntil)
 	if err != nil {
 		return domain.APIKey{}, err
 	}
@@ -48,9 +51,10 @@ func scanAPIKey(sc scanner) (domain.APIKey, error) {
 }
 
 func (s apiKeyStore) Add(ctx context.Context, k domain.APIKey) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		k.ID().String(), k.Workspace().String(), k.Name(), scopeColumn(k), k.Prefix(), k.SecretHash(),
-		nullTime(k.ExpiresAt()), k.CreatedBy().String(), k.CreatedAt(), nullTime(k.LastUsedAt()), nullTime(k.RevokedAt()))
+		nullTime(k.ExpiresAt()), k.CreatedBy().String(), k.CreatedAt(), nullTime(k.LastUsedAt()), nullTime(k.RevokedAt()),
+		k.PreviousSecretHash(), nullTime(k.PreviousUntil()))
 	if err != nil {
 		return fmt.Errorf("add API key %s: %w", k.ID(), err)
 	}
@@ -95,8 +99,8 @@ func (s apiKeyStore) List(ctx context.Context, ws domain.WorkspaceID, p ports.Pa
 }
 
 func (s apiKeyStore) Update(ctx context.Context, k domain.APIKey) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE api_keys SET name = ?, scopes = ? WHERE workspace_id = ? AND id = ?`),
-		k.Name(), scopeColumn(k), k.Workspace().String(), k.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE api_keys SET name = ?, scopes = ?, secret_hash = ?, previous_secret_hash = ?, previous_until = ? WHERE workspace_id = ? AND id = ?`),
+		k.Name(), scopeColumn(k), k.SecretHash(), k.PreviousSecretHash(), nullTime(k.PreviousUntil()), k.Workspace().String(), k.ID().String())
 	if err == nil {
 		err = affected(res)
 	}

@@ -145,6 +145,61 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p domain.Principal, in Updat
 	return k, nil
 }
 
+// RotateAPIKeyInput names the key to rotate; GracePeriod is how long its
+// current secret keeps working, a Go duration, nil for 24 hours.
+type RotateAPIKeyInput struct {
+	Workspace   string
+	ID          domain.APIKeyID
+	GracePeriod *string
+}
+
+// RotateAPIKey gives a key a new secret, shown this once, and keeps the
+// current one working for the grace period, so that a program's
+// deployments can switch without an outage (admins and owners, in person,
+// as for creation). The replaced secret stops at the end of the grace
+// period on every node: a cached verification never outlives it.
+func (s *Service) RotateAPIKey(ctx context.Context, p domain.Principal, in RotateAPIKeyInput) (_ CreatedAPIKey, err error) {
+	ctx, end := usecase.Start(ctx, "identity.RotateAPIKey")
+	defer end(&err)
+	var out CreatedAPIKey
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermAPIKeysWrite)
+		if err != nil {
+			return err
+		}
+		if err := requireUser(p); err != nil {
+			return err
+		}
+		grace, err := domain.ParseAPIKeyGrace(in.GracePeriod)
+		if err != nil {
+			return err
+		}
+		k, err := st.APIKeys().Get(ctx, w.ID(), in.ID)
+		if err != nil {
+			return err
+		}
+		secret, err := k.Rotate(grace, s.now())
+		if err != nil {
+			return err
+		}
+		if err := st.APIKeys().Update(ctx, k); err != nil {
+			return fmt.Errorf("rotate key: %w", err)
+		}
+		out = CreatedAPIKey{Key: k, Secret: secret}
+		until := "now"
+		if u := k.PreviousUntil(); u != nil {
+			until = u.Format(time.RFC3339)
+		}
+		return s.audit(ctx, st, p, w.ID(), "api_key.rotated", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "previous_until": until})
+	})
+	if err != nil {
+		return CreatedAPIKey{}, err
+	}
+	// A grace period of 0 ends the old secret at once, here as well.
+	s.creds.forgetWhere(func(c domain.Principal) bool { return c.APIKey() == in.ID })
+	return out, nil
+}
+
 // RevokeAPIKey revokes a key at once on this node and within a second on
 // every other (admins and owners).
 func (s *Service) RevokeAPIKey(ctx context.Context, p domain.Principal, ref string, id domain.APIKeyID) (err error) {

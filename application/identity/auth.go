@@ -320,6 +320,7 @@ func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, no
 	var (
 		k       domain.APIKey
 		creator domain.User
+		current bool // the secret is the key's current one, not a rotated one in grace
 	)
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		k, err = st.APIKeys().GetByPrefix(ctx, prefix)
@@ -329,7 +330,8 @@ func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, no
 		if err != nil {
 			return err
 		}
-		if !k.Matches(secret) || !k.Usable(now) {
+		current = k.Matches(secret)
+		if !current && !k.MatchesPrevious(secret, now) || !k.Usable(now) {
 			return errBadCredentials
 		}
 		if creator, err = st.Users().Get(ctx, k.CreatedBy()); err != nil {
@@ -353,6 +355,10 @@ func (s *Service) authenticateKey(ctx context.Context, prefix, secret string, no
 	notAfter = now.Add(time.Hour)
 	if exp := k.ExpiresAt(); exp != nil {
 		notAfter = *exp
+	}
+	// A secret in its grace period must not stay cached past its end.
+	if until := k.PreviousUntil(); !current && until != nil && until.Before(notAfter) {
+		notAfter = *until
 	}
 	return domain.NewAPIKeyPrincipal(k.ID(), k.Workspace(), k.CreatedBy(), k.Scopes()), notAfter, nil
 }

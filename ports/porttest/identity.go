@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -618,10 +619,37 @@ func apiKeys(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 					t.Errorf("after Update, stored key =\n %s, want\n %s", keyView(got), keyView(want))
 				}
 			}
-			moved := domain.RehydrateAPIKey(k.ID(), other.ID(), k.Name(), k.Scopes(), k.Prefix(), k.SecretHash(), nil, u.ID(), k.CreatedAt(), nil, nil)
+			moved := domain.RehydrateAPIKey(k.ID(), other.ID(), k.Name(), k.Scopes(), k.Prefix(), k.SecretHash(), nil, u.ID(), k.CreatedAt(), nil, nil, nil, nil)
 			wantErr(t, "Update(another workspace)", st.APIKeys().Update(ctx, moved), domain.ErrNotFound)
 			return nil
 		})
+	})
+	t.Run("RotateKeepsThePreviousSecret", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		u, w := addUser(t, uow, "alice@example.com"), addWorkspace(t, uow, "acme")
+		k := mustKey(t, w.ID(), u.ID(), nil)
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.APIKeys().Add(ctx, k) })
+		old := k.SecretHash()
+		for _, grace := range []time.Duration{time.Hour + 3*time.Microsecond, 0} {
+			if _, err := k.Rotate(grace, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.APIKeys().Update(ctx, k) })
+			run(t, uow, func(ctx context.Context, st ports.Stores) error {
+				got, err := st.APIKeys().GetByPrefix(ctx, k.Prefix())
+				if err != nil {
+					return err
+				}
+				if keyView(got) != keyView(k) {
+					t.Errorf("after a rotation with grace %s, stored key =\n %s, want\n %s", grace, keyView(got), keyView(k))
+				}
+				return nil
+			})
+			if grace > 0 && (!bytes.Equal(k.PreviousSecretHash(), old) || k.PreviousUntil() == nil) {
+				t.Fatalf("rotation kept previous %x until %v, want %x", k.PreviousSecretHash(), k.PreviousUntil(), old)
+			}
+		}
 	})
 	t.Run("RevokeCreatedBy", func(t *testing.T) {
 		t.Parallel()
@@ -977,8 +1005,9 @@ func sessionView(s domain.Session) string {
 }
 
 func keyView(k domain.APIKey) string {
-	return fmt.Sprintf("{%s %s %q %v %s %s exp=%s by=%s %s used=%s revoked=%s}", k.ID(), k.Workspace(), k.Name(), k.Scopes(), k.Prefix(),
-		hex.EncodeToString(k.SecretHash()), stampPtr(k.ExpiresAt()), k.CreatedBy(), stamp(k.CreatedAt()), stampPtr(k.LastUsedAt()), stampPtr(k.RevokedAt()))
+	return fmt.Sprintf("{%s %s %q %v %s %s exp=%s by=%s %s used=%s revoked=%s previous=%s until=%s}", k.ID(), k.Workspace(), k.Name(), k.Scopes(), k.Prefix(),
+		hex.EncodeToString(k.SecretHash()), stampPtr(k.ExpiresAt()), k.CreatedBy(), stamp(k.CreatedAt()), stampPtr(k.LastUsedAt()), stampPtr(k.RevokedAt()),
+		hex.EncodeToString(k.PreviousSecretHash()), stampPtr(k.PreviousUntil()))
 }
 
 // auditView prints Details with sorted keys; nil and empty look the same.

@@ -110,6 +110,7 @@ var matrix = []row{
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/api-keys"},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/api-keys/:key", body: narrowKeyBody},
 	{want: want(401, 403, 403, 204, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/api-keys/:key"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/api-keys/:key/rotate"},
 
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/audit-events"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/audit-events"},
