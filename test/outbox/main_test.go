@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -129,52 +128,13 @@ func (s site) submit(ctx context.Context, p *keelproc.Proc, n int) error {
 // the errors, which fail the test.
 func (s site) submitAll(t *testing.T, p *keelproc.Proc, count, workers int) {
 	t.Helper()
-	ns := make(chan int)
-	errs := make(chan error, count)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for n := range ns {
-				if err := s.submit(t.Context(), p, n); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for n := 1; n <= count; n++ {
-		ns <- n
-	}
-	close(ns)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	keelproc.Parallel(t, count, workers, func(n int) error { return s.submit(t.Context(), p, n) })
 }
 
 // list reads every page of a list endpoint into a slice of T.
 func list[T any](t *testing.T, p *keelproc.Proc, token, path string) []T {
 	t.Helper()
-	var all []T
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	for cursor := ""; ; {
-		var page struct {
-			Data       []T     `json:"data"`
-			NextCursor *string `json:"next_cursor"`
-		}
-		p.MustCall(t, "GET", path+sep+"limit=200&cursor="+cursor, token, nil, 200, &page)
-		all = append(all, page.Data...)
-		if page.NextCursor == nil {
-			return all
-		}
-		cursor = *page.NextCursor
-	}
+	return keelproc.List[T](t, p, token, path, 200)
 }
 
 type message struct {

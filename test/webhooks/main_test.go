@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -195,52 +194,16 @@ func (s site) mustSubmit(t *testing.T, p *keelproc.Proc, n int) string {
 // the test on any error.
 func (s site) submitAll(t *testing.T, p *keelproc.Proc, count, workers int) {
 	t.Helper()
-	ns := make(chan int)
-	errs := make(chan error, count)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for n := range ns {
-				if _, err := s.submit(t.Context(), p, n); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for n := 1; n <= count; n++ {
-		ns <- n
-	}
-	close(ns)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	keelproc.Parallel(t, count, workers, func(n int) error {
+		_, err := s.submit(t.Context(), p, n)
+		return err
+	})
 }
 
 // list reads every page of a list endpoint into a slice of T.
 func list[T any](t *testing.T, p *keelproc.Proc, token, path string) []T {
 	t.Helper()
-	var all []T
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	for cursor := ""; ; {
-		var page struct {
-			Data       []T     `json:"data"`
-			NextCursor *string `json:"next_cursor"`
-		}
-		p.MustCall(t, "GET", path+sep+"limit=100&cursor="+cursor, token, nil, 200, &page)
-		all = append(all, page.Data...)
-		if page.NextCursor == nil || *page.NextCursor == "" {
-			return all
-		}
-		cursor = *page.NextCursor
-	}
+	return keelproc.List[T](t, p, token, path, 100)
 }
 
 // delivery is one entry of an endpoint's delivery log.
