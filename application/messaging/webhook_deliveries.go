@@ -29,11 +29,8 @@ func (s *Service) ListDeliveries(ctx context.Context, p domain.Principal, ref st
 	}
 	var ds []domain.WebhookDelivery
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksRead)
+		w, _, err := s.webhookOf(ctx, st, p, ref, domain.PermWebhooksRead, id)
 		if err != nil {
-			return err
-		}
-		if _, err := getWebhook(ctx, st, w.ID(), id); err != nil {
 			return err
 		}
 		ds, next, err = st.Deliveries().List(ctx, w.ID(), id, filter, page)
@@ -80,11 +77,7 @@ func (s *Service) Redeliver(ctx context.Context, p domain.Principal, ref string,
 	defer end(&err)
 	var d domain.WebhookDelivery
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksWrite)
-		if err != nil {
-			return err
-		}
-		hook, err := getWebhook(ctx, st, w.ID(), id)
+		w, hook, err := s.webhookOf(ctx, st, p, ref, domain.PermWebhooksWrite, id)
 		if err != nil {
 			return err
 		}

@@ -115,14 +115,21 @@ func (s *Service) GetWebhook(ctx context.Context, p domain.Principal, ref string
 	defer end(&err)
 	var hook domain.Webhook
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksRead)
-		if err != nil {
-			return err
-		}
-		hook, err = getWebhook(ctx, st, w.ID(), id)
+		_, hook, err = s.webhookOf(ctx, st, p, ref, domain.PermWebhooksRead, id)
 		return err
 	})
 	return hook, err
+}
+
+// webhookOf authorizes p for perm in the workspace ref and reads its
+// endpoint id: the start of every use case about one endpoint.
+func (s *Service) webhookOf(ctx context.Context, st ports.Stores, p domain.Principal, ref string, perm domain.Permission, id domain.WebhookID) (domain.Workspace, domain.Webhook, error) {
+	w, err := s.workspace(ctx, st, p, ref, perm)
+	if err != nil {
+		return domain.Workspace{}, domain.Webhook{}, err
+	}
+	hook, err := getWebhook(ctx, st, w.ID(), id)
+	return w, hook, err
 }
 
 // getWebhook reads an endpoint of ws; an ID that is not a webhook's is
@@ -193,11 +200,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, p domain.Principal, ref str
 	ctx, end := usecase.Start(ctx, "messaging.DeleteWebhook")
 	defer end(&err)
 	return s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksWrite)
-		if err != nil {
-			return err
-		}
-		hook, err := getWebhook(ctx, st, w.ID(), id)
+		w, hook, err := s.webhookOf(ctx, st, p, ref, domain.PermWebhooksWrite, id)
 		if err != nil {
 			return err
 		}
@@ -220,11 +223,7 @@ func (s *Service) TestWebhook(ctx context.Context, p domain.Principal, ref strin
 	traceParent := traceParentOf(ctx)
 	var d domain.WebhookDelivery
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksWrite)
-		if err != nil {
-			return err
-		}
-		hook, err := getWebhook(ctx, st, w.ID(), id)
+		w, hook, err := s.webhookOf(ctx, st, p, ref, domain.PermWebhooksWrite, id)
 		if err != nil {
 			return err
 		}
@@ -267,12 +266,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, p domain.Principal, r
 	ctx, end := usecase.Start(ctx, "messaging.RotateWebhookSecret")
 	defer end(&err)
 	var hook domain.Webhook
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		w, err := s.workspace(ctx, st, p, ref, domain.PermWebhooksWrite)
-		if err != nil {
-			return err
-		}
-		if hook, err = getWebhook(ctx, st, w.ID(), id); err != nil {
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		var w domain.Workspace
+		if w, hook, err = s.webhookOf(ctx, st, p, ref, domain.PermWebhooksWrite, id); err != nil {
 			return err
 		}
 		hook.RotateSecret(s.now())
