@@ -61,6 +61,26 @@ func TestTestDependencyRule(t *testing.T) {
 	}
 }
 
+// TestBinaryWithoutOpenAPIValidation checks that the keel binary links no
+// OpenAPI library: validating requests and responses against the contract
+// is a test-only middleware and must cost production nothing.
+func TestBinaryWithoutOpenAPIValidation(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/keel").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"/adapters/httpapi") {
+		t.Fatalf("go list found no HTTP adapter among the binary's %d packages", len(deps))
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "github.com/getkin/") || strings.HasPrefix(d, module+"/api/openapitest") {
+			t.Errorf("the keel binary links %s, which only tests may", d)
+		}
+	}
+}
+
 var (
 	listOnce  sync.Once
 	listStd   map[string]bool
@@ -147,7 +167,21 @@ func forbidden(from, imp string, impIsStd bool) string {
 				return "application must not depend on " + bad
 			}
 		}
+	case "api":
+		// The contract is embedded in the binary: the document's package
+		// may use only the YAML library that converts it to JSON. Its
+		// test helpers (api/openapitest) validate against it and are
+		// imported only by tests, so they may use an OpenAPI library.
+		if f == "api" && !impIsStd && imp != "go.yaml.in/yaml/v3" {
+			return "api may import only the standard library and go.yaml.in/yaml/v3"
+		}
+		if ownImport && i != "api" {
+			return "api's packages may import only api of ours"
+		}
 	case "adapters":
+		if ownImport && layer(i) == "api" && (adapter(f) != "httpapi" || i != "api") {
+			return "only the HTTP adapter serves the contract, and validation is test-only"
+		}
 		// adapters/internal holds building blocks several adapters share
 		// (composing a MIME message, say); they are not adapters themselves.
 		if ownImport && layer(i) == "adapters" && adapter(f) != adapter(i) && adapter(i) != "internal" {
@@ -182,7 +216,8 @@ var testFixtures = map[string][]string{
 		"test/containers", "test/mailpit", "test/testdb",
 	},
 	// The HTTP tests wire the services as bootstrap does.
-	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown"},
+	// They validate every request and response against the contract.
+	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown", "api/openapitest"},
 }
 
 // pendingFixtures are test imports that testFixtures does not allow and

@@ -34,6 +34,14 @@ func TestForbidden(t *testing.T) {
 		{module + "/adapters/sqlstore", "github.com/jackc/pgx/v5", false, false},
 		{module + "/cmd/keel/bootstrap", module + "/adapters/sqlstore", false, false},
 		{module + "/test/e2e", module + "/adapters/httpapi", false, false},
+		{module + "/api", "go.yaml.in/yaml/v3", false, false},
+		{module + "/api", "github.com/getkin/kin-openapi/openapi3", false, true},
+		{module + "/api", module + "/domain", false, true},
+		{module + "/api/openapitest", "github.com/getkin/kin-openapi/openapi3", false, false},
+		{module + "/api/openapitest", module + "/api", false, false},
+		{module + "/adapters/httpapi", module + "/api", false, false},
+		{module + "/adapters/httpapi", module + "/api/openapitest", false, true},
+		{module + "/adapters/sqlstore", module + "/api", false, true},
 	}
 	for _, tt := range tests {
 		if got := forbidden(tt.from, tt.imp, tt.std) != ""; got != tt.want {
@@ -83,6 +91,8 @@ func TestForbiddenInTest(t *testing.T) {
 		{module + "/adapters/httpapi", module + "/adapters/markdown", false, false},
 		{module + "/adapters/httpapi", module + "/adapters/smtpmail", false, true},
 		{module + "/test/e2e", module + "/cmd/keel/bootstrap", false, false},
+		{module + "/adapters/httpapi", module + "/api/openapitest", false, false},
+		{module + "/adapters/sqlstore", module + "/api/openapitest", false, true},
 	}
 	for _, tt := range tests {
 		if got := forbiddenInTest(tt.from, tt.imp, tt.std) != ""; got != tt.want {
