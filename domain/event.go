@@ -48,14 +48,14 @@ func EntryDeletedEvent(e Entry, now time.Time) Event {
 
 func entryEvent(e Entry, verb string, now time.Time) Event {
 	data, _ := json.Marshal(struct { // a struct of strings: cannot fail
-		ID          EntryID    `json:"id"`
-		Kind        string     `json:"kind"`
-		Slug        string     `json:"slug"`
-		Title       string     `json:"title"`
-		Status      string     `json:"status"`
-		Version     int        `json:"version"`
-		PublishedAt *time.Time `json:"published_at,omitempty"`
-	}{e.id, e.kind.s, e.content.Slug, e.content.Title, e.status.s, e.version, e.publishedAt})
+		ID          EntryID `json:"id"`
+		Kind        string  `json:"kind"`
+		Slug        string  `json:"slug"`
+		Title       string  `json:"title"`
+		Status      string  `json:"status"`
+		Version     int     `json:"version"`
+		PublishedAt *Stamp  `json:"published_at,omitempty"`
+	}{e.id, e.kind.s, e.content.Slug, e.content.Title, e.status.s, e.version, StampOf(e.publishedAt)})
 	now = Timestamp(now)
 	return Event{ID: EventID(NewID(PrefixEvent, now)), Workspace: e.workspace, Type: e.kind.s + "." + verb, Subject: string(e.id), Data: data, CreatedAt: now}
 }
@@ -75,7 +75,8 @@ const (
 
 // NewEvent is an event of type typ about the resource subject in ws,
 // created now, whose data is the JSON encoding of data: maps, slices,
-// strings, numbers, booleans and times only, so that encoding cannot fail.
+// strings, numbers, booleans and stamps only, so that encoding cannot fail
+// and every time in it has StampLayout's width.
 func NewEvent(ws WorkspaceID, typ, subject string, data map[string]any, now time.Time) Event {
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -98,7 +99,7 @@ func SubmissionData(s Submission) map[string]any {
 	}
 	return map[string]any{
 		"id": string(s.id), "form_id": string(s.form), "status": s.status.s, "values": values,
-		"created_at": s.createdAt, "updated_at": s.updatedAt,
+		"created_at": Stamp{s.createdAt}, "updated_at": Stamp{s.updatedAt},
 		"user_agent": s.meta.UserAgent, "referrer": s.meta.Referrer, "origin": s.meta.Origin, "ip_hash": s.meta.IPHash,
 	}
 }
@@ -118,7 +119,7 @@ func SubmissionDeletedEvent(r SubmissionRef, now time.Time) Event {
 // RedactedSubmissionData is what the events of a deleted submission keep:
 // its IDs and when it was made, never what the person sent.
 func RedactedSubmissionData(r SubmissionRef) map[string]any {
-	return map[string]any{"id": string(r.ID), "form_id": string(r.Form), "created_at": r.CreatedAt}
+	return map[string]any{"id": string(r.ID), "form_id": string(r.Form), "created_at": Stamp{r.CreatedAt}}
 }
 
 // SubmissionRef is what stays known of a deleted submission. Spam marks
@@ -201,7 +202,7 @@ func FormData(f Form) map[string]any {
 		"allowed_origins": nonNilStrings(d.AllowedOrigins),
 		"honeypot":        d.Honeypot,
 		"retention_days":  d.RetentionDays,
-		"created_at":      f.CreatedAt(), "updated_at": f.UpdatedAt(),
+		"created_at":      Stamp{f.CreatedAt()}, "updated_at": Stamp{f.UpdatedAt()},
 	}
 }
 
@@ -238,7 +239,7 @@ func APIKeyEvent(typ string, k APIKey, now time.Time) Event {
 		scopes = append(scopes, p.String())
 	}
 	return NewEvent(k.workspace, typ, string(k.id), map[string]any{
-		"id": string(k.id), "name": k.name, "scopes": scopes, "prefix": k.prefix, "expires_at": k.expiresAt,
-		"created_by": string(k.createdBy), "created_at": k.createdAt, "last_used_at": k.lastUsedAt, "revoked_at": k.revokedAt,
+		"id": string(k.id), "name": k.name, "scopes": scopes, "prefix": k.prefix, "expires_at": StampOf(k.expiresAt),
+		"created_by": string(k.createdBy), "created_at": Stamp{k.createdAt}, "last_used_at": StampOf(k.lastUsedAt), "revoked_at": StampOf(k.revokedAt),
 	}, now)
 }

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -64,6 +65,54 @@ func TestStampDecodesAnyRFC3339(t *testing.T) {
 		var s domain.Stamp
 		if err := json.Unmarshal([]byte(in), &s); err != nil || !s.Equal(want) {
 			t.Errorf("decode %s = %v, %v; want %v", in, s, err, want)
+		}
+	}
+}
+
+// TestEventDataStampsHaveOneWidth builds every event that carries a time
+// at an instant RFC3339Nano would shorten (.120000 as .12) and checks
+// that each time in its data, and in its webhook payload, is a stamp.
+func TestEventDataStampsHaveOneWidth(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 120_000_789, time.UTC)
+	ws := domain.WorkspaceID("wsp_1")
+	e, err := domain.NewEntry(ws, "usr_1", domain.KindPost, domain.EntryContent{Title: "T"}, domain.Rendered{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Publish(nil, now); err != nil {
+		t.Fatal(err)
+	}
+	f, err := domain.NewForm(ws, domain.FormInput{Name: "F", Fields: []domain.Field{{Name: "email", Type: domain.FieldEmail}}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := now.Add(time.Hour)
+	k, _, err := domain.NewAPIKey(domain.NewAPIKeyInput{Workspace: ws, Name: "k", Scopes: []string{"events:read"}, CreatedBy: "usr_1", ExpiresAt: &expires}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := domain.RehydrateSubmission("sub_1", f.ID(), ws, nil, domain.SubmissionNew, domain.SubmissionMeta{}, now, now)
+	times := regexp.MustCompile(`\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})`)
+	for _, c := range []struct {
+		ev    domain.Event
+		times int // at least
+	}{
+		{domain.EntryEvent(e, true, now), 1},
+		{domain.SubmissionEvent(domain.EventSubmissionCreated, sub, now), 2},
+		{domain.SubmissionDeletedEvent(sub.Ref(), now), 1},
+		{domain.FormEvent(domain.EventFormCreated, f, now), 2},
+		{domain.APIKeyEvent(domain.EventAPIKeyCreated, k, now), 2},
+	} {
+		payload := string(domain.WebhookPayload(c.ev))
+		found := times.FindAllString(payload, -1)
+		if len(found) < c.times+1 { // the payload's created_at too
+			t.Errorf("%s: %d times in %s, want at least %d", c.ev.Type, len(found), payload, c.times+1)
+		}
+		for _, ts := range found {
+			if ts != "2026-12-01T09:00:00.120000Z" && ts != "2026-12-01T10:00:00.120000Z" {
+				t.Errorf("%s: time %s in %s, want %s", c.ev.Type, ts, payload, domain.StampLayout)
+			}
 		}
 	}
 }

@@ -434,10 +434,10 @@ func WebhookPayload(e Event) []byte {
 	b, _ := json.Marshal(struct { // strings, a time and valid JSON: cannot fail
 		ID        EventID         `json:"id"`
 		Type      string          `json:"type"`
-		CreatedAt time.Time       `json:"created_at"`
+		CreatedAt Stamp           `json:"created_at"`
 		Workspace WorkspaceID     `json:"workspace"`
 		Data      json.RawMessage `json:"data"`
-	}{e.ID, e.Type, e.CreatedAt.UTC(), e.Workspace, e.Data})
+	}{e.ID, e.Type, Stamp{e.CreatedAt}, e.Workspace, e.Data})
 	return b
 }
 

@@ -258,7 +258,7 @@ func TestWebhookPayloadIsTheFeedShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got["id"] != string(e.ID) || got["type"] != "form.created" || got["workspace"] != "wsp_1" ||
-		got["created_at"] != "2026-12-03T12:00:00Z" || got["data"].(map[string]any)["id"] != "frm_1" || len(got) != 5 {
+		got["created_at"] != "2026-12-03T12:00:00.000000Z" || got["data"].(map[string]any)["id"] != "frm_1" || len(got) != 5 {
 		t.Errorf("payload = %v", got)
 	}
 }
