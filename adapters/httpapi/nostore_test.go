@@ -11,8 +11,9 @@ import (
 
 // TestAPIResponsesAreNotStored: the responses that carry a login token or
 // a secret, and every other API response, with or without credentials,
-// are Cache-Control: no-store; only the public delivery API is cacheable
-// (content_test.go checks its header).
+// are Cache-Control: no-store; only the public delivery API, the OpenAPI
+// document and its reference page are cacheable (content_test.go and
+// openapi_test.go check their headers).
 func TestAPIResponsesAreNotStored(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})
@@ -45,6 +46,9 @@ func TestAPIResponsesAreNotStored(t *testing.T) {
 	for _, r := range f.srv.Routes() {
 		if r.Method != http.MethodGet || !strings.HasPrefix(r.Path, "/v1/") || strings.HasPrefix(r.Path, "/v1/sites/") {
 			continue // the public API caches
+		}
+		if strings.HasPrefix(r.Path, "/v1/openapi.") || strings.HasPrefix(r.Path, "/v1/docs") {
+			continue // so do the contract and its reference page (openapi_test.go)
 		}
 		path := strings.NewReplacer(":ws", "acme", ":user", "usr_x", ":key", "key_x", ":form", "frm_x", ":id", "x", ":version", "1").Replace(r.Path)
 		noStore(r.Method+" "+r.Path, f.api(t, r.Method, path, nil))

@@ -55,6 +55,12 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/api-keys/current"}: accepts(),
 	{http.MethodGet, "/v1/instance"}:         accepts(),
 
+	// The contract and its reference page (openapi.go).
+	{http.MethodGet, "/v1/openapi.json"}:      accepts(),
+	{http.MethodGet, "/v1/openapi.yaml"}:      accepts(),
+	{http.MethodGet, "/v1/docs"}:              accepts(),
+	{http.MethodGet, "/v1/docs/assets/:file"}: accepts(),
+
 	{http.MethodPost, "/v1/users"}:        accepts(),
 	{http.MethodGet, "/v1/users"}:         accepts(paged...),
 	{http.MethodPatch, "/v1/users/:user"}: accepts(),

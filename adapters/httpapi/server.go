@@ -159,6 +159,9 @@ func New(cfg Config) *Server {
 		}
 	}
 	instanceRoutes{system: cfg.System, build: cfg.Build}.register(v1)
+	mustOpenAPIRoutes().register(v1)
+	cors.routes["/v1/openapi.json"] = allowAnyOrigin
+	cors.routes["/v1/openapi.yaml"] = allowAnyOrigin
 	return &Server{engine: e}
 }
 

@@ -329,7 +329,7 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	}
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
 		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts",
-		":webhook", string(f.webhook), ":delivery", string(f.delivery)).Replace(path)
+		":webhook", string(f.webhook), ":delivery", string(f.delivery), ":file", "docs.js").Replace(path)
 	var body []byte
 	if r.body != nil {
 		var err error
