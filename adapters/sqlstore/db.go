@@ -242,11 +242,17 @@ func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // waits for fn, and on PostgreSQL it would open a second, independent
 // transaction that commits even when the outer one rolls back. Such a
 // call returns errNestedTx at once instead, an internal error.
+//
+// A pending ports.IdempotencyClaim on ctx is inserted in the transaction
+// that commits fn's work, as ports.IdempotencyClaim describes.
 func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	if ctx.Value(inTxKey{}) == db {
 		return errNestedTx
 	}
 	ctx = context.WithValue(ctx, inTxKey{}, db)
+	// A pending idempotency claim on ctx is inserted at the end of fn's
+	// work, in its transaction (idempotency.go).
+	fn, claim := withClaim(ctx, fn)
 	const attempts = 3
 	for i := 1; ; i++ {
 		var err error
@@ -254,6 +260,9 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 			err = db.groupTx(ctx, fn)
 		} else {
 			err = db.withinTxOnce(ctx, fn)
+		}
+		if err == nil && claim != nil {
+			claim.MarkCommitted()
 		}
 		if err == nil || i == attempts || !(db.d.retryable(err) || errors.Is(err, errBatchAborted)) {
 			return err
