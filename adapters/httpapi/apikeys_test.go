@@ -27,7 +27,7 @@ func TestCurrentAPIKey(t *testing.T) {
 	if got.ID != key.ID || got.Name != "CI" || strings.Join(got.Scopes, " ") != "forms:read submissions:read" {
 		t.Errorf("current = %+v, want key %s named CI with its two scopes", got.apiKeyResponse, key.ID)
 	}
-	if got.Workspace.Slug != "acme" || got.Workspace.ID == "" || !got.CreatedAt.Equal(key.CreatedAt) || got.ExpiresAt != nil {
+	if got.Workspace.Slug != "acme" || got.Workspace.ID == "" || !got.CreatedAt.Equal(key.CreatedAt.Time) || got.ExpiresAt != nil {
 		t.Errorf("current workspace %+v, created_at %v, expires_at %v; want acme, %v, null", got.Workspace, got.CreatedAt, got.ExpiresAt, key.CreatedAt)
 	}
 	if got.Key != "" || strings.Contains(w.Body.String(), key.Key[len(key.Key)-52:]) || strings.Contains(w.Body.String(), "hash") {

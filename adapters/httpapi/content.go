@@ -71,36 +71,36 @@ type unpublishRequest struct {
 }
 
 type entryResponse struct {
-	ID            string     `json:"id"`
-	Kind          string     `json:"kind"`
-	Slug          string     `json:"slug"`
-	Title         string     `json:"title"`
-	Status        string     `json:"status"`
-	Version       int        `json:"version"`
-	Body          string     `json:"body"`
-	BodyHTML      string     `json:"body_html"`
-	Excerpt       string     `json:"excerpt"`
-	Tags          []string   `json:"tags"`
-	Author        string     `json:"author"`
-	CoverImageURL string     `json:"cover_image_url"`
-	SEO           seoDTO     `json:"seo"`
-	PublishAt     *time.Time `json:"publish_at"`
-	PublishedAt   *time.Time `json:"published_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	ID            string        `json:"id"`
+	Kind          string        `json:"kind"`
+	Slug          string        `json:"slug"`
+	Title         string        `json:"title"`
+	Status        string        `json:"status"`
+	Version       int           `json:"version"`
+	Body          string        `json:"body"`
+	BodyHTML      string        `json:"body_html"`
+	Excerpt       string        `json:"excerpt"`
+	Tags          []string      `json:"tags"`
+	Author        string        `json:"author"`
+	CoverImageURL string        `json:"cover_image_url"`
+	SEO           seoDTO        `json:"seo"`
+	PublishAt     *domain.Stamp `json:"publish_at"`
+	PublishedAt   *domain.Stamp `json:"published_at"`
+	CreatedAt     domain.Stamp  `json:"created_at"`
+	UpdatedAt     domain.Stamp  `json:"updated_at"`
 }
 
 type revisionResponse struct {
-	Version       int       `json:"version"`
-	Actor         actorDTO  `json:"actor"`
-	At            time.Time `json:"at"`
-	Title         string    `json:"title"`
-	Slug          string    `json:"slug"`
-	Body          string    `json:"body"`
-	Excerpt       string    `json:"excerpt"`
-	Tags          []string  `json:"tags"`
-	CoverImageURL string    `json:"cover_image_url"`
-	SEO           seoDTO    `json:"seo"`
+	Version       int          `json:"version"`
+	Actor         actorDTO     `json:"actor"`
+	At            domain.Stamp `json:"at"`
+	Title         string       `json:"title"`
+	Slug          string       `json:"slug"`
+	Body          string       `json:"body"`
+	Excerpt       string       `json:"excerpt"`
+	Tags          []string     `json:"tags"`
+	CoverImageURL string       `json:"cover_image_url"`
+	SEO           seoDTO       `json:"seo"`
 }
 
 type actorDTO struct {
@@ -114,15 +114,15 @@ func toEntryResponse(e domain.Entry) entryResponse {
 		ID: e.ID().String(), Kind: e.Kind().String(), Slug: e.Slug(), Title: e.Title(),
 		Status: e.Status().String(), Version: e.Version(), Body: e.Body(), BodyHTML: e.Rendered().HTML,
 		Excerpt: e.Excerpt(), Tags: nonNil(e.Tags()), Author: string(e.Author()), CoverImageURL: e.CoverImageURL(),
-		SEO: seoDTO{seo.Title, seo.Description}, PublishAt: e.PublishAt(), PublishedAt: e.PublishedAt(),
-		CreatedAt: e.CreatedAt(), UpdatedAt: e.UpdatedAt(),
+		SEO: seoDTO{seo.Title, seo.Description}, PublishAt: domain.StampOf(e.PublishAt()), PublishedAt: domain.StampOf(e.PublishedAt()),
+		CreatedAt: domain.Stamp{Time: e.CreatedAt()}, UpdatedAt: domain.Stamp{Time: e.UpdatedAt()},
 	}
 }
 
 func toRevisionResponse(r domain.Revision) revisionResponse {
 	c := r.Content
 	return revisionResponse{
-		Version: r.Version, Actor: actorDTO{r.ActorKind, r.ActorID}, At: r.At,
+		Version: r.Version, Actor: actorDTO{r.ActorKind, r.ActorID}, At: domain.Stamp{Time: r.At},
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: nonNil(c.Tags),
 		CoverImageURL: c.CoverImageURL, SEO: seoDTO{c.SEO.Title, c.SEO.Description},
 	}

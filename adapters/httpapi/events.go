@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,17 +21,17 @@ func (h eventRoutes) register(v1 *gin.RouterGroup) {
 }
 
 type eventResponse struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	CreatedAt time.Time `json:"created_at"`
-	Workspace string    `json:"workspace"`
+	ID        string       `json:"id"`
+	Type      string       `json:"type"`
+	CreatedAt domain.Stamp `json:"created_at"`
+	Workspace string       `json:"workspace"`
 	// Data is the resource as the API shows it, stored as written when the
 	// event happened; for a deletion, its ID and what is safe to keep.
 	Data json.RawMessage `json:"data"`
 }
 
 func toEventResponse(e domain.Event) eventResponse {
-	return eventResponse{ID: string(e.ID), Type: e.Type, CreatedAt: e.CreatedAt, Workspace: e.Workspace.String(), Data: e.Data}
+	return eventResponse{ID: string(e.ID), Type: e.Type, CreatedAt: domain.Stamp{Time: e.CreatedAt}, Workspace: e.Workspace.String(), Data: e.Data}
 }
 
 // list answers ?type=&after=&limit= with {data, next_cursor, has_more}.

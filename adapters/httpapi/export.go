@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/gin-gonic/gin"
@@ -123,7 +122,7 @@ func (w *csvWriter) row(s domain.Submission) error {
 	for _, v := range s.Values() {
 		byField[v.Field] = v.Values
 	}
-	cells := append(w.cells[:0], string(s.ID()), s.CreatedAt().UTC().Format(time.RFC3339Nano), s.Status().String())
+	cells := append(w.cells[:0], string(s.ID()), domain.Stamp{Time: s.CreatedAt()}.String(), s.Status().String())
 	for _, name := range w.fields {
 		cells = append(cells, strings.Join(byField[name], multiselectSeparator))
 	}

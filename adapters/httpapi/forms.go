@@ -89,8 +89,8 @@ type formRequest struct {
 type formResponse struct {
 	ID string `json:"id"`
 	formRequest
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt domain.Stamp `json:"created_at"`
+	UpdatedAt domain.Stamp `json:"updated_at"`
 }
 
 // toField converts a field DTO. An unknown type string becomes the zero
@@ -160,8 +160,8 @@ func toFormResponse(f domain.Form) formResponse {
 			Honeypot:       d.Honeypot,
 			RetentionDays:  d.RetentionDays,
 		},
-		CreatedAt: f.CreatedAt(),
-		UpdatedAt: f.UpdatedAt(),
+		CreatedAt: domain.Stamp{Time: f.CreatedAt()},
+		UpdatedAt: domain.Stamp{Time: f.UpdatedAt()},
 	}
 }
 
@@ -281,8 +281,8 @@ type submissionResponse struct {
 	FormID    string         `json:"form_id"`
 	Status    string         `json:"status"`
 	Values    map[string]any `json:"values"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	CreatedAt domain.Stamp   `json:"created_at"`
+	UpdatedAt domain.Stamp   `json:"updated_at"`
 	UserAgent string         `json:"user_agent"`
 	Referrer  string         `json:"referrer"`
 	Origin    string         `json:"origin"`
@@ -305,7 +305,7 @@ func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) su
 	m := s.Meta()
 	return submissionResponse{
 		ID: string(s.ID()), FormID: string(s.Form()), Status: s.Status().String(), Values: values,
-		CreatedAt: s.CreatedAt(), UpdatedAt: s.UpdatedAt(),
+		CreatedAt: domain.Stamp{Time: s.CreatedAt()}, UpdatedAt: domain.Stamp{Time: s.UpdatedAt()},
 		UserAgent: m.UserAgent, Referrer: m.Referrer, Origin: m.Origin, IPHash: m.IPHash,
 	}
 }

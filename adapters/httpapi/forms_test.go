@@ -187,7 +187,7 @@ func TestFormCRUD(t *testing.T) {
 	f := newFormsFixture(t, fixtureOptions{})
 	created := decodeBody[formResponse](t, f.api(t, http.MethodPost, "/v1/workspaces/acme/forms", contactForm()), http.StatusCreated)
 	if !strings.HasPrefix(created.ID, "frm") || created.Name != "Contact" || created.Status != "open" || len(created.Fields) != 5 ||
-		created.CreatedAt.IsZero() || !created.UpdatedAt.Equal(created.CreatedAt) {
+		created.CreatedAt.IsZero() || !created.UpdatedAt.Equal(created.CreatedAt.Time) {
 		t.Fatalf("created = %+v", created)
 	}
 	if fd := created.Fields[0]; fd.Type != "text" || !fd.Required || fd.MaxLength == nil || *fd.MaxLength != 50 || fd.Options == nil {
@@ -215,7 +215,7 @@ func TestFormCRUD(t *testing.T) {
 	}), http.StatusOK)
 	if patched.Name != "Contact us" || patched.Redirects.Success != "https://site.example/thanks" || patched.Redirects.Error != "" ||
 		patched.Notify.Subject != "Hello" || !slices.Equal(patched.Notify.Recipients, []string{"team@example.com"}) ||
-		patched.Honeypot != "" || len(patched.Fields) != 5 || !patched.UpdatedAt.After(patched.CreatedAt) {
+		patched.Honeypot != "" || len(patched.Fields) != 5 || !patched.UpdatedAt.After(patched.CreatedAt.Time) {
 		t.Fatalf("patched = %+v", patched)
 	}
 	// notify: null puts the defaults back.
@@ -315,7 +315,7 @@ func TestSubmissionsAPI(t *testing.T) {
 
 	sub := decodeBody[submissionResponse](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/submissions/"+first.ID, nil), http.StatusOK)
 	if sub.ID != first.ID || sub.FormID != id || sub.Status != "new" || sub.UserAgent != "ua/1" || sub.Referrer != "https://site.example/contact" ||
-		sub.Origin != "https://site.example" || len(sub.IPHash) != 32 || !sub.CreatedAt.Equal(first.CreatedAt) {
+		sub.Origin != "https://site.example" || len(sub.IPHash) != 32 || !sub.CreatedAt.Equal(first.CreatedAt.Time) {
 		t.Fatalf("submission = %+v", sub)
 	}
 	if sub.Values["email"] != "Ada@example.com" || sub.Values["consent"] != "true" || sub.Values["name"] != "Ada" {
@@ -397,8 +397,8 @@ func TestExport(t *testing.T) {
 	}
 	want := [][]string{
 		{"id", "created_at", "status", "name", "email", "topics", "consent", "message"},
-		{b.ID, b.CreatedAt.Format(time.RFC3339Nano), "new", `Bob, "the" builder`, "b@example.com", "support", "", "line 1\nline 2"},
-		{a.ID, a.CreatedAt.Format(time.RFC3339Nano), "new", `'=HYPERLINK("http://evil")`, "a@example.com", "sales; =cmd", "", ""},
+		{b.ID, b.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z"), "new", `Bob, "the" builder`, "b@example.com", "support", "", "line 1\nline 2"},
+		{a.ID, a.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z"), "new", `'=HYPERLINK("http://evil")`, "a@example.com", "sales; =cmd", "", ""},
 	}
 	if !slices.EqualFunc(records, want, slices.Equal) {
 		t.Fatalf("CSV =\n%q\nwant\n%q", records, want)

@@ -61,22 +61,22 @@ type userResponse struct {
 	InstanceAdmin bool   `json:"instance_admin"`
 	// CanCreateWorkspaces is an instance administrator's leave to create
 	// workspaces (see KEEL_WORKSPACE_CREATORS).
-	CanCreateWorkspaces bool      `json:"can_create_workspaces"`
-	CreatedAt           time.Time `json:"created_at"`
+	CanCreateWorkspaces bool         `json:"can_create_workspaces"`
+	CreatedAt           domain.Stamp `json:"created_at"`
 }
 
 func toUserResponse(u domain.User) userResponse {
-	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.CreatedAt()}
+	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), domain.Stamp{Time: u.CreatedAt()}}
 }
 
 type loginResponse struct {
 	Token     string       `json:"token"`
-	ExpiresAt time.Time    `json:"expires_at"`
+	ExpiresAt domain.Stamp `json:"expires_at"`
 	User      userResponse `json:"user"`
 }
 
 func toLoginResponse(r identity.LoginResult) loginResponse {
-	return loginResponse{r.Token, r.ExpiresAt, toUserResponse(r.User)}
+	return loginResponse{r.Token, domain.Stamp{Time: r.ExpiresAt}, toUserResponse(r.User)}
 }
 
 // workspaceResponse is a workspace. mail_from is "" when the workspace's
@@ -89,12 +89,12 @@ type workspaceResponse struct {
 	MailFrom       string `json:"mail_from"`
 	MailFromStatus string `json:"mail_from_status"`
 	// PublicOrigins may read the public content API: ["*"] is any.
-	PublicOrigins []string  `json:"public_origins"`
-	CreatedAt     time.Time `json:"created_at"`
+	PublicOrigins []string     `json:"public_origins"`
+	CreatedAt     domain.Stamp `json:"created_at"`
 }
 
 func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
-	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.SenderStatus().String(), nonNil(w.PublicOrigins()), w.CreatedAt()}
+	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.SenderStatus().String(), nonNil(w.PublicOrigins()), domain.Stamp{Time: w.CreatedAt()}}
 }
 
 type membershipResponse struct {
@@ -119,15 +119,15 @@ func toMemberResponse(m identity.Member) memberResponse {
 }
 
 type apiKeyResponse struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scopes     []string   `json:"scopes"`
-	Prefix     string     `json:"prefix"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	CreatedBy  string     `json:"created_by"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Scopes     []string      `json:"scopes"`
+	Prefix     string        `json:"prefix"`
+	ExpiresAt  *domain.Stamp `json:"expires_at"`
+	CreatedBy  string        `json:"created_by"`
+	CreatedAt  domain.Stamp  `json:"created_at"`
+	LastUsedAt *domain.Stamp `json:"last_used_at"`
+	RevokedAt  *domain.Stamp `json:"revoked_at"`
 	// Key is the secret, present only in the response that created it.
 	Key string `json:"key,omitempty"`
 }
@@ -138,8 +138,8 @@ func toAPIKeyResponse(k domain.APIKey) apiKeyResponse {
 		scopes = append(scopes, s.String())
 	}
 	return apiKeyResponse{
-		ID: string(k.ID()), Name: k.Name(), Scopes: scopes, Prefix: k.Prefix(), ExpiresAt: k.ExpiresAt(),
-		CreatedBy: string(k.CreatedBy()), CreatedAt: k.CreatedAt(), LastUsedAt: k.LastUsedAt(), RevokedAt: k.RevokedAt(),
+		ID: string(k.ID()), Name: k.Name(), Scopes: scopes, Prefix: k.Prefix(), ExpiresAt: domain.StampOf(k.ExpiresAt()),
+		CreatedBy: string(k.CreatedBy()), CreatedAt: domain.Stamp{Time: k.CreatedAt()}, LastUsedAt: domain.StampOf(k.LastUsedAt()), RevokedAt: domain.StampOf(k.RevokedAt()),
 	}
 }
 
@@ -156,13 +156,13 @@ type auditEventResponse struct {
 	IP        string            `json:"ip"`
 	UserAgent string            `json:"user_agent"`
 	Details   map[string]string `json:"details,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
+	CreatedAt domain.Stamp      `json:"created_at"`
 }
 
 func toAuditEventResponse(e domain.AuditEvent) auditEventResponse {
 	return auditEventResponse{
 		ID: string(e.ID), Action: e.Action, Actor: auditRef{e.ActorKind, e.ActorID}, Target: auditRef{e.TargetKind, e.TargetID},
-		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details, CreatedAt: e.CreatedAt,
+		IP: e.IP, UserAgent: e.UserAgent, Details: e.Details, CreatedAt: domain.Stamp{Time: e.CreatedAt},
 	}
 }
 
@@ -534,7 +534,7 @@ type rotateAPIKeyRequest struct {
 // and when the secret it replaced stops working (null: already stopped).
 type rotatedAPIKeyResponse struct {
 	apiKeyResponse
-	PreviousKeyExpiresAt *time.Time `json:"previous_key_expires_at"`
+	PreviousKeyExpiresAt *domain.Stamp `json:"previous_key_expires_at"`
 }
 
 func (h identityRoutes) rotateAPIKey(c *gin.Context) {
@@ -550,7 +550,7 @@ func (h identityRoutes) rotateAPIKey(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := rotatedAPIKeyResponse{apiKeyResponse: toAPIKeyResponse(k.Key), PreviousKeyExpiresAt: k.Key.PreviousUntil()}
+	out := rotatedAPIKeyResponse{apiKeyResponse: toAPIKeyResponse(k.Key), PreviousKeyExpiresAt: domain.StampOf(k.Key.PreviousUntil())}
 	out.Key = k.Secret
 	// The secret is in this body only: keep it out of every cache.
 	c.Header("Cache-Control", "no-store")

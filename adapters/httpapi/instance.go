@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,15 +27,15 @@ func (h instanceRoutes) register(v1 *gin.RouterGroup) {
 }
 
 type instanceResponse struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
-	Version   string    `json:"version"`
-	Commit    string    `json:"commit"`
-	Modified  bool      `json:"modified"`
+	ID        string       `json:"id"`
+	CreatedAt domain.Stamp `json:"created_at"`
+	Version   string       `json:"version"`
+	Commit    string       `json:"commit"`
+	Modified  bool         `json:"modified"`
 }
 
 func toInstanceResponse(i domain.Instance, b Build) instanceResponse {
-	return instanceResponse{ID: i.ID(), CreatedAt: i.CreatedAt(), Version: b.Version, Commit: b.Commit, Modified: b.Modified}
+	return instanceResponse{ID: i.ID(), CreatedAt: domain.Stamp{Time: i.CreatedAt()}, Version: b.Version, Commit: b.Commit, Modified: b.Modified}
 }
 
 // get returns the installation's identity and the build it runs, which

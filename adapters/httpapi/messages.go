@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,8 +20,8 @@ func (h messageRoutes) register(v1 *gin.RouterGroup) {
 }
 
 type attemptResponse struct {
-	At    time.Time `json:"at"`
-	Error *string   `json:"error"` // null for the attempt that succeeded
+	At    domain.Stamp `json:"at"`
+	Error *string      `json:"error"` // null for the attempt that succeeded
 }
 
 type messageResponse struct {
@@ -34,15 +33,15 @@ type messageResponse struct {
 	SubmissionID *string           `json:"submission_id"`
 	Attempts     []attemptResponse `json:"attempts"`
 	// NextAttemptAt is when a pending message is due; null otherwise.
-	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	SentAt        *time.Time `json:"sent_at"`
+	NextAttemptAt *domain.Stamp `json:"next_attempt_at"`
+	CreatedAt     domain.Stamp  `json:"created_at"`
+	SentAt        *domain.Stamp `json:"sent_at"`
 }
 
 func toMessageResponse(m domain.OutboxMessage) messageResponse {
 	r := messageResponse{
 		ID: m.Message.ID(), Kind: m.Kind, Status: m.Status.String(), To: []string{}, Subject: m.Message.Subject(),
-		Attempts: make([]attemptResponse, 0, len(m.Attempts)), CreatedAt: m.CreatedAt, SentAt: m.SentAt,
+		Attempts: make([]attemptResponse, 0, len(m.Attempts)), CreatedAt: domain.Stamp{Time: m.CreatedAt}, SentAt: domain.StampOf(m.SentAt),
 	}
 	for _, a := range m.Message.To() {
 		r.To = append(r.To, a.Address)
@@ -52,7 +51,7 @@ func toMessageResponse(m domain.OutboxMessage) messageResponse {
 		r.SubmissionID = &s
 	}
 	for _, a := range m.Attempts {
-		ar := attemptResponse{At: a.At}
+		ar := attemptResponse{At: domain.Stamp{Time: a.At}}
 		if a.Error != "" {
 			e := a.Error
 			ar.Error = &e
@@ -60,8 +59,7 @@ func toMessageResponse(m domain.OutboxMessage) messageResponse {
 		r.Attempts = append(r.Attempts, ar)
 	}
 	if m.Status == domain.OutboxPending {
-		next := m.NextAttemptAt
-		r.NextAttemptAt = &next
+		r.NextAttemptAt = &domain.Stamp{Time: m.NextAttemptAt}
 	}
 	return r
 }

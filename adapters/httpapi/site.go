@@ -93,17 +93,17 @@ func (h siteRoutes) errorCORS(c *gin.Context, slug string) {
 // --- DTOs.
 
 type publicEntryResponse struct {
-	ID            string     `json:"id"`
-	Kind          string     `json:"kind"`
-	Slug          string     `json:"slug"`
-	Title         string     `json:"title"`
-	Excerpt       string     `json:"excerpt"`
-	BodyHTML      string     `json:"body_html,omitempty"`
-	Tags          []string   `json:"tags"`
-	CoverImageURL string     `json:"cover_image_url,omitempty"`
-	SEO           seoDTO     `json:"seo"`
-	PublishedAt   *time.Time `json:"published_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	ID            string        `json:"id"`
+	Kind          string        `json:"kind"`
+	Slug          string        `json:"slug"`
+	Title         string        `json:"title"`
+	Excerpt       string        `json:"excerpt"`
+	BodyHTML      string        `json:"body_html,omitempty"`
+	Tags          []string      `json:"tags"`
+	CoverImageURL string        `json:"cover_image_url,omitempty"`
+	SEO           seoDTO        `json:"seo"`
+	PublishedAt   *domain.Stamp `json:"published_at"`
+	UpdatedAt     domain.Stamp  `json:"updated_at"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -111,7 +111,7 @@ func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
 	r := publicEntryResponse{
 		ID: e.ID().String(), Kind: e.Kind().String(), Slug: e.Slug(), Title: e.Title(), Excerpt: e.Excerpt(),
 		Tags: nonNil(e.Tags()), CoverImageURL: e.CoverImageURL(), SEO: seoDTO{seo.Title, seo.Description},
-		PublishedAt: e.PublishedAt(), UpdatedAt: e.UpdatedAt(),
+		PublishedAt: domain.StampOf(e.PublishedAt()), UpdatedAt: domain.Stamp{Time: e.UpdatedAt()},
 	}
 	if withBody {
 		r.BodyHTML = e.Rendered().HTML

@@ -106,7 +106,7 @@ func (h submitRoutes) submit(c *gin.Context) {
 		// workspace's members can read it; a spam submission has one too,
 		// so that a bot cannot tell it was caught.
 		c.Header("Location", "/v1/workspaces/"+string(out.Form.Workspace())+"/submissions/"+string(out.Submission.ID()))
-		c.JSON(http.StatusCreated, submittedResponse{ID: string(out.Submission.ID()), CreatedAt: out.Submission.CreatedAt()})
+		c.JSON(http.StatusCreated, submittedResponse{ID: string(out.Submission.ID()), CreatedAt: domain.Stamp{Time: out.Submission.CreatedAt()}})
 	case out.Form.Redirects().Success != "":
 		c.Redirect(http.StatusSeeOther, out.Form.Redirects().Success)
 	default:
@@ -115,8 +115,8 @@ func (h submitRoutes) submit(c *gin.Context) {
 }
 
 type submittedResponse struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string       `json:"id"`
+	CreatedAt domain.Stamp `json:"created_at"`
 }
 
 // refuse answers a submission that failed. The form's allowed origins and

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -71,21 +70,21 @@ func (p webhookPatch) toPatch() domain.WebhookPatch {
 // or failing; failing_since is the first failed attempt since the last
 // success, null while the endpoint is not failing.
 type webhookResponse struct {
-	ID             string     `json:"id"`
-	URL            string     `json:"url"`
-	Events         []string   `json:"events"`
-	Description    string     `json:"description"`
-	Enabled        bool       `json:"enabled"`
-	DisabledReason *string    `json:"disabled_reason"`
-	FailingSince   *time.Time `json:"failing_since"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID             string        `json:"id"`
+	URL            string        `json:"url"`
+	Events         []string      `json:"events"`
+	Description    string        `json:"description"`
+	Enabled        bool          `json:"enabled"`
+	DisabledReason *string       `json:"disabled_reason"`
+	FailingSince   *domain.Stamp `json:"failing_since"`
+	CreatedAt      domain.Stamp  `json:"created_at"`
+	UpdatedAt      domain.Stamp  `json:"updated_at"`
 }
 
 func toWebhookResponse(w domain.Webhook) webhookResponse {
 	r := webhookResponse{
 		ID: string(w.ID()), URL: w.URL(), Events: nonNil(w.Events()), Description: w.Description(), Enabled: w.Enabled(),
-		FailingSince: w.FailingSince(), CreatedAt: w.CreatedAt(), UpdatedAt: w.UpdatedAt(),
+		FailingSince: domain.StampOf(w.FailingSince()), CreatedAt: domain.Stamp{Time: w.CreatedAt()}, UpdatedAt: domain.Stamp{Time: w.UpdatedAt()},
 	}
 	if reason := w.DisabledReason(); reason != "" {
 		r.DisabledReason = &reason
@@ -102,19 +101,19 @@ type createdWebhookResponse struct {
 
 type rotateSecretResponse struct {
 	webhookResponse
-	Secret                  string    `json:"secret"`
-	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
+	Secret                  string       `json:"secret"`
+	PreviousSecretExpiresAt domain.Stamp `json:"previous_secret_expires_at"`
 }
 
 // deliveryAttemptResponse is one attempt. status_code is null when no
 // response came (a refused address, a timeout, a network error); error is
 // null for a 2xx; response_body is the start of the receiver's answer.
 type deliveryAttemptResponse struct {
-	At           time.Time `json:"at"`
-	StatusCode   *int      `json:"status_code"`
-	LatencyMS    float64   `json:"latency_ms"`
-	Error        *string   `json:"error"`
-	ResponseBody string    `json:"response_body"`
+	At           domain.Stamp `json:"at"`
+	StatusCode   *int         `json:"status_code"`
+	LatencyMS    float64      `json:"latency_ms"`
+	Error        *string      `json:"error"`
+	ResponseBody string       `json:"response_body"`
 }
 
 // deliveryResponse is one event's delivery to one endpoint. attempts holds
@@ -129,18 +128,18 @@ type deliveryResponse struct {
 	AttemptCount int                       `json:"attempt_count"`
 	Attempts     []deliveryAttemptResponse `json:"attempts"`
 	// NextAttemptAt is when a pending delivery is due; null otherwise.
-	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	DeliveredAt   *time.Time `json:"delivered_at"`
+	NextAttemptAt *domain.Stamp `json:"next_attempt_at"`
+	CreatedAt     domain.Stamp  `json:"created_at"`
+	DeliveredAt   *domain.Stamp `json:"delivered_at"`
 }
 
 func toDeliveryResponse(d domain.WebhookDelivery) deliveryResponse {
 	r := deliveryResponse{
 		ID: string(d.ID), WebhookID: string(d.Webhook), EventID: string(d.Event), EventType: d.EventType, Status: d.Status.String(),
-		AttemptCount: d.AttemptCount, Attempts: make([]deliveryAttemptResponse, 0, len(d.Attempts)), CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
+		AttemptCount: d.AttemptCount, Attempts: make([]deliveryAttemptResponse, 0, len(d.Attempts)), CreatedAt: domain.Stamp{Time: d.CreatedAt}, DeliveredAt: domain.StampOf(d.DeliveredAt),
 	}
 	for _, a := range d.Attempts {
-		ar := deliveryAttemptResponse{At: a.At, LatencyMS: float64(a.Latency.Microseconds()) / 1000, ResponseBody: a.Body}
+		ar := deliveryAttemptResponse{At: domain.Stamp{Time: a.At}, LatencyMS: float64(a.Latency.Microseconds()) / 1000, ResponseBody: a.Body}
 		if a.StatusCode != 0 {
 			code := a.StatusCode
 			ar.StatusCode = &code
@@ -152,8 +151,7 @@ func toDeliveryResponse(d domain.WebhookDelivery) deliveryResponse {
 		r.Attempts = append(r.Attempts, ar)
 	}
 	if d.Status == domain.OutboxPending {
-		next := d.NextAttemptAt
-		r.NextAttemptAt = &next
+		r.NextAttemptAt = &domain.Stamp{Time: d.NextAttemptAt}
 	}
 	return r
 }
@@ -231,7 +229,7 @@ func (h webhookRoutes) rotateSecret(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rotateSecretResponse{toWebhookResponse(out.Webhook), out.Secret, out.PreviousExpiresAt})
+	c.JSON(http.StatusOK, rotateSecretResponse{toWebhookResponse(out.Webhook), out.Secret, domain.Stamp{Time: out.PreviousExpiresAt}})
 }
 
 func (h webhookRoutes) listDeliveries(c *gin.Context) {

@@ -188,7 +188,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p domain.Principal, in Rotat
 		out = CreatedAPIKey{Key: k, Secret: secret}
 		until := "now"
 		if u := k.PreviousUntil(); u != nil {
-			until = u.Format(time.RFC3339)
+			until = domain.Stamp{Time: *u}.String()
 		}
 		return s.audit(ctx, st, p, w.ID(), "api_key.rotated", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "previous_until": until})
 	})
