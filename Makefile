@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint generate fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -46,6 +46,9 @@ images: ## build local/postgres:15 and local/mailpit for machines without a regi
 lint: ## go vet and staticcheck
 	go vet ./...
 	go run $(STATICCHECK) ./...
+
+generate: ## regenerate the code made from api/openapi.yaml: the Go client (client/)
+	go generate ./client
 
 fmt: ## format the Go code
 	go fmt ./...
