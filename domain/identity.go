@@ -182,7 +182,9 @@ type Workspace struct {
 	// publicOrigins are the browser origins whose scripts may read the
 	// workspace's public content API; "*" is any origin.
 	publicOrigins []string
-	createdAt     time.Time
+	// rateLimits are the workspace's own request quotas.
+	rateLimits RateLimits
+	createdAt  time.Time
 }
 
 // AnyOrigin in a workspace's public origins lets scripts on every site
@@ -282,6 +284,9 @@ type WorkspaceChange struct {
 	MailFrom *string
 	// PublicOrigins replaces the origins allowed to read the public API.
 	PublicOrigins *[]string
+	// APIKeyRateLimit and SessionRateLimit replace the workspace's
+	// quotas per minute; 0 returns to the instance's default.
+	APIKeyRateLimit, SessionRateLimit *int
 }
 
 // Update applies c all or nothing, reporting every invalid setting at once.
@@ -312,6 +317,20 @@ func (w *Workspace) Update(c WorkspaceChange) error {
 			errs = append(errs, err.(*Error).Fields...)
 		}
 	}
+	limits := w.rateLimits
+	for _, l := range []struct {
+		field string
+		in    *int
+		out   *int
+	}{{"rate_limits.api_key", c.APIKeyRateLimit, &limits.APIKey}, {"rate_limits.session", c.SessionRateLimit, &limits.Session}} {
+		if l.in == nil {
+			continue
+		}
+		if ferr := checkRateLimit(l.field, *l.in); ferr != nil {
+			errs = append(errs, *ferr)
+		}
+		*l.out = *l.in
+	}
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
@@ -321,7 +340,7 @@ func (w *Workspace) Update(c WorkspaceChange) error {
 			w.sender = SenderNone
 		}
 	}
-	w.name, w.slug, w.mailFrom, w.publicOrigins = n, s, from, origins
+	w.name, w.slug, w.mailFrom, w.publicOrigins, w.rateLimits = n, s, from, origins, limits
 	return nil
 }
 

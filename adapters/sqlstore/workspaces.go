@@ -14,13 +14,14 @@ import (
 // workspaceStore implements ports.WorkspaceStore.
 type workspaceStore struct{ *stores }
 
-const workspaceColumns = `id, name, slug, mail_from, mail_from_status, mail_from_code_hash, mail_from_code_sent_at, public_origins, created_at`
+const workspaceColumns = `id, name, slug, mail_from, mail_from_status, mail_from_code_hash, mail_from_code_sent_at, public_origins, created_at, rate_limit_api_key, rate_limit_session`
 
 type workspaceRow struct {
 	id, name, slug, mailFrom, senderStatus, origins string
 	codeHash                                        []byte
 	codeSentAt                                      sql.NullTime
 	createdAt                                       time.Time
+	apiKeyLimit, sessionLimit                       int
 }
 
 func (r workspaceRow) toDomain() (domain.Workspace, error) {
@@ -33,12 +34,13 @@ func (r workspaceRow) toDomain() (domain.Workspace, error) {
 		return domain.Workspace{}, fmt.Errorf("workspace %s: stored sender status %q: %w", r.id, r.senderStatus, err)
 	}
 	sender := domain.StoredSender{Status: status, CodeHash: r.codeHash, CodeSentAt: timePtr(r.codeSentAt)}
-	return domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, sender, origins, r.createdAt), nil
+	w := domain.RehydrateWorkspace(domain.WorkspaceID(r.id), r.name, r.slug, r.mailFrom, sender, origins, r.createdAt)
+	return w.WithStoredRateLimits(domain.RateLimits{APIKey: r.apiKeyLimit, Session: r.sessionLimit}), nil
 }
 
 func scanWorkspace(sc scanner) (domain.Workspace, error) {
 	var r workspaceRow
-	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.senderStatus, &r.codeHash, &r.codeSentAt, &r.origins, &r.createdAt); err != nil {
+	if err := sc.Scan(&r.id, &r.name, &r.slug, &r.mailFrom, &r.senderStatus, &r.codeHash, &r.codeSentAt, &r.origins, &r.createdAt, &r.apiKeyLimit, &r.sessionLimit); err != nil {
 		return domain.Workspace{}, err
 	}
 	return r.toDomain()
@@ -58,8 +60,9 @@ func nonNilStrings(s []string) []string {
 
 func (s workspaceStore) Add(ctx context.Context, w domain.Workspace) error {
 	sender := w.StoredSender()
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w), w.CreatedAt())
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO workspaces (`+workspaceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		w.ID().String(), w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w), w.CreatedAt(),
+		w.RateLimits().APIKey, w.RateLimits().Session)
 	if s.d.uniqueViolation(err) {
 		// The ID is random, so the slug is what collided.
 		return domain.ErrSlugTaken
@@ -92,8 +95,9 @@ func (s workspaceStore) getBy(ctx context.Context, column, v string) (domain.Wor
 
 func (s workspaceStore) Update(ctx context.Context, w domain.Workspace) error {
 	sender := w.StoredSender()
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ?, mail_from_status = ?, mail_from_code_hash = ?, mail_from_code_sent_at = ?, public_origins = ? WHERE id = ?`),
-		w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w), w.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE workspaces SET name = ?, slug = ?, mail_from = ?, mail_from_status = ?, mail_from_code_hash = ?, mail_from_code_sent_at = ?, public_origins = ?, rate_limit_api_key = ?, rate_limit_session = ? WHERE id = ?`),
+		w.Name(), w.Slug(), w.MailFrom(), sender.Status.String(), sender.CodeHash, nullTime(sender.CodeSentAt), originsJSON(w),
+		w.RateLimits().APIKey, w.RateLimits().Session, w.ID().String())
 	if s.d.uniqueViolation(err) {
 		return domain.ErrSlugTaken
 	}
@@ -125,7 +129,7 @@ func (s workspaceStore) ListForUser(ctx context.Context, u domain.UserID, p port
 		return nil, "", err
 	}
 	ws, err := queryAll(ctx, s.q, s.d.rebind(
-		`SELECT w.id, w.name, w.slug, w.mail_from, w.mail_from_status, w.mail_from_code_hash, w.mail_from_code_sent_at, w.public_origins, w.created_at FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		`SELECT w.id, w.name, w.slug, w.mail_from, w.mail_from_status, w.mail_from_code_hash, w.mail_from_code_sent_at, w.public_origins, w.created_at, w.rate_limit_api_key, w.rate_limit_session FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
 		 WHERE m.user_id = ? AND w.id > ? ORDER BY w.id LIMIT ?`),
 		scanWorkspace, u.String(), p.After, limit+1)
 	if err != nil {

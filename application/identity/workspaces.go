@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -209,6 +210,9 @@ type UpdateWorkspaceInput struct {
 	Name, Slug    *string
 	MailFrom      *string
 	PublicOrigins *[]string
+	// APIKeyRateLimit and SessionRateLimit set the workspace's quotas per
+	// minute; 0 returns to the instance's default.
+	APIKeyRateLimit, SessionRateLimit *int
 }
 
 // UpdateWorkspace renames a workspace, changes its slug or the sender of
@@ -228,7 +232,10 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 			return err
 		}
 		before := w
-		if err := w.Update(domain.WorkspaceChange{Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
+		if err := w.Update(domain.WorkspaceChange{
+			Name: in.Name, Slug: in.Slug, MailFrom: in.MailFrom, PublicOrigins: in.PublicOrigins,
+			APIKeyRateLimit: in.APIKeyRateLimit, SessionRateLimit: in.SessionRateLimit,
+		}); err != nil {
 			return err
 		}
 		var mail *domain.OutboxMessage
@@ -253,7 +260,8 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p domain.Principal, in Up
 		}
 		return s.audit(ctx, st, p, w.ID(), "workspace.updated", "workspace", string(w.ID()), map[string]string{
 			"name": w.Name(), "slug": w.Slug(), "mail_from": w.MailFrom(), "mail_from_status": w.SenderStatus().String(),
-			"public_origins": strings.Join(w.PublicOrigins(), " "),
+			"public_origins":      strings.Join(w.PublicOrigins(), " "),
+			"rate_limits.api_key": strconv.Itoa(w.RateLimits().APIKey), "rate_limits.session": strconv.Itoa(w.RateLimits().Session),
 		})
 	})
 	if err == nil && public {

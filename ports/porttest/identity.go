@@ -152,14 +152,17 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
-	// A workspace's sender is stored as given, listed with the workspace,
-	// and cleared back to the instance's by "".
+	// A workspace's sender (and rate limits) are stored as given, listed
+	// with the workspace, and cleared back to the instance's by "" (and 0).
 	t.Run("MailFrom", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
 		u := addUser(t, uow, "alice@example.com")
 		w := mustWorkspace(t, "acme")
-		if err := w.Update(domain.WorkspaceChange{MailFrom: new(`"Acme, Inc." <hello@acme.test>`), PublicOrigins: &[]string{"https://acme.test", "http://localhost:3000"}}); err != nil {
+		if err := w.Update(domain.WorkspaceChange{
+			MailFrom: new(`"Acme, Inc." <hello@acme.test>`), PublicOrigins: &[]string{"https://acme.test", "http://localhost:3000"},
+			APIKeyRateLimit: new(1200), SessionRateLimit: new(90),
+		}); err != nil {
 			t.Fatal(err)
 		}
 		// A pending sender keeps the hash of its code and when it was sent.
@@ -204,7 +207,7 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
-		if err := w.Update(domain.WorkspaceChange{MailFrom: new(""), PublicOrigins: &[]string{}}); err != nil {
+		if err := w.Update(domain.WorkspaceChange{MailFrom: new(""), PublicOrigins: &[]string{}, APIKeyRateLimit: new(0), SessionRateLimit: new(0)}); err != nil {
 			t.Fatal(err)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Workspaces().Update(ctx, w) })
@@ -213,8 +216,8 @@ func workspaces(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			if err != nil {
 				return fmt.Errorf("get after clearing: %w", err)
 			}
-			if got.MailFrom() != "" || len(got.PublicOrigins()) != 0 {
-				t.Errorf("after clearing: MailFrom %q, PublicOrigins %q; want both empty", got.MailFrom(), got.PublicOrigins())
+			if got.MailFrom() != "" || len(got.PublicOrigins()) != 0 || got.RateLimits() != (domain.RateLimits{}) {
+				t.Errorf("after clearing: MailFrom %q, PublicOrigins %q, RateLimits %+v; want all empty", got.MailFrom(), got.PublicOrigins(), got.RateLimits())
 			}
 			return nil
 		})
@@ -992,8 +995,8 @@ func userView(u domain.User) string {
 
 func workspaceView(w domain.Workspace) string {
 	snd := w.StoredSender()
-	return fmt.Sprintf("{%s %q %s from=%q sender=%s code=%x sent=%s origins=%q %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(),
-		snd.Status, snd.CodeHash, stampPtr(snd.CodeSentAt), w.PublicOrigins(), stamp(w.CreatedAt()))
+	return fmt.Sprintf("{%s %q %s from=%q sender=%s code=%x sent=%s origins=%q limits=%+v %s}", w.ID(), w.Name(), w.Slug(), w.MailFrom(),
+		snd.Status, snd.CodeHash, stampPtr(snd.CodeSentAt), w.PublicOrigins(), w.RateLimits(), stamp(w.CreatedAt()))
 }
 
 func memberView(m domain.Membership) string {
