@@ -260,14 +260,20 @@ func (v *Validator) request(r *http.Request) (*exchange, error) {
 }
 
 // undeclaredQuery lists the query parameters in q that neither op nor its
-// path item declares, sorted.
+// path item declares, sorted. An operation that takes any query (the
+// public form endpoint, whose pages add tracking parameters) says so with
+// a free-form query parameter: an object, exploded.
 func undeclaredQuery(op *openapi3.Operation, item *openapi3.PathItem, q url.Values) []string {
 	declared := map[string]bool{}
 	for _, ps := range []openapi3.Parameters{item.Parameters, op.Parameters} {
 		for _, p := range ps {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
-				declared[p.Value.Name] = true
+			if p.Value == nil || p.Value.In != openapi3.ParameterInQuery {
+				continue
 			}
+			if s := p.Value.Schema; s != nil && s.Value != nil && s.Value.Type.Is(openapi3.TypeObject) {
+				return nil
+			}
+			declared[p.Value.Name] = true
 		}
 	}
 	var extra []string

@@ -66,6 +66,7 @@ var exchanges = []exchange{
 	{name: "ValidCreate", method: "POST", path: "/v1/things", body: `{"name":"A"}`, auth: true, status: 201, contentType: "application/json", answer: thing, location: true},
 	{name: "ValidProblem", method: "GET", path: "/v1/things/thg_2", auth: true, status: 404, contentType: "application/problem+json", answer: `{"status":404,"code":"not_found"}`},
 	{name: "ValidPublic", method: "GET", path: "/v1/public", status: 200, contentType: "text/html; charset=utf-8", answer: "<p>hi</p>"},
+	{name: "ValidFreeFormQuery", method: "GET", path: "/v1/public?utm_source=news&ref=a", status: 200, contentType: "text/html", answer: "<p>hi</p>"},
 	{name: "ValidNoContent", method: "DELETE", path: "/v1/things/thg_1", auth: true, status: 204},
 	{name: "NullableIsJSONSchema2020", method: "GET", path: "/v1/things/thg_1", auth: true, status: 200, contentType: "application/json", answer: `{"id":"thg_1","name":"A","note":"n"}`},
 
