@@ -94,6 +94,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPatch, "/v1/workspaces/:ws/webhooks/:webhook"}:                               accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/webhooks/:webhook"}:                              accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/webhooks/:webhook/test"}:                           accepts(),
+	{http.MethodPost, "/v1/workspaces/:ws/webhooks/:webhook/rotate"}:                         accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/webhooks/:webhook/rotate-secret"}:                  accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/webhooks/:webhook/deliveries"}:                      accepts(with(paged, "status")...),
 	{http.MethodGet, "/v1/workspaces/:ws/webhooks/:webhook/deliveries/:delivery"}:            accepts(),

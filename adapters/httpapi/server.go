@@ -123,7 +123,8 @@ func New(cfg Config) *Server {
 	}
 	// checkQuery runs before authentication: which parameters a route
 	// reads is public, and a typo is worth reporting before a 401 or 403.
-	v1 := e.Group("/v1", noStore, checkQuery)
+	// A deprecated operation says so first, on its refusals too.
+	v1 := e.Group("/v1", noStore, announceDeprecation, checkQuery)
 	if cfg.Identity != nil {
 		v1.Use(authenticate(cfg.Identity))
 		identityRoutes{ids: cfg.Identity}.register(v1)

@@ -21,7 +21,8 @@ func (h webhookRoutes) register(v1 *gin.RouterGroup) {
 	v1.PATCH("/workspaces/:ws/webhooks/:webhook", h.update)
 	v1.DELETE("/workspaces/:ws/webhooks/:webhook", h.delete)
 	v1.POST("/workspaces/:ws/webhooks/:webhook/test", h.test)
-	v1.POST("/workspaces/:ws/webhooks/:webhook/rotate-secret", h.rotateSecret)
+	v1.POST("/workspaces/:ws/webhooks/:webhook/rotate", h.rotateSecret)
+	v1.POST("/workspaces/:ws/webhooks/:webhook/rotate-secret", h.rotateSecret) // deprecated: see deprecation.go
 	v1.GET("/workspaces/:ws/webhooks/:webhook/deliveries", h.listDeliveries)
 	v1.GET("/workspaces/:ws/webhooks/:webhook/deliveries/:delivery", h.getDelivery)
 	v1.POST("/workspaces/:ws/webhooks/:webhook/deliveries/:delivery/redeliver", h.redeliver)

@@ -130,7 +130,8 @@ var matrix = []row{
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/webhooks/:webhook", scope: "webhooks:write", body: describeWebhookBody},
 	{want: want(401, 403, 403, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/webhooks/:webhook", scope: "webhooks:write"},
 	{want: want(401, 403, 403, 202, 202, 404, 202, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/test", scope: "webhooks:write"},
-	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/rotate-secret", scope: "webhooks:write", byID: true},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/rotate", scope: "webhooks:write", byID: true},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/rotate-secret", scope: "webhooks:write", byID: true}, // deprecated spelling
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks/:webhook/deliveries", scope: "webhooks:read"},
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/webhooks/:webhook/deliveries/:delivery", scope: "webhooks:read", byID: true},
 	{want: want(401, 403, 403, 202, 202, 404, 202, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/webhooks/:webhook/deliveries/:delivery/redeliver", scope: "webhooks:write"},
