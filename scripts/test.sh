@@ -62,6 +62,25 @@ available() {
 
 scripts/docker.sh
 sweep
+
+# Chromium opens the API reference page (test/docspage); Node.js and npm
+# build and run the TypeScript client's tests (test/jsclient). A Debian
+# machine gets them from the archive, like dockerd; elsewhere the
+# developer installs them.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]} > 0)); then
+	if [[ ${EUID} -ne 0 || ! -f /etc/debian_version ]]; then
+		log "the tests need ${missing[*]}: install them and rerun"
+		exit 1
+	fi
+	log "installing ${missing[*]} with apt"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 trap sweep EXIT
 
 # choose exports the image variable $1: its current value when set, else the

@@ -112,7 +112,7 @@ func TestDocsPage(t *testing.T) {
 	}
 	hd := w.Header()
 	csp := hd.Get("Content-Security-Policy")
-	for _, d := range []string{"default-src 'none'", "script-src 'self';", "img-src 'self' data:", "connect-src 'self'", "frame-ancestors 'none'"} {
+	for _, d := range []string{"default-src 'none'", "script-src 'self';", "style-src 'self';", "img-src 'self' data:", "connect-src 'self'", "frame-ancestors 'none'"} {
 		if !strings.Contains(csp, d) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, d)
 		}
