@@ -68,5 +68,5 @@ func allowAnyOriginOnNotFound(c *gin.Context, err error) {
 	}
 	hd := c.Writer.Header()
 	hd["Access-Control-Allow-Origin"] = anyOriginHeader
-	hd.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
+	hd.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, "+rateLimitHeaders)
 }

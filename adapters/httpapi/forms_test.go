@@ -68,6 +68,7 @@ type fixtureOptions struct {
 	perIP        ports.RateLimiter // nil: generous
 	maxBodyBytes int64             // 0: the default
 	publicURL    string            // "": the default
+	rateLimits   *RateLimits       // nil: none; Quotas nil: kept on the fixture's clock
 }
 
 func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
@@ -101,10 +102,17 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
+	var limits RateLimits
+	if opts.rateLimits != nil {
+		limits = *opts.rateLimits
+		if limits.Quotas == nil {
+			limits.Quotas = ratelimit.NewQuotas(clock.Now)
+		}
+	}
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
 		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
-		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
+		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})
 	res, err := ids.Setup(ctx, anon, identity.SetupInput{Email: "owner@example.com", Password: "correct horse battery", Name: "Owner"})

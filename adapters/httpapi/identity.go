@@ -91,10 +91,22 @@ type workspaceResponse struct {
 	// PublicOrigins may read the public content API: ["*"] is any.
 	PublicOrigins []string     `json:"public_origins"`
 	CreatedAt     domain.Stamp `json:"created_at"`
+	// RateLimits are the workspace's own quotas per minute; 0 is the
+	// instance's default.
+	RateLimits rateLimitsResponse `json:"rate_limits"`
+}
+
+type rateLimitsResponse struct {
+	APIKey  int `json:"api_key"`
+	Session int `json:"session"`
 }
 
 func toWorkspaceResponse(w domain.Workspace) workspaceResponse {
-	return workspaceResponse{string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.SenderStatus().String(), nonNil(w.PublicOrigins()), domain.Stamp{Time: w.CreatedAt()}}
+	rl := w.RateLimits()
+	return workspaceResponse{
+		string(w.ID()), w.Name(), w.Slug(), w.MailFrom(), w.SenderStatus().String(), nonNil(w.PublicOrigins()), domain.Stamp{Time: w.CreatedAt()},
+		rateLimitsResponse{rl.APIKey, rl.Session},
+	}
 }
 
 type membershipResponse struct {
@@ -293,6 +305,22 @@ type workspaceRequest struct {
 	Slug          *string   `json:"slug"`
 	MailFrom      *string   `json:"mail_from"`
 	PublicOrigins *[]string `json:"public_origins"`
+	// RateLimits sets the workspace's own quotas per minute; a field left
+	// out stays as it is, and 0 returns to the instance's default.
+	RateLimits *rateLimitsRequest `json:"rate_limits"`
+}
+
+type rateLimitsRequest struct {
+	APIKey  *int `json:"api_key"`
+	Session *int `json:"session"`
+}
+
+// rateLimitsOf returns the quotas req sets, nil for those it leaves.
+func (req workspaceRequest) rateLimitsOf() (apiKey, session *int) {
+	if req.RateLimits == nil {
+		return nil, nil
+	}
+	return req.RateLimits.APIKey, req.RateLimits.Session
 }
 
 func (h identityRoutes) createWorkspace(c *gin.Context) {
@@ -302,6 +330,7 @@ func (h identityRoutes) createWorkspace(c *gin.Context) {
 		return
 	}
 	in := identity.CreateWorkspaceInput{PublicOrigins: req.PublicOrigins}
+	in.APIKeyRateLimit, in.SessionRateLimit = req.rateLimitsOf()
 	if req.Name != nil {
 		in.Name = *req.Name
 	}
@@ -342,9 +371,9 @@ func (h identityRoutes) updateWorkspace(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), identity.UpdateWorkspaceInput{
-		Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom, PublicOrigins: req.PublicOrigins,
-	})
+	in := identity.UpdateWorkspaceInput{Ref: c.Param("ws"), Name: req.Name, Slug: req.Slug, MailFrom: req.MailFrom, PublicOrigins: req.PublicOrigins}
+	in.APIKeyRateLimit, in.SessionRateLimit = req.rateLimitsOf()
+	w, err := h.ids.UpdateWorkspace(c.Request.Context(), principal(c), in)
 	if err != nil {
 		fail(c, err)
 		return

@@ -59,6 +59,9 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
+	// RateLimits sets the quotas on /v1 requests; a nil Quotas limits
+	// nothing.
+	RateLimits RateLimits
 }
 
 // DefaultMaxBodyBytes is the body limit when none is configured: 1 MiB.
@@ -127,6 +130,13 @@ func New(cfg Config) *Server {
 	v1 := e.Group("/v1", noStore, announceDeprecation, checkQuery)
 	if cfg.Identity != nil {
 		v1.Use(authenticate(cfg.Identity))
+	}
+	// Quotas are per credential, so they follow authentication; they come
+	// before Idempotency-Key, so that a replay spends a request too.
+	if cfg.RateLimits.Quotas != nil {
+		v1.Use(rateLimit(newLimiter(cfg.RateLimits, cfg.Identity)))
+	}
+	if cfg.Identity != nil {
 		identityRoutes{ids: cfg.Identity}.register(v1)
 	}
 	if cfg.Messaging != nil {

@@ -235,7 +235,7 @@ func allowsAnyOrigin(site domain.Workspace) bool {
 // The CORS header values of the usual case, shared like cachedResponse's.
 var (
 	anyOriginHeader     = []string{"*"}
-	exposeHeadersHeader = []string{"ETag, Last-Modified, X-Request-Id"}
+	exposeHeadersHeader = []string{"ETag, Last-Modified, X-Request-Id, Retry-After, " + rateLimitHeaders}
 )
 
 // allowCachedOrigin is allowSiteOrigin with the site's allowsAnyOrigin worked

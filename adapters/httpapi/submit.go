@@ -84,6 +84,11 @@ func (h submitRoutes) submit(c *gin.Context) {
 	c.Header("Vary", "Origin")
 	enc, err := encodingOf(c)
 	browser := err == nil && enc != encJSON && acceptsHTML(c.GetHeader("Accept"))
+	// A client over its quota is refused before its body is read; the
+	// limiter left the refusal here so that a browser gets its page.
+	if limited := rateLimited(c); limited != nil {
+		err = limited
+	}
 	var raw domain.RawSubmission
 	if err == nil {
 		raw, err = decodeSubmission(c, enc)
@@ -201,7 +206,7 @@ func allowOrigin(c *gin.Context, f domain.Form) {
 		return
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
-	c.Header("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
+	c.Header("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, "+rateLimitHeaders)
 }
 
 // preflight answers a browser's CORS preflight for a script on one of the

@@ -21,6 +21,9 @@ type CreateWorkspaceInput struct {
 	// PublicOrigins may read the public content API; nil keeps the
 	// default, any origin.
 	PublicOrigins *[]string
+	// APIKeyRateLimit and SessionRateLimit set the workspace's own
+	// quotas per minute; nil and 0 use the instance's defaults.
+	APIKeyRateLimit, SessionRateLimit *int
 }
 
 // WorkspacePolicy is what the instance administrator decides about
@@ -62,7 +65,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, p domain.Principal, in Cr
 	if err != nil {
 		return domain.Workspace{}, err
 	}
-	if err := created.Update(domain.WorkspaceChange{MailFrom: &in.MailFrom, PublicOrigins: in.PublicOrigins}); err != nil {
+	if err := created.Update(domain.WorkspaceChange{
+		MailFrom: &in.MailFrom, PublicOrigins: in.PublicOrigins, APIKeyRateLimit: in.APIKeyRateLimit, SessionRateLimit: in.SessionRateLimit,
+	}); err != nil {
 		return domain.Workspace{}, err
 	}
 	code, hash := domain.NewSenderCode()
