@@ -247,6 +247,7 @@ func (v *Validator) request(r *http.Request) (*exchange, error) {
 			SkipSettingDefaults: true,
 		},
 	}
+	ex.input.Options.WithCustomSchemaErrorFunc(schemaMessage)
 	if invalid {
 		return ex, nil
 	}
@@ -329,6 +330,7 @@ func (v *Validator) response(ex *exchange, status int, header http.Header, body 
 		Header:                 header,
 		Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
 	}
+	in.Options.WithCustomSchemaErrorFunc(schemaMessage)
 	in.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(ex.forward.Context(), in); err != nil {
 		errs = append(errs, fmt.Errorf("response: %w", err))
@@ -341,6 +343,20 @@ func (v *Validator) response(ex *exchange, status int, header http.Header, body 
 		}
 	}
 	return errs
+}
+
+// schemaMessage names where a value breaks its schema and why, without
+// kin-openapi's dump of the whole schema and value: the report quotes the
+// body already.
+func schemaMessage(err *openapi3.SchemaError) string {
+	reason := err.Reason
+	if err.Origin != nil {
+		reason = err.Origin.Error()
+	}
+	if p := err.JSONPointer(); len(p) > 0 {
+		return fmt.Sprintf("at /%s: %s", strings.Join(p, "/"), reason)
+	}
+	return reason
 }
 
 func documented(op *openapi3.Operation, status int) *openapi3.Response {
