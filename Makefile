@@ -3,11 +3,17 @@
 
 # staticcheck 2026.2.2, pinned and run by go run: no install step.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# oasdiff v1.39.0, pinned and run by go run like staticcheck, for make api-diff.
+OASDIFF := github.com/oasdiff/oasdiff@v1.39.0
+# make api-diff compares API_REVISION with API_BASE; an empty API_BASE is
+# the last released document (scripts/api-diff.sh).
+API_REVISION ?= api/openapi.yaml
+API_BASE ?=
 # Extra go test arguments for make test, e.g. ARGS='-run TestX ./adapters/...'.
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint generate fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -43,12 +49,17 @@ bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endp
 images: ## build local/postgres:15 and local/mailpit for machines without a registry
 	scripts/images.sh
 
-lint: ## go vet and staticcheck
+lint: ## go vet, staticcheck and api-diff
 	go vet ./...
 	go run $(STATICCHECK) ./...
+	OASDIFF=$(OASDIFF) scripts/api-diff.sh
 
-generate: ## regenerate the code made from api/openapi.yaml: the Go client (client/)
+api-diff: ## fail on a breaking change inside /v1 since the last release (the newest tag's document, else api/released/v1.yaml)
+	OASDIFF=$(OASDIFF) scripts/api-diff.sh $(API_REVISION) $(API_BASE)
+
+generate: ## regenerate the code made from api/openapi.yaml: the Go client (client/) and the TypeScript client's types (clients/js)
 	go generate ./client
+	cd clients/js && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run --silent generate
 
 fmt: ## format the Go code
 	go fmt ./...
