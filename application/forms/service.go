@@ -30,7 +30,8 @@ type Config struct {
 	// IPHashKey keys the hash under which client IPs are stored; the raw
 	// address is never kept. Nodes that share a database should share it.
 	IPHashKey []byte
-	// PerIP and PerForm throttle the public endpoint.
+	// PerIP and PerForm, if set, throttle the public endpoint; Keel's
+	// HTTP adapter leaves them unset and limits it itself.
 	PerIP, PerForm ports.RateLimiter
 	// PerRecipient, if set, limits autoresponses per recipient address
 	// (lower-cased): the visitor chooses it.
@@ -67,6 +68,12 @@ func NewService(cfg Config) *Service {
 	}
 	if cfg.PerRecipient == nil {
 		cfg.PerRecipient = unlimited{}
+	}
+	if cfg.PerIP == nil {
+		cfg.PerIP = unlimited{}
+	}
+	if cfg.PerForm == nil {
+		cfg.PerForm = unlimited{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

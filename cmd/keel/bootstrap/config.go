@@ -49,6 +49,7 @@ var (
 var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
+	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
@@ -104,6 +105,7 @@ type serveConfig struct {
 	dispatcher      bool // deliver mail and webhooks in this process
 	eventRetention  time.Duration
 	forms           formsConfig
+	rateLimits      rateLimitConfig
 	content         contentConfig
 	webhookConfig
 }
@@ -224,6 +226,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sDispatcher.errorf("want on or off, got %q", raw)
 	}
 	if c.forms, err = loadFormsConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.rateLimits, err = loadRateLimitConfig(fs, getenv); err != nil {
 		return c, err
 	}
 	if c.content, err = loadContentConfig(fs, getenv); err != nil {

@@ -19,8 +19,8 @@ import (
 
 var (
 	sIPHashKey       = setting{"ip-hash-key", "KEEL_IP_HASH_KEY", "", "secret that keys the hash stored instead of client IPs; set the same on every node (default: random per process)"}
-	sSubmitPerIP     = setting{"submit-per-ip", "KEEL_SUBMIT_PER_IP", "20", "form submissions a client IP may make per minute (bursts of twice that)"}
-	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together"}
+	sSubmitPerIP     = setting{"submit-per-ip", "KEEL_SUBMIT_PER_IP", "300", "submissions one client IP may make to one form per minute, per node"}
+	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together, per node"}
 	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
 	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
 
@@ -82,10 +82,11 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 	fc := forms.Config{
 		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), MailFrom: mailFrom,
 		Spam: cfg.spam, IPHashKey: cfg.ipHashKey,
-		PerIP:   ratelimit.NewRateLimiter(float64(cfg.perIP)/60, 2*cfg.perIP, time.Now),
-		PerForm: ratelimit.NewRateLimiter(float64(cfg.perForm)/60, cfg.perForm, time.Now),
-		Wake:    wake,
-		Log:     log,
+		// PerIP and PerForm stay unset: the HTTP adapter applies
+		// KEEL_SUBMIT_PER_* with the API's other quotas (newRateLimits),
+		// so that clients see them in the RateLimit headers.
+		Wake: wake,
+		Log:  log,
 	}
 	if cfg.perAddress > 0 { // loadFormsConfig requires it; a test's literal may leave it out
 		// A recipient's allowance comes back over the hour rather than all

@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicStale:    cfg.content.stale,
 		PublicURL:      cfg.content.publicURLFor(cfg.httpAddr, ln.Addr()),
 		MaxBodyBytes:   cfg.maxBodyBytes,
+		RateLimits:     newRateLimits(cfg.rateLimits, cfg.forms),
 		Build:          httpapi.Build(readBuild()),
 		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
