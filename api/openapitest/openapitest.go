@@ -202,8 +202,9 @@ type exchange struct {
 	errs         []error
 }
 
-// request reads r's body, finds its operation and, unless r is marked
-// invalid, checks it. r itself is left as it was.
+// request reads and closes r's body, finds its operation and, unless r is
+// marked invalid, checks it. The exchange's forward request is what goes
+// on: a copy of r with the body and without the marker.
 func (v *Validator) request(r *http.Request) (*exchange, error) {
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
@@ -211,8 +212,10 @@ func (v *Validator) request(r *http.Request) (*exchange, error) {
 		if body, err = io.ReadAll(r.Body); err != nil {
 			return nil, err
 		}
+		// A RoundTripper closes the body it is given, and neither it nor a
+		// handler's wrapper changes the caller's request: fwd carries the
+		// bytes on.
 		_ = r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	invalid := isInvalid(r)
 	fwd := r.Clone(r.Context())
