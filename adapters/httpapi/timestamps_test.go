@@ -149,6 +149,18 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	for route, path := range gets {
 		check("GET "+route, f.api(t, http.MethodGet, path, nil), http.StatusOK)
 	}
+
+	// A time read back from storage reads as it did when it was written,
+	// the nanoseconds the clock had included.
+	const written = "2026-03-02T09:00:00.120000Z"
+	for _, path := range []string{base + "/submissions/" + sub.ID, base + "/api-keys"} {
+		if body := f.api(t, http.MethodGet, path, nil).Body.String(); !strings.Contains(body, `"created_at":"`+written+`"`) {
+			t.Errorf("GET %s: want created_at %s as written; body %.300s", path, written, body)
+		}
+	}
+	if sub.CreatedAt.String() != written {
+		t.Errorf("submission answered created_at %s, want %s", sub.CreatedAt, written)
+	}
 	for _, format := range []string{"csv", "jsonl"} {
 		route := "/v1/workspaces/:ws/forms/:form/submissions/export"
 		check("GET "+route+"?format="+format, f.api(t, http.MethodGet, base+"/forms/"+form+"/submissions/export?format="+format, nil), http.StatusOK)
