@@ -129,7 +129,7 @@ func TestRateLimitWorkspaceSetting(t *testing.T) {
 	f := newFormsFixture(t, fixtureOptions{rateLimits: limits})
 	key := f.createKey(t, "forms:read")
 
-	p := decodeProblem(t, f.api(t, http.MethodPatch, "/v1/workspaces/acme", map[string]any{"rate_limits": map[string]any{"api_key": 5, "session": 100001}}),
+	p := decodeProblem(t, f.api(t, http.MethodPatch, "/v1/workspaces/acme", map[string]any{"rate_limits": map[string]any{"api_key": 5, "session": 9}}),
 		http.StatusUnprocessableEntity, "validation_failed")
 	if len(p.Errors) != 2 || p.Errors[0].Field != "rate_limits.api_key" || p.Errors[1].Field != "rate_limits.session" || p.Errors[0].Code != "out_of_range" {
 		t.Fatalf("out-of-range quotas: errors = %+v", p.Errors)

@@ -1625,6 +1625,14 @@ export interface components {
             /** @description The origins that may read the public delivery API from a browser: `["*"]` is any, `[]` none. */
             public_origins: string[];
             created_at: components["schemas"]["Timestamp"];
+            rate_limits: components["schemas"]["WorkspaceRateLimits"];
+        };
+        /** @description The workspace's own quotas, in requests a minute: per API key of the workspace (policy `api_key`), and per signed-in user under `/v1/workspaces/{ws}/` (policy `session`). `0` is the instance's default (`KEEL_RATE_LIMIT_API_KEY`, `KEEL_RATE_LIMIT_SESSION`). */
+        WorkspaceRateLimits: {
+            /** @example 1200 */
+            api_key: number;
+            /** @example 0 */
+            session: number;
         };
         Me: {
             user: components["schemas"]["User"];
@@ -2160,6 +2168,13 @@ export interface components {
             mail_from?: string | null;
             /** @description Origins that may read the public delivery API from a browser: `["*"]` any, `[]` none; at most 50. */
             public_origins?: string[] | null;
+            /** @description The workspace's own quotas in requests a minute, each `0` (the instance's default) or 10 to 100000 (else 422 with `rate_limits.api_key` or `rate_limits.session`); a member left out stays as it is. */
+            rate_limits?: {
+                /** @example 6000 */
+                api_key?: number | null;
+                /** @example 600 */
+                session?: number | null;
+            } | null;
         };
     };
     responses: {
@@ -2349,6 +2364,8 @@ export interface components {
         RateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -2586,6 +2603,10 @@ export interface components {
         CacheControlRevalidate: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /** @description The quota policies this request was counted against, as in the IETF httpapi draft "RateLimit header fields for HTTP": `"session";q=1200;w=60` (q requests per w seconds). Every `/v1` response but preflights and refusals before authentication carries it. */
+        RateLimitPolicy: string;
+        /** @description What is left of each policy: `"session";r=1187;t=11`, r requests left, the bucket full again in t seconds. */
+        RateLimit: string;
         /** @description `Bearer realm="keel"`. */
         WWWAuthenticate: string;
         /** @description The requesting origin (or `*`) when it may read this answer; absent otherwise. */
@@ -3330,7 +3351,11 @@ export interface operations {
                      *       "public_origins": [
                      *         "*"
                      *       ],
-                     *       "created_at": "2026-03-02T09:00:00.000000Z"
+                     *       "created_at": "2026-03-02T09:00:00.000000Z",
+                     *       "rate_limits": {
+                     *         "api_key": 0,
+                     *         "session": 0
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Workspace"];
