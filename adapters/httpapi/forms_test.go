@@ -69,6 +69,8 @@ type fixtureOptions struct {
 	maxBodyBytes int64             // 0: the default
 	publicURL    string            // "": the default
 	rateLimits   *RateLimits       // nil: none; Quotas nil: kept on the fixture's clock
+	// idempotency keeps Idempotency-Keys; nil: the database.
+	idempotency ports.IdempotencyStore
 }
 
 func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
@@ -102,6 +104,10 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
+	idem := opts.idempotency
+	if idem == nil {
+		idem = db
+	}
 	var limits RateLimits
 	if opts.rateLimits != nil {
 		limits = *opts.rateLimits
@@ -113,6 +119,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
 		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
 		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
+		Idempotency: IdempotencyConfig{Store: idem, IPHashKey: []byte("test"), Now: clock.Now},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})
 	res, err := ids.Setup(ctx, anon, identity.SetupInput{Email: "owner@example.com", Password: "correct horse battery", Name: "Owner"})

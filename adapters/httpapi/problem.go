@@ -36,6 +36,9 @@ var codeStatus = map[string]int{
 	"invalid_utf8":           http.StatusBadRequest,
 	"form_closed":            http.StatusGone,
 	"cursor_expired":         http.StatusGone,
+
+	// A malformed Idempotency-Key header, like a malformed body, is 400.
+	"invalid_idempotency_key": http.StatusBadRequest,
 }
 
 var kindStatus = map[domain.Kind]int{

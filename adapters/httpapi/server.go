@@ -62,6 +62,10 @@ type Config struct {
 	// RateLimits sets the quotas on /v1 requests; a nil Quotas limits
 	// nothing.
 	RateLimits RateLimits
+
+	// Idempotency makes POSTs with an Idempotency-Key safe to retry; a
+	// nil Store leaves the header unread.
+	Idempotency IdempotencyConfig
 }
 
 // DefaultMaxBodyBytes is the body limit when none is configured: 1 MiB.
@@ -135,6 +139,11 @@ func New(cfg Config) *Server {
 	// before Idempotency-Key, so that a replay spends a request too.
 	if cfg.RateLimits.Quotas != nil {
 		v1.Use(rateLimit(newLimiter(cfg.RateLimits, cfg.Identity)))
+	}
+	// Idempotency-Key is read after authentication, since keys are
+	// scoped per credential, and before every POST handler below.
+	if cfg.Idempotency.Store != nil {
+		v1.Use(idempotency(cfg.Idempotency, cfg.Logger, cors))
 	}
 	if cfg.Identity != nil {
 		identityRoutes{ids: cfg.Identity}.register(v1)

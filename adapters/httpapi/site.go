@@ -273,7 +273,7 @@ func (h siteRoutes) preflight(c *gin.Context) {
 		return
 	}
 	hd.Set("Access-Control-Allow-Methods", "GET, HEAD")
-	hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since")
+	hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Idempotency-Key")
 	hd.Set("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
 	c.Status(http.StatusNoContent)
 }

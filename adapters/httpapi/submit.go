@@ -224,7 +224,7 @@ func (h submitRoutes) preflight(c *gin.Context) {
 	if origin := c.GetHeader("Origin"); f.AllowsOrigin(origin) {
 		c.Header("Access-Control-Allow-Origin", origin)
 		c.Header("Access-Control-Allow-Methods", "POST")
-		c.Header("Access-Control-Allow-Headers", "Content-Type")
+		c.Header("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key")
 		c.Header("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
 	}
 	c.Status(http.StatusNoContent)

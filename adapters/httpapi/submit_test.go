@@ -334,7 +334,7 @@ func TestSubmitCORS(t *testing.T) {
 	w := preflight("https://site.example")
 	h := w.Header()
 	if w.Code != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "https://site.example" || h.Get("Access-Control-Allow-Methods") != "POST" ||
-		h.Get("Access-Control-Allow-Headers") != "Content-Type" || h.Get("Access-Control-Max-Age") == "" || !strings.Contains(h.Get("Vary"), "Origin") {
+		h.Get("Access-Control-Allow-Headers") != "Content-Type, Idempotency-Key" || h.Get("Access-Control-Max-Age") == "" || !strings.Contains(h.Get("Vary"), "Origin") {
 		t.Fatalf("allowed preflight = %d %v", w.Code, h)
 	}
 	w = preflight("https://evil.example")
