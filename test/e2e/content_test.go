@@ -25,6 +25,11 @@ const publishLimit = 5 * time.Second
 // that the Cache-Control they check is the configured one, not a default.
 const publicMaxAge = "37s"
 
+// noAnonymousLimit turns off the anonymous quota: the content flow polls
+// the public API every few milliseconds from one address to time each
+// change, far above what a visitor may.
+const noAnonymousLimit = "KEEL_RATE_LIMIT_ANONYMOUS=0"
+
 // TestContentAcrossTwoNodes runs two keel binaries on one PostgreSQL
 // database. An editor writes, schedules, edits and unpublishes a post on
 // node A; node B's public API must serve it within five seconds of its
@@ -33,8 +38,8 @@ const publicMaxAge = "37s"
 func TestContentAcrossTwoNodes(t *testing.T) {
 	t.Parallel()
 	dbURL := testdb.EmptyPostgres(t)
-	a := startClusterNode(t, dbURL, "A", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge)
-	b := startClusterNode(t, dbURL, "B", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge)
+	a := startClusterNode(t, dbURL, "A", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit)
+	b := startClusterNode(t, dbURL, "B", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit)
 	a.waitListening(t)
 	b.waitListening(t)
 
@@ -50,6 +55,7 @@ func TestContentOnSQLite(t *testing.T) {
 	t.Parallel()
 	base, logs, stop := startInProcess(t, map[string]string{
 		"KEEL_DATA_DIR": t.TempDir(), "KEEL_HTTP_ADDR": "127.0.0.1:0", "KEEL_PUBLIC_MAX_AGE": publicMaxAge,
+		"KEEL_RATE_LIMIT_ANONYMOUS": "0",
 	})
 	// call and mustCall need only a name and a base URL.
 	n := &clusterNode{name: "sqlite", base: base}

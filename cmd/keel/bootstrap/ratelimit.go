@@ -13,7 +13,7 @@ import (
 var (
 	sRateLimitAPIKey    = setting{"rate-limit-api-key", "KEEL_RATE_LIMIT_API_KEY", "1200", "requests one API key may make per minute, per node, unless its workspace sets its own (0: no limit)"}
 	sRateLimitSession   = setting{"rate-limit-session", "KEEL_RATE_LIMIT_SESSION", "1200", "requests one signed-in user may make per minute in each workspace and elsewhere, per node, unless the workspace sets its own (0: no limit)"}
-	sRateLimitAnonymous = setting{"rate-limit-anonymous", "KEEL_RATE_LIMIT_ANONYMOUS", "600", "requests one anonymous client IP may make per minute to each site's public API and to the rest of /v1, per node (0: no limit)"}
+	sRateLimitAnonymous = setting{"rate-limit-anonymous", "KEEL_RATE_LIMIT_ANONYMOUS", "6000", "requests one anonymous client IP may make per minute to each site's public API and to the rest of /v1, per node (0: no limit)"}
 )
 
 // rateLimitConfig is the instance's quotas per minute; 0 turns one off.
