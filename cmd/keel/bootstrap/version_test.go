@@ -1,8 +1,10 @@
 package bootstrap
 
 import (
+	"archive/zip"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -119,5 +121,107 @@ func TestBuiltBinaryKnowsItsCommit(t *testing.T) {
 	}
 	if err := exec.Command("git", "cat-file", "-e", m[3]+"^{commit}").Run(); err != nil {
 		t.Errorf("the reported commit %s is not in the repository: %v", m[3], err)
+	}
+}
+
+// TestGoInstallAtACommit builds keel as go install
+// github.com/keelhq/keel/cmd/keel@<commit> does, from a module download
+// that carries no VCS information: the working tree is served as a
+// pseudo-version from a module proxy in a directory, and the dependencies
+// from the module cache's own downloads, so nothing leaves the machine.
+// The binary must report the pseudo-version and the commit it names.
+func TestGoInstallAtACommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	files, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--full-name", ":/").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	t.Parallel()
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module, version = "github.com/keelhq/keel", "v0.0.0-20261203000000-abcdef012345"
+	proxy := t.TempDir()
+	dir := filepath.Join(proxy, module, "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zipModule(t, strings.TrimSpace(string(root)), strings.Split(strings.TrimSuffix(string(files), "\x00"), "\x00"), module+"@"+version, filepath.Join(dir, version+".zip"))
+	gomod, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(root)), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{
+		version + ".mod":  gomod,
+		version + ".info": []byte(`{"Version":"` + version + `","Time":"2026-12-03T00:00:00Z"}`),
+		"list":            []byte(version + "\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	bin := t.TempDir()
+	cmd := exec.Command("go", "install", module+"/cmd/keel@"+version)
+	cmd.Dir = t.TempDir() // outside this module, as a user would run it
+	cmd.Env = append(os.Environ(),
+		"GOPROXY=file://"+filepath.ToSlash(proxy)+",file://"+filepath.ToSlash(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download")),
+		"GOSUMDB=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOBIN="+bin,
+		// A module cache of its own, so the shared one is left as it was;
+		// -trimpath keeps the compiled packages' cache keys free of its
+		// path, so the next run finds them built.
+		"GOMODCACHE="+t.TempDir(), "GOFLAGS=-modcacherw -trimpath")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(bin, "keel"), "version").Output()
+	if want := "keel " + version + "\ncommit abcdef012345\n"; err != nil || string(out) != want {
+		t.Fatalf("keel version = %q, %v; want %q", out, err, want)
+	}
+}
+
+// zipModule writes the module zip of the files (paths relative to root)
+// that a module proxy serves for prefix (module@version); files that no
+// longer exist or are not regular files are left out, as a module holds
+// neither.
+func zipModule(t *testing.T, root string, files []string, prefix, dst string) {
+	t.Helper()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, name := range files {
+		src := filepath.Join(root, filepath.FromSlash(name))
+		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		body, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(prefix + "/" + name)
+		if err == nil {
+			_, err = w.Write(body)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
