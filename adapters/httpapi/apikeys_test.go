@@ -35,7 +35,7 @@ func TestCurrentAPIKey(t *testing.T) {
 	}
 
 	decodeProblemCode(t, f.api(t, http.MethodGet, "/v1/api-keys/current", nil), http.StatusForbidden, "not_an_api_key")
-	decodeProblemCode(t, f.public(t, "/v1/api-keys/current"), http.StatusUnauthorized, "unauthenticated")
+	decodeProblemCode(t, f.invalid().public(t, "/v1/api-keys/current"), http.StatusUnauthorized, "unauthenticated")
 
 	// A revoked key is no longer anything.
 	if w := f.api(t, http.MethodDelete, "/v1/workspaces/acme/api-keys/"+key.ID, nil); w.Code != http.StatusNoContent {
@@ -78,7 +78,7 @@ func TestUpdateAPIKey(t *testing.T) {
 		scopes []string
 		code   string
 	}{{[]string{"submissions:read", "forms:read"}, "scope_not_held"}, {[]string{}, "required"}, {[]string{"root"}, "unknown_scope"}} {
-		p := decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"scopes": tc.scopes}), http.StatusUnprocessableEntity, "validation_failed")
+		p := decodeProblem(t, f.invalid().api(t, http.MethodPatch, path, map[string]any{"scopes": tc.scopes}), http.StatusUnprocessableEntity, "validation_failed")
 		if len(p.Errors) != 1 || p.Errors[0].Field != "scopes" || p.Errors[0].Code != tc.code {
 			t.Errorf("PATCH scopes %v: errors = %+v, want one scopes %s", tc.scopes, p.Errors, tc.code)
 		}

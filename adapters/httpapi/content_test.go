@@ -77,7 +77,7 @@ func TestEntryLifecycleOverHTTP(t *testing.T) {
 	decodeProblemCode(t, w, http.StatusPreconditionFailed, "version_conflict")
 	w = f.withHeaders(t, http.MethodPatch, path, `{"title":"Lost"}`, "If-Match", `v1`)
 	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "invalid_if_match")
-	w = f.withHeaders(t, http.MethodPatch, path, `{"titel":"typo"}`)
+	w = f.invalid().withHeaders(t, http.MethodPatch, path, `{"titel":"typo"}`)
 	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "unknown_field")
 	w = f.withHeaders(t, http.MethodPatch, path, `{"slug":"Bad Slug"}`)
 	decodeProblemCode(t, w, http.StatusUnprocessableEntity, "validation_failed")
@@ -122,8 +122,8 @@ func TestEntryLifecycleOverHTTP(t *testing.T) {
 	if l := decodeBody[listResponse[entryResponse]](t, w, http.StatusOK); len(l.Data) != 1 || l.Data[0].ID != e.ID {
 		t.Errorf("?status=archived: %+v", l.Data)
 	}
-	decodeProblemCode(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/entries?kind=essay&status=gone", nil), http.StatusUnprocessableEntity, "validation_failed")
-	decodeProblemCode(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post"}), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.invalid().api(t, http.MethodGet, "/v1/workspaces/acme/entries?kind=essay&status=gone", nil), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post"}), http.StatusUnprocessableEntity, "validation_failed")
 
 	if w := f.withHeaders(t, http.MethodDelete, path, "", "If-Match", `"v1"`); w.Code != http.StatusPreconditionFailed {
 		t.Errorf("DELETE with a stale If-Match: %d", w.Code)
@@ -209,7 +209,7 @@ func TestPublicAPICachesAndRevalidates(t *testing.T) {
 	if w := f.public(t, "/v1/sites/acme/posts?q=secret"); len(decodeBody[listResponse[publicEntryResponse]](t, w, http.StatusOK).Data) != 0 {
 		t.Error("search found a draft")
 	}
-	decodeProblemCode(t, f.public(t, "/v1/sites/acme/posts?limit=0"), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.invalid().public(t, "/v1/sites/acme/posts?limit=0"), http.StatusUnprocessableEntity, "validation_failed")
 
 	// Feed and sitemap are well-formed and hold published entries only.
 	w = f.public(t, "/v1/sites/acme/feed.xml")
@@ -334,7 +334,7 @@ func TestPublicHEADHasTheHeadersAndNoBody(t *testing.T) {
 		t.Fatalf("publish: %d", w.Code)
 	}
 	get := f.public(t, "/v1/sites/acme/posts/hello")
-	srv := httptest.NewServer(f.srv)
+	srv := httptest.NewServer(f.checked)
 	defer srv.Close()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, srv.URL+"/v1/sites/acme/posts/hello", nil)
 	resp, err := srv.Client().Do(req)

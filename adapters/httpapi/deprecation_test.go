@@ -60,7 +60,7 @@ func TestDeprecatedOperationAnnouncesItself(t *testing.T) {
 	if got := w.Header().Get("Deprecation"); got != "@1796256000" {
 		t.Errorf("404: Deprecation = %q", got)
 	}
-	w = f.api(t, http.MethodPost, base+"/rotate-secret?force=1", nil)
+	w = f.invalid().api(t, http.MethodPost, base+"/rotate-secret?force=1", nil)
 	decodeProblemCode(t, w, http.StatusBadRequest, "unknown_parameter")
 	announces(t, w)
 }

@@ -78,8 +78,8 @@ func TestEventFeed(t *testing.T) {
 		t.Errorf("type=submission.updated = %+v, want the one update", byType.Data)
 	}
 
-	decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/events?type=submission.exploded", nil), http.StatusUnprocessableEntity, "validation_failed")
-	decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/events?limit=101", nil), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodGet, "/v1/workspaces/acme/events?type=submission.exploded", nil), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodGet, "/v1/workspaces/acme/events?limit=101", nil), http.StatusUnprocessableEntity, "validation_failed")
 
 	// Retention deletes all but the workspace's last event: the reader
 	// that saw everything reads on, the one left at the first is told.

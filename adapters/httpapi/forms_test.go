@@ -25,6 +25,7 @@ import (
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
+	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -62,6 +63,10 @@ type formsFixture struct {
 	logs  *syncBuffer
 	cache *PublicCache
 	db    *sqlstore.DB
+
+	// checked is srv behind the OpenAPI check: every exchange the tests
+	// make through the fixture must be what api/openapi.yaml describes.
+	checked http.Handler
 }
 
 type fixtureOptions struct {
@@ -133,12 +138,34 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	if _, err := ids.CreateWorkspace(ctx, owner, identity.CreateWorkspaceInput{Name: "Acme", Slug: "acme"}); err != nil {
 		t.Fatalf("create workspace: %v", err)
 	}
-	return &formsFixture{srv: srv, clock: clock, token: res.Token, logs: logs, cache: cache, db: db}
+	return &formsFixture{srv: srv, checked: checked(t, srv), clock: clock, token: res.Token, logs: logs, cache: cache, db: db}
+}
+
+// checked puts srv behind the OpenAPI check in tests. Benchmarks measure
+// the server alone, and a fuzz target may not report through the F it was
+// built with; its inputs are invalid on purpose anyway.
+func checked(t testing.TB, srv *Server) http.Handler {
+	if tt, ok := t.(*testing.T); ok {
+		return openapitest.Handler(tt, srv)
+	}
+	return srv
+}
+
+// invalid returns the fixture with every request marked deliberately
+// invalid (openapitest.MarkInvalid): the server's refusal is still
+// checked against the document, the request is not.
+func (f *formsFixture) invalid() *formsFixture {
+	g := *f
+	g.checked = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		openapitest.MarkInvalid(r)
+		f.checked.ServeHTTP(w, r)
+	})
+	return &g
 }
 
 func (f *formsFixture) serve(r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
-	f.srv.ServeHTTP(w, r)
+	f.checked.ServeHTTP(w, r)
 	return w
 }
 
@@ -260,7 +287,7 @@ func TestFormDefinitionValidation(t *testing.T) {
 		},
 		"notify": map[string]any{"subject": "{{.Oops"},
 	}
-	p := decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/forms", def), http.StatusUnprocessableEntity, "validation_failed")
+	p := decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/forms", def), http.StatusUnprocessableEntity, "validation_failed")
 	want := map[string]string{
 		"fields[1].type":    "unknown_type",
 		"fields[2].pattern": "invalid_pattern",
@@ -283,7 +310,7 @@ func TestFormDefinitionValidation(t *testing.T) {
 	// A PATCH that breaks the definition changes nothing.
 	id := f.createForm(t, contactForm())
 	path := "/v1/workspaces/acme/forms/" + id
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"fields": []map[string]any{{"name": "x", "type": "nope"}}}),
+	decodeProblem(t, f.invalid().api(t, http.MethodPatch, path, map[string]any{"fields": []map[string]any{{"name": "x", "type": "nope"}}}),
 		http.StatusUnprocessableEntity, "validation_failed")
 	if got := decodeBody[formResponse](t, f.api(t, http.MethodGet, path, nil), http.StatusOK); len(got.Fields) != 5 {
 		t.Fatalf("after a refused PATCH: %+v", got)
@@ -298,7 +325,7 @@ func TestFormDefinitionValidation(t *testing.T) {
 		{http.MethodPatch, path, map[string]any{"notify": map[string]any{"subjet": "x"}}, "notify.subjet"},
 		{http.MethodPost, "/v1/workspaces/acme/forms", map[string]any{"name": "x", "fields": []map[string]any{{"name": "a", "type": "text", "requird": true}}}, "fields[0].requird"},
 	} {
-		p := decodeProblem(t, f.api(t, tc.method, tc.path, tc.body), http.StatusUnprocessableEntity, "unknown_field")
+		p := decodeProblem(t, f.invalid().api(t, tc.method, tc.path, tc.body), http.StatusUnprocessableEntity, "unknown_field")
 		if len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Code != "unknown_field" {
 			t.Errorf("%v: errors %+v, want %s", tc.body, p.Errors, tc.field)
 		}
@@ -366,7 +393,7 @@ func TestSubmissionsAPI(t *testing.T) {
 	if got := list("?limit=1"); len(got) != 1 {
 		t.Fatalf("limit=1 = %v", got)
 	}
-	p := decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions?since=yesterday&until=2026-13-01&status=odd", nil),
+	p := decodeProblem(t, f.invalid().api(t, http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions?since=yesterday&until=2026-13-01&status=odd", nil),
 		http.StatusUnprocessableEntity, "validation_failed")
 	if len(p.Errors) != 3 {
 		t.Fatalf("errors = %+v, want since, until and status", p.Errors)
@@ -376,7 +403,7 @@ func TestSubmissionsAPI(t *testing.T) {
 	if got := decodeBody[submissionResponse](t, f.api(t, http.MethodPatch, path, map[string]string{"status": "read"}), http.StatusOK); got.Status != "read" {
 		t.Fatalf("PATCH = %+v", got)
 	}
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]string{"status": "lost"}), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodPatch, path, map[string]string{"status": "lost"}), http.StatusUnprocessableEntity, "validation_failed")
 	decodeProblem(t, f.api(t, http.MethodPatch, "/v1/workspaces/acme/submissions/"+spam.ID, map[string]string{"status": "new"}),
 		http.StatusConflict, "submission_is_spam")
 	if w := f.api(t, http.MethodDelete, path, nil); w.Code != http.StatusNoContent {
@@ -436,10 +463,10 @@ func TestExport(t *testing.T) {
 		t.Fatalf("jsonl row = %+v", row)
 	}
 
-	decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions/export?format=xlsx", nil), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions/export?format=xlsx", nil), http.StatusUnprocessableEntity, "validation_failed")
 	decodeProblem(t, f.api(t, http.MethodGet, "/v1/workspaces/acme/forms/frm_nope/submissions/export", nil), http.StatusNotFound, "not_found")
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/workspaces/acme/forms/"+id+"/submissions/export", nil)
-	decodeProblem(t, f.serve(req), http.StatusUnauthorized, "unauthenticated")
+	decodeProblem(t, f.invalid().serve(req), http.StatusUnauthorized, "unauthenticated") // no credentials, on purpose
 }
 
 // brokenPipe fails every write, as a connection the client dropped does.

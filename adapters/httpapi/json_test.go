@@ -124,13 +124,13 @@ func TestDecodeJSONMalformedGivesTheOffset(t *testing.T) {
 
 func TestUnknownFieldsOverHTTP(t *testing.T) {
 	f := newFormsFixture(t, fixtureOptions{})
-	p := decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "x", "locale": "fr", "tilte": "y"}),
+	p := decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "x", "locale": "fr", "tilte": "y"}),
 		http.StatusUnprocessableEntity, "unknown_field")
 	if got := []string{p.Errors[0].Field, p.Errors[1].Field}; len(p.Errors) != 2 || !slices.Contains(got, "locale") || !slices.Contains(got, "tilte") ||
 		!strings.Contains(p.Detail, "locale") {
 		t.Errorf("problem = %+v, want locale and tilte named", p)
 	}
-	p = decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": 123}),
+	p = decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": 123}),
 		http.StatusUnprocessableEntity, "invalid_type")
 	if len(p.Errors) != 1 || p.Errors[0].Field != "title" || !strings.Contains(p.Errors[0].Message, "a string") {
 		t.Errorf("problem = %+v, want title expected a string", p)
@@ -157,7 +157,7 @@ func TestOptionalBodyMayBeEmptyJSON(t *testing.T) {
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/workspaces/acme/entries", http.NoBody)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+f.token)
-	decodeProblem(t, f.serve(req), http.StatusBadRequest, "malformed_json")
+	decodeProblem(t, f.invalid().serve(req), http.StatusBadRequest, "malformed_json")
 }
 
 // FuzzDecodeJSON: any body decodes or is refused as a 400 or a 422, with

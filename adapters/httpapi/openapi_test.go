@@ -161,6 +161,6 @@ func TestOpenAPIErrorsCarryCORS(t *testing.T) {
 		if w.Header().Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s 401: Access-Control-Allow-Origin %q, want *", path, w.Header().Get("Access-Control-Allow-Origin"))
 		}
-		decodeProblemCode(t, f.get(t, path+"?v=2", "Origin", "https://tools.example"), http.StatusBadRequest, "unknown_parameter")
+		decodeProblemCode(t, f.invalid().get(t, path+"?v=2", "Origin", "https://tools.example"), http.StatusBadRequest, "unknown_parameter")
 	}
 }

@@ -111,7 +111,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 			if tc.query != "" {
 				typos = tc.query + "&" + typos
 			}
-			w := f.api(t, tc.method, tc.path+"?"+typos, body)
+			w := f.invalid().api(t, tc.method, tc.path+"?"+typos, body)
 			if w.Code != http.StatusBadRequest {
 				t.Fatalf("%s %s?%s: %d %s, want 400", tc.method, tc.path, typos, w.Code, w.Body)
 			}
@@ -150,7 +150,7 @@ func TestQueryCheckExemptions(t *testing.T) {
 	if w := f.serve(req); w.Code != http.StatusNoContent {
 		t.Fatalf("preflight with a query: %d %s", w.Code, w.Body)
 	}
-	w := f.public(t, "/v1/sites/acme/posts?tags=news", "Origin", "https://www.example.com")
+	w := f.invalid().public(t, "/v1/sites/acme/posts?tags=news", "Origin", "https://www.example.com")
 	if w.Code != http.StatusBadRequest || w.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("public typo: %d, Access-Control-Allow-Origin %q; %s", w.Code, w.Header().Get("Access-Control-Allow-Origin"), w.Body)
 	}
@@ -214,7 +214,7 @@ func TestUnknownParams(t *testing.T) {
 func TestLongParameterNamesAreCut(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})
-	w := f.api(t, http.MethodGet, "/v1/me?"+strings.Repeat("é", 80)+"=1", nil)
+	w := f.invalid().api(t, http.MethodGet, "/v1/me?"+strings.Repeat("é", 80)+"=1", nil)
 	p := decodeBody[queryProblem](t, w, http.StatusBadRequest)
 	if want := "query." + strings.Repeat("é", 50) + "…"; len(p.Errors) != 1 || p.Errors[0].Field != want {
 		t.Errorf("errors = %+v, want one field %q", p.Errors, want)

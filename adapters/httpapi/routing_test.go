@@ -33,7 +33,7 @@ func TestUnknownPathsAreNotFound(t *testing.T) {
 	} {
 		req := httptest.NewRequestWithContext(t.Context(), tc.method, tc.path, nil)
 		req.Header.Set("Origin", "https://site.example")
-		w := f.serve(req)
+		w := f.invalid().serve(req) // no such operation, on purpose
 		decodeProblem(t, w, http.StatusNotFound, "not_found")
 		if allow := w.Header().Get("Allow"); allow != "" {
 			t.Errorf("%s %s: Allow = %q on a 404", tc.method, tc.path, allow)
@@ -47,7 +47,7 @@ func TestUnknownPathsAreNotFound(t *testing.T) {
 	} {
 		req := httptest.NewRequestWithContext(t.Context(), tc.method, tc.path, nil)
 		req.Header.Set("Authorization", "Bearer "+f.token)
-		w := f.serve(req)
+		w := f.invalid().serve(req)
 		decodeProblem(t, w, http.StatusMethodNotAllowed, "method_not_allowed")
 		if allow := w.Header().Get("Allow"); allow != tc.allow {
 			t.Errorf("%s %s: Allow = %q, want %q", tc.method, tc.path, allow, tc.allow)
@@ -156,7 +156,7 @@ func TestPublicErrorsCarryCORS(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Origin", origin)
-		return f.serve(req)
+		return f.invalid().serve(req) // each is refused on purpose
 	}
 
 	t.Run("Forms", func(t *testing.T) {

@@ -119,7 +119,11 @@ func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
 		}
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 		req.Host = "h" + n + ".example"
-		if w := f.serve(req); w.Code != want {
+		g := f
+		if want != http.StatusOK {
+			g = f.invalid() // an unknown parameter, refused on purpose
+		}
+		if w := g.serve(req); w.Code != want {
 			t.Fatalf("%s: %d %s, want %d", path, w.Code, w.Body, want)
 		}
 	}

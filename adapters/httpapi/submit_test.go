@@ -106,7 +106,7 @@ func TestSubmitJSON(t *testing.T) {
 	if len(p.Errors) != 2 || p.Errors[0].Field != "phone" || p.Errors[1].Field != "fax" {
 		t.Fatalf("unknown_field errors = %+v, want phone then fax (arrival order)", p.Errors)
 	}
-	p = decodeProblem(t, f.submitJSON(t, id, `{"name":{"first":"Ada"},"email":null,"topics":[["a"]],"message":"ok"}`), http.StatusUnprocessableEntity, "validation_failed")
+	p = decodeProblem(t, f.invalid().submitJSON(t, id, `{"name":{"first":"Ada"},"email":null,"topics":[["a"]],"message":"ok"}`), http.StatusUnprocessableEntity, "validation_failed")
 	if len(p.Errors) != 3 || p.Errors[0].Code != "invalid_type" {
 		t.Fatalf("type errors = %+v", p.Errors)
 	}
@@ -434,7 +434,7 @@ func TestSubmitBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := decodeProblem(t, f.post(t, id, tc.contentType, tc.body), tc.status, tc.code)
+			p := decodeProblem(t, f.invalid().post(t, id, tc.contentType, tc.body), tc.status, tc.code) // malformed on purpose
 			if tc.code == "validation_failed" && len(p.Errors) == 0 {
 				t.Fatalf("no field errors: %+v", p)
 			}

@@ -116,14 +116,14 @@ func TestWebhookValidation(t *testing.T) {
 		{map[string]any{"url": "https://hooks.example.com/keel", "events": []string{}}, "events", "required"},
 		{map[string]any{"url": "https://hooks.example.com/keel"}, "events", "required"},
 	} {
-		p := decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", tc.body), http.StatusUnprocessableEntity, "validation_failed")
+		p := decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", tc.body), http.StatusUnprocessableEntity, "validation_failed")
 		if !slices.ContainsFunc(p.Errors, func(e problemField) bool { return e.Field == tc.field && e.Code == tc.code }) {
 			t.Errorf("%v: errors %+v, want %s on %s", tc.body, p.Errors, tc.code, tc.field)
 		}
 	}
-	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": []string{"*"}, "secret": "whsec_mine"}),
+	decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": []string{"*"}, "secret": "whsec_mine"}),
 		http.StatusUnprocessableEntity, "unknown_field")
-	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": "*"}),
+	decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/webhooks", map[string]any{"url": "https://a.example", "events": "*"}),
 		http.StatusUnprocessableEntity, "invalid_type")
 
 	hook := f.createWebhook(t, "acme", map[string]any{"url": "https://a.example/hook", "events": []string{"*"}})
@@ -136,7 +136,7 @@ func TestWebhookValidation(t *testing.T) {
 	if len(p.Errors) != 1 || p.Errors[0].Field != "events" || p.Errors[0].Code != "required" {
 		t.Errorf("PATCH events: null errors = %+v", p.Errors)
 	}
-	decodeProblem(t, f.api(t, http.MethodPatch, path, map[string]any{"enabled": "yes"}), http.StatusUnprocessableEntity, "invalid_type")
+	decodeProblem(t, f.invalid().api(t, http.MethodPatch, path, map[string]any{"enabled": "yes"}), http.StatusUnprocessableEntity, "invalid_type")
 	if got := decodeBody[webhookResponse](t, f.api(t, http.MethodGet, path, nil), http.StatusOK); got.URL != "https://a.example/hook" {
 		t.Errorf("refused patches changed the URL to %q", got.URL)
 	}
@@ -194,7 +194,7 @@ func TestWebhookTestRotateAndDeliveries(t *testing.T) {
 	if sent := decodeBody[listResponse[deliveryResponse]](t, f.api(t, http.MethodGet, base+"/deliveries?status=sent", nil), http.StatusOK); len(sent.Data) != 0 {
 		t.Errorf("sent deliveries = %+v, want none", sent.Data)
 	}
-	decodeProblem(t, f.api(t, http.MethodGet, base+"/deliveries?status=lost", nil), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodGet, base+"/deliveries?status=lost", nil), http.StatusUnprocessableEntity, "validation_failed")
 	decodeProblem(t, f.api(t, http.MethodPost, base+"/deliveries/"+d.ID+"/redeliver", nil), http.StatusConflict, "delivery_pending")
 
 	// The receiver's address was refused, then it answered 410: the
