@@ -33,6 +33,11 @@ const (
 	stopTimeout  = 30 * time.Second
 )
 
+// Tags are the build tags of the binary Binary builds, such as
+// "keelfault" for test/idempotency's fault hook. Set them in TestMain,
+// before any test asks for the binary; "" builds the production binary.
+var Tags string
+
 var (
 	buildOnce sync.Once
 	binDir    string
@@ -50,7 +55,11 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "keel")
-		if out, err := exec.Command("go", "build", "-o", binPath, "github.com/keelhq/keel/cmd/keel").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", binPath}
+		if Tags != "" {
+			args = append(args, "-tags", Tags)
+		}
+		if out, err := exec.Command("go", append(args, "github.com/keelhq/keel/cmd/keel")...).CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})

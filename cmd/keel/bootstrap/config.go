@@ -51,7 +51,7 @@ var settings = []setting{
 	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
-	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention,
+	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
 }
 
@@ -104,6 +104,7 @@ type serveConfig struct {
 	mailRetryBase   time.Duration
 	dispatcher      bool // deliver mail and webhooks in this process
 	eventRetention  time.Duration
+	idempotencyTTL  time.Duration
 	forms           formsConfig
 	rateLimits      rateLimitConfig
 	content         contentConfig
@@ -197,6 +198,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	raw = value(fs, getenv, sEventRetention)
 	if c.eventRetention, err = time.ParseDuration(raw); err != nil || c.eventRetention < time.Hour {
 		return c, sEventRetention.errorf("want a duration of at least 1h such as 720h, got %q", raw)
+	}
+	if c.idempotencyTTL, err = loadIdempotencyTTL(fs, getenv); err != nil {
+		return c, err
 	}
 	c.mailFrom = value(fs, getenv, sMailFrom)
 	if _, err := mail.ParseAddress(c.mailFrom); err != nil {

@@ -126,6 +126,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		TracerProvider: tel.tracer,
 		MeterProvider:  tel.meter,
 		Propagator:     tel.propagator,
+		Idempotency: httpapi.IdempotencyConfig{
+			Store: db, TTL: cfg.idempotencyTTL, IPHashKey: cfg.forms.ipHashKey,
+		},
 	})
 	srv := &http.Server{
 		Handler: api,
@@ -168,6 +171,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
 		{Name: "policy poller", Run: ids.authz.Run},
 		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, log) }},
+		{Name: "idempotency purge", Run: func(ctx context.Context) error { return runIdempotencyPurge(ctx, db, log) }},
 		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
 		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, log) }},
 	})
