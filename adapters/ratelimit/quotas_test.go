@@ -8,6 +8,8 @@ import (
 
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+	"github.com/keelhq/keel/ports/porttest"
 )
 
 func newQuotas() (*ratelimit.Quotas, *fakeClock) {
@@ -78,4 +80,11 @@ func TestQuotasWithoutLimit(t *testing.T) {
 	if l.Len() != 0 {
 		t.Fatalf("Len() = %d, want 0", l.Len())
 	}
+}
+
+func TestQuotasContract(t *testing.T) {
+	porttest.Quotas(t, func(t *testing.T) (ports.Quotas, func(time.Duration)) {
+		l, c := newQuotas()
+		return l, c.Advance
+	})
 }
