@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/testdb"
 )
@@ -43,7 +44,7 @@ func TestBinaryAgainstPostgres(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	resp, body = get(t, base+"/v1/no-such-thing")
+	resp, body = get(t, base+"/v1/no-such-thing", openapitest.InvalidHeader, "1") // no such operation, on purpose
 	expectProblem(t, resp, body, 404, "not_found")
 
 	req := strings.NewReader(strings.Repeat("x", 2048))

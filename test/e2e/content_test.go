@@ -442,7 +442,7 @@ func (n *clusterNode) fetch(t *testing.T, method, path, token string, header map
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := checkedClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("node %s: %s %s: %v", n.name, method, path, err)
 	}

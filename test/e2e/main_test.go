@@ -25,9 +25,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func get(t *testing.T, url string) (*http.Response, []byte) {
+// get fetches url, checked against the OpenAPI document, with the header
+// fields given as name, value pairs.
+func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := checkedClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/api/openapitest"
 )
 
 // Start-up and shutdown limits: far above what keel needs on a loaded
@@ -88,6 +90,10 @@ type Proc struct {
 	// Out holds the process's standard output.
 	Out *Output
 
+	// client checks every exchange against the OpenAPI document and
+	// reports a mismatch on the test that started the process.
+	client *http.Client
+
 	cmd    *exec.Cmd
 	stderr *SyncBuffer
 	exited chan struct{}
@@ -102,6 +108,7 @@ type Proc struct {
 func Start(t *testing.T, name string, env []string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{Name: name, Out: NewOutput(), stderr: &SyncBuffer{}, exited: make(chan struct{})}
+	p.client = &http.Client{Timeout: clientTimeout, Transport: openapitest.Transport(t, transport)}
 	p.cmd = exec.Command(Binary(t), args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.Out, p.stderr
@@ -209,18 +216,24 @@ func (p *Proc) Stop(t *testing.T) {
 	}
 }
 
-// client is shared by every process's calls, so that goroutines posting
-// in parallel reuse connections rather than exhaust loopback ports.
-var client = &http.Client{
-	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
-}
+// transport is shared by every process's calls, so that goroutines
+// posting in parallel reuse connections rather than exhaust loopback
+// ports.
+var transport = &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}
+
+const clientTimeout = 30 * time.Second
 
 // Call sends a JSON request to serve (no body when body is nil) with a
 // bearer token (none when token is empty) and the header fields given as
 // name, value pairs ("traceparent", tp). It returns
 // an error rather than failing a test, so that posting goroutines can use
 // it and a killed server's refusals can be counted.
+//
+// Every request and response is checked against the OpenAPI document
+// (api/openapitest), and a mismatch fails the test that started p: what
+// the end-to-end tests see is what the contract promises. A request that
+// is wrong on purpose passes openapitest.InvalidHeader, "1" among the
+// header fields, so that only its response is checked.
 func (p *Proc) Call(ctx context.Context, method, path, token string, body any, header ...string) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -243,7 +256,7 @@ func (p *Proc) Call(ctx context.Context, method, path, token string, body any, h
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
