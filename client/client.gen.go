@@ -89,70 +89,70 @@ func (e EntryStatus) Valid() bool {
 
 // Defines values for EventType.
 const (
-	APIKeyCreated     EventType = "api_key.created"
-	APIKeyRevoked     EventType = "api_key.revoked"
-	APIKeyUpdated     EventType = "api_key.updated"
-	FormCreated       EventType = "form.created"
-	FormDeleted       EventType = "form.deleted"
-	FormUpdated       EventType = "form.updated"
-	MemberAdded       EventType = "member.added"
-	MemberRemoved     EventType = "member.removed"
-	MemberRoleChanged EventType = "member.role_changed"
-	PageDeleted       EventType = "page.deleted"
-	PagePublished     EventType = "page.published"
-	PageUnpublished   EventType = "page.unpublished"
-	PageUpdated       EventType = "page.updated"
-	PostDeleted       EventType = "post.deleted"
-	PostPublished     EventType = "post.published"
-	PostUnpublished   EventType = "post.unpublished"
-	PostUpdated       EventType = "post.updated"
-	SubmissionCreated EventType = "submission.created"
-	SubmissionDeleted EventType = "submission.deleted"
-	SubmissionUpdated EventType = "submission.updated"
+	EventTypeAPIKeyCreated     EventType = "api_key.created"
+	EventTypeAPIKeyRevoked     EventType = "api_key.revoked"
+	EventTypeAPIKeyUpdated     EventType = "api_key.updated"
+	EventTypeFormCreated       EventType = "form.created"
+	EventTypeFormDeleted       EventType = "form.deleted"
+	EventTypeFormUpdated       EventType = "form.updated"
+	EventTypeMemberAdded       EventType = "member.added"
+	EventTypeMemberRemoved     EventType = "member.removed"
+	EventTypeMemberRoleChanged EventType = "member.role_changed"
+	EventTypePageDeleted       EventType = "page.deleted"
+	EventTypePagePublished     EventType = "page.published"
+	EventTypePageUnpublished   EventType = "page.unpublished"
+	EventTypePageUpdated       EventType = "page.updated"
+	EventTypePostDeleted       EventType = "post.deleted"
+	EventTypePostPublished     EventType = "post.published"
+	EventTypePostUnpublished   EventType = "post.unpublished"
+	EventTypePostUpdated       EventType = "post.updated"
+	EventTypeSubmissionCreated EventType = "submission.created"
+	EventTypeSubmissionDeleted EventType = "submission.deleted"
+	EventTypeSubmissionUpdated EventType = "submission.updated"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
-	case APIKeyCreated:
+	case EventTypeAPIKeyCreated:
 		return true
-	case APIKeyRevoked:
+	case EventTypeAPIKeyRevoked:
 		return true
-	case APIKeyUpdated:
+	case EventTypeAPIKeyUpdated:
 		return true
-	case FormCreated:
+	case EventTypeFormCreated:
 		return true
-	case FormDeleted:
+	case EventTypeFormDeleted:
 		return true
-	case FormUpdated:
+	case EventTypeFormUpdated:
 		return true
-	case MemberAdded:
+	case EventTypeMemberAdded:
 		return true
-	case MemberRemoved:
+	case EventTypeMemberRemoved:
 		return true
-	case MemberRoleChanged:
+	case EventTypeMemberRoleChanged:
 		return true
-	case PageDeleted:
+	case EventTypePageDeleted:
 		return true
-	case PagePublished:
+	case EventTypePagePublished:
 		return true
-	case PageUnpublished:
+	case EventTypePageUnpublished:
 		return true
-	case PageUpdated:
+	case EventTypePageUpdated:
 		return true
-	case PostDeleted:
+	case EventTypePostDeleted:
 		return true
-	case PostPublished:
+	case EventTypePostPublished:
 		return true
-	case PostUnpublished:
+	case EventTypePostUnpublished:
 		return true
-	case PostUpdated:
+	case EventTypePostUpdated:
 		return true
-	case SubmissionCreated:
+	case EventTypeSubmissionCreated:
 		return true
-	case SubmissionDeleted:
+	case EventTypeSubmissionDeleted:
 		return true
-	case SubmissionUpdated:
+	case EventTypeSubmissionUpdated:
 		return true
 	default:
 		return false
@@ -414,6 +414,81 @@ func (e UserStatus) Valid() bool {
 	case UserStatusActive:
 		return true
 	case UserStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEventType.
+const (
+	WebhookEventTypeAPIKeyCreated     WebhookEventType = "api_key.created"
+	WebhookEventTypeAPIKeyRevoked     WebhookEventType = "api_key.revoked"
+	WebhookEventTypeAPIKeyUpdated     WebhookEventType = "api_key.updated"
+	WebhookEventTypeAsterisk          WebhookEventType = "*"
+	WebhookEventTypeFormCreated       WebhookEventType = "form.created"
+	WebhookEventTypeFormDeleted       WebhookEventType = "form.deleted"
+	WebhookEventTypeFormUpdated       WebhookEventType = "form.updated"
+	WebhookEventTypeMemberAdded       WebhookEventType = "member.added"
+	WebhookEventTypeMemberRemoved     WebhookEventType = "member.removed"
+	WebhookEventTypeMemberRoleChanged WebhookEventType = "member.role_changed"
+	WebhookEventTypePageDeleted       WebhookEventType = "page.deleted"
+	WebhookEventTypePagePublished     WebhookEventType = "page.published"
+	WebhookEventTypePageUnpublished   WebhookEventType = "page.unpublished"
+	WebhookEventTypePageUpdated       WebhookEventType = "page.updated"
+	WebhookEventTypePostDeleted       WebhookEventType = "post.deleted"
+	WebhookEventTypePostPublished     WebhookEventType = "post.published"
+	WebhookEventTypePostUnpublished   WebhookEventType = "post.unpublished"
+	WebhookEventTypePostUpdated       WebhookEventType = "post.updated"
+	WebhookEventTypeSubmissionCreated WebhookEventType = "submission.created"
+	WebhookEventTypeSubmissionDeleted WebhookEventType = "submission.deleted"
+	WebhookEventTypeSubmissionUpdated WebhookEventType = "submission.updated"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEventType enum.
+func (e WebhookEventType) Valid() bool {
+	switch e {
+	case WebhookEventTypeAPIKeyCreated:
+		return true
+	case WebhookEventTypeAPIKeyRevoked:
+		return true
+	case WebhookEventTypeAPIKeyUpdated:
+		return true
+	case WebhookEventTypeAsterisk:
+		return true
+	case WebhookEventTypeFormCreated:
+		return true
+	case WebhookEventTypeFormDeleted:
+		return true
+	case WebhookEventTypeFormUpdated:
+		return true
+	case WebhookEventTypeMemberAdded:
+		return true
+	case WebhookEventTypeMemberRemoved:
+		return true
+	case WebhookEventTypeMemberRoleChanged:
+		return true
+	case WebhookEventTypePageDeleted:
+		return true
+	case WebhookEventTypePagePublished:
+		return true
+	case WebhookEventTypePageUnpublished:
+		return true
+	case WebhookEventTypePageUpdated:
+		return true
+	case WebhookEventTypePostDeleted:
+		return true
+	case WebhookEventTypePostPublished:
+		return true
+	case WebhookEventTypePostUnpublished:
+		return true
+	case WebhookEventTypePostUpdated:
+		return true
+	case WebhookEventTypeSubmissionCreated:
+		return true
+	case WebhookEventTypeSubmissionDeleted:
+		return true
+	case WebhookEventTypeSubmissionUpdated:
 		return true
 	default:
 		return false
@@ -1208,11 +1283,11 @@ type RotatedWebhookSecret struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds) and `Z`, so that comparing two as strings
 	// gives their time order.
-	CreatedAt      Timestamp   `json:"created_at"`
-	Description    string      `json:"description"`
-	DisabledReason *string     `json:"disabled_reason"`
-	Enabled        bool        `json:"enabled"`
-	Events         []EventType `json:"events"`
+	CreatedAt      Timestamp          `json:"created_at"`
+	Description    string             `json:"description"`
+	DisabledReason *string            `json:"disabled_reason"`
+	Enabled        bool               `json:"enabled"`
+	Events         []WebhookEventType `json:"events"`
 
 	// FailingSince A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	FailingSince *NullableTimestamp `json:"failing_since"`
@@ -1349,9 +1424,9 @@ type Webhook struct {
 	Description string    `json:"description"`
 
 	// DisabledReason Why Keel disabled the endpoint (after failing for too long); `null` while enabled or disabled by a person.
-	DisabledReason *string     `json:"disabled_reason"`
-	Enabled        bool        `json:"enabled"`
-	Events         []EventType `json:"events"`
+	DisabledReason *string            `json:"disabled_reason"`
+	Enabled        bool               `json:"enabled"`
+	Events         []WebhookEventType `json:"events"`
 
 	// FailingSince A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	FailingSince *NullableTimestamp `json:"failing_since"`
@@ -1364,13 +1439,16 @@ type Webhook struct {
 	URL       string    `json:"url"`
 }
 
+// WebhookEventType An event type the change feed carries, or `*` for all of them.
+type WebhookEventType string
+
 // WebhookInput defines model for WebhookInput.
 type WebhookInput struct {
 	Description *string `json:"description,omitempty"`
 
 	// Enabled true by default.
-	Enabled *bool       `json:"enabled,omitempty"`
-	Events  []EventType `json:"events"`
+	Enabled *bool              `json:"enabled,omitempty"`
+	Events  []WebhookEventType `json:"events"`
 
 	// URL An https URL (http only on hosts the instance allows).
 	URL string `json:"url"`
@@ -1390,9 +1468,9 @@ type WebhookPatch struct {
 	Description *string `json:"description,omitempty"`
 
 	// Enabled `true` (or `null`) enables the endpoint and clears its failure state; `false` disables it.
-	Enabled *bool        `json:"enabled,omitempty"`
-	Events  *[]EventType `json:"events,omitempty"`
-	URL     *string      `json:"url,omitempty"`
+	Enabled *bool               `json:"enabled,omitempty"`
+	Events  *[]WebhookEventType `json:"events,omitempty"`
+	URL     *string             `json:"url,omitempty"`
 }
 
 // WebhookWithSecret defines model for WebhookWithSecret.
@@ -1400,11 +1478,11 @@ type WebhookWithSecret struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds) and `Z`, so that comparing two as strings
 	// gives their time order.
-	CreatedAt      Timestamp   `json:"created_at"`
-	Description    string      `json:"description"`
-	DisabledReason *string     `json:"disabled_reason"`
-	Enabled        bool        `json:"enabled"`
-	Events         []EventType `json:"events"`
+	CreatedAt      Timestamp          `json:"created_at"`
+	Description    string             `json:"description"`
+	DisabledReason *string            `json:"disabled_reason"`
+	Enabled        bool               `json:"enabled"`
+	Events         []WebhookEventType `json:"events"`
 
 	// FailingSince A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	FailingSince *NullableTimestamp `json:"failing_since"`
@@ -1486,6 +1564,9 @@ type AcRequestHeaders = string
 // AcRequestMethod defines model for acRequestMethod.
 type AcRequestMethod = string
 
+// AnyQuery defines model for anyQuery.
+type AnyQuery map[string]interface{}
+
 // Cursor defines model for cursor.
 type Cursor = string
 
@@ -1497,6 +1578,9 @@ type EntryParameter = string
 
 // FormParameter defines model for form.
 type FormParameter = string
+
+// IdempotencyKey defines model for idempotencyKey.
+type IdempotencyKey = string
 
 // IfMatch defines model for ifMatch.
 type IfMatch = string
@@ -1556,6 +1640,18 @@ type Forbidden = Problem
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type FormInvalid = Problem
 
+// FormInvalidPost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type FormInvalidPost = Problem
+
+// IdempotencyInProgress An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type IdempotencyInProgress = Problem
+
+// IdempotencyKeyRefused An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type IdempotencyKeyRefused = Problem
+
 // Internal An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type Internal = Problem
@@ -1564,6 +1660,10 @@ type Internal = Problem
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type Invalid = Problem
 
+// InvalidPost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type InvalidPost = Problem
+
 // InvalidQuery An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type InvalidQuery = Problem
@@ -1571,6 +1671,10 @@ type InvalidQuery = Problem
 // InvalidWrite An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type InvalidWrite = Problem
+
+// InvalidWritePost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type InvalidWritePost = Problem
 
 // NotFound An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
@@ -1604,6 +1708,10 @@ type RateLimited = Problem
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type SlugTaken = Problem
 
+// SlugTakenOrInProgress An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type SlugTakenOrInProgress = Problem
+
 // TooLarge An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type TooLarge = Problem
@@ -1635,6 +1743,32 @@ type LoginJSONBody struct {
 	Password string `json:"password"`
 }
 
+// LoginParams defines parameters for Login.
+type LoginParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// LogoutParams defines parameters for Logout.
+type LogoutParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // GetDocsParams defines parameters for GetDocs.
 type GetDocsParams struct {
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
@@ -1649,6 +1783,9 @@ type GetDocsAssetParams struct {
 
 // PreflightSubmitFormParams defines parameters for PreflightSubmitForm.
 type PreflightSubmitFormParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1664,12 +1801,22 @@ type SubmitFormFormdataBody struct {
 }
 
 // SubmitFormMultipartBody defines parameters for SubmitForm.
-type SubmitFormMultipartBody map[string]string
+type SubmitFormMultipartBody map[string]interface{}
 
 // SubmitFormParams defines parameters for SubmitForm.
 type SubmitFormParams struct {
 	// Query Any query parameters, which are ignored (a page may add tracking parameters to the form's action URL).
 	Query *map[string]interface{} `form:"query,omitempty" json:"query,omitempty"`
+
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
@@ -1696,6 +1843,19 @@ type SetupJSONBody struct {
 	Password string `json:"password"`
 }
 
+// SetupParams defines parameters for Setup.
+type SetupParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // GetSiteFeedParams defines parameters for GetSiteFeed.
 type GetSiteFeedParams struct {
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
@@ -1716,6 +1876,9 @@ type HeadSiteFeedParams struct {
 
 // PreflightSiteFeedParams defines parameters for PreflightSiteFeed.
 type PreflightSiteFeedParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1752,6 +1915,9 @@ type HeadSitePageParams struct {
 
 // PreflightSitePageParams defines parameters for PreflightSitePage.
 type PreflightSitePageParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1806,6 +1972,9 @@ type HeadSitePostsParams struct {
 
 // PreflightSitePostsParams defines parameters for PreflightSitePosts.
 type PreflightSitePostsParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1842,6 +2011,9 @@ type HeadSitePostParams struct {
 
 // PreflightSitePostParams defines parameters for PreflightSitePost.
 type PreflightSitePostParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1872,6 +2044,9 @@ type HeadSiteSitemapParams struct {
 
 // PreflightSiteSitemapParams defines parameters for PreflightSiteSitemap.
 type PreflightSiteSitemapParams struct {
+	// Query Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read.
+	Query *AnyQuery `form:"query,omitempty" json:"query,omitempty"`
+
 	// Origin The page's origin; CORS headers are added when it may read the answer.
 	Origin *Origin `json:"Origin,omitempty"`
 
@@ -1899,6 +2074,19 @@ type CreateUserJSONBody struct {
 	Password      string              `json:"password"`
 }
 
+// CreateUserParams defines parameters for CreateUser.
+type CreateUserParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateUserJSONBody defines parameters for UpdateUser.
 type UpdateUserJSONBody struct {
 	CanCreateWorkspaces *bool                     `json:"can_create_workspaces,omitempty"`
@@ -1915,6 +2103,19 @@ type ListWorkspacesParams struct {
 
 	// Limit Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// CreateWorkspaceParams defines parameters for CreateWorkspace.
+type CreateWorkspaceParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListAPIKeysParams defines parameters for ListAPIKeys.
@@ -1934,6 +2135,19 @@ type CreateAPIKeyJSONBody struct {
 	Scopes    []Scope            `json:"scopes"`
 }
 
+// CreateAPIKeyParams defines parameters for CreateAPIKey.
+type CreateAPIKeyParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateAPIKeyJSONBody defines parameters for UpdateAPIKey.
 type UpdateAPIKeyJSONBody struct {
 	Name   *string  `json:"name,omitempty"`
@@ -1944,6 +2158,19 @@ type UpdateAPIKeyJSONBody struct {
 type RotateAPIKeyJSONBody struct {
 	// GracePeriod A Go duration such as `1h`.
 	GracePeriod *string `json:"grace_period,omitempty"`
+}
+
+// RotateAPIKeyParams defines parameters for RotateAPIKey.
+type RotateAPIKeyParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
@@ -1974,6 +2201,19 @@ type ListEntriesParams struct {
 
 	// Limit Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// CreateEntryParams defines parameters for CreateEntry.
+type CreateEntryParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteEntryParams defines parameters for DeleteEntry.
@@ -2008,6 +2248,16 @@ type PublishEntryJSONBody struct {
 
 // PublishEntryParams defines parameters for PublishEntry.
 type PublishEntryParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
 	// IfMatch The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
 	// write conditional: if the entry was saved since, the answer is 412
 	// `version_conflict` and nothing changes. `*` or no header writes
@@ -2026,6 +2276,16 @@ type ListEntryRevisionsParams struct {
 
 // RestoreEntryRevisionParams defines parameters for RestoreEntryRevision.
 type RestoreEntryRevisionParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
 	// IfMatch The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
 	// write conditional: if the entry was saved since, the answer is 412
 	// `version_conflict` and nothing changes. `*` or no header writes
@@ -2040,6 +2300,16 @@ type UnpublishEntryJSONBody struct {
 
 // UnpublishEntryParams defines parameters for UnpublishEntry.
 type UnpublishEntryParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
 	// IfMatch The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
 	// write conditional: if the entry was saved since, the answer is 412
 	// `version_conflict` and nothing changes. `*` or no header writes
@@ -2053,6 +2323,19 @@ type UnpublishEntryJSONBodyStatus string
 // EraseSubmissionsJSONBody defines parameters for EraseSubmissions.
 type EraseSubmissionsJSONBody struct {
 	Email openapi_types.Email `json:"email"`
+}
+
+// EraseSubmissionsParams defines parameters for EraseSubmissions.
+type EraseSubmissionsParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -2074,6 +2357,19 @@ type ListFormsParams struct {
 
 	// Limit Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// CreateFormParams defines parameters for CreateForm.
+type CreateFormParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListSubmissionsParams defines parameters for ListSubmissions.
@@ -2111,6 +2407,19 @@ type VerifyMailFromJSONBody struct {
 	Code string `json:"code"`
 }
 
+// VerifyMailFromParams defines parameters for VerifyMailFrom.
+type VerifyMailFromParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Cursor The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422.
@@ -2127,6 +2436,19 @@ type AddMemberJSONBody struct {
 	// Role `viewer` reads; `editor` also writes forms, submissions and content; `admin` also manages members, webhooks, API keys and the workspace; `owner` also deletes it and grants or takes the owner role.
 	Role   Role    `json:"role"`
 	UserID *string `json:"user_id,omitempty"`
+}
+
+// AddMemberParams defines parameters for AddMember.
+type AddMemberParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateMemberJSONBody defines parameters for UpdateMember.
@@ -2150,6 +2472,19 @@ type ListMessagesParams struct {
 // ListMessagesParamsStatus defines parameters for ListMessages.
 type ListMessagesParamsStatus string
 
+// RetryMessageParams defines parameters for RetryMessage.
+type RetryMessageParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateSubmissionJSONBody defines parameters for UpdateSubmission.
 type UpdateSubmissionJSONBody struct {
 	Status SubmissionStatus `json:"status"`
@@ -2162,6 +2497,19 @@ type ListWebhooksParams struct {
 
 	// Limit Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
@@ -2178,6 +2526,58 @@ type ListWebhookDeliveriesParams struct {
 
 // ListWebhookDeliveriesParamsStatus defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParamsStatus string
+
+// RedeliverWebhookDeliveryParams defines parameters for RedeliverWebhookDelivery.
+type RedeliverWebhookDeliveryParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookParams defines parameters for RotateWebhook.
+type RotateWebhookParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
+type RotateWebhookSecretParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// TestWebhookParams defines parameters for TestWebhook.
+type TestWebhookParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody LoginJSONBody
@@ -2432,7 +2832,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/auth/login (the `Login` operationId).
-	LoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	LoginWithBody(ctx context.Context, params *LoginParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Login Log in
 	//
@@ -2441,14 +2841,14 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/auth/login (the `Login` operationId).
-	Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Login(ctx context.Context, params *LoginParams, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Logout Log out
 	//
 	// Ends the calling session. API keys get 403.
 	//
 	// Corresponds with POST /v1/auth/logout (the `Logout` operationId).
-	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocs The API reference page
 	//
@@ -2561,7 +2961,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/setup (the `Setup` operationId).
-	SetupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SetupWithBody(ctx context.Context, params *SetupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Setup Create the first administrator
 	//
@@ -2570,7 +2970,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/setup (the `Setup` operationId).
-	Setup(ctx context.Context, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Setup(ctx context.Context, params *SetupParams, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSiteFeed The Atom feed
 	//
@@ -2691,7 +3091,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
-	CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUser Create a user
 	//
@@ -2700,7 +3100,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
-	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserWithBody Disable a user or let them create workspaces
 	//
@@ -2734,7 +3134,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-	CreateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWorkspaceWithBody(ctx context.Context, params *CreateWorkspaceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWorkspace Create a workspace
 	//
@@ -2743,7 +3143,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-	CreateWorkspace(ctx context.Context, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWorkspace(ctx context.Context, params *CreateWorkspaceParams, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteWorkspace Delete a workspace
 	//
@@ -2795,7 +3195,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-	CreateAPIKeyWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAPIKeyWithBody(ctx context.Context, ws Ws, params *CreateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateAPIKey Create an API key
 	//
@@ -2804,7 +3204,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-	CreateAPIKey(ctx context.Context, ws Ws, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAPIKey(ctx context.Context, ws Ws, params *CreateAPIKeyParams, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeAPIKey Revoke a key
 	//
@@ -2841,7 +3241,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-	RotateAPIKeyWithBody(ctx context.Context, ws Ws, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateAPIKeyWithBody(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateAPIKey Issue a new secret for a key
 	//
@@ -2853,7 +3253,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-	RotateAPIKey(ctx context.Context, ws Ws, key Key, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateAPIKey(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAuditEvents List a workspace's audit events
 	//
@@ -2876,7 +3276,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-	CreateEntryWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateEntryWithBody(ctx context.Context, ws Ws, params *CreateEntryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateEntry Create a post or page
 	//
@@ -2885,7 +3285,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-	CreateEntry(ctx context.Context, ws Ws, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateEntry(ctx context.Context, ws Ws, params *CreateEntryParams, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteEntry Delete a post or page
 	//
@@ -2976,7 +3376,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-	EraseSubmissionsWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	EraseSubmissionsWithBody(ctx context.Context, ws Ws, params *EraseSubmissionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EraseSubmissions Erase a person's submissions
 	//
@@ -2985,7 +3385,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-	EraseSubmissions(ctx context.Context, ws Ws, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	EraseSubmissions(ctx context.Context, ws Ws, params *EraseSubmissionsParams, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEvents Read the change feed
 	//
@@ -3011,7 +3411,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-	CreateFormWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateFormWithBody(ctx context.Context, ws Ws, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateForm Create a form
 	//
@@ -3020,7 +3420,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-	CreateForm(ctx context.Context, ws Ws, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateForm(ctx context.Context, ws Ws, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteForm Delete a form
 	//
@@ -3079,7 +3479,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-	VerifyMailFromWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyMailFromWithBody(ctx context.Context, ws Ws, params *VerifyMailFromParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyMailFrom Confirm the workspace's sender
 	//
@@ -3088,7 +3488,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-	VerifyMailFrom(ctx context.Context, ws Ws, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyMailFrom(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMembers List members
 	//
@@ -3104,7 +3504,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-	AddMemberWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddMemberWithBody(ctx context.Context, ws Ws, params *AddMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddMember Add a member
 	//
@@ -3113,7 +3513,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-	AddMember(ctx context.Context, ws Ws, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddMember(ctx context.Context, ws Ws, params *AddMemberParams, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveMember Remove a member
 	//
@@ -3152,7 +3552,7 @@ type ClientInterface interface {
 	// Admins and owners, in person. Makes the message due now, keeping its history; a pending one is left as it is. Audited.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
-	RetryMessage(ctx context.Context, ws Ws, message MessageParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RetryMessage(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteSubmission Delete a submission
 	//
@@ -3200,7 +3600,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-	CreateWebhookWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWebhookWithBody(ctx context.Context, ws Ws, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWebhook Create a webhook endpoint
 	//
@@ -3209,7 +3609,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-	CreateWebhook(ctx context.Context, ws Ws, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWebhook(ctx context.Context, ws Ws, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteWebhook Delete a webhook endpoint
 	//
@@ -3262,14 +3662,14 @@ type ClientInterface interface {
 	// Admins and owners; API keys with `webhooks:write`. Queues a new delivery of the same event.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/deliveries/{delivery}/redeliver (the `RedeliverWebhookDelivery` operationId).
-	RedeliverWebhookDelivery(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RedeliverWebhookDelivery(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, params *RedeliverWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhook Issue a new signing secret
 	//
 	// Admins and owners; API keys with `webhooks:write`. Deliveries are signed with both secrets until `previous_secret_expires_at`.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate (the `RotateWebhook` operationId).
-	RotateWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookSecret Issue a new signing secret (deprecated)
 	//
@@ -3282,14 +3682,14 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate-secret (the `RotateWebhookSecret` operationId).
 	//
 	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	RotateWebhookSecret(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateWebhookSecret(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// TestWebhook Send a test event
 	//
 	// Admins and owners; API keys with `webhooks:write`. Queues a `webhook.test` delivery.
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/test (the `TestWebhook` operationId).
-	TestWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+	TestWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetHealth Liveness
@@ -3384,8 +3784,8 @@ func (c *Client) ListInstanceAuditEvents(ctx context.Context, params *ListInstan
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/auth/login (the `Login` operationId).
-func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLoginRequestWithBody(c.Server, contentType, body)
+func (c *Client) LoginWithBody(ctx context.Context, params *LoginParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoginRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3403,8 +3803,8 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/auth/login (the `Login` operationId).
-func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLoginRequest(c.Server, body)
+func (c *Client) Login(ctx context.Context, params *LoginParams, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoginRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3420,8 +3820,8 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // Ends the calling session. API keys get 403.
 //
 // Corresponds with POST /v1/auth/logout (the `Logout` operationId).
-func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLogoutRequest(c.Server)
+func (c *Client) Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLogoutRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3643,8 +4043,8 @@ func (c *Client) GetOpenAPIYAML(ctx context.Context, params *GetOpenAPIYAMLParam
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/setup (the `Setup` operationId).
-func (c *Client) SetupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetupRequestWithBody(c.Server, contentType, body)
+func (c *Client) SetupWithBody(ctx context.Context, params *SetupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetupRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3662,8 +4062,8 @@ func (c *Client) SetupWithBody(ctx context.Context, contentType string, body io.
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/setup (the `Setup` operationId).
-func (c *Client) Setup(ctx context.Context, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetupRequest(c.Server, body)
+func (c *Client) Setup(ctx context.Context, params *SetupParams, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetupRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3953,8 +4353,8 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/users (the `CreateUser` operationId).
-func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3972,8 +4372,8 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/users (the `CreateUser` operationId).
-func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequest(c.Server, body)
+func (c *Client) CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4046,8 +4446,8 @@ func (c *Client) ListWorkspaces(ctx context.Context, params *ListWorkspacesParam
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-func (c *Client) CreateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWorkspaceRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateWorkspaceWithBody(ctx context.Context, params *CreateWorkspaceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4065,8 +4465,8 @@ func (c *Client) CreateWorkspaceWithBody(ctx context.Context, contentType string
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-func (c *Client) CreateWorkspace(ctx context.Context, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWorkspaceRequest(c.Server, body)
+func (c *Client) CreateWorkspace(ctx context.Context, params *CreateWorkspaceParams, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4177,8 +4577,8 @@ func (c *Client) ListAPIKeys(ctx context.Context, ws Ws, params *ListAPIKeysPara
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-func (c *Client) CreateAPIKeyWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAPIKeyRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) CreateAPIKeyWithBody(ctx context.Context, ws Ws, params *CreateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAPIKeyRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4196,8 +4596,8 @@ func (c *Client) CreateAPIKeyWithBody(ctx context.Context, ws Ws, contentType st
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-func (c *Client) CreateAPIKey(ctx context.Context, ws Ws, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAPIKeyRequest(c.Server, ws, body)
+func (c *Client) CreateAPIKey(ctx context.Context, ws Ws, params *CreateAPIKeyParams, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAPIKeyRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4273,8 +4673,8 @@ func (c *Client) UpdateAPIKey(ctx context.Context, ws Ws, key Key, body UpdateAP
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-func (c *Client) RotateAPIKeyWithBody(ctx context.Context, ws Ws, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateAPIKeyRequestWithBody(c.Server, ws, key, contentType, body)
+func (c *Client) RotateAPIKeyWithBody(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateAPIKeyRequestWithBody(c.Server, ws, key, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4295,8 +4695,8 @@ func (c *Client) RotateAPIKeyWithBody(ctx context.Context, ws Ws, key Key, conte
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-func (c *Client) RotateAPIKey(ctx context.Context, ws Ws, key Key, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateAPIKeyRequest(c.Server, ws, key, body)
+func (c *Client) RotateAPIKey(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateAPIKeyRequest(c.Server, ws, key, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4348,8 +4748,8 @@ func (c *Client) ListEntries(ctx context.Context, ws Ws, params *ListEntriesPara
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-func (c *Client) CreateEntryWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateEntryRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) CreateEntryWithBody(ctx context.Context, ws Ws, params *CreateEntryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEntryRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4367,8 +4767,8 @@ func (c *Client) CreateEntryWithBody(ctx context.Context, ws Ws, contentType str
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-func (c *Client) CreateEntry(ctx context.Context, ws Ws, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateEntryRequest(c.Server, ws, body)
+func (c *Client) CreateEntry(ctx context.Context, ws Ws, params *CreateEntryParams, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEntryRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4568,8 +4968,8 @@ func (c *Client) UnpublishEntry(ctx context.Context, ws Ws, id EntryParameter, p
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-func (c *Client) EraseSubmissionsWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewEraseSubmissionsRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) EraseSubmissionsWithBody(ctx context.Context, ws Ws, params *EraseSubmissionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseSubmissionsRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4587,8 +4987,8 @@ func (c *Client) EraseSubmissionsWithBody(ctx context.Context, ws Ws, contentTyp
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-func (c *Client) EraseSubmissions(ctx context.Context, ws Ws, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewEraseSubmissionsRequest(c.Server, ws, body)
+func (c *Client) EraseSubmissions(ctx context.Context, ws Ws, params *EraseSubmissionsParams, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseSubmissionsRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4643,8 +5043,8 @@ func (c *Client) ListForms(ctx context.Context, ws Ws, params *ListFormsParams, 
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-func (c *Client) CreateFormWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateFormRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) CreateFormWithBody(ctx context.Context, ws Ws, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4662,8 +5062,8 @@ func (c *Client) CreateFormWithBody(ctx context.Context, ws Ws, contentType stri
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-func (c *Client) CreateForm(ctx context.Context, ws Ws, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateFormRequest(c.Server, ws, body)
+func (c *Client) CreateForm(ctx context.Context, ws Ws, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4791,8 +5191,8 @@ func (c *Client) ExportSubmissions(ctx context.Context, ws Ws, form FormParamete
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-func (c *Client) VerifyMailFromWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyMailFromRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) VerifyMailFromWithBody(ctx context.Context, ws Ws, params *VerifyMailFromParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMailFromRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4810,8 +5210,8 @@ func (c *Client) VerifyMailFromWithBody(ctx context.Context, ws Ws, contentType 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-func (c *Client) VerifyMailFrom(ctx context.Context, ws Ws, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyMailFromRequest(c.Server, ws, body)
+func (c *Client) VerifyMailFrom(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMailFromRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4846,8 +5246,8 @@ func (c *Client) ListMembers(ctx context.Context, ws Ws, params *ListMembersPara
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-func (c *Client) AddMemberWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddMemberRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) AddMemberWithBody(ctx context.Context, ws Ws, params *AddMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddMemberRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4865,8 +5265,8 @@ func (c *Client) AddMemberWithBody(ctx context.Context, ws Ws, contentType strin
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-func (c *Client) AddMember(ctx context.Context, ws Ws, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddMemberRequest(c.Server, ws, body)
+func (c *Client) AddMember(ctx context.Context, ws Ws, params *AddMemberParams, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddMemberRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4954,8 +5354,8 @@ func (c *Client) ListMessages(ctx context.Context, ws Ws, params *ListMessagesPa
 // Admins and owners, in person. Makes the message due now, keeping its history; a pending one is left as it is. Audited.
 //
 // Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
-func (c *Client) RetryMessage(ctx context.Context, ws Ws, message MessageParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRetryMessageRequest(c.Server, ws, message)
+func (c *Client) RetryMessage(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryMessageRequest(c.Server, ws, message, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5062,8 +5462,8 @@ func (c *Client) ListWebhooks(ctx context.Context, ws Ws, params *ListWebhooksPa
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-func (c *Client) CreateWebhookWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWebhookRequestWithBody(c.Server, ws, contentType, body)
+func (c *Client) CreateWebhookWithBody(ctx context.Context, ws Ws, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequestWithBody(c.Server, ws, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5081,8 +5481,8 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, ws Ws, contentType s
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-func (c *Client) CreateWebhook(ctx context.Context, ws Ws, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWebhookRequest(c.Server, ws, body)
+func (c *Client) CreateWebhook(ctx context.Context, ws Ws, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequest(c.Server, ws, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5204,8 +5604,8 @@ func (c *Client) GetWebhookDelivery(ctx context.Context, ws Ws, webhook WebhookP
 // Admins and owners; API keys with `webhooks:write`. Queues a new delivery of the same event.
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/deliveries/{delivery}/redeliver (the `RedeliverWebhookDelivery` operationId).
-func (c *Client) RedeliverWebhookDelivery(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRedeliverWebhookDeliveryRequest(c.Server, ws, webhook, delivery)
+func (c *Client) RedeliverWebhookDelivery(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, params *RedeliverWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverWebhookDeliveryRequest(c.Server, ws, webhook, delivery, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5221,8 +5621,8 @@ func (c *Client) RedeliverWebhookDelivery(ctx context.Context, ws Ws, webhook We
 // Admins and owners; API keys with `webhooks:write`. Deliveries are signed with both secrets until `previous_secret_expires_at`.
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate (the `RotateWebhook` operationId).
-func (c *Client) RotateWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateWebhookRequest(c.Server, ws, webhook)
+func (c *Client) RotateWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookRequest(c.Server, ws, webhook, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5243,8 +5643,8 @@ func (c *Client) RotateWebhook(ctx context.Context, ws Ws, webhook WebhookParame
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate-secret (the `RotateWebhookSecret` operationId).
 // Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-func (c *Client) RotateWebhookSecret(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateWebhookSecretRequest(c.Server, ws, webhook)
+func (c *Client) RotateWebhookSecret(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookSecretRequest(c.Server, ws, webhook, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5260,8 +5660,8 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, ws Ws, webhook Webhook
 // Admins and owners; API keys with `webhooks:write`. Queues a `webhook.test` delivery.
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/test (the `TestWebhook` operationId).
-func (c *Client) TestWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTestWebhookRequest(c.Server, ws, webhook)
+func (c *Client) TestWebhook(ctx context.Context, ws Ws, webhook WebhookParameter, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookRequest(c.Server, ws, webhook, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5447,18 +5847,18 @@ func NewListInstanceAuditEventsRequest(server string, params *ListInstanceAuditE
 }
 
 // NewLoginRequest calls the generic Login builder with application/json body
-func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
+func NewLoginRequest(server string, params *LoginParams, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewLoginRequestWithBody(server, "application/json", bodyReader)
+	return NewLoginRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewLoginRequestWithBody constructs an http.Request for the Login method, with any body, and a specified content type
-func NewLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewLoginRequestWithBody(server string, params *LoginParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5483,11 +5883,26 @@ func NewLoginRequestWithBody(server string, contentType string, body io.Reader) 
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewLogoutRequest constructs an http.Request for the Logout method
-func NewLogoutRequest(server string) (*http.Request, error) {
+func NewLogoutRequest(server string, params *LogoutParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5508,6 +5923,21 @@ func NewLogoutRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -5628,6 +6058,33 @@ func NewPreflightSubmitFormRequest(server string, form FormParameter, params *Pr
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
@@ -5759,15 +6216,26 @@ func NewSubmitFormRequestWithBody(server string, form FormParameter, params *Sub
 
 	if params != nil {
 
-		if params.Origin != nil {
+		if params.IdempotencyKey != nil {
 			var headerParam0 string
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Origin", *params.Origin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
 			if err != nil {
 				return nil, err
 			}
 
-			req.Header.Set("Origin", headerParam0)
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.Origin != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Origin", *params.Origin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Origin", headerParam1)
 		}
 
 	}
@@ -5914,18 +6382,18 @@ func NewGetOpenAPIYAMLRequest(server string, params *GetOpenAPIYAMLParams) (*htt
 }
 
 // NewSetupRequest calls the generic Setup builder with application/json body
-func NewSetupRequest(server string, body SetupJSONRequestBody) (*http.Request, error) {
+func NewSetupRequest(server string, params *SetupParams, body SetupJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSetupRequestWithBody(server, "application/json", bodyReader)
+	return NewSetupRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewSetupRequestWithBody constructs an http.Request for the Setup method, with any body, and a specified content type
-func NewSetupRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewSetupRequestWithBody(server string, params *SetupParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5949,6 +6417,21 @@ func NewSetupRequestWithBody(server string, contentType string, body io.Reader) 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6097,6 +6580,33 @@ func NewPreflightSiteFeedRequest(server string, site Site, params *PreflightSite
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
@@ -6331,6 +6841,33 @@ func NewPreflightSitePageRequest(server string, site Site, slug Slug, params *Pr
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
@@ -6650,6 +7187,33 @@ func NewPreflightSitePostsRequest(server string, site Site, params *PreflightSit
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -6884,6 +7448,33 @@ func NewPreflightSitePostRequest(server string, site Site, slug Slug, params *Pr
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -7075,6 +7666,33 @@ func NewPreflightSiteSitemapRequest(server string, site Site, params *PreflightS
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -7187,18 +7805,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 }
 
 // NewCreateUserRequest calls the generic CreateUser builder with application/json body
-func NewCreateUserRequest(server string, body CreateUserJSONRequestBody) (*http.Request, error) {
+func NewCreateUserRequest(server string, params *CreateUserParams, body CreateUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateUserRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateUserRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateUserRequestWithBody constructs an http.Request for the CreateUser method, with any body, and a specified content type
-func NewCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateUserRequestWithBody(server string, params *CreateUserParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7222,6 +7840,21 @@ func NewCreateUserRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7340,18 +7973,18 @@ func NewListWorkspacesRequest(server string, params *ListWorkspacesParams) (*htt
 }
 
 // NewCreateWorkspaceRequest calls the generic CreateWorkspace builder with application/json body
-func NewCreateWorkspaceRequest(server string, body CreateWorkspaceJSONRequestBody) (*http.Request, error) {
+func NewCreateWorkspaceRequest(server string, params *CreateWorkspaceParams, body CreateWorkspaceJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateWorkspaceRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateWorkspaceRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateWorkspaceRequestWithBody constructs an http.Request for the CreateWorkspace method, with any body, and a specified content type
-func NewCreateWorkspaceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateWorkspaceRequestWithBody(server string, params *CreateWorkspaceParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7375,6 +8008,21 @@ func NewCreateWorkspaceRequestWithBody(server string, contentType string, body i
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7568,18 +8216,18 @@ func NewListAPIKeysRequest(server string, ws Ws, params *ListAPIKeysParams) (*ht
 }
 
 // NewCreateAPIKeyRequest calls the generic CreateAPIKey builder with application/json body
-func NewCreateAPIKeyRequest(server string, ws Ws, body CreateAPIKeyJSONRequestBody) (*http.Request, error) {
+func NewCreateAPIKeyRequest(server string, ws Ws, params *CreateAPIKeyParams, body CreateAPIKeyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateAPIKeyRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewCreateAPIKeyRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewCreateAPIKeyRequestWithBody constructs an http.Request for the CreateAPIKey method, with any body, and a specified content type
-func NewCreateAPIKeyRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateAPIKeyRequestWithBody(server string, ws Ws, params *CreateAPIKeyParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7610,6 +8258,21 @@ func NewCreateAPIKeyRequestWithBody(server string, ws Ws, contentType string, bo
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7710,18 +8373,18 @@ func NewUpdateAPIKeyRequestWithBody(server string, ws Ws, key Key, contentType s
 }
 
 // NewRotateAPIKeyRequest calls the generic RotateAPIKey builder with application/json body
-func NewRotateAPIKeyRequest(server string, ws Ws, key Key, body RotateAPIKeyJSONRequestBody) (*http.Request, error) {
+func NewRotateAPIKeyRequest(server string, ws Ws, key Key, params *RotateAPIKeyParams, body RotateAPIKeyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRotateAPIKeyRequestWithBody(server, ws, key, "application/json", bodyReader)
+	return NewRotateAPIKeyRequestWithBody(server, ws, key, params, "application/json", bodyReader)
 }
 
 // NewRotateAPIKeyRequestWithBody constructs an http.Request for the RotateAPIKey method, with any body, and a specified content type
-func NewRotateAPIKeyRequestWithBody(server string, ws Ws, key Key, contentType string, body io.Reader) (*http.Request, error) {
+func NewRotateAPIKeyRequestWithBody(server string, ws Ws, key Key, params *RotateAPIKeyParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7759,6 +8422,21 @@ func NewRotateAPIKeyRequestWithBody(server string, ws Ws, key Key, contentType s
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7958,18 +8636,18 @@ func NewListEntriesRequest(server string, ws Ws, params *ListEntriesParams) (*ht
 }
 
 // NewCreateEntryRequest calls the generic CreateEntry builder with application/json body
-func NewCreateEntryRequest(server string, ws Ws, body CreateEntryJSONRequestBody) (*http.Request, error) {
+func NewCreateEntryRequest(server string, ws Ws, params *CreateEntryParams, body CreateEntryJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateEntryRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewCreateEntryRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewCreateEntryRequestWithBody constructs an http.Request for the CreateEntry method, with any body, and a specified content type
-func NewCreateEntryRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateEntryRequestWithBody(server string, ws Ws, params *CreateEntryParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8000,6 +8678,21 @@ func NewCreateEntryRequestWithBody(server string, ws Ws, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -8238,15 +8931,26 @@ func NewPublishEntryRequestWithBody(server string, ws Ws, id EntryParameter, par
 
 	if params != nil {
 
-		if params.IfMatch != nil {
+		if params.IdempotencyKey != nil {
 			var headerParam0 string
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
 			if err != nil {
 				return nil, err
 			}
 
-			req.Header.Set("If-Match", headerParam0)
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
 		}
 
 	}
@@ -8381,15 +9085,26 @@ func NewRestoreEntryRevisionRequest(server string, ws Ws, id EntryParameter, rev
 
 	if params != nil {
 
-		if params.IfMatch != nil {
+		if params.IdempotencyKey != nil {
 			var headerParam0 string
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
 			if err != nil {
 				return nil, err
 			}
 
-			req.Header.Set("If-Match", headerParam0)
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
 		}
 
 	}
@@ -8450,15 +9165,26 @@ func NewUnpublishEntryRequestWithBody(server string, ws Ws, id EntryParameter, p
 
 	if params != nil {
 
-		if params.IfMatch != nil {
+		if params.IdempotencyKey != nil {
 			var headerParam0 string
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
 			if err != nil {
 				return nil, err
 			}
 
-			req.Header.Set("If-Match", headerParam0)
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
 		}
 
 	}
@@ -8467,18 +9193,18 @@ func NewUnpublishEntryRequestWithBody(server string, ws Ws, id EntryParameter, p
 }
 
 // NewEraseSubmissionsRequest calls the generic EraseSubmissions builder with application/json body
-func NewEraseSubmissionsRequest(server string, ws Ws, body EraseSubmissionsJSONRequestBody) (*http.Request, error) {
+func NewEraseSubmissionsRequest(server string, ws Ws, params *EraseSubmissionsParams, body EraseSubmissionsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewEraseSubmissionsRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewEraseSubmissionsRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewEraseSubmissionsRequestWithBody constructs an http.Request for the EraseSubmissions method, with any body, and a specified content type
-func NewEraseSubmissionsRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewEraseSubmissionsRequestWithBody(server string, ws Ws, params *EraseSubmissionsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8509,6 +9235,21 @@ func NewEraseSubmissionsRequestWithBody(server string, ws Ws, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -8672,18 +9413,18 @@ func NewListFormsRequest(server string, ws Ws, params *ListFormsParams) (*http.R
 }
 
 // NewCreateFormRequest calls the generic CreateForm builder with application/json body
-func NewCreateFormRequest(server string, ws Ws, body CreateFormJSONRequestBody) (*http.Request, error) {
+func NewCreateFormRequest(server string, ws Ws, params *CreateFormParams, body CreateFormJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateFormRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewCreateFormRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewCreateFormRequestWithBody constructs an http.Request for the CreateForm method, with any body, and a specified content type
-func NewCreateFormRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateFormRequestWithBody(server string, ws Ws, params *CreateFormParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8714,6 +9455,21 @@ func NewCreateFormRequestWithBody(server string, ws Ws, contentType string, body
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9051,18 +9807,18 @@ func NewExportSubmissionsRequest(server string, ws Ws, form FormParameter, param
 }
 
 // NewVerifyMailFromRequest calls the generic VerifyMailFrom builder with application/json body
-func NewVerifyMailFromRequest(server string, ws Ws, body VerifyMailFromJSONRequestBody) (*http.Request, error) {
+func NewVerifyMailFromRequest(server string, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewVerifyMailFromRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewVerifyMailFromRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewVerifyMailFromRequestWithBody constructs an http.Request for the VerifyMailFrom method, with any body, and a specified content type
-func NewVerifyMailFromRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewVerifyMailFromRequestWithBody(server string, ws Ws, params *VerifyMailFromParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9093,6 +9849,21 @@ func NewVerifyMailFromRequestWithBody(server string, ws Ws, contentType string, 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9171,18 +9942,18 @@ func NewListMembersRequest(server string, ws Ws, params *ListMembersParams) (*ht
 }
 
 // NewAddMemberRequest calls the generic AddMember builder with application/json body
-func NewAddMemberRequest(server string, ws Ws, body AddMemberJSONRequestBody) (*http.Request, error) {
+func NewAddMemberRequest(server string, ws Ws, params *AddMemberParams, body AddMemberJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewAddMemberRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewAddMemberRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewAddMemberRequestWithBody constructs an http.Request for the AddMember method, with any body, and a specified content type
-func NewAddMemberRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewAddMemberRequestWithBody(server string, ws Ws, params *AddMemberParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9213,6 +9984,21 @@ func NewAddMemberRequestWithBody(server string, ws Ws, contentType string, body 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9398,7 +10184,7 @@ func NewListMessagesRequest(server string, ws Ws, params *ListMessagesParams) (*
 }
 
 // NewRetryMessageRequest constructs an http.Request for the RetryMessage method
-func NewRetryMessageRequest(server string, ws Ws, message MessageParameter) (*http.Request, error) {
+func NewRetryMessageRequest(server string, ws Ws, message MessageParameter, params *RetryMessageParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9433,6 +10219,21 @@ func NewRetryMessageRequest(server string, ws Ws, message MessageParameter) (*ht
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -9648,18 +10449,18 @@ func NewListWebhooksRequest(server string, ws Ws, params *ListWebhooksParams) (*
 }
 
 // NewCreateWebhookRequest calls the generic CreateWebhook builder with application/json body
-func NewCreateWebhookRequest(server string, ws Ws, body CreateWebhookJSONRequestBody) (*http.Request, error) {
+func NewCreateWebhookRequest(server string, ws Ws, params *CreateWebhookParams, body CreateWebhookJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateWebhookRequestWithBody(server, ws, "application/json", bodyReader)
+	return NewCreateWebhookRequestWithBody(server, ws, params, "application/json", bodyReader)
 }
 
 // NewCreateWebhookRequestWithBody constructs an http.Request for the CreateWebhook method, with any body, and a specified content type
-func NewCreateWebhookRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateWebhookRequestWithBody(server string, ws Ws, params *CreateWebhookParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9690,6 +10491,21 @@ func NewCreateWebhookRequestWithBody(server string, ws Ws, contentType string, b
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9971,7 +10787,7 @@ func NewGetWebhookDeliveryRequest(server string, ws Ws, webhook WebhookParameter
 }
 
 // NewRedeliverWebhookDeliveryRequest constructs an http.Request for the RedeliverWebhookDelivery method
-func NewRedeliverWebhookDeliveryRequest(server string, ws Ws, webhook WebhookParameter, delivery DeliveryParameter) (*http.Request, error) {
+func NewRedeliverWebhookDeliveryRequest(server string, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, params *RedeliverWebhookDeliveryParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10015,11 +10831,26 @@ func NewRedeliverWebhookDeliveryRequest(server string, ws Ws, webhook WebhookPar
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewRotateWebhookRequest constructs an http.Request for the RotateWebhook method
-func NewRotateWebhookRequest(server string, ws Ws, webhook WebhookParameter) (*http.Request, error) {
+func NewRotateWebhookRequest(server string, ws Ws, webhook WebhookParameter, params *RotateWebhookParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10056,11 +10887,26 @@ func NewRotateWebhookRequest(server string, ws Ws, webhook WebhookParameter) (*h
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewRotateWebhookSecretRequest constructs an http.Request for the RotateWebhookSecret method
-func NewRotateWebhookSecretRequest(server string, ws Ws, webhook WebhookParameter) (*http.Request, error) {
+func NewRotateWebhookSecretRequest(server string, ws Ws, webhook WebhookParameter, params *RotateWebhookSecretParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10097,11 +10943,26 @@ func NewRotateWebhookSecretRequest(server string, ws Ws, webhook WebhookParamete
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewTestWebhookRequest constructs an http.Request for the TestWebhook method
-func NewTestWebhookRequest(server string, ws Ws, webhook WebhookParameter) (*http.Request, error) {
+func NewTestWebhookRequest(server string, ws Ws, webhook WebhookParameter, params *TestWebhookParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10136,6 +10997,21 @@ func NewTestWebhookRequest(server string, ws Ws, webhook WebhookParameter) (*htt
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -10237,7 +11113,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/auth/login (the `Login` operationId).
-	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithBodyWithResponse(ctx context.Context, params *LoginParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
 
 	// LoginWithResponse Log in
 	//
@@ -10246,7 +11122,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/auth/login (the `Login` operationId).
-	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithResponse(ctx context.Context, params *LoginParams, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
 
 	// LogoutWithResponse Log out
 	//
@@ -10255,7 +11131,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/auth/logout (the `Logout` operationId).
-	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+	LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
 
 	// GetDocsWithResponse The API reference page
 	//
@@ -10382,7 +11258,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/setup (the `Setup` operationId).
-	SetupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetupResponse, error)
+	SetupWithBodyWithResponse(ctx context.Context, params *SetupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetupResponse, error)
 
 	// SetupWithResponse Create the first administrator
 	//
@@ -10391,7 +11267,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/setup (the `Setup` operationId).
-	SetupWithResponse(ctx context.Context, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*SetupResponse, error)
+	SetupWithResponse(ctx context.Context, params *SetupParams, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*SetupResponse, error)
 
 	// GetSiteFeedWithResponse The Atom feed
 	//
@@ -10544,7 +11420,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
-	CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// CreateUserWithResponse Create a user
 	//
@@ -10553,7 +11429,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
-	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// UpdateUserWithBodyWithResponse Disable a user or let them create workspaces
 	//
@@ -10589,7 +11465,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-	CreateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
+	CreateWorkspaceWithBodyWithResponse(ctx context.Context, params *CreateWorkspaceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
 
 	// CreateWorkspaceWithResponse Create a workspace
 	//
@@ -10598,7 +11474,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-	CreateWorkspaceWithResponse(ctx context.Context, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
+	CreateWorkspaceWithResponse(ctx context.Context, params *CreateWorkspaceParams, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
 
 	// DeleteWorkspaceWithResponse Delete a workspace
 	//
@@ -10656,7 +11532,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-	CreateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error)
+	CreateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error)
 
 	// CreateAPIKeyWithResponse Create an API key
 	//
@@ -10665,7 +11541,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-	CreateAPIKeyWithResponse(ctx context.Context, ws Ws, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error)
+	CreateAPIKeyWithResponse(ctx context.Context, ws Ws, params *CreateAPIKeyParams, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error)
 
 	// RevokeAPIKeyWithResponse Revoke a key
 	//
@@ -10704,7 +11580,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-	RotateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error)
+	RotateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error)
 
 	// RotateAPIKeyWithResponse Issue a new secret for a key
 	//
@@ -10716,7 +11592,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-	RotateAPIKeyWithResponse(ctx context.Context, ws Ws, key Key, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error)
+	RotateAPIKeyWithResponse(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error)
 
 	// ListAuditEventsWithResponse List a workspace's audit events
 	//
@@ -10743,7 +11619,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-	CreateEntryWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error)
+	CreateEntryWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateEntryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error)
 
 	// CreateEntryWithResponse Create a post or page
 	//
@@ -10752,7 +11628,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-	CreateEntryWithResponse(ctx context.Context, ws Ws, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error)
+	CreateEntryWithResponse(ctx context.Context, ws Ws, params *CreateEntryParams, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error)
 
 	// DeleteEntryWithResponse Delete a post or page
 	//
@@ -10851,7 +11727,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-	EraseSubmissionsWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error)
+	EraseSubmissionsWithBodyWithResponse(ctx context.Context, ws Ws, params *EraseSubmissionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error)
 
 	// EraseSubmissionsWithResponse Erase a person's submissions
 	//
@@ -10860,7 +11736,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-	EraseSubmissionsWithResponse(ctx context.Context, ws Ws, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error)
+	EraseSubmissionsWithResponse(ctx context.Context, ws Ws, params *EraseSubmissionsParams, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error)
 
 	// ListEventsWithResponse Read the change feed
 	//
@@ -10890,7 +11766,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-	CreateFormWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+	CreateFormWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
 
 	// CreateFormWithResponse Create a form
 	//
@@ -10899,7 +11775,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-	CreateFormWithResponse(ctx context.Context, ws Ws, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+	CreateFormWithResponse(ctx context.Context, ws Ws, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
 
 	// DeleteFormWithResponse Delete a form
 	//
@@ -10966,7 +11842,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-	VerifyMailFromWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error)
+	VerifyMailFromWithBodyWithResponse(ctx context.Context, ws Ws, params *VerifyMailFromParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error)
 
 	// VerifyMailFromWithResponse Confirm the workspace's sender
 	//
@@ -10975,7 +11851,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-	VerifyMailFromWithResponse(ctx context.Context, ws Ws, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error)
+	VerifyMailFromWithResponse(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error)
 
 	// ListMembersWithResponse List members
 	//
@@ -10993,7 +11869,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-	AddMemberWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
+	AddMemberWithBodyWithResponse(ctx context.Context, ws Ws, params *AddMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
 
 	// AddMemberWithResponse Add a member
 	//
@@ -11002,7 +11878,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-	AddMemberWithResponse(ctx context.Context, ws Ws, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
+	AddMemberWithResponse(ctx context.Context, ws Ws, params *AddMemberParams, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
 
 	// RemoveMemberWithResponse Remove a member
 	//
@@ -11047,7 +11923,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
-	RetryMessageWithResponse(ctx context.Context, ws Ws, message MessageParameter, reqEditors ...RequestEditorFn) (*RetryMessageResponse, error)
+	RetryMessageWithResponse(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*RetryMessageResponse, error)
 
 	// DeleteSubmissionWithResponse Delete a submission
 	//
@@ -11101,7 +11977,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-	CreateWebhookWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+	CreateWebhookWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
 
 	// CreateWebhookWithResponse Create a webhook endpoint
 	//
@@ -11110,7 +11986,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-	CreateWebhookWithResponse(ctx context.Context, ws Ws, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+	CreateWebhookWithResponse(ctx context.Context, ws Ws, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
 
 	// DeleteWebhookWithResponse Delete a webhook endpoint
 	//
@@ -11173,7 +12049,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/deliveries/{delivery}/redeliver (the `RedeliverWebhookDelivery` operationId).
-	RedeliverWebhookDeliveryWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error)
+	RedeliverWebhookDeliveryWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, params *RedeliverWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error)
 
 	// RotateWebhookWithResponse Issue a new signing secret
 	//
@@ -11182,7 +12058,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate (the `RotateWebhook` operationId).
-	RotateWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*RotateWebhookResponse, error)
+	RotateWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookParams, reqEditors ...RequestEditorFn) (*RotateWebhookResponse, error)
 
 	// RotateWebhookSecretWithResponse Issue a new signing secret (deprecated)
 	//
@@ -11197,7 +12073,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate-secret (the `RotateWebhookSecret` operationId).
 	//
 	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	RotateWebhookSecretWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
+	RotateWebhookSecretWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
 	// TestWebhookWithResponse Send a test event
 	//
@@ -11206,7 +12082,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/test (the `TestWebhook` operationId).
-	TestWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+	TestWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -11547,12 +12423,18 @@ func (r ListInstanceAuditEventsResponse) ContentType() string {
 
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
 type LoginResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // LoginResponse401Headers the declared response headers of an HTTP 401 response for Login
 type LoginResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// LoginResponse409Headers the declared response headers of an HTTP 409 response for Login
+type LoginResponse409Headers struct {
+	RetryAfter *int
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
@@ -11571,12 +12453,14 @@ type LoginResponse struct {
 	ApplicationProblemJSON400 *BadBody
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -11585,6 +12469,8 @@ type LoginResponse struct {
 	Headers200 *LoginResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LoginResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LoginResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
 }
@@ -11604,6 +12490,11 @@ func (r LoginResponse) GetApplicationProblemJSON401() *Problem {
 	return r.ApplicationProblemJSON401
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r LoginResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r LoginResponse) GetApplicationProblemJSON413() *TooLarge {
 	return r.ApplicationProblemJSON413
@@ -11615,7 +12506,7 @@ func (r LoginResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r LoginResponse) GetApplicationProblemJSON422() *Invalid {
+func (r LoginResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -11668,6 +12559,11 @@ type LogoutResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// LogoutResponse409Headers the declared response headers of an HTTP 409 response for Logout
+type LogoutResponse409Headers struct {
+	RetryAfter *int
+}
+
 // LogoutResponse429Headers the declared response headers of an HTTP 429 response for Logout
 type LogoutResponse429Headers struct {
 	RateLimit       *string
@@ -11684,6 +12580,10 @@ type LogoutResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -11692,6 +12592,8 @@ type LogoutResponse struct {
 	Headers204 *LogoutResponse204Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LogoutResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LogoutResponse429Headers
 }
@@ -11709,6 +12611,16 @@ func (r LogoutResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r LogoutResponse) GetApplicationProblemJSON403() *Forbidden {
 	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r LogoutResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r LogoutResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -12042,6 +12954,7 @@ func (r PreflightSubmitFormResponse) ContentType() string {
 type SubmitFormResponse201Headers struct {
 	AccessControlAllowOrigin   *string
 	AccessControlExposeHeaders *string
+	IdempotentReplayed         *string
 	Location                   *string
 }
 
@@ -12063,6 +12976,11 @@ type SubmitFormResponse401Headers struct {
 // SubmitFormResponse404Headers the declared response headers of an HTTP 404 response for SubmitForm
 type SubmitFormResponse404Headers struct {
 	AccessControlAllowOrigin *string
+}
+
+// SubmitFormResponse409Headers the declared response headers of an HTTP 409 response for SubmitForm
+type SubmitFormResponse409Headers struct {
+	RetryAfter *int
 }
 
 // SubmitFormResponse410Headers the declared response headers of an HTTP 410 response for SubmitForm
@@ -12102,6 +13020,8 @@ type SubmitFormResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
 	// ApplicationProblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationProblemJSON410 *Problem
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -12124,6 +13044,8 @@ type SubmitFormResponse struct {
 	Headers401 *SubmitFormResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *SubmitFormResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SubmitFormResponse409Headers
 	// Headers410 the parsed response headers for an HTTP 410 response
 	Headers410 *SubmitFormResponse410Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -12154,6 +13076,11 @@ func (r SubmitFormResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SubmitFormResponse) GetApplicationProblemJSON404() *Problem {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SubmitFormResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
 }
 
 // GetApplicationProblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
@@ -12535,7 +13462,7 @@ type GetOpenAPIYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *string
+	YAML200 *map[string]interface{}
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationProblemJSON400 *BadQuery
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -12555,7 +13482,7 @@ type GetOpenAPIYAMLResponse struct {
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIYAMLResponse) GetYAML200() *string {
+func (r GetOpenAPIYAMLResponse) GetYAML200() *map[string]interface{} {
 	return r.YAML200
 }
 
@@ -12610,8 +13537,9 @@ func (r GetOpenAPIYAMLResponse) ContentType() string {
 
 // SetupResponse201Headers the declared response headers of an HTTP 201 response for Setup
 type SetupResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // SetupResponse401Headers the declared response headers of an HTTP 401 response for Setup
@@ -12642,7 +13570,7 @@ type SetupResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -12686,7 +13614,7 @@ func (r SetupResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r SetupResponse) GetApplicationProblemJSON422() *Invalid {
+func (r SetupResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -14650,8 +15578,9 @@ func (r ListUsersResponse) ContentType() string {
 
 // CreateUserResponse201Headers the declared response headers of an HTTP 201 response for CreateUser
 type CreateUserResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateUserResponse401Headers the declared response headers of an HTTP 401 response for CreateUser
@@ -14684,7 +15613,7 @@ type CreateUserResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14733,7 +15662,7 @@ func (r CreateUserResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateUserResponse) GetApplicationProblemJSON422() *Invalid {
+func (r CreateUserResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -15012,8 +15941,9 @@ func (r ListWorkspacesResponse) ContentType() string {
 
 // CreateWorkspaceResponse201Headers the declared response headers of an HTTP 201 response for CreateWorkspace
 type CreateWorkspaceResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for CreateWorkspace
@@ -15046,7 +15976,7 @@ type CreateWorkspaceResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15095,7 +16025,7 @@ func (r CreateWorkspaceResponse) GetApplicationProblemJSON415() *UnsupportedMedi
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateWorkspaceResponse) GetApplicationProblemJSON422() *Invalid {
+func (r CreateWorkspaceResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -15586,13 +16516,19 @@ func (r ListAPIKeysResponse) ContentType() string {
 
 // CreateAPIKeyResponse201Headers the declared response headers of an HTTP 201 response for CreateAPIKey
 type CreateAPIKeyResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateAPIKeyResponse401Headers the declared response headers of an HTTP 401 response for CreateAPIKey
 type CreateAPIKeyResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// CreateAPIKeyResponse409Headers the declared response headers of an HTTP 409 response for CreateAPIKey
+type CreateAPIKeyResponse409Headers struct {
+	RetryAfter *int
 }
 
 // CreateAPIKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateAPIKey
@@ -15615,12 +16551,14 @@ type CreateAPIKeyResponse struct {
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15629,6 +16567,8 @@ type CreateAPIKeyResponse struct {
 	Headers201 *CreateAPIKeyResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAPIKeyResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateAPIKeyResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateAPIKeyResponse429Headers
 }
@@ -15658,6 +16598,11 @@ func (r CreateAPIKeyResponse) GetApplicationProblemJSON404() *NotFound {
 	return r.ApplicationProblemJSON404
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateAPIKeyResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateAPIKeyResponse) GetApplicationProblemJSON413() *TooLarge {
 	return r.ApplicationProblemJSON413
@@ -15669,7 +16614,7 @@ func (r CreateAPIKeyResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateAPIKeyResponse) GetApplicationProblemJSON422() *Invalid {
+func (r CreateAPIKeyResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -15947,7 +16892,8 @@ func (r UpdateAPIKeyResponse) ContentType() string {
 
 // RotateAPIKeyResponse200Headers the declared response headers of an HTTP 200 response for RotateAPIKey
 type RotateAPIKeyResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // RotateAPIKeyResponse401Headers the declared response headers of an HTTP 401 response for RotateAPIKey
@@ -15982,7 +16928,7 @@ type RotateAPIKeyResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16036,7 +16982,7 @@ func (r RotateAPIKeyResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r RotateAPIKeyResponse) GetApplicationProblemJSON422() *Invalid {
+func (r RotateAPIKeyResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -16309,14 +17255,20 @@ func (r ListEntriesResponse) ContentType() string {
 
 // CreateEntryResponse201Headers the declared response headers of an HTTP 201 response for CreateEntry
 type CreateEntryResponse201Headers struct {
-	CacheControl *string
-	ETag         *string
-	Location     *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateEntryResponse401Headers the declared response headers of an HTTP 401 response for CreateEntry
 type CreateEntryResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// CreateEntryResponse409Headers the declared response headers of an HTTP 409 response for CreateEntry
+type CreateEntryResponse409Headers struct {
+	RetryAfter *int
 }
 
 // CreateEntryResponse429Headers the declared response headers of an HTTP 429 response for CreateEntry
@@ -16340,13 +17292,13 @@ type CreateEntryResponse struct {
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationProblemJSON409 *SlugTaken
+	ApplicationProblemJSON409 *SlugTakenOrInProgress
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16355,6 +17307,8 @@ type CreateEntryResponse struct {
 	Headers201 *CreateEntryResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateEntryResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateEntryResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateEntryResponse429Headers
 }
@@ -16385,7 +17339,7 @@ func (r CreateEntryResponse) GetApplicationProblemJSON404() *NotFound {
 }
 
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateEntryResponse) GetApplicationProblemJSON409() *SlugTaken {
+func (r CreateEntryResponse) GetApplicationProblemJSON409() *SlugTakenOrInProgress {
 	return r.ApplicationProblemJSON409
 }
 
@@ -16400,7 +17354,7 @@ func (r CreateEntryResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateEntryResponse) GetApplicationProblemJSON422() *Invalid {
+func (r CreateEntryResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -16814,8 +17768,9 @@ func (r UpdateEntryResponse) ContentType() string {
 
 // PublishEntryResponse200Headers the declared response headers of an HTTP 200 response for PublishEntry
 type PublishEntryResponse200Headers struct {
-	CacheControl *string
-	ETag         *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
 }
 
 // PublishEntryResponse401Headers the declared response headers of an HTTP 401 response for PublishEntry
@@ -16852,7 +17807,7 @@ type PublishEntryResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *InvalidWrite
+	ApplicationProblemJSON422 *InvalidWritePost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16911,7 +17866,7 @@ func (r PublishEntryResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r PublishEntryResponse) GetApplicationProblemJSON422() *InvalidWrite {
+func (r PublishEntryResponse) GetApplicationProblemJSON422() *InvalidWritePost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -17070,13 +18025,19 @@ func (r ListEntryRevisionsResponse) ContentType() string {
 
 // RestoreEntryRevisionResponse200Headers the declared response headers of an HTTP 200 response for RestoreEntryRevision
 type RestoreEntryRevisionResponse200Headers struct {
-	CacheControl *string
-	ETag         *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
 }
 
 // RestoreEntryRevisionResponse401Headers the declared response headers of an HTTP 401 response for RestoreEntryRevision
 type RestoreEntryRevisionResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// RestoreEntryRevisionResponse409Headers the declared response headers of an HTTP 409 response for RestoreEntryRevision
+type RestoreEntryRevisionResponse409Headers struct {
+	RetryAfter *int
 }
 
 // RestoreEntryRevisionResponse429Headers the declared response headers of an HTTP 429 response for RestoreEntryRevision
@@ -17100,7 +18061,7 @@ type RestoreEntryRevisionResponse struct {
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationProblemJSON409 *SlugTaken
+	ApplicationProblemJSON409 *SlugTakenOrInProgress
 	// ApplicationProblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationProblemJSON412 *VersionConflict
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -17113,6 +18074,8 @@ type RestoreEntryRevisionResponse struct {
 	Headers200 *RestoreEntryRevisionResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RestoreEntryRevisionResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RestoreEntryRevisionResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RestoreEntryRevisionResponse429Headers
 }
@@ -17143,7 +18106,7 @@ func (r RestoreEntryRevisionResponse) GetApplicationProblemJSON404() *NotFound {
 }
 
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r RestoreEntryRevisionResponse) GetApplicationProblemJSON409() *SlugTaken {
+func (r RestoreEntryRevisionResponse) GetApplicationProblemJSON409() *SlugTakenOrInProgress {
 	return r.ApplicationProblemJSON409
 }
 
@@ -17198,8 +18161,9 @@ func (r RestoreEntryRevisionResponse) ContentType() string {
 
 // UnpublishEntryResponse200Headers the declared response headers of an HTTP 200 response for UnpublishEntry
 type UnpublishEntryResponse200Headers struct {
-	CacheControl *string
-	ETag         *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
 }
 
 // UnpublishEntryResponse401Headers the declared response headers of an HTTP 401 response for UnpublishEntry
@@ -17236,7 +18200,7 @@ type UnpublishEntryResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *InvalidWrite
+	ApplicationProblemJSON422 *InvalidWritePost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17295,7 +18259,7 @@ func (r UnpublishEntryResponse) GetApplicationProblemJSON415() *UnsupportedMedia
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r UnpublishEntryResponse) GetApplicationProblemJSON422() *InvalidWrite {
+func (r UnpublishEntryResponse) GetApplicationProblemJSON422() *InvalidWritePost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -17340,12 +18304,18 @@ func (r UnpublishEntryResponse) ContentType() string {
 
 // EraseSubmissionsResponse200Headers the declared response headers of an HTTP 200 response for EraseSubmissions
 type EraseSubmissionsResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // EraseSubmissionsResponse401Headers the declared response headers of an HTTP 401 response for EraseSubmissions
 type EraseSubmissionsResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// EraseSubmissionsResponse409Headers the declared response headers of an HTTP 409 response for EraseSubmissions
+type EraseSubmissionsResponse409Headers struct {
+	RetryAfter *int
 }
 
 // EraseSubmissionsResponse429Headers the declared response headers of an HTTP 429 response for EraseSubmissions
@@ -17368,12 +18338,14 @@ type EraseSubmissionsResponse struct {
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17382,6 +18354,8 @@ type EraseSubmissionsResponse struct {
 	Headers200 *EraseSubmissionsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EraseSubmissionsResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *EraseSubmissionsResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EraseSubmissionsResponse429Headers
 }
@@ -17411,6 +18385,11 @@ func (r EraseSubmissionsResponse) GetApplicationProblemJSON404() *NotFound {
 	return r.ApplicationProblemJSON404
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r EraseSubmissionsResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r EraseSubmissionsResponse) GetApplicationProblemJSON413() *TooLarge {
 	return r.ApplicationProblemJSON413
@@ -17422,7 +18401,7 @@ func (r EraseSubmissionsResponse) GetApplicationProblemJSON415() *UnsupportedMed
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r EraseSubmissionsResponse) GetApplicationProblemJSON422() *Invalid {
+func (r EraseSubmissionsResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -17702,13 +18681,19 @@ func (r ListFormsResponse) ContentType() string {
 
 // CreateFormResponse201Headers the declared response headers of an HTTP 201 response for CreateForm
 type CreateFormResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateFormResponse401Headers the declared response headers of an HTTP 401 response for CreateForm
 type CreateFormResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// CreateFormResponse409Headers the declared response headers of an HTTP 409 response for CreateForm
+type CreateFormResponse409Headers struct {
+	RetryAfter *int
 }
 
 // CreateFormResponse429Headers the declared response headers of an HTTP 429 response for CreateForm
@@ -17731,12 +18716,14 @@ type CreateFormResponse struct {
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *FormInvalid
+	ApplicationProblemJSON422 *FormInvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17745,6 +18732,8 @@ type CreateFormResponse struct {
 	Headers201 *CreateFormResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateFormResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateFormResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateFormResponse429Headers
 }
@@ -17774,6 +18763,11 @@ func (r CreateFormResponse) GetApplicationProblemJSON404() *NotFound {
 	return r.ApplicationProblemJSON404
 }
 
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateFormResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
 // GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateFormResponse) GetApplicationProblemJSON413() *TooLarge {
 	return r.ApplicationProblemJSON413
@@ -17785,7 +18779,7 @@ func (r CreateFormResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateFormResponse) GetApplicationProblemJSON422() *FormInvalid {
+func (r CreateFormResponse) GetApplicationProblemJSON422() *FormInvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -18390,7 +19384,8 @@ func (r ExportSubmissionsResponse) ContentType() string {
 
 // VerifyMailFromResponse200Headers the declared response headers of an HTTP 200 response for VerifyMailFrom
 type VerifyMailFromResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // VerifyMailFromResponse401Headers the declared response headers of an HTTP 401 response for VerifyMailFrom
@@ -18638,8 +19633,9 @@ func (r ListMembersResponse) ContentType() string {
 
 // AddMemberResponse201Headers the declared response headers of an HTTP 201 response for AddMember
 type AddMemberResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // AddMemberResponse401Headers the declared response headers of an HTTP 401 response for AddMember
@@ -18674,7 +19670,7 @@ type AddMemberResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18728,7 +19724,7 @@ func (r AddMemberResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r AddMemberResponse) GetApplicationProblemJSON422() *Invalid {
+func (r AddMemberResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -19127,7 +20123,8 @@ func (r ListMessagesResponse) ContentType() string {
 
 // RetryMessageResponse200Headers the declared response headers of an HTTP 200 response for RetryMessage
 type RetryMessageResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // RetryMessageResponse401Headers the declared response headers of an HTTP 401 response for RetryMessage
@@ -19157,6 +20154,8 @@ type RetryMessageResponse struct {
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19197,6 +20196,11 @@ func (r RetryMessageResponse) GetApplicationProblemJSON404() *NotFound {
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RetryMessageResponse) GetApplicationProblemJSON409() *Problem {
 	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RetryMessageResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19693,8 +20697,9 @@ func (r ListWebhooksResponse) ContentType() string {
 
 // CreateWebhookResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhook
 type CreateWebhookResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateWebhookResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhook
@@ -19729,7 +20734,7 @@ type CreateWebhookResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *Invalid
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19783,7 +20788,7 @@ func (r CreateWebhookResponse) GetApplicationProblemJSON415() *UnsupportedMedia 
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r CreateWebhookResponse) GetApplicationProblemJSON422() *Invalid {
+func (r CreateWebhookResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -20380,7 +21385,8 @@ func (r GetWebhookDeliveryResponse) ContentType() string {
 
 // RedeliverWebhookDeliveryResponse202Headers the declared response headers of an HTTP 202 response for RedeliverWebhookDelivery
 type RedeliverWebhookDeliveryResponse202Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // RedeliverWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RedeliverWebhookDelivery
@@ -20410,6 +21416,8 @@ type RedeliverWebhookDeliveryResponse struct {
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20450,6 +21458,11 @@ func (r RedeliverWebhookDeliveryResponse) GetApplicationProblemJSON404() *NotFou
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RedeliverWebhookDeliveryResponse) GetApplicationProblemJSON409() *Problem {
 	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20493,12 +21506,18 @@ func (r RedeliverWebhookDeliveryResponse) ContentType() string {
 
 // RotateWebhookResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhook
 type RotateWebhookResponse200Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // RotateWebhookResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhook
 type RotateWebhookResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// RotateWebhookResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhook
+type RotateWebhookResponse409Headers struct {
+	RetryAfter *int
 }
 
 // RotateWebhookResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhook
@@ -20521,6 +21540,10 @@ type RotateWebhookResponse struct {
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20529,6 +21552,8 @@ type RotateWebhookResponse struct {
 	Headers200 *RotateWebhookResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateWebhookResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RotateWebhookResponse429Headers
 }
@@ -20556,6 +21581,16 @@ func (r RotateWebhookResponse) GetApplicationProblemJSON403() *Forbidden {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookResponse) GetApplicationProblemJSON404() *NotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RotateWebhookResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20599,15 +21634,21 @@ func (r RotateWebhookResponse) ContentType() string {
 
 // RotateWebhookSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookSecret
 type RotateWebhookSecretResponse200Headers struct {
-	CacheControl *string
-	Deprecation  *string
-	Link         *string
-	Sunset       *string
+	CacheControl       *string
+	Deprecation        *string
+	IdempotentReplayed *string
+	Link               *string
+	Sunset             *string
 }
 
 // RotateWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookSecret
 type RotateWebhookSecretResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// RotateWebhookSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookSecret
+type RotateWebhookSecretResponse409Headers struct {
+	RetryAfter *int
 }
 
 // RotateWebhookSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookSecret
@@ -20630,6 +21671,10 @@ type RotateWebhookSecretResponse struct {
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20638,6 +21683,8 @@ type RotateWebhookSecretResponse struct {
 	Headers200 *RotateWebhookSecretResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookSecretResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateWebhookSecretResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RotateWebhookSecretResponse429Headers
 }
@@ -20665,6 +21712,16 @@ func (r RotateWebhookSecretResponse) GetApplicationProblemJSON403() *Forbidden {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookSecretResponse) GetApplicationProblemJSON404() *NotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20708,7 +21765,8 @@ func (r RotateWebhookSecretResponse) ContentType() string {
 
 // TestWebhookResponse202Headers the declared response headers of an HTTP 202 response for TestWebhook
 type TestWebhookResponse202Headers struct {
-	CacheControl *string
+	CacheControl       *string
+	IdempotentReplayed *string
 }
 
 // TestWebhookResponse401Headers the declared response headers of an HTTP 401 response for TestWebhook
@@ -20738,6 +21796,8 @@ type TestWebhookResponse struct {
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20778,6 +21838,11 @@ func (r TestWebhookResponse) GetApplicationProblemJSON404() *NotFound {
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r TestWebhookResponse) GetApplicationProblemJSON409() *Problem {
 	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20901,8 +21966,8 @@ func (c *ClientWithResponses) ListInstanceAuditEventsWithResponse(ctx context.Co
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/auth/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
-	rsp, err := c.LoginWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, params *LoginParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+	rsp, err := c.LoginWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -20916,8 +21981,8 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/auth/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
-	rsp, err := c.Login(ctx, body, reqEditors...)
+func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, params *LoginParams, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+	rsp, err := c.Login(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -20931,8 +21996,8 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/auth/logout (the `Logout` operationId).
-func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
-	rsp, err := c.Logout(ctx, reqEditors...)
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
+	rsp, err := c.Logout(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21124,8 +22189,8 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, pa
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/setup (the `Setup` operationId).
-func (c *ClientWithResponses) SetupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetupResponse, error) {
-	rsp, err := c.SetupWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) SetupWithBodyWithResponse(ctx context.Context, params *SetupParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetupResponse, error) {
+	rsp, err := c.SetupWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21139,8 +22204,8 @@ func (c *ClientWithResponses) SetupWithBodyWithResponse(ctx context.Context, con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/setup (the `Setup` operationId).
-func (c *ClientWithResponses) SetupWithResponse(ctx context.Context, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*SetupResponse, error) {
-	rsp, err := c.Setup(ctx, body, reqEditors...)
+func (c *ClientWithResponses) SetupWithResponse(ctx context.Context, params *SetupParams, body SetupJSONRequestBody, reqEditors ...RequestEditorFn) (*SetupResponse, error) {
+	rsp, err := c.Setup(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21394,8 +22459,8 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUserWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUserWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21409,8 +22474,8 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUser(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUser(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21469,8 +22534,8 @@ func (c *ClientWithResponses) ListWorkspacesWithResponse(ctx context.Context, pa
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error) {
-	rsp, err := c.CreateWorkspaceWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Context, params *CreateWorkspaceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error) {
+	rsp, err := c.CreateWorkspaceWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21484,8 +22549,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces (the `CreateWorkspace` operationId).
-func (c *ClientWithResponses) CreateWorkspaceWithResponse(ctx context.Context, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error) {
-	rsp, err := c.CreateWorkspace(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateWorkspaceWithResponse(ctx context.Context, params *CreateWorkspaceParams, body CreateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error) {
+	rsp, err := c.CreateWorkspace(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21578,8 +22643,8 @@ func (c *ClientWithResponses) ListAPIKeysWithResponse(ctx context.Context, ws Ws
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-func (c *ClientWithResponses) CreateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error) {
-	rsp, err := c.CreateAPIKeyWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error) {
+	rsp, err := c.CreateAPIKeyWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21593,8 +22658,8 @@ func (c *ClientWithResponses) CreateAPIKeyWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys (the `CreateAPIKey` operationId).
-func (c *ClientWithResponses) CreateAPIKeyWithResponse(ctx context.Context, ws Ws, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error) {
-	rsp, err := c.CreateAPIKey(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) CreateAPIKeyWithResponse(ctx context.Context, ws Ws, params *CreateAPIKeyParams, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyResponse, error) {
+	rsp, err := c.CreateAPIKey(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21656,8 +22721,8 @@ func (c *ClientWithResponses) UpdateAPIKeyWithResponse(ctx context.Context, ws W
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-func (c *ClientWithResponses) RotateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error) {
-	rsp, err := c.RotateAPIKeyWithBody(ctx, ws, key, contentType, body, reqEditors...)
+func (c *ClientWithResponses) RotateAPIKeyWithBodyWithResponse(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error) {
+	rsp, err := c.RotateAPIKeyWithBody(ctx, ws, key, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21674,8 +22739,8 @@ func (c *ClientWithResponses) RotateAPIKeyWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/api-keys/{key}/rotate (the `RotateAPIKey` operationId).
-func (c *ClientWithResponses) RotateAPIKeyWithResponse(ctx context.Context, ws Ws, key Key, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error) {
-	rsp, err := c.RotateAPIKey(ctx, ws, key, body, reqEditors...)
+func (c *ClientWithResponses) RotateAPIKeyWithResponse(ctx context.Context, ws Ws, key Key, params *RotateAPIKeyParams, body RotateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateAPIKeyResponse, error) {
+	rsp, err := c.RotateAPIKey(ctx, ws, key, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21719,8 +22784,8 @@ func (c *ClientWithResponses) ListEntriesWithResponse(ctx context.Context, ws Ws
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-func (c *ClientWithResponses) CreateEntryWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error) {
-	rsp, err := c.CreateEntryWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateEntryWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateEntryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error) {
+	rsp, err := c.CreateEntryWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21734,8 +22799,8 @@ func (c *ClientWithResponses) CreateEntryWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/entries (the `CreateEntry` operationId).
-func (c *ClientWithResponses) CreateEntryWithResponse(ctx context.Context, ws Ws, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error) {
-	rsp, err := c.CreateEntry(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) CreateEntryWithResponse(ctx context.Context, ws Ws, params *CreateEntryParams, body CreateEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEntryResponse, error) {
+	rsp, err := c.CreateEntry(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21899,8 +22964,8 @@ func (c *ClientWithResponses) UnpublishEntryWithResponse(ctx context.Context, ws
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-func (c *ClientWithResponses) EraseSubmissionsWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error) {
-	rsp, err := c.EraseSubmissionsWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) EraseSubmissionsWithBodyWithResponse(ctx context.Context, ws Ws, params *EraseSubmissionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error) {
+	rsp, err := c.EraseSubmissionsWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21914,8 +22979,8 @@ func (c *ClientWithResponses) EraseSubmissionsWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/erasure (the `EraseSubmissions` operationId).
-func (c *ClientWithResponses) EraseSubmissionsWithResponse(ctx context.Context, ws Ws, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error) {
-	rsp, err := c.EraseSubmissions(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) EraseSubmissionsWithResponse(ctx context.Context, ws Ws, params *EraseSubmissionsParams, body EraseSubmissionsJSONRequestBody, reqEditors ...RequestEditorFn) (*EraseSubmissionsResponse, error) {
+	rsp, err := c.EraseSubmissions(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21962,8 +23027,8 @@ func (c *ClientWithResponses) ListFormsWithResponse(ctx context.Context, ws Ws, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-func (c *ClientWithResponses) CreateFormWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
-	rsp, err := c.CreateFormWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateFormWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateFormWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -21977,8 +23042,8 @@ func (c *ClientWithResponses) CreateFormWithBodyWithResponse(ctx context.Context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/forms (the `CreateForm` operationId).
-func (c *ClientWithResponses) CreateFormWithResponse(ctx context.Context, ws Ws, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
-	rsp, err := c.CreateForm(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) CreateFormWithResponse(ctx context.Context, ws Ws, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateForm(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22086,8 +23151,8 @@ func (c *ClientWithResponses) ExportSubmissionsWithResponse(ctx context.Context,
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-func (c *ClientWithResponses) VerifyMailFromWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error) {
-	rsp, err := c.VerifyMailFromWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) VerifyMailFromWithBodyWithResponse(ctx context.Context, ws Ws, params *VerifyMailFromParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error) {
+	rsp, err := c.VerifyMailFromWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22101,8 +23166,8 @@ func (c *ClientWithResponses) VerifyMailFromWithBodyWithResponse(ctx context.Con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
-func (c *ClientWithResponses) VerifyMailFromWithResponse(ctx context.Context, ws Ws, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error) {
-	rsp, err := c.VerifyMailFrom(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) VerifyMailFromWithResponse(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error) {
+	rsp, err := c.VerifyMailFrom(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22131,8 +23196,8 @@ func (c *ClientWithResponses) ListMembersWithResponse(ctx context.Context, ws Ws
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMemberResponse, error) {
-	rsp, err := c.AddMemberWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context, ws Ws, params *AddMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMemberResponse, error) {
+	rsp, err := c.AddMemberWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22146,8 +23211,8 @@ func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context,
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/members (the `AddMember` operationId).
-func (c *ClientWithResponses) AddMemberWithResponse(ctx context.Context, ws Ws, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error) {
-	rsp, err := c.AddMember(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) AddMemberWithResponse(ctx context.Context, ws Ws, params *AddMemberParams, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error) {
+	rsp, err := c.AddMember(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22221,8 +23286,8 @@ func (c *ClientWithResponses) ListMessagesWithResponse(ctx context.Context, ws W
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
-func (c *ClientWithResponses) RetryMessageWithResponse(ctx context.Context, ws Ws, message MessageParameter, reqEditors ...RequestEditorFn) (*RetryMessageResponse, error) {
-	rsp, err := c.RetryMessage(ctx, ws, message, reqEditors...)
+func (c *ClientWithResponses) RetryMessageWithResponse(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*RetryMessageResponse, error) {
+	rsp, err := c.RetryMessage(ctx, ws, message, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22311,8 +23376,8 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, ws W
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
-	rsp, err := c.CreateWebhookWithBody(ctx, ws, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Context, ws Ws, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhookWithBody(ctx, ws, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22326,8 +23391,8 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks (the `CreateWebhook` operationId).
-func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, ws Ws, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
-	rsp, err := c.CreateWebhook(ctx, ws, body, reqEditors...)
+func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, ws Ws, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhook(ctx, ws, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22431,8 +23496,8 @@ func (c *ClientWithResponses) GetWebhookDeliveryWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/deliveries/{delivery}/redeliver (the `RedeliverWebhookDelivery` operationId).
-func (c *ClientWithResponses) RedeliverWebhookDeliveryWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error) {
-	rsp, err := c.RedeliverWebhookDelivery(ctx, ws, webhook, delivery, reqEditors...)
+func (c *ClientWithResponses) RedeliverWebhookDeliveryWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, delivery DeliveryParameter, params *RedeliverWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error) {
+	rsp, err := c.RedeliverWebhookDelivery(ctx, ws, webhook, delivery, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22446,8 +23511,8 @@ func (c *ClientWithResponses) RedeliverWebhookDeliveryWithResponse(ctx context.C
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate (the `RotateWebhook` operationId).
-func (c *ClientWithResponses) RotateWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*RotateWebhookResponse, error) {
-	rsp, err := c.RotateWebhook(ctx, ws, webhook, reqEditors...)
+func (c *ClientWithResponses) RotateWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookParams, reqEditors ...RequestEditorFn) (*RotateWebhookResponse, error) {
+	rsp, err := c.RotateWebhook(ctx, ws, webhook, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22467,8 +23532,8 @@ func (c *ClientWithResponses) RotateWebhookWithResponse(ctx context.Context, ws 
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/rotate-secret (the `RotateWebhookSecret` operationId).
 //
 // Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error) {
-	rsp, err := c.RotateWebhookSecret(ctx, ws, webhook, reqEditors...)
+func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *RotateWebhookSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error) {
+	rsp, err := c.RotateWebhookSecret(ctx, ws, webhook, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22482,8 +23547,8 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/workspaces/{ws}/webhooks/{webhook}/test (the `TestWebhook` operationId).
-func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
-	rsp, err := c.TestWebhook(ctx, ws, webhook, reqEditors...)
+func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, ws Ws, webhook WebhookParameter, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
+	rsp, err := c.TestWebhook(ctx, ws, webhook, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22843,6 +23908,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.ApplicationProblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22858,7 +23930,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22890,6 +23962,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers LoginResponse401Headers
@@ -22901,6 +23980,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers LoginResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers LoginResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22968,6 +24057,20 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationProblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23005,6 +24108,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers LogoutResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers LogoutResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -23442,6 +24555,13 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23524,6 +24644,13 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 			}
 			headers.AccessControlExposeHeaders = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -23572,6 +24699,16 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 			headers.AccessControlAllowOrigin = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers SubmitFormResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 410:
 		var headers SubmitFormResponse410Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -23986,7 +25123,7 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest string
+		var dest map[string]interface{}
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -24156,7 +25293,7 @@ func ParseSetupResponse(rsp *http.Response) (*SetupResponse, error) {
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -24187,6 +25324,13 @@ func ParseSetupResponse(rsp *http.Response) (*SetupResponse, error) {
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -26950,7 +28094,7 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -26981,6 +28125,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -27351,7 +28502,7 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -27382,6 +28533,13 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -27970,6 +29128,13 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27985,7 +29150,7 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28017,6 +29182,13 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -28035,6 +29207,16 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateAPIKeyResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateAPIKeyResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -28389,7 +29571,7 @@ func ParseRotateAPIKeyResponse(rsp *http.Response) (*RotateAPIKeyResponse, error
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28420,6 +29602,13 @@ func ParseRotateAPIKeyResponse(rsp *http.Response) (*RotateAPIKeyResponse, error
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
@@ -28769,7 +29958,7 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 		response.ApplicationProblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest SlugTaken
+		var dest SlugTakenOrInProgress
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28790,7 +29979,7 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28829,6 +30018,13 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -28847,6 +30043,16 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateEntryResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateEntryResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -29371,7 +30577,7 @@ func ParsePublishEntryResponse(rsp *http.Response) (*PublishEntryResponse, error
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest InvalidWrite
+		var dest InvalidWritePost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29409,6 +30615,13 @@ func ParsePublishEntryResponse(rsp *http.Response) (*PublishEntryResponse, error
 				return nil, err
 			}
 			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
@@ -29629,7 +30842,7 @@ func ParseRestoreEntryRevisionResponse(rsp *http.Response) (*RestoreEntryRevisio
 		response.ApplicationProblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest SlugTaken
+		var dest SlugTakenOrInProgress
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29682,6 +30895,13 @@ func ParseRestoreEntryRevisionResponse(rsp *http.Response) (*RestoreEntryRevisio
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers RestoreEntryRevisionResponse401Headers
@@ -29693,6 +30913,16 @@ func ParseRestoreEntryRevisionResponse(rsp *http.Response) (*RestoreEntryRevisio
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers RestoreEntryRevisionResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers RestoreEntryRevisionResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -29800,7 +31030,7 @@ func ParseUnpublishEntryResponse(rsp *http.Response) (*UnpublishEntryResponse, e
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest InvalidWrite
+		var dest InvalidWritePost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29838,6 +31068,13 @@ func ParseUnpublishEntryResponse(rsp *http.Response) (*UnpublishEntryResponse, e
 				return nil, err
 			}
 			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
@@ -29928,6 +31165,13 @@ func ParseEraseSubmissionsResponse(rsp *http.Response) (*EraseSubmissionsRespons
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29943,7 +31187,7 @@ func ParseEraseSubmissionsResponse(rsp *http.Response) (*EraseSubmissionsRespons
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29975,6 +31219,13 @@ func ParseEraseSubmissionsResponse(rsp *http.Response) (*EraseSubmissionsRespons
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers EraseSubmissionsResponse401Headers
@@ -29986,6 +31237,16 @@ func ParseEraseSubmissionsResponse(rsp *http.Response) (*EraseSubmissionsRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers EraseSubmissionsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers EraseSubmissionsResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30329,6 +31590,13 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30344,7 +31612,7 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest FormInvalid
+		var dest FormInvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -30376,6 +31644,13 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -30394,6 +31669,16 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateFormResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateFormResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -31146,6 +32431,13 @@ func ParseVerifyMailFromResponse(rsp *http.Response) (*VerifyMailFromResponse, e
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers VerifyMailFromResponse401Headers
@@ -31386,7 +32678,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31417,6 +32709,13 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -31911,6 +33210,13 @@ func ParseRetryMessageResponse(rsp *http.Response) (*RetryMessageResponse, error
 		}
 		response.ApplicationProblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31936,6 +33242,13 @@ func ParseRetryMessageResponse(rsp *http.Response) (*RetryMessageResponse, error
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
@@ -32546,7 +33859,7 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32577,6 +33890,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -33287,6 +34607,13 @@ func ParseRedeliverWebhookDeliveryResponse(rsp *http.Response) (*RedeliverWebhoo
 		}
 		response.ApplicationProblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33312,6 +34639,13 @@ func ParseRedeliverWebhookDeliveryResponse(rsp *http.Response) (*RedeliverWebhoo
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
@@ -33402,6 +34736,20 @@ func ParseRotateWebhookResponse(rsp *http.Response) (*RotateWebhookResponse, err
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33428,6 +34776,13 @@ func ParseRotateWebhookResponse(rsp *http.Response) (*RotateWebhookResponse, err
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookResponse401Headers
@@ -33439,6 +34794,16 @@ func ParseRotateWebhookResponse(rsp *http.Response) (*RotateWebhookResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateWebhookResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers RotateWebhookResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -33517,6 +34882,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33550,6 +34929,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.Deprecation = &value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Link"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -33575,6 +34961,16 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateWebhookSecretResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers RotateWebhookSecretResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -33660,6 +35056,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		}
 		response.ApplicationProblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest RateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33685,6 +35088,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers202 = &headers
 	case rsp.StatusCode == 401:

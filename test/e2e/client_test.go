@@ -65,24 +65,24 @@ func TestGoClient(t *testing.T) {
 	anon := newClient(t, p.URL, "")
 
 	const email, password = "ada@example.com", "correct horse battery"
-	setup := expect(anon.SetupWithResponse(ctx, client.SetupJSONRequestBody{Email: email, Name: "Ada", Password: password}))(t, "setup", 201)
+	setup := expect(anon.SetupWithResponse(ctx, nil, client.SetupJSONRequestBody{Email: email, Name: "Ada", Password: password}))(t, "setup", 201)
 	if setup.JSON201.Token == "" || setup.JSON201.User.Name != "Ada" {
 		t.Fatalf("setup answered %s", setup.Body)
 	}
-	login := expect(anon.LoginWithResponse(ctx, client.LoginJSONRequestBody{Email: email, Password: password}))(t, "login", 200)
+	login := expect(anon.LoginWithResponse(ctx, nil, client.LoginJSONRequestBody{Email: email, Password: password}))(t, "login", 200)
 	owner := newClient(t, p.URL, login.JSON200.Token)
 	me := expect(owner.GetMeWithResponse(ctx))(t, "me", 200)
 	if string(me.JSON200.User.Email) != email {
 		t.Fatalf("me = %s, want %s", me.Body, email)
 	}
 
-	ws := expect(owner.CreateWorkspaceWithResponse(ctx, client.WorkspaceInput{Name: ptr("Docs"), Slug: ptr("docs")}))(t, "create workspace", 201)
+	ws := expect(owner.CreateWorkspaceWithResponse(ctx, nil, client.WorkspaceInput{Name: ptr("Docs"), Slug: ptr("docs")}))(t, "create workspace", 201)
 	if loc := ws.HTTPResponse.Header.Get("Location"); loc != "/v1/workspaces/"+ws.JSON201.ID {
 		t.Errorf("workspace Location = %q, want /v1/workspaces/%s", loc, ws.JSON201.ID)
 	}
 
 	// A form, and a visitor's JSON submission to it, which the owner lists.
-	form := expect(owner.CreateFormWithResponse(ctx, "docs", client.FormInput{
+	form := expect(owner.CreateFormWithResponse(ctx, "docs", nil, client.FormInput{
 		Name: "Contact",
 		Fields: &[]client.FormField{
 			{Name: "email", Type: client.FormFieldType("email"), Required: ptr(true)},
@@ -100,7 +100,7 @@ func TestGoClient(t *testing.T) {
 	}
 
 	// A post, published on its ETag and read by anyone on the site API.
-	entry := expect(owner.CreateEntryWithResponse(ctx, "docs", client.EntryInput{
+	entry := expect(owner.CreateEntryWithResponse(ctx, "docs", nil, client.EntryInput{
 		Kind: client.EntryKind("post"), Title: "Crème brûlée", Body: ptr("# Hello\n\nFirst *post*."),
 	}))(t, "create entry", 201)
 	etag := entry.HTTPResponse.Header.Get("ETag")
@@ -126,7 +126,7 @@ func TestGoClient(t *testing.T) {
 	}
 
 	// An API key reads content and sees what it is, but not forms.
-	key := expect(owner.CreateAPIKeyWithResponse(ctx, "docs", client.CreateAPIKeyJSONRequestBody{
+	key := expect(owner.CreateAPIKeyWithResponse(ctx, "docs", nil, client.CreateAPIKeyJSONRequestBody{
 		Name: "build", Scopes: []client.Scope{client.Scope("content:read")},
 	}))(t, "create API key", 201)
 	program := newClient(t, p.URL, key.JSON201.Key)
