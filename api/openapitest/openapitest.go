@@ -176,6 +176,7 @@ func (v *Validator) Transport(t testing.TB, rt http.RoundTripper) http.RoundTrip
 		}
 		resp, err := rt.RoundTrip(ex.forward)
 		if err != nil {
+			ex.report(t, ex.errs) // the request's own mismatches, at least
 			return resp, err
 		}
 		body, err := io.ReadAll(resp.Body)
