@@ -23,6 +23,9 @@
 #   BENCH_RUNS          measured runs per scenario; the median counts (default 3)
 #   BENCH_CONNECTIONS   wrk connections (default 32)
 #   BENCH_THREADS       wrk threads (default 2)
+#   BENCH_IDEMPOTENCY   1: also run the JSON scenario with a new Idempotency-Key on every
+#                       request ("JSON, Idempotency-Key"), to compare ingest with and without
+#                       a key (issue 12's < 10% cost); default 0
 set -euo pipefail
 
 # shellcheck source=scripts/benchlib.sh
@@ -77,8 +80,32 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "name=Ada&email=ada%40example.com&message=Hello+there%2C+this+is+a+test+message."
 EOF
+# json-key is json with a key per request: each wrk thread numbers its
+# requests after a prefix of its own (the run's start time and the
+# thread's number), so that no request is a replay, in this run or
+# another, and each one inserts its key and stores its response.
+cat >"${tmp}/json-key.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"name":"Ada","email":"ada@example.com","message":"Hello there, this is a test message."}'
+local threads = 0
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
+local prefix, n = "", 0
+function init(args)
+	prefix = string.format("bench-%d-%d-", os.time(), tid)
+end
+function request()
+	n = n + 1
+	wrk.headers["Idempotency-Key"] = prefix .. n
+	return wrk.format()
+end
+EOF
 scenarios=(json form)
-declare -A label=([json]="JSON" [form]="form-encoded")
+declare -A label=([json]="JSON" [form]="form-encoded" [json-key]="JSON, Idempotency-Key")
+[[ ${BENCH_IDEMPOTENCY:-0} != 1 ]] || scenarios+=(json-key)
 
 scenario_pid() { echo "${keel_pid}"; }
 scenario_args() { printf '%s\n' -s "${tmp}/$1.lua" "${url}"; }
