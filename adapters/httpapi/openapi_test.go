@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -162,5 +165,43 @@ func TestOpenAPIErrorsCarryCORS(t *testing.T) {
 			t.Errorf("%s 401: Access-Control-Allow-Origin %q, want *", path, w.Header().Get("Access-Control-Allow-Origin"))
 		}
 		decodeProblemCode(t, f.invalid().get(t, path+"?v=2", "Origin", "https://tools.example"), http.StatusBadRequest, "unknown_parameter")
+	}
+}
+
+// TestDocsAssetsGzip: a client that accepts gzip gets the page's assets
+// compressed, under an ETag of their own; one that refuses it gets them
+// as they are.
+func TestDocsAssetsGzip(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	for _, path := range []string{"/v1/docs/assets/swagger-ui-bundle.js", "/v1/docs/assets/swagger-ui.css"} {
+		plain := f.get(t, path)
+		if plain.Header().Get("Content-Encoding") != "" || !strings.Contains(plain.Header().Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s without Accept-Encoding: Content-Encoding %q, Vary %q", path, plain.Header().Get("Content-Encoding"), plain.Header().Get("Vary"))
+		}
+		for _, ae := range []string{"gzip", "br, gzip;q=0.5", "deflate, GZIP"} {
+			w := f.get(t, path, "Accept-Encoding", ae)
+			if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "gzip" || w.Body.Len() >= plain.Body.Len() {
+				t.Fatalf("%s, Accept-Encoding %s: %d, Content-Encoding %q, %d bytes of %d", path, ae, w.Code, w.Header().Get("Content-Encoding"), w.Body.Len(), plain.Body.Len())
+			}
+			zr, err := gzip.NewReader(w.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(body, plain.Body.Bytes()) {
+				t.Fatalf("%s gunzipped: %v, equal %v", path, err, bytes.Equal(body, plain.Body.Bytes()))
+			}
+			etag := w.Header().Get("ETag")
+			if etag == plain.Header().Get("ETag") {
+				t.Errorf("%s: the gzipped and plain bodies share the ETag %s", path, etag)
+			}
+			if nm := f.get(t, path, "Accept-Encoding", ae, "If-None-Match", etag); nm.Code != http.StatusNotModified {
+				t.Errorf("%s gzipped with its ETag: %d, want 304", path, nm.Code)
+			}
+		}
+		if w := f.get(t, path, "Accept-Encoding", "gzip;q=0, br"); w.Header().Get("Content-Encoding") != "" || w.Body.Len() != plain.Body.Len() {
+			t.Errorf("%s, gzip;q=0: Content-Encoding %q", path, w.Header().Get("Content-Encoding"))
+		}
 	}
 }
