@@ -152,6 +152,16 @@ func TestAPIDiff(t *testing.T) {
 		}
 	})
 
+	t.Run("a new value in a documented set passes", func(t *testing.T) {
+		doc := document(t)
+		enum := get(t, doc, "components", "schemas", "EventType", "enum")
+		enum.Content = append(enum.Content, scalar("invoice.paid"))
+		out, ok := apiDiff(t, write(t, "enum.yaml", doc), unchanged)
+		if !ok || !strings.Contains(out, "invoice.paid") {
+			t.Fatalf("passed=%v, want a pass that warns about the new event type:\n%s", ok, out)
+		}
+	})
+
 	t.Run("a change outside /v1 passes", func(t *testing.T) {
 		doc := document(t)
 		remove(t, get(t, doc, "paths"), "/metrics")
