@@ -69,8 +69,9 @@ var ErrIdempotencyKeyTaken = domain.E(domain.KindConflict, "idempotency_in_progr
 // and marks the claim committed once the transaction has committed; if an
 // unexpired record holds the key, it rolls the transaction back, marks
 // the claim taken and returns ErrIdempotencyKeyTaken. Later transactions
-// of the same request leave a committed claim alone. Reads (ReadOnly)
-// ignore claims.
+// of the same request leave a committed claim alone; after a taken one
+// they fail with ErrIdempotencyKeyTaken without running, since the key's
+// work is another request's. Reads (ReadOnly) ignore claims.
 type IdempotencyClaim struct {
 	Key                  IdempotencyKey
 	Fingerprint          []byte

@@ -17,11 +17,16 @@ var _ ports.IdempotencyStore = (*DB)(nil)
 // (on SQLite, in fn's own savepoint of a group commit), so that the key
 // commits with fn's work or not at all. WithinTx reruns the returned
 // function as it would fn, so the record is inserted in whichever attempt
-// commits.
+// commits. A claim found taken refuses every later transaction of its
+// request, so that a use case that tried again could not commit, without
+// the key, the work that another request with the key already did.
 func withClaim(ctx context.Context, fn func(context.Context, ports.Stores) error) (func(context.Context, ports.Stores) error, *ports.IdempotencyClaim) {
 	c := ports.IdempotencyClaimFrom(ctx)
-	if c == nil || !c.Pending() {
+	switch {
+	case c == nil || c.Committed():
 		return fn, nil
+	case c.Taken():
+		return func(context.Context, ports.Stores) error { return ports.ErrIdempotencyKeyTaken }, nil
 	}
 	return func(ctx context.Context, st ports.Stores) error {
 		if err := fn(ctx, st); err != nil {

@@ -105,6 +105,10 @@ func Idempotency(t *testing.T, open func(t *testing.T) IdempotencyDB) {
 		if !twin.Taken() {
 			t.Fatal("second claim not marked taken")
 		}
+		// The request whose claim was taken cannot commit work later.
+		if err := bumpWith(db, twin, "c", nil); !errors.Is(err, ports.ErrIdempotencyKeyTaken) {
+			t.Fatalf("transaction after the claim was taken: err = %v, want ErrIdempotencyKeyTaken", err)
+		}
 		if got := counter(t, db, "c"); got != 1 {
 			t.Fatalf("counter = %d, want 1: the second claim's work must roll back", got)
 		}
