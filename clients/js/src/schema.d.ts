@@ -2001,12 +2001,17 @@ export interface components {
             /** @description The resource as the API showed it when the event happened; a deletion keeps only what holds no personal data (README, "Events and the change feed"). */
             data: Record<string, never>;
         };
+        /**
+         * @description An event type the change feed carries, or `*` for all of them.
+         * @enum {string}
+         */
+        WebhookEventType: "*" | "submission.created" | "submission.updated" | "submission.deleted" | "post.published" | "post.unpublished" | "post.updated" | "post.deleted" | "page.published" | "page.unpublished" | "page.updated" | "page.deleted" | "form.created" | "form.updated" | "form.deleted" | "member.added" | "member.removed" | "member.role_changed" | "api_key.created" | "api_key.updated" | "api_key.revoked";
         Webhook: {
             /** @example whk_01jd5x8c1q2w3e4r5t6y7u8i9o */
             id: string;
             /** Format: uri */
             url: string;
-            events: components["schemas"]["EventType"][];
+            events: components["schemas"]["WebhookEventType"][];
             description: string;
             enabled: boolean;
             /** @description Why Keel disabled the endpoint (after failing for too long); `null` while enabled or disabled by a person. */
@@ -2019,7 +2024,7 @@ export interface components {
             id: string;
             /** Format: uri */
             url: string;
-            events: components["schemas"]["EventType"][];
+            events: components["schemas"]["WebhookEventType"][];
             description: string;
             enabled: boolean;
             disabled_reason: string | null;
@@ -2033,7 +2038,7 @@ export interface components {
             id: string;
             /** Format: uri */
             url: string;
-            events: components["schemas"]["EventType"][];
+            events: components["schemas"]["WebhookEventType"][];
             description: string;
             enabled: boolean;
             disabled_reason: string | null;
@@ -2048,7 +2053,7 @@ export interface components {
         WebhookInput: {
             /** @description An https URL (http only on hosts the instance allows). */
             url: string;
-            events: components["schemas"]["EventType"][];
+            events: components["schemas"]["WebhookEventType"][];
             description?: string;
             /** @description true by default. */
             enabled?: boolean | null;
@@ -2056,7 +2061,7 @@ export interface components {
         /** @description Only the members present change. */
         WebhookPatch: {
             url?: string | null;
-            events?: components["schemas"]["EventType"][] | null;
+            events?: components["schemas"]["WebhookEventType"][] | null;
             description?: string | null;
             /** @description `true` (or `null`) enables the endpoint and clears its failure state; `false` disables it. */
             enabled?: boolean | null;
@@ -2391,6 +2396,38 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+        IdempotencyInProgress: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body). */
+        IdempotencyKeyRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body does not fit the request: `unknown_field`, `invalid_type`
+         *     or `validation_failed` (see `Invalid`);
+         *     `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         */
+        InvalidPost: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Done; no body. */
         NoContent: {
             headers: {
@@ -2419,6 +2456,40 @@ export interface components {
          *     body does not fit (see `Invalid`).
          */
         InvalidWrite: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `slug_taken`: another entry of this kind has the slug; `idempotency_in_progress`: a request with this `Idempotency-Key` is still running (retry after `Retry-After`). */
+        SlugTakenOrInProgress: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `validation_failed`, `unknown_field`, `invalid_type`: see
+         *     `FormInvalid`; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         */
+        FormInvalidPost: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `invalid_if_match`, `validation_failed`, `unknown_field`,
+         *     `invalid_type`: see `InvalidWrite`; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         */
+        InvalidWritePost: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2559,6 +2630,22 @@ export interface components {
         /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
         limit: number;
         /**
+         * @description Makes a retry safe: the first response is stored with the key (for
+         *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+         *     byte, with `Idempotent-Replayed: true`, for the same key and the
+         *     same request. Keys are scoped to the credential (to a hash of the
+         *     client IP for anonymous calls). The same key with a different
+         *     request is 422 `idempotency_key_reused`; while the first request
+         *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+         *     characters, such as a UUID.
+         * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+         */
+        idempotencyKey: string;
+        /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+        anyQuery: {
+            [key: string]: unknown;
+        };
+        /**
          * @description The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
          *     write conditional: if the entry was saved since, the answer is 412
          *     `version_conflict` and nothing changes. `*` or no header writes
@@ -2619,6 +2706,8 @@ export interface components {
         AllowHeaders: string;
         /** @description Seconds a browser may keep this preflight's answer. */
         MaxAge: number;
+        /** @description `true` on a response replayed for a repeated `Idempotency-Key`; absent otherwise. */
+        IdempotentReplayed: "true";
         /**
          * @description The operation is deprecated, since this time (RFC 9745: `@<unix seconds>`).
          * @example @1796256000
@@ -2721,7 +2810,20 @@ export interface operations {
     setup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2747,6 +2849,7 @@ export interface operations {
             /** @description The first user, logged in. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -2757,7 +2860,7 @@ export interface operations {
             };
             400: components["responses"]["BadBody"];
             401: components["responses"]["Unauthenticated"];
-            /** @description `already_set_up`: the instance has users; log in instead. */
+            /** @description `already_set_up`: the instance has users; log in instead. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2768,7 +2871,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -2776,7 +2879,20 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2798,6 +2914,7 @@ export interface operations {
             /** @description Logged in. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -2831,9 +2948,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["IdempotencyInProgress"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -2841,7 +2959,20 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2851,6 +2982,8 @@ export interface operations {
             400: components["responses"]["BadQuery"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyInProgress"];
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -2951,7 +3084,20 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2978,6 +3124,7 @@ export interface operations {
             /** @description The user. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -2989,7 +3136,7 @@ export interface operations {
             400: components["responses"]["BadBody"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
-            /** @description `email_taken`: another user has this address. */
+            /** @description `email_taken`: another user has this address. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3000,7 +3147,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -3186,7 +3333,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": Record<string, never>;
                 };
             };
             /** @description The client's copy is current. */
@@ -3263,8 +3410,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/javascript": string;
-                    "text/css": string;
+                    "text/javascript": unknown;
+                    "text/css": unknown;
                 };
             };
             /** @description The client's copy is current. */
@@ -3317,7 +3464,20 @@ export interface operations {
     createWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3336,6 +3496,7 @@ export interface operations {
             /** @description The workspace; `Location` names it by ID. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -3372,7 +3533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `slug_taken`: another workspace has this slug. */
+            /** @description `slug_taken`: another workspace has this slug. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3383,7 +3544,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -3503,7 +3664,20 @@ export interface operations {
     verifyMailFrom: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -3529,6 +3703,7 @@ export interface operations {
             /** @description The workspace, its sender `verified`. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -3540,7 +3715,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `mail_from_not_pending`: no sender waits for a code. */
+            /** @description `mail_from_not_pending`: no sender waits for a code. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3551,7 +3726,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            /** @description `mail_from_code_invalid`: a wrong or expired code; `validation_failed`, `unknown_field`, `invalid_type`: see `Invalid`. */
+            /** @description `mail_from_code_invalid`: a wrong or expired code; `validation_failed`, `unknown_field`, `invalid_type`: see `Invalid`. `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3607,7 +3782,20 @@ export interface operations {
     addMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -3636,6 +3824,7 @@ export interface operations {
             /** @description The member. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -3648,7 +3837,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `already_member`: the user is a member already; `user_disabled`: the account is disabled. */
+            /** @description `already_member`: the user is a member already; `user_disabled`: the account is disabled. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3659,7 +3848,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -3800,7 +3989,20 @@ export interface operations {
     createAPIKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -3831,6 +4033,7 @@ export interface operations {
             /** @description The key with its secret. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -3859,9 +4062,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -3956,7 +4160,20 @@ export interface operations {
     rotateAPIKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -3985,6 +4202,7 @@ export interface operations {
             /** @description The key with its new secret, shown this once. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -3996,7 +4214,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `api_key_revoked`: the key is revoked. */
+            /** @description `api_key_revoked`: the key is revoked. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4007,7 +4225,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -4095,7 +4313,20 @@ export interface operations {
     createForm: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -4151,6 +4382,7 @@ export interface operations {
             /** @description The form. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -4163,9 +4395,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["FormInvalid"];
+            422: components["responses"]["FormInvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -4527,7 +4760,20 @@ export interface operations {
     eraseSubmissions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -4554,6 +4800,7 @@ export interface operations {
             /** @description What was deleted. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -4571,9 +4818,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -4587,6 +4835,18 @@ export interface operations {
                 };
             };
             header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
             };
@@ -4607,10 +4867,10 @@ export interface operations {
                  */
                 "application/json": components["schemas"]["SubmissionValues"];
                 "application/x-www-form-urlencoded": {
-                    [key: string]: string;
+                    [key: string]: unknown;
                 };
                 "multipart/form-data": {
-                    [key: string]: string;
+                    [key: string]: unknown;
                 };
             };
         };
@@ -4627,6 +4887,7 @@ export interface operations {
             /** @description Received (or taken as spam, which looks the same). */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     /** @description `/v1/workspaces/{ws}/submissions/{id}`, readable by the workspace's members only. */
                     Location?: string;
                     "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
@@ -4675,6 +4936,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            409: components["responses"]["IdempotencyInProgress"];
             /** @description `form_closed`: the form takes no more submissions. */
             410: {
                 headers: {
@@ -4714,6 +4976,7 @@ export interface operations {
              *     `unknown_field`: a field the form does not have; `invalid_type`:
              *     a JSON value that is not a string, number, boolean or array of
              *     those; `too_many_fields`: more than 200 fields.
+             *     `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request.
              */
             422: {
                 headers: {
@@ -4758,7 +5021,10 @@ export interface operations {
     };
     preflightSubmitForm: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -4852,7 +5118,20 @@ export interface operations {
     createEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -4881,6 +5160,7 @@ export interface operations {
             /** @description The entry. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     ETag: components["headers"]["EntryETag"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
@@ -4920,10 +5200,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["SlugTaken"];
+            409: components["responses"]["SlugTakenOrInProgress"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -5084,6 +5364,18 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+                /**
                  * @description The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
                  *     write conditional: if the entry was saved since, the answer is 412
                  *     `version_conflict` and nothing changes. `*` or no header writes
@@ -5119,6 +5411,7 @@ export interface operations {
             /** @description The entry, `published` or `scheduled`. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     ETag: components["headers"]["EntryETag"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -5131,7 +5424,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `already_published`: the entry is published already. */
+            /** @description `already_published`: the entry is published already. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5143,7 +5436,7 @@ export interface operations {
             412: components["responses"]["VersionConflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["InvalidWrite"];
+            422: components["responses"]["InvalidWritePost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -5152,6 +5445,18 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
                 /**
                  * @description The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
                  *     write conditional: if the entry was saved since, the answer is 412
@@ -5192,6 +5497,7 @@ export interface operations {
             /** @description The entry. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     ETag: components["headers"]["EntryETag"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -5204,7 +5510,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `not_published`: the entry is neither published nor scheduled. */
+            /** @description `not_published`: the entry is neither published nor scheduled. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5216,7 +5522,7 @@ export interface operations {
             412: components["responses"]["VersionConflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["InvalidWrite"];
+            422: components["responses"]["InvalidWritePost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -5268,6 +5574,18 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+                /**
                  * @description The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
                  *     write conditional: if the entry was saved since, the answer is 412
                  *     `version_conflict` and nothing changes. `*` or no header writes
@@ -5297,6 +5615,7 @@ export interface operations {
             /** @description The entry. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     ETag: components["headers"]["EntryETag"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -5309,9 +5628,9 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["SlugTaken"];
+            409: components["responses"]["SlugTakenOrInProgress"];
             412: components["responses"]["VersionConflict"];
-            /** @description `invalid_if_match`: `If-Match` is not an entity tag this API returned. */
+            /** @description `invalid_if_match`: `If-Match` is not an entity tag this API returned. `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5378,7 +5697,10 @@ export interface operations {
     };
     preflightSitePosts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -5506,7 +5828,10 @@ export interface operations {
     };
     preflightSitePost: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -5636,7 +5961,10 @@ export interface operations {
     };
     preflightSitePage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -5758,7 +6086,10 @@ export interface operations {
     };
     preflightSiteFeed: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -5867,7 +6198,10 @@ export interface operations {
     };
     preflightSiteSitemap: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
             header?: {
                 /** @description The page's origin; CORS headers are added when it may read the answer. */
                 Origin?: components["parameters"]["origin"];
@@ -5978,7 +6312,20 @@ export interface operations {
     retryMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -5995,6 +6342,7 @@ export interface operations {
             /** @description The message. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -6006,7 +6354,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `already_sent`: the message was sent. */
+            /** @description `already_sent`: the message was sent. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6015,6 +6363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -6113,7 +6462,20 @@ export interface operations {
     createWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -6141,6 +6503,7 @@ export interface operations {
             /** @description The endpoint with its secret. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
@@ -6153,7 +6516,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `too_many_webhooks`: the workspace has 20 endpoints. */
+            /** @description `too_many_webhooks`: the workspace has 20 endpoints. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6164,7 +6527,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["Invalid"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -6280,7 +6643,20 @@ export interface operations {
     testWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -6297,6 +6673,7 @@ export interface operations {
             /** @description The queued delivery. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -6308,7 +6685,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `webhook_disabled`: enable the endpoint first. */
+            /** @description `webhook_disabled`: enable the endpoint first. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6317,6 +6694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -6324,7 +6702,20 @@ export interface operations {
     rotateWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -6341,6 +6732,7 @@ export interface operations {
             /** @description The endpoint with its new secret, shown this once. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -6352,6 +6744,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -6359,7 +6753,20 @@ export interface operations {
     rotateWebhookSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -6376,6 +6783,7 @@ export interface operations {
             /** @description The endpoint with its new secret, shown this once. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     Deprecation: components["headers"]["Deprecation"];
                     Sunset: components["headers"]["Sunset"];
@@ -6390,6 +6798,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
@@ -6478,7 +6888,20 @@ export interface operations {
     redeliverWebhookDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /**
                  * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
@@ -6497,6 +6920,7 @@ export interface operations {
             /** @description The queued delivery. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
@@ -6508,7 +6932,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `delivery_pending`: the delivery is still being tried; `webhook_disabled`: enable the endpoint first. */
+            /** @description `delivery_pending`: the delivery is still being tried; `webhook_disabled`: enable the endpoint first. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6517,6 +6941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
