@@ -65,10 +65,14 @@ var (
 		"A request with this Idempotency-Key is still in progress, or ended without an answer; retry later.")
 )
 
-// storedHeaders are the response headers a replay repeats. The others
-// are the replaying request's own (X-Request-Id, CORS, Vary) or of no use
-// to a client that retries.
-var storedHeaders = []string{"Content-Type", "Location", "ETag", "Link", "Cache-Control"}
+// storedHeaders are the response headers a replay repeats: those that
+// describe the answer, and the ones that keep a stored HTML page (a
+// browser's submission) as locked down as the first time. The others are
+// the replaying request's own (X-Request-Id, CORS, Vary, rate limits).
+var storedHeaders = []string{
+	"Content-Type", "Location", "ETag", "Link", "Cache-Control", "WWW-Authenticate",
+	"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
+}
 
 // idempotency makes POST requests with an Idempotency-Key safe to retry.
 // The first request with a key runs with a claim on its context, which
