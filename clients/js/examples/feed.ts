@@ -16,7 +16,10 @@ export async function follow(ws: string, after?: string): Promise<string | undef
   }
   for (const event of data.data) {
     const type: Schemas["EventType"] = event.type;
-    console.log(event.id, type, event.created_at);
+    // data is the resource the event is about, whose shape depends on the
+    // type: narrow before use.
+    const subject = typeof event.data.id === "string" ? event.data.id : "";
+    console.log(event.id, type, event.created_at, subject);
   }
   const more: boolean = data.has_more;
   return more ? (data.next_cursor ?? undefined) : data.data.at(-1)?.id;

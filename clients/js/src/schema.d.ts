@@ -1999,7 +1999,7 @@ export interface components {
             /** @description The workspace's ID. */
             workspace: string;
             /** @description The resource as the API showed it when the event happened; a deletion keeps only what holds no personal data (README, "Events and the change feed"). */
-            data: Record<string, never>;
+            data: Record<string, unknown>;
         };
         /**
          * @description An event type the change feed carries, or `*` for all of them.
@@ -3295,7 +3295,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": Record<string, unknown>;
                 };
             };
             /** @description The client's copy is current. */
@@ -3333,7 +3333,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": Record<string, never>;
+                    "application/yaml": Record<string, unknown>;
                 };
             };
             /** @description The client's copy is current. */
