@@ -54,7 +54,8 @@ func ptr[T any](v T) *T { return &v }
 
 // TestGoClient drives a real keel serve through the generated Go client
 // (client/), as a partner's program would: setup and login, a workspace, a
-// form and a public submission to it, an entry published and read back
+// form and a public submission to it (retried with its Idempotency-Key),
+// an entry published and read back
 // through the public site API, the change feed, and an API key acting
 // within its scopes. openapitest.Transport checks every request and
 // response against api/openapi.yaml on the way.
@@ -89,7 +90,15 @@ func TestGoClient(t *testing.T) {
 			{Name: "message", Type: client.FormFieldType("textarea")},
 		},
 	}))(t, "create form", 201)
-	sub := expect(anon.SubmitFormWithResponse(ctx, form.JSON201.ID, nil, client.SubmissionValues{"email": "Bob@Example.com", "message": "Hello"}))(t, "submit", 201)
+	// The visitor's program retries with the same Idempotency-Key, as after
+	// a lost answer: the retry replays the first answer and stores nothing.
+	values := client.SubmissionValues{"email": "Bob@Example.com", "message": "Hello"}
+	once := &client.SubmitFormParams{IdempotencyKey: ptr("0b6e4c1e-8f1d-4b8e-9a57-2d7f0f3c9e41")}
+	sub := expect(anon.SubmitFormWithResponse(ctx, form.JSON201.ID, once, values))(t, "submit", 201)
+	retry := expect(anon.SubmitFormWithResponse(ctx, form.JSON201.ID, once, values))(t, "submit again", 201)
+	if retry.JSON201.ID != sub.JSON201.ID || retry.HTTPResponse.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry answered %s (Idempotent-Replayed %q), want the replay of %s", retry.Body, retry.HTTPResponse.Header.Get("Idempotent-Replayed"), sub.Body)
+	}
 	subs := expect(owner.ListSubmissionsWithResponse(ctx, "docs", form.JSON201.ID, nil))(t, "list submissions", 200)
 	if len(subs.JSON200.Data) != 1 || subs.JSON200.Data[0].ID != sub.JSON201.ID {
 		t.Fatalf("submissions = %s, want %s", subs.Body, sub.JSON201.ID)
