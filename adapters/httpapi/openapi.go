@@ -34,9 +34,9 @@ var docsAssets = map[string]string{
 }
 
 // docsPolicy is the reference page's Content-Security-Policy: the page
-// runs Keel's scripts and stylesheets and nothing else, inline ones
-// included, and may only fetch from Keel (the document, and the calls
-// "Try it out" makes). Swagger UI needs no exception: it styles elements
+// runs only the scripts and stylesheets Keel serves, never inline ones,
+// and may only fetch from Keel (the document, and the calls "Try it out"
+// makes). Swagger UI needs no exception: it styles elements
 // through the DOM, which the policy does not restrict, and its stylesheet
 // draws icons as data: images. test/docspage fails on any violation.
 const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +

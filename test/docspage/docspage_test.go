@@ -8,6 +8,7 @@ package docspage
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -57,22 +58,10 @@ func browserPath(t *testing.T) string {
 // with the operation's method and path.
 func firstSummary(t *testing.T) (summary, op string) {
 	t.Helper()
-	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(api.YAML(), &doc); err != nil {
-		t.Fatalf("parse the document: %v", err)
-	}
-	paths := slices.Sorted(func(yield func(string) bool) {
-		for p := range doc.Paths {
-			if !yield(p) {
-				return
-			}
-		}
-	})
-	for _, p := range paths {
+	doc := paths(t)
+	for _, p := range slices.Sorted(maps.Keys(doc)) {
 		for _, m := range []string{"get", "post", "put", "patch", "delete"} {
-			o, _ := doc.Paths[p][m].(map[string]any)
+			o, _ := doc[p][m].(map[string]any)
 			if s, _ := o["summary"].(string); s != "" && o["requestBody"] != nil && !strings.ContainsAny(s, `'"`) {
 				return s, strings.ToUpper(m) + " " + p
 			}
@@ -82,14 +71,45 @@ func firstSummary(t *testing.T) (summary, op string) {
 	return "", ""
 }
 
-// TestDocsPageRendersInABrowser loads /v1/docs in headless Chromium and
+// paths is the document's paths object: each path's operations by method.
+func paths(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(api.YAML(), &doc); err != nil {
+		t.Fatalf("parse the document: %v", err)
+	}
+	return doc.Paths
+}
+
+// operationID is the operationId of method (lower case) on path.
+func operationID(t *testing.T, method, path string) string {
+	t.Helper()
+	o, _ := paths(t)[path][method].(map[string]any)
+	id, _ := o["operationId"].(string)
+	if id == "" {
+		t.Fatalf("the document has no operationId for %s %s", method, path)
+	}
+	return id
+}
+
+// TestDocsPageRendersInABrowser loads /v1/docs in headless Chromium,
 // waits until the renderer shows an operation's summary from the
-// document; no console error, uncaught exception or policy violation may
-// occur, and every request the page makes goes to the Keel that served it.
+// document and opens it, then authorizes with a session token and has
+// "Try it out" call GET /v1/me, which must answer 200. No console error,
+// failed load, uncaught exception or policy violation may occur, and every
+// request the page makes goes to the Keel that served it.
 func TestDocsPageRendersInABrowser(t *testing.T) {
 	summary, op := firstSummary(t)
 	t.Logf("looking for %s, %q", op, summary)
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
+	var setup struct{ Token string }
+	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
+	// GET /v1/me is what "Try it out" sends: it needs the token entered
+	// in the Authorize dialog. Swagger UI names an operation's block
+	// operations-<tag>-<operationId>.
+	me := fmt.Sprintf(`.opblock[id$="-%s"]`, operationID(t, "get", "/v1/me"))
 	origin, err := url.Parse(p.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +139,7 @@ func TestDocsPageRendersInABrowser(t *testing.T) {
 		defer mu.Unlock()
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
-			requests = append(requests, ev.Request.URL)
+			requests = append(requests, ev.Request.Method+" "+ev.Request.URL)
 		case *runtime.EventConsoleAPICalled:
 			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 				var args []string
@@ -145,16 +165,31 @@ func TestDocsPageRendersInABrowser(t *testing.T) {
 	shown := fmt.Sprintf(`//*[contains(@class, "opblock-summary-description") and normalize-space(.) = "%s"]`, summary)
 	// chromedp enables the Log and Network domains on every tab. Opening
 	// the operation renders its parameters, bodies and responses, where
-	// most of the renderer's code runs.
+	// most of the renderer's code runs. Then a reader enters the session
+	// token in the Authorize dialog (a form, which the policy must let the
+	// page handle) and has "Try it out" call GET /v1/me on Keel (a fetch,
+	// which the policy allows to Keel only) and show the answer.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(p.URL+"/v1/docs"),
 		chromedp.WaitVisible(chromedp.Search(shown)),
 		chromedp.Click(chromedp.Search(shown)),
 		chromedp.WaitVisible(chromedp.CSS(".opblock.is-open .responses-wrapper")),
+		chromedp.Click(chromedp.CSS(".scheme-container .btn.authorize")),
+		chromedp.SendKeys(chromedp.CSS(".modal-ux .auth-container input"), setup.Token),
+		chromedp.Click(chromedp.CSS(".modal-ux .auth-container .modal-btn.authorize")),
+		chromedp.Click(chromedp.CSS(".modal-ux .modal-btn.btn-done")),
+		chromedp.Click(chromedp.CSS(me+" .opblock-summary-control")),
+		chromedp.Click(chromedp.CSS(me+" .try-out__btn")),
+		chromedp.Click(chromedp.CSS(me+" .execute")),
+		chromedp.WaitVisible(chromedp.CSS(me+" .live-responses-table tr.response .response-col_status")),
 	); err != nil {
 		mu.Lock()
 		defer mu.Unlock()
 		t.Fatalf("the page did not show %s's summary %q: %v\nproblems: %q\nrequests: %q", op, summary, err, problems, requests)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(me+" .live-responses-table tr.response .response-col_status")))
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The listener runs on chromedp's goroutine: a last round trip makes
 	// sure every event before it was handled.
@@ -171,16 +206,22 @@ func TestDocsPageRendersInABrowser(t *testing.T) {
 	for _, pr := range problems {
 		t.Errorf("the page reported %s", pr)
 	}
-	var sawDocument bool
+	var sawDocument, triedIt bool
 	for _, r := range requests {
-		u, err := url.Parse(r)
+		method, target, _ := strings.Cut(r, " ")
+		u, err := url.Parse(target)
 		if err != nil || (u.Scheme != "data" && u.Host != origin.Host) {
 			t.Errorf("the page requested %s, which is not the Keel at %s", r, origin.Host)
+			continue
 		}
 		sawDocument = sawDocument || u.Path == "/v1/openapi.json"
+		triedIt = triedIt || (method == "GET" && u.Path == "/v1/me")
 	}
-	if !sawDocument {
-		t.Errorf("the page never fetched /v1/openapi.json; requests: %q", requests)
+	if !sawDocument || !triedIt {
+		t.Errorf("the page fetched the document: %v, sent GET /v1/me: %v; requests: %q", sawDocument, triedIt, requests)
+	}
+	if strings.TrimSpace(status) != "200" {
+		t.Errorf("Try it out on GET /v1/me showed status %q, want 200", status)
 	}
 }
 
