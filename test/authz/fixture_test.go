@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/keelhq/keel/adapters/markdown"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -343,9 +345,15 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	}
 	if tok := f.credential(t, p, r); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
+	} else if r.want[p] == http.StatusUnauthorized {
+		// No credentials where the document asks for some, on purpose:
+		// only the refusal is checked against it.
+		openapitest.MarkInvalid(req)
 	}
 	w := httptest.NewRecorder()
-	f.srv.ServeHTTP(w, req)
+	// Every cell's exchange must be what api/openapi.yaml describes, the
+	// refusals included.
+	openapitest.Handler(t, f.srv).ServeHTTP(w, req)
 	return w
 }
 
