@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
+	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -166,17 +167,22 @@ func TestIdempotencyKeysAreScopedPerCredential(t *testing.T) {
 	}
 }
 
-// hookedStore lets a test see lookups and fail saves.
+// hookedStore lets a test see lookups, miss one and fail saves.
 type hookedStore struct {
 	ports.IdempotencyStore
-	looked  chan struct{} // gets a value after each lookup, when set
-	saveErr error
+	looked   chan struct{} // gets a value after each lookup, when set
+	missNext bool          // the next lookup finds nothing
+	saveErr  error
 }
 
 func (s *hookedStore) GetIdempotency(ctx context.Context, k ports.IdempotencyKey, now time.Time) (ports.IdempotencyRecord, error) {
 	r, err := s.IdempotencyStore.GetIdempotency(ctx, k, now)
 	if s.looked != nil {
 		s.looked <- struct{}{}
+	}
+	if s.missNext {
+		s.missNext = false
+		return ports.IdempotencyRecord{}, domain.ErrNotFound
 	}
 	return r, err
 }
@@ -269,5 +275,29 @@ func TestIdempotencyStoredResponseIsSealed(t *testing.T) {
 	}
 	if again := f.idemPost(t, "/v1/workspaces/acme/api-keys", "create-key", `{"name":"CI","scopes":["forms:read"]}`, f.token); again.Body.String() != w.Body.String() {
 		t.Fatalf("replay = %s, want %s", again.Body, w.Body)
+	}
+}
+
+// A twin that committed between this request's lookup and its commit (on
+// another node, say) makes this request's transaction roll back: the
+// request answers with the twin's stored response, and its own work is
+// not stored.
+func TestIdempotencyTwinCommittedFirstIsReplayed(t *testing.T) {
+	hooked := &hookedStore{}
+	f := newFormsFixture(t, fixtureOptions{idempotency: hooked})
+	hooked.IdempotencyStore = f.db
+	form := f.createForm(t, contactForm())
+	path := "/v1/forms/" + form + "/submissions"
+	first := f.idemPost(t, path, "k", idemSubmission, "")
+	if first.Code != http.StatusCreated {
+		t.Fatalf("first: %d %s", first.Code, first.Body)
+	}
+	hooked.missNext = true // the twin's lookup comes too early to see the key
+	twin := f.idemPost(t, path, "k", idemSubmission, "")
+	if twin.Code != http.StatusCreated || twin.Header().Get(replayedHeader) != "true" || twin.Body.String() != first.Body.String() {
+		t.Fatalf("twin: %d %q %s; want the first answer replayed", twin.Code, twin.Header().Get(replayedHeader), twin.Body)
+	}
+	if got := f.listStatuses(t, form); len(got) != 1 {
+		t.Fatalf("%d submissions stored, want 1: the twin's must roll back", len(got))
 	}
 }
