@@ -1539,7 +1539,7 @@ type WorkspaceInput struct {
 		Session *int `json:"session,omitempty"`
 	} `json:"rate_limits,omitempty"`
 
-	// Slug Lower-case letters, digits and hyphens; unique.
+	// Slug 1 to 63 lower-case letters, digits and inner hyphens, like a DNS label (else 422 `invalid_slug`); unique.
 	Slug *string `json:"slug,omitempty"`
 }
 
@@ -1837,7 +1837,9 @@ type GetOpenAPIYAMLParams struct {
 // SetupJSONBody defines parameters for Setup.
 type SetupJSONBody struct {
 	Email openapi_types.Email `json:"email"`
-	Name  string              `json:"name"`
+
+	// Name 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`).
+	Name string `json:"name"`
 
 	// Password At least 10 characters, at most 256 bytes, not a common password (NIST SP 800-63B).
 	Password string `json:"password"`
@@ -2070,8 +2072,10 @@ type ListUsersParams struct {
 type CreateUserJSONBody struct {
 	Email         openapi_types.Email `json:"email"`
 	InstanceAdmin *bool               `json:"instance_admin,omitempty"`
-	Name          string              `json:"name"`
-	Password      string              `json:"password"`
+
+	// Name 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`).
+	Name     string `json:"name"`
+	Password string `json:"password"`
 }
 
 // CreateUserParams defines parameters for CreateUser.
@@ -2131,8 +2135,10 @@ type ListAPIKeysParams struct {
 type CreateAPIKeyJSONBody struct {
 	// ExpiresAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	ExpiresAt *NullableTimestamp `json:"expires_at,omitempty"`
-	Name      string             `json:"name"`
-	Scopes    []Scope            `json:"scopes"`
+
+	// Name 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`).
+	Name   string  `json:"name"`
+	Scopes []Scope `json:"scopes"`
 }
 
 // CreateAPIKeyParams defines parameters for CreateAPIKey.

@@ -2165,7 +2165,7 @@ export interface components {
             /** @example Docs site */
             name?: string | null;
             /**
-             * @description Lower-case letters, digits and hyphens; unique.
+             * @description 1 to 63 lower-case letters, digits and inner hyphens, like a DNS label (else 422 `invalid_slug`); unique.
              * @example docs
              */
             slug?: string | null;
@@ -2841,6 +2841,7 @@ export interface operations {
                     email: string;
                     /** @description At least 10 characters, at most 256 bytes, not a common password (NIST SP 800-63B). */
                     password: string;
+                    /** @description 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`). */
                     name: string;
                 };
             };
@@ -3114,6 +3115,7 @@ export interface operations {
                     /** Format: email */
                     email: string;
                     password: string;
+                    /** @description 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`). */
                     name: string;
                     /** @default false */
                     instance_admin?: boolean;
@@ -4023,6 +4025,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`). */
                     name: string;
                     scopes: components["schemas"]["Scope"][];
                     expires_at?: components["schemas"]["NullableTimestamp"];
