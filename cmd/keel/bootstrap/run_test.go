@@ -61,6 +61,8 @@ func TestBadConfigurationIsOneLineNamingTheSetting(t *testing.T) {
 		{"bad SMTP TLS mode", nil, map[string]string{"KEEL_SMTP_URL": "smtp://user:topsecret@mail.example.com:587?tls=required"}, "KEEL_SMTP_URL", `tls="required": want starttls, implicit or none`},
 		{"bad shutdown timeout", nil, map[string]string{"KEEL_SHUTDOWN_TIMEOUT": "soon"}, "KEEL_SHUTDOWN_TIMEOUT", "soon"},
 		{"event retention too short", []string{"--event-retention", "10m"}, nil, "KEEL_EVENT_RETENTION", "at least 1h"},
+		{"idempotency TTL too short", []string{"--idempotency-ttl", "30s"}, nil, "KEEL_IDEMPOTENCY_TTL", "from 1m to 720h"},
+		{"idempotency TTL too long", nil, map[string]string{"KEEL_IDEMPOTENCY_TTL": "1000h"}, "KEEL_IDEMPOTENCY_TTL", `"1000h"`},
 		{"negative rate limit", nil, map[string]string{"KEEL_RATE_LIMIT_API_KEY": "-1"}, "KEEL_RATE_LIMIT_API_KEY", "0 (no limit)"},
 		{"rate limit not a number", []string{"--rate-limit-anonymous", "lots"}, nil, "KEEL_RATE_LIMIT_ANONYMOUS", `"lots"`},
 	}
