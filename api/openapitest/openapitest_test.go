@@ -204,3 +204,26 @@ func TestWithInvalid(t *testing.T) {
 func TestKeelDocument(t *testing.T) {
 	openapitest.Keel(t)
 }
+
+// TestHandlerPassesFlushesOn checks that a streaming handler (an export)
+// reaches the client as it writes, not only once it returns.
+func TestHandlerPassesFlushesOn(t *testing.T) {
+	v := fixture(t)
+	rt := &recordingT{}
+	w := httptest.NewRecorder()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<p>")
+		// gin flushes through a type assertion, not a ResponseController.
+		f, ok := w.(http.Flusher)
+		if !ok {
+			t.Fatal("the wrapped writer is no http.Flusher")
+		}
+		f.Flush()
+		_, _ = io.WriteString(w, "hi</p>")
+	})
+	v.Handler(rt, h).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/public", nil))
+	if !w.Flushed || w.Body.String() != "<p>hi</p>" || rt.reports() != "" {
+		t.Errorf("flushed %v, body %q, reports %q", w.Flushed, w.Body.String(), rt.reports())
+	}
+}
