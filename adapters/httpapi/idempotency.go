@@ -160,9 +160,13 @@ func (h *idempotent) handle(c *gin.Context) {
 	c.Request = c.Request.WithContext(ports.WithIdempotencyClaim(c.Request.Context(), claim))
 	w := c.Writer
 	buf := newBufferedWriter(w)
-	c.Writer = buf
-	c.Next()
-	c.Writer = w
+	func() {
+		// Restored however the handlers end: recovery renders a panic's
+		// 500 on the real writer, not into a buffer nobody flushes.
+		defer func() { c.Writer = w }()
+		c.Writer = buf
+		c.Next()
+	}()
 
 	switch {
 	case claim.Taken():
