@@ -227,3 +227,25 @@ func TestHandlerPassesFlushesOn(t *testing.T) {
 		t.Errorf("flushed %v, body %q, reports %q", w.Flushed, w.Body.String(), rt.reports())
 	}
 }
+
+// TestConcurrentExchanges runs every exchange on several goroutines at
+// once through one fresh validator, as parallel tests and load helpers
+// do: under -race (make test) it fails if checking shares state unsafely,
+// the schemas' first compilation included.
+func TestConcurrentExchanges(t *testing.T) {
+	v := fixture(t)
+	var wg sync.WaitGroup
+	for _, ex := range exchanges {
+		for range 4 {
+			wg.Go(func() {
+				rt := &recordingT{}
+				w := httptest.NewRecorder()
+				v.Handler(rt, server(t, ex)).ServeHTTP(w, request(t, "", ex))
+				if got := rt.reports(); (ex.want == "") != (got == "") {
+					t.Errorf("%s: reports %q, want one containing %q", ex.name, got, ex.want)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
