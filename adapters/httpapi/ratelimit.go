@@ -15,9 +15,9 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// RateLimits configures the quotas on /v1 requests. A zero Quotas turns
+// RateLimits configures the quotas on /v1 requests. A nil Quotas turns
 // rate limiting off (the HTTP tests' default); a quota with no limit
-// turns that one policy off.
+// turns that one policy off, and its headers with it.
 type RateLimits struct {
 	// Quotas keeps the buckets; nil limits nothing.
 	Quotas ports.Quotas
