@@ -627,8 +627,9 @@ func (e ListWebhookDeliveriesParamsStatus) Valid() bool {
 // APIKey defines model for APIKey.
 type APIKey struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CreatedBy The ID of the user who created the key; the key acts with their current role.
@@ -662,8 +663,9 @@ type APIKeyList struct {
 // APIKeyWithSecret A key with its secret, shown in this response only.
 type APIKeyWithSecret struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 
@@ -690,8 +692,9 @@ type AuditEvent struct {
 	Actor  AuditRef `json:"actor"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp          `json:"created_at"`
 	Details   *map[string]string `json:"details,omitempty"`
 	ID        string             `json:"id"`
@@ -728,8 +731,9 @@ type Autoresponder struct {
 // CurrentAPIKey defines model for CurrentAPIKey.
 type CurrentAPIKey struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 
@@ -758,8 +762,9 @@ type Delivery struct {
 	// Attempts The latest attempts, at most 30.
 	Attempts []struct {
 		// At An RFC 3339 time in UTC with a fixed width: always six fractional
-		// digits (microseconds) and `Z`, so that comparing two as strings
-		// gives their time order.
+		// digits (microseconds, truncated) and `Z`, so that comparing two as
+		// strings gives their time order. Requests may send any RFC 3339
+		// time.
 		At        Timestamp `json:"at"`
 		Error     *string   `json:"error"`
 		LatencyMs float32   `json:"latency_ms"`
@@ -772,8 +777,9 @@ type Delivery struct {
 	} `json:"attempts"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// DeliveredAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
@@ -812,8 +818,9 @@ type Entry struct {
 	CoverImageURL string `json:"cover_image_url"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	Excerpt   string    `json:"excerpt"`
 	ID        string    `json:"id"`
@@ -831,8 +838,9 @@ type Entry struct {
 	Title       string             `json:"title"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 
 	// Version Grows with every save; the `ETag` is `"v<version>"`.
@@ -892,8 +900,9 @@ type Erasure struct {
 // Event defines model for Event.
 type Event struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// Data The resource as the API showed it when the event happened; a deletion keeps only what holds no personal data (README, "Events and the change feed").
@@ -933,8 +942,9 @@ type Form struct {
 	Autoresponder  Autoresponder `json:"autoresponder"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt     Timestamp   `json:"created_at"`
 	Fields        []FormField `json:"fields"`
 	Honeypot      string      `json:"honeypot"`
@@ -946,8 +956,9 @@ type Form struct {
 	Status        FormStatus  `json:"status"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
@@ -1043,8 +1054,9 @@ type Instance struct {
 	Commit string `json:"commit"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	ID        string    `json:"id"`
 
@@ -1058,8 +1070,9 @@ type Instance struct {
 // Login defines model for Login.
 type Login struct {
 	// ExpiresAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	ExpiresAt Timestamp `json:"expires_at"`
 
 	// Token The session token (`kss_…`); send it as `Authorization: Bearer <token>`.
@@ -1100,8 +1113,9 @@ type MemberList struct {
 type Message struct {
 	Attempts []struct {
 		// At An RFC 3339 time in UTC with a fixed width: always six fractional
-		// digits (microseconds) and `Z`, so that comparing two as strings
-		// gives their time order.
+		// digits (microseconds, truncated) and `Z`, so that comparing two as
+		// strings gives their time order. Requests may send any RFC 3339
+		// time.
 		At Timestamp `json:"at"`
 
 		// Error `null` for the attempt that succeeded.
@@ -1109,8 +1123,9 @@ type Message struct {
 	} `json:"attempts"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp   `json:"created_at"`
 	ID        string      `json:"id"`
 	Kind      MessageKind `json:"kind"`
@@ -1203,8 +1218,9 @@ type PublicEntry struct {
 	Title       string             `json:"title"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
@@ -1225,8 +1241,9 @@ type Revision struct {
 	} `json:"actor"`
 
 	// At An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	At            Timestamp `json:"at"`
 	Body          string    `json:"body"`
 	CoverImageURL string    `json:"cover_image_url"`
@@ -1253,8 +1270,9 @@ type Role string
 // RotatedAPIKey defines model for RotatedAPIKey.
 type RotatedAPIKey struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 
@@ -1281,8 +1299,9 @@ type RotatedAPIKey struct {
 // RotatedWebhookSecret defines model for RotatedWebhookSecret.
 type RotatedWebhookSecret struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt      Timestamp          `json:"created_at"`
 	Description    string             `json:"description"`
 	DisabledReason *string            `json:"disabled_reason"`
@@ -1294,16 +1313,18 @@ type RotatedWebhookSecret struct {
 	ID           string             `json:"id"`
 
 	// PreviousSecretExpiresAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	PreviousSecretExpiresAt Timestamp `json:"previous_secret_expires_at"`
 
 	// Secret The new signing secret.
 	Secret string `json:"secret"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 	URL       string    `json:"url"`
 }
@@ -1325,8 +1346,9 @@ type Status struct {
 // Submission defines model for Submission.
 type Submission struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	FormID    string    `json:"form_id"`
 	ID        string    `json:"id"`
@@ -1338,8 +1360,9 @@ type Submission struct {
 	Status   SubmissionStatus `json:"status"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 	UserAgent string    `json:"user_agent"`
 
@@ -1376,15 +1399,17 @@ type SubmissionValues map[string]any
 // Submitted defines model for Submitted.
 type Submitted struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	ID        string    `json:"id"`
 }
 
 // Timestamp An RFC 3339 time in UTC with a fixed width: always six fractional
-// digits (microseconds) and `Z`, so that comparing two as strings
-// gives their time order.
+// digits (microseconds, truncated) and `Z`, so that comparing two as
+// strings gives their time order. Requests may send any RFC 3339
+// time.
 type Timestamp = time.Time
 
 // User defines model for User.
@@ -1393,8 +1418,9 @@ type User struct {
 	CanCreateWorkspaces bool `json:"can_create_workspaces"`
 
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt     Timestamp           `json:"created_at"`
 	Email         openapi_types.Email `json:"email"`
 	ID            string              `json:"id"`
@@ -1418,8 +1444,9 @@ type UserList struct {
 // Webhook defines model for Webhook.
 type Webhook struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt   Timestamp `json:"created_at"`
 	Description string    `json:"description"`
 
@@ -1433,8 +1460,9 @@ type Webhook struct {
 	ID           string             `json:"id"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 	URL       string    `json:"url"`
 }
@@ -1476,8 +1504,9 @@ type WebhookPatch struct {
 // WebhookWithSecret defines model for WebhookWithSecret.
 type WebhookWithSecret struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt      Timestamp          `json:"created_at"`
 	Description    string             `json:"description"`
 	DisabledReason *string            `json:"disabled_reason"`
@@ -1492,8 +1521,9 @@ type WebhookWithSecret struct {
 	Secret string `json:"secret"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
 	URL       string    `json:"url"`
 }
@@ -1501,8 +1531,9 @@ type WebhookWithSecret struct {
 // Workspace defines model for Workspace.
 type Workspace struct {
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
-	// digits (microseconds) and `Z`, so that comparing two as strings
-	// gives their time order.
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
 	CreatedAt Timestamp `json:"created_at"`
 	ID        string    `json:"id"`
 
@@ -2133,8 +2164,8 @@ type ListAPIKeysParams struct {
 
 // CreateAPIKeyJSONBody defines parameters for CreateAPIKey.
 type CreateAPIKeyJSONBody struct {
-	// ExpiresAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
-	ExpiresAt *NullableTimestamp `json:"expires_at,omitempty"`
+	// ExpiresAt When the key stops working: any RFC 3339 time, or null for never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// Name 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`).
 	Name   string  `json:"name"`
@@ -2248,8 +2279,8 @@ type UpdateEntryParams struct {
 
 // PublishEntryJSONBody defines parameters for PublishEntry.
 type PublishEntryJSONBody struct {
-	// PublishAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
-	PublishAt *NullableTimestamp `json:"publish_at,omitempty"`
+	// PublishAt When to publish: any RFC 3339 time; now when absent, null or past.
+	PublishAt *time.Time `json:"publish_at,omitempty"`
 }
 
 // PublishEntryParams defines parameters for PublishEntry.

@@ -1519,8 +1519,9 @@ export interface components {
         /**
          * Format: date-time
          * @description An RFC 3339 time in UTC with a fixed width: always six fractional
-         *     digits (microseconds) and `Z`, so that comparing two as strings
-         *     gives their time order.
+         *     digits (microseconds, truncated) and `Z`, so that comparing two as
+         *     strings gives their time order. Requests may send any RFC 3339
+         *     time.
          * @example 2026-03-02T09:00:00.000000Z
          */
         Timestamp: string;
@@ -4028,7 +4029,11 @@ export interface operations {
                     /** @description 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`). */
                     name: string;
                     scopes: components["schemas"]["Scope"][];
-                    expires_at?: components["schemas"]["NullableTimestamp"];
+                    /**
+                     * Format: date-time
+                     * @description When the key stops working: any RFC 3339 time, or null for never.
+                     */
+                    expires_at?: string | null;
                 };
             };
         };
@@ -5406,7 +5411,11 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    publish_at?: components["schemas"]["NullableTimestamp"];
+                    /**
+                     * Format: date-time
+                     * @description When to publish: any RFC 3339 time; now when absent, null or past.
+                     */
+                    publish_at?: string | null;
                 };
             };
         };
