@@ -2387,16 +2387,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `unavailable`: the server cannot serve the request now (its database does not answer); retry after `Retry-After` seconds. */
-        Unavailable: {
-            headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
         IdempotencyInProgress: {
             headers: {
