@@ -4425,6 +4425,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "frm_01jd5x8c1q2w3e4r5t6y7u8i9o",
+                     *       "name": "Contact",
+                     *       "status": "open",
+                     *       "fields": [
+                     *         {
+                     *           "name": "name",
+                     *           "label": "Name",
+                     *           "type": "text",
+                     *           "required": true,
+                     *           "min_length": null,
+                     *           "max_length": null,
+                     *           "min": null,
+                     *           "max": null,
+                     *           "pattern": "",
+                     *           "options": []
+                     *         },
+                     *         {
+                     *           "name": "email",
+                     *           "label": "E-mail",
+                     *           "type": "email",
+                     *           "required": true,
+                     *           "min_length": null,
+                     *           "max_length": null,
+                     *           "min": null,
+                     *           "max": null,
+                     *           "pattern": "",
+                     *           "options": []
+                     *         }
+                     *       ],
+                     *       "notify": {
+                     *         "recipients": [
+                     *           "team@example.com"
+                     *         ],
+                     *         "subject": "Contact from {{.Fields.name}}"
+                     *       },
+                     *       "autoresponder": {
+                     *         "enabled": false,
+                     *         "email_field": "",
+                     *         "subject": "",
+                     *         "text": "",
+                     *         "html": ""
+                     *       },
+                     *       "redirects": {
+                     *         "success": "https://example.com/thanks",
+                     *         "error": ""
+                     *       },
+                     *       "allowed_origins": [
+                     *         "https://example.com"
+                     *       ],
+                     *       "honeypot": "website",
+                     *       "retention_days": 365,
+                     *       "created_at": "2026-03-02T09:00:00.000000Z",
+                     *       "updated_at": "2026-03-02T09:00:00.000000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Form"];
                 };
             };
@@ -5101,6 +5158,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "ent_01jd5x8c1q2w3e4r5t6y7u8i9o",
+                     *           "kind": "post",
+                     *           "slug": "hello-world",
+                     *           "title": "Hello world",
+                     *           "status": "published",
+                     *           "version": 3,
+                     *           "body": "# Hello",
+                     *           "body_html": "<h1>Hello</h1>\n",
+                     *           "excerpt": "Hello",
+                     *           "tags": [
+                     *             "news"
+                     *           ],
+                     *           "author": "usr_01jd5x8c1q2w3e4r5t6y7u8i9o",
+                     *           "cover_image_url": "",
+                     *           "seo": {
+                     *             "title": "",
+                     *             "description": ""
+                     *           },
+                     *           "publish_at": null,
+                     *           "published_at": "2026-03-02T10:00:00.000000Z",
+                     *           "created_at": "2026-03-02T09:00:00.000000Z",
+                     *           "updated_at": "2026-03-02T10:00:00.000000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "ent_01jd5x8c1q2w3e4r5t6y7u8i9o",
+                     *       "has_more": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["EntryList"];
                 };
             };
