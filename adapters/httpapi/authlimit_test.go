@@ -14,6 +14,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
+	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 )
@@ -37,10 +38,10 @@ func TestFailedTokensAreRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{
+	srv := openapitest.Handler(t, New(Config{
 		Logger: slog.New(slog.DiscardHandler), System: system.NewService(db, db, clock), Identity: ids,
 		TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
-	})
+	}))
 	get := func(ip string) *httptest.ResponseRecorder {
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/me", nil)
 		req.RemoteAddr = ip + ":1234"

@@ -12,6 +12,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
+	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/application/system"
 )
@@ -219,7 +220,7 @@ func TestSetupHasLocation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)
 	}
-	srv := New(Config{Logger: slog.New(slog.DiscardHandler), System: system.NewService(db, db, clock), Identity: ids})
+	srv := openapitest.Handler(t, New(Config{Logger: slog.New(slog.DiscardHandler), System: system.NewService(db, db, clock), Identity: ids}))
 	serve := func(req *http.Request) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, req)
