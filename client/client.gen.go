@@ -1659,9 +1659,17 @@ type Ws = string
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type BadBody = Problem
 
+// BadBodyPost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type BadBodyPost = Problem
+
 // BadQuery An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type BadQuery = Problem
+
+// BadQueryPost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type BadQueryPost = Problem
 
 // Forbidden An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
@@ -12487,7 +12495,7 @@ type LoginResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Login
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Problem
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -12518,7 +12526,7 @@ func (r LoginResponse) GetJSON200() *Login {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r LoginResponse) GetApplicationProblemJSON400() *BadBody {
+func (r LoginResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -12612,7 +12620,7 @@ type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -12636,7 +12644,7 @@ type LogoutResponse struct {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r LogoutResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r LogoutResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -13597,7 +13605,7 @@ type SetupResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Login
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -13626,7 +13634,7 @@ func (r SetupResponse) GetJSON201() *Login {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r SetupResponse) GetApplicationProblemJSON400() *BadBody {
+func (r SetupResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -15638,7 +15646,7 @@ type CreateUserResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *User
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -15669,7 +15677,7 @@ func (r CreateUserResponse) GetJSON201() *User {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateUserResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateUserResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -16001,7 +16009,7 @@ type CreateWorkspaceResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Workspace
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -16032,7 +16040,7 @@ func (r CreateWorkspaceResponse) GetJSON201() *Workspace {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateWorkspaceResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateWorkspaceResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -16581,7 +16589,7 @@ type CreateAPIKeyResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *APIKeyWithSecret
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -16616,7 +16624,7 @@ func (r CreateAPIKeyResponse) GetJSON201() *APIKeyWithSecret {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateAPIKeyResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateAPIKeyResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -16951,7 +16959,7 @@ type RotateAPIKeyResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *RotatedAPIKey
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -16984,7 +16992,7 @@ func (r RotateAPIKeyResponse) GetJSON200() *RotatedAPIKey {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RotateAPIKeyResponse) GetApplicationProblemJSON400() *BadBody {
+func (r RotateAPIKeyResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -17321,7 +17329,7 @@ type CreateEntryResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Entry
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -17356,7 +17364,7 @@ func (r CreateEntryResponse) GetJSON201() *Entry {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateEntryResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateEntryResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -17828,7 +17836,7 @@ type PublishEntryResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Entry
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -17863,7 +17871,7 @@ func (r PublishEntryResponse) GetJSON200() *Entry {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r PublishEntryResponse) GetApplicationProblemJSON400() *BadBody {
+func (r PublishEntryResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -18090,7 +18098,7 @@ type RestoreEntryRevisionResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Entry
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -18123,7 +18131,7 @@ func (r RestoreEntryRevisionResponse) GetJSON200() *Entry {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RestoreEntryRevisionResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r RestoreEntryRevisionResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -18221,7 +18229,7 @@ type UnpublishEntryResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Entry
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -18256,7 +18264,7 @@ func (r UnpublishEntryResponse) GetJSON200() *Entry {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r UnpublishEntryResponse) GetApplicationProblemJSON400() *BadBody {
+func (r UnpublishEntryResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -18368,7 +18376,7 @@ type EraseSubmissionsResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Erasure
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -18403,7 +18411,7 @@ func (r EraseSubmissionsResponse) GetJSON200() *Erasure {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r EraseSubmissionsResponse) GetApplicationProblemJSON400() *BadBody {
+func (r EraseSubmissionsResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -18746,7 +18754,7 @@ type CreateFormResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Form
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -18781,7 +18789,7 @@ func (r CreateFormResponse) GetJSON201() *Form {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateFormResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateFormResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -19443,7 +19451,7 @@ type VerifyMailFromResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Workspace
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -19476,7 +19484,7 @@ func (r VerifyMailFromResponse) GetJSON200() *Workspace {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r VerifyMailFromResponse) GetApplicationProblemJSON400() *BadBody {
+func (r VerifyMailFromResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -19693,7 +19701,7 @@ type AddMemberResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Member
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -19726,7 +19734,7 @@ func (r AddMemberResponse) GetJSON201() *Member {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r AddMemberResponse) GetApplicationProblemJSON400() *BadBody {
+func (r AddMemberResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -20182,7 +20190,7 @@ type RetryMessageResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Message
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -20211,7 +20219,7 @@ func (r RetryMessageResponse) GetJSON200() *Message {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RetryMessageResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r RetryMessageResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -20757,7 +20765,7 @@ type CreateWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *WebhookWithSecret
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadBody
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -20790,7 +20798,7 @@ func (r CreateWebhookResponse) GetJSON201() *WebhookWithSecret {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateWebhookResponse) GetApplicationProblemJSON400() *BadBody {
+func (r CreateWebhookResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -21444,7 +21452,7 @@ type RedeliverWebhookDeliveryResponse struct {
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *Delivery
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -21473,7 +21481,7 @@ func (r RedeliverWebhookDeliveryResponse) GetJSON202() *Delivery {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RedeliverWebhookDeliveryResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r RedeliverWebhookDeliveryResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -21570,7 +21578,7 @@ type RotateWebhookResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *RotatedWebhookSecret
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -21601,7 +21609,7 @@ func (r RotateWebhookResponse) GetJSON200() *RotatedWebhookSecret {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RotateWebhookResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r RotateWebhookResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -21701,7 +21709,7 @@ type RotateWebhookSecretResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *RotatedWebhookSecret
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -21732,7 +21740,7 @@ func (r RotateWebhookSecretResponse) GetJSON200() *RotatedWebhookSecret {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RotateWebhookSecretResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r RotateWebhookSecretResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -21824,7 +21832,7 @@ type TestWebhookResponse struct {
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *Delivery
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQuery
+	ApplicationProblemJSON400 *BadQueryPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -21853,7 +21861,7 @@ func (r TestWebhookResponse) GetJSON202() *Delivery {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r TestWebhookResponse) GetApplicationProblemJSON400() *BadQuery {
+func (r TestWebhookResponse) GetApplicationProblemJSON400() *BadQueryPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -23932,7 +23940,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -24074,7 +24082,7 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -25295,7 +25303,7 @@ func ParseSetupResponse(rsp *http.Response) (*SetupResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28089,7 +28097,7 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -28497,7 +28505,7 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29138,7 +29146,7 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29559,7 +29567,7 @@ func ParseRotateAPIKeyResponse(rsp *http.Response) (*RotateAPIKeyResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -29967,7 +29975,7 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -30558,7 +30566,7 @@ func ParsePublishEntryResponse(rsp *http.Response) (*PublishEntryResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -30851,7 +30859,7 @@ func ParseRestoreEntryRevisionResponse(rsp *http.Response) (*RestoreEntryRevisio
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31011,7 +31019,7 @@ func ParseUnpublishEntryResponse(rsp *http.Response) (*UnpublishEntryResponse, e
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31175,7 +31183,7 @@ func ParseEraseSubmissionsResponse(rsp *http.Response) (*EraseSubmissionsRespons
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31600,7 +31608,7 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32387,7 +32395,7 @@ func ParseVerifyMailFromResponse(rsp *http.Response) (*VerifyMailFromResponse, e
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32666,7 +32674,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -33213,7 +33221,7 @@ func ParseRetryMessageResponse(rsp *http.Response) (*RetryMessageResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -33847,7 +33855,7 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadBody
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -34610,7 +34618,7 @@ func ParseRedeliverWebhookDeliveryResponse(rsp *http.Response) (*RedeliverWebhoo
 		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -34746,7 +34754,7 @@ func ParseRotateWebhookResponse(rsp *http.Response) (*RotateWebhookResponse, err
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -34892,7 +34900,7 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -35059,7 +35067,7 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQuery
+		var dest BadQueryPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

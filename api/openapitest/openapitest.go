@@ -19,6 +19,7 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -346,7 +347,41 @@ func (v *Validator) response(ex *exchange, status int, header http.Header, body 
 			errs = append(errs, fmt.Errorf("response: status %d has a %q body the document does not describe", status, header.Get("Content-Type")))
 		}
 	}
+	if err := problemCode(ex.input.Route.Operation, status, header, body); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
+}
+
+// problemCode checks that a problem's code is one the document lists for
+// its operation and status (x-problem-codes): clients branch on codes, so
+// a code the document puts under another status, or omits, is as broken a
+// promise as a wrong schema, and only the exchanges the tests make can
+// show it.
+func problemCode(op *openapi3.Operation, status int, header http.Header, body []byte) error {
+	if !strings.HasPrefix(header.Get("Content-Type"), "application/problem+json") || len(body) == 0 {
+		return nil
+	}
+	resp := documented(op, status)
+	if resp == nil {
+		return nil
+	}
+	listed, ok := resp.Extensions["x-problem-codes"].([]any)
+	if !ok {
+		return fmt.Errorf("response: status %d is a problem but the document lists no x-problem-codes for it", status)
+	}
+	var problem struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &problem); err != nil {
+		return nil // The schema check has reported the body already.
+	}
+	for _, c := range listed {
+		if c == problem.Code {
+			return nil
+		}
+	}
+	return fmt.Errorf("response: status %d has code %q, which the document does not list for it (x-problem-codes %v)", status, problem.Code, listed)
 }
 
 // schemaMessage names where a value breaks its schema and why, without

@@ -84,6 +84,7 @@ var exchanges = []exchange{
 	{name: "UndeclaredQueryParameter", method: "GET", path: "/v1/things/thg_1?sort=name&b=1", auth: true, status: 200, contentType: "application/json", answer: thing, want: "query parameters b, sort are not declared"},
 	{name: "UnknownField", method: "POST", path: "/v1/things", body: `{"name":"A","colour":"red"}`, auth: true, status: 201, contentType: "application/json", answer: thing, location: true, want: "request body has an error"},
 	{name: "NoCredentials", method: "GET", path: "/v1/things/thg_1", status: 200, contentType: "application/json", answer: thing, want: "security requirement"},
+	{name: "UnlistedProblemCode", method: "GET", path: "/v1/things/thg_2", auth: true, status: 404, contentType: "application/problem+json", answer: `{"status":404,"code":"gone"}`, want: `code "gone", which the document does not list`},
 	{name: "BodyWhereNone", method: "DELETE", path: "/v1/things/thg_1", body: `{"x":1}`, auth: true, status: 204, want: "request body not allowed"},
 
 	{name: "MarkedInvalidChecksResponseOnly", method: "POST", path: "/v1/things", body: `{"colour":"red"}`, invalid: true, status: 422, contentType: "application/problem+json", answer: `{"status":422,"code":"unknown_field"}`},

@@ -2397,7 +2397,34 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body). */
+        /**
+         * @description `malformed_json`: the body is not one JSON value (`detail` gives the
+         *     offset of the faulty byte); `unknown_parameter`: the query has a
+         *     parameter this operation does not take; `invalid_idempotency_key`:
+         *     `Idempotency-Key` is not 1 to 255 printable ASCII characters.
+         */
+        BadBodyPost: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `unknown_parameter`: the query has a parameter this operation does
+         *     not take; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to
+         *     255 printable ASCII characters.
+         */
+        BadQueryPost: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body). */
         IdempotencyKeyRefused: {
             headers: {
                 [name: string]: unknown;
@@ -2409,7 +2436,7 @@ export interface components {
         /**
          * @description The body does not fit the request: `unknown_field`, `invalid_type`
          *     or `validation_failed` (see `Invalid`);
-         *     `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         *     `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
          */
         InvalidPost: {
             headers: {
@@ -2466,7 +2493,7 @@ export interface components {
         };
         /**
          * @description `validation_failed`, `unknown_field`, `invalid_type`: see
-         *     `FormInvalid`; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         *     `FormInvalid`; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
          */
         FormInvalidPost: {
             headers: {
@@ -2478,7 +2505,7 @@ export interface components {
         };
         /**
          * @description `invalid_if_match`, `validation_failed`, `unknown_field`,
-         *     `invalid_type`: see `InvalidWrite`; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
+         *     `invalid_type`: see `InvalidWrite`; `idempotency_key_reused`: the key came with a different request (method, path, query, `Content-Type` or body).
          */
         InvalidWritePost: {
             headers: {
@@ -2850,7 +2877,7 @@ export interface operations {
                     "application/json": components["schemas"]["Login"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             /** @description `already_set_up`: the instance has users; log in instead. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
@@ -2929,7 +2956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Login"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             /** @description `invalid_credentials`: wrong e-mail, password, or a disabled account (one answer for all); `unauthenticated`: a bad `Authorization` header. */
             401: {
                 headers: {
@@ -2971,7 +2998,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             204: components["responses"]["NoContent"];
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["IdempotencyInProgress"];
@@ -3126,7 +3153,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             /** @description `email_taken`: another user has this address. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
@@ -3515,7 +3542,7 @@ export interface operations {
                     "application/json": components["schemas"]["Workspace"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             /** @description `workspace_creation_not_allowed`: this user may not create workspaces; `forbidden`: an API key. */
             403: {
@@ -3704,7 +3731,7 @@ export interface operations {
                     "application/json": components["schemas"]["Workspace"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -3719,7 +3746,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            /** @description `mail_from_code_invalid`: a wrong or expired code; `validation_failed`, `unknown_field`, `invalid_type`: see `Invalid`. `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request. */
+            /** @description `mail_from_code_invalid`: a wrong or expired code; `validation_failed`, `unknown_field`, `invalid_type`: see `Invalid`. `idempotency_key_reused`: the key came with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3826,7 +3853,7 @@ export interface operations {
                     "application/json": components["schemas"]["Member"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4056,7 +4083,7 @@ export interface operations {
                     "application/json": components["schemas"]["APIKeyWithSecret"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4208,7 +4235,7 @@ export interface operations {
                     "application/json": components["schemas"]["RotatedAPIKey"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4389,7 +4416,7 @@ export interface operations {
                     "application/json": components["schemas"]["Form"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4869,7 +4896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Erasure"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4968,7 +4995,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `malformed_json`, `malformed_form`: the body does not parse; `invalid_utf8`: it is not UTF-8. */
+            /** @description `malformed_json`, `malformed_form`: the body does not parse; `invalid_utf8`: it is not UTF-8; `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters. */
             400: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
@@ -5031,7 +5058,7 @@ export interface operations {
              *     `unknown_field`: a field the form does not have; `invalid_type`:
              *     a JSON value that is not a string, number, boolean or array of
              *     those; `too_many_fields`: more than 200 fields.
-             *     `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request.
+             *     `idempotency_key_reused`: the key came with a different request.
              */
             422: {
                 headers: {
@@ -5283,7 +5310,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -5511,7 +5538,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -5597,7 +5624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -5715,13 +5742,13 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["SlugTakenOrInProgress"];
             412: components["responses"]["VersionConflict"];
-            /** @description `invalid_if_match`: `If-Match` is not an entity tag this API returned. `invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 printable ASCII characters; `idempotency_key_reused`: the key came with a different request. */
+            /** @description `invalid_if_match`: `If-Match` is not an entity tag this API returned. `idempotency_key_reused`: the key came with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6441,7 +6468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -6603,7 +6630,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
-            400: components["responses"]["BadBody"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -6772,7 +6799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -6831,7 +6858,7 @@ export interface operations {
                     "application/json": components["schemas"]["RotatedWebhookSecret"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -6885,7 +6912,7 @@ export interface operations {
                     "application/json": components["schemas"]["RotatedWebhookSecret"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -7019,7 +7046,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
-            400: components["responses"]["BadQuery"];
+            400: components["responses"]["BadQueryPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
