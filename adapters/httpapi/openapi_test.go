@@ -154,7 +154,8 @@ func TestDocsPage(t *testing.T) {
 }
 
 // TestOpenAPIErrorsCarryCORS: a tool on another origin that sends a stale
-// token reads the 401 rather than "Failed to fetch".
+// token or a stray parameter reads the problem rather than "Failed to
+// fetch".
 func TestOpenAPIErrorsCarryCORS(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})
@@ -164,7 +165,11 @@ func TestOpenAPIErrorsCarryCORS(t *testing.T) {
 		if w.Header().Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s 401: Access-Control-Allow-Origin %q, want *", path, w.Header().Get("Access-Control-Allow-Origin"))
 		}
-		decodeProblemCode(t, f.invalid().get(t, path+"?v=2", "Origin", "https://tools.example"), http.StatusBadRequest, "unknown_parameter")
+		w = f.invalid().get(t, path+"?v=2", "Origin", "https://tools.example")
+		decodeProblemCode(t, w, http.StatusBadRequest, "unknown_parameter")
+		if w.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s 400: Access-Control-Allow-Origin %q, want *", path, w.Header().Get("Access-Control-Allow-Origin"))
+		}
 	}
 }
 
