@@ -19,8 +19,8 @@ import (
 
 var (
 	sIPHashKey       = setting{"ip-hash-key", "KEEL_IP_HASH_KEY", "", "secret that keys the hash stored instead of client IPs; set the same on every node (default: random per process)"}
-	sSubmitPerIP     = setting{"submit-per-ip", "KEEL_SUBMIT_PER_IP", "300", "submissions one client IP may make to one form per minute, per node"}
-	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together, per node"}
+	sSubmitPerIP     = setting{"submit-per-ip", "KEEL_SUBMIT_PER_IP", "300", "submissions one client IP may make to one form per minute, per node (0: no limit)"}
+	sSubmitPerForm   = setting{"submit-per-form", "KEEL_SUBMIT_PER_FORM", "6000", "submissions a form accepts per minute, all clients together, per node (0: no limit)"}
 	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
 	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
 
@@ -50,13 +50,20 @@ func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig
 		_, _ = rand.Read(b)
 		c.ipHashKey, c.randomKey = []byte(hex.EncodeToString(b)), true
 	}
+	// A submission quota of 0 is none, as for KEEL_RATE_LIMIT_*: a
+	// deployment may limit in front of Keel instead. Autoresponses always
+	// have one, since they mail addresses that visitors type.
 	for _, s := range []struct {
-		set *setting
-		dst *int
-	}{{&sSubmitPerIP, &c.perIP}, {&sSubmitPerForm, &c.perForm}, {&sAutoresponderPerAddress, &c.perAddress}} {
+		set  *setting
+		dst  *int
+		none bool
+	}{{&sSubmitPerIP, &c.perIP, true}, {&sSubmitPerForm, &c.perForm, true}, {&sAutoresponderPerAddress, &c.perAddress, false}} {
 		raw := value(fs, getenv, *s.set)
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
+		switch {
+		case s.none && (err != nil || n < 0):
+			return c, s.set.errorf("want 0 (none) or more, got %q", raw)
+		case !s.none && (err != nil || n < 1):
 			return c, s.set.errorf("want a positive number, got %q", raw)
 		}
 		*s.dst = n

@@ -65,6 +65,8 @@ func TestBadConfigurationIsOneLineNamingTheSetting(t *testing.T) {
 		{"idempotency TTL too long", nil, map[string]string{"KEEL_IDEMPOTENCY_TTL": "1000h"}, "KEEL_IDEMPOTENCY_TTL", `"1000h"`},
 		{"negative rate limit", nil, map[string]string{"KEEL_RATE_LIMIT_API_KEY": "-1"}, "KEEL_RATE_LIMIT_API_KEY", "0 (no limit)"},
 		{"rate limit not a number", []string{"--rate-limit-anonymous", "lots"}, nil, "KEEL_RATE_LIMIT_ANONYMOUS", `"lots"`},
+		{"negative submission limit", nil, map[string]string{"KEEL_SUBMIT_PER_IP": "-5"}, "KEEL_SUBMIT_PER_IP", "0 (none) or more"},
+		{"no autoresponse limit", nil, map[string]string{"KEEL_AUTORESPONDER_PER_ADDRESS": "0"}, "KEEL_AUTORESPONDER_PER_ADDRESS", "positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
