@@ -45,6 +45,9 @@ type DB struct {
 	// than the rest (BENCHMARKS.md). Other processes on the same file
 	// still wait through busy_timeout.
 	group group
+	// saver stores the responses of Idempotency-Keys in batches
+	// (idempotencysaver.go).
+	saver responseSaver
 	// searches bounds the full-text searches that run at once on SQLite
 	// to the CPUs (see entryStore.search); nil on PostgreSQL.
 	searches chan struct{}

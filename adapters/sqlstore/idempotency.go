@@ -67,11 +67,17 @@ func (s *stores) insertClaim(ctx context.Context, c *ports.IdempotencyClaim) err
 }
 
 // GetIdempotency reads on the pool, outside any transaction, so that a
-// replay never waits for SQLite's writer.
+// replay never waits for SQLite's writer. Every POST with a key runs it,
+// so on SQLite its statement is prepared once per connection (ReadOnly's
+// cachedPool): compiling it took half its time.
 func (db *DB) GetIdempotency(ctx context.Context, k ports.IdempotencyKey, now time.Time) (ports.IdempotencyRecord, error) {
 	r := ports.IdempotencyRecord{Key: k}
 	var status sql.NullInt64
-	err := db.sql.QueryRowContext(ctx, db.d.rebind(`SELECT fingerprint, created_at, expires_at, status, response
+	var q querier = db.sql
+	if db.d.name() == "sqlite" {
+		q = cachedPool{db: db.sql, cache: &db.group.stmts}
+	}
+	err := q.QueryRowContext(ctx, db.d.rebind(`SELECT fingerprint, created_at, expires_at, status, response
 		FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND expires_at > ?`), k.Scope, k.Key, domain.Timestamp(now)).
 		Scan(&r.Fingerprint, &r.CreatedAt, &r.ExpiresAt, &status, &r.Response)
 	if isNoRows(err) {
@@ -84,24 +90,36 @@ func (db *DB) GetIdempotency(ctx context.Context, k ports.IdempotencyKey, now ti
 	return r, nil
 }
 
-// SaveIdempotentResponse writes through WithinTx, so that on SQLite it
-// shares a group commit with the transactions queued beside it.
+// SaveIdempotentResponse hands the response to the database's saver
+// (responseSaver), which stores it with the others waiting beside it in
+// one transaction, and returns once that transaction has committed.
 func (db *DB) SaveIdempotentResponse(ctx context.Context, k ports.IdempotencyKey, status int, response []byte) error {
 	if response == nil {
 		response = []byte{} // NULL would read as no response
 	}
-	return db.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		s := st.(*stores)
-		res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE idempotency_keys SET status = ?, response = ?
-			WHERE scope = ? AND key_hash = ? AND status IS NULL`), status, response, k.Scope, k.Key)
-		if err == nil {
-			err = affected(res)
-		}
+	return db.saver.save(ctx, db, &pendingSave{key: k, status: status, response: response})
+}
+
+// saveResponses stores the responses of saves in st's transaction, one
+// prepared UPDATE each, and sets each save's result: domain.ErrNotFound
+// for a key without a record waiting for its response. A statement that
+// fails fails them all, as the transaction is rolled back.
+func saveResponses(ctx context.Context, st ports.Stores, saves []*pendingSave) error {
+	s := st.(*stores)
+	q := s.d.rebind(`UPDATE idempotency_keys SET status = ?, response = ?
+		WHERE scope = ? AND key_hash = ? AND status IS NULL`)
+	for _, p := range saves {
+		res, err := s.q.ExecContext(ctx, q, p.status, p.response, p.key.Scope, p.key.Key)
 		if err != nil {
 			return fmt.Errorf("save idempotent response: %w", err)
 		}
-		return nil
-	})
+		if err := affected(res); err != nil {
+			p.err = fmt.Errorf("save idempotent response: %w", err)
+		} else {
+			p.err = nil
+		}
+	}
+	return nil
 }
 
 // PurgeIdempotency deletes the oldest expired records first.

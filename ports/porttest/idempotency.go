@@ -181,6 +181,51 @@ func Idempotency(t *testing.T, open func(t *testing.T) IdempotencyDB) {
 		}
 	})
 
+	t.Run("ConcurrentSavesEachGetTheirOwnResult", func(t *testing.T) {
+		// Saves that run at once may share a transaction (sqlstore
+		// batches them): each must still store its own response and get
+		// its own result, a key without a waiting record failing alone.
+		t.Parallel()
+		db := open(t)
+		const n = 40
+		keys := make([]ports.IdempotencyKey, n)
+		for i := range keys {
+			cl := claim("key:s", fmt.Sprint("k", i), now)
+			keys[i] = cl.Key
+			if i%4 == 3 {
+				keys[i].Key = fmt.Sprint("never", i) // never taken
+				continue
+			}
+			if err := bumpWith(db, cl, "c", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range keys {
+			wg.Go(func() {
+				errs[i] = db.SaveIdempotentResponse(t.Context(), keys[i], 200+i, []byte(fmt.Sprint("response ", i)))
+			})
+		}
+		wg.Wait()
+		for i, k := range keys {
+			if i%4 == 3 {
+				if !errors.Is(errs[i], domain.ErrNotFound) {
+					t.Errorf("save %d of a key never taken: err = %v, want ErrNotFound", i, errs[i])
+				}
+				continue
+			}
+			if errs[i] != nil {
+				t.Errorf("save %d: %v", i, errs[i])
+				continue
+			}
+			r, err := db.GetIdempotency(t.Context(), k, now)
+			if err != nil || r.Status != 200+i || string(r.Response) != fmt.Sprint("response ", i) {
+				t.Errorf("record %d after concurrent saves = status %d %q, %v; want %d and its own bytes", i, r.Status, r.Response, err, 200+i)
+			}
+		}
+	})
+
 	t.Run("ExpiryAndPurge", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
