@@ -72,14 +72,15 @@ func (s *responseSaver) lead(ctx context.Context, db *DB, own *pendingSave) erro
 		// WithinTx may run this again after a failed attempt: the same
 		// saves, whose results the last attempt sets.
 		if batch == nil {
-			batch = s.take()
+			batch = s.take(maxSaveBatch)
 		}
 		return saveResponses(ctx, st, batch)
 	})
 	if batch == nil {
-		// The transaction never ran the function (its context ended
-		// first): own and the saves behind it get its error all the same.
-		batch = s.take()
+		// The transaction never ran the function (own's context ended
+		// first): own, the oldest queued save, gets its error alone, and
+		// the saves behind it wait for the next leader.
+		batch = s.take(1)
 	}
 	if err != nil {
 		for _, p := range batch {
@@ -95,11 +96,11 @@ func (s *responseSaver) lead(ctx context.Context, db *DB, own *pendingSave) erro
 	return own.err
 }
 
-// take removes and returns up to maxSaveBatch of the oldest queued saves.
-func (s *responseSaver) take() []*pendingSave {
+// take removes and returns up to limit of the oldest queued saves.
+func (s *responseSaver) take(limit int) []*pendingSave {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := min(len(s.pending), maxSaveBatch)
+	n := min(len(s.pending), limit)
 	batch := make([]*pendingSave, n)
 	copy(batch, s.pending)
 	rest := copy(s.pending, s.pending[n:])
