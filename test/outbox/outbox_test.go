@@ -328,9 +328,11 @@ func leases(t *testing.T, dbURL string) (leased, pending int) {
 }
 
 // isConnError reports whether a post failed because the server went away:
-// the connection was refused, reset or closed mid-answer.
+// the connection was refused, reset or closed mid-answer. The kernel closes
+// a killed process's sockets, so a keep-alive connection that the client
+// picked just then fails with net/http's "server closed idle connection".
 func isConnError(msg string) bool {
-	for _, s := range []string{"connection refused", "connection reset", "EOF", "broken pipe"} {
+	for _, s := range []string{"connection refused", "connection reset", "EOF", "broken pipe", "server closed idle connection"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
