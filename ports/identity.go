@@ -131,6 +131,23 @@ type APIKeyStore interface {
 	Touch(ctx context.Context, id domain.APIKeyID, at time.Time) error
 }
 
+// InvitationStore keeps invitations to workspaces.
+type InvitationStore interface {
+	// Add stores a new invitation.
+	Add(ctx context.Context, inv domain.Invitation) error
+	// Get returns the invitation of ws with the ID; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, id domain.InvitationID) (domain.Invitation, error)
+	// GetByTokenHash returns the invitation whose token hashes to h;
+	// domain.ErrNotFound when there is none.
+	GetByTokenHash(ctx context.Context, h []byte) (domain.Invitation, error)
+	// ListPending returns the invitations of ws that are neither accepted
+	// nor revoked and expire after now, ordered by ID, and the next cursor.
+	ListPending(ctx context.Context, ws domain.WorkspaceID, now time.Time, p Page) ([]domain.Invitation, string, error)
+	// Update saves when the invitation was accepted or revoked;
+	// domain.ErrNotFound when there is no such invitation.
+	Update(ctx context.Context, inv domain.Invitation) error
+}
+
 // AuditStore appends and lists audit events; there is no update.
 type AuditStore interface {
 	Add(ctx context.Context, e domain.AuditEvent) error

@@ -49,6 +49,7 @@ type Stores interface {
 	Events() EventStore
 	Webhooks() WebhookStore
 	Deliveries() DeliveryStore
+	Invitations() InvitationStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

@@ -431,6 +431,7 @@ func (s *stores) Entries() ports.EntryStore          { return entryStore{s} }
 func (s *stores) Events() ports.EventStore           { return eventStore{s} }
 func (s *stores) Webhooks() ports.WebhookStore       { return webhookStore{s} }
 func (s *stores) Deliveries() ports.DeliveryStore    { return deliveryStore{s} }
+func (s *stores) Invitations() ports.InvitationStore { return invitationStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows
