@@ -187,8 +187,10 @@ func forbidden(from, imp string, impIsStd bool) string {
 		if ownImport && layer(i) == "adapters" && adapter(f) != adapter(i) && adapter(i) != "internal" {
 			return "adapters must not import each other"
 		}
-		if ownImport && layer(i) == "application" && adapter(f) != "httpapi" {
-			return "only the HTTP adapter drives the application"
+		// The console is the second driving adapter: server-rendered
+		// pages over the same use cases.
+		if ownImport && layer(i) == "application" && adapter(f) != "httpapi" && adapter(f) != "console" {
+			return "only the HTTP adapter and the console drive the application"
 		}
 		if ownImport && (layer(i) == "cmd" || layer(i) == "test") {
 			return "adapters must not import the binary or test helpers"
@@ -218,6 +220,8 @@ var testFixtures = map[string][]string{
 	// The HTTP tests wire the services as bootstrap does.
 	// They validate every request and response against the contract.
 	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown", "api/openapitest"},
+	// The console's tests wire the services as bootstrap does.
+	"adapters/console": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit"},
 }
 
 // pendingFixtures are test imports that testFixtures does not allow and

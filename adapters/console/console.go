@@ -1,0 +1,197 @@
+// Package console is Keel's web console: server-rendered HTML pages for
+// the people who run a site, a second driving adapter next to httpapi.
+// It calls the application services directly, never Keel's HTTP API, and
+// serves its templates and stylesheet from the binary (go:embed), so no
+// page asks anyone but Keel for anything.
+package console
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/keelhq/keel/application/forms"
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/domain"
+)
+
+// Prefix is the path the console is mounted on.
+const Prefix = "/console/"
+
+// CookieName names the session cookie; its value is a session token, the
+// same kind /v1/login returns.
+const CookieName = "keel_session"
+
+// contentSecurityPolicy allows no script at all, styles and images from
+// Keel only, forms posted to Keel only, and no framing.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the console needs: the services it drives and how it
+// sets its cookie.
+type Config struct {
+	Logger   *slog.Logger
+	Identity *identity.Service
+	Forms    *forms.Service
+	// SecureCookies marks the session cookie Secure even on plain HTTP
+	// requests, for deployments behind a proxy that terminates TLS; a
+	// request that arrives over TLS always gets a Secure cookie.
+	SecureCookies bool
+}
+
+// Console is the console as an http.Handler, to be mounted on Prefix.
+type Console struct {
+	cfg   Config
+	pages map[string]*template.Template
+	h     http.Handler
+}
+
+// New builds the console. It panics if its embedded templates do not
+// parse, which a test catches before any release.
+func New(cfg Config) *Console {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, pages: map[string]*template.Template{}}
+	for _, name := range []string{"signin", "workspaces", "overview", "error"} {
+		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /console/{$}", c.home)
+	mux.HandleFunc("GET /console/sign-in", c.signInPage)
+	mux.HandleFunc("POST /console/sign-in", c.signIn)
+	mux.HandleFunc("POST /console/sign-out", c.signOut)
+	mux.HandleFunc("GET /console/workspaces", c.workspaces)
+	mux.HandleFunc("GET /console/workspaces/{ws}", c.overview)
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	mux.HandleFunc("/", c.notFound)
+
+	// Every state change is a POST, and a browser's cross-origin POST is
+	// refused here, before any handler runs (Sec-Fetch-Site, or Origin
+	// against Host). SameSite=Lax on the cookie is the second lock.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, r, http.StatusForbidden, "error", page{Title: "Refused", Message: "This request came from another site, so Keel refused it."})
+	}))
+	c.h = cop.Handler(mux)
+	return c
+}
+
+// ServeHTTP sets the headers every console response carries and serves
+// the request.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	c.h.ServeHTTP(w, r)
+}
+
+// page is what every template gets.
+type page struct {
+	Title     string
+	Signed    bool
+	Message   string // the error page's text
+	Error     string // a form's error
+	Email     string
+	Data      any
+	Workspace *domain.Workspace
+}
+
+var funcs = template.FuncMap{
+	"date": func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04 MST") },
+}
+
+// render writes a page with status. Templates render into a buffer first,
+// so that a failure is a clean error page rather than half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := c.pages[name].Execute(&buf, p); err != nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "console: render page", "page", name, "err", err)
+		http.Error(w, "Something went wrong on Keel's side.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail renders an error page for err: a missing or hidden resource is a
+// 404, a rate limit a 429, and anything else a 500 whose cause is logged
+// and never shown.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var de *domain.Error
+	switch {
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrForbidden):
+		c.notFound(w, r)
+	case errors.Is(err, domain.ErrUnauthenticated):
+		http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
+	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
+		c.render(w, r, http.StatusTooManyRequests, "error", page{Title: "Too many requests", Message: "Too many requests: " + waitText(de)})
+	default:
+		c.cfg.Logger.ErrorContext(r.Context(), "console: request failed", "path", r.URL.Path, "err", err)
+		c.render(w, r, http.StatusInternalServerError, "error", page{Title: "Error", Message: "Something went wrong on Keel's side. Try again later."})
+	}
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Message: "There is no such page."})
+}
+
+// client is who sends the request, for throttling and the audit log.
+func client(r *http.Request) domain.Client {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return domain.Client{IP: ip, UserAgent: r.UserAgent()}
+}
+
+// principal authenticates the session cookie. Only session tokens count:
+// an API key in the cookie is refused like a bad token.
+func (c *Console) principal(r *http.Request) (domain.Principal, error) {
+	ck, err := r.Cookie(CookieName)
+	if err != nil || !domain.IsSessionToken(ck.Value) {
+		return domain.Principal{}, domain.ErrUnauthenticated
+	}
+	p, err := c.cfg.Identity.Authenticate(r.Context(), ck.Value, client(r))
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	if p.Kind() != domain.UserPrincipal || p.Session() == "" {
+		return domain.Principal{}, domain.ErrUnauthenticated
+	}
+	return p, nil
+}
+
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.cfg.SecureCookies }
+
+func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: token, Path: Prefix, MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure(r),
+	})
+}
+
+func trimEmail(s string) string { return strings.TrimSpace(s) }
+
+func identityLogin(email, password string) identity.LoginInput {
+	return identity.LoginInput{Email: email, Password: password}
+}
