@@ -34,6 +34,7 @@ func (s OutboxStatus) String() string { return s.s }
 const (
 	KindNotification  = "notification"
 	KindAutoresponder = "autoresponder"
+	KindInvitation    = "invitation"
 )
 
 // Attempt is one try at delivering a message.

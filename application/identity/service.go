@@ -68,6 +68,11 @@ type Config struct {
 	// origins, or its deletion), so that this node's cache forgets it at
 	// once; other nodes learn it from ports.PublicContentCounter.
 	PublicChanged func()
+	// LinkBase returns the absolute base URL of the links that account
+	// mail carries, such as an invitation's (KEEL_PUBLIC_URL); it is a
+	// function because the default is known only once the server
+	// listens. "http://localhost" when nil.
+	LinkBase func() string
 }
 
 // Service runs the identity use cases.
@@ -88,6 +93,7 @@ type Service struct {
 	log           *slog.Logger
 	workspaces    WorkspacePolicy
 	publicChanged func()
+	linkBase      func() string
 	// reloadFailures counts policy reloads that failed after a commit.
 	reloadFailures metric.Int64Counter
 
@@ -138,6 +144,9 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 	if cfg.MeterProvider == nil {
 		cfg.MeterProvider = otel.GetMeterProvider()
 	}
+	if cfg.LinkBase == nil {
+		cfg.LinkBase = func() string { return "http://localhost" }
+	}
 	reloadFailures, err := cfg.MeterProvider.Meter(scope).Int64Counter("keel.policy.reload_failures",
 		metric.WithUnit("{reload}"),
 		metric.WithDescription("Policy reloads that failed after a committed change; the poller applies the change later."))
@@ -153,6 +162,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 		workspaces:     cfg.Workspaces.withDefaults(),
 		publicChanged:  cfg.PublicChanged,
+		linkBase:       cfg.LinkBase,
 		reloadFailures: reloadFailures,
 	}, nil
 }

@@ -1,0 +1,168 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+var invitationLink = regexp.MustCompile(`https://keel\.example/console/invitations/(kin_[0-9a-z]+)`)
+
+// invitationMail claims the queued mail to addr and returns the token its
+// link carries.
+func (f fixture) invitationMail(t *testing.T, ws, addr string) string {
+	t.Helper()
+	var token string
+	err := f.db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		ms, err := st.Outbox().Claim(ctx, f.clock.Now().Add(time.Second), time.Minute, 100)
+		for _, m := range ms {
+			if m.Kind == domain.KindInvitation && m.Message.To()[0].Address == addr {
+				if strings.Contains(m.Message.Subject(), "kin_") {
+					t.Errorf("the subject %q carries the token", m.Message.Subject())
+				}
+				if sub := invitationLink.FindStringSubmatch(m.Message.Text()); sub != nil {
+					token = sub[1]
+				}
+			}
+		}
+		return err
+	})
+	if err != nil || token == "" {
+		t.Fatalf("no invitation mail to %s with a link (err %v)", addr, err)
+	}
+	return token
+}
+
+func newInvitationFixture(t *testing.T) (fixture, domain.Principal) {
+	t.Helper()
+	f := newFixtureWith(t, identity.Config{LinkBase: func() string { return "https://keel.example/" }})
+	_, owner := f.setup(t)
+	if _, err := f.svc.CreateWorkspace(t.Context(), owner, identity.CreateWorkspaceInput{Name: "Docs", Slug: "docs"}); err != nil {
+		t.Fatal(err)
+	}
+	return f, owner
+}
+
+// An invitation to a new address creates the account at acceptance, and its
+// link works once only.
+func TestInvitationCreatesTheAccount(t *testing.T) {
+	t.Parallel()
+	f, owner := newInvitationFixture(t)
+	inv, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "New@Example.com", Role: domain.RoleEditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := f.invitationMail(t, "docs", "new@example.com")
+	if domain.SameHash(inv.TokenHash(), []byte(token)) || !domain.SameHash(inv.TokenHash(), domain.HashSecret(token)) {
+		t.Fatal("the stored hash is not the token's SHA-256")
+	}
+	pending, _, err := f.svc.ListInvitations(t.Context(), owner, "docs", ports.Page{})
+	if err != nil || len(pending) != 1 || pending[0].ID() != inv.ID() {
+		t.Fatalf("ListInvitations = %v, %v; want the invitation", pending, err)
+	}
+	if _, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: token, Name: "New"}); domain.KindOf(err) != domain.KindInvalid {
+		t.Fatalf("accept without a password = %v, want invalid", err)
+	}
+	acc, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: token, Name: "New", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.Created || acc.Member.Role != domain.RoleEditor || acc.Workspace.Slug() != "docs" {
+		t.Fatalf("Accepted = %+v", acc)
+	}
+	res, err := f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "new@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.GetWorkspace(t.Context(), f.auth(t, res.Token), "docs"); err != nil {
+		t.Fatalf("the new member cannot read the workspace: %v", err)
+	}
+	if _, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: token, Name: "New", Password: password}); !errors.Is(err, domain.ErrInvitationGone) {
+		t.Fatalf("second acceptance = %v, want invitation_unusable", err)
+	}
+	if pending, _, _ := f.svc.ListInvitations(t.Context(), owner, "docs", ports.Page{}); len(pending) != 0 {
+		t.Fatalf("an accepted invitation is still listed: %v", pending)
+	}
+}
+
+// Revoked, expired and made-up tokens are refused alike.
+func TestUnusableInvitationsLookAlike(t *testing.T) {
+	t.Parallel()
+	f, owner := newInvitationFixture(t)
+	revoked, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "r@example.com", Role: domain.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedToken := f.invitationMail(t, "docs", "r@example.com")
+	if err := f.svc.RevokeInvitation(t.Context(), owner, "docs", revoked.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RevokeInvitation(t.Context(), owner, "docs", revoked.ID()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("revoking twice = %v, want not found", err)
+	}
+	if _, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "e@example.com", Role: domain.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	expiredToken := f.invitationMail(t, "docs", "e@example.com")
+	f.clock.Add(domain.InvitationTTL)
+	forged, _ := domain.NewInvitationToken()
+	for name, token := range map[string]string{"revoked": revokedToken, "expired": expiredToken, "unknown": forged, "malformed": "x"} {
+		_, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: token, Name: "N", Password: password})
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != "invitation_unusable" || de.Message != domain.ErrInvitationGone.Message {
+			t.Errorf("%s token = %v, want invitation_unusable", name, err)
+		}
+	}
+}
+
+// Admins invite but not owners; a member is not invited again; an
+// existing account accepts only with its own session.
+func TestInvitationRules(t *testing.T) {
+	t.Parallel()
+	f, owner := newInvitationFixture(t)
+	admin, adminP := f.user(t, owner, "admin@example.com")
+	if _, err := f.svc.AddMember(t.Context(), owner, identity.AddMemberInput{Workspace: "docs", UserID: admin.ID(), Role: domain.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Invite(t.Context(), adminP, identity.InviteInput{Workspace: "docs", Email: "o@example.com", Role: domain.RoleOwner}); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("an admin inviting an owner = %v, want forbidden", err)
+	}
+	if _, err := f.svc.Invite(t.Context(), adminP, identity.InviteInput{Workspace: "docs", Email: "admin@example.com", Role: domain.RoleViewer}); !errors.Is(err, domain.ErrAlreadyMember) {
+		t.Fatalf("inviting a member = %v, want already_member", err)
+	}
+	bob, bobP := f.user(t, owner, "bob@example.com")
+	if _, err := f.svc.Invite(t.Context(), adminP, identity.InviteInput{Workspace: "docs", Email: "bob@example.com", Role: domain.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	token := f.invitationMail(t, "docs", "bob@example.com")
+	for name, p := range map[string]domain.Principal{"anonymous": anon, "another account": adminP} {
+		if _, err := f.svc.AcceptInvitation(t.Context(), p, identity.AcceptInput{Token: token, Name: "B", Password: password}); !errors.Is(err, domain.ErrUnauthenticated) {
+			t.Errorf("accepting for an existing account as %s = %v, want unauthenticated", name, err)
+		}
+	}
+	acc, err := f.svc.AcceptInvitation(t.Context(), bobP, identity.AcceptInput{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Created || acc.Member.User.ID() != bob.ID() || acc.Member.Role != domain.RoleViewer {
+		t.Fatalf("Accepted = %+v, want bob as a viewer", acc)
+	}
+	events, _, err := f.svc.ListAuditEvents(t.Context(), owner, "docs", ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+	}
+	if !strings.Contains(strings.Join(actions, " "), "invitation.accepted invitation.created") {
+		t.Errorf("audit = %v, want the invitation's creation and acceptance", actions)
+	}
+}
