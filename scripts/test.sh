@@ -63,7 +63,8 @@ available() {
 scripts/docker.sh
 sweep
 
-# Chromium opens the API reference page (test/docspage); Node.js and npm
+# Chromium opens the API reference page (test/docspage) and the console
+# (test/console); Node.js and npm
 # build and run the TypeScript client's tests (test/jsclient). A Debian
 # machine gets them from the archive, like dockerd; elsewhere the
 # developer installs them.

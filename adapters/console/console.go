@@ -72,6 +72,7 @@ func New(cfg Config) *Console {
 		panic(err)
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /console", http.RedirectHandler(Prefix, http.StatusMovedPermanently))
 	mux.HandleFunc("GET /console/{$}", c.home)
 	mux.HandleFunc("GET /console/sign-in", c.signInPage)
 	mux.HandleFunc("POST /console/sign-in", c.signIn)

@@ -217,6 +217,7 @@ func TestEveryPageCarriesTheSecurityHeaders(t *testing.T) {
 	}{
 		{"/console/sign-in", "", 200},
 		{"/console/", "", 303},
+		{"/console", "", 301},
 		{"/console/workspaces", ck.Value, 200},
 		{"/console/workspaces/site", ck.Value, 200},
 		{"/console/static/console.css", "", 200},

@@ -53,6 +53,7 @@ var settings = []setting{
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
+	sConsoleSecureCookies,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
@@ -109,6 +110,7 @@ type serveConfig struct {
 	rateLimits      rateLimitConfig
 	content         contentConfig
 	webhookConfig
+	consoleSecureCookies bool
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -239,6 +241,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, err
 	}
 	if c.webhookConfig, err = loadWebhookConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.consoleSecureCookies, err = loadConsoleSecureCookies(fs, getenv); err != nil {
 		return c, err
 	}
 	return c, nil

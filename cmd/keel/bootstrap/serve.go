@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keelhq/keel/adapters/console"
 	"github.com/keelhq/keel/adapters/consolemail"
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/smtpmail"
@@ -130,8 +131,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 			Store: db, TTL: cfg.idempotencyTTL, IPHashKey: cfg.forms.ipHashKey,
 		},
 	})
+	web := console.New(console.Config{
+		Logger: log, Identity: ids.svc, Forms: formsSvc, SecureCookies: cfg.consoleSecureCookies,
+	})
 	srv := &http.Server{
-		Handler: api,
+		Handler: withConsole(web, api),
 		// Slow clients must not hold connections open forever: headers
 		// within 10s, a whole body within 30s, and idle keep-alive
 		// connections are closed after 2 minutes.
