@@ -281,3 +281,20 @@ func TestOverviewShowsRecentSubmissionsAndActivity(t *testing.T) {
 		}
 	}
 }
+
+func TestAViewerSeesNoActivity(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	if _, err := f.ids.AddMember(t.Context(), f.admin, identity.AddMemberInput{Workspace: "site", Email: "bob@example.com", Role: domain.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	_, bob := f.signIn(t, "bob@example.com", "")
+	w := f.do(t, "GET", "/console/workspaces/site", bob.Value, nil)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Recent submissions") {
+		t.Fatalf("viewer's overview: %d %s", w.Code, w.Body)
+	}
+	// The audit log is for admins and owners: the section is left out.
+	if strings.Contains(w.Body.String(), "Recent activity") || strings.Contains(w.Body.String(), "workspace.created") {
+		t.Errorf("a viewer sees the activity:\n%s", w.Body)
+	}
+}
