@@ -37,7 +37,8 @@ deliveries in the outbox, as "keel worker" does; at shutdown its sends in
 flight finish too.
 
 Endpoints outside the versioned API: GET /healthz (the process lives),
-GET /readyz (the database answers) and GET /metrics (Prometheus text).`,
+GET /readyz (the database answers), GET /metrics (Prometheus text) and the
+web console under /console/.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadServeConfig(cmd.Flags(), getenv)
@@ -93,7 +94,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	// The public cache exists before the services that change what it
 	// holds, so that each empties it at once after its change.
 	publicCache := httpapi.NewPublicCache(publicCacheBytes)
-	ids, err := newIdentity(ctx, db, cfg.sessions, cfg.workspaces, log, publicCache.Invalidate)
+	// publicURL is known once the server listens, below, and before it
+	// serves: account mail (invitations) reads it only while serving.
+	var publicURL string
+	ids, err := newIdentity(ctx, db, cfg.sessions, cfg.workspaces, log, publicCache.Invalidate, func() string { return publicURL })
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return sHTTPAddr.errorf("%v", err)
 	}
+	publicURL = cfg.content.publicURLFor(cfg.httpAddr, ln.Addr())
 	api := httpapi.New(httpapi.Config{
 		Logger:         log,
 		System:         sys,
@@ -119,7 +124,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicCache:    cnt.cache,
 		PublicMaxAge:   cfg.content.maxAge,
 		PublicStale:    cfg.content.stale,
-		PublicURL:      cfg.content.publicURLFor(cfg.httpAddr, ln.Addr()),
+		PublicURL:      publicURL,
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		RateLimits:     newRateLimits(cfg.rateLimits, cfg.forms),
 		Build:          httpapi.Build(readBuild()),
