@@ -37,6 +37,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.POST("/workspaces/:ws/members", h.addMember)
 	v1.PATCH("/workspaces/:ws/members/:user", h.changeMember)
 	v1.DELETE("/workspaces/:ws/members/:user", h.removeMember)
+	h.registerInvitations(v1)
 
 	v1.POST("/workspaces/:ws/api-keys", h.createAPIKey)
 	v1.GET("/workspaces/:ws/api-keys", h.listAPIKeys)

@@ -81,6 +81,13 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPatch, "/v1/workspaces/:ws/api-keys/:key"}:   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/api-keys/:key"}:  accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/audit-events"}:      accepts(paged...),
+
+	// Invitations (invitations.go).
+	{http.MethodPost, "/v1/workspaces/:ws/invitations"}:               accepts(),
+	{http.MethodGet, "/v1/workspaces/:ws/invitations"}:                accepts(paged...),
+	{http.MethodDelete, "/v1/workspaces/:ws/invitations/:invitation"}: accepts(),
+	{http.MethodPost, "/v1/invitations/accept"}:                       accepts(),
+
 	// Its own group, so that its long path does not realign the block above.
 	{http.MethodPost, "/v1/workspaces/:ws/api-keys/:key/rotate"}: accepts(),
 

@@ -173,6 +173,8 @@ type fixture struct {
 	// redeliver.
 	webhook  domain.WebhookID
 	delivery domain.DeliveryID
+	// invitation is a pending invitation to A that rows revoke.
+	invitation domain.InvitationID
 	// tokens holds the credential each principal calls with; key principals
 	// have one per scope (keyScope), so keys is keyed by scope.
 	tokens map[principal]string
@@ -254,6 +256,9 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	f.form, f.sub = formWithSubmission(t, f.forms, own)
 	f.entry = entries(t, f.content, own, f.clock.Now())
 	f.webhook, f.delivery = webhookWithDelivery(t, f.msgs, f.db, own, f.clock.Now())
+	inv, err := f.ids.Invite(ctx, own, identity.InviteInput{Workspace: wsA, Email: "invitee@example.com", Role: domain.RoleViewer})
+	must("invite", err)
+	f.invitation = inv.ID()
 	for _, r := range rows {
 		if p != keyWithScope && p != keyWithoutScope {
 			break
@@ -331,7 +336,8 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	}
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
 		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts",
-		":webhook", string(f.webhook), ":delivery", string(f.delivery), ":file", "docs.js").Replace(path)
+		":webhook", string(f.webhook), ":delivery", string(f.delivery), ":file", "docs.js",
+		":invitation", string(f.invitation)).Replace(path)
 	var body []byte
 	if r.body != nil {
 		var err error

@@ -105,6 +105,12 @@ var matrix = []row{
 	{want: want(401, 403, 403, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/members", scope: "members:write", body: addMemberBody},
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/members/:user", scope: "members:write", body: changeRoleBody},
 	{want: want(401, 403, 403, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/members/:user", scope: "members:write"},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/invitations", scope: "members:read"},
+	{want: want(401, 403, 403, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/invitations", scope: "members:write", body: inviteBody},
+	{want: want(401, 403, 403, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/invitations/:invitation", scope: "members:write"},
+	// Accepting needs only the mailed token: a made-up one is refused alike
+	// for every caller.
+	{want: want(404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401), route: "POST /v1/invitations/accept", body: acceptBody, codes: unusableInvitation},
 
 	{want: want(401, 403, 403, 201, 201, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/api-keys", body: createKeyBody},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/api-keys"},
@@ -252,6 +258,21 @@ func addMemberBody(f *fixture) any {
 }
 
 func changeRoleBody(*fixture) any { return map[string]string{"role": "editor"} }
+
+func inviteBody(*fixture) any {
+	return map[string]string{"email": "grace@example.com", "role": "viewer"}
+}
+
+func acceptBody(*fixture) any {
+	return map[string]string{"token": "kin_0000000000000000000000000000000000000000000000000000", "name": "Grace", "password": "correct horse battery"}
+}
+
+// unusableInvitation is the code every caller gets for a made-up token.
+var unusableInvitation = map[principal]string{
+	anonymous: "invitation_unusable", viewer: "invitation_unusable", editor: "invitation_unusable", admin: "invitation_unusable",
+	owner: "invitation_unusable", instanceAdmin: "invitation_unusable", keyWithScope: "invitation_unusable",
+	keyWithoutScope: "invitation_unusable", otherMember: "invitation_unusable",
+}
 
 // narrowKeyBody renames the victim key and keeps the one scope it holds.
 func narrowKeyBody(*fixture) any {

@@ -479,6 +479,84 @@ export interface paths {
         patch: operations["updateMember"];
         trace?: never;
     };
+    "/v1/workspaces/{ws}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List pending invitations
+         * @description Viewers and up; API keys with `members:read`. Invitations neither accepted, revoked nor expired, oldest first.
+         */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite an address
+         * @description Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/invitations/{invitation}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An invitation's ID (`inv_…`). */
+                invitation: components["parameters"]["invitation"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Admins and owners; API keys with `members:write`. Only owners revoke an invitation to `owner`. Its link stops working; an invitation no longer pending is 404.
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation
+         * @description With the mailed token. For an address with no account, `name` and `password` (the rules of setup) create it, and the membership; sign in afterwards. For an address with an account, call with that account's session: the membership is added. Either way `member.added` is emitted.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspaces/{ws}/api-keys": {
         parameters: {
             query?: never;
@@ -1974,7 +2052,7 @@ export interface components {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
             id: string;
             /** @enum {string} */
-            kind: "notification" | "autoresponder" | "sender_code";
+            kind: "notification" | "autoresponder" | "sender_code" | "invitation";
             /** @enum {string} */
             status: "pending" | "sent" | "failed" | "dead";
             to: string[];
@@ -2103,6 +2181,21 @@ export interface components {
         };
         MemberList: {
             data: components["schemas"]["Member"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
+        };
+        Invitation: {
+            id: string;
+            /** Format: email */
+            email: string;
+            role: components["schemas"]["Role"];
+            /** @description The inviting user's ID, or "" when an API key invited. */
+            invited_by: string;
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        InvitationList: {
+            data: components["schemas"]["Invitation"][];
             next_cursor: components["schemas"]["NextCursor"];
             has_more: boolean;
         };
@@ -2614,6 +2707,8 @@ export interface components {
         ws: string;
         /** @description A user's ID (`usr_…`). */
         user: string;
+        /** @description An invitation's ID (`inv_…`). */
+        invitation: string;
         /** @description An API key's ID (`key_…`). */
         key: string;
         /** @description A form's ID (`frm_…`). */
@@ -3962,6 +4057,234 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of pending invitations. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "grace@example.com",
+                 *       "role": "editor"
+                 *     }
+                 */
+                "application/json": {
+                    email: string;
+                    role: components["schemas"]["Role"];
+                };
+            };
+        };
+        responses: {
+            /** @description The invitation, without its token. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `already_member`: the address's account is a member already. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An invitation's ID (`inv_…`). */
+                invitation: components["parameters"]["invitation"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "kin_7w3k…",
+                 *       "name": "Grace",
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
+                "application/json": {
+                    token: string;
+                    name?: string;
+                    password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The workspace joined and the membership. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        workspace: components["schemas"]["Workspace"];
+                        member: components["schemas"]["Member"];
+                        /** @description Whether accepting created the account. */
+                        account_created: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            /** @description `unauthenticated`: the address has an account and the call is not signed in as it, or a bad `Authorization` header. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invitation_unusable`: the token is unknown, used, revoked or expired (one answer for all). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `already_member`: the account became a member meanwhile; `email_taken`: the account was created meanwhile, sign in and accept again; `user_disabled`: the account is disabled. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };

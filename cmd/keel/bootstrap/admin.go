@@ -51,7 +51,7 @@ would show in the process list and the shell history.`,
 			if _, err := db.Migrate(cmd.Context()); err != nil {
 				return sDatabaseURL.errorf("%v", err)
 			}
-			ids, err := newIdentity(cmd.Context(), db, sessionConfig{}, identity.WorkspacePolicy{}, newLogger(cmd.ErrOrStderr(), slog.LevelWarn), nil)
+			ids, err := newIdentity(cmd.Context(), db, sessionConfig{}, identity.WorkspacePolicy{}, newLogger(cmd.ErrOrStderr(), slog.LevelWarn), nil, nil)
 			if err != nil {
 				return err
 			}

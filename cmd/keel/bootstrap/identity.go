@@ -48,8 +48,10 @@ type identityParts struct {
 func (p identityParts) close() { _ = p.authz.Close() }
 
 // publicChanged, when not nil, empties this node's public content cache
-// after a workspace change that alters what the public API answers.
-func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, workspaces identity.WorkspacePolicy, log *slog.Logger, publicChanged func()) (identityParts, error) {
+// after a workspace change that alters what the public API answers;
+// linkBase, when not nil, returns the base URL of the links in account
+// mail (KEEL_PUBLIC_URL).
+func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConfig, workspaces identity.WorkspacePolicy, log *slog.Logger, publicChanged func(), linkBase func() string) (identityParts, error) {
 	authz, err := casbinauthz.New(ctx, uow, casbinauthz.Options{Logger: log})
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
@@ -68,6 +70,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		Logger:            log,
 		Workspaces:        workspaces,
 		PublicChanged:     publicChanged,
+		LinkBase:          linkBase,
 	})
 	if err != nil {
 		_ = authz.Close()

@@ -45,7 +45,7 @@ func benchmarkSubmit(b *testing.B, keyed bool) {
 		b.Fatal(err)
 	}
 	log := newLogger(newLineWriter(io.Discard), 0)
-	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, identity.WorkspacePolicy{}, log, nil)
+	ids, err := newIdentity(ctx, db, sessionConfig{ttl: time.Hour}, identity.WorkspacePolicy{}, log, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
