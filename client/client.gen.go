@@ -3688,7 +3688,7 @@ type ClientInterface interface {
 
 	// AddMemberWithBody Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3697,7 +3697,7 @@ type ClientInterface interface {
 
 	// AddMember Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5540,7 +5540,7 @@ func (c *Client) ListMembers(ctx context.Context, ws Ws, params *ListMembersPara
 
 // AddMemberWithBody Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5559,7 +5559,7 @@ func (c *Client) AddMemberWithBody(ctx context.Context, ws Ws, params *AddMember
 
 // AddMember Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12448,7 +12448,7 @@ type ClientWithResponsesInterface interface {
 
 	// AddMemberWithBodyWithResponse Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12457,7 +12457,7 @@ type ClientWithResponsesInterface interface {
 
 	// AddMemberWithResponse Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -20709,6 +20709,13 @@ type AddMemberResponse201Headers struct {
 	Location           *string
 }
 
+// AddMemberResponse202Headers the declared response headers of an HTTP 202 response for AddMember
+type AddMemberResponse202Headers struct {
+	CacheControl       *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
 // AddMemberResponse401Headers the declared response headers of an HTTP 401 response for AddMember
 type AddMemberResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20726,6 +20733,8 @@ type AddMemberResponse struct {
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Member
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Invitation
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -20748,6 +20757,8 @@ type AddMemberResponse struct {
 	ApplicationProblemJSON500 *Internal
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *AddMemberResponse201Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *AddMemberResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddMemberResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -20757,6 +20768,11 @@ type AddMemberResponse struct {
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
 func (r AddMemberResponse) GetJSON201() *Member {
 	return r.JSON201
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r AddMemberResponse) GetJSON202() *Invitation {
+	return r.JSON202
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -24352,7 +24368,7 @@ func (c *ClientWithResponses) ListMembersWithResponse(ctx context.Context, ws Ws
 
 // AddMemberWithBodyWithResponse Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24367,7 +24383,7 @@ func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context,
 
 // AddMemberWithResponse Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -34334,6 +34350,13 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		}
 		response.JSON201 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Invitation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34431,6 +34454,30 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 202:
+		var headers AddMemberResponse202Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers AddMemberResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {

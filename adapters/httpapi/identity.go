@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -431,11 +432,18 @@ func (h identityRoutes) addMember(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	m, err := h.ids.AddMember(c.Request.Context(), principal(c), identity.AddMemberInput{
+	m, inv, err := h.ids.AddMemberOrInvite(c.Request.Context(), principal(c), identity.AddMemberInput{
 		Workspace: c.Param("ws"), UserID: domain.UserID(req.UserID), Email: req.Email, Role: role,
 	})
 	if err != nil {
 		fail(c, err)
+		return
+	}
+	if inv != nil {
+		// An address with no account was invited instead: 202, since the
+		// membership waits on the invitee.
+		c.Header("Location", strings.TrimSuffix(c.Request.URL.Path, "members")+"invitations/"+inv.ID().String())
+		c.JSON(http.StatusAccepted, toInvitationResponse(*inv))
 		return
 	}
 	c.Header("Location", c.Request.URL.Path+"/"+string(m.User.ID()))

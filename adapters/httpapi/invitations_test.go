@@ -61,6 +61,22 @@ func TestInvitations(t *testing.T) {
 	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/invitations", map[string]any{"email": "grace@example.com", "role": "viewer"}), http.StatusConflict, "already_member")
 }
 
+// TestAddingAMemberByAnUnknownAddressInvites checks that POST …/members
+// with an e-mail address that has no account answers 202 with an
+// invitation, mailed like any other, instead of 404.
+func TestAddingAMemberByAnUnknownAddressInvites(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	w := f.api(t, http.MethodPost, "/v1/workspaces/acme/members", map[string]any{"email": "lovelace@example.com", "role": "viewer"})
+	inv := decodeBody[invitationResponse](t, w, http.StatusAccepted)
+	if inv.Email != "lovelace@example.com" || inv.Role != "viewer" || w.Header().Get("Location") != "/v1/workspaces/acme/invitations/"+inv.ID {
+		t.Fatalf("202 = %+v, Location %q", inv, w.Header().Get("Location"))
+	}
+	f.mailedToken(t, "lovelace@example.com")
+	// A user ID that does not exist is still 404: there is no one to mail.
+	decodeProblem(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/members", map[string]any{"user_id": "usr_nobody", "role": "viewer"}), http.StatusNotFound, "not_found")
+}
+
 // mailedToken returns the token of the latest invitation mail to addr in
 // the outbox.
 func (f *formsFixture) mailedToken(t *testing.T, addr string) string {

@@ -74,6 +74,7 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	user := decodeBody[userResponse](t, w, http.StatusCreated)
 	check("POST /v1/workspaces/:ws/members", f.api(t, http.MethodPost, "/v1/workspaces/acme/members", map[string]any{"email": "ed@example.com", "role": "editor"}), http.StatusCreated)
 	check("PATCH /v1/workspaces/:ws/members/:user", f.api(t, http.MethodPatch, "/v1/workspaces/acme/members/"+user.ID, map[string]any{"role": "admin"}), http.StatusOK)
+	check("POST /v1/workspaces/:ws/invitations", f.api(t, http.MethodPost, "/v1/workspaces/acme/invitations", map[string]any{"email": "invitee@example.com", "role": "viewer"}), http.StatusCreated)
 
 	w = f.api(t, http.MethodPost, "/v1/workspaces/acme/api-keys", map[string]any{"name": "CI", "scopes": []string{"forms:read"}, "expires_at": "2026-12-31T23:59:59.5+02:00"})
 	check("POST /v1/workspaces/:ws/api-keys", w, http.StatusCreated)
@@ -127,6 +128,7 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 		"/v1/workspaces":                                            "/v1/workspaces",
 		"/v1/workspaces/:ws":                                        base,
 		"/v1/workspaces/:ws/members":                                base + "/members",
+		"/v1/workspaces/:ws/invitations":                            base + "/invitations",
 		"/v1/workspaces/:ws/api-keys":                               base + "/api-keys",
 		"/v1/workspaces/:ws/audit-events":                           base + "/audit-events",
 		"/v1/workspaces/:ws/forms":                                  base + "/forms",

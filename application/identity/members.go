@@ -61,8 +61,28 @@ var errOwnersOnly = domain.ErrForbidden.WithMessage("Only owners can grant or ta
 func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMemberInput) (_ Member, err error) {
 	ctx, end := usecase.Start(ctx, "identity.AddMember")
 	defer end(&err)
-	var m Member
-	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	m, inv, err := s.addMember(ctx, p, in, false)
+	if err == nil && inv != nil {
+		err = fmt.Errorf("add member: unexpected invitation %s", inv.ID())
+	}
+	return m, err
+}
+
+// AddMemberOrInvite is AddMember, except that an e-mail address with no
+// account gets an invitation (see Invite) instead of domain.ErrNotFound:
+// then the Member is zero and the invitation is returned.
+func (s *Service) AddMemberOrInvite(ctx context.Context, p domain.Principal, in AddMemberInput) (_ Member, _ *domain.Invitation, err error) {
+	ctx, end := usecase.Start(ctx, "identity.AddMemberOrInvite")
+	defer end(&err)
+	return s.addMember(ctx, p, in, in.Email != "" && in.UserID == "")
+}
+
+func (s *Service) addMember(ctx context.Context, p domain.Principal, in AddMemberInput, orInvite bool) (Member, *domain.Invitation, error) {
+	var (
+		m   Member
+		inv *domain.Invitation
+	)
+	err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, in.Workspace, domain.PermMembersWrite)
 		if err != nil {
 			return err
@@ -73,6 +93,15 @@ func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMembe
 			}
 		}
 		u, err := s.findUser(ctx, st, in.UserID, in.Email)
+		if orInvite && errors.Is(err, errNoSuchUser) {
+			email, err := domain.ParseEmail("email", in.Email)
+			if err != nil {
+				return err
+			}
+			i, err := s.invite(ctx, st, p, w, email, in.Role)
+			inv = &i
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -92,10 +121,12 @@ func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMembe
 		return s.audit(ctx, st, p, w.ID(), "member.added", "user", string(u.ID()), map[string]string{"role": in.Role.String()})
 	})
 	if err != nil {
-		return Member{}, err
+		return Member{}, nil, err
 	}
-	s.reload(ctx)
-	return m, nil
+	if inv == nil {
+		s.reload(ctx)
+	}
+	return m, inv, nil
 }
 
 var errNoSuchUser = domain.ErrNotFound.WithMessage("No user has this ID or e-mail address.")

@@ -438,7 +438,7 @@ export interface paths {
         put?: never;
         /**
          * Add a member
-         * @description Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`.
+         * @description Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
          */
         post: operations["addMember"];
         delete?: never;
@@ -3946,6 +3946,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description No account has this `email`; it is invited, and mailed the invitation's link. */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
                 };
             };
             400: components["responses"]["BadBodyPost"];
