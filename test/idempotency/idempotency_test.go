@@ -11,8 +11,6 @@ package idempotency
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -71,29 +69,13 @@ func serveAll(t *testing.T, envs map[string][]string) map[string]*keelproc.Proc 
 	return ps
 }
 
-// site is a workspace with a form whose notification's subject is the
+// site is keelproc's Site, whose form's notification subject is the
 // test's unique tag, so that the test counts only its own mail.
-type site struct {
-	token, ws, form, tag string
-}
+type site struct{ keelproc.Site }
 
 func newSite(t *testing.T, p *keelproc.Proc, name string) site {
 	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	s := site{ws: "site", tag: name + "-" + hex.EncodeToString(b)}
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "owner@site.test", "password": "correct horse battery", "name": "Owner"}, 201, &setup)
-	s.token = setup.Token
-	p.MustCall(t, "POST", "/v1/workspaces", s.token, map[string]any{"name": "Site", "slug": s.ws}, 201, nil)
-	var form struct{ ID string }
-	p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/forms", s.token, map[string]any{
-		"name":   "Orders",
-		"fields": []map[string]any{{"name": "n", "label": "N", "type": "text", "required": true}},
-		"notify": map[string]any{"recipients": []string{"team@site.test"}, "subject": s.tag},
-	}, 201, &form)
-	s.form = form.ID
-	return s
+	return site{keelproc.NewSite(t, p, name, "")}
 }
 
 // answer is one response as the client saw it.
@@ -113,7 +95,7 @@ var client = &http.Client{
 // submit posts the test's one submission to p with key, as a script
 // retrying it would.
 func (s site) submit(ctx context.Context, p *keelproc.Proc, key string) answer {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/v1/forms/"+s.form+"/submissions", bytes.NewReader([]byte(`{"n":"1"}`)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/v1/forms/"+s.Form+"/submissions", bytes.NewReader([]byte(`{"n":"1"}`)))
 	if err != nil {
 		return answer{err: err}
 	}
@@ -158,7 +140,7 @@ func (s site) submissions(t *testing.T, p *keelproc.Proc) int {
 	t.Helper()
 	return len(keelproc.List[struct {
 		ID string `json:"id"`
-	}](t, p, s.token, "/v1/workspaces/"+s.ws+"/forms/"+s.form+"/submissions", 100))
+	}](t, p, s.Token, "/v1/workspaces/"+s.WS+"/forms/"+s.Form+"/submissions", 100))
 }
 
 // mailOnce waits until the workspace's outbox has sent everything it
@@ -166,11 +148,11 @@ func (s site) submissions(t *testing.T, p *keelproc.Proc) int {
 // once.
 func (s site) mailOnce(t *testing.T, p *keelproc.Proc, mp *mailpit.Server) {
 	t.Helper()
-	mp.WaitForSearch(t, `subject:"`+s.tag+`"`, 1, 60*time.Second)
+	mp.WaitForSearch(t, `subject:"`+s.Tag+`"`, 1, 60*time.Second)
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		pending := keelproc.List[struct {
 			ID string `json:"id"`
-		}](t, p, s.token, "/v1/workspaces/"+s.ws+"/messages?status=pending", 100)
+		}](t, p, s.Token, "/v1/workspaces/"+s.WS+"/messages?status=pending", 100)
 		if len(pending) == 0 {
 			break
 		}
@@ -180,8 +162,8 @@ func (s site) mailOnce(t *testing.T, p *keelproc.Proc, mp *mailpit.Server) {
 	}
 	sent := keelproc.List[struct {
 		ID string `json:"id"`
-	}](t, p, s.token, "/v1/workspaces/"+s.ws+"/messages?status=sent", 100)
-	if got := mp.Search(t, `subject:"`+s.tag+`"`); len(got) != 1 || len(sent) != 1 {
+	}](t, p, s.Token, "/v1/workspaces/"+s.WS+"/messages?status=sent", 100)
+	if got := mp.Search(t, `subject:"`+s.Tag+`"`); len(got) != 1 || len(sent) != 1 {
 		t.Fatalf("Mailpit holds %d notifications and the outbox sent %d, want exactly 1 each", len(got), len(sent))
 	}
 }

@@ -8,8 +8,6 @@ package outbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -77,37 +75,18 @@ var client = &http.Client{
 	Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 }
 
-// site is an instance set up for a test: its administrator's token, a
-// workspace, and a form whose notification's subject is tag-<n>, where n
-// is the submission's one field.
-type site struct {
-	token, ws, form, tag string
-}
+// site is keelproc's Site, whose form's notification subject is
+// Tag-<n>, where n is the submission's one field.
+type site struct{ keelproc.Site }
 
 func newSite(t *testing.T, p *keelproc.Proc, name string) site {
 	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	s := site{ws: "site", tag: name + "-" + hex.EncodeToString(b)}
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "owner@site.test", "password": "correct horse battery", "name": "Owner"}, 201, &setup)
-	s.token = setup.Token
-	p.MustCall(t, "POST", "/v1/workspaces", s.token, map[string]any{"name": "Site", "slug": s.ws}, 201, nil)
-	var form struct{ ID string }
-	p.MustCall(t, "POST", "/v1/workspaces/"+s.ws+"/forms", s.token, map[string]any{
-		"name":   "Load",
-		"fields": []map[string]any{{"name": "n", "label": "N", "type": "text", "required": true}},
-		// One notification per submission, no autoresponse: one message
-		// per n.
-		"notify": map[string]any{"recipients": []string{"team@site.test"}, "subject": s.tag + "-{{.Fields.n}}"},
-	}, 201, &form)
-	s.form = form.ID
-	return s
+	return site{keelproc.NewSite(t, p, name, "-{{.Fields.n}}")}
 }
 
 // submit posts submission n as a script would: JSON, answered 201.
 func (s site) submit(ctx context.Context, p *keelproc.Proc, n int) error {
-	status, body, err := p.Call(ctx, "POST", "/v1/forms/"+s.form+"/submissions", "", map[string]any{"n": fmt.Sprint(n)})
+	status, body, err := p.Call(ctx, "POST", "/v1/forms/"+s.Form+"/submissions", "", map[string]any{"n": fmt.Sprint(n)})
 	if err != nil {
 		return err
 	}
@@ -149,7 +128,7 @@ type message struct {
 
 func (s site) messages(t *testing.T, p *keelproc.Proc, status string) []message {
 	t.Helper()
-	return list[message](t, p, s.token, "/v1/workspaces/"+s.ws+"/messages?status="+status)
+	return list[message](t, p, s.Token, "/v1/workspaces/"+s.WS+"/messages?status="+status)
 }
 
 // submissions returns the n of every stored submission.
@@ -157,7 +136,7 @@ func (s site) submissions(t *testing.T, p *keelproc.Proc) []int {
 	t.Helper()
 	subs := list[struct {
 		Values map[string]any `json:"values"`
-	}](t, p, s.token, "/v1/workspaces/"+s.ws+"/forms/"+s.form+"/submissions")
+	}](t, p, s.Token, "/v1/workspaces/"+s.WS+"/forms/"+s.Form+"/submissions")
 	ns := make([]int, 0, len(subs))
 	for _, sub := range subs {
 		var n int

@@ -54,7 +54,7 @@ func TestRelayOutage(t *testing.T) {
 			t.Fatalf("during the outage: %d messages pending, fewest failed attempts %v; want %d with at least 2", len(pending), attempts, count)
 		}
 	}
-	if got := tagged(t, mp, s.tag); len(got) != 0 {
+	if got := tagged(t, mp, s.Tag); len(got) != 0 {
 		t.Fatalf("%d notifications reached Mailpit through a relay that was down", len(got))
 	}
 
@@ -62,11 +62,11 @@ func TestRelayOutage(t *testing.T) {
 	up := time.Now()
 	t.Logf("relay down %v (posting %d submissions took %v); failed attempts per message when it came back: %d to %d",
 		up.Sub(down).Round(time.Millisecond), count, posted.Round(time.Millisecond), slices.Min(attempts), slices.Max(attempts))
-	waitMail(t, mp, s.tag, seq(count), 90*time.Second)
+	waitMail(t, mp, s.Tag, seq(count), 90*time.Second)
 	delivered := time.Since(up)
 	s.waitOutbox(t, p, 30*time.Second)
 
-	got := tagged(t, mp, s.tag)
+	got := tagged(t, mp, s.Tag)
 	checkOnce(t, got, count)
 	s.checkOutbox(t, p, count)
 	t.Logf("all %d delivered %v after the relay came back; %d duplicates", count, delivered.Round(time.Millisecond), len(got.duplicates()))
@@ -181,11 +181,11 @@ func TestKillDuringSubmissions(t *testing.T) {
 	// none is pending also waits out any resend of a message the relay
 	// had already accepted.
 	const leaseWait = 2*time.Minute + 30*time.Second
-	waitMail(t, mp, s.tag, want, leaseWait)
+	waitMail(t, mp, s.Tag, want, leaseWait)
 	delivered := time.Since(restarted)
 	s.waitOutbox(t, b, leaseWait)
 	settled := time.Since(restarted)
-	got := tagged(t, mp, s.tag)
+	got := tagged(t, mp, s.Tag)
 	for n := range got {
 		if !stored[n] {
 			t.Errorf("a notification for n=%d, which is not stored", n)
@@ -244,10 +244,10 @@ func TestTwoWorkers(t *testing.T) {
 	start := time.Now()
 	s.submitAll(t, p, count, 8)
 	posted := time.Since(start)
-	waitMail(t, mp, s.tag, seq(count), 90*time.Second)
+	waitMail(t, mp, s.Tag, seq(count), 90*time.Second)
 	delivered := time.Since(start)
 	s.waitOutbox(t, p, 30*time.Second)
-	got := tagged(t, mp, s.tag)
+	got := tagged(t, mp, s.Tag)
 	checkOnce(t, got, count)
 	s.checkOutbox(t, p, count)
 
