@@ -19,6 +19,7 @@ import (
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 )
 
 // Prefix is the path the console is mounted on.
@@ -44,6 +45,10 @@ type Config struct {
 	Logger   *slog.Logger
 	Identity *identity.Service
 	Forms    *forms.Service
+	// Authorizer answers, for a page, the question a use case behind one
+	// of its buttons will ask, so that a button the member's role may not
+	// use is left out. Without one no such button is shown.
+	Authorizer ports.Authorizer
 	// SecureCookies marks the session cookie Secure even on plain HTTP
 	// requests, for deployments behind a proxy that terminates TLS; a
 	// request that arrives over TLS always gets a Secure cookie.
@@ -64,7 +69,7 @@ func New(cfg Config) *Console {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, pages: map[string]*template.Template{}}
-	for _, name := range []string{"signin", "workspaces", "overview", "error"} {
+	for _, name := range []string{"signin", "workspaces", "overview", "error", "forms", "submissions", "submission"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	static, err := fs.Sub(staticFS, "static")
@@ -79,6 +84,12 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("POST /console/sign-out", c.signOut)
 	mux.HandleFunc("GET /console/workspaces", c.workspaces)
 	mux.HandleFunc("GET /console/workspaces/{ws}", c.overview)
+	mux.HandleFunc("GET /console/workspaces/{ws}/forms", c.formsList)
+	mux.HandleFunc("GET /console/workspaces/{ws}/forms/{form}", c.submissions)
+	mux.HandleFunc("GET /console/workspaces/{ws}/forms/{form}/export", c.exportCSV)
+	mux.HandleFunc("GET /console/workspaces/{ws}/submissions/{sub}", c.submission)
+	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
+	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", c.notFound)
 
@@ -135,8 +146,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 // fail renders an error page for err: a missing or hidden resource is a
-// 404, a rate limit a 429, and anything else a 500 whose cause is logged
-// and never shown.
+// 404, a rate limit a 429, input that breaks a rule (a bad filter or
+// cursor in a link) a 400 and a change the state forbids a 409, both
+// with the use case's message, and anything else a 500 whose cause is
+// logged and never shown.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var de *domain.Error
 	switch {
@@ -146,6 +159,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
 	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
 		c.render(w, r, http.StatusTooManyRequests, "error", page{Title: "Too many requests", Message: "Too many requests: " + waitText(de)})
+	case errors.As(err, &de) && de.Kind == domain.KindInvalid:
+		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Message: de.Message})
+	case errors.As(err, &de) && de.Kind == domain.KindConflict:
+		c.render(w, r, http.StatusConflict, "error", page{Title: "Not possible", Message: de.Message})
 	default:
 		c.cfg.Logger.ErrorContext(r.Context(), "console: request failed", "path", r.URL.Path, "err", err)
 		c.render(w, r, http.StatusInternalServerError, "error", page{Title: "Error", Message: "Something went wrong on Keel's side. Try again later."})

@@ -80,7 +80,7 @@ func newFixture(t *testing.T, loginPerIP ports.RateLimiter) *fixture {
 	if _, err := ids.CreateWorkspace(ctx, bob, identity.CreateWorkspaceInput{Name: "Other", Slug: "other"}); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{c: New(Config{Logger: slog.New(slog.DiscardHandler), Identity: ids, Forms: fs}), ids: ids, forms: fs, admin: admin}
+	return &fixture{c: New(Config{Logger: slog.New(slog.DiscardHandler), Identity: ids, Forms: fs, Authorizer: authz}), ids: ids, forms: fs, admin: admin}
 }
 
 // do serves one request; cookie, when set, is sent as the session.
