@@ -1,8 +1,9 @@
 // Package console opens the web console in a real browser (Chromium,
 // driven by chromedp) against the keel binary: it signs in, finds a
-// submission made through the API on the workspace overview, signs out,
-// and checks that the keyboard reaches the sign-in form. Screenshots of
-// the sign-in page and the overview are written to $KEEL_ARTIFACTS/console
+// submission made through the API on the workspace overview, opens it
+// from its form's table and marks it archived, signs out, and checks that
+// the keyboard reaches the sign-in form. Screenshots of the sign-in page,
+// the overview and the submission are written to $KEEL_ARTIFACTS/console
 // when KEEL_ARTIFACTS is set (CI keeps that folder), and to the test's
 // temporary directory otherwise.
 package console
@@ -176,6 +177,40 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Forms and submissions: from the overview to the form's table, then
+	// to the submission, which is marked archived with its button.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/forms"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/console/workspaces/site/submissions/"]`)),
+		chromedp.Click(chromedp.CSS(`a[href^="/console/workspaces/site/submissions/"]`)),
+		chromedp.WaitVisible(chromedp.ID("actions")),
+		chromedp.Click(chromedp.CSS(`input[value="archived"] + button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#status.status-archived`)),
+	); err != nil {
+		fail("open a submission and mark it archived", err)
+	}
+	submission, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subPage, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"visitor@example.com", "Status: archived", "Mark read", "Mark spam"} {
+		if !strings.Contains(subPage, s) {
+			t.Errorf("the archived submission's page does not show %q:\n%s", s, subPage)
+		}
+	}
+	var subs struct {
+		Data []struct{ Status string }
+	}
+	p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+form.ID+"/submissions", setup.Token, nil, 200, &subs)
+	if len(subs.Data) != 1 || subs.Data[0].Status != "archived" {
+		t.Errorf("through the API the submissions are %+v, want one archived", subs.Data)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`form[action="/console/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.ID("password")),
@@ -206,7 +241,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.HasSuffix(loc, "/console/sign-in") {
 		t.Errorf("the overview after sign-out is at %s, want the sign-in page", loc)
 	}
-	for name, png := range map[string][]byte{"sign-in.png": signin, "overview.png": overview} {
+	for name, png := range map[string][]byte{"sign-in.png": signin, "overview.png": overview, "submission.png": submission} {
 		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
