@@ -113,8 +113,10 @@ func TestSubmissionsTableFiltersAndPages(t *testing.T) {
 	if body := w.Body.String(); strings.Count(body, `href="/console/workspaces/site/submissions/`) != 1 || !strings.Contains(body, string(ids[0])) || !strings.Contains(body, `value="ANCHORS"`) {
 		t.Errorf("search:\n%s", body)
 	}
-	if w := f.do(t, "GET", base+"?status=bogus", ck.Value, nil); w.Code != http.StatusBadRequest {
-		t.Errorf("unknown status: %d, want 400", w.Code)
+	for _, q := range []string{"?status=bogus", "?after=garbage"} {
+		if w := f.do(t, "GET", base+q, ck.Value, nil); w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, w.Code)
+		}
 	}
 }
 
