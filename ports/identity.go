@@ -148,6 +148,18 @@ type InvitationStore interface {
 	Update(ctx context.Context, inv domain.Invitation) error
 }
 
+// PasswordResetStore keeps password resets.
+type PasswordResetStore interface {
+	// Add stores a new reset.
+	Add(ctx context.Context, r domain.PasswordReset) error
+	// GetByTokenHash returns the reset whose token hashes to h;
+	// domain.ErrNotFound when there is none.
+	GetByTokenHash(ctx context.Context, h []byte) (domain.PasswordReset, error)
+	// Update saves when the reset was used; domain.ErrNotFound when there
+	// is no such reset.
+	Update(ctx context.Context, r domain.PasswordReset) error
+}
+
 // AuditStore appends and lists audit events; there is no update.
 type AuditStore interface {
 	Add(ctx context.Context, e domain.AuditEvent) error

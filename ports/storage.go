@@ -50,6 +50,7 @@ type Stores interface {
 	Webhooks() WebhookStore
 	Deliveries() DeliveryStore
 	Invitations() InvitationStore
+	PasswordResets() PasswordResetStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

@@ -416,22 +416,23 @@ func (s *stores) forUpdate() string {
 	return " FOR NO KEY UPDATE"
 }
 
-func (s *stores) Instance() ports.InstanceStore      { return instanceStore{s} }
-func (s *stores) Users() ports.UserStore             { return userStore{s} }
-func (s *stores) Workspaces() ports.WorkspaceStore   { return workspaceStore{s} }
-func (s *stores) Memberships() ports.MembershipStore { return membershipStore{s} }
-func (s *stores) Sessions() ports.SessionStore       { return sessionStore{s} }
-func (s *stores) APIKeys() ports.APIKeyStore         { return apiKeyStore{s} }
-func (s *stores) Audit() ports.AuditStore            { return auditStore{s} }
-func (s *stores) Policies() ports.PolicyStore        { return policyStore{s} }
-func (s *stores) Forms() ports.FormStore             { return formStore{s} }
-func (s *stores) Submissions() ports.SubmissionStore { return submissionStore{s} }
-func (s *stores) Outbox() ports.OutboxStore          { return outboxStore{s} }
-func (s *stores) Entries() ports.EntryStore          { return entryStore{s} }
-func (s *stores) Events() ports.EventStore           { return eventStore{s} }
-func (s *stores) Webhooks() ports.WebhookStore       { return webhookStore{s} }
-func (s *stores) Deliveries() ports.DeliveryStore    { return deliveryStore{s} }
-func (s *stores) Invitations() ports.InvitationStore { return invitationStore{s} }
+func (s *stores) Instance() ports.InstanceStore            { return instanceStore{s} }
+func (s *stores) Users() ports.UserStore                   { return userStore{s} }
+func (s *stores) Workspaces() ports.WorkspaceStore         { return workspaceStore{s} }
+func (s *stores) Memberships() ports.MembershipStore       { return membershipStore{s} }
+func (s *stores) Sessions() ports.SessionStore             { return sessionStore{s} }
+func (s *stores) APIKeys() ports.APIKeyStore               { return apiKeyStore{s} }
+func (s *stores) Audit() ports.AuditStore                  { return auditStore{s} }
+func (s *stores) Policies() ports.PolicyStore              { return policyStore{s} }
+func (s *stores) Forms() ports.FormStore                   { return formStore{s} }
+func (s *stores) Submissions() ports.SubmissionStore       { return submissionStore{s} }
+func (s *stores) Outbox() ports.OutboxStore                { return outboxStore{s} }
+func (s *stores) Entries() ports.EntryStore                { return entryStore{s} }
+func (s *stores) Events() ports.EventStore                 { return eventStore{s} }
+func (s *stores) Webhooks() ports.WebhookStore             { return webhookStore{s} }
+func (s *stores) Deliveries() ports.DeliveryStore          { return deliveryStore{s} }
+func (s *stores) Invitations() ports.InvitationStore       { return invitationStore{s} }
+func (s *stores) PasswordResets() ports.PasswordResetStore { return passwordResetStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

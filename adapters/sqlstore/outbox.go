@@ -31,8 +31,8 @@ type attemptJSON struct {
 }
 
 type outboxRow struct {
-	id, workspaceID                 string
-	submissionID                    sql.NullString
+	id                              string
+	workspaceID, submissionID       sql.NullString // NULL: mail about an account, or no submission
 	kind, status, from, to, replyTo string
 	subject, text, html, attempts   string
 	nextAttemptAt                   time.Time
@@ -68,7 +68,7 @@ func (r outboxRow) toDomain() (domain.OutboxMessage, error) {
 		sentAt = &t
 	}
 	return domain.OutboxMessage{
-		Message: m, Workspace: domain.WorkspaceID(r.workspaceID), Submission: domain.SubmissionID(r.submissionID.String),
+		Message: m, Workspace: domain.WorkspaceID(r.workspaceID.String), Submission: domain.SubmissionID(r.submissionID.String),
 		Kind: r.kind, Status: status, Attempts: attempts, NextAttemptAt: r.nextAttemptAt.UTC(),
 		TraceParent: r.traceParent, CreatedAt: r.createdAt.UTC(), SentAt: sentAt,
 	}, nil
@@ -115,8 +115,9 @@ func (s outboxStore) Add(ctx context.Context, m domain.OutboxMessage) error {
 	}
 	from := msg.From()
 	sub := sql.NullString{String: string(m.Submission), Valid: m.Submission != ""}
+	ws := sql.NullString{String: string(m.Workspace), Valid: m.Workspace != ""}
 	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO outbox_messages (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		msg.ID(), m.Workspace.String(), sub, m.Kind, m.Status.String(), from.String(), toJSON, replyTo,
+		msg.ID(), ws, sub, m.Kind, m.Status.String(), from.String(), toJSON, replyTo,
 		msg.Subject(), msg.Text(), msg.HTML(), attempts, m.NextAttemptAt.UTC(), m.TraceParent, m.CreatedAt.UTC(), nullTime(m.SentAt))
 	if err != nil {
 		return fmt.Errorf("add message %s: %w", msg.ID(), err)
