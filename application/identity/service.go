@@ -46,6 +46,11 @@ type Config struct {
 	// another address, able to log in.
 	LoginPerAccountIP ports.FailureLimiter
 	LoginPerAccount   ports.FailureLimiter
+	// PasswordResetPerIP and PasswordResetPerAddress limit password reset
+	// requests from one client IP and for one e-mail address; the second
+	// is what keeps an address from being flooded with mail.
+	PasswordResetPerIP      ports.RateLimiter
+	PasswordResetPerAddress ports.RateLimiter
 	// AuthFailuresPerIP throttles the session tokens and API keys from one
 	// client IP that fail to authenticate; valid credentials take nothing.
 	AuthFailuresPerIP ports.FailureLimiter
@@ -77,23 +82,25 @@ type Config struct {
 
 // Service runs the identity use cases.
 type Service struct {
-	uow           ports.UnitOfWork
-	authz         ports.Authorizer
-	hasher        ports.PasswordHasher
-	clock         ports.Clock
-	sessionTTL    time.Duration
-	sessionMaxAge time.Duration
-	perIP         ports.RateLimiter
-	perAccountIP  ports.FailureLimiter
-	perAccount    ports.FailureLimiter
-	authFailures  ports.FailureLimiter
-	creds         *credentialCache
-	usage         *usageBuffer
-	usageInterval time.Duration
-	log           *slog.Logger
-	workspaces    WorkspacePolicy
-	publicChanged func()
-	linkBase      func() string
+	uow             ports.UnitOfWork
+	authz           ports.Authorizer
+	hasher          ports.PasswordHasher
+	clock           ports.Clock
+	sessionTTL      time.Duration
+	sessionMaxAge   time.Duration
+	perIP           ports.RateLimiter
+	perAccountIP    ports.FailureLimiter
+	perAccount      ports.FailureLimiter
+	authFailures    ports.FailureLimiter
+	resetPerIP      ports.RateLimiter
+	resetPerAddress ports.RateLimiter
+	creds           *credentialCache
+	usage           *usageBuffer
+	usageInterval   time.Duration
+	log             *slog.Logger
+	workspaces      WorkspacePolicy
+	publicChanged   func()
+	linkBase        func() string
 	// reloadFailures counts policy reloads that failed after a commit.
 	reloadFailures metric.Int64Counter
 
@@ -158,6 +165,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		sessionTTL: cfg.SessionTTL, sessionMaxAge: cfg.SessionMaxAge,
 		perIP: orUnlimited(cfg.LoginPerIP), perAccountIP: orNoFailureLimit(cfg.LoginPerAccountIP),
 		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
+		resetPerIP: orUnlimited(cfg.PasswordResetPerIP), resetPerAddress: orUnlimited(cfg.PasswordResetPerAddress),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 		workspaces:     cfg.Workspaces.withDefaults(),
