@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -333,34 +332,7 @@ func (c *Console) exportCSV(w http.ResponseWriter, r *http.Request) {
 
 func writeCells(out *csv.Writer, cells []string) error {
 	for i, cell := range cells {
-		cells[i] = neutraliseFormula(cell)
+		cells[i] = domain.SpreadsheetCell(cell)
 	}
 	return out.Write(cells)
 }
-
-// neutraliseFormula keeps a spreadsheet from running a cell as a formula
-// (CSV injection), exactly as the API's export does (see
-// adapters/httpapi/export.go, which adapters may not import): a cell that
-// starts with a tab or a carriage return, or whose first visible
-// character is one of the formula signs, gets a leading apostrophe.
-func neutraliseFormula(cell string) string {
-	if cell == "" {
-		return cell
-	}
-	if cell[0] == '\t' || cell[0] == '\r' {
-		return "'" + cell
-	}
-	for _, r := range cell {
-		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
-			continue
-		}
-		if strings.ContainsRune(formulaSigns, r) {
-			return "'" + cell
-		}
-		return cell
-	}
-	return cell
-}
-
-// formulaSigns are = + - @ and their full-width and small forms.
-const formulaSigns = "=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b"

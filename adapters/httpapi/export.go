@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -132,7 +131,7 @@ func (w *csvWriter) row(s domain.Submission) error {
 
 func (w *csvWriter) write(cells []string) error {
 	for i, cell := range cells {
-		cells[i] = neutraliseFormula(cell)
+		cells[i] = domain.SpreadsheetCell(cell)
 	}
 	return w.csv.Write(cells)
 }
@@ -145,38 +144,6 @@ func (w *csvWriter) flush() error {
 	w.out.Flush()
 	return nil
 }
-
-// neutraliseFormula keeps a spreadsheet from running a cell as a formula
-// (CSV injection): a cell that starts with a tab or a carriage return, or
-// whose first visible character is = + - or @, gets a leading apostrophe,
-// which spreadsheets show as text. Visible means after any blanks and
-// invisible format characters (a byte order mark, zero-width spaces and
-// joiners, the word joiner), which spreadsheets skip or users cannot see;
-// the full-width and small forms of the four signs count as the signs,
-// since some spreadsheets read them so.
-func neutraliseFormula(cell string) string {
-	if cell == "" {
-		return cell
-	}
-	if cell[0] == '\t' || cell[0] == '\r' {
-		return "'" + cell
-	}
-	for _, r := range cell {
-		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
-			continue
-		}
-		if strings.ContainsRune(formulaSigns, r) {
-			return "'" + cell
-		}
-		return cell
-	}
-	return cell
-}
-
-// formulaSigns are the characters that start a formula: = + - @ and their
-// full-width (U+FF1D, U+FF0B, U+FF0D, U+FF20) and small (U+FE66, U+FE62,
-// U+FE63, U+FE6B) forms.
-const formulaSigns = "=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b"
 
 // jsonlWriter writes one submission object per line, the same shape as
 // GET /submissions/{id}, multiselects always as arrays; it has no header.

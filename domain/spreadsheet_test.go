@@ -1,8 +1,12 @@
-package httpapi
+package domain_test
 
-import "testing"
+import (
+	"testing"
 
-func TestNeutraliseFormula(t *testing.T) {
+	"github.com/keelhq/keel/domain"
+)
+
+func TestSpreadsheetCell(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"=1+1", "'=1+1"}, {"+1", "'+1"}, {"-1", "'-1"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\tx", "'\tx"}, {"\rx", "'\rx"},
@@ -15,8 +19,8 @@ func TestNeutraliseFormula(t *testing.T) {
 		{"\uff1d1+1", "'\uff1d1+1"}, {"\uff0b1", "'\uff0b1"}, {"\uff0d1", "'\uff0d1"}, {"\uff20SUM(A1)", "'\uff20SUM(A1)"},
 		{"\u3000\uff1d1", "'\u3000\uff1d1"}, {"\u200bplain", "\u200bplain"}, {" plain", " plain"},
 	} {
-		if got := neutraliseFormula(c.in); got != c.want {
-			t.Errorf("neutraliseFormula(%q) = %q, want %q", c.in, got, c.want)
+		if got := domain.SpreadsheetCell(c.in); got != c.want {
+			t.Errorf("SpreadsheetCell(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
