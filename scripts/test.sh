@@ -30,6 +30,12 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED=true
 
+# Browser tests write their screenshots under KEEL_ARTIFACTS: artifacts/ in
+# the checkout unless the caller names another folder, so that a CI run
+# leaves them where its artifacts are collected (git ignores the folder).
+export KEEL_ARTIFACTS=${KEEL_ARTIFACTS:-${PWD}/artifacts}
+mkdir -p "${KEEL_ARTIFACTS}"
+
 # alive succeeds when process $1 exists, whoever owns it (kill -0 would fail
 # for another user's process); /proc answers on Linux, ps elsewhere.
 alive() { [[ -d /proc/$1 ]] || ps -p "$1" >/dev/null 2>&1; }
