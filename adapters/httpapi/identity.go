@@ -39,6 +39,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.PATCH("/workspaces/:ws/members/:user", h.changeMember)
 	v1.DELETE("/workspaces/:ws/members/:user", h.removeMember)
 	h.registerInvitations(v1)
+	h.registerPasswordReset(v1)
 
 	v1.POST("/workspaces/:ws/api-keys", h.createAPIKey)
 	v1.GET("/workspaces/:ws/api-keys", h.listAPIKeys)

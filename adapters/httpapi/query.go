@@ -82,11 +82,13 @@ var queryParams = map[Route]queryRule{
 	{http.MethodDelete, "/v1/workspaces/:ws/api-keys/:key"}:  accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/audit-events"}:      accepts(paged...),
 
-	// Invitations (invitations.go).
+	// Invitations and password resets (invitations.go, passwordreset.go).
 	{http.MethodPost, "/v1/workspaces/:ws/invitations"}:               accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/invitations"}:                accepts(paged...),
 	{http.MethodDelete, "/v1/workspaces/:ws/invitations/:invitation"}: accepts(),
 	{http.MethodPost, "/v1/invitations/accept"}:                       accepts(),
+	{http.MethodPost, "/v1/auth/password-reset"}:                      accepts(),
+	{http.MethodPost, "/v1/auth/password-reset/confirm"}:              accepts(),
 
 	// Its own group, so that its long path does not realign the block above.
 	{http.MethodPost, "/v1/workspaces/:ws/api-keys/:key/rotate"}: accepts(),

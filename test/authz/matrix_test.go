@@ -81,6 +81,10 @@ var matrix = []row{
 	{want: want(409, 409, 409, 409, 409, 409, 409, 409, 409, 401, 401), route: "POST /v1/setup", body: setupBody},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "POST /v1/auth/login", body: loginBody},
 	{want: want(401, 204, 204, 204, 204, 204, 403, 403, 204, 401, 401), route: "POST /v1/auth/logout"},
+	// Anyone may ask for a reset, and a made-up token is refused alike for
+	// every caller.
+	{want: want(202, 202, 202, 202, 202, 202, 202, 202, 202, 401, 401), route: "POST /v1/auth/password-reset", body: resetBody},
+	{want: want(404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401), route: "POST /v1/auth/password-reset/confirm", body: confirmResetBody, codes: unusableReset},
 	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me"},
 	// Any key sees itself, whatever its scopes; people have /v1/me.
 	{want: want(401, 403, 403, 403, 403, 403, 200, 200, 403, 401, 401), route: "GET /v1/api-keys/current", codes: notAnAPIKey},
@@ -265,6 +269,19 @@ func inviteBody(*fixture) any {
 
 func acceptBody(*fixture) any {
 	return map[string]string{"token": "kin_0000000000000000000000000000000000000000000000000000", "name": "Grace", "password": "correct horse battery"}
+}
+
+func resetBody(*fixture) any { return map[string]string{"email": "viewer@example.com"} }
+
+func confirmResetBody(*fixture) any {
+	return map[string]string{"token": "kpr_0000000000000000000000000000000000000000000000000000", "password": "a brand new passphrase"}
+}
+
+// unusableReset is the code every caller gets for a made-up reset token.
+var unusableReset = map[principal]string{
+	anonymous: "password_reset_unusable", viewer: "password_reset_unusable", editor: "password_reset_unusable", admin: "password_reset_unusable",
+	owner: "password_reset_unusable", instanceAdmin: "password_reset_unusable", keyWithScope: "password_reset_unusable",
+	keyWithoutScope: "password_reset_unusable", otherMember: "password_reset_unusable",
 }
 
 // unusableInvitation is the code every caller gets for a made-up token.

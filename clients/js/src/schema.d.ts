@@ -104,6 +104,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset
+         * @description Answers 202 whatever the address, so that nobody learns which addresses have accounts. An active account's address is mailed, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/password-reset/{token}`) that expires in an hour. Limited per client IP and per address (429 `rate_limited` with `Retry-After`), for every address alike.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset token
+         * @description With the mailed token, sets the account's password (the rules of setup) and ends every session of the account; sign in again with the new password. The account's API keys are untouched.
+         */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -3056,6 +3096,113 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["IdempotencyInProgress"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
+                "application/json": {
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Asked; mail follows if the address has an active account. */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["IdempotencyInProgress"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "kpr_5m2x…",
+                 *       "password": "a brand new passphrase"
+                 *     }
+                 */
+                "application/json": {
+                    token: string;
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `password_reset_unusable`: the token is unknown, used or expired (one answer for all). */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -33,6 +33,14 @@ const (
 	authFailRate, authFailBurst         = 1.0 / 2, 30
 )
 
+// Password reset requests, also per node: per client IP a burst of 10,
+// then one a minute; per e-mail address a burst of 3, then one every 10
+// minutes, which bounds the mail one address can be sent.
+const (
+	resetIPRate, resetIPBurst           = 1.0 / 60, 10
+	resetAddressRate, resetAddressBurst = 1.0 / 600, 3
+)
+
 // sessionConfig holds the login session lifetimes; zero values take the
 // identity service's defaults.
 type sessionConfig struct {
@@ -71,6 +79,9 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		Workspaces:        workspaces,
 		PublicChanged:     publicChanged,
 		LinkBase:          linkBase,
+
+		PasswordResetPerIP:      ratelimit.NewRateLimiter(resetIPRate, resetIPBurst, time.Now),
+		PasswordResetPerAddress: ratelimit.NewRateLimiter(resetAddressRate, resetAddressBurst, time.Now),
 	})
 	if err != nil {
 		_ = authz.Close()
