@@ -263,10 +263,11 @@ func (e FormPatchStatus) Valid() bool {
 
 // Defines values for MessageKind.
 const (
-	MessageKindAutoresponder MessageKind = "autoresponder"
-	MessageKindInvitation    MessageKind = "invitation"
-	MessageKindNotification  MessageKind = "notification"
-	MessageKindSenderCode    MessageKind = "sender_code"
+	MessageKindAutoresponder   MessageKind = "autoresponder"
+	MessageKindInvitation      MessageKind = "invitation"
+	MessageKindNotification    MessageKind = "notification"
+	MessageKindSenderCode      MessageKind = "sender_code"
+	MessageKindWebhookDisabled MessageKind = "webhook_disabled"
 )
 
 // Valid indicates whether the value is a known member of the MessageKind enum.
@@ -279,6 +280,8 @@ func (e MessageKind) Valid() bool {
 	case MessageKindNotification:
 		return true
 	case MessageKindSenderCode:
+		return true
+	case MessageKindWebhookDisabled:
 		return true
 	default:
 		return false

@@ -2092,7 +2092,7 @@ export interface components {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
             id: string;
             /** @enum {string} */
-            kind: "notification" | "autoresponder" | "sender_code" | "invitation";
+            kind: "notification" | "autoresponder" | "sender_code" | "invitation" | "webhook_disabled";
             /** @enum {string} */
             status: "pending" | "sent" | "failed" | "dead";
             to: string[];
