@@ -9,11 +9,9 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -39,19 +38,6 @@ func TestMain(m *testing.M) {
 // pageTimeout bounds the whole browser session: Chromium starts and
 // renders these small pages in a few seconds.
 const pageTimeout = 90 * time.Second
-
-// browserPath finds Chromium; scripts/test.sh installs Debian's package
-// when it is missing.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium on PATH: scripts/test.sh installs it (apt-get install chromium)")
-	return ""
-}
 
 // screenshotDir is where the screenshots go: $KEEL_ARTIFACTS/console, or
 // the test's temporary directory.
@@ -85,20 +71,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(browserPath(t)),
-		// Chromium refuses to run as root with its sandbox, which the CI
-		// machines are; the pages are ours and load nothing else.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(360, 800),
-	)
-	ctx, cancel := context.WithTimeout(t.Context(), pageTimeout)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
+	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
 
 	var (
 		mu       sync.Mutex

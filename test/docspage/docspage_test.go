@@ -6,12 +6,10 @@
 package docspage
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keelhq/keel/api"
+	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -38,19 +37,6 @@ func TestMain(m *testing.M) {
 // renders it in a few seconds, so only a page that never shows the
 // operation reaches it.
 const pageTimeout = 90 * time.Second
-
-// browserPath finds Chromium; scripts/test.sh installs Debian's package
-// when it is missing.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium on PATH: scripts/test.sh installs it (apt-get install chromium)")
-	return ""
-}
 
 // firstSummary is the summary of the document's first operation with a
 // request body, by path and then method (the renderer has the most to
@@ -115,19 +101,7 @@ func TestDocsPageRendersInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(browserPath(t)),
-		// Chromium refuses to run as root with its sandbox, which the CI
-		// machines are; the page is ours and loads nothing else.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-	)
-	ctx, cancel := context.WithTimeout(t.Context(), pageTimeout)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
+	ctx := browser.New(t, pageTimeout)
 
 	var (
 		mu       sync.Mutex
