@@ -4,20 +4,11 @@
 package accounts
 
 import (
-	"os"
 	"testing"
 
-	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
-	"github.com/keelhq/keel/test/mailpit"
-	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	_ = mailpit.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }

@@ -7,22 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"testing"
 
-	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
-	"github.com/keelhq/keel/test/mailpit"
-	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	_ = mailpit.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }
 
 // get fetches url, checked against the OpenAPI document, with the header

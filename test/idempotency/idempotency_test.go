@@ -14,25 +14,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/mailpit"
 	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
 	keelproc.Tags = "keelfault"
-	code := m.Run()
-	_ = testdb.Stop()
-	_ = mailpit.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }
 
 // concurrent is how many identical requests race with one key.

@@ -12,24 +12,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
 	"github.com/keelhq/keel/test/mailpit"
-	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	_ = mailpit.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }
 
 // baseEnv is every keel process's configuration here. The retry base is

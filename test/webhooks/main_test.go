@@ -18,24 +18,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
-	"github.com/keelhq/keel/test/mailpit"
 	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	_ = mailpit.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }
 
 // engine is a database a test runs on: a fresh one per call.
