@@ -14,10 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 
+	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -42,9 +45,11 @@ var staticFS embed.FS
 // Config is what the console needs: the services it drives and how it
 // sets its cookie.
 type Config struct {
-	Logger   *slog.Logger
-	Identity *identity.Service
-	Forms    *forms.Service
+	Logger    *slog.Logger
+	Identity  *identity.Service
+	Forms     *forms.Service
+	Content   *content.Service
+	Messaging *messaging.Service
 	// Authorizer answers, for a page, the question a use case behind one
 	// of its buttons will ask, so that a button the member's role may not
 	// use is left out. Without one no such button is shown.
@@ -69,8 +74,18 @@ func New(cfg Config) *Console {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, pages: map[string]*template.Template{}}
-	for _, name := range []string{"signin", "workspaces", "overview", "error", "forms", "submissions", "submission"} {
-		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	// Every template but the layout is a page, named by its file, so a
+	// new page is a new file and nothing else.
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, file := range names {
+		name := strings.TrimSuffix(path.Base(file), ".html")
+		if name == "layout" {
+			continue
+		}
+		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", file))
 	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -90,6 +105,7 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("GET /console/workspaces/{ws}/submissions/{sub}", c.submission)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
+	// Each area of the console registers its own routes, from its own file.
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", c.notFound)
 
@@ -124,6 +140,10 @@ type page struct {
 	Email     string
 	Data      any
 	Workspace *domain.Workspace
+	// Section names the workspace's area a page belongs to ("overview",
+	// "forms", "content", "members", "keys", "outbox", "webhooks",
+	// "audit"), so that the workspace's navigation marks it current.
+	Section string
 }
 
 var funcs = template.FuncMap{

@@ -78,7 +78,7 @@ func (c *Console) formsList(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "forms", page{Title: "Forms · " + ws.Name(), Signed: true, Workspace: &ws, Data: d})
+	c.render(w, r, http.StatusOK, "forms", page{Title: "Forms · " + ws.Name(), Signed: true, Workspace: &ws, Section: "forms", Data: d})
 }
 
 // submissionRow is a row of a form's submissions table.
@@ -141,7 +141,7 @@ func (c *Console) submissions(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/forms/" + url.PathEscape(string(id)) + "?" + older.Encode()
 	}
-	c.render(w, r, http.StatusOK, "submissions", page{Title: form.Name() + " · " + ws.Name(), Signed: true, Workspace: &ws, Data: d})
+	c.render(w, r, http.StatusOK, "submissions", page{Title: form.Name() + " · " + ws.Name(), Signed: true, Workspace: &ws, Section: "forms", Data: d})
 }
 
 // preview joins a submission's values into one short line.
@@ -217,7 +217,7 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Values = append(d.Values, valueRow{Label: label, Values: v.Values})
 	}
-	c.render(w, r, http.StatusOK, "submission", page{Title: "Submission · " + form.Name(), Signed: true, Workspace: &ws, Data: d})
+	c.render(w, r, http.StatusOK, "submission", page{Title: "Submission · " + form.Name(), Signed: true, Workspace: &ws, Section: "forms", Data: d})
 }
 
 // setStatus files a submission through the use case PATCH

@@ -151,7 +151,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "overview", page{Title: ws.Name(), Signed: true, Workspace: &ws, Data: d})
+	c.render(w, r, http.StatusOK, "overview", page{Title: ws.Name(), Signed: true, Workspace: &ws, Section: "overview", Data: d})
 }
 
 // seconds rounds a wait up to whole seconds, at least one.

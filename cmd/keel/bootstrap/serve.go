@@ -137,7 +137,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		},
 	})
 	web := console.New(console.Config{
-		Logger: log, Identity: ids.svc, Forms: formsSvc, Authorizer: ids.authz, SecureCookies: cfg.consoleSecureCookies,
+		Logger: log, Identity: ids.svc, Forms: formsSvc, Content: cnt.svc, Messaging: msgs,
+		Authorizer: ids.authz, SecureCookies: cfg.consoleSecureCookies,
 	})
 	srv := &http.Server{
 		Handler: withConsole(web, api),
