@@ -51,6 +51,8 @@ type Stores interface {
 	Deliveries() DeliveryStore
 	Invitations() InvitationStore
 	PasswordResets() PasswordResetStore
+	TwoFactor() TwoFactorStore
+	LoginChallenges() LoginChallengeStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

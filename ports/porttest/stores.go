@@ -26,6 +26,7 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Policies", func(t *testing.T) { t.Parallel(); policies(t, open) })
 	t.Run("Invitations", func(t *testing.T) { t.Parallel(); invitations(t, open) })
 	t.Run("PasswordResets", func(t *testing.T) { t.Parallel(); passwordResets(t, open) })
+	t.Run("TwoFactor", func(t *testing.T) { t.Parallel(); twoFactor(t, open) })
 	t.Run("Forms", func(t *testing.T) { t.Parallel(); forms(t, open) })
 	t.Run("Submissions", func(t *testing.T) { t.Parallel(); submissions(t, open) })
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); outbox(t, open) })
