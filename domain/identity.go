@@ -163,6 +163,10 @@ func (u *User) SetCanCreateWorkspaces(ok bool) { u.canCreateWorkspaces = ok }
 // hashing parameters were raised and the hash is recomputed at login.
 func (u *User) SetPasswordHash(h string) { u.passwordHash = h }
 
+// SetEmail moves the user to a confirmed new address; the store refuses
+// one another account has (ErrEmailTaken).
+func (u *User) SetEmail(e Email) { u.email = e }
+
 // SetStatus enables or disables the user. Disabling cuts every session and
 // API key the user made at once, because authentication checks it.
 func (u *User) SetStatus(s UserStatus) { u.status = s }

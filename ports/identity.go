@@ -106,6 +106,9 @@ type SessionStore interface {
 	Revoke(ctx context.Context, id domain.SessionID) error
 	// RevokeUser ends every session of u.
 	RevokeUser(ctx context.Context, u domain.UserID) error
+	// RevokeUserExcept ends every session of u but keep, after a password
+	// change made with keep.
+	RevokeUserExcept(ctx context.Context, u domain.UserID, keep domain.SessionID) error
 }
 
 // APIKeyStore keeps API keys.
@@ -158,6 +161,21 @@ type PasswordResetStore interface {
 	// Update saves when the reset was used; domain.ErrNotFound when there
 	// is no such reset.
 	Update(ctx context.Context, r domain.PasswordReset) error
+}
+
+// EmailChangeStore keeps requested changes of users' e-mail addresses.
+type EmailChangeStore interface {
+	// Add stores a new change.
+	Add(ctx context.Context, c domain.EmailChange) error
+	// GetByTokenHash returns the change whose token hashes to h;
+	// domain.ErrNotFound when there is none.
+	GetByTokenHash(ctx context.Context, h []byte) (domain.EmailChange, error)
+	// Update saves when the change was used; domain.ErrNotFound when
+	// there is no such change.
+	Update(ctx context.Context, c domain.EmailChange) error
+	// EndPending marks every unused change of u used at now, so that only
+	// the newest request's link can change the address.
+	EndPending(ctx context.Context, u domain.UserID, now time.Time) error
 }
 
 // AuditStore appends and lists audit events; there is no update.

@@ -53,6 +53,7 @@ type Stores interface {
 	PasswordResets() PasswordResetStore
 	TwoFactor() TwoFactorStore
 	LoginChallenges() LoginChallengeStore
+	EmailChanges() EmailChangeStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

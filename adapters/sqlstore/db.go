@@ -433,6 +433,7 @@ func (s *stores) Webhooks() ports.WebhookStore             { return webhookStore
 func (s *stores) Deliveries() ports.DeliveryStore          { return deliveryStore{s} }
 func (s *stores) Invitations() ports.InvitationStore       { return invitationStore{s} }
 func (s *stores) PasswordResets() ports.PasswordResetStore { return passwordResetStore{s} }
+func (s *stores) EmailChanges() ports.EmailChangeStore     { return emailChangeStore{s} }
 
 // errNoRows is checked with errors.Is where a missing row is expected.
 var errNoRows = sql.ErrNoRows

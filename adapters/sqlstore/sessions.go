@@ -68,6 +68,13 @@ func (s sessionStore) Revoke(ctx context.Context, id domain.SessionID) error {
 	return nil
 }
 
+func (s sessionStore) RevokeUserExcept(ctx context.Context, u domain.UserID, keep domain.SessionID) error {
+	if _, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE sessions SET revoked = ? WHERE user_id = ? AND id <> ?`), true, u.String(), string(keep)); err != nil {
+		return fmt.Errorf("revoke other sessions of %s: %w", u, err)
+	}
+	return nil
+}
+
 func (s sessionStore) RevokeUser(ctx context.Context, u domain.UserID) error {
 	if _, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE sessions SET revoked = ? WHERE user_id = ?`), true, u.String()); err != nil {
 		return fmt.Errorf("revoke sessions of %s: %w", u, err)

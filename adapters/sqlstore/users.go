@@ -72,8 +72,12 @@ func (s userStore) getBy(ctx context.Context, column, v string) (domain.User, er
 }
 
 func (s userStore) Update(ctx context.Context, u domain.User) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE users SET name = ?, status = ?, password_hash = ?, instance_admin = ?, can_create_workspaces = ? WHERE id = ?`),
-		u.Name(), u.Status().String(), u.PasswordHash(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.ID().String())
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE users SET email = ?, name = ?, status = ?, password_hash = ?, instance_admin = ?, can_create_workspaces = ? WHERE id = ?`),
+		u.Email().String(), u.Name(), u.Status().String(), u.PasswordHash(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), u.ID().String())
+	if s.d.uniqueViolation(err) {
+		// Only the e-mail address is unique among the columns set.
+		return domain.ErrEmailTaken
+	}
 	if err == nil {
 		err = affected(res)
 	}

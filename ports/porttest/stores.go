@@ -27,6 +27,7 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Invitations", func(t *testing.T) { t.Parallel(); invitations(t, open) })
 	t.Run("PasswordResets", func(t *testing.T) { t.Parallel(); passwordResets(t, open) })
 	t.Run("TwoFactor", func(t *testing.T) { t.Parallel(); twoFactor(t, open) })
+	t.Run("EmailChanges", func(t *testing.T) { t.Parallel(); emailChanges(t, open) })
 	t.Run("Forms", func(t *testing.T) { t.Parallel(); forms(t, open) })
 	t.Run("Submissions", func(t *testing.T) { t.Parallel(); submissions(t, open) })
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); outbox(t, open) })
