@@ -62,6 +62,9 @@ type Submission struct {
 	meta      SubmissionMeta
 	createdAt time.Time
 	updatedAt time.Time
+	// mailHeld marks spam caught on arrival: its mail was never queued,
+	// and marking it not spam queues it (NotSpam).
+	mailHeld bool
 }
 
 // SubmissionMeta is what Keel records about where a submission came from.
@@ -142,7 +145,7 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 		status: SubmissionNew, meta: meta.clip(), createdAt: Timestamp(now), updatedAt: Timestamp(now),
 	}
 	if spam {
-		s.status = SubmissionSpam
+		s.status, s.mailHeld = SubmissionSpam, true
 	}
 	return s, nil
 }
@@ -295,7 +298,7 @@ func isStrippedControl(r rune) bool {
 
 // RehydrateSubmission rebuilds a stored submission.
 func RehydrateSubmission(id SubmissionID, form FormID, ws WorkspaceID, values []Value, status SubmissionStatus, meta SubmissionMeta, createdAt, updatedAt time.Time) Submission {
-	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC()}
+	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC(), false}
 }
 
 func (s Submission) ID() SubmissionID         { return s.id }
@@ -308,6 +311,17 @@ func (s Submission) CreatedAt() time.Time     { return s.createdAt }
 func (s Submission) UpdatedAt() time.Time     { return s.updatedAt }
 func (s Submission) IsSpam() bool             { return s.status == SubmissionSpam }
 
+// MailHeld reports whether the spam filter caught the submission on
+// arrival, so that its notification and autoresponse were never queued.
+func (s Submission) MailHeld() bool { return s.mailHeld }
+
+// RehydrateMailHeld returns s with its stored mail_held flag, which
+// RehydrateSubmission leaves false.
+func (s Submission) RehydrateMailHeld(held bool) Submission {
+	s.mailHeld = held
+	return s
+}
+
 // Get returns the first value of a field, "" when it has none.
 func (s Submission) Get(field string) string {
 	for _, v := range s.values {
@@ -318,14 +332,36 @@ func (s Submission) Get(field string) string {
 	return ""
 }
 
-// SetStatus files the submission. Spam stays spam: its mail stays unsent,
-// and marking it otherwise would not send it now.
+// SetStatus files the submission. Spam leaves spam only through NotSpam,
+// which also queues the mail the spam filter held back; filing it as
+// anything else here would leave that mail unsent.
 func (s *Submission) SetStatus(to SubmissionStatus, now time.Time) error {
 	if s.status == SubmissionSpam && to != SubmissionSpam {
-		return E(KindConflict, "submission_is_spam", "Spam cannot change status.")
+		return E(KindConflict, "submission_is_spam", "Spam cannot change status: mark it not spam instead.")
 	}
 	s.status, s.updatedAt = to, Timestamp(now)
 	return nil
+}
+
+// ErrNotSpam is NotSpam's answer for a submission that is not spam.
+var ErrNotSpam = E(KindConflict, "submission_not_spam", "The submission is not spam.")
+
+// NotSpam files spam as to (new or read): the spam filter, or whoever
+// marked it, was wrong. It returns whether the submission's mail had been
+// held back on arrival, in which case the caller queues it, as Submit
+// would have; the submission holds none afterwards, so its mail is queued
+// once however often it goes to spam and back. A submission that is not
+// spam returns ErrNotSpam.
+func (s *Submission) NotSpam(to SubmissionStatus, now time.Time) (held bool, err error) {
+	if s.status != SubmissionSpam {
+		return false, ErrNotSpam
+	}
+	if to != SubmissionNew && to != SubmissionRead {
+		return false, Invalid(FieldError{"status", "unknown_value", "A submission that is not spam becomes new or read."})
+	}
+	held = s.mailHeld
+	s.status, s.mailHeld, s.updatedAt = to, false, Timestamp(now)
+	return held, nil
 }
 
 // Redirect URL helpers for the browser flow.

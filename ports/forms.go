@@ -83,6 +83,28 @@ type SubmissionStore interface {
 	// each. A submission is reported by one caller only, however many
 	// delete at once.
 	DeleteOlderThan(ctx context.Context, form domain.FormID, t time.Time, limit int) ([]domain.SubmissionRef, error)
+	// Recent returns the newest limit submissions of ws across its forms,
+	// newest first, with their forms' names, in one query. It reads no
+	// values: a summary stays small however large the submissions are.
+	Recent(ctx context.Context, ws domain.WorkspaceID, limit int) ([]RecentSubmission, error)
+}
+
+// RecentSubmission is a submission as a summary of a workspace lists it:
+// what it is and where it went, not what it says.
+type RecentSubmission struct {
+	ID        domain.SubmissionID
+	Form      domain.FormID
+	FormName  string
+	Status    domain.SubmissionStatus
+	CreatedAt time.Time
+}
+
+// OutboxHealth sums up a workspace's unsent mail: how many messages wait
+// (pending), were refused for good (failed) or ran out of attempts (dead),
+// and when the oldest pending one was queued (zero when none is).
+type OutboxHealth struct {
+	Pending, Failed, Dead int
+	OldestPending         time.Time
 }
 
 // OutboxStore keeps the messages waiting to be sent.
@@ -105,4 +127,7 @@ type OutboxStore interface {
 	// DeletePendingTo deletes unsent messages of ws addressed to email
 	// (any recipient, or naming it in Reply-To) and returns the count.
 	DeletePendingTo(ctx context.Context, ws domain.WorkspaceID, email domain.Email) (int, error)
+	// Health counts the unsent messages of ws by status, in one query
+	// that reads only unsent rows.
+	Health(ctx context.Context, ws domain.WorkspaceID) (OutboxHealth, error)
 }

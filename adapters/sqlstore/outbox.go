@@ -214,6 +214,62 @@ func (s outboxStore) List(ctx context.Context, ws domain.WorkspaceID, status *do
 	return ms, next, nil
 }
 
+// Health groups the unsent messages of ws by status, reading the index on
+// (workspace_id, status, created_at) only: sent mail, however much, is
+// never read. The oldest pending time comes back as text on SQLite, where
+// an aggregate has no declared type, and as a time on PostgreSQL.
+func (s outboxStore) Health(ctx context.Context, ws domain.WorkspaceID) (ports.OutboxHealth, error) {
+	var h ports.OutboxHealth
+	type group struct {
+		status string
+		n      int
+		oldest any
+	}
+	gs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT status, COUNT(*), MIN(created_at) FROM outbox_messages
+		WHERE workspace_id = ? AND status IN ('pending', 'failed', 'dead') GROUP BY status`),
+		func(sc scanner) (g group, err error) { return g, sc.Scan(&g.status, &g.n, &g.oldest) }, ws.String())
+	if err != nil {
+		return h, fmt.Errorf("outbox health of %s: %w", ws, err)
+	}
+	for _, g := range gs {
+		switch g.status {
+		case domain.OutboxPending.String():
+			h.Pending = g.n
+			if h.OldestPending, err = aggregateTime(g.oldest); err != nil {
+				return h, fmt.Errorf("outbox health of %s: oldest pending: %w", ws, err)
+			}
+		case domain.OutboxFailed.String():
+			h.Failed = g.n
+		case domain.OutboxDead.String():
+			h.Dead = g.n
+		}
+	}
+	return h, nil
+}
+
+// aggregateTime reads a MIN or MAX of a timestamp column: a time on
+// PostgreSQL, the stored text on SQLite (its _time_format=sqlite layout).
+func aggregateTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return t.UTC(), nil
+	case []byte:
+		v = string(t)
+	}
+	str, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("unexpected %T", v)
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, str); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unreadable time %q", str)
+}
+
 // DeletePendingTo narrows the candidates with LIKE on the lower-cased
 // address columns, then keeps the messages that name email exactly,
 // ignoring case, as a recipient or as Reply-To. lower() folds ASCII only

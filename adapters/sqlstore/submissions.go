@@ -14,7 +14,7 @@ import (
 // submissionStore implements ports.SubmissionStore.
 type submissionStore struct{ *stores }
 
-const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at`
+const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at, mail_held`
 
 // valueJSON is one element of the field_values column. Rows written
 // before list existed lack it and read as false, which domain.Value.IsList
@@ -29,6 +29,7 @@ type submissionRow struct {
 	id, formID, workspaceID, status, values string
 	ipHash, userAgent, referrer, origin     string
 	createdAt, updatedAt                    time.Time
+	mailHeld                                bool
 }
 
 func decodeValues(s string) ([]domain.Value, error) {
@@ -54,12 +55,12 @@ func (r submissionRow) toDomain() (domain.Submission, error) {
 	}
 	meta := domain.SubmissionMeta{IPHash: r.ipHash, UserAgent: r.userAgent, Referrer: r.referrer, Origin: r.origin}
 	return domain.RehydrateSubmission(domain.SubmissionID(r.id), domain.FormID(r.formID), domain.WorkspaceID(r.workspaceID),
-		values, status, meta, r.createdAt, r.updatedAt), nil
+		values, status, meta, r.createdAt, r.updatedAt).RehydrateMailHeld(r.mailHeld), nil
 }
 
 func scanSubmission(sc scanner) (domain.Submission, error) {
 	var r submissionRow
-	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt)
+	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt, &r.mailHeld)
 	if err != nil {
 		return domain.Submission{}, err
 	}
@@ -99,17 +100,20 @@ func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
 		return fmt.Errorf("add submission %s: values: %w", sub.ID(), err)
 	}
 	m := sub.Meta()
-	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(sub.ID()), sub.Form().String(), sub.Workspace().String(), sub.Status().String(), string(values),
-		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), searchText(sub.Values()))
+		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), sub.MailHeld(), searchText(sub.Values()))
 	if err != nil {
 		return fmt.Errorf("add submission %s: %w", sub.ID(), err)
 	}
 	return nil
 }
 
+// Get locks the row in a PostgreSQL write transaction: a write decided on
+// its status (marking it not spam queues its held mail) must not race
+// another one.
 func (s submissionStore) Get(ctx context.Context, ws domain.WorkspaceID, id domain.SubmissionID) (domain.Submission, error) {
-	sub, err := scanSubmission(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+submissionColumns+` FROM submissions WHERE workspace_id = ? AND id = ?`),
+	sub, err := scanSubmission(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+submissionColumns+` FROM submissions WHERE workspace_id = ? AND id = ?`+s.forUpdate()),
 		ws.String(), string(id)))
 	if isNoRows(err) {
 		return domain.Submission{}, domain.ErrNotFound
@@ -121,8 +125,8 @@ func (s submissionStore) Get(ctx context.Context, ws domain.WorkspaceID, id doma
 }
 
 func (s submissionStore) Update(ctx context.Context, sub domain.Submission) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE submissions SET status = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`),
-		sub.Status().String(), sub.UpdatedAt(), sub.Workspace().String(), string(sub.ID()))
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE submissions SET status = ?, updated_at = ?, mail_held = ? WHERE workspace_id = ? AND id = ?`),
+		sub.Status().String(), sub.UpdatedAt(), sub.MailHeld(), sub.Workspace().String(), string(sub.ID()))
 	if err == nil {
 		err = affected(res)
 	}
@@ -196,6 +200,33 @@ func (s submissionStore) List(ctx context.Context, ws domain.WorkspaceID, form d
 		last = string(subs[len(subs)-1].ID())
 	}
 	return subs, last, nil
+}
+
+// Recent reads the newest submissions of ws along the index on
+// (workspace_id, created_at), joined to their forms for the names; ties
+// in created_at fall back to the ID, which grows with time too.
+func (s submissionStore) Recent(ctx context.Context, ws domain.WorkspaceID, limit int) ([]ports.RecentSubmission, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT s.id, s.form_id, f.name, s.status, s.created_at
+		FROM submissions s JOIN forms f ON f.id = s.form_id
+		WHERE s.workspace_id = ? ORDER BY s.created_at DESC, s.id DESC LIMIT ?`),
+		func(sc scanner) (r ports.RecentSubmission, err error) {
+			var id, form, status string
+			if err := sc.Scan(&id, &form, &r.FormName, &status, &r.CreatedAt); err != nil {
+				return r, err
+			}
+			if r.Status, err = domain.ParseSubmissionStatus(status); err != nil {
+				return r, fmt.Errorf("submission %s: stored status %q: %w", id, status, err)
+			}
+			r.ID, r.Form, r.CreatedAt = domain.SubmissionID(id), domain.FormID(form), r.CreatedAt.UTC()
+			return r, nil
+		}, ws.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent submissions of %s: %w", ws, err)
+	}
+	return rs, nil
 }
 
 // DeleteMatching narrows the candidates with LIKE on search_text, then

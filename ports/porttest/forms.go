@@ -510,6 +510,7 @@ func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	spamAndSummaries(t, open)
 }
 
 func outbox(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
@@ -944,7 +945,7 @@ func formView(f domain.Form) string {
 
 func submissionView(s domain.Submission) string {
 	values := idsOf(s.Values(), func(v domain.Value) string { return fmt.Sprintf("%q=%q list=%v", v.Field, v.Values, v.List) })
-	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()))
+	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s held=%v}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()), s.MailHeld())
 }
 
 func outboxView(o domain.OutboxMessage) string {

@@ -1,0 +1,20 @@
+-- +goose Up
+-- mail_held marks a submission the spam filter caught on arrival, whose
+-- notification and autoresponse were never queued: marking it not spam
+-- queues them then, once. A submission filed as spam later had its mail
+-- queued already and keeps mail_held false. Spam stored before this
+-- column existed counts as held when none of its mail is queued.
+ALTER TABLE submissions ADD COLUMN mail_held INTEGER NOT NULL DEFAULT 0;
+UPDATE submissions SET mail_held = 1 WHERE status = 'spam'
+    AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.submission_id = submissions.id);
+
+-- A workspace's newest submissions across its forms (the console's
+-- overview) and its unsent mail by status (the mail queue's health) are
+-- each one range of an index.
+CREATE INDEX submissions_workspace_created ON submissions (workspace_id, created_at);
+CREATE INDEX outbox_messages_workspace_status ON outbox_messages (workspace_id, status, created_at);
+
+-- +goose Down
+DROP INDEX outbox_messages_workspace_status;
+DROP INDEX submissions_workspace_created;
+ALTER TABLE submissions DROP COLUMN mail_held;
