@@ -1,0 +1,321 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/keelhq/keel/test/browser"
+	"github.com/keelhq/keel/test/keelproc"
+)
+
+// crawlPages bounds the crawl: the seeded workspace has a few dozen pages,
+// and a link that makes new links forever (a cursor loop) must end the
+// test with an error rather than its timeout.
+const crawlPages = 150
+
+// crawlTimeout bounds the whole crawl: each page costs a navigation, one
+// run of axe-core and a screenshot, about a second.
+const crawlTimeout = 6 * time.Minute
+
+// crawlWidth is the narrowest screen the console promises to work on.
+const crawlWidth = 360
+
+// TestCrawlEveryPage signs in as the owner of a workspace that holds a
+// form, a submission, an entry, an API key, an invitation, a webhook and
+// queued mail, then follows every same-origin link under /console/ from
+// the workspace list, breadth first. On every page it runs axe-core and
+// fails on a serious or critical violation, checks the security headers,
+// checks that the page fits 360 px (the document does not scroll sideways
+// and every table sits in a scroll wrapper) and saves a screenshot to
+// $KEEL_ARTIFACTS/console/<path>.png. Pages other areas add are checked as
+// soon as a link reaches them.
+func TestCrawlEveryPage(t *testing.T) {
+	// The dispatcher is off so that the queued mail and the webhook's
+	// delivery stay in the outbox for their pages to show, and nothing
+	// tries to reach the webhook's host.
+	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off"})
+	seedWorkspace(t, p)
+	origin, err := url.Parse(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := screenshotDir(t)
+	t.Logf("screenshots in %s", shots)
+
+	ctx := browser.New(t, crawlTimeout)
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	err = chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			// Policy violations land here. A page answered 404 (a
+			// navigation link to an area not built yet) is logged as a
+			// failed network load, which is not the page's fault.
+			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+				problems = append(problems, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	// Headless Chromium keeps its window at least 500 px wide, so the
+	// 360 px screen is emulated rather than asked of the window.
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(crawlWidth, 800),
+		chromedp.Navigate(p.URL+"/console/sign-in"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), crawlOwner),
+		chromedp.SendKeys(chromedp.ID("password"), crawlPassword),
+		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+
+	seen := map[string]bool{}
+	queue := []string{"/console/workspaces"}
+	seen[crawlKey(queue[0])] = true
+	visited := 0
+	for len(queue) > 0 {
+		target := queue[0]
+		queue = queue[1:]
+		if visited == crawlPages {
+			t.Fatalf("more than %d pages reachable; the next is %s", crawlPages, target)
+		}
+		visited++
+		links := checkPage(t, ctx, p.URL, target, shots)
+		for _, l := range links {
+			u, err := url.Parse(l)
+			if err != nil || u.Host != origin.Host || !crawlable(u.Path) {
+				continue
+			}
+			next := u.RequestURI()
+			if k := crawlKey(next); !seen[k] {
+				seen[k] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	t.Logf("crawled %d pages", visited)
+	// The crawl must reach the pages that exist, or it checks nothing.
+	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit"} {
+		if !seen[crawlKey(want)] {
+			t.Errorf("the crawl never reached %s", want)
+		}
+	}
+	// A last round trip makes sure the listener handled every event.
+	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, pr := range problems {
+		t.Errorf("a page reported %s", pr)
+	}
+}
+
+const (
+	crawlOwner    = "owner@example.com"
+	crawlPassword = "correct horse battery"
+)
+
+// seedWorkspace gives the crawl something on every page: the instance's
+// owner (an instance administrator, so the admin pages are linked), a
+// second user, and a workspace with a form, a submission, a post, an API
+// key, an invitation and a webhook.
+func seedWorkspace(t *testing.T, p *keelproc.Proc) {
+	t.Helper()
+	var setup struct{ Token string }
+	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": crawlOwner, "password": crawlPassword, "name": "Olive Owner"}, 201, &setup)
+	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	var user struct{ ID string }
+	p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": "eddie@example.com", "password": crawlPassword, "name": "Eddie Editor"}, 201, &user)
+	p.MustCall(t, "POST", "/v1/workspaces/site/members", setup.Token, map[string]any{"user_id": user.ID, "role": "editor"}, 201, nil)
+	p.MustCall(t, "POST", "/v1/workspaces/site/invitations", setup.Token, map[string]any{"email": "vera@example.com", "role": "viewer"}, 201, nil)
+	p.MustCall(t, "POST", "/v1/workspaces/site/api-keys", setup.Token, map[string]any{"name": "build", "scopes": []string{"content:read"}}, 201, nil)
+	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks", setup.Token, map[string]any{"url": "https://hooks.example.com/keel", "events": []string{"submission.created"}, "description": "CRM"}, 201, nil)
+	var form struct{ ID string }
+	p.MustCall(t, "POST", "/v1/workspaces/site/forms", setup.Token, map[string]any{
+		"name": "Contact the harbour",
+		"fields": []map[string]any{
+			{"name": "email", "label": "E-mail", "type": "email", "required": true},
+			{"name": "message", "label": "Message", "type": "textarea"},
+		},
+		"notify": map[string]any{"recipients": []string{"team@example.com"}},
+	}, 201, &form)
+	p.MustCall(t, "POST", "/v1/forms/"+form.ID+"/submissions", "", map[string]any{"email": "visitor@example.com", "message": "A berth for a small boat, please."}, 201, nil)
+	p.MustCall(t, "POST", "/v1/workspaces/site/entries", setup.Token, map[string]any{"kind": "post", "title": "Winter opening hours", "body": "# Hours\n\nOpen *daily*.", "tags": []string{"News"}}, 201, nil)
+}
+
+// crawlable says whether the crawl follows a link to path: console pages,
+// but not the stylesheet, downloads (exports) or sign-out, which is a
+// form anyway.
+func crawlable(path string) bool {
+	if !strings.HasPrefix(path, "/console/") || strings.HasPrefix(path, "/console/static/") {
+		return false
+	}
+	if strings.HasSuffix(path, "/export") || strings.Contains(path, "/export/") || strings.HasSuffix(path, "/sign-out") {
+		return false
+	}
+	return true
+}
+
+// crawlKey names a page for the crawl: its path and the names of its
+// query parameters, so that a table's filters and its next page are each
+// visited once, not once per value or cursor.
+func crawlKey(requestURI string) string {
+	u, err := url.Parse(requestURI)
+	if err != nil {
+		return requestURI
+	}
+	names := make([]string, 0, len(u.Query()))
+	for k := range u.Query() {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return u.Path + "?" + strings.Join(names, "&")
+}
+
+// pageLayout is what checkPage measures of a page at 360 px.
+type pageLayout struct {
+	ScrollWidth int      `json:"scrollWidth"`
+	ClientWidth int      `json:"clientWidth"`
+	BareTables  []string `json:"bareTables"`
+	Links       []string `json:"links"`
+}
+
+// checkPage opens target, checks it and returns the links it holds.
+func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []string {
+	t.Helper()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(base+target))
+	if err != nil {
+		t.Errorf("%s: open: %v", target, err)
+		return nil
+	}
+	switch {
+	case resp.Status >= 500:
+		t.Errorf("%s: status %d", target, resp.Status)
+	case resp.Status != 200:
+		// The workspace navigation links every area, also those not
+		// built yet; their 404 page is checked like any other.
+		t.Logf("%s: status %d", target, resp.Status)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasSuffix(loc, "/console/sign-in") && !strings.HasSuffix(target, "/sign-in") {
+		t.Errorf("%s: sent to the sign-in page: the crawl lost its session", target)
+	}
+	checkHeaders(t, target, resp.Headers)
+
+	lay, err := chromedp.Run(ctx, chromedp.Evaluate[pageLayout](`({
+		scrollWidth: document.documentElement.scrollWidth,
+		clientWidth: document.documentElement.clientWidth,
+		bareTables: [...document.querySelectorAll("table")].filter(t => !t.closest(".scroll")).map(t => t.outerHTML.slice(0, 120)),
+		links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+	})`))
+	if err != nil {
+		t.Errorf("%s: measure: %v", target, err)
+		return nil
+	}
+	if lay.ScrollWidth > crawlWidth {
+		t.Errorf("%s: the document is %d px wide at %d px (client width %d): it scrolls sideways", target, lay.ScrollWidth, crawlWidth, lay.ClientWidth)
+	}
+	for _, tb := range lay.BareTables {
+		t.Errorf("%s: a table outside a <div class=\"scroll\"> wrapper: %s…", target, tb)
+	}
+
+	vs, err := browser.Axe(ctx)
+	if err != nil {
+		t.Errorf("%s: %v", target, err)
+	}
+	for _, v := range vs {
+		if v.Serious() {
+			t.Errorf("%s: axe-core: %s", target, v)
+		} else {
+			t.Logf("%s: axe-core (accepted): %s (%s): %s", target, v.ID, v.Impact, v.Help)
+		}
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Errorf("%s: screenshot: %v", target, err)
+		return lay.Links
+	}
+	file := filepath.Join(shots, shotName(target))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return lay.Links
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._/-]+`)
+
+// shotName is the screenshot's file under the screenshot folder: the
+// page's path below /console/ and its query, as a file name.
+func shotName(requestURI string) string {
+	name := strings.TrimPrefix(requestURI, "/console/")
+	name = strings.Replace(name, "?", "_", 1)
+	name = unsafeName.ReplaceAllString(name, "_")
+	return name + ".png"
+}
+
+// checkHeaders checks what every console response must carry: a CSP
+// that allows no inline script or style and no framing.
+func checkHeaders(t *testing.T, target string, h network.Headers) {
+	t.Helper()
+	get := func(name string) string {
+		for k, v := range h {
+			if strings.EqualFold(k, name) {
+				return fmt.Sprint(v)
+			}
+		}
+		return ""
+	}
+	csp := get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	if directives["frame-ancestors"] != "'none'" {
+		t.Errorf("%s: Content-Security-Policy %q does not say frame-ancestors 'none'", target, csp)
+	}
+	script, ok := directives["script-src"]
+	if !ok {
+		script = directives["default-src"]
+	}
+	if script == "" {
+		t.Errorf("%s: Content-Security-Policy %q does not restrict scripts", target, csp)
+	}
+	for _, bad := range []string{"'unsafe-inline'", "'unsafe-eval'", "*", "data:"} {
+		if slices.Contains(strings.Fields(csp), bad) {
+			t.Errorf("%s: Content-Security-Policy %q allows %s", target, csp, bad)
+		}
+	}
+	if get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options is %q", target, get("X-Content-Type-Options"))
+	}
+}
