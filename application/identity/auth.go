@@ -17,6 +17,11 @@ type LoginResult struct {
 	Token     string
 	ExpiresAt time.Time
 	User      domain.User
+	// Challenge, with domain.ErrSecondFactorRequired, is the token that
+	// CompleteSecondFactor takes with a code, usable until
+	// ChallengeExpiresAt; Token is then empty.
+	Challenge          string
+	ChallengeExpiresAt time.Time
 }
 
 // SetupInput creates the first administrator.
@@ -100,7 +105,9 @@ type LoginInput struct {
 // client IP, with growing delays, and under a much higher ceiling per
 // account, so that guessing from some addresses does not lock the owner
 // out at another (domain.ErrRateLimited with a retry delay). Every
-// attempt is audited.
+// attempt is audited. A right password for an account with two-factor
+// authentication on returns domain.ErrSecondFactorRequired with a
+// challenge in the result instead of a session (CompleteSecondFactor).
 func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) (_ LoginResult, err error) {
 	ctx, end := usecase.Start(ctx, "identity.Login")
 	defer end(&err)
@@ -174,8 +181,6 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 		}
 		return LoginResult{}, domain.ErrInvalidCreds
 	}
-	s.perAccountIP.Succeed(ctx, pairKey)
-	s.perAccount.Succeed(ctx, accountKey)
 	var newHash string
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
@@ -190,12 +195,26 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 				return fmt.Errorf("save rehashed password: %w", err)
 			}
 		}
+		// With two-factor authentication on, the password earns a
+		// challenge rather than a session (twofactor.go).
+		if res, err = s.secondFactorChallenge(ctx, st, p, u); err != nil || res.Challenge != "" {
+			return err
+		}
 		if res, err = s.startSession(ctx, st, u); err != nil {
 			return err
 		}
 		actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
 		return s.audit(ctx, st, actor, "", "login.succeeded", "user", string(u.ID()), nil)
 	})
+	if err == nil && res.Challenge != "" {
+		// The failures stay counted until a code finishes the login: a
+		// right password must not reset the budget of code guesses.
+		return res, domain.ErrSecondFactorRequired
+	}
+	if err == nil {
+		s.perAccountIP.Succeed(ctx, pairKey)
+		s.perAccount.Succeed(ctx, accountKey)
+	}
 	return res, err
 }
 

@@ -78,6 +78,10 @@ type Config struct {
 	// function because the default is known only once the server
 	// listens. "http://localhost" when nil.
 	LinkBase func() string
+	// Sealer encrypts the TOTP secrets of two-factor authentication at
+	// rest (KEEL_SECRET_KEY); when nil, enrolment answers
+	// domain.ErrTwoFactorUnavailable (twofactor.go).
+	Sealer *domain.SecretSealer
 }
 
 // Service runs the identity use cases.
@@ -101,6 +105,7 @@ type Service struct {
 	workspaces      WorkspacePolicy
 	publicChanged   func()
 	linkBase        func() string
+	sealer          *domain.SecretSealer
 	// reloadFailures counts policy reloads that failed after a commit.
 	reloadFailures metric.Int64Counter
 
@@ -171,6 +176,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		workspaces:     cfg.Workspaces.withDefaults(),
 		publicChanged:  cfg.PublicChanged,
 		linkBase:       cfg.LinkBase,
+		sealer:         cfg.Sealer,
 		reloadFailures: reloadFailures,
 	}, nil
 }

@@ -1,0 +1,440 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel/application/usecase"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// totpIssuer names Keel in authenticator apps.
+const totpIssuer = "Keel"
+
+// TwoFactorStatus is what a user's account shows about two-factor
+// authentication.
+type TwoFactorStatus struct {
+	// Enabled: logins need a code. Pending: an enrolment waits for its
+	// first code.
+	Enabled, Pending  bool
+	EnabledAt         *time.Time
+	RecoveryCodesLeft int
+	// Available is false when the server has no secret key, so that
+	// nobody can enrol.
+	Available bool
+}
+
+// TwoFactorEnrolment is a started enrolment: the secret, shown this once,
+// in base32 and as the otpauth:// URI a QR code carries.
+type TwoFactorEnrolment struct {
+	Secret, URI string
+}
+
+// SecondFactorProof is what a change to two-factor authentication needs
+// besides the session: the account's password, or a current code or an
+// unused recovery code.
+type SecondFactorProof struct {
+	Password, Code, RecoveryCode string
+}
+
+// TwoFactorStatus reports p's two-factor authentication.
+func (s *Service) TwoFactorStatus(ctx context.Context, p domain.Principal) (_ TwoFactorStatus, err error) {
+	ctx, end := usecase.Start(ctx, "identity.TwoFactorStatus")
+	defer end(&err)
+	if err := requireUser(p); err != nil {
+		return TwoFactorStatus{}, err
+	}
+	st := TwoFactorStatus{Available: s.sealer != nil}
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, stores ports.Stores) error {
+		tf, err := stores.TwoFactor().Get(ctx, p.User())
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st.Enabled, st.Pending = tf.Enabled(), !tf.Enabled()
+		st.EnabledAt, st.RecoveryCodesLeft = tf.EnabledAt(), tf.RecoveryCodesLeft()
+		return nil
+	})
+	return st, err
+}
+
+// StartTwoFactor makes p a new TOTP secret, stores it sealed as a pending
+// enrolment (replacing a pending one) and returns it, for the user's app.
+// It is domain.ErrTwoFactorEnabled when two-factor authentication is
+// already on, and domain.ErrTwoFactorUnavailable without a secret key.
+func (s *Service) StartTwoFactor(ctx context.Context, p domain.Principal) (_ TwoFactorEnrolment, err error) {
+	ctx, end := usecase.Start(ctx, "identity.StartTwoFactor")
+	defer end(&err)
+	if err := requireUser(p); err != nil {
+		return TwoFactorEnrolment{}, err
+	}
+	if s.sealer == nil {
+		return TwoFactorEnrolment{}, domain.ErrTwoFactorUnavailable
+	}
+	secret := domain.NewTOTPSecret()
+	sealed := s.sealer.Seal(secret, p.User().String())
+	var u domain.User
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		var err error
+		if u, err = st.Users().Get(ctx, p.User()); err != nil {
+			return err
+		}
+		tf, err := st.TwoFactor().Get(ctx, p.User())
+		switch {
+		case err == nil && tf.Enabled():
+			return domain.ErrTwoFactorEnabled
+		case err != nil && !errors.Is(err, domain.ErrNotFound):
+			return err
+		}
+		if err := st.TwoFactor().Put(ctx, domain.NewTwoFactor(p.User(), sealed, s.now())); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, "", "two_factor.enrolment_started", "user", p.User().String(), nil)
+	})
+	if err != nil {
+		return TwoFactorEnrolment{}, err
+	}
+	return TwoFactorEnrolment{Secret: domain.EncodeTOTPSecret(secret), URI: domain.TOTPURI(totpIssuer, u.Email().String(), secret)}, nil
+}
+
+// errWrongCode answers a code that does not confirm an enrolment or prove
+// a change: a field error, since the caller is signed in.
+var errWrongCode = domain.Invalid(domain.FieldError{Field: "code", Code: "invalid_code", Message: "The code is wrong or expired; type the one your app shows now."})
+
+// ConfirmTwoFactor turns p's pending enrolment on with a current code
+// from the app, and returns the new recovery codes, shown this once. It
+// is domain.ErrTwoFactorNotStarted without a pending enrolment and a
+// validation error for a wrong code.
+func (s *Service) ConfirmTwoFactor(ctx context.Context, p domain.Principal, code string) (_ []string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.ConfirmTwoFactor")
+	defer end(&err)
+	if err := requireUser(p); err != nil {
+		return nil, err
+	}
+	if s.sealer == nil {
+		return nil, domain.ErrTwoFactorUnavailable
+	}
+	var tf domain.TwoFactor
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		tf, err = st.TwoFactor().Get(ctx, p.User())
+		if errors.Is(err, domain.ErrNotFound) {
+			return domain.ErrTwoFactorNotStarted
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tf.Enabled() {
+		return nil, domain.ErrTwoFactorEnabled
+	}
+	secret, err := s.sealer.Open(tf.SealedSecret(), p.User().String())
+	if err != nil {
+		return nil, err
+	}
+	step, ok := domain.MatchTOTP(secret, code, s.now(), tf.LastStep())
+	if !ok {
+		return nil, errWrongCode
+	}
+	codes, hashes := domain.NewRecoveryCodes()
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		cur, err := st.TwoFactor().Get(ctx, p.User())
+		if errors.Is(err, domain.ErrNotFound) {
+			return domain.ErrTwoFactorNotStarted
+		}
+		if err != nil {
+			return err
+		}
+		// Another start replaced the secret the code was checked against.
+		if !bytes.Equal(cur.SealedSecret(), tf.SealedSecret()) {
+			return domain.ErrTwoFactorNotStarted
+		}
+		if err := cur.Confirm(step, hashes, s.now()); err != nil {
+			return err
+		}
+		if err := st.TwoFactor().Put(ctx, cur); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, "", "two_factor.enabled", "user", p.User().String(), nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// DisableTwoFactor turns p's two-factor authentication off, given the
+// account's password or a code (SecondFactorProof). It is
+// domain.ErrTwoFactorNotEnabled when it is off; a wrong proof is a
+// validation error and counts as a failed login for the account.
+func (s *Service) DisableTwoFactor(ctx context.Context, p domain.Principal, proof SecondFactorProof) (err error) {
+	ctx, end := usecase.Start(ctx, "identity.DisableTwoFactor")
+	defer end(&err)
+	return s.changeTwoFactor(ctx, p, proof, "two_factor.disabled", func(ctx context.Context, st ports.Stores, _ *domain.TwoFactor) error {
+		return st.TwoFactor().Delete(ctx, p.User())
+	})
+}
+
+// RegenerateRecoveryCodes replaces every recovery code of p, given the
+// password or a code, and returns the new ones, shown this once; the old
+// ones stop working. Errors as DisableTwoFactor.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p domain.Principal, proof SecondFactorProof) (_ []string, err error) {
+	ctx, end := usecase.Start(ctx, "identity.RegenerateRecoveryCodes")
+	defer end(&err)
+	codes, hashes := domain.NewRecoveryCodes()
+	err = s.changeTwoFactor(ctx, p, proof, "two_factor.recovery_codes_regenerated", func(ctx context.Context, st ports.Stores, tf *domain.TwoFactor) error {
+		tf.SetRecoveryCodes(hashes)
+		return st.TwoFactor().Put(ctx, *tf)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// changeTwoFactor checks proof for p's enabled two-factor authentication,
+// then runs change and audits action in one transaction. A password is
+// verified before the transaction (hashing is slow); a code is checked
+// and spent inside it, so that it works once.
+func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof SecondFactorProof, action string, change func(context.Context, ports.Stores, *domain.TwoFactor) error) error {
+	if err := requireUser(p); err != nil {
+		return err
+	}
+	if proof.Password == "" && proof.Code == "" && proof.RecoveryCode == "" {
+		return domain.Invalid(domain.FieldError{Field: "password", Code: "required", Message: "Give your password, a code from your app, or a recovery code."})
+	}
+	var u domain.User
+	err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		u, err = st.Users().Get(ctx, p.User())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	pairKey, accountKey := "account-ip:"+u.Email().String()+" "+p.Client().IP, "account:"+u.Email().String()
+	if ok, wait := s.perAccountIP.Check(ctx, pairKey); !ok {
+		return domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if ok, wait := s.perAccount.Check(ctx, accountKey); !ok {
+		return domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	fail := func(err error) error {
+		s.perAccountIP.Fail(ctx, pairKey)
+		s.perAccount.Fail(ctx, accountKey)
+		return err
+	}
+	if proof.Password != "" {
+		pw := proof.Password
+		if len(pw) > domain.MaxPasswordLen {
+			pw = pw[:domain.MaxPasswordLen]
+		}
+		ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash())
+		if err != nil {
+			return fmt.Errorf("verify password: %w", err)
+		}
+		if !ok {
+			return fail(domain.Invalid(domain.FieldError{Field: "password", Code: "wrong_password", Message: "The password is wrong."}))
+		}
+	}
+	wrong := false
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		tf, err := st.TwoFactor().Get(ctx, p.User())
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) {
+			return domain.ErrTwoFactorNotEnabled
+		}
+		if err != nil {
+			return err
+		}
+		if proof.Password == "" {
+			if err := s.spendSecondFactor(&tf, proof.Code, proof.RecoveryCode); errors.Is(err, domain.ErrSecondFactorInvalid) {
+				wrong = true
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := st.TwoFactor().Put(ctx, tf); err != nil {
+				return err
+			}
+		}
+		if err := change(ctx, st, &tf); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, "", action, "user", p.User().String(), nil)
+	})
+	if err == nil && wrong {
+		return fail(errWrongCode)
+	}
+	return err
+}
+
+// spendSecondFactor checks a TOTP code, or else a recovery code, against
+// tf and spends it: the code's step becomes the last used, the recovery
+// code is dropped. domain.ErrSecondFactorInvalid when it does not match.
+func (s *Service) spendSecondFactor(tf *domain.TwoFactor, code, recovery string) error {
+	if code == "" {
+		if recovery == "" {
+			return domain.ErrSecondFactorInvalid
+		}
+		return tf.UseRecoveryCode(recovery)
+	}
+	if s.sealer == nil {
+		return domain.ErrTwoFactorUnavailable
+	}
+	secret, err := s.sealer.Open(tf.SealedSecret(), tf.User().String())
+	if err != nil {
+		return err
+	}
+	step, ok := domain.MatchTOTP(secret, code, s.now(), tf.LastStep())
+	if !ok {
+		return domain.ErrSecondFactorInvalid
+	}
+	return tf.UseStep(step)
+}
+
+// secondFactorChallenge starts a login challenge for u inside Login's
+// transaction when u's two-factor authentication is on; otherwise it
+// returns an empty result.
+func (s *Service) secondFactorChallenge(ctx context.Context, st ports.Stores, p domain.Principal, u domain.User) (LoginResult, error) {
+	tf, err := st.TwoFactor().Get(ctx, u.ID())
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) {
+		return LoginResult{}, nil
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	token, hash := domain.NewLoginChallengeToken()
+	c := domain.NewLoginChallenge(u.ID(), hash, s.now())
+	if err := st.LoginChallenges().Add(ctx, c); err != nil {
+		return LoginResult{}, err
+	}
+	if err := s.audit(ctx, st, p, "", "login.second_factor_required", "user", u.ID().String(), nil); err != nil {
+		return LoginResult{}, err
+	}
+	return LoginResult{Challenge: token, ChallengeExpiresAt: c.ExpiresAt()}, nil
+}
+
+// SecondFactorInput finishes a login: the challenge that Login returned
+// and a TOTP code or a recovery code.
+type SecondFactorInput struct {
+	Challenge, Code, RecoveryCode string
+}
+
+// CompleteSecondFactor finishes a login that Login answered with
+// domain.ErrSecondFactorRequired: with a current code not used before, or
+// an unused recovery code (which it spends), it starts a session. A wrong
+// code is domain.ErrSecondFactorInvalid and counts as a failed login for
+// the account (the login throttling); a challenge is
+// domain.ErrLoginChallengeUnusable once used, after
+// domain.LoginChallengeMaxAttempts wrong codes, or after
+// domain.LoginChallengeTTL. Every attempt is audited.
+func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, in SecondFactorInput) (_ LoginResult, err error) {
+	ctx, end := usecase.Start(ctx, "identity.CompleteSecondFactor")
+	defer end(&err)
+	if ok, wait := s.perIP.Allow(ctx, "ip:"+p.Client().IP); !ok {
+		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if !domain.IsLoginChallengeToken(in.Challenge) {
+		return LoginResult{}, domain.ErrLoginChallengeUnusable
+	}
+	hash := domain.HashSecret(in.Challenge)
+	var u domain.User
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		c, err := st.LoginChallenges().GetByTokenHash(ctx, hash)
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !c.Usable(s.now())) {
+			return domain.ErrLoginChallengeUnusable
+		}
+		if err != nil {
+			return err
+		}
+		u, err = st.Users().Get(ctx, c.User())
+		return err
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	pairKey, accountKey := "account-ip:"+u.Email().String()+" "+p.Client().IP, "account:"+u.Email().String()
+	if ok, wait := s.perAccountIP.Check(ctx, pairKey); !ok {
+		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if ok, wait := s.perAccount.Check(ctx, accountKey); !ok {
+		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	var (
+		res   LoginResult
+		wrong bool
+	)
+	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		now := s.now()
+		c, err := st.LoginChallenges().GetByTokenHash(ctx, hash)
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !c.Usable(now)) {
+			return domain.ErrLoginChallengeUnusable
+		}
+		if err != nil {
+			return err
+		}
+		u, err := st.Users().Get(ctx, c.User())
+		if err != nil {
+			return err
+		}
+		tf, err := st.TwoFactor().Get(ctx, u.ID())
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) || (err == nil && !u.Active()) {
+			return domain.ErrLoginChallengeUnusable // turned off or disabled since the password
+		}
+		if err != nil {
+			return err
+		}
+		used := "totp"
+		if in.Code == "" {
+			used = "recovery_code"
+		}
+		if err := s.spendSecondFactor(&tf, in.Code, in.RecoveryCode); errors.Is(err, domain.ErrSecondFactorInvalid) {
+			// The failure is committed: it counts toward the challenge's
+			// attempts however the caller reacts.
+			wrong = true
+			c.Fail()
+			if err := st.LoginChallenges().Update(ctx, c); err != nil {
+				return err
+			}
+			return s.audit(ctx, st, p, "", "login.failed", "user", u.ID().String(), map[string]string{"reason": "wrong_second_factor"})
+		} else if err != nil {
+			return err
+		}
+		if err := c.Use(now); err != nil {
+			return err
+		}
+		if err := st.LoginChallenges().Update(ctx, c); err != nil {
+			return err
+		}
+		if err := st.TwoFactor().Put(ctx, tf); err != nil {
+			return err
+		}
+		if res, err = s.startSession(ctx, st, u); err != nil {
+			return err
+		}
+		actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
+		if used == "recovery_code" {
+			left := fmt.Sprint(tf.RecoveryCodesLeft())
+			if err := s.audit(ctx, st, actor, "", "two_factor.recovery_code_used", "user", u.ID().String(), map[string]string{"codes_left": left}); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, st, actor, "", "login.succeeded", "user", u.ID().String(), map[string]string{"second_factor": used})
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if wrong {
+		s.perAccountIP.Fail(ctx, pairKey)
+		s.perAccount.Fail(ctx, accountKey)
+		return LoginResult{}, domain.ErrSecondFactorInvalid
+	}
+	s.perAccountIP.Succeed(ctx, pairKey)
+	s.perAccount.Succeed(ctx, accountKey)
+	return res, nil
+}

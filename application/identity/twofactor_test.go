@@ -1,0 +1,282 @@
+package identity_test
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+)
+
+// newTwoFactorFixture is a fixture whose service has a secret key.
+func newTwoFactorFixture(t *testing.T) fixture {
+	t.Helper()
+	sealer, err := domain.NewSecretSealer(strings.Repeat("s", domain.MinSecretKeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFixtureWith(t, identity.Config{Sealer: sealer})
+}
+
+// code is what an authenticator app, pquerna/otp's, shows for secret at
+// the fixture's time plus skew.
+func (f fixture) code(t *testing.T, secret string, skew time.Duration) string {
+	t.Helper()
+	c, err := totp.GenerateCode(secret, f.clock.Now().Add(skew))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// twoFactorAudit returns how often each two-factor or login action is in
+// the instance's audit log.
+func (f fixture) twoFactorAudit(t *testing.T) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	err := f.db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		es, _, err := st.Audit().List(ctx, "", ports.Page{Limit: ports.MaxPageLimit})
+		for _, e := range es {
+			if a := e.Action; strings.HasPrefix(a, "two_factor.") || strings.HasPrefix(a, "login.") {
+				got[a]++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// enrol turns two-factor authentication on for p and returns the secret
+// and the recovery codes.
+func (f fixture) enrol(t *testing.T, p domain.Principal) (string, []string) {
+	t.Helper()
+	e, err := f.svc.StartTwoFactor(t.Context(), p)
+	if err != nil {
+		t.Fatalf("StartTwoFactor: %v", err)
+	}
+	codes, err := f.svc.ConfirmTwoFactor(t.Context(), p, f.code(t, e.Secret, 0))
+	if err != nil {
+		t.Fatalf("ConfirmTwoFactor: %v", err)
+	}
+	return e.Secret, codes
+}
+
+func login(f fixture, t *testing.T, pw string) (identity.LoginResult, error) {
+	return f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "ada@example.com", Password: pw})
+}
+
+// Enrolment needs a right code; then the password alone gets a challenge,
+// which a code finishes once, and a code works once.
+func TestTwoFactorLogin(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	e, err := f.svc.StartTwoFactor(t.Context(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.URI, "otpauth://totp/Keel:ada@example.com?") || !strings.Contains(e.URI, "secret="+e.Secret) {
+		t.Fatalf("URI = %s", e.URI)
+	}
+	if res, err := login(f, t, password); err != nil || res.Token == "" {
+		t.Fatalf("login with a pending enrolment = %v, want a session", err)
+	}
+	if _, err := f.svc.ConfirmTwoFactor(t.Context(), admin, f.code(t, e.Secret, -2*domain.TOTPPeriod)); domain.KindOf(err) != domain.KindInvalid {
+		t.Fatalf("confirm with a stale code = %v, want invalid", err)
+	}
+	confirming := f.code(t, e.Secret, 0)
+	recovery, err := f.svc.ConfirmTwoFactor(t.Context(), admin, confirming)
+	if err != nil || len(recovery) != domain.RecoveryCodeCount {
+		t.Fatalf("ConfirmTwoFactor = %v, %v", recovery, err)
+	}
+	if st, err := f.svc.TwoFactorStatus(t.Context(), admin); err != nil || !st.Enabled || st.RecoveryCodesLeft != 10 {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin); !errors.Is(err, domain.ErrTwoFactorEnabled) {
+		t.Fatalf("start while on = %v, want two_factor_enabled", err)
+	}
+
+	// A wrong password says nothing about two-factor authentication.
+	if _, err := login(f, t, "wrong password!"); !errors.Is(err, domain.ErrInvalidCreds) {
+		t.Fatalf("wrong password = %v, want invalid_credentials", err)
+	}
+	res, err := login(f, t, password)
+	if !errors.Is(err, domain.ErrSecondFactorRequired) || !domain.IsLoginChallengeToken(res.Challenge) || res.Token != "" || !res.ChallengeExpiresAt.Equal(f.clock.Now().Add(5*time.Minute)) {
+		t.Fatalf("right password = %+v, %v; want a challenge", res, err)
+	}
+	complete := func(challenge, code, rc string) (identity.LoginResult, error) {
+		return f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: challenge, Code: code, RecoveryCode: rc})
+	}
+	// The code that confirmed the enrolment was used.
+	if _, err := complete(res.Challenge, confirming, ""); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("the confirming code again = %v, want invalid_second_factor", err)
+	}
+	f.clock.Add(domain.TOTPPeriod)
+	code := f.code(t, e.Secret, 0)
+	done, err := complete(res.Challenge, code, "")
+	if err != nil || done.Token == "" {
+		t.Fatalf("right code = %v", err)
+	}
+	f.auth(t, done.Token)
+	if _, err := complete(res.Challenge, f.code(t, e.Secret, domain.TOTPPeriod), ""); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
+		t.Fatalf("a used challenge = %v, want login_challenge_unusable", err)
+	}
+	// A used code is refused on a new challenge too.
+	res, _ = login(f, t, password)
+	if _, err := complete(res.Challenge, code, ""); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("a used code = %v, want invalid_second_factor", err)
+	}
+	// A recovery code works once.
+	if done, err := complete(res.Challenge, "", strings.ToUpper(recovery[0])); err != nil || done.Token == "" {
+		t.Fatalf("recovery code = %v", err)
+	}
+	res, _ = login(f, t, password)
+	if _, err := complete(res.Challenge, "", recovery[0]); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("a used recovery code = %v, want invalid_second_factor", err)
+	}
+	if st, _ := f.svc.TwoFactorStatus(t.Context(), admin); st.RecoveryCodesLeft != 9 {
+		t.Fatalf("recovery codes left = %d, want 9", st.RecoveryCodesLeft)
+	}
+	// The challenge expires.
+	f.clock.Add(domain.LoginChallengeTTL)
+	if _, err := complete(res.Challenge, f.code(t, e.Secret, 0), ""); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
+		t.Fatalf("an expired challenge = %v, want login_challenge_unusable", err)
+	}
+	if _, err := complete("klc_nonsense", "123456", ""); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
+		t.Fatalf("a malformed challenge = %v, want login_challenge_unusable", err)
+	}
+	got := f.twoFactorAudit(t)
+	if got["two_factor.enrolment_started"] != 1 || got["two_factor.enabled"] != 1 || got["two_factor.recovery_code_used"] != 1 || got["login.second_factor_required"] != 3 {
+		t.Fatalf("audit = %v", got)
+	}
+}
+
+// A challenge takes five wrong codes; the wrong codes count toward the
+// account's login throttling, which a right password does not reset.
+func TestTwoFactorWrongCodesAreLimited(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	secret, _ := f.enrol(t, admin)
+	f.clock.Add(domain.TOTPPeriod)
+	res, _ := login(f, t, password)
+	wrong := func(challenge string) error {
+		_, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: challenge, Code: "000000"})
+		return err
+	}
+	for i := range domain.LoginChallengeMaxAttempts {
+		if err := wrong(res.Challenge); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+			t.Fatalf("wrong code %d = %v, want invalid_second_factor", i, err)
+		}
+	}
+	if _, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: res.Challenge, Code: f.code(t, secret, 0)}); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
+		t.Fatalf("the right code after five wrong ones = %v, want login_challenge_unusable", err)
+	}
+	// The right password gets a new challenge but does not reset the
+	// account's failures: the next wrong codes are throttled.
+	res, err := login(f, t, password)
+	if !errors.Is(err, domain.ErrSecondFactorRequired) {
+		t.Fatalf("login after five wrong codes = %v", err)
+	}
+	var de *domain.Error
+	for range 3 {
+		if err = wrong(res.Challenge); errors.As(err, &de) && de.Code == "rate_limited" {
+			break
+		}
+	}
+	if de == nil || de.Code != "rate_limited" {
+		t.Fatalf("wrong codes on a second challenge = %v, want rate_limited", err)
+	}
+	if _, err := login(f, t, password); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("login while throttled = %v, want rate_limited", err)
+	}
+	f.clock.Add(de.RetryAfter)
+	res, err = login(f, t, password)
+	if !errors.Is(err, domain.ErrSecondFactorRequired) {
+		t.Fatalf("login after the wait = %v", err)
+	}
+	if _, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: res.Challenge, Code: f.code(t, secret, 0)}); err != nil {
+		t.Fatalf("the right code after the wait = %v", err)
+	}
+}
+
+// Turning off and regenerating need the password or a code; the secret is
+// stored sealed.
+func TestTwoFactorDisableAndRegenerate(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	secret, old := f.enrol(t, admin)
+	err := f.db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		tf, err := st.TwoFactor().Get(ctx, admin.User())
+		raw, _ := totpSecretBytes(secret)
+		if err == nil && strings.Contains(string(tf.SealedSecret()), string(raw)) {
+			t.Error("the stored secret holds the TOTP secret in clear")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RegenerateRecoveryCodes(t.Context(), admin, identity.SecondFactorProof{Password: "wrong password!"}); domain.KindOf(err) != domain.KindInvalid {
+		t.Fatalf("regenerate with a wrong password = %v, want invalid", err)
+	}
+	if _, err := f.svc.RegenerateRecoveryCodes(t.Context(), admin, identity.SecondFactorProof{}); domain.KindOf(err) != domain.KindInvalid {
+		t.Fatalf("regenerate without proof = %v, want invalid", err)
+	}
+	fresh, err := f.svc.RegenerateRecoveryCodes(t.Context(), admin, identity.SecondFactorProof{Password: password})
+	if err != nil || len(fresh) != 10 {
+		t.Fatalf("regenerate = %v, %v", fresh, err)
+	}
+	res, _ := login(f, t, password)
+	if _, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: res.Challenge, RecoveryCode: old[1]}); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("an old recovery code = %v, want invalid_second_factor", err)
+	}
+	// The confirming code was spent; the next one turns it off.
+	if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Code: f.code(t, secret, 0)}); domain.KindOf(err) != domain.KindInvalid {
+		t.Fatalf("disable with a used code = %v, want invalid", err)
+	}
+	f.clock.Add(domain.TOTPPeriod)
+	if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Code: f.code(t, secret, 0)}); err != nil {
+		t.Fatalf("disable = %v", err)
+	}
+	if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Password: password}); !errors.Is(err, domain.ErrTwoFactorNotEnabled) {
+		t.Fatalf("disable twice = %v, want two_factor_not_enabled", err)
+	}
+	if res, err := login(f, t, password); err != nil || res.Token == "" {
+		t.Fatalf("login after disable = %v, want a session", err)
+	}
+	got := f.twoFactorAudit(t)
+	if got["two_factor.disabled"] != 1 || got["two_factor.recovery_codes_regenerated"] != 1 {
+		t.Fatalf("audit = %v", got)
+	}
+}
+
+// Without a secret key nobody can enrol.
+func TestTwoFactorNeedsASecretKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, admin := f.setup(t)
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin); !errors.Is(err, domain.ErrTwoFactorUnavailable) {
+		t.Fatalf("start = %v, want two_factor_unavailable", err)
+	}
+	if st, err := f.svc.TwoFactorStatus(t.Context(), admin); err != nil || st.Available || st.Enabled {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+}
+
+func totpSecretBytes(s string) ([]byte, error) {
+	return base32NoPad.DecodeString(s)
+}
+
+var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
