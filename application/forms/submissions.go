@@ -55,7 +55,9 @@ func (s *Service) GetSubmission(ctx context.Context, p domain.Principal, wsRef s
 	return sub, err
 }
 
-// UpdateSubmissionStatus files a submission (editors and up).
+// UpdateSubmissionStatus files a submission (editors and up) and records
+// the change in the audit log: its form and the old and new status, never
+// what it says. Spam leaves spam only through NotSpam.
 func (s *Service) UpdateSubmissionStatus(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID, to domain.SubmissionStatus) (_ domain.Submission, err error) {
 	ctx, end := usecase.Start(ctx, "forms.UpdateSubmissionStatus")
 	defer end(&err)
@@ -68,19 +70,26 @@ func (s *Service) UpdateSubmissionStatus(ctx context.Context, p domain.Principal
 		if sub, err = getSubmission(ctx, st, w.ID(), id); err != nil {
 			return err
 		}
+		from := sub.Status()
 		if err := sub.SetStatus(to, s.now()); err != nil {
 			return err
 		}
 		if err := st.Submissions().Update(ctx, sub); err != nil {
 			return err
 		}
-		return addEvent(ctx, st, domain.SubmissionEvent(domain.EventSubmissionUpdated, sub, s.now()))
+		if err := addEvent(ctx, st, domain.SubmissionEvent(domain.EventSubmissionUpdated, sub, s.now())); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "submission.status_changed", "submission", string(id), map[string]string{
+			"form": string(sub.Form()), "from": from.String(), "to": to.String(),
+		})
 	})
 	return sub, err
 }
 
 // DeleteSubmission deletes a submission and its queued mail (editors and
-// up).
+// up) and records it in the audit log with its form and status, never
+// what it said.
 func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID) (err error) {
 	ctx, end := usecase.Start(ctx, "forms.DeleteSubmission")
 	defer end(&err)
@@ -96,7 +105,12 @@ func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRe
 		if err := st.Submissions().Delete(ctx, w.ID(), id); err != nil {
 			return err
 		}
-		return addDeletedEvents(ctx, st, []domain.SubmissionRef{sub.Ref()}, s.now())
+		if err := addDeletedEvents(ctx, st, []domain.SubmissionRef{sub.Ref()}, s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, p, w.ID(), "submission.deleted", "submission", string(id), map[string]string{
+			"form": string(sub.Form()), "status": sub.Status().String(),
+		})
 	})
 }
 

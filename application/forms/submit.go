@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 
@@ -86,18 +87,10 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	if err != nil {
 		return out, err
 	}
-	msgs, kinds, err := f.Mail(sub, from, now)
+	mail, err := s.composeMail(ctx, f, sub, from, now)
 	if err != nil {
 		return out, err
 	}
-	msgs, kinds = s.limitAutoresponses(ctx, f, msgs, kinds)
-
-	// The request's trace context rides along with each queued message, so
-	// that its delivery, minutes later and maybe on another node, joins
-	// this request's trace.
-	carrier := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(ctx, carrier)
-	traceParent := carrier.Get("traceparent")
 
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		// A form deleted since it was read must not gain a submission;
@@ -114,12 +107,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 				return err
 			}
 		}
-		for i, m := range msgs {
-			if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, f.Workspace(), sub.ID(), kinds[i], traceParent, now)); err != nil {
-				return fmt.Errorf("queue %s: %w", kinds[i], err)
-			}
-		}
-		return nil
+		return mail.queue(ctx, st, f, sub, now)
 	})
 	if err != nil {
 		return out, err
@@ -127,6 +115,42 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	s.wake()
 	out.Submission = sub
 	return out, nil
+}
+
+// composeMail renders the notification and autoresponse a clean
+// submission causes (none for spam), outside any transaction: the form's
+// author wrote the templates and the visitor the values. It drops an
+// autoresponse whose recipient had its share (limitAutoresponses) and
+// keeps the caller's trace context for the messages.
+func (s *Service) composeMail(ctx context.Context, f domain.Form, sub domain.Submission, from string, now time.Time) (queuedMail, error) {
+	msgs, kinds, err := f.Mail(sub, from, now)
+	if err != nil {
+		return queuedMail{}, err
+	}
+	msgs, kinds = s.limitAutoresponses(ctx, f, msgs, kinds)
+	// The request's trace context rides along with each queued message, so
+	// that its delivery, minutes later and maybe on another node, joins
+	// this request's trace.
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return queuedMail{msgs: msgs, kinds: kinds, traceParent: carrier.Get("traceparent")}, nil
+}
+
+// queuedMail is the mail composeMail rendered for one submission.
+type queuedMail struct {
+	msgs        []domain.Message
+	kinds       []string
+	traceParent string
+}
+
+// queue adds the messages to the outbox in the caller's transaction.
+func (m queuedMail) queue(ctx context.Context, st ports.Stores, f domain.Form, sub domain.Submission, now time.Time) error {
+	for i, msg := range m.msgs {
+		if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(msg, f.Workspace(), sub.ID(), m.kinds[i], m.traceParent, now)); err != nil {
+			return fmt.Errorf("queue %s: %w", m.kinds[i], err)
+		}
+	}
+	return nil
 }
 
 // limitAutoresponses drops the autoresponse of a submission whose
