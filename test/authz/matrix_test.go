@@ -86,6 +86,11 @@ var matrix = []row{
 	{want: want(202, 202, 202, 202, 202, 202, 202, 202, 202, 401, 401), route: "POST /v1/auth/password-reset", body: resetBody},
 	{want: want(404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401), route: "POST /v1/auth/password-reset/confirm", body: confirmResetBody, codes: unusableReset},
 	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me"},
+	// People change their own password and address; keys have neither. A
+	// made-up confirmation token is refused alike for every caller.
+	{want: want(401, 204, 204, 204, 204, 204, 403, 403, 204, 401, 401), route: "POST /v1/me/password", body: changePasswordBody},
+	{want: want(401, 202, 202, 202, 202, 202, 403, 403, 202, 401, 401), route: "POST /v1/me/email", body: changeEmailBody},
+	{want: want(404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401), route: "POST /v1/auth/email-change/confirm", body: confirmEmailChangeBody, codes: unusableEmailChange},
 	// Any key sees itself, whatever its scopes; people have /v1/me.
 	{want: want(401, 403, 403, 403, 403, 403, 200, 200, 403, 401, 401), route: "GET /v1/api-keys/current", codes: notAnAPIKey},
 
@@ -157,6 +162,9 @@ var matrix = []row{
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/submissions/:id", scope: "submissions:read", byID: true},
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/submissions/:id", scope: "submissions:write", body: fileSubmissionBody},
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/submissions/:id", scope: "submissions:write"},
+	// Marking a submission that is not spam "not spam" changes nothing and
+	// answers it: past authorization.
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/submissions/:id/not-spam", scope: "submissions:write"},
 	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/erasure", scope: "submissions:erase", body: erasureBody},
 
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries", scope: "content:write", body: createEntryBody},
@@ -282,6 +290,26 @@ var unusableReset = map[principal]string{
 	anonymous: "password_reset_unusable", viewer: "password_reset_unusable", editor: "password_reset_unusable", admin: "password_reset_unusable",
 	owner: "password_reset_unusable", instanceAdmin: "password_reset_unusable", keyWithScope: "password_reset_unusable",
 	keyWithoutScope: "password_reset_unusable", otherMember: "password_reset_unusable",
+}
+
+func changePasswordBody(*fixture) any {
+	return map[string]string{"current_password": password, "new_password": "a brand new passphrase"}
+}
+
+func changeEmailBody(*fixture) any {
+	return map[string]string{"email": "moved@example.org", "password": password}
+}
+
+func confirmEmailChangeBody(*fixture) any {
+	return map[string]string{"token": "kec_0000000000000000000000000000000000000000000000000000"}
+}
+
+// unusableEmailChange is the code every caller gets for a made-up e-mail
+// change token.
+var unusableEmailChange = map[principal]string{
+	anonymous: "email_change_unusable", viewer: "email_change_unusable", editor: "email_change_unusable", admin: "email_change_unusable",
+	owner: "email_change_unusable", instanceAdmin: "email_change_unusable", keyWithScope: "email_change_unusable",
+	keyWithoutScope: "email_change_unusable", otherMember: "email_change_unusable",
 }
 
 // unusableInvitation is the code every caller gets for a made-up token.

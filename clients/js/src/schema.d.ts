@@ -144,6 +144,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/email-change/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a new e-mail address
+         * @description With the token mailed to the new address by `POST /v1/me/email`, moves the account to that address (no session needed; the password was checked when the change was asked for). Sessions and API keys are untouched; sign in with the new address from now on.
+         */
+        post: operations["confirmEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -178,6 +198,46 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change one's password
+         * @description Sets a new password (the rules of setup) once `current_password` is verified, and ends every other session of the account; the calling session stays. A wrong current password is 422 `validation_failed` with a `current_password` entry (`password_wrong`), audited, and counts as a failed login of the account from the client's IP, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change one's e-mail address
+         * @description Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+         */
+        post: operations["changeEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3217,6 +3277,67 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    confirmEmailChange: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "kec_5m2x…"
+                 *     }
+                 */
+                "application/json": {
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `email_change_unusable`: the token is unknown, used, expired or replaced by a newer request, or the account is disabled (one answer for all). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `email_taken`: another account took the address meanwhile; the token stays usable. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     logout: {
         parameters: {
             query?: never;
@@ -3271,6 +3392,108 @@ export interface operations {
             400: components["responses"]["BadQuery"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct horse battery",
+                 *       "new_password": "a brand new passphrase"
+                 *     }
+                 */
+                "application/json": {
+                    current_password: string;
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyInProgress"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    changeEmail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.org",
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
+                "application/json": {
+                    email: string;
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Asked; the new address is mailed a confirmation link, the old one a notice. */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyInProgress"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
