@@ -90,18 +90,9 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPost, "/v1/invitations/accept"}:                       accepts(),
 	{http.MethodPost, "/v1/auth/password-reset"}:                      accepts(),
 	{http.MethodPost, "/v1/auth/password-reset/confirm"}:              accepts(),
-
-	{http.MethodPost, "/v1/auth/email-change/confirm"}: accepts(),
-	{http.MethodPost, "/v1/me/password"}:               accepts(),
-	{http.MethodPost, "/v1/me/email"}:                  accepts(),
-
-	// Two-factor authentication (twofactor.go).
-	{http.MethodPost, "/v1/auth/login/second-factor"}:     accepts(),
-	{http.MethodGet, "/v1/me/two-factor"}:                 accepts(),
-	{http.MethodPost, "/v1/me/two-factor"}:                accepts(),
-	{http.MethodPost, "/v1/me/two-factor/confirm"}:        accepts(),
-	{http.MethodPost, "/v1/me/two-factor/disable"}:        accepts(),
-	{http.MethodPost, "/v1/me/two-factor/recovery-codes"}: accepts(),
+	{http.MethodPost, "/v1/auth/email-change/confirm"}:                accepts(),
+	{http.MethodPost, "/v1/me/password"}:                              accepts(),
+	{http.MethodPost, "/v1/me/email"}:                                 accepts(),
 
 	// Its own group, so that its long path does not realign the block above.
 	{http.MethodPost, "/v1/workspaces/:ws/api-keys/:key/rotate"}: accepts(),
@@ -132,7 +123,6 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/workspaces/:ws/submissions/:id"}:                     accepts(),
 	{http.MethodPatch, "/v1/workspaces/:ws/submissions/:id"}:                   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/submissions/:id"}:                  accepts(),
-	{http.MethodPost, "/v1/workspaces/:ws/submissions/:id/not-spam"}:           accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/erasure"}:                            accepts(),
 	{http.MethodPost, "/v1/forms/:form/submissions"}:                           acceptsAnything(), // a plain HTML form may post to a URL with tracking parameters
 	{http.MethodPost, "/v1/workspaces/:ws/entries"}:                            accepts(),
