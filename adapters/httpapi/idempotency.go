@@ -89,15 +89,14 @@ var storedHeaders = []string{
 // It runs after authenticate, since keys are scoped per credential, and
 // renders a stored error itself (through problems and errorCORS), since
 // those run after it.
-func idempotency(cfg IdempotencyConfig, log *slog.Logger, cors *corsRules) gin.HandlerFunc {
+func idempotency(cfg IdempotencyConfig, log *slog.Logger, cors *corsRules) *idempotent {
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultIdempotencyTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &idempotent{cfg: cfg, log: log, cors: cors}
-	return h.handle
+	return &idempotent{cfg: cfg, log: log, cors: cors}
 }
 
 type idempotent struct {
@@ -146,16 +145,13 @@ func (h *idempotent) handle(c *gin.Context) {
 	}
 	defer h.inFlight.Delete(flight)
 
+	// The key is not looked up first: the claim that the request's
+	// transaction inserts finds a record already there (and rolls the
+	// transaction back), which costs nothing when, as nearly always, there
+	// is none; a lookup before every request cost a fifth of a
+	// submission's time. The record is read only when the request did not
+	// commit its claim.
 	now := h.cfg.Now()
-	if rec, err := h.cfg.Store.GetIdempotency(c.Request.Context(), key, now); err == nil {
-		h.answer(c, rec, fp, raw)
-		return
-	} else if !errors.Is(err, domain.ErrNotFound) {
-		_ = c.Error(err)
-		c.Abort()
-		return
-	}
-
 	claim := &ports.IdempotencyClaim{Key: key, Fingerprint: fp, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TTL)}
 	c.Request = c.Request.WithContext(ports.WithIdempotencyClaim(c.Request.Context(), claim))
 	w := c.Writer
@@ -169,17 +165,6 @@ func (h *idempotent) handle(c *gin.Context) {
 	}()
 
 	switch {
-	case claim.Taken():
-		// A twin committed first: its answer, or a 409 until it has
-		// one, replaces whatever this request made of the conflict.
-		c.Errors = c.Errors[:0]
-		rec, err := h.cfg.Store.GetIdempotency(context.WithoutCancel(c.Request.Context()), key, now)
-		if err != nil {
-			inProgress(c)
-			return
-		}
-		h.answer(c, rec, fp, raw)
-		return
 	case claim.Committed():
 		if len(c.Errors) > 0 && !buf.Written() {
 			// problems and errorCORS run after this middleware: render
@@ -191,6 +176,29 @@ func (h *idempotent) handle(c *gin.Context) {
 		}
 		afterCommit()
 		h.save(c, key, raw, buf)
+	default:
+		// No transaction of this request committed its claim: a twin or
+		// an earlier request with the key committed first (the claim was
+		// taken), or this one wrote nothing, maybe because an earlier
+		// one's work stands in its way (a retried workspace's slug is
+		// taken by the first try). A record of the key answers in its
+		// place; without one, this request's own answer stands and the
+		// key stays free.
+		rec, err := h.cfg.Store.GetIdempotency(context.WithoutCancel(c.Request.Context()), key, now)
+		switch {
+		case err == nil:
+			c.Errors = c.Errors[:0]
+			h.answer(c, rec, fp, raw)
+			return
+		case claim.Taken():
+			// Taken, and the record is gone or unreadable: a twin's
+			// work stands, so this request's answer must not.
+			c.Errors = c.Errors[:0]
+			inProgress(c)
+			return
+		case !errors.Is(err, domain.ErrNotFound):
+			h.log.ErrorContext(c.Request.Context(), "idempotency: read key", "route", c.FullPath(), "err", err)
+		}
 	}
 	buf.flush()
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
-	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -170,21 +170,13 @@ func TestIdempotencyKeysAreScopedPerCredential(t *testing.T) {
 // hookedStore lets a test see lookups, miss one and fail saves.
 type hookedStore struct {
 	ports.IdempotencyStore
-	looked   chan struct{} // gets a value after each lookup, when set
-	missNext bool          // the next lookup finds nothing
-	saveErr  error
+	lookups int
+	saveErr error
 }
 
 func (s *hookedStore) GetIdempotency(ctx context.Context, k ports.IdempotencyKey, now time.Time) (ports.IdempotencyRecord, error) {
-	r, err := s.IdempotencyStore.GetIdempotency(ctx, k, now)
-	if s.looked != nil {
-		s.looked <- struct{}{}
-	}
-	if s.missNext {
-		s.missNext = false
-		return ports.IdempotencyRecord{}, domain.ErrNotFound
-	}
-	return r, err
+	s.lookups++
+	return s.IdempotencyStore.GetIdempotency(ctx, k, now)
 }
 
 func (s *hookedStore) SaveIdempotentResponse(ctx context.Context, k ports.IdempotencyKey, status int, response []byte) error {
@@ -228,20 +220,21 @@ func TestIdempotencyCommittedWithoutResponseIsInProgress(t *testing.T) {
 // A twin arriving while the first request runs on the same node is
 // answered 409 at once, without running its use case.
 func TestIdempotencyConcurrentTwinIsInProgress(t *testing.T) {
-	hooked := &hookedStore{looked: make(chan struct{}, 4)}
-	f := newFormsFixture(t, fixtureOptions{idempotency: hooked})
-	hooked.IdempotencyStore = f.db
+	f := newFormsFixture(t, fixtureOptions{})
 	form := f.createForm(t, contactForm())
 	path := "/v1/forms/" + form + "/submissions"
 
 	release := sqlitetest.HoldWrite(t, f.db) // the first request waits in its transaction
 	firstDone := make(chan *httptest.ResponseRecorder, 1)
 	go func() { firstDone <- f.idemPost(t, path, "k", idemSubmission, "") }()
-	select { // the first request is in flight
-	case <-hooked.looked:
-	case <-time.After(10 * time.Second):
-		release()
-		t.Fatal("the first request never looked its key up")
+	// The first request is in flight once its key is.
+	deadline := time.Now().Add(10 * time.Second)
+	for f.srv.idem.inFlightCount() == 0 {
+		if time.Now().After(deadline) {
+			release()
+			t.Fatal("the first request never took its key")
+		}
+		runtime.Gosched()
 	}
 	decodeProblemCode(t, f.idemPost(t, path, "k", idemSubmission, ""), http.StatusConflict, "idempotency_in_progress")
 	release()
@@ -251,6 +244,12 @@ func TestIdempotencyConcurrentTwinIsInProgress(t *testing.T) {
 	if got := f.listStatuses(t, form); len(got) != 1 {
 		t.Fatalf("%d submissions stored, want 1", len(got))
 	}
+}
+
+func (h *idempotent) inFlightCount() int {
+	n := 0
+	h.inFlight.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // Stored responses are sealed with a key derived from the
@@ -278,10 +277,10 @@ func TestIdempotencyStoredResponseIsSealed(t *testing.T) {
 	}
 }
 
-// A twin that committed between this request's lookup and its commit (on
-// another node, say) makes this request's transaction roll back: the
-// request answers with the twin's stored response, and its own work is
-// not stored.
+// A twin that committed while this request ran (on another node, say)
+// makes this request's transaction roll back: the request answers with
+// the twin's stored response, and its own work is not stored. No key is
+// looked up before a request runs, so a plain retry takes this path too.
 func TestIdempotencyTwinCommittedFirstIsReplayed(t *testing.T) {
 	hooked := &hookedStore{}
 	f := newFormsFixture(t, fixtureOptions{idempotency: hooked})
@@ -292,12 +291,33 @@ func TestIdempotencyTwinCommittedFirstIsReplayed(t *testing.T) {
 	if first.Code != http.StatusCreated {
 		t.Fatalf("first: %d %s", first.Code, first.Body)
 	}
-	hooked.missNext = true // the twin's lookup comes too early to see the key
+	if hooked.lookups != 0 {
+		t.Errorf("the first request looked its key up %d times; a request that commits its key needs no lookup", hooked.lookups)
+	}
 	twin := f.idemPost(t, path, "k", idemSubmission, "")
 	if twin.Code != http.StatusCreated || twin.Header().Get(replayedHeader) != "true" || twin.Body.String() != first.Body.String() {
 		t.Fatalf("twin: %d %q %s; want the first answer replayed", twin.Code, twin.Header().Get(replayedHeader), twin.Body)
 	}
 	if got := f.listStatuses(t, form); len(got) != 1 {
 		t.Fatalf("%d submissions stored, want 1: the twin's must roll back", len(got))
+	}
+}
+
+// A retry whose use case fails because the first try's work stands in
+// its way (a workspace's slug is taken by the workspace the first try
+// created) gets the first try's answer, not its own error.
+func TestIdempotencyRetryBlockedByItsFirstTryIsReplayed(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{})
+	first := f.idemPost(t, "/v1/workspaces", "ws-1", `{"name":"Shop","slug":"shop"}`, f.token)
+	if first.Code != http.StatusCreated {
+		t.Fatalf("first: %d %s", first.Code, first.Body)
+	}
+	again := f.idemPost(t, "/v1/workspaces", "ws-1", `{"name":"Shop","slug":"shop"}`, f.token)
+	if again.Code != http.StatusCreated || again.Header().Get(replayedHeader) != "true" || again.Body.String() != first.Body.String() {
+		t.Fatalf("retry: %d %q %s; want the first answer replayed", again.Code, again.Header().Get(replayedHeader), again.Body)
+	}
+	// Without the key, the same request is refused as it should be.
+	if w := f.api(t, http.MethodPost, "/v1/workspaces", map[string]string{"name": "Shop", "slug": "shop"}); w.Code != http.StatusConflict {
+		t.Fatalf("without a key: %d %s, want 409", w.Code, w.Body)
 	}
 }

@@ -74,6 +74,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // Server is Keel's HTTP API as an http.Handler.
 type Server struct {
 	engine *gin.Engine
+	idem   *idempotent // nil without an idempotency store
 }
 
 // New builds the router with its middleware and routes.
@@ -142,8 +143,10 @@ func New(cfg Config) *Server {
 	}
 	// Idempotency-Key is read after authentication, since keys are
 	// scoped per credential, and before every POST handler below.
+	var idem *idempotent
 	if cfg.Idempotency.Store != nil {
-		v1.Use(idempotency(cfg.Idempotency, cfg.Logger, cors))
+		idem = idempotency(cfg.Idempotency, cfg.Logger, cors)
+		v1.Use(idem.handle)
 	}
 	if cfg.Identity != nil {
 		identityRoutes{ids: cfg.Identity}.register(v1)
@@ -182,7 +185,7 @@ func New(cfg Config) *Server {
 	mustOpenAPIRoutes().register(v1)
 	cors.routes["/v1/openapi.json"] = allowAnyOrigin
 	cors.routes["/v1/openapi.yaml"] = allowAnyOrigin
-	return &Server{engine: e}
+	return &Server{engine: e, idem: idem}
 }
 
 // methodNotAllowed answers a path that exists with other methods. gin
