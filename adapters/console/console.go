@@ -106,6 +106,7 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
 	// Each area of the console registers its own routes, from its own file.
+	c.contentRoutes(mux)
 	c.outboxRoutes(mux)
 	c.webhooksRoutes(mux)
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))

@@ -27,6 +27,7 @@ type fixture struct {
 	ids   *identity.Service
 	forms *forms.Service
 	admin domain.Principal
+	db    ports.UnitOfWork // for services a test adds to the console
 }
 
 // newFixture wires the console as bootstrap does, on a SQLite copy, with
@@ -80,7 +81,7 @@ func newFixture(t *testing.T, loginPerIP ports.RateLimiter) *fixture {
 	if _, err := ids.CreateWorkspace(ctx, bob, identity.CreateWorkspaceInput{Name: "Other", Slug: "other"}); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{c: New(Config{Logger: slog.New(slog.DiscardHandler), Identity: ids, Forms: fs, Authorizer: authz}), ids: ids, forms: fs, admin: admin}
+	return &fixture{c: New(Config{Logger: slog.New(slog.DiscardHandler), Identity: ids, Forms: fs, Authorizer: authz}), ids: ids, forms: fs, admin: admin, db: db}
 }
 
 // do serves one request; cookie, when set, is sent as the session.

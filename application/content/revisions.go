@@ -44,3 +44,26 @@ func (s *Service) RestoreRevision(ctx context.Context, p domain.Principal, wsRef
 		return r.Content, err
 	})
 }
+
+// GetRevision returns one save of an entry (viewers and up), so that it
+// can be read and compared without paging through the others.
+func (s *Service) GetRevision(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, version int) (_ domain.Revision, err error) {
+	ctx, end := usecase.Start(ctx, "content.GetRevision")
+	defer end(&err)
+	var r domain.Revision
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		w, err := s.workspace(ctx, st, p, wsRef, domain.PermContentRead)
+		if err != nil {
+			return err
+		}
+		if _, err := getEntry(ctx, st, w.ID(), id); err != nil {
+			return err
+		}
+		r, err = st.Entries().Revision(ctx, w.ID(), id, version)
+		if domain.KindOf(err) == domain.KindNotFound {
+			return errNoSuchRevision
+		}
+		return err
+	})
+	return r, err
+}

@@ -221,7 +221,7 @@ var testFixtures = map[string][]string{
 	// They validate every request and response against the contract.
 	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown", "api/openapitest"},
 	// The console's tests wire the services as bootstrap does.
-	"adapters/console": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit"},
+	"adapters/console": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown"},
 }
 
 // pendingFixtures are test imports that testFixtures does not allow and
