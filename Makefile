@@ -13,7 +13,7 @@ API_BASE ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-webhooks images lint generate api-diff fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks images lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -42,6 +42,9 @@ bench-ingest: ## form submission ingest under load (issue 4): JSON and form-enco
 
 bench-content: ## public content API under load (issue 5): 10,000 posts on SQLite vs a bare server
 	scripts/bench-content.sh
+
+bench-console: ## console pages (issue 13): p95 server time and weight of each page, 100,000 submissions and 10,000 posts, SQLite
+	go test -run '^$$' -bench BenchmarkConsolePages -benchtime 200x ./cmd/keel/bootstrap
 
 bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endpoints, commit to receiver, SQLite
 	scripts/bench-webhooks.sh
