@@ -2719,6 +2719,19 @@ type UpdateSubmissionJSONBody struct {
 	Status SubmissionStatus `json:"status"`
 }
 
+// MarkSubmissionNotSpamParams defines parameters for MarkSubmissionNotSpam.
+type MarkSubmissionNotSpamParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Cursor The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422.
@@ -3946,7 +3959,7 @@ type ClientInterface interface {
 
 	// DeleteSubmission Delete a submission
 	//
-	// Editors and up; API keys with `submissions:write`.
+	// Editors and up; API keys with `submissions:write`. Its unsent mail goes with it. Audited as `submission.deleted`.
 	//
 	// Corresponds with DELETE /v1/workspaces/{ws}/submissions/{id} (the `DeleteSubmission` operationId).
 	DeleteSubmission(ctx context.Context, ws Ws, id SubmissionParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3960,7 +3973,7 @@ type ClientInterface interface {
 
 	// UpdateSubmissionWithBody File a submission
 	//
-	// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+	// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3969,12 +3982,27 @@ type ClientInterface interface {
 
 	// UpdateSubmission File a submission
 	//
-	// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+	// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/workspaces/{ws}/submissions/{id} (the `UpdateSubmission` operationId).
 	UpdateSubmission(ctx context.Context, ws Ws, id SubmissionParameter, body UpdateSubmissionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkSubmissionNotSpam Mark a spam submission not spam
+	//
+	// Editors and up; API keys with `submissions:write`. Files a spam
+	// submission as `new`. When the spam filter caught it on arrival,
+	// the notification and autoresponse it held back are queued now, the
+	// same messages a clean submission queues, and the
+	// `submission.created` event it held back is written (a submission
+	// marked spam after it arrived had its mail already and gets
+	// `submission.updated`). A submission that is not spam is returned
+	// unchanged, so repeating the request never mails twice. Audited as
+	// `submission.not_spam`.
+	//
+	// Corresponds with POST /v1/workspaces/{ws}/submissions/{id}/not-spam (the `MarkSubmissionNotSpam` operationId).
+	MarkSubmissionNotSpam(ctx context.Context, ws Ws, id SubmissionParameter, params *MarkSubmissionNotSpamParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhooks List webhook endpoints
 	//
@@ -6058,7 +6086,7 @@ func (c *Client) RetryMessage(ctx context.Context, ws Ws, message MessageParamet
 
 // DeleteSubmission Delete a submission
 //
-// Editors and up; API keys with `submissions:write`.
+// Editors and up; API keys with `submissions:write`. Its unsent mail goes with it. Audited as `submission.deleted`.
 //
 // Corresponds with DELETE /v1/workspaces/{ws}/submissions/{id} (the `DeleteSubmission` operationId).
 func (c *Client) DeleteSubmission(ctx context.Context, ws Ws, id SubmissionParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6092,7 +6120,7 @@ func (c *Client) GetSubmission(ctx context.Context, ws Ws, id SubmissionParamete
 
 // UpdateSubmissionWithBody File a submission
 //
-// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6111,13 +6139,38 @@ func (c *Client) UpdateSubmissionWithBody(ctx context.Context, ws Ws, id Submiss
 
 // UpdateSubmission File a submission
 //
-// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /v1/workspaces/{ws}/submissions/{id} (the `UpdateSubmission` operationId).
 func (c *Client) UpdateSubmission(ctx context.Context, ws Ws, id SubmissionParameter, body UpdateSubmissionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateSubmissionRequest(c.Server, ws, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkSubmissionNotSpam Mark a spam submission not spam
+//
+// Editors and up; API keys with `submissions:write`. Files a spam
+// submission as `new`. When the spam filter caught it on arrival,
+// the notification and autoresponse it held back are queued now, the
+// same messages a clean submission queues, and the
+// `submission.created` event it held back is written (a submission
+// marked spam after it arrived had its mail already and gets
+// `submission.updated`). A submission that is not spam is returned
+// unchanged, so repeating the request never mails twice. Audited as
+// `submission.not_spam`.
+//
+// Corresponds with POST /v1/workspaces/{ws}/submissions/{id}/not-spam (the `MarkSubmissionNotSpam` operationId).
+func (c *Client) MarkSubmissionNotSpam(ctx context.Context, ws Ws, id SubmissionParameter, params *MarkSubmissionNotSpamParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkSubmissionNotSpamRequest(c.Server, ws, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11571,6 +11624,62 @@ func NewUpdateSubmissionRequestWithBody(server string, ws Ws, id SubmissionParam
 	return req, nil
 }
 
+// NewMarkSubmissionNotSpamRequest constructs an http.Request for the MarkSubmissionNotSpam method
+func NewMarkSubmissionNotSpamRequest(server string, ws Ws, id SubmissionParameter, params *MarkSubmissionNotSpamParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/submissions/%s/not-spam", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
 func NewListWebhooksRequest(server string, ws Ws, params *ListWebhooksParams) (*http.Request, error) {
 	var err error
@@ -13267,7 +13376,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteSubmissionWithResponse Delete a submission
 	//
-	// Editors and up; API keys with `submissions:write`.
+	// Editors and up; API keys with `submissions:write`. Its unsent mail goes with it. Audited as `submission.deleted`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13285,7 +13394,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateSubmissionWithBodyWithResponse File a submission
 	//
-	// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+	// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13294,12 +13403,29 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateSubmissionWithResponse File a submission
 	//
-	// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+	// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/workspaces/{ws}/submissions/{id} (the `UpdateSubmission` operationId).
 	UpdateSubmissionWithResponse(ctx context.Context, ws Ws, id SubmissionParameter, body UpdateSubmissionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSubmissionResponse, error)
+
+	// MarkSubmissionNotSpamWithResponse Mark a spam submission not spam
+	//
+	// Editors and up; API keys with `submissions:write`. Files a spam
+	// submission as `new`. When the spam filter caught it on arrival,
+	// the notification and autoresponse it held back are queued now, the
+	// same messages a clean submission queues, and the
+	// `submission.created` event it held back is written (a submission
+	// marked spam after it arrived had its mail already and gets
+	// `submission.updated`). A submission that is not spam is returned
+	// unchanged, so repeating the request never mails twice. Audited as
+	// `submission.not_spam`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workspaces/{ws}/submissions/{id}/not-spam (the `MarkSubmissionNotSpam` operationId).
+	MarkSubmissionNotSpamWithResponse(ctx context.Context, ws Ws, id SubmissionParameter, params *MarkSubmissionNotSpamParams, reqEditors ...RequestEditorFn) (*MarkSubmissionNotSpamResponse, error)
 
 	// ListWebhooksWithResponse List webhook endpoints
 	//
@@ -23047,6 +23173,134 @@ func (r UpdateSubmissionResponse) ContentType() string {
 	return ""
 }
 
+// MarkSubmissionNotSpamResponse200Headers the declared response headers of an HTTP 200 response for MarkSubmissionNotSpam
+type MarkSubmissionNotSpamResponse200Headers struct {
+	CacheControl       *string
+	IdempotentReplayed *string
+}
+
+// MarkSubmissionNotSpamResponse401Headers the declared response headers of an HTTP 401 response for MarkSubmissionNotSpam
+type MarkSubmissionNotSpamResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// MarkSubmissionNotSpamResponse409Headers the declared response headers of an HTTP 409 response for MarkSubmissionNotSpam
+type MarkSubmissionNotSpamResponse409Headers struct {
+	RetryAfter *int
+}
+
+// MarkSubmissionNotSpamResponse429Headers the declared response headers of an HTTP 429 response for MarkSubmissionNotSpam
+type MarkSubmissionNotSpamResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type MarkSubmissionNotSpamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Submission
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQueryPost
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *IdempotencyInProgress
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *IdempotencyKeyRefused
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *MarkSubmissionNotSpamResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *MarkSubmissionNotSpamResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *MarkSubmissionNotSpamResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MarkSubmissionNotSpamResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkSubmissionNotSpamResponse) GetJSON200() *Submission {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON400() *BadQueryPost {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON409() *IdempotencyInProgress {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r MarkSubmissionNotSpamResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkSubmissionNotSpamResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkSubmissionNotSpamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkSubmissionNotSpamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkSubmissionNotSpamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
 	CacheControl *string
@@ -26002,7 +26256,7 @@ func (c *ClientWithResponses) RetryMessageWithResponse(ctx context.Context, ws W
 
 // DeleteSubmissionWithResponse Delete a submission
 //
-// Editors and up; API keys with `submissions:write`.
+// Editors and up; API keys with `submissions:write`. Its unsent mail goes with it. Audited as `submission.deleted`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -26032,7 +26286,7 @@ func (c *ClientWithResponses) GetSubmissionWithResponse(ctx context.Context, ws 
 
 // UpdateSubmissionWithBodyWithResponse File a submission
 //
-// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26047,7 +26301,7 @@ func (c *ClientWithResponses) UpdateSubmissionWithBodyWithResponse(ctx context.C
 
 // UpdateSubmissionWithResponse File a submission
 //
-// Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+// Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26058,6 +26312,29 @@ func (c *ClientWithResponses) UpdateSubmissionWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseUpdateSubmissionResponse(rsp)
+}
+
+// MarkSubmissionNotSpamWithResponse Mark a spam submission not spam
+//
+// Editors and up; API keys with `submissions:write`. Files a spam
+// submission as `new`. When the spam filter caught it on arrival,
+// the notification and autoresponse it held back are queued now, the
+// same messages a clean submission queues, and the
+// `submission.created` event it held back is written (a submission
+// marked spam after it arrived had its mail already and gets
+// `submission.updated`). A submission that is not spam is returned
+// unchanged, so repeating the request never mails twice. Audited as
+// `submission.not_spam`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workspaces/{ws}/submissions/{id}/not-spam (the `MarkSubmissionNotSpam` operationId).
+func (c *ClientWithResponses) MarkSubmissionNotSpamWithResponse(ctx context.Context, ws Ws, id SubmissionParameter, params *MarkSubmissionNotSpamParams, reqEditors ...RequestEditorFn) (*MarkSubmissionNotSpamResponse, error) {
+	rsp, err := c.MarkSubmissionNotSpam(ctx, ws, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkSubmissionNotSpamResponse(rsp)
 }
 
 // ListWebhooksWithResponse List webhook endpoints
@@ -37621,6 +37898,152 @@ func ParseUpdateSubmissionResponse(rsp *http.Response) (*UpdateSubmissionRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateSubmissionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseMarkSubmissionNotSpamResponse parses an HTTP response from a MarkSubmissionNotSpamWithResponse call
+func ParseMarkSubmissionNotSpamResponse(rsp *http.Response) (*MarkSubmissionNotSpamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkSubmissionNotSpamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Submission
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQueryPost
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers MarkSubmissionNotSpamResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers MarkSubmissionNotSpamResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers MarkSubmissionNotSpamResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers MarkSubmissionNotSpamResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

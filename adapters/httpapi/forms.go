@@ -36,6 +36,7 @@ func (h formRoutes) register(v1 *gin.RouterGroup) {
 	v1.GET("/workspaces/:ws/submissions/:id", h.getSubmission)
 	v1.PATCH("/workspaces/:ws/submissions/:id", h.updateSubmission)
 	v1.DELETE("/workspaces/:ws/submissions/:id", h.deleteSubmission)
+	v1.POST("/workspaces/:ws/submissions/:id/not-spam", h.notSpam)
 
 	v1.POST("/workspaces/:ws/erasure", h.erase)
 }
@@ -465,6 +466,18 @@ func (h formRoutes) updateSubmission(c *gin.Context) {
 		return
 	}
 	s, err := h.forms.UpdateSubmissionStatus(c.Request.Context(), principal(c), c.Param("ws"), domain.SubmissionID(c.Param("id")), st)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toListedSubmission(s))
+}
+
+// notSpam files a spam submission as new and queues the mail its spam
+// verdict held back; a submission that is not spam comes back unchanged,
+// so a retry never mails twice.
+func (h formRoutes) notSpam(c *gin.Context) {
+	s, err := h.forms.NotSpam(c.Request.Context(), principal(c), c.Param("ws"), domain.SubmissionID(c.Param("id")))
 	if err != nil {
 		fail(c, err)
 		return

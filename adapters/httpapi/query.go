@@ -123,6 +123,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/workspaces/:ws/submissions/:id"}:                     accepts(),
 	{http.MethodPatch, "/v1/workspaces/:ws/submissions/:id"}:                   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/submissions/:id"}:                  accepts(),
+	{http.MethodPost, "/v1/workspaces/:ws/submissions/:id/not-spam"}:           accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/erasure"}:                            accepts(),
 	{http.MethodPost, "/v1/forms/:form/submissions"}:                           acceptsAnything(), // a plain HTML form may post to a URL with tracking parameters
 	{http.MethodPost, "/v1/workspaces/:ws/entries"}:                            accepts(),

@@ -926,16 +926,52 @@ export interface paths {
         post?: never;
         /**
          * Delete a submission
-         * @description Editors and up; API keys with `submissions:write`.
+         * @description Editors and up; API keys with `submissions:write`. Its unsent mail goes with it. Audited as `submission.deleted`.
          */
         delete: operations["deleteSubmission"];
         options?: never;
         head?: never;
         /**
          * File a submission
-         * @description Editors and up; API keys with `submissions:write`. Spam stays spam (409 `submission_is_spam`).
+         * @description Editors and up; API keys with `submissions:write`. Audited as `submission.status_changed`. Spam leaves spam only through `POST …/not-spam` (409 `submission_is_spam`), which queues its held mail.
          */
         patch: operations["updateSubmission"];
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/submissions/{id}/not-spam": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description A submission's ID (`sub_…`). */
+                id: components["parameters"]["submission"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a spam submission not spam
+         * @description Editors and up; API keys with `submissions:write`. Files a spam
+         *     submission as `new`. When the spam filter caught it on arrival,
+         *     the notification and autoresponse it held back are queued now, the
+         *     same messages a clean submission queues, and the
+         *     `submission.created` event it held back is written (a submission
+         *     marked spam after it arrived had its mail already and gets
+         *     `submission.updated`). A submission that is not spam is returned
+         *     unchanged, so repeating the request never mails twice. Audited as
+         *     `submission.not_spam`.
+         */
+        post: operations["markSubmissionNotSpam"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/workspaces/{ws}/erasure": {
@@ -5528,7 +5564,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `submission_is_spam`: spam cannot change status. */
+            /** @description `submission_is_spam`: spam cannot change status here; mark it not spam instead. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5540,6 +5576,57 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    markSubmissionNotSpam: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description A submission's ID (`sub_…`). */
+                id: components["parameters"]["submission"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The submission. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Submission"];
+                };
+            };
+            400: components["responses"]["BadQueryPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInProgress"];
+            422: components["responses"]["IdempotencyKeyRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
