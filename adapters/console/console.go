@@ -54,6 +54,10 @@ type Config struct {
 	// of its buttons will ask, so that a button the member's role may not
 	// use is left out. Without one no such button is shown.
 	Authorizer ports.Authorizer
+	// PublicURL is the API's absolute base URL as sites reach it
+	// (KEEL_PUBLIC_URL), which a form's embed snippet posts to; without
+	// it the snippet uses the origin the console was reached on.
+	PublicURL string
 	// SecureCookies marks the session cookie Secure even on plain HTTP
 	// requests, for deployments behind a proxy that terminates TLS; a
 	// request that arrives over TLS always gets a Secure cookie.
@@ -109,6 +113,7 @@ func New(cfg Config) *Console {
 	c.contentRoutes(mux)
 	c.outboxRoutes(mux)
 	c.webhooksRoutes(mux)
+	c.formEditRoutes(mux)
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", c.notFound)
 

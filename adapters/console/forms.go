@@ -61,8 +61,9 @@ func (c *Console) workspaceOf(w http.ResponseWriter, r *http.Request) (domain.Pr
 // formsData is what the forms list shows. No use case counts a form's
 // submissions, so the list does not show counts.
 type formsData struct {
-	Forms []domain.Form
-	Next  string
+	Forms   []domain.Form
+	Next    string
+	CanEdit bool // the form builder's links show
 }
 
 // formsList shows a workspace's forms, a page at a time.
@@ -75,6 +76,10 @@ func (c *Console) formsList(w http.ResponseWriter, r *http.Request) {
 	var err error
 	d.Forms, d.Next, err = c.cfg.Forms.ListForms(r.Context(), p, r.PathValue("ws"), ports.Page{After: r.URL.Query().Get("after"), Limit: ports.DefaultPageLimit})
 	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if d.CanEdit, err = c.may(r, p, ws, domain.PermFormsWrite); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -96,6 +101,7 @@ type submissionsData struct {
 	Query    string
 	Statuses []string
 	Older    string
+	CanEdit  bool // the form builder's link shows
 }
 
 // submissions shows a form's submissions, newest first, filtered by
@@ -114,6 +120,10 @@ func (c *Console) submissions(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	d := submissionsData{Form: form, Status: q.Get("status"), Query: strings.TrimSpace(q.Get("q")), Statuses: []string{"new", "read", "archived", "spam"}}
+	if d.CanEdit, err = c.may(r, p, ws, domain.PermFormsWrite); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	filter := ports.SubmissionFilter{Query: d.Query}
 	if d.Status != "" {
 		st, err := domain.ParseSubmissionStatus(d.Status)
