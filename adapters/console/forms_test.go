@@ -167,7 +167,7 @@ func TestActionsChangeTheStatusAndDelete(t *testing.T) {
 	if body := f.do(t, "GET", page, ck.Value, nil).Body.String(); strings.Contains(body, "Mark read") {
 		t.Errorf("a spam submission offers Mark read:\n%s", body)
 	}
-	if w := f.do(t, "POST", page+"/status", ck.Value, url.Values{"status": {"read"}}, sameOrigin...); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Spam cannot change status.") {
+	if w := f.do(t, "POST", page+"/status", ck.Value, url.Values{"status": {"read"}}, sameOrigin...); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Spam cannot change status: mark it not spam instead.") {
 		t.Errorf("spam to read: %d %s", w.Code, w.Body)
 	}
 	w := f.do(t, "POST", page+"/delete", ck.Value, url.Values{}, sameOrigin...)
