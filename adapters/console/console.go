@@ -110,6 +110,8 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
 	// Each area of the console registers its own routes, from its own file.
+	c.auditRoutes(mux)
+	c.adminRoutes(mux)
 	c.contentRoutes(mux)
 	c.outboxRoutes(mux)
 	c.webhooksRoutes(mux)
@@ -152,6 +154,9 @@ type page struct {
 	// "forms", "content", "members", "keys", "outbox", "webhooks",
 	// "audit"), so that the workspace's navigation marks it current.
 	Section string
+	// Admin shows the instance administration links in the top
+	// navigation; render sets it for a signed-in instance administrator.
+	Admin bool
 }
 
 var funcs = template.FuncMap{
@@ -161,6 +166,13 @@ var funcs = template.FuncMap{
 // render writes a page with status. Templates render into a buffer first,
 // so that a failure is a clean error page rather than half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if p.Signed {
+		// The handler authenticated this request a moment ago, so the
+		// identity service answers from its cache of verified tokens.
+		if pr, err := c.principal(r); err == nil {
+			p.Admin = pr.IsInstanceAdmin()
+		}
+	}
 	var buf bytes.Buffer
 	if err := c.pages[name].Execute(&buf, p); err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: render page", "page", name, "err", err)

@@ -120,7 +120,7 @@ func TestCrawlEveryPage(t *testing.T) {
 	}
 	t.Logf("crawled %d pages", visited)
 	// The crawl must reach the pages that exist, or it checks nothing.
-	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit"} {
+	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit", "/console/admin/users", "/console/admin/audit"} {
 		if !seen[crawlKey(want)] {
 			t.Errorf("the crawl never reached %s", want)
 		}
@@ -256,7 +256,8 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []
 		}
 	}
 
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	// Quality 100 makes a PNG; any other quality a JPEG.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Errorf("%s: screenshot: %v", target, err)
 		return lay.Links
