@@ -1,0 +1,238 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/keelhq/keel/test/browser"
+	"github.com/keelhq/keel/test/keelproc"
+)
+
+// scheduleAhead is how far ahead the editor schedules the post: enough
+// for the browser to submit the form before the time comes, short enough
+// for the test to wait for keel serve's scheduler, which runs every second.
+const scheduleAhead = 5 * time.Second
+
+// publicDeadline bounds the wait for the scheduled post on the public API.
+const publicDeadline = 30 * time.Second
+
+// TestContentInABrowser: an editor signs in, writes a post, previews it
+// (the preview is the API's rendering of the Markdown), schedules it a few
+// seconds ahead in UTC, and keel serve's scheduler then publishes it on
+// the public API; a viewer then sees the post with no edit control, and a
+// POST the viewer forges from the page is refused. The editor with its
+// preview is saved as content-editor.png in the screenshots folder.
+func TestContentInABrowser(t *testing.T) {
+	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
+	var setup struct{ Token string }
+	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
+	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	for _, m := range []struct{ email, role string }{{"eve@example.com", "editor"}, {"vic@example.com", "viewer"}} {
+		p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": m.email, "password": "correct horse battery", "name": m.role}, 201, nil)
+		p.MustCall(t, "POST", "/v1/workspaces/site/members", setup.Token, map[string]any{"email": m.email, "role": m.role}, 201, nil)
+	}
+	shots := screenshotDir(t)
+
+	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(1000, 900))
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	fail := func(step string, err error) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
+	}
+	signIn := func(email string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(p.URL+"/console/sign-in"),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.SendKeys(chromedp.ID("email"), email),
+			chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
+			chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
+			chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/content"]`)),
+			chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/content"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
+		); err != nil {
+			fail("sign in as "+email+" and open the content", err)
+		}
+	}
+
+	// The editor writes a post and previews it.
+	signIn("eve@example.com")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("new-post")),
+		chromedp.WaitVisible(chromedp.ID("title")),
+		chromedp.SendKeys(chromedp.ID("title"), "Tide tables"),
+		chromedp.SendKeys(chromedp.ID("body"), "## High water\n\nAt *noon* and at midnight.\n"),
+		chromedp.SendKeys(chromedp.ID("tags"), "Tides"),
+		chromedp.Click(chromedp.ID("preview-button")),
+		chromedp.WaitVisible(chromedp.CSS(`#preview h2`)),
+	); err != nil {
+		fail("write and preview a post", err)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#preview h2`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	previewHTML, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("preview").innerHTML`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heading != "High water" || !strings.Contains(kept, "At *noon*") {
+		t.Errorf("the preview's heading is %q and the editor keeps %q", heading, kept)
+	}
+	editor, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shots, "content-editor.png"), editor, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// It saves the post and schedules it a few seconds ahead, in UTC as
+	// the page says.
+	at := time.Now().UTC().Add(scheduleAhead).Truncate(time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-draft`)),
+		chromedp.SetValue(chromedp.ID("publish-at"), at.Format("2006-01-02T15:04:05")),
+		chromedp.Click(chromedp.ID("schedule")),
+		chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-scheduled`)),
+	); err != nil {
+		fail("save and schedule the post", err)
+	}
+	hint, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("publish-at-hint")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hint, "UTC") {
+		t.Errorf("the schedule's hint does not name the time zone: %q", hint)
+	}
+
+	// keel serve's scheduler publishes it; the public API then serves the
+	// HTML the preview showed.
+	var post struct {
+		BodyHTML    string `json:"body_html"`
+		PublishedAt string `json:"published_at"`
+	}
+	deadline := time.Now().Add(publicDeadline)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		status, out, err := p.Call(t.Context(), "GET", "/v1/sites/site/posts/tide-tables", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == http.StatusOK {
+			p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &post)
+			break
+		}
+		if status != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("the scheduled post on the public API: %d %s", status, out)
+		}
+		<-tick.C
+	}
+	if time.Now().Before(at) {
+		t.Errorf("the post was public before %v, its scheduled time", at)
+	}
+	if post.PublishedAt != at.Format(time.RFC3339) && !strings.HasPrefix(post.PublishedAt, at.Format("2006-01-02T15:04:05")) {
+		t.Errorf("published_at %q, want the scheduled %v", post.PublishedAt, at)
+	}
+	if strings.TrimSpace(post.BodyHTML) != strings.TrimSpace(previewHTML) || !strings.Contains(post.BodyHTML, "<h2") {
+		t.Errorf("the API serves %q, the preview showed %q", post.BodyHTML, previewHTML)
+	}
+
+	// A viewer reads the post but has no control to change it.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`form[action="/console/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.ID("password")),
+	); err != nil {
+		fail("sign out", err)
+	}
+	signIn("vic@example.com")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`main a[href^="/console/workspaces/site/content/ent_"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rendered h2`)),
+	); err != nil {
+		fail("the viewer opens the post", err)
+	}
+	controls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('main textarea, main input:not([type=hidden]):not([type=search]):not(#tag), main form[method=post], #new-post, #save, #publish-now, #schedule, #unpublish').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if controls != 0 {
+		t.Errorf("the viewer's entry page has %d edit controls", controls)
+	}
+	entryURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for _, pr := range problems {
+		t.Errorf("the page reported %s", pr)
+	}
+	mu.Unlock()
+
+	// The viewer forges the editor's unpublish from the page, as a form
+	// the page never offered (the CSP lets no script fetch): the console
+	// refuses it, and the post stays public.
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const f = document.createElement("form");
+			f.method = "post";
+			f.action = location.pathname + "/unpublish";
+			for (const [k, v] of [["version", "3"], ["to", "draft"]]) {
+				const i = document.createElement("input");
+				i.type = "hidden"; i.name = k; i.value = v;
+				f.append(i);
+			}
+			document.body.append(f);
+			f.submit();
+		})()`),
+		chromedp.WaitVisible(chromedp.CSS(`main a[href="/console/"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	refused, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(refused, "There is no such page.") {
+		t.Errorf("the viewer's forged unpublish of %s answered:\n%s", entryURL, refused)
+	}
+	p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, nil)
+}
