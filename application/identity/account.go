@@ -325,3 +325,19 @@ func (s *Service) ViewInvitation(ctx context.Context, token string) (_ Invitatio
 	})
 	return v, err
 }
+
+// CheckPasswordReset reports whether a password reset's token can still
+// set a password, so that the page behind its link can say at once that
+// it cannot, rather than after a new password was typed. Unknown, used
+// and expired tokens alike are domain.ErrPasswordResetUnusable.
+func (s *Service) CheckPasswordReset(ctx context.Context, token string) (err error) {
+	ctx, end := usecase.Start(ctx, "identity.CheckPasswordReset")
+	defer end(&err)
+	if !domain.IsPasswordResetToken(token) {
+		return domain.ErrPasswordResetUnusable
+	}
+	return s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		_, err := usableReset(ctx, st, domain.HashSecret(token), s.now())
+		return err
+	})
+}
