@@ -110,6 +110,7 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
 	// Each area of the console registers its own routes, from its own file.
+	c.spamRoutes(mux)
 	c.accountRoutes(mux)
 	c.auditRoutes(mux)
 	c.adminRoutes(mux)

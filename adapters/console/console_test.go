@@ -276,7 +276,7 @@ func TestOverviewShowsRecentSubmissionsAndActivity(t *testing.T) {
 	_, ck := f.signIn(t, "ada@example.com", "")
 	w := f.do(t, "GET", "/console/workspaces/site", ck.Value, nil)
 	body := w.Body.String()
-	for _, want := range []string{"<td>Contact us</td>", "Recent activity", "form.created"} {
+	for _, want := range []string{">Contact us</a></td>", "Recent activity", "form.created"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("overview lacks %q:\n%s", want, body)
 		}

@@ -24,8 +24,8 @@ const exportFlushEvery = 100
 const previewRunes = 80
 
 // consoleStatuses are the statuses a submission can be filed under from
-// its page. "Not spam" is missing on purpose: spam's held mail would have
-// to be sent, which needs a use case of its own.
+// its page. Spam leaves spam only by its "Not spam" button (spam.go),
+// which also queues the mail the spam filter held back.
 var consoleStatuses = []domain.SubmissionStatus{domain.SubmissionRead, domain.SubmissionArchived, domain.SubmissionSpam}
 
 // may asks the authorizer the question the use case behind a button asks,

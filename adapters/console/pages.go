@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/keelhq/keel/application/identity"
@@ -15,11 +14,6 @@ import (
 
 // recentItems is how many submissions and audit events an overview shows.
 const recentItems = 10
-
-// formsScanned bounds the forms an overview reads recent submissions
-// from: the newest ten of the first page of forms. A use case that lists
-// a workspace's submissions across its forms will replace this.
-const formsScanned = 50
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	if _, err := c.principal(r); err != nil {
@@ -93,23 +87,23 @@ func (c *Console) workspaces(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "workspaces", page{Title: "Workspaces", Signed: true, Data: ws})
 }
 
-// recentSubmission is a row of the overview's submissions table.
-type recentSubmission struct {
-	Form   string
-	At     time.Time
-	Status string
-}
-
 // overviewData is what the overview shows. Activity is nil when the
 // member's role may not read the audit log; the section is then left out.
 type overviewData struct {
-	Submissions []recentSubmission
+	Submissions []ports.RecentSubmission
 	Activity    []identity.AuditEntry
 	CanAudit    bool
+
+	// Mail is the mail queue's health, nil when the member's role may not
+	// read the outbox; MailWait says how long the oldest message waits.
+	Mail     *ports.OutboxHealth
+	MailWait string
 }
 
-// overview shows a workspace's recent submissions and activity. A
-// workspace the user is not a member of is a 404, as in the API.
+// overview shows a workspace's recent submissions across its forms (one
+// query), its mail queue's health (one query) and its recent activity,
+// each section only to a role that may read it. A workspace the user is
+// not a member of is a 404, as in the API.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	p, err := c.principal(r)
 	if err != nil {
@@ -123,26 +117,24 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d overviewData
-	fs, _, err := c.cfg.Forms.ListForms(r.Context(), p, ref, ports.Page{Limit: formsScanned})
+	d.Submissions, err = c.cfg.Forms.RecentSubmissions(r.Context(), p, ref, recentItems)
 	if err != nil && !errors.Is(err, domain.ErrForbidden) {
 		c.fail(w, r, err)
 		return
 	}
-	for _, f := range fs {
-		subs, _, err := c.cfg.Forms.ListSubmissions(r.Context(), p, ref, f.ID(), ports.SubmissionFilter{}, ports.Page{Limit: recentItems})
-		if errors.Is(err, domain.ErrForbidden) {
-			break
-		}
-		if err != nil && !errors.Is(err, domain.ErrNotFound) { // a form deleted meanwhile
+	if c.cfg.Messaging != nil {
+		h, err := c.cfg.Messaging.MailHealth(r.Context(), p, ref)
+		switch {
+		case err == nil:
+			d.Mail = &h
+			if !h.OldestPending.IsZero() {
+				d.MailWait = waitedText(time.Since(h.OldestPending))
+			}
+		case !errors.Is(err, domain.ErrForbidden):
 			c.fail(w, r, err)
 			return
 		}
-		for _, s := range subs {
-			d.Submissions = append(d.Submissions, recentSubmission{Form: f.Name(), At: s.CreatedAt(), Status: s.Status().String()})
-		}
 	}
-	slices.SortStableFunc(d.Submissions, func(a, b recentSubmission) int { return b.At.Compare(a.At) })
-	d.Submissions = d.Submissions[:min(len(d.Submissions), recentItems)]
 	d.Activity, _, err = c.cfg.Identity.AuditLog(r.Context(), p, ref, ports.Page{Limit: recentItems})
 	switch {
 	case err == nil:
@@ -153,6 +145,26 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "overview", page{Title: ws.Name(), Signed: true, Workspace: &ws, Section: "overview", Data: d})
+}
+
+// waitedText says roughly how long something has waited.
+func waitedText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // seconds rounds a wait up to whole seconds, at least one.
