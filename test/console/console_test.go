@@ -29,10 +29,10 @@ import (
 	"github.com/keelhq/keel/test/keelproc"
 )
 
+// TestMain also stops the Mailpit container the account flows' test
+// starts (keelproc.Main).
 func TestMain(m *testing.M) {
-	code := m.Run()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	keelproc.Main(m)
 }
 
 // pageTimeout bounds the whole browser session: Chromium starts and
