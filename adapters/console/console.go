@@ -32,9 +32,10 @@ const Prefix = "/console/"
 // same kind /v1/login returns.
 const CookieName = "keel_session"
 
-// contentSecurityPolicy allows no script at all, styles and images from
-// Keel only, forms posted to Keel only, and no framing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// contentSecurityPolicy allows scripts, styles and images from Keel only
+// (static/console.js, nothing inline, no eval), forms posted to Keel only,
+// and no framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -110,6 +111,8 @@ func New(cfg Config) *Console {
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/status", c.setStatus)
 	mux.HandleFunc("POST /console/workspaces/{ws}/submissions/{sub}/delete", c.deleteSubmission)
 	// Each area of the console registers its own routes, from its own file.
+	c.membersRoutes(mux)
+	c.keysRoutes(mux)
 	c.spamRoutes(mux)
 	c.accountRoutes(mux)
 	c.auditRoutes(mux)
