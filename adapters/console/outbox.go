@@ -45,10 +45,12 @@ type messageRow struct {
 	Retry     bool
 }
 
-// outboxData is what the outbox page shows. No use case counts a
-// workspace's messages by status, so the page has no queue summary; the
-// status filter answers "what is dead?" instead.
+// outboxData is what the outbox page shows: the queue's health (the
+// unsent messages by status, and the oldest waiting one; sent mail is not
+// counted, as a count of it would read every message ever sent), and a
+// page of messages.
 type outboxData struct {
+	Health   ports.OutboxHealth
 	Rows     []messageRow
 	Status   string
 	Statuses []string
@@ -83,6 +85,10 @@ func (c *Console) outbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if d.Health, err = c.cfg.Messaging.MailHealth(r.Context(), p, ref); err != nil {
 		c.fail(w, r, err)
 		return
 	}

@@ -139,6 +139,7 @@ func TestOutboxListsMessagesAndRetriesADeadOne(t *testing.T) {
 		`<span class="status status-dead">dead</span>`, `<span class="status status-sent">sent</span>`,
 		"dial tcp: &lt;b&gt;connection refused&lt;/b&gt;",
 		`action="/console/workspaces/site/outbox/` + dead.Message.ID() + `/retry"`,
+		`<strong id="count-pending">0</strong> waiting</a></li>`, `<strong id="count-dead">1</strong> dead</a>`, `<strong id="count-failed">0</strong> failed</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the outbox lacks %q", want)
@@ -168,6 +169,10 @@ func TestOutboxListsMessagesAndRetriesADeadOne(t *testing.T) {
 	}
 	if got := f.messageStatus(t, dead.Message.ID()); got != domain.OutboxPending {
 		t.Errorf("after retry the message is %s, want pending", got)
+	}
+	body = f.do(t, "GET", page, ck.Value, nil).Body.String()
+	if !strings.Contains(body, `<strong id="count-pending">1</strong> waiting</a>, the oldest queued <time`) || !strings.Contains(body, `<strong id="count-dead">0</strong>`) {
+		t.Errorf("the queue after the retry:\n%s", body)
 	}
 	if w := f.do(t, "POST", page+"/"+sent.Message.ID()+"/retry", ck.Value, url.Values{}, sameOrigin...); w.Code != http.StatusConflict {
 		t.Errorf("retry of a sent message: %d, want 409", w.Code)
