@@ -50,7 +50,7 @@ type fieldRow struct {
 	MinLength, MaxLength, Min, Max string
 	Pattern, Options               string
 	Errors                         map[string]string // by column: "name", "options"…
-	N                              int               // the row's number, from 1
+	N, NextN                       int               // the row's number, from 1, and the next's
 }
 
 // problem is an entry of the error summary, linking to its input.
@@ -80,6 +80,7 @@ type editorData struct {
 	Preview  *previewData
 	Types    []string
 	MaxRows  int
+	NewRow   int // the number a row added by "Add field" gets
 }
 
 // previewMessage is one message of a mail preview, as its recipient gets it.
@@ -97,8 +98,9 @@ type previewData struct {
 func (c *Console) formEditor(w http.ResponseWriter, r *http.Request, status int, ws domain.Workspace, d editorData) {
 	d.Types, d.MaxRows = fieldTypes, domain.MaxFields
 	for i := range d.Rows {
-		d.Rows[i].N = i + 1
+		d.Rows[i].N, d.Rows[i].NextN = i+1, i+2
 	}
+	d.NewRow = len(d.Rows) + 1
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}

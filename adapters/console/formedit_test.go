@@ -111,6 +111,13 @@ func TestFormBuilderAddsMovesAndRemovesFieldsKeepingWhatWasTyped(t *testing.T) {
 	if w.Code != http.StatusOK || !strings.Contains(body, `id="f2-name"`) || strings.Contains(body, `id="f3-name"`) {
 		t.Fatalf("add: %d, want a third empty row\n%s", w.Code, body)
 	}
+	// The buttons that post back bring the browser back where the change
+	// is: the next new row, the moved row.
+	for _, want := range []string{`value="add" formaction="/console/workspaces/site/forms/new#row-4"`, `value="down:0" formaction="/console/workspaces/site/forms/new#row-2"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
 	if inputValue(t, body, "f1-label") != "Your message" || !strings.Contains(body, ">half typed</textarea>") {
 		t.Errorf("add lost what was typed:\n%s", body)
 	}
