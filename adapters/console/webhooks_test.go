@@ -78,7 +78,7 @@ func TestCreatingAWebhookShowsItsSecretOnce(t *testing.T) {
 	w = f.createHook(t, ck, url.Values{"url": {"https://hooks.example.com/keel?token=abc"}, "events": {"submission.created", "form.created"}, "description": {"CRM <sync>"}})
 	body = w.Body.String()
 	secret := shownSecret(body)
-	if w.Code != http.StatusOK || secret == "" || !strings.Contains(body, `<button type="button" data-copy="secret">Copy</button>`) {
+	if w.Code != http.StatusOK || secret == "" || !strings.Contains(body, `<button type="button" data-copy="secret" hidden>Copy</button>`) {
 		t.Fatalf("create: %d, secret %q\n%s", w.Code, secret, body)
 	}
 	if w.Header().Get("Cache-Control") != "no-store" {

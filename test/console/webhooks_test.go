@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keelhq/keel/domain"
@@ -148,8 +149,28 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the page shows %q, not a secret: %v", secretText, err)
 	}
-	if copyBtn := text(`button[data-copy="secret"]`); copyBtn != "Copy" {
-		t.Errorf("the copy button says %q", copyBtn)
+	// console.js shows the Copy button, hidden without it, and copies the
+	// secret once the page may write the clipboard, as a user's click on
+	// the browser's prompt would allow.
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: p.URL,
+	}); err != nil {
+		t.Fatalf("grant clipboard-read: %v", err)
+	}
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-write"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: p.URL,
+	}); err != nil {
+		t.Fatalf("grant clipboard-write: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-copy="secret"]`)), chromedp.Click(chromedp.CSS(`button[data-copy="secret"]`))); err != nil {
+		t.Fatalf("click Copy: %v", err)
+	}
+	copied, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('button[data-copy="secret"] + [role="status"]').textContent`,
+		chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || copied != "Copied" {
+		t.Errorf("after Copy the page says %q (%v), want Copied", copied, err)
+	} else if clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err != nil || clip != secretText {
+		t.Errorf("the clipboard holds %q (%v), want the secret", clip, err)
 	}
 	shot("webhook-secret.png")
 
