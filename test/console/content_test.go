@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -26,12 +27,27 @@ const scheduleAhead = 5 * time.Second
 // publicDeadline bounds the wait for the scheduled post on the public API.
 const publicDeadline = 30 * time.Second
 
+// contentTimeout bounds the whole browser session: pageTimeout's pages,
+// the wait for the scheduler and three runs of axe-core.
+const contentTimeout = 2 * time.Minute
+
+// contentWidth and contentHeight are the screen the screenshots show: the
+// editor with its preview below it, as on a laptop.
+const (
+	contentWidth  = 1000
+	contentHeight = 900
+)
+
 // TestContentInABrowser: an editor signs in, writes a post, previews it
 // (the preview is the API's rendering of the Markdown), schedules it a few
 // seconds ahead in UTC, and keel serve's scheduler then publishes it on
-// the public API; a viewer then sees the post with no edit control, and a
-// POST the viewer forges from the page is refused. The editor with its
-// preview is saved as content-editor.png in the screenshots folder.
+// the public API. Someone else then saves the post while the editor has it
+// open: the editor's save overwrites nothing and shows their version, and
+// saving again after that stores the editor's text. A viewer then sees the
+// post with no edit control, and a POST the viewer forges from the page
+// is refused. axe-core checks the pages only a POST shows, and the editor
+// with its preview and the conflict are saved as content-editor.png and
+// content-conflict.png in the screenshots folder.
 func TestContentInABrowser(t *testing.T) {
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
 	var setup struct{ Token string }
@@ -43,7 +59,10 @@ func TestContentInABrowser(t *testing.T) {
 	}
 	shots := screenshotDir(t)
 
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(1000, 900))
+	ctx := browser.New(t, contentTimeout)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(contentWidth, contentHeight)); err != nil {
+		t.Fatal(err)
+	}
 	var (
 		mu       sync.Mutex
 		problems []string
@@ -55,7 +74,9 @@ func TestContentInABrowser(t *testing.T) {
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
 		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
+			// A page answered 409 (the conflict) or 404 (the forged
+			// post) is logged as a failed load, which is expected here.
+			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
 				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
 			}
 		}
@@ -68,6 +89,14 @@ func TestContentInABrowser(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
+	}
+	// audit runs axe-core on the page shown, at 360 px wide, and fails on
+	// a serious violation or a page that scrolls sideways. The crawl in
+	// crawl_test.go checks every page a link reaches; these are also the
+	// pages only a POST shows (a preview, a conflict).
+	audit := func(name string) {
+		t.Helper()
+		checkNarrowPage(t, ctx, name)
 	}
 	signIn := func(email string) {
 		t.Helper()
@@ -119,6 +148,7 @@ func TestContentInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	audit("the editor with its preview")
 	if err := os.WriteFile(filepath.Join(shots, "content-editor.png"), editor, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +206,63 @@ func TestContentInABrowser(t *testing.T) {
 		t.Errorf("the API serves %q, the preview showed %q", post.BodyHTML, previewHTML)
 	}
 
+	// Someone else saves the post while the editor has it open: the
+	// editor's save overwrites nothing, shows their version and a diff,
+	// and keeps the editor's text, which a second save then stores.
+	entryPage, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(entryPage), chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-published`))); err != nil {
+		fail("reopen the published post", err)
+	}
+	id := entryPage[strings.LastIndex(entryPage, "/")+1:]
+	p.MustCall(t, "PATCH", "/v1/workspaces/site/entries/"+id, setup.Token, map[string]any{"body": "## High water\n\nAt *noon* and at one.\n"}, 200, nil)
+	mine := "## High water\n\nAt *noon* and at midnight.\n\nBring a coat.\n"
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("body"), mine),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("conflict")),
+	); err != nil {
+		fail("save over someone else's save", err)
+	}
+	conflictShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit("a save that lost the race")
+	if err := os.WriteFile(filepath.Join(shots, "content-conflict.png"), conflictShot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept, err = chromedp.Run(ctx, chromedp.Value(chromedp.ID("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`section.conflict .diff`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ReplaceAll(kept, "\r\n", "\n") != mine || !strings.Contains(diff, "− Bring a coat.") || !strings.Contains(diff, "+ At *noon* and at one.") {
+		t.Errorf("the conflict keeps %q in the editor and shows the diff:\n%s", kept, diff)
+	}
+	var public struct {
+		BodyHTML string `json:"body_html"`
+	}
+	p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &public)
+	if !strings.Contains(public.BodyHTML, "at one.") || strings.Contains(public.BodyHTML, "Bring a coat.") {
+		t.Fatalf("after the losing save the public API serves %q", public.BodyHTML)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-published`)),
+	); err != nil {
+		fail("save again after the conflict", err)
+	}
+	p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &public)
+	if !strings.Contains(public.BodyHTML, "Bring a coat.") {
+		t.Errorf("after saving again the public API serves %q", public.BodyHTML)
+	}
+
 	// A viewer reads the post but has no control to change it.
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`form[action="/console/sign-out"] button`)),
@@ -190,6 +277,7 @@ func TestContentInABrowser(t *testing.T) {
 	); err != nil {
 		fail("the viewer opens the post", err)
 	}
+	audit("the viewer's entry page")
 	controls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('main textarea, main input:not([type=hidden]):not([type=search]):not(#tag), main form[method=post], #new-post, #save, #publish-now, #schedule, #unpublish').length`))
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +323,36 @@ func TestContentInABrowser(t *testing.T) {
 		t.Errorf("the viewer's forged unpublish of %s answered:\n%s", entryURL, refused)
 	}
 	p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, nil)
+}
+
+// checkNarrowPage runs axe-core on the page ctx shows with the screen
+// emulated 360 px wide, the narrowest the console supports, and fails t
+// on a serious or critical violation or on a page wider than the screen.
+// The test's wider screen comes back afterwards, for screenshots.
+func checkNarrowPage(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 800)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(contentWidth, contentHeight)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	vs, err := browser.Axe(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for _, v := range vs {
+		if v.Serious() {
+			t.Errorf("%s: axe-core: %s", name, v)
+		}
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Errorf("%s is wider than a 360 px screen", name)
+	}
 }
