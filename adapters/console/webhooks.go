@@ -344,8 +344,23 @@ func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 type deliveryData struct {
 	hookView
 	D            domain.WebhookDelivery
-	Attempts     []domain.DeliveryAttempt
+	Attempts     []attemptView
 	CanRedeliver bool
+}
+
+// attemptView is one attempt of a delivery's log, with its latency
+// rounded to what a person reads.
+type attemptView struct {
+	domain.DeliveryAttempt
+	Took string
+}
+
+func toAttemptView(a domain.DeliveryAttempt) attemptView {
+	took := a.Latency.Round(time.Millisecond).String()
+	if a.Latency < time.Millisecond {
+		took = "under 1ms"
+	}
+	return attemptView{DeliveryAttempt: a, Took: took}
 }
 
 // delivery shows one delivery's attempt log. What a receiver answered is
@@ -367,8 +382,10 @@ func (c *Console) delivery(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := deliveryData{hookView: toHookView(hook), D: dl, Attempts: slices.Clone(dl.Attempts)}
-	slices.Reverse(d.Attempts)
+	d := deliveryData{hookView: toHookView(hook), D: dl}
+	for _, a := range slices.Backward(dl.Attempts) {
+		d.Attempts = append(d.Attempts, toAttemptView(a))
+	}
 	if dl.Status != domain.OutboxPending && hook.Enabled() {
 		if d.CanRedeliver, err = c.may(r, p, ws, domain.PermWebhooksWrite); err != nil {
 			c.fail(w, r, err)

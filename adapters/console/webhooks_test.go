@@ -200,7 +200,7 @@ func TestADeliverysPageEscapesTheReceiversAnswer(t *testing.T) {
 	page := hooksPage + "/" + string(hook.ID()) + "/deliveries/" + string(d.ID)
 	w := f.do(t, "GET", page, ck.Value, nil)
 	body := w.Body.String()
-	for _, want := range []string{`id="status">failed</span>`, "HTTP 400", "the receiver answered 400", `<pre class="excerpt">&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</pre>`, `action="` + page + `/redeliver"`} {
+	for _, want := range []string{`id="status">failed</span>`, "HTTP 400 · 12ms", "the receiver answered 400", `<pre class="excerpt">&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</pre>`, `action="` + page + `/redeliver"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the delivery's page lacks %q", want)
 		}
