@@ -203,6 +203,7 @@ type pageLayout struct {
 	ScrollWidth int      `json:"scrollWidth"`
 	ClientWidth int      `json:"clientWidth"`
 	BareTables  []string `json:"bareTables"`
+	Wide        []string `json:"wide"`
 	Links       []string `json:"links"`
 }
 
@@ -231,6 +232,22 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []
 		scrollWidth: document.documentElement.scrollWidth,
 		clientWidth: document.documentElement.clientWidth,
 		bareTables: [...document.querySelectorAll("table")].filter(t => !t.closest(".scroll")).map(t => t.outerHTML.slice(0, 120)),
+		wide: (() => {
+			// An element past the right edge widens the page unless a
+			// scrolling ancestor clips it; one absolutely placed escapes
+			// every such ancestor that does not hold its containing block.
+			const w = document.documentElement.clientWidth;
+			const clipped = e => {
+				const abs = ["absolute", "fixed"].includes(getComputedStyle(e).position), cb = e.offsetParent;
+				for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+					if (getComputedStyle(a).overflowX !== "visible" && (!abs || (cb && a.contains(cb)))) return true;
+				}
+				return false;
+			};
+			const over = e => e.getBoundingClientRect().right > w + 0.5 && !clipped(e);
+			const all = [...document.querySelectorAll("body *")].filter(over);
+			return all.filter(e => ![...e.children].some(over)).slice(0, 5).map(e => e.outerHTML.slice(0, 160));
+		})(),
 		links: [...document.querySelectorAll("a[href]")].map(a => a.href),
 	})`))
 	if err != nil {
@@ -238,7 +255,7 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []
 		return nil
 	}
 	if lay.ScrollWidth > crawlWidth {
-		t.Errorf("%s: the document is %d px wide at %d px (client width %d): it scrolls sideways", target, lay.ScrollWidth, crawlWidth, lay.ClientWidth)
+		t.Errorf("%s: the document is %d px wide at %d px (client width %d): it scrolls sideways; past the edge: %q", target, lay.ScrollWidth, crawlWidth, lay.ClientWidth, lay.Wide)
 	}
 	for _, tb := range lay.BareTables {
 		t.Errorf("%s: a table outside a <div class=\"scroll\"> wrapper: %s…", target, tb)
