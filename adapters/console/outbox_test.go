@@ -3,9 +3,12 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +214,34 @@ func TestOutboxIsForAdminsAndOwners(t *testing.T) {
 				t.Errorf("after %s's forged retry the message is %s", role, got)
 			}
 		})
+	}
+}
+
+func TestOutboxPagesWithACursor(t *testing.T) {
+	t.Parallel()
+	f := newMsgFixture(t)
+	for i := range messagesPerPage + 1 {
+		f.queue(t, fmt.Sprintf("Message %02d", i), "x@example.com", domain.OutboxSent, "")
+	}
+	_, ck := f.signIn(t, "ada@example.com", "")
+	body := f.do(t, "GET", "/console/workspaces/site/outbox?status=sent", ck.Value, nil).Body.String()
+	if n := strings.Count(body, `<tr id="msg-`); n != messagesPerPage {
+		t.Fatalf("first page: %d rows, want %d", n, messagesPerPage)
+	}
+	older := regexp.MustCompile(`<a href="([^"]+)" rel="next">Older</a>`).FindStringSubmatch(body)
+	if older == nil || !strings.Contains(older[1], "status=sent") {
+		t.Fatalf("no Older link that keeps the filter:\n%s", body)
+	}
+	second := f.do(t, "GET", html.UnescapeString(older[1]), ck.Value, nil).Body.String()
+	if n := strings.Count(second, `<tr id="msg-`); n != 1 || strings.Contains(second, ">Older<") {
+		t.Errorf("second page: %d rows\n%s", n, second)
+	}
+	// Together the pages hold every message once.
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`<tr id="msg-([^"]+)"`).FindAllStringSubmatch(body+second, -1) {
+		seen[m[1]] = true
+	}
+	if len(seen) != messagesPerPage+1 {
+		t.Errorf("the two pages hold %d distinct messages, want %d", len(seen), messagesPerPage+1)
 	}
 }
