@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -25,14 +26,18 @@ import (
 // site on another origin. The plain HTML form is submitted there after
 // the timing field's minimum, and lands on the form's success page; the
 // fetch() variant shows Keel's answer in the page, a refusal's fields
-// included. Keel then holds both submissions, neither of them spam: the
-// snippets send every field, leave the honeypot empty and set the timing
-// field. Screenshots of the builder, its preview and the embed page go
+// included, and how long to wait after too many. Keel then holds both
+// accepted submissions, neither of them spam: the snippets send every
+// field, leave the honeypot empty and set the timing field. Screenshots of the builder, its preview and the embed page go
 // where the other console screenshots go.
 func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 	// The timing field's minimum is short, so that the test waits little,
 	// but not zero, so that a snippet without the field would be caught.
-	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off", "KEEL_SPAM_MIN_FILL_TIME=1s"})
+	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off", "KEEL_SPAM_MIN_FILL_TIME=1s",
+		// Three submissions a minute from one address: the plain form's,
+		// the fetch() snippet's refused one and its accepted one. A fourth
+		// is refused with 429 and Retry-After.
+		"KEEL_SUBMIT_PER_IP=3"})
 	var setup struct{ Token string }
 	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
 	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
@@ -78,7 +83,9 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
 		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError && !strings.Contains(ev.Entry.Text, "422") {
+			// The refusals the test asks for are logged as failed loads.
+			expected := strings.Contains(ev.Entry.Text, "status of 422") || strings.Contains(ev.Entry.Text, "status of 429")
+			if ev.Entry.Level == cdplog.EntryLevelError && !expected {
 				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
 			}
 		}
@@ -219,6 +226,21 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.querySelector('[role="status"]').textContent.startsWith("Thank you")`),
 	); err != nil {
 		fail("submit the fetch() snippet", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), "late@example.com"),
+		chromedp.SetValue(chromedp.CSS(`select[name="berth"]`), "Small"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector('[role="status"]').textContent.startsWith("Too many")`),
+	); err != nil {
+		fail("a rate-limited submission with fetch()", err)
+	}
+	limited, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[role="status"]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`try again in [1-9][0-9]* seconds\.$`).MatchString(limited) {
+		t.Errorf("the fetch() snippet shows the rate limit as %q", limited)
 	}
 	loc, err = chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
