@@ -37,7 +37,7 @@ func (c *Console) contentRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/workspaces/{ws}/content", c.contentList)
 	mux.HandleFunc("GET /console/workspaces/{ws}/content/new", c.newEntry)
 	mux.HandleFunc("POST /console/workspaces/{ws}/content/new", c.createEntry)
-	mux.HandleFunc("GET /console/workspaces/{ws}/content/{id}", c.entry)
+	mux.HandleFunc("GET /console/workspaces/{ws}/content/{id}", c.entryPage)
 	mux.HandleFunc("POST /console/workspaces/{ws}/content/{id}", c.saveEntry)
 	mux.HandleFunc("POST /console/workspaces/{ws}/content/{id}/publish", c.publishEntry)
 	mux.HandleFunc("POST /console/workspaces/{ws}/content/{id}/unpublish", c.unpublishEntry)
@@ -302,9 +302,9 @@ func (c *Console) newEntry(w http.ResponseWriter, r *http.Request) {
 	c.renderEntry(w, r, http.StatusOK, ws, entryData{Form: entryForm{Kind: kind}, CanWrite: true}, "")
 }
 
-// readForm limits and parses a POST, rendering the error page when the
+// parseContentForm limits and parses a POST, rendering the error page when the
 // body cannot be read.
-func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+func (c *Console) parseContentForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
 		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
@@ -313,9 +313,9 @@ func (c *Console) readForm(w http.ResponseWriter, r *http.Request, limit int64) 
 	return true
 }
 
-// preview renders the editor's body through the use case, with the
+// previewBody renders the editor's body through the use case, with the
 // renderer the API's body_html comes from, and stores nothing.
-func (c *Console) preview(r *http.Request, p domain.Principal, f entryForm) (*template.HTML, error) {
+func (c *Console) previewBody(r *http.Request, p domain.Principal, f entryForm) (*template.HTML, error) {
 	out, err := c.cfg.Content.PreviewBody(r.Context(), p, r.PathValue("ws"), f.Body)
 	if err != nil {
 		return nil, err
@@ -329,14 +329,14 @@ func (c *Console) preview(r *http.Request, p domain.Principal, f entryForm) (*te
 // in the editor with its errors and the author's text.
 func (c *Console) createEntry(w http.ResponseWriter, r *http.Request) {
 	p, ws, ok := c.workspaceOf(w, r)
-	if !ok || !c.readForm(w, r, maxEntryFormBytes) {
+	if !ok || !c.parseContentForm(w, r, maxEntryFormBytes) {
 		return
 	}
 	f := readEntryForm(r)
 	d := entryData{Form: f, CanWrite: true}
 	var err error
 	if r.PostFormValue("action") == "preview" {
-		if d.Preview, err = c.preview(r, p, f); err == nil {
+		if d.Preview, err = c.previewBody(r, p, f); err == nil {
 			c.renderEntry(w, r, http.StatusOK, ws, d, "")
 			return
 		}
@@ -355,9 +355,9 @@ func (c *Console) createEntry(w http.ResponseWriter, r *http.Request) {
 	c.fail(w, r, err)
 }
 
-// entry shows an entry: to editors and up in the editor with its
+// entryPage shows an entry: to editors and up in the editor with its
 // publication controls, to viewers as it reads.
-func (c *Console) entry(w http.ResponseWriter, r *http.Request) {
+func (c *Console) entryPage(w http.ResponseWriter, r *http.Request) {
 	c.showEntry(w, r, http.StatusOK, "")
 }
 
@@ -389,7 +389,7 @@ func (c *Console) showEntry(w http.ResponseWriter, r *http.Request, status int, 
 // after merging goes through.
 func (c *Console) saveEntry(w http.ResponseWriter, r *http.Request) {
 	p, ws, ok := c.workspaceOf(w, r)
-	if !ok || !c.readForm(w, r, maxEntryFormBytes) {
+	if !ok || !c.parseContentForm(w, r, maxEntryFormBytes) {
 		return
 	}
 	ref, id := r.PathValue("ws"), domain.EntryID(r.PathValue("id"))
@@ -401,7 +401,7 @@ func (c *Console) saveEntry(w http.ResponseWriter, r *http.Request) {
 	var err error
 	var prev *template.HTML
 	if r.PostFormValue("action") == "preview" {
-		prev, err = c.preview(r, p, f)
+		prev, err = c.previewBody(r, p, f)
 	} else if _, err = c.cfg.Content.UpdateEntry(r.Context(), p, ref, id, &f.Version, f.patch()); err == nil {
 		http.Redirect(w, r, contentPath(ws.Slug(), id.String()), http.StatusSeeOther)
 		return
@@ -438,7 +438,7 @@ var errBadVersion = domain.Invalid(domain.FieldError{Field: "version", Code: "in
 // readVersion reads a publication form's version, the If-Match of the
 // use case it calls.
 func (c *Console) readVersion(w http.ResponseWriter, r *http.Request) (int, bool) {
-	if !c.readForm(w, r, 4<<10) {
+	if !c.parseContentForm(w, r, 4<<10) {
 		return 0, false
 	}
 	v, err := strconv.Atoi(r.PostFormValue("version"))
@@ -449,9 +449,9 @@ func (c *Console) readVersion(w http.ResponseWriter, r *http.Request) (int, bool
 	return v, true
 }
 
-// changed ends a publication change: back to the entry on success; on a
+// afterEntryChange ends a publication change: back to the entry on success; on a
 // lost race or a refused step, the entry as it now is, with why.
-func (c *Console) changed(w http.ResponseWriter, r *http.Request, err error) {
+func (c *Console) afterEntryChange(w http.ResponseWriter, r *http.Request, err error) {
 	var de *domain.Error
 	switch {
 	case err == nil:
@@ -487,18 +487,18 @@ func (c *Console) publishEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	var at *time.Time
 	if s := strings.TrimSpace(r.PostFormValue("publish_at")); s != "" || r.PostFormValue("action") == "schedule" {
-		t, err := parseUTC(s)
+		t, err := parseScheduleUTC(s)
 		if err != nil {
-			c.changed(w, r, err)
+			c.afterEntryChange(w, r, err)
 			return
 		}
 		at = &t
 	}
 	_, err = c.cfg.Content.PublishEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), at, &v)
-	c.changed(w, r, err)
+	c.afterEntryChange(w, r, err)
 }
 
-func parseUTC(s string) (time.Time, error) {
+func parseScheduleUTC(s string) (time.Time, error) {
 	for _, layout := range scheduleLayouts {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
 			return t, nil
@@ -525,7 +525,7 @@ func (c *Console) unpublishEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err = c.cfg.Content.UnpublishEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), to, &v)
-	c.changed(w, r, err)
+	c.afterEntryChange(w, r, err)
 }
 
 // deleteEntry deletes an entry and its revisions, as DELETE
@@ -542,7 +542,7 @@ func (c *Console) deleteEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	err = c.cfg.Content.DeleteEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), &v)
 	if err != nil {
-		c.changed(w, r, err)
+		c.afterEntryChange(w, r, err)
 		return
 	}
 	http.Redirect(w, r, contentPath(r.PathValue("ws")), http.StatusSeeOther)
@@ -553,6 +553,7 @@ type revisionsData struct {
 	Entry domain.Entry
 	Rows  []domain.Revision
 	Older string
+	Names map[string]string // see actorNames
 }
 
 // entryRevisions lists an entry's saves, newest first.
@@ -577,6 +578,10 @@ func (c *Console) entryRevisions(w http.ResponseWriter, r *http.Request) {
 	if next != "" {
 		d.Older = contentPath(ws.Slug(), id.String(), "revisions") + "?" + url.Values{"after": {next}}.Encode()
 	}
+	if d.Names, err = c.actorNames(r, p); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	c.render(w, r, http.StatusOK, "entry-revisions", page{Title: "Revisions · " + e.Title(), Signed: true, Workspace: &ws, Section: "content", Data: d})
 }
 
@@ -588,6 +593,7 @@ type revisionData struct {
 	Current  bool
 	Diff     template.HTML
 	CanWrite bool
+	Names    map[string]string // see actorNames
 }
 
 // entryRevision shows one save of an entry and a line diff from it to
@@ -618,9 +624,29 @@ func (c *Console) entryRevision(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	if d.Names, err = c.actorNames(r, p); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	// Computed here, outside any transaction; diffLines bounds its work.
 	d.Diff = diffHTML(diffLines(entryText(rev.Content), entryText(e.Content())))
 	c.render(w, r, http.StatusOK, "entry-revision", page{Title: "Revision " + strconv.Itoa(v) + " · " + e.Title(), Signed: true, Workspace: &ws, Section: "content", Data: d})
+}
+
+// actorNames maps the user IDs of the workspace's members, as a revision
+// names who saved it, to their names and e-mail addresses. It reads one
+// page of members, the most a page holds: a revision by anyone else (a
+// former member, an API key) shows its ID instead.
+func (c *Console) actorNames(r *http.Request, p domain.Principal) (map[string]string, error) {
+	ms, _, err := c.cfg.Identity.ListMembers(r.Context(), p, r.PathValue("ws"), ports.Page{Limit: ports.MaxPageLimit})
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(ms))
+	for _, m := range ms {
+		names[string(m.User.ID())] = m.User.Name() + " <" + m.User.Email().String() + ">"
+	}
+	return names, nil
 }
 
 // restoreRevision puts a revision's content back, as POST
@@ -641,7 +667,7 @@ func (c *Console) restoreRevision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err = c.cfg.Content.RestoreRevision(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), rev, &v)
-	c.changed(w, r, err)
+	c.afterEntryChange(w, r, err)
 }
 
 // diffTemplate shows a lineDiff: a removed line marked "−" in a del, an

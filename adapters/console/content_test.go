@@ -281,7 +281,7 @@ func TestRevisionsShowADiffAndRestore(t *testing.T) {
 	}
 	_, ck := f.signIn(t, "ada@example.com", "")
 	w := f.do(t, "GET", entryPath(e.ID())+"/revisions", ck.Value, nil)
-	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), entryPath(e.ID())+"/revisions/1") || !strings.Contains(w.Body.String(), "Version 2</a> (current)") {
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), entryPath(e.ID())+"/revisions/1") || !strings.Contains(w.Body.String(), "Version 2</a> (current)") || !strings.Contains(w.Body.String(), "Ada &lt;ada@example.com&gt;") {
 		t.Fatalf("revisions: %d\n%s", w.Code, w.Body)
 	}
 	w = f.do(t, "GET", entryPath(e.ID())+"/revisions/1", ck.Value, nil)

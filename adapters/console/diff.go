@@ -56,7 +56,7 @@ func diffLines(old, new string) lineDiff {
 	if old == new {
 		return lineDiff{Same: true}
 	}
-	a, b := splitLines(old), splitLines(new)
+	a, b := splitDiffLines(old), splitDiffLines(new)
 	pre := 0
 	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
 		pre++
@@ -77,12 +77,12 @@ func diffLines(old, new string) lineDiff {
 	for _, l := range a[len(a)-suf:] {
 		ops = append(ops, diffLine{Op: diffSame, Text: l})
 	}
-	return lineDiff{Lines: fold(ops)}
+	return lineDiff{Lines: foldUnchanged(ops)}
 }
 
-// splitLines splits a text into lines without their endings; "\r\n" and
+// splitDiffLines splits a text into lines without their endings; "\r\n" and
 // "\n" end a line alike, since browsers send text areas with "\r\n".
-func splitLines(s string) []string {
+func splitDiffLines(s string) []string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	if s == "" {
 		return nil
@@ -134,9 +134,9 @@ func lcsDiff(a, b []string) []diffLine {
 	return out
 }
 
-// fold keeps diffContext unchanged lines on each side of a change and
+// foldUnchanged keeps diffContext unchanged lines on each side of a change and
 // replaces every longer unchanged run with one diffFold line.
-func fold(ops []diffLine) []diffLine {
+func foldUnchanged(ops []diffLine) []diffLine {
 	var out []diffLine
 	for i := 0; i < len(ops); {
 		if ops[i].Op != diffSame {

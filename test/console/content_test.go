@@ -45,9 +45,10 @@ const (
 // open: the editor's save overwrites nothing and shows their version, and
 // saving again after that stores the editor's text. A viewer then sees the
 // post with no edit control, and a POST the viewer forges from the page
-// is refused. axe-core checks the pages only a POST shows, and the editor
-// with its preview and the conflict are saved as content-editor.png and
-// content-conflict.png in the screenshots folder.
+// is refused. axe-core checks every content page at 360 px, the ones only
+// a POST shows too, and the editor with its preview, the conflict and a
+// revision's diff are saved as content-editor.png, content-conflict.png
+// and content-revision.png in the screenshots folder.
 func TestContentInABrowser(t *testing.T) {
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
 	var setup struct{ Token string }
@@ -118,6 +119,7 @@ func TestContentInABrowser(t *testing.T) {
 
 	// The editor writes a post and previews it.
 	signIn("eve@example.com")
+	audit("the content list")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("new-post")),
 		chromedp.WaitVisible(chromedp.ID("title")),
@@ -261,6 +263,37 @@ func TestContentInABrowser(t *testing.T) {
 	p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &public)
 	if !strings.Contains(public.BodyHTML, "Bring a coat.") {
 		t.Errorf("after saving again the public API serves %q", public.BodyHTML)
+	}
+
+	// The revisions keep every save; the first compares with the current
+	// version line by line.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`main a[href$="/revisions"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main a[href$="/revisions/1"]`)),
+	); err != nil {
+		fail("open the revisions", err)
+	}
+	audit("the revisions")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`main a[href$="/revisions/1"]`)),
+		chromedp.WaitVisible(chromedp.ID("restore")),
+	); err != nil {
+		fail("open the first revision", err)
+	}
+	revisionShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shots, "content-revision.png"), revisionShot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	audit("a revision compared with the current version")
+	revDiff, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main .diff`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(revDiff, "+ Bring a coat.") {
+		t.Errorf("revision 1 compared with the current version:\n%s", revDiff)
 	}
 
 	// A viewer reads the post but has no control to change it.
