@@ -94,36 +94,25 @@ func TestCrawlEveryPage(t *testing.T) {
 		t.Fatalf("sign in: %v", err)
 	}
 
-	seen := map[string]bool{}
-	queue := []string{"/console/workspaces"}
-	seen[crawlKey(queue[0])] = true
-	visited := 0
-	for len(queue) > 0 {
-		target := queue[0]
-		queue = queue[1:]
-		if visited == crawlPages {
-			t.Fatalf("more than %d pages reachable; the next is %s", crawlPages, target)
-		}
-		visited++
-		links := checkPage(t, ctx, p.URL, target, shots)
-		for _, l := range links {
-			u, err := url.Parse(l)
-			if err != nil || u.Host != origin.Host || !crawlable(u.Path) {
-				continue
-			}
-			next := u.RequestURI()
-			if k := crawlKey(next); !seen[k] {
-				seen[k] = true
-				queue = append(queue, next)
-			}
-		}
-	}
-	t.Logf("crawled %d pages", visited)
+	seen := crawl(t, ctx, p.URL, origin.Host, "/console/workspaces", shots, true)
 	// The crawl must reach the pages that exist, or it checks nothing.
 	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit", "/console/admin/users", "/console/admin/audit"} {
 		if !seen[crawlKey(want)] {
 			t.Errorf("the crawl never reached %s", want)
 		}
+	}
+	// Signed out, the pages before sign-in (sign-in, forgotten
+	// password) get the same checks; their screenshots go to signed-out/.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(p.URL+"/console/workspaces"),
+		chromedp.Click(chromedp.CSS(`form[action="/console/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.ID("password")),
+	); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	out := crawl(t, ctx, p.URL, origin.Host, "/console/sign-in", filepath.Join(shots, "signed-out"), false)
+	if !out[crawlKey("/console/sign-in")] {
+		t.Error("the signed-out crawl never reached the sign-in page")
 	}
 	// A last round trip makes sure the listener handled every event.
 	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
@@ -169,6 +158,38 @@ func seedWorkspace(t *testing.T, p *keelproc.Proc) {
 	p.MustCall(t, "POST", "/v1/workspaces/site/entries", setup.Token, map[string]any{"kind": "post", "title": "Winter opening hours", "body": "# Hours\n\nOpen *daily*.", "tags": []string{"News"}}, 201, nil)
 }
 
+// crawl checks every page reachable from start by same-origin links
+// under /console/, breadth first, and returns the pages it visited by
+// crawlKey. signedIn says whether the browser holds a session, which no
+// page may lose.
+func crawl(t *testing.T, ctx context.Context, base, host, start, shots string, signedIn bool) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{crawlKey(start): true}
+	queue := []string{start}
+	visited := 0
+	for len(queue) > 0 {
+		target := queue[0]
+		queue = queue[1:]
+		if visited == crawlPages {
+			t.Fatalf("more than %d pages reachable; the next is %s", crawlPages, target)
+		}
+		visited++
+		for _, l := range checkPage(t, ctx, base, target, shots, signedIn) {
+			u, err := url.Parse(l)
+			if err != nil || u.Host != host || !crawlable(u.Path) {
+				continue
+			}
+			next := u.RequestURI()
+			if k := crawlKey(next); !seen[k] {
+				seen[k] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	t.Logf("crawled %d pages from %s", visited, start)
+	return seen
+}
+
 // crawlable says whether the crawl follows a link to path: console pages,
 // but not the stylesheet, downloads (exports) or sign-out, which is a
 // form anyway.
@@ -208,7 +229,7 @@ type pageLayout struct {
 }
 
 // checkPage opens target, checks it and returns the links it holds.
-func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []string {
+func checkPage(t *testing.T, ctx context.Context, base, target, shots string, signedIn bool) []string {
 	t.Helper()
 	resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(base+target))
 	if err != nil {
@@ -223,7 +244,7 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string) []
 		// built yet; their 404 page is checked like any other.
 		t.Logf("%s: status %d", target, resp.Status)
 	}
-	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasSuffix(loc, "/console/sign-in") && !strings.HasSuffix(target, "/sign-in") {
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); signedIn && err == nil && strings.HasSuffix(loc, "/console/sign-in") && !strings.HasSuffix(target, "/sign-in") {
 		t.Errorf("%s: sent to the sign-in page: the crawl lost its session", target)
 	}
 	checkHeaders(t, target, resp.Headers)
@@ -297,6 +318,9 @@ func shotName(requestURI string) string {
 	name := strings.TrimPrefix(requestURI, "/console/")
 	name = strings.Replace(name, "?", "_", 1)
 	name = unsafeName.ReplaceAllString(name, "_")
+	if name == "" || strings.HasSuffix(name, "/") {
+		name += "index" // /console/ itself
+	}
 	return name + ".png"
 }
 
