@@ -132,8 +132,8 @@ const (
 
 // seedWorkspace gives the crawl something on every page: the instance's
 // owner (an instance administrator, so the admin pages are linked), a
-// second user, and a workspace with a form, a submission, a post, an API
-// key, an invitation and a webhook.
+// second user, a disabled one, and a workspace with a form, a submission,
+// a post, an API key, an invitation and a webhook.
 func seedWorkspace(t *testing.T, p *keelproc.Proc) {
 	t.Helper()
 	var setup struct{ Token string }
@@ -142,6 +142,9 @@ func seedWorkspace(t *testing.T, p *keelproc.Proc) {
 	var user struct{ ID string }
 	p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": "eddie@example.com", "password": crawlPassword, "name": "Eddie Editor"}, 201, &user)
 	p.MustCall(t, "POST", "/v1/workspaces/site/members", setup.Token, map[string]any{"user_id": user.ID, "role": "editor"}, 201, nil)
+	var gone struct{ ID string }
+	p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": "gone@example.com", "password": crawlPassword, "name": "Gene Gone"}, 201, &gone)
+	p.MustCall(t, "PATCH", "/v1/users/"+gone.ID, setup.Token, map[string]any{"status": "disabled"}, 200, nil)
 	p.MustCall(t, "POST", "/v1/workspaces/site/invitations", setup.Token, map[string]any{"email": "vera@example.com", "role": "viewer"}, 201, nil)
 	p.MustCall(t, "POST", "/v1/workspaces/site/api-keys", setup.Token, map[string]any{"name": "build", "scopes": []string{"content:read"}}, 201, nil)
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks", setup.Token, map[string]any{"url": "https://hooks.example.com/keel", "events": []string{"submission.created"}, "description": "CRM"}, 201, nil)
