@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -461,7 +462,8 @@ func (d *editorData) input() (in domain.FormInput, kept []int, ok bool) {
 		}{{"min", rw.Min, &fd.Min}, {"max", rw.Max, &fd.Max}} {
 			if s := strings.TrimSpace(n.s); s != "" {
 				v, err := strconv.ParseFloat(s, 64)
-				if err != nil || v != v {
+				// JSON, and so the API and storage, know no NaN or infinity.
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 					d.rowError(i, n.col, "Enter a number.")
 					ok = false
 				}
@@ -478,24 +480,26 @@ func (d *editorData) input() (in domain.FormInput, kept []int, ok bool) {
 // from the page it showed to the save, to tell whether the form was saved
 // by someone else meanwhile.
 func definitionVersion(def domain.FormInput) string {
+	// Limits are written as the editor shows them, so that the digest
+	// holds no float, whose encoding could fail.
 	type field struct {
-		Name, Label, Type    string
-		Required             bool
-		MinLength, MaxLength *int
-		Min, Max             *float64
-		Pattern              string
-		Options              []string
+		Name, Label, Type                       string
+		Required                                bool
+		MinLength, MaxLength, Min, Max, Pattern string
+		Options                                 []string
 	}
+	shown := editorFromDefinition(def)
 	fs := make([]field, len(def.Fields))
 	for i, fd := range def.Fields {
-		fs[i] = field{fd.Name, fd.Label, fd.Type.String(), fd.Required, fd.MinLength, fd.MaxLength, fd.Min, fd.Max, fd.Pattern, fd.Options}
+		r := shown.Rows[i]
+		fs[i] = field{fd.Name, fd.Label, fd.Type.String(), fd.Required, r.MinLength, r.MaxLength, r.Min, r.Max, fd.Pattern, fd.Options}
 	}
 	def.Fields = nil
 	b, err := json.Marshal(struct {
 		Def    domain.FormInput
 		Fields []field
 	}{def, fs})
-	if err != nil { // plain strings, numbers and booleans always encode
+	if err != nil { // strings, integers and booleans always encode
 		panic(err)
 	}
 	sum := sha256.Sum256(b)

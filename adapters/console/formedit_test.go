@@ -156,6 +156,12 @@ func TestFormBuilderShowsTheUseCasesErrorsNextToTheirInputs(t *testing.T) {
 		t.Fatalf("a mistyped number: %d\n%s", w.Code, body)
 	}
 	v.Set("f0-max-length", "20")
+	v.Set("f3-min", "Inf")
+	w = f.do(t, "POST", "/console/workspaces/site/forms/new", ck.Value, v, sameOrigin...)
+	if body := w.Body.String(); w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f3-min-error">Enter a number.`) {
+		t.Fatalf("an infinite minimum: %d\n%s", w.Code, body)
+	}
+	v.Del("f3-min")
 	v.Set("recipients", "team@example.com\nnot an address")
 	v.Set("notify-subject", "{{range .Fields}}x{{end}}")
 	w = f.do(t, "POST", "/console/workspaces/site/forms/new", ck.Value, v, sameOrigin...)
