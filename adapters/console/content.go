@@ -302,8 +302,8 @@ func (c *Console) newEntry(w http.ResponseWriter, r *http.Request) {
 	c.renderEntry(w, r, http.StatusOK, ws, entryData{Form: entryForm{Kind: kind}, CanWrite: true}, "")
 }
 
-// parseContentForm limits and parses a POST, rendering the error page when the
-// body cannot be read.
+// parseContentForm limits and parses a POST, rendering the error page
+// when the body cannot be read.
 func (c *Console) parseContentForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
@@ -408,11 +408,22 @@ func (c *Console) saveEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	status, shown := editorError(err)
 	conflict := errors.Is(err, domain.ErrVersionConflict)
-	if err != nil && !shown && !conflict {
+	if err != nil && !shown && !conflict && !errors.Is(err, domain.ErrNotFound) {
 		c.fail(w, r, err)
 		return
 	}
 	e, gerr := c.cfg.Content.GetEntry(r.Context(), p, ref, id)
+	if errors.Is(gerr, domain.ErrNotFound) {
+		// Someone deleted the entry meanwhile (the use cases found the
+		// workspace and let this member write): the author's text is all
+		// that is left of it, so it stays, in an editor for a new entry.
+		if f.Kind == "" {
+			f.Kind = domain.KindPost.String()
+		}
+		d := entryData{Form: f, CanWrite: true}
+		c.renderEntry(w, r, http.StatusConflict, ws, d, "This entry was deleted after you opened it. Your text is still below: save it to make a new entry.")
+		return
+	}
 	if gerr != nil {
 		c.fail(w, r, gerr)
 		return
@@ -449,8 +460,9 @@ func (c *Console) readVersion(w http.ResponseWriter, r *http.Request) (int, bool
 	return v, true
 }
 
-// afterEntryChange ends a publication change: back to the entry on success; on a
-// lost race or a refused step, the entry as it now is, with why.
+// afterEntryChange ends a publication change: back to the entry on
+// success; on a lost race or a refused step, the entry as it now is, with
+// why.
 func (c *Console) afterEntryChange(w http.ResponseWriter, r *http.Request, err error) {
 	var de *domain.Error
 	switch {

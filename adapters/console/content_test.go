@@ -206,6 +206,17 @@ func TestASaveThatLostTheRaceShowsTheirVersionAndKeepsYours(t *testing.T) {
 	if got := f.entry(t, svc, e.ID()); got.Body() != strings.ReplaceAll(mine, "\r\n", "\n") || got.Version() != 3 {
 		t.Errorf("after merging: %q v%d", got.Body(), got.Version())
 	}
+
+	// Deleted meanwhile: the text stays, in an editor for a new entry.
+	if err := svc.DeleteEntry(t.Context(), f.admin, "site", e.ID(), nil); err != nil {
+		t.Fatal(err)
+	}
+	form.Set("version", "3")
+	w = f.do(t, "POST", entryPath(e.ID()), ck.Value, form, sameOrigin...)
+	page = w.Body.String()
+	if w.Code != http.StatusConflict || !strings.Contains(page, "was deleted after you opened it") || !strings.Contains(page, "Wednesday 9:30</textarea>") || !strings.Contains(page, `action="/console/workspaces/site/content/new"`) {
+		t.Errorf("saving a deleted entry: %d\n%s", w.Code, page)
+	}
 }
 
 func TestPublicationButtonsFollowTheStateMachine(t *testing.T) {
