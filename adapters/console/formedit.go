@@ -192,6 +192,20 @@ func (c *Console) formPost(w http.ResponseWriter, r *http.Request, isNew bool) {
 		d.FormID = r.PathValue("form")
 	}
 	op := r.PostFormValue("op")
+	if op == "add" || strings.HasPrefix(op, "up:") || strings.HasPrefix(op, "down:") {
+		// These only show the page again and call no use case, so the
+		// authorizer is asked here: a role that gets no builder gets none
+		// this way either. Save and preview are the use cases' to refuse.
+		may, err := c.may(r, p, ws, domain.PermFormsWrite)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if !may {
+			c.notFound(w, r)
+			return
+		}
+	}
 	switch {
 	case op == "add":
 		if len(d.Rows) >= domain.MaxFields {

@@ -280,7 +280,7 @@ func TestAViewerGetsNoFormBuilderAndItsForgedPostsAreRefused(t *testing.T) {
 			t.Errorf("viewer GET %s: %d, want 404", path, w.Code)
 		}
 		v := builderPost("Forged", "email", "E-mail", "email")
-		for _, op := range []string{"save", "preview"} {
+		for _, op := range []string{"save", "preview", "add", "down:0"} {
 			v.Set("op", op)
 			if w := f.do(t, "POST", path, bob.Value, v, sameOrigin...); w.Code != http.StatusNotFound {
 				t.Errorf("viewer POST %s op=%s: %d, want 404\n%s", path, op, w.Code, w.Body)
