@@ -96,6 +96,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		Hasher:          argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
+		Sealer:          testSealer,
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)

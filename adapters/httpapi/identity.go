@@ -40,6 +40,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.DELETE("/workspaces/:ws/members/:user", h.removeMember)
 	h.registerInvitations(v1)
 	h.registerPasswordReset(v1)
+	h.registerTwoFactor(v1)
 	h.registerAccount(v1)
 
 	v1.POST("/workspaces/:ws/api-keys", h.createAPIKey)
@@ -219,6 +220,7 @@ func (h identityRoutes) login(c *gin.Context) {
 	}
 	res, err := h.ids.Login(c.Request.Context(), principal(c), identity.LoginInput{Email: req.Email, Password: req.Password})
 	if err != nil {
+		withChallenge(c, res)
 		fail(c, err)
 		return
 	}

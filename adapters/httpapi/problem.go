@@ -74,6 +74,11 @@ type problem struct {
 	Code    string         `json:"code"`
 	TraceID string         `json:"trace_id,omitempty"`
 	Errors  []problemField `json:"errors,omitempty"`
+	// Challenge and ChallengeExpiresAt come with second_factor_required
+	// only: the login's challenge, which POST
+	// /v1/auth/login/second-factor takes with a code (twofactor.go).
+	Challenge          string        `json:"challenge,omitempty"`
+	ChallengeExpiresAt *domain.Stamp `json:"challenge_expires_at,omitempty"`
 }
 
 type problemField struct {
@@ -135,6 +140,9 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 		body := toProblem(status, de, trace.SpanContextFromContext(c.Request.Context()).TraceID().String())
 		if !trace.SpanContextFromContext(c.Request.Context()).HasTraceID() {
 			body.TraceID = ""
+		}
+		if de.Code == domain.ErrSecondFactorRequired.Code {
+			addChallenge(c, &body)
 		}
 		c.Render(status, problemJSON{body})
 		c.Abort()

@@ -94,6 +94,14 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPost, "/v1/me/password"}:                              accepts(),
 	{http.MethodPost, "/v1/me/email"}:                                 accepts(),
 
+	// Two-factor authentication (twofactor.go).
+	{http.MethodPost, "/v1/auth/login/second-factor"}:     accepts(),
+	{http.MethodGet, "/v1/me/two-factor"}:                 accepts(),
+	{http.MethodPost, "/v1/me/two-factor"}:                accepts(),
+	{http.MethodPost, "/v1/me/two-factor/confirm"}:        accepts(),
+	{http.MethodPost, "/v1/me/two-factor/disable"}:        accepts(),
+	{http.MethodPost, "/v1/me/two-factor/recovery-codes"}: accepts(),
+
 	// Its own group, so that its long path does not realign the block above.
 	{http.MethodPost, "/v1/workspaces/:ws/api-keys/:key/rotate"}: accepts(),
 

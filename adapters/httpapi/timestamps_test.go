@@ -148,6 +148,9 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 		"/v1/sites/:site/posts/:slug":                               "/v1/sites/acme/posts/hello",
 		"/v1/sites/:site/pages/:slug":                               "/v1/sites/acme/pages/about",
 	}
+	// Two-factor authentication, once on, answers when it was turned on.
+	enableTwoFactor(t, f)
+	gets["/v1/me/two-factor"] = "/v1/me/two-factor"
 	for route, path := range gets {
 		check("GET "+route, f.api(t, http.MethodGet, path, nil), http.StatusOK)
 	}

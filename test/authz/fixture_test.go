@@ -130,6 +130,7 @@ func newStack(t *testing.T, e engine) stack {
 		UoW: db, Authorizer: authz, Hasher: argon2id.New(cheapHashing), Clock: c, SessionTTL: sessionTTL,
 		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, c.Now),
 		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, c.Now),
+		Sealer:          twoFactorSealer,
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)

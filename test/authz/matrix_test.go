@@ -86,6 +86,16 @@ var matrix = []row{
 	{want: want(202, 202, 202, 202, 202, 202, 202, 202, 202, 401, 401), route: "POST /v1/auth/password-reset", body: resetBody},
 	{want: want(404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401), route: "POST /v1/auth/password-reset/confirm", body: confirmResetBody, codes: unusableReset},
 	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me"},
+	// People manage their own two-factor authentication; keys have none.
+	// With none started or on, confirming, turning off and regenerating
+	// are conflicts; a made-up login challenge is refused alike for every
+	// caller.
+	{want: want(401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401), route: "POST /v1/auth/login/second-factor", body: secondFactorBody, codes: unusableChallenge},
+	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me/two-factor"},
+	{want: want(401, 201, 201, 201, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/me/two-factor"},
+	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/confirm", body: confirmTwoFactorBody, codes: twoFactorConflict("two_factor_not_started")},
+	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/disable", body: twoFactorProofBody, codes: twoFactorConflict("two_factor_not_enabled")},
+	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/recovery-codes", body: twoFactorProofBody, codes: twoFactorConflict("two_factor_not_enabled")},
 	// People change their own password and address; keys have neither. A
 	// made-up confirmation token is refused alike for every caller.
 	{want: want(401, 204, 204, 204, 204, 204, 403, 403, 204, 401, 401), route: "POST /v1/me/password", body: changePasswordBody},

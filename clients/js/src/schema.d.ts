@@ -104,6 +104,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/login/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a login with a second factor
+         * @description Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+         */
+        post: operations["loginSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/password-reset": {
         parameters: {
             query?: never;
@@ -198,6 +218,90 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One's two-factor authentication
+         * @description Whether two-factor authentication (TOTP) is on for the caller's account, or an enrolment waits for its first code, and how many recovery codes are left. `available` is false when the server has no `KEEL_SECRET_KEY`, and nobody can enrol. People only; API keys get 403.
+         */
+        get: operations["getTwoFactor"];
+        put?: never;
+        /**
+         * Start enrolling in two-factor authentication
+         * @description Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+         */
+        post: operations["startTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two-factor authentication on
+         * @description With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+         */
+        post: operations["confirmTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two-factor authentication off
+         * @description Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+         */
+        post: operations["disableTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make new recovery codes
+         * @description Replaces every recovery code with 10 new ones, shown this once; the old ones stop working. Needs the `password`, a current `code` or an unused `recovery_code`, checked and throttled as for `POST /v1/me/two-factor/disable`. People only; API keys get 403.
+         */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1775,6 +1879,41 @@ export interface components {
             trace_id?: string;
             /** @description One entry per field (or query parameter) at fault, at most 50. */
             errors?: components["schemas"]["FieldError"][];
+            /** @description With `second_factor_required` only: the login's challenge (`klc_…`), which `POST /v1/auth/login/second-factor` takes with a code, once, within 5 minutes. */
+            challenge?: string;
+            challenge_expires_at?: components["schemas"]["Timestamp"];
+        };
+        TwoFactor: {
+            /** @description False when the server has no `KEEL_SECRET_KEY`: nobody can enrol. */
+            available: boolean;
+            /** @description A login needs a code. */
+            enabled: boolean;
+            /** @description An enrolment waits for its first code (`POST /v1/me/two-factor/confirm`). */
+            pending: boolean;
+            enabled_at: components["schemas"]["NullableTimestamp"];
+            recovery_codes_left: number;
+        };
+        TwoFactorEnrolment: {
+            /**
+             * @description The TOTP secret in unpadded base32, to type into an authenticator app.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            secret: string;
+            /**
+             * @description The `otpauth://totp/…` URI that a QR code carries to an app (SHA1, 6 digits, 30 s).
+             * @example otpauth://totp/Keel:ada@example.com?algorithm=SHA1&digits=6&issuer=Keel&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            otpauth_uri: string;
+        };
+        RecoveryCodes: {
+            /** @description Single-use codes that finish a login instead of the app's code; shown this once. */
+            recovery_codes: string[];
+        };
+        /** @description One of `password`, `code` (the app's, current and unused) or `recovery_code`. */
+        SecondFactorProof: {
+            password?: string;
+            code?: string;
+            recovery_code?: string;
         };
         FieldError: {
             /**
@@ -2521,6 +2660,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `two_factor_unavailable`: the server has no `KEEL_SECRET_KEY`, so two-factor secrets can be neither sealed nor opened. */
+        TwoFactorUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `two_factor_not_enabled`: two-factor authentication is off; `idempotency_in_progress`: the same Idempotency-Key is being served. */
+        TwoFactorNotEnabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description `body_too_large`: the body is larger than `KEEL_MAX_BODY_BYTES`. */
         TooLarge: {
             headers: {
@@ -3188,7 +3346,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadBodyPost"];
-            /** @description `invalid_credentials`: wrong e-mail, password, or a disabled account (one answer for all); `unauthenticated`: a bad `Authorization` header. */
+            /** @description `invalid_credentials`: wrong e-mail, password, or a disabled account (one answer for all, whether or not the account has two-factor authentication); `second_factor_required`: the password is right and the account has two-factor authentication on: the problem carries a `challenge` (and `challenge_expires_at`) to send with a code to `POST /v1/auth/login/second-factor`; `unauthenticated`: a bad `Authorization` header. */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
@@ -3204,6 +3362,85 @@ export interface operations {
             422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+        };
+    };
+    loginSecondFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "challenge": "klc_3v9x…",
+                 *       "code": "287082"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The `challenge` of the `second_factor_required` problem. */
+                    challenge: string;
+                    /** @description The 6-digit code of the authenticator app (spaces are ignored). */
+                    code?: string;
+                    /** @description One of the recovery codes, when the app is not at hand (case, spaces and dashes are ignored); used when `code` is empty or absent. */
+                    recovery_code?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Logged in. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Login"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            /** @description `invalid_second_factor`: the code or recovery code is wrong, expired or used; `login_challenge_unusable`: the challenge is unknown, used, expired or had 5 wrong codes, or two-factor authentication was turned off since; `unauthenticated`: a bad `Authorization` header. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["IdempotencyInProgress"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            /** @description `two_factor_unavailable`: the server has no `KEEL_SECRET_KEY` to open the account's secret with; retry with a recovery code, or after the operator sets it. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     requestPasswordReset: {
@@ -3430,6 +3667,245 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+        };
+    };
+    getTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's two-factor authentication. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactor"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    startTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret, shown this once. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorEnrolment"];
+                };
+            };
+            400: components["responses"]["BadQueryPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description `two_factor_enabled`: two-factor authentication is on; turn it off first. `idempotency_in_progress`: the same Idempotency-Key is being served. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyRefused"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TwoFactorUnavailable"];
+        };
+    };
+    confirmTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "287082"
+                 *     }
+                 */
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description On; the recovery codes, shown this once. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description `two_factor_not_started`: no enrolment waits (or another start replaced its secret); `two_factor_enabled`: it is on already; `idempotency_in_progress`: the same Idempotency-Key is being served. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TwoFactorUnavailable"];
+        };
+    };
+    disableTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecondFactorProof"];
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["TwoFactorNotEnabled"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TwoFactorUnavailable"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecondFactorProof"];
+            };
+        };
+        responses: {
+            /** @description The new recovery codes, shown this once. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["TwoFactorNotEnabled"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TwoFactorUnavailable"];
         };
     };
     changePassword: {

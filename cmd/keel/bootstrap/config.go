@@ -48,7 +48,7 @@ var (
 // settings lists every setting in the README's order.
 var settings = []setting{
 	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
-	sSessionMaxAge, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
+	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL,
@@ -196,6 +196,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	raw = value(fs, getenv, sSessionMaxAge)
 	if c.sessions.maxAge, err = time.ParseDuration(raw); err != nil || c.sessions.maxAge < c.sessions.ttl {
 		return c, sSessionMaxAge.errorf("want a duration no shorter than the session TTL (%s) such as 720h, got %q", c.sessions.ttl, raw)
+	}
+	if c.sessions.sealer, err = loadSecretKey(fs, getenv); err != nil {
+		return c, err
 	}
 	raw = value(fs, getenv, sEventRetention)
 	if c.eventRetention, err = time.ParseDuration(raw); err != nil || c.eventRetention < time.Hour {

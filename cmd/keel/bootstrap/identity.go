@@ -10,6 +10,7 @@ import (
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -45,6 +46,9 @@ const (
 // identity service's defaults.
 type sessionConfig struct {
 	ttl, maxAge time.Duration
+	// sealer seals two-factor secrets (KEEL_SECRET_KEY); nil turns
+	// enrolment off.
+	sealer *domain.SecretSealer
 }
 
 // identityParts is the identity service with what must be closed after.
@@ -79,6 +83,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		Workspaces:        workspaces,
 		PublicChanged:     publicChanged,
 		LinkBase:          linkBase,
+		Sealer:            sessions.sealer,
 
 		PasswordResetPerIP:      ratelimit.NewRateLimiter(resetIPRate, resetIPBurst, time.Now),
 		PasswordResetPerAddress: ratelimit.NewRateLimiter(resetAddressRate, resetAddressBurst, time.Now),
