@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/adapters/casbinauthz"
+	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -295,5 +297,73 @@ func TestViewInvitation(t *testing.T) {
 	}
 	if _, err := f.svc.ViewInvitation(t.Context(), "x"); !errors.Is(err, domain.ErrInvitationGone) {
 		t.Errorf("a malformed token = %v", err)
+	}
+}
+
+// rehashHasher is the fake hasher, but every hash it verifies asks to be
+// raised, and onHash, when set, runs once inside the next Hash: between
+// the read and the write of a login's rehash.
+type rehashHasher struct {
+	fakeHasher
+	onHash func()
+}
+
+func (h *rehashHasher) Hash(ctx context.Context, pw string) (string, error) {
+	if f := h.onHash; f != nil {
+		h.onHash = nil
+		f()
+	}
+	return h.fakeHasher.Hash(ctx, pw)
+}
+
+func (h *rehashHasher) Verify(ctx context.Context, pw, hash string) (bool, bool, error) {
+	ok, _, err := h.fakeHasher.Verify(ctx, pw, hash)
+	return ok, true, err
+}
+
+// A login that raises the password's hash writes the account back as it
+// is then, not as it was when the login read it: an address confirmed
+// meanwhile stays.
+func TestLoginRehashKeepsAnAddressChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.New(t)
+	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = authz.Close() })
+	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	h := &rehashHasher{}
+	svc, err := identity.NewService(t.Context(), identity.Config{
+		UoW: db, Authorizer: authz, Hasher: h, Clock: c, SessionTTL: time.Hour,
+		LinkBase: func() string { return "https://keel.example" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fixture{svc: svc, db: db, clock: c}
+	_, p := f.setup(t)
+	if err := svc.RequestEmailChange(t.Context(), p, identity.ChangeEmailInput{Email: "ada@example.org", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	for _, m := range f.accountMails(t) {
+		if m.Token != "" {
+			token = m.Token
+		}
+	}
+	h.onHash = func() {
+		if _, err := svc.ConfirmEmailChange(t.Context(), anon, token); err != nil {
+			t.Errorf("confirm during the login: %v", err)
+		}
+	}
+	if _, err := svc.Login(t.Context(), anon, identity.LoginInput{Email: "ada@example.com", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	if h.onHash != nil {
+		t.Fatal("the login did not rehash")
+	}
+	if me, err := svc.Me(t.Context(), p); err != nil || me.User.Email() != "ada@example.org" {
+		t.Errorf("after the login the address is %s (%v), want the confirmed ada@example.org", me.User.Email(), err)
 	}
 }

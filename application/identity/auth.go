@@ -190,9 +190,19 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 	var res LoginResult
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
 		if newHash != "" {
-			u.SetPasswordHash(newHash)
-			if err := st.Users().Update(ctx, u); err != nil {
-				return fmt.Errorf("save rehashed password: %w", err)
+			// u was read before this transaction: the row is read again,
+			// so that an address, status or password changed meanwhile is
+			// not written back over, and the hash is raised only if the
+			// password is still the one just verified.
+			cur, err := st.Users().Get(ctx, u.ID())
+			if err != nil {
+				return fmt.Errorf("load user to rehash: %w", err)
+			}
+			if cur.PasswordHash() == u.PasswordHash() {
+				cur.SetPasswordHash(newHash)
+				if err := st.Users().Update(ctx, cur); err != nil {
+					return fmt.Errorf("save rehashed password: %w", err)
+				}
 			}
 		}
 		// With two-factor authentication on, the password earns a
