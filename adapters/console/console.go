@@ -121,6 +121,7 @@ func New(cfg Config) *Console {
 	c.outboxRoutes(mux)
 	c.webhooksRoutes(mux)
 	c.formEditRoutes(mux)
+	c.twoFactorRoutes(mux)
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", c.notFound)
 

@@ -47,6 +47,7 @@ func newFixture(t *testing.T, loginPerIP ports.RateLimiter) *fixture {
 		UoW: db, Authorizer: authz, Clock: clock, SessionTTL: time.Hour,
 		Hasher:     argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		LoginPerIP: loginPerIP,
+		Sealer:     testSealer,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, domain.ErrInvalidCreds):
 		c.render(w, r, http.StatusUnauthorized, "signin", page{Title: "Sign in", Email: email, Error: "The e-mail address or password is wrong."})
 		return
+	case errors.Is(err, domain.ErrSecondFactorRequired):
+		// The password was right; a code finishes the sign-in (twofactor.go).
+		c.secondFactorPage(w, r, http.StatusOK, secondFactorData{Challenge: res.Challenge})
+		return
 	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
 		if de.RetryAfter > 0 {
 			w.Header().Set("Retry-After", fmt.Sprint(seconds(de.RetryAfter)))
