@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
@@ -275,7 +274,7 @@ func (c *Console) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
 			return
 		}
-		c.setSession(w, r, login.Token, int(time.Until(login.ExpiresAt).Seconds()))
+		c.startSession(w, r, login)
 	}
 	http.Redirect(w, r, Prefix+"workspaces/"+url.PathEscape(res.Workspace.Slug()), http.StatusSeeOther)
 }
@@ -321,7 +320,7 @@ func (c *Console) invitationSignIn(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.setSession(w, r, res.Token, int(time.Until(res.ExpiresAt).Seconds()))
+	c.startSession(w, r, res)
 	http.Redirect(w, r, Prefix+"invitations/"+url.PathEscape(d.Token), http.StatusSeeOther)
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
@@ -130,7 +131,7 @@ func New(cfg Config) *Console {
 	// against Host). SameSite=Lax on the cookie is the second lock.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.render(w, r, http.StatusForbidden, "error", page{Title: "Refused", Message: "This request came from another site, so Keel refused it."})
+		c.errorPage(w, r, http.StatusForbidden, "Refused", "This request came from another site, so Keel refused it.")
 	}))
 	c.h = cop.Handler(mux)
 	return c
@@ -204,19 +205,58 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, domain.ErrUnauthenticated):
 		http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
 	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
-		c.render(w, r, http.StatusTooManyRequests, "error", page{Title: "Too many requests", Message: "Too many requests: " + waitText(de)})
+		c.errorPage(w, r, http.StatusTooManyRequests, "Too many requests", "Too many requests: "+waitText(de))
 	case errors.As(err, &de) && de.Kind == domain.KindInvalid:
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Message: de.Message})
+		c.errorPage(w, r, http.StatusBadRequest, "Bad request", de.Message)
 	case errors.As(err, &de) && de.Kind == domain.KindConflict:
-		c.render(w, r, http.StatusConflict, "error", page{Title: "Not possible", Message: de.Message})
+		c.errorPage(w, r, http.StatusConflict, "Not possible", de.Message)
 	default:
 		c.cfg.Logger.ErrorContext(r.Context(), "console: request failed", "path", r.URL.Path, "err", err)
-		c.render(w, r, http.StatusInternalServerError, "error", page{Title: "Error", Message: "Something went wrong on Keel's side. Try again later."})
+		c.errorPage(w, r, http.StatusInternalServerError, "Error", "Something went wrong on Keel's side. Try again later.")
 	}
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Message: "There is no such page."})
+	c.errorPage(w, r, http.StatusNotFound, "Not found", "There is no such page.")
+}
+
+// errorPage renders the error page with the navigation a signed-in user
+// had, so that an error does not strand them: the top navigation whenever
+// the session is valid, and the workspace's navigation, with its area
+// marked, when the path names a workspace the user may see. It reads the
+// workspace again, which costs an error page one query, never a page that
+// works; anything that fails here only leaves a navigation out.
+func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	pg := page{Title: title, Message: message}
+	if p, err := c.principal(r); err == nil {
+		pg.Signed = true
+		if ref := r.PathValue("ws"); ref != "" {
+			if ws, err := c.cfg.Identity.GetWorkspace(r.Context(), p, ref); err == nil {
+				pg.Workspace, pg.Section = &ws, sectionOf(r.URL.Path)
+			}
+		}
+	}
+	c.render(w, r, status, "error", pg)
+}
+
+// sectionOf names the workspace area a console path belongs to, the
+// segment after /console/workspaces/{ws}/ (a submission belongs to
+// forms), or "" for the workspace's own page and anything unknown, whose
+// error page then marks no link current.
+func sectionOf(urlPath string) string {
+	parts := strings.SplitN(strings.TrimPrefix(urlPath, Prefix+"workspaces/"), "/", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	switch parts[1] {
+	case "submissions":
+		return "forms"
+	case "invitations":
+		return "members"
+	case "forms", "content", "members", "keys", "outbox", "webhooks", "audit":
+		return parts[1]
+	}
+	return ""
 }
 
 // client is who sends the request, for throttling and the audit log.
@@ -246,6 +286,21 @@ func (c *Console) principal(r *http.Request) (domain.Principal, error) {
 }
 
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.cfg.SecureCookies }
+
+// startSession sets the cookie of a session a login just started. The
+// cookie lives until the session's absolute end (KEEL_SESSION_MAX_AGE),
+// not its first expiry: a session slides with use (KEEL_SESSION_TTL), so a
+// cookie dropped at the first expiry would sign out an active user whose
+// session lives on. The server still checks the sliding expiry on every
+// request, so an idle session ends on time whatever the cookie says, and
+// no response needs to carry a refreshed cookie.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, res identity.LoginResult) {
+	end := res.EndsAt
+	if end.Before(res.ExpiresAt) {
+		end = res.ExpiresAt
+	}
+	c.setSession(w, r, res.Token, seconds(time.Until(end)))
+}
 
 func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{

@@ -60,7 +60,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.setSession(w, r, res.Token, int(time.Until(res.ExpiresAt).Seconds()))
+	c.startSession(w, r, res)
 	http.Redirect(w, r, Prefix+"workspaces", http.StatusSeeOther)
 }
 

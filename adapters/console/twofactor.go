@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/boombuler/barcode/qr"
 
@@ -238,7 +237,7 @@ func (c *Console) signInSecondFactor(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.setSession(w, r, res.Token, int(time.Until(res.ExpiresAt).Seconds()))
+	c.startSession(w, r, res)
 	http.Redirect(w, r, Prefix+"workspaces", http.StatusSeeOther)
 }
 

@@ -16,7 +16,11 @@ import (
 type LoginResult struct {
 	Token     string
 	ExpiresAt time.Time
-	User      domain.User
+	// EndsAt is the session's absolute end, its start plus the session max
+	// age: sliding moves ExpiresAt with use but never past EndsAt, so a
+	// cookie that holds the token need not outlive it.
+	EndsAt time.Time
+	User   domain.User
 	// Challenge, with domain.ErrSecondFactorRequired, is the token that
 	// CompleteSecondFactor takes with a code, usable until
 	// ChallengeExpiresAt; Token is then empty.
@@ -90,7 +94,7 @@ func (s *Service) startSession(ctx context.Context, st ports.Stores, u domain.Us
 	if err := st.Sessions().Add(ctx, sess); err != nil {
 		return LoginResult{}, fmt.Errorf("add session: %w", err)
 	}
-	return LoginResult{Token: token, ExpiresAt: sess.ExpiresAt(), User: u}, nil
+	return LoginResult{Token: token, ExpiresAt: sess.ExpiresAt(), EndsAt: sess.CreatedAt().Add(s.sessionMaxAge), User: u}, nil
 }
 
 // LoginInput is a login attempt.

@@ -1,0 +1,65 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/application/identity"
+)
+
+// A session slides with use (the fixture's TTL is an hour) up to its max
+// age, so the cookie must last until the max age: one that lasted an hour
+// would sign out a user who has been busy all along.
+func TestSessionCookieLastsUntilTheSessionsMaxAge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, ck := f.signIn(t, "ada@example.com", "")
+	if ck == nil {
+		t.Fatal("no session cookie")
+	}
+	want := identity.DefaultSessionMaxAge
+	if got := time.Duration(ck.MaxAge) * time.Second; got < want-time.Minute || got > want {
+		t.Errorf("cookie Max-Age = %s, want the session's max age %s", got, want)
+	}
+}
+
+// An error page a signed-in user meets keeps the top navigation, and the
+// workspace's navigation inside a workspace they belong to, so that they
+// are not stranded; signed out, or in someone else's workspace, it shows
+// neither.
+func TestErrorPagesKeepTheNavigation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, ck := f.signIn(t, "ada@example.com", "")
+	for _, tc := range []struct {
+		name, target, cookie string
+		topNav               bool
+		wsNav                string // the marked area, "" for no workspace navigation
+	}{
+		{"missing submission", "/console/workspaces/site/submissions/sub_nope", ck.Value, true, "forms"},
+		{"missing form", "/console/workspaces/site/forms/frm_nope", ck.Value, true, "forms"},
+		{"unknown path", "/console/nowhere", ck.Value, true, ""},
+		{"another's workspace", "/console/workspaces/other/forms", ck.Value, true, ""},
+		{"signed out", "/console/nowhere", "", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := f.do(t, "GET", tc.target, tc.cookie, nil)
+			body := w.Body.String()
+			if w.Code != http.StatusNotFound {
+				t.Fatalf("%s: %d, want 404", tc.target, w.Code)
+			}
+			if got := strings.Contains(body, `action="/console/sign-out"`); got != tc.topNav {
+				t.Errorf("top navigation shown: %v, want %v:\n%s", got, tc.topNav, body)
+			}
+			wsNav := strings.Contains(body, `<nav class="ws"`)
+			if wsNav != (tc.wsNav != "") {
+				t.Errorf("workspace navigation shown: %v, want %v:\n%s", wsNav, tc.wsNav != "", body)
+			}
+			if tc.wsNav != "" && !strings.Contains(body, `/console/workspaces/site/`+tc.wsNav+`" aria-current="page"`) {
+				t.Errorf("%s not marked current:\n%s", tc.wsNav, body)
+			}
+		})
+	}
+}
