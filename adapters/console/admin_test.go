@@ -111,7 +111,8 @@ func TestDisablingAUserEndsTheirAccess(t *testing.T) {
 		t.Error("bob cannot sign in after being enabled again")
 	}
 	audit := f.do(t, "GET", "/console/admin/audit", ada.Value, nil).Body.String()
-	for _, want := range []string{"user.disabled", "user.enabled", "Bob"} {
+	// The refused sign-in while disabled is there with its reason.
+	for _, want := range []string{"user.disabled", "user.enabled", "Bob", "<dt>reason</dt><dd>disabled</dd>"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the instance audit log lacks %q:\n%s", want, audit)
 		}
