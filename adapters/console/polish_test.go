@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,39 @@ func TestErrorPagesKeepTheNavigation(t *testing.T) {
 				t.Errorf("%s not marked current:\n%s", tc.wsNav, body)
 			}
 		})
+	}
+}
+
+// A refused edit of an endpoint keeps what was typed in every field (the
+// URL, the description, the events and the enabled box), not the saved
+// values, so that fixing the one refused field is all that is left to do.
+func TestARefusedWebhookEditKeepsWhatWasTyped(t *testing.T) {
+	t.Parallel()
+	f := newMsgFixture(t)
+	_, ck := f.signIn(t, "ada@example.com", "")
+	f.createHook(t, ck, url.Values{"url": {"https://hooks.example.com/keel"}, "events": {"*"}, "description": {"CRM"}})
+	page := hooksPage + "/" + string(f.onlyHook(t).ID())
+
+	// A URL the use case refuses (not http or https), with every other field changed.
+	w := f.do(t, "POST", page, ck.Value, url.Values{"url": {"ftp://hooks.example.com/typed"}, "events": {"post.published"}, "description": {"Typed"}}, sameOrigin...)
+	body := w.Body.String()
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `class="error" role="alert"`) {
+		t.Fatalf("refused edit: %d\n%s", w.Code, body)
+	}
+	for _, want := range []string{`id="url" name="url" type="url" required maxlength="2000" value="ftp://hooks.example.com/typed"`, `id="description" name="description" maxlength="500" value="Typed"`, `id="ev-post-published" name="events" value="post.published" checked>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the refused form lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{`name="events" value="*" checked`, `id="enabled" name="enabled" value="true" checked`} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("the refused form has the saved %q", unwanted)
+		}
+	}
+	if t.Failed() {
+		t.Fatal(body)
+	}
+	if h := f.onlyHook(t); h.URL() != "https://hooks.example.com/keel" || h.Description() != "CRM" || !h.Enabled() {
+		t.Errorf("a refused edit changed the endpoint: %s %q enabled %v", h.URL(), h.Description(), h.Enabled())
 	}
 }

@@ -204,6 +204,7 @@ type deliveryRow struct {
 // filtered by status, a page at a time.
 type webhookData struct {
 	hookView
+	Form       webhookForm
 	Events     []eventChoice
 	CanWrite   bool
 	Deliveries []deliveryRow
@@ -212,12 +213,22 @@ type webhookData struct {
 	Older      string
 }
 
-// webhook shows one endpoint and its delivery log.
-func (c *Console) webhook(w http.ResponseWriter, r *http.Request) {
-	c.renderWebhook(w, r, http.StatusOK, "")
+// webhookForm is what the edit form holds: the saved endpoint's values,
+// or, after a refused save, what was typed, so that nothing typed is lost.
+type webhookForm struct {
+	URL, Description string
+	Events           []string
+	Enabled          bool
 }
 
-func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status int, formErr string) {
+// webhook shows one endpoint and its delivery log.
+func (c *Console) webhook(w http.ResponseWriter, r *http.Request) {
+	c.renderWebhook(w, r, http.StatusOK, "", nil)
+}
+
+// renderWebhook renders an endpoint's page; its edit form holds typed
+// when a save was refused (with formErr), and the saved values otherwise.
+func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status int, formErr string, typed *webhookForm) {
 	p, ws, ok := c.workspaceOf(w, r)
 	if !ok {
 		return
@@ -229,7 +240,11 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	q := r.URL.Query()
-	d := webhookData{hookView: toHookView(hook), Events: eventChoices(hook.Events()), Status: q.Get("status"), Statuses: deliveryStatuses}
+	form := webhookForm{URL: hook.URL(), Description: hook.Description(), Events: hook.Events(), Enabled: hook.Enabled()}
+	if typed != nil {
+		form = *typed
+	}
+	d := webhookData{hookView: toHookView(hook), Form: form, Events: eventChoices(form.Events), Status: q.Get("status"), Statuses: deliveryStatuses}
 	ds, next, err := c.cfg.Messaging.ListDeliveries(r.Context(), p, ref, id, d.Status, ports.Page{After: q.Get("after"), Limit: deliveriesPerPage})
 	if err != nil {
 		c.fail(w, r, err)
@@ -278,7 +293,7 @@ func (c *Console) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	_, err = c.cfg.Messaging.UpdateWebhook(r.Context(), p, ref, id, domain.WebhookPatch{URL: &u, Events: &events, Description: &desc, Enabled: &enabled})
 	if err != nil {
 		if msg := formRefusal(err); msg != "" {
-			c.renderWebhook(w, r, http.StatusUnprocessableEntity, msg)
+			c.renderWebhook(w, r, http.StatusUnprocessableEntity, msg, &webhookForm{URL: u, Description: desc, Events: events, Enabled: enabled})
 			return
 		}
 		c.fail(w, r, err)
