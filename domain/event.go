@@ -123,7 +123,10 @@ func RedactedSubmissionData(r SubmissionRef) map[string]any {
 }
 
 // SubmissionRef is what stays known of a deleted submission. Spam marks
-// one partners never heard of: its deletion writes no event either.
+// one partners never heard of, spam the filter caught on arrival and
+// nobody marked not spam (Submission.MailHeld): its deletion writes no
+// event either. Spam filed by hand had its submission.created event, so
+// its deletion has one too.
 type SubmissionRef struct {
 	ID        SubmissionID
 	Workspace WorkspaceID
@@ -141,7 +144,7 @@ func nonNilStrings(ss []string) []string {
 
 // Ref is what stays known of s once it is deleted.
 func (s Submission) Ref() SubmissionRef {
-	return SubmissionRef{ID: s.id, Workspace: s.workspace, Form: s.form, CreatedAt: s.createdAt, Spam: s.status == SubmissionSpam}
+	return SubmissionRef{ID: s.id, Workspace: s.workspace, Form: s.form, CreatedAt: s.createdAt, Spam: s.mailHeld}
 }
 
 // EventTypes lists every event type the feed can hold, for filters to

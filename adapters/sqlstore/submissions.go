@@ -240,12 +240,11 @@ func (s submissionStore) DeleteMatching(ctx context.Context, ws domain.Workspace
 	}
 	// The rows are locked as they are read, so that a submission another
 	// transaction deletes meanwhile is not reported deleted twice.
-	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, form_id, created_at, status, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`+s.d.lockRows()),
+	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, form_id, created_at, mail_held, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`+s.d.lockRows()),
 		func(sc scanner) (c candidate, err error) {
-			var id, form, status string
-			err = sc.Scan(&id, &form, &c.ref.CreatedAt, &status, &c.values)
+			var id, form string
+			err = sc.Scan(&id, &form, &c.ref.CreatedAt, &c.ref.Spam, &c.values)
 			c.ref.ID, c.ref.Form, c.ref.Workspace, c.ref.CreatedAt = domain.SubmissionID(id), domain.FormID(form), ws, c.ref.CreatedAt.UTC()
-			c.ref.Spam = status == domain.SubmissionSpam.String()
 			return c, err
 		},
 		ws.String(), containsPattern(email.String()))
@@ -315,13 +314,12 @@ func (s submissionStore) DeleteOlderThan(ctx context.Context, form domain.FormID
 	}
 	// The rows are locked as they are read, so that a submission another
 	// transaction deletes meanwhile is not reported deleted twice.
-	refs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, created_at, status FROM submissions
+	refs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, workspace_id, created_at, mail_held FROM submissions
 		WHERE form_id = ? AND created_at < ? ORDER BY created_at, id LIMIT ?`+s.d.lockRows()),
 		func(sc scanner) (r domain.SubmissionRef, err error) {
-			var id, ws, status string
-			err = sc.Scan(&id, &ws, &r.CreatedAt, &status)
+			var id, ws string
+			err = sc.Scan(&id, &ws, &r.CreatedAt, &r.Spam)
 			r.ID, r.Workspace, r.Form, r.CreatedAt = domain.SubmissionID(id), domain.WorkspaceID(ws), form, r.CreatedAt.UTC()
-			r.Spam = status == domain.SubmissionSpam.String()
 			return r, err
 		}, form.String(), domain.Timestamp(t), limit)
 	if err != nil {

@@ -239,3 +239,38 @@ func TestRecentSubmissionsCrossForms(t *testing.T) {
 		t.Errorf("RecentSubmissions = %q, want %q", got, want[:2])
 	}
 }
+
+// TestDeletingSpamFiledByHandWritesItsEvent: partners heard of a clean
+// submission that someone later marked spam, so its deletion writes
+// submission.deleted; spam the filter caught, which they never heard of,
+// leaves no event, deleted or erased.
+func TestDeletingSpamFiledByHandWritesItsEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 100)
+	form := f.form(t)
+	clean, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "ada@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caught, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Bot", "email", "bot@example.com", "website", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateSubmissionStatus(t.Context(), f.owner, "site", clean.Submission.ID(), domain.SubmissionSpam); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []domain.SubmissionID{clean.Submission.ID(), caught.Submission.ID()} {
+		if err := f.svc.DeleteSubmission(t.Context(), f.owner, "site", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, _ := f.feed(t)
+	want := []string{
+		domain.EventSubmissionCreated + " " + string(clean.Submission.ID()),
+		domain.EventSubmissionUpdated + " " + string(clean.Submission.ID()),
+		domain.EventSubmissionDeleted + " " + string(clean.Submission.ID()),
+	}
+	if !slices.Equal(lines[1:], want) { // after form.created
+		t.Errorf("feed %q\nwant form.created, then %q", lines, want)
+	}
+}
