@@ -4087,7 +4087,7 @@ type ClientInterface interface {
 
 	// CreateInvitationWithBody Invite an address
 	//
-	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4096,7 +4096,7 @@ type ClientInterface interface {
 
 	// CreateInvitation Invite an address
 	//
-	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6270,7 +6270,7 @@ func (c *Client) ListInvitations(ctx context.Context, ws Ws, params *ListInvitat
 
 // CreateInvitationWithBody Invite an address
 //
-// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6289,7 +6289,7 @@ func (c *Client) CreateInvitationWithBody(ctx context.Context, ws Ws, params *Cr
 
 // CreateInvitation Invite an address
 //
-// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14059,7 +14059,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithBodyWithResponse Invite an address
 	//
-	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14068,7 +14068,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithResponse Invite an address
 	//
-	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+	// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -27798,7 +27798,7 @@ func (c *ClientWithResponses) ListInvitationsWithResponse(ctx context.Context, w
 
 // CreateInvitationWithBodyWithResponse Invite an address
 //
-// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27813,7 +27813,7 @@ func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.C
 
 // CreateInvitationWithResponse Invite an address
 //
-// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+// Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -146,6 +146,11 @@ type InvitationStore interface {
 	// ListPending returns the invitations of ws that are neither accepted
 	// nor revoked and expire after now, ordered by ID, and the next cursor.
 	ListPending(ctx context.Context, ws domain.WorkspaceID, now time.Time, p Page) ([]domain.Invitation, string, error)
+	// PendingFor returns the invitations of ws to email that are neither
+	// accepted nor revoked and expire after now, ordered by ID. In a write
+	// transaction it first locks the workspace, so that two transactions
+	// that invite the same address see each other's invitation.
+	PendingFor(ctx context.Context, ws domain.WorkspaceID, email domain.Email, now time.Time) ([]domain.Invitation, error)
 	// Update saves when the invitation was accepted or revoked;
 	// domain.ErrNotFound when there is no such invitation.
 	Update(ctx context.Context, inv domain.Invitation) error

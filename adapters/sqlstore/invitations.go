@@ -82,6 +82,25 @@ func (s invitationStore) ListPending(ctx context.Context, ws domain.WorkspaceID,
 	return invs, next, nil
 }
 
+func (s invitationStore) PendingFor(ctx context.Context, ws domain.WorkspaceID, email domain.Email, now time.Time) ([]domain.Invitation, error) {
+	// The workspace's row is locked first, as webhookStore.Count does, so
+	// that concurrent invitations of one address run one after the other
+	// and the second sees, and replaces, the first.
+	if lock := s.forUpdate(); lock != "" {
+		var one int
+		if err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM workspaces WHERE id = ?`+lock), ws.String()).Scan(&one); err != nil && !isNoRows(err) {
+			return nil, fmt.Errorf("lock workspace %s: %w", ws, err)
+		}
+	}
+	invs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+invitationColumns+` FROM invitations
+		WHERE workspace_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY id`),
+		scanInvitation, ws.String(), email.String(), domain.Timestamp(now))
+	if err != nil {
+		return nil, fmt.Errorf("pending invitations of %s in %s: %w", email, ws, err)
+	}
+	return invs, nil
+}
+
 func (s invitationStore) Update(ctx context.Context, inv domain.Invitation) error {
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE invitations SET accepted_at = ?, revoked_at = ? WHERE workspace_id = ? AND id = ?`),
 		nullTime(inv.AcceptedAt()), nullTime(inv.RevokedAt()), inv.Workspace().String(), inv.ID().String())

@@ -24,7 +24,11 @@ type InviteInput struct {
 // owners may invite owners) and queues, in the same transaction, the mail
 // that carries the invitation's link. The token is in that mail only;
 // Keel keeps its hash. An address whose account is already a member gets
-// domain.ErrAlreadyMember.
+// domain.ErrAlreadyMember. Inviting an address that already has a pending
+// invitation to the workspace resends it: the new invitation replaces the
+// pending one, whose link stops working, so that one address never holds
+// two valid links (with perhaps two roles); only owners may replace an
+// invitation to the owner role, as only they may revoke it.
 func (s *Service) Invite(ctx context.Context, p domain.Principal, in InviteInput) (_ domain.Invitation, err error) {
 	ctx, end := usecase.Start(ctx, "identity.Invite")
 	defer end(&err)
@@ -63,6 +67,10 @@ func (s *Service) invite(ctx context.Context, st ports.Stores, p domain.Principa
 		return domain.Invitation{}, err
 	}
 	now := s.now()
+	replaced, err := s.replacePending(ctx, st, p, w, email, now)
+	if err != nil {
+		return domain.Invitation{}, err
+	}
 	token, hash := domain.NewInvitationToken()
 	var by domain.UserID
 	if p.Kind() == domain.UserPrincipal {
@@ -84,8 +92,38 @@ func (s *Service) invite(ctx context.Context, st ports.Stores, p domain.Principa
 	if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, w.ID(), "", domain.KindInvitation, "", now)); err != nil {
 		return domain.Invitation{}, fmt.Errorf("queue invitation mail: %w", err)
 	}
-	return inv, s.audit(ctx, st, p, w.ID(), "invitation.created", "invitation", inv.ID().String(),
-		map[string]string{"email": email.String(), "role": role.String()})
+	action, meta := "invitation.created", map[string]string{"email": email.String(), "role": role.String()}
+	if len(replaced) > 0 {
+		action, meta["replaces"] = "invitation.resent", strings.Join(replaced, ",")
+	}
+	return inv, s.audit(ctx, st, p, w.ID(), action, "invitation", inv.ID().String(), meta)
+}
+
+// replacePending revokes the pending invitations of email to w, which a new
+// invitation replaces, and returns their IDs. The store locks the
+// workspace first, so that of two concurrent invitations of the address
+// the second replaces the first.
+func (s *Service) replacePending(ctx context.Context, st ports.Stores, p domain.Principal, w domain.Workspace, email domain.Email, now time.Time) ([]string, error) {
+	pending, err := st.Invitations().PendingFor(ctx, w.ID(), email, now)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, old := range pending {
+		if old.Role() == domain.RoleOwner {
+			if err := s.ownersOnly(ctx, p, w.ID()); err != nil {
+				return nil, err
+			}
+		}
+		if err := old.Revoke(now); err != nil {
+			return nil, err
+		}
+		if err := st.Invitations().Update(ctx, old); err != nil {
+			return nil, err
+		}
+		ids = append(ids, old.ID().String())
+	}
+	return ids, nil
 }
 
 // invitationText is the body of an invitation's mail. Its subject carries

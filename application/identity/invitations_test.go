@@ -166,3 +166,76 @@ func TestInvitationRules(t *testing.T) {
 		t.Errorf("audit = %v, want the invitation's creation and acceptance", actions)
 	}
 }
+
+// Inviting an address again resends the invitation: the new one replaces
+// the pending one, whose link stops working, in the same transaction that
+// queues the new mail, and the audit log says it was resent and what it
+// replaced. An invitation of the same address to another workspace stays.
+// Only owners replace an invitation to the owner role.
+func TestInvitingAgainResends(t *testing.T) {
+	t.Parallel()
+	f, owner := newInvitationFixture(t)
+	if _, err := f.svc.CreateWorkspace(t.Context(), owner, identity.CreateWorkspaceInput{Name: "Blog", Slug: "blog"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "blog", Email: "new@example.com", Role: domain.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	f.invitationMail(t, "blog", "new@example.com") // so that the next mail read is docs'
+	first, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "new@example.com", Role: domain.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstToken := f.invitationMail(t, "docs", "new@example.com")
+	second, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "New@Example.com", Role: domain.RoleEditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondToken := f.invitationMail(t, "docs", "new@example.com") // the new mail is queued
+	if secondToken == firstToken || second.ID() == first.ID() {
+		t.Fatal("the resent invitation reuses the first one's token or ID")
+	}
+	pending, _, err := f.svc.ListInvitations(t.Context(), owner, "docs", ports.Page{})
+	if err != nil || len(pending) != 1 || pending[0].ID() != second.ID() {
+		t.Fatalf("ListInvitations = %v, %v; want only the resent invitation", pending, err)
+	}
+	if _, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: firstToken, Name: "New", Password: password}); !errors.Is(err, domain.ErrInvitationGone) {
+		t.Fatalf("accepting the replaced invitation = %v, want invitation_unusable", err)
+	}
+	acc, err := f.svc.AcceptInvitation(t.Context(), anon, identity.AcceptInput{Token: secondToken, Name: "New", Password: password})
+	if err != nil || acc.Member.Role != domain.RoleEditor {
+		t.Fatalf("accepting the resent invitation = %+v, %v; want an editor", acc, err)
+	}
+	events, _, err := f.svc.ListAuditEvents(t.Context(), owner, "docs", ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resent *domain.AuditEvent
+	for i, e := range events {
+		if e.Action == "invitation.resent" {
+			resent = &events[i]
+		}
+	}
+	if resent == nil || resent.TargetID != second.ID().String() || resent.Details["replaces"] != first.ID().String() || resent.Details["role"] != "editor" {
+		t.Fatalf("audit = %+v, want invitation.resent of %s replacing %s", events, second.ID(), first.ID())
+	}
+
+	admin, adminP := f.user(t, owner, "admin@example.com")
+	if _, err := f.svc.AddMember(t.Context(), owner, identity.AddMemberInput{Workspace: "docs", UserID: admin.ID(), Role: domain.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	ownerInv, err := f.svc.Invite(t.Context(), owner, identity.InviteInput{Workspace: "docs", Email: "o@example.com", Role: domain.RoleOwner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Invite(t.Context(), adminP, identity.InviteInput{Workspace: "docs", Email: "o@example.com", Role: domain.RoleViewer}); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("an admin replacing an owner's invitation = %v, want forbidden", err)
+	}
+	if pending, _, err := f.svc.ListInvitations(t.Context(), owner, "docs", ports.Page{}); err != nil || len(pending) != 1 || pending[0].ID() != ownerInv.ID() {
+		t.Fatalf("after the refused replacement: %v, %v; want the owner's invitation still pending", pending, err)
+	}
+	// The same address's invitation to another workspace was not replaced.
+	if pending, _, err := f.svc.ListInvitations(t.Context(), owner, "blog", ports.Page{}); err != nil || len(pending) != 1 {
+		t.Fatalf("the other workspace's invitations: %v, %v; want one still pending", pending, err)
+	}
+}

@@ -91,6 +91,50 @@ func invitations(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		// The first invitation expires a second before the others.
 		checkPages(t, "pending invitations after the first expired", want[1:], 2, list(t0.Add(domain.InvitationTTL)))
 	})
+	t.Run("PendingFor", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		w, other := addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		by := addUser(t, uow, "owner@example.com")
+		var want []string
+		for i := range 6 {
+			_, hash := domain.NewInvitationToken()
+			ws, email := w.ID(), domain.Email("new@example.com")
+			switch i {
+			case 4:
+				ws = other.ID()
+			case 5:
+				email = "else@example.com"
+			}
+			inv := domain.NewInvitation(ws, email, domain.RoleViewer, by.ID(), hash, t0.Add(time.Duration(i)*time.Second))
+			switch i {
+			case 1:
+				_ = inv.Accept(t0.Add(time.Minute))
+			case 2:
+				_ = inv.Revoke(t0.Add(time.Minute))
+			}
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Invitations().Add(ctx, inv) })
+			if i == 0 || i == 3 {
+				want = append(want, inv.ID().String())
+			}
+		}
+		pending := func(now time.Time) (ids []string) {
+			// A write transaction, where the store also locks the workspace.
+			run(t, uow, func(ctx context.Context, st ports.Stores) error {
+				invs, err := st.Invitations().PendingFor(ctx, w.ID(), "new@example.com", now)
+				ids = idsOf(invs, func(i domain.Invitation) string { return i.ID().String() })
+				return err
+			})
+			return ids
+		}
+		if got := fmt.Sprint(pending(t0.Add(time.Hour))); got != fmt.Sprint(want) {
+			t.Errorf("PendingFor = %s, want %s", got, want)
+		}
+		// The first expires a few seconds before the other.
+		if got := fmt.Sprint(pending(t0.Add(domain.InvitationTTL + time.Second))); got != fmt.Sprint(want[1:]) {
+			t.Errorf("PendingFor after the first expired = %s, want %s", got, want[1:])
+		}
+	})
 }
 
 func getInvitation(t *testing.T, uow ports.UnitOfWork, hash []byte) (inv domain.Invitation) {

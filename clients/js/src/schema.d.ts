@@ -704,7 +704,7 @@ export interface paths {
         put?: never;
         /**
          * Invite an address
-         * @description Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only.
+         * @description Admins and owners; API keys with `members:write`. Only owners invite to `owner`. Mails the address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/invitations/{token}`) that expires in 7 days; the token is in that mail only. Inviting an address that already has a pending invitation to the workspace resends it: the new invitation, with a new mail, replaces the pending one, whose link stops working, and the audit log records `invitation.resent`; only owners replace an invitation to `owner`.
          */
         post: operations["createInvitation"];
         delete?: never;
