@@ -98,3 +98,19 @@ func TestARefusedWebhookEditKeepsWhatWasTyped(t *testing.T) {
 		t.Errorf("a refused edit changed the endpoint: %s %q enabled %v", h.URL(), h.Description(), h.Enabled())
 	}
 }
+
+// A webhook form too large to read gets a 400 page that keeps the
+// workspace's navigation, webhooks marked.
+func TestAnUnreadableWebhookFormKeepsTheNavigation(t *testing.T) {
+	t.Parallel()
+	f := newMsgFixture(t)
+	_, ck := f.signIn(t, "ada@example.com", "")
+	w := f.createHook(t, ck, url.Values{"url": {"https://hooks.example.com/" + strings.Repeat("a", 20<<10)}, "events": {"*"}})
+	body := w.Body.String()
+	if w.Code != http.StatusBadRequest || !strings.Contains(body, "The form could not be read.") {
+		t.Fatalf("a form past the limit: %d\n%s", w.Code, body)
+	}
+	if !strings.Contains(body, `action="/console/sign-out"`) || !strings.Contains(body, `/console/workspaces/site/webhooks" aria-current="page"`) {
+		t.Errorf("the 400 page lacks the navigation:\n%s", body)
+	}
+}

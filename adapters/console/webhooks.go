@@ -134,11 +134,11 @@ type webhookSecretData struct {
 }
 
 // readPostedForm bounds and parses a posted form. A form that cannot be read
-// gets the 400 page and false.
+// gets the 400 page, with the workspace's navigation, and false.
 func (c *Console) readPostedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
+		c.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Try again.")
 		return false
 	}
 	return true
