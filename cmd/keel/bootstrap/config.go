@@ -197,7 +197,7 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	if c.sessions.maxAge, err = time.ParseDuration(raw); err != nil || c.sessions.maxAge < c.sessions.ttl {
 		return c, sSessionMaxAge.errorf("want a duration no shorter than the session TTL (%s) such as 720h, got %q", c.sessions.ttl, raw)
 	}
-	if c.sessions.sealer, err = loadSecretKey(fs, getenv); err != nil {
+	if c.sessions.sealer, err = resolveSecretKey(fs, getenv, c.storeConfig); err != nil {
 		return c, err
 	}
 	raw = value(fs, getenv, sEventRetention)

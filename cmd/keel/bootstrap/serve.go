@@ -69,6 +69,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
+	warnNoSecretKey(log, cfg.sessions.sealer)
 	dispatcher, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
 		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig,
