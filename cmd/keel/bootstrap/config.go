@@ -27,7 +27,7 @@ type setting struct {
 
 var (
 	sHTTPAddr          = setting{"http-addr", "KEEL_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP server listens on (host:port; port 0 picks a free one)"}
-	sDataDir           = setting{"data-dir", "KEEL_DATA_DIR", "./keel-data", "directory for the SQLite database and console mail"}
+	sDataDir           = setting{"data-dir", "KEEL_DATA_DIR", "./keel-data", "directory for the SQLite database, console mail and, on SQLite without a secret key setting, secret.key"}
 	sDatabaseURL       = setting{"database-url", "KEEL_DATABASE_URL", "", "postgres://user:pass@host/db, or sqlite:PATH (default: sqlite in the data directory)"}
 	sSMTPURL           = setting{"smtp-url", "KEEL_SMTP_URL", "", "smtp://user:pass@host:port[?tls=starttls|implicit|none] or smtps://… (default: write mail to the console and .eml files)"}
 	sLogLevel          = setting{"log-level", "KEEL_LOG_LEVEL", "info", "debug, info, warn or error"}
