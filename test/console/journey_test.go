@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,7 +45,8 @@ const journeyTimeout = 3 * time.Minute
 //     seconds ahead, and it appears on the public API.
 //  4. The viewer sees no edit control on the content and submission
 //     pages; a same-origin POST forged with the viewer's cookie is refused
-//     and changes nothing, and so is a cross-site POST with the owner's.
+//     and changes nothing, and so are cross-site POSTs with the owner's
+//     session, sent from the test and from a form on another site.
 //  5. The owner marks a submission the spam rules caught "Not spam", and
 //     its notification arrives in Mailpit.
 //  6. The owner downloads the form's CSV export.
@@ -502,6 +504,25 @@ func TestJourneyInABrowser(t *testing.T) {
 			t.Errorf("a cross-site POST with %q answered %d:\n%s", h, status, body)
 		}
 	}
+	// And in the browser: a page on another site (localhost, which is not
+	// 127.0.0.1's site) holds a form that posts Not spam to the console;
+	// the owner, signed in, is made to press its button.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Win a boat</title><form method="post" action="%s/console/workspaces/site/submissions/%s/not-spam"><button id="win">Win a boat</button></form>`, p.URL, spam.ID)
+	}))
+	t.Cleanup(evil.Close)
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+	if err := chromedp.Do(ownerCtx,
+		chromedp.Navigate(evilURL),
+		chromedp.Click(chromedp.ID("win")),
+		chromedp.WaitVisible(chromedp.CSS(`main`)),
+	); err != nil {
+		fail("post from another site", err)
+	}
+	if refused, err := chromedp.Run(ownerCtx, chromedp.Text(chromedp.CSS("main"))); err != nil || !strings.Contains(refused, "came from another site") {
+		t.Errorf("the console answered a form posted from another site with %q (%v)", refused, err)
+	}
 	if s1, s2 := subStatus(spam.ID), subStatus(plain.ID); s1 != "spam" || s2 != "new" {
 		// The journey's next steps need the spam as it was.
 		t.Fatalf("after the refused posts the submissions are %s and %s, want spam and new", s1, s2)
@@ -514,6 +535,7 @@ func TestJourneyInABrowser(t *testing.T) {
 
 	// 5. The owner marks the spam not spam; its notification arrives.
 	if err := chromedp.Do(ownerCtx,
+		chromedp.Navigate(p.URL+"/console/workspaces/site"),
 		chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/forms"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
