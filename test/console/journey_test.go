@@ -28,8 +28,8 @@ import (
 	"github.com/keelhq/keel/test/mailpit"
 )
 
-// journeyTimeout bounds the whole journey: five browser contexts, about
-// fifteen runs of axe-core, the wait for the scheduler and for three mails.
+// journeyTimeout bounds the whole journey: four browser contexts, about
+// twenty runs of axe-core, the wait for the scheduler and for three mails.
 const journeyTimeout = 3 * time.Minute
 
 // TestJourneyInABrowser is the issue's own scenario in one run, in a real
