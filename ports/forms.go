@@ -73,7 +73,12 @@ type SubmissionStore interface {
 	// most p.Size() of them and ends early, with a cursor, after the
 	// submission that brings its values to MaxPageBytes: a page's memory
 	// and response stay bounded however large each submission is. A page
-	// holds at least one submission when any follows the cursor.
+	// holds at least one submission when any follows the cursor, unless
+	// f filters: a filtered listing examines a bounded number of the
+	// newest submissions below the cursor, so its page may hold fewer
+	// than p.Size(), even none, with a cursor to the rest. Callers that
+	// want every match follow cursors until there is none, never until a
+	// page is empty.
 	List(ctx context.Context, ws domain.WorkspaceID, form domain.FormID, f SubmissionFilter, p Page) ([]domain.Submission, string, error)
 	// DeleteMatching deletes the submissions of ws with a value equal to
 	// email (case-insensitive) and returns what stays known of each.

@@ -48,3 +48,11 @@ func TestStoresSQLite(t *testing.T) {
 func TestStoresPostgres(t *testing.T) {
 	porttest.Stores(t, func(t *testing.T) ports.UnitOfWork { return openPostgres(t) })
 }
+
+func TestSubmissionScanSQLite(t *testing.T) {
+	porttest.SubmissionScan(t, func(t *testing.T) ports.UnitOfWork { return openSQLite(t) }, sqlstore.SubmissionScan())
+}
+
+func TestSubmissionScanPostgres(t *testing.T) {
+	porttest.SubmissionScan(t, func(t *testing.T) ports.UnitOfWork { return openPostgres(t) }, sqlstore.SubmissionScan())
+}
