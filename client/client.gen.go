@@ -4062,7 +4062,7 @@ type ClientInterface interface {
 
 	// ListSubmissions List a form's submissions
 	//
-	// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB.
+	// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB. A filtered listing (`status`, `since`, `until` or `q`) examines at most the 10,000 newest submissions below the cursor per request, so its page may hold fewer items than `limit`, even none, with `has_more` true and a `next_cursor` to continue from; to find every match, follow `next_cursor` until there is none, not until a page is empty.
 	//
 	// Corresponds with GET /v1/workspaces/{ws}/forms/{form}/submissions (the `ListSubmissions` operationId).
 	ListSubmissions(ctx context.Context, ws Ws, form FormParameter, params *ListSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6215,7 +6215,7 @@ func (c *Client) UpdateForm(ctx context.Context, ws Ws, form FormParameter, body
 
 // ListSubmissions List a form's submissions
 //
-// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB.
+// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB. A filtered listing (`status`, `since`, `until` or `q`) examines at most the 10,000 newest submissions below the cursor per request, so its page may hold fewer items than `limit`, even none, with `has_more` true and a `next_cursor` to continue from; to find every match, follow `next_cursor` until there is none, not until a page is empty.
 //
 // Corresponds with GET /v1/workspaces/{ws}/forms/{form}/submissions (the `ListSubmissions` operationId).
 func (c *Client) ListSubmissions(ctx context.Context, ws Ws, form FormParameter, params *ListSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -14028,7 +14028,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListSubmissionsWithResponse List a form's submissions
 	//
-	// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB.
+	// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB. A filtered listing (`status`, `since`, `until` or `q`) examines at most the 10,000 newest submissions below the cursor per request, so its page may hold fewer items than `limit`, even none, with `has_more` true and a `next_cursor` to continue from; to find every match, follow `next_cursor` until there is none, not until a page is empty.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -27749,7 +27749,7 @@ func (c *ClientWithResponses) UpdateFormWithResponse(ctx context.Context, ws Ws,
 
 // ListSubmissionsWithResponse List a form's submissions
 //
-// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB.
+// Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB. A filtered listing (`status`, `since`, `until` or `q`) examines at most the 10,000 newest submissions below the cursor per request, so its page may hold fewer items than `limit`, even none, with `has_more` true and a `next_cursor` to continue from; to find every match, follow `next_cursor` until there is none, not until a page is empty.
 //
 // Returns a wrapper object for the known response body format(s).
 //

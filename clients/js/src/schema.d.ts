@@ -963,7 +963,7 @@ export interface paths {
         };
         /**
          * List a form's submissions
-         * @description Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB.
+         * @description Viewers and up; API keys with `submissions:read`. Newest first; a page ends early, with a `next_cursor`, after the submission that brings its values to 1 MiB. A filtered listing (`status`, `since`, `until` or `q`) examines at most the 10,000 newest submissions below the cursor per request, so its page may hold fewer items than `limit`, even none, with `has_more` true and a `next_cursor` to continue from; to find every match, follow `next_cursor` until there is none, not until a page is empty.
          */
         get: operations["listSubmissions"];
         put?: never;
