@@ -102,6 +102,10 @@ type submissionsData struct {
 	Statuses []string
 	Older    string
 	CanEdit  bool // the form builder's link shows
+	// Partial is set when a filtered page came back short with a cursor:
+	// the store examines a bounded number of submissions a page
+	// (ports.SubmissionStore.List), so older ones may still match.
+	Partial bool
 }
 
 // submissions shows a form's submissions, newest first, filtered by
@@ -150,6 +154,7 @@ func (c *Console) submissions(w http.ResponseWriter, r *http.Request) {
 			older.Set("q", d.Query)
 		}
 		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/forms/" + url.PathEscape(string(id)) + "?" + older.Encode()
+		d.Partial = (filter.Status != nil || filter.Query != "") && len(subs) < submissionsPerPage
 	}
 	c.render(w, r, http.StatusOK, "submissions", page{Title: form.Name() + " · " + ws.Name(), Signed: true, Workspace: &ws, Section: "forms", Data: d})
 }

@@ -1,16 +1,21 @@
 package console
 
 import (
+	"context"
 	"encoding/csv"
+	"html"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 )
 
 // sameOrigin is the header a browser sends with a form posted from a
@@ -241,5 +246,53 @@ func TestExportDownloadsCSV(t *testing.T) {
 	_, bob := f.signIn(t, "bob@example.com", "")
 	if w := f.do(t, "GET", "/console/workspaces/site/forms/"+string(form.ID())+"/export", bob.Value, nil); w.Code != http.StatusNotFound || strings.Contains(w.Header().Get("Content-Type"), "csv") {
 		t.Errorf("a non-member's export: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+}
+
+// A filtered page examines a bounded number of submissions, so a search
+// whose only match is older than them comes back empty with a cursor:
+// the page says so and links on, rather than claiming nothing matches.
+func TestSubmissionsSearchSaysWhenOlderOnesAreNotSearchedYet(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	form, ids := f.newForm(t, "the needle, written long ago")
+	start := time.Now().Add(time.Minute)
+	err := f.db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		for i := range 10000 {
+			raw := domain.RawSubmission{Fields: map[string][]string{"email": {"x@example.com"}, "message": {"hay"}}, Order: []string{"email", "message"}}
+			sub, err := form.Accept(raw, domain.SubmissionMeta{IPHash: "h"}, domain.SpamRules{}, start.Add(time.Duration(i)*time.Millisecond))
+			if err != nil {
+				return err
+			}
+			if err := st.Submissions().Add(ctx, sub); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ck := f.signIn(t, "ada@example.com", "")
+	base := "/console/workspaces/site/forms/" + string(form.ID())
+
+	w := f.do(t, "GET", base+"?q=needle", ck.Value, nil)
+	body := w.Body.String()
+	link := regexp.MustCompile(`<a href="([^"]+)" rel="next">Search older submissions</a>`).FindStringSubmatch(body)
+	if w.Code != http.StatusOK || link == nil || !strings.Contains(body, "No matches among the newest submissions looked at so far") ||
+		strings.Contains(body, "No submissions match") || strings.Contains(body, `href="/console/workspaces/site/submissions/`) {
+		t.Fatalf("search of the newest: %d\n%s", w.Code, body)
+	}
+	next := html.UnescapeString(link[1])
+	if !strings.HasPrefix(next, base+"?") || !strings.Contains(next, "q=needle") {
+		t.Fatalf("Search older links to %q", next)
+	}
+	w = f.do(t, "GET", next, ck.Value, nil)
+	if body := w.Body.String(); !strings.Contains(body, string(ids[0])) || strings.Contains(body, "looked at so far") || strings.Contains(body, `rel="next"`) {
+		t.Errorf("search of the older ones:\n%s", body)
+	}
+	// The unfiltered table fills its pages and keeps its plain link.
+	if body := f.do(t, "GET", base, ck.Value, nil).Body.String(); strings.Contains(body, "looked at so far") || !strings.Contains(body, `rel="next">Older</a>`) {
+		t.Errorf("unfiltered table:\n%s", body)
 	}
 }
