@@ -149,7 +149,15 @@ func (u User) PasswordHash() string  { return u.passwordHash }
 func (u User) Status() UserStatus    { return u.status }
 func (u User) IsInstanceAdmin() bool { return u.instanceAdmin }
 func (u User) CreatedAt() time.Time  { return u.createdAt }
-func (u User) Active() bool          { return u.status == UserActive }
+
+// Active reports whether the user may sign in and act: enabled, and not
+// an invitation still waiting for its first password.
+func (u User) Active() bool { return u.status == UserActive && !u.Invited() }
+
+// Invited reports whether the account was made by an invitation and has
+// no password yet: its hash is empty, which no password matches, and the
+// invitation's link (a password reset) sets the first one.
+func (u User) Invited() bool { return u.passwordHash == "" }
 
 // CanCreateWorkspaces reports whether an instance administrator allowed
 // the user to create workspaces; administrators themselves always may.

@@ -16,6 +16,13 @@ const PrefixPasswordReset = "pwr"
 // PasswordResetTTL is how long a password reset's token can be used.
 const PasswordResetTTL = time.Hour
 
+// InvitationResetTTL is how long the link of an instance administrator's
+// invitation (a password reset setting the first password) can be used.
+const InvitationResetTTL = 7 * 24 * time.Hour
+
+// KindUserInvitation is the outbox kind of an invitation's mail.
+const KindUserInvitation = "user_invitation"
+
 // KindPasswordReset is the outbox kind of a password reset's mail.
 const KindPasswordReset = "password_reset"
 
@@ -53,6 +60,15 @@ type PasswordReset struct {
 func NewPasswordReset(u UserID, tokenHash []byte, now time.Time) PasswordReset {
 	now = Timestamp(now)
 	return PasswordReset{id: PasswordResetID(NewID(PrefixPasswordReset, now)), user: u, tokenHash: tokenHash, createdAt: now, expiresAt: now.Add(PasswordResetTTL)}
+}
+
+// NewInvitationReset starts the reset that sets the first password of
+// u, an invited account: a password reset usable within
+// InvitationResetTTL rather than PasswordResetTTL.
+func NewInvitationReset(u UserID, tokenHash []byte, now time.Time) PasswordReset {
+	r := NewPasswordReset(u, tokenHash, now)
+	r.expiresAt = r.createdAt.Add(InvitationResetTTL)
+	return r
 }
 
 // RehydratePasswordReset rebuilds a stored reset, its times in UTC.

@@ -166,6 +166,9 @@ type PasswordResetStore interface {
 	// Update saves when the reset was used; domain.ErrNotFound when there
 	// is no such reset.
 	Update(ctx context.Context, r domain.PasswordReset) error
+	// SpendForUser marks every unused reset of u as used at at, so that
+	// only a link sent after it works (a resent invitation).
+	SpendForUser(ctx context.Context, u domain.UserID, at time.Time) error
 }
 
 // EmailChangeStore keeps requested changes of users' e-mail addresses.

@@ -51,3 +51,11 @@ func (s passwordResetStore) Update(ctx context.Context, r domain.PasswordReset) 
 	}
 	return nil
 }
+
+func (s passwordResetStore) SpendForUser(ctx context.Context, u domain.UserID, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL`), at, u.String())
+	if err != nil {
+		return fmt.Errorf("spend password resets of %s: %w", u, err)
+	}
+	return nil
+}

@@ -154,7 +154,9 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if found {
+	if found && !u.Invited() {
+		// An invited account has no hash yet: it is checked against the
+		// decoy too, so that it fails as slowly as a wrong password.
 		hash = u.PasswordHash()
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, in.Password, hash)
@@ -170,6 +172,8 @@ func (s *Service) Login(ctx context.Context, p domain.Principal, in LoginInput) 
 		switch {
 		case !found:
 			reason = "unknown_email"
+		case u.Invited():
+			reason = "invited"
 		case ok:
 			reason = "disabled"
 		}

@@ -49,7 +49,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, p domain.Principal, 
 	return s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		u, err := st.Users().GetByEmail(ctx, email)
 		switch {
-		case errors.Is(err, domain.ErrNotFound) || (err == nil && !u.Active()):
+		// An enabled invited account may ask too: the reset sets its first
+		// password.
+		case errors.Is(err, domain.ErrNotFound) || (err == nil && u.Status() != domain.UserActive):
 			reason := "unknown_email"
 			if err == nil {
 				reason = "disabled"
@@ -138,9 +140,16 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, p domain.Principal, 
 		if err != nil {
 			return err
 		}
-		u.SetPasswordHash(pw)
+		invited := u.Invited()
+		u.SetPasswordHash(pw) // an invited account is active from here on
 		if err := st.Users().Update(ctx, u); err != nil {
 			return fmt.Errorf("save reset password: %w", err)
+		}
+		if invited {
+			actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
+			if err := s.audit(ctx, st, actor, "", "user.activated", "user", u.ID().String(), nil); err != nil {
+				return err
+			}
 		}
 		if err := st.Sessions().RevokeUser(ctx, u.ID()); err != nil {
 			return err

@@ -44,6 +44,46 @@ func passwordResets(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	// SpendForUser spends the user's unused resets, an invitation's
+	// seven-day one too, and leaves other users' resets and used ones be.
+	t.Run("SpendForUser", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		u, other := addUser(t, uow, "alice@example.com"), addUser(t, uow, "bob@example.com")
+		_, h1 := domain.NewPasswordResetToken()
+		_, h2 := domain.NewPasswordResetToken()
+		_, h3 := domain.NewPasswordResetToken()
+		used := domain.NewPasswordReset(u.ID(), h1, t0)
+		if err := used.Use(t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		invite := domain.NewInvitationReset(u.ID(), h2, t0)
+		others := domain.NewPasswordReset(other.ID(), h3, t0)
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, r := range []domain.PasswordReset{used, invite, others} {
+				if err := st.PasswordResets().Add(ctx, r); err != nil {
+					return err
+				}
+			}
+			return st.PasswordResets().SpendForUser(ctx, u.ID(), domain.Timestamp(t0.Add(time.Minute)))
+		})
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, c := range []struct {
+				hash []byte
+				used time.Time
+				ok   bool
+			}{{h1, t0.Add(time.Second), false}, {h2, t0.Add(time.Minute), false}, {h3, time.Time{}, true}} {
+				got, err := st.PasswordResets().GetByTokenHash(ctx, c.hash)
+				if err != nil {
+					return err
+				}
+				if got.Usable(t0) != c.ok || (!c.ok && stampPtr(got.UsedAt()) != stamp(domain.Timestamp(c.used))) {
+					t.Errorf("after SpendForUser: %s, want usable %v", resetView(got), c.ok)
+				}
+			}
+			return nil
+		})
+	})
 	// Mail about an account belongs to no workspace; the outbox keeps and
 	// hands it out like any other.
 	t.Run("MailWithoutWorkspace", func(t *testing.T) {
