@@ -64,6 +64,13 @@ func newFixture(t *testing.T) fixture {
 // limiters.
 func newFixtureWith(t *testing.T, cfg identity.Config) fixture {
 	t.Helper()
+	return newFixtureOn(t, cfg, nil)
+}
+
+// newFixtureOn is newFixtureWith whose service writes through wrap(db)
+// when wrap is set, so that a test can watch its transactions.
+func newFixtureOn(t *testing.T, cfg identity.Config, wrap func(ports.UnitOfWork) ports.UnitOfWork) fixture {
+	t.Helper()
 	db := sqlitetest.New(t)
 	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	h := &fakeHasher{}
@@ -76,6 +83,9 @@ func newFixtureWith(t *testing.T, cfg identity.Config) fixture {
 	}
 	t.Cleanup(func() { _ = authz.Close() })
 	cfg.UoW, cfg.Authorizer, cfg.Hasher, cfg.Clock, cfg.SessionTTL = db, authz, h, c, time.Hour
+	if wrap != nil {
+		cfg.UoW = wrap(db)
+	}
 	cfg.LoginPerIP = ratelimit.NewRateLimiter(1.0/6, 20, c.Now)
 	cfg.LoginPerAccountIP = ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now)
 	cfg.LoginPerAccount = ratelimit.NewRateLimiter(1.0/3, 100, c.Now)
