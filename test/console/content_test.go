@@ -254,8 +254,11 @@ func TestContentInABrowser(t *testing.T) {
 	if !strings.Contains(public.BodyHTML, "at one.") || strings.Contains(public.BodyHTML, "Bring a coat.") {
 		t.Fatalf("after the losing save the public API serves %q", public.BodyHTML)
 	}
+	// The conflict page shows the post's status too, so the save has
+	// gone through once the conflict is gone from the page.
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitNotPresent(chromedp.ID("conflict")),
 		chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-published`)),
 	); err != nil {
 		fail("save again after the conflict", err)
