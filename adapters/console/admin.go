@@ -21,6 +21,11 @@ type adminData struct {
 	Self    domain.UserID
 	Form    newUserForm
 	Problem []string
+	// Invite and InviteProblem are the invitation form's, likewise;
+	// Invited names whom an invitation was just sent to.
+	Invite        newUserForm
+	InviteProblem []string
+	Invited       string
 }
 
 // newUserForm is what an administrator typed into the create form; the
@@ -34,6 +39,7 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/admin/users", c.adminUsers)
 	mux.HandleFunc("POST /console/admin/users", c.adminCreateUser)
 	mux.HandleFunc("POST /console/admin/users/{id}/status", c.adminSetUserStatus)
+	mux.HandleFunc("POST /console/admin/invitations", c.adminInviteUser)
 	mux.HandleFunc("GET /console/admin/audit", c.adminAudit)
 }
 
@@ -60,7 +66,13 @@ func (c *Console) adminUsers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.renderUsers(w, r, p, http.StatusOK, adminData{})
+	d := adminData{}
+	// The notice after an invitation names an address only: a link cannot
+	// make the page say anything else.
+	if e, err := domain.ParseEmail("invited", r.URL.Query().Get("invited")); err == nil {
+		d.Invited = e.String()
+	}
+	c.renderUsers(w, r, p, http.StatusOK, d)
 }
 
 func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, p domain.Principal, status int, d adminData) {
@@ -77,8 +89,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, p domain.P
 }
 
 // adminCreateUser creates an account with a password the administrator
-// chooses and passes on. An invitation by e-mail is a workspace's (its
-// Members page): the instance has no invitation of its own.
+// chooses and passes on; adminInviteUser lets the person choose it.
 func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	p, err := c.principal(r)
@@ -102,6 +113,44 @@ func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 		d := adminData{Form: f, Problem: []string{de.Message}}
 		for _, fe := range de.Fields {
 			d.Problem = append(d.Problem, fe.Field+": "+fe.Message)
+		}
+		status := http.StatusUnprocessableEntity
+		if de.Kind == domain.KindConflict {
+			status = http.StatusConflict
+		}
+		c.renderUsers(w, r, p, status, d)
+	default:
+		c.fail(w, r, err)
+	}
+}
+
+// adminInviteUser invites a person by e-mail: the account exists at once
+// but cannot sign in until the mailed link sets its password. The users
+// page's Resend invitation buttons post here too, with the invited
+// account's address and name: inviting an invited address again sends a
+// new link. A refused invitation goes back to its form, as a refused
+// account does.
+func (c *Console) adminInviteUser(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	p, err := c.principal(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
+		return
+	}
+	f := newUserForm{Name: strings.TrimSpace(r.PostFormValue("name")), Email: trimEmail(r.PostFormValue("email")), Admin: r.PostFormValue("admin") == "on"}
+	u, err := c.cfg.Identity.InviteUser(r.Context(), p, identity.InviteUserInput{Email: f.Email, Name: f.Name, InstanceAdmin: f.Admin})
+	var de *domain.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, Prefix+"admin/users?"+url.Values{"invited": {u.Email().String()}}.Encode(), http.StatusSeeOther)
+	case errors.As(err, &de) && (de.Kind == domain.KindInvalid || de.Kind == domain.KindConflict):
+		d := adminData{Invite: f, InviteProblem: []string{de.Message}}
+		for _, fe := range de.Fields {
+			d.InviteProblem = append(d.InviteProblem, fe.Field+": "+fe.Message)
 		}
 		status := http.StatusUnprocessableEntity
 		if de.Kind == domain.KindConflict {
