@@ -70,12 +70,14 @@ scripts/docker.sh
 sweep
 
 # Chromium opens the API reference page (test/docspage) and the console
-# (test/console); Node.js and npm
+# (test/console), which Firefox ESR opens too (test/firefox drives it over
+# WebDriver BiDi, so no geckodriver is needed); Node.js and npm
 # build and run the TypeScript client's tests (test/jsclient). A Debian
 # machine gets them from the archive, like dockerd; elsewhere the
 # developer installs them.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || command -v firefox >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]} > 0)); then
