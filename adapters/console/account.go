@@ -35,17 +35,6 @@ func (c *Console) accountRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/email-change/{token}", c.confirmEmailChange)
 }
 
-// readAccountForm parses a small form; false when it could not be read,
-// after rendering a 400 page.
-func (c *Console) readAccountForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, accountFormLimit)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Message: "The form could not be read. Try again."})
-		return false
-	}
-	return true
-}
-
 // formError turns a use case's refusal of a form into the sentence the
 // form shows, and the status its page is sent with; ok is false for an
 // error no form can show, which the caller hands to c.fail.
@@ -94,7 +83,7 @@ func (c *Console) forgotPage(w http.ResponseWriter, r *http.Request) {
 // from POST /v1/auth/password-reset, so that the page tells nobody which
 // addresses have accounts; only a rate limit shows.
 func (c *Console) forgot(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	email := trimEmail(r.PostFormValue("email"))
@@ -138,7 +127,7 @@ func (c *Console) resetPage(w http.ResponseWriter, r *http.Request) {
 // browser's own included, so the cookie goes too and the page links to
 // the sign-in.
 func (c *Console) reset(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	token := r.PathValue("token")
@@ -223,7 +212,7 @@ func (c *Console) invitationData(w http.ResponseWriter, r *http.Request) (invita
 // invited address's account from the form and signs it in with a new
 // session; either way it lands on the workspace.
 func (c *Console) acceptInvitation(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	d, ok := c.invitationData(w, r)
@@ -290,7 +279,7 @@ func (c *Console) signedPrincipal(r *http.Request) (domain.Principal, bool) {
 // comes back to the invitation, whose accept button then shows. A login
 // that needs more than a password is finished on the sign-in page.
 func (c *Console) invitationSignIn(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	d, ok := c.invitationData(w, r)
@@ -365,7 +354,7 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status i
 // changePassword changes the password with the same use case as POST
 // /v1/me/password: this session stays, the account's others end.
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	p, err := c.principal(r)
@@ -393,7 +382,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 // changeEmail asks for a new address with the same use case as POST
 // /v1/me/email; the address changes when the mailed link is followed.
 func (c *Console) changeEmail(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	p, err := c.principal(r)
@@ -432,7 +421,7 @@ func (c *Console) emailChangePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) confirmEmailChange(w http.ResponseWriter, r *http.Request) {
-	if !c.readAccountForm(w, r) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
 		return
 	}
 	_, signed := c.signedPrincipal(r)

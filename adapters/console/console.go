@@ -285,6 +285,45 @@ func (c *Console) principal(r *http.Request) (domain.Principal, error) {
 	return p, nil
 }
 
+// workspaceOf authenticates the request and reads the workspace in its
+// path; a workspace the user is not a member of is a 404, as in the API.
+func (c *Console) workspaceOf(w http.ResponseWriter, r *http.Request) (domain.Principal, domain.Workspace, bool) {
+	p, err := c.principal(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return p, domain.Workspace{}, false
+	}
+	ws, err := c.cfg.Identity.GetWorkspace(r.Context(), p, r.PathValue("ws"))
+	if err != nil {
+		c.fail(w, r, err)
+		return p, ws, false
+	}
+	return p, ws, true
+}
+
+// readPostedForm bounds a posted form to limit bytes and parses it. A form
+// that cannot be read, too large or malformed, gets the 400 error page,
+// which keeps a signed-in user's navigation, and false.
+func (c *Console) readPostedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		c.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Try again.")
+		return false
+	}
+	return true
+}
+
+// postForm authenticates a console POST and reads its form of at most
+// limit bytes; it has answered the request when ok is false.
+func (c *Console) postForm(w http.ResponseWriter, r *http.Request, limit int64) (_ domain.Principal, ok bool) {
+	p, err := c.principal(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return p, false
+	}
+	return p, c.readPostedForm(w, r, limit)
+}
+
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.cfg.SecureCookies }
 
 // startSession sets the cookie of a session a login just started. The

@@ -302,17 +302,6 @@ func (c *Console) newEntry(w http.ResponseWriter, r *http.Request) {
 	c.renderEntry(w, r, http.StatusOK, ws, entryData{Form: entryForm{Kind: kind}, CanWrite: true}, "")
 }
 
-// parseContentForm limits and parses a POST, rendering the error page
-// when the body cannot be read.
-func (c *Console) parseContentForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
-		return false
-	}
-	return true
-}
-
 // previewBody renders the editor's body through the use case, with the
 // renderer the API's body_html comes from, and stores nothing.
 func (c *Console) previewBody(r *http.Request, p domain.Principal, f entryForm) (*template.HTML, error) {
@@ -329,7 +318,7 @@ func (c *Console) previewBody(r *http.Request, p domain.Principal, f entryForm) 
 // in the editor with its errors and the author's text.
 func (c *Console) createEntry(w http.ResponseWriter, r *http.Request) {
 	p, ws, ok := c.workspaceOf(w, r)
-	if !ok || !c.parseContentForm(w, r, maxEntryFormBytes) {
+	if !ok || !c.readPostedForm(w, r, maxEntryFormBytes) {
 		return
 	}
 	f := readEntryForm(r)
@@ -389,7 +378,7 @@ func (c *Console) showEntry(w http.ResponseWriter, r *http.Request, status int, 
 // after merging goes through.
 func (c *Console) saveEntry(w http.ResponseWriter, r *http.Request) {
 	p, ws, ok := c.workspaceOf(w, r)
-	if !ok || !c.parseContentForm(w, r, maxEntryFormBytes) {
+	if !ok || !c.readPostedForm(w, r, maxEntryFormBytes) {
 		return
 	}
 	ref, id := r.PathValue("ws"), domain.EntryID(r.PathValue("id"))
@@ -446,18 +435,19 @@ func (c *Console) saveEntry(w http.ResponseWriter, r *http.Request) {
 
 var errBadVersion = domain.Invalid(domain.FieldError{Field: "version", Code: "invalid_version", Message: "The form lacks the version it was based on. Reload the page."})
 
-// readVersion reads a publication form's version, the If-Match of the
-// use case it calls.
-func (c *Console) readVersion(w http.ResponseWriter, r *http.Request) (int, bool) {
-	if !c.parseContentForm(w, r, 4<<10) {
-		return 0, false
+// versionedPost authenticates a publication form's POST and reads its
+// version, the If-Match of the use case it calls.
+func (c *Console) versionedPost(w http.ResponseWriter, r *http.Request) (domain.Principal, int, bool) {
+	p, ok := c.postForm(w, r, 4<<10)
+	if !ok {
+		return p, 0, false
 	}
 	v, err := strconv.Atoi(r.PostFormValue("version"))
 	if err != nil || v < 1 {
 		c.fail(w, r, errBadVersion)
-		return 0, false
+		return p, 0, false
 	}
-	return v, true
+	return p, v, true
 }
 
 // afterEntryChange ends a publication change: back to the entry on
@@ -488,12 +478,7 @@ func (c *Console) afterEntryChange(w http.ResponseWriter, r *http.Request, err e
 // which the page says; a time already past publishes at once, as in the
 // API.
 func (c *Console) publishEntry(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	v, ok := c.readVersion(w, r)
+	p, v, ok := c.versionedPost(w, r)
 	if !ok {
 		return
 	}
@@ -506,7 +491,7 @@ func (c *Console) publishEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		at = &t
 	}
-	_, err = c.cfg.Content.PublishEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), at, &v)
+	_, err := c.cfg.Content.PublishEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), at, &v)
 	c.afterEntryChange(w, r, err)
 }
 
@@ -522,12 +507,7 @@ func parseScheduleUTC(s string) (time.Time, error) {
 // unpublishEntry takes an entry off the site, to draft or the archive, or
 // cancels its schedule, as POST /v1/…/entries/{id}/unpublish does.
 func (c *Console) unpublishEntry(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	v, ok := c.readVersion(w, r)
+	p, v, ok := c.versionedPost(w, r)
 	if !ok {
 		return
 	}
@@ -543,16 +523,11 @@ func (c *Console) unpublishEntry(w http.ResponseWriter, r *http.Request) {
 // deleteEntry deletes an entry and its revisions, as DELETE
 // /v1/…/entries/{id} with If-Match does, and goes back to the table.
 func (c *Console) deleteEntry(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	v, ok := c.readVersion(w, r)
+	p, v, ok := c.versionedPost(w, r)
 	if !ok {
 		return
 	}
-	err = c.cfg.Content.DeleteEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), &v)
+	err := c.cfg.Content.DeleteEntry(r.Context(), p, r.PathValue("ws"), domain.EntryID(r.PathValue("id")), &v)
 	if err != nil {
 		c.afterEntryChange(w, r, err)
 		return
@@ -664,12 +639,7 @@ func (c *Console) actorNames(r *http.Request, p domain.Principal) (map[string]st
 // restoreRevision puts a revision's content back, as POST
 // /v1/…/revisions/{rev}/restore with If-Match does.
 func (c *Console) restoreRevision(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	v, ok := c.readVersion(w, r)
+	p, v, ok := c.versionedPost(w, r)
 	if !ok {
 		return
 	}

@@ -170,22 +170,11 @@ func (c *Console) formEditPost(w http.ResponseWriter, r *http.Request) { c.formP
 // cases, so the same roles, checks, audit records and events apply. Rows
 // ticked "Remove" are left out of what is previewed and saved.
 func (c *Console) formPost(w http.ResponseWriter, r *http.Request, isNew bool) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ws, ok := c.workspaceOf(w, r)
+	if !ok || !c.readPostedForm(w, r, maxFormEditBytes) {
 		return
 	}
 	ref := r.PathValue("ws")
-	ws, err := c.cfg.Identity.GetWorkspace(r.Context(), p, ref)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormEditBytes)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
-		return
-	}
 	d := editorFromPost(r.PostForm)
 	d.New = isNew
 	if !isNew {
@@ -244,6 +233,7 @@ func (c *Console) formPost(w http.ResponseWriter, r *http.Request, isNew bool) {
 		return
 	}
 	var saved domain.Form
+	var err error
 	if isNew {
 		saved, err = c.cfg.Forms.CreateForm(r.Context(), p, ref, in)
 	} else {

@@ -42,22 +42,6 @@ func (c *Console) may(r *http.Request, p domain.Principal, ws domain.Workspace, 
 	return err == nil, err
 }
 
-// workspaceOf authenticates the request and reads the workspace in its
-// path; a workspace the user is not a member of is a 404, as in the API.
-func (c *Console) workspaceOf(w http.ResponseWriter, r *http.Request) (domain.Principal, domain.Workspace, bool) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return p, domain.Workspace{}, false
-	}
-	ws, err := c.cfg.Identity.GetWorkspace(r.Context(), p, r.PathValue("ws"))
-	if err != nil {
-		c.fail(w, r, err)
-		return p, ws, false
-	}
-	return p, ws, true
-}
-
 // formsData is what the forms list shows. No use case counts a form's
 // submissions, so the list does not show counts.
 type formsData struct {
@@ -238,14 +222,8 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 // setStatus files a submission through the use case PATCH
 // /v1/…/submissions/{id} calls, so authorization and events are the same.
 func (c *Console) setStatus(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
+	p, ok := c.postForm(w, r, 4<<10)
+	if !ok {
 		return
 	}
 	st, err := domain.ParseSubmissionStatus(r.PostFormValue("status"))

@@ -138,7 +138,7 @@ func scopeNames(ps []domain.Permission) string {
 // optional expiry date makes the key stop at the end of that day, UTC.
 // Input the use case refuses shows the list again with the reason.
 func (c *Console) createKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}
@@ -190,7 +190,7 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request) {
 // /v1/…/api-keys/{key}/rotate calls and shows it, this once. The old
 // secret keeps working for the grace period chosen in the form.
 func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}
@@ -223,7 +223,7 @@ func (c *Console) showSecret(w http.ResponseWriter, r *http.Request, p domain.Pr
 // revokeKey revokes a key through the use case DELETE /v1/…/api-keys/{key}
 // calls.
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}

@@ -131,28 +131,12 @@ func membersURL(ref, done string) string {
 	return u
 }
 
-// postForm authenticates a console POST and reads its small form; it has
-// answered the request when ok is false.
-func (c *Console) postForm(w http.ResponseWriter, r *http.Request) (_ domain.Principal, ok bool) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return p, false
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
-		return p, false
-	}
-	return p, true
-}
-
 // addMember adds a member by e-mail address through the use case POST
 // /v1/workspaces/{ws}/members calls: an address without an account gets
 // an invitation. An address or role the use case refuses shows the page
 // again with the reason and the input kept.
 func (c *Console) addMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}
@@ -211,7 +195,7 @@ func reason(de *domain.Error) string {
 // /v1/workspaces/{ws}/members/{user} calls: only owners grant or take the
 // owner role, and the last owner stays one (a 409 page says so).
 func (c *Console) changeMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}
@@ -233,7 +217,7 @@ func (c *Console) changeMember(w http.ResponseWriter, r *http.Request) {
 // keys they made there. A member who removes themselves has left, and
 // goes to their list of workspaces.
 func (c *Console) removeMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}
@@ -252,7 +236,7 @@ func (c *Console) removeMember(w http.ResponseWriter, r *http.Request) {
 // revokeInvitation withdraws a pending invitation through the use case
 // DELETE /v1/workspaces/{ws}/invitations/{id} calls.
 func (c *Console) revokeInvitation(w http.ResponseWriter, r *http.Request) {
-	p, ok := c.postForm(w, r)
+	p, ok := c.postForm(w, r, 4<<10)
 	if !ok {
 		return
 	}

@@ -134,14 +134,8 @@ func toMessageRow(m domain.OutboxMessage) messageRow {
 // case POST /v1/…/messages/{id}/retry calls, and goes back to the outbox
 // page, keeping its filter.
 func (c *Console) retryMessage(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
+	p, ok := c.postForm(w, r, 4<<10)
+	if !ok {
 		return
 	}
 	ref := r.PathValue("ws")

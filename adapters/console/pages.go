@@ -109,18 +109,13 @@ type overviewData struct {
 // each section only to a role that may read it. A workspace the user is
 // not a member of is a 404, as in the API.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ws, ok := c.workspaceOf(w, r)
+	if !ok {
 		return
 	}
 	ref := r.PathValue("ws")
-	ws, err := c.cfg.Identity.GetWorkspace(r.Context(), p, ref)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
 	var d overviewData
+	var err error
 	d.Submissions, err = c.cfg.Forms.RecentSubmissions(r.Context(), p, ref, recentItems)
 	if err != nil && !errors.Is(err, domain.ErrForbidden) {
 		c.fail(w, r, err)

@@ -133,17 +133,6 @@ type webhookSecretData struct {
 	PreviousExpiresAt time.Time
 }
 
-// readPostedForm bounds and parses a posted form. A form that cannot be read
-// gets the 400 page, with the workspace's navigation, and false.
-func (c *Console) readPostedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := r.ParseForm(); err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Try again.")
-		return false
-	}
-	return true
-}
-
 // formRefusal is the text a refused form shows: the use case's message and
 // each field's. Anything else is not the form's fault, and "" says so.
 func formRefusal(err error) string {
