@@ -208,19 +208,27 @@ func (c *Console) invitationData(w http.ResponseWriter, r *http.Request) (invita
 	return d, true
 }
 
+// postedInvitation reads a form posted from an invitation's page and the
+// invitation behind its link; false after the page that says why, the
+// invitation's own 404 page when the link cannot be used.
+func (c *Console) postedInvitation(w http.ResponseWriter, r *http.Request) (invitationData, bool) {
+	if !c.readPostedForm(w, r, accountFormLimit) {
+		return invitationData{}, false
+	}
+	d, ok := c.invitationData(w, r)
+	if ok && d.Gone {
+		c.render(w, r, http.StatusNotFound, "invitation", page{Title: "Invitation", Data: d})
+		return d, false
+	}
+	return d, ok
+}
+
 // acceptInvitation accepts with the signed-in account, or creates the
 // invited address's account from the form and signs it in with a new
 // session; either way it lands on the workspace.
 func (c *Console) acceptInvitation(w http.ResponseWriter, r *http.Request) {
-	if !c.readPostedForm(w, r, accountFormLimit) {
-		return
-	}
-	d, ok := c.invitationData(w, r)
+	d, ok := c.postedInvitation(w, r)
 	if !ok {
-		return
-	}
-	if d.Gone {
-		c.render(w, r, http.StatusNotFound, "invitation", page{Title: "Invitation", Data: d})
 		return
 	}
 	p := domain.AnonymousPrincipal.WithClient(client(r))
@@ -279,15 +287,8 @@ func (c *Console) signedPrincipal(r *http.Request) (domain.Principal, bool) {
 // comes back to the invitation, whose accept button then shows. A login
 // that needs more than a password is finished on the sign-in page.
 func (c *Console) invitationSignIn(w http.ResponseWriter, r *http.Request) {
-	if !c.readPostedForm(w, r, accountFormLimit) {
-		return
-	}
-	d, ok := c.invitationData(w, r)
+	d, ok := c.postedInvitation(w, r)
 	if !ok {
-		return
-	}
-	if d.Gone {
-		c.render(w, r, http.StatusNotFound, "invitation", page{Title: "Invitation", Data: d})
 		return
 	}
 	anon := domain.AnonymousPrincipal.WithClient(client(r))

@@ -148,15 +148,25 @@ func (c *Console) formEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := c.cfg.Forms.GetForm(r.Context(), p, r.PathValue("ws"), domain.FormID(r.PathValue("form")))
-	if err != nil {
-		c.fail(w, r, err)
+	f, ok := c.formInPath(w, r, p)
+	if !ok {
 		return
 	}
 	d := editorFromDefinition(f.Definition())
 	d.FormID, d.Version, d.Warnings = string(f.ID()), definitionVersion(f.Definition()), f.Warnings()
 	d.Saved = r.URL.Query().Get("saved") == "1"
 	c.formEditor(w, r, http.StatusOK, ws, d)
+}
+
+// formInPath reads the form named in the request's path; false after the
+// page that says why.
+func (c *Console) formInPath(w http.ResponseWriter, r *http.Request, p domain.Principal) (domain.Form, bool) {
+	f, err := c.cfg.Forms.GetForm(r.Context(), p, r.PathValue("ws"), domain.FormID(r.PathValue("form")))
+	if err != nil {
+		c.fail(w, r, err)
+		return f, false
+	}
+	return f, true
 }
 
 func (c *Console) formNewPost(w http.ResponseWriter, r *http.Request) { c.formPost(w, r, true) }
@@ -559,12 +569,12 @@ func (c *Console) formEmbed(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := c.cfg.Forms.GetForm(r.Context(), p, r.PathValue("ws"), domain.FormID(r.PathValue("form")))
-	if err != nil {
-		c.fail(w, r, err)
+	f, ok := c.formInPath(w, r, p)
+	if !ok {
 		return
 	}
 	d := embedData{Form: f, SubmitURL: c.apiBase(r) + "/v1/forms/" + url.PathEscape(string(f.ID())) + "/submissions", NoOrigins: len(f.AllowedOrigins()) == 0}
+	var err error
 	if d.CanEdit, err = c.may(r, p, ws, domain.PermFormsWrite); err != nil {
 		c.fail(w, r, err)
 		return

@@ -62,15 +62,22 @@ type enrolData struct {
 	Error       string
 }
 
-// readTwoFactorForm parses a small form; it renders the page's error and
-// returns false when the form cannot be read.
-func (c *Console) readTwoFactorForm(w http.ResponseWriter, r *http.Request) bool {
+// twoFactorPost reads a form posted from the two-factor pages and
+// authenticates it; false after the page that says why. A form that
+// cannot be read comes back as the two-factor page with the error, not
+// the error page, so that its buttons stay at hand.
+func (c *Console) twoFactorPost(w http.ResponseWriter, r *http.Request) (_ domain.Principal, ok bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		c.renderTwoFactor(w, r, http.StatusBadRequest, twoFactorData{Error: "The form could not be read. Try again."})
-		return false
+		return domain.Principal{}, false
 	}
-	return true
+	p, err := c.principal(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return p, false
+	}
+	return p, true
 }
 
 // startTwoFactor makes a new secret and shows it; two-factor
@@ -104,12 +111,8 @@ func (c *Console) renderEnrol(w http.ResponseWriter, r *http.Request, status int
 // again, which the form carries back: the page has no other copy, and
 // the use case checks the code against the stored secret only.
 func (c *Console) confirmTwoFactor(w http.ResponseWriter, r *http.Request) {
-	if !c.readTwoFactorForm(w, r) {
-		return
-	}
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.twoFactorPost(w, r)
+	if !ok {
 		return
 	}
 	codes, err := c.cfg.Identity.ConfirmTwoFactor(r.Context(), p, r.PostFormValue("code"))
@@ -136,12 +139,8 @@ func proof(r *http.Request) identity.SecondFactorProof {
 }
 
 func (c *Console) disableTwoFactor(w http.ResponseWriter, r *http.Request) {
-	if !c.readTwoFactorForm(w, r) {
-		return
-	}
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.twoFactorPost(w, r)
+	if !ok {
 		return
 	}
 	if err := c.cfg.Identity.DisableTwoFactor(r.Context(), p, proof(r)); err != nil {
@@ -152,12 +151,8 @@ func (c *Console) disableTwoFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !c.readTwoFactorForm(w, r) {
-		return
-	}
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.twoFactorPost(w, r)
+	if !ok {
 		return
 	}
 	codes, err := c.cfg.Identity.RegenerateRecoveryCodes(r.Context(), p, proof(r))

@@ -215,19 +215,29 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request) {
 	c.renderWebhook(w, r, http.StatusOK, "", nil)
 }
 
+// webhookOf authenticates the request and reads the workspace and the
+// endpoint in its path; false after the page that says why.
+func (c *Console) webhookOf(w http.ResponseWriter, r *http.Request) (domain.Principal, domain.Workspace, domain.Webhook, bool) {
+	p, ws, ok := c.workspaceOf(w, r)
+	if !ok {
+		return p, ws, domain.Webhook{}, false
+	}
+	hook, err := c.cfg.Messaging.GetWebhook(r.Context(), p, r.PathValue("ws"), domain.WebhookID(r.PathValue("hook")))
+	if err != nil {
+		c.fail(w, r, err)
+		return p, ws, hook, false
+	}
+	return p, ws, hook, true
+}
+
 // renderWebhook renders an endpoint's page; its edit form holds typed
 // when a save was refused (with formErr), and the saved values otherwise.
 func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status int, formErr string, typed *webhookForm) {
-	p, ws, ok := c.workspaceOf(w, r)
+	p, ws, hook, ok := c.webhookOf(w, r)
 	if !ok {
 		return
 	}
 	ref, id := r.PathValue("ws"), domain.WebhookID(r.PathValue("hook"))
-	hook, err := c.cfg.Messaging.GetWebhook(r.Context(), p, ref, id)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	form := webhookForm{URL: hook.URL(), Description: hook.Description(), Events: hook.Events(), Enabled: hook.Enabled()}
 	if typed != nil {
@@ -371,16 +381,11 @@ func toAttemptView(a domain.DeliveryAttempt) attemptView {
 // untrusted: html/template escapes it, and the domain keeps at most
 // domain.MaxDeliveryBodyLog bytes of it.
 func (c *Console) delivery(w http.ResponseWriter, r *http.Request) {
-	p, ws, ok := c.workspaceOf(w, r)
+	p, ws, hook, ok := c.webhookOf(w, r)
 	if !ok {
 		return
 	}
 	ref, id := r.PathValue("ws"), domain.WebhookID(r.PathValue("hook"))
-	hook, err := c.cfg.Messaging.GetWebhook(r.Context(), p, ref, id)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
 	dl, err := c.cfg.Messaging.GetDelivery(r.Context(), p, ref, id, domain.DeliveryID(r.PathValue("dlv")))
 	if err != nil {
 		c.fail(w, r, err)
