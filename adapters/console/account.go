@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,14 +58,6 @@ func formError(err error) (msg string, status int, ok bool) {
 		return de.Message, http.StatusConflict, true
 	}
 	return "", 0, false
-}
-
-// setRetryAfter passes a rate limit's wait on to the browser.
-func setRetryAfter(w http.ResponseWriter, err error) {
-	var de *domain.Error
-	if errors.As(err, &de) && de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(seconds(de.RetryAfter)))
-	}
 }
 
 // forgotData is what the forgotten password page shows: the form, or

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -339,6 +340,21 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, res ident
 		end = res.ExpiresAt
 	}
 	c.setSession(w, r, res.Token, seconds(time.Until(end)))
+}
+
+// signedIn starts the session a sign-in (with a password, or finished
+// with a second factor) just opened and goes to the workspaces.
+func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, res identity.LoginResult) {
+	c.startSession(w, r, res)
+	http.Redirect(w, r, Prefix+"workspaces", http.StatusSeeOther)
+}
+
+// setRetryAfter passes a rate limit's wait on to the browser.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var de *domain.Error
+	if errors.As(err, &de) && de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(seconds(de.RetryAfter)))
+	}
 }
 
 func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {

@@ -51,17 +51,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.secondFactorPage(w, r, http.StatusOK, secondFactorData{Challenge: res.Challenge})
 		return
 	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
-		if de.RetryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(seconds(de.RetryAfter)))
-		}
+		setRetryAfter(w, err)
 		c.render(w, r, http.StatusTooManyRequests, "signin", page{Title: "Sign in", Email: email, Error: "Too many attempts: " + waitText(de)})
 		return
 	default:
 		c.fail(w, r, err)
 		return
 	}
-	c.startSession(w, r, res)
-	http.Redirect(w, r, Prefix+"workspaces", http.StatusSeeOther)
+	c.signedIn(w, r, res)
 }
 
 // signOut ends the session and clears the cookie. Signing out without a

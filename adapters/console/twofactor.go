@@ -223,17 +223,14 @@ func (c *Console) signInSecondFactor(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "signin", page{Title: "Sign in", Error: "This sign-in expired or had too many wrong codes. Sign in again."})
 		return
 	case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
-		if de.RetryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(seconds(de.RetryAfter)))
-		}
+		setRetryAfter(w, err)
 		c.secondFactorPage(w, r, http.StatusTooManyRequests, secondFactorData{Challenge: in.Challenge, Error: "Too many attempts: " + waitText(de)})
 		return
 	default:
 		c.fail(w, r, err)
 		return
 	}
-	c.startSession(w, r, res)
-	http.Redirect(w, r, Prefix+"workspaces", http.StatusSeeOther)
+	c.signedIn(w, r, res)
 }
 
 // qrQuietZone is the blank margin, in modules, that QR readers need.
