@@ -169,7 +169,15 @@ type page struct {
 
 var funcs = template.FuncMap{
 	"date": func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04 MST") },
+	"secretField": func(id, label, value string) secretCopyField {
+		return secretCopyField{ID: id, Label: label, Value: value}
+	},
 }
+
+// secretCopyField is what layout.html's "secretCopy" shows: a secret that Keel
+// shows once (an API key's, a webhook's, a two-factor one), read-only and
+// with a Copy button, so that every such page offers it the same way.
+type secretCopyField struct{ ID, Label, Value string }
 
 // render writes a page with status. Templates render into a buffer first,
 // so that a failure is a clean error page rather than half a page.

@@ -19,7 +19,7 @@ const hooksPage = "/console/workspaces/site/webhooks"
 
 // secretRE finds the secret's field; html/template writes a "+" in an
 // attribute as &#43;, which the browser reads back as "+".
-var secretRE = regexp.MustCompile(`<input id="secret" type="text" readonly value="(whsec_[^"]+)"`)
+var secretRE = regexp.MustCompile(`<input id="secret" value="(whsec_[^"]+)" readonly`)
 
 // shownSecret is the secret a page shows in its field, "" without one.
 func shownSecret(body string) string {
