@@ -66,9 +66,9 @@ func TestFirefoxConsole(t *testing.T) {
 	for _, pg := range pages {
 		visitFirefox(t, ctx, tab, p.URL, pg.path, pg.h1, shots)
 	}
-	form := firstLink(t, ctx, tab, `^/console/workspaces/site/forms/[^/?]+$`, "/new")
+	form := firefoxLink(t, ctx, tab, `^/console/workspaces/site/forms/[^/?]+$`, "/new")
 	visitFirefoxAs(t, ctx, tab, p.URL, form, "form", "Contact the harbour", shots)
-	sub := firstLink(t, ctx, tab, `^/console/workspaces/site/submissions/[^/?]+$`, "")
+	sub := firefoxLink(t, ctx, tab, `^/console/workspaces/site/submissions/[^/?]+$`, "")
 	visitFirefoxAs(t, ctx, tab, p.URL, sub, "submission", "Submission", shots)
 
 	// A state change through a button: the new submission is marked read.
@@ -78,10 +78,10 @@ func TestFirefoxConsole(t *testing.T) {
 	if err := tab.WaitFor(ctx, `!!document.querySelector("#status.status-read")`); err != nil {
 		t.Fatalf("mark the submission read: %v", err)
 	}
-	shoot(t, ctx, tab, "submission-read", shots)
+	firefoxShot(t, ctx, tab, "submission-read", shots)
 
 	visitFirefox(t, ctx, tab, p.URL, ws+"/content", "Content", shots)
-	entry := firstLink(t, ctx, tab, `^/console/workspaces/site/content/[^/?]+$`, "/new")
+	entry := firefoxLink(t, ctx, tab, `^/console/workspaces/site/content/[^/?]+$`, "/new")
 	visitFirefoxAs(t, ctx, tab, p.URL, entry, "entry", "Winter opening hours", shots)
 	for _, pg := range []struct{ path, h1 string }{
 		{ws + "/members", "Members"},
@@ -197,11 +197,11 @@ func checkFirefoxPage(t *testing.T, ctx context.Context, tab *firefox.Tab, name,
 			t.Logf("%s: axe-core in Firefox (accepted): %s (%s): %s", name, v.ID, v.Impact, v.Help)
 		}
 	}
-	shoot(t, ctx, tab, name, shots)
+	firefoxShot(t, ctx, tab, name, shots)
 }
 
-// shoot saves a screenshot of the whole page as firefox-<name>.png.
-func shoot(t *testing.T, ctx context.Context, tab *firefox.Tab, name, shots string) {
+// firefoxShot saves a screenshot of the whole page as firefox-<name>.png.
+func firefoxShot(t *testing.T, ctx context.Context, tab *firefox.Tab, name, shots string) {
 	t.Helper()
 	png, err := tab.Screenshot(ctx)
 	if err != nil {
@@ -214,9 +214,9 @@ func shoot(t *testing.T, ctx context.Context, tab *firefox.Tab, name, shots stri
 	}
 }
 
-// firstLink returns the first link on the page whose path matches
+// firefoxLink returns the first link on the page whose path matches
 // pattern and does not end in exclude (when set).
-func firstLink(t *testing.T, ctx context.Context, tab *firefox.Tab, pattern, exclude string) string {
+func firefoxLink(t *testing.T, ctx context.Context, tab *firefox.Tab, pattern, exclude string) string {
 	t.Helper()
 	var links []string
 	if err := tab.Evaluate(ctx, `[...document.querySelectorAll("a[href]")].map(a => a.getAttribute("href"))`, &links); err != nil {
