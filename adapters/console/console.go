@@ -172,12 +172,21 @@ var funcs = template.FuncMap{
 	"secretField": func(id, label, value string) secretCopyField {
 		return secretCopyField{ID: id, Label: label, Value: value}
 	},
+	"newPasswordField": func(id, label, errorID string) newPasswordField {
+		return newPasswordField{ID: id, Label: label, ErrorID: errorID}
+	},
 }
 
 // secretCopyField is what layout.html's "secretCopy" shows: a secret that Keel
 // shows once (an API key's, a webhook's, a two-factor one), read-only and
 // with a Copy button, so that every such page offers it the same way.
 type secretCopyField struct{ ID, Label, Value string }
+
+// newPasswordField is what layout.html's "newPassword" shows: a new
+// password's field (named as its ID), the rule it must meet and its
+// confirmation, the same on every page that sets a password. ErrorID, when
+// set, names the form's error, which the field is then described by too.
+type newPasswordField struct{ ID, Label, ErrorID string }
 
 // render writes a page with status. Templates render into a buffer first,
 // so that a failure is a clean error page rather than half a page.
