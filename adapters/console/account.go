@@ -346,19 +346,15 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status i
 // changePassword changes the password with the same use case as POST
 // /v1/me/password: this session stays, the account's others end.
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
-	if !c.readPostedForm(w, r, accountFormLimit) {
-		return
-	}
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.postForm(w, r, accountFormLimit)
+	if !ok {
 		return
 	}
 	if r.PostFormValue("new_password") != r.PostFormValue("confirm") {
 		c.renderAccount(w, r, http.StatusUnprocessableEntity, accountData{PasswordError: "The two new passwords differ."})
 		return
 	}
-	err = c.cfg.Identity.ChangePassword(r.Context(), p, identity.ChangePasswordInput{Current: r.PostFormValue("current_password"), New: r.PostFormValue("new_password")})
+	err := c.cfg.Identity.ChangePassword(r.Context(), p, identity.ChangePasswordInput{Current: r.PostFormValue("current_password"), New: r.PostFormValue("new_password")})
 	if msg, status, ok := formError(err); ok {
 		setRetryAfter(w, err)
 		c.renderAccount(w, r, status, accountData{PasswordError: msg})
@@ -374,16 +370,12 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 // changeEmail asks for a new address with the same use case as POST
 // /v1/me/email; the address changes when the mailed link is followed.
 func (c *Console) changeEmail(w http.ResponseWriter, r *http.Request) {
-	if !c.readPostedForm(w, r, accountFormLimit) {
-		return
-	}
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.postForm(w, r, accountFormLimit)
+	if !ok {
 		return
 	}
 	email := trimEmail(r.PostFormValue("email"))
-	err = c.cfg.Identity.RequestEmailChange(r.Context(), p, identity.ChangeEmailInput{Email: email, Password: r.PostFormValue("password")})
+	err := c.cfg.Identity.RequestEmailChange(r.Context(), p, identity.ChangeEmailInput{Email: email, Password: r.PostFormValue("password")})
 	if msg, status, ok := formError(err); ok {
 		setRetryAfter(w, err)
 		c.renderAccount(w, r, status, accountData{EmailError: msg, NewEmail: email})

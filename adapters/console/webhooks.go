@@ -152,12 +152,8 @@ func formRefusal(err error) string {
 // is the answer to the POST, so the secret is in no URL and no history
 // entry a reload could show again without creating another endpoint.
 func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if !c.readPostedForm(w, r, 16<<10) {
+	p, ok := c.postForm(w, r, 16<<10)
+	if !ok {
 		return
 	}
 	in := domain.WebhookInput{URL: strings.TrimSpace(r.PostFormValue("url")), Events: r.PostForm["events"], Description: strings.TrimSpace(r.PostFormValue("description"))}
@@ -278,18 +274,14 @@ func hookPath(ref string, id domain.WebhookID) string {
 // /v1/…/webhooks/{id} calls. The form always carries every field, so an
 // unchecked "enabled" box disables the endpoint.
 func (c *Console) updateWebhook(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if !c.readPostedForm(w, r, 16<<10) {
+	p, ok := c.postForm(w, r, 16<<10)
+	if !ok {
 		return
 	}
 	u, desc := strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description"))
 	events, enabled := r.PostForm["events"], r.PostFormValue("enabled") == "true"
 	ref, id := r.PathValue("ws"), domain.WebhookID(r.PathValue("hook"))
-	_, err = c.cfg.Messaging.UpdateWebhook(r.Context(), p, ref, id, domain.WebhookPatch{URL: &u, Events: &events, Description: &desc, Enabled: &enabled})
+	_, err := c.cfg.Messaging.UpdateWebhook(r.Context(), p, ref, id, domain.WebhookPatch{URL: &u, Events: &events, Description: &desc, Enabled: &enabled})
 	if err != nil {
 		if msg := formRefusal(err); msg != "" {
 			c.renderWebhook(w, r, http.StatusUnprocessableEntity, msg, &webhookForm{URL: u, Description: desc, Events: events, Enabled: enabled})
