@@ -1510,8 +1510,11 @@ type User struct {
 	Email         openapi_types.Email `json:"email"`
 	ID            string              `json:"id"`
 	InstanceAdmin bool                `json:"instance_admin"`
-	Name          string              `json:"name"`
-	Status        UserStatus          `json:"status"`
+
+	// Invited The account was invited (`POST /v1/users/invitations`) and has no password yet: it cannot sign in, whatever its status, until the invitation's link sets one.
+	Invited bool       `json:"invited"`
+	Name    string     `json:"name"`
+	Status  UserStatus `json:"status"`
 }
 
 // UserStatus defines model for User.Status.
@@ -2421,6 +2424,30 @@ type CreateUserParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// InviteUserJSONBody defines parameters for InviteUser.
+type InviteUserJSONBody struct {
+	Email openapi_types.Email `json:"email"`
+
+	// InstanceAdmin Whether the account is an instance administrator; ignored when the invitation is sent again.
+	InstanceAdmin *bool `json:"instance_admin,omitempty"`
+
+	// Name 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`).
+	Name string `json:"name"`
+}
+
+// InviteUserParams defines parameters for InviteUser.
+type InviteUserParams struct {
+	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
+	// `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+	// byte, with `Idempotent-Replayed: true`, for the same key and the
+	// same request. Keys are scoped to the credential (to a hash of the
+	// client IP for anonymous calls). The same key with a different
+	// request is 422 `idempotency_key_reused`; while the first request
+	// runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+	// characters, such as a UUID.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateUserJSONBody defines parameters for UpdateUser.
 type UpdateUserJSONBody struct {
 	CanCreateWorkspaces *bool                     `json:"can_create_workspaces,omitempty"`
@@ -3005,6 +3032,9 @@ type SetupJSONRequestBody SetupJSONBody
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody CreateUserJSONBody
+
+// InviteUserJSONRequestBody defines body for InviteUser for application/json ContentType.
+type InviteUserJSONRequestBody InviteUserJSONBody
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody UpdateUserJSONBody
@@ -3707,6 +3737,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
 	CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteUserWithBody Invite a user
+	//
+	// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+	InviteUserWithBody(ctx context.Context, params *InviteUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteUser Invite a user
+	//
+	// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+	InviteUser(ctx context.Context, params *InviteUserParams, body InviteUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserWithBody Disable a user or let them create workspaces
 	//
@@ -5441,6 +5489,44 @@ func (c *Client) CreateUserWithBody(ctx context.Context, params *CreateUserParam
 // Corresponds with POST /v1/users (the `CreateUser` operationId).
 func (c *Client) CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateUserRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteUserWithBody Invite a user
+//
+// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+func (c *Client) InviteUserWithBody(ctx context.Context, params *InviteUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteUserRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteUser Invite a user
+//
+// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+func (c *Client) InviteUser(ctx context.Context, params *InviteUserParams, body InviteUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteUserRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9642,6 +9728,61 @@ func NewCreateUserRequestWithBody(server string, params *CreateUserParams, conte
 	return req, nil
 }
 
+// NewInviteUserRequest calls the generic InviteUser builder with application/json body
+func NewInviteUserRequest(server string, params *InviteUserParams, body InviteUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInviteUserRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewInviteUserRequestWithBody constructs an http.Request for the InviteUser method, with any body, and a specified content type
+func NewInviteUserRequestWithBody(server string, params *InviteUserParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/users/invitations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewUpdateUserRequest calls the generic UpdateUser builder with application/json body
 func NewUpdateUserRequest(server string, user UserParameter, body UpdateUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13643,6 +13784,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/users (the `CreateUser` operationId).
 	CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+
+	// InviteUserWithBodyWithResponse Invite a user
+	//
+	// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+	InviteUserWithBodyWithResponse(ctx context.Context, params *InviteUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteUserResponse, error)
+
+	// InviteUserWithResponse Invite a user
+	//
+	// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+	InviteUserWithResponse(ctx context.Context, params *InviteUserParams, body InviteUserJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteUserResponse, error)
 
 	// UpdateUserWithBodyWithResponse Disable a user or let them create workspaces
 	//
@@ -19513,6 +19672,134 @@ func (r CreateUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// InviteUserResponse202Headers the declared response headers of an HTTP 202 response for InviteUser
+type InviteUserResponse202Headers struct {
+	CacheControl       *string
+	IdempotentReplayed *string
+}
+
+// InviteUserResponse401Headers the declared response headers of an HTTP 401 response for InviteUser
+type InviteUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// InviteUserResponse429Headers the declared response headers of an HTTP 429 response for InviteUser
+type InviteUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type InviteUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *User
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadBodyPost
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *InvalidPost
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *InviteUserResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *InviteUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *InviteUserResponse429Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r InviteUserResponse) GetJSON202() *User {
+	return r.JSON202
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON400() *BadBodyPost {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON422() *InvalidPost {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InviteUserResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r InviteUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InviteUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InviteUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InviteUserResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27119,6 +27406,36 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, params
 	return ParseCreateUserResponse(rsp)
 }
 
+// InviteUserWithBodyWithResponse Invite a user
+//
+// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+func (c *ClientWithResponses) InviteUserWithBodyWithResponse(ctx context.Context, params *InviteUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteUserResponse, error) {
+	rsp, err := c.InviteUserWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteUserResponse(rsp)
+}
+
+// InviteUserWithResponse Invite a user
+//
+// Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/users/invitations (the `InviteUser` operationId).
+func (c *ClientWithResponses) InviteUserWithResponse(ctx context.Context, params *InviteUserParams, body InviteUserJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteUserResponse, error) {
+	rsp, err := c.InviteUser(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteUserResponse(rsp)
+}
+
 // UpdateUserWithBodyWithResponse Disable a user or let them create workspaces
 //
 // Instance administrators only.
@@ -34614,6 +34931,149 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseInviteUserResponse parses an HTTP response from a InviteUserWithResponse call
+func ParseInviteUserResponse(rsp *http.Response) (*InviteUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InviteUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest User
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadBodyPost
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest InvalidPost
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers InviteUserResponse202Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers InviteUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers InviteUserResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

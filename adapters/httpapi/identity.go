@@ -26,6 +26,7 @@ func (h identityRoutes) register(v1 *gin.RouterGroup) {
 	v1.POST("/users", h.createUser)
 	v1.GET("/users", h.listUsers)
 	v1.PATCH("/users/:user", h.updateUser)
+	v1.POST("/users/invitations", h.inviteUser)
 
 	v1.POST("/workspaces", h.createWorkspace)
 	v1.GET("/workspaces", h.listWorkspaces)
@@ -59,11 +60,13 @@ func fail(c *gin.Context, err error) { _ = c.Error(err) }
 // --- DTOs. Domain types carry no JSON tags; these do.
 
 type userResponse struct {
-	ID            string `json:"id"`
-	Email         string `json:"email"`
-	Name          string `json:"name"`
-	Status        string `json:"status"`
-	InstanceAdmin bool   `json:"instance_admin"`
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Invited is an account an invitation made that has no password yet.
+	Invited       bool `json:"invited"`
+	InstanceAdmin bool `json:"instance_admin"`
 	// CanCreateWorkspaces is an instance administrator's leave to create
 	// workspaces (see KEEL_WORKSPACE_CREATORS).
 	CanCreateWorkspaces bool         `json:"can_create_workspaces"`
@@ -71,7 +74,7 @@ type userResponse struct {
 }
 
 func toUserResponse(u domain.User) userResponse {
-	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), domain.Stamp{Time: u.CreatedAt()}}
+	return userResponse{string(u.ID()), u.Email().String(), u.Name(), u.Status().String(), u.Invited(), u.IsInstanceAdmin(), u.CanCreateWorkspaces(), domain.Stamp{Time: u.CreatedAt()}}
 }
 
 type loginResponse struct {
@@ -270,6 +273,30 @@ func (h identityRoutes) createUser(c *gin.Context) {
 	}
 	c.Header("Location", "/v1/users/"+string(u.ID()))
 	c.JSON(http.StatusCreated, toUserResponse(u))
+}
+
+type inviteUserRequest struct {
+	Email         string `json:"email"`
+	Name          string `json:"name"`
+	InstanceAdmin bool   `json:"instance_admin"`
+}
+
+// inviteUser answers 202: the account exists, the mail that activates it
+// is only queued.
+func (h identityRoutes) inviteUser(c *gin.Context) {
+	var req inviteUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := h.ids.InviteUser(c.Request.Context(), principal(c), identity.InviteUserInput{
+		Email: req.Email, Name: req.Name, InstanceAdmin: req.InstanceAdmin,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, toUserResponse(u))
 }
 
 func (h identityRoutes) listUsers(c *gin.Context) {

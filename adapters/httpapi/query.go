@@ -61,10 +61,11 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/docs"}:              accepts(),
 	{http.MethodGet, "/v1/docs/assets/:file"}: accepts(),
 
-	{http.MethodPost, "/v1/users"}:        accepts(),
-	{http.MethodGet, "/v1/users"}:         accepts(paged...),
-	{http.MethodPatch, "/v1/users/:user"}: accepts(),
-	{http.MethodGet, "/v1/audit-events"}:  accepts(paged...),
+	{http.MethodPost, "/v1/users"}:             accepts(),
+	{http.MethodGet, "/v1/users"}:              accepts(paged...),
+	{http.MethodPatch, "/v1/users/:user"}:      accepts(),
+	{http.MethodPost, "/v1/users/invitations"}: accepts(),
+	{http.MethodGet, "/v1/audit-events"}:       accepts(paged...),
 
 	{http.MethodPost, "/v1/workspaces"}:                      accepts(),
 	{http.MethodGet, "/v1/workspaces"}:                       accepts(paged...),

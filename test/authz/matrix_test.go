@@ -107,6 +107,7 @@ var matrix = []row{
 	{want: want(401, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401), route: "POST /v1/users", body: createUserBody},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "PATCH /v1/users/:user", body: disableUserBody},
+	{want: want(401, 403, 403, 403, 403, 202, 403, 403, 403, 401, 401), route: "POST /v1/users/invitations", body: inviteUserBody},
 
 	// Of the users, only the owner and the other workspace's owner are
 	// allowed to create workspaces, besides the instance administrator.
@@ -263,6 +264,10 @@ func loginBody(*fixture) any {
 
 func createUserBody(*fixture) any {
 	return map[string]any{"email": "new@example.com", "password": password, "name": "New"}
+}
+
+func inviteUserBody(*fixture) any {
+	return map[string]any{"email": "invited@example.com", "name": "Invited"}
 }
 
 func disableUserBody(*fixture) any { return map[string]string{"status": "disabled"} }

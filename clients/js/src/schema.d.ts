@@ -392,6 +392,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite a user
+         * @description Instance administrators only. Makes an account without a password (`invited: true`), which cannot sign in until the link mailed to the address, usable once within 7 days, sets its first password (the link's token confirms like a password reset's: `POST /v1/auth/password-reset/confirm`). Inviting an address whose account is still invited sends a new link, and the earlier ones stop working.
+         */
+        post: operations["inviteUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{user}": {
         parameters: {
             query?: never;
@@ -1945,6 +1965,8 @@ export interface components {
             name: string;
             /** @enum {string} */
             status: "active" | "disabled";
+            /** @description The account was invited (`POST /v1/users/invitations`) and has no password yet: it cannot sign in, whatever its status, until the invitation's link sets one. */
+            invited: boolean;
             instance_admin: boolean;
             /** @description An instance administrator's leave for this user to create workspaces (see KEEL_WORKSPACE_CREATORS). */
             can_create_workspaces: boolean;
@@ -3336,6 +3358,7 @@ export interface operations {
                      *         "email": "ada@example.com",
                      *         "name": "Ada",
                      *         "status": "active",
+                     *         "invited": false,
                      *         "instance_admin": true,
                      *         "can_create_workspaces": true,
                      *         "created_at": "2026-03-02T09:00:00.000000Z"
@@ -4134,6 +4157,78 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             /** @description `email_taken`: another user has this address. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    inviteUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "grace@example.com",
+                 *       "name": "Grace"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    /** @description 1 to 100 characters on one line, without control characters or bidirectional overrides (else 422 `invalid_name`). */
+                    name: string;
+                    /**
+                     * @description Whether the account is an instance administrator; ignored when the invitation is sent again.
+                     * @default false
+                     */
+                    instance_admin?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The invited user; the invitation's mail is queued. */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description `email_taken`: a user who is not merely invited has this address. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
