@@ -14,8 +14,9 @@ import (
 )
 
 // firefoxTimeout bounds the Firefox session: a start, about fifteen pages
-// with axe-core on each, and two state changes.
-const firefoxTimeout = 4 * time.Minute
+// with axe-core on each, and two state changes; about half a minute on an
+// idle machine.
+const firefoxTimeout = 6 * time.Minute
 
 // TestFirefoxConsole opens the console in Firefox ESR, driven over
 // WebDriver BiDi (test/firefox), since the console promises to work in

@@ -40,8 +40,9 @@ func Path(t testing.TB) string {
 	return ""
 }
 
-// startTimeout bounds Firefox's start, until it prints its BiDi endpoint.
-const startTimeout = 60 * time.Second
+// startTimeout bounds Firefox's start, until it prints its BiDi endpoint:
+// a few seconds on an idle machine, much longer on a loaded CI runner.
+const startTimeout = 2 * time.Minute
 
 // Browser is one headless Firefox with one BiDi session.
 type Browser struct {

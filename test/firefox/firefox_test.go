@@ -34,7 +34,7 @@ func TestFirefoxDrivesAPage(t *testing.T) {
 	}))
 	defer srv.Close()
 	b := Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tab, err := b.NewTab(ctx)
 	if err != nil {
