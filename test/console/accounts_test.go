@@ -1,22 +1,12 @@
 package console
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-
-	"github.com/keelhq/keel/test/browser"
-	"github.com/keelhq/keel/test/keelproc"
-	"github.com/keelhq/keel/test/mailpit"
 )
 
 // TestAccountFlowsInABrowser runs the account flows as a person would,
@@ -28,57 +18,16 @@ import (
 // workspace. Screenshots of the pages go where the other console
 // screenshots go.
 func TestAccountFlowsInABrowser(t *testing.T) {
-	mp := mailpit.Start(t)
-	p := keelproc.Serve(t, "serve", []string{
-		"KEEL_DATA_DIR=" + t.TempDir(),
-		"KEEL_SMTP_URL=smtp://" + mp.SMTPAddr + "?starttls=none",
-		"KEEL_MAIL_FROM=Keel <accounts@keel.test>",
-	})
+	p, mp := serveWithMailpit(t, "Keel <accounts@keel.test>")
 	// Run-unique addresses: the Mailpit container is shared by the package.
 	run := strings.ToLower(time.Now().Format("150405.000000"))
 	ada, grace := "ada-"+run+"@site.test", "grace-"+run+"@site.test"
-	const oldPassword, newPassword = "correct horse battery", "a brand new passphrase"
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": ada, "password": oldPassword, "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
-	shots := screenshotDir(t)
+	const oldPassword, newPassword = ownerPassword, "a brand new passphrase"
+	token := setupOwner(t, p, ada)
+	p.MustCall(t, "POST", "/v1/workspaces", token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
 
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := newTab(t, pageTimeout, 360, 800, screenshotDir(t), nil)
+	ctx, fail, shot := b.ctx, b.fail, b.shot
 	// mailedLink waits for the mail to the address and returns the
 	// console link to path it carries, on this keel serve.
 	mailedLink := func(to, path string) string {
@@ -128,7 +77,7 @@ func TestAccountFlowsInABrowser(t *testing.T) {
 	}
 	// The session from setup ended with the reset; the old password no
 	// longer signs in.
-	p.MustCall(t, "GET", "/v1/me", setup.Token, nil, 401, nil)
+	p.MustCall(t, "GET", "/v1/me", token, nil, 401, nil)
 	p.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": ada, "password": oldPassword}, 401, nil)
 	// The used link says so, with a 404, which Chromium logs as an error.
 	usedLink := link
@@ -202,16 +151,7 @@ func TestAccountFlowsInABrowser(t *testing.T) {
 		t.Errorf("members through the API: %+v, want %s as an editor", members.Data, grace)
 	}
 
-	// A last round trip makes sure the listener handled every event.
-	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		if strings.Contains(pr, "status of 404") && strings.HasSuffix(pr, " "+usedLink) {
-			continue
-		}
-		t.Errorf("the page reported %s", pr)
-	}
+	b.checkProblems(func(pr string) bool {
+		return strings.Contains(pr, "status of 404") && strings.HasSuffix(pr, " "+usedLink)
+	})
 }

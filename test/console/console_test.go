@@ -9,23 +9,17 @@
 package console
 
 import (
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -55,11 +49,9 @@ func screenshotDir(t *testing.T) string {
 
 func TestConsoleInABrowser(t *testing.T) {
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	token := setupSite(t, p)
 	var form struct{ ID string }
-	p.MustCall(t, "POST", "/v1/workspaces/site/forms", setup.Token, map[string]any{
+	p.MustCall(t, "POST", "/v1/workspaces/site/forms", token, map[string]any{
 		"name":   "Contact the harbour",
 		"fields": []map[string]any{{"name": "email", "label": "E-mail", "type": "email", "required": true}},
 	}, 201, &form)
@@ -71,31 +63,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
-
-	var (
-		mu       sync.Mutex
-		problems []string
-		requests []string
-	)
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, ev.Request.Method+" "+ev.Request.URL)
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			// Policy violations and failed loads land here.
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	// Policy violations and failed loads are the problems the tab
+	// collects; the requests it records are checked at the end.
+	b := newTab(t, pageTimeout, 360, 800, shots, nil)
+	ctx, fail := b.ctx, b.fail
 
 	// Keyboard: from the top of the page, Tab goes to the skip link and
 	// then, past the brand link, to the e-mail field, the password field
@@ -126,12 +97,6 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("Tab went to %q, want %q", focused, want)
 	}
 
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q\nrequests: %q", step, err, problems, requests)
-	}
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
 		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
@@ -180,7 +145,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	var subs struct {
 		Data []struct{ Status string }
 	}
-	p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+form.ID+"/submissions", setup.Token, nil, 200, &subs)
+	p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+form.ID+"/submissions", token, nil, 200, &subs)
 	if len(subs.Data) != 1 || subs.Data[0].Status != "archived" {
 		t.Errorf("through the API the submissions are %+v, want one archived", subs.Data)
 	}
@@ -219,16 +184,8 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A last round trip makes sure the listener handled every event.
-	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		t.Errorf("the page reported %s", pr)
-	}
-	for _, r := range requests {
+	b.checkProblems(nil)
+	for _, r := range b.requested() {
 		_, target, _ := strings.Cut(r, " ")
 		if u, err := url.Parse(target); err != nil || (u.Scheme != "data" && u.Host != origin.Host) {
 			t.Errorf("the page requested %s, which is not the Keel at %s", r, origin.Host)

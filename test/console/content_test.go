@@ -2,20 +2,15 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -51,46 +46,17 @@ const (
 // and content-revision.png in the screenshots folder.
 func TestContentInABrowser(t *testing.T) {
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir()})
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	token := setupSite(t, p)
 	for _, m := range []struct{ email, role string }{{"eve@example.com", "editor"}, {"vic@example.com", "viewer"}} {
-		p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": m.email, "password": "correct horse battery", "name": m.role}, 201, nil)
-		p.MustCall(t, "POST", "/v1/workspaces/site/members", setup.Token, map[string]any{"email": m.email, "role": m.role}, 201, nil)
+		p.MustCall(t, "POST", "/v1/users", token, map[string]any{"email": m.email, "password": ownerPassword, "name": m.role}, 201, nil)
+		p.MustCall(t, "POST", "/v1/workspaces/site/members", token, map[string]any{"email": m.email, "role": m.role}, 201, nil)
 	}
 	shots := screenshotDir(t)
 
-	ctx := browser.New(t, contentTimeout)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(contentWidth, contentHeight)); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			// A page answered 409 (the conflict) or 404 (the forged
-			// post) is logged as a failed load, which is expected here.
-			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
-	}
+	// A page answered 409 (the conflict) or 404 (the forged post) is
+	// logged as a failed load, which is expected here.
+	b := newTab(t, contentTimeout, contentWidth, contentHeight, shots, ignoreFailedLoads)
+	ctx, fail := b.ctx, b.fail
 	// audit runs axe-core on the page shown, at 360 px wide, and fails on
 	// a serious violation or a page that scrolls sideways. The crawl in
 	// crawl_test.go checks every page a link reaches; these are also the
@@ -101,19 +67,14 @@ func TestContentInABrowser(t *testing.T) {
 	}
 	signIn := func(email string) {
 		t.Helper()
+		b.signIn(p.URL, email, ownerPassword)
 		if err := chromedp.Do(ctx,
-			chromedp.Navigate(p.URL+"/console/sign-in"),
-			chromedp.WaitVisible(chromedp.ID("email")),
-			chromedp.SendKeys(chromedp.ID("email"), email),
-			chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
-			chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 			chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/content"]`)),
 			chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/content"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
 		); err != nil {
-			fail("sign in as "+email+" and open the content", err)
+			fail("open the content as "+email, err)
 		}
 	}
 
@@ -219,7 +180,7 @@ func TestContentInABrowser(t *testing.T) {
 		fail("reopen the published post", err)
 	}
 	id := entryPage[strings.LastIndex(entryPage, "/")+1:]
-	p.MustCall(t, "PATCH", "/v1/workspaces/site/entries/"+id, setup.Token, map[string]any{"body": "## High water\n\nAt *noon* and at one.\n"}, 200, nil)
+	p.MustCall(t, "PATCH", "/v1/workspaces/site/entries/"+id, token, map[string]any{"body": "## High water\n\nAt *noon* and at one.\n"}, 200, nil)
 	mine := "## High water\n\nAt *noon* and at midnight.\n\nBring a coat.\n"
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("body"), mine),
@@ -325,11 +286,7 @@ func TestContentInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	for _, pr := range problems {
-		t.Errorf("the page reported %s", pr)
-	}
-	mu.Unlock()
+	b.checkProblems(nil)
 
 	// The viewer forges the editor's unpublish from the page, as a form
 	// the page never offered (the CSP lets no script fetch): the console
@@ -375,20 +332,5 @@ func checkNarrowPage(t *testing.T, ctx context.Context, name string) {
 			t.Fatal(err)
 		}
 	}()
-	vs, err := browser.Axe(ctx)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	for _, v := range vs {
-		if v.Serious() {
-			t.Errorf("%s: axe-core: %s", name, v)
-		}
-	}
-	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wide {
-		t.Errorf("%s is wider than a 360 px screen", name)
-	}
+	checkAxeAndFit(t, ctx, name)
 }

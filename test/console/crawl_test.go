@@ -10,13 +10,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keelhq/keel/test/browser"
@@ -57,42 +54,12 @@ func TestCrawlEveryPage(t *testing.T) {
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
-	ctx := browser.New(t, crawlTimeout)
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			// Policy violations land here. A page answered 404 (a
-			// navigation link to an area not built yet) is logged as a
-			// failed network load, which is not the page's fault.
-			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-				problems = append(problems, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	// Headless Chromium keeps its window at least 500 px wide, so the
-	// 360 px screen is emulated rather than asked of the window.
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(crawlWidth, 800),
-		chromedp.Navigate(p.URL+"/console/sign-in"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), crawlOwner),
-		chromedp.SendKeys(chromedp.ID("password"), crawlPassword),
-		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
-	); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	// A page answered 404 (a navigation link to an area not built yet)
+	// is logged as a failed network load, which is not the page's fault;
+	// policy violations are problems.
+	b := newTab(t, crawlTimeout, crawlWidth, 800, shots, ignoreFailedLoads)
+	ctx := b.ctx
+	b.signIn(p.URL, crawlOwner, crawlPassword)
 
 	seen := crawl(t, ctx, p.URL, origin.Host, "/console/workspaces", shots, true)
 	// The crawl must reach the pages that exist, or it checks nothing.
@@ -114,15 +81,7 @@ func TestCrawlEveryPage(t *testing.T) {
 	if !out[crawlKey("/console/sign-in")] {
 		t.Error("the signed-out crawl never reached the sign-in page")
 	}
-	// A last round trip makes sure the listener handled every event.
-	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		t.Errorf("a page reported %s", pr)
-	}
+	b.checkProblems(nil)
 }
 
 const (

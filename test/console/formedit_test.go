@@ -5,18 +5,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
 	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -38,10 +34,7 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 		// the fetch() snippet's refused one and its accepted one. A fourth
 		// is refused with 429 and Retry-After.
 		"KEEL_SUBMIT_PER_IP=3"})
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
-	shots := screenshotDir(t)
+	token := setupSite(t, p)
 
 	// The site: a page per snippet, and the page the form's success
 	// redirect names. It is served on localhost, another origin (and
@@ -71,53 +64,16 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 	siteOrigin := "http://localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	snippets["/thanks"] = `<h1 id="thanks">Thanks!</h1>`
 
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	if err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			// The refusals the test asks for are logged as failed loads.
-			expected := strings.Contains(ev.Entry.Text, "status of 422") || strings.Contains(ev.Entry.Text, "status of 429")
-			if ev.Entry.Level == cdplog.EntryLevelError && !expected {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	}); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The refusals the test asks for are logged as failed loads.
+	b := newTab(t, pageTimeout, 360, 800, screenshotDir(t), func(e *cdplog.Entry) bool {
+		return strings.Contains(e.Text, "status of 422") || strings.Contains(e.Text, "status of 429")
+	})
+	ctx, fail, shot := b.ctx, b.fail, b.shot
 
 	// Build the form: the new form page starts with an e-mail and a
 	// message field; "Add field" adds a third row, which becomes a select.
+	b.signIn(p.URL, ownerEmail, ownerPassword)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.URL+"/console/sign-in"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		chromedp.Navigate(p.URL+"/console/workspaces/site/forms"),
 		chromedp.Click(chromedp.ID("new-form")),
 		chromedp.WaitVisible(chromedp.ID("f1-name")),
@@ -257,7 +213,7 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 			Origin string
 		}
 	}
-	p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+formID+"/submissions", setup.Token, nil, 200, &subs)
+	p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+formID+"/submissions", token, nil, 200, &subs)
 	if len(subs.Data) != 2 {
 		t.Fatalf("Keel holds %d submissions, want 2: %+v", len(subs.Data), subs.Data)
 	}
@@ -271,12 +227,5 @@ func TestFormBuilderAndEmbedInABrowser(t *testing.T) {
 	if got["skipper@example.com"] != "Large & deep" || got["crew@example.com"] != "Small" {
 		t.Errorf("submissions' values: %v", subs.Data)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		t.Errorf("a page reported %s", pr)
-	}
+	b.checkProblems(nil)
 }

@@ -24,8 +24,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keelhq/keel/test/browser"
-	"github.com/keelhq/keel/test/keelproc"
-	"github.com/keelhq/keel/test/mailpit"
 )
 
 // journeyTimeout bounds the whole journey: four browser contexts, about
@@ -57,53 +55,31 @@ const journeyTimeout = 3 * time.Minute
 // axe-core checks every page on the way, and each is saved as
 // journey-*.png in the screenshots folder.
 func TestJourneyInABrowser(t *testing.T) {
-	mp := mailpit.Start(t)
-	p := keelproc.Serve(t, "serve", []string{
-		"KEEL_DATA_DIR=" + t.TempDir(),
-		"KEEL_SMTP_URL=smtp://" + mp.SMTPAddr + "?starttls=none",
-		"KEEL_MAIL_FROM=Keel <journey@keel.test>",
-	})
+	p, mp := serveWithMailpit(t, "Keel <journey@keel.test>")
 	const (
-		owner, viewer, editor = "ada@example.com", "vic@example.com", "editor@example.com"
-		password              = "correct horse battery"
+		owner, viewer, editor = ownerEmail, "vic@example.com", "editor@example.com"
+		password              = ownerPassword
 		newPassword           = "a brand new passphrase"
 	)
 	// The team's address is run-unique: the Mailpit container is shared by
 	// the package, and this is the mail whose absence step 4 checks.
 	team := "team-" + strings.ToLower(time.Now().Format("150405.000000")) + "@site.test"
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": owner, "password": password, "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	token := setupSite(t, p)
 	var vic struct{ ID string }
-	p.MustCall(t, "POST", "/v1/users", setup.Token, map[string]any{"email": viewer, "password": password, "name": "Vic"}, 201, &vic)
-	var form struct{ ID string }
-	p.MustCall(t, "POST", "/v1/workspaces/site/forms", setup.Token, map[string]any{
-		"name": "Moorings",
-		"fields": []map[string]any{
-			{"name": "email", "label": "E-mail", "type": "email", "required": true},
-			{"name": "message", "label": "Message", "type": "textarea"},
-		},
-		"notify": map[string]any{"recipients": []string{team}, "subject": "Mooring request {{.SubmissionID}}"},
-	}, 201, &form)
-	// More links than keel serve allows (KEEL_SPAM_MAX_LINKS, 5 by
-	// default): the spam rules hold this one and its notification.
-	var links []string
-	for i := range 6 {
-		links = append(links, fmt.Sprintf("https://boats%d.example/", i))
-	}
-	var spam struct{ ID string }
-	p.MustCall(t, "POST", "/v1/forms/"+form.ID+"/submissions", "", map[string]any{
-		"email": "skipper@example.com", "message": "A berth for my boat, see " + strings.Join(links, " "),
-	}, 201, &spam)
+	p.MustCall(t, "POST", "/v1/users", token, map[string]any{"email": viewer, "password": password, "name": "Vic"}, 201, &vic)
+	formID := createMoorings(t, p, token, team)
+	// More links than keel serve allows: the spam rules hold this one and
+	// its notification.
+	spamID := submitSpam(t, p, formID)
 	var plain struct{ ID string }
-	p.MustCall(t, "POST", "/v1/forms/"+form.ID+"/submissions", "", map[string]any{"email": "visitor@example.com", "message": "Is there a slipway?"}, 201, &plain)
+	p.MustCall(t, "POST", "/v1/forms/"+formID+"/submissions", "", map[string]any{"email": "visitor@example.com", "message": "Is there a slipway?"}, 201, &plain)
 	subStatus := func(id string) string {
 		t.Helper()
 		var s struct{ Status string }
-		p.MustCall(t, "GET", "/v1/workspaces/site/submissions/"+id, setup.Token, nil, 200, &s)
+		p.MustCall(t, "GET", "/v1/workspaces/site/submissions/"+id, token, nil, 200, &s)
 		return s.Status
 	}
-	if got := subStatus(spam.ID); got != "spam" {
+	if got := subStatus(spamID); got != "spam" {
 		t.Fatalf("a submission with six links is %q, want spam", got)
 	}
 	shots := screenshotDir(t)
@@ -164,29 +140,8 @@ func TestJourneyInABrowser(t *testing.T) {
 	// as journey-NAME.png.
 	check := func(ctx context.Context, name string) {
 		t.Helper()
-		vs, err := browser.Axe(ctx)
-		if err != nil {
-			t.Fatalf("journey-%s: %v", name, err)
-		}
-		for _, v := range vs {
-			if v.Serious() {
-				t.Errorf("journey-%s: axe-core: %s", name, v)
-			}
-		}
-		wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wide {
-			t.Errorf("journey-%s is wider than a 360 px screen", name)
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG; any other quality is JPEG
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, "journey-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		checkAxeAndFit(t, ctx, "journey-"+name)
+		saveScreenshot(t, ctx, shots, "journey-"+name+".png")
 	}
 	// sessionCookie returns the console's cookie in ctx's browser context,
 	// or nil when it holds none.
@@ -438,7 +393,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	}
 	check(viewerCtx, "viewer-entry")
 	if err := chromedp.Do(viewerCtx,
-		chromedp.Navigate(p.URL+"/console/workspaces/site/submissions/"+spam.ID),
+		chromedp.Navigate(p.URL+"/console/workspaces/site/submissions/"+spamID),
 		chromedp.WaitVisible(chromedp.ID("status")),
 	); err != nil {
 		fail("the viewer opens the spam submission", err)
@@ -482,7 +437,7 @@ func TestJourneyInABrowser(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{"/console/workspaces/site/submissions/" + spam.ID + "/not-spam", nil},
+		{"/console/workspaces/site/submissions/" + spamID + "/not-spam", nil},
 		{"/console/workspaces/site/submissions/" + plain.ID + "/status", url.Values{"status": {"archived"}}},
 		{"/console/workspaces/site/submissions/" + plain.ID + "/delete", nil},
 	}
@@ -499,7 +454,7 @@ func TestJourneyInABrowser(t *testing.T) {
 		{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"},
 		{"Origin", "https://evil.example"},
 	} {
-		status, body := postForm("/console/workspaces/site/submissions/"+spam.ID+"/not-spam", ownerCookie, nil, h...)
+		status, body := postForm("/console/workspaces/site/submissions/"+spamID+"/not-spam", ownerCookie, nil, h...)
 		if status != http.StatusForbidden || !strings.Contains(body, "came from another site") {
 			t.Errorf("a cross-site POST with %q answered %d:\n%s", h, status, body)
 		}
@@ -509,7 +464,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	// the owner, signed in, is made to press its button.
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Win a boat</title><form method="post" action="%s/console/workspaces/site/submissions/%s/not-spam"><button id="win">Win a boat</button></form>`, p.URL, spam.ID)
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Win a boat</title><form method="post" action="%s/console/workspaces/site/submissions/%s/not-spam"><button id="win">Win a boat</button></form>`, p.URL, spamID)
 	}))
 	t.Cleanup(evil.Close)
 	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
@@ -523,12 +478,12 @@ func TestJourneyInABrowser(t *testing.T) {
 	if refused, err := chromedp.Run(ownerCtx, chromedp.Text(chromedp.CSS("main"))); err != nil || !strings.Contains(refused, "came from another site") {
 		t.Errorf("the console answered a form posted from another site with %q (%v)", refused, err)
 	}
-	if s1, s2 := subStatus(spam.ID), subStatus(plain.ID); s1 != "spam" || s2 != "new" {
+	if s1, s2 := subStatus(spamID), subStatus(plain.ID); s1 != "spam" || s2 != "new" {
 		// The journey's next steps need the spam as it was.
 		t.Fatalf("after the refused posts the submissions are %s and %s, want spam and new", s1, s2)
 	}
 	// The plain submission's notification went out; the spam's is held.
-	spamMail := "to:" + team + " subject:" + spam.ID
+	spamMail := "to:" + team + " subject:" + spamID
 	if found := mp.Search(t, spamMail); len(found) != 0 {
 		t.Errorf("the spam's notification was mailed after refused posts: %+v", found)
 	}
@@ -537,15 +492,15 @@ func TestJourneyInABrowser(t *testing.T) {
 	if err := chromedp.Do(ownerCtx,
 		chromedp.Navigate(p.URL+"/console/workspaces/site"),
 		chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/forms"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
-		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/submissions/`+spam.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+formID+`"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/forms/`+formID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site/submissions/`+spamID+`"]`)),
 	); err != nil {
 		fail("the owner opens the form's submissions", err)
 	}
 	check(ownerCtx, "submissions")
 	if err := chromedp.Do(ownerCtx,
-		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/submissions/`+spam.ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site/submissions/`+spamID+`"]`)),
 		chromedp.WaitVisible(chromedp.ID("not-spam")),
 	); err != nil {
 		fail("the owner opens the spam submission", err)
@@ -559,7 +514,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	}
 	check(ownerCtx, "not-spam")
 	found := mp.WaitForSearch(t, spamMail, 1, 30*time.Second)
-	if msg := mp.Message(t, found[0].ID); msg.Subject != "Mooring request "+spam.ID || !strings.Contains(msg.Text, "skipper@example.com") {
+	if msg := mp.Message(t, found[0].ID); msg.Subject != "Mooring request "+spamID || !strings.Contains(msg.Text, "skipper@example.com") {
 		t.Errorf("the held notification: subject %q, text:\n%s", msg.Subject, msg.Text)
 	}
 
@@ -582,9 +537,9 @@ func TestJourneyInABrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("allow downloads: %v", err)
 	}
-	exportPath := "/console/workspaces/site/forms/" + form.ID + "/export"
+	exportPath := "/console/workspaces/site/forms/" + formID + "/export"
 	if err := chromedp.Do(ownerCtx,
-		chromedp.Click(chromedp.CSS(`main a[href="/console/workspaces/site/forms/`+form.ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`main a[href="/console/workspaces/site/forms/`+formID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="`+exportPath+`"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="`+exportPath+`"]`)),
 	); err != nil {
@@ -597,10 +552,10 @@ func TestJourneyInABrowser(t *testing.T) {
 		t.Fatal("the export's download did not complete in 30s")
 	}
 	if file == "" {
-		file = filepath.Join(downloads, form.ID+"-submissions.csv")
+		file = filepath.Join(downloads, formID+"-submissions.csv")
 	}
-	if filepath.Base(file) != form.ID+"-submissions.csv" {
-		t.Errorf("the export was saved as %s, want %s-submissions.csv", filepath.Base(file), form.ID)
+	if filepath.Base(file) != formID+"-submissions.csv" {
+		t.Errorf("the export was saved as %s, want %s-submissions.csv", filepath.Base(file), formID)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -615,7 +570,7 @@ func TestJourneyInABrowser(t *testing.T) {
 		got[r[0]] = r
 	}
 	if strings.Join(rows[0], ",") != "id,created_at,status,email,message" || len(rows) != 3 ||
-		got[spam.ID] == nil || got[spam.ID][2] != "new" || got[spam.ID][3] != "skipper@example.com" ||
+		got[spamID] == nil || got[spamID][2] != "new" || got[spamID][3] != "skipper@example.com" ||
 		got[plain.ID] == nil || got[plain.ID][4] != "Is there a slipway?" {
 		t.Errorf("the export holds:\n%s", data)
 	}
@@ -633,7 +588,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	if ct, cd := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"); resp.StatusCode != 200 ||
-		!strings.HasPrefix(ct, "text/csv") || !strings.HasPrefix(cd, "attachment") || !strings.Contains(cd, form.ID+"-submissions.csv") {
+		!strings.HasPrefix(ct, "text/csv") || !strings.HasPrefix(cd, "attachment") || !strings.Contains(cd, formID+"-submissions.csv") {
 		t.Errorf("the export answered %d, Content-Type %q, Content-Disposition %q", resp.StatusCode, ct, cd)
 	}
 

@@ -2,19 +2,12 @@ package console
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	keelbrowser "github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -26,62 +19,20 @@ import (
 // page go where the other console screenshots go.
 func TestMembersAndKeysInABrowser(t *testing.T) {
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off"})
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
-	shots := screenshotDir(t)
+	token := setupSite(t, p)
+	// A CSP violation (a script the policy blocks) is one of the
+	// problems the tab collects.
+	b := newTab(t, pageTimeout, 360, 800, screenshotDir(t), nil)
+	ctx, fail, shot := b.ctx, b.fail, b.shot
 
-	ctx := keelbrowser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			// A CSP violation (a script the policy blocks) lands here.
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	b.signIn(p.URL, ownerEmail, ownerPassword)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.URL+"/console/sign-in"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/members"]`)),
 		chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/members"]`)),
 		chromedp.WaitVisible(chromedp.ID("add-email")),
 	); err != nil {
-		fail("sign in and open the members page", err)
+		fail("open the members page", err)
 	}
 
 	// Eddie has no account: adding him by address invites him.
@@ -103,7 +54,7 @@ func TestMembersAndKeysInABrowser(t *testing.T) {
 	var listed struct {
 		Data []struct{ Email, Role string }
 	}
-	p.MustCall(t, "GET", "/v1/workspaces/site/invitations", setup.Token, nil, 200, &listed)
+	p.MustCall(t, "GET", "/v1/workspaces/site/invitations", token, nil, 200, &listed)
 	if len(listed.Data) != 1 || listed.Data[0].Email != "eddie@example.com" || listed.Data[0].Role != "editor" {
 		t.Errorf("through the API the invitations are %+v", listed.Data)
 	}
@@ -127,15 +78,7 @@ func TestMembersAndKeysInABrowser(t *testing.T) {
 	if err != nil || !strings.HasPrefix(secret, "keel_") {
 		fail("read the secret", fmt.Errorf("%q, %v", secret, err))
 	}
-	// Let the page read and write the clipboard, as a user's click on
-	// the browser's prompt would.
-	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: p.URL,
-		}); err != nil {
-			t.Fatalf("grant %s: %v", name, err)
-		}
-	}
+	b.grantClipboard(p.URL)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-copy="secret"]`))); err != nil {
 		fail("click Copy", err)
 	}
@@ -183,12 +126,5 @@ func TestMembersAndKeysInABrowser(t *testing.T) {
 	}
 	shot("keys.png")
 
-	if _, err := chromedp.Run(ctx, chromedp.Title()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		t.Errorf("the page reported %s", pr)
-	}
+	b.checkProblems(nil)
 }

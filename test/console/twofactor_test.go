@@ -1,21 +1,14 @@
 package console
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -30,47 +23,10 @@ func TestTwoFactorInABrowser(t *testing.T) {
 		"KEEL_DATA_DIR=" + t.TempDir(),
 		"KEEL_SECRET_KEY=" + strings.Repeat("two-factor-test-", 3),
 	})
-	const email, password = "ada@example.com", "correct horse battery"
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": email, "password": password, "name": "Ada"}, 201, &setup)
-	shots := screenshotDir(t)
-
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(contentWidth, contentHeight))
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("%s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	fail := func(step string, err error) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s: %v\nproblems: %q", step, err, problems)
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const email, password = ownerEmail, ownerPassword
+	setupOwner(t, p, email)
+	b := newTab(t, pageTimeout, contentWidth, contentHeight, screenshotDir(t), nil)
+	ctx, fail, shot := b.ctx, b.fail, b.shot
 	signInWithPassword := func() {
 		t.Helper()
 		if err := chromedp.Do(ctx,
@@ -97,13 +53,8 @@ func TestTwoFactorInABrowser(t *testing.T) {
 
 	// Enrol: from the account page to the enrolment, whose secret the test
 	// reads as a person would type it into an app.
+	b.signIn(p.URL, email, password)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.URL+"/console/sign-in"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("email"), email),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		signedIn,
 		chromedp.Navigate(p.URL+"/console/account"),
 		chromedp.Click(chromedp.CSS(`a[href="/console/account/two-factor"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/account/two-factor/start"] button`)),
@@ -182,13 +133,8 @@ func TestTwoFactorInABrowser(t *testing.T) {
 	if err != nil || left != "9" {
 		t.Fatalf("recovery codes left = %q, %v; want 9", left, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, pr := range problems {
-		// The refused code's page is a 401 on purpose.
-		if strings.Contains(pr, "status of 401") && strings.HasSuffix(pr, "/console/sign-in/second-factor") {
-			continue
-		}
-		t.Errorf("the browser reported: %s", pr)
-	}
+	// The refused code's page is a 401 on purpose.
+	b.checkProblems(func(pr string) bool {
+		return strings.Contains(pr, "status of 401") && strings.HasSuffix(pr, "/console/sign-in/second-factor")
+	})
 }

@@ -6,19 +6,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keelhq/keel/domain"
-	"github.com/keelhq/keel/test/browser"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -94,27 +90,15 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 		"KEEL_SMTP_URL=smtp://" + smtp.ln.Addr().String() + "?tls=none&timeout=60s",
 		"KEEL_MAIL_MAX_ATTEMPTS=1",
 	})
-	var setup struct{ Token string }
-	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/workspaces", setup.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
+	token := setupSite(t, p)
 	var form struct{ ID string }
-	p.MustCall(t, "POST", "/v1/workspaces/site/forms", setup.Token, map[string]any{
+	p.MustCall(t, "POST", "/v1/workspaces/site/forms", token, map[string]any{
 		"name":   "Contact the harbour",
 		"fields": []map[string]any{{"name": "email", "label": "E-mail", "type": "email", "required": true}},
 		"notify": map[string]any{"recipients": []string{"harbourmaster@example.com"}, "subject": "Boat enquiry"},
 	}, 201, &form)
-	shots := screenshotDir(t)
-	ctx := browser.New(t, pageTimeout, chromedp.WindowSize(360, 800))
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := newTab(t, pageTimeout, 360, 800, screenshotDir(t), nil)
+	ctx, shot := b.ctx, b.shot
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -123,12 +107,8 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 		}
 		return s
 	}
+	b.signIn(p.URL, ownerEmail, ownerPassword)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.URL+"/console/sign-in"),
-		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/webhooks"]`)),
 		chromedp.Click(chromedp.CSS(`nav.ws a[href="/console/workspaces/site/webhooks"]`)),
@@ -152,16 +132,7 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 	// console.js shows the Copy button, hidden without it, and copies the
 	// secret once the page may write the clipboard, as a user's click on
 	// the browser's prompt would allow.
-	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: p.URL,
-	}); err != nil {
-		t.Fatalf("grant clipboard-read: %v", err)
-	}
-	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-write"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: p.URL,
-	}); err != nil {
-		t.Fatalf("grant clipboard-write: %v", err)
-	}
+	b.grantClipboard(p.URL)
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-copy="secret"]`)), chromedp.Click(chromedp.CSS(`button[data-copy="secret"]`))); err != nil {
 		t.Fatalf("click Copy: %v", err)
 	}
@@ -250,7 +221,7 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 	var msgID string
 	for deadline := time.Now().Add(30 * time.Second); msgID == ""; time.Sleep(100 * time.Millisecond) { // polling the other process
 		var list struct{ Data []struct{ ID string } }
-		p.MustCall(t, "GET", "/v1/workspaces/site/messages?status=dead", setup.Token, nil, 200, &list)
+		p.MustCall(t, "GET", "/v1/workspaces/site/messages?status=dead", token, nil, 200, &list)
 		if len(list.Data) > 0 {
 			msgID = list.Data[0].ID
 		}
@@ -284,7 +255,7 @@ func TestWebhooksAndMailInABrowser(t *testing.T) {
 		t.Errorf("a pending message offers Retry: %q", r)
 	}
 	var pending struct{ Data []struct{ ID string } }
-	p.MustCall(t, "GET", "/v1/workspaces/site/messages?status=pending", setup.Token, nil, 200, &pending)
+	p.MustCall(t, "GET", "/v1/workspaces/site/messages?status=pending", token, nil, 200, &pending)
 	if len(pending.Data) != 1 || pending.Data[0].ID != msgID {
 		t.Errorf("through the API the pending messages are %+v, want %s", pending.Data, msgID)
 	}
