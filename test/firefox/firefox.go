@@ -135,7 +135,7 @@ func (b *Browser) read() {
 		_, data, err := b.ws.ReadMessage()
 		if err != nil {
 			b.mu.Lock()
-			b.closed = fmt.Errorf("Firefox's BiDi connection ended: %w", err)
+			b.closed = fmt.Errorf("the BiDi connection to Firefox ended: %w", err)
 			for id, ch := range b.waiting {
 				ch <- reply{Err: b.closed}
 				delete(b.waiting, id)
