@@ -49,9 +49,7 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := auditData{Entries: entries, Allowed: true}
-	if next != "" {
-		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/audit?" + url.Values{"after": {next}}.Encode()
-	}
+	d.Older = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/audit", next)
 	pg.Data = d
 	c.render(w, r, http.StatusOK, "audit", pg)
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -275,6 +276,24 @@ func sectionOf(urlPath string) string {
 		return parts[1]
 	}
 	return ""
+}
+
+// nextPage links the page after a list's page at path: next is the
+// cursor the list returned, and keep holds the filters the page was asked
+// for, as name and value pairs, of which those with a value go into the
+// link so that it goes on through the same list. It is "" when there is
+// no next page, which the templates take as no link.
+func nextPage(path, next string, keep ...string) string {
+	if next == "" {
+		return ""
+	}
+	q := url.Values{"after": {next}}
+	for i := 0; i+1 < len(keep); i += 2 {
+		if keep[i+1] != "" {
+			q.Set(keep[i], keep[i+1])
+		}
+	}
+	return path + "?" + q.Encode()
 }
 
 // client is who sends the request, for throttling and the audit log.

@@ -116,15 +116,7 @@ func (c *Console) contentList(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if next != "" {
-		more := url.Values{"after": {next}}
-		for k, v := range map[string]string{"kind": d.Kind, "status": d.Status, "tag": d.Tag, "q": d.Query} {
-			if v != "" {
-				more.Set(k, v)
-			}
-		}
-		d.More = contentPath(ws.Slug()) + "?" + more.Encode()
-	}
+	d.More = nextPage(contentPath(ws.Slug()), next, "kind", d.Kind, "status", d.Status, "tag", d.Tag, "q", d.Query)
 	c.render(w, r, http.StatusOK, "content", page{Title: "Content · " + ws.Name(), Signed: true, Workspace: &ws, Section: "content", Data: d})
 }
 
@@ -562,9 +554,7 @@ func (c *Console) entryRevisions(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if next != "" {
-		d.Older = contentPath(ws.Slug(), id.String(), "revisions") + "?" + url.Values{"after": {next}}.Encode()
-	}
+	d.Older = nextPage(contentPath(ws.Slug(), id.String(), "revisions"), next)
 	if d.Names, err = c.actorNames(r, p); err != nil {
 		c.fail(w, r, err)
 		return

@@ -129,15 +129,8 @@ func (c *Console) submissions(w http.ResponseWriter, r *http.Request) {
 	for _, s := range subs {
 		d.Rows = append(d.Rows, submissionRow{Sub: s, Preview: preview(s)})
 	}
+	d.Older = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/forms/"+url.PathEscape(string(id)), next, "status", d.Status, "q", d.Query)
 	if next != "" {
-		older := url.Values{"after": {next}}
-		if d.Status != "" {
-			older.Set("status", d.Status)
-		}
-		if d.Query != "" {
-			older.Set("q", d.Query)
-		}
-		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/forms/" + url.PathEscape(string(id)) + "?" + older.Encode()
 		d.Partial = (filter.Status != nil || filter.Query != "") && len(subs) < submissionsPerPage
 	}
 	c.render(w, r, http.StatusOK, "submissions", page{Title: form.Name() + " · " + ws.Name(), Signed: true, Workspace: &ws, Section: "forms", Data: d})

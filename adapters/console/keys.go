@@ -113,9 +113,7 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, status int,
 		}
 		d.Keys = append(d.Keys, row)
 	}
-	if next != "" {
-		d.More = Prefix + "workspaces/" + url.PathEscape(ref) + "/keys?" + url.Values{"after": {next}}.Encode()
-	}
+	d.More = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/keys", next)
 	for _, s := range domain.Scopes {
 		d.Scopes = append(d.Scopes, s.String())
 	}

@@ -107,9 +107,7 @@ func (c *Console) renderMembers(w http.ResponseWriter, r *http.Request, status i
 			Controls: d.CanWrite && (m.Role != domain.RoleOwner || owners),
 		})
 	}
-	if next != "" {
-		d.More = Prefix + "workspaces/" + url.PathEscape(ref) + "/members?" + url.Values{"after": {next}}.Encode()
-	}
+	d.More = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/members", next)
 	invs, nextInv, err := c.cfg.Identity.ListInvitations(ctx, p, ref, ports.Page{Limit: ports.MaxPageLimit})
 	if err != nil {
 		c.fail(w, r, err)

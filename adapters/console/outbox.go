@@ -99,13 +99,7 @@ func (c *Console) outbox(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ms {
 		d.Rows = append(d.Rows, toMessageRow(m))
 	}
-	if next != "" {
-		older := url.Values{"after": {next}}
-		if d.Status != "" {
-			older.Set("status", d.Status)
-		}
-		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/outbox?" + older.Encode()
-	}
+	d.Older = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/outbox", next, "status", d.Status)
 	c.render(w, r, http.StatusOK, "outbox", page{Title: "Mail · " + ws.Name(), Signed: true, Workspace: &ws, Section: "outbox", Data: d})
 }
 

@@ -113,9 +113,7 @@ func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 	for _, h := range hooks {
 		d.Hooks = append(d.Hooks, toHookView(h))
 	}
-	if next != "" {
-		d.Older = Prefix + "workspaces/" + url.PathEscape(ref) + "/webhooks?" + url.Values{"after": {next}}.Encode()
-	}
+	d.Older = nextPage(Prefix+"workspaces/"+url.PathEscape(ref)+"/webhooks", next)
 	if d.CanWrite, err = c.may(r, p, ws, domain.PermWebhooksWrite); err != nil {
 		c.fail(w, r, err)
 		return
@@ -252,13 +250,7 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 		}
 		d.Deliveries = append(d.Deliveries, row)
 	}
-	if next != "" {
-		older := url.Values{"after": {next}}
-		if d.Status != "" {
-			older.Set("status", d.Status)
-		}
-		d.Older = hookPath(ref, id) + "?" + older.Encode()
-	}
+	d.Older = nextPage(hookPath(ref, id), next, "status", d.Status)
 	if d.CanWrite, err = c.may(r, p, ws, domain.PermWebhooksWrite); err != nil {
 		c.fail(w, r, err)
 		return
