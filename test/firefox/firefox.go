@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,12 +62,58 @@ type reply struct {
 	Err    error
 }
 
+// loopbackOnly is the profile's user.js. Firefox reaches for Mozilla's
+// services on its own (remote settings, safe browsing, telemetry, add-on
+// and system add-on updates, captive portal and connectivity checks),
+// and tests may send no packet beyond this machine: every request for
+// any address but loopback goes to a proxy on 127.0.0.1's discard port,
+// which refuses it, so nothing leaves whatever a service tries, and the
+// services are switched off so that they do not try.
+const loopbackOnly = `user_pref("network.proxy.type", 1);
+user_pref("network.proxy.http", "127.0.0.1");
+user_pref("network.proxy.http_port", 9);
+user_pref("network.proxy.ssl", "127.0.0.1");
+user_pref("network.proxy.ssl_port", 9);
+user_pref("network.proxy.share_proxy_settings", true);
+user_pref("network.proxy.no_proxies_on", "localhost, 127.0.0.1, [::1]");
+user_pref("network.proxy.allow_hijacking_localhost", false);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.prefetch-next", false);
+user_pref("network.predictor.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("captivedetect.canonicalURL", "");
+user_pref("services.settings.server", "http://127.0.0.1:9/");
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+user_pref("browser.safebrowsing.downloads.enabled", false);
+user_pref("browser.safebrowsing.provider.mozilla.updateURL", "");
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("toolkit.telemetry.unified", false);
+user_pref("datareporting.healthreport.uploadEnabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("app.normandy.enabled", false);
+user_pref("app.update.enabled", false);
+user_pref("extensions.update.enabled", false);
+user_pref("extensions.getAddons.cache.enabled", false);
+user_pref("extensions.systemAddon.update.enabled", false);
+user_pref("media.gmp-manager.url", "");
+user_pref("browser.region.network.url", "");
+user_pref("geo.provider.network.url", "");
+user_pref("dom.push.connection.enabled", false);
+user_pref("browser.newtabpage.enabled", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+`
+
 // Start runs a headless Firefox for t on loopback with a fresh profile,
 // opens a BiDi session and ends both with the test: session.end, then the
 // process is killed and the profile removed (t.TempDir).
 func Start(t testing.TB) *Browser {
 	t.Helper()
 	profile := t.TempDir()
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(loopbackOnly), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Port 0 lets Firefox pick a free port, which it prints on stderr:
 	// no race with another test for a fixed one.
 	cmd := exec.Command(Path(t), "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0")
