@@ -131,14 +131,8 @@ func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 // new link. A refused invitation goes back to its form, as a refused
 // account does.
 func (c *Console) adminInviteUser(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		c.render(w, r, http.StatusBadRequest, "error", page{Title: "Bad request", Signed: true, Message: "The form could not be read. Try again."})
+	p, ok := c.postForm(w, r, 16<<10)
+	if !ok {
 		return
 	}
 	f := newUserForm{Name: strings.TrimSpace(r.PostFormValue("name")), Email: trimEmail(r.PostFormValue("email")), Admin: r.PostFormValue("admin") == "on"}
