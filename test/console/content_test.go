@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,23 +141,7 @@ func TestContentInABrowser(t *testing.T) {
 		BodyHTML    string `json:"body_html"`
 		PublishedAt string `json:"published_at"`
 	}
-	deadline := time.Now().Add(publicDeadline)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		status, out, err := p.Call(t.Context(), "GET", "/v1/sites/site/posts/tide-tables", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status == http.StatusOK {
-			p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &post)
-			break
-		}
-		if status != http.StatusNotFound || time.Now().After(deadline) {
-			t.Fatalf("the scheduled post on the public API: %d %s", status, out)
-		}
-		<-tick.C
-	}
+	waitPublished(t, p, "/v1/sites/site/posts/tide-tables", &post)
 	if time.Now().Before(at) {
 		t.Errorf("the post was public before %v, its scheduled time", at)
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,15 +192,24 @@ func checkAxeAndFit(t *testing.T, ctx context.Context, name string) {
 func (b *tab) signIn(base, email, password string) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx,
+		submitSignIn(base, email, password),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/sign-out"] button`)),
+	); err != nil {
+		b.fail("sign in as "+email, err)
+	}
+}
+
+// submitSignIn opens base's sign-in page and submits its form with email
+// and password; what the console answers is for the caller to wait on
+// (the signed-in page, a second factor's step).
+func submitSignIn(base, email, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
 		chromedp.Navigate(base+"/console/sign-in"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), email),
 		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/sign-out"] button`)),
-	); err != nil {
-		b.fail("sign in as "+email, err)
-	}
+	)
 }
 
 // grantClipboard lets origin's pages read and write the clipboard, as a
@@ -264,4 +274,28 @@ func submitSpam(t *testing.T, p *keelproc.Proc, formID string) string {
 		"email": "skipper@example.com", "message": "A berth for my boat, see " + strings.Join(links, " "),
 	}, 201, &sub)
 	return sub.ID
+}
+
+// waitPublished polls the public API, which answers 404 until the post at
+// path (/v1/sites/…) is published, for at most publicDeadline, and decodes
+// the published post into post.
+func waitPublished(t *testing.T, p *keelproc.Proc, path string, post any) {
+	t.Helper()
+	deadline := time.Now().Add(publicDeadline)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		status, out, err := p.Call(t.Context(), "GET", path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == http.StatusOK {
+			p.MustCall(t, "GET", path, "", nil, 200, post)
+			return
+		}
+		if status != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("the scheduled post on the public API: %d %s", status, out)
+		}
+		<-tick.C
+	}
 }

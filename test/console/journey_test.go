@@ -161,11 +161,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	signIn := func(ctx context.Context, email, pw, step string) {
 		t.Helper()
 		if err := chromedp.Do(ctx,
-			chromedp.Navigate(p.URL+"/console/sign-in"),
-			chromedp.WaitVisible(chromedp.ID("email")),
-			chromedp.SendKeys(chromedp.ID("email"), email),
-			chromedp.SendKeys(chromedp.ID("password"), pw),
-			chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
+			submitSignIn(p.URL, email, pw),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/console/workspaces/site"]`)),
 		); err != nil {
 			fail(step, err)
@@ -335,22 +331,7 @@ func TestJourneyInABrowser(t *testing.T) {
 		Title    string
 		BodyHTML string `json:"body_html"`
 	}
-	deadline := time.Now().Add(publicDeadline)
-	for {
-		status, out, err := p.Call(t.Context(), "GET", "/v1/sites/site/posts/tide-tables", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status == http.StatusOK {
-			p.MustCall(t, "GET", "/v1/sites/site/posts/tide-tables", "", nil, 200, &post)
-			break
-		}
-		if status != http.StatusNotFound || time.Now().After(deadline) {
-			t.Fatalf("the scheduled post on the public API: %d %s", status, out)
-		}
-		// Polling keel serve's public API with a deadline.
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitPublished(t, p, "/v1/sites/site/posts/tide-tables", &post)
 	if time.Now().Before(at) {
 		t.Errorf("the post was public before %v, its scheduled time", at)
 	}

@@ -30,11 +30,7 @@ func TestTwoFactorInABrowser(t *testing.T) {
 	signInWithPassword := func() {
 		t.Helper()
 		if err := chromedp.Do(ctx,
-			chromedp.Navigate(p.URL+"/console/sign-in"),
-			chromedp.WaitVisible(chromedp.ID("password")),
-			chromedp.SendKeys(chromedp.ID("email"), email),
-			chromedp.SendKeys(chromedp.ID("password"), password),
-			chromedp.Click(chromedp.CSS(`form[action="/console/sign-in"] button`)),
+			submitSignIn(p.URL, email, password),
 			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/sign-in/second-factor"] #code`)),
 		); err != nil {
 			fail("sign in with the password", err)
