@@ -20,6 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
@@ -66,6 +70,12 @@ type Config struct {
 	// requests, for deployments behind a proxy that terminates TLS; a
 	// request that arrives over TLS always gets a Secure cookie.
 	SecureCookies bool
+	// TracerProvider, MeterProvider and Propagator make every request a
+	// trace, a measurement and a log line, as the API's are; nil ones
+	// record nothing.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Console is the console as an http.Handler, to be mounted on Prefix.
@@ -73,6 +83,7 @@ type Console struct {
 	cfg   Config
 	pages map[string]*template.Template
 	h     http.Handler
+	obs   *observer
 }
 
 // New builds the console. It panics if its embedded templates do not
@@ -81,7 +92,7 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, pages: map[string]*template.Template{}}
+	c := &Console{cfg: cfg, pages: map[string]*template.Template{}, obs: newObserver(cfg)}
 	// Every template but the layout is a page, named by its file, so a
 	// new page is a new file and nothing else.
 	names, err := fs.Glob(templateFS, "templates/*.html")
@@ -147,7 +158,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
-	c.h.ServeHTTP(w, r)
+	c.obs.serve(w, r, c.h)
 }
 
 // page is what every template gets.

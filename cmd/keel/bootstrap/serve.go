@@ -139,7 +139,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	})
 	web := console.New(console.Config{
 		Logger: log, Identity: ids.svc, Forms: formsSvc, Content: cnt.svc, Messaging: msgs,
-		Authorizer: ids.authz, SecureCookies: cfg.consoleSecureCookies, PublicURL: publicURL,
+		Authorizer: ids.authz, SecureCookies: cfg.consoleSecureCookies,
+		TracerProvider: tel.tracer, MeterProvider: tel.meter, Propagator: tel.propagator, PublicURL: publicURL,
 	})
 	srv := &http.Server{
 		Handler: withConsole(web, api),
