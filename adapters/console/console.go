@@ -241,7 +241,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &de) && de.Kind == domain.KindConflict:
 		c.errorPage(w, r, http.StatusConflict, "Not possible", de.Message)
 	default:
-		c.cfg.Logger.ErrorContext(r.Context(), "console: request failed", "path", r.URL.Path, "err", err)
+		c.cfg.Logger.ErrorContext(r.Context(), "console: request failed", "path", loggedPath(r), "err", err)
 		c.errorPage(w, r, http.StatusInternalServerError, "Error", "Something went wrong on Keel's side. Try again later.")
 	}
 }

@@ -69,7 +69,7 @@ func (o *observer) serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	start := time.Now()
 	ctx := o.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	ctx, span := o.tracer.Start(ctx, r.Method+" /console", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", loggedPath(r))))
 	defer span.End()
 	rw := &recorder{ResponseWriter: w, status: http.StatusOK}
 	req := r.WithContext(ctx)
@@ -102,7 +102,7 @@ func (o *observer) serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	o.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("method", r.Method),
 		slog.String("route", route),
-		slog.String("path", r.URL.Path),
+		slog.String("path", loggedPath(r)),
 		slog.Int("status", rw.status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.Int("bytes", rw.bytes),
@@ -124,7 +124,7 @@ func (o *observer) run(ctx context.Context, rw *recorder, r *http.Request, h htt
 		if rec == http.ErrAbortHandler {
 			panic(rec)
 		}
-		o.log.ErrorContext(ctx, "console: panic", "path", r.URL.Path, "err", fmt.Sprintf("%v\n%s", rec, debug.Stack()))
+		o.log.ErrorContext(ctx, "console: panic", "path", loggedPath(r), "err", fmt.Sprintf("%v\n%s", rec, debug.Stack()))
 		if !rw.wrote {
 			http.Error(rw, "Something went wrong on Keel's side.", http.StatusInternalServerError)
 		}
@@ -156,3 +156,19 @@ func (w *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer (the CSV
 // export flushes through it).
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// tokenPaths are the console's pages whose last segment is a mailed
+// link's secret: a reset, an invitation, an e-mail change.
+var tokenPaths = []string{Prefix + "password-reset/", Prefix + "invitations/", Prefix + "email-change/"}
+
+// loggedPath is r's path as logs and traces may hold it: the secret of a
+// mailed link is replaced by "…", since whoever reads the logs must not
+// be able to use the link.
+func loggedPath(r *http.Request) string {
+	for _, p := range tokenPaths {
+		if rest, ok := strings.CutPrefix(r.URL.Path, p); ok && rest != "" {
+			return p + "…"
+		}
+	}
+	return r.URL.Path
+}

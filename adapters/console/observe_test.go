@@ -79,3 +79,23 @@ func TestAPanicIsAnInternalError(t *testing.T) {
 		t.Errorf("the panic and its 500 are not logged:\n%s", logs.String())
 	}
 }
+
+// The secret of a mailed link never reaches the logs or the traces.
+func TestMailedLinksSecretsAreNotLogged(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	var logs bytes.Buffer
+	o := newObserver(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))})
+	for _, path := range []string{"/console/password-reset/kpr_SECRET1", "/console/invitations/kin_SECRET2", "/console/email-change/kec_SECRET3"} {
+		o.serve(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil), http.NotFoundHandler())
+	}
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Errorf("a mailed link's secret is logged:\n%s", logs.String())
+	}
+	for _, s := range spans.Ended() {
+		for _, a := range s.Attributes() {
+			if strings.Contains(a.Value.Emit(), "SECRET") {
+				t.Errorf("span %q holds %s=%s", s.Name(), a.Key, a.Value.Emit())
+			}
+		}
+	}
+}
