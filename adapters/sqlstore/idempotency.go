@@ -13,7 +13,7 @@ import (
 var _ ports.IdempotencyStore = (*DB)(nil)
 
 // withClaim returns fn, or, when ctx carries a pending idempotency claim,
-// fn followed by the insert of the claim's record in the same transaction
+// the insert of the claim's record followed by fn in the same transaction
 // (on SQLite, in fn's own savepoint of a group commit), so that the key
 // commits with fn's work or not at all. WithinTx reruns the returned
 // function as it would fn, so the record is inserted in whichever attempt
@@ -29,14 +29,18 @@ func withClaim(ctx context.Context, fn func(context.Context, ports.Stores) error
 		return func(context.Context, ports.Stores) error { return ports.ErrIdempotencyKeyTaken }, nil
 	}
 	return func(ctx context.Context, st ports.Stores) error {
-		if err := fn(ctx, st); err != nil {
-			return err
-		}
+		// The claim goes in first: a key another request holds refuses
+		// the transaction before fn runs, so a request that reuses a key
+		// checks nothing (a second factor's code, say) whose failure its
+		// rollback would then leave uncounted.
 		s, ok := st.(*stores)
 		if !ok {
 			return fmt.Errorf("idempotency claim: stores of type %T", st)
 		}
-		return s.insertClaim(ctx, c)
+		if err := s.insertClaim(ctx, c); err != nil {
+			return err
+		}
+		return fn(ctx, st)
 	}, c
 }
 
@@ -44,7 +48,7 @@ func withClaim(ctx context.Context, fn func(context.Context, ports.Stores) error
 // expired but is not purged yet is replaced; an unexpired one, committed
 // by another request (on PostgreSQL the insert waits for a concurrent
 // transaction that inserted it), leaves the statement without effect:
-// the claim is then taken, and the error rolls back fn's work.
+// the claim is then taken, and the transaction ends before fn runs.
 func (s *stores) insertClaim(ctx context.Context, c *ports.IdempotencyClaim) error {
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO idempotency_keys
 		(scope, key_hash, fingerprint, created_at, expires_at, status, response) VALUES (?, ?, ?, ?, ?, NULL, NULL)
