@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,22 +102,14 @@ func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newUserForm{Name: strings.TrimSpace(r.PostFormValue("name")), Email: trimEmail(r.PostFormValue("email")), Admin: r.PostFormValue("admin") == "on"}
 	_, err = c.cfg.Identity.CreateUser(r.Context(), p, identity.CreateUserInput{Email: f.Email, Name: f.Name, Password: r.PostFormValue("password"), InstanceAdmin: f.Admin})
-	var de *domain.Error
 	switch {
 	case err == nil:
 		http.Redirect(w, r, Prefix+"admin/users", http.StatusSeeOther)
-	case errors.As(err, &de) && (de.Kind == domain.KindInvalid || de.Kind == domain.KindConflict):
+	case refused(err):
 		// A refused account goes back to the form with what was typed
 		// and each rule it broke.
-		d := adminData{Form: f, Problem: []string{de.Message}}
-		for _, fe := range de.Fields {
-			d.Problem = append(d.Problem, fe.Field+": "+fe.Message)
-		}
-		status := http.StatusUnprocessableEntity
-		if de.Kind == domain.KindConflict {
-			status = http.StatusConflict
-		}
-		c.renderUsers(w, r, p, status, d)
+		lines, status := refusal(err)
+		c.renderUsers(w, r, p, status, adminData{Form: f, Problem: lines})
 	default:
 		c.fail(w, r, err)
 	}
@@ -137,20 +128,12 @@ func (c *Console) adminInviteUser(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newUserForm{Name: strings.TrimSpace(r.PostFormValue("name")), Email: trimEmail(r.PostFormValue("email")), Admin: r.PostFormValue("admin") == "on"}
 	u, err := c.cfg.Identity.InviteUser(r.Context(), p, identity.InviteUserInput{Email: f.Email, Name: f.Name, InstanceAdmin: f.Admin})
-	var de *domain.Error
 	switch {
 	case err == nil:
 		http.Redirect(w, r, Prefix+"admin/users?"+url.Values{"invited": {u.Email().String()}}.Encode(), http.StatusSeeOther)
-	case errors.As(err, &de) && (de.Kind == domain.KindInvalid || de.Kind == domain.KindConflict):
-		d := adminData{Invite: f, InviteProblem: []string{de.Message}}
-		for _, fe := range de.Fields {
-			d.InviteProblem = append(d.InviteProblem, fe.Field+": "+fe.Message)
-		}
-		status := http.StatusUnprocessableEntity
-		if de.Kind == domain.KindConflict {
-			status = http.StatusConflict
-		}
-		c.renderUsers(w, r, p, status, d)
+	case refused(err):
+		lines, status := refusal(err)
+		c.renderUsers(w, r, p, status, adminData{Invite: f, InviteProblem: lines})
 	default:
 		c.fail(w, r, err)
 	}

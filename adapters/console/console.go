@@ -416,3 +416,27 @@ func trimEmail(s string) string { return strings.TrimSpace(s) }
 func identityLogin(email, password string) identity.LoginInput {
 	return identity.LoginInput{Email: email, Password: password}
 }
+
+// refused reports whether err refuses a form's input: a rule it broke, or
+// a conflict such as an address already taken. Such an error goes back to
+// the form (see refusal); any other is not the form's fault.
+func refused(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && (de.Kind == domain.KindInvalid || de.Kind == domain.KindConflict)
+}
+
+// refusal is what a form shows for an error refused accepts, and the
+// status of its page: the use case's message, then each field's with its
+// name; 409 for a conflict, 422 for a broken rule.
+func refusal(err error) (lines []string, status int) {
+	var de *domain.Error
+	errors.As(err, &de)
+	lines = []string{de.Message}
+	for _, f := range de.Fields {
+		lines = append(lines, f.Field+": "+f.Message)
+	}
+	if de.Kind == domain.KindConflict {
+		return lines, http.StatusConflict
+	}
+	return lines, http.StatusUnprocessableEntity
+}

@@ -134,15 +134,11 @@ type webhookSecretData struct {
 // formRefusal is the text a refused form shows: the use case's message and
 // each field's. Anything else is not the form's fault, and "" says so.
 func formRefusal(err error) string {
-	var de *domain.Error
-	if !errors.As(err, &de) || (de.Kind != domain.KindInvalid && de.Kind != domain.KindConflict) {
+	if !refused(err) {
 		return ""
 	}
-	parts := []string{de.Message}
-	for _, f := range de.Fields {
-		parts = append(parts, f.Field+": "+f.Message)
-	}
-	return strings.Join(parts, " ")
+	lines, _ := refusal(err)
+	return strings.Join(lines, " ")
 }
 
 // createWebhook adds an endpoint through the use case POST /v1/…/webhooks
