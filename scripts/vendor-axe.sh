@@ -21,23 +21,6 @@ readonly INTEGRITY=sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5q
 readonly FILES=(axe.min.js LICENSE)
 
 cd "$(dirname "$0")/.."
-readonly DEST=test/browser/testdata/axe
-
-work=$(mktemp -d)
-trap 'rm -rf "${work}"' EXIT
-
-tarball=$(cd "${work}" && npm pack --silent "${PACKAGE}@${VERSION}")
-got="sha512-$(openssl dgst -sha512 -binary "${work}/${tarball}" | base64 -w0)"
-if [[ ${got} != "${INTEGRITY}" ]]; then
-	printf 'vendor-axe.sh: %s@%s has integrity %s, want %s\n' "${PACKAGE}" "${VERSION}" "${got}" "${INTEGRITY}" >&2
-	exit 1
-fi
-tar -xzf "${work}/${tarball}" -C "${work}"
-
-rm -rf "${DEST}"
-mkdir -p "${DEST}"
-for f in "${FILES[@]}"; do
-	cp "${work}/package/${f}" "${DEST}/${f}"
-done
-printf '%s@%s %s\n' "${PACKAGE}" "${VERSION}" "${INTEGRITY}" >"${DEST}/VERSION"
-printf 'vendor-axe.sh: %s@%s in %s\n' "${PACKAGE}" "${VERSION}" "${DEST}" >&2
+# shellcheck source=scripts/vendorlib.sh
+source scripts/vendorlib.sh
+vendor_npm "${PACKAGE}" "${VERSION}" "${INTEGRITY}" test/browser/testdata/axe "${FILES[@]}"

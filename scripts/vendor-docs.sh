@@ -23,23 +23,6 @@ readonly INTEGRITY=sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU
 readonly FILES=(swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt)
 
 cd "$(dirname "$0")/.."
-readonly DEST=adapters/httpapi/docs/swagger-ui
-
-work=$(mktemp -d)
-trap 'rm -rf "${work}"' EXIT
-
-tarball=$(cd "${work}" && npm pack --silent "${PACKAGE}@${VERSION}")
-got="sha512-$(openssl dgst -sha512 -binary "${work}/${tarball}" | base64 -w0)"
-if [[ ${got} != "${INTEGRITY}" ]]; then
-	printf 'vendor-docs.sh: %s@%s has integrity %s, want %s\n' "${PACKAGE}" "${VERSION}" "${got}" "${INTEGRITY}" >&2
-	exit 1
-fi
-tar -xzf "${work}/${tarball}" -C "${work}"
-
-rm -rf "${DEST}"
-mkdir -p "${DEST}"
-for f in "${FILES[@]}"; do
-	cp "${work}/package/${f}" "${DEST}/${f}"
-done
-printf '%s@%s %s\n' "${PACKAGE}" "${VERSION}" "${INTEGRITY}" >"${DEST}/VERSION"
-printf 'vendor-docs.sh: %s@%s in %s\n' "${PACKAGE}" "${VERSION}" "${DEST}" >&2
+# shellcheck source=scripts/vendorlib.sh
+source scripts/vendorlib.sh
+vendor_npm "${PACKAGE}" "${VERSION}" "${INTEGRITY}" adapters/httpapi/docs/swagger-ui "${FILES[@]}"
