@@ -175,6 +175,12 @@ func (u *User) SetPasswordHash(h string) { u.passwordHash = h }
 // one another account has (ErrEmailTaken).
 func (u *User) SetEmail(e Email) { u.email = e }
 
+// Reinvite gives a still invited account the name and instance
+// administrator flag of a newer invitation of its address, since the
+// administrator who invites again means what the new invitation says;
+// from is valid, made by NewUser.
+func (u *User) Reinvite(from User) { u.name, u.instanceAdmin = from.name, from.instanceAdmin }
+
 // SetStatus enables or disables the user. Disabling cuts every session and
 // API key the user made at once, because authentication checks it.
 func (u *User) SetStatus(s UserStatus) { u.status = s }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -47,14 +48,24 @@ func (s *Service) InviteUser(ctx context.Context, p domain.Principal, in InviteU
 		return domain.User{}, fmt.Errorf("compose invitation mail: %w", err)
 	}
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-		action := "user.invited"
+		action, details := "user.invited", map[string]string{"email": u.Email().String()}
 		existing, err := st.Users().GetByEmail(ctx, u.Email())
 		switch {
 		case err == nil && !existing.Invited():
 			return domain.ErrEmailTaken
 		case err == nil:
-			// Invited again: the same account, a new link, the old ones spent.
-			u, action = existing, "user.invitation_resent"
+			// Invited again: the same account, a new link, the old ones
+			// spent, and the name and administrator flag the new
+			// invitation asks for; the audit entry says what changed.
+			action = "user.invitation_resent"
+			changedDetails(details, existing, u)
+			if existing.Name() != u.Name() || existing.IsInstanceAdmin() != u.IsInstanceAdmin() {
+				existing.Reinvite(u)
+				if err := st.Users().Update(ctx, existing); err != nil {
+					return err
+				}
+			}
+			u = existing
 			if err := st.PasswordResets().SpendForUser(ctx, u.ID(), domain.Timestamp(now)); err != nil {
 				return err
 			}
@@ -71,9 +82,21 @@ func (s *Service) InviteUser(ctx context.Context, p domain.Principal, in InviteU
 		if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, "", "", domain.KindUserInvitation, "", now)); err != nil {
 			return fmt.Errorf("queue invitation mail: %w", err)
 		}
-		return s.audit(ctx, st, p, "", action, "user", u.ID().String(), map[string]string{"email": u.Email().String()})
+		return s.audit(ctx, st, p, "", action, "user", u.ID().String(), details)
 	})
 	return u, err
+}
+
+// changedDetails adds to an invitation's audit details the name and
+// administrator flag that a new invitation changes, each with its
+// previous value.
+func changedDetails(details map[string]string, before, after domain.User) {
+	if before.Name() != after.Name() {
+		details["name"], details["previous_name"] = after.Name(), before.Name()
+	}
+	if before.IsInstanceAdmin() != after.IsInstanceAdmin() {
+		details["instance_admin"], details["previous_instance_admin"] = strconv.FormatBool(after.IsInstanceAdmin()), strconv.FormatBool(before.IsInstanceAdmin())
+	}
 }
 
 // userInvitationText is the body of an invitation's mail; its subject

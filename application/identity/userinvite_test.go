@@ -136,3 +136,70 @@ func TestInviteUserExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Inviting an invited address again takes the new invitation's name and
+// administrator flag, in the mail, the account and the audit entry, which
+// says what changed from what.
+func TestInviteUserAgainUpdates(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, identity.Config{LinkBase: func() string { return "https://keel.example" }})
+	_, admin := f.setup(t)
+	first, err := f.svc.InviteUser(t.Context(), admin, identity.InviteUserInput{Email: "cy@example.com", Name: "Cy", InstanceAdmin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.svc.InviteUser(t.Context(), admin, identity.InviteUserInput{Email: "cy@example.com", Name: "Cyrus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID() != first.ID() || again.Name() != "Cyrus" || again.IsInstanceAdmin() {
+		t.Fatalf("re-invited user = %s %q admin %v, want %s \"Cyrus\" admin false", again.ID(), again.Name(), again.IsInstanceAdmin(), first.ID())
+	}
+	users, _, err := f.svc.ListUsers(t.Context(), admin, ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.ID() == first.ID() && (u.Name() != "Cyrus" || u.IsInstanceAdmin() || !u.Invited()) {
+			t.Fatalf("stored re-invited user = %q admin %v invited %v, want \"Cyrus\", not admin, invited", u.Name(), u.IsInstanceAdmin(), u.Invited())
+		}
+	}
+	events, _, err := f.svc.ListInstanceAuditEvents(t.Context(), admin, ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"email": "cy@example.com", "name": "Cyrus", "previous_name": "Cy", "instance_admin": "false", "previous_instance_admin": "true"}
+	found := false
+	for _, e := range events {
+		if e.Action != "user.invitation_resent" {
+			continue
+		}
+		found = true
+		for k, v := range want {
+			if e.Details[k] != v {
+				t.Errorf("user.invitation_resent details[%s] = %q, want %q (all: %v)", k, e.Details[k], v, e.Details)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("audit has no user.invitation_resent")
+	}
+
+	// The same invitation once more changes nothing, and says nothing changed.
+	if _, err := f.svc.InviteUser(t.Context(), admin, identity.InviteUserInput{Email: "cy@example.com", Name: "Cyrus"}); err != nil {
+		t.Fatal(err)
+	}
+	events, _, err = f.svc.ListInstanceAuditEvents(t.Context(), admin, ports.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[int]int{}
+	for _, e := range events {
+		if e.Action == "user.invitation_resent" {
+			sizes[len(e.Details)]++
+		}
+	}
+	if sizes[1] != 1 || sizes[len(want)] != 1 {
+		t.Errorf("user.invitation_resent entries by number of details = %v, want one with the e-mail only and one with the changes", sizes)
+	}
+}
