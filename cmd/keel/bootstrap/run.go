@@ -48,6 +48,7 @@ set with the KEEL_* environment variable shown next to it; flags win.`,
 	// is one more command to read past in the help.
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newServeCommand(getenv), newWorkerCommand(getenv), newMigrateCommand(getenv), newAdminCommand(getenv), newVersionCommand())
+	root.AddCommand(newHealthcheckCommand(getenv))
 	return root
 }
 
