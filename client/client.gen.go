@@ -4185,7 +4185,7 @@ type ClientInterface interface {
 
 	// AddMemberWithBody Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4194,7 +4194,7 @@ type ClientInterface interface {
 
 	// AddMember Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6466,7 +6466,7 @@ func (c *Client) ListMembers(ctx context.Context, ws Ws, params *ListMembersPara
 
 // AddMemberWithBody Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6485,7 +6485,7 @@ func (c *Client) AddMemberWithBody(ctx context.Context, ws Ws, params *AddMember
 
 // AddMember Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14272,7 +14272,7 @@ type ClientWithResponsesInterface interface {
 
 	// AddMemberWithBodyWithResponse Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14281,7 +14281,7 @@ type ClientWithResponsesInterface interface {
 
 	// AddMemberWithResponse Add a member
 	//
-	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+	// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -28205,7 +28205,7 @@ func (c *ClientWithResponses) ListMembersWithResponse(ctx context.Context, ws Ws
 
 // AddMemberWithBodyWithResponse Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28220,7 +28220,7 @@ func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context,
 
 // AddMemberWithResponse Add a member
 //
-// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+// Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -239,3 +239,53 @@ func TestInvitingAgainResends(t *testing.T) {
 		t.Fatalf("the other workspace's invitations: %v, %v; want one still pending", pending, err)
 	}
 }
+
+// An account invited to the instance that has not set its first password
+// is not yet a member anyone can add: by ID it is refused as user_invited
+// (not user_disabled), and by e-mail it is invited to the workspace, the
+// membership waiting for the invitation's acceptance.
+func TestAddingAnInvitedAccount(t *testing.T) {
+	t.Parallel()
+	f, owner := newInvitationFixture(t)
+	cy, err := f.svc.InviteUser(t.Context(), owner, identity.InviteUserInput{Email: "cy@example.com", Name: "Cy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := f.invitationMails(t)["cy@example.com"]
+	if len(reset) != 1 {
+		t.Fatalf("instance invitation mails = %v, want one", reset)
+	}
+	invited := &domain.Error{Kind: domain.KindConflict, Code: "user_invited"} // a pattern: any error with this code
+	for _, in := range []identity.AddMemberInput{
+		{Workspace: "docs", UserID: cy.ID(), Role: domain.RoleEditor},
+		{Workspace: "docs", Email: "cy@example.com", Role: domain.RoleEditor},
+	} {
+		if _, err := f.svc.AddMember(t.Context(), owner, in); !errors.Is(err, invited) {
+			t.Errorf("AddMember(%+v) of an invited account = %v, want user_invited", in, err)
+		}
+	}
+	if _, _, err := f.svc.AddMemberOrInvite(t.Context(), owner, identity.AddMemberInput{Workspace: "docs", UserID: cy.ID(), Role: domain.RoleEditor}); !errors.Is(err, invited) {
+		t.Errorf("AddMemberOrInvite by ID of an invited account = %v, want user_invited", err)
+	}
+	m, inv, err := f.svc.AddMemberOrInvite(t.Context(), owner, identity.AddMemberInput{Workspace: "docs", Email: "cy@example.com", Role: domain.RoleEditor})
+	if err != nil || inv == nil || m.User.ID() != "" || inv.Email().String() != "cy@example.com" || inv.Role() != domain.RoleEditor {
+		t.Fatalf("AddMemberOrInvite by e-mail of an invited account = %+v, %v, %v; want an invitation", m, inv, err)
+	}
+	token := f.invitationMail(t, "docs", "cy@example.com")
+	if members, _, err := f.svc.ListMembers(t.Context(), owner, "docs", ports.Page{}); err != nil || len(members) != 1 {
+		t.Fatalf("members before acceptance = %v, %v; want the owner alone", members, err)
+	}
+
+	// Once the account has its password, its holder signs in and accepts.
+	if err := f.svc.ConfirmPasswordReset(t.Context(), anon, reset[0], "cy's first passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "cy@example.com", Password: "cy's first passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := f.svc.AcceptInvitation(t.Context(), f.auth(t, res.Token), identity.AcceptInput{Token: token})
+	if err != nil || acc.Created || acc.Member.User.ID() != cy.ID() || acc.Member.Role != domain.RoleEditor {
+		t.Fatalf("acceptance = %+v, %v; want cy an editor, no account created", acc, err)
+	}
+}

@@ -57,7 +57,8 @@ type AddMemberInput struct {
 var errOwnersOnly = domain.ErrForbidden.WithMessage("Only owners can grant or take the owner role.")
 
 // AddMember adds an existing user to a workspace (admins and owners; only
-// owners may add owners).
+// owners may add owners). An account still invited to the instance, with
+// no password yet, is refused with user_invited.
 func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMemberInput) (_ Member, err error) {
 	ctx, end := usecase.Start(ctx, "identity.AddMember")
 	defer end(&err)
@@ -69,7 +70,8 @@ func (s *Service) AddMember(ctx context.Context, p domain.Principal, in AddMembe
 }
 
 // AddMemberOrInvite is AddMember, except that an e-mail address with no
-// account gets an invitation (see Invite) instead of domain.ErrNotFound:
+// account, or whose account is still invited to the instance, gets an
+// invitation (see Invite) instead of domain.ErrNotFound or user_invited:
 // then the Member is zero and the invitation is returned.
 func (s *Service) AddMemberOrInvite(ctx context.Context, p domain.Principal, in AddMemberInput) (_ Member, _ *domain.Invitation, err error) {
 	ctx, end := usecase.Start(ctx, "identity.AddMemberOrInvite")
@@ -93,7 +95,12 @@ func (s *Service) addMember(ctx context.Context, p domain.Principal, in AddMembe
 			}
 		}
 		u, err := s.findUser(ctx, st, in.UserID, in.Email)
-		if orInvite && errors.Is(err, errNoSuchUser) {
+		// An account still waiting for its first password is not yet a
+		// person who can use a membership: by e-mail it is invited to the
+		// workspace like an address with no account, and the membership
+		// waits for the invitation's acceptance.
+		waiting := err == nil && u.Invited() && u.Status() == domain.UserActive
+		if orInvite && (errors.Is(err, errNoSuchUser) || waiting) {
 			email, err := domain.ParseEmail("email", in.Email)
 			if err != nil {
 				return err
@@ -105,8 +112,11 @@ func (s *Service) addMember(ctx context.Context, p domain.Principal, in AddMembe
 		if err != nil {
 			return err
 		}
-		if !u.Active() {
+		if u.Status() != domain.UserActive {
 			return domain.E(domain.KindConflict, "user_disabled", "This account is disabled.")
+		}
+		if waiting {
+			return errUserInvited
 		}
 		if err := st.Memberships().Add(ctx, domain.Membership{Workspace: w.ID(), User: u.ID(), Role: in.Role, CreatedAt: domain.Timestamp(s.now())}); err != nil {
 			return err
@@ -128,6 +138,10 @@ func (s *Service) addMember(ctx context.Context, p domain.Principal, in AddMembe
 	}
 	return m, inv, nil
 }
+
+// errUserInvited refuses to add by ID an account that has not yet set its
+// first password; adding it by e-mail invites it instead.
+var errUserInvited = domain.E(domain.KindConflict, "user_invited", "This account has not accepted its invitation yet; add it by e-mail to invite it to the workspace.")
 
 var errNoSuchUser = domain.ErrNotFound.WithMessage("No user has this ID or e-mail address.")
 

@@ -662,7 +662,7 @@ export interface paths {
         put?: never;
         /**
          * Add a member
-         * @description Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account gets an invitation instead, as `createInvitation` makes it (202).
+         * @description Admins and owners; API keys with `members:write`. Name the user by `user_id` or `email`. Only owners grant `owner`. An `email` with no account, or whose account was invited to the instance and has no password yet, gets an invitation instead, as `createInvitation` makes it (202); the membership waits for its acceptance.
          */
         post: operations["addMember"];
         delete?: never;
@@ -4925,7 +4925,7 @@ export interface operations {
                     "application/json": components["schemas"]["Member"];
                 };
             };
-            /** @description No account has this `email`; it is invited, and mailed the invitation's link. */
+            /** @description No account has this `email`, or its account has not set its first password; it is invited, and mailed the invitation's link. */
             202: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
@@ -4941,7 +4941,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `already_member`: the user is a member already; `user_disabled`: the account is disabled. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
+            /** @description `already_member`: the user is a member already; `user_disabled`: the account is disabled; `user_invited`: the `user_id` names an account invited to the instance that has not set its first password (add it by `email` to invite it). `idempotency_in_progress`: a request with this `Idempotency-Key` is still running, or ended without an answer; retry after `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
