@@ -11,10 +11,15 @@ import (
 	"github.com/keelhq/keel/test/browser"
 )
 
-// TestAxeRunsUnderAStrictCSP checks that axe-core reaches a page whose
-// Content-Security-Policy allows no script at all, as the console's did,
-// and reports what it breaks with its impact and elements.
+// TestAxeRunsUnderAStrictCSP checks, in the current and the previous
+// Chromium, that axe-core reaches a page whose Content-Security-Policy
+// allows no script at all, as the console's did, and reports what it
+// breaks with its impact and elements.
 func TestAxeRunsUnderAStrictCSP(t *testing.T) {
+	browser.EachChromium(t, testAxeRunsUnderAStrictCSP)
+}
+
+func testAxeRunsUnderAStrictCSP(t *testing.T, chromium browser.Binary) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -28,7 +33,7 @@ func TestAxeRunsUnderAStrictCSP(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	ctx := browser.New(t, time.Minute)
+	ctx := browser.NewAt(t, chromium.Path, time.Minute)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/bad")); err != nil {
 		t.Fatal(err)
