@@ -13,7 +13,7 @@ API_BASE ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks images lint generate api-diff fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks images image lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -51,6 +51,9 @@ bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endp
 
 images: ## build local/postgres:15 and local/mailpit for machines without a registry
 	scripts/images.sh
+
+image: ## build local/keel: the static keel binary on scratch, non-root, with a HEALTHCHECK (README, Deploying)
+	VERSION="$(VERSION)" COMMIT="$(COMMIT)" MODIFIED="$(MODIFIED)" scripts/images.sh keel
 
 lint: ## go vet, staticcheck and api-diff
 	go vet ./...

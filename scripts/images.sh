@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # images.sh builds the images the container tests use on machines without a
 # container registry: local/postgres from Debian's packages and local/mailpit
-# from Mailpit's Go module. The recipes live in scripts/images/<name>/.
+# from Mailpit's Go module; and Keel's own image, local/keel, from this
+# checkout (make image). The recipes live in scripts/images/<name>/.
 #
 # Each image is built only when it is missing or was built from another
 # recipe: images carry an org.keelhq.recipe label holding a hash of their
 # recipe directory, so editing a recipe rebuilds that image and nothing else.
 # A second run with nothing to do takes well under a second.
 #
-# Usage: scripts/images.sh [postgres] [mailpit]    (no argument: both)
+# local/keel's revision also covers the source tree (the commit, the edits
+# and the new files), so any change to Keel rebuilds it.
+#
+# Usage: scripts/images.sh [postgres] [mailpit] [keel]    (no argument: postgres and mailpit)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,6 +35,16 @@ revision() {
 	(cd "scripts/images/$1" && LC_ALL=C sha256sum -- * | sha256sum | cut -c1-12)
 }
 
+# source_revision hashes the checkout as git sees it: HEAD, the changes to
+# tracked files and the untracked files that are not ignored.
+source_revision() {
+	{
+		git rev-parse HEAD
+		git diff HEAD --binary
+		git ls-files --others --exclude-standard -z | xargs -0 -r sha256sum
+	} | sha256sum | cut -c1-12
+}
+
 # built_revision prints the recipe label of an image, or nothing if missing.
 built_revision() {
 	docker image inspect --format '{{index .Config.Labels "org.keelhq.recipe"}}' "$1" 2>/dev/null || true
@@ -45,6 +59,9 @@ build() {
 	local name=$1 image=$2 version=$3
 	local rev
 	rev=$(revision "${name}")
+	if [[ ${name} == keel ]]; then
+		rev="${rev}-$(source_revision)"
+	fi
 	if [[ $(built_revision "${image}") == "${rev}" ]]; then
 		log "${image} is up to date (recipe ${rev})"
 		return
@@ -71,8 +88,9 @@ for name in "$@"; do
 	case ${name} in
 	postgres) build postgres "${LOCAL_POSTGRES_IMAGE}" "${POSTGRES_MAJOR}" ;;
 	mailpit) build mailpit "${LOCAL_MAILPIT_IMAGE}" "${MAILPIT_VERSION}" ;;
+	keel) build keel "${LOCAL_KEEL_IMAGE}" "${VERSION:-$(git describe --tags --always --dirty)}" ;;
 	*)
-		log "unknown image ${name}; known: postgres, mailpit"
+		log "unknown image ${name}; known: postgres, mailpit, keel"
 		exit 2
 		;;
 	esac
