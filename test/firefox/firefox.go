@@ -41,6 +41,19 @@ func Path(t testing.TB) string {
 	return ""
 }
 
+// OldEnv names the variable that holds the previous Firefox ESR's binary,
+// which scripts/browsers.sh (run by make test) unpacks from Debian's
+// archive.
+const OldEnv = "KEEL_TEST_FIREFOX_OLD"
+
+// EachVersion runs f in a subtest named by Firefox's version, once for
+// the Firefox on PATH and once for the previous ESR that $KEEL_TEST_FIREFOX_OLD
+// names (browser.EachVersion).
+func EachVersion(t *testing.T, f func(t *testing.T, b browser.Binary)) {
+	t.Helper()
+	browser.EachVersion(t, Path(t), OldEnv, f)
+}
+
 // startTimeout bounds Firefox's start, until it prints its BiDi endpoint:
 // a few seconds on an idle machine, much longer on a loaded CI runner.
 const startTimeout = 2 * time.Minute
@@ -105,10 +118,17 @@ user_pref("browser.newtabpage.enabled", false);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
 `
 
-// Start runs a headless Firefox for t on loopback with a fresh profile,
-// opens a BiDi session and ends both with the test: session.end, then the
-// process is killed and the profile removed (t.TempDir).
+// Start runs the Firefox on PATH (Path) for t; see StartAt.
 func Start(t testing.TB) *Browser {
+	t.Helper()
+	return StartAt(t, Path(t))
+}
+
+// StartAt runs the headless Firefox at path for t on loopback with a
+// fresh profile, opens a BiDi session and ends both with the test:
+// session.end, then the process is killed and the profile removed
+// (t.TempDir).
+func StartAt(t testing.TB, path string) *Browser {
 	t.Helper()
 	profile := t.TempDir()
 	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(loopbackOnly), 0o600); err != nil {
@@ -116,7 +136,7 @@ func Start(t testing.TB) *Browser {
 	}
 	// Port 0 lets Firefox pick a free port, which it prints on stderr:
 	// no race with another test for a fixed one.
-	cmd := exec.Command(Path(t), "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0")
+	cmd := exec.Command(path, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0")
 	cmd.Env = append(os.Environ(), "MOZ_HEADLESS=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -131,11 +151,20 @@ func Start(t testing.TB) *Browser {
 		_ = cmd.Wait()
 	})
 	endpoint := make(chan string, 1)
+	// ended is closed when stderr does, which is when Firefox exits: a
+	// browser that cannot start (a missing library, say) fails the test
+	// at once, with what it printed, rather than after startTimeout.
+	ended := make(chan struct{})
+	var printed []string // the first lines of stderr, read after ended
 	go func() {
+		defer close(ended)
 		// Read stderr to its end so that Firefox never blocks on a full
 		// pipe; only the endpoint line matters.
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			if len(printed) < 20 {
+				printed = append(printed, sc.Text())
+			}
 			if rest, ok := strings.CutPrefix(sc.Text(), "WebDriver BiDi listening on "); ok {
 				select {
 				case endpoint <- strings.TrimSpace(rest):
@@ -147,8 +176,14 @@ func Start(t testing.TB) *Browser {
 	var url string
 	select {
 	case url = <-endpoint:
+	case <-ended:
+		select {
+		case url = <-endpoint: // printed just before it closed stderr
+		default:
+			t.Fatalf("Firefox at %s ended before it printed its WebDriver BiDi endpoint: %v; it printed:\n%s", path, cmd.Wait(), strings.Join(printed, "\n"))
+		}
 	case <-time.After(startTimeout):
-		t.Fatalf("Firefox printed no WebDriver BiDi endpoint within %s", startTimeout)
+		t.Fatalf("Firefox at %s printed no WebDriver BiDi endpoint within %s", path, startTimeout)
 	}
 	ws, _, err := websocket.DefaultDialer.Dial(url+"/session", nil)
 	if err != nil {

@@ -10,13 +10,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/test/browser"
 )
 
-// TestFirefoxDrivesAPage checks the client against a local page: it
-// navigates, reads the page with a script, follows a click to the next
-// page, sets a 360 px viewport, takes a PNG screenshot, runs axe-core
-// and reports a page's uncaught exception.
+// TestFirefoxDrivesAPage checks the client against a local page, in the
+// current and the previous Firefox ESR: it navigates, reads the page with
+// a script, follows a click to the next page, sets a 360 px viewport,
+// takes a PNG screenshot, runs axe-core and reports a page's uncaught
+// exception.
 func TestFirefoxDrivesAPage(t *testing.T) {
+	EachVersion(t, testFirefoxDrivesAPage)
+}
+
+func testFirefoxDrivesAPage(t *testing.T, firefox browser.Binary) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'")
@@ -33,7 +40,7 @@ func TestFirefoxDrivesAPage(t *testing.T) {
 		fmt.Fprint(w, `<!doctype html><title>first</title><h1>First page</h1><a id="go" href="/next">next</a>`)
 	}))
 	defer srv.Close()
-	b := Start(t)
+	b := StartAt(t, firefox.Path)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tab, err := b.NewTab(ctx)
