@@ -135,4 +135,10 @@ type OutboxStore interface {
 	// Health counts the unsent messages of ws by status, in one query
 	// that reads only unsent rows.
 	Health(ctx context.Context, ws domain.WorkspaceID) (OutboxHealth, error)
+	// DeleteSentBefore deletes at most limit sent messages, of any
+	// workspace, that were sent before t, and returns how many it
+	// deleted. Unsent messages (pending, failed, dead) stay, however
+	// old. Concurrent callers may share the work: each deletes rows the
+	// others do not hold (SKIP LOCKED on PostgreSQL).
+	DeleteSentBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }

@@ -721,6 +721,55 @@ func outbox(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			return nil
 		})
 	})
+	t.Run("DeleteSentBefore", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws, other := addWorkspace(t, uow, "acme"), addWorkspace(t, uow, "other")
+		sentAt := func(at time.Time) func(*domain.OutboxMessage) { return func(m *domain.OutboxMessage) { m.Sent(at) } }
+		// Three messages sent an hour after they were due, in two
+		// workspaces, go; so does none of the rest.
+		old := []domain.OutboxMessage{
+			addMessage(t, uow, ws.ID(), "", "a@example.com", sentAt(t0.Add(time.Hour))),
+			addMessage(t, uow, ws.ID(), "", "b@example.com", sentAt(t0.Add(time.Hour))),
+			addMessage(t, uow, other.ID(), "", "c@example.com", sentAt(t0.Add(2*time.Hour))),
+		}
+		kept := []domain.OutboxMessage{
+			// Due long before the cutoff but sent after it: sent_at decides.
+			addMessage(t, uow, ws.ID(), "", "late@example.com", sentAt(t0.Add(5*time.Hour))),
+			// Sent exactly at the cutoff: not before it.
+			addMessage(t, uow, ws.ID(), "", "edge@example.com", sentAt(t0.Add(4*time.Hour))),
+			addMessage(t, uow, ws.ID(), "", "pending@example.com", func(*domain.OutboxMessage) {}),
+			addMessage(t, uow, ws.ID(), "", "failed@example.com", func(m *domain.OutboxMessage) { m.Status = domain.OutboxFailed }),
+			addMessage(t, uow, ws.ID(), "", "dead@example.com", func(m *domain.OutboxMessage) { m.Status = domain.OutboxDead }),
+		}
+		cutoff := t0.Add(4 * time.Hour)
+		for i, want := range []int{2, 1, 0} {
+			var n int
+			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+				n, err = st.Outbox().DeleteSentBefore(ctx, cutoff, 2)
+				return err
+			})
+			if n != want {
+				t.Fatalf("DeleteSentBefore(limit 2) call %d = %d, want %d", i+1, n, want)
+			}
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, m := range old {
+				_, err := st.Outbox().Get(ctx, m.Workspace, m.Message.ID())
+				wantErr(t, "Get(old sent message)", err, domain.ErrNotFound)
+			}
+			for _, m := range kept {
+				if _, err := st.Outbox().Get(ctx, m.Workspace, m.Message.ID()); err != nil {
+					t.Errorf("message to %v (%s) after DeleteSentBefore: %v", m.Message.To()[0].Address, m.Status, err)
+				}
+			}
+			n, err := st.Outbox().DeleteSentBefore(ctx, cutoff, 0)
+			if n != 0 || err != nil {
+				t.Errorf("DeleteSentBefore(limit 0) = %d, %v; want 0, nil", n, err)
+			}
+			return nil
+		})
+	})
 	t.Run("ConcurrentDispatchersClaimEachMessageOnce", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
