@@ -6,8 +6,9 @@
 # It starts dockerd when none answers, picks the PostgreSQL and Mailpit
 # images (the public ones when this machine has or can pull them, otherwise
 # images built here by scripts/images.sh), removes containers that earlier
-# runs left behind, then runs go vet and go test. Its exit status is go
-# test's.
+# runs left behind, provides the previous versions of the browsers
+# (scripts/browsers.sh), then runs go vet and go test. Its exit status is
+# go test's.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -90,6 +91,13 @@ if ((${#missing[@]} > 0)); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The console promises the last two versions of each browser: the tests
+# also run in the previous Chromium and Firefox ESR, which
+# scripts/browsers.sh unpacks from Debian's archive (once, into a cache)
+# and names in KEEL_TEST_CHROMIUM_OLD and KEEL_TEST_FIREFOX_OLD. It needs
+# the shared libraries that the packages above pulled in.
+browsers=$(scripts/browsers.sh)
+eval "${browsers}"
 trap sweep EXIT
 
 # choose exports the image variable $1: its current value when set, else the
