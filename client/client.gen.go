@@ -3305,7 +3305,7 @@ type ClientInterface interface {
 
 	// LoginSecondFactorWithBody Finish a login with a second factor
 	//
-	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3314,7 +3314,7 @@ type ClientInterface interface {
 
 	// LoginSecondFactor Finish a login with a second factor
 	//
-	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3542,7 +3542,7 @@ type ClientInterface interface {
 
 	// DisableTwoFactorWithBody Turn two-factor authentication off
 	//
-	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3551,7 +3551,7 @@ type ClientInterface interface {
 
 	// DisableTwoFactor Turn two-factor authentication off
 	//
-	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4556,7 +4556,7 @@ func (c *Client) Login(ctx context.Context, params *LoginParams, body LoginJSONR
 
 // LoginSecondFactorWithBody Finish a login with a second factor
 //
-// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4575,7 +4575,7 @@ func (c *Client) LoginSecondFactorWithBody(ctx context.Context, params *LoginSec
 
 // LoginSecondFactor Finish a login with a second factor
 //
-// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5043,7 +5043,7 @@ func (c *Client) ConfirmTwoFactor(ctx context.Context, params *ConfirmTwoFactorP
 
 // DisableTwoFactorWithBody Turn two-factor authentication off
 //
-// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5062,7 +5062,7 @@ func (c *Client) DisableTwoFactorWithBody(ctx context.Context, params *DisableTw
 
 // DisableTwoFactor Turn two-factor authentication off
 //
-// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13300,7 +13300,7 @@ type ClientWithResponsesInterface interface {
 
 	// LoginSecondFactorWithBodyWithResponse Finish a login with a second factor
 	//
-	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13309,7 +13309,7 @@ type ClientWithResponsesInterface interface {
 
 	// LoginSecondFactorWithResponse Finish a login with a second factor
 	//
-	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+	// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13553,7 +13553,7 @@ type ClientWithResponsesInterface interface {
 
 	// DisableTwoFactorWithBodyWithResponse Turn two-factor authentication off
 	//
-	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13562,7 +13562,7 @@ type ClientWithResponsesInterface interface {
 
 	// DisableTwoFactorWithResponse Turn two-factor authentication off
 	//
-	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+	// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15944,6 +15944,12 @@ type SubmitFormResponse429Headers struct {
 	RetryAfter               *int
 }
 
+// SubmitFormResponse503Headers the declared response headers of an HTTP 503 response for SubmitForm
+type SubmitFormResponse503Headers struct {
+	AccessControlAllowOrigin *string
+	RetryAfter               *int
+}
+
 type SubmitFormResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15969,6 +15975,8 @@ type SubmitFormResponse struct {
 	ApplicationProblemJSON429 *Problem
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationProblemJSON500 *Internal
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *SubmitFormResponse201Headers
 	// Headers303 the parsed response headers for an HTTP 303 response
@@ -15991,6 +15999,8 @@ type SubmitFormResponse struct {
 	Headers422 *SubmitFormResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SubmitFormResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitFormResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16046,6 +16056,11 @@ func (r SubmitFormResponse) GetApplicationProblemJSON429() *Problem {
 // GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SubmitFormResponse) GetApplicationProblemJSON500() *Internal {
 	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SubmitFormResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -26615,7 +26630,7 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, params *Log
 
 // LoginSecondFactorWithBodyWithResponse Finish a login with a second factor
 //
-// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26630,7 +26645,7 @@ func (c *ClientWithResponses) LoginSecondFactorWithBodyWithResponse(ctx context.
 
 // LoginSecondFactorWithResponse Finish a login with a second factor
 //
-// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+// Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27018,7 +27033,7 @@ func (c *ClientWithResponses) ConfirmTwoFactorWithResponse(ctx context.Context, 
 
 // DisableTwoFactorWithBodyWithResponse Turn two-factor authentication off
 //
-// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27033,7 +27048,7 @@ func (c *ClientWithResponses) DisableTwoFactorWithBodyWithResponse(ctx context.C
 
 // DisableTwoFactorWithResponse Turn two-factor authentication off
 //
-// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+// Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30220,6 +30235,13 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 		}
 		response.ApplicationProblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
 	case rsp.StatusCode == 400:
 	// Content-type (text/html) unsupported
 
@@ -30239,6 +30261,9 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 	// Content-type (text/html) unsupported
 
 	case rsp.StatusCode == 429:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
 		// Content-type (text/html) unsupported
 
 	}
@@ -30382,6 +30407,23 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SubmitFormResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

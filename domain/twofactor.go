@@ -21,6 +21,10 @@ var (
 	ErrTwoFactorUnavailable = E(KindUnavailable, "two_factor_unavailable", "Two-factor authentication needs a secret key (KEEL_SECRET_KEY) on the server.")
 )
 
+// KindTwoFactorLockout is the outbox kind of the mail that tells a user
+// that wrong two-factor codes paused code entry for their account.
+const KindTwoFactorLockout = "two_factor_lockout"
+
 // RecoveryCodeCount is how many recovery codes an enrolment or a
 // regeneration gives.
 const RecoveryCodeCount = 10

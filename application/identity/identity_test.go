@@ -89,6 +89,9 @@ func newFixtureOn(t *testing.T, cfg identity.Config, wrap func(ports.UnitOfWork)
 	cfg.LoginPerIP = ratelimit.NewRateLimiter(1.0/6, 20, c.Now)
 	cfg.LoginPerAccountIP = ratelimit.NewBackoff(5, time.Second, 5*time.Minute, 15*time.Minute, c.Now)
 	cfg.LoginPerAccount = ratelimit.NewRateLimiter(1.0/3, 100, c.Now)
+	// The second-factor limits keel serve sets (cmd/keel/bootstrap).
+	cfg.SecondFactorFailures = ratelimit.NewBackoff(4, time.Minute, time.Hour, 24*time.Hour, c.Now)
+	cfg.SecondFactorNotices = ratelimit.NewBackoff(0, 24*time.Hour, 24*time.Hour, 24*time.Hour, c.Now)
 	svc, err := identity.NewService(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

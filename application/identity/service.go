@@ -51,6 +51,17 @@ type Config struct {
 	// is what keeps an address from being flooded with mail.
 	PasswordResetPerIP      ports.RateLimiter
 	PasswordResetPerAddress ports.RateLimiter
+	// SecondFactorFailures throttles the wrong second-factor codes of one
+	// user, TOTP and recovery codes alike, at login and where a code
+	// proves a change (twofactor.go): a ceiling far below the login's,
+	// since a code has only a million values. Succeed comes only with a
+	// right code, never with a right password.
+	SecondFactorFailures ports.FailureLimiter
+	// SecondFactorNotices spaces the mails that tell a user that wrong
+	// codes paused code entry: Check says whether one may go, Fail records
+	// one queued, and a right code's Succeed forgets it, so that the next
+	// lockout mails again. Every lockout mails when it is nil.
+	SecondFactorNotices ports.FailureLimiter
 	// AuthFailuresPerIP throttles the session tokens and API keys from one
 	// client IP that fail to authenticate; valid credentials take nothing.
 	AuthFailuresPerIP ports.FailureLimiter
@@ -98,6 +109,8 @@ type Service struct {
 	authFailures    ports.FailureLimiter
 	resetPerIP      ports.RateLimiter
 	resetPerAddress ports.RateLimiter
+	codeFailures    ports.FailureLimiter
+	codeNotices     ports.FailureLimiter
 	creds           *credentialCache
 	usage           *usageBuffer
 	usageInterval   time.Duration
@@ -171,6 +184,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		perIP: orUnlimited(cfg.LoginPerIP), perAccountIP: orNoFailureLimit(cfg.LoginPerAccountIP),
 		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
 		resetPerIP: orUnlimited(cfg.PasswordResetPerIP), resetPerAddress: orUnlimited(cfg.PasswordResetPerAddress),
+		codeFailures: orNoFailureLimit(cfg.SecondFactorFailures), codeNotices: orNoFailureLimit(cfg.SecondFactorNotices),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 		workspaces:     cfg.Workspaces.withDefaults(),

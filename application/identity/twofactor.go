@@ -201,7 +201,8 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p domain.Principa
 // changeTwoFactor checks proof for p's enabled two-factor authentication,
 // then runs change and audits action in one transaction. A password is
 // verified before the transaction (hashing is slow); a code is checked
-// and spent inside it, so that it works once.
+// and spent inside it, so that it works once, and a wrong one counts
+// toward the user's ceiling on wrong codes as at login.
 func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof SecondFactorProof, action string, change func(context.Context, ports.Stores, *domain.TwoFactor) error) error {
 	if err := requireUser(p); err != nil {
 		return err
@@ -229,6 +230,18 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 		s.perAccount.Fail(ctx, accountKey)
 		return err
 	}
+	byCode := proof.Password == ""
+	var lockout domain.Message
+	if byCode {
+		// A code here is a guess like one at login, from whoever holds
+		// the session: it counts toward the same ceiling.
+		if err := s.checkCodes(ctx, u.ID()); err != nil {
+			return err
+		}
+		if lockout, err = s.lockoutMail(u); err != nil {
+			return err
+		}
+	}
 	if proof.Password != "" {
 		pw := proof.Password
 		if len(pw) > domain.MaxPasswordLen {
@@ -242,8 +255,12 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 			return fail(domain.Invalid(domain.FieldError{Field: "password", Code: "wrong_password", Message: "The password is wrong."}))
 		}
 	}
-	wrong := false
+	var (
+		wrong   bool
+		failure codeFailure
+	)
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+		wrong = false
 		tf, err := st.TwoFactor().Get(ctx, p.User())
 		if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) {
 			return domain.ErrTwoFactorNotEnabled
@@ -251,10 +268,10 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 		if err != nil {
 			return err
 		}
-		if proof.Password == "" {
+		if byCode {
 			if err := s.spendSecondFactor(&tf, proof.Code, proof.RecoveryCode); errors.Is(err, domain.ErrSecondFactorInvalid) {
 				wrong = true
-				return nil
+				return failure.record(ctx, s, st, p, u.ID(), lockout)
 			} else if err != nil {
 				return err
 			}
@@ -269,6 +286,9 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 	})
 	if err == nil && wrong {
 		return fail(errWrongCode)
+	}
+	if err == nil && byCode {
+		s.codesRight(ctx, u.ID())
 	}
 	return err
 }
@@ -296,6 +316,91 @@ func (s *Service) spendSecondFactor(tf *domain.TwoFactor, code, recovery string)
 	}
 	return tf.UseStep(step)
 }
+
+// errCodesLocked refuses a second-factor code while the user's wrong
+// codes wait out their lockout (Config.SecondFactorFailures).
+var errCodesLocked = domain.ErrRateLimited.WithMessage("Too many wrong codes for this account; wait before you try again.")
+
+// codeKey is the key of u's second-factor limiters: the user, however
+// the code reached Keel, since one secret answers every guess.
+func codeKey(u domain.UserID) string { return "second-factor:" + u.String() }
+
+// checkCodes refuses a code attempt for u while its lockout lasts.
+func (s *Service) checkCodes(ctx context.Context, u domain.UserID) error {
+	if ok, wait := s.codeFailures.Check(ctx, codeKey(u)); !ok {
+		return errCodesLocked.WithRetryAfter(wait)
+	}
+	return nil
+}
+
+// codeFailure is a wrong second-factor code being recorded; its zero
+// value is ready. A transaction may rerun (ports.UnitOfWork), so the
+// limiters are told once, on the first run, and notice remembers whether
+// that failure started a lockout the user must hear of.
+type codeFailure struct {
+	counted, notice bool
+}
+
+// record counts a wrong code of u, inside the transaction that records
+// the failure, and queues the lockout mail m there when this failure
+// locked code entry and the user was not mailed about this lockout yet.
+// Counting inside the transaction is what lets the mail and the failure
+// commit together; a transaction that fails after it leaves the wrong
+// code counted, which errs on the guesser's side.
+func (f *codeFailure) record(ctx context.Context, s *Service, st ports.Stores, p domain.Principal, u domain.UserID, m domain.Message) error {
+	key := codeKey(u)
+	if !f.counted {
+		f.counted = true
+		s.codeFailures.Fail(ctx, key)
+		open, _ := s.codeFailures.Check(ctx, key)
+		if notify, _ := s.codeNotices.Check(ctx, key); !open && notify {
+			f.notice = true
+			s.codeNotices.Fail(ctx, key)
+		}
+	}
+	if !f.notice {
+		return nil
+	}
+	if err := st.Outbox().Add(ctx, domain.NewOutboxMessage(m, "", "", domain.KindTwoFactorLockout, "", s.now())); err != nil {
+		return fmt.Errorf("queue two-factor lockout mail: %w", err)
+	}
+	return s.audit(ctx, st, p, "", "two_factor.locked", "user", u.String(), nil)
+}
+
+// codesRight forgets u's wrong codes after a right one.
+func (s *Service) codesRight(ctx context.Context, u domain.UserID) {
+	s.codeFailures.Succeed(ctx, codeKey(u))
+	s.codeNotices.Succeed(ctx, codeKey(u))
+}
+
+// lockoutMail composes the mail that tells u's owner that wrong codes
+// paused code entry. It is composed before the transaction, whether or
+// not it is sent, since the transaction only reads and writes.
+func (s *Service) lockoutMail(u domain.User) (domain.Message, error) {
+	m, err := domain.NewMessage(domain.MessageInput{
+		From: s.workspaces.MailFrom, To: []string{u.Email().String()},
+		Subject: "Wrong two-factor codes on your Keel account",
+		Text:    fmt.Sprintf(lockoutText, u.Email()),
+	}, s.now())
+	if err != nil {
+		return domain.Message{}, fmt.Errorf("compose two-factor lockout mail: %w", err)
+	}
+	return m, nil
+}
+
+// lockoutText warns a user that someone got past the password, or holds
+// a session, but not past the code.
+const lockoutText = `Someone entered the password of your Keel account, %s, or used
+one of its signed-in sessions, and then several wrong two-factor codes in
+a row, so Keel stopped taking codes for your account for a while.
+
+If that was you, wait a little and type the code your app shows then, or
+use a recovery code.
+
+If it was not you, someone knows your password or holds one of your
+sessions: sign in and change your password now, which signs out every
+other session.
+`
 
 // secondFactorChallenge starts a login challenge for u inside Login's
 // transaction when u's two-factor authentication is on; otherwise it
@@ -328,9 +433,11 @@ type SecondFactorInput struct {
 // CompleteSecondFactor finishes a login that Login answered with
 // domain.ErrSecondFactorRequired: with a current code not used before, or
 // an unused recovery code (which it spends), it starts a session. A wrong
-// code is domain.ErrSecondFactorInvalid and counts as a failed login for
-// the account (the login throttling); a challenge is
-// domain.ErrLoginChallengeUnusable once used, after
+// code is domain.ErrSecondFactorInvalid; it counts as a failed login for
+// the account (the login throttling) and toward the user's own, much
+// lower, ceiling on wrong codes, whose lockout is domain.ErrRateLimited
+// and is mailed to the user once; only a right code resets it. A
+// challenge is domain.ErrLoginChallengeUnusable once used, after
 // domain.LoginChallengeMaxAttempts wrong codes, or after
 // domain.LoginChallengeTTL. Every attempt is audited.
 func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, in SecondFactorInput) (_ LoginResult, err error) {
@@ -358,6 +465,9 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 	if err != nil {
 		return LoginResult{}, err
 	}
+	if err := s.checkCodes(ctx, u.ID()); err != nil {
+		return LoginResult{}, err
+	}
 	pairKey, accountKey := "account-ip:"+u.Email().String()+" "+p.Client().IP, "account:"+u.Email().String()
 	if ok, wait := s.perAccountIP.Check(ctx, pairKey); !ok {
 		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
@@ -365,9 +475,14 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 	if ok, wait := s.perAccount.Check(ctx, accountKey); !ok {
 		return LoginResult{}, domain.ErrRateLimited.WithRetryAfter(wait)
 	}
+	lockout, err := s.lockoutMail(u)
+	if err != nil {
+		return LoginResult{}, err
+	}
 	var (
-		res   LoginResult
-		wrong bool
+		res     LoginResult
+		wrong   bool
+		failure codeFailure
 	)
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		now := s.now()
@@ -399,6 +514,9 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 			wrong = true
 			c.Fail()
 			if err := st.LoginChallenges().Update(ctx, c); err != nil {
+				return err
+			}
+			if err := failure.record(ctx, s, st, p, u.ID(), lockout); err != nil {
 				return err
 			}
 			return s.audit(ctx, st, p, "", "login.failed", "user", u.ID().String(), map[string]string{"reason": "wrong_second_factor"})
@@ -436,5 +554,6 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 	}
 	s.perAccountIP.Succeed(ctx, pairKey)
 	s.perAccount.Succeed(ctx, accountKey)
+	s.codesRight(ctx, u.ID())
 	return res, nil
 }

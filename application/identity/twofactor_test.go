@@ -161,52 +161,190 @@ func TestTwoFactorLogin(t *testing.T) {
 	}
 }
 
-// A challenge takes five wrong codes; the wrong codes count toward the
-// account's login throttling, which a right password does not reset.
-func TestTwoFactorWrongCodesAreLimited(t *testing.T) {
+// wrongCode returns a code that the authenticator app of secret does not
+// show within a step of the fixture's time, so that it never matches.
+func (f fixture) wrongCode(t *testing.T, secret string) string {
+	t.Helper()
+	near := map[string]bool{}
+	for _, skew := range []time.Duration{-domain.TOTPPeriod, 0, domain.TOTPPeriod} {
+		near[f.code(t, secret, skew)] = true
+	}
+	for _, c := range []string{"000000", "111111", "222222", "333333"} {
+		if !near[c] {
+			return c
+		}
+	}
+	panic("unreachable: three steps show at most three codes")
+}
+
+// complete finishes a login's challenge with a code or a recovery code.
+func (f fixture) complete(t *testing.T, challenge, code, recovery string) (identity.LoginResult, error) {
+	t.Helper()
+	return f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: challenge, Code: code, RecoveryCode: recovery})
+}
+
+// lockoutMails returns the recipients of the queued two-factor lockout
+// mails.
+func (f fixture) lockoutMails(t *testing.T) []string {
+	t.Helper()
+	var to []string
+	for _, m := range f.accountMails(t) {
+		if m.Kind == domain.KindTwoFactorLockout {
+			to = append(to, m.To)
+		}
+	}
+	return to
+}
+
+// rateLimited returns err's wait when it is domain.ErrRateLimited.
+func rateLimited(err error) (time.Duration, bool) {
+	var de *domain.Error
+	if errors.As(err, &de) && errors.Is(err, domain.ErrRateLimited) {
+		return de.RetryAfter, true
+	}
+	return 0, false
+}
+
+// A challenge takes five wrong codes; wrong codes, recovery codes too,
+// count toward the user's own ceiling, which a right password does not
+// reset: the fifth in a row locks code entry, for right codes too, with
+// growing waits, and mails the user once. A right code resets it.
+func TestTwoFactorWrongCodesLockCodeEntry(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	secret, recovery := f.enrol(t, admin)
+	f.clock.Add(domain.TOTPPeriod)
+	res, _ := login(f, t, password)
+	for i := range domain.LoginChallengeMaxAttempts - 1 {
+		if _, err := f.complete(t, res.Challenge, f.wrongCode(t, secret), ""); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+			t.Fatalf("wrong code %d = %v, want invalid_second_factor", i+1, err)
+		}
+	}
+	if got := f.lockoutMails(t); len(got) != 0 {
+		t.Fatalf("lockout mails after four wrong codes = %v, want none", got)
+	}
+	if _, err := f.complete(t, res.Challenge, "", "AAAA-BBBB-CCCC-DDDD"); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("a wrong recovery code = %v, want invalid_second_factor", err)
+	}
+	if _, err := f.complete(t, res.Challenge, f.code(t, secret, 0), ""); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
+		t.Fatalf("the right code after five wrong ones = %v, want login_challenge_unusable", err)
+	}
+	if got := f.lockoutMails(t); len(got) != 1 || got[0] != "ada@example.com" {
+		t.Fatalf("lockout mails after five wrong codes = %v, want one to ada@example.com", got)
+	}
+	// The right password gets a new challenge, but codes wait, right ones
+	// and recovery codes too.
+	res, err := login(f, t, password)
+	if !errors.Is(err, domain.ErrSecondFactorRequired) {
+		t.Fatalf("login after five wrong codes = %v", err)
+	}
+	if wait, ok := rateLimited(func() error { _, err := f.complete(t, res.Challenge, f.code(t, secret, 0), ""); return err }()); !ok || wait != time.Minute {
+		t.Fatalf("the right code while locked: wait %v, limited %v; want a minute", wait, ok)
+	}
+	if _, ok := rateLimited(func() error { _, err := f.complete(t, res.Challenge, "", recovery[0]); return err }()); !ok {
+		t.Fatal("a recovery code while locked was not rate limited")
+	}
+	f.clock.Add(time.Minute)
+	if _, err := f.complete(t, res.Challenge, f.wrongCode(t, secret), ""); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		t.Fatalf("a wrong code after the wait = %v, want invalid_second_factor", err)
+	}
+	if wait, ok := rateLimited(func() error { _, err := f.complete(t, res.Challenge, f.code(t, secret, 0), ""); return err }()); !ok || wait != 2*time.Minute {
+		t.Fatalf("after a sixth wrong code: wait %v, limited %v; want two minutes", wait, ok)
+	}
+	if got := f.auditActions(t)["two_factor.locked"]; got != 1 {
+		t.Fatalf("two_factor.locked audited %d times in one lockout, want once", got)
+	}
+	f.clock.Add(2 * time.Minute)
+	if _, err := f.complete(t, res.Challenge, f.code(t, secret, 0), ""); err != nil {
+		t.Fatalf("the right code after the wait = %v", err)
+	}
+	// The right code forgot the failures and the notice: four wrong codes
+	// are free again, the fifth locks and mails again.
+	f.clock.Add(domain.TOTPPeriod)
+	res, _ = login(f, t, password)
+	for i := range 5 {
+		if _, err := f.complete(t, res.Challenge, f.wrongCode(t, secret), ""); !errors.Is(err, domain.ErrSecondFactorInvalid) {
+			t.Fatalf("wrong code %d after a right one = %v, want invalid_second_factor", i+1, err)
+		}
+	}
+	if got := f.auditActions(t)["two_factor.locked"]; got != 2 {
+		t.Fatalf("two_factor.locked audited %d times after a second lockout, want twice", got)
+	}
+}
+
+// Codes that prove a change from a session count toward the same
+// ceiling: a stolen session cannot guess its way to turning two-factor
+// authentication off, nor around the login's lockout.
+func TestTwoFactorWrongCodesOnChangesLockCodeEntry(t *testing.T) {
 	t.Parallel()
 	f := newTwoFactorFixture(t)
 	_, admin := f.setup(t)
 	secret, _ := f.enrol(t, admin)
 	f.clock.Add(domain.TOTPPeriod)
+	for i := range 5 {
+		if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Code: f.wrongCode(t, secret)}); domain.KindOf(err) != domain.KindInvalid {
+			t.Fatalf("disable with wrong code %d = %v, want invalid", i+1, err)
+		}
+	}
+	if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Code: f.code(t, secret, 0)}); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("disable with the right code while locked = %v, want rate_limited", err)
+	}
 	res, _ := login(f, t, password)
-	wrong := func(challenge string) error {
-		_, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: challenge, Code: "000000"})
-		return err
+	if _, err := f.complete(t, res.Challenge, f.code(t, secret, 0), ""); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("login's right code while locked = %v, want rate_limited", err)
 	}
-	for i := range domain.LoginChallengeMaxAttempts {
-		if err := wrong(res.Challenge); !errors.Is(err, domain.ErrSecondFactorInvalid) {
-			t.Fatalf("wrong code %d = %v, want invalid_second_factor", i, err)
+	if got := f.lockoutMails(t); len(got) != 1 {
+		t.Fatalf("lockout mails = %v, want one", got)
+	}
+	f.clock.Add(time.Minute)
+	if err := f.svc.DisableTwoFactor(t.Context(), admin, identity.SecondFactorProof{Code: f.code(t, secret, 0)}); err != nil {
+		t.Fatalf("disable with the right code after the wait = %v", err)
+	}
+}
+
+// A guesser who has the password and waits out every lockout gets far
+// fewer than a hundred codes a day (README, "Security model"), and the
+// owner one mail.
+func TestTwoFactorGuessesPerDay(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	secret, _ := f.enrol(t, admin)
+	end := f.clock.Now().Add(24 * time.Hour)
+	guesses, challenge, attempts := 0, "", 0
+	for f.clock.Now().Before(end) {
+		if challenge == "" || attempts == domain.LoginChallengeMaxAttempts {
+			res, err := login(f, t, password)
+			if wait, ok := rateLimited(err); ok {
+				f.clock.Add(wait)
+				continue
+			}
+			if !errors.Is(err, domain.ErrSecondFactorRequired) {
+				t.Fatalf("login = %v", err)
+			}
+			challenge, attempts = res.Challenge, 0
+		}
+		_, err := f.complete(t, challenge, f.wrongCode(t, secret), "")
+		wait, limited := rateLimited(err)
+		switch {
+		case errors.Is(err, domain.ErrSecondFactorInvalid):
+			guesses++
+			attempts++
+		case limited:
+			f.clock.Add(wait)
+		case errors.Is(err, domain.ErrLoginChallengeUnusable): // expired during a wait
+			challenge = ""
+		default:
+			t.Fatalf("a wrong code = %v", err)
+		}
+		if guesses > 100 {
+			t.Fatalf("more than 100 codes guessed by %s", f.clock.Now().Sub(end.Add(-24*time.Hour)))
 		}
 	}
-	if _, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: res.Challenge, Code: f.code(t, secret, 0)}); !errors.Is(err, domain.ErrLoginChallengeUnusable) {
-		t.Fatalf("the right code after five wrong ones = %v, want login_challenge_unusable", err)
-	}
-	// The right password gets a new challenge but does not reset the
-	// account's failures: the next wrong codes are throttled.
-	res, err := login(f, t, password)
-	if !errors.Is(err, domain.ErrSecondFactorRequired) {
-		t.Fatalf("login after five wrong codes = %v", err)
-	}
-	var de *domain.Error
-	for range 3 {
-		if err = wrong(res.Challenge); errors.As(err, &de) && de.Code == "rate_limited" {
-			break
-		}
-	}
-	if de == nil || de.Code != "rate_limited" {
-		t.Fatalf("wrong codes on a second challenge = %v, want rate_limited", err)
-	}
-	if _, err := login(f, t, password); !errors.Is(err, domain.ErrRateLimited) {
-		t.Fatalf("login while throttled = %v, want rate_limited", err)
-	}
-	f.clock.Add(de.RetryAfter)
-	res, err = login(f, t, password)
-	if !errors.Is(err, domain.ErrSecondFactorRequired) {
-		t.Fatalf("login after the wait = %v", err)
-	}
-	if _, err := f.svc.CompleteSecondFactor(t.Context(), anon, identity.SecondFactorInput{Challenge: res.Challenge, Code: f.code(t, secret, 0)}); err != nil {
-		t.Fatalf("the right code after the wait = %v", err)
+	t.Logf("%d codes guessed in a day", guesses)
+	if got := f.lockoutMails(t); len(got) != 1 {
+		t.Fatalf("lockout mails in a day = %d, want one", len(got))
 	}
 }
 

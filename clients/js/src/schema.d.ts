@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Finish a login with a second factor
-         * @description Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`); a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
+         * @description Finishes a login that `POST /v1/auth/login` answered with 401 `second_factor_required`: send its `challenge` with the `code` the account's authenticator app shows now (RFC 6238 TOTP, 6 digits, 30 s, one step early or late accepted) or an unused `recovery_code`, which is spent. A code works once: it, and every code before it, is refused after it was used. A wrong code is 401 `invalid_second_factor` and counts as a failed login of the account (the login throttling: 429 `rate_limited` with `Retry-After`) and toward the account's ceiling on wrong codes, recovery codes included: the fifth in a row locks code entry, right codes too, with 429 `rate_limited` and `Retry-After` (1 minute, doubling up to an hour; only a right code resets it), and mails the account's address once; a challenge takes at most 5 wrong codes and lives 5 minutes, then, like a used one, it is 401 `login_challenge_unusable`: log in with the password again.
          */
         post: operations["loginSecondFactor"];
         delete?: never;
@@ -279,7 +279,7 @@ export interface paths {
         put?: never;
         /**
          * Turn two-factor authentication off
-         * @description Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). People only; API keys get 403.
+         * @description Turns two-factor authentication off, given the account's `password`, a current `code` or an unused `recovery_code`. A wrong one is 422 `validation_failed` (a `password` entry `wrong_password`, or a `code` entry `invalid_code`) and counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`); a wrong `code` or `recovery_code` also counts toward the ceiling on wrong codes that `POST /v1/auth/login/second-factor` describes. People only; API keys get 403.
          */
         post: operations["disableTwoFactor"];
         delete?: never;
@@ -6462,6 +6462,18 @@ export interface operations {
                 };
             };
             500: components["responses"]["Internal"];
+            /** @description `database_unavailable`: the database cannot be reached (PostgreSQL restarting or unreachable); `storage_full`: the disk of the database is full. The submission is not acknowledged: retry after `Retry-After` with the same `Idempotency-Key`, which also covers a commit that the outage cut short. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
         };
     };
     preflightSubmitForm: {

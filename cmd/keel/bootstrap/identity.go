@@ -42,6 +42,18 @@ const (
 	resetAddressRate, resetAddressBurst = 1.0 / 600, 3
 )
 
+// Wrong second-factor codes, per user, at login and where a code proves a
+// change: 4 free in a row, then the fifth locks code entry for 1 minute,
+// doubling with each further wrong code up to an hour, and forgotten only
+// after a right code or a day without one. A guesser so gets about 35
+// codes on the first day and 24 on each after (per node), against a
+// million values; the owner is mailed at most once a day while it lasts.
+const (
+	codeFree                  = 4
+	codeBase, codeCeiling     = time.Minute, time.Hour
+	codeReset, codeNoticeWait = 24 * time.Hour, 24 * time.Hour
+)
+
 // sessionConfig holds the login session lifetimes; zero values take the
 // identity service's defaults.
 type sessionConfig struct {
@@ -87,6 +99,10 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 
 		PasswordResetPerIP:      ratelimit.NewRateLimiter(resetIPRate, resetIPBurst, time.Now),
 		PasswordResetPerAddress: ratelimit.NewRateLimiter(resetAddressRate, resetAddressBurst, time.Now),
+
+		// A right code forgets a notice, so the next lockout mails again.
+		SecondFactorFailures: ratelimit.NewBackoff(codeFree, codeBase, codeCeiling, codeReset, time.Now),
+		SecondFactorNotices:  ratelimit.NewBackoff(0, codeNoticeWait, codeNoticeWait, codeNoticeWait, time.Now),
 	})
 	if err != nil {
 		_ = authz.Close()
