@@ -88,6 +88,10 @@ type DispatcherConfig struct {
 	// MailFrom is the sender of the mail that tells a workspace's admins
 	// and owners an endpoint was disabled; required with Webhooks.
 	MailFrom string
+
+	// SentMailRetention is how long sent mail stays in the outbox before
+	// PruneSentMail deletes it; zero keeps it forever.
+	SentMailRetention time.Duration
 }
 
 // Dispatcher sends the outbox's due messages through a ports.Mailer and,
@@ -120,6 +124,9 @@ type Dispatcher struct {
 	sent    metric.Int64Counter
 	failed  metric.Int64Counter
 	latency metric.Float64Histogram
+
+	retainSent time.Duration
+	pruned     metric.Int64Counter
 }
 
 // queue is one kind of outbox work that Run drives with the same
@@ -165,7 +172,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	d := &Dispatcher{
 		uow: cfg.UoW, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger, policy: cfg.Policy,
 		lease: orDefault(cfg.Lease, DefaultLease), timeout: orDefault(cfg.SendTimeout, DefaultSendTimeout),
-		batch: cfg.Concurrency, poll: orDefault(cfg.PollInterval, DefaultPollInterval),
+		batch: cfg.Concurrency, poll: orDefault(cfg.PollInterval, DefaultPollInterval), retainSent: cfg.SentMailRetention,
 	}
 	if d.batch <= 0 {
 		d.batch = DefaultConcurrency
@@ -186,7 +193,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	d.tracer = tp.Tracer(scope)
 	m := mp.Meter(scope)
-	var errs [3]error
+	var errs [4]error
 	d.sent, errs[0] = m.Int64Counter("keel.mail.sent", metric.WithUnit("{message}"),
 		metric.WithDescription("Messages the mail relay accepted, by kind."))
 	d.failed, errs[1] = m.Int64Counter("keel.mail.failed", metric.WithUnit("{attempt}"),
@@ -194,6 +201,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	d.latency, errs[2] = m.Float64Histogram("keel.mail.queue_latency", metric.WithUnit("s"),
 		metric.WithDescription("Time from queueing a message to the relay accepting it."),
 		metric.WithExplicitBucketBoundaries(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4*3600, 12*3600, 24*3600))
+	d.pruned, errs[3] = m.Int64Counter("keel.retention.pruned", metric.WithUnit("{row}"),
+		metric.WithDescription("Rows deleted once their retention passed, by what they were: sent_mail."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("mail metrics: %w", err)
 	}
