@@ -24,7 +24,9 @@ type ChangePasswordInput struct {
 // ChangePassword sets a new password for the signed-in user, once the
 // current one is verified, and ends every other session of the account:
 // the session p came with stays, so the person changing it is not signed
-// out. Wrong current passwords count against the login throttling of the
+// out. It also ends the account's pending e-mail changes, whose links
+// would otherwise let whoever asked for them, with the old password or a
+// session now ended, still take the account. Wrong current passwords count against the login throttling of the
 // account (see checkCurrentPassword); the new password follows the rules
 // of setup and is hashed before the transaction.
 func (s *Service) ChangePassword(ctx context.Context, p domain.Principal, in ChangePasswordInput) (err error) {
@@ -51,6 +53,11 @@ func (s *Service) ChangePassword(ctx context.Context, p domain.Principal, in Cha
 			return fmt.Errorf("save changed password: %w", err)
 		}
 		if err := st.Sessions().RevokeUserExcept(ctx, u.ID(), p.Session()); err != nil {
+			return err
+		}
+		// A change of address asked for before this one came with the old
+		// password, perhaps from the session just ended: its link dies too.
+		if err := st.EmailChanges().EndPending(ctx, u.ID(), s.now()); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, p, "", "user.password_changed", "user", u.ID().String(), nil)
@@ -243,7 +250,9 @@ func (s *Service) emailChangeLink(token string) string {
 // spends the token; the token alone suffices, since the account's owner
 // proved their password when asking and the token proves that they read
 // the new address. Unknown, used, expired and superseded tokens alike are
-// domain.ErrEmailChangeUnusable; a disabled account's too. An address
+// domain.ErrEmailChangeUnusable; a disabled account's too. The account's
+// unused password reset links, mailed to the old address, stop working.
+// An address
 // that another account took meanwhile is domain.ErrEmailTaken, and the
 // token stays unspent. It returns the account as it is now.
 func (s *Service) ConfirmEmailChange(ctx context.Context, p domain.Principal, token string) (_ domain.User, err error) {
@@ -274,6 +283,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, p domain.Principal, to
 		}
 		if !u.Active() {
 			return domain.ErrEmailChangeUnusable
+		}
+		// A reset link was mailed to the old address, which the account
+		// no longer names: it must not set a password any more.
+		if err := st.PasswordResets().SpendForUser(ctx, u.ID(), now); err != nil {
+			return err
 		}
 		old := u.Email()
 		u.SetEmail(c.Email())

@@ -367,3 +367,80 @@ func TestLoginRehashKeepsAnAddressChangedMeanwhile(t *testing.T) {
 		t.Errorf("after the login the address is %s (%v), want the confirmed ada@example.org", me.User.Email(), err)
 	}
 }
+
+// emailChangeToken asks to move p's account to addr and returns the
+// token mailed there.
+func (f fixture) emailChangeToken(t *testing.T, p domain.Principal, addr string) string {
+	t.Helper()
+	if err := f.svc.RequestEmailChange(t.Context(), p, identity.ChangeEmailInput{Email: addr, Password: password}); err != nil {
+		t.Fatalf("RequestEmailChange: %v", err)
+	}
+	for _, m := range f.accountMails(t) {
+		if m.Kind == domain.KindEmailChange && m.To == addr && m.Token != "" {
+			return m.Token
+		}
+	}
+	t.Fatalf("no e-mail change link was mailed to %s", addr)
+	return ""
+}
+
+// A password change or reset ends the account's pending e-mail changes,
+// so that whoever asked for one from a stolen session, or with the old
+// password, loses its link with the session; a confirmed e-mail change
+// spends the reset links mailed to the old address.
+func TestAccountChangesEndEachOthersLinks(t *testing.T) {
+	t.Parallel()
+	const newPassword = "a brand new passphrase"
+	for name, change := range map[string]func(f fixture, p domain.Principal) error{
+		"ChangePassword": func(f fixture, p domain.Principal) error {
+			return f.svc.ChangePassword(t.Context(), p, identity.ChangePasswordInput{Current: password, New: newPassword})
+		},
+		"ConfirmPasswordReset": func(f fixture, p domain.Principal) error {
+			if err := f.svc.RequestPasswordReset(t.Context(), anon, "ada@example.com"); err != nil {
+				return err
+			}
+			tokens := f.resetMails(t)["ada@example.com"]
+			if len(tokens) != 1 {
+				t.Fatalf("reset links = %v, want one", tokens)
+			}
+			return f.svc.ConfirmPasswordReset(t.Context(), anon, tokens[0], newPassword)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureWith(t, identity.Config{LinkBase: func() string { return "https://keel.example" }})
+			_, p := f.setup(t)
+			token := f.emailChangeToken(t, p, "thief@example.net")
+			if err := change(f, p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.ConfirmEmailChange(t.Context(), anon, token); !errors.Is(err, domain.ErrEmailChangeUnusable) {
+				t.Fatalf("the e-mail change asked for before = %v, want email_change_unusable", err)
+			}
+			if _, err := f.svc.Login(t.Context(), anon, identity.LoginInput{Email: "ada@example.com", Password: newPassword}); err != nil {
+				t.Fatalf("the account keeps its address: %v", err)
+			}
+		})
+	}
+	t.Run("ConfirmEmailChange", func(t *testing.T) {
+		t.Parallel()
+		f := newFixtureWith(t, identity.Config{LinkBase: func() string { return "https://keel.example" }})
+		_, p := f.setup(t)
+		if err := f.svc.RequestPasswordReset(t.Context(), anon, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		reset := f.resetMails(t)["ada@example.com"]
+		if len(reset) != 1 {
+			t.Fatalf("reset links = %v, want one", reset)
+		}
+		if _, err := f.svc.ConfirmEmailChange(t.Context(), anon, f.emailChangeToken(t, p, "ada@example.org")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.CheckPasswordReset(t.Context(), reset[0]); !errors.Is(err, domain.ErrPasswordResetUnusable) {
+			t.Fatalf("the old address's reset link = %v, want password_reset_unusable", err)
+		}
+		if err := f.svc.ConfirmPasswordReset(t.Context(), anon, reset[0], newPassword); !errors.Is(err, domain.ErrPasswordResetUnusable) {
+			t.Fatalf("setting a password with it = %v, want password_reset_unusable", err)
+		}
+	})
+}

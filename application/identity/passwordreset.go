@@ -95,7 +95,8 @@ func (s *Service) resetLink(token string) string {
 
 // ConfirmPasswordReset sets the password of the reset's account, checked
 // as setup checks passwords and hashed before the transaction, spends the
-// token, and ends every session of the account. Unknown, used and expired
+// token, and ends every session of the account and its pending e-mail
+// changes (see ChangePassword). Unknown, used and expired
 // tokens alike are domain.ErrPasswordResetUnusable. The account's API keys
 // are untouched: they belong to its workspaces.
 func (s *Service) ConfirmPasswordReset(ctx context.Context, p domain.Principal, token, password string) (err error) {
@@ -152,6 +153,11 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, p domain.Principal, 
 			}
 		}
 		if err := st.Sessions().RevokeUser(ctx, u.ID()); err != nil {
+			return err
+		}
+		// As a password change does: a change of address asked for with
+		// the old password, or from a session just ended, dies too.
+		if err := st.EmailChanges().EndPending(ctx, u.ID(), now); err != nil {
 			return err
 		}
 		actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
