@@ -67,8 +67,9 @@ func NewAt(t testing.TB, path string, timeout time.Duration, opts ...chromedp.Ex
 
 // Binary is one version of a browser that a test runs in.
 type Binary struct {
-	Path    string
-	Version string // as the binary prints it: "Chromium 156.0.8078.114"
+	Path     string
+	Version  string // as the binary prints it: "Chromium 156.0.8078.114"
+	Previous bool   // the previous version, not the current one
 }
 
 // versionTimeout bounds `--version`, which answers at once on an idle
@@ -124,7 +125,7 @@ func Versions(current, old string) ([]Binary, error) {
 	if ov == v {
 		return nil, fmt.Errorf("the previous version at %s is %s, the same as the current one at %s", old, ov, current)
 	}
-	return append(out, Binary{Path: old, Version: ov}), nil
+	return append(out, Binary{Path: old, Version: ov, Previous: true}), nil
 }
 
 // EachVersion runs f in a subtest named by the browser's version, once

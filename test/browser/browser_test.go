@@ -37,7 +37,7 @@ func TestVersions(t *testing.T) {
 		t.Errorf("Versions(current, \"\") = %+v, %v", got, err)
 	}
 	got, err = browser.Versions(cur, old)
-	if err != nil || len(got) != 2 || got[1] != (browser.Binary{Path: old, Version: "Chromium 150.0.7871.100"}) {
+	if err != nil || len(got) != 2 || got[0].Previous || got[1] != (browser.Binary{Path: old, Version: "Chromium 150.0.7871.100", Previous: true}) {
 		t.Errorf("Versions(current, old) = %+v, %v", got, err)
 	}
 	for name, bad := range map[string]string{

@@ -40,24 +40,41 @@ const crawlWidth = 360
 // checks that the page fits 360 px (the document does not scroll sideways
 // and every table sits in a scroll wrapper) and saves a screenshot to
 // $KEEL_ARTIFACTS/console/<path>.png. Pages other areas add are checked as
-// soon as a link reaches them.
+// soon as a link reaches them. It crawls in the current Chromium and again
+// in the previous one (browser.EachChromium), whose screenshots go to
+// $KEEL_ARTIFACTS/console/<version>/, since the console promises the last
+// two versions.
 func TestCrawlEveryPage(t *testing.T) {
 	// The dispatcher is off so that the queued mail and the webhook's
 	// delivery stay in the outbox for their pages to show, and nothing
-	// tries to reach the webhook's host.
+	// tries to reach the webhook's host. Both crawls read the same
+	// instance: they only follow links, which change nothing but the
+	// sign-ins the audit log lists.
 	p := keelproc.Serve(t, "serve", []string{"KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off"})
 	seedWorkspace(t, p)
+	shots := screenshotDir(t)
+	browser.EachChromium(t, func(t *testing.T, chromium browser.Binary) {
+		dir := shots
+		if chromium.Previous {
+			dir = filepath.Join(shots, strings.ReplaceAll(chromium.Version, " ", "-"))
+		}
+		crawlConsole(t, p, chromium.Path, dir)
+	})
+}
+
+// crawlConsole crawls the console of p in the Chromium at path, signed in
+// and then signed out, and saves the screenshots in shots.
+func crawlConsole(t *testing.T, p *keelproc.Proc, path, shots string) {
 	origin, err := url.Parse(p.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
 	// A page answered 404 (a navigation link to an area not built yet)
 	// is logged as a failed network load, which is not the page's fault;
 	// policy violations are problems.
-	b := newTab(t, crawlTimeout, crawlWidth, 800, shots, ignoreFailedLoads)
+	b := newTabAt(t, path, crawlTimeout, crawlWidth, 800, shots, ignoreFailedLoads)
 	ctx := b.ctx
 	b.signIn(p.URL, crawlOwner, crawlPassword)
 

@@ -90,7 +90,14 @@ type tab struct {
 // it has answered 404 on purpose.
 func newTab(t *testing.T, timeout time.Duration, width, height int64, shots string, ignore func(*cdplog.Entry) bool) *tab {
 	t.Helper()
-	b := &tab{t: t, ctx: browser.New(t, timeout), shots: shots}
+	return newTabAt(t, browser.Path(t), timeout, width, height, shots, ignore)
+}
+
+// newTabAt is newTab in the Chromium at path, for a test that runs in
+// more than one version (browser.EachChromium).
+func newTabAt(t *testing.T, path string, timeout time.Duration, width, height int64, shots string, ignore func(*cdplog.Entry) bool) *tab {
+	t.Helper()
+	b := &tab{t: t, ctx: browser.NewAt(t, path, timeout), shots: shots}
 	err := chromedp.Listen(b.ctx, func(ev any) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
