@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -68,16 +69,38 @@ func scanSubmission(sc scanner) (domain.Submission, error) {
 	return r.toDomain()
 }
 
+// maxSearchText bounds a submission's search_text in bytes. Its values may
+// hold megabytes (100 fields of 100,000 characters), which every search
+// would scan and every row would store twice; what a person searches for
+// is nearly always near the start. A longer text is cut at a character
+// boundary and ends in searchTextCut.
+const maxSearchText = 64 << 10
+
+// searchTextCut (U+001E, the record separator) ends a search_text that
+// maxSearchText cut short. Values never hold control characters, and a
+// whole text ends in U+001F, so the byte marks a cut text alone; the
+// erasure's prefilter keeps every such row, whose cut part it cannot see.
+const searchTextCut = 0x1e
+
 // searchText is the search_text column: every value lower-cased, each
 // followed by U+001F (the unit separator), so that a query cannot match
-// across two values. Lower-casing happens here rather than in SQL, where
-// SQLite folds ASCII only and PostgreSQL folds by the database's locale.
+// across two values, and at most maxSearchText bytes of it. Lower-casing
+// happens here rather than in SQL, where SQLite folds ASCII only and
+// PostgreSQL folds by the database's locale.
 func searchText(vs []domain.Value) string {
 	var b strings.Builder
 	for _, v := range vs {
 		for _, x := range v.Values {
 			b.WriteString(strings.ToLower(x))
 			b.WriteByte(0x1f)
+			if b.Len() > maxSearchText {
+				s := b.String()
+				n := maxSearchText - 1 // room for the mark
+				for n > 0 && !utf8.RuneStart(s[n]) {
+					n--
+				}
+				return s[:n] + string(rune(searchTextCut))
+			}
 		}
 	}
 	return b.String()
@@ -311,14 +334,16 @@ func (s submissionStore) DeleteMatching(ctx context.Context, ws domain.Workspace
 	}
 	// The rows are locked as they are read, so that a submission another
 	// transaction deletes meanwhile is not reported deleted twice.
-	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, form_id, created_at, mail_held, field_values FROM submissions WHERE workspace_id = ? AND search_text LIKE ? ESCAPE '\'`+s.d.lockRows()),
+	// A search_text cut short is a candidate too: the address may be in the
+	// part it lost.
+	cs, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, form_id, created_at, mail_held, field_values FROM submissions WHERE workspace_id = ? AND (search_text LIKE ? ESCAPE '\' OR search_text LIKE ?)`+s.d.lockRows()),
 		func(sc scanner) (c candidate, err error) {
 			var id, form string
 			err = sc.Scan(&id, &form, &c.ref.CreatedAt, &c.ref.Spam, &c.values)
 			c.ref.ID, c.ref.Form, c.ref.Workspace, c.ref.CreatedAt = domain.SubmissionID(id), domain.FormID(form), ws, c.ref.CreatedAt.UTC()
 			return c, err
 		},
-		ws.String(), containsPattern(email.String()))
+		ws.String(), containsPattern(email.String()), "%"+string(rune(searchTextCut)))
 	if err != nil {
 		return nil, fmt.Errorf("find submissions of %s to erase: %w", ws, err)
 	}
