@@ -73,6 +73,24 @@ type InstanceStore interface {
 	Counter(ctx context.Context, name string) (int64, error)
 
 	// BumpCounter adds one to the named counter and returns the new value.
-	// Concurrent bumps are never lost.
+	// Concurrent bumps are never lost. Where the engine can, the bump also
+	// tells every CounterWatcher, once its transaction commits and never
+	// if it rolls back.
 	BumpCounter(ctx context.Context, name string) (int64, error)
+}
+
+// CounterWatcher tells a node at once that a transaction on any node,
+// this one included, bumped a counter, so that it need not wait for its
+// next poll of the counter.
+type CounterWatcher interface {
+	// WatchCounters calls changed with a counter's name after each commit
+	// that bumped one of names, until ctx ends; then it returns nil. It
+	// calls listening(nil) when it starts to watch and listening(err)
+	// when it stops for a while, err saying why (its connection to the
+	// database was lost, and it reconnects): bumps made meanwhile are not
+	// reported, so the caller polls until listening(nil) again. An engine
+	// that cannot tell (SQLite, whose nodes are one process) never calls
+	// listening and returns nil at once. changed and listening run on the
+	// watcher's goroutine and must not block.
+	WatchCounters(ctx context.Context, names []string, changed func(name string), listening func(err error)) error
 }

@@ -65,6 +65,11 @@ type Authorizer struct {
 	cur       atomic.Pointer[snapshot]
 	loadMu    sync.Mutex
 	every     time.Duration // the poll interval; negative: Run does not poll
+	// watched says that notifications bring changes, so the poll is
+	// only a fallback (SetWatched).
+	watched atomic.Bool
+	// poke asks Run to poll now rather than at its next tick (Changed).
+	poke chan struct{}
 }
 
 var _ ports.Authorizer = (*Authorizer)(nil)
@@ -154,7 +159,7 @@ func (s *snapshot) enforce(m member, perm domain.Permission) (bool, error) {
 
 // New loads the policy; Run keeps it current. ctx bounds the load.
 func New(ctx context.Context, uow ports.UnitOfWork, opts Options) (*Authorizer, error) {
-	a := &Authorizer{uow: uow, log: opts.Logger, cacheSize: opts.CacheSize, every: opts.PollInterval}
+	a := &Authorizer{uow: uow, log: opts.Logger, cacheSize: opts.CacheSize, every: opts.PollInterval, poke: make(chan struct{}, 1)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -234,16 +239,50 @@ func (a *Authorizer) reloadLocked(ctx context.Context) error {
 // Tests and health checks use it to see whether this node is current.
 func (a *Authorizer) Counter() int64 { return a.cur.Load().counter }
 
-// Run polls the policies counter every poll interval, reloading the
-// policy when it moved, until ctx ends; then it returns nil. With polling
-// turned off (a negative interval) it returns nil at once. A poll that
-// fails is logged, once per outage, and decisions go on with the last
-// policy loaded: the database being away is no reason to stop.
+// WatchedPollInterval is the poll interval while SetWatched(true) holds:
+// notifications bring changes at once, and the poll only backs them up.
+const WatchedPollInterval = 5 * time.Second
+
+// Changed tells Run that the policies counter may have moved, as a
+// notification from the database does: Run polls at once instead of at
+// its next tick. It never blocks; calls made while a poll is pending
+// merge into it.
+func (a *Authorizer) Changed() {
+	select {
+	case a.poke <- struct{}{}:
+	default:
+	}
+}
+
+// SetWatched says whether notifications currently bring every policy
+// change (Changed): while they do, Run polls only every
+// WatchedPollInterval, as a fallback; while they do not, at its poll
+// interval. Either way Run polls at once, since changes made while the
+// notifications were down went unannounced.
+func (a *Authorizer) SetWatched(on bool) {
+	a.watched.Store(on)
+	a.Changed()
+}
+
+// interval is the time from one poll to the next.
+func (a *Authorizer) interval() time.Duration {
+	if a.watched.Load() {
+		return max(a.every, WatchedPollInterval)
+	}
+	return a.every
+}
+
+// Run polls the policies counter every poll interval, and whenever
+// Changed asks, reloading the policy when it moved, until ctx ends; then
+// it returns nil. With polling turned off (a negative interval) it
+// returns nil at once. A poll that fails is logged, once per outage, and
+// decisions go on with the last policy loaded: the database being away is
+// no reason to stop.
 func (a *Authorizer) Run(ctx context.Context) error {
 	if a.every < 0 {
 		return nil
 	}
-	t := time.NewTicker(a.every)
+	t := time.NewTimer(a.interval())
 	defer t.Stop()
 	failing := false
 	for {
@@ -251,7 +290,9 @@ func (a *Authorizer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-a.poke:
 		}
+		t.Reset(a.interval())
 		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
 		err := a.poll(pctx)
 		cancel()

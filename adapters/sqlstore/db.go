@@ -32,8 +32,8 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// DB is an open Keel database. It implements ports.UnitOfWork and
-// ports.Pinger and is safe for concurrent use.
+// DB is an open Keel database. It implements ports.UnitOfWork,
+// ports.Pinger and ports.CounterWatcher and is safe for concurrent use.
 type DB struct {
 	sql *sql.DB
 	d   dialect
@@ -53,6 +53,9 @@ type DB struct {
 	searches chan struct{}
 	// deliveriesQueued is WithDeliveriesQueued's fn, or nil.
 	deliveriesQueued func()
+	// dsn is what the driver was opened with: WatchCounters opens its
+	// own connection with it, outside the pool (notify.go).
+	dsn string
 }
 
 var (
@@ -133,7 +136,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	db.SetMaxIdleConns(o.maxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	otelsql.ReportDBStatsMetrics(db, otelOpts...)
-	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued}
+	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued, dsn: dsn}
 	if d.name() == "sqlite" {
 		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
 	}

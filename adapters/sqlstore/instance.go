@@ -67,10 +67,19 @@ func (s instanceStore) Counter(ctx context.Context, name string) (int64, error) 
 
 func (s instanceStore) BumpCounter(ctx context.Context, name string) (int64, error) {
 	var v int64
-	err := s.q.QueryRowContext(ctx, s.d.rebind(
-		`INSERT INTO counters (name, value) VALUES (?, 1)
+	q := `INSERT INTO counters (name, value) VALUES (?, 1)
 		 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1
-		 RETURNING value`), name).Scan(&v)
+		 RETURNING value`
+	args := []any{name}
+	if s.d.name() == "postgres" {
+		// The notification goes out with the bump, in its statement: it
+		// is part of the transaction, so watchers hear of it only once
+		// the transaction commits, and never when it rolls back
+		// (notify.go).
+		q = `WITH c AS (` + q + `) SELECT c.value FROM c, pg_notify(?, c.value::text)`
+		args = append(args, counterChannel(name))
+	}
+	err := s.q.QueryRowContext(ctx, s.d.rebind(q), args...).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("bump counter %s: %w", name, err)
 	}

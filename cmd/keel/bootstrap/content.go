@@ -101,11 +101,14 @@ func newContent(uow ports.UnitOfWork, authz ports.Authorizer, cache *httpapi.Pub
 
 // How often every node checks for scheduled entries that are due and for
 // public content that another node changed. Publication is promised
-// within 5 s of its time, and invalidation on every node within 1 s.
+// within 5 s of its time, and invalidation on every node within 1 s. On
+// PostgreSQL a notification brings the change at once (watch.go), and
+// while it does the check is a fallback made every invalidateWatchedEvery.
 const (
-	scheduleEvery   = time.Second
-	invalidateEvery = 250 * time.Millisecond
-	dueBatch        = 100
+	scheduleEvery          = time.Second
+	invalidateEvery        = 250 * time.Millisecond
+	invalidateWatchedEvery = 5 * time.Second
+	dueBatch               = 100
 )
 
 // runScheduler publishes due entries every scheduleEvery until ctx ends,
@@ -140,9 +143,17 @@ func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) e
 
 // runInvalidation empties cache whenever the public content counter
 // moves, which another node's change does, until ctx ends; then it
-// returns nil.
-func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.PublicCache, log *slog.Logger) error {
-	t := time.NewTicker(invalidateEvery)
+// returns nil. It reads the counter every invalidateEvery, or every
+// invalidateWatchedEvery while w says notifications bring changes, and at
+// once when w pokes it.
+func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.PublicCache, w *changeWatch, log *slog.Logger) error {
+	every := func() time.Duration {
+		if w.watched.Load() {
+			return invalidateWatchedEvery
+		}
+		return invalidateEvery
+	}
+	t := time.NewTimer(every())
 	defer t.Stop()
 	last, err := svc.PublicVersion(ctx)
 	failing := err != nil
@@ -151,7 +162,9 @@ func runInvalidation(ctx context.Context, svc *content.Service, cache *httpapi.P
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-w.content:
 		}
+		t.Reset(every())
 		v, err := svc.PublicVersion(ctx)
 		switch {
 		case err != nil:

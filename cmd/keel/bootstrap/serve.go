@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	warnNoSecretKey(log, cfg.sessions.sealer)
 	dispatcher, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
-		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig,
+		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig, retainSentMail: cfg.retainSentMail,
 	})
 	if err != nil {
 		return err
@@ -175,9 +175,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	// in-flight requests and sends finish within the shutdown timeout.
 	// The others stop after, so that the usage writer's last flush writes
 	// what the last requests recorded.
+	watch := newChangeWatch(ids.authz, log)
 	front := jobs.Stage{{Name: "http server", Run: serveHTTP(srv, ln, cfg.shutdownTimeout, log)}}
 	if cfg.dispatcher {
-		front = append(front, jobs.Job{Name: "dispatcher", Run: dispatcher.Run})
+		front = append(front, jobs.Job{Name: "dispatcher", Run: dispatcher.Run},
+			jobs.Job{Name: "mail prune", Run: func(ctx context.Context) error { return runMailPrune(ctx, dispatcher, log) }})
 	}
 	err = jobs.Run(ctx, log, front, jobs.Stage{
 		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
@@ -185,7 +187,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, log) }},
 		{Name: "idempotency purge", Run: func(ctx context.Context) error { return runIdempotencyPurge(ctx, db, log) }},
 		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
-		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, log) }},
+		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, watch, log) }},
+		{Name: "change watch", Run: func(ctx context.Context) error { return watch.run(ctx, db) }},
 	})
 	if err != nil {
 		return err
