@@ -16,7 +16,9 @@ func watch(t *testing.T, db ports.CounterWatcher, names ...string) (changed <-ch
 	ch, ls := make(chan string, 16), make(chan error, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- db.WatchCounters(ctx, names, func(n string) { ch <- n }, func(err error) { ls <- err }) }()
+	go func() {
+		done <- db.WatchCounters(ctx, names, func(n string) { ch <- n }, func(err error) { ls <- err })
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
