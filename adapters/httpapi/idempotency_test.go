@@ -97,6 +97,11 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 	if got := f.listStatuses(t, form); len(got) != 1 {
 		t.Fatalf("%d submissions stored, want 1", len(got))
 	}
+	// The refusal comes before the work: the other form, which the reused
+	// key's request was for, stored nothing.
+	if got := f.listStatuses(t, other); len(got) != 0 {
+		t.Fatalf("%d submissions stored in the other form, want none", len(got))
+	}
 }
 
 func TestIdempotencyKeyMustBePrintableASCII(t *testing.T) {
