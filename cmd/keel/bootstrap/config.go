@@ -51,7 +51,7 @@ var settings = []setting{
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
-	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL,
+	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
 	sConsoleSecureCookies,
 }
@@ -106,6 +106,7 @@ type serveConfig struct {
 	dispatcher      bool // deliver mail and webhooks in this process
 	eventRetention  time.Duration
 	idempotencyTTL  time.Duration
+	retainSentMail  time.Duration // 0 keeps sent mail
 	forms           formsConfig
 	rateLimits      rateLimitConfig
 	content         contentConfig
@@ -205,6 +206,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sEventRetention.errorf("want a duration of at least 1h such as 720h, got %q", raw)
 	}
 	if c.idempotencyTTL, err = loadIdempotencyTTL(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.retainSentMail, err = loadRetainSentMail(fs, getenv); err != nil {
 		return c, err
 	}
 	c.mailFrom = value(fs, getenv, sMailFrom)

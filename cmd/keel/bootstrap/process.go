@@ -96,6 +96,7 @@ type deliveryConfig struct {
 	mailMaxAttempts            int
 	mailRetryBase, drain       time.Duration
 	webhookConfig
+	retainSentMail time.Duration // 0 keeps sent mail
 }
 
 // newDelivery builds the mailer the configuration names, the webhook

@@ -19,7 +19,7 @@ import (
 // workerSettings are the settings keel worker reads: the database, the
 // mail relay, the sender of Keel's own mail, webhook delivery and how to
 // stop.
-var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom},
+var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail},
 	webhookSettings...)
 
 // workerConfig is what keel worker needs.
@@ -31,6 +31,7 @@ type workerConfig struct {
 	mailRetryBase   time.Duration
 	mailFrom        string // the sender of the endpoint-disabled mail
 	webhookConfig
+	retainSentMail time.Duration
 }
 
 func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConfig, error) {
@@ -54,7 +55,10 @@ func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConf
 	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
 		return c, sMailFrom.errorf("want an address such as \"Keel <keel@example.com>\", got %q", c.mailFrom)
 	}
-	c.webhookConfig, err = loadWebhookConfig(fs, getenv)
+	if c.webhookConfig, err = loadWebhookConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	c.retainSentMail, err = loadRetainSentMail(fs, getenv)
 	return c, err
 }
 
@@ -92,7 +96,7 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 	log, db := p.log, p.db
 	d, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
-		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig,
+		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig, retainSentMail: cfg.retainSentMail,
 	})
 	if err != nil {
 		return err
@@ -101,7 +105,10 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 	log.Info("delivering mail", "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(),
 		"webhook_max_attempts", cfg.webhookPolicy.MaxAttempts, "webhook_retry_base", cfg.webhookPolicy.Base.String(), "webhook_concurrency", cfg.webhookConcurrency,
 		"version", buildVersion())
-	if err := jobs.Run(ctx, log, jobs.Stage{{Name: "dispatcher", Run: d.Run}}); err != nil {
+	if err := jobs.Run(ctx, log, jobs.Stage{
+		{Name: "dispatcher", Run: d.Run},
+		{Name: "mail prune", Run: func(ctx context.Context) error { return runMailPrune(ctx, d, log) }},
+	}); err != nil {
 		return err
 	}
 	log.Info("stopped")
@@ -120,6 +127,6 @@ func newDispatcher(uow ports.UnitOfWork, mailer ports.Mailer, sender ports.Webho
 		Policy: policy, DrainTimeout: c.drain,
 		TracerProvider: tel.tracer, MeterProvider: tel.meter,
 		Webhooks: sender, WebhookPolicy: c.webhookPolicy, WebhookConcurrency: c.webhookConcurrency,
-		DisableAfter: c.webhookDisableAfter, MailFrom: c.mailFrom,
+		DisableAfter: c.webhookDisableAfter, MailFrom: c.mailFrom, SentMailRetention: c.retainSentMail,
 	})
 }
