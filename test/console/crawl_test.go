@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keelhq/keel/test/browser"
+	"github.com/keelhq/keel/test/firefox"
 	"github.com/keelhq/keel/test/keelproc"
 )
 
@@ -60,6 +61,9 @@ func TestCrawlEveryPage(t *testing.T) {
 		}
 		crawlConsole(t, p, chromium.Path, dir)
 	})
+	firefox.EachVersion(t, func(t *testing.T, fx browser.Binary) {
+		crawlFirefox(t, p, fx.Path, filepath.Join(shots, strings.ReplaceAll(fx.Version, " ", "-")))
+	})
 }
 
 // crawlConsole crawls the console of p in the Chromium at path, signed in
@@ -78,13 +82,10 @@ func crawlConsole(t *testing.T, p *keelproc.Proc, path, shots string) {
 	ctx := b.ctx
 	b.signIn(p.URL, crawlOwner, crawlPassword)
 
-	seen := crawl(t, ctx, p.URL, origin.Host, "/console/workspaces", shots, true)
-	// The crawl must reach the pages that exist, or it checks nothing.
-	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit", "/console/admin/users", "/console/admin/audit"} {
-		if !seen[crawlKey(want)] {
-			t.Errorf("the crawl never reached %s", want)
-		}
-	}
+	seen := crawl(t, origin.Host, "/console/workspaces", func(target string) []string {
+		return checkPage(t, ctx, p.URL, target, shots, true)
+	})
+	checkReached(t, seen)
 	// Signed out, the pages before sign-in (sign-in, forgotten
 	// password) get the same checks; their screenshots go to signed-out/.
 	if err := chromedp.Do(ctx,
@@ -94,11 +95,115 @@ func crawlConsole(t *testing.T, p *keelproc.Proc, path, shots string) {
 	); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
-	out := crawl(t, ctx, p.URL, origin.Host, "/console/sign-in", filepath.Join(shots, "signed-out"), false)
+	out := crawl(t, origin.Host, "/console/sign-in", func(target string) []string {
+		return checkPage(t, ctx, p.URL, target, filepath.Join(shots, "signed-out"), false)
+	})
 	if !out[crawlKey("/console/sign-in")] {
 		t.Error("the signed-out crawl never reached the sign-in page")
 	}
 	b.checkProblems(nil)
+}
+
+// crawlFirefox crawls the console of p in the Firefox at path, signed in
+// and then signed out, as crawlConsole does in Chromium, and saves the
+// screenshots in shots. It checks what the browser decides: the layout at
+// 360 px, axe-core, that no page loses the session, and that Firefox
+// reports no script error or policy violation; the statuses and headers
+// are the server's, which the Chromium crawls check.
+func crawlFirefox(t *testing.T, p *keelproc.Proc, path, shots string) {
+	origin, err := url.Parse(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", shots)
+	b := firefox.StartAt(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), crawlTimeout)
+	defer cancel()
+	tab, err := b.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.SetViewport(ctx, crawlWidth, 800); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tab.Navigate(ctx, p.URL+"/console/sign-in"); err != nil {
+		t.Fatal(err)
+	}
+	for sel, v := range map[string]string{"#email": crawlOwner, "#password": crawlPassword} {
+		if err := tab.Fill(ctx, sel, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signOut := `form[action="/console/sign-out"] button`
+	if err := tab.Click(ctx, `form[action="/console/sign-in"] button`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `!!document.querySelector('`+signOut+`')`); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+
+	seen := crawl(t, origin.Host, "/console/workspaces", func(target string) []string {
+		return crawlFirefoxPage(t, ctx, tab, p.URL, target, shots, true)
+	})
+	checkReached(t, seen)
+	if _, err := tab.Navigate(ctx, p.URL+"/console/workspaces"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Click(ctx, signOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `!!document.querySelector("#password")`); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	out := crawl(t, origin.Host, "/console/sign-in", func(target string) []string {
+		return crawlFirefoxPage(t, ctx, tab, p.URL, target, filepath.Join(shots, "signed-out"), false)
+	})
+	if !out[crawlKey("/console/sign-in")] {
+		t.Error("the signed-out crawl never reached the sign-in page")
+	}
+	for _, e := range b.Errors() {
+		t.Errorf("Firefox logged %s", e)
+	}
+}
+
+// crawlFirefoxPage opens target in tab, checks it as checkPage does and
+// returns the links it holds.
+func crawlFirefoxPage(t *testing.T, ctx context.Context, tab *firefox.Tab, base, target, shots string, signedIn bool) []string {
+	t.Helper()
+	loc, err := tab.Navigate(ctx, base+target)
+	if err != nil {
+		t.Errorf("%s: open: %v", target, err)
+		return nil
+	}
+	if signedIn && strings.HasSuffix(loc, "/console/sign-in") && !strings.HasSuffix(target, "/sign-in") {
+		t.Errorf("%s: sent to the sign-in page: the crawl lost its session", target)
+	}
+	var lay pageLayout
+	if err := tab.Evaluate(ctx, layoutScript, &lay); err != nil {
+		t.Errorf("%s: measure: %v", target, err)
+		return nil
+	}
+	checkLayout(t, target, lay)
+	vs, err := tab.Axe(ctx)
+	checkAxe(t, target, vs, err)
+	png, err := tab.Screenshot(ctx)
+	if err != nil {
+		t.Errorf("%s: screenshot: %v", target, err)
+		return lay.Links
+	}
+	writeShot(t, shots, target, png)
+	return lay.Links
+}
+
+// checkReached fails t unless a crawl has reached the pages that exist,
+// without which it would check nothing.
+func checkReached(t *testing.T, seen map[string]bool) {
+	t.Helper()
+	for _, want := range []string{"/console/workspaces/site", "/console/workspaces/site/forms", "/console/workspaces/site/audit", "/console/admin/users", "/console/admin/audit"} {
+		if !seen[crawlKey(want)] {
+			t.Errorf("the crawl never reached %s", want)
+		}
+	}
 }
 
 const (
@@ -138,10 +243,10 @@ func seedWorkspace(t *testing.T, p *keelproc.Proc) {
 }
 
 // crawl checks every page reachable from start by same-origin links
-// under /console/, breadth first, and returns the pages it visited by
-// crawlKey. signedIn says whether the browser holds a session, which no
-// page may lose.
-func crawl(t *testing.T, ctx context.Context, base, host, start, shots string, signedIn bool) map[string]bool {
+// under /console/ on host, breadth first, and returns the pages it
+// visited by crawlKey. visit opens and checks a page in a browser and
+// returns the links it holds.
+func crawl(t *testing.T, host, start string, visit func(target string) []string) map[string]bool {
 	t.Helper()
 	seen := map[string]bool{crawlKey(start): true}
 	queue := []string{start}
@@ -153,7 +258,7 @@ func crawl(t *testing.T, ctx context.Context, base, host, start, shots string, s
 			t.Fatalf("more than %d pages reachable; the next is %s", crawlPages, target)
 		}
 		visited++
-		for _, l := range checkPage(t, ctx, base, target, shots, signedIn) {
+		for _, l := range visit(target) {
 			u, err := url.Parse(l)
 			if err != nil || u.Host != host || !crawlable(u.Path) {
 				continue
@@ -228,40 +333,65 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string, si
 	}
 	checkHeaders(t, target, resp.Headers)
 
-	lay, err := chromedp.Run(ctx, chromedp.Evaluate[pageLayout](`({
-		scrollWidth: document.documentElement.scrollWidth,
-		clientWidth: document.documentElement.clientWidth,
-		bareTables: [...document.querySelectorAll("table")].filter(t => !t.closest(".scroll")).map(t => t.outerHTML.slice(0, 120)),
-		wide: (() => {
-			// An element past the right edge widens the page unless a
-			// scrolling ancestor clips it; one absolutely placed escapes
-			// every such ancestor that does not hold its containing block.
-			const w = document.documentElement.clientWidth;
-			const clipped = e => {
-				const abs = ["absolute", "fixed"].includes(getComputedStyle(e).position), cb = e.offsetParent;
-				for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-					if (getComputedStyle(a).overflowX !== "visible" && (!abs || (cb && a.contains(cb)))) return true;
-				}
-				return false;
-			};
-			const over = e => e.getBoundingClientRect().right > w + 0.5 && !clipped(e);
-			const all = [...document.querySelectorAll("body *")].filter(over);
-			return all.filter(e => ![...e.children].some(over)).slice(0, 5).map(e => e.outerHTML.slice(0, 160));
-		})(),
-		links: [...document.querySelectorAll("a[href]")].map(a => a.href),
-	})`))
+	lay, err := chromedp.Run(ctx, chromedp.Evaluate[pageLayout](layoutScript))
 	if err != nil {
 		t.Errorf("%s: measure: %v", target, err)
 		return nil
 	}
+	checkLayout(t, target, lay)
+	vs, err := browser.Axe(ctx)
+	checkAxe(t, target, vs, err)
+
+	// Quality 100 makes a PNG; any other quality a JPEG.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("%s: screenshot: %v", target, err)
+		return lay.Links
+	}
+	writeShot(t, shots, target, png)
+	return lay.Links
+}
+
+// layoutScript measures a page as pageLayout, in any browser.
+const layoutScript = `({
+	scrollWidth: document.documentElement.scrollWidth,
+	clientWidth: document.documentElement.clientWidth,
+	bareTables: [...document.querySelectorAll("table")].filter(t => !t.closest(".scroll")).map(t => t.outerHTML.slice(0, 120)),
+	wide: (() => {
+		// An element past the right edge widens the page unless a
+		// scrolling ancestor clips it; one absolutely placed escapes
+		// every such ancestor that does not hold its containing block.
+		const w = document.documentElement.clientWidth;
+		const clipped = e => {
+			const abs = ["absolute", "fixed"].includes(getComputedStyle(e).position), cb = e.offsetParent;
+			for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+				if (getComputedStyle(a).overflowX !== "visible" && (!abs || (cb && a.contains(cb)))) return true;
+			}
+			return false;
+		};
+		const over = e => e.getBoundingClientRect().right > w + 0.5 && !clipped(e);
+		const all = [...document.querySelectorAll("body *")].filter(over);
+		return all.filter(e => ![...e.children].some(over)).slice(0, 5).map(e => e.outerHTML.slice(0, 160));
+	})(),
+	links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+})`
+
+// checkLayout fails t when the page target, measured as lay, scrolls
+// sideways at crawlWidth or holds a table outside a scroll wrapper.
+func checkLayout(t *testing.T, target string, lay pageLayout) {
+	t.Helper()
 	if lay.ScrollWidth > crawlWidth {
 		t.Errorf("%s: the document is %d px wide at %d px (client width %d): it scrolls sideways; past the edge: %q", target, lay.ScrollWidth, crawlWidth, lay.ClientWidth, lay.Wide)
 	}
 	for _, tb := range lay.BareTables {
 		t.Errorf("%s: a table outside a <div class=\"scroll\"> wrapper: %s…", target, tb)
 	}
+}
 
-	vs, err := browser.Axe(ctx)
+// checkAxe fails t on axe-core's serious and critical violations vs of
+// the page target, or on err, the error running it; it logs the others.
+func checkAxe(t *testing.T, target string, vs []browser.Violation, err error) {
+	t.Helper()
 	if err != nil {
 		t.Errorf("%s: %v", target, err)
 	}
@@ -272,13 +402,11 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string, si
 			t.Logf("%s: axe-core (accepted): %s (%s): %s", target, v.ID, v.Impact, v.Help)
 		}
 	}
+}
 
-	// Quality 100 makes a PNG; any other quality a JPEG.
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("%s: screenshot: %v", target, err)
-		return lay.Links
-	}
+// writeShot saves png, the screenshot of the page target, in shots.
+func writeShot(t *testing.T, shots, target string, png []byte) {
+	t.Helper()
 	file := filepath.Join(shots, shotName(target))
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
@@ -286,7 +414,6 @@ func checkPage(t *testing.T, ctx context.Context, base, target, shots string, si
 	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return lay.Links
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._/-]+`)
