@@ -3474,7 +3474,7 @@ type ClientInterface interface {
 
 	// ChangeEmailWithBody Change one's e-mail address
 	//
-	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3483,7 +3483,7 @@ type ClientInterface interface {
 
 	// ChangeEmail Change one's e-mail address
 	//
-	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4895,7 +4895,7 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 
 // ChangeEmailWithBody Change one's e-mail address
 //
-// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4914,7 +4914,7 @@ func (c *Client) ChangeEmailWithBody(ctx context.Context, params *ChangeEmailPar
 
 // ChangeEmail Change one's e-mail address
 //
-// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13481,7 +13481,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeEmailWithBodyWithResponse Change one's e-mail address
 	//
-	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13490,7 +13490,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeEmailWithResponse Change one's e-mail address
 	//
-	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+	// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -26913,7 +26913,7 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 
 // ChangeEmailWithBodyWithResponse Change one's e-mail address
 //
-// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26928,7 +26928,7 @@ func (c *ClientWithResponses) ChangeEmailWithBodyWithResponse(ctx context.Contex
 
 // ChangeEmailWithResponse Change one's e-mail address
 //
-// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+// Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -216,7 +216,8 @@ func (c *Console) postedInvitation(w http.ResponseWriter, r *http.Request) (invi
 
 // acceptInvitation accepts with the signed-in account, or creates the
 // invited address's account from the form and signs it in with a new
-// session; either way it lands on the workspace.
+// session, ending the session of any other account signed in; either way
+// it lands on the workspace.
 func (c *Console) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	d, ok := c.postedInvitation(w, r)
 	if !ok {
@@ -253,12 +254,22 @@ func (c *Console) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Created {
+		// Whoever was signed in on this browser is not the account just
+		// made: their session ends, on the server as well, so that the
+		// browser does not go on as them, nor keep a session it no longer
+		// holds a cookie for.
+		if old, ok := c.signedPrincipal(r); ok {
+			if err := c.cfg.Identity.Logout(r.Context(), old); err != nil {
+				c.cfg.Logger.WarnContext(r.Context(), "console: sign out the previous account after accepting an invitation", "err", err)
+			}
+		}
 		// The account is new: sign it in with the password just chosen,
 		// through the same login as the sign-in page (throttled, audited,
 		// a new session).
 		login, err := c.cfg.Identity.Login(r.Context(), p, identity.LoginInput{Email: d.View.Email.String(), Password: in.Password})
 		if err != nil {
 			c.cfg.Logger.WarnContext(r.Context(), "console: sign in after accepting an invitation", "err", err)
+			c.setSession(w, r, "", -1)
 			http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
 			return
 		}

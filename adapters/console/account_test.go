@@ -13,6 +13,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
+	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
@@ -42,6 +43,9 @@ func newAccountFixture(t *testing.T) *accountFixture {
 		UoW: db, Authorizer: authz, Clock: ports.ClockFunc(time.Now), SessionTTL: time.Hour,
 		Hasher:   argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		LinkBase: func() string { return "https://keel.example" },
+		// keel serve's e-mail change limits (cmd/keel/bootstrap).
+		EmailChangePerUser:    ratelimit.NewRateLimiter(5.0/3600, 5, time.Now),
+		EmailChangePerAddress: ratelimit.NewRateLimiter(3.0/3600, 3, time.Now),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -269,4 +273,23 @@ func TestAccountPage(t *testing.T) {
 	wantBody(t, f.do(t, "POST", link, "", url.Values{}), http.StatusOK, "address is now ada@example.org")
 	wantBody(t, f.do(t, "GET", "/console/account", ck, nil), http.StatusOK, `<dd id="account-email">ada@example.org</dd>`)
 	wantBody(t, f.do(t, "POST", link, "", url.Values{}), http.StatusNotFound, "This link does not work any more")
+}
+
+// The account page shows the refusal of an e-mail change past its limit,
+// with the address typed and Retry-After, and mails nothing more.
+func TestAccountPageEmailChangeLimit(t *testing.T) {
+	t.Parallel()
+	f := newAccountFixture(t)
+	ck := f.signIn(t, "ada@example.com", password)
+	form := url.Values{"email": {"victim@example.net"}, "password": {password}}
+	for i := range 3 {
+		if w := f.do(t, "POST", "/console/account/email", ck, form); w.Code != http.StatusSeeOther {
+			t.Fatalf("request %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := f.do(t, "POST", "/console/account/email", ck, form)
+	wantBody(t, w, http.StatusTooManyRequests, "Too many attempts", `value="victim@example.net"`)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("the refusal has no Retry-After")
+	}
 }

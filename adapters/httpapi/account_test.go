@@ -93,3 +93,27 @@ func TestChangeEmail(t *testing.T) {
 	decodeProblem(t, post("/v1/auth/email-change/confirm", map[string]string{"token": token}), http.StatusNotFound, "email_change_unusable")
 	decodeBody[loginResponse](t, post("/v1/auth/login", map[string]string{"email": "owner@example.org", "password": "correct horse battery"}), http.StatusOK)
 }
+
+// TestChangeEmailIsLimited: a fourth request naming one address within
+// the hour is 429 rate_limited with Retry-After, as other throttles are.
+func TestChangeEmailIsLimited(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	post := func() *httptest.ResponseRecorder {
+		b, _ := json.Marshal(map[string]string{"email": "victim@example.net", "password": "correct horse battery"})
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/me/email", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		return f.serve(req)
+	}
+	for i := range 3 {
+		if w := post(); w.Code != http.StatusAccepted {
+			t.Fatalf("request %d = %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := post()
+	decodeProblem(t, w, http.StatusTooManyRequests, "rate_limited")
+	if got := w.Header().Get("Retry-After"); got != "1200" {
+		t.Fatalf("Retry-After = %q, want 1200", got)
+	}
+}

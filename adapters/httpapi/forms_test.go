@@ -97,6 +97,9 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 		Sealer:          testSealer,
+		// keel serve's e-mail change limits (cmd/keel/bootstrap).
+		EmailChangePerUser:    ratelimit.NewRateLimiter(5.0/3600, 5, clock.Now),
+		EmailChangePerAddress: ratelimit.NewRateLimiter(3.0/3600, 3, clock.Now),
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)

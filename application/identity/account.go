@@ -132,6 +132,8 @@ type ChangeEmailInput struct {
 // account has gets a mail saying so instead of a link, and the caller the
 // same answer as for any other address, so that nobody learns which
 // addresses have accounts. The same address as now is a validation error.
+// Requests are limited per user and per new address
+// (domain.ErrRateLimited), since each mails an address its asker chose.
 func (s *Service) RequestEmailChange(ctx context.Context, p domain.Principal, in ChangeEmailInput) (err error) {
 	ctx, end := usecase.Start(ctx, "identity.RequestEmailChange")
 	defer end(&err)
@@ -145,6 +147,14 @@ func (s *Service) RequestEmailChange(ctx context.Context, p domain.Principal, in
 	}
 	if email == u.Email() {
 		return domain.ErrEmailUnchanged
+	}
+	// Only requests that would mail take from the limits: a wrong password
+	// is the login throttling's, and sends nothing.
+	if ok, wait := s.changePerUser.Allow(ctx, "email-change-user:"+u.ID().String()); !ok {
+		return domain.ErrRateLimited.WithRetryAfter(wait)
+	}
+	if ok, wait := s.changePerAddr.Allow(ctx, "email-change-address:"+email.String()); !ok {
+		return domain.ErrRateLimited.WithRetryAfter(wait)
 	}
 	now := s.now()
 	token, hash := domain.NewEmailChangeToken()

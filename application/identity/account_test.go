@@ -444,3 +444,48 @@ func TestAccountChangesEndEachOthersLinks(t *testing.T) {
 		}
 	})
 }
+
+// E-mail change requests are limited per user and per new address, so
+// that a session cannot flood an address of its choosing: the refused
+// requests mail nothing.
+func TestEmailChangeRequestsAreLimited(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, identity.Config{LinkBase: func() string { return "https://keel.example" }})
+	_, admin := f.setup(t)
+	_, bob := f.user(t, admin, "bob@example.com")
+	ask := func(p domain.Principal, addr string) error {
+		return f.svc.RequestEmailChange(t.Context(), p, identity.ChangeEmailInput{Email: addr, Password: password})
+	}
+	for i := range 3 {
+		if err := ask(admin, "victim@example.net"); err != nil {
+			t.Fatalf("request %d to victim@example.net: %v", i+1, err)
+		}
+	}
+	// The address's limit holds whoever asks.
+	err := ask(bob, "Victim@Example.net")
+	if wait, ok := rateLimited(err); !ok || wait != 20*time.Minute {
+		t.Fatalf("a fourth request naming the address = %v, want rate_limited for 20 minutes", err)
+	}
+	// The user's limit holds whatever address: two more, then no more.
+	for _, addr := range []string{"one@example.net", "two@example.net"} {
+		if err := ask(admin, addr); err != nil {
+			t.Fatalf("request to %s: %v", addr, err)
+		}
+	}
+	if err := ask(admin, "three@example.net"); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("a sixth request from one user = %v, want rate_limited", err)
+	}
+	links := map[string]int{}
+	for _, m := range f.accountMails(t) {
+		if m.Kind == domain.KindEmailChange {
+			links[m.To]++
+		}
+	}
+	if links["victim@example.net"] != 3 || links["three@example.net"] != 0 || len(links) != 3 {
+		t.Fatalf("confirmation mails by address = %v, want 3 to the victim and none refused", links)
+	}
+	f.clock.Add(20 * time.Minute)
+	if err := ask(bob, "victim@example.net"); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+}

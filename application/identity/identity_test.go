@@ -92,6 +92,8 @@ func newFixtureOn(t *testing.T, cfg identity.Config, wrap func(ports.UnitOfWork)
 	// The second-factor limits keel serve sets (cmd/keel/bootstrap).
 	cfg.SecondFactorFailures = ratelimit.NewBackoff(4, time.Minute, time.Hour, 24*time.Hour, c.Now)
 	cfg.SecondFactorNotices = ratelimit.NewBackoff(0, 24*time.Hour, 24*time.Hour, 24*time.Hour, c.Now)
+	cfg.EmailChangePerUser = ratelimit.NewRateLimiter(5.0/3600, 5, c.Now)
+	cfg.EmailChangePerAddress = ratelimit.NewRateLimiter(3.0/3600, 3, c.Now)
 	svc, err := identity.NewService(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

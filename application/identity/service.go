@@ -51,6 +51,12 @@ type Config struct {
 	// is what keeps an address from being flooded with mail.
 	PasswordResetPerIP      ports.RateLimiter
 	PasswordResetPerAddress ports.RateLimiter
+	// EmailChangePerUser and EmailChangePerAddress limit the e-mail
+	// changes one user asks for and those that name one new address: each
+	// mails the address it names, which its asker chooses, so without
+	// them a session could flood any address with Keel's mail.
+	EmailChangePerUser    ports.RateLimiter
+	EmailChangePerAddress ports.RateLimiter
 	// SecondFactorFailures throttles the wrong second-factor codes of one
 	// user, TOTP and recovery codes alike, at login and where a code
 	// proves a change (twofactor.go): a ceiling far below the login's,
@@ -109,6 +115,8 @@ type Service struct {
 	authFailures    ports.FailureLimiter
 	resetPerIP      ports.RateLimiter
 	resetPerAddress ports.RateLimiter
+	changePerUser   ports.RateLimiter
+	changePerAddr   ports.RateLimiter
 	codeFailures    ports.FailureLimiter
 	codeNotices     ports.FailureLimiter
 	creds           *credentialCache
@@ -185,6 +193,7 @@ func NewService(_ context.Context, cfg Config) (*Service, error) {
 		perAccount: orNoFailureLimit(cfg.LoginPerAccount), authFailures: orNoFailureLimit(cfg.AuthFailuresPerIP),
 		resetPerIP: orUnlimited(cfg.PasswordResetPerIP), resetPerAddress: orUnlimited(cfg.PasswordResetPerAddress),
 		codeFailures: orNoFailureLimit(cfg.SecondFactorFailures), codeNotices: orNoFailureLimit(cfg.SecondFactorNotices),
+		changePerUser: orUnlimited(cfg.EmailChangePerUser), changePerAddr: orUnlimited(cfg.EmailChangePerAddress),
 		creds: newCredentialCache(cfg.CredentialCacheTTL),
 		usage: newUsageBuffer(), usageInterval: cfg.UsageFlushInterval, log: cfg.Logger,
 		workspaces:     cfg.Workspaces.withDefaults(),

@@ -339,7 +339,7 @@ export interface paths {
         put?: never;
         /**
          * Change one's e-mail address
-         * @description Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
+         * @description Once `password` is verified (as for `POST /v1/me/password`, throttled alike), mails the new address, through the outbox, a single-use link (`KEEL_PUBLIC_URL` + `/console/email-change/{token}`) that expires in 24 hours, and the current address a notice; the address changes only when the link is followed (`POST /v1/auth/email-change/confirm`). A newer request ends the links of older ones. Requests are limited to 5 an hour per user and 3 an hour per new address, whoever asks (429 `rate_limited` with `Retry-After`). An address that another account has is mailed that it has one, and no link, and the answer is 202 as for any other address. The account's own address is 422 `validation_failed` with an `email` entry (`email_unchanged`). People only; API keys get 403.
          */
         post: operations["changeEmail"];
         delete?: never;

@@ -42,6 +42,15 @@ const (
 	resetAddressRate, resetAddressBurst = 1.0 / 600, 3
 )
 
+// E-mail change requests, also per node: per user a burst of 5, then one
+// every 12 minutes (5 an hour); per new address a burst of 3, then one
+// every 20 minutes (3 an hour), which bounds the mail a signed-in account
+// can send to an address of its choosing.
+const (
+	changeUserRate, changeUserBurst       = 5.0 / 3600, 5
+	changeAddressRate, changeAddressBurst = 3.0 / 3600, 3
+)
+
 // Wrong second-factor codes, per user, at login and where a code proves a
 // change: 4 free in a row, then the fifth locks code entry for 1 minute,
 // doubling with each further wrong code up to an hour, and forgotten only
@@ -103,6 +112,9 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		// A right code forgets a notice, so the next lockout mails again.
 		SecondFactorFailures: ratelimit.NewBackoff(codeFree, codeBase, codeCeiling, codeReset, time.Now),
 		SecondFactorNotices:  ratelimit.NewBackoff(0, codeNoticeWait, codeNoticeWait, codeNoticeWait, time.Now),
+
+		EmailChangePerUser:    ratelimit.NewRateLimiter(changeUserRate, changeUserBurst, time.Now),
+		EmailChangePerAddress: ratelimit.NewRateLimiter(changeAddressRate, changeAddressBurst, time.Now),
 	})
 	if err != nil {
 		_ = authz.Close()

@@ -47,7 +47,7 @@ set with the KEEL_* environment variable shown next to it; flags win.`,
 	// Shell completion is a nicety for interactive tools; for a server it
 	// is one more command to read past in the help.
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newServeCommand(getenv), newWorkerCommand(getenv), newMigrateCommand(getenv), newAdminCommand(getenv), newVersionCommand())
+	root.AddCommand(newServeCommand(getenv), newWorkerCommand(getenv), newMigrateCommand(getenv), newAdminCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv), newVersionCommand())
 	root.AddCommand(newHealthcheckCommand(getenv))
 	return root
 }

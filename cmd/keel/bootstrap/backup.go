@@ -1,0 +1,347 @@
+package bootstrap
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/keelhq/keel/adapters/backuparchive"
+	"github.com/keelhq/keel/adapters/sqlstore"
+)
+
+// sealedTables are the tables whose rows hold secrets sealed under the
+// instance's secret key, which a backup does not carry.
+var sealedTables = []string{"two_factor"}
+
+func newBackupCommand(getenv func(string) string) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE",
+		Short: "Write a consistent backup of the database to one archive file",
+		Long: `Backup reads every table in one read transaction, a snapshot of the data
+committed when it starts, while Keel keeps serving and writing, and writes it
+to FILE: a zip archive of JSON lines per table and a manifest with the Keel
+and schema versions, the engine, row counts and SHA-256 checksums. "keel
+restore" loads it into an empty database of either engine. The secret key
+(KEEL_SECRET_KEY or secret.key) is not in the archive: keep it apart.`,
+		Example: `  keel backup --out keel-2026-12-03.zip
+  keel backup verify keel-2026-12-03.zip`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out FILE is required")
+			}
+			return runBackup(cmd, getenv, out)
+		},
+	}
+	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sLogLevel, sSecretKey)
+	cmd.Flags().StringVar(&out, "out", "", "archive to write (replaced only once it is complete)")
+	verify := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check a backup archive's manifest and every table's checksum",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := backuparchive.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			bar := newProgress(cmd.ErrOrStderr(), totalBytes(r.Manifest), "verifying", true)
+			r.Bytes = bar.add
+			err = r.Verify()
+			bar.finish()
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			m := r.Manifest
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is intact: Keel %s, %s, schema version %d, made %s, %d rows in %d tables\n",
+				args[0], m.KeelVersion, m.Engine, m.SchemaVersion, m.CreatedAt.UTC().Format(time.RFC3339), totalRows(m), len(m.Tables))
+			return nil
+		},
+	}
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func newRestoreCommand(getenv func(string) string) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Load a backup archive into an empty database",
+		Long: `Restore checks the archive's manifest and every checksum before it writes
+anything, then loads it into the database that KEEL_DATABASE_URL names (or
+SQLite in the data directory), SQLite or PostgreSQL whichever made the backup:
+it creates the schema at the backup's version, loads every table in one
+transaction and runs the newer migrations. A database that holds users,
+workspaces or submissions is refused unless --force, which empties Keel's
+tables in that transaction first. Stop every keel process using the database
+first.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRestore(cmd, getenv, args[0], force)
+		},
+	}
+	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sLogLevel, sSecretKey)
+	cmd.Flags().BoolVar(&force, "force", false, "empty a database that is not empty instead of refusing it")
+	return cmd
+}
+
+func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error {
+	db, err := openStore(cmd, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fp, err := secretKeyFingerprint(cmd.Flags(), getenv)
+	if err != nil {
+		return err
+	}
+	w, err := backuparchive.Create(out)
+	if err != nil {
+		return err
+	}
+	sink := &archiveSink{w: w, stderr: cmd.ErrOrStderr()}
+	if err := db.Backup(cmd.Context(), sink); err != nil {
+		sink.bar.finish()
+		w.Abort()
+		return fmt.Errorf("backup: %w", err)
+	}
+	sink.bar.finish()
+	m, err := w.Close(backuparchive.Manifest{
+		KeelVersion:   readBuild().Version,
+		Engine:        sink.info.Engine,
+		SchemaVersion: sink.info.SchemaVersion,
+		CreatedAt:     sink.started.UTC(),
+		SecretKey:     fp,
+	})
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d rows in %d tables, schema version %d, %d bytes, in %s\n",
+		out, totalRows(m), len(m.Tables), m.SchemaVersion, st.Size(), time.Since(sink.started).Round(time.Millisecond))
+	return nil
+}
+
+// archiveSink writes a snapshot from sqlstore into an archive.
+type archiveSink struct {
+	w       *backuparchive.Writer
+	stderr  io.Writer
+	info    sqlstore.BackupInfo
+	started time.Time
+	bar     *progress
+}
+
+func (s *archiveSink) Begin(info sqlstore.BackupInfo) error {
+	s.info, s.started = info, time.Now()
+	var rows int64
+	for _, t := range info.Tables {
+		rows += t.Rows
+	}
+	s.bar = newProgress(s.stderr, rows, "backing up", false)
+	s.w.Rows = s.bar.add
+	return nil
+}
+
+func (s *archiveSink) WriteTable(name string, dump func(io.Writer) (int64, error)) error {
+	return s.w.AddTable(name, dump)
+}
+
+func runRestore(cmd *cobra.Command, getenv func(string) string, file string, force bool) error {
+	r, err := backuparchive.Open(file)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	m := r.Manifest
+	// Every checksum is checked before the database is even opened, so a
+	// damaged archive changes nothing.
+	bar := newProgress(cmd.ErrOrStderr(), totalBytes(m), "verifying", true)
+	r.Bytes = bar.add
+	err = r.Verify()
+	bar.finish()
+	r.Bytes = nil
+	if err != nil {
+		return fmt.Errorf("%s: %w; nothing was written", file, err)
+	}
+	fp, err := secretKeyFingerprint(cmd.Flags(), getenv)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cmd, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	started := time.Now()
+	bar = newProgress(cmd.ErrOrStderr(), totalRows(m), "restoring", false)
+	counts, err := db.Restore(cmd.Context(), archiveSource{r}, sqlstore.RestoreOptions{Force: force, Rows: bar.add})
+	bar.finish()
+	if errors.Is(err, sqlstore.ErrNotEmpty) {
+		return fmt.Errorf("restore: %w; nothing was written: restore into an empty database, or pass --force to replace its data", err)
+	}
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tROWS")
+	var rows int64
+	for _, c := range counts {
+		fmt.Fprintf(tw, "%s\t%d\n", c.Name, c.Rows)
+		rows += c.Rows
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "restored %d rows from %s (Keel %s, %s, schema version %d) into %s in %s\n",
+		rows, file, m.KeelVersion, m.Engine, m.SchemaVersion, db.Dialect(), time.Since(started).Round(time.Millisecond))
+	if sealed := sealedRows(m); sealed > 0 && fp != m.SecretKey {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d sealed two-factor secrets were written under a secret key (fingerprint %q) that differs from this instance's (%q): "+
+			"set KEEL_SECRET_KEY, or on SQLite secret.key in the data directory, to the backed-up instance's key before keel serve, "+
+			"or those accounts can sign in only with a recovery code\n", sealed, m.SecretKey, fp)
+	}
+	return nil
+}
+
+// archiveSource hands an archive's tables to sqlstore.Restore.
+type archiveSource struct{ r *backuparchive.Reader }
+
+func (s archiveSource) Info() sqlstore.BackupInfo {
+	m := s.r.Manifest
+	info := sqlstore.BackupInfo{Engine: m.Engine, SchemaVersion: m.SchemaVersion}
+	for _, t := range m.Tables {
+		info.Tables = append(info.Tables, sqlstore.BackupTableInfo{Name: t.Name, Rows: t.Rows})
+	}
+	return info
+}
+
+func (s archiveSource) ReadTable(name string, load func(io.Reader) error) error {
+	return s.r.Table(name, load)
+}
+
+func totalRows(m backuparchive.Manifest) int64 {
+	var n int64
+	for _, t := range m.Tables {
+		n += t.Rows
+	}
+	return n
+}
+
+func totalBytes(m backuparchive.Manifest) int64 {
+	var n int64
+	for _, t := range m.Tables {
+		n += t.Bytes
+	}
+	return n
+}
+
+func sealedRows(m backuparchive.Manifest) int64 {
+	var n int64
+	for _, t := range m.Tables {
+		for _, s := range sealedTables {
+			if t.Name == s {
+				n += t.Rows
+			}
+		}
+	}
+	return n
+}
+
+// secretKeyFingerprint names the instance's secret key without revealing
+// it: the first 8 bytes of a SHA-256 of the key under a fixed label, or ""
+// when there is no key. It reads KEEL_SECRET_KEY or, on SQLite, secret.key
+// in the data directory, and never creates the file, as serve would. The
+// archive's sealed secrets already let whoever holds it test a guessed
+// key, so the fingerprint reveals nothing more.
+func secretKeyFingerprint(flags *pflag.FlagSet, getenv func(string) string) (string, error) {
+	key := value(flags, getenv, sSecretKey)
+	if key == "" {
+		sc, err := loadStoreConfig(flags, getenv)
+		if err != nil {
+			return "", err
+		}
+		if isPostgres(sc.databaseURL) {
+			return "", nil
+		}
+		key, err = readKeyFile(filepath.Join(sc.dataDir, secretKeyFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", sSecretKey.errorf("%v", err)
+		}
+	}
+	sum := sha256.Sum256([]byte("keel secret key fingerprint\x00" + key))
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// progress shows long work: a progress bar when w is a terminal, and
+// otherwise a plain line every few seconds, which logs and CI keep
+// readable.
+type progress struct {
+	bar         *progressbar.ProgressBar
+	w           io.Writer
+	what        string
+	total, done atomic.Int64
+	last        atomic.Int64 // UnixNano of the last plain line
+	bytes       bool
+}
+
+// progressEvery is how often a plain progress line is written.
+const progressEvery = 5 * time.Second
+
+func newProgress(w io.Writer, total int64, what string, bytes bool) *progress {
+	p := &progress{w: w, what: what, bytes: bytes}
+	p.total.Store(total)
+	p.last.Store(time.Now().UnixNano())
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		opts := []progressbar.Option{progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(), progressbar.OptionThrottle(100 * time.Millisecond), progressbar.OptionClearOnFinish()}
+		if bytes {
+			opts = append(opts, progressbar.OptionShowBytes(true))
+		}
+		p.bar = progressbar.NewOptions64(total, opts...)
+	}
+	return p
+}
+
+func (p *progress) add(n int64) {
+	if p == nil {
+		return
+	}
+	done := p.done.Add(n)
+	if p.bar != nil {
+		_ = p.bar.Add64(n)
+		return
+	}
+	now := time.Now().UnixNano()
+	if last := p.last.Load(); now-last >= int64(progressEvery) && p.last.CompareAndSwap(last, now) {
+		unit := "rows"
+		if p.bytes {
+			unit = "bytes"
+		}
+		fmt.Fprintf(p.w, "%s: %d of %d %s\n", p.what, done, p.total.Load(), unit)
+	}
+}
+
+func (p *progress) finish() {
+	if p != nil && p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
