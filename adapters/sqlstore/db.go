@@ -199,11 +199,14 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 // use, prepared once per connection, so that a full-text search is not
 // compiled again on every request (BENCHMARKS.md, "Where search's time
 // goes").
+//
+// An outage of the database (outage.go) returns a domain.KindUnavailable
+// error, as WithinTx does.
 func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	if db.d.name() == "sqlite" {
-		return fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches})
+		return db.outage(fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches}))
 	}
-	return fn(ctx, &stores{q: db.sql, d: db.d})
+	return db.outage(fn(ctx, &stores{q: db.sql, d: db.d}))
 }
 
 // cachedPool runs statements on the pool through a stmtCache, as cachedTx
@@ -251,6 +254,10 @@ func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 //
 // A pending ports.IdempotencyClaim on ctx is inserted in the transaction
 // that commits fn's work, as ports.IdempotencyClaim describes.
+//
+// An outage of the database returns a domain.KindUnavailable error
+// (outage.go) rather than an internal one: PostgreSQL unreachable or
+// restarting, or the disk full.
 func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
 	if ctx.Value(inTxKey{}) == db {
 		return errNestedTx
@@ -271,7 +278,7 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 			claim.MarkCommitted()
 		}
 		if err == nil || i == attempts || !(db.d.retryable(err) || errors.Is(err, errBatchAborted)) {
-			return err
+			return db.outage(err)
 		}
 		select {
 		case <-ctx.Done():

@@ -12,6 +12,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keelhq/keel/domain"
 )
 
 // dialect is the narrow seam between SQLite and PostgreSQL. Only add to it
@@ -38,6 +40,10 @@ type dialect interface {
 	// better. One placeholder,
 	// in from or in match, takes arg; callers put both before their own.
 	search(words []string) (from, match, score, arg string)
+	// outage is ErrDatabaseUnavailable or ErrStorageFull when err means
+	// that the database cannot be used now but will be later, nil when it
+	// does not (outage.go).
+	outage(err error) *domain.Error
 }
 
 // dialectFor picks the dialect for a database URL and returns the DSN its

@@ -1,0 +1,148 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
+
+	"github.com/keelhq/keel/test/containers"
+	"github.com/keelhq/keel/test/keelproc"
+)
+
+// refusalBound is the longest a request may take to be refused while the
+// database is away: a client must learn quickly that it has to retry.
+const refusalBound = 5 * time.Second
+
+// TestPostgresRestart stops the PostgreSQL container under a steady
+// stream of submissions and starts it again. While it is down, /readyz
+// answers 503 and submissions are refused with 503 database_unavailable
+// within refusalBound; once it is back, the same keel process, never
+// restarted, is ready and accepts submissions again; and every
+// submission acknowledged with 201, before, during or after the outage,
+// is stored with its notification's outbox row.
+func TestPostgresRestart(t *testing.T) {
+	t.Parallel()
+	pg, dbURL := startPostgres(t)
+	p := keelproc.Serve(t, "serve", baseEnv(dbURL, t.TempDir()))
+	site := keelproc.NewSite(t, p, "pgrestart", "")
+
+	s := startStream(t, p, site.Form, "r", 4)
+	s.waitFor(t, "submissions acknowledged before the outage", 0, 30*time.Second, func(os []outcome) bool {
+		return count(os, http.StatusCreated, "") >= 50
+	})
+
+	// docker stop sends PostgreSQL SIGTERM, a smart shutdown that waits
+	// for the clients to leave, and SIGKILL after the timeout: keel's
+	// connections see both a refusing and a vanished server.
+	stopTimeout := 2 * time.Second
+	if err := pg.Stop(context.Background(), &stopTimeout); err != nil {
+		t.Fatalf("stop postgres: %v", err)
+	}
+	stopped := time.Now()
+	before := len(s.snapshot())
+	s.waitFor(t, "refusals while PostgreSQL is down", before, 30*time.Second, func(os []outcome) bool {
+		return count(os, http.StatusServiceUnavailable, "database_unavailable") >= 20
+	})
+	if status, body, err := p.Call(t.Context(), "GET", "/readyz", "", nil); err != nil || status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with PostgreSQL down = %d %s (%v), want 503", status, body, err)
+	}
+	// Nothing is acknowledged while the server is gone: the outcomes from
+	// now until it starts must all be refusals.
+	gone := len(s.snapshot())
+
+	if err := pg.Start(context.Background()); err != nil {
+		t.Fatalf("start postgres: %v", err)
+	}
+	started := time.Now()
+	whileDown := s.snapshot()[gone:]
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if status, _, err := p.Call(t.Context(), "GET", "/readyz", "", nil); err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 within 30s of PostgreSQL's start")
+		}
+	}
+	ready := time.Since(started)
+	s.waitFor(t, "submissions acknowledged after the restart", len(s.snapshot()), 30*time.Second, func(os []outcome) bool {
+		return count(os, http.StatusCreated, "") >= 50
+	})
+	s.stop()
+	outcomes := s.snapshot()
+
+	if n := count(whileDown, http.StatusCreated, ""); n != 0 {
+		t.Errorf("%d submissions acknowledged while PostgreSQL was down", n)
+	}
+	var slowest time.Duration
+	for _, o := range outcomes {
+		switch {
+		case o.err != nil:
+			t.Errorf("submission %s: no answer after %v: %v", o.marker, o.took, o.err)
+		case o.status == http.StatusCreated:
+		case o.status == http.StatusServiceUnavailable && o.code == "database_unavailable" && o.retryAfter:
+			slowest = max(slowest, o.took)
+		default:
+			t.Errorf("submission %s: %d %q (Retry-After %v), want 201 or 503 database_unavailable with Retry-After", o.marker, o.status, o.code, o.retryAfter)
+		}
+	}
+	if slowest > refusalBound {
+		t.Errorf("the slowest refusal took %v, want at most %v", slowest, refusalBound)
+	}
+	acked := checkAcknowledged(t, outcomes, stored(t, "pgx", dbURL, site.Form))
+	t.Logf("%d submissions: %d acknowledged (%d before the stop), %d refused, the slowest refusal in %v; down %v, ready %v after the start",
+		len(outcomes), acked, count(outcomes[:before], http.StatusCreated, ""), count(outcomes, http.StatusServiceUnavailable, ""),
+		slowest.Round(time.Millisecond), started.Sub(stopped).Round(time.Millisecond), ready.Round(time.Millisecond))
+	p.Stop(t)
+}
+
+// startPostgres starts a PostgreSQL container of the test's own, which it
+// can stop and start, published on a fixed loopback port: Docker gives a
+// port it picked a new one on every start, and keel, configured once,
+// must find the server where it was.
+func startPostgres(t *testing.T) (*tcpostgres.PostgresContainer, string) {
+	t.Helper()
+	image := containers.PostgresImage()
+	if err := containers.RequireImage(t.Context(), image); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	fixed := testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+		hc.PortBindings = network.PortMap{
+			network.MustParsePort("5432/tcp"): {{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), HostPort: strconv.Itoa(port)}},
+		}
+	})
+	ctr, err := tcpostgres.Run(context.Background(), image,
+		fixed,
+		containers.ProcessLabel(),
+		tcpostgres.WithDatabase("keel"),
+		tcpostgres.WithUsername("keel"),
+		tcpostgres.WithPassword("keel"),
+		tcpostgres.BasicWaitStrategies(),
+	)
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatalf("run %s: %v", image, err)
+	}
+	return ctr, fmt.Sprintf("postgres://keel:keel@127.0.0.1:%d/keel?sslmode=disable", port)
+}
+
+// freePort returns a loopback TCP port that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
