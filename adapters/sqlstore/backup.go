@@ -76,6 +76,15 @@ var engineColumns = map[string]bool{
 	"events.xact": true,
 }
 
+// backupOrder overrides the primary key as a table's row order where
+// the key is an engine's own column: SQLite keys entries and events by
+// seq, PostgreSQL by id. Events are written in feed order (dumpTable), in
+// which their dumped seq rises.
+var backupOrder = map[string][]string{
+	"entries": {"id"},
+	"events":  {"seq"},
+}
+
 // backupSkipTables are tables that hold no data of their own: goose's
 // bookkeeping, which the schema version replaces, and SQLite's own.
 func backupSkipTable(name string) bool {
@@ -419,6 +428,9 @@ func (db *DB) backupTables(ctx context.Context, q querier) ([]backupTable, error
 		return nil, fmt.Errorf("read schema: %w", err)
 	}
 	for i := range tables {
+		if order, ok := backupOrder[tables[i].name]; ok {
+			tables[i].pk = order
+		}
 		sort.Slice(tables[i].columns, func(a, b int) bool { return tables[i].columns[a].name < tables[i].columns[b].name })
 	}
 	return parentsFirst(tables)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +101,9 @@ func fill(t *testing.T, d target) {
 	p.MustCall(t, "POST", "/v1/workspaces/site/entries", s.Token, map[string]any{"kind": "post", "title": "Crème brûlée", "body": "# Hello\n\nFirst *post*.", "tags": []string{"News", "Food"}}, 201, &entry)
 	p.MustCall(t, "PATCH", "/v1/workspaces/site/entries/"+entry.ID, s.Token, map[string]any{"body": "# Hello again"}, 200, nil)
 	p.MustCall(t, "POST", "/v1/workspaces/site/entries/"+entry.ID+"/publish", s.Token, nil, 200, nil)
+	for _, title := range []string{"About us", "Zebra crossing", "Aardvark"} {
+		p.MustCall(t, "POST", "/v1/workspaces/site/entries", s.Token, map[string]any{"kind": "page", "title": title, "body": "Text."}, 201, nil)
+	}
 	var hook struct{ ID string }
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks", s.Token, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"submission.created"}}, 201, &hook)
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks/"+hook.ID+"/test", s.Token, nil, 202, nil)
@@ -476,7 +480,10 @@ func TestBackupDuringIngest(t *testing.T) {
 			defer p.Stop(t)
 			s := keelproc.NewSite(t, p, "ingest", "")
 			ctx, cancel := context.WithCancel(t.Context())
-			submitted := make(chan struct{}, 1)
+			// The backup starts once 300 submissions are in and the load
+			// goes on while it reads.
+			var count atomic.Int64
+			submitted := make(chan struct{})
 			done := make(chan error, 8)
 			for w := range 8 {
 				go func() {
@@ -489,19 +496,17 @@ func TestBackupDuringIngest(t *testing.T) {
 							done <- fmt.Errorf("submit: %d %s %v", st, body, err)
 							return
 						}
-						select {
-						case submitted <- struct{}{}:
-						default:
+						if count.Add(1) == 300 {
+							close(submitted)
 						}
 					}
 					done <- nil
 				}()
 			}
-			// Back up twice while the load runs: the first once submissions
-			// are flowing, the second right after.
 			<-submitted
 			archive := filepath.Join(t.TempDir(), "live.zip")
 			src.mustKeel(t, "backup", "--out", archive)
+			during := count.Load()
 			cancel()
 			for range 8 {
 				if err := <-done; err != nil {
@@ -523,6 +528,9 @@ func TestBackupDuringIngest(t *testing.T) {
 			}
 			if subs == 0 || unmailed != 0 || orphans != 0 {
 				t.Errorf("restored %d submissions, %d without their notification, %d notifications without their submission", subs, unmailed, orphans)
+			}
+			if total := count.Load(); during <= 300 || int64(subs) >= total {
+				t.Errorf("the backup did not overlap the load: %d submissions when it ended, %d restored, %d in all", during, subs, total)
 			}
 			t.Logf("%s: the backup caught %d submissions mid-load", engine, subs)
 		})
