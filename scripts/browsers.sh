@@ -33,8 +33,9 @@ die() {
 	exit 1
 }
 
-# known succeeds when apt's index holds version $2 of package $1.
-known() { apt-cache show "$1=$2" >/dev/null 2>&1; }
+# known succeeds when apt's index holds version $2 of package $1
+# (apt-cache show succeeds for an unknown version too, printing nothing).
+known() { apt-get download --print-uris "$1=$2" >/dev/null 2>&1; }
 
 # download fetches version $1 of the packages $3... into folder $2.
 download() {
@@ -97,8 +98,6 @@ provide() {
 		log "fetching $* ${version} from Debian's archive into ${dir}"
 		local work deb
 		work=$(mktemp -d "${CACHE}/.work.XXXXXX")
-		# shellcheck disable=SC2064 # the path is fixed now, on purpose
-		trap "rm -rf '${work}'" RETURN
 		download "${version}" "${work}" "$@"
 		mkdir "${work}/root"
 		for deb in "${work}"/*.deb; do
@@ -120,8 +119,9 @@ mkdir -p "${CACHE}"
 # browsers unpacked.
 exec 9>"${CACHE}/.lock"
 flock 9
-# What a run that failed half-way left behind.
-rm -rf "${CACHE}"/.work.*
+# The downloads and half-unpacked folders, which only the lock's holder
+# makes, go when the script ends, whether it succeeded or not.
+trap 'rm -rf "${CACHE}"/.work.*' EXIT
 # The binary itself, not /usr/bin's launcher script: the launcher looks
 # for the browser under /usr/lib, where the current version lives.
 provide KEEL_TEST_CHROMIUM_OLD usr/lib/chromium/chromium "${CHROMIUM_OLD_VERSION}" chromium chromium-common
