@@ -81,6 +81,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || command -v firefox >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# make image copies the build machine's CA certificates into local/keel.
+[[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ((${#missing[@]} > 0)); then
 	if [[ ${EUID} -ne 0 || ! -f /etc/debian_version ]]; then
 		log "the tests need ${missing[*]}: install them and rerun"
@@ -118,6 +120,15 @@ choose() {
 }
 choose KEEL_TEST_POSTGRES_IMAGE "${DEFAULT_POSTGRES_IMAGE}" postgres "${LOCAL_POSTGRES_IMAGE}"
 choose KEEL_TEST_MAILPIT_IMAGE "${DEFAULT_MAILPIT_IMAGE}" mailpit "${LOCAL_MAILPIT_IMAGE}"
+# test/deploy runs Keel's own image, built from this checkout (make image)
+# unless the caller names another: it is rebuilt whenever the source changed.
+if [[ -n ${KEEL_TEST_KEEL_IMAGE:-} ]]; then
+	log "KEEL_TEST_KEEL_IMAGE=${KEEL_TEST_KEEL_IMAGE} (from the environment)"
+else
+	export KEEL_TEST_KEEL_IMAGE=${LOCAL_KEEL_IMAGE}:latest
+	log "KEEL_TEST_KEEL_IMAGE=${KEEL_TEST_KEEL_IMAGE}, built from this checkout by scripts/images/keel"
+	to_build+=(keel)
+fi
 if ((${#to_build[@]} > 0)); then
 	# A no-op taking well under a second when the images are up to date.
 	scripts/images.sh "${to_build[@]}"
