@@ -590,13 +590,17 @@ func (c *Console) formEmbed(w http.ResponseWriter, r *http.Request) {
 
 // apiBase is the API's absolute base URL as sites reach it: the
 // configured public URL, else the origin this request came to, since
-// keel serve answers the API and the console on one address.
+// keel serve answers the API and the console on one address. Its scheme
+// is https when the request came over TLS or the console is configured
+// as behind a proxy that terminates TLS (SecureCookies): there the
+// request Keel sees is plain HTTP, but sites reach it over HTTPS, and a
+// snippet posting to http:// would be blocked as mixed content.
 func (c *Console) apiBase(r *http.Request) string {
 	if c.cfg.PublicURL != "" {
 		return strings.TrimSuffix(c.cfg.PublicURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if c.secure(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -140,7 +140,12 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	web := console.New(console.Config{
 		Logger: log, Identity: ids.svc, Forms: formsSvc, Content: cnt.svc, Messaging: msgs,
 		Authorizer: ids.authz, SecureCookies: cfg.consoleSecureCookies,
-		TracerProvider: tel.tracer, MeterProvider: tel.meter, Propagator: tel.propagator, PublicURL: publicURL,
+		TracerProvider: tel.tracer, MeterProvider: tel.meter, Propagator: tel.propagator,
+		// Only a configured KEEL_PUBLIC_URL: the listening address a
+		// deployment without one would get is plain http, and behind a
+		// proxy not what sites reach, while the console knows the origin
+		// it was reached on and whether that was https.
+		PublicURL: cfg.content.publicURL,
 	})
 	srv := &http.Server{
 		Handler: withConsole(web, api),
