@@ -13,7 +13,7 @@ API_BASE ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks images image lint generate api-diff fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks bench-backup images image lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -48,6 +48,9 @@ bench-console: ## console pages (issue 13): p95 server time and weight of each p
 
 bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endpoints, commit to receiver, SQLite
 	scripts/bench-webhooks.sh
+
+bench-backup: ## keel backup, verify and restore of 1,000,000 submissions (issue 14): time, peak RSS, archive size, SQLite
+	scripts/bench-backup.sh
 
 images: ## build local/postgres:15 and local/mailpit for machines without a registry
 	scripts/images.sh
