@@ -83,6 +83,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # make image copies the build machine's CA certificates into local/keel.
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+# test/deploy validates deploy/compose.yaml with Compose: the docker compose
+# plugin where it is installed, else Debian's docker-compose.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ((${#missing[@]} > 0)); then
 	if [[ ${EUID} -ne 0 || ! -f /etc/debian_version ]]; then
 		log "the tests need ${missing[*]}: install them and rerun"

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -53,7 +54,7 @@ var settings = []setting{
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
-	sConsoleSecureCookies,
+	sConsoleSecureCookies, sTrustedProxies,
 }
 
 func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
@@ -112,6 +113,7 @@ type serveConfig struct {
 	content         contentConfig
 	webhookConfig
 	consoleSecureCookies bool
+	trustedProxies       []netip.Prefix // whose X-Forwarded-For names the client
 }
 
 func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig, error) {
@@ -251,6 +253,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, err
 	}
 	if c.consoleSecureCookies, err = loadConsoleSecureCookies(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.trustedProxies, err = loadTrustedProxies(fs, getenv); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicURL: cfg.content.publicURL,
 	})
 	srv := &http.Server{
-		Handler: withConsole(web, api),
+		Handler: trustProxies(cfg.trustedProxies, withConsole(web, api)),
 		// Slow clients must not hold connections open forever: headers
 		// within 10s, a whole body within 30s, and idle keep-alive
 		// connections are closed after 2 minutes.
