@@ -265,6 +265,28 @@ func TestRestoreRefusesNonEmpty(t *testing.T) {
 	dst.mustKeel(t, "restore", "--force", archive)
 }
 
+// TestRestoreWarnsOfAnotherKey restores the two-factor secrets under a
+// different secret key and expects the warning that names the mismatch,
+// and none under the same key.
+func TestRestoreWarnsOfAnotherKey(t *testing.T) {
+	src := sourceFor(t, "sqlite")
+	archive := src.path(t)
+	same := newTarget(t, "sqlite")
+	if _, errOut, err := same.keel(t, "restore", archive); err != nil || strings.Contains(errOut, "warning") {
+		t.Fatalf("restore under the same key: err %v, stderr %q", err, errOut)
+	}
+	other := newTarget(t, "sqlite")
+	env := other.env()
+	env["KEEL_SECRET_KEY"] = "another-secret-key-0123456789abcdefghij"
+	var out, errOut bytes.Buffer
+	if err := bootstrap.Run(t.Context(), []string{"restore", archive}, func(k string) string { return env[k] }, nil, &out, &errOut); err != nil {
+		t.Fatalf("restore under another key: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "warning: 1 sealed two-factor secrets") {
+		t.Errorf("restore under another key did not warn:\n%s", errOut.String())
+	}
+}
+
 // TestCorruptArchiveRefused damages an archive three ways and checks
 // that verify and restore refuse each, and that restore wrote nothing.
 func TestCorruptArchiveRefused(t *testing.T) {
