@@ -564,7 +564,11 @@ func sqliteKind(table, col, typ string) columnKind {
 }
 
 func postgresTables(ctx context.Context, q querier) ([]backupTable, error) {
-	names, err := queryStrings(ctx, q, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
+	// UNLOGGED tables are left out: they hold state that PostgreSQL itself
+	// empties after a crash (the rate limits that nodes share), which is
+	// worth less than a restore's care and has no counterpart on SQLite.
+	names, err := queryStrings(ctx, q, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p' ORDER BY c.relname`)
 	if err != nil {
 		return nil, err
 	}
