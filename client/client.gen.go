@@ -3241,7 +3241,12 @@ type ClientInterface interface {
 
 	// GetMetrics Prometheus metrics
 	//
-	// The process's metrics in the Prometheus text format, when the server exposes them.
+	// The process's metrics in the Prometheus text format. This listener
+	// serves them only when `KEEL_METRICS_TOKEN` is set, and only to
+	// requests that send that token; without it, it answers 404, and the
+	// metrics are on the admin listener (`KEEL_ADMIN_ADDR`, on loopback by
+	// default) beside the profiles of `/debug/pprof/`, which this document
+	// does not describe.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4412,7 +4417,12 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetMetrics Prometheus metrics
 //
-// The process's metrics in the Prometheus text format, when the server exposes them.
+// The process's metrics in the Prometheus text format. This listener
+// serves them only when `KEEL_METRICS_TOKEN` is set, and only to
+// requests that send that token; without it, it answers 404, and the
+// metrics are on the admin listener (`KEEL_ADMIN_ADDR`, on loopback by
+// default) beside the profiles of `/debug/pprof/`, which this document
+// does not describe.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -13228,7 +13238,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetMetricsWithResponse Prometheus metrics
 	//
-	// The process's metrics in the Prometheus text format, when the server exposes them.
+	// The process's metrics in the Prometheus text format. This listener
+	// serves them only when `KEEL_METRICS_TOKEN` is set, and only to
+	// requests that send that token; without it, it answers 404, and the
+	// metrics are on the admin listener (`KEEL_ADMIN_ADDR`, on loopback by
+	// default) beside the profiles of `/debug/pprof/`, which this document
+	// does not describe.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14554,6 +14569,20 @@ func (r GetHealthResponse) ContentType() string {
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -26510,7 +26539,12 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetMetricsWithResponse Prometheus metrics
 //
-// The process's metrics in the Prometheus text format, when the server exposes them.
+// The process's metrics in the Prometheus text format. This listener
+// serves them only when `KEEL_METRICS_TOKEN` is set, and only to
+// requests that send that token; without it, it answers 404, and the
+// metrics are on the admin listener (`KEEL_ADMIN_ADDR`, on loopback by
+// default) beside the profiles of `/debug/pprof/`, which this document
+// does not describe.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -28644,6 +28678,23 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	response := &GetMetricsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
 	}
 
 	return response, nil

@@ -56,6 +56,7 @@ type Config struct {
 	MaxBodyBytes   int64        // requests with larger bodies get 413
 	Build          Build        // which Keel this is, for GET /v1/instance
 	Metrics        http.Handler // serves GET /metrics; nil leaves it out
+	MetricsToken   string       // when set, GET /metrics answers only this bearer token, others 401
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
@@ -127,7 +128,7 @@ func New(cfg Config) *Server {
 
 	probes{system: cfg.System}.register(e)
 	if cfg.Metrics != nil {
-		e.GET("/metrics", gin.WrapH(cfg.Metrics))
+		e.GET("/metrics", requireToken(cfg.MetricsToken), gin.WrapH(cfg.Metrics))
 	}
 	// checkQuery runs before authentication: which parameters a route
 	// reads is public, and a typo is worth reporting before a 401 or 403.

@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,6 +89,10 @@ type Proc struct {
 	// URL is serve's base URL, http://127.0.0.1:port, once WaitReady has
 	// returned.
 	URL string
+	// AdminURL is the base URL of the admin listener (/metrics,
+	// /debug/pprof/) once WaitReady or Worker has returned, or "" when
+	// the process runs none.
+	AdminURL string
 	// Out holds the process's standard output.
 	Out *Output
 
@@ -110,6 +116,12 @@ func Start(t *testing.T, name string, env []string, args ...string) *Proc {
 	p := &Proc{Name: name, Out: NewOutput(), stderr: &SyncBuffer{}, exited: make(chan struct{})}
 	p.client = &http.Client{Timeout: clientTimeout, Transport: openapitest.Transport(t, transport)}
 	p.cmd = exec.Command(Binary(t), args...)
+	// Each process gets an admin listener on a free port of its own unless
+	// the test chooses: on the default port, processes started in parallel
+	// would take turns at it.
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "KEEL_ADMIN_ADDR=") }) {
+		env = append(slices.Clip(env), "KEEL_ADMIN_ADDR=127.0.0.1:0")
+	}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.Out, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -143,8 +155,40 @@ func Serve(t *testing.T, name string, env []string, args ...string) *Proc {
 func Worker(t *testing.T, name string, env []string, args ...string) *Proc {
 	t.Helper()
 	p := Start(t, name, env, append([]string{"worker"}, args...)...)
-	p.WaitLog(t, "delivering mail", startTimeout)
+	p.setAdminURL(p.WaitLog(t, "delivering mail", startTimeout))
 	return p
+}
+
+// setAdminURL reads the admin listener's address from a start-up line.
+func (p *Proc) setAdminURL(line map[string]any) {
+	if addr, _ := line["admin_addr"].(string); addr != "" && addr != "off" {
+		p.AdminURL = "http://" + addr
+	}
+}
+
+// Metrics returns the process's metrics in Prometheus text, read from its
+// admin listener, and fails t when it runs none or the read fails. The
+// admin listener is not the API, so the exchange is not checked against
+// the OpenAPI document.
+func (p *Proc) Metrics(t *testing.T) string {
+	t.Helper()
+	if p.AdminURL == "" {
+		t.Fatalf("%s runs no admin listener", p.Name)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, p.AdminURL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: clientTimeout, Transport: transport}).Do(req)
+	if err != nil {
+		t.Fatalf("%s: GET /metrics: %v", p.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: GET /metrics = %d, %v: %.500s", p.Name, resp.StatusCode, err, body)
+	}
+	return string(body)
 }
 
 // WaitReady waits for serve's "listening" line, sets URL from the address
@@ -157,6 +201,7 @@ func (p *Proc) WaitReady(t *testing.T) {
 	line := p.WaitLog(t, "listening", startTimeout)
 	addr, _ := line["addr"].(string)
 	p.URL = "http://" + addr
+	p.setAdminURL(line)
 	for deadline := time.Now().Add(startTimeout); ; time.Sleep(20 * time.Millisecond) {
 		if status, _, err := p.Call(t.Context(), "GET", "/readyz", "", nil); err == nil && status == http.StatusOK {
 			return

@@ -53,7 +53,12 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description The process's metrics in the Prometheus text format, when the server exposes them.
+         * @description The process's metrics in the Prometheus text format. This listener
+         *     serves them only when `KEEL_METRICS_TOKEN` is set, and only to
+         *     requests that send that token; without it, it answers 404, and the
+         *     metrics are on the admin listener (`KEEL_ADMIN_ADDR`, on loopback by
+         *     default) beside the profiles of `/debug/pprof/`, which this document
+         *     does not describe.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -3232,6 +3237,24 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description `unauthenticated`: no `Authorization: Bearer` header with the metrics token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no metrics token is set, so this listener serves no metrics. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -62,7 +62,7 @@ func (w *logWatch) String() string {
 // returns its log once it has returned: every job it ran has stopped.
 func serveOnce(t *testing.T, e map[string]string) *logWatch {
 	t.Helper()
-	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0", "KEEL_ADMIN_ADDR": "127.0.0.1:0"}
 	for k, v := range e {
 		env[k] = v
 	}
@@ -103,7 +103,7 @@ func stoppedJobs(t *testing.T, logs *logWatch) []string {
 func TestServeStopsEveryJob(t *testing.T) {
 	t.Parallel()
 	logs := serveOnce(t, map[string]string{"KEEL_DATA_DIR": t.TempDir()})
-	want := []string{"cache invalidation", "change watch", "dispatcher", "http server", "idempotency purge", "mail prune", "policy poller", "retention", "scheduler", "usage writer"}
+	want := []string{"admin server", "cache invalidation", "change watch", "dispatcher", "http server", "idempotency purge", "mail prune", "policy poller", "retention", "scheduler", "usage writer"}
 	if got := stoppedJobs(t, logs); !slices.Equal(got, want) {
 		t.Fatalf("serve stopped the jobs %v, want %v\n%s", got, want, logs)
 	}

@@ -67,6 +67,10 @@ func TestBadConfigurationIsOneLineNamingTheSetting(t *testing.T) {
 		{"rate limit not a number", []string{"--rate-limit-anonymous", "lots"}, nil, "KEEL_RATE_LIMIT_ANONYMOUS", `"lots"`},
 		{"negative submission limit", nil, map[string]string{"KEEL_SUBMIT_PER_IP": "-5"}, "KEEL_SUBMIT_PER_IP", "0 (none) or more"},
 		{"no autoresponse limit", nil, map[string]string{"KEEL_AUTORESPONDER_PER_ADDRESS": "0"}, "KEEL_AUTORESPONDER_PER_ADDRESS", "positive"},
+		{"admin address without port", nil, map[string]string{"KEEL_ADMIN_ADDR": "localhost"}, "KEEL_ADMIN_ADDR", "host:port or off"},
+		{"admin port in use", nil, map[string]string{"KEEL_ADMIN_ADDR": busy.Addr().String()}, "KEEL_ADMIN_ADDR", "address already in use"},
+		{"short metrics token", nil, map[string]string{"KEEL_METRICS_TOKEN": "short"}, "KEEL_METRICS_TOKEN", "16 to 1024 characters"},
+		{"sent mail retention too short", []string{"--retain-sent-mail", "10m"}, nil, "KEEL_RETAIN_SENT_MAIL", "at least 1h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,12 +28,21 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var listeningAddr = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+var listeningAddr = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)","admin_addr":"([^"]+)"`)
 
 // startServe runs serve on port 0 until the test ends and returns its URL.
 func startServe(t *testing.T, e map[string]string) string {
 	t.Helper()
-	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0"}
+	base, _ := startServeAdmin(t, e)
+	return base
+}
+
+// startServeAdmin runs serve as startServe does, its admin listener on
+// port 0 too unless e says otherwise, and returns both URLs; the admin
+// one is "off" when there is none.
+func startServeAdmin(t *testing.T, e map[string]string) (base, admin string) {
+	t.Helper()
+	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0", "KEEL_ADMIN_ADDR": "127.0.0.1:0"}
 	for k, v := range e {
 		env[k] = v
 	}
@@ -45,12 +54,15 @@ func startServe(t *testing.T, e map[string]string) string {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listeningAddr.FindStringSubmatch(out.String()); m != nil {
-			return "http://" + m[1]
+			if m[2] == "off" {
+				return "http://" + m[1], "off"
+			}
+			return "http://" + m[1], "http://" + m[2]
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("serve did not start:\n%s", out.String())
-	return ""
+	return "", ""
 }
 
 func postJSON(t *testing.T, url, body string) int {

@@ -17,7 +17,7 @@ import (
 func TestServeWritesKeyUsage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0", "KEEL_DATA_DIR": dir}
+	env := map[string]string{"KEEL_HTTP_ADDR": "127.0.0.1:0", "KEEL_ADMIN_ADDR": "127.0.0.1:0", "KEEL_DATA_DIR": dir}
 	var out lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

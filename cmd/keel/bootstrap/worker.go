@@ -19,7 +19,7 @@ import (
 // workerSettings are the settings keel worker reads: the database, the
 // mail relay, the sender of Keel's own mail, webhook delivery and how to
 // stop.
-var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail},
+var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail, sWorkerAdminAddr},
 	webhookSettings...)
 
 // workerConfig is what keel worker needs.
@@ -32,6 +32,7 @@ type workerConfig struct {
 	mailFrom        string // the sender of the endpoint-disabled mail
 	webhookConfig
 	retainSentMail time.Duration
+	admin          adminConfig // the listener of /metrics and /debug/pprof/
 }
 
 func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConfig, error) {
@@ -58,7 +59,10 @@ func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConf
 	if c.webhookConfig, err = loadWebhookConfig(fs, getenv); err != nil {
 		return c, err
 	}
-	c.retainSentMail, err = loadRetainSentMail(fs, getenv)
+	if c.retainSentMail, err = loadRetainSentMail(fs, getenv); err != nil {
+		return c, err
+	}
+	c.admin, err = loadAdminConfig(fs, getenv, sWorkerAdminAddr)
 	return c, err
 }
 
@@ -70,6 +74,11 @@ func newWorkerCommand(getenv func(string) string) *cobra.Command {
 serve" does by default, without serving HTTP. Run workers when the serve
 nodes have KEEL_DISPATCHER=off, or beside them: any number of dispatchers
 share one database without sending a message or a delivery twice.
+
+GET /metrics (Prometheus text) and Go's profiles under /debug/pprof/ are
+served on the admin listener, KEEL_ADMIN_ADDR: 127.0.0.1:9091 by default, a
+port apart from serve's 9090 so that both can run on one host; off turns
+it off.
 
 On SIGINT or SIGTERM the worker claims no more messages, lets sends in
 flight finish (up to the shutdown timeout) and records their outcome.`,
@@ -102,13 +111,23 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 		return err
 	}
 	p.deliveriesQueued.set(d.WakeWebhooks)
-	log.Info("delivering mail", "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(),
+	adminLn, err := listenAdmin(cfg.admin, sWorkerAdminAddr, log)
+	if err != nil {
+		return err
+	}
+	// The admin listener stops last, so that the metrics can be read
+	// while the dispatcher drains.
+	var admin jobs.Stage
+	if adminLn != nil {
+		admin = jobs.Stage{{Name: "admin server", Run: serveAdmin(newAdminServer(p.tel.metrics, log), adminLn)}}
+	}
+	log.Info("delivering mail", "admin_addr", adminAddr(adminLn), "database", db.Dialect(), "mail", mailDesc, "max_attempts", cfg.mailMaxAttempts, "retry_base", cfg.mailRetryBase.String(),
 		"webhook_max_attempts", cfg.webhookPolicy.MaxAttempts, "webhook_retry_base", cfg.webhookPolicy.Base.String(), "webhook_concurrency", cfg.webhookConcurrency,
 		"version", buildVersion())
 	if err := jobs.Run(ctx, log, jobs.Stage{
 		{Name: "dispatcher", Run: d.Run},
 		{Name: "mail prune", Run: func(ctx context.Context) error { return runMailPrune(ctx, d, log) }},
-	}); err != nil {
+	}, admin); err != nil {
 		return err
 	}
 	log.Info("stopped")

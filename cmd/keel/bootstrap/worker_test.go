@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ func TestServeDeliversQueuedMailAndListsIt(t *testing.T) {
 	if _, _, err := runWithInput(t, t.Context(), []string{"admin", "create", "--email", "ops@example.com", "--password-stdin"}, e, "correct horse battery\n"); err != nil {
 		t.Fatal(err)
 	}
-	base := startServe(t, e)
+	base, admin := startServeAdmin(t, e)
 
 	var login struct{ Token string }
 	callJSON(t, "POST", base+"/v1/auth/login", "", `{"email":"ops@example.com","password":"correct horse battery"}`, 200, &login)
@@ -162,14 +163,9 @@ func TestServeDeliversQueuedMailAndListsIt(t *testing.T) {
 	callJSON(t, "GET", base+"/v1/workspaces/site/messages?status=lost", login.Token, "", 422, nil)
 	callJSON(t, "POST", base+"/v1/workspaces/site/messages/"+id+"/retry", login.Token, "", 409, nil)
 
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, metrics := getWithToken(t, admin+"/metrics", "")
 	for _, name := range []string{`keel_mail_sent_total{kind="notification"`, `keel_mail_queue_latency_seconds_count{kind="notification"`} {
-		if !strings.Contains(string(metrics), name) {
+		if !strings.Contains(metrics, name) {
 			t.Errorf("GET /metrics has no %s", name)
 		}
 	}
@@ -194,7 +190,7 @@ func TestWorkerDeliversWhatServeLeaves(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"worker"}, env(map[string]string{"KEEL_DATA_DIR": f.dir}), nil, &out, &out)
+		done <- Run(ctx, []string{"worker"}, env(map[string]string{"KEEL_DATA_DIR": f.dir, "KEEL_ADMIN_ADDR": "127.0.0.1:0"}), nil, &out, &out)
 	}()
 	f.waitForMail(t, id)
 	for deadline := time.Now().Add(5 * time.Second); f.status(t, id) != domain.OutboxSent && time.Now().Before(deadline); {
@@ -202,6 +198,19 @@ func TestWorkerDeliversWhatServeLeaves(t *testing.T) {
 	}
 	if st := f.status(t, id); st != domain.OutboxSent {
 		t.Fatalf("after the worker ran: status %s", st)
+	}
+	// The worker's metrics are on its admin listener, which its start-up
+	// line names. The counter follows the send, so it is polled for.
+	m := regexp.MustCompile(`"msg":"delivering mail","admin_addr":"([^"]+)"`).FindStringSubmatch(out.String())
+	if m == nil || m[1] == "off" {
+		t.Fatalf("worker logged no admin listener:\n%s", out.String())
+	}
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics, `keel_mail_sent_total{kind="notification"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker's GET /metrics has no keel_mail_sent_total:\n%.2000s", metrics)
+		}
+		_, metrics = getWithToken(t, "http://"+m[1]+"/metrics", "")
 	}
 	cancel()
 	select {
