@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -769,6 +770,55 @@ func outbox(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
+	})
+	t.Run("ConcurrentPrunersShareTheWork", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		const messages, pruners = 300, 4
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for i := range messages {
+				m := newOutboxMessage(t, ws.ID(), "", fmt.Sprintf("u%d@example.com", i))
+				m.Sent(t0)
+				if err := st.Outbox().Add(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// Every pruner deletes small batches until it finds none left to
+		// take; together they delete each message once, and none fails
+		// on another's locks.
+		var deleted atomic.Int64
+		var wg sync.WaitGroup
+		for range pruners {
+			wg.Go(func() {
+				for {
+					var n int
+					err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+						n, err = st.Outbox().DeleteSentBefore(ctx, t0.Add(time.Hour), 7) // a rerun replaces, not adds
+						return err
+					})
+					if err != nil {
+						t.Errorf("DeleteSentBefore: %v", err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+					deleted.Add(int64(n))
+				}
+			})
+		}
+		wg.Wait()
+		var rest int
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			rest, err = st.Outbox().DeleteSentBefore(ctx, t0.Add(time.Hour), messages)
+			return err
+		})
+		if got := deleted.Load() + int64(rest); got != messages {
+			t.Errorf("pruners deleted %d messages and %d were left, want %d in all", deleted.Load(), rest, messages)
+		}
 	})
 	t.Run("ConcurrentDispatchersClaimEachMessageOnce", func(t *testing.T) {
 		t.Parallel()
