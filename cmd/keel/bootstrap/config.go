@@ -48,9 +48,9 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
+	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
-	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous,
+	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
@@ -96,8 +96,6 @@ type storeConfig struct {
 type serveConfig struct {
 	storeConfig
 	httpAddr        string
-	admin           adminConfig // the listener of /metrics and /debug/pprof/
-	metricsToken    string      // opens GET /metrics on the public listener
 	smtpURL         string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
@@ -184,12 +182,6 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sHTTPAddr.errorf("want host:port, got %q", c.httpAddr)
 	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
 		return c, sHTTPAddr.errorf("bad port %q", port)
-	}
-	if c.admin, err = loadAdminConfig(fs, getenv, sAdminAddr); err != nil {
-		return c, err
-	}
-	if c.metricsToken, err = loadMetricsToken(fs, getenv); err != nil {
-		return c, err
 	}
 	c.smtpURL = value(fs, getenv, sSMTPURL)
 	raw := value(fs, getenv, sMaxBodyBytes)

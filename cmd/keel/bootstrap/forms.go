@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/domain"
@@ -36,6 +35,8 @@ type formsConfig struct {
 	spam      domain.SpamRules
 	// perAddress is the autoresponses per recipient address and hour.
 	perAddress int
+	// limits makes the autoresponder's limiter (serve sets it).
+	limits limiters
 }
 
 func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig, error) {
@@ -98,7 +99,7 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 	if cfg.perAddress > 0 { // loadFormsConfig requires it; a test's literal may leave it out
 		// A recipient's allowance comes back over the hour rather than all
 		// at once at its end.
-		fc.PerRecipient = ratelimit.NewRateLimiter(float64(cfg.perAddress)/3600, cfg.perAddress, time.Now)
+		fc.PerRecipient = cfg.limits.rate("autoresponder_address", float64(cfg.perAddress)/3600, cfg.perAddress)
 	}
 	return forms.NewService(fc)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/keelhq/keel/adapters/argon2id"
 	"github.com/keelhq/keel/adapters/casbinauthz"
-	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/application/identity"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
@@ -22,9 +21,10 @@ import (
 // failures: a burst of 100, then one every 3 s, a ceiling far above what
 // one address gets, so that an attack from some addresses leaves the
 // owner at another able to log in. Per client IP, session tokens and API
-// keys that fail to authenticate: a burst of 30, then one every 2 s. The
-// state lives in each node's memory: with N nodes behind a balancer an
-// attacker gets at most N times these rates.
+// keys that fail to authenticate: a burst of 30, then one every 2 s. On
+// PostgreSQL the state is shared by every node (KEEL_RATE_LIMIT_STORE);
+// kept in each node's memory instead, N nodes behind a balancer give an
+// attacker up to N times these rates.
 const (
 	loginIPRate, loginIPBurst           = 1.0 / 6, 20
 	loginPairFree                       = 5
@@ -34,15 +34,15 @@ const (
 	authFailRate, authFailBurst         = 1.0 / 2, 30
 )
 
-// Password reset requests, also per node: per client IP a burst of 10,
-// then one a minute; per e-mail address a burst of 3, then one every 10
-// minutes, which bounds the mail one address can be sent.
+// Password reset requests, shared like login throttling: per client IP a
+// burst of 10, then one a minute; per e-mail address a burst of 3, then
+// one every 10 minutes, which bounds the mail one address can be sent.
 const (
 	resetIPRate, resetIPBurst           = 1.0 / 60, 10
 	resetAddressRate, resetAddressBurst = 1.0 / 600, 3
 )
 
-// E-mail change requests, also per node: per user a burst of 5, then one
+// E-mail change requests, shared likewise: per user a burst of 5, then one
 // every 12 minutes (5 an hour); per new address a burst of 3, then one
 // every 20 minutes (3 an hour), which bounds the mail a signed-in account
 // can send to an address of its choosing.
@@ -55,8 +55,9 @@ const (
 // change: 4 free in a row, then the fifth locks code entry for 1 minute,
 // doubling with each further wrong code up to an hour, and forgotten only
 // after a right code or a day without one. A guesser so gets about 35
-// codes on the first day and 24 on each after (per node), against a
-// million values; the owner is mailed at most once a day while it lasts.
+// codes on the first day and 24 on each after (per node when the limits
+// are local), against a million values; the owner is mailed at most once
+// a day while it lasts.
 const (
 	codeFree                  = 4
 	codeBase, codeCeiling     = time.Minute, time.Hour
@@ -70,6 +71,9 @@ type sessionConfig struct {
 	// sealer seals two-factor secrets (KEEL_SECRET_KEY); nil turns
 	// enrolment off.
 	sealer *domain.SecretSealer
+	// limits makes login throttling's limiters (and the other account
+	// limits'): in memory when zero, as commands other than serve want.
+	limits limiters
 }
 
 // identityParts is the identity service with what must be closed after.
@@ -89,6 +93,7 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 	if err != nil {
 		return identityParts{}, fmt.Errorf("load authorization policy: %w", err)
 	}
+	lim := sessions.limits
 	svc, err := identity.NewService(ctx, identity.Config{
 		UoW:               uow,
 		Authorizer:        authz,
@@ -96,25 +101,25 @@ func newIdentity(ctx context.Context, uow ports.UnitOfWork, sessions sessionConf
 		Clock:             ports.ClockFunc(time.Now),
 		SessionTTL:        sessions.ttl,
 		SessionMaxAge:     sessions.maxAge,
-		LoginPerIP:        ratelimit.NewRateLimiter(loginIPRate, loginIPBurst, time.Now),
-		LoginPerAccountIP: ratelimit.NewBackoff(loginPairFree, loginPairBase, loginPairCeiling, loginPairReset, time.Now),
-		LoginPerAccount:   ratelimit.NewRateLimiter(loginAccountRate, loginAccountBurst, time.Now),
-		AuthFailuresPerIP: ratelimit.NewRateLimiter(authFailRate, authFailBurst, time.Now),
+		LoginPerIP:        lim.rate("login_ip", loginIPRate, loginIPBurst),
+		LoginPerAccountIP: lim.backoff("login_account_ip", loginPairFree, loginPairBase, loginPairCeiling, loginPairReset),
+		LoginPerAccount:   lim.rate("login_account", loginAccountRate, loginAccountBurst),
+		AuthFailuresPerIP: lim.rate("auth_failures_ip", authFailRate, authFailBurst),
 		Logger:            log,
 		Workspaces:        workspaces,
 		PublicChanged:     publicChanged,
 		LinkBase:          linkBase,
 		Sealer:            sessions.sealer,
 
-		PasswordResetPerIP:      ratelimit.NewRateLimiter(resetIPRate, resetIPBurst, time.Now),
-		PasswordResetPerAddress: ratelimit.NewRateLimiter(resetAddressRate, resetAddressBurst, time.Now),
+		PasswordResetPerIP:      lim.rate("reset_ip", resetIPRate, resetIPBurst),
+		PasswordResetPerAddress: lim.rate("reset_address", resetAddressRate, resetAddressBurst),
 
 		// A right code forgets a notice, so the next lockout mails again.
-		SecondFactorFailures: ratelimit.NewBackoff(codeFree, codeBase, codeCeiling, codeReset, time.Now),
-		SecondFactorNotices:  ratelimit.NewBackoff(0, codeNoticeWait, codeNoticeWait, codeNoticeWait, time.Now),
+		SecondFactorFailures: lim.backoff("second_factor", codeFree, codeBase, codeCeiling, codeReset),
+		SecondFactorNotices:  lim.backoff("second_factor_notice", 0, codeNoticeWait, codeNoticeWait, codeNoticeWait),
 
-		EmailChangePerUser:    ratelimit.NewRateLimiter(changeUserRate, changeUserBurst, time.Now),
-		EmailChangePerAddress: ratelimit.NewRateLimiter(changeAddressRate, changeAddressBurst, time.Now),
+		EmailChangePerUser:    lim.rate("email_change_user", changeUserRate, changeUserBurst),
+		EmailChangePerAddress: lim.rate("email_change_address", changeAddressRate, changeAddressBurst),
 	})
 	if err != nil {
 		_ = authz.Close()

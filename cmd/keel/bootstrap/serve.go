@@ -37,11 +37,8 @@ deliveries in the outbox, as "keel worker" does; at shutdown its sends in
 flight finish too.
 
 Endpoints outside the versioned API: GET /healthz (the process lives),
-GET /readyz (the database answers) and the web console under /console/.
-GET /metrics (Prometheus text) and Go's profiles under /debug/pprof/ are on
-the admin listener (KEEL_ADMIN_ADDR, 127.0.0.1:9090 by default; off turns it
-off); the public listener serves /metrics only with KEEL_METRICS_TOKEN set,
-to requests that send it as a bearer token.`,
+GET /readyz (the database answers), GET /metrics (Prometheus text) and the
+web console under /console/.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadServeConfig(cmd.Flags(), getenv)
@@ -73,6 +70,13 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
 	warnNoSecretKey(log, cfg.sessions.sealer)
+	// The limits exist before the services they guard; on PostgreSQL they
+	// are shared by every node (KEEL_RATE_LIMIT_STORE).
+	lim, err := newLimiters(cfg.rateLimits, db, log)
+	if err != nil {
+		return err
+	}
+	cfg.sessions.limits, cfg.forms.limits, cfg.rateLimits.limits = lim, lim, lim
 	dispatcher, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
 		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig, retainSentMail: cfg.retainSentMail,
@@ -118,17 +122,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return sHTTPAddr.errorf("%v", err)
 	}
 	publicURL = cfg.content.publicURLFor(cfg.httpAddr, ln.Addr())
-	adminLn, err := listenAdmin(cfg.admin, sAdminAddr, log)
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	// The public listener serves the metrics only behind the token; the
-	// admin listener serves them to whoever can reach it.
-	var publicMetrics http.Handler
-	if cfg.metricsToken != "" {
-		publicMetrics = tel.metrics
-	}
 	api := httpapi.New(httpapi.Config{
 		Logger:         log,
 		System:         sys,
@@ -143,8 +136,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		RateLimits:     newRateLimits(cfg.rateLimits, cfg.forms),
 		Build:          httpapi.Build(readBuild()),
-		Metrics:        publicMetrics,
-		MetricsToken:   cfg.metricsToken,
+		Metrics:        tel.metrics,
 		TracerProvider: tel.tracer,
 		MeterProvider:  tel.meter,
 		Propagator:     tel.propagator,
@@ -177,7 +169,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(),
-		"admin_addr", adminAddr(adminLn),
 		"database", db.Dialect(),
 		"mail", mailDesc,
 		"dispatcher", cfg.dispatcher,
@@ -198,14 +189,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	// what the last requests recorded.
 	watch := newChangeWatch(ids.authz, log)
 	front := jobs.Stage{{Name: "http server", Run: serveHTTP(srv, ln, cfg.shutdownTimeout, log)}}
-	if adminLn != nil {
-		front = append(front, jobs.Job{Name: "admin server", Run: serveAdmin(newAdminServer(tel.metrics, log), adminLn)})
-	}
 	if cfg.dispatcher {
 		front = append(front, jobs.Job{Name: "dispatcher", Run: dispatcher.Run},
 			jobs.Job{Name: "mail prune", Run: func(ctx context.Context) error { return runMailPrune(ctx, dispatcher, log) }})
 	}
-	err = jobs.Run(ctx, log, front, jobs.Stage{
+	back := jobs.Stage{
 		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
 		{Name: "policy poller", Run: ids.authz.Run},
 		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, log) }},
@@ -213,7 +201,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
 		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, watch, log) }},
 		{Name: "change watch", Run: func(ctx context.Context) error { return watch.run(ctx, db) }},
-	})
+	}
+	if lim.shared != nil {
+		back = append(back, jobs.Job{Name: "rate limit purge", Run: func(ctx context.Context) error { return runRateLimitPurge(ctx, lim.shared, log) }})
+	}
+	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
 	}
