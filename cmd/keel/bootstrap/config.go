@@ -48,7 +48,7 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
+	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
@@ -96,6 +96,8 @@ type storeConfig struct {
 type serveConfig struct {
 	storeConfig
 	httpAddr        string
+	admin           adminConfig // the listener of /metrics and /debug/pprof/
+	metricsToken    string      // opens GET /metrics on the public listener
 	smtpURL         string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
@@ -182,6 +184,12 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sHTTPAddr.errorf("want host:port, got %q", c.httpAddr)
 	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
 		return c, sHTTPAddr.errorf("bad port %q", port)
+	}
+	if c.admin, err = loadAdminConfig(fs, getenv, sAdminAddr); err != nil {
+		return c, err
+	}
+	if c.metricsToken, err = loadMetricsToken(fs, getenv); err != nil {
+		return c, err
 	}
 	c.smtpURL = value(fs, getenv, sSMTPURL)
 	raw := value(fs, getenv, sMaxBodyBytes)

@@ -37,8 +37,11 @@ deliveries in the outbox, as "keel worker" does; at shutdown its sends in
 flight finish too.
 
 Endpoints outside the versioned API: GET /healthz (the process lives),
-GET /readyz (the database answers), GET /metrics (Prometheus text) and the
-web console under /console/.`,
+GET /readyz (the database answers) and the web console under /console/.
+GET /metrics (Prometheus text) and Go's profiles under /debug/pprof/ are on
+the admin listener (KEEL_ADMIN_ADDR, 127.0.0.1:9090 by default; off turns it
+off); the public listener serves /metrics only with KEEL_METRICS_TOKEN set,
+to requests that send it as a bearer token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadServeConfig(cmd.Flags(), getenv)
@@ -122,6 +125,17 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return sHTTPAddr.errorf("%v", err)
 	}
 	publicURL = cfg.content.publicURLFor(cfg.httpAddr, ln.Addr())
+	adminLn, err := listenAdmin(cfg.admin, sAdminAddr, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// The public listener serves the metrics only behind the token; the
+	// admin listener serves them to whoever can reach it.
+	var publicMetrics http.Handler
+	if cfg.metricsToken != "" {
+		publicMetrics = tel.metrics
+	}
 	api := httpapi.New(httpapi.Config{
 		Logger:         log,
 		System:         sys,
@@ -136,7 +150,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		RateLimits:     newRateLimits(cfg.rateLimits, cfg.forms),
 		Build:          httpapi.Build(readBuild()),
-		Metrics:        tel.metrics,
+		Metrics:        publicMetrics,
+		MetricsToken:   cfg.metricsToken,
 		TracerProvider: tel.tracer,
 		MeterProvider:  tel.meter,
 		Propagator:     tel.propagator,
@@ -169,6 +184,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(),
+		"admin_addr", adminAddr(adminLn),
 		"database", db.Dialect(),
 		"mail", mailDesc,
 		"dispatcher", cfg.dispatcher,
@@ -189,6 +205,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	// what the last requests recorded.
 	watch := newChangeWatch(ids.authz, log)
 	front := jobs.Stage{{Name: "http server", Run: serveHTTP(srv, ln, cfg.shutdownTimeout, log)}}
+	if adminLn != nil {
+		front = append(front, jobs.Job{Name: "admin server", Run: serveAdmin(newAdminServer(tel.metrics, log), adminLn)})
+	}
 	if cfg.dispatcher {
 		front = append(front, jobs.Job{Name: "dispatcher", Run: dispatcher.Run},
 			jobs.Job{Name: "mail prune", Run: func(ctx context.Context) error { return runMailPrune(ctx, dispatcher, log) }})
