@@ -255,10 +255,12 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	worker := startKeel(t, image, nw, "worker", env, "worker")
+	var worker *testcontainers.DockerContainer
 	defer func() {
 		if t.Failed() {
-			dumpLogs(t, "worker", worker)
+			if worker != nil {
+				dumpLogs(t, "worker", worker)
+			}
 			dumpLogs(t, "keel-1", nodes[0])
 			dumpLogs(t, "keel-2", nodes[1])
 		}
@@ -271,8 +273,8 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 	call(t, "POST", bases[0]+"/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, http.StatusCreated, &setup)
 	call(t, "POST", bases[0]+"/v1/workspaces", setup.Token, map[string]any{"name": "Harbour", "slug": "harbour"}, http.StatusCreated, nil)
 	// Created on the node that made the workspace: another node learns of
-	// the new membership when it next polls the policy (README, Users,
-	// workspaces and access), and until then answers 404.
+	// the new membership a moment later (README, Users, workspaces and
+	// access), and until then answers 404.
 	var form struct {
 		ID string `json:"id"`
 	}
@@ -282,11 +284,14 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 		"notify": map[string]any{"recipients": []string{"harbour@example.com"}, "subject": "Mooring {{.Fields.seq}}"},
 	}, http.StatusCreated, &form)
 
-	// Submit from 16 clients, alternating between the nodes, while the
-	// worker delivers; meanwhile watch Mailpit and kill the worker once
-	// it has sent some of the mail but not all.
+	// Submit from 16 clients, alternating between the nodes. The worker
+	// starts once half the submissions are in, so that it works through a
+	// backlog in full batches, as it does when it falls behind, while the
+	// rest arrive; watch Mailpit and kill the worker once it has sent some
+	// of the mail but not all, when it most likely holds claimed messages.
 	start := time.Now()
-	var next atomic.Int64
+	var next, accepted atomic.Int64
+	half := make(chan struct{})
 	submitErr := make(chan error, 1)
 	var submitting sync.WaitGroup
 	for c := range 16 {
@@ -304,6 +309,8 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 					res.Body.Close()
 					if res.StatusCode != http.StatusCreated {
 						err = fmt.Errorf("submission %d: %s", n, res.Status)
+					} else if accepted.Add(1) == submissions/2 {
+						close(half)
 					}
 				}
 				if err != nil {
@@ -316,6 +323,13 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 			}
 		})
 	}
+
+	select {
+	case <-half:
+	case err := <-submitErr:
+		t.Fatal(err)
+	}
+	worker = startKeel(t, image, nw, "worker", env, "worker")
 
 	const killAfter = 200
 	seen, err := waitMail(ctx, mailAPI, func(n int) bool { return n >= killAfter }, 90*time.Second)
