@@ -81,13 +81,16 @@ func (d target) mustKeel(t *testing.T, args ...string) string {
 // (with their mail and events, one under an Idempotency-Key), an API
 // key, a post with tags and two revisions, published, a webhook with a
 // delivery, an invitation, a password reset, an e-mail change, and
-// two-factor authentication with a login challenge.
+// two-factor authentication with a login challenge, and a scheduled
+// backup.
 func fill(t *testing.T, d target) {
 	t.Helper()
 	env := []string{"KEEL_DATABASE_URL=" + d.url, "KEEL_DATA_DIR=" + d.dataDir, "KEEL_SECRET_KEY=" + secretKey,
-		"KEEL_DISPATCHER=off", "KEEL_WEBHOOK_ALLOW_HTTP=true", "KEEL_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8"}
+		"KEEL_DISPATCHER=off", "KEEL_WEBHOOK_ALLOW_HTTP=true", "KEEL_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8", "KEEL_BACKUP_SCHEDULE=@every 1s"}
 	p := keelproc.Serve(t, "fill", env)
 	defer p.Stop(t)
+	// A scheduled backup fills backup_runs.
+	defer p.WaitLog(t, "scheduled backup written", time.Minute)
 	s := keelproc.NewSite(t, p, "backup", "")
 	ctx := t.Context()
 	for i := range 3 {

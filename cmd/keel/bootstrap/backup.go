@@ -109,24 +109,8 @@ func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error
 	if err != nil {
 		return err
 	}
-	w, err := backuparchive.Create(out)
-	if err != nil {
-		return err
-	}
-	sink := &archiveSink{w: w, stderr: cmd.ErrOrStderr()}
-	if err := db.Backup(cmd.Context(), sink); err != nil {
-		sink.bar.finish()
-		w.Abort()
-		return fmt.Errorf("backup: %w", err)
-	}
-	sink.bar.finish()
-	m, err := w.Close(backuparchive.Manifest{
-		KeelVersion:   readBuild().Version,
-		Engine:        sink.info.Engine,
-		SchemaVersion: sink.info.SchemaVersion,
-		CreatedAt:     sink.started.UTC(),
-		SecretKey:     fp,
-	})
+	started := time.Now()
+	m, err := writeBackup(cmd.Context(), db, out, fp, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -135,7 +119,7 @@ func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d rows in %d tables, schema version %d, %d bytes, in %s\n",
-		out, totalRows(m), len(m.Tables), m.SchemaVersion, st.Size(), time.Since(sink.started).Round(time.Millisecond))
+		out, totalRows(m), len(m.Tables), m.SchemaVersion, st.Size(), time.Since(started).Round(time.Millisecond))
 	return nil
 }
 

@@ -54,6 +54,7 @@ var settings = []setting{
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
+	sBackupSchedule, sBackupKeep, sBackupDir,
 	sConsoleSecureCookies, sTrustedProxies,
 }
 
@@ -95,6 +96,7 @@ type storeConfig struct {
 // serveConfig adds what the server needs.
 type serveConfig struct {
 	storeConfig
+	backups         backupScheduleConfig
 	httpAddr        string
 	admin           adminConfig // the listener of /metrics and /debug/pprof/
 	metricsToken    string      // opens GET /metrics on the public listener
@@ -177,6 +179,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	sc, err := loadStoreConfig(fs, getenv)
 	c := serveConfig{storeConfig: sc}
 	if err != nil {
+		return c, err
+	}
+	if c.backups, err = loadBackupScheduleConfig(fs, getenv, c.dataDir); err != nil {
 		return c, err
 	}
 	c.httpAddr = value(fs, getenv, sHTTPAddr)

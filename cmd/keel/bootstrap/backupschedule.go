@@ -1,0 +1,232 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/keelhq/keel/adapters/backuparchive"
+	"github.com/keelhq/keel/adapters/sqlstore"
+)
+
+var (
+	sBackupSchedule = setting{"backup-schedule", "KEEL_BACKUP_SCHEDULE", "", "when serve takes a backup by itself: a cron schedule in UTC (5 fields, or @daily, @every 6h); empty: never"}
+	sBackupKeep     = setting{"backup-keep", "KEEL_BACKUP_KEEP", "7", "how many scheduled backups the backup directory keeps; older ones are deleted"}
+	sBackupDir      = setting{"backup-dir", "KEEL_BACKUP_DIR", "", "directory of scheduled backups (default: backups in the data directory)"}
+)
+
+// backupAttempts is how many times a scheduled backup is tried before its
+// run is recorded as failed; backupRetryWait is the wait after the first
+// failure, doubled after each later one.
+const (
+	backupAttempts  = 3
+	backupRetryWait = 10 * time.Second
+)
+
+// backupFilePrefix starts the name of every scheduled backup's file, which
+// then holds its scheduled time, so that names sort by age.
+const backupFilePrefix = "keel-backup-"
+
+// backupScheduleConfig is the scheduled backups' configuration; a nil
+// schedule turns them off.
+type backupScheduleConfig struct {
+	schedule  cron.Schedule
+	keep      int
+	dir       string
+	secretKey string // the key's fingerprint, for the manifests
+}
+
+func loadBackupScheduleConfig(fs *pflag.FlagSet, getenv func(string) string, dataDir string) (backupScheduleConfig, error) {
+	var c backupScheduleConfig
+	spec := strings.TrimSpace(value(fs, getenv, sBackupSchedule))
+	if spec == "" {
+		return c, nil
+	}
+	var err error
+	if c.schedule, err = cron.ParseStandard(spec); err != nil {
+		return c, sBackupSchedule.errorf("%v", err)
+	}
+	if c.keep, err = strconv.Atoi(value(fs, getenv, sBackupKeep)); err != nil || c.keep < 1 {
+		return c, sBackupKeep.errorf("want a whole number of at least 1, got %q", value(fs, getenv, sBackupKeep))
+	}
+	c.dir = value(fs, getenv, sBackupDir)
+	if c.dir == "" {
+		c.dir = filepath.Join(dataDir, "backups")
+	}
+	if c.secretKey, err = secretKeyFingerprint(fs, getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// runScheduledBackups is serve's job of scheduled backups. At each time
+// the schedule names, every node tries to record a run for that time and
+// the one whose insert wins takes the backup (ClaimBackupRun), so that a
+// cluster takes one backup, not one per node. A failed backup is tried
+// again, backupAttempts times in all; then its run is recorded as failed,
+// logged and counted in keel.backup.failures. After a success the
+// directory keeps the newest cfg.keep scheduled backups.
+func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, mp metric.MeterProvider, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.dir, 0o700); err != nil {
+		return fmt.Errorf("create backup directory: %w", err)
+	}
+	m := mp.Meter("github.com/keelhq/keel/cmd/keel/bootstrap")
+	failures, err := m.Int64Counter("keel.backup.failures", metric.WithUnit("{backup}"),
+		metric.WithDescription("Scheduled backups that failed every attempt."))
+	if err != nil {
+		return err
+	}
+	var lastSuccess atomic.Int64 // Unix seconds; 0 before the first
+	if runs, err := db.BackupRuns(ctx, 100); err == nil {
+		for _, r := range runs {
+			if r.Status == "succeeded" && r.FinishedAt != nil {
+				lastSuccess.Store(r.FinishedAt.Unix())
+				break
+			}
+		}
+	}
+	if _, err := m.Int64ObservableGauge("keel.backup.last_success", metric.WithUnit("s"),
+		metric.WithDescription("When the last scheduled backup of any node succeeded, in Unix seconds; 0 before the first."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(lastSuccess.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
+	node := nodeName()
+	next := cfg.schedule.Next(time.Now().UTC())
+	log.Info("scheduled backups", "next", next, "dir", cfg.dir, "keep", cfg.keep)
+	for {
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		at := next
+		next = cfg.schedule.Next(at)
+		run := sqlstore.BackupRun{ID: "bkr_" + at.Format("20060102T150405Z"), ScheduledAt: at, Node: node, StartedAt: time.Now().UTC(),
+			File: filepath.Join(cfg.dir, backupFilePrefix+at.Format("20060102T150405Z")+".zip")}
+		claimed, err := db.ClaimBackupRun(ctx, run)
+		if err != nil {
+			log.Warn("scheduled backup: cannot claim its run; skipped", "scheduled_at", at, "err", err)
+			continue
+		}
+		if !claimed {
+			log.Debug("scheduled backup taken by another node", "scheduled_at", at)
+			continue
+		}
+		run = takeScheduledBackup(ctx, cfg, db, run, log)
+		if run.Status == "succeeded" {
+			lastSuccess.Store(run.FinishedAt.Unix())
+			pruneScheduledBackups(cfg, log)
+		} else {
+			failures.Add(ctx, 1)
+		}
+		if err := db.FinishBackupRun(context.WithoutCancel(ctx), run); err != nil {
+			log.Warn("scheduled backup: cannot record its result", "file", run.File, "err", err)
+		}
+	}
+}
+
+// takeScheduledBackup writes run's backup, retrying, and returns the run
+// with its outcome.
+func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, run sqlstore.BackupRun, log *slog.Logger) sqlstore.BackupRun {
+	wait := backupRetryWait
+	for run.Attempts = 1; ; run.Attempts++ {
+		m, err := writeBackup(ctx, db, run.File, cfg.secretKey, io.Discard)
+		now := time.Now().UTC()
+		run.FinishedAt = &now
+		if err == nil {
+			run.Status, run.Error = "succeeded", ""
+			if st, err := os.Stat(run.File); err == nil {
+				run.Bytes = st.Size()
+			}
+			log.Info("scheduled backup written", "file", run.File, "rows", totalRows(m), "bytes", run.Bytes, "attempts", run.Attempts)
+			return run
+		}
+		run.Status, run.Error = "failed", err.Error()
+		if run.Attempts == backupAttempts || ctx.Err() != nil {
+			log.Error("scheduled backup failed", "file", run.File, "attempts", run.Attempts, "err", err)
+			return run
+		}
+		log.Warn("scheduled backup failed; trying again", "file", run.File, "attempt", run.Attempts, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// pruneScheduledBackups deletes the oldest scheduled backups past keep.
+// Only files named as scheduled backups are considered: an archive an
+// operator put there by hand stays.
+func pruneScheduledBackups(cfg backupScheduleConfig, log *slog.Logger) {
+	entries, err := os.ReadDir(cfg.dir)
+	if err != nil {
+		log.Warn("scheduled backups: cannot list the directory", "dir", cfg.dir, "err", err)
+		return
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasPrefix(n, backupFilePrefix) && strings.HasSuffix(n, ".zip") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for len(names) > cfg.keep {
+		if err := os.Remove(filepath.Join(cfg.dir, names[0])); err != nil {
+			log.Warn("scheduled backups: cannot delete an old backup", "file", names[0], "err", err)
+		} else {
+			log.Info("scheduled backup deleted", "file", names[0], "keep", cfg.keep)
+		}
+		names = names[1:]
+	}
+}
+
+// writeBackup writes a backup of db to path, with progress on progressTo.
+func writeBackup(ctx context.Context, db *sqlstore.DB, path, keyFingerprint string, progressTo io.Writer) (backuparchive.Manifest, error) {
+	w, err := backuparchive.Create(path)
+	if err != nil {
+		return backuparchive.Manifest{}, err
+	}
+	sink := &archiveSink{w: w, stderr: progressTo}
+	if err := db.Backup(ctx, sink); err != nil {
+		sink.bar.finish()
+		w.Abort()
+		return backuparchive.Manifest{}, fmt.Errorf("backup: %w", err)
+	}
+	sink.bar.finish()
+	return w.Close(backuparchive.Manifest{
+		KeelVersion:   readBuild().Version,
+		Engine:        sink.info.Engine,
+		SchemaVersion: sink.info.SchemaVersion,
+		CreatedAt:     sink.started.UTC(),
+		SecretKey:     keyFingerprint,
+	})
+}
+
+// nodeName names this process in the runs it takes: the host and a
+// random suffix, since two nodes may share a host name.
+func nodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
