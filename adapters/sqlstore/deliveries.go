@@ -451,9 +451,7 @@ func (s deliveryStore) Depth(ctx context.Context, limit int) (map[domain.Webhook
 // (idBefore), so a batch reads the old rows only, however many newer ones
 // an endpoint keeps; created_at decides.
 func (s *stores) deleteEndedDeliveries(ctx context.Context, t time.Time, limit int) (int, error) {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`DELETE FROM webhook_deliveries WHERE (webhook_id, id) IN (
-		SELECT d.webhook_id, d.id FROM webhooks w JOIN webhook_deliveries d ON d.webhook_id = w.id AND d.id < ?
-		WHERE d.created_at < ? AND d.status <> 'pending' LIMIT ?)`), idBefore(domain.PrefixDelivery, t), domain.Timestamp(t), limit)
+	res, err := s.q.ExecContext(ctx, deleteEndedQuery(s.d), idBefore(domain.PrefixDelivery, t), domain.Timestamp(t), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete deliveries before %s: %w", t, err)
 	}
@@ -462,6 +460,23 @@ func (s *stores) deleteEndedDeliveries(ctx context.Context, t time.Time, limit i
 		return 0, fmt.Errorf("delete deliveries before %s: rows affected: %w", t, err)
 	}
 	return int(n), nil
+}
+
+// deleteEndedQuery is deleteEndedDeliveries' statement, which takes the
+// ID bound, the time and the limit. The endpoints must be the outer loop,
+// each probing its deliveries' key up to the ID bound. Without ANALYZE's
+// statistics SQLite would rather scan every delivery and look its endpoint
+// up, reading all of the newer deliveries of the endpoints whose old ones
+// are gone before it finds the next old one: 40 ms for a batch of 1,000
+// behind one endpoint's 200,000 newer deliveries, holding the writer all
+// along, against 2 ms this way (measured on SQLite on the 2-core CI box).
+// Joining on w.id with an empty string appended keeps SQLite from looking
+// endpoints up by ID, which leaves it that one order, and changes no
+// value. TestPruneQueriesUseIndexes reads the plan.
+func deleteEndedQuery(d dialect) string {
+	return d.rebind(`DELETE FROM webhook_deliveries WHERE (webhook_id, id) IN (
+		SELECT d.webhook_id, d.id FROM webhooks w JOIN webhook_deliveries d ON d.webhook_id = w.id || '' AND d.id < ?
+		WHERE d.created_at < ? AND d.status <> 'pending' LIMIT ?)`)
 }
 
 // idBefore returns a string that sorts after every ID with prefix made

@@ -7,11 +7,17 @@ import (
 	"time"
 )
 
-// PrunePlan returns the engine's plan of DeleteSentBefore's statement, one
-// line per step. PostgreSQL is told to avoid sequential scans, since on a
-// test's few rows it would rightly prefer one: the plan then shows whether
-// an index can serve the statement, which is what a large table needs.
-func (db *DB) PrunePlan(ctx context.Context) (string, error) {
+// PrunePlan returns the engine's plan of a pruning statement, "sent" for
+// DeleteSentBefore's and "deliveries" for the one retention deletes ended
+// webhook deliveries with, one line per step. PostgreSQL is told to avoid
+// sequential scans, since on a test's few rows it would rightly prefer
+// one: the plan then shows whether an index can serve the statement,
+// which is what a large table needs.
+func (db *DB) PrunePlan(ctx context.Context, which string) (string, error) {
+	query, args := deleteSentQuery(db.d), []any{time.Now(), time.Now(), 500}
+	if which == "deliveries" {
+		query, args = deleteEndedQuery(db.d), []any{idBefore("dlv", time.Now()), time.Now(), 500}
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
@@ -23,7 +29,7 @@ func (db *DB) PrunePlan(ctx context.Context) (string, error) {
 	} else if _, err := tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
 		return "", err
 	}
-	rows, err := tx.QueryContext(ctx, explain+deleteSentQuery(db.d), time.Now(), time.Now(), 500)
+	rows, err := tx.QueryContext(ctx, explain+query, args...)
 	if err != nil {
 		return "", err
 	}
