@@ -210,9 +210,19 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 	if proof.Password == "" && proof.Code == "" && proof.RecoveryCode == "" {
 		return domain.Invalid(domain.FieldError{Field: "password", Code: "required", Message: "Give your password, a code from your app, or a recovery code."})
 	}
-	var u domain.User
+	byCode := proof.Password == ""
+	var (
+		u  domain.User
+		tf domain.TwoFactor
+	)
 	err := s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
-		u, err = st.Users().Get(ctx, p.User())
+		if u, err = st.Users().Get(ctx, p.User()); err != nil || !byCode {
+			return err
+		}
+		tf, err = st.TwoFactor().Get(ctx, p.User())
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) {
+			return domain.ErrTwoFactorNotEnabled
+		}
 		return err
 	})
 	if err != nil {
@@ -230,8 +240,10 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 		s.perAccount.Fail(ctx, accountKey)
 		return err
 	}
-	byCode := proof.Password == ""
-	var lockout domain.Message
+	var (
+		lockout domain.Message
+		failure codeFailure
+	)
 	if byCode {
 		// A code here is a guess like one at login, from whoever holds
 		// the session: it counts toward the same ceiling.
@@ -239,6 +251,9 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 			return err
 		}
 		if lockout, err = s.lockoutMail(u); err != nil {
+			return err
+		}
+		if err := failure.precount(ctx, s, tf, proof.Code, proof.RecoveryCode); err != nil {
 			return err
 		}
 	}
@@ -255,10 +270,7 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 			return fail(domain.Invalid(domain.FieldError{Field: "password", Code: "wrong_password", Message: "The password is wrong."}))
 		}
 	}
-	var (
-		wrong   bool
-		failure codeFailure
-	)
+	wrong := false
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		wrong = false
 		tf, err := st.TwoFactor().Get(ctx, p.User())
@@ -285,6 +297,7 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 		return s.audit(ctx, st, p, "", action, "user", p.User().String(), nil)
 	})
 	if err == nil && wrong {
+		failure.settle(ctx, s, u.ID())
 		return fail(errWrongCode)
 	}
 	if err == nil && byCode {
@@ -333,31 +346,41 @@ func (s *Service) checkCodes(ctx context.Context, u domain.UserID) error {
 	return nil
 }
 
-// codeFailure is a wrong second-factor code being recorded; its zero
-// value is ready. A transaction may rerun (ports.UnitOfWork), so the
-// limiters are told once, on the first run, and notice remembers whether
-// that failure started a lockout the user must hear of.
+// codeFailure is a second-factor code on its way through a use case; its
+// zero value is ready. The limiters are told before the transaction,
+// which only reads and writes (a limiter may keep its state in the
+// database, on a connection of its own): precount checks the code against
+// the enrolment as read before, without spending it, and counts it when
+// it is wrong. Inside the transaction the code is checked again, and
+// spent or its failure recorded, with the lockout mail when precount
+// found that this failure started a lockout the user must hear of.
 type codeFailure struct {
 	counted, notice bool
 }
 
-// record counts a wrong code of u, inside the transaction that records
-// the failure, and queues the lockout mail m there when this failure
-// locked code entry and the user was not mailed about this lockout yet.
-// Counting inside the transaction is what lets the mail and the failure
-// commit together; a transaction that fails after it leaves the wrong
-// code counted, which errs on the guesser's side.
-func (f *codeFailure) record(ctx context.Context, s *Service, st ports.Stores, p domain.Principal, u domain.UserID, m domain.Message) error {
-	key := codeKey(u)
-	if !f.counted {
-		f.counted = true
-		s.codeFailures.Fail(ctx, key)
-		open, _ := s.codeFailures.Check(ctx, key)
-		if notify, _ := s.codeNotices.Check(ctx, key); !open && notify {
+// precount checks code (or recovery) against tf, a copy read before the
+// transaction, which spending changes nothing stored, and counts it for
+// tf's user when it is wrong.
+func (f *codeFailure) precount(ctx context.Context, s *Service, tf domain.TwoFactor, code, recovery string) error {
+	err := s.spendSecondFactor(&tf, code, recovery)
+	if !errors.Is(err, domain.ErrSecondFactorInvalid) {
+		return err
+	}
+	key := codeKey(tf.User())
+	f.counted = true
+	s.codeFailures.Fail(ctx, key)
+	if open, _ := s.codeFailures.Check(ctx, key); !open {
+		if ok, _ := s.codeNotices.Check(ctx, key); ok {
 			f.notice = true
 			s.codeNotices.Fail(ctx, key)
 		}
 	}
+	return nil
+}
+
+// record writes, in the transaction that records a wrong code of u, the
+// lockout mail m and its audit when precount decided that it is due.
+func (f *codeFailure) record(ctx context.Context, s *Service, st ports.Stores, p domain.Principal, u domain.UserID, m domain.Message) error {
 	if !f.notice {
 		return nil
 	}
@@ -365,6 +388,14 @@ func (f *codeFailure) record(ctx context.Context, s *Service, st ports.Stores, p
 		return fmt.Errorf("queue two-factor lockout mail: %w", err)
 	}
 	return s.audit(ctx, st, p, "", "two_factor.locked", "user", u.String(), nil)
+}
+
+// settle counts, after the transaction, a wrong code of u that precount
+// took for a right one: a concurrent request spent it in between.
+func (f *codeFailure) settle(ctx context.Context, s *Service, u domain.UserID) {
+	if !f.counted {
+		s.codeFailures.Fail(ctx, codeKey(u))
+	}
 }
 
 // codesRight forgets u's wrong codes after a right one.
@@ -450,7 +481,10 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 		return LoginResult{}, domain.ErrLoginChallengeUnusable
 	}
 	hash := domain.HashSecret(in.Challenge)
-	var u domain.User
+	var (
+		u  domain.User
+		tf domain.TwoFactor
+	)
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		c, err := st.LoginChallenges().GetByTokenHash(ctx, hash)
 		if errors.Is(err, domain.ErrNotFound) || (err == nil && !c.Usable(s.now())) {
@@ -459,7 +493,13 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 		if err != nil {
 			return err
 		}
-		u, err = st.Users().Get(ctx, c.User())
+		if u, err = st.Users().Get(ctx, c.User()); err != nil {
+			return err
+		}
+		tf, err = st.TwoFactor().Get(ctx, u.ID())
+		if errors.Is(err, domain.ErrNotFound) || (err == nil && !tf.Enabled()) {
+			return domain.ErrLoginChallengeUnusable
+		}
 		return err
 	})
 	if err != nil {
@@ -479,10 +519,13 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 	if err != nil {
 		return LoginResult{}, err
 	}
+	var failure codeFailure
+	if err := failure.precount(ctx, s, tf, in.Code, in.RecoveryCode); err != nil {
+		return LoginResult{}, err
+	}
 	var (
-		res     LoginResult
-		wrong   bool
-		failure codeFailure
+		res   LoginResult
+		wrong bool
 	)
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		now := s.now()
@@ -548,6 +591,7 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, p domain.Principal, 
 		return LoginResult{}, err
 	}
 	if wrong {
+		failure.settle(ctx, s, u.ID())
 		s.perAccountIP.Fail(ctx, pairKey)
 		s.perAccount.Fail(ctx, accountKey)
 		return LoginResult{}, domain.ErrSecondFactorInvalid
