@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // getWithToken makes a GET with an optional bearer token and returns the
@@ -44,6 +45,17 @@ func TestAdminListener(t *testing.T) {
 	if status, body := getWithToken(t, admin+"/metrics", ""); status != http.StatusOK || !strings.Contains(body, `http_server_request_duration_seconds_count{`) ||
 		!strings.Contains(body, `go_goroutines `) {
 		t.Errorf("admin GET /metrics = %d, want 200 with the request and Go metrics:\n%.2000s", status, body)
+	}
+	// The mail prune job, which serve's dispatcher brings, counts from its
+	// first run at start.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := getWithToken(t, admin+"/metrics", "")
+		if strings.Contains(body, `keel_retention_pruned_total{`) && strings.Contains(body, `what="sent_mail"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admin GET /metrics has no keel_retention_pruned_total{what=\"sent_mail\"}:\n%.3000s", body)
+		}
 	}
 	if status, body := getWithToken(t, admin+"/debug/pprof/", ""); status != http.StatusOK || !strings.Contains(body, "goroutine") {
 		t.Errorf("admin GET /debug/pprof/ = %d %.300s, want the profiles' index", status, body)
