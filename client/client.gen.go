@@ -2098,6 +2098,12 @@ type ChangePasswordParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// StartTwoFactorJSONBody defines parameters for StartTwoFactor.
+type StartTwoFactorJSONBody struct {
+	// Password The account's current password.
+	Password string `json:"password"`
+}
+
 // StartTwoFactorParams defines parameters for StartTwoFactor.
 type StartTwoFactorParams struct {
 	// IdempotencyKey Makes a retry safe: the first response is stored with the key (for
@@ -3018,6 +3024,9 @@ type ChangeEmailJSONRequestBody ChangeEmailJSONBody
 // ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
 type ChangePasswordJSONRequestBody ChangePasswordJSONBody
 
+// StartTwoFactorJSONRequestBody defines body for StartTwoFactor for application/json ContentType.
+type StartTwoFactorJSONRequestBody StartTwoFactorJSONBody
+
 // ConfirmTwoFactorJSONRequestBody defines body for ConfirmTwoFactor for application/json ContentType.
 type ConfirmTwoFactorJSONRequestBody ConfirmTwoFactorJSONBody
 
@@ -3520,16 +3529,27 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/me/two-factor (the `GetTwoFactor` operationId).
 	GetTwoFactor(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// StartTwoFactor Start enrolling in two-factor authentication
+	// StartTwoFactorWithBody Start enrolling in two-factor authentication
 	//
-	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
-	StartTwoFactor(ctx context.Context, params *StartTwoFactorParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	StartTwoFactorWithBody(ctx context.Context, params *StartTwoFactorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTwoFactor Start enrolling in two-factor authentication
+	//
+	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
+	StartTwoFactor(ctx context.Context, params *StartTwoFactorParams, body StartTwoFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ConfirmTwoFactorWithBody Turn two-factor authentication on
 	//
-	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3538,7 +3558,7 @@ type ClientInterface interface {
 
 	// ConfirmTwoFactor Turn two-factor authentication on
 	//
-	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4996,13 +5016,34 @@ func (c *Client) GetTwoFactor(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// StartTwoFactor Start enrolling in two-factor authentication
+// StartTwoFactorWithBody Start enrolling in two-factor authentication
 //
-// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
-func (c *Client) StartTwoFactor(ctx context.Context, params *StartTwoFactorParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStartTwoFactorRequest(c.Server, params)
+func (c *Client) StartTwoFactorWithBody(ctx context.Context, params *StartTwoFactorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTwoFactorRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTwoFactor Start enrolling in two-factor authentication
+//
+// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
+func (c *Client) StartTwoFactor(ctx context.Context, params *StartTwoFactorParams, body StartTwoFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTwoFactorRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5015,7 +5056,7 @@ func (c *Client) StartTwoFactor(ctx context.Context, params *StartTwoFactorParam
 
 // ConfirmTwoFactorWithBody Turn two-factor authentication on
 //
-// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5034,7 +5075,7 @@ func (c *Client) ConfirmTwoFactorWithBody(ctx context.Context, params *ConfirmTw
 
 // ConfirmTwoFactor Turn two-factor authentication on
 //
-// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7969,8 +8010,19 @@ func NewGetTwoFactorRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewStartTwoFactorRequest constructs an http.Request for the StartTwoFactor method
-func NewStartTwoFactorRequest(server string, params *StartTwoFactorParams) (*http.Request, error) {
+// NewStartTwoFactorRequest calls the generic StartTwoFactor builder with application/json body
+func NewStartTwoFactorRequest(server string, params *StartTwoFactorParams, body StartTwoFactorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartTwoFactorRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewStartTwoFactorRequestWithBody constructs an http.Request for the StartTwoFactor method, with any body, and a specified content type
+func NewStartTwoFactorRequestWithBody(server string, params *StartTwoFactorParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7988,10 +8040,12 @@ func NewStartTwoFactorRequest(server string, params *StartTwoFactorParams) (*htt
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -13539,18 +13593,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/me/two-factor (the `GetTwoFactor` operationId).
 	GetTwoFactorWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTwoFactorResponse, error)
 
-	// StartTwoFactorWithResponse Start enrolling in two-factor authentication
+	// StartTwoFactorWithBodyWithResponse Start enrolling in two-factor authentication
 	//
-	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
-	StartTwoFactorWithResponse(ctx context.Context, params *StartTwoFactorParams, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error)
+	StartTwoFactorWithBodyWithResponse(ctx context.Context, params *StartTwoFactorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error)
+
+	// StartTwoFactorWithResponse Start enrolling in two-factor authentication
+	//
+	// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
+	StartTwoFactorWithResponse(ctx context.Context, params *StartTwoFactorParams, body StartTwoFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error)
 
 	// ConfirmTwoFactorWithBodyWithResponse Turn two-factor authentication on
 	//
-	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13559,7 +13622,7 @@ type ClientWithResponsesInterface interface {
 
 	// ConfirmTwoFactorWithResponse Turn two-factor authentication on
 	//
-	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+	// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16833,15 +16896,19 @@ type StartTwoFactorResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *TwoFactorEnrolment
 	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationProblemJSON400 *BadQueryPost
+	ApplicationProblemJSON400 *BadBodyPost
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationProblemJSON403 *Forbidden
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *IdempotencyKeyRefused
+	ApplicationProblemJSON422 *InvalidPost
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16864,7 +16931,7 @@ func (r StartTwoFactorResponse) GetJSON201() *TwoFactorEnrolment {
 }
 
 // GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r StartTwoFactorResponse) GetApplicationProblemJSON400() *BadQueryPost {
+func (r StartTwoFactorResponse) GetApplicationProblemJSON400() *BadBodyPost {
 	return r.ApplicationProblemJSON400
 }
 
@@ -16883,8 +16950,18 @@ func (r StartTwoFactorResponse) GetApplicationProblemJSON409() *Problem {
 	return r.ApplicationProblemJSON409
 }
 
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StartTwoFactorResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r StartTwoFactorResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r StartTwoFactorResponse) GetApplicationProblemJSON422() *IdempotencyKeyRefused {
+func (r StartTwoFactorResponse) GetApplicationProblemJSON422() *InvalidPost {
 	return r.ApplicationProblemJSON422
 }
 
@@ -27020,15 +27097,30 @@ func (c *ClientWithResponses) GetTwoFactorWithResponse(ctx context.Context, reqE
 	return ParseGetTwoFactorResponse(rsp)
 }
 
-// StartTwoFactorWithResponse Start enrolling in two-factor authentication
+// StartTwoFactorWithBodyWithResponse Start enrolling in two-factor authentication
 //
-// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
-func (c *ClientWithResponses) StartTwoFactorWithResponse(ctx context.Context, params *StartTwoFactorParams, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error) {
-	rsp, err := c.StartTwoFactor(ctx, params, reqEditors...)
+func (c *ClientWithResponses) StartTwoFactorWithBodyWithResponse(ctx context.Context, params *StartTwoFactorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error) {
+	rsp, err := c.StartTwoFactorWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTwoFactorResponse(rsp)
+}
+
+// StartTwoFactorWithResponse Start enrolling in two-factor authentication
+//
+// Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/me/two-factor (the `StartTwoFactor` operationId).
+func (c *ClientWithResponses) StartTwoFactorWithResponse(ctx context.Context, params *StartTwoFactorParams, body StartTwoFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTwoFactorResponse, error) {
+	rsp, err := c.StartTwoFactor(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -27037,7 +27129,7 @@ func (c *ClientWithResponses) StartTwoFactorWithResponse(ctx context.Context, pa
 
 // ConfirmTwoFactorWithBodyWithResponse Turn two-factor authentication on
 //
-// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27052,7 +27144,7 @@ func (c *ClientWithResponses) ConfirmTwoFactorWithBodyWithResponse(ctx context.C
 
 // ConfirmTwoFactorWithResponse Turn two-factor authentication on
 //
-// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+// With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31258,7 +31350,7 @@ func ParseStartTwoFactorResponse(rsp *http.Response) (*StartTwoFactorResponse, e
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadQueryPost
+		var dest BadBodyPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31285,8 +31377,22 @@ func ParseStartTwoFactorResponse(rsp *http.Response) (*StartTwoFactorResponse, e
 		}
 		response.ApplicationProblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest IdempotencyKeyRefused
+		var dest InvalidPost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

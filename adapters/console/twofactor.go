@@ -80,15 +80,15 @@ func (c *Console) twoFactorPost(w http.ResponseWriter, r *http.Request) (_ domai
 	return p, true
 }
 
-// startTwoFactor makes a new secret and shows it; two-factor
-// authentication is on only once a code of it confirms it.
+// startTwoFactor makes a new secret, given the account's password, and
+// shows it; two-factor authentication is on only once a code of it
+// confirms it, which signs the account's other sessions out.
 func (c *Console) startTwoFactor(w http.ResponseWriter, r *http.Request) {
-	p, err := c.principal(r)
-	if err != nil {
-		c.fail(w, r, err)
+	p, ok := c.twoFactorPost(w, r)
+	if !ok {
 		return
 	}
-	e, err := c.cfg.Identity.StartTwoFactor(r.Context(), p)
+	e, err := c.cfg.Identity.StartTwoFactor(r.Context(), p, r.PostFormValue("password"))
 	if err != nil {
 		c.twoFactorFailed(w, r, err)
 		return

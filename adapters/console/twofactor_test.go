@@ -39,7 +39,12 @@ func TestTwoFactorInTheConsole(t *testing.T) {
 	wantBody(t, f.do(t, "GET", "/console/account", ck.Value, nil), http.StatusOK, `href="/console/account/two-factor"`)
 	wantBody(t, f.do(t, "GET", "/console/account/two-factor", ck.Value, nil), http.StatusOK, "<strong>Off</strong>", `action="/console/account/two-factor/start"`, `aria-current="page">Account`)
 
-	w := f.do(t, "POST", "/console/account/two-factor/start", ck.Value, url.Values{}, same...)
+	wantBody(t, f.do(t, "GET", "/console/account/two-factor", ck.Value, nil), http.StatusOK, `<label for="start_password">Your password</label>`)
+	// Starting needs the password: a stolen session cannot enrol.
+	wantBody(t, f.do(t, "POST", "/console/account/two-factor/start", ck.Value, url.Values{}, same...), http.StatusUnprocessableEntity, "Give your password.")
+	wantBody(t, f.do(t, "POST", "/console/account/two-factor/start", ck.Value, url.Values{"password": {"wrong password!"}}, same...), http.StatusUnprocessableEntity, "The password is wrong.", "<strong>Off</strong>")
+	_, older := f.signIn(t, "ada@example.com", "")
+	w := f.do(t, "POST", "/console/account/two-factor/start", ck.Value, url.Values{"password": {password}}, same...)
 	wantBody(t, w, http.StatusOK, `<svg class="qr"`, `role="img"`, `name="uri" value="otpauth://totp/Keel:ada@example.com?`)
 	m := secretField.FindStringSubmatch(w.Body.String())
 	if m == nil {
@@ -63,6 +68,10 @@ func TestTwoFactorInTheConsole(t *testing.T) {
 		t.Fatalf("confirm = %d with %d recovery codes:\n%s", w.Code, len(codes), w.Body)
 	}
 	wantBody(t, f.do(t, "GET", "/console/account/two-factor", ck.Value, nil), http.StatusOK, "<strong>On</strong>", `id="recovery-codes-left">10<`)
+	// Turning it on signed the account's other sessions out.
+	if w := f.do(t, "GET", "/console/workspaces", older.Value, nil); w.Code != http.StatusSeeOther {
+		t.Fatalf("a session opened before enrolment = %d, want a redirect to sign in", w.Code)
+	}
 
 	// The password alone no longer signs in: the code step does.
 	challenge := func() string {

@@ -86,8 +86,17 @@ type twoFactorEnrolmentResponse struct {
 	OTPAuthURI string `json:"otpauth_uri"`
 }
 
+type startTwoFactorRequest struct {
+	Password string `json:"password"`
+}
+
 func (h identityRoutes) startTwoFactor(c *gin.Context) {
-	e, err := h.ids.StartTwoFactor(c.Request.Context(), principal(c))
+	var req startTwoFactorRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	e, err := h.ids.StartTwoFactor(c.Request.Context(), principal(c), req.Password)
 	if err != nil {
 		fail(c, err)
 		return

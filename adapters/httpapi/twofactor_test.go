@@ -46,7 +46,18 @@ func TestTwoFactor(t *testing.T) {
 	if st := decodeBody[twoFactorResponse](t, f.api(t, http.MethodGet, "/v1/me/two-factor", nil), http.StatusOK); !st.Available || st.Enabled || st.Pending {
 		t.Fatalf("status before = %+v", st)
 	}
-	e := decodeBody[twoFactorEnrolmentResponse](t, f.api(t, http.MethodPost, "/v1/me/two-factor", nil), http.StatusCreated)
+	// Starting needs the password: a stolen session cannot enrol.
+	p := decodeProblem(t, f.api(t, http.MethodPost, "/v1/me/two-factor", map[string]string{"password": ""}), http.StatusUnprocessableEntity, "validation_failed")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "password" || p.Errors[0].Code != "required" {
+		t.Fatalf("start without a password: errors = %+v, want password required", p.Errors)
+	}
+	p = decodeProblem(t, f.api(t, http.MethodPost, "/v1/me/two-factor", map[string]string{"password": "wrong password!"}), http.StatusUnprocessableEntity, "validation_failed")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "password" || p.Errors[0].Code != "wrong_password" {
+		t.Fatalf("start with a wrong password: errors = %+v, want password wrong_password", p.Errors)
+	}
+	// A session opened before the enrolment ends when it is turned on.
+	other := decodeBody[loginResponse](t, post("/v1/auth/login", map[string]string{"email": "owner@example.com", "password": "correct horse battery"}), http.StatusOK)
+	e := decodeBody[twoFactorEnrolmentResponse](t, f.api(t, http.MethodPost, "/v1/me/two-factor", map[string]string{"password": "correct horse battery"}), http.StatusCreated)
 	if !strings.Contains(e.OTPAuthURI, "secret="+e.Secret) {
 		t.Fatalf("enrolment = %+v", e)
 	}
@@ -55,7 +66,11 @@ func TestTwoFactor(t *testing.T) {
 	if len(rc.RecoveryCodes) != 10 {
 		t.Fatalf("recovery codes = %v", rc.RecoveryCodes)
 	}
-	decodeProblem(t, f.api(t, http.MethodPost, "/v1/me/two-factor", nil), http.StatusConflict, "two_factor_enabled")
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+other.Token)
+	decodeProblem(t, f.serve(req), http.StatusUnauthorized, "unauthenticated")
+	decodeBody[twoFactorResponse](t, f.api(t, http.MethodGet, "/v1/me/two-factor", nil), http.StatusOK)
+	decodeProblem(t, f.api(t, http.MethodPost, "/v1/me/two-factor", map[string]string{"password": "correct horse battery"}), http.StatusConflict, "two_factor_enabled")
 
 	decodeProblem(t, post("/v1/auth/login", map[string]string{"email": "owner@example.com", "password": "wrong password!"}), http.StatusUnauthorized, "invalid_credentials")
 	login := func() string {
@@ -97,7 +112,7 @@ func TestTwoFactor(t *testing.T) {
 // needs a code.
 func enableTwoFactor(t *testing.T, f *formsFixture) {
 	t.Helper()
-	e := decodeBody[twoFactorEnrolmentResponse](t, f.api(t, http.MethodPost, "/v1/me/two-factor", nil), http.StatusCreated)
+	e := decodeBody[twoFactorEnrolmentResponse](t, f.api(t, http.MethodPost, "/v1/me/two-factor", map[string]string{"password": "correct horse battery"}), http.StatusCreated)
 	c, err := totp.GenerateCode(e.Secret, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)

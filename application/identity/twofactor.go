@@ -64,11 +64,18 @@ func (s *Service) TwoFactorStatus(ctx context.Context, p domain.Principal) (_ Tw
 	return st, err
 }
 
+// errWrongPassword refuses a two-factor change whose password is wrong.
+var errWrongPassword = domain.Invalid(domain.FieldError{Field: "password", Code: "wrong_password", Message: "The password is wrong."})
+
 // StartTwoFactor makes p a new TOTP secret, stores it sealed as a pending
 // enrolment (replacing a pending one) and returns it, for the user's app.
-// It is domain.ErrTwoFactorEnabled when two-factor authentication is
-// already on, and domain.ErrTwoFactorUnavailable without a secret key.
-func (s *Service) StartTwoFactor(ctx context.Context, p domain.Principal) (_ TwoFactorEnrolment, err error) {
+// It needs the account's password, verified before the transaction and
+// throttled as in ChangePassword, so that a stolen session cannot enrol
+// an authenticator of its own and lock the owner out: a wrong one is a
+// validation error on the password field. It is domain.ErrTwoFactorEnabled
+// when two-factor authentication is already on, and
+// domain.ErrTwoFactorUnavailable without a secret key.
+func (s *Service) StartTwoFactor(ctx context.Context, p domain.Principal, password string) (_ TwoFactorEnrolment, err error) {
 	ctx, end := usecase.Start(ctx, "identity.StartTwoFactor")
 	defer end(&err)
 	if err := requireUser(p); err != nil {
@@ -76,6 +83,14 @@ func (s *Service) StartTwoFactor(ctx context.Context, p domain.Principal) (_ Two
 	}
 	if s.sealer == nil {
 		return TwoFactorEnrolment{}, domain.ErrTwoFactorUnavailable
+	}
+	if password == "" {
+		return TwoFactorEnrolment{}, domain.Invalid(domain.FieldError{Field: "password", Code: "required", Message: "Give your password."})
+	}
+	if _, err := s.checkCurrentPassword(ctx, p, password, "two_factor.enrolment_refused"); err == errWrongCurrentPassword {
+		return TwoFactorEnrolment{}, errWrongPassword
+	} else if err != nil {
+		return TwoFactorEnrolment{}, err
 	}
 	secret := domain.NewTOTPSecret()
 	sealed := s.sealer.Seal(secret, p.User().String())
@@ -108,7 +123,8 @@ func (s *Service) StartTwoFactor(ctx context.Context, p domain.Principal) (_ Two
 var errWrongCode = domain.Invalid(domain.FieldError{Field: "code", Code: "invalid_code", Message: "The code is wrong or expired; type the one your app shows now."})
 
 // ConfirmTwoFactor turns p's pending enrolment on with a current code
-// from the app, and returns the new recovery codes, shown this once. It
+// from the app, ends the account's other sessions (p's stays), and
+// returns the new recovery codes, shown this once. It
 // is domain.ErrTwoFactorNotStarted without a pending enrolment and a
 // validation error for a wrong code.
 func (s *Service) ConfirmTwoFactor(ctx context.Context, p domain.Principal, code string) (_ []string, err error) {
@@ -161,11 +177,20 @@ func (s *Service) ConfirmTwoFactor(ctx context.Context, p domain.Principal, code
 		if err := st.TwoFactor().Put(ctx, cur); err != nil {
 			return err
 		}
+		// As a password change does: a session that was open before the
+		// account needed a code must not outlive that, so only the one
+		// that turned it on stays.
+		if err := st.Sessions().RevokeUserExcept(ctx, p.User(), p.Session()); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, "", "two_factor.enabled", "user", p.User().String(), nil)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.creds.forgetWhere(func(c domain.Principal) bool {
+		return c.Session() != "" && c.User() == p.User() && c.Session() != p.Session()
+	})
 	return codes, nil
 }
 
@@ -267,7 +292,7 @@ func (s *Service) changeTwoFactor(ctx context.Context, p domain.Principal, proof
 			return fmt.Errorf("verify password: %w", err)
 		}
 		if !ok {
-			return fail(domain.Invalid(domain.FieldError{Field: "password", Code: "wrong_password", Message: "The password is wrong."}))
+			return fail(errWrongPassword)
 		}
 	}
 	wrong := false

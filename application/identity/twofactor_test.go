@@ -60,7 +60,7 @@ func (f fixture) twoFactorAudit(t *testing.T) map[string]int {
 // and the recovery codes.
 func (f fixture) enrol(t *testing.T, p domain.Principal) (string, []string) {
 	t.Helper()
-	e, err := f.svc.StartTwoFactor(t.Context(), p)
+	e, err := f.svc.StartTwoFactor(t.Context(), p, password)
 	if err != nil {
 		t.Fatalf("StartTwoFactor: %v", err)
 	}
@@ -81,7 +81,7 @@ func TestTwoFactorLogin(t *testing.T) {
 	t.Parallel()
 	f := newTwoFactorFixture(t)
 	_, admin := f.setup(t)
-	e, err := f.svc.StartTwoFactor(t.Context(), admin)
+	e, err := f.svc.StartTwoFactor(t.Context(), admin, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestTwoFactorLogin(t *testing.T) {
 	if st, err := f.svc.TwoFactorStatus(t.Context(), admin); err != nil || !st.Enabled || st.RecoveryCodesLeft != 10 {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
-	if _, err := f.svc.StartTwoFactor(t.Context(), admin); !errors.Is(err, domain.ErrTwoFactorEnabled) {
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin, password); !errors.Is(err, domain.ErrTwoFactorEnabled) {
 		t.Fatalf("start while on = %v, want two_factor_enabled", err)
 	}
 
@@ -400,12 +400,62 @@ func TestTwoFactorDisableAndRegenerate(t *testing.T) {
 	}
 }
 
+// Enrolling needs the password, so that a stolen session cannot enrol an
+// authenticator of its own; a wrong one is throttled and audited like a
+// wrong current password. Turning it on ends the account's other
+// sessions, as a password change does, and keeps the one that did.
+func TestTwoFactorEnrolmentNeedsThePassword(t *testing.T) {
+	t.Parallel()
+	f := newTwoFactorFixture(t)
+	_, admin := f.setup(t)
+	other, err := login(f, t, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fieldErr := func(err error) string {
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Kind != domain.KindInvalid || len(de.Fields) != 1 || de.Fields[0].Field != "password" {
+			return ""
+		}
+		return de.Fields[0].Code
+	}
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin, ""); fieldErr(err) != "required" {
+		t.Fatalf("start without a password = %v, want a required password", err)
+	}
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin, "wrong password!"); fieldErr(err) != "wrong_password" {
+		t.Fatalf("start with a wrong password = %v, want a wrong_password field error", err)
+	}
+	if st, _ := f.svc.TwoFactorStatus(t.Context(), admin); st.Pending {
+		t.Fatal("a wrong password started an enrolment")
+	}
+	if got := f.auditActions(t); got["two_factor.enrolment_refused"] != 1 || got["two_factor.enrolment_started"] != 0 {
+		t.Fatalf("audit = %v, want one refusal and no start", got)
+	}
+	// Wrong passwords here are failed logins: after five more in a row
+	// the account waits, here and at sign-in.
+	for range 5 {
+		_, _ = f.svc.StartTwoFactor(t.Context(), admin, "wrong password!")
+	}
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin, password); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("start after six wrong passwords = %v, want rate_limited", err)
+	}
+	f.clock.Add(time.Minute)
+	f.auth(t, other.Token) // cached: turning it on must forget it too
+	f.enrol(t, admin)
+	if _, err := f.svc.Authenticate(t.Context(), other.Token, client); !errors.Is(err, domain.ErrUnauthenticated) {
+		t.Fatalf("a session open before enrolment = %v, want unauthenticated", err)
+	}
+	if _, err := f.svc.Me(t.Context(), admin); err != nil {
+		t.Fatalf("the session that enrolled: %v", err)
+	}
+}
+
 // Without a secret key nobody can enrol.
 func TestTwoFactorNeedsASecretKey(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	_, admin := f.setup(t)
-	if _, err := f.svc.StartTwoFactor(t.Context(), admin); !errors.Is(err, domain.ErrTwoFactorUnavailable) {
+	if _, err := f.svc.StartTwoFactor(t.Context(), admin, password); !errors.Is(err, domain.ErrTwoFactorUnavailable) {
 		t.Fatalf("start = %v, want two_factor_unavailable", err)
 	}
 	if st, err := f.svc.TwoFactorStatus(t.Context(), admin); err != nil || st.Available || st.Enabled {

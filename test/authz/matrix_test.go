@@ -92,7 +92,7 @@ var matrix = []row{
 	// caller.
 	{want: want(401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401), route: "POST /v1/auth/login/second-factor", body: secondFactorBody, codes: unusableChallenge},
 	{want: want(401, 200, 200, 200, 200, 200, 403, 403, 200, 401, 401), route: "GET /v1/me/two-factor"},
-	{want: want(401, 201, 201, 201, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/me/two-factor"},
+	{want: want(401, 201, 201, 201, 201, 201, 403, 403, 201, 401, 401), route: "POST /v1/me/two-factor", body: twoFactorProofBody},
 	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/confirm", body: confirmTwoFactorBody, codes: twoFactorConflict("two_factor_not_started")},
 	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/disable", body: twoFactorProofBody, codes: twoFactorConflict("two_factor_not_enabled")},
 	{want: want(401, 409, 409, 409, 409, 409, 403, 403, 409, 401, 401), route: "POST /v1/me/two-factor/recovery-codes", body: twoFactorProofBody, codes: twoFactorConflict("two_factor_not_enabled")},
@@ -106,6 +106,7 @@ var matrix = []row{
 
 	{want: want(401, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401), route: "POST /v1/users", body: createUserBody},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
+	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/admin/backups"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "PATCH /v1/users/:user", body: disableUserBody},
 	{want: want(401, 403, 403, 403, 403, 202, 403, 403, 403, 401, 401), route: "POST /v1/users/invitations", body: inviteUserBody},
 

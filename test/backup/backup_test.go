@@ -114,7 +114,7 @@ func fill(t *testing.T, d target) {
 	p.MustCall(t, "POST", "/v1/auth/password-reset", "", map[string]any{"email": "owner@site.test"}, 202, nil)
 	p.MustCall(t, "POST", "/v1/me/email", s.Token, map[string]any{"email": "owner2@site.test", "password": "correct horse battery"}, 202, nil)
 	var enrol struct{ Secret string }
-	p.MustCall(t, "POST", "/v1/me/two-factor", s.Token, nil, 201, &enrol)
+	p.MustCall(t, "POST", "/v1/me/two-factor", s.Token, map[string]any{"password": "correct horse battery"}, 201, &enrol)
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enrol.Secret)
 	if err != nil {
 		t.Fatalf("two-factor secret %q: %v", enrol.Secret, err)

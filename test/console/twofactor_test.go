@@ -14,7 +14,8 @@ import (
 
 // TestTwoFactorInABrowser enrols in two-factor authentication in the
 // console, reading the secret off the enrolment page and computing codes
-// with pquerna/otp (an implementation Keel's does not share), signs out,
+// with pquerna/otp (an implementation Keel's does not share) after giving
+// the password the start asks for, signs out,
 // signs in with the password and a code, then with a recovery code, and
 // checks that a code already used is refused. The enrolment page and the
 // code step are checked with axe-core at 360 px and photographed.
@@ -54,6 +55,8 @@ func TestTwoFactorInABrowser(t *testing.T) {
 		chromedp.Navigate(p.URL+"/console/account"),
 		chromedp.Click(chromedp.CSS(`a[href="/console/account/two-factor"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/account/two-factor/start"] button`)),
+		// Starting needs the password, so that a stolen session cannot enrol.
+		chromedp.SendKeys(chromedp.ID("start_password"), password),
 		chromedp.Click(chromedp.CSS(`form[action="/console/account/two-factor/start"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`svg.qr`)),
 	); err != nil {

@@ -34,7 +34,7 @@ func TestTwoFactorWorksWithoutSecretKeyOnSQLite(t *testing.T) {
 	var enrol struct {
 		Secret string `json:"secret"`
 	}
-	p.MustCall(t, "POST", "/v1/me/two-factor", setup.Token, nil, 201, &enrol)
+	p.MustCall(t, "POST", "/v1/me/two-factor", setup.Token, map[string]any{"password": password}, 201, &enrol)
 	code, err := totp.GenerateCode(enrol.Secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestPostgresWithoutSecretKeyWarns(t *testing.T) {
 		Token string `json:"token"`
 	}
 	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &setup)
-	p.MustCall(t, "POST", "/v1/me/two-factor", setup.Token, nil, 503, nil)
+	p.MustCall(t, "POST", "/v1/me/two-factor", setup.Token, map[string]any{"password": "correct horse battery"}, 503, nil)
 	if _, err := os.Stat(filepath.Join(dir, "secret.key")); !os.IsNotExist(err) {
 		t.Errorf("a key file was made for PostgreSQL (stat: %v)", err)
 	}

@@ -244,7 +244,7 @@ export interface paths {
         put?: never;
         /**
          * Start enrolling in two-factor authentication
-         * @description Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
+         * @description Makes a new 160-bit TOTP secret and answers it, in base32 and as an `otpauth://` URI for a QR code, this once; it is stored encrypted with `KEEL_SECRET_KEY`. Needs the account's `password`, so that a stolen session cannot enrol an authenticator of its own: a missing one is 422 `validation_failed` with a `password` entry (`required`), a wrong one likewise (`wrong_password`), and a wrong one counts as a failed login of the account, so the login throttling applies (429 `rate_limited` with `Retry-After`). Two-factor authentication is on only once `POST /v1/me/two-factor/confirm` gets a code of it. Starting again replaces a pending secret; while it is on, 409 `two_factor_enabled`. People only; API keys get 403.
          */
         post: operations["startTwoFactor"];
         delete?: never;
@@ -264,7 +264,7 @@ export interface paths {
         put?: never;
         /**
          * Turn two-factor authentication on
-         * @description With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
+         * @description With a current `code` of the secret `POST /v1/me/two-factor` made, turns two-factor authentication on and answers 10 recovery codes, shown this once (stored hashed; each works once). Every other session of the account ends; the calling one stays. A wrong code is 422 `validation_failed` with a `code` entry (`invalid_code`). From now on a login needs a code (`POST /v1/auth/login/second-factor`). People only; API keys get 403.
          */
         post: operations["confirmTwoFactor"];
         delete?: never;
@@ -3761,7 +3761,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The account's current password. */
+                    password: string;
+                };
+            };
+        };
         responses: {
             /** @description The secret, shown this once. */
             201: {
@@ -3774,7 +3786,7 @@ export interface operations {
                     "application/json": components["schemas"]["TwoFactorEnrolment"];
                 };
             };
-            400: components["responses"]["BadQueryPost"];
+            400: components["responses"]["BadBodyPost"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             /** @description `two_factor_enabled`: two-factor authentication is on; turn it off first. `idempotency_in_progress`: the same Idempotency-Key is being served. */
@@ -3786,7 +3798,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyRefused"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["TwoFactorUnavailable"];
