@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # images.sh builds the images the container tests use on machines without a
-# container registry: local/postgres from Debian's packages and local/mailpit
-# from Mailpit's Go module; and Keel's own image, local/keel, from this
-# checkout (make image). The recipes live in scripts/images/<name>/.
+# container registry: local/postgres and local/redis from Debian's packages
+# and local/mailpit from Mailpit's Go module; and Keel's own image,
+# local/keel, from this checkout (make image). The recipes live in
+# scripts/images/<name>/.
 #
 # Each image is built only when it is missing or was built from another
 # recipe: images carry an org.keelhq.recipe label holding a hash of their
@@ -12,7 +13,7 @@
 # local/keel's revision also covers the source tree (the commit, the edits
 # and the new files), so any change to Keel rebuilds it.
 #
-# Usage: scripts/images.sh [postgres] [mailpit] [keel]    (no argument: postgres and mailpit)
+# Usage: scripts/images.sh [postgres] [mailpit] [redis] [keel]    (no argument: postgres, mailpit and redis)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -82,15 +83,16 @@ build() {
 }
 
 if (($# == 0)); then
-	set -- postgres mailpit
+	set -- postgres mailpit redis
 fi
 for name in "$@"; do
 	case ${name} in
 	postgres) build postgres "${LOCAL_POSTGRES_IMAGE}" "${POSTGRES_MAJOR}" ;;
 	mailpit) build mailpit "${LOCAL_MAILPIT_IMAGE}" "${MAILPIT_VERSION}" ;;
+	redis) build redis "${LOCAL_REDIS_IMAGE}" "" ;;
 	keel) build keel "${LOCAL_KEEL_IMAGE}" "${VERSION:-$(git describe --tags --always --dirty)}" ;;
 	*)
-		log "unknown image ${name}; known: postgres, mailpit, keel"
+		log "unknown image ${name}; known: postgres, mailpit, redis, keel"
 		exit 2
 		;;
 	esac

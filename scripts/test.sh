@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 readonly DEFAULT_POSTGRES_IMAGE=postgres:17-alpine
 readonly DEFAULT_MAILPIT_IMAGE=axllent/mailpit:v1.33.1
+readonly DEFAULT_REDIS_IMAGE=redis:7-alpine
 # A registry that answers pulls a small image in far less; one that is
 # unreachable fails at once. The timeout only guards against a network that
 # swallows packets silently.
@@ -123,6 +124,9 @@ choose() {
 }
 choose KEEL_TEST_POSTGRES_IMAGE "${DEFAULT_POSTGRES_IMAGE}" postgres "${LOCAL_POSTGRES_IMAGE}"
 choose KEEL_TEST_MAILPIT_IMAGE "${DEFAULT_MAILPIT_IMAGE}" mailpit "${LOCAL_MAILPIT_IMAGE}"
+# Redis only for test/nodes, which compares it with PostgreSQL as the store
+# of shared rate limits.
+choose KEEL_TEST_REDIS_IMAGE "${DEFAULT_REDIS_IMAGE}" redis "${LOCAL_REDIS_IMAGE}"
 # test/deploy runs Keel's own image, built from this checkout (make image)
 # unless the caller names another: it is rebuilt whenever the source changed.
 if [[ -n ${KEEL_TEST_KEEL_IMAGE:-} ]]; then

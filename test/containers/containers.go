@@ -24,12 +24,14 @@ import (
 const (
 	DefaultPostgresImage = "postgres:17-alpine"
 	DefaultMailpitImage  = "axllent/mailpit:v1.33.1"
+	DefaultRedisImage    = "redis:7-alpine"
 )
 
 // Environment variables that choose the images.
 const (
 	PostgresImageEnv = "KEEL_TEST_POSTGRES_IMAGE"
 	MailpitImageEnv  = "KEEL_TEST_MAILPIT_IMAGE"
+	RedisImageEnv    = "KEEL_TEST_REDIS_IMAGE"
 )
 
 // replacements maps each default image to the variable that overrides it
@@ -38,6 +40,7 @@ const (
 var replacements = map[string]struct{ env, local string }{
 	DefaultPostgresImage: {PostgresImageEnv, "local/postgres:15"},
 	DefaultMailpitImage:  {MailpitImageEnv, "local/mailpit:v1.33.1"},
+	DefaultRedisImage:    {RedisImageEnv, "local/redis:7"},
 }
 
 // SetDefaults sets the two testcontainers settings without which nothing
@@ -70,6 +73,11 @@ func PostgresImage() string { return imageFrom(PostgresImageEnv, DefaultPostgres
 // MailpitImage returns the Mailpit image to run: $KEEL_TEST_MAILPIT_IMAGE, or
 // DefaultMailpitImage.
 func MailpitImage() string { return imageFrom(MailpitImageEnv, DefaultMailpitImage) }
+
+// RedisImage returns the Redis image to run: $KEEL_TEST_REDIS_IMAGE, or
+// DefaultRedisImage. Keel does not use Redis; test/nodes compares it with
+// PostgreSQL as the store of shared rate limits.
+func RedisImage() string { return imageFrom(RedisImageEnv, DefaultRedisImage) }
 
 func imageFrom(env, fallback string) string {
 	if v := os.Getenv(env); v != "" {

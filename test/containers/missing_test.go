@@ -14,6 +14,7 @@ func TestMissingDefaultImageTellsHowToReplaceIt(t *testing.T) {
 	for image, want := range map[string]string{
 		DefaultPostgresImage: "run make images and set KEEL_TEST_POSTGRES_IMAGE=local/postgres:15",
 		DefaultMailpitImage:  "run make images and set KEEL_TEST_MAILPIT_IMAGE=local/mailpit:v1.33.1",
+		DefaultRedisImage:    "run make images and set KEEL_TEST_REDIS_IMAGE=local/redis:7",
 		"example/other:1":    "run make images",
 	} {
 		err := missing(image)

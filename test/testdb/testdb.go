@@ -65,7 +65,7 @@ func SQLite(t *testing.T) string {
 // call in a binary must pass the same migrate. migrate must close its
 // connections before it returns; any it leaves are terminated, since a
 // template in use cannot be cloned.
-func Postgres(t *testing.T, migrate func(ctx context.Context, url string) error) string {
+func Postgres(t testing.TB, migrate func(ctx context.Context, url string) error) string {
 	t.Helper()
 	start(t)
 	templateOnce.Do(func() { templateErr = prepareTemplate(migrate) })
@@ -108,7 +108,7 @@ func Stop() error {
 	return err
 }
 
-func start(t *testing.T) {
+func start(t testing.TB) {
 	t.Helper()
 	// The container outlives the test that starts it, hence Background.
 	startOnce.Do(func() { startErr = startPostgres(context.Background()) })
@@ -179,7 +179,7 @@ func prepareTemplate(migrate func(ctx context.Context, url string) error) error 
 // create makes a database with clause ("TEMPLATE x" or nothing) and drops
 // it when t ends. Its name carries the process id, so a database a crashed
 // binary left behind can be traced to it.
-func create(t *testing.T, clause string) string {
+func create(t testing.TB, clause string) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), seq.Add(1))
 	cloneMu.Lock()
