@@ -48,6 +48,8 @@ func newFixture(t *testing.T, loginPerIP ports.RateLimiter) *fixture {
 		Hasher:     argon2id.New(argon2id.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		LoginPerIP: loginPerIP,
 		Sealer:     testSealer,
+		// keel serve's second-factor limit (cmd/keel/bootstrap).
+		SecondFactorFailures: ratelimit.NewBackoff(4, time.Minute, time.Hour, 24*time.Hour, time.Now),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -134,3 +134,40 @@ func TestSecondFactorWithAnUnusableChallenge(t *testing.T) {
 	w := f.do(t, "POST", "/console/sign-in/second-factor", "", url.Values{"challenge": {"klc_nope"}, "code": {"123456"}}, "Sec-Fetch-Site", "same-origin")
 	wantBody(t, w, http.StatusUnauthorized, "This sign-in expired", `action="/console/sign-in"`)
 }
+
+// The sign-in's code step refuses codes once wrong ones locked code entry
+// for the account: 429 with Retry-After and the step again, which says
+// how long to wait.
+func TestSecondFactorLockoutInTheConsole(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	e, err := f.ids.StartTwoFactor(t.Context(), f.admin, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := totp.GenerateCode(e.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ids.ConfirmTwoFactor(t.Context(), f.admin, c); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := f.signIn(t, "ada@example.com", "")
+	m := challengeField.FindStringSubmatch(w.Body.String())
+	if m == nil {
+		t.Fatalf("no code step after the password:\n%s", w.Body)
+	}
+	same := []string{"Sec-Fetch-Site", "same-origin"}
+	for range 5 {
+		wantBody(t, f.do(t, "POST", "/console/sign-in/second-factor", "", url.Values{"challenge": {m[1]}, "recovery_code": {"aaaa-bbbb-cccc-dddd"}}, same...), http.StatusUnauthorized, "The code is wrong")
+	}
+	w, _ = f.signIn(t, "ada@example.com", "")
+	if m = challengeField.FindStringSubmatch(w.Body.String()); m == nil {
+		t.Fatalf("no code step after the password:\n%s", w.Body)
+	}
+	w = f.do(t, "POST", "/console/sign-in/second-factor", "", url.Values{"challenge": {m[1]}, "code": {"123456"}}, same...)
+	wantBody(t, w, http.StatusTooManyRequests, "Too many attempts", `name="challenge" value="`+m[1]+`"`)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("the refusal has no Retry-After")
+	}
+}

@@ -97,9 +97,11 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 		LoginPerAccount: ratelimit.NewRateLimiter(1000, 1000, clock.Now),
 		Sealer:          testSealer,
-		// keel serve's e-mail change limits (cmd/keel/bootstrap).
+		// keel serve's e-mail change and second-factor limits
+		// (cmd/keel/bootstrap).
 		EmailChangePerUser:    ratelimit.NewRateLimiter(5.0/3600, 5, clock.Now),
 		EmailChangePerAddress: ratelimit.NewRateLimiter(3.0/3600, 3, clock.Now),
+		SecondFactorFailures:  ratelimit.NewBackoff(4, time.Minute, time.Hour, 24*time.Hour, clock.Now),
 	})
 	if err != nil {
 		t.Fatalf("identity.NewService: %v", err)

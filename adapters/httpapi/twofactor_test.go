@@ -119,3 +119,28 @@ func enableTwoFactor(t *testing.T, f *formsFixture) {
 	}
 	decodeBody[recoveryCodesResponse](t, f.api(t, http.MethodPost, "/v1/me/two-factor/confirm", map[string]string{"code": c}), http.StatusOK)
 }
+
+// TestSecondFactorLockout: the fifth wrong code in a row locks code entry
+// for the account, the right code too, with 429 rate_limited and
+// Retry-After, as the other throttles answer.
+func TestSecondFactorLockout(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	enableTwoFactor(t, f)
+	post := func(path string, body any) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(body)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		return f.serve(req)
+	}
+	p := decodeProblem(t, post("/v1/auth/login", map[string]string{"email": "owner@example.com", "password": "correct horse battery"}), http.StatusUnauthorized, "second_factor_required")
+	for range 5 {
+		decodeProblem(t, post("/v1/auth/login/second-factor", map[string]string{"challenge": p.Challenge, "recovery_code": "aaaa-bbbb-cccc-dddd"}), http.StatusUnauthorized, "invalid_second_factor")
+	}
+	p = decodeProblem(t, post("/v1/auth/login", map[string]string{"email": "owner@example.com", "password": "correct horse battery"}), http.StatusUnauthorized, "second_factor_required")
+	w := post("/v1/auth/login/second-factor", map[string]string{"challenge": p.Challenge, "code": "123456"})
+	decodeProblem(t, w, http.StatusTooManyRequests, "rate_limited")
+	if got := w.Header().Get("Retry-After"); got != "60" {
+		t.Fatalf("Retry-After = %q, want 60", got)
+	}
+}
