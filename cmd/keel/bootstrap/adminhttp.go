@@ -18,7 +18,7 @@ var (
 	// sWorkerAdminAddr is the same setting for keel worker, whose default
 	// port differs so that a worker beside serve on one host gets its own.
 	sWorkerAdminAddr = setting{sAdminAddr.flag, sAdminAddr.env, "127.0.0.1:9091", sAdminAddr.usage}
-	sMetricsToken    = setting{"metrics-token", "KEEL_METRICS_TOKEN", "", "bearer token (16+ characters) with which the public listener serves GET /metrics too (default: only the admin listener does)"}
+	sMetricsToken    = setting{"metrics-token", "KEEL_METRICS_TOKEN", "", "bearer token (16 to 1024 characters) with which the public listener serves GET /metrics too (default: only the admin listener does)"}
 )
 
 // adminConfig says where the admin listener listens: addr is empty when
