@@ -64,10 +64,11 @@ func healthEvery(hc *container.HealthConfig) testcontainers.CustomizeRequestOpti
 var fastHealth = &container.HealthConfig{Interval: 250 * time.Millisecond, Timeout: 5 * time.Second, Retries: 3}
 
 // startKeel runs the image with args and env, optionally on nw under alias,
-// and returns the container. Serve containers are ready when Docker reports
-// them healthy, which only keel healthcheck inside them can make them.
-func startKeel(t *testing.T, image string, nw *testcontainers.DockerNetwork, alias string, env map[string]string, args ...string) *testcontainers.DockerContainer {
-	t.Helper()
+// and returns the container, which the end of t removes. Serve containers
+// are ready when Docker reports them healthy, which only keel healthcheck
+// inside them can make them. It reports failure by its error, not through
+// t, so that goroutines of the test may call it.
+func startKeel(t *testing.T, image string, nw *testcontainers.DockerNetwork, alias string, env map[string]string, args ...string) (*testcontainers.DockerContainer, error) {
 	opts := []testcontainers.ContainerCustomizer{
 		containers.ProcessLabel(),
 		testcontainers.WithEnv(env),
@@ -97,13 +98,13 @@ func startKeel(t *testing.T, image string, nw *testcontainers.DockerNetwork, ali
 	testcontainers.CleanupContainer(t, ctr)
 	if err != nil {
 		dumpLogs(t, alias, ctr)
-		t.Fatalf("run %s %v: %v", image, args, err)
+		return nil, fmt.Errorf("run %s %v: %w", image, args, err)
 	}
-	return ctr
+	return ctr, nil
 }
 
 // dumpLogs logs the end of a container's output, for a failure's cause.
-func dumpLogs(t *testing.T, name string, ctr testcontainers.Container) {
+func dumpLogs(t *testing.T, name string, ctr *testcontainers.DockerContainer) {
 	t.Helper()
 	if ctr == nil {
 		return
@@ -137,7 +138,10 @@ func baseURL(t *testing.T, ctr *testcontainers.DockerContainer) string {
 func TestImageServesSQLiteWithZeroConfig(t *testing.T) {
 	t.Parallel()
 	image := keelImage(t)
-	ctr := startKeel(t, image, nil, "keel", nil, "serve")
+	ctr, err := startKeel(t, image, nil, "keel", nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
 	info, err := ctr.Inspect(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +194,7 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 			return
 		}
 		pg, pgErr = tcpostgres.Run(ctx, containers.PostgresImage(),
+			containers.LoopbackPorts("5432/tcp"),
 			containers.ProcessLabel(),
 			tcnetwork.WithNetwork([]string{"postgres"}, nw),
 			tcpostgres.WithDatabase("keel"), tcpostgres.WithUsername("keel"), tcpostgres.WithPassword("keel"),
@@ -203,7 +208,7 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 		mp, mpErr = testcontainers.Run(ctx, containers.MailpitImage(),
 			containers.ProcessLabel(),
 			tcnetwork.WithNetwork([]string{"mailpit"}, nw),
-			containers.LoopbackPorts("8025/tcp"),
+			containers.LoopbackPorts("1025/tcp", "8025/tcp"),
 			testcontainers.WithExposedPorts("1025/tcp", "8025/tcp"),
 			testcontainers.WithEnv(map[string]string{
 				"MP_SMTP_DISABLE_RDNS": "true",
@@ -248,19 +253,22 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 		serveEnv[k] = v
 	}
 	nodes := make([]*testcontainers.DockerContainer, 2)
+	nodeErrs := make([]error, len(nodes))
 	for i := range nodes {
-		wg.Go(func() { nodes[i] = startKeel(t, image, nw, fmt.Sprintf("keel-%d", i+1), serveEnv, "serve") })
+		wg.Go(func() {
+			nodes[i], nodeErrs[i] = startKeel(t, image, nw, fmt.Sprintf("keel-%d", i+1), serveEnv, "serve")
+		})
 	}
 	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	for _, err := range nodeErrs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var worker *testcontainers.DockerContainer
 	defer func() {
 		if t.Failed() {
-			if worker != nil {
-				dumpLogs(t, "worker", worker)
-			}
+			dumpLogs(t, "worker", worker)
 			dumpLogs(t, "keel-1", nodes[0])
 			dumpLogs(t, "keel-2", nodes[1])
 		}
@@ -329,7 +337,9 @@ func TestTwoNodesAndAWorkerOnPostgres(t *testing.T) {
 	case err := <-submitErr:
 		t.Fatal(err)
 	}
-	worker = startKeel(t, image, nw, "worker", env, "worker")
+	if worker, err = startKeel(t, image, nw, "worker", env, "worker"); err != nil {
+		t.Fatal(err)
+	}
 
 	const killAfter = 200
 	seen, err := waitMail(ctx, mailAPI, func(n int) bool { return n >= killAfter }, 90*time.Second)
