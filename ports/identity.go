@@ -237,6 +237,12 @@ type Authorizer interface {
 // PolicyCounter is the counter bumped with every policy change.
 const PolicyCounter = "policies"
 
+// CredentialsCounter is the counter bumped with every change that ends
+// sessions or replaces an API key's secret without changing the policy
+// (logout, a password changed or reset, a user disabled, a key rotated):
+// nodes forget the tokens they cached when it moves.
+const CredentialsCounter = "credentials"
+
 // PublicContentCounter is the counter bumped with every change to what the
 // public content API shows: publications, edits of published entries, and
 // a workspace's slug or public origins. Nodes poll it to empty their

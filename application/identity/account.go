@@ -60,6 +60,9 @@ func (s *Service) ChangePassword(ctx context.Context, p domain.Principal, in Cha
 		if err := st.EmailChanges().EndPending(ctx, u.ID(), s.now()); err != nil {
 			return err
 		}
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, "", "user.password_changed", "user", u.ID().String(), nil)
 	})
 	if err == nil {

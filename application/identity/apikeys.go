@@ -190,6 +190,9 @@ func (s *Service) RotateAPIKey(ctx context.Context, p domain.Principal, in Rotat
 		if u := k.PreviousUntil(); u != nil {
 			until = domain.Stamp{Time: *u}.String()
 		}
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, w.ID(), "api_key.rotated", "api_key", string(k.ID()), map[string]string{"name": k.Name(), "previous_until": until})
 	})
 	if err != nil {

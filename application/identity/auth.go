@@ -250,6 +250,9 @@ func (s *Service) Logout(ctx context.Context, p domain.Principal) (err error) {
 		if err := st.Sessions().Revoke(ctx, p.Session()); err != nil {
 			return fmt.Errorf("revoke session: %w", err)
 		}
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, "", "logout", "session", string(p.Session()), nil)
 	})
 	if err == nil {

@@ -161,6 +161,9 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, p domain.Principal, 
 			return err
 		}
 		actor := domain.NewUserPrincipal(u.ID(), u.IsInstanceAdmin(), "").WithClient(p.Client())
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, actor, "", "password_reset.completed", "user", u.ID().String(), nil)
 	})
 	if err == nil {

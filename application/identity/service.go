@@ -265,6 +265,27 @@ func policyChanged(ctx context.Context, st ports.Stores) error {
 	return nil
 }
 
+// credentialsChanged bumps the credentials counter inside a transaction
+// that ended sessions or changed an API key's secret without a policy
+// change, so that every node forgets the tokens it verified at once
+// (ForgetCachedCredentials) rather than trusting them for up to the cache
+// TTL. Changes to the policy need not call it: nodes forget on those too.
+func credentialsChanged(ctx context.Context, st ports.Stores) error {
+	if _, err := st.Instance().BumpCounter(ctx, ports.CredentialsCounter); err != nil {
+		return fmt.Errorf("bump credentials counter: %w", err)
+	}
+	return nil
+}
+
+// ForgetCachedCredentials drops every token this node has verified, so
+// that each is read again on its next use. The composition root calls it
+// when another node announces a change of credentials or of the policy
+// (ports.CredentialsCounter, ports.PolicyCounter): this node's own changes
+// forget what they changed already.
+func (s *Service) ForgetCachedCredentials() {
+	s.creds.forgetWhere(func(domain.Principal) bool { return true })
+}
+
 // scope names the instrumentation of this package.
 const scope = "github.com/keelhq/keel/application/identity"
 

@@ -183,6 +183,9 @@ func (s *Service) ConfirmTwoFactor(ctx context.Context, p domain.Principal, code
 		if err := st.Sessions().RevokeUserExcept(ctx, p.User(), p.Session()); err != nil {
 			return err
 		}
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, "", "two_factor.enabled", "user", p.User().String(), nil)
 	})
 	if err != nil {

@@ -212,6 +212,9 @@ func (s *Service) UpdateUser(ctx context.Context, p domain.Principal, in UpdateU
 				return fmt.Errorf("revoke sessions: %w", err)
 			}
 		}
+		if err := credentialsChanged(ctx, st); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, p, "", action, "user", string(u.ID()), nil)
 	})
 	if err == nil {

@@ -213,3 +213,21 @@ func TestLostListenConnectionPostgres(t *testing.T) {
 	}
 	latencies(t, "policy change A → B after reconnecting", flipMembership(t, a, b, site, graceID, grace, rounds/2))
 }
+
+// TestLogoutReachesOtherNodePostgres: node B has just verified a session
+// token, which it would trust for up to half a second from its cache; the
+// session ended on node A is refused on B within 50 ms.
+func TestLogoutReachesOtherNodePostgres(t *testing.T) {
+	_, a, b := twoNodes(t)
+	keelproc.NewSite(t, a, "nodes", "")
+	var ds []time.Duration
+	for range rounds {
+		var login struct{ Token string }
+		a.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": "owner@site.test", "password": "correct horse battery"}, 200, &login)
+		b.MustCall(t, "GET", "/v1/me", login.Token, nil, 200, nil) // and B caches the token
+		a.MustCall(t, "POST", "/v1/auth/logout", login.Token, nil, 204, nil)
+		done := time.Now()
+		ds = append(ds, awaitStatus(t, b, "/v1/me", login.Token, http.StatusUnauthorized).Sub(done))
+	}
+	latencies(t, "logout on A → B refuses the session", ds)
+}

@@ -203,7 +203,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	// in-flight requests and sends finish within the shutdown timeout.
 	// The others stop after, so that the usage writer's last flush writes
 	// what the last requests recorded.
-	watch := newChangeWatch(ids.authz, log)
+	watch := newChangeWatch(ids.authz, ids.svc.ForgetCachedCredentials, log)
 	front := jobs.Stage{{Name: "http server", Run: serveHTTP(srv, ln, cfg.shutdownTimeout, log)}}
 	if adminLn != nil {
 		front = append(front, jobs.Job{Name: "admin server", Run: serveAdmin(newAdminServer(tel.metrics, log), adminLn)})

@@ -13,12 +13,17 @@ import (
 // as they commit, instead of at the next poll: on PostgreSQL each bump of
 // the policies or public content counter is a notification (a LISTEN
 // connection, sqlstore's WatchCounters), which pokes the authorizer's
-// poller or runInvalidation to read the counter at once. While the
+// poller or runInvalidation to read the counter at once. A bump of the
+// policies or credentials counter also empties the cache of verified
+// tokens, which otherwise trusts a token for up to half a second after
+// another node ended it. While the
 // notifications flow the polls slow down to a fallback; when the
 // connection is lost they return to their normal pace until it is back.
 // On SQLite nothing is watched and the polls keep their pace.
 type changeWatch struct {
 	authz *casbinauthz.Authorizer
+	// forget empties the cache of verified tokens.
+	forget func()
 	// content pokes runInvalidation; watched says that notifications
 	// flow, so that it polls only as a fallback.
 	content chan struct{}
@@ -29,19 +34,22 @@ type changeWatch struct {
 	lost bool
 }
 
-func newChangeWatch(authz *casbinauthz.Authorizer, log *slog.Logger) *changeWatch {
-	return &changeWatch{authz: authz, content: make(chan struct{}, 1), log: log}
+func newChangeWatch(authz *casbinauthz.Authorizer, forget func(), log *slog.Logger) *changeWatch {
+	return &changeWatch{authz: authz, forget: forget, content: make(chan struct{}, 1), log: log}
 }
 
 // run watches until ctx ends, then returns nil.
 func (w *changeWatch) run(ctx context.Context, db ports.CounterWatcher) error {
-	return db.WatchCounters(ctx, []string{ports.PolicyCounter, ports.PublicContentCounter}, w.changed, w.listening)
+	return db.WatchCounters(ctx, []string{ports.PolicyCounter, ports.PublicContentCounter, ports.CredentialsCounter}, w.changed, w.listening)
 }
 
 func (w *changeWatch) changed(name string) {
 	switch name {
 	case ports.PolicyCounter:
 		w.authz.Changed()
+		w.forget()
+	case ports.CredentialsCounter:
+		w.forget()
 	case ports.PublicContentCounter:
 		w.pokeContent()
 	}
