@@ -5,6 +5,7 @@ package system
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -48,10 +49,19 @@ func (s *Service) Instance(ctx context.Context) (inst domain.Instance, err error
 	return inst, err
 }
 
+// readyTimeout bounds a readiness check: a database that keeps its
+// connections but does not answer (a frozen server, packets dropped) must
+// make the node unready within a load balancer's probe timeout, rather
+// than hang the probe as long as the database hangs.
+const readyTimeout = 2 * time.Second
+
 // Ready returns nil when the node can serve requests, and a
-// domain.KindUnavailable error naming no internals when it cannot.
+// domain.KindUnavailable error naming no internals when it cannot,
+// within readyTimeout.
 func (s *Service) Ready(ctx context.Context) (err error) {
 	ctx, end := usecase.Start(ctx, "system.Ready")
 	defer end(&err)
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	return s.ping.Ping(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ const refusalBound = 5 * time.Second
 // within refusalBound; once it is back, the same keel process, never
 // restarted, is ready and accepts submissions again; and every
 // submission acknowledged with 201, before, during or after the outage,
-// is stored with its notification's outbox row.
+// is stored with its notification's outbox row. Last, a frozen server
+// (docker pause) makes /readyz answer 503 within refusalBound.
 func TestPostgresRestart(t *testing.T) {
 	t.Parallel()
 	pg, dbURL := startPostgres(t)
@@ -102,7 +104,26 @@ func TestPostgresRestart(t *testing.T) {
 	t.Logf("%d submissions: %d acknowledged (%d before the stop), %d refused, the slowest refusal in %v; down %v, ready %v after the start",
 		len(outcomes), acked, count(outcomes[:before], http.StatusCreated, ""), count(outcomes, http.StatusServiceUnavailable, ""),
 		slowest.Round(time.Millisecond), started.Sub(stopped).Round(time.Millisecond), ready.Round(time.Millisecond))
+
+	// A server that keeps its connections but answers nothing (frozen
+	// here with docker pause) must not hang the readiness probe.
+	docker(t, "pause", pg.GetContainerID())
+	began := time.Now()
+	status, body, err := p.Call(t.Context(), "GET", "/readyz", "", nil)
+	took := time.Since(began)
+	docker(t, "unpause", pg.GetContainerID())
+	if err != nil || status != http.StatusServiceUnavailable || took > refusalBound {
+		t.Errorf("/readyz with PostgreSQL frozen = %d %s (%v) after %v, want 503 within %v", status, body, err, took, refusalBound)
+	}
 	p.Stop(t)
+}
+
+// docker runs the docker command with args, failing t if it fails.
+func docker(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		t.Fatalf("docker %v: %v: %s", args, err, out)
+	}
 }
 
 // startPostgres starts a PostgreSQL container of the test's own, which it
