@@ -21,6 +21,27 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BackupRunStatus.
+const (
+	BackupRunStatusFailed    BackupRunStatus = "failed"
+	BackupRunStatusRunning   BackupRunStatus = "running"
+	BackupRunStatusSucceeded BackupRunStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the BackupRunStatus enum.
+func (e BackupRunStatus) Valid() bool {
+	switch e {
+	case BackupRunStatusFailed:
+		return true
+	case BackupRunStatusRunning:
+		return true
+	case BackupRunStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeliveryStatus.
 const (
 	DeliveryStatusDead    DeliveryStatus = "dead"
@@ -732,6 +753,49 @@ type Autoresponder struct {
 	HTML       *string `json:"html,omitempty"`
 	Subject    *string `json:"subject,omitempty"`
 	Text       *string `json:"text,omitempty"`
+}
+
+// BackupRun defines model for BackupRun.
+type BackupRun struct {
+	// Attempts Attempts made; a failed backup is tried 3 times in all.
+	Attempts int `json:"attempts"`
+
+	// Bytes The archive's size once written, else 0.
+	Bytes int `json:"bytes"`
+
+	// Error Why the last attempt failed; `""` otherwise.
+	Error string `json:"error"`
+
+	// File The archive's path on the node that took it (`KEEL_BACKUP_DIR`); older ones are deleted past `KEEL_BACKUP_KEEP`.
+	File string `json:"file"`
+
+	// FinishedAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
+	FinishedAt *NullableTimestamp `json:"finished_at"`
+	ID         string             `json:"id"`
+
+	// Node The node that took it: its host name and a random suffix.
+	Node string `json:"node"`
+
+	// ScheduledAt An RFC 3339 time in UTC with a fixed width: always six fractional
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
+	ScheduledAt Timestamp `json:"scheduled_at"`
+
+	// StartedAt An RFC 3339 time in UTC with a fixed width: always six fractional
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
+	StartedAt Timestamp       `json:"started_at"`
+	Status    BackupRunStatus `json:"status"`
+}
+
+// BackupRunStatus defines model for BackupRun.Status.
+type BackupRunStatus string
+
+// BackupRunList defines model for BackupRunList.
+type BackupRunList struct {
+	Data []BackupRun `json:"data"`
 }
 
 // CurrentAPIKey defines model for CurrentAPIKey.
@@ -3267,6 +3331,13 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListBackups List scheduled backups
+	//
+	// The newest 100 runs of the scheduled backups (`KEEL_BACKUP_SCHEDULE`), newest first: the time the schedule named, the node that took it, its status and, once done, the archive's path on that node and its size, or the last attempt's error. Empty when no backup is scheduled. Instance administrators only; API keys get 403.
+	//
+	// Corresponds with GET /v1/admin/backups (the `ListBackups` operationId).
+	ListBackups(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCurrentAPIKey The calling API key
 	//
 	// What the calling key is, whatever its scopes; never its secret or hash.
@@ -4464,6 +4535,23 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListBackups List scheduled backups
+//
+// The newest 100 runs of the scheduled backups (`KEEL_BACKUP_SCHEDULE`), newest first: the time the schedule named, the node that took it, its status and, once done, the archive's path on that node and its size, or the last attempt's error. Empty when no backup is scheduled. Instance administrators only; API keys get 403.
+//
+// Corresponds with GET /v1/admin/backups (the `ListBackups` operationId).
+func (c *Client) ListBackups(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBackupsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7037,6 +7125,33 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/readyz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListBackupsRequest constructs an http.Request for the ListBackups method
+func NewListBackupsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/backups")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13313,6 +13428,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
+	// ListBackupsWithResponse List scheduled backups
+	//
+	// The newest 100 runs of the scheduled backups (`KEEL_BACKUP_SCHEDULE`), newest first: the time the schedule named, the node that took it, its status and, once done, the archive's path on that node and its size, or the last attempt's error. Empty when no backup is scheduled. Instance administrators only; API keys get 403.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/backups (the `ListBackups` operationId).
+	ListBackupsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListBackupsResponse, error)
+
 	// GetCurrentAPIKeyWithResponse The calling API key
 	//
 	// What the calling key is, whatever its scopes; never its secret or hash.
@@ -14726,6 +14850,105 @@ func (r GetReadinessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListBackupsResponse200Headers the declared response headers of an HTTP 200 response for ListBackups
+type ListBackupsResponse200Headers struct {
+	CacheControl *string
+}
+
+// ListBackupsResponse401Headers the declared response headers of an HTTP 401 response for ListBackups
+type ListBackupsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListBackupsResponse429Headers the declared response headers of an HTTP 429 response for ListBackups
+type ListBackupsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type ListBackupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BackupRunList
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListBackupsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListBackupsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListBackupsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBackupsResponse) GetJSON200() *BackupRunList {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListBackupsResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListBackupsResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListBackupsResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListBackupsResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListBackupsResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBackupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBackupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBackupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBackupsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -26649,6 +26872,21 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
+// ListBackupsWithResponse List scheduled backups
+//
+// The newest 100 runs of the scheduled backups (`KEEL_BACKUP_SCHEDULE`), newest first: the time the schedule named, the node that took it, its status and, once done, the archive's path on that node and its size, or the last attempt's error. Empty when no backup is scheduled. Instance administrators only; API keys get 403.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/backups (the `ListBackups` operationId).
+func (c *ClientWithResponses) ListBackupsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListBackupsResponse, error) {
+	rsp, err := c.ListBackups(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBackupsResponse(rsp)
+}
+
 // GetCurrentAPIKeyWithResponse The calling API key
 //
 // What the calling key is, whatever its scopes; never its secret or hash.
@@ -28833,6 +29071,114 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListBackupsResponse parses an HTTP response from a ListBackupsWithResponse call
+func ParseListBackupsResponse(rsp *http.Response) (*ListBackupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBackupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BackupRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListBackupsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListBackupsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListBackupsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

@@ -127,7 +127,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		}
 	}
 	srv := New(Config{
-		Logger: log, System: system.NewService(db, db, clock), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
+		Logger: log, System: system.NewService(db, db, clock, system.WithBackupLog(db)), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
 		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
 		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 		Idempotency: IdempotencyConfig{Store: idem, IPHashKey: []byte("test"), Now: clock.Now},

@@ -54,6 +54,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/me"}:               accepts(),
 	{http.MethodGet, "/v1/api-keys/current"}: accepts(),
 	{http.MethodGet, "/v1/instance"}:         accepts(),
+	{http.MethodGet, "/v1/admin/backups"}:    accepts(),
 
 	// The contract and its reference page (openapi.go).
 	{http.MethodGet, "/v1/openapi.json"}:      accepts(),

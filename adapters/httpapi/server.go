@@ -183,6 +183,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	instanceRoutes{system: cfg.System, build: cfg.Build}.register(v1)
+	backupRoutes{system: cfg.System}.register(v1)
 	mustOpenAPIRoutes().register(v1)
 	cors.routes["/v1/openapi.json"] = allowAnyOrigin
 	cors.routes["/v1/openapi.yaml"] = allowAnyOrigin

@@ -151,6 +151,18 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	// Two-factor authentication, once on, answers when it was turned on.
 	enableTwoFactor(t, f)
 	gets["/v1/me/two-factor"] = "/v1/me/two-factor"
+	// A scheduled backup's run answers when it was scheduled, started and
+	// finished.
+	run := ports.BackupRun{ID: "bkr_1", ScheduledAt: f.clock.Now(), Node: "n", StartedAt: f.clock.Now(), File: "f.zip"}
+	if _, err := f.db.ClaimBackupRun(t.Context(), run); err != nil {
+		t.Fatal(err)
+	}
+	done := f.clock.Now()
+	run.FinishedAt, run.Status, run.Attempts = &done, "succeeded", 1
+	if err := f.db.FinishBackupRun(t.Context(), run); err != nil {
+		t.Fatal(err)
+	}
+	gets["/v1/admin/backups"] = "/v1/admin/backups"
 	for route, path := range gets {
 		check("GET "+route, f.api(t, http.MethodGet, path, nil), http.StatusOK)
 	}

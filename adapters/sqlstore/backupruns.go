@@ -4,26 +4,16 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/keelhq/keel/ports"
 )
 
-// BackupRun is one scheduled backup: which node took it and how it went.
-type BackupRun struct {
-	ID          string
-	ScheduledAt time.Time
-	Node        string
-	StartedAt   time.Time
-	FinishedAt  *time.Time
-	Status      string // running, succeeded or failed
-	Attempts    int
-	File        string
-	Bytes       int64
-	Error       string
-}
+var _ ports.BackupLog = (*DB)(nil)
 
 // ClaimBackupRun records run as running unless a run for the same
 // scheduled time exists, and reports whether it did: of the nodes that
 // fire at one scheduled time, exactly one gets true and takes the backup.
-func (db *DB) ClaimBackupRun(ctx context.Context, run BackupRun) (bool, error) {
+func (db *DB) ClaimBackupRun(ctx context.Context, run ports.BackupRun) (bool, error) {
 	res, err := db.sql.ExecContext(ctx, db.d.rebind(`INSERT INTO backup_runs (id, scheduled_at, node, started_at, status, attempts, file, bytes, error)
 		VALUES (?, ?, ?, ?, 'running', 0, ?, 0, '') ON CONFLICT (scheduled_at) DO NOTHING`),
 		run.ID, run.ScheduledAt.UTC(), run.Node, run.StartedAt.UTC(), run.File)
@@ -38,7 +28,7 @@ func (db *DB) ClaimBackupRun(ctx context.Context, run BackupRun) (bool, error) {
 }
 
 // FinishBackupRun records a run's outcome.
-func (db *DB) FinishBackupRun(ctx context.Context, run BackupRun) error {
+func (db *DB) FinishBackupRun(ctx context.Context, run ports.BackupRun) error {
 	_, err := db.sql.ExecContext(ctx, db.d.rebind(`UPDATE backup_runs SET finished_at = ?, status = ?, attempts = ?, bytes = ?, error = ? WHERE id = ?`),
 		run.FinishedAt.UTC(), run.Status, run.Attempts, run.Bytes, run.Error, run.ID)
 	if err != nil {
@@ -48,16 +38,16 @@ func (db *DB) FinishBackupRun(ctx context.Context, run BackupRun) error {
 }
 
 // BackupRuns lists the newest limit runs, newest first.
-func (db *DB) BackupRuns(ctx context.Context, limit int) ([]BackupRun, error) {
+func (db *DB) BackupRuns(ctx context.Context, limit int) ([]ports.BackupRun, error) {
 	rows, err := db.sql.QueryContext(ctx, db.d.rebind(`SELECT id, scheduled_at, node, started_at, finished_at, status, attempts, file, bytes, error
 		FROM backup_runs ORDER BY scheduled_at DESC LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list backup runs: %w", err)
 	}
 	defer rows.Close()
-	var out []BackupRun
+	var out []ports.BackupRun
 	for rows.Next() {
-		var r BackupRun
+		var r ports.BackupRun
 		var finished *time.Time
 		if err := rows.Scan(&r.ID, &r.ScheduledAt, &r.Node, &r.StartedAt, &finished, &r.Status, &r.Attempts, &r.File, &r.Bytes, &r.Error); err != nil {
 			return nil, fmt.Errorf("list backup runs: %w", err)

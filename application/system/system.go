@@ -14,14 +14,19 @@ import (
 
 // Service runs the system use cases.
 type Service struct {
-	uow   ports.UnitOfWork
-	ping  ports.Pinger
-	clock ports.Clock
+	uow     ports.UnitOfWork
+	ping    ports.Pinger
+	clock   ports.Clock
+	backups ports.BackupLog // nil: no scheduled backups to list
 }
 
 // NewService wires the system use cases to their ports.
-func NewService(uow ports.UnitOfWork, ping ports.Pinger, clock ports.Clock) *Service {
-	return &Service{uow: uow, ping: ping, clock: clock}
+func NewService(uow ports.UnitOfWork, ping ports.Pinger, clock ports.Clock, opts ...Option) *Service {
+	s := &Service{uow: uow, ping: ping, clock: clock}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Instance returns the installation's identity, creating it on the very

@@ -106,6 +106,7 @@ var matrix = []row{
 
 	{want: want(401, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401), route: "POST /v1/users", body: createUserBody},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/users"},
+	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "GET /v1/admin/backups"},
 	{want: want(401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401), route: "PATCH /v1/users/:user", body: disableUserBody},
 	{want: want(401, 403, 403, 403, 403, 202, 403, 403, 403, 401, 401), route: "POST /v1/users/invitations", body: inviteUserBody},
 

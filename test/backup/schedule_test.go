@@ -23,11 +23,15 @@ func TestScheduledBackupsOneNodeEach(t *testing.T) {
 	db := newTarget(t, "postgres")
 	dirs := []string{t.TempDir(), t.TempDir()}
 	var admin []string
+	var first *keelproc.Proc
 	for i, dir := range dirs {
 		p := keelproc.Serve(t, "node"+string(rune('a'+i)), []string{"KEEL_DATABASE_URL=" + db.url, "KEEL_DATA_DIR=" + t.TempDir(), "KEEL_DISPATCHER=off",
 			"KEEL_BACKUP_SCHEDULE=@every 1s", "KEEL_BACKUP_KEEP=2", "KEEL_BACKUP_DIR=" + dir})
 		defer p.Stop(t)
 		admin = append(admin, fmt.Sprint(p.WaitLog(t, "listening", time.Minute)["admin_addr"]))
+		if first == nil {
+			first = p
+		}
 	}
 	conn := openSQL(t, db)
 	deadline := time.Now().Add(time.Minute)
@@ -91,6 +95,24 @@ func TestScheduledBackupsOneNodeEach(t *testing.T) {
 		}
 	}
 	t.Logf("backups taken per node: %v", nodes)
+	// GET /v1/admin/backups lists them, newest first, for an instance
+	// administrator.
+	site := keelproc.NewSite(t, first, "backups", "")
+	var list struct {
+		Data []struct {
+			ScheduledAt string `json:"scheduled_at"`
+			Status      string `json:"status"`
+		}
+	}
+	first.MustCall(t, "GET", "/v1/admin/backups", site.Token, nil, 200, &list)
+	if len(list.Data) < 6 {
+		t.Errorf("GET /v1/admin/backups lists %d runs, want at least 6", len(list.Data))
+	}
+	for i := 1; i < len(list.Data); i++ {
+		if list.Data[i].ScheduledAt >= list.Data[i-1].ScheduledAt {
+			t.Errorf("GET /v1/admin/backups: run %d (%s) is not older than run %d (%s)", i, list.Data[i].ScheduledAt, i-1, list.Data[i-1].ScheduledAt)
+		}
+	}
 	// Each node reports the last success of any node, read from the
 	// database at start and updated by its own runs.
 	for _, addr := range admin[:1] {

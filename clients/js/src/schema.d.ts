@@ -460,6 +460,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List scheduled backups
+         * @description The newest 100 runs of the scheduled backups (`KEEL_BACKUP_SCHEDULE`), newest first: the time the schedule named, the node that took it, its status and, once done, the archive's path on that node and its size, or the last attempt's error. Empty when no backup is scheduled. Instance administrators only; API keys get 403.
+         */
+        get: operations["listBackups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instance": {
         parameters: {
             query?: never;
@@ -2115,6 +2135,28 @@ export interface components {
             /** @example user */
             kind: string;
             id?: string;
+        };
+        BackupRun: {
+            /** @example bkr_20261203T030000Z */
+            id: string;
+            scheduled_at: components["schemas"]["Timestamp"];
+            /** @description The node that took it: its host name and a random suffix. */
+            node: string;
+            started_at: components["schemas"]["Timestamp"];
+            finished_at: components["schemas"]["NullableTimestamp"];
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
+            /** @description Attempts made; a failed backup is tried 3 times in all. */
+            attempts: number;
+            /** @description The archive's path on the node that took it (`KEEL_BACKUP_DIR`); older ones are deleted past `KEEL_BACKUP_KEEP`. */
+            file: string;
+            /** @description The archive's size once written, else 0. */
+            bytes: number;
+            /** @description Why the last attempt failed; `""` otherwise. */
+            error: string;
+        };
+        BackupRunList: {
+            data: components["schemas"]["BackupRun"][];
         };
         Instance: {
             /** @example ins_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -4365,6 +4407,50 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listBackups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs, newest first. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "bkr_20261203T030000Z",
+                     *           "scheduled_at": "2026-12-03T03:00:00.000000Z",
+                     *           "node": "keel-1-a3f9c2",
+                     *           "started_at": "2026-12-03T03:00:00.004215Z",
+                     *           "finished_at": "2026-12-03T03:00:41.518730Z",
+                     *           "status": "succeeded",
+                     *           "attempts": 1,
+                     *           "file": "/data/backups/keel-backup-20261203T030000Z.zip",
+                     *           "bytes": 48213556,
+                     *           "error": ""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BackupRunList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };

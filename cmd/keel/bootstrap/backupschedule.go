@@ -21,6 +21,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/backuparchive"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/ports"
 )
 
 var (
@@ -120,7 +121,7 @@ func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqls
 		}
 		at := next
 		next = cfg.schedule.Next(at)
-		run := sqlstore.BackupRun{ID: "bkr_" + at.Format("20060102T150405Z"), ScheduledAt: at, Node: node, StartedAt: time.Now().UTC(),
+		run := ports.BackupRun{ID: "bkr_" + at.Format("20060102T150405Z"), ScheduledAt: at, Node: node, StartedAt: time.Now().UTC(),
 			File: filepath.Join(cfg.dir, backupFilePrefix+at.Format("20060102T150405Z")+".zip")}
 		claimed, err := db.ClaimBackupRun(ctx, run)
 		if err != nil {
@@ -146,7 +147,7 @@ func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqls
 
 // takeScheduledBackup writes run's backup, retrying, and returns the run
 // with its outcome.
-func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, run sqlstore.BackupRun, log *slog.Logger) sqlstore.BackupRun {
+func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, run ports.BackupRun, log *slog.Logger) ports.BackupRun {
 	wait := backupRetryWait
 	for run.Attempts = 1; ; run.Attempts++ {
 		m, err := writeBackup(ctx, db, run.File, cfg.secretKey, io.Discard)

@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		p.deliveriesQueued.set(dispatcher.WakeWebhooks)
 	}
 
-	sys := system.NewService(db, db, ports.ClockFunc(time.Now))
+	sys := system.NewService(db, db, ports.ClockFunc(time.Now), system.WithBackupLog(db))
 	inst, err := sys.Instance(ctx)
 	if err != nil {
 		return fmt.Errorf("load instance identity: %w", err)
