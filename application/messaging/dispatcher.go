@@ -201,8 +201,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	d.latency, errs[2] = m.Float64Histogram("keel.mail.queue_latency", metric.WithUnit("s"),
 		metric.WithDescription("Time from queueing a message to the relay accepting it."),
 		metric.WithExplicitBucketBoundaries(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4*3600, 12*3600, 24*3600))
-	d.pruned, errs[3] = m.Int64Counter("keel.retention.pruned", metric.WithUnit("{row}"),
-		metric.WithDescription("Rows deleted once their retention passed, by what they were: sent_mail."))
+	d.pruned, errs[3] = PrunedCounter(mp)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("mail metrics: %w", err)
 	}

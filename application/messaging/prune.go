@@ -23,6 +23,16 @@ const pruneBatch = 500
 // under.
 var sentMail = metric.WithAttributeSet(attribute.NewSet(attribute.String("what", "sent_mail")))
 
+// PrunedCounter returns mp's keel.retention.pruned, the rows deleted once
+// their retention passed, which PruneSentMail counts sent mail in. The
+// retention jobs that run elsewhere count their rows in it too, each under
+// its own what, so that one metric shows everything pruned; an instrument
+// asked for again is the same instrument.
+func PrunedCounter(mp metric.MeterProvider) (metric.Int64Counter, error) {
+	return mp.Meter(scope).Int64Counter("keel.retention.pruned", metric.WithUnit("{row}"),
+		metric.WithDescription("Rows deleted once their retention passed, by what they were: sent_mail, events (change-feed events and ended webhook deliveries), submissions, idempotency_keys."))
+}
+
 // PruneSentMail deletes the mail sent longer than SentMailRetention ago,
 // in batches of pruneBatch that each commit on their own, until a batch
 // comes back short, and returns how many messages it deleted. Mail not

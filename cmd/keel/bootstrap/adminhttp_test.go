@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,15 +48,21 @@ func TestAdminListener(t *testing.T) {
 		!strings.Contains(body, `go_goroutines `) {
 		t.Errorf("admin GET /metrics = %d, want 200 with the request and Go metrics:\n%.2000s", status, body)
 	}
-	// The mail prune job, which serve's dispatcher brings, counts from its
-	// first run at start.
+	// Every retention job counts what it deletes from its first run, at
+	// start: the mail prune job, which serve's dispatcher brings, and the
+	// jobs of submissions, events and Idempotency-Keys.
+	pruned := regexp.MustCompile(`(?m)^keel_retention_pruned_total\{.*what="([a-z_]+)".*\} \d+$`)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		_, body := getWithToken(t, admin+"/metrics", "")
-		if strings.Contains(body, `keel_retention_pruned_total{`) && strings.Contains(body, `what="sent_mail"`) {
-			break
+		var whats []string
+		for _, m := range pruned.FindAllStringSubmatch(body, -1) {
+			whats = append(whats, m[1])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("admin GET /metrics has no keel_retention_pruned_total{what=\"sent_mail\"}:\n%.3000s", body)
+		slices.Sort(whats)
+		if want := []string{"events", "idempotency_keys", "sent_mail", "submissions"}; slices.Equal(whats, want) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("admin GET /metrics counts keel_retention_pruned_total for %v, want %v:\n%.3000s", whats, want, body)
 		}
 	}
 	if status, body := getWithToken(t, admin+"/debug/pprof/", ""); status != http.StatusOK || !strings.Contains(body, "goroutine") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/messaging"
@@ -112,11 +113,12 @@ const retentionEvery = time.Hour
 // the submissions' deletion just wrote are new), now and every
 // retentionEvery until ctx ends, then returns nil. Failures are logged
 // and retried at the next run.
-func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Service, log *slog.Logger) error {
+func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Service, mp metric.MeterProvider, log *slog.Logger) error {
 	t := time.NewTicker(retentionEvery)
 	defer t.Stop()
 	for {
 		n, err := svc.ApplyRetention(ctx)
+		countPruned(ctx, mp, "submissions", n)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.ErrorContext(ctx, "retention failed", "err", err)
@@ -124,6 +126,7 @@ func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Servi
 			log.InfoContext(ctx, "retention deleted expired submissions", "count", n)
 		}
 		n, err = msgs.ApplyEventRetention(ctx)
+		countPruned(ctx, mp, "events", n)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.ErrorContext(ctx, "event retention failed", "err", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keelhq/keel/ports"
 )
@@ -47,11 +48,12 @@ func purgeIdempotencyKeys(ctx context.Context, store ports.IdempotencyStore, now
 // retentionEvery until ctx ends, then returns nil, beside the retention
 // job of submissions and events. Failures are logged and retried at the
 // next run.
-func runIdempotencyPurge(ctx context.Context, store ports.IdempotencyStore, log *slog.Logger) error {
+func runIdempotencyPurge(ctx context.Context, store ports.IdempotencyStore, mp metric.MeterProvider, log *slog.Logger) error {
 	t := time.NewTicker(retentionEvery)
 	defer t.Stop()
 	for {
 		n, err := purgeIdempotencyKeys(ctx, store, time.Now())
+		countPruned(ctx, mp, "idempotency_keys", n)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.ErrorContext(ctx, "idempotency key purge failed", "err", err)

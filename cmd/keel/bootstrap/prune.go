@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keelhq/keel/application/messaging"
 )
@@ -45,5 +47,16 @@ func runMailPrune(ctx context.Context, d *messaging.Dispatcher, log *slog.Logger
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// countPruned adds n to mp's keel.retention.pruned{what}, for the
+// retention jobs that count their rows here rather than in a use case.
+// The jobs run hourly, so looking the counter up each time costs nothing
+// worth keeping it for. A failure to make it is a bug in its definition
+// and only loses the count.
+func countPruned(ctx context.Context, mp metric.MeterProvider, what string, n int) {
+	if c, err := messaging.PrunedCounter(mp); err == nil {
+		c.Add(ctx, int64(n), metric.WithAttributes(attribute.String("what", what)))
 	}
 }

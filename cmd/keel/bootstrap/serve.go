@@ -215,8 +215,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	back := jobs.Stage{
 		{Name: "usage writer", Run: ids.svc.RunUsageWriter},
 		{Name: "policy poller", Run: ids.authz.Run},
-		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, log) }},
-		{Name: "idempotency purge", Run: func(ctx context.Context) error { return runIdempotencyPurge(ctx, db, log) }},
+		{Name: "retention", Run: func(ctx context.Context) error { return runRetention(ctx, formsSvc, msgs, tel.meter, log) }},
+		{Name: "idempotency purge", Run: func(ctx context.Context) error { return runIdempotencyPurge(ctx, db, tel.meter, log) }},
 		{Name: "scheduler", Run: func(ctx context.Context) error { return runScheduler(ctx, cnt.svc, log) }},
 		{Name: "cache invalidation", Run: func(ctx context.Context) error { return runInvalidation(ctx, cnt.svc, cnt.cache, watch, log) }},
 		{Name: "change watch", Run: func(ctx context.Context) error { return watch.run(ctx, db) }},
