@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,8 +50,10 @@ func counterChannel(name string) string {
 // lost connection is reported through listening(err) and reopened with
 // backoff. On SQLite it returns nil at once: every node is this process.
 //
-// listening is called with nil once the connection listens and with the
-// error that ended it when it is lost; ctx ending is not reported.
+// listening is called with nil once the connection listens and a probe
+// it sent itself came back (probeChannel), and with the error that ended
+// it when it is lost or the probe did not come back; ctx ending is not
+// reported.
 func (db *DB) WatchCounters(ctx context.Context, names []string, changed func(name string), listening func(err error)) error {
 	if db.d.name() != "postgres" || len(names) == 0 {
 		return nil
@@ -65,7 +69,7 @@ func (db *DB) WatchCounters(ctx context.Context, names []string, changed func(na
 	}
 	backoff := listenBackoffMin
 	for {
-		err := listenOnce(ctx, cfg, byChannel, changed, func() {
+		err := db.listenOnce(ctx, cfg, byChannel, changed, func() {
 			backoff = listenBackoffMin
 			listening(nil)
 		})
@@ -82,10 +86,19 @@ func (db *DB) WatchCounters(ctx context.Context, names []string, changed func(na
 	}
 }
 
-// listenOnce connects, listens on every channel of byChannel, calls
-// started, then reports notifications until the connection fails or ctx
-// ends; it returns why it stopped.
-func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, byChannel map[string]string, changed func(string), started func()) error {
+// probeChannel carries the notification each watcher sends itself, from
+// the pool, once it listens: only when it comes back is the connection
+// known to hear what other connections send. A connection pooler in
+// transaction mode, such as PgBouncer's, accepts LISTEN and then delivers
+// nothing; the probe turns that into an error, and the polls keep their
+// normal pace.
+const probeChannel = "keel_listen_probe"
+
+// listenOnce connects, listens on every channel of byChannel, checks
+// with a probe that notifications arrive, calls started, then reports
+// notifications until the connection fails or ctx ends; it returns why it
+// stopped.
+func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, byChannel map[string]string, changed func(string), started func()) error {
 	cctx, cancel := context.WithTimeout(ctx, listenPing)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
@@ -97,13 +110,20 @@ func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, byChannel map[string]s
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
+	channels := []string{probeChannel}
 	for ch := range byChannel {
+		channels = append(channels, ch)
+	}
+	for _, ch := range channels {
 		cctx, cancel := context.WithTimeout(ctx, listenPing)
 		_, err := conn.Exec(cctx, "LISTEN "+pgx.Identifier{ch}.Sanitize())
 		cancel()
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", ch, err)
 		}
+	}
+	if err := db.probe(ctx, conn, byChannel, changed); err != nil {
+		return err
 	}
 	started()
 	for {
@@ -128,6 +148,32 @@ func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, byChannel map[string]s
 			if name, ok := byChannel[n.Channel]; ok {
 				changed(name)
 			}
+		}
+	}
+}
+
+// probe sends a notification from the pool to probeChannel and waits up
+// to listenPing for conn to receive it, reporting the other notifications
+// that arrive meanwhile.
+func (db *DB) probe(ctx context.Context, conn *pgx.Conn, byChannel map[string]string, changed func(string)) error {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	pctx, cancel := context.WithTimeout(ctx, listenPing)
+	defer cancel()
+	if _, err := db.sql.ExecContext(pctx, `SELECT pg_notify($1, $2)`, probeChannel, token); err != nil {
+		return fmt.Errorf("send the listening probe: %w", err)
+	}
+	for {
+		n, err := conn.WaitForNotification(pctx)
+		if err != nil {
+			return fmt.Errorf("the listening probe did not come back within %v (a connection pooler in transaction mode delivers no notifications): %w", listenPing, err)
+		}
+		if n.Channel == probeChannel && n.Payload == token {
+			return nil
+		}
+		if name, ok := byChannel[n.Channel]; ok {
+			changed(name)
 		}
 	}
 }

@@ -3,10 +3,13 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/ports"
+	"github.com/keelhq/keel/test/testdb"
 )
 
 // watch runs db.WatchCounters on names until the test ends and returns
@@ -66,6 +69,18 @@ func TestWatchCountersPostgres(t *testing.T) {
 	bump(t, db, ports.PolicyCounter, nil)
 	if n := <-changed; n != ports.PolicyCounter {
 		t.Fatalf("changed(%q), want %q", n, ports.PolicyCounter)
+	}
+}
+
+// TestWatchCountersProbePostgres: a listening connection that does not
+// hear the pool's notifications, here because it is on another database,
+// is reported as not listening, so that the caller keeps polling.
+func TestWatchCountersProbePostgres(t *testing.T) {
+	db := openPostgres(t)
+	sqlstore.SetListenDSN(db, testdb.Postgres(t, testdb.MigrateKeel))
+	_, listening := watch(t, db, ports.PolicyCounter)
+	if err := <-listening; err == nil || !strings.Contains(err.Error(), "probe") {
+		t.Fatalf("listening(%v), want the probe's failure", err)
 	}
 }
 
