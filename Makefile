@@ -52,7 +52,7 @@ bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endp
 bench-backup: ## keel backup, verify and restore of 1,000,000 submissions (issue 14): time, peak RSS, archive size, SQLite
 	scripts/bench-backup.sh
 
-images: ## build local/postgres:15 and local/mailpit for machines without a registry
+images: ## build local/postgres:15, local/mailpit and local/redis:7 for machines without a registry
 	scripts/images.sh
 
 image: ## build local/keel: the static keel binary on scratch, non-root, with a HEALTHCHECK (README, Deploying)
