@@ -21,6 +21,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/backuparchive"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -49,10 +50,14 @@ type backupScheduleConfig struct {
 	keep      int
 	dir       string
 	secretKey string // the key's fingerprint, for the manifests
+	retryWait time.Duration
+	// write writes a backup to path; nil is writeBackup. Tests replace it
+	// to make backups fail.
+	write func(ctx context.Context, db *sqlstore.DB, path, keyFingerprint string) (backuparchive.Manifest, error)
 }
 
 func loadBackupScheduleConfig(fs *pflag.FlagSet, getenv func(string) string, dataDir string) (backupScheduleConfig, error) {
-	var c backupScheduleConfig
+	c := backupScheduleConfig{retryWait: backupRetryWait}
 	spec := strings.TrimSpace(value(fs, getenv, sBackupSchedule))
 	if spec == "" {
 		return c, nil
@@ -79,9 +84,10 @@ func loadBackupScheduleConfig(fs *pflag.FlagSet, getenv func(string) string, dat
 // the one whose insert wins takes the backup (ClaimBackupRun), so that a
 // cluster takes one backup, not one per node. A failed backup is tried
 // again, backupAttempts times in all; then its run is recorded as failed,
-// logged and counted in keel.backup.failures. After a success the
+// logged, counted in keel.backup.failures and mailed, from mailFrom, to
+// every instance administrator through the outbox. After a success the
 // directory keeps the newest cfg.keep scheduled backups.
-func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, mp metric.MeterProvider, log *slog.Logger) error {
+func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, sys *system.Service, mailFrom string, mp metric.MeterProvider, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.dir, 0o700); err != nil {
 		return fmt.Errorf("create backup directory: %w", err)
 	}
@@ -142,15 +148,28 @@ func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqls
 		if err := db.FinishBackupRun(context.WithoutCancel(ctx), run); err != nil {
 			log.Warn("scheduled backup: cannot record its result", "file", run.File, "err", err)
 		}
+		if run.Status == "failed" && ctx.Err() == nil {
+			if n, err := sys.NotifyBackupFailed(ctx, mailFrom, run); err != nil {
+				log.Error("scheduled backup failed and the administrators could not be mailed", "file", run.File, "err", err)
+			} else {
+				log.Info("scheduled backup failure mailed", "file", run.File, "administrators", n)
+			}
+		}
 	}
 }
 
 // takeScheduledBackup writes run's backup, retrying, and returns the run
 // with its outcome.
 func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqlstore.DB, run ports.BackupRun, log *slog.Logger) ports.BackupRun {
-	wait := backupRetryWait
+	write := cfg.write
+	if write == nil {
+		write = func(ctx context.Context, db *sqlstore.DB, path, fp string) (backuparchive.Manifest, error) {
+			return writeBackup(ctx, db, path, fp, io.Discard)
+		}
+	}
+	wait := cfg.retryWait
 	for run.Attempts = 1; ; run.Attempts++ {
-		m, err := writeBackup(ctx, db, run.File, cfg.secretKey, io.Discard)
+		m, err := write(ctx, db, run.File, cfg.secretKey)
 		now := time.Now().UTC()
 		run.FinishedAt = &now
 		if err == nil {

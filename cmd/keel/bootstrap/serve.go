@@ -227,7 +227,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if cfg.backups.schedule != nil {
 		// With the first stage: a shutdown interrupts a backup in progress
 		// rather than wait for it, and the run is recorded as failed.
-		front = append(front, jobs.Job{Name: "scheduled backups", Run: func(ctx context.Context) error { return runScheduledBackups(ctx, cfg.backups, db, tel.meter, log) }})
+		front = append(front, jobs.Job{Name: "scheduled backups", Run: func(ctx context.Context) error {
+			return runScheduledBackups(ctx, cfg.backups, db, sys, cfg.mailFrom, tel.meter, log)
+		}})
 	}
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
