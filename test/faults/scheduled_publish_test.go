@@ -50,8 +50,9 @@ func TestKillDuringScheduledPublish(t *testing.T) {
 		return nil
 	})
 	// Scheduling takes about as long as creating did; the moment leaves
-	// that much again, so that no post is due before all are scheduled.
-	at := time.Now().Add(time.Since(began) + 3*time.Second).UTC().Truncate(time.Second)
+	// twice that, so that no post is due before all are scheduled even
+	// on a machine whose load changes in between.
+	at := time.Now().Add(2*time.Since(began) + 3*time.Second).UTC().Truncate(time.Second)
 	keelproc.Parallel(t, posts, 8, func(n int) error {
 		var e struct {
 			Status  string `json:"status"`
