@@ -309,7 +309,10 @@ func (r *Reader) Table(name string, fn func(io.Reader) error) error {
 		return fmt.Errorf("table %s: %w", name, err)
 	}
 	defer rc.Close()
-	c := &readCounter{r: rc, h: sha256.New(), progress: r.Bytes}
+	// A file is read no further than one byte past the size its manifest
+	// gives, so that a damaged or hostile archive whose file inflates to far
+	// more is refused after that byte instead of after all of it.
+	c := &readCounter{r: io.LimitReader(rc, t.Bytes+1), h: sha256.New(), progress: r.Bytes}
 	if err := fn(c); err != nil {
 		return err
 	}
