@@ -25,8 +25,8 @@ fi
 
 # The host's Debian mirror, found as the PostgreSQL recipe finds it.
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/images/redis/mirror.sh
-. "${here}/mirror.sh"
+# shellcheck source=scripts/images/mirror.sh
+. "${here}/../mirror.sh"
 
 if ! command -v debootstrap >/dev/null 2>&1; then
 	log "installing debootstrap with apt"

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# mirror.sh is sourced by build.sh. It is the PostgreSQL recipe's function,
-# kept in this recipe's directory, whose hash names the image's revision.
+# mirror.sh is sourced by the recipes that debootstrap an image from Debian
+# (postgres, redis). It lies outside their folders, whose hashes name the
+# images' revisions, because which mirror a build fetches from does not
+# change what the image holds. The caller defines log.
 
 # mirror prints the host's Debian mirror, so the image comes from wherever
 # apt already fetches (a proxy, a snapshot, a local mirror) instead of a host
