@@ -21,18 +21,5 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 
 // Strings runs a query of one text column and returns its rows.
 func (db *DB) Strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := db.sql.QueryContext(ctx, db.d.rebind(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryStrings(ctx, db.sql, db.d.rebind(query), args...)
 }
