@@ -165,6 +165,25 @@ func (s *stream) waitFor(t *testing.T, what string, skip int, timeout time.Durat
 }
 
 // count returns how many outcomes have status and code ("" for any).
+// checkAnswers fails the test for every submission that got no answer or
+// an answer other than 201 or a 503 with the given code and Retry-After,
+// and returns how long the slowest refusal took.
+func checkAnswers(t *testing.T, outcomes []outcome, code string) (slowest time.Duration) {
+	t.Helper()
+	for _, o := range outcomes {
+		switch {
+		case o.err != nil:
+			t.Errorf("submission %s: no answer after %v: %v", o.marker, o.took, o.err)
+		case o.status == http.StatusCreated:
+		case o.status == http.StatusServiceUnavailable && o.code == code && o.retryAfter:
+			slowest = max(slowest, o.took)
+		default:
+			t.Errorf("submission %s: %d %q (Retry-After %v), want 201 or 503 %s with Retry-After", o.marker, o.status, o.code, o.retryAfter, code)
+		}
+	}
+	return slowest
+}
+
 func count(os []outcome, status int, code string) int {
 	n := 0
 	for _, o := range os {

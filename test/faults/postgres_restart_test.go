@@ -85,18 +85,7 @@ func TestPostgresRestart(t *testing.T) {
 	if n := count(whileDown, http.StatusCreated, ""); n != 0 {
 		t.Errorf("%d submissions acknowledged while PostgreSQL was down", n)
 	}
-	var slowest time.Duration
-	for _, o := range outcomes {
-		switch {
-		case o.err != nil:
-			t.Errorf("submission %s: no answer after %v: %v", o.marker, o.took, o.err)
-		case o.status == http.StatusCreated:
-		case o.status == http.StatusServiceUnavailable && o.code == "database_unavailable" && o.retryAfter:
-			slowest = max(slowest, o.took)
-		default:
-			t.Errorf("submission %s: %d %q (Retry-After %v), want 201 or 503 database_unavailable with Retry-After", o.marker, o.status, o.code, o.retryAfter)
-		}
-	}
+	slowest := checkAnswers(t, outcomes, "database_unavailable")
 	if slowest > refusalBound {
 		t.Errorf("the slowest refusal took %v, want at most %v", slowest, refusalBound)
 	}
