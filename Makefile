@@ -37,7 +37,7 @@ test: ## go vet, then every test with -race; starts dockerd and builds images if
 bench: ## load scenarios: the figures for BENCHMARKS.md
 	go test -run '^$$' -bench . -benchmem ./... && scripts/bench.sh
 
-bench-ingest: ## form submission ingest under load (issue 4): JSON and form-encoded, SQLite
+bench-ingest: ## form submission ingest under load (issues 4, 14): JSON and form-encoded, SQLite with the dispatcher on and PostgreSQL in a container
 	scripts/bench-ingest.sh
 
 bench-content: ## public content API under load (issue 5): 10,000 posts on SQLite vs a bare server
