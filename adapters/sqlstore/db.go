@@ -329,31 +329,76 @@ func (db *DB) notifyQueued() {
 	}
 }
 
-// Migration is the state of one schema migration.
+// Migration is the state of one schema migration. Took is how long
+// applying it took, set only on those Migrate has just applied.
 type Migration struct {
 	Version   int64
 	Name      string
 	Applied   bool
 	AppliedAt time.Time
+	Took      time.Duration
 }
 
 // Migrate applies every pending migration and returns the ones it applied.
 // On PostgreSQL an advisory lock makes nodes that start together migrate
 // one after the other instead of racing.
 func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
+	return db.MigrateEach(ctx, nil, nil)
+}
+
+// MigrateEach is Migrate that reports as it goes, for a progress bar or a
+// log line per migration: pending (if not nil) is told how many
+// migrations are pending before the first runs, and applied (if not nil)
+// is called after each one with its duration. Without either it applies
+// them all in one run; with one it applies them one at a time, each in
+// its own run that takes the PostgreSQL lock again, so that a long
+// migration is reported when it ends rather than with the last.
+func (db *DB) MigrateEach(ctx context.Context, pending func(n int), applied func(Migration)) ([]Migration, error) {
 	p, err := db.provider()
 	if err != nil {
 		return nil, err
 	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate %s: %w", db.d.name(), err)
+	var done []Migration
+	add := func(r *goose.MigrationResult) {
+		m := Migration{Version: r.Source.Version, Name: filepath.Base(r.Source.Path), Applied: true, Took: r.Duration}
+		done = append(done, m)
+		if applied != nil {
+			applied(m)
+		}
 	}
-	applied := make([]Migration, 0, len(results))
-	for _, r := range results {
-		applied = append(applied, Migration{Version: r.Source.Version, Name: filepath.Base(r.Source.Path), Applied: true})
+	if pending == nil && applied == nil {
+		results, err := p.Up(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate %s: %w", db.d.name(), err)
+		}
+		for _, r := range results {
+			add(r)
+		}
+		return done, nil
 	}
-	return applied, nil
+	if pending != nil {
+		st, err := p.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate %s: %w", db.d.name(), err)
+		}
+		n := 0
+		for _, s := range st {
+			if s.State == goose.StatePending {
+				n++
+			}
+		}
+		pending(n)
+	}
+	for {
+		r, err := p.UpByOne(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return done, nil
+		}
+		if err != nil {
+			return done, fmt.Errorf("migrate %s: %w", db.d.name(), err)
+		}
+		add(r)
+	}
 }
 
 // MigrationStatus lists every known migration and whether it is applied.

@@ -305,6 +305,9 @@ func newProgress(w io.Writer, total int64, what string, bytes bool) *progress {
 	return p
 }
 
+// onTerminal says whether p draws a bar rather than plain lines.
+func (p *progress) onTerminal() bool { return p != nil && p.bar != nil }
+
 func (p *progress) add(n int64) {
 	if p == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -36,15 +37,14 @@ migrate ahead of a deployment or to see where a database stands.`,
 				return err
 			}
 			defer db.Close()
-			applied, err := db.Migrate(cmd.Context())
+			applied, err := migrateShowing(cmd.Context(), db, cmd.ErrOrStderr(), func(m sqlstore.Migration) {
+				fmt.Fprintf(cmd.OutOrStdout(), "applied %05d %s in %s\n", m.Version, m.Name, m.Took.Round(100*time.Microsecond))
+			})
 			if err != nil {
 				return err
 			}
 			if len(applied) == 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s database is up to date\n", db.Dialect())
-			}
-			for _, m := range applied {
-				fmt.Fprintf(cmd.OutOrStdout(), "applied %05d %s\n", m.Version, m.Name)
 			}
 			return nil
 		},
@@ -77,6 +77,37 @@ migrate ahead of a deployment or to see where a database stands.`,
 	}
 	cmd.AddCommand(up, status)
 	return cmd
+}
+
+// migrateShowing applies every pending migration and shows them as they
+// are applied: when tty is a terminal, a progress bar on it, and line for
+// each migration once the bar is done; otherwise line for each migration
+// as soon as it is applied, so that a log shows which one a long upgrade
+// is in and how long each took.
+func migrateShowing(ctx context.Context, db *sqlstore.DB, tty io.Writer, line func(sqlstore.Migration)) ([]sqlstore.Migration, error) {
+	var bar *progress
+	pending := func(n int) {
+		if n == 0 {
+			return
+		}
+		if p := newProgress(tty, int64(n), "migrating", false); p.onTerminal() {
+			bar = p
+		}
+	}
+	applied, err := db.MigrateEach(ctx, pending, func(m sqlstore.Migration) {
+		if bar != nil {
+			bar.add(1)
+			return
+		}
+		line(m)
+	})
+	if bar != nil {
+		bar.finish()
+		for _, m := range applied {
+			line(m)
+		}
+	}
+	return applied, err
 }
 
 func openStore(cmd *cobra.Command, getenv func(string) string) (*sqlstore.DB, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -77,12 +78,12 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 		return nil, nil, err
 	}
 	closers = append(closers, func() { _ = db.Close() })
-	applied, err := db.Migrate(ctx)
-	if err != nil {
+	// The progress bar goes to standard error, which a terminal shows
+	// even when the log on standard output goes to a file.
+	if _, err := migrateShowing(ctx, db, os.Stderr, func(m sqlstore.Migration) {
+		log.Info("migration applied", "version", m.Version, "name", m.Name, "duration_ms", float64(m.Took.Microseconds())/1000)
+	}); err != nil {
 		return nil, nil, sDatabaseURL.errorf("%v", err)
-	}
-	for _, m := range applied {
-		log.Info("migration applied", "version", m.Version, "name", m.Name)
 	}
 	onClose := func(f func()) { closers = append(closers, f) }
 	return &process{log: log, out: out, tel: tel, db: db, onClose: onClose, deliveriesQueued: queued}, closeAll, nil
