@@ -10,8 +10,9 @@
 # PostgreSQL in a container this script starts (local/postgres:15 from
 # make images, published on 127.0.0.1 only, removed at the end) with the
 # server's own settings, fsync on. keel serve runs as users run it: the
-# dispatcher on (KEEL_DISPATCHER=on: mail is delivered, to the console
-# mailer, while submissions arrive), the rate limits on their default store
+# dispatcher on (KEEL_DISPATCHER=on: mail is delivered over SMTP, to a
+# Mailpit container the script starts the same way, while submissions
+# arrive), the rate limits on their default store
 # (shared in PostgreSQL on PostgreSQL) with the submission quotas raised out
 # of the way; everything else is on its defaults, access log to a file
 # included. wrk shares the machine's CPUs with the server, as in
@@ -27,6 +28,7 @@
 #   BENCH_DATABASE_URL  a postgres:// URL to use instead of the container; it must name an
 #                       empty or Keel-migrated database
 #   BENCH_POSTGRES_IMAGE  the PostgreSQL image (default $KEEL_TEST_POSTGRES_IMAGE or local/postgres:15)
+#   BENCH_MAILPIT_IMAGE   the Mailpit image (default $KEEL_TEST_MAILPIT_IMAGE or local/mailpit:v1.33.1)
 #   BENCH_DISPATCHER    on (default): keel serve delivers the mail it queues during the runs;
 #                       off: ingest only, nothing drains the outbox (the issue 4 figures)
 #   BENCH_DURATION      length of each measured wrk run (default 10s)
@@ -53,6 +55,7 @@ read -r -a ENGINES <<<"${BENCH_ENGINES:-sqlite postgres}"
 readonly ENGINES
 readonly DATABASE_URL=${BENCH_DATABASE_URL:-}
 readonly POSTGRES_IMAGE=${BENCH_POSTGRES_IMAGE:-${KEEL_TEST_POSTGRES_IMAGE:-local/postgres:15}}
+readonly MAILPIT_IMAGE=${BENCH_MAILPIT_IMAGE:-${KEEL_TEST_MAILPIT_IMAGE:-local/mailpit:v1.33.1}}
 readonly DISPATCHER=${BENCH_DISPATCHER:-on}
 readonly ADMIN_ADDR=${BENCH_ADMIN_ADDR:-off}
 wrk_settings 3s
@@ -80,10 +83,49 @@ esac
 log "building keel"
 go build -o "${tmp}/keel" ./cmd/keel
 
+# containers lists the containers this script started, removed when it
+# exits.
+containers=()
+trap 'docker rm -f "${containers[@]}" >/dev/null 2>&1 || true; cleanup' EXIT
+# published_port CONTAINER PORT prints the port of 127.0.0.1 that Docker
+# published CONTAINER's PORT on.
+published_port() {
+	docker port "$1" "$2/tcp" | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -1
+}
+
+# smtp_greeting PORT prints the first line the SMTP server on 127.0.0.1:PORT
+# sends, or nothing.
+smtp_greeting() {
+	local line=
+	{ exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 1 line <&3 && exec 3<&-; } 2>/dev/null || true
+	echo "${line}"
+}
+
+# mailpit_url starts Mailpit in a container, published on 127.0.0.1 only,
+# and sets smtp_url once it accepts connections.
+mailpit_url() {
+	require docker
+	log "starting Mailpit (${MAILPIT_IMAGE})"
+	local c port
+	c=$(docker run -d --rm -p 127.0.0.1::1025 "${MAILPIT_IMAGE}")
+	containers+=("${c}")
+	port=$(published_port "${c}" 1025)
+	[[ -n ${port} ]] || die "Mailpit: no published port"
+	for _ in $(seq 300); do
+		# Docker's proxy accepts a connection before Mailpit listens, so
+		# only Mailpit's greeting counts.
+		if [[ $(smtp_greeting "${port}") == 220* ]]; then
+			smtp_url="smtp://127.0.0.1:${port}?tls=none"
+			return
+		fi
+		sleep 0.1
+	done
+	die "Mailpit did not accept connections within 30s"
+}
+
 # postgres_url sets pg_url: BENCH_DATABASE_URL, or else a PostgreSQL it
 # starts in a container, published on 127.0.0.1 only and removed when the
 # script exits, once it accepts connections over TCP.
-container=
 postgres_url() {
 	if [[ -n ${DATABASE_URL} ]]; then
 		pg_url=${DATABASE_URL}
@@ -91,11 +133,11 @@ postgres_url() {
 	fi
 	require docker
 	log "starting PostgreSQL (${POSTGRES_IMAGE})"
+	local container port
 	container=$(docker run -d --rm -p 127.0.0.1::5432 -e POSTGRES_USER=keel -e POSTGRES_PASSWORD=bench \
 		-e POSTGRES_DB=keel "${POSTGRES_IMAGE}")
-	trap 'docker rm -f "${container}" >/dev/null 2>&1 || true; cleanup' EXIT
-	local port
-	port=$(docker port "${container}" 5432/tcp | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -1)
+	containers+=("${container}")
+	port=$(published_port "${container}" 5432)
 	[[ -n ${port} ]] || die "PostgreSQL: no published port"
 	# The entrypoint's init server listens on its Unix socket alone, so
 	# pg_isready over TCP answers only once the real server runs.
@@ -160,12 +202,16 @@ scenario_pid() { echo "${keel_pid}"; }
 scenario_args() { printf '%s\n' -s "${tmp}/${1#*-}.lua" "${url}"; }
 # check_answers NAME REQUESTS NON2XX: every answer must have been a 2xx.
 check_answers() { [[ -z $3 ]] || die "$1: $3 of $2 answers were not 2xx"; }
-# after_load empties Keel's logs after each measured run: the access log,
-# and the console mailer's copy of every message the dispatcher delivers.
-# They are opened for appending, so truncating them is safe.
-after_load() { ((warming)) || { : >"${tmp}/keel.log" && : >"${tmp}/keel.err"; }; }
+# after_load empties Keel's access log after each measured run: it is
+# opened for appending, so truncating it is safe.
+after_load() { ((warming)) || : >"${tmp}/keel.log"; }
 wrk_cpu=1 # the report gives wrk's CPU time per request
 
+mail_env=()
+if [[ ${DISPATCHER} == on ]]; then
+	mailpit_url
+	mail_env=(KEEL_SMTP_URL="${smtp_url}")
+fi
 rows=()
 loads=()
 for engine in "${ENGINES[@]}"; do
@@ -181,7 +227,7 @@ for engine in "${ENGINES[@]}"; do
 	rm -rf "${tmp}/data" && mkdir "${tmp}/data"
 	: >"${tmp}/keel.log"
 	start keel env KEEL_DISPATCHER="${DISPATCHER}" KEEL_ADMIN_ADDR="${ADMIN_ADDR}" \
-		KEEL_SUBMIT_PER_IP="${limit}" KEEL_SUBMIT_PER_FORM="${limit}" "${db_env[@]}" \
+		KEEL_SUBMIT_PER_IP="${limit}" KEEL_SUBMIT_PER_FORM="${limit}" "${db_env[@]}" "${mail_env[@]}" \
 		"${tmp}/keel" serve --http-addr 127.0.0.1:0 --data-dir "${tmp}/data"
 	keel_pid=${server_pid}
 	base="http://${server_addr}"
@@ -219,7 +265,7 @@ pg_where="${POSTGRES_IMAGE} in a container"
 	echo "## Keel submission ingest, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
 	echo "- $(software); $(machine)."
-	echo "- Engines: ${ENGINES[*]} (PostgreSQL: ${pg_where}); dispatcher: ${DISPATCHER} (\`BENCH_DISPATCHER\`);"
+	echo "- Engines: ${ENGINES[*]} (PostgreSQL: ${pg_where}); dispatcher: ${DISPATCHER} (\`BENCH_DISPATCHER\`${mail_env:+, to ${MAILPIT_IMAGE} over SMTP});"
 	echo "  submission quotas: ${BENCH_LIMITS:-raised} (\`BENCH_LIMITS\`); rate limit store: Keel's default for the engine."
 	echo "- \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per scenario;"
 	echo "  ${RUNS} rounds; each row is the median round by req/s."
