@@ -164,7 +164,6 @@ func (s *stream) waitFor(t *testing.T, what string, skip int, timeout time.Durat
 	}
 }
 
-// count returns how many outcomes have status and code ("" for any).
 // checkAnswers fails the test for every submission that got no answer or
 // an answer other than 201 or a 503 with the given code and Retry-After,
 // and returns how long the slowest refusal took.
@@ -184,6 +183,7 @@ func checkAnswers(t *testing.T, outcomes []outcome, code string) (slowest time.D
 	return slowest
 }
 
+// count returns how many outcomes have status and code ("" for any).
 func count(os []outcome, status int, code string) int {
 	n := 0
 	for _, o := range os {

@@ -58,15 +58,20 @@ func TestPostgresRestart(t *testing.T) {
 	if status, body, err := p.Call(t.Context(), "GET", "/readyz", "", nil); err != nil || status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with PostgreSQL down = %d %s (%v), want 503", status, body, err)
 	}
-	// Nothing is acknowledged while the server is gone: the outcomes from
-	// now until it starts must all be refusals.
+	// Nothing is acknowledged while the server is gone: the answers that
+	// came from now until just before it is started must all be refusals.
+	// They are read before the start, since Start returns only once the
+	// server accepts connections, and answers after that may be 201s.
 	gone := len(s.snapshot())
+	back := s.waitFor(t, "more answers while PostgreSQL is down", gone, 30*time.Second, func(os []outcome) bool {
+		return len(os) >= 10
+	})
+	whileDown := s.snapshot()[gone:back]
 
 	if err := pg.Start(context.Background()); err != nil {
 		t.Fatalf("start postgres: %v", err)
 	}
 	started := time.Now()
-	whileDown := s.snapshot()[gone:]
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if status, _, err := p.Call(t.Context(), "GET", "/readyz", "", nil); err == nil && status == http.StatusOK {
 			break
