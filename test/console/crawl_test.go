@@ -117,30 +117,12 @@ func crawlFirefox(t *testing.T, p *keelproc.Proc, path, shots string) {
 	}
 	t.Logf("screenshots in %s", shots)
 	b := firefox.StartAt(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), crawlTimeout)
-	defer cancel()
-	tab, err := b.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.SetViewport(ctx, crawlWidth, 800); err != nil {
-		t.Fatal(err)
-	}
+	ctx, tab := firefoxTab(t, b, crawlTimeout)
 	if _, err := tab.Navigate(ctx, p.URL+"/console/sign-in"); err != nil {
 		t.Fatal(err)
 	}
-	for sel, v := range map[string]string{"#email": crawlOwner, "#password": crawlPassword} {
-		if err := tab.Fill(ctx, sel, v); err != nil {
-			t.Fatal(err)
-		}
-	}
 	signOut := `form[action="/console/sign-out"] button`
-	if err := tab.Click(ctx, `form[action="/console/sign-in"] button`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(ctx, `!!document.querySelector('`+signOut+`')`); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	firefoxSignIn(t, ctx, tab, signOut)
 
 	seen := crawl(t, origin.Host, "/console/workspaces", func(target string) []string {
 		return crawlFirefoxPage(t, ctx, tab, p.URL, target, shots, true)

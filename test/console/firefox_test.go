@@ -32,31 +32,13 @@ func TestFirefoxConsole(t *testing.T) {
 	seedWorkspace(t, p)
 	shots := screenshotDir(t)
 	b := firefox.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), firefoxTimeout)
-	defer cancel()
-	tab, err := b.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.SetViewport(ctx, crawlWidth, 800); err != nil {
-		t.Fatal(err)
-	}
+	ctx, tab := firefoxTab(t, b, firefoxTimeout)
 
 	if _, err := tab.Navigate(ctx, p.URL+"/console/sign-in"); err != nil {
 		t.Fatal(err)
 	}
 	checkFirefoxPage(t, ctx, tab, "sign-in", "Sign in", shots)
-	for sel, v := range map[string]string{"#email": crawlOwner, "#password": crawlPassword} {
-		if err := tab.Fill(ctx, sel, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tab.Click(ctx, `form[action="/console/sign-in"] button`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(ctx, `!!document.querySelector('a[href="/console/workspaces/site"]')`); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	firefoxSignIn(t, ctx, tab, `a[href="/console/workspaces/site"]`)
 
 	ws := "/console/workspaces/site"
 	pages := []struct{ path, h1 string }{
@@ -231,4 +213,38 @@ func firefoxLink(t *testing.T, ctx context.Context, tab *firefox.Tab, pattern, e
 	}
 	t.Fatalf("no link matches %s among %q", pattern, links)
 	return ""
+}
+
+// firefoxTab opens a tab of b, crawlWidth wide, whose context ends after
+// timeout or with the test.
+func firefoxTab(t *testing.T, b *firefox.Browser, timeout time.Duration) (context.Context, *firefox.Tab) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	tab, err := b.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.SetViewport(ctx, crawlWidth, 800); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, tab
+}
+
+// firefoxSignIn fills the sign-in page open in tab with the owner's
+// address and password, submits it, and waits for an element that only a
+// signed-in page has, named by the CSS selector signedIn.
+func firefoxSignIn(t *testing.T, ctx context.Context, tab *firefox.Tab, signedIn string) {
+	t.Helper()
+	for sel, v := range map[string]string{"#email": crawlOwner, "#password": crawlPassword} {
+		if err := tab.Fill(ctx, sel, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tab.Click(ctx, `form[action="/console/sign-in"] button`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `!!document.querySelector('`+signedIn+`')`); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
 }
