@@ -13,7 +13,7 @@ API_BASE ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks bench-backup images image lint generate api-diff fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks bench-backup bench-memory images image lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -51,6 +51,9 @@ bench-webhooks: ## webhook delivery (issue 11): deliveries/s, ingest with 3 endp
 
 bench-backup: ## keel backup, verify and restore of 1,000,000 submissions (issue 14): time, peak RSS, archive size, SQLite
 	scripts/bench-backup.sh
+
+bench-memory: ## resident memory of keel serve after a mixed load of content reads and submissions (issue 14), SQLite
+	scripts/bench-memory.sh
 
 images: ## build local/postgres:15, local/mailpit and local/redis:7 for machines without a registry
 	scripts/images.sh

@@ -48,7 +48,7 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sSessionTTL,
+	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
@@ -103,6 +103,7 @@ type serveConfig struct {
 	smtpURL         string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	memoryLimit     int64 // bytes; 0: none
 	sessions        sessionConfig
 	mailFrom        string // validated: a parsable address
 	workspaces      identity.WorkspacePolicy
@@ -204,6 +205,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 	raw = value(fs, getenv, sShutdownTimeout)
 	if c.shutdownTimeout, err = time.ParseDuration(raw); err != nil || c.shutdownTimeout <= 0 {
 		return c, sShutdownTimeout.errorf("want a positive duration such as 15s, got %q", raw)
+	}
+	if c.memoryLimit, err = loadMemoryLimit(fs, getenv); err != nil {
+		return c, err
 	}
 	raw = value(fs, getenv, sSessionTTL)
 	if c.sessions.ttl, err = time.ParseDuration(raw); err != nil || c.sessions.ttl < time.Minute {

@@ -81,8 +81,11 @@ func (c contentConfig) publicURLFor(httpAddr string, bound net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// publicCacheBytes bounds the memory of rendered public responses.
-const publicCacheBytes = 64 << 20
+// publicCacheBytes bounds the memory of rendered public responses. It
+// stays well below the default memory limit (KEEL_MEMORY_LIMIT): a full
+// cache is live heap, and a live heap near the limit makes the collector
+// run all the time.
+const publicCacheBytes = 16 << 20
 
 // contentParts is the content service with the cache of its public
 // responses, which every change empties.

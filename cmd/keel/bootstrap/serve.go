@@ -66,6 +66,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		// GOGC and GOMEMLIMIT in the environment still win.
 		debug.SetGCPercent(400)
 	}
+	applyMemoryLimit(cfg.memoryLimit, getenv)
 	p, closeProcess, err := startProcess(ctx, cfg.storeConfig, getenv, stdout)
 	if err != nil {
 		return err
