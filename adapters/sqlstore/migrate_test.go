@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -57,7 +58,9 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 }
 
 // Nodes that start together against one PostgreSQL must not race each
-// other's migrations: an advisory lock serialises them.
+// other's migrations: an advisory lock serialises them, whether a node
+// applies them in one run (Migrate) or one at a time (MigrateEach, as
+// serve does to report each).
 func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 	t.Parallel()
 	url := testdb.EmptyPostgres(t)
@@ -71,9 +74,19 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			ms, err := db.Migrate(t.Context())
+			migrate := db.Migrate
+			reported := 0
+			if i%2 == 1 {
+				migrate = func(ctx context.Context) ([]sqlstore.Migration, error) {
+					return db.MigrateEach(ctx, nil, func(sqlstore.Migration) { reported++ })
+				}
+			}
+			ms, err := migrate(t.Context())
 			if err != nil {
 				t.Errorf("node %d: %v", i, err)
+			}
+			if i%2 == 1 && reported != len(ms) {
+				t.Errorf("node %d reported %d migrations and returned %d", i, reported, len(ms))
 			}
 			applied[i] = len(ms)
 		})
