@@ -13,6 +13,7 @@ import (
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/markdown"
 	"github.com/keelhq/keel/application/content"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -118,14 +119,7 @@ const (
 // then returns nil. Every node runs it; each entry is claimed by one of
 // them. Failures are logged and retried at the next tick.
 func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) error {
-	t := time.NewTicker(scheduleEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return jobs.Every(ctx, scheduleEvery, false, func(ctx context.Context) {
 		for {
 			n, err := svc.PublishDue(ctx, dueBatch)
 			if err != nil {
@@ -141,7 +135,7 @@ func runScheduler(ctx context.Context, svc *content.Service, log *slog.Logger) e
 				break
 			}
 		}
-	}
+	})
 }
 
 // runInvalidation empties cache whenever the public content counter

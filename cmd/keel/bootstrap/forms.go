@@ -13,6 +13,7 @@ import (
 
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/messaging"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -114,9 +115,7 @@ const retentionEvery = time.Hour
 // retentionEvery until ctx ends, then returns nil. Failures are logged
 // and retried at the next run.
 func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Service, mp metric.MeterProvider, log *slog.Logger) error {
-	t := time.NewTicker(retentionEvery)
-	defer t.Stop()
-	for {
+	return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
 		n, err := svc.ApplyRetention(ctx)
 		countPruned(ctx, mp, "submissions", n)
 		switch {
@@ -133,10 +132,5 @@ func runRetention(ctx context.Context, svc *forms.Service, msgs *messaging.Servi
 		case n > 0:
 			log.InfoContext(ctx, "retention deleted expired events", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }

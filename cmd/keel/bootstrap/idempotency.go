@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -49,9 +50,7 @@ func purgeIdempotencyKeys(ctx context.Context, store ports.IdempotencyStore, now
 // job of submissions and events. Failures are logged and retried at the
 // next run.
 func runIdempotencyPurge(ctx context.Context, store ports.IdempotencyStore, mp metric.MeterProvider, log *slog.Logger) error {
-	t := time.NewTicker(retentionEvery)
-	defer t.Stop()
-	for {
+	return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
 		n, err := purgeIdempotencyKeys(ctx, store, time.Now())
 		countPruned(ctx, mp, "idempotency_keys", n)
 		switch {
@@ -60,10 +59,5 @@ func runIdempotencyPurge(ctx context.Context, store ports.IdempotencyStore, mp m
 		case n > 0:
 			log.InfoContext(ctx, "retention deleted expired idempotency keys", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/keelhq/keel/application/messaging"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 )
 
 var sRetainSentMail = setting{"retain-sent-mail", "KEEL_RETAIN_SENT_MAIL", "720h", "how long sent mail stays in the outbox before it is deleted (at least 1h; 0 keeps it)"}
@@ -32,9 +33,7 @@ func loadRetainSentMail(fs *pflag.FlagSet, getenv func(string) string) (time.Dur
 // pruned; several nodes pruning at once only share the work. Failures are
 // logged and retried at the next run.
 func runMailPrune(ctx context.Context, d *messaging.Dispatcher, log *slog.Logger) error {
-	t := time.NewTicker(retentionEvery)
-	defer t.Stop()
-	for {
+	return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
 		n, err := d.PruneSentMail(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -42,12 +41,7 @@ func runMailPrune(ctx context.Context, d *messaging.Dispatcher, log *slog.Logger
 		case n > 0:
 			log.InfoContext(ctx, "retention deleted sent mail", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // countPruned adds n to mp's keel.retention.pruned{what}, for the

@@ -13,6 +13,7 @@ import (
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -138,18 +139,11 @@ const rateLimitPurgeEvery = time.Minute
 // until ctx ends, then returns nil; failures are logged and retried at the
 // next tick.
 func runRateLimitPurge(ctx context.Context, shared *sqlstore.SharedLimits, log *slog.Logger) error {
-	t := time.NewTicker(rateLimitPurgeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return jobs.Every(ctx, rateLimitPurgeEvery, false, func(ctx context.Context) {
 		if _, err := shared.Purge(ctx); err != nil && ctx.Err() == nil {
 			log.WarnContext(ctx, "purging the shared rate limits failed", "err", err)
 		}
-	}
+	})
 }
 
 // newRateLimits builds the API's quotas: the instance's per credential

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -76,4 +77,25 @@ func Run(ctx context.Context, log *slog.Logger, stages ...Stage) error {
 		running[i].Wait()
 	}
 	return g.Wait()
+}
+
+// Every calls fn now, when first is true, and then at each tick of period
+// until ctx ends; then it returns nil. It is the loop of the periodic jobs
+// (retention, purges, the scheduler), whose failures are fn's to log: a
+// tick missed while fn runs is dropped, not queued, so a slow run is not
+// followed by a burst.
+func Every(ctx context.Context, period time.Duration, first bool, fn func(context.Context)) error {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	if first {
+		fn(ctx)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		fn(ctx)
+	}
 }

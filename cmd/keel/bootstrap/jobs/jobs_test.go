@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 )
@@ -92,5 +93,35 @@ func TestAFailingJobStopsTheOthersAndIsReported(t *testing.T) {
 	}
 	if got := r.order(); len(got) != 1 || got[0] != "http" {
 		t.Fatalf("after a job failed, %v returned; want the http job stopped too", got)
+	}
+}
+
+func TestEvery(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		// A period longer than any test: with first, the call comes before
+		// any tick; without it, a call can come only from a tick.
+		period := time.Hour
+		if !first {
+			period = time.Millisecond
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := jobs.Every(ctx, period, first, func(context.Context) {
+			calls++
+			if calls == 2 {
+				cancel()
+			}
+			if first {
+				cancel()
+			}
+		})
+		if err != nil {
+			t.Errorf("first=%v: Every returned %v, want nil once ctx ends", first, err)
+		}
+		want := map[bool]int{true: 1, false: 2}[first]
+		if calls != want {
+			t.Errorf("first=%v: %d calls, want %d", first, calls, want)
+		}
+		cancel()
 	}
 }
