@@ -14,3 +14,12 @@ type Quotas interface {
 	// Use takes one request from key's bucket under q.
 	Use(ctx context.Context, key string, q domain.Quota) domain.QuotaUse
 }
+
+// QuotaChain is what a Quotas may also do: take one request from each of
+// several buckets in order, in one round trip, each only if every one
+// before it allowed, as the public form submission does with its client's
+// bucket and its form's. UseChain reports one QuotaUse per bucket it reached:
+// fewer than asked when one refused, the last then the refusal.
+type QuotaChain interface {
+	UseChain(ctx context.Context, keys []string, qs []domain.Quota) []domain.QuotaUse
+}

@@ -246,6 +246,28 @@ func (l *limiter) submission(c *gin.Context) error {
 	var buf [128]byte
 	b := buf[:0]
 	var err error
+	// On PostgreSQL both buckets are taken in one statement, each round
+	// trip on the submission's path counting: the same order and the same
+	// refusals as the loop below.
+	if ch, ok := l.quotas.(ports.QuotaChain); ok {
+		us := ch.UseChain(ctx, []string{"form:" + form + "|ip:" + c.ClientIP(), "form:" + form}, []domain.Quota{l.formClient.q, l.form.q})
+		for i, pol := range [...]policy{l.formClient, l.form} {
+			if i >= len(us) || !pol.q.Valid() {
+				continue
+			}
+			if len(b) > 0 {
+				b = append(b, ", "...)
+			}
+			b = pol.appendUse(b, us[i])
+			if !us[i].Allowed {
+				err = domain.ErrRateLimited.WithRetryAfter(us[i].RetryAfter)
+			}
+		}
+		hd := c.Writer.Header()
+		hd["Ratelimit-Policy"] = l.submitPolicy
+		hd["Ratelimit"] = []string{string(b)}
+		return err
+	}
 	for _, pol := range [...]policy{l.formClient, l.form} {
 		if !pol.q.Valid() {
 			continue

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 	"github.com/keelhq/keel/test/testdb"
 )
 
@@ -157,5 +158,43 @@ func TestSharedLimitsPurgePostgres(t *testing.T) {
 func TestSharedLimitsSQLite(t *testing.T) {
 	if _, err := openSQLite(t).SharedLimits(nil); err == nil {
 		t.Fatal("SharedLimits on SQLite: nil error, want a refusal")
+	}
+}
+
+// TestSharedQuotaChainPostgres: UseChain takes from a client's bucket and
+// then the form's in one statement, through two nodes. A client over its
+// quota is refused without touching the form's bucket; a form over its
+// quota is refused after the client's bucket was charged, as two Use calls
+// one after the other do.
+func TestSharedQuotaChainPostgres(t *testing.T) {
+	nodes := sharedOn(t, 2)
+	a, b := nodes[0].Quotas("submit").(ports.QuotaChain), nodes[1].Quotas("submit").(ports.QuotaChain)
+	qs := []domain.Quota{domain.PerMinute(2), domain.PerMinute(3)}
+	chain := func(l ports.QuotaChain, client string) []domain.QuotaUse {
+		return l.UseChain(t.Context(), []string{"form:f1|ip:" + client, "form:f1"}, qs)
+	}
+	for i, want := range [][2]int{{1, 2}, {0, 1}} {
+		u := chain([]ports.QuotaChain{a, b}[i], "198.51.100.1")
+		if len(u) != 2 || !u[0].Allowed || !u[1].Allowed || u[0].Remaining != want[0] || u[1].Remaining != want[1] {
+			t.Fatalf("submission %d: %+v, want both allowed with %v remaining", i+1, u, want)
+		}
+	}
+	if u := chain(a, "198.51.100.1"); len(u) != 1 || u[0].Allowed || u[0].RetryAfter <= 0 {
+		t.Fatalf("client's third: %+v, want only the client's refusal", u)
+	}
+	// The refusal left the form's bucket alone: it holds one more.
+	if u := chain(b, "198.51.100.2"); len(u) != 2 || !u[0].Allowed || !u[1].Allowed || u[1].Remaining != 0 {
+		t.Fatalf("another client: %+v, want both allowed, the form's last", u)
+	}
+	if u := chain(a, "198.51.100.2"); len(u) != 2 || !u[0].Allowed || u[1].Allowed || u[1].RetryAfter <= 0 {
+		t.Fatalf("form over its quota: %+v, want the client allowed and the form refused", u)
+	}
+	// The form's refusal came after the client's bucket was charged.
+	if u := a.(ports.Quotas).Use(t.Context(), "form:f1|ip:198.51.100.2", qs[0]); u.Allowed {
+		t.Fatalf("client after the form's refusal: %+v, want its two spent", u)
+	}
+	// A quota with no limit is skipped and allows.
+	if u := b.UseChain(t.Context(), []string{"form:f2|ip:198.51.100.1", "form:f2"}, []domain.Quota{{}, qs[1]}); len(u) != 2 || !u[0].Allowed || !u[1].Allowed || u[1].Remaining != 2 {
+		t.Fatalf("no client limit: %+v, want both allowed, the form's 2 remaining", u)
 	}
 }
