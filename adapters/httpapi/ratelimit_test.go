@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
 )
 
 // smallLimits are quotas a test exhausts in a few requests.
@@ -160,7 +162,37 @@ func TestRateLimitWorkspaceSetting(t *testing.T) {
 // untouched.
 func TestRateLimitFormSubmissions(t *testing.T) {
 	t.Parallel()
-	f := newFormsFixture(t, fixtureOptions{rateLimits: smallLimits()})
+	testRateLimitFormSubmissions(t, smallLimits())
+}
+
+// chainedQuotas is a ports.QuotaChain over in-memory quotas, one Use
+// after another, as PostgreSQL's shared limits take them in one statement.
+type chainedQuotas struct{ ports.Quotas }
+
+func (q chainedQuotas) UseChain(ctx context.Context, keys []string, qs []domain.Quota) []domain.QuotaUse {
+	var out []domain.QuotaUse
+	for i, key := range keys {
+		u := q.Use(ctx, key, qs[i])
+		out = append(out, u)
+		if !u.Allowed {
+			break
+		}
+	}
+	return out
+}
+
+// TestRateLimitFormSubmissionsChained: with a Quotas that takes both of
+// a submission's buckets in one call (PostgreSQL's), the headers and the
+// refusals are those of TestRateLimitFormSubmissions.
+func TestRateLimitFormSubmissionsChained(t *testing.T) {
+	t.Parallel()
+	l := smallLimits()
+	l.Quotas = chainedQuotas{ratelimit.NewQuotas(nil)}
+	testRateLimitFormSubmissions(t, l)
+}
+
+func testRateLimitFormSubmissions(t *testing.T, limits *RateLimits) {
+	f := newFormsFixture(t, fixtureOptions{rateLimits: limits})
 	id, other := f.createForm(t, contactForm()), f.createForm(t, contactForm())
 	const body = `{"name":"Ada","email":"ada@example.com"}`
 	const policy = `"form_client";q=2;w=60, "form";q=3;w=60`
