@@ -56,6 +56,9 @@ type DB struct {
 	// dsn is what the driver was opened with: WatchCounters opens its
 	// own connection with it, outside the pool (notify.go).
 	dsn string
+	// timeout bounds each WithinTx and ReadOnly (WithTimeout); 0 for
+	// none.
+	timeout time.Duration
 }
 
 var (
@@ -71,6 +74,7 @@ type options struct {
 	otel             []otelsql.Option
 	maxOpenConns     int
 	deliveriesQueued func()
+	timeout          time.Duration
 }
 
 // WithTracerProvider sends SQL spans to tp instead of the global provider.
@@ -92,6 +96,19 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // a whole group commit.
 func WithDeliveriesQueued(fn func()) Option {
 	return func(o *options) { o.deliveriesQueued = fn }
+}
+
+// WithTimeout bounds the database work of each WithinTx and ReadOnly call
+// to d (0, the default, for none). A PostgreSQL server that is frozen
+// keeps its connections open but never answers, and nothing else would
+// end a query's wait: pgx closes a connection whose query's context ends,
+// which frees the caller. A call that runs out of d returns
+// ErrDatabaseUnavailable; one whose caller's own context ends returns
+// that context's error, as before. On SQLite a write transaction shared
+// by a group commit runs without its callers' cancellation
+// (groupcommit.go), and busy_timeout bounds its waits instead.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
 }
 
 // WithMaxOpenConns bounds the connection pool.
@@ -136,7 +153,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	db.SetMaxIdleConns(o.maxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	otelsql.ReportDBStatsMetrics(db, otelOpts...)
-	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued, dsn: dsn}
+	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued, dsn: dsn, timeout: o.timeout}
 	if d.name() == "sqlite" {
 		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
 	}
@@ -202,7 +219,9 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 //
 // An outage of the database (outage.go) returns a domain.KindUnavailable
 // error, as WithinTx does.
-func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Stores) error) (err error) {
+	ctx, done := db.bound(ctx)
+	defer func() { err = done(err) }()
 	if db.d.name() == "sqlite" {
 		return db.outage(fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches}))
 	}
@@ -258,10 +277,12 @@ func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // An outage of the database returns a domain.KindUnavailable error
 // (outage.go) rather than an internal one: PostgreSQL unreachable or
 // restarting, or the disk full.
-func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) (err error) {
 	if ctx.Value(inTxKey{}) == db {
 		return errNestedTx
 	}
+	ctx, done := db.bound(ctx)
+	defer func() { err = done(err) }()
 	ctx = context.WithValue(ctx, inTxKey{}, db)
 	// A pending idempotency claim on ctx is inserted at the end of fn's
 	// work, in its transaction (idempotency.go).

@@ -92,3 +92,29 @@ func (postgres) outage(err error) *domain.Error {
 	}
 	return nil
 }
+
+// errTimedOut is the cause of the context bound gives a call when the
+// call's WithTimeout runs out, which tells that deadline apart from the
+// caller's own.
+var errTimedOut = errors.New("sqlstore: the database did not answer within the timeout")
+
+// bound gives ctx the DB's timeout, if any, and returns done, which
+// turns the error of the call made with the bounded context into
+// ErrDatabaseUnavailable when it failed because the timeout ran out, not
+// because the caller's own context ended: a client that disconnects, or
+// a request past its own deadline, is not an outage of the database.
+func (db *DB) bound(ctx context.Context) (context.Context, func(error) error) {
+	if db.timeout <= 0 {
+		return ctx, func(err error) error { return err }
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, db.timeout, errTimedOut)
+	return ctx, func(err error) error {
+		timedOut := err != nil && parent.Err() == nil && errors.Is(context.Cause(ctx), errTimedOut)
+		cancel()
+		if timedOut && domain.KindOf(err) == domain.KindInternal {
+			return ErrDatabaseUnavailable.WithCause(err)
+		}
+		return err
+	}
+}

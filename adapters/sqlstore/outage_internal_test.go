@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -97,5 +98,40 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	if err := db.outage(&pgconn.PgError{Code: "57P01"}); !errors.Is(err, ErrDatabaseUnavailable) || domain.KindOf(err) != domain.KindUnavailable {
 		t.Errorf("an outage is ErrDatabaseUnavailable wrapping it, got %v", err)
+	}
+}
+
+// TestOutageTimeout runs ReadOnly with work that waits until its context
+// ends, as a query on a frozen PostgreSQL server does: with WithTimeout
+// the call returns ErrDatabaseUnavailable once the timeout runs out,
+// while a caller that cancels its own context gets its own error back,
+// not an outage. SQLite's write transactions run without their callers'
+// cancellation (groupcommit.go), so WithinTx's bound is shown on
+// PostgreSQL by test/faults.
+func TestOutageTimeout(t *testing.T) {
+	db, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "keel.db"), WithTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	hang := func(ctx context.Context, _ ports.Stores) error {
+		<-ctx.Done()
+		return fmt.Errorf("query: %w", ctx.Err())
+	}
+	calls := map[string]func(context.Context, func(context.Context, ports.Stores) error) error{"ReadOnly": db.ReadOnly}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			if err := call(t.Context(), hang); !errors.Is(err, ErrDatabaseUnavailable) {
+				t.Errorf("past the timeout: got %v, want %v", err, ErrDatabaseUnavailable)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if err := call(ctx, hang); !errors.Is(err, context.Canceled) || domain.KindOf(err) == domain.KindUnavailable {
+				t.Errorf("caller cancelled: got %v (%v), want context.Canceled, not an outage", err, domain.KindOf(err))
+			}
+			if err := call(t.Context(), func(context.Context, ports.Stores) error { return nil }); err != nil {
+				t.Errorf("within the timeout: %v", err)
+			}
+		})
 	}
 }

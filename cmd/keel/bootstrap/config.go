@@ -35,6 +35,7 @@ var (
 	sTraceExporter     = setting{"trace-exporter", "KEEL_TRACE_EXPORTER", "none", "none, stdout or otlp (otlp reads the standard OTEL_EXPORTER_OTLP_* variables)"}
 	sMaxBodyBytes      = setting{"max-body-bytes", "KEEL_MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes"}
 	sShutdownTimeout   = setting{"shutdown-timeout", "KEEL_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM"}
+	sDBTimeout         = setting{"db-timeout", "KEEL_DB_TIMEOUT", "10s", "how long one request's or job's database work may wait for the database before it fails with 503 database_unavailable"}
 	sSessionTTL        = setting{"session-ttl", "KEEL_SESSION_TTL", "24h", "sliding lifetime of a login session"}
 	sSessionMaxAge     = setting{"session-max-age", "KEEL_SESSION_MAX_AGE", "720h", "absolute lifetime of a login session, however busy (at least the session TTL)"}
 	sMailFrom          = setting{"mail-from", "KEEL_MAIL_FROM", "Keel <keel@localhost>", "sender (From) of the mail Keel sends"}
@@ -48,7 +49,7 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
+	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
@@ -91,6 +92,7 @@ type storeConfig struct {
 	databaseURL string
 	logLevel    slog.Level
 	traceExport string
+	dbTimeout   time.Duration // bounds each transaction and read (sqlstore.WithTimeout)
 }
 
 // serveConfig adds what the server needs.
@@ -143,6 +145,10 @@ func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig
 	case "none", "stdout", "otlp":
 	default:
 		return c, sTraceExporter.errorf("unknown exporter %q (want none, stdout or otlp)", c.traceExport)
+	}
+	raw := value(fs, getenv, sDBTimeout)
+	if c.dbTimeout, err = time.ParseDuration(raw); err != nil || c.dbTimeout < 100*time.Millisecond {
+		return c, sDBTimeout.errorf("want a duration of at least 100ms such as 10s, got %q", raw)
 	}
 	return c, nil
 }

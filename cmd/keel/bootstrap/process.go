@@ -73,7 +73,7 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 
 	queued := &lateFunc{}
 	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter),
-		sqlstore.WithDeliveriesQueued(queued.call))
+		sqlstore.WithDeliveriesQueued(queued.call), sqlstore.WithTimeout(cfg.dbTimeout))
 	if err != nil {
 		return nil, nil, err
 	}

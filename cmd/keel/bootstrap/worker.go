@@ -19,7 +19,7 @@ import (
 // workerSettings are the settings keel worker reads: the database, the
 // mail relay, the sender of Keel's own mail, webhook delivery and how to
 // stop.
-var workerSettings = append([]setting{sDataDir, sDatabaseURL, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail, sWorkerAdminAddr},
+var workerSettings = append([]setting{sDataDir, sDatabaseURL, sDBTimeout, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail, sWorkerAdminAddr},
 	webhookSettings...)
 
 // workerConfig is what keel worker needs.
