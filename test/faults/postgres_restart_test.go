@@ -35,7 +35,9 @@ const refusalBound = 5 * time.Second
 func TestPostgresRestart(t *testing.T) {
 	t.Parallel()
 	pg, dbURL := startPostgres(t)
-	p := keelproc.Serve(t, "serve", baseEnv(dbURL, t.TempDir()))
+	// KEEL_DB_TIMEOUT shorter than its default bounds the frozen step's
+	// submission below.
+	p := keelproc.Serve(t, "serve", append(baseEnv(dbURL, t.TempDir()), "KEEL_DB_TIMEOUT=2s"))
 	site := keelproc.NewSite(t, p, "pgrestart", "")
 
 	s := startStream(t, p, site.Form, "r", 4)
@@ -105,9 +107,18 @@ func TestPostgresRestart(t *testing.T) {
 	began := time.Now()
 	status, body, err := p.Call(t.Context(), "GET", "/readyz", "", nil)
 	took := time.Since(began)
+	// Nor a submission: KEEL_DB_TIMEOUT ends its wait with a refusal.
+	frozen := submit(t.Context(), http.DefaultClient, p, site.Form, "frozen")
 	docker(t, "unpause", pg.GetContainerID())
 	if err != nil || status != http.StatusServiceUnavailable || took > refusalBound {
 		t.Errorf("/readyz with PostgreSQL frozen = %d %s (%v) after %v, want 503 within %v", status, body, err, took, refusalBound)
+	}
+	if frozen.status != http.StatusServiceUnavailable || frozen.code != "database_unavailable" || !frozen.retryAfter || frozen.took > 2*time.Second+refusalBound {
+		t.Errorf("a submission with PostgreSQL frozen = %d %q (Retry-After %v, %v) after %v, want 503 database_unavailable with Retry-After within %v",
+			frozen.status, frozen.code, frozen.retryAfter, frozen.err, frozen.took, 2*time.Second+refusalBound)
+	}
+	if after := submit(t.Context(), http.DefaultClient, p, site.Form, "thawed"); after.status != http.StatusCreated {
+		t.Errorf("a submission after the unpause = %d %q (%v), want 201", after.status, after.code, after.err)
 	}
 	p.Stop(t)
 }
