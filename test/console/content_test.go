@@ -117,7 +117,7 @@ func TestContentInABrowser(t *testing.T) {
 
 	// It saves the post and schedules it a few seconds ahead, in UTC as
 	// the page says.
-	at := time.Now().UTC().Add(scheduleAhead).Truncate(time.Second)
+	at := scheduleTime()
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS(`#entry-status.status-draft`)),

@@ -283,6 +283,18 @@ func submitSpam(t *testing.T, p *keelproc.Proc, formID string) string {
 	return sub.ID
 }
 
+// scheduleTime is when a test schedules a post: scheduleAhead from now, in
+// UTC, to the second, and never on a whole minute, because Chromium reads a
+// datetime-local input's value back without ":00" seconds, which
+// chromedp.SetValue takes for a refusal (one run in sixty failed so).
+func scheduleTime() time.Time {
+	at := time.Now().UTC().Add(scheduleAhead).Truncate(time.Second)
+	if at.Second() == 0 {
+		at = at.Add(time.Second)
+	}
+	return at
+}
+
 // waitPublished polls the public API, which answers 404 until the post at
 // path (/v1/sites/…) is published, for at most publicDeadline, and decodes
 // the published post into post.

@@ -318,7 +318,7 @@ func TestJourneyInABrowser(t *testing.T) {
 	}
 	// The time is taken after the save, so that a slow save cannot make
 	// it past (a past time publishes at once) before the form is sent.
-	at := time.Now().UTC().Add(scheduleAhead).Truncate(time.Second)
+	at := scheduleTime()
 	if err := chromedp.Do(editorCtx,
 		chromedp.SetValue(chromedp.ID("publish-at"), at.Format("2006-01-02T15:04:05")),
 		chromedp.Click(chromedp.ID("schedule")),
