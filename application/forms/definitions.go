@@ -165,6 +165,10 @@ func (s *Service) UpdateForm(ctx context.Context, p domain.Principal, wsRef stri
 			return domain.Form{}, err
 		}
 		if !raced {
+			// Submit would see the change by the form's updated_at, but a
+			// clock that has not moved since the form was cached (tests
+			// stop it) would hide it: this node forgets the form outright.
+			s.formCache.drop(id)
 			return f, nil
 		}
 	}
@@ -222,6 +226,7 @@ func formChanges(before, after domain.FormInput) map[string]string {
 func (s *Service) DeleteForm(ctx context.Context, p domain.Principal, wsRef string, id domain.FormID) (err error) {
 	ctx, end := usecase.Start(ctx, "forms.DeleteForm")
 	defer end(&err)
+	defer s.formCache.drop(id)
 	return s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermFormsWrite)
 		if err != nil {

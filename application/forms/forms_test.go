@@ -209,8 +209,52 @@ func TestSubmitSendsFromTheWorkspaceSender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sender has no stamp that a submission's transaction checks, so
+	// the form's cached copy keeps the old one for up to five seconds.
+	f.clock.Add(5 * time.Second)
 	if got := submit(); len(got) != 2 || got[0] != `"Acme" <hello@acme.test>` || got[1] != got[0] {
 		t.Fatalf("From with a workspace sender = %q, want the workspace's twice", got)
+	}
+}
+
+// TestSubmitSeesFormChangesFromAnotherNode: Submit keeps the forms it
+// parsed, but a form closed, edited or deleted through another node (another
+// service on the same database) is never used stale.
+func TestSubmitSeesFormChangesFromAnotherNode(t *testing.T) {
+	t.Parallel()
+	var conf forms.Config
+	f := newFixture(t, 100, func(c *forms.Config) { conf = *c })
+	other := forms.NewService(conf)
+	form := f.form(t)
+	if _, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	// A form's updated_at is its version, as for UpdateForm's own races:
+	// each edit below happens at a later time.
+	f.clock.Add(time.Millisecond)
+	require := func(in *domain.FormInput) error { in.Fields[2].Required = true; return nil }
+	if _, err := other.UpdateForm(t.Context(), f.owner, "site", form.ID(), require); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "a@example.com")); domain.KindOf(err) != domain.KindInvalid {
+		t.Errorf("without the message another node made required = %v, want invalid", err)
+	}
+	if _, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "a@example.com", "message", "hi")); err != nil {
+		t.Errorf("with the message = %v", err)
+	}
+	f.clock.Add(time.Millisecond)
+	closed := func(in *domain.FormInput) error { in.Status = "closed"; return nil }
+	if _, err := other.UpdateForm(t.Context(), f.owner, "site", form.ID(), closed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "a@example.com", "message", "hi")); !errors.Is(err, domain.ErrFormClosed) {
+		t.Errorf("form another node closed = %v, want closed", err)
+	}
+	if err := other.DeleteForm(t.Context(), f.owner, "site", form.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Submit(t.Context(), submission(form.ID(), "name", "Ada", "email", "a@example.com", "message", "hi")); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("form another node deleted = %v, want not found", err)
 	}
 }
 

@@ -59,6 +59,7 @@ type Service struct {
 	perRecipient         ports.RateLimiter
 	log                  *slog.Logger
 	autoresponsesSkipped atomic.Int64
+	formCache            formCache
 }
 
 // NewService wires the forms use cases.

@@ -2,6 +2,7 @@ package forms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,9 +41,10 @@ type Submitted struct {
 //
 // Everything whose cost the visitor or the form's author controls runs
 // outside any transaction: the form and its workspace's sender are read
-// through ReadOnly, the submission is validated (patterns included) and
-// its mail rendered, and only then does one short transaction check that
-// the form still exists, add the submission and queue its messages.
+// through ReadOnly (or taken from the service's cache of parsed forms),
+// the submission is validated (patterns included) and its mail rendered,
+// and only then does one short transaction check that the form still
+// exists unchanged, add the submission and queue its messages.
 func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err error) {
 	ctx, end := usecase.Start(ctx, "forms.Submit")
 	defer end(&err)
@@ -55,25 +57,34 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	if ok, wait := s.perForm.Allow(ctx, "form:"+string(in.Form)); !ok {
 		return Submitted{}, domain.ErrRateLimited.WithRetryAfter(wait)
 	}
-	var (
-		f    domain.Form
-		from = s.from
-	)
-	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
-		if f, err = st.Forms().GetPublic(ctx, in.Form); err != nil {
-			return err
+	// A cached form is checked against its updated_at in the transaction;
+	// when it changed there, the submission starts again from a fresh read
+	// (once: a fresh form is only checked to exist, as it was just read).
+	cached := true
+	for {
+		out, err := s.submit(ctx, in, cached)
+		if errors.Is(err, errStaleForm) {
+			s.formCache.drop(in.Form)
+			cached = false
+			continue
 		}
-		if f.SendsMail() {
-			w, err := st.Workspaces().Get(ctx, f.Workspace())
-			if err != nil {
-				return fmt.Errorf("get workspace %s: %w", f.Workspace(), err)
-			}
-			from = w.Sender(s.from)
+		return out, err
+	}
+}
+
+// errStaleForm says the cached form was edited since it was cached.
+var errStaleForm = errors.New("form changed since it was cached")
+
+// submit is Submit after its rate limits, with the form from the cache
+// when cached allows it.
+func (s *Service) submit(ctx context.Context, in SubmitInput, cached bool) (Submitted, error) {
+	f, from, hit := s.formCache.get(in.Form, s.now())
+	if !cached || !hit {
+		var err error
+		if f, from, err = s.readForm(ctx, in.Form); err != nil {
+			return Submitted{}, err
 		}
-		return nil
-	})
-	if err != nil {
-		return Submitted{}, err
+		hit = false
 	}
 	// The form goes back with a refusal too: the caller needs its error
 	// redirect and allowed origins to answer.
@@ -95,8 +106,12 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		// A form deleted since it was read must not gain a submission;
 		// the foreign key would refuse it too, but as an internal error.
-		if _, err := st.Forms().UpdatedAt(ctx, f.Workspace(), f.ID()); err != nil {
+		at, err := st.Forms().UpdatedAt(ctx, f.Workspace(), f.ID())
+		if err != nil {
 			return err
+		}
+		if hit && !at.Equal(f.UpdatedAt()) {
+			return errStaleForm
 		}
 		if err := st.Submissions().Add(ctx, sub); err != nil {
 			return fmt.Errorf("add submission: %w", err)
@@ -112,9 +127,32 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err 
 	if err != nil {
 		return out, err
 	}
+	if !hit {
+		s.formCache.put(f, from, now)
+	}
 	s.wake()
 	out.Submission = sub
 	return out, nil
+}
+
+// readForm reads the form id and, when it sends mail, its workspace's
+// sender, outside any transaction.
+func (s *Service) readForm(ctx context.Context, id domain.FormID) (f domain.Form, from string, err error) {
+	from = s.from
+	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+		if f, err = st.Forms().GetPublic(ctx, id); err != nil {
+			return err
+		}
+		if f.SendsMail() {
+			w, err := st.Workspaces().Get(ctx, f.Workspace())
+			if err != nil {
+				return fmt.Errorf("get workspace %s: %w", f.Workspace(), err)
+			}
+			from = w.Sender(s.from)
+		}
+		return nil
+	})
+	return f, from, err
 }
 
 // composeMail renders the notification and autoresponse a clean
