@@ -54,6 +54,7 @@ type Stores interface {
 	TwoFactor() TwoFactorStore
 	LoginChallenges() LoginChallengeStore
 	EmailChanges() EmailChangeStore
+	Sites() SiteStore
 }
 
 // InstanceStore keeps the installation's identity and its change counters.

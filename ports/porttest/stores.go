@@ -35,6 +35,7 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Events", func(t *testing.T) { t.Parallel(); events(t, open) })
 	t.Run("Webhooks", func(t *testing.T) { t.Parallel(); webhooks(t, open) })
 	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); deliveries(t, open) })
+	t.Run("Sites", func(t *testing.T) { t.Parallel(); sites(t, open) })
 }
 
 func transactions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
