@@ -45,6 +45,7 @@ type Stores interface {
 	Forms() FormStore
 	Submissions() SubmissionStore
 	Outbox() OutboxStore
+	PreviewLinks() PreviewLinkStore
 	Entries() EntryStore
 	Events() EventStore
 	Webhooks() WebhookStore
