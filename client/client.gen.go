@@ -359,6 +359,7 @@ func (e Role) Valid() bool {
 
 // Defines values for Scope.
 const (
+	ContentImport    Scope = "content:import"
 	ContentRead      Scope = "content:read"
 	ContentWrite     Scope = "content:write"
 	EventsRead       Scope = "events:read"
@@ -376,6 +377,8 @@ const (
 // Valid indicates whether the value is a known member of the Scope enum.
 func (e Scope) Valid() bool {
 	switch e {
+	case ContentImport:
+		return true
 	case ContentRead:
 		return true
 	case ContentWrite:
@@ -2675,7 +2678,7 @@ type UpdateEntryParams struct {
 
 // PublishEntryJSONBody defines parameters for PublishEntry.
 type PublishEntryJSONBody struct {
-	// PublishAt When to publish: any RFC 3339 time; now when absent, null or past.
+	// PublishAt When to publish: any RFC 3339 time; now when absent, null or at most five minutes past; further in the past, the date the entry is published at (needs `content:import`).
 	PublishAt *time.Time `json:"publish_at,omitempty"`
 }
 
@@ -4071,7 +4074,7 @@ type ClientInterface interface {
 
 	// PublishEntryWithBody Publish now, or schedule
 	//
-	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4080,7 +4083,7 @@ type ClientInterface interface {
 
 	// PublishEntry Publish now, or schedule
 	//
-	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6145,7 +6148,7 @@ func (c *Client) UpdateEntry(ctx context.Context, ws Ws, id EntryParameter, para
 
 // PublishEntryWithBody Publish now, or schedule
 //
-// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6164,7 +6167,7 @@ func (c *Client) PublishEntryWithBody(ctx context.Context, ws Ws, id EntryParame
 
 // PublishEntry Publish now, or schedule
 //
-// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14242,7 +14245,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEntryWithBodyWithResponse Publish now, or schedule
 	//
-	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14251,7 +14254,7 @@ type ClientWithResponsesInterface interface {
 
 	// PublishEntryWithResponse Publish now, or schedule
 	//
-	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+	// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -22252,7 +22255,7 @@ type PublishEntryResponse struct {
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationProblemJSON415 *UnsupportedMedia
 	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
-	ApplicationProblemJSON422 *InvalidWritePost
+	ApplicationProblemJSON422 *Problem
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *RateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22311,7 +22314,7 @@ func (r PublishEntryResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
 }
 
 // GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r PublishEntryResponse) GetApplicationProblemJSON422() *InvalidWritePost {
+func (r PublishEntryResponse) GetApplicationProblemJSON422() *Problem {
 	return r.ApplicationProblemJSON422
 }
 
@@ -28202,7 +28205,7 @@ func (c *ClientWithResponses) UpdateEntryWithResponse(ctx context.Context, ws Ws
 
 // PublishEntryWithBodyWithResponse Publish now, or schedule
 //
-// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28217,7 +28220,7 @@ func (c *ClientWithResponses) PublishEntryWithBodyWithResponse(ctx context.Conte
 
 // PublishEntryWithResponse Publish now, or schedule
 //
-// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+// Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -38043,7 +38046,7 @@ func ParsePublishEntryResponse(rsp *http.Response) (*PublishEntryResponse, error
 		response.ApplicationProblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest InvalidWritePost
+		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

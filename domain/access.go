@@ -56,6 +56,7 @@ var (
 	PermSubmissionsErase = Permission{"submissions", "erase"} // every submission holding an address, across forms
 	PermContentRead      = Permission{"content", "read"}
 	PermContentWrite     = Permission{"content", "write"}
+	PermContentImport    = Permission{"content", "import"} // publish with a past date: an imported archive's history
 	PermWebhooksRead     = Permission{"webhooks", "read"}
 	PermWebhooksWrite    = Permission{"webhooks", "write"}
 	PermEventsRead       = Permission{"events", "read"} // the change feed: every resource's changes
@@ -78,6 +79,7 @@ var Scopes = []Permission{
 	PermFormsRead, PermFormsWrite, PermSubmissionsRead, PermSubmissionsWrite,
 	PermContentRead, PermContentWrite, PermWebhooksRead, PermWebhooksWrite,
 	PermMembersRead, PermMembersWrite, PermSubmissionsErase, PermEventsRead,
+	PermContentImport,
 }
 
 // IsScope reports whether p can be granted to an API key. Reading the
@@ -89,7 +91,7 @@ func (p Permission) IsScope() bool { return slices.Contains(Scopes, p) }
 var RolePermissions = map[Role][]Permission{
 	RoleViewer: {PermWorkspaceRead, PermFormsRead, PermSubmissionsRead, PermContentRead, PermMembersRead},
 	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite},
-	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase, PermEventsRead},
+	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase, PermEventsRead, PermContentImport},
 	RoleOwner:  {PermWorkspaceDelete, PermOwnersWrite},
 }
 

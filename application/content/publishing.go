@@ -2,6 +2,7 @@ package content
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,13 +14,44 @@ import (
 // PublishEntry publishes an entry now, or schedules it when at is in the
 // future (editors and up). Publication queues the "<kind>.published"
 // event in the same transaction, so partners hear of it exactly once.
+//
+// An at in the past (beyond domain.PublishGrace) dates the entry then:
+// that needs domain.PermContentImport, since it rewrites the site's
+// history, and is audited as entry.backdated; without the permission it
+// is domain.ErrPublishAtInPast, where it used to publish now silently.
 func (s *Service) PublishEntry(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, at *time.Time, ifMatch *int) (_ domain.Entry, err error) {
 	ctx, end := usecase.Start(ctx, "content.PublishEntry")
 	defer end(&err)
-	return s.transition(ctx, p, wsRef, id, ifMatch, func(e *domain.Entry, now time.Time) (bool, bool, error) {
-		published, err := e.Publish(at, now)
-		return published, published, err
+	return s.transition(ctx, p, wsRef, id, ifMatch, func(ctx context.Context, st ports.Stores, e *domain.Entry, now time.Time) (bool, bool, error) {
+		if !domain.IsBackdate(at, now) {
+			published, err := e.Publish(at, now)
+			return published, published, err
+		}
+		if err := s.mayImport(ctx, p, e.Workspace()); err != nil {
+			return false, false, err
+		}
+		if err := e.PublishBackdated(*at, now); err != nil {
+			return false, false, err
+		}
+		details := map[string]string{"published_at": e.PublishedAt().Format(time.RFC3339)}
+		return true, true, s.audit(ctx, st, p, e.Workspace(), "entry.backdated", e.ID().String(), details)
 	})
+}
+
+// mayImport authorizes p to date entries in the past in ws, and answers
+// domain.ErrPublishAtInPast when it may not, which says what is missing.
+func (s *Service) mayImport(ctx context.Context, p domain.Principal, ws domain.WorkspaceID) error {
+	err := s.authz.Authorize(ctx, p, ws, domain.PermContentImport)
+	if errors.Is(err, domain.ErrForbidden) {
+		return domain.ErrPublishAtInPast
+	}
+	return err
+}
+
+// audit records what p just did to an entry in the caller's transaction;
+// see usecase.Audit.
+func (s *Service) audit(ctx context.Context, st ports.Stores, p domain.Principal, ws domain.WorkspaceID, action, entryID string, details map[string]string) error {
+	return usecase.Audit(ctx, st, p, ws, action, "entry", entryID, details, s.now())
 }
 
 // UnpublishEntry takes a published entry back to draft or into the
@@ -28,7 +60,7 @@ func (s *Service) PublishEntry(ctx context.Context, p domain.Principal, wsRef st
 func (s *Service) UnpublishEntry(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, to domain.EntryStatus, ifMatch *int) (_ domain.Entry, err error) {
 	ctx, end := usecase.Start(ctx, "content.UnpublishEntry")
 	defer end(&err)
-	return s.transition(ctx, p, wsRef, id, ifMatch, func(e *domain.Entry, now time.Time) (bool, bool, error) {
+	return s.transition(ctx, p, wsRef, id, ifMatch, func(_ context.Context, _ ports.Stores, e *domain.Entry, now time.Time) (bool, bool, error) {
 		was, err := e.Unpublish(to, now)
 		return was, false, err
 	})
@@ -37,7 +69,7 @@ func (s *Service) UnpublishEntry(ctx context.Context, p domain.Principal, wsRef 
 // transition runs one step of the publication state machine. step reports
 // whether the public site changed and, if so, whether the entry is now
 // published (the event's verb).
-func (s *Service) transition(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, step func(*domain.Entry, time.Time) (changed, published bool, err error)) (domain.Entry, error) {
+func (s *Service) transition(ctx context.Context, p domain.Principal, wsRef string, id domain.EntryID, ifMatch *int, step func(context.Context, ports.Stores, *domain.Entry, time.Time) (changed, published bool, err error)) (domain.Entry, error) {
 	var (
 		e       domain.Entry
 		changed bool
@@ -49,7 +81,7 @@ func (s *Service) transition(ctx context.Context, p domain.Principal, wsRef stri
 		}
 		prev, now := e.Version(), s.now()
 		var published bool
-		if changed, published, err = step(&e, now); err != nil {
+		if changed, published, err = step(ctx, st, &e, now); err != nil {
 			return err
 		}
 		if err := st.Entries().Update(ctx, e, prev); err != nil {

@@ -101,7 +101,7 @@ const (
 var allScopes = []string{
 	"forms:read", "forms:write", "submissions:read", "submissions:write", "content:read",
 	"content:write", "webhooks:read", "webhooks:write", "members:read", "members:write",
-	"submissions:erase", "events:read",
+	"submissions:erase", "events:read", "content:import",
 }
 
 // stack is Keel's HTTP API over a fresh database, wired as bootstrap wires

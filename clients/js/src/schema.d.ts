@@ -1271,7 +1271,7 @@ export interface paths {
         put?: never;
         /**
          * Publish now, or schedule
-         * @description Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry.
+         * @description Editors and up; API keys with `content:write`. The body is optional; a future `publish_at` schedules the entry. A `publish_at` more than five minutes in the past dates the entry then (an imported archive keeps its dates); that needs the `content:import` permission too (admins and owners, and API keys that also hold `content:import`), is audited as `entry.backdated`, and is otherwise refused with 422 `publish_at_in_past`.
          */
         post: operations["publishEntry"];
         delete?: never;
@@ -2055,7 +2055,7 @@ export interface components {
             role: components["schemas"]["Role"];
         };
         /** @enum {string} */
-        Scope: "forms:read" | "forms:write" | "submissions:read" | "submissions:write" | "content:read" | "content:write" | "webhooks:read" | "webhooks:write" | "members:read" | "members:write" | "submissions:erase" | "events:read";
+        Scope: "forms:read" | "forms:write" | "submissions:read" | "submissions:write" | "content:read" | "content:write" | "webhooks:read" | "webhooks:write" | "members:read" | "members:write" | "submissions:erase" | "events:read" | "content:import";
         APIKey: {
             /** @example key_01jd5x8c1q2w3e4r5t6y7u8i9o */
             id: string;
@@ -7017,7 +7017,7 @@ export interface operations {
                 "application/json": {
                     /**
                      * Format: date-time
-                     * @description When to publish: any RFC 3339 time; now when absent, null or past.
+                     * @description When to publish: any RFC 3339 time; now when absent, null or at most five minutes past; further in the past, the date the entry is published at (needs `content:import`).
                      */
                     publish_at?: string | null;
                 };
@@ -7052,7 +7052,15 @@ export interface operations {
             412: components["responses"]["VersionConflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            422: components["responses"]["InvalidWritePost"];
+            /** @description `invalid_if_match`, `validation_failed`, `unknown_field`, `invalid_type`, `idempotency_key_reused`: see `InvalidWritePost`; `publish_at_in_past`: `publish_at` is more than five minutes past and the caller lacks `content:import`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
         };
