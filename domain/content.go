@@ -74,6 +74,9 @@ type EntryContent struct {
 	Tags          []string
 	CoverImageURL string
 	SEO           SEO
+	// NavOrder places a page in the site's navigation: the public list of
+	// pages is sorted by it, lowest first. Posts keep 0.
+	NavOrder int
 }
 
 // EntryPatch changes the content fields that are not nil.
@@ -85,6 +88,7 @@ type EntryPatch struct {
 	Tags          *[]string
 	CoverImageURL *string
 	SEO           *SEO
+	NavOrder      *int
 }
 
 // Apply returns c with the patch's fields. A new title keeps the slug:
@@ -105,6 +109,9 @@ func (p EntryPatch) Apply(c EntryContent) EntryContent {
 	}
 	if p.SEO != nil {
 		c.SEO = *p.SEO
+	}
+	if p.NavOrder != nil {
+		c.NavOrder = *p.NavOrder
 	}
 	return c
 }
@@ -128,6 +135,7 @@ const (
 	MaxSEOTitleLen    = 120
 	MaxSEODescLen     = 320
 	MaxURLLen         = 2048
+	MaxNavOrder       = 1_000_000
 	derivedExcerptLen = 200
 )
 
@@ -216,6 +224,7 @@ func (e Entry) Title() string           { return e.content.Title }
 func (e Entry) Slug() string            { return e.content.Slug }
 func (e Entry) Body() string            { return e.content.Body }
 func (e Entry) Tags() []string          { return slices.Clone(e.content.Tags) }
+func (e Entry) NavOrder() int           { return e.content.NavOrder }
 func (e Entry) CoverImageURL() string   { return e.content.CoverImageURL }
 func (e Entry) SEO() SEO                { return e.content.SEO }
 func (e Entry) Rendered() Rendered      { return e.rendered }
@@ -385,6 +394,9 @@ func checkContent(c EntryContent) (EntryContent, error) {
 		add("tags", "invalid_tags", "Use at most 20 tags of 1 to 50 printable characters, without commas.")
 	}
 	c.Tags = tags
+	if c.NavOrder < -MaxNavOrder || c.NavOrder > MaxNavOrder {
+		add("nav_order", "out_of_range", "Use a whole number from -1,000,000 to 1,000,000.")
+	}
 	c.CoverImageURL = strings.TrimSpace(c.CoverImageURL)
 	if c.CoverImageURL != "" && !webURL(c.CoverImageURL) {
 		add("cover_image_url", "invalid_url", "Use an absolute http or https URL.")
@@ -402,20 +414,32 @@ func checkContent(c EntryContent) (EntryContent, error) {
 	return c, nil
 }
 
-// normaliseTags trims and lower-cases tags and drops repeats, keeping the
-// first order, so "Go" and "go " are one tag and tag filters are exact.
+// normaliseTags trims tags, keeping each as typed ("News" stays "News"),
+// and drops those whose slug an earlier one has, keeping the first order,
+// so "Go" and "go " are one tag and tag filters, which match slugs, are
+// exact.
 func normaliseTags(in []string) ([]string, bool) {
 	out := make([]string, 0, len(in))
+	slugs := make([]string, 0, len(in))
 	for _, t := range in {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" || utf8.RuneCountInString(t) > MaxTagLen || !utf8.ValidString(t) || hasControl(t) || strings.Contains(t, ",") {
+		t, ok := checkTagName(t)
+		if !ok {
 			return nil, false
 		}
-		if !slices.Contains(out, t) {
-			out = append(out, t)
+		if s := TagSlug(t); !slices.Contains(slugs, s) {
+			out, slugs = append(out, t), append(slugs, s)
 		}
 	}
 	return out, len(out) <= MaxTags
+}
+
+// TagSlugs are the slugs of the entry's tags, in the same order.
+func (e Entry) TagSlugs() []string {
+	out := make([]string, len(e.content.Tags))
+	for i, t := range e.content.Tags {
+		out[i] = TagSlug(t)
+	}
+	return out
 }
 
 func hasControl(s string) bool {

@@ -55,8 +55,9 @@ func TestNewEntryDerivesSlugAndNormalises(t *testing.T) {
 	if e.Slug() != "creme-brulee" || e.Title() != "Crème brûlée" {
 		t.Errorf("slug %q title %q", e.Slug(), e.Title())
 	}
-	if !slices.Equal(e.Tags(), []string{"food", "desserts"}) {
-		t.Errorf("tags = %q", e.Tags())
+	// Tags keep the case typed first; "food " has the slug of "Food".
+	if !slices.Equal(e.Tags(), []string{"Food", "Desserts"}) || !slices.Equal(e.TagSlugs(), []string{"food", "desserts"}) {
+		t.Errorf("tags = %q, slugs %q", e.Tags(), e.TagSlugs())
 	}
 	if e.Status() != domain.EntryDraft || e.Version() != 1 || e.PublishedAt() != nil {
 		t.Errorf("status %s version %d published %v", e.Status(), e.Version(), e.PublishedAt())

@@ -19,13 +19,23 @@ type Renderer interface {
 type EntryFilter struct {
 	Kind   *domain.EntryKind
 	Status *domain.EntryStatus
-	Tag    string // exact, as normalised by the domain (lower case)
+	Tag    string // a tag's slug (domain.TagSlug), exact
 	Query  string // full-text, as PublicFilter.Query
 }
 
 // PublicFilter narrows a listing of published entries.
 type PublicFilter struct {
+	// Tag is a tag's slug (domain.TagSlug), exact.
 	Tag string
+	// Author keeps the entries of one author.
+	Author domain.UserID
+	// UpdatedSince keeps the entries updated at or after it, for a static
+	// site's incremental builds.
+	UpdatedSince *time.Time
+	// WithBodies says the caller sends the entries' bodies on: a page
+	// then also ends, with a cursor, after the entry that brings its
+	// bodies (EntryBytes) to MaxPageBytes.
+	WithBodies bool
 	// Query is full-text search over title, excerpt, body text and tags.
 	// Every word must match, as a prefix, case and accents ignored; the
 	// matches come best first. Words are what domain.SearchQuery finds:
@@ -65,7 +75,9 @@ type EntryStore interface {
 	// domain.ErrNotFound for any other status.
 	Published(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, slug string) (domain.Entry, error)
 	// ListPublished returns published entries of ws and kind, newest
-	// published first; with a Query, best match first.
+	// published first (pages: lowest NavOrder first, then by slug); with a
+	// Query, best match first. A cursor from one order is
+	// ports.ErrInvalidCursor in another.
 	ListPublished(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, f PublicFilter, p Page) ([]domain.Entry, string, error)
 
 	// AddRevision stores one save of an entry, which must exist and have
@@ -77,6 +89,43 @@ type EntryStore interface {
 	Revisions(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, p Page) ([]domain.Revision, string, error)
 	// Revision returns one revision; domain.ErrNotFound.
 	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)
+}
+
+// AuthorStore keeps the public profiles of workspace members. Importers
+// use Put as an upsert keyed by the member.
+type AuthorStore interface {
+	// Put adds or replaces the profile of a.User() in a.Workspace();
+	// domain.ErrAuthorSlugTaken when another member of the workspace has
+	// the slug.
+	Put(ctx context.Context, a domain.Author) error
+	// Get returns the profile of user in ws; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, user domain.UserID) (domain.Author, error)
+	// BySlug returns the profile with the slug in ws; domain.ErrNotFound.
+	BySlug(ctx context.Context, ws domain.WorkspaceID, slug string) (domain.Author, error)
+	// Of returns the profiles of the users in ws, keyed by user; a user
+	// without one has no key. At most MaxPageLimit users.
+	Of(ctx context.Context, ws domain.WorkspaceID, users []domain.UserID) (map[domain.UserID]domain.Author, error)
+	// List returns the profiles of ws by slug.
+	List(ctx context.Context, ws domain.WorkspaceID, p Page) ([]domain.Author, string, error)
+}
+
+// TagStore keeps each workspace's tags. EntryStore.Add and Update add
+// the tags an entry carries that its workspace does not have yet, named
+// as the entry spells them, so that every tag an entry carries exists.
+type TagStore interface {
+	// Put adds the tag or replaces the name and description of the tag
+	// of ws with its slug (an importer's upsert), and writes the name
+	// into the tags of every entry that carries it, whose updated_at
+	// becomes now when its spelling changed.
+	Put(ctx context.Context, t domain.Tag, now time.Time) error
+	// Get returns the tag of ws with the slug; domain.ErrNotFound.
+	Get(ctx context.Context, ws domain.WorkspaceID, slug string) (domain.Tag, error)
+	// List returns the tags of ws by slug, each with the number of its
+	// published posts; publishedOnly leaves out the tags that have none.
+	List(ctx context.Context, ws domain.WorkspaceID, publishedOnly bool, p Page) ([]domain.TagCount, string, error)
+	// Count returns one tag with the number of its published posts;
+	// domain.ErrNotFound.
+	Count(ctx context.Context, ws domain.WorkspaceID, slug string) (domain.TagCount, error)
 }
 
 // EventStore keeps each workspace's change feed: one event per change a

@@ -47,6 +47,8 @@ type Stores interface {
 	Outbox() OutboxStore
 	PreviewLinks() PreviewLinkStore
 	Entries() EntryStore
+	Authors() AuthorStore
+	Tags() TagStore
 	Events() EventStore
 	Webhooks() WebhookStore
 	Deliveries() DeliveryStore

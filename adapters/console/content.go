@@ -80,7 +80,7 @@ func (c *Console) contentList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := contentListData{
 		Kind: q.Get("kind"), Status: q.Get("status"),
-		Tag: strings.ToLower(strings.TrimSpace(q.Get("tag"))), Query: strings.TrimSpace(q.Get("q")),
+		Tag: domain.TagSlug(q.Get("tag")), Query: strings.TrimSpace(q.Get("q")),
 		Kinds: []string{"post", "page"}, Statuses: []string{"draft", "scheduled", "published", "archived"},
 	}
 	var f ports.EntryFilter

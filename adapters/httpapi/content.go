@@ -209,7 +209,7 @@ func entryFilterOf(c *gin.Context) (ports.EntryFilter, error) {
 			f.Status = &st
 		}
 	}
-	f.Tag = strings.ToLower(strings.TrimSpace(c.Query("tag")))
+	f.Tag = domain.TagSlug(c.Query("tag"))
 	f.Query = c.Query("q")
 	if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
 		errs = append(errs, domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."})

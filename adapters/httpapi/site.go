@@ -314,7 +314,7 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	f := ports.PublicFilter{Tag: strings.ToLower(strings.TrimSpace(c.Query("tag"))), Query: q}
+	f := ports.PublicFilter{Tag: domain.TagSlug(c.Query("tag")), Query: q}
 	if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
 		fail(c, domain.Invalid(domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."}))
 		return

@@ -504,6 +504,8 @@ func (s *stores) Forms() ports.FormStore                   { return formStore{s}
 func (s *stores) Submissions() ports.SubmissionStore       { return submissionStore{s} }
 func (s *stores) Outbox() ports.OutboxStore                { return outboxStore{s} }
 func (s *stores) Entries() ports.EntryStore                { return entryStore{s} }
+func (s *stores) Authors() ports.AuthorStore               { return authorStore{s} }
+func (s *stores) Tags() ports.TagStore                     { return tagStore{s} }
 func (s *stores) Events() ports.EventStore                 { return eventStore{s} }
 func (s *stores) Webhooks() ports.WebhookStore             { return webhookStore{s} }
 func (s *stores) Deliveries() ports.DeliveryStore          { return deliveryStore{s} }

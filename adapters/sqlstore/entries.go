@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,14 +21,14 @@ type entryStore struct{ *stores }
 // entryColumns are qualified: searches join entries to their index.
 const entryColumns = `e.id, e.workspace_id, e.kind, e.slug, e.title, e.body, e.body_html, e.body_text, e.excerpt, e.tags,
 	e.cover_image_url, e.seo_title, e.seo_description, e.status, e.publish_at, e.published_at, e.author_id,
-	e.created_at, e.updated_at, e.version`
+	e.created_at, e.updated_at, e.version, e.nav_order`
 
 type entryRow struct {
 	id, workspaceID, kind, slug, title, body, html, text, excerpt, tags string
 	cover, seoTitle, seoDescription, status, authorID                   string
 	publishAt, publishedAt                                              sql.NullTime
 	createdAt, updatedAt                                                time.Time
-	version                                                             int
+	version, navOrder                                                   int
 }
 
 func (r entryRow) toDomain() (domain.Entry, error) {
@@ -47,7 +48,7 @@ func (r entryRow) toDomain() (domain.Entry, error) {
 		ID: domain.EntryID(r.id), Workspace: domain.WorkspaceID(r.workspaceID), Kind: kind, Author: domain.UserID(r.authorID),
 		Content: domain.EntryContent{
 			Title: r.title, Slug: r.slug, Body: r.body, Excerpt: r.excerpt, Tags: tags, CoverImageURL: r.cover,
-			SEO: domain.SEO{Title: r.seoTitle, Description: r.seoDescription},
+			SEO: domain.SEO{Title: r.seoTitle, Description: r.seoDescription}, NavOrder: r.navOrder,
 		},
 		Rendered:  domain.Rendered{HTML: r.html, Text: r.text},
 		Status:    status,
@@ -60,7 +61,7 @@ func scanEntry(sc scanner) (domain.Entry, error) {
 	var r entryRow
 	err := sc.Scan(&r.id, &r.workspaceID, &r.kind, &r.slug, &r.title, &r.body, &r.html, &r.text, &r.excerpt, &r.tags,
 		&r.cover, &r.seoTitle, &r.seoDescription, &r.status, &r.publishAt, &r.publishedAt, &r.authorID,
-		&r.createdAt, &r.updatedAt, &r.version)
+		&r.createdAt, &r.updatedAt, &r.version, &r.navOrder)
 	if err != nil {
 		return domain.Entry{}, err
 	}
@@ -95,11 +96,11 @@ func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
 	seo, r := e.SEO(), e.Rendered()
 	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entries (id, workspace_id, kind, slug, title, body, body_html, body_text,
 		excerpt, tags, cover_image_url, seo_title, seo_description, status, publish_at, published_at, author_id, search_text,
-		created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		created_at, updated_at, version, nav_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(e.ID()), e.Workspace().String(), e.Kind().String(), e.Slug(), e.Title(), e.Body(), r.HTML, r.Text,
 		e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description, e.Status().String(),
 		nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version())
+		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder())
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -112,12 +113,23 @@ func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
 	return nil
 }
 
-// addTags inserts the entry's tag rows in one statement: at most
-// domain.MaxTags of them, well below every engine's parameter limit.
+// addTags inserts the entry's tag rows, keyed by slug, in one statement:
+// at most domain.MaxTags of them, well below every engine's parameter
+// limit. It skips a repeated slug, which an entry stored before tags
+// had slugs may carry ("a b" and "a-b"), and adds the workspace's tags
+// that are new (tagStore.ensureTags).
 func (s entryStore) addTags(ctx context.Context, e domain.Entry) error {
-	tags := e.Tags()
+	var tags []string
+	for _, t := range e.TagSlugs() {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
 	if len(tags) == 0 {
 		return nil
+	}
+	if err := (tagStore{s.stores}).ensureTags(ctx, e); err != nil {
+		return err
 	}
 	args := make([]any, 0, 3*len(tags))
 	for _, t := range tags {
@@ -154,11 +166,11 @@ func (s entryStore) Update(ctx context.Context, e domain.Entry, prevVersion int)
 	seo, r := e.SEO(), e.Rendered()
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE entries SET slug = ?, title = ?, body = ?, body_html = ?, body_text = ?,
 		excerpt = ?, tags = ?, cover_image_url = ?, seo_title = ?, seo_description = ?, status = ?, publish_at = ?, published_at = ?,
-		author_id = ?, search_text = ?, updated_at = ?, version = ?
+		author_id = ?, search_text = ?, updated_at = ?, version = ?, nav_order = ?
 		WHERE workspace_id = ? AND id = ? AND version = ?`),
 		e.Slug(), e.Title(), e.Body(), r.HTML, r.Text, e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description,
 		e.Status().String(), nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.UpdatedAt()), e.Version(), e.Workspace().String(), string(e.ID()), prevVersion)
+		domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Workspace().String(), string(e.ID()), prevVersion)
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -337,6 +349,12 @@ func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, ki
 	if f.Tag != "" {
 		cond, args = cond+tagCondition, append(args, ws.String(), f.Tag)
 	}
+	if f.Author != "" {
+		cond, args = cond+` AND e.author_id = ?`, append(args, string(f.Author))
+	}
+	if f.UpdatedSince != nil {
+		cond, args = cond+` AND e.updated_at >= ?`, append(args, domain.Timestamp(*f.UpdatedSince))
+	}
 	if words := domain.SearchQuery(f.Query); len(words) > 0 {
 		es, next, err := s.search(ctx, cond, args, words, p)
 		if err != nil {
@@ -344,22 +362,46 @@ func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, ki
 		}
 		return es, next, nil
 	}
+	// Pages follow the site's navigation order; posts, newest first.
+	order, mark := `e.published_at DESC, e.id DESC`, publishedCursor
+	if kind == domain.KindPage {
+		order, mark = `e.nav_order, e.slug`, navCursor
+	}
 	if p.After != "" {
-		at, id, err := parsePublishedCursor(p.After)
-		if err != nil {
-			return nil, "", err
+		if kind == domain.KindPage {
+			n, slug, err := parseNavCursor(p.After)
+			if err != nil {
+				return nil, "", err
+			}
+			cond, args = cond+` AND (e.nav_order > ? OR (e.nav_order = ? AND e.slug > ?))`, append(args, n, n, slug)
+		} else {
+			at, id, err := parsePublishedCursor(p.After)
+			if err != nil {
+				return nil, "", err
+			}
+			cond, args = cond+` AND (e.published_at, e.id) < (?, ?)`, append(args, at, id)
 		}
-		cond, args = cond+` AND (e.published_at, e.id) < (?, ?)`, append(args, at, id)
 	}
 	limit := p.Size()
 	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM entries e WHERE `+cond+`
-		ORDER BY e.published_at DESC, e.id DESC LIMIT ?`), scanEntry, append(args, limit+1)...)
+		ORDER BY `+order+` LIMIT ?`), scanEntry, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list published entries of %s: %w", ws, err)
 	}
-	if len(es) > limit {
-		last := es[limit-1]
-		return es[:limit], publishedCursor(last), nil
+	n := min(len(es), limit)
+	if f.WithBodies {
+		// The rows are read already; the bound is on what the caller
+		// sends on, a page of whole bodies.
+		size := 0
+		for i := range n {
+			if size += ports.EntryBytes(es[i]); size >= ports.MaxPageBytes {
+				n = i + 1
+				break
+			}
+		}
+	}
+	if n < len(es) {
+		return es[:n], mark(es[n-1]), nil
 	}
 	return es, "", nil
 }
@@ -374,6 +416,7 @@ type revisionContentJSON struct {
 	CoverImageURL  string   `json:"cover_image_url"`
 	SEOTitle       string   `json:"seo_title"`
 	SEODescription string   `json:"seo_description"`
+	NavOrder       int      `json:"nav_order,omitempty"`
 }
 
 const revisionColumns = `entry_id, workspace_id, version, actor_kind, actor_id, at, content`
@@ -394,7 +437,7 @@ func scanRevision(sc scanner) (domain.Revision, error) {
 	r.Entry, r.Workspace, r.At = domain.EntryID(entry), domain.WorkspaceID(ws), r.At.UTC()
 	r.Content = domain.EntryContent{
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
-		SEO: domain.SEO{Title: c.SEOTitle, Description: c.SEODescription},
+		SEO: domain.SEO{Title: c.SEOTitle, Description: c.SEODescription}, NavOrder: c.NavOrder,
 	}
 	return r, nil
 }
@@ -403,7 +446,7 @@ func (s entryStore) AddRevision(ctx context.Context, r domain.Revision) error {
 	c := r.Content
 	content, err := json.Marshal(revisionContentJSON{
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
-		SEOTitle: c.SEO.Title, SEODescription: c.SEO.Description,
+		SEOTitle: c.SEO.Title, SEODescription: c.SEO.Description, NavOrder: c.NavOrder,
 	})
 	if err != nil {
 		return fmt.Errorf("add revision %d of %s: content: %w", r.Version, r.Entry, err)

@@ -61,6 +61,7 @@ const (
 	cursorOffset    = "o" // a search's rank: the number of entries already returned
 	cursorPublished = "p" // a public listing's last entry: published_at in µs, then its ID
 	cursorVersion   = "v" // a revision listing's last version
+	cursorNav       = "n" // a public list of pages' last page: nav_order, then its slug
 )
 
 // maxOffset bounds a search cursor far beyond any page a person reads.
@@ -102,6 +103,22 @@ func parsePublishedCursor(s string) (time.Time, string, error) {
 		return time.Time{}, "", ports.ErrInvalidCursor
 	}
 	return time.UnixMicro(us).UTC(), f[1], nil
+}
+
+func navCursor(e domain.Entry) string {
+	return cursor.Encode(cursorNav, strconv.Itoa(e.NavOrder()), e.Slug())
+}
+
+func parseNavCursor(s string) (int, string, error) {
+	f, ok := cursor.Decode(s, cursorNav, 2)
+	if !ok {
+		return 0, "", ports.ErrInvalidCursor
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || strconv.Itoa(n) != f[0] || n < -domain.MaxNavOrder || n > domain.MaxNavOrder || f[1] == "" {
+		return 0, "", ports.ErrInvalidCursor
+	}
+	return n, f[1], nil
 }
 
 func versionCursor(v int) string { return cursor.Encode(cursorVersion, strconv.Itoa(v)) }
