@@ -329,8 +329,18 @@ func (db *DB) withinTxOnce(ctx context.Context, fn func(context.Context, ports.S
 			_ = tx.Rollback()
 		}
 	}()
-	st := &stores{q: tx, d: db.d, searches: db.searches, writing: true}
-	if err = fn(ctx, st); err != nil {
+	p := &pipeline{tx: tx}
+	st := &stores{q: p, d: db.d, searches: db.searches, writing: true}
+	err = fn(ctx, st)
+	if err == nil {
+		err = p.flush(ctx)
+	}
+	if p.err != nil {
+		// The statement fn saw fail may have failed only because a held
+		// insert had aborted the transaction before it.
+		return p.err
+	}
+	if err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

@@ -126,7 +126,7 @@ func (s *stores) insertDeliveries(ctx context.Context, ds []domain.WebhookDelive
 			args = append(args, a...)
 		}
 	}
-	if _, err := s.q.ExecContext(ctx, s.d.rebind(query), args...); err != nil {
+	if err := s.insertLater(ctx, query, false, args...); err != nil {
 		return err
 	}
 	if slices.ContainsFunc(ds, func(d domain.WebhookDelivery) bool { return d.Status == domain.OutboxPending }) {
@@ -148,21 +148,30 @@ func isNewDelivery(d domain.WebhookDelivery) bool {
 // subscription rule is domain.Webhook.Subscribes, applied here to the few
 // enabled endpoints of one workspace (domain.MaxWebhooksPerWorkspace).
 func (s *stores) fanOut(ctx context.Context, e domain.Event) error {
+	ds, err := s.deliveriesOf(ctx, e)
+	if err != nil {
+		return err
+	}
+	return s.insertDeliveries(ctx, ds)
+}
+
+// deliveriesOf returns the deliveries that fanOut queues for e.
+func (s *stores) deliveriesOf(ctx context.Context, e domain.Event) ([]domain.WebhookDelivery, error) {
 	if e.Type == domain.EventWebhookTest {
-		return nil // goes to the tested endpoint only, through DeliveryStore.Add
+		return nil, nil // goes to the tested endpoint only, through DeliveryStore.Add
 	}
 	type endpoint struct{ id, events string }
 	eps, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, events FROM webhooks WHERE workspace_id = ? AND enabled`),
 		func(sc scanner) (ep endpoint, err error) { return ep, sc.Scan(&ep.id, &ep.events) }, e.Workspace.String())
 	if err != nil || len(eps) == 0 {
-		return err
+		return nil, err
 	}
 	var ds []domain.WebhookDelivery
 	traceParent := ""
 	for i, ep := range eps {
 		var events []string
 		if err := json.Unmarshal([]byte(ep.events), &events); err != nil {
-			return fmt.Errorf("webhook %s: events: %w", ep.id, err)
+			return nil, fmt.Errorf("webhook %s: events: %w", ep.id, err)
 		}
 		w := domain.RehydrateWebhook(domain.WebhookID(ep.id), e.Workspace, "", events, "", true, "", domain.WebhookSecret{}, domain.WebhookSecret{}, nil, nil, time.Time{}, time.Time{})
 		if !w.Subscribes(e.Type) {
@@ -174,7 +183,7 @@ func (s *stores) fanOut(ctx context.Context, e domain.Event) error {
 		}
 		ds = append(ds, domain.NewDelivery(e, w.ID(), traceParent, e.CreatedAt))
 	}
-	return s.insertDeliveries(ctx, ds)
+	return ds, nil
 }
 
 // traceParentOf is the W3C traceparent of ctx's span, "" without one:

@@ -514,14 +514,21 @@ func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id doma
 type eventStore struct{ *stores }
 
 // Add also queues the event's webhook deliveries (stores.fanOut), in the
-// same transaction, so that they exist exactly when the event does.
+// same transaction, so that they exist exactly when the event does. It
+// looks up the webhooks before it inserts anything, so that on PostgreSQL
+// the event and its deliveries are held back together (pipeline) with the
+// transaction's other held inserts.
 func (s eventStore) Add(ctx context.Context, e domain.Event) error {
-	_, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO events (id, workspace_id, type, subject, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+	ds, err := s.deliveriesOf(ctx, e)
+	if err != nil {
+		return fmt.Errorf("queue deliveries of event %s: %w", e.ID, err)
+	}
+	err = s.insertLater(ctx, `INSERT INTO events (id, workspace_id, type, subject, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`, true,
 		string(e.ID), e.Workspace.String(), e.Type, e.Subject, string(e.Data), domain.Timestamp(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.ID, err)
 	}
-	if err := s.fanOut(ctx, e); err != nil {
+	if err := s.insertDeliveries(ctx, ds); err != nil {
 		return fmt.Errorf("queue deliveries of event %s: %w", e.ID, err)
 	}
 	return nil

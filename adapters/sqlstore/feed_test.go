@@ -67,6 +67,11 @@ func TestFeedWaitsForOlderTransactionsPostgres(t *testing.T) {
 			if err := st.Events().Add(ctx, older); err != nil {
 				return err
 			}
+			// A PostgreSQL transaction holds its inserts back until its next
+			// statement (pipeline): this read sends the event.
+			if _, _, err := st.Events().List(ctx, ws.ID(), "", ports.Page{}); err != nil {
+				return err
+			}
 			close(written)
 			<-release
 			return nil

@@ -116,7 +116,7 @@ func (s outboxStore) Add(ctx context.Context, m domain.OutboxMessage) error {
 	from := msg.From()
 	sub := sql.NullString{String: string(m.Submission), Valid: m.Submission != ""}
 	ws := sql.NullString{String: string(m.Workspace), Valid: m.Workspace != ""}
-	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO outbox_messages (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	err = s.insertLater(ctx, `INSERT INTO outbox_messages (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
 		msg.ID(), ws, sub, m.Kind, m.Status.String(), from.String(), toJSON, replyTo,
 		msg.Subject(), msg.Text(), msg.HTML(), attempts, m.NextAttemptAt.UTC(), m.TraceParent, m.CreatedAt.UTC(), nullTime(m.SentAt))
 	if err != nil {

@@ -124,7 +124,7 @@ func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
 		return fmt.Errorf("add submission %s: values: %w", sub.ID(), err)
 	}
 	m := sub.Meta()
-	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	err = s.insertLater(ctx, `INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
 		string(sub.ID()), sub.Form().String(), sub.Workspace().String(), sub.Status().String(), string(values),
 		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), sub.MailHeld(), searchText(sub.Values()))
 	if err != nil {

@@ -113,14 +113,17 @@ func (s *Service) submit(ctx context.Context, in SubmitInput, cached bool) (Subm
 		if hit && !at.Equal(f.UpdatedAt()) {
 			return errStaleForm
 		}
-		if err := st.Submissions().Add(ctx, sub); err != nil {
-			return fmt.Errorf("add submission: %w", err)
-		}
-		// Spam is kept out of the feed as it is kept out of the inbox.
+		// Spam is kept out of the feed as it is kept out of the inbox. The
+		// event goes first: it looks up the workspace's webhooks, and on
+		// PostgreSQL every insert after that lookup travels to the server
+		// with the commit, in one statement.
 		if sub.Status() != domain.SubmissionSpam {
 			if err := addEvent(ctx, st, domain.SubmissionEvent(domain.EventSubmissionCreated, sub, now)); err != nil {
 				return err
 			}
+		}
+		if err := st.Submissions().Add(ctx, sub); err != nil {
+			return fmt.Errorf("add submission: %w", err)
 		}
 		return mail.queue(ctx, st, f, sub, now)
 	})
