@@ -55,7 +55,7 @@ bench-backup: ## keel backup, verify and restore of 1,000,000 submissions (issue
 bench-memory: ## resident memory of keel serve after a mixed load of content reads and submissions (issue 14), SQLite
 	scripts/bench-memory.sh
 
-images: ## build local/postgres:15, local/mailpit and local/redis:7 for machines without a registry
+images: ## build local/postgres:15, local/mailpit, local/redis:7 and local/seaweedfs for machines without a registry
 	scripts/images.sh
 
 image: ## build local/keel: the static keel binary on scratch, non-root, with a HEALTHCHECK (README, Deploying)

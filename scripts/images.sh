@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # images.sh builds the images the container tests use on machines without a
-# container registry: local/postgres and local/redis from Debian's packages
-# and local/mailpit from Mailpit's Go module; and Keel's own image,
-# local/keel, from this checkout (make image). The recipes live in
+# container registry: local/postgres and local/redis from Debian's packages,
+# local/mailpit from Mailpit's Go module and local/seaweedfs from
+# SeaweedFS's; and Keel's own image, local/keel, from this checkout (make
+# image). The recipes live in
 # scripts/images/<name>/.
 #
 # Each image is built only when it is missing or was built from another
@@ -13,7 +14,7 @@
 # local/keel's revision also covers the source tree (the commit, the edits
 # and the new files), so any change to Keel rebuilds it.
 #
-# Usage: scripts/images.sh [postgres] [mailpit] [redis] [keel]    (no argument: postgres, mailpit and redis)
+# Usage: scripts/images.sh [postgres] [mailpit] [redis] [seaweedfs] [keel]    (no argument: all but keel)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -83,16 +84,17 @@ build() {
 }
 
 if (($# == 0)); then
-	set -- postgres mailpit redis
+	set -- postgres mailpit redis seaweedfs
 fi
 for name in "$@"; do
 	case ${name} in
 	postgres) build postgres "${LOCAL_POSTGRES_IMAGE}" "${POSTGRES_MAJOR}" ;;
 	mailpit) build mailpit "${LOCAL_MAILPIT_IMAGE}" "${MAILPIT_VERSION}" ;;
 	redis) build redis "${LOCAL_REDIS_IMAGE}" "" ;;
+	seaweedfs) build seaweedfs "${LOCAL_SEAWEEDFS_IMAGE}" "${SEAWEEDFS_VERSION}" ;;
 	keel) build keel "${LOCAL_KEEL_IMAGE}" "${VERSION:-$(git describe --tags --always --dirty)}" ;;
 	*)
-		log "unknown image ${name}; known: postgres, mailpit, redis, keel"
+		log "unknown image ${name}; known: postgres, mailpit, redis, seaweedfs, keel"
 		exit 2
 		;;
 	esac

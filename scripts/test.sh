@@ -127,6 +127,15 @@ choose KEEL_TEST_MAILPIT_IMAGE "${DEFAULT_MAILPIT_IMAGE}" mailpit "${LOCAL_MAILP
 # Redis only for test/nodes, which compares it with PostgreSQL as the store
 # of shared rate limits.
 choose KEEL_TEST_REDIS_IMAGE "${DEFAULT_REDIS_IMAGE}" redis "${LOCAL_REDIS_IMAGE}"
+# SeaweedFS's S3 gateway for the S3 blob store's tests: always the image
+# built here, as its command line is written for that build.
+if [[ -n ${KEEL_TEST_S3_IMAGE:-} ]]; then
+	log "KEEL_TEST_S3_IMAGE=${KEEL_TEST_S3_IMAGE} (from the environment)"
+else
+	export KEEL_TEST_S3_IMAGE=${LOCAL_SEAWEEDFS_IMAGE}
+	log "KEEL_TEST_S3_IMAGE=${KEEL_TEST_S3_IMAGE}, built from scripts/images/seaweedfs"
+	to_build+=(seaweedfs)
+fi
 # test/deploy runs Keel's own image, built from this checkout (make image)
 # unless the caller names another: it is rebuilt whenever the source changed.
 if [[ -n ${KEEL_TEST_KEEL_IMAGE:-} ]]; then

@@ -215,7 +215,7 @@ var testFixtures = map[string][]string{
 	},
 	"adapters": {
 		"adapters/sqlstore", "adapters/sqlstore/sqlitetest",
-		"test/containers", "test/mailpit", "test/testdb",
+		"test/containers", "test/mailpit", "test/s3server", "test/testdb",
 	},
 	// The HTTP tests wire the services as bootstrap does.
 	// They validate every request and response against the contract.

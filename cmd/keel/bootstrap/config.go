@@ -49,7 +49,7 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
+	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sBlobURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
@@ -99,6 +99,7 @@ type storeConfig struct {
 type serveConfig struct {
 	storeConfig
 	backups         backupScheduleConfig
+	blobs           blobConfig // files: the data directory or an S3 bucket
 	httpAddr        string
 	admin           adminConfig // the listener of /metrics and /debug/pprof/
 	metricsToken    string      // opens GET /metrics on the public listener
@@ -189,6 +190,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, err
 	}
 	if c.backups, err = loadBackupScheduleConfig(fs, getenv, c.dataDir); err != nil {
+		return c, err
+	}
+	if c.blobs, err = loadBlobConfig(fs, getenv, c.dataDir); err != nil {
 		return c, err
 	}
 	c.httpAddr = value(fs, getenv, sHTTPAddr)

@@ -74,6 +74,13 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
 	warnNoSecretKey(log, cfg.sessions.sealer)
+	// No feature stores files yet (the media library of issue 16 will);
+	// the store is opened all the same so that a wrong KEEL_BLOB_URL, an
+	// unreachable bucket or bad credentials stop serve here, at start.
+	if _, err := openBlobStore(ctx, cfg.blobs); err != nil {
+		return err
+	}
+	log.Info("blob store ready", "store", cfg.blobs.describe())
 	// The limits exist before the services they guard; on PostgreSQL they
 	// are shared by every node (KEEL_RATE_LIMIT_STORE).
 	lim, err := newLimiters(cfg.rateLimits, db, log)
