@@ -51,6 +51,12 @@ type backupScheduleConfig struct {
 	dir       string
 	secretKey string // the key's fingerprint, for the manifests
 	retryWait time.Duration
+	// blobs, when set, receives each backup once written to dir, which
+	// then keeps no copy; serve sets it when KEEL_BLOB_URL is an S3
+	// bucket, so backups leave the host. blobWhere names the store in
+	// the runs' File ("s3://bucket/prefix/").
+	blobs     ports.BlobStore
+	blobWhere string
 	// write writes a backup to path; nil is writeBackup. Tests replace it
 	// to make backups fail.
 	write func(ctx context.Context, db *sqlstore.DB, path, keyFingerprint string) (backuparchive.Manifest, error)
@@ -129,6 +135,9 @@ func runScheduledBackups(ctx context.Context, cfg backupScheduleConfig, db *sqls
 		next = cfg.schedule.Next(at)
 		run := ports.BackupRun{ID: "bkr_" + at.Format("20060102T150405Z"), ScheduledAt: at, Node: node, StartedAt: time.Now().UTC(),
 			File: filepath.Join(cfg.dir, backupFilePrefix+at.Format("20060102T150405Z")+".zip")}
+		if cfg.blobs != nil {
+			run.File = cfg.blobWhere + backupBlobKey(run.File)
+		}
 		claimed, err := db.ClaimBackupRun(ctx, run)
 		if err != nil {
 			log.Warn("scheduled backup: cannot claim its run; skipped", "scheduled_at", at, "err", err)
@@ -168,15 +177,21 @@ func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqls
 		}
 	}
 	wait := cfg.retryWait
+	local := backupLocalPath(cfg, run)
 	for run.Attempts = 1; ; run.Attempts++ {
-		m, err := write(ctx, db, run.File, cfg.secretKey)
+		m, err := write(ctx, db, local, cfg.secretKey)
 		now := time.Now().UTC()
 		run.FinishedAt = &now
 		if err == nil {
-			run.Status, run.Error = "succeeded", ""
-			if st, err := os.Stat(run.File); err == nil {
+			if st, err := os.Stat(local); err == nil {
 				run.Bytes = st.Size()
 			}
+		}
+		if err == nil && cfg.blobs != nil {
+			err = uploadScheduledBackup(ctx, cfg, local, run.File)
+		}
+		if err == nil {
+			run.Status, run.Error = "succeeded", ""
 			log.Info("scheduled backup written", "file", run.File, "rows", totalRows(m), "bytes", run.Bytes, "attempts", run.Attempts)
 			return run
 		}
@@ -198,6 +213,10 @@ func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqls
 // Only files named as scheduled backups are considered: an archive an
 // operator put there by hand stays.
 func pruneScheduledBackups(cfg backupScheduleConfig, log *slog.Logger) {
+	if cfg.blobs != nil {
+		pruneBlobBackups(cfg, log)
+		return
+	}
 	entries, err := os.ReadDir(cfg.dir)
 	if err != nil {
 		log.Warn("scheduled backups: cannot list the directory", "dir", cfg.dir, "err", err)

@@ -74,13 +74,18 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
 	warnNoSecretKey(log, cfg.sessions.sealer)
-	// No feature stores files yet (the media library of issue 16 will);
-	// the store is opened all the same so that a wrong KEEL_BLOB_URL, an
-	// unreachable bucket or bad credentials stop serve here, at start.
-	if _, err := openBlobStore(ctx, cfg.blobs); err != nil {
+	// The store is opened at start, so that a wrong KEEL_BLOB_URL, an
+	// unreachable bucket or bad credentials stop serve here. Scheduled
+	// backups go to an S3 bucket, off the host; a directory store would
+	// only move them within it, so they stay in KEEL_BACKUP_DIR then.
+	blobs, err := openBlobStore(ctx, cfg.blobs)
+	if err != nil {
 		return err
 	}
 	log.Info("blob store ready", "store", cfg.blobs.describe())
+	if cfg.blobs.s3 != nil {
+		cfg.backups.blobs, cfg.backups.blobWhere = blobs, "s3://"+cfg.blobs.s3.Bucket+"/"+cfg.blobs.s3.Prefix
+	}
 	// The limits exist before the services they guard; on PostgreSQL they
 	// are shared by every node (KEEL_RATE_LIMIT_STORE).
 	lim, err := newLimiters(cfg.rateLimits, db, log)
