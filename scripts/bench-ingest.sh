@@ -137,6 +137,7 @@ postgres_url() {
 	container=$(docker run -d --rm -p 127.0.0.1::5432 -e POSTGRES_USER=keel -e POSTGRES_PASSWORD=bench \
 		-e POSTGRES_DB=keel "${POSTGRES_IMAGE}")
 	containers+=("${container}")
+	pg_container=${container}
 	port=$(published_port "${container}" 5432)
 	[[ -n ${port} ]] || die "PostgreSQL: no published port"
 	# The entrypoint's init server listens on its Unix socket alone, so
@@ -206,6 +207,21 @@ check_answers() { [[ -z $3 ]] || die "$1: $3 of $2 answers were not 2xx"; }
 # opened for appending, so truncating it is safe.
 after_load() { ((warming)) || : >"${tmp}/keel.log"; }
 wrk_cpu=1 # the report gives wrk's CPU time per request
+# extra_cpu_ns counts, for the PostgreSQL scenarios, the CPU time of the
+# PostgreSQL container this script started (its cgroup's counter, v1 or
+# v2), so that the report gives the server's CPU per submission beside
+# Keel's.
+pg_container=
+extra_cpu_ns() {
+	[[ $1 == postgres-* && -n ${pg_container} ]] || return 0
+	local v1=/sys/fs/cgroup/cpuacct/docker/${pg_container}/cpuacct.usage
+	local v2=/sys/fs/cgroup/system.slice/docker-${pg_container}.scope/cpu.stat
+	if [[ -r ${v1} ]]; then
+		cat "${v1}"
+	elif [[ -r ${v2} ]]; then
+		awk '$1 == "usage_usec" { print $2 * 1000 }' "${v2}"
+	fi
+}
 
 mail_env=()
 if [[ ${DISPATCHER} == on ]]; then
@@ -251,10 +267,10 @@ for engine in "${ENGINES[@]}"; do
 	stop "${keel_pid}"
 
 	for name in "${scenarios[@]}"; do
-		read -r rps p50 p99 server_us _ wrk_us < <(median_run "${name}")
+		read -r rps p50 p99 server_us _ wrk_us pg_us < <(median_run "${name}")
 		verdict=$(met "${rps} >= ${TARGET_RPS[${engine}]} && ${p99} < ${TARGET_P99_MS[${engine}]}")
-		rows+=("$(printf '| %s, %s | %s | %s ms | %s ms | %s µs | %s µs | ≥ %s/s, p99 < %s ms: %s | %s |' \
-			"${engine}" "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${wrk_us}" \
+		rows+=("$(printf '| %s, %s | %s | %s ms | %s ms | %s µs | %s | %s µs | ≥ %s/s, p99 < %s ms: %s | %s |' \
+			"${engine}" "${label[${name}]}" "${rps}" "${p50}" "${p99}" "${server_us}" "${pg_us:+${pg_us} µs}" "${wrk_us}" \
 			"${TARGET_RPS[${engine}]}" "${TARGET_P99_MS[${engine}]}" "${verdict}" "$(all_runs "${name}")")")
 	done
 done
@@ -272,8 +288,8 @@ pg_where="${POSTGRES_IMAGE} in a container"
 	echo "- Load average before the runs: $(IFS=';' && echo "${loads[*]}"); other processes kept $(other_load) CPUs busy during the measured runs."
 	echo "  Go runtime settings in the environment: ${runtime_env:-none}."
 	echo
-	echo "| Scenario | req/s | p50 | p99 | server CPU/req | wrk CPU/req | target | runs: req/s (p99 ms, other CPUs) |"
-	echo "|---|---:|---:|---:|---:|---:|---|---|"
+	echo "| Scenario | req/s | p50 | p99 | server CPU/req | PostgreSQL CPU/req | wrk CPU/req | target | runs: req/s (p99 ms, other CPUs) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
 	printf '%s\n' "${rows[@]}"
 } >"${tmp}/report.md"
 

@@ -162,20 +162,24 @@ children_ticks() {
 # load NAME DURATION runs wrk on scenario NAME, checks that no socket failed,
 # and leaves the answers to check_answers. Unless warming is 1, it appends to
 # $tmp/NAME.runs: req/s, p50 and p99 in ms, the server's CPU time per
-# request in µs, the CPUs that other processes kept busy and, if wrk_cpu is
-# 1, wrk's CPU time per request in µs.
+# request in µs, the CPUs that other processes kept busy, if wrk_cpu is 1,
+# wrk's CPU time per request in µs and, if extra_cpu_ns NAME prints a
+# counter of CPU nanoseconds (a database's container, say), that
+# counter's growth per request in µs.
 load() {
 	local name=$1 duration=$2 out="${tmp}/wrk.out" requests non2xx pid args
-	local busy0 server0 wrk0 start_ns busy1 server1 wrk1 end_ns
+	local busy0 server0 wrk0 start_ns busy1 server1 wrk1 end_ns extra0 extra1
 	pid=$(scenario_pid "${name}")
 	mapfile -t args < <(scenario_args "${name}")
 	times >"${tmp}/times.0"
+	extra0=$(extra_cpu_ns "${name}")
 	busy0=$(busy_ticks) server0=$(proc_ticks "${pid}") start_ns=$(date +%s%N)
 	if ! wrk -t"${THREADS}" -c"${CONNECTIONS}" -d"${duration}" --latency "${args[@]}" >"${out}" 2>&1; then
 		cat "${out}" >&2
 		die "${name}: wrk failed"
 	fi
 	busy1=$(busy_ticks) server1=$(proc_ticks "${pid}") end_ns=$(date +%s%N)
+	extra1=$(extra_cpu_ns "${name}")
 	times >"${tmp}/times.1"
 	wrk0=$(children_ticks "${tmp}/times.0") wrk1=$(children_ticks "${tmp}/times.1")
 	if grep -q '^ *Socket errors' "${out}"; then
@@ -189,7 +193,8 @@ load() {
 		return
 	fi
 	awk -v hz="$(getconf CLK_TCK)" -v requests="${requests}" -v seconds="$(((end_ns - start_ns) / 1000000))e-3" \
-		-v busy=$((busy1 - busy0)) -v server=$((server1 - server0)) -v wrk=$((wrk1 - wrk0)) -v wrk_cpu="${wrk_cpu:-0}" '
+		-v busy=$((busy1 - busy0)) -v server=$((server1 - server0)) -v wrk=$((wrk1 - wrk0)) -v wrk_cpu="${wrk_cpu:-0}" \
+		-v extra="${extra0:+$((extra1 - extra0))}" '
 		function ms(v) {
 			if (v ~ /us$/) return v / 1000
 			if (v ~ /ms$/) return v + 0
@@ -203,6 +208,7 @@ load() {
 			other = (busy - server - wrk) / hz / seconds
 			printf "%.0f %.2f %.2f %.1f %.2f", rps, p50, p99, server / hz * 1e6 / requests, other < 0 ? 0 : other
 			if (wrk_cpu) printf " %.1f", wrk / hz * 1e6 / requests
+			if (extra != "") printf " %.1f", extra / 1000 / requests
 			printf "\n"
 		}
 	' "${out}" >>"${tmp}/${name}.runs"
@@ -232,6 +238,10 @@ rounds() {
 # after_load NAME does nothing; a caller that wants something done after each
 # run defines its own after sourcing this file.
 after_load() { :; }
+# extra_cpu_ns NAME prints nothing: no other process's CPU is counted per
+# request. A caller that wants one counted defines its own after sourcing
+# this file.
+extra_cpu_ns() { :; }
 
 # median_run NAME prints scenario NAME's median run by req/s.
 median_run() { sort -n "${tmp}/$1.runs" | sed -n "$(((RUNS + 1) / 2))p"; }
