@@ -146,6 +146,13 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/workspaces/:ws/entries/:id/revisions"}:               accepts(paged...),
 	{http.MethodPost, "/v1/workspaces/:ws/entries/:id/revisions/:rev/restore"}: accepts(),
 
+	// Preview links (previewlinks.go); the token of the public preview is
+	// in its query, which the access log and traces leave out.
+	{http.MethodPost, "/v1/workspaces/:ws/entries/:id/preview-links"}:         accepts(),
+	{http.MethodGet, "/v1/workspaces/:ws/entries/:id/preview-links"}:          accepts(paged...),
+	{http.MethodDelete, "/v1/workspaces/:ws/entries/:id/preview-links/:link"}: accepts(),
+	{http.MethodGet, "/v1/sites/:site/preview"}:                               accepts("token"),
+
 	// The public delivery API is strict too (README, "Public delivery
 	// API"): its cache keys on the parameters below only, so accepting
 	// others would buy no cache hits, only silent typos.

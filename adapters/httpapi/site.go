@@ -63,6 +63,7 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 		v1.Handle(method, "/sites/:site/pages/:slug", h.entry(domain.KindPage))
 		v1.Handle(method, "/sites/:site/feed.xml", h.feed)
 		v1.Handle(method, "/sites/:site/sitemap.xml", h.sitemap)
+		v1.Handle(method, "/sites/:site/preview", h.preview)
 	}
 	// Preflight is registered path by path, not as one catch-all: a
 	// catch-all matched every path under a site, so an unknown one such
@@ -73,7 +74,7 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 }
 
 // sitePaths are the public delivery API's routes under /v1.
-var sitePaths = []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml"}
+var sitePaths = []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml", "/sites/:site/preview"}
 
 // errorCORS sets the CORS headers of an error on a site route (or, with
 // a slug, on an unknown path under /v1/sites/{site}/) that the handler

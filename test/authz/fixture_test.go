@@ -169,6 +169,10 @@ type fixture struct {
 	// revise and delete; A's site also has a published post and page
 	// (publicSlug) that the public rows read.
 	entry domain.EntryID
+	// previewLink is an active preview link of entry that rows revoke;
+	// previewToken is its token, which the public preview row reads with.
+	previewLink  domain.PreviewLinkID
+	previewToken string
 	// webhook is an endpoint in A that rows read, change, test, rotate and
 	// delete; delivery is a delivery to it that ended, which rows read and
 	// redeliver.
@@ -256,6 +260,9 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	f.message = failedMessage(t, f.db, f.wsA, f.clock.Now())
 	f.form, f.sub = formWithSubmission(t, f.forms, own)
 	f.entry = entries(t, f.content, own, f.clock.Now())
+	pl, err := f.content.CreatePreviewLink(ctx, own, wsA, f.entry, 0)
+	must("create preview link", err)
+	f.previewLink, f.previewToken = pl.Link.ID(), pl.Token
 	f.webhook, f.delivery = webhookWithDelivery(t, f.msgs, f.db, own, f.clock.Now())
 	inv, err := f.ids.Invite(ctx, own, identity.InviteInput{Workspace: wsA, Email: "invitee@example.com", Role: domain.RoleViewer})
 	must("invite", err)
@@ -338,7 +345,10 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
 		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts",
 		":webhook", string(f.webhook), ":delivery", string(f.delivery), ":file", "docs.js",
-		":invitation", string(f.invitation)).Replace(path)
+		":invitation", string(f.invitation), ":link", string(f.previewLink)).Replace(path)
+	if strings.HasSuffix(path, "/preview") {
+		path += "?token=" + f.previewToken
+	}
 	var body []byte
 	if r.body != nil {
 		var err error

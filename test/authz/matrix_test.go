@@ -188,6 +188,9 @@ var matrix = []row{
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/unpublish", scope: "content:write", body: unpublishBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/revisions", scope: "content:read"},
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/revisions/:rev/restore", scope: "content:write", byID: true},
+	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:write", body: previewLinkBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:read"},
+	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/entries/:id/preview-links/:link", scope: "content:write"},
 
 	// The public endpoints need no credentials; valid ones change nothing.
 	{want: want(201, 201, 201, 201, 201, 201, 201, 201, 201, 401, 401), route: "POST /v1/forms/:form/submissions", body: submitBody},
@@ -202,11 +205,14 @@ var matrix = []row{
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/feed.xml"},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/sitemap.xml"},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/sitemap.xml"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/preview"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/preview"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/posts"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/posts/:slug"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/pages/:slug"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/feed.xml"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/sitemap.xml"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/preview"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/openapi.json"},
@@ -373,6 +379,8 @@ func createEntryBody(*fixture) any {
 func retitleEntryBody(*fixture) any { return map[string]string{"title": "Coming later"} }
 
 func unpublishBody(*fixture) any { return map[string]string{"status": "draft"} }
+
+func previewLinkBody(*fixture) any { return map[string]int{"expires_in": 3600} }
 
 // submitBody fits the fixture's form (formWithSubmission).
 func submitBody(*fixture) any { return map[string]string{"name": "Ada", "email": "ada@example.com"} }

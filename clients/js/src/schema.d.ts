@@ -1369,6 +1369,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{ws}/entries/{id}/preview-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an entry's preview links
+         * @description Viewers and up; API keys with `content:read`. Newest first, revoked and expired links too, never their tokens.
+         */
+        get: operations["listPreviewLinks"];
+        put?: never;
+        /**
+         * Create a preview link
+         * @description Editors and up; API keys with `content:write`. The link shows the entry's current state, draft or not, through `GET /v1/sites/{site}/preview?token=…` until it expires or is revoked. The token (256 random bits) is in this answer only; Keel keeps its hash. At most 50 active links per entry.
+         */
+        post: operations["createPreviewLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/entries/{id}/preview-links/{link}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+                /** @description A preview link's ID (`pvl_…`). */
+                link: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a preview link
+         * @description Editors and up; API keys with `content:write`. Its token answers 404 from now on; revoking a revoked link succeeds and changes nothing.
+         */
+        delete: operations["revokePreviewLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sites/{site}/posts": {
         parameters: {
             query?: never;
@@ -1546,6 +1608,40 @@ export interface paths {
          * @description As GET, without the body.
          */
         head: operations["headSiteSitemap"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sites/{site}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read an entry through a preview link
+         * @description The entry's current state, draft or not, as a published entry would read, to whoever holds the token of an active preview link of this site. Never cached: `Cache-Control: private, no-store`, `X-Robots-Tag: noindex`, `Referrer-Policy: no-referrer`. An unknown, expired or revoked token, or one of another site, is 404 `preview_link_not_found`.
+         */
+        get: operations["previewSiteEntry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight for read an entry through a preview link
+         * @description The workspace's `public_origins` get leave to GET and HEAD; other origins get 204 without CORS headers. An unknown site is 404, readable by any origin.
+         */
+        options: operations["preflightSitePreview"];
+        /**
+         * Read an entry through a preview link (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headSitePreview"];
         patch?: never;
         trace?: never;
     };
@@ -2573,6 +2669,44 @@ export interface components {
             next_cursor: components["schemas"]["NextCursor"];
             has_more: boolean;
         };
+        PreviewLinkInput: {
+            /** @description Seconds the link lasts, a minute to 30 days; 7 days (604800) when absent. */
+            expires_in?: number;
+        };
+        PreviewLink: {
+            id: string;
+            entry_id: string;
+            created_by: {
+                kind: string;
+                id: string;
+            };
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            revoked_at: components["schemas"]["NullableTimestamp"];
+            /** @description Neither revoked nor expired. */
+            active: boolean;
+        };
+        PreviewLinkWithToken: {
+            id: string;
+            entry_id: string;
+            created_by: {
+                kind: string;
+                id: string;
+            };
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            revoked_at: components["schemas"]["NullableTimestamp"];
+            active: boolean;
+            /** @description Shown this once (`kpv_…`). */
+            token: string;
+            /** @description The public preview's absolute URL, on `KEEL_PUBLIC_URL`, token included. */
+            url: string;
+        };
+        PreviewLinkList: {
+            data: components["schemas"]["PreviewLink"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
+        };
         PostList: {
             data: components["schemas"]["PublicEntry"][];
             next_cursor: components["schemas"]["NextCursor"];
@@ -3029,6 +3163,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `not_found`: no such site. `preview_link_not_found`: the token is unknown, expired, revoked, or another site's. */
+        PreviewNotFound: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControlPrivate"];
+                "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description `rate_limited`: too many requests; wait `Retry-After` seconds. */
         PublicRateLimited: {
             headers: {
@@ -3157,6 +3303,10 @@ export interface components {
         LastModified: string;
         /** @description `no-store`: every /v1 response outside the public delivery API and the contract itself. */
         CacheControlNoStore: "no-store";
+        /** @description `private, no-store`: a preview is kept by no cache. */
+        CacheControlPrivate: "private, no-store";
+        /** @description `noindex`: search engines leave previews out. */
+        RobotsNoIndex: "noindex";
         /**
          * @description `public, max-age=<KEEL_PUBLIC_MAX_AGE>, stale-while-revalidate=<KEEL_PUBLIC_STALE>`.
          * @example public, max-age=60, stale-while-revalidate=300
@@ -7267,6 +7417,148 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    listPreviewLinks: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of preview links. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewLinkList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    createPreviewLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response is stored with the key (for
+                 *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
+                 *     byte, with `Idempotent-Replayed: true`, for the same key and the
+                 *     same request. Keys are scoped to the credential (to a hash of the
+                 *     client IP for anonymous calls). The same key with a different
+                 *     request is 422 `idempotency_key_reused`; while the first request
+                 *     runs, 409 `idempotency_in_progress`. 1 to 255 printable ASCII
+                 *     characters, such as a UUID.
+                 * @example 5f0c6f4e-8a57-4a8e-9f4b-2f0f3c1d9b7a
+                 */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "expires_in": 86400
+                 *     }
+                 */
+                "application/json": components["schemas"]["PreviewLinkInput"];
+            };
+        };
+        responses: {
+            /** @description The link, with its token and URL. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewLinkWithToken"];
+                };
+            };
+            400: components["responses"]["BadBodyPost"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `too_many_preview_links`: the entry has 50 active links; revoke one first. `idempotency_in_progress`: a request with this `Idempotency-Key` is still running (retry after `Retry-After`). */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["InvalidPost"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    revokePreviewLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+                /** @description A preview link's ID (`pvl_…`). */
+                link: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     listSitePosts: {
         parameters: {
             query?: {
@@ -7887,6 +8179,118 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    previewSiteEntry: {
+        parameters: {
+            query: {
+                /** @description The preview link's token (`kpv_…`). */
+                token: string;
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlPrivate"];
+                    "X-Robots-Tag": components["headers"]["RobotsNoIndex"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicEntry"];
+                };
+            };
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PreviewNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    preflightSitePreview: {
+        parameters: {
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+                /** @description The method of the request the browser asks leave for. */
+                "Access-Control-Request-Method"?: components["parameters"]["acRequestMethod"];
+                /** @description The headers of the request the browser asks leave for. */
+                "Access-Control-Request-Headers"?: components["parameters"]["acRequestHeaders"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SitePreflight"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    headSitePreview: {
+        parameters: {
+            query: {
+                /** @description The preview link's token (`kpv_…`). */
+                token: string;
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlPrivate"];
+                    "X-Robots-Tag": components["headers"]["RobotsNoIndex"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PreviewNotFound"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
