@@ -408,6 +408,33 @@ func (e Scope) Valid() bool {
 	}
 }
 
+// Defines values for SubmissionSpamReason.
+const (
+	Honeypot SubmissionSpamReason = "honeypot"
+	Links    SubmissionSpamReason = "links"
+	Manual   SubmissionSpamReason = "manual"
+	Timing   SubmissionSpamReason = "timing"
+	Unknown  SubmissionSpamReason = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the SubmissionSpamReason enum.
+func (e SubmissionSpamReason) Valid() bool {
+	switch e {
+	case Honeypot:
+		return true
+	case Links:
+		return true
+	case Manual:
+		return true
+	case Timing:
+		return true
+	case Unknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SubmissionStatus.
 const (
 	SubmissionStatusArchived SubmissionStatus = "archived"
@@ -1018,15 +1045,18 @@ type Form struct {
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
 	// strings gives their time order. Requests may send any RFC 3339
 	// time.
-	CreatedAt     Timestamp   `json:"created_at"`
-	Fields        []FormField `json:"fields"`
-	Honeypot      string      `json:"honeypot"`
-	ID            string      `json:"id"`
-	Name          string      `json:"name"`
-	Notify        Notify      `json:"notify"`
-	Redirects     Redirects   `json:"redirects"`
-	RetentionDays int         `json:"retention_days"`
-	Status        FormStatus  `json:"status"`
+	CreatedAt Timestamp   `json:"created_at"`
+	Fields    []FormField `json:"fields"`
+	Honeypot  string      `json:"honeypot"`
+	ID        string      `json:"id"`
+
+	// MaxLinks The form's link limit for spam; `null` when the instance's applies.
+	MaxLinks      *int       `json:"max_links,omitempty"`
+	Name          string     `json:"name"`
+	Notify        Notify     `json:"notify"`
+	Redirects     Redirects  `json:"redirects"`
+	RetentionDays int        `json:"retention_days"`
+	Status        FormStatus `json:"status"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
@@ -1069,7 +1099,10 @@ type FormInput struct {
 	Fields         *[]FormField   `json:"fields,omitempty"`
 
 	// Honeypot A field that people leave empty; a submission that fills it is stored as spam.
-	Honeypot  *string    `json:"honeypot,omitempty"`
+	Honeypot *string `json:"honeypot,omitempty"`
+
+	// MaxLinks A submission with more links than this across its values is stored as spam; 0 turns the check off; `null` (the default) keeps the instance's limit (`KEEL_SPAM_MAX_LINKS`).
+	MaxLinks  *int       `json:"max_links,omitempty"`
 	Name      string     `json:"name"`
 	Notify    *Notify    `json:"notify,omitempty"`
 	Redirects *Redirects `json:"redirects,omitempty"`
@@ -1105,7 +1138,10 @@ type FormPatch struct {
 	} `json:"autoresponder,omitempty"`
 	Fields   *[]FormField `json:"fields,omitempty"`
 	Honeypot *string      `json:"honeypot,omitempty"`
-	Name     *string      `json:"name,omitempty"`
+
+	// MaxLinks `null` goes back to the instance's limit.
+	MaxLinks *int    `json:"max_links,omitempty"`
+	Name     *string `json:"name,omitempty"`
 	Notify   *struct {
 		Recipients *[]string `json:"recipients,omitempty"`
 		Subject    *string   `json:"subject,omitempty"`
@@ -1555,10 +1591,19 @@ type Submission struct {
 	ID        string    `json:"id"`
 
 	// IPHash The client IP as a keyed hash; the IP itself is never stored.
-	IPHash   string           `json:"ip_hash"`
-	Origin   string           `json:"origin"`
-	Referrer string           `json:"referrer"`
-	Status   SubmissionStatus `json:"status"`
+	IPHash   string `json:"ip_hash"`
+	Origin   string `json:"origin"`
+	Referrer string `json:"referrer"`
+
+	// Spam Why a spam submission is spam; `null` for one that is not spam.
+	Spam *struct {
+		// Detail More about the reason, such as the link count and the limit; may be empty.
+		Detail string `json:"detail"`
+
+		// Reason `honeypot`: the honeypot field was filled; `links`: more links than the form allows; `timing`: sent too soon after the page loaded; `manual`: filed as spam by a person; `unknown`: stored before reasons were kept.
+		Reason SubmissionSpamReason `json:"reason"`
+	} `json:"spam,omitempty"`
+	Status SubmissionStatus `json:"status"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
@@ -1570,6 +1615,9 @@ type Submission struct {
 	// Values Each field's normalised value; a `multiselect`'s is an array of strings, even of one.
 	Values map[string]Submission_Values_AdditionalProperties `json:"values"`
 }
+
+// SubmissionSpamReason `honeypot`: the honeypot field was filled; `links`: more links than the form allows; `timing`: sent too soon after the page loaded; `manual`: filed as spam by a person; `unknown`: stored before reasons were kept.
+type SubmissionSpamReason string
 
 // SubmissionValues0 defines model for Submission.Values.0.
 type SubmissionValues0 = string

@@ -101,7 +101,21 @@ func SubmissionData(s Submission) map[string]any {
 		"id": string(s.id), "form_id": string(s.form), "status": s.status.s, "values": values,
 		"created_at": Stamp{s.createdAt}, "updated_at": Stamp{s.updatedAt},
 		"user_agent": s.meta.UserAgent, "referrer": s.meta.Referrer, "origin": s.meta.Origin, "ip_hash": s.meta.IPHash,
+		"spam": spamData(s),
 	}
+}
+
+// spamData is why s is spam as the API shows it: nil when it is not
+// spam, the reason unknown for spam stored before reasons were kept.
+func spamData(s Submission) any {
+	if !s.IsSpam() {
+		return nil
+	}
+	reason := s.spam.Cause.s
+	if reason == "" {
+		reason = "unknown"
+	}
+	return map[string]any{"reason": reason, "detail": s.spam.Detail}
 }
 
 // SubmissionEvent reports the creation or a change of s; see SubmissionData.
@@ -205,6 +219,7 @@ func FormData(f Form) map[string]any {
 		"allowed_origins": nonNilStrings(d.AllowedOrigins),
 		"honeypot":        d.Honeypot,
 		"retention_days":  d.RetentionDays,
+		"max_links":       d.MaxLinks,
 		"created_at":      Stamp{f.CreatedAt()}, "updated_at": Stamp{f.UpdatedAt()},
 	}
 }

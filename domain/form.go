@@ -114,6 +114,10 @@ type FormInput struct {
 	AllowedOrigins []string
 	Honeypot       string
 	RetentionDays  int
+	// MaxLinks is the form's own spam threshold: a submission with more
+	// links than this across its values is spam, and 0 turns the check
+	// off. nil leaves the instance's rule (SpamRules.MaxLinks) in force.
+	MaxLinks *int
 }
 
 // Form is a form definition; it is valid from birth.
@@ -143,6 +147,7 @@ const (
 	MaxRecipients    = 20
 	MaxOrigins       = 20
 	MaxRetentionDays = 3650
+	MaxLinksLimit    = 1000 // the highest link threshold a form may set
 )
 
 var fieldNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$`)
@@ -345,6 +350,13 @@ func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 	}
 	if in.RetentionDays < 0 || in.RetentionDays > MaxRetentionDays {
 		bad("retention_days", "out_of_range", "Use 0 (keep forever) to 3650 days.")
+	}
+	if in.MaxLinks != nil {
+		if *in.MaxLinks < 0 || *in.MaxLinks > MaxLinksLimit {
+			bad("max_links", "out_of_range", "Use 0 (no limit) to 1000 links, or null for the instance's limit.")
+		}
+		n := *in.MaxLinks // the form keeps its own copy
+		f.def.MaxLinks = &n
 	}
 	return f, errs
 }

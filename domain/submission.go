@@ -65,7 +65,45 @@ type Submission struct {
 	// mailHeld marks spam caught on arrival: its mail was never queued,
 	// and marking it not spam queues it (NotSpam).
 	mailHeld bool
+	// spam says why a spam submission is spam; it is zero otherwise.
+	spam SpamReason
 }
+
+// SpamCause is closed: these variables are its only values, and the zero
+// value, which a submission that is not spam has, and so has spam stored
+// before causes were kept.
+type SpamCause struct{ s string }
+
+var (
+	SpamHoneypot = SpamCause{"honeypot"} // the form's honeypot field was filled
+	SpamLinks    = SpamCause{"links"}    // more links than the form allows
+	SpamTiming   = SpamCause{"timing"}   // sent too soon after the page loaded
+	SpamManual   = SpamCause{"manual"}   // filed as spam by a person
+)
+
+// ParseSpamCause accepts the stored spellings; "" is the zero cause.
+func ParseSpamCause(s string) (SpamCause, bool) {
+	for _, c := range []SpamCause{{}, SpamHoneypot, SpamLinks, SpamTiming, SpamManual} {
+		if c.s == s {
+			return c, true
+		}
+	}
+	return SpamCause{}, false
+}
+
+func (c SpamCause) String() string { return c.s }
+
+// SpamReason is why a submission is spam: its cause and, where there is
+// more to say, a detail for the people who review spam ("7 links; the
+// form allows 5"). The detail is Keel's own text, never the visitor's.
+type SpamReason struct {
+	Cause  SpamCause
+	Detail string
+}
+
+// IsZero reports a reason that says nothing: a submission that is not
+// spam, or spam stored before reasons were kept.
+func (r SpamReason) IsZero() bool { return r == SpamReason{} }
 
 // SubmissionMeta is what Keel records about where a submission came from.
 // The client IP is stored only as a keyed hash, which lets a rate limit or
@@ -82,11 +120,16 @@ type SubmissionMeta struct {
 type RawSubmission struct {
 	Fields map[string][]string
 	Order  []string // field names in the order they first arrived
+	// FormEncoded marks a body in an HTML form's encoding (URL-encoded or
+	// multipart), which may carry the name of the submit button that sent
+	// it; see isSubmitButton.
+	FormEncoded bool
 }
 
 // SpamRules are the instance's spam thresholds.
 type SpamRules struct {
 	MaxLinks int // more URLs than this across all values marks spam; 0 turns it off
+	// A form's own MaxLinks (FormInput.MaxLinks) replaces this one.
 	// MinFillTime marks as spam a submission that arrives sooner than this
 	// after the page loaded, when the form carries TimestampField (Unix
 	// milliseconds, set by the page's script).
@@ -99,22 +142,34 @@ type SpamRules struct {
 // the names) for fields the form does not define, and a validation_failed
 // error with one entry per problem otherwise. A filled honeypot, too many
 // links or a too-quick fill are not errors: the submission is returned with
-// status spam, so the visitor sees the same answer as for a real one.
+// status spam and its SpamReason, so the visitor sees the same answer as
+// for a real one. The form's own link limit, when it has one, replaces
+// rules.MaxLinks.
 func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, now time.Time) (Submission, error) {
 	if f.status == FormClosed {
 		return Submission{}, ErrFormClosed
 	}
-	spam := false
+	if f.def.MaxLinks != nil {
+		rules.MaxLinks = *f.def.MaxLinks
+	}
+	var spam SpamReason
 	var unknown []FieldError
 	for _, name := range raw.Order {
 		switch {
 		case name == f.def.Honeypot && name != "":
-			spam = spam || slices.ContainsFunc(raw.Fields[name], func(v string) bool { return strings.TrimSpace(v) != "" })
+			if spam.IsZero() && slices.ContainsFunc(raw.Fields[name], func(v string) bool { return strings.TrimSpace(v) != "" }) {
+				spam = SpamReason{Cause: SpamHoneypot}
+			}
 		case name == rules.TimestampField && name != "":
-			spam = spam || tooQuick(raw.Fields[name], rules.MinFillTime, now)
+			if spam.IsZero() && tooQuick(raw.Fields[name], rules.MinFillTime, now) {
+				spam = SpamReason{Cause: SpamTiming, Detail: "Sent less than " + rules.MinFillTime.String() + " after the page loaded."}
+			}
 		case !slices.ContainsFunc(f.def.Fields, func(fd Field) bool { return fd.Name == name }):
 			unknown = append(unknown, FieldError{name, "unknown_field", "The form has no field with this name."})
 		}
+	}
+	if len(unknown) == 1 && raw.FormEncoded && isSubmitButton(raw, unknown[0].Field) {
+		unknown = nil
 	}
 	if len(unknown) > 0 {
 		return Submission{}, ErrUnknownField.WithFields(unknown...)
@@ -137,17 +192,29 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 	if len(errs) > 0 {
 		return Submission{}, Invalid(errs...)
 	}
-	if rules.MaxLinks > 0 && links > rules.MaxLinks {
-		spam = true
+	if spam.IsZero() && rules.MaxLinks > 0 && links > rules.MaxLinks {
+		spam = SpamReason{Cause: SpamLinks, Detail: strconv.Itoa(links) + " links; the limit is " + strconv.Itoa(rules.MaxLinks) + "."}
 	}
 	s := Submission{
 		id: SubmissionID(NewID(PrefixSubmission, now)), form: f.id, workspace: f.workspace, values: values,
 		status: SubmissionNew, meta: meta.clip(), createdAt: Timestamp(now), updatedAt: Timestamp(now),
 	}
-	if spam {
-		s.status, s.mailHeld = SubmissionSpam, true
+	if !spam.IsZero() {
+		s.status, s.mailHeld, s.spam = SubmissionSpam, true, spam
 	}
 	return s, nil
+}
+
+// isSubmitButton reports whether name, the one name the form does not
+// define, is what a browser adds for the submit button that sent the form:
+// <button name="send"> without a value sends "send=" once. Such a name
+// carries nothing a visitor typed, so it is ignored rather than refused.
+// A name with a value is still refused, even where a button's could be
+// ("send=Send"), since it cannot be told from a misspelt input whose
+// value would be lost; so are two unknown names.
+func isSubmitButton(raw RawSubmission, name string) bool {
+	vs := raw.Fields[name]
+	return len(vs) == 1 && vs[0] == ""
 }
 
 func (m SubmissionMeta) clip() SubmissionMeta {
@@ -298,7 +365,7 @@ func isStrippedControl(r rune) bool {
 
 // RehydrateSubmission rebuilds a stored submission.
 func RehydrateSubmission(id SubmissionID, form FormID, ws WorkspaceID, values []Value, status SubmissionStatus, meta SubmissionMeta, createdAt, updatedAt time.Time) Submission {
-	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC(), false}
+	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC(), false, SpamReason{}}
 }
 
 func (s Submission) ID() SubmissionID         { return s.id }
@@ -322,6 +389,20 @@ func (s Submission) RehydrateMailHeld(held bool) Submission {
 	return s
 }
 
+// SpamReason says why a spam submission is spam; it is zero for one that
+// is not, and for spam stored before reasons were kept.
+func (s Submission) SpamReason() SpamReason { return s.spam }
+
+// RehydrateSpamReason returns s with its stored spam reason, which
+// RehydrateSubmission leaves zero. A submission that is not spam keeps
+// none.
+func (s Submission) RehydrateSpamReason(r SpamReason) Submission {
+	if s.status == SubmissionSpam {
+		s.spam = r
+	}
+	return s
+}
+
 // Get returns the first value of a field, "" when it has none.
 func (s Submission) Get(field string) string {
 	for _, v := range s.values {
@@ -334,10 +415,15 @@ func (s Submission) Get(field string) string {
 
 // SetStatus files the submission. Spam leaves spam only through NotSpam,
 // which also queues the mail the spam filter held back; filing it as
-// anything else here would leave that mail unsent.
+// anything else here would leave that mail unsent. A submission filed as
+// spam here is spam by SpamManual; spam filed as spam again keeps its
+// reason.
 func (s *Submission) SetStatus(to SubmissionStatus, now time.Time) error {
 	if s.status == SubmissionSpam && to != SubmissionSpam {
 		return E(KindConflict, "submission_is_spam", "Spam cannot change status: mark it not spam instead.")
+	}
+	if s.status != SubmissionSpam && to == SubmissionSpam {
+		s.spam = SpamReason{Cause: SpamManual}
 	}
 	s.status, s.updatedAt = to, Timestamp(now)
 	return nil
@@ -360,7 +446,7 @@ func (s *Submission) NotSpam(to SubmissionStatus, now time.Time) (held bool, err
 		return false, Invalid(FieldError{"status", "unknown_value", "A submission that is not spam becomes new or read."})
 	}
 	held = s.mailHeld
-	s.status, s.mailHeld, s.updatedAt = to, false, Timestamp(now)
+	s.status, s.mailHeld, s.spam, s.updatedAt = to, false, SpamReason{}, Timestamp(now)
 	return held, nil
 }
 

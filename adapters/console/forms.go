@@ -164,6 +164,30 @@ type submissionData struct {
 	Values   []valueRow
 	CanWrite bool
 	Statuses []string
+	// SpamReason says why a spam submission is spam, for the person who
+	// decides whether it is; "" for one that is not spam.
+	SpamReason string
+}
+
+// spamReasonText says in words why sub is spam, "" when it is not.
+func spamReasonText(sub domain.Submission) string {
+	if !sub.IsSpam() {
+		return ""
+	}
+	r := sub.SpamReason()
+	text := map[domain.SpamCause]string{
+		domain.SpamHoneypot: "the honeypot field was filled, which people leave empty",
+		domain.SpamLinks:    "it has more links than the form allows",
+		domain.SpamTiming:   "it was sent sooner after the page loaded than a person can fill the form",
+		domain.SpamManual:   "a member filed it as spam",
+	}[r.Cause]
+	if text == "" {
+		return "not recorded (it arrived before reasons were kept)"
+	}
+	if r.Detail != "" {
+		text += " (" + strings.TrimSuffix(r.Detail, ".") + ")"
+	}
+	return text
 }
 
 // submission shows one submission: its values, metadata and status, and,
@@ -184,7 +208,7 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := submissionData{Form: form, Sub: sub}
+	d := submissionData{Form: form, Sub: sub, SpamReason: spamReasonText(sub)}
 	if d.CanWrite, err = c.may(r, p, ws, domain.PermSubmissionsWrite); err != nil {
 		c.fail(w, r, err)
 		return

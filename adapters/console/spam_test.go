@@ -62,6 +62,9 @@ func TestNotSpamButton(t *testing.T) {
 	if !strings.Contains(body, `action="/console/workspaces/site/submissions/`+string(id)+`/not-spam"`) || strings.Contains(body, "Mark read") {
 		t.Fatalf("a spam submission's page offers no Not spam button, or offers Mark read:\n%s", body)
 	}
+	if !strings.Contains(body, `<p id="spam-reason">Spam because the honeypot field was filled, which people leave empty.</p>`) {
+		t.Errorf("a spam submission's page does not say why it is spam:\n%s", body)
+	}
 	for range 2 {
 		w := f.do(t, "POST", page+"/not-spam", ck.Value, url.Values{}, sameOrigin...)
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != page {
@@ -70,6 +73,9 @@ func TestNotSpamButton(t *testing.T) {
 	}
 	if got := f.status(t, id); got != domain.SubmissionNew {
 		t.Errorf("after Not spam: %s, want new", got)
+	}
+	if body := f.do(t, "GET", page, ck.Value, nil).Body.String(); strings.Contains(body, "spam-reason") {
+		t.Errorf("a submission marked not spam still shows a spam reason:\n%s", body)
 	}
 	overview = f.do(t, "GET", "/console/workspaces/site", ck.Value, nil).Body.String()
 	if !strings.Contains(overview, `<dt>Waiting</dt><dd>1, the oldest for under a minute</dd>`) {

@@ -85,6 +85,8 @@ type formRequest struct {
 	AllowedOrigins []string         `json:"allowed_origins"`
 	Honeypot       string           `json:"honeypot"`
 	RetentionDays  int              `json:"retention_days"`
+	// MaxLinks is the form's link threshold; null is the instance's.
+	MaxLinks *int `json:"max_links"`
 }
 
 type formResponse struct {
@@ -126,6 +128,7 @@ func (r formRequest) toInput() domain.FormInput {
 		AllowedOrigins: r.AllowedOrigins,
 		Honeypot:       r.Honeypot,
 		RetentionDays:  r.RetentionDays,
+		MaxLinks:       r.MaxLinks,
 	}
 }
 
@@ -160,6 +163,7 @@ func toFormResponse(f domain.Form) formResponse {
 			AllowedOrigins: nonNil(d.AllowedOrigins),
 			Honeypot:       d.Honeypot,
 			RetentionDays:  d.RetentionDays,
+			MaxLinks:       d.MaxLinks,
 		},
 		CreatedAt: domain.Stamp{Time: f.CreatedAt()},
 		UpdatedAt: domain.Stamp{Time: f.UpdatedAt()},
@@ -230,6 +234,7 @@ type formPatch struct {
 	AllowedOrigins optional[[]string]           `json:"allowed_origins"`
 	Honeypot       optional[string]             `json:"honeypot"`
 	RetentionDays  optional[int]                `json:"retention_days"`
+	MaxLinks       optional[*int]               `json:"max_links"` // null: the instance's
 }
 
 // applyTo edits def in place; domain.Form.Replace validates the result.
@@ -269,6 +274,7 @@ func (p formPatch) applyTo(def *domain.FormInput) {
 	p.AllowedOrigins.apply(&def.AllowedOrigins)
 	p.Honeypot.apply(&def.Honeypot)
 	p.RetentionDays.apply(&def.RetentionDays)
+	p.MaxLinks.apply(&def.MaxLinks)
 }
 
 // --- Submission DTOs.
@@ -288,6 +294,26 @@ type submissionResponse struct {
 	Referrer  string         `json:"referrer"`
 	Origin    string         `json:"origin"`
 	IPHash    string         `json:"ip_hash"`
+	Spam      *spamReasonDTO `json:"spam"`
+}
+
+// spamReasonDTO says why a spam submission is spam; a submission that is
+// not spam has none (null). Spam stored before reasons were kept has the
+// reason unknown.
+type spamReasonDTO struct {
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}
+
+func toSpamReason(s domain.Submission) *spamReasonDTO {
+	if !s.IsSpam() {
+		return nil
+	}
+	r := s.SpamReason()
+	if r.IsZero() {
+		return &spamReasonDTO{Reason: "unknown"}
+	}
+	return &spamReasonDTO{Reason: r.Cause.String(), Detail: r.Detail}
 }
 
 // toSubmissionResponse encodes a field as a string, or as an array when
@@ -308,6 +334,7 @@ func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) su
 		ID: string(s.ID()), FormID: string(s.Form()), Status: s.Status().String(), Values: values,
 		CreatedAt: domain.Stamp{Time: s.CreatedAt()}, UpdatedAt: domain.Stamp{Time: s.UpdatedAt()},
 		UserAgent: m.UserAgent, Referrer: m.Referrer, Origin: m.Origin, IPHash: m.IPHash,
+		Spam: toSpamReason(s),
 	}
 }
 

@@ -53,3 +53,53 @@ func TestNotSpamAPI(t *testing.T) {
 		t.Errorf("audit log %s lacks submission.deleted", audit)
 	}
 }
+
+// TestSpamReasonAndLinkLimitAPI: a form's max_links is set, bounded and
+// reset through the API; a spam submission says why it is spam, and a
+// submission with six links under a limit of 10 is not spam.
+func TestSpamReasonAndLinkLimitAPI(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	def := contactForm()
+	def["max_links"] = 2
+	created := decodeBody[formResponse](t, f.api(t, http.MethodPost, "/v1/workspaces/acme/forms", def), http.StatusCreated)
+	if created.MaxLinks == nil || *created.MaxLinks != 2 {
+		t.Fatalf("created max_links = %v, want 2", created.MaxLinks)
+	}
+	form := "/v1/workspaces/acme/forms/" + created.ID
+	links := func(n int) string { return strings.Repeat("see https://docs.example/page ", n) }
+	submit := func(body string) submissionResponse {
+		t.Helper()
+		s := decodeBody[submittedResponse](t, f.submitJSON(t, created.ID, body), http.StatusCreated)
+		return decodeBody[submissionResponse](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/submissions/"+s.ID, nil), http.StatusOK)
+	}
+	got := submit(`{"name":"Ada","email":"ada@example.com","message":"` + links(3) + `"}`)
+	if got.Status != "spam" || got.Spam == nil || got.Spam.Reason != "links" || got.Spam.Detail != "3 links; the limit is 2." {
+		t.Errorf("three links over a limit of 2: %s %+v, want spam for links", got.Status, got.Spam)
+	}
+	honey := submit(`{"name":"Bot","email":"bot@example.com","website":"x"}`)
+	if honey.Spam == nil || honey.Spam.Reason != "honeypot" {
+		t.Errorf("honeypot: %+v", honey.Spam)
+	}
+
+	decodeProblem(t, f.invalid().api(t, http.MethodPatch, form, map[string]any{"max_links": 1001}), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblem(t, f.invalid().api(t, http.MethodPatch, form, map[string]any{"max_links": -1}), http.StatusUnprocessableEntity, "validation_failed")
+	if p := decodeBody[formResponse](t, f.api(t, http.MethodPatch, form, map[string]any{"max_links": 10}), http.StatusOK); p.MaxLinks == nil || *p.MaxLinks != 10 {
+		t.Fatalf("PATCH max_links 10: %v", p.MaxLinks)
+	}
+	six := submit(`{"name":"Ada","email":"ada@example.com","message":"` + links(6) + `"}`)
+	if six.Status != "new" || six.Spam != nil {
+		t.Errorf("six links under a limit of 10: %s %+v, want new without a spam reason", six.Status, six.Spam)
+	}
+	manual := decodeBody[submissionResponse](t, f.api(t, http.MethodPatch, "/v1/workspaces/acme/submissions/"+six.ID, map[string]string{"status": "spam"}), http.StatusOK)
+	if manual.Spam == nil || manual.Spam.Reason != "manual" {
+		t.Errorf("filed as spam by hand: %+v, want manual", manual.Spam)
+	}
+	back := decodeBody[submissionResponse](t, f.api(t, http.MethodPost, "/v1/workspaces/acme/submissions/"+got.ID+"/not-spam", nil), http.StatusOK)
+	if back.Status != "new" || back.Spam != nil {
+		t.Errorf("marked not spam: %s %+v", back.Status, back.Spam)
+	}
+	if p := decodeBody[formResponse](t, f.api(t, http.MethodPatch, form, map[string]any{"max_links": nil}), http.StatusOK); p.MaxLinks != nil {
+		t.Errorf("PATCH max_links null: %v, want null (the instance's)", *p.MaxLinks)
+	}
+}

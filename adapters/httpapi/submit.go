@@ -327,6 +327,7 @@ func decodeURLEncoded(body []byte) (domain.RawSubmission, error) {
 			return domain.RawSubmission{}, err
 		}
 	}
+	b.raw.FormEncoded = true
 	return b.raw, nil
 }
 
@@ -343,6 +344,7 @@ func decodeMultipart(r *http.Request) (domain.RawSubmission, error) {
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
+			b.raw.FormEncoded = true
 			return b.raw, nil
 		}
 		if err != nil {

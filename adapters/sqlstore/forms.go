@@ -30,6 +30,9 @@ type formDef struct {
 	AllowedOrigins []string     `json:"allowed_origins"`
 	Honeypot       string       `json:"honeypot"`
 	RetentionDays  int          `json:"retention_days"`
+	// MaxLinks is absent from definitions stored before forms had their
+	// own link threshold, which read as nil: the instance's rule.
+	MaxLinks *int `json:"max_links,omitempty"`
 }
 
 type fieldDef struct {
@@ -70,6 +73,7 @@ func toFormDef(in domain.FormInput) formDef {
 		Autoresponder:  autoreplyDef(in.Autoresponder),
 		Redirects:      redirectsDef(in.Redirects),
 		AllowedOrigins: in.AllowedOrigins, Honeypot: in.Honeypot, RetentionDays: in.RetentionDays,
+		MaxLinks: in.MaxLinks,
 	}
 	for _, f := range in.Fields {
 		d.Fields = append(d.Fields, fieldDef{
@@ -89,6 +93,7 @@ func (d formDef) toDomain() (domain.FormInput, error) {
 		Autoresponder:  domain.Autoresponder(d.Autoresponder),
 		Redirects:      domain.Redirects(d.Redirects),
 		AllowedOrigins: d.AllowedOrigins, Honeypot: d.Honeypot, RetentionDays: d.RetentionDays,
+		MaxLinks: d.MaxLinks,
 	}
 	for _, f := range d.Fields {
 		t, ok := domain.ParseFieldType(f.Type)

@@ -16,7 +16,7 @@ import (
 // submissionStore implements ports.SubmissionStore.
 type submissionStore struct{ *stores }
 
-const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at, mail_held`
+const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at, mail_held, spam_reason, spam_detail`
 
 // valueJSON is one element of the field_values column. Rows written
 // before list existed lack it and read as false, which domain.Value.IsList
@@ -32,6 +32,7 @@ type submissionRow struct {
 	ipHash, userAgent, referrer, origin     string
 	createdAt, updatedAt                    time.Time
 	mailHeld                                bool
+	spamReason, spamDetail                  string
 }
 
 func decodeValues(s string) ([]domain.Value, error) {
@@ -55,14 +56,19 @@ func (r submissionRow) toDomain() (domain.Submission, error) {
 	if err != nil {
 		return domain.Submission{}, fmt.Errorf("submission %s: values: %w", r.id, err)
 	}
+	cause, ok := domain.ParseSpamCause(r.spamReason)
+	if !ok {
+		return domain.Submission{}, fmt.Errorf("submission %s: stored spam reason %q is unknown", r.id, r.spamReason)
+	}
 	meta := domain.SubmissionMeta{IPHash: r.ipHash, UserAgent: r.userAgent, Referrer: r.referrer, Origin: r.origin}
 	return domain.RehydrateSubmission(domain.SubmissionID(r.id), domain.FormID(r.formID), domain.WorkspaceID(r.workspaceID),
-		values, status, meta, r.createdAt, r.updatedAt).RehydrateMailHeld(r.mailHeld), nil
+		values, status, meta, r.createdAt, r.updatedAt).RehydrateMailHeld(r.mailHeld).
+		RehydrateSpamReason(domain.SpamReason{Cause: cause, Detail: r.spamDetail}), nil
 }
 
 func scanSubmission(sc scanner) (domain.Submission, error) {
 	var r submissionRow
-	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt, &r.mailHeld)
+	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt, &r.mailHeld, &r.spamReason, &r.spamDetail)
 	if err != nil {
 		return domain.Submission{}, err
 	}
@@ -124,9 +130,10 @@ func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
 		return fmt.Errorf("add submission %s: values: %w", sub.ID(), err)
 	}
 	m := sub.Meta()
-	err = s.insertLater(ctx, `INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
+	err = s.insertLater(ctx, `INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
 		string(sub.ID()), sub.Form().String(), sub.Workspace().String(), sub.Status().String(), string(values),
-		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), sub.MailHeld(), searchText(sub.Values()))
+		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), sub.MailHeld(),
+		sub.SpamReason().Cause.String(), sub.SpamReason().Detail, searchText(sub.Values()))
 	if err != nil {
 		return fmt.Errorf("add submission %s: %w", sub.ID(), err)
 	}
@@ -149,8 +156,9 @@ func (s submissionStore) Get(ctx context.Context, ws domain.WorkspaceID, id doma
 }
 
 func (s submissionStore) Update(ctx context.Context, sub domain.Submission) error {
-	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE submissions SET status = ?, updated_at = ?, mail_held = ? WHERE workspace_id = ? AND id = ?`),
-		sub.Status().String(), sub.UpdatedAt(), sub.MailHeld(), sub.Workspace().String(), string(sub.ID()))
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE submissions SET status = ?, updated_at = ?, mail_held = ?, spam_reason = ?, spam_detail = ? WHERE workspace_id = ? AND id = ?`),
+		sub.Status().String(), sub.UpdatedAt(), sub.MailHeld(), sub.SpamReason().Cause.String(), sub.SpamReason().Detail,
+		sub.Workspace().String(), string(sub.ID()))
 	if err == nil {
 		err = affected(res)
 	}

@@ -1030,7 +1030,7 @@ func defView(in domain.FormInput) string {
 	fmt.Fprintf(&b, "name=%q status=%q retention=%d honeypot=%q origins=%q\n", in.Name, in.Status, in.RetentionDays, in.Honeypot, in.AllowedOrigins)
 	fmt.Fprintf(&b, "notify=%q %q\n", in.Notify.Recipients, in.Notify.Subject)
 	fmt.Fprintf(&b, "autoresponder=%+v\n", in.Autoresponder)
-	fmt.Fprintf(&b, "redirects=%+v\n", in.Redirects)
+	fmt.Fprintf(&b, "redirects=%+v max_links=%s\n", in.Redirects, intPtr(in.MaxLinks))
 	for _, f := range in.Fields {
 		fmt.Fprintf(&b, "field %q %q %s required=%v len=%s..%s range=%s..%s pattern=%q options=%q\n", f.Name, f.Label, f.Type, f.Required,
 			intPtr(f.MinLength), intPtr(f.MaxLength), floatPtr(f.Min), floatPtr(f.Max), f.Pattern, f.Options)
@@ -1044,7 +1044,8 @@ func formView(f domain.Form) string {
 
 func submissionView(s domain.Submission) string {
 	values := idsOf(s.Values(), func(v domain.Value) string { return fmt.Sprintf("%q=%q list=%v", v.Field, v.Values, v.List) })
-	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s held=%v}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()), s.MailHeld())
+	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s held=%v spam=%q/%q}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()), s.MailHeld(),
+		s.SpamReason().Cause, s.SpamReason().Detail)
 }
 
 func outboxView(o domain.OutboxMessage) string {

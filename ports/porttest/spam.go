@@ -3,6 +3,7 @@ package porttest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,62 @@ func spamAndSummaries(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Submissions().Update(ctx, spam) })
 		if got := getSubmission(t, uow, ws.ID(), spam.ID()); submissionView(got) != submissionView(spam) || got.MailHeld() {
 			t.Errorf("after NotSpam and Update: %s held %v\nwant %s held false", submissionView(got), got.MailHeld(), submissionView(spam))
+		}
+	})
+	// A form's own link threshold and a spam submission's reason are
+	// stored and read back; filing by hand and marking not spam change
+	// the reason in the row too.
+	t.Run("SpamReasonAndLinkLimitRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		in, ten := fullForm(), 10
+		in.MaxLinks = &ten
+		f := addForm(t, uow, ws.ID(), in)
+		got := getForm(t, uow, ws.ID(), f.ID())
+		if formView(got) != formView(f) || got.Definition().MaxLinks == nil || *got.Definition().MaxLinks != 10 {
+			t.Fatalf("form as stored:\n%s\nwant\n%s", formView(got), formView(f))
+		}
+		links := func(n int) string { return strings.Repeat("see https://example.com/page ", n) }
+		// The instance's rule would call six links spam; the form's does not.
+		six, err := got.Accept(rawOf("email", "ada@example.com", "agree", "on", "message", links(6)), domain.SubmissionMeta{}, domain.SpamRules{MaxLinks: 2}, t0)
+		if err != nil || six.IsSpam() {
+			t.Fatalf("six links under a limit of 10: %v spam=%v, want clean", err, six.IsSpam())
+		}
+		many, err := got.Accept(rawOf("email", "bot@example.com", "agree", "on", "message", links(11)), domain.SubmissionMeta{}, domain.SpamRules{MaxLinks: 2}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		honey := accept(t, f, t0, "email", "bot@example.com", "agree", "on", "website", "x")
+		for _, s := range []domain.Submission{six, many, honey} {
+			addSubmission(t, uow, s)
+			if got := getSubmission(t, uow, ws.ID(), s.ID()); submissionView(got) != submissionView(s) {
+				t.Errorf("as stored:\n%s\nwant\n%s", submissionView(got), submissionView(s))
+			}
+		}
+		if r := getSubmission(t, uow, ws.ID(), many.ID()).SpamReason(); r.Cause != domain.SpamLinks || !strings.Contains(r.Detail, "11 links") {
+			t.Errorf("eleven links: reason %+v, want links with the count", r)
+		}
+		if r := getSubmission(t, uow, ws.ID(), honey.ID()).SpamReason(); r.Cause != domain.SpamHoneypot {
+			t.Errorf("honeypot: reason %+v", r)
+		}
+		if err := six.SetStatus(domain.SubmissionSpam, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := many.NotSpam(domain.SubmissionNew, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []domain.Submission{six, many} {
+			run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Submissions().Update(ctx, s) })
+			if got := getSubmission(t, uow, ws.ID(), s.ID()); submissionView(got) != submissionView(s) {
+				t.Errorf("after Update:\n%s\nwant\n%s", submissionView(got), submissionView(s))
+			}
+		}
+		if r := getSubmission(t, uow, ws.ID(), six.ID()).SpamReason(); r.Cause != domain.SpamManual {
+			t.Errorf("filed as spam by hand: reason %+v, want manual", r)
+		}
+		if r := getSubmission(t, uow, ws.ID(), many.ID()).SpamReason(); !r.IsZero() {
+			t.Errorf("marked not spam: reason %+v, want none", r)
 		}
 	})
 	// Two transactions that each read spam and mark it not spam would

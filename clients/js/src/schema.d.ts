@@ -2324,6 +2324,8 @@ export interface components {
             honeypot?: string;
             /** @description Submissions older than this are deleted; 0 keeps them. */
             retention_days?: number;
+            /** @description A submission with more links than this across its values is stored as spam; 0 turns the check off; `null` (the default) keeps the instance's limit (`KEEL_SPAM_MAX_LINKS`). */
+            max_links?: number | null;
         };
         /** @description Only the members present change; `null` resets `notify`, `autoresponder` or `redirects` to their defaults. Nested objects merge member by member. */
         FormPatch: {
@@ -2349,6 +2351,8 @@ export interface components {
             allowed_origins?: string[] | null;
             honeypot?: string | null;
             retention_days?: number | null;
+            /** @description `null` goes back to the instance's limit. */
+            max_links?: number | null;
         };
         Form: {
             /** @example frm_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -2363,6 +2367,8 @@ export interface components {
             allowed_origins: string[];
             honeypot: string;
             retention_days: number;
+            /** @description The form's link limit for spam; `null` when the instance's applies. */
+            max_links?: number | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -2384,6 +2390,19 @@ export interface components {
             origin: string;
             /** @description The client IP as a keyed hash; the IP itself is never stored. */
             ip_hash: string;
+            /** @description Why a spam submission is spam; `null` for one that is not spam. */
+            spam?: {
+                /**
+                 * @description `honeypot`: the honeypot field was filled; `links`: more links than the form allows; `timing`: sent too soon after the page loaded; `manual`: filed as spam by a person; `unknown`: stored before reasons were kept.
+                 * @enum {string}
+                 */
+                reason: "honeypot" | "links" | "timing" | "manual" | "unknown";
+                /**
+                 * @description More about the reason, such as the link count and the limit; may be empty.
+                 * @example 7 links; the limit is 5.
+                 */
+                detail: string;
+            } | null;
         };
         Submitted: {
             id: string;
