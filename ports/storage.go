@@ -49,6 +49,7 @@ type Stores interface {
 	Entries() EntryStore
 	Authors() AuthorStore
 	Tags() TagStore
+	Imports() ImportStore
 	Events() EventStore
 	Webhooks() WebhookStore
 	Deliveries() DeliveryStore

@@ -49,6 +49,7 @@ set with the KEEL_* environment variable shown next to it; flags win.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newServeCommand(getenv), newWorkerCommand(getenv), newMigrateCommand(getenv), newAdminCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv), newVersionCommand())
 	root.AddCommand(newHealthcheckCommand(getenv))
+	root.AddCommand(newImportCommand(getenv))
 	return root
 }
 
