@@ -402,9 +402,10 @@ func (s *Store) SignedURL(_ context.Context, key string, _ time.Duration) (strin
 	return "", ports.ErrBlobSignedURLUnsupported
 }
 
-// Sweep removes temporary files older than age that a crash in the middle
-// of a Put left, and returns how many it removed. Younger ones may belong
-// to a Put still running.
+// Sweep removes temporary files that a crash in the middle of a Put left,
+// those last written more than age ago, and returns how many it removed.
+// A Put writes its file as its bytes arrive, so younger ones may belong to
+// a Put still running.
 func (s *Store) Sweep(ctx context.Context, age time.Duration, now time.Time) (int, error) {
 	n := 0
 	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {

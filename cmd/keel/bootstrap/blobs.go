@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/blobfs"
 	"github.com/keelhq/keel/adapters/blobs3"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -90,4 +92,31 @@ func openBlobStore(ctx context.Context, c blobConfig) (ports.BlobStore, error) {
 		return nil, sBlobURL.errorf("%v", err)
 	}
 	return s, nil
+}
+
+// blobSweepAge is how long a temporary file of the directory store must
+// have gone unwritten before the sweep deletes it: a Put writes its file
+// all along, so only a crash leaves one that old.
+const blobSweepAge = time.Hour
+
+// blobSweepJob is serve's job that deletes the temporary files a crash in
+// the middle of a Put left in the directory store, at start and hourly;
+// ok is false for a store that leaves none (S3 discards an unfinished
+// upload itself).
+func blobSweepJob(store ports.BlobStore, log *slog.Logger) (_ jobs.Job, ok bool) {
+	dirStore, ok := store.(*blobfs.Store)
+	if !ok {
+		return jobs.Job{}, false
+	}
+	return jobs.Job{Name: "blob sweep", Run: func(ctx context.Context) error {
+		return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
+			n, err := dirStore.Sweep(ctx, blobSweepAge, time.Now())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.ErrorContext(ctx, "blob sweep failed", "dir", dirStore.Root(), "err", err)
+			case n > 0:
+				log.InfoContext(ctx, "blob sweep deleted unfinished files", "count", n, "dir", dirStore.Root())
+			}
+		})
+	}}, true
 }

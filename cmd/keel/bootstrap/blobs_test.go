@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +94,46 @@ func TestBlobConfig(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(data, "blobs")); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("blobs directory: %v, %v; want mode 0700", st, err)
+	}
+}
+
+// TestBlobSweepJob: serve's sweep of the directory store deletes the
+// temporary file a crashed Put left, at once, and S3 stores get no sweep.
+func TestBlobSweepJob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store, err := blobfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, ".tmp-crashed")
+	if err := os.WriteFile(left, []byte("half a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * blobSweepAge)
+	if err := os.Chtimes(left, old, old); err != nil {
+		t.Fatal(err)
+	}
+	j, ok := blobSweepJob(store, slog.New(slog.DiscardHandler))
+	if !ok {
+		t.Fatal("no sweep job for the directory store")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) { // polling the job's goroutine through the filesystem
+		if _, err := os.Stat(left); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep did not delete the crashed Put's file")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sweep job: %v", err)
+	}
+	if _, ok := blobSweepJob(nil, slog.New(slog.DiscardHandler)); ok {
+		t.Error("a sweep job for a store that is not a directory")
 	}
 }

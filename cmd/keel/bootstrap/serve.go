@@ -244,6 +244,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 			return runScheduledBackups(ctx, cfg.backups, db, sys, cfg.mailFrom, tel.meter, log)
 		}})
 	}
+	if j, ok := blobSweepJob(blobs, log); ok {
+		back = append(back, j)
+	}
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
