@@ -163,6 +163,10 @@ type Entry struct {
 	createdAt   time.Time
 	updatedAt   time.Time
 	version     int
+	// locale is the entry's language, "" for none; group is the ID that
+	// the entries translating each other share, "" for the entry's own.
+	locale Locale
+	group  EntryID
 }
 
 // NewEntry validates c and returns a draft written by author at now. An
@@ -197,6 +201,8 @@ type EntryRecord struct {
 	PublishAt, PublishedAt *time.Time
 	CreatedAt, UpdatedAt   time.Time
 	Version                int
+	Locale                 Locale
+	TranslationGroup       EntryID // "" for the entry's own
 }
 
 // RehydrateEntry rebuilds a stored entry without validating it again.
@@ -212,6 +218,7 @@ func RehydrateEntry(r EntryRecord) Entry {
 		id: r.ID, workspace: r.Workspace, kind: r.Kind, author: r.Author, content: r.Content,
 		rendered: r.Rendered, excerpt: excerptOf(r.Content, r.Rendered), status: r.Status, publishAt: utc(r.PublishAt), publishedAt: utc(r.PublishedAt),
 		createdAt: r.CreatedAt.UTC(), updatedAt: r.UpdatedAt.UTC(), version: r.Version,
+		locale: r.Locale, group: r.TranslationGroup,
 	}
 }
 
@@ -237,7 +244,7 @@ func (e Entry) Version() int            { return e.version }
 func (e Entry) IsPublished() bool       { return e.status == EntryPublished }
 func (e Entry) ExcerptWritten() string  { return e.content.Excerpt }
 func (e Entry) Record() EntryRecord {
-	return EntryRecord{e.id, e.workspace, e.kind, e.author, e.Content(), e.rendered, e.status, e.publishAt, e.publishedAt, e.createdAt, e.updatedAt, e.version}
+	return EntryRecord{e.id, e.workspace, e.kind, e.author, e.Content(), e.rendered, e.status, e.publishAt, e.publishedAt, e.createdAt, e.updatedAt, e.version, e.locale, e.group}
 }
 func (e *Entry) touch(now time.Time) { e.updatedAt = Timestamp(now); e.version++ }
 

@@ -32,6 +32,11 @@ type PublicFilter struct {
 	// UpdatedSince keeps the entries updated at or after it, for a static
 	// site's incremental builds.
 	UpdatedSince *time.Time
+	// Locales is a fallback chain (domain.SiteLocales.Chain): when not
+	// empty, it keeps the entries without a locale and, of each
+	// translation group, the one published entry whose locale comes first
+	// in the chain; entries in no locale of the chain are left out.
+	Locales []domain.Locale
 	// WithBodies says the caller sends the entries' bodies on: a page
 	// then also ends, with a cursor, after the entry that brings its
 	// bodies (EntryBytes) to MaxPageBytes.
@@ -79,6 +84,11 @@ type EntryStore interface {
 	// Query, best match first. A cursor from one order is
 	// ports.ErrInvalidCursor in another.
 	ListPublished(ctx context.Context, ws domain.WorkspaceID, kind domain.EntryKind, f PublicFilter, p Page) ([]domain.Entry, string, error)
+
+	// Translations returns the entries of ws whose translation group is
+	// group (domain.Entry.TranslationGroup), of every status, at most
+	// MaxTranslations of them, by locale.
+	Translations(ctx context.Context, ws domain.WorkspaceID, group domain.EntryID) ([]domain.Entry, error)
 
 	// AddRevision stores one save of an entry, which must exist and have
 	// no revision of the same version.
@@ -173,3 +183,16 @@ func EntryBytes(e domain.Entry) int {
 // RevisionBytes is the size of a revision that counts towards
 // MaxPageBytes in EntryStore.Revisions: its body.
 func RevisionBytes(r domain.Revision) int { return len(r.Content.Body) }
+
+// MaxTranslations bounds the entries EntryStore.Translations returns.
+const MaxTranslations = 100
+
+// SiteLocaleStore keeps each workspace's locale settings.
+type SiteLocaleStore interface {
+	// Get returns the settings of ws, domain.DefaultSiteLocales when it
+	// has none stored.
+	Get(ctx context.Context, ws domain.WorkspaceID) (domain.SiteLocales, error)
+	// Put stores the settings, replacing any; domain.ErrNotFound when the
+	// workspace does not exist.
+	Put(ctx context.Context, l domain.SiteLocales) error
+}

@@ -46,6 +46,7 @@ type Stores interface {
 	Submissions() SubmissionStore
 	Outbox() OutboxStore
 	PreviewLinks() PreviewLinkStore
+	SiteLocales() SiteLocaleStore
 	Entries() EntryStore
 	Authors() AuthorStore
 	Tags() TagStore

@@ -21,7 +21,7 @@ type entryStore struct{ *stores }
 // entryColumns are qualified: searches join entries to their index.
 const entryColumns = `e.id, e.workspace_id, e.kind, e.slug, e.title, e.body, e.body_html, e.body_text, e.excerpt, e.tags,
 	e.cover_image_url, e.seo_title, e.seo_description, e.status, e.publish_at, e.published_at, e.author_id,
-	e.created_at, e.updated_at, e.version, e.nav_order`
+	e.created_at, e.updated_at, e.version, e.nav_order, e.locale, e.translation_group`
 
 type entryRow struct {
 	id, workspaceID, kind, slug, title, body, html, text, excerpt, tags string
@@ -29,6 +29,8 @@ type entryRow struct {
 	publishAt, publishedAt                                              sql.NullTime
 	createdAt, updatedAt                                                time.Time
 	version, navOrder                                                   int
+	locale                                                              string
+	group                                                               sql.NullString
 }
 
 func (r entryRow) toDomain() (domain.Entry, error) {
@@ -54,6 +56,7 @@ func (r entryRow) toDomain() (domain.Entry, error) {
 		Status:    status,
 		PublishAt: timePtr(r.publishAt), PublishedAt: timePtr(r.publishedAt),
 		CreatedAt: r.createdAt, UpdatedAt: r.updatedAt, Version: r.version,
+		Locale: domain.Locale(r.locale), TranslationGroup: domain.EntryID(r.group.String),
 	}), nil
 }
 
@@ -61,7 +64,7 @@ func scanEntry(sc scanner) (domain.Entry, error) {
 	var r entryRow
 	err := sc.Scan(&r.id, &r.workspaceID, &r.kind, &r.slug, &r.title, &r.body, &r.html, &r.text, &r.excerpt, &r.tags,
 		&r.cover, &r.seoTitle, &r.seoDescription, &r.status, &r.publishAt, &r.publishedAt, &r.authorID,
-		&r.createdAt, &r.updatedAt, &r.version, &r.navOrder)
+		&r.createdAt, &r.updatedAt, &r.version, &r.navOrder, &r.locale, &r.group)
 	if err != nil {
 		return domain.Entry{}, err
 	}
@@ -96,11 +99,11 @@ func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
 	seo, r := e.SEO(), e.Rendered()
 	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entries (id, workspace_id, kind, slug, title, body, body_html, body_text,
 		excerpt, tags, cover_image_url, seo_title, seo_description, status, publish_at, published_at, author_id, search_text,
-		created_at, updated_at, version, nav_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		created_at, updated_at, version, nav_order, locale, translation_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(e.ID()), e.Workspace().String(), e.Kind().String(), e.Slug(), e.Title(), e.Body(), r.HTML, r.Text,
 		e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description, e.Status().String(),
 		nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder())
+		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e))
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -166,11 +169,11 @@ func (s entryStore) Update(ctx context.Context, e domain.Entry, prevVersion int)
 	seo, r := e.SEO(), e.Rendered()
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE entries SET slug = ?, title = ?, body = ?, body_html = ?, body_text = ?,
 		excerpt = ?, tags = ?, cover_image_url = ?, seo_title = ?, seo_description = ?, status = ?, publish_at = ?, published_at = ?,
-		author_id = ?, search_text = ?, updated_at = ?, version = ?, nav_order = ?
+		author_id = ?, search_text = ?, updated_at = ?, version = ?, nav_order = ?, locale = ?, translation_group = ?
 		WHERE workspace_id = ? AND id = ? AND version = ?`),
 		e.Slug(), e.Title(), e.Body(), r.HTML, r.Text, e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description,
 		e.Status().String(), nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Workspace().String(), string(e.ID()), prevVersion)
+		domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e), e.Workspace().String(), string(e.ID()), prevVersion)
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -354,6 +357,10 @@ func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, ki
 	}
 	if f.UpdatedSince != nil {
 		cond, args = cond+` AND e.updated_at >= ?`, append(args, domain.Timestamp(*f.UpdatedSince))
+	}
+	if len(f.Locales) > 0 {
+		c, a := localeCondition(f.Locales)
+		cond, args = cond+c, append(args, a...)
 	}
 	if words := domain.SearchQuery(f.Query); len(words) > 0 {
 		es, next, err := s.search(ctx, cond, args, words, p)
