@@ -47,9 +47,8 @@ type site struct {
 	maren, owner domain.UserID
 }
 
-func newSite(t *testing.T, e engine) *site {
+func newSite(t testing.TB, url string) *site {
 	t.Helper()
-	url := e.url(t)
 	db, err := sqlstore.Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +93,7 @@ func newSite(t *testing.T, e engine) *site {
 }
 
 // keel runs the keel command with args on the site's database.
-func (s *site) keel(t *testing.T, args ...string) (stdout string, err error) {
+func (s *site) keel(t testing.TB, args ...string) (stdout string, err error) {
 	t.Helper()
 	env := map[string]string{"KEEL_DATABASE_URL": s.url, "KEEL_DATA_DIR": t.TempDir()}
 	var out, errOut bytes.Buffer
@@ -241,7 +240,7 @@ func TestImportGhostTwice(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSite(t, e)
+			s := newSite(t, e.url(t))
 			out, entries := importTwice(t, s, "ghost", "../../adapters/siteimport/testdata/ghost.json", 5)
 
 			welcome := entries["Welcome to the Harbour Log"]
@@ -285,7 +284,7 @@ func TestImportWordPressTwice(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSite(t, e)
+			s := newSite(t, e.url(t))
 			out, entries := importTwice(t, s, "wordpress", "../../adapters/siteimport/testdata/wordpress.xml", 5)
 
 			loaf := entries["A loaf a day"]
@@ -321,7 +320,7 @@ func TestImportWordPressTwice(t *testing.T) {
 // import, since an import dates entries in the past.
 func TestImportNeedsContentImport(t *testing.T) {
 	t.Parallel()
-	s := newSite(t, engines[0])
+	s := newSite(t, engines[0].url(t))
 	out, err := s.keel(t, "import", "ghost", "../../adapters/siteimport/testdata/ghost.json", "--workspace", "site", "--as", "ed@example.com")
 	if err == nil {
 		t.Fatalf("an editor imported:\n%s", out)
