@@ -92,6 +92,14 @@ func DefaultAuthor(ws WorkspaceID, u User, n int, now time.Time) Author {
 	return Author{workspace: ws, user: u.ID(), name: name, slug: slug, createdAt: now, updatedAt: now}
 }
 
+// UserSlug is an author slug no other member has: the user ID without
+// its prefix, in lower case (migration 00029 gives it to the profiles it
+// creates). It is the last resort of a default profile's slug.
+func UserSlug(u UserID) string {
+	_, rest, _ := strings.Cut(string(u), "_")
+	return strings.ToLower(rest)
+}
+
 // AuthorRecord is a profile as stored, for RehydrateAuthor.
 type AuthorRecord struct {
 	Workspace            WorkspaceID

@@ -367,6 +367,10 @@ func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, ki
 		if err != nil {
 			return nil, "", fmt.Errorf("search published entries of %s: %w", ws, err)
 		}
+		if n := fitBodies(es, len(es), f.WithBodies); n < len(es) {
+			offset, _ := offsetOf(p.After) // search has checked it
+			return es[:n], offsetCursor(offset + n), nil
+		}
 		return es, next, nil
 	}
 	// Pages follow the site's navigation order; posts, newest first.
@@ -395,22 +399,27 @@ func (s entryStore) ListPublished(ctx context.Context, ws domain.WorkspaceID, ki
 	if err != nil {
 		return nil, "", fmt.Errorf("list published entries of %s: %w", ws, err)
 	}
-	n := min(len(es), limit)
-	if f.WithBodies {
-		// The rows are read already; the bound is on what the caller
-		// sends on, a page of whole bodies.
-		size := 0
-		for i := range n {
-			if size += ports.EntryBytes(es[i]); size >= ports.MaxPageBytes {
-				n = i + 1
-				break
-			}
-		}
-	}
-	if n < len(es) {
+	if n := fitBodies(es, min(len(es), limit), f.WithBodies); n < len(es) {
 		return es[:n], mark(es[n-1]), nil
 	}
 	return es, "", nil
+}
+
+// fitBodies is how many of the first n entries a page with bodies
+// holds: up to the one that brings their bodies (EntryBytes) to
+// MaxPageBytes. The rows are read already; the bound is on what the
+// caller sends on, a page of whole bodies.
+func fitBodies(es []domain.Entry, n int, withBodies bool) int {
+	if !withBodies {
+		return n
+	}
+	size := 0
+	for i := range n {
+		if size += ports.EntryBytes(es[i]); size >= ports.MaxPageBytes {
+			return i + 1
+		}
+	}
+	return n
 }
 
 // revisionContentJSON is the content column of entry_revisions.

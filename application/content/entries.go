@@ -47,6 +47,9 @@ func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef str
 		if e, err = domain.NewEntry(w.ID(), p.User(), kind, in.Content, rendered, s.now()); err != nil {
 			return err
 		}
+		if _, err := s.EnsureAuthor(ctx, st, w.ID(), p.User()); err != nil {
+			return fmt.Errorf("author of %s: %w", e.ID(), err)
+		}
 		if err := st.Entries().Add(ctx, e); err != nil {
 			return err
 		}

@@ -191,7 +191,7 @@ func authorsAndTags(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		uow := open(t)
 		ws := addWorkspace(t, uow, "acme")
 		body := strings.Repeat("x", ports.MaxPageBytes/3+1)
-		for _, title := range []string{"A", "B", "C", "D"} {
+		for _, title := range []string{"Post A", "Post B", "Post C", "Post D"} {
 			e, err := domain.NewEntry(ws.ID(), author, domain.KindPost, domain.EntryContent{Title: title}, domain.Rendered{HTML: body}, t0)
 			if err != nil {
 				t.Fatal(err)
@@ -207,6 +207,17 @@ func authorsAndTags(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			es, next, err = st.Entries().ListPublished(ctx, ws.ID(), domain.KindPost, ports.PublicFilter{}, ports.Page{Limit: 10})
 			if err != nil || len(es) != 4 || next != "" {
 				t.Errorf("without: %d entries, next %q, %v", len(es), next, err)
+			}
+			// A search with bodies is bounded the same way, and its cursor
+			// resumes after the last entry sent.
+			f := ports.PublicFilter{Query: "post", WithBodies: true}
+			es, next, err = st.Entries().ListPublished(ctx, ws.ID(), domain.KindPost, f, ports.Page{Limit: 10})
+			if err != nil || len(es) != 3 || next == "" {
+				t.Fatalf("search with bodies: %d entries, next %q, %v; want 3 and a cursor", len(es), next, err)
+			}
+			es, next, err = st.Entries().ListPublished(ctx, ws.ID(), domain.KindPost, f, ports.Page{Limit: 10, After: next})
+			if err != nil || len(es) != 1 || next != "" {
+				t.Errorf("search with bodies, page 2: %d entries, next %q, %v", len(es), next, err)
 			}
 			return nil
 		})
