@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -528,9 +529,11 @@ func tamper(t *testing.T, raw string) string {
 type pattern struct {
 	left  int64
 	state uint64
+	word  [8]byte // the current word's bytes from off on are still to go
+	off   int
 }
 
-func newPattern(n int64) *pattern { return &pattern{left: n, state: 0x9e3779b97f4a7c15} }
+func newPattern(n int64) *pattern { return &pattern{left: n, state: 0x9e3779b97f4a7c15, off: 8} }
 
 func (p *pattern) Read(b []byte) (int, error) {
 	if p.left == 0 {
@@ -539,15 +542,32 @@ func (p *pattern) Read(b []byte) (int, error) {
 	if int64(len(b)) > p.left {
 		b = b[:p.left]
 	}
-	for i := range b {
-		// xorshift64: cheap, and no two neighbouring blocks repeat.
-		p.state ^= p.state << 13
-		p.state ^= p.state >> 7
-		p.state ^= p.state << 17
-		b[i] = byte(p.state)
+	n := len(b)
+	for len(b) > 0 {
+		if p.off == 8 {
+			p.next()
+		}
+		if p.off == 0 && len(b) >= 8 {
+			// A whole word at once: eight times fewer steps.
+			copy(b, p.word[:])
+			b, p.off = b[8:], 8
+			continue
+		}
+		b[0] = p.word[p.off]
+		b, p.off = b[1:], p.off+1
 	}
-	p.left -= int64(len(b))
-	return len(b), nil
+	p.left -= int64(n)
+	return n, nil
+}
+
+// next steps xorshift64, cheap and never repeating within a blob, into
+// the current word.
+func (p *pattern) next() {
+	p.state ^= p.state << 13
+	p.state ^= p.state >> 7
+	p.state ^= p.state << 17
+	binary.LittleEndian.PutUint64(p.word[:], p.state)
+	p.off = 0
 }
 
 // cancelAfter reads from r and cancels once n bytes have gone through.
