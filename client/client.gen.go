@@ -1456,7 +1456,7 @@ type RecoveryCodes struct {
 
 // Redirects defines model for Redirects.
 type Redirects struct {
-	// Error Where it goes after a refusal, with `?error=<code>&fields=<names>`.
+	// Error Where it goes after any refusal (invalid values, unknown fields, closed form, 413, 429), with `?error=<code>&fields=<name>:<code>,...` (field codes `required`, `invalid`, `too_short`, `too_long`, `out_of_range`, `unknown`) and, after a 429, `retry_after=<seconds>`.
 	Error *string `json:"error,omitempty"`
 
 	// Success Where a browser's form post goes after success (303).
@@ -3662,10 +3662,16 @@ type ClientInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -3681,10 +3687,16 @@ type ClientInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -3700,10 +3712,16 @@ type ClientInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -5099,10 +5117,16 @@ func (c *Client) PreflightSubmitForm(ctx context.Context, form FormParameter, pa
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //
@@ -5128,10 +5152,16 @@ func (c *Client) SubmitFormWithBody(ctx context.Context, form FormParameter, par
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //
@@ -5157,10 +5187,16 @@ func (c *Client) SubmitForm(ctx context.Context, form FormParameter, params *Sub
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //
@@ -14388,10 +14424,16 @@ type ClientWithResponsesInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -14407,10 +14449,16 @@ type ClientWithResponsesInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -14426,10 +14474,16 @@ type ClientWithResponsesInterface interface {
 	// parameters). The body is checked against the form's fields.
 	//
 	// A browser's form post (a form encoding with `Accept: text/html`)
-	// gets 303 to the form's success URL, or to its error URL with
-	// `?error=<code>&fields=<names>`, or a small HTML page when no
-	// redirect is set; the same statuses as below carry that page instead
-	// of a problem. Other clients get JSON. Spam is answered exactly like
+	// gets 303 to the form's success URL, or, after any refusal (invalid
+	// values, unknown fields, a closed form, 413, 429), to its error URL
+	// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+	// after a 429), or a small HTML page when no redirect is set, in the
+	// language of `Accept-Language` that Keel ships (English, French,
+	// German, Spanish), naming fields by their labels and stating their
+	// limits; the same statuses as below carry that page instead of a
+	// problem. The empty value of a submit button's name
+	// (`<button name="send">` sends `send=`) is ignored when the form has
+	// no such field. Other clients get JSON. Spam is answered exactly like
 	// a real submission. CORS: the form's `allowed_origins` may read every
 	// answer, errors included.
 	//
@@ -28696,10 +28750,16 @@ func (c *ClientWithResponses) PreflightSubmitFormWithResponse(ctx context.Contex
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //
@@ -28721,10 +28781,16 @@ func (c *ClientWithResponses) SubmitFormWithBodyWithResponse(ctx context.Context
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //
@@ -28746,10 +28812,16 @@ func (c *ClientWithResponses) SubmitFormWithResponse(ctx context.Context, form F
 // parameters). The body is checked against the form's fields.
 //
 // A browser's form post (a form encoding with `Accept: text/html`)
-// gets 303 to the form's success URL, or to its error URL with
-// `?error=<code>&fields=<names>`, or a small HTML page when no
-// redirect is set; the same statuses as below carry that page instead
-// of a problem. Other clients get JSON. Spam is answered exactly like
+// gets 303 to the form's success URL, or, after any refusal (invalid
+// values, unknown fields, a closed form, 413, 429), to its error URL
+// with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+// after a 429), or a small HTML page when no redirect is set, in the
+// language of `Accept-Language` that Keel ships (English, French,
+// German, Spanish), naming fields by their labels and stating their
+// limits; the same statuses as below carry that page instead of a
+// problem. The empty value of a submit button's name
+// (`<button name="send">` sends `send=`) is ignored when the form has
+// no such field. Other clients get JSON. Spam is answered exactly like
 // a real submission. CORS: the form's `allowed_origins` may read every
 // answer, errors included.
 //

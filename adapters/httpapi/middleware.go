@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -101,15 +102,32 @@ func recovery() gin.HandlerFunc {
 	}
 }
 
+// Keys limitBody leaves for the public submission's handler: that a body
+// was declared too large, and the limit, which a visitor's page states.
+const (
+	bodyTooLargeKey = "keel.bodyTooLarge"
+	bodyLimitKey    = "keel.bodyLimit"
+)
+
 // limitBody refuses a request whose declared Content-Length is over the
 // limit before any handler runs, and caps bodies of unknown length
 // (chunked) so that reading past the limit fails; decodeJSON turns that
-// failure into the same 413.
+// failure into the same 413. The public submission's handler gives that
+// refusal itself, since a browser posting a form is answered with the
+// form's error redirect or a page: its body is replaced by one that
+// fails, so that nothing on the way reads the real one.
 func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		c.Set(bodyLimitKey, limit)
 		if c.Request.ContentLength > limit {
 			// The unread body is not worth draining: close the connection.
 			c.Header("Connection", "close")
+			if c.FullPath() == submitRoute && c.Request.Method == http.MethodPost {
+				c.Set(bodyTooLargeKey, true)
+				c.Request.Body = io.NopCloser(errReader{&http.MaxBytesError{Limit: limit}})
+				c.Next()
+				return
+			}
 			_ = c.Error(errBodyTooLarge)
 			c.Abort()
 			return

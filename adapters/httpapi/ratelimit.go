@@ -169,6 +169,12 @@ func rateLimit(l *limiter) gin.HandlerFunc {
 		route := c.FullPath()
 		var err error
 		if route == submitRoute {
+			// A body declared too large is refused without spending a
+			// submission, as any request limitBody refuses.
+			if c.GetBool(bodyTooLargeKey) {
+				c.Next()
+				return
+			}
 			if err = l.submission(c); err != nil {
 				c.Set(rateLimitedKey, err)
 			}

@@ -10,10 +10,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -85,9 +83,13 @@ func (h submitRoutes) submit(c *gin.Context) {
 	enc, err := encodingOf(c)
 	browser := err == nil && enc != encJSON && acceptsHTML(c.GetHeader("Accept"))
 	// A client over its quota is refused before its body is read; the
-	// limiter left the refusal here so that a browser gets its page.
+	// limiter left the refusal here so that a browser gets its page. So
+	// did limitBody for a body declared too large.
 	if limited := rateLimited(c); limited != nil {
 		err = limited
+	}
+	if c.GetBool(bodyTooLargeKey) {
+		err = errBodyTooLarge
 	}
 	var raw domain.RawSubmission
 	if err == nil {
@@ -115,7 +117,9 @@ func (h submitRoutes) submit(c *gin.Context) {
 	case out.Form.Redirects().Success != "":
 		c.Redirect(http.StatusSeeOther, out.Form.Redirects().Success)
 	default:
-		renderPage(c, http.StatusOK, page{Title: "Thank you", Message: "Your submission to “" + out.Form.Name() + "” has been received."})
+		lang := visitorLanguage(c.GetHeader("Accept-Language"))
+		setVisitorLanguage(c.Writer.Header(), lang)
+		renderPage(c, http.StatusOK, visitorThanks(lang, out.Form))
 	}
 }
 
@@ -128,7 +132,13 @@ type submittedResponse struct {
 // error redirect are needed to answer well. Submit returns the form with
 // its error when it found it; a body refused before Submit ran has none,
 // so refuse looks the form up, except for an unknown form, which has
-// none, and for a rate-limited client, whose refusal must stay cheap.
+// none, and for a rate-limited script or API client, whose refusal must
+// stay cheap; a rate-limited browser is sent to the form's error page
+// like any other refusal, at the cost of reading the form.
+//
+// A browser goes to the form's error redirect with error=<code> and
+// fields=<name>:<code>,... (see redirectFields), and, for a 429,
+// retry_after=<seconds>; without one it gets Keel's page in its language.
 func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal {
@@ -138,7 +148,7 @@ func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err er
 	found := f.ID() != ""
 	// A body refused before Submit ran (415, 400, 413) came back without
 	// its form; read it only when the answer needs it.
-	if !found && (browser || c.GetHeader("Origin") != "") && !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, domain.ErrRateLimited) {
+	if !found && (browser || c.GetHeader("Origin") != "" && !errors.Is(err, domain.ErrRateLimited)) && !errors.Is(err, domain.ErrNotFound) {
 		var ferr error
 		f, ferr = h.forms.PublicForm(c.Request.Context(), domain.FormID(c.Param("form")))
 		found = ferr == nil
@@ -154,33 +164,36 @@ func (h submitRoutes) refuse(c *gin.Context, browser bool, f domain.Form, err er
 		fail(c, err)
 		return
 	}
+	status := statusOf(de)
+	if status == http.StatusTooManyRequests {
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(de.RetryAfter)))
+	}
 	if found {
 		if u := f.ErrorRedirect(de.Code, redirectFields(de.Fields)); u != "" {
+			if status == http.StatusTooManyRequests {
+				u = withQuery(u, "retry_after", strconv.Itoa(retryAfterSeconds(de.RetryAfter)))
+			}
 			c.Redirect(http.StatusSeeOther, u)
 			return
 		}
 	}
-	status := statusOf(de)
-	if status == http.StatusTooManyRequests {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(de.RetryAfter.Round(time.Second)/time.Second))))
-	}
-	renderPage(c, status, errorPage(status, de))
+	lang := visitorLanguage(c.GetHeader("Accept-Language"))
+	setVisitorLanguage(c.Writer.Header(), lang)
+	limit, _ := c.Get(bodyLimitKey)
+	maxBody, _ := limit.(int64)
+	renderPage(c, status, visitorError(lang, status, de, f, maxBody))
 }
 
-// redirectFields names the fields at fault in an error redirect: the first
-// 20 distinct names that could be a form's, so that a flood of unknown
-// names cannot make the Location header unreasonably long.
-func redirectFields(errs []domain.FieldError) []string {
-	var names []string
-	for _, fe := range errs {
-		if len(names) == 20 {
-			break
-		}
-		if fe.Field != "" && len(fe.Field) <= 64 && !slices.Contains(names, fe.Field) {
-			names = append(names, fe.Field)
-		}
+// withQuery returns the URL u with name=value added to its query.
+func withQuery(u, name, value string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
 	}
-	return names
+	q := p.Query()
+	q.Set(name, value)
+	p.RawQuery = q.Encode()
+	return p.String()
 }
 
 // acceptsHTML reports whether the Accept header asks for HTML, as every
@@ -484,12 +497,13 @@ func jsonScalar(v json.RawMessage) ([]string, bool) {
 // --- Pages for browsers. No external resources, nothing but escaped text.
 
 type page struct {
-	Title, Message string
-	Errors         []domain.FieldError
+	Lang, Title, Message string
+	Items                []pageItem
+	Hint                 string
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -508,38 +522,20 @@ li{margin:.25rem 0}
 <main>
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
-{{- if .Errors}}
+{{- if .Items}}
 <ul>
-{{- range .Errors}}
-<li><strong>{{.Field}}</strong>: {{.Message}}</li>
+{{- range .Items}}
+<li><strong>{{.Label}}</strong>{{with .Message}}: {{.}}{{end}}</li>
 {{- end}}
 </ul>
-<p class="hint">Use your browser’s back button to correct the form and send it again.</p>
+{{- end}}
+{{- with .Hint}}
+<p class="hint">{{.}}</p>
 {{- end}}
 </main>
 </body>
 </html>
 `))
-
-func errorPage(status int, de *domain.Error) page {
-	p := page{Title: http.StatusText(status), Message: de.Message, Errors: de.Fields}
-	switch de.Code {
-	case "validation_failed":
-		p.Title, p.Message = "Please check your entries", "Some fields need your attention:"
-	case "unknown_field":
-		p.Title = "The form sent unexpected fields"
-	case "form_closed":
-		p.Title = "This form is closed"
-	case "not_found":
-		p.Title, p.Message = "Form not found", "This form does not exist."
-	case "rate_limited":
-		p.Title, p.Message = "Too many submissions", "Please wait a moment and try again."
-	}
-	if len(p.Errors) > 50 {
-		p.Errors = p.Errors[:50]
-	}
-	return p
-}
 
 // renderPage writes a page with headers that keep it self-contained: no
 // scripts, no external loads, no framing, no caching.

@@ -174,7 +174,7 @@ func TestSubmitBrowserWithRedirects(t *testing.T) {
 	if err != nil || loc.Host != "site.example" || loc.Path != "/oops" {
 		t.Fatalf("Location = %q", w.Header().Get("Location"))
 	}
-	if q := loc.Query(); q.Get("error") != "validation_failed" || q.Get("fields") != "name,email" || q.Get("lang") != "en" {
+	if q := loc.Query(); q.Get("error") != "validation_failed" || q.Get("fields") != "name:required,email:invalid" || q.Get("lang") != "en" {
 		t.Fatalf("error redirect query = %v", q)
 	}
 
@@ -227,7 +227,7 @@ func TestSubmitBrowserPages(t *testing.T) {
 	w = f.postForm(t, id, "name=&email=nope", "Accept", browserAccept)
 	body = w.Body.String()
 	if w.Code != http.StatusUnprocessableEntity || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") ||
-		!strings.Contains(body, "<strong>name</strong>") || !strings.Contains(body, "<strong>email</strong>") || !strings.Contains(body, "Enter an e-mail address.") {
+		!strings.Contains(body, "<strong>Your name</strong>") || !strings.Contains(body, "<strong>E-mail</strong>") || !strings.Contains(body, "Enter an e-mail address.") {
 		t.Fatalf("error page = %d\n%s", w.Code, body)
 	}
 
@@ -314,9 +314,20 @@ func TestSubmitRateLimited(t *testing.T) {
 	if s, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || s < 1 || s > 60 {
 		t.Fatalf("Retry-After = %q", w.Header().Get("Retry-After"))
 	}
+	// A browser goes to the form's error page, told how long to wait.
 	w = f.postForm(t, id, "name=Ada&email=ada%40example.com", "Accept", browserAccept)
-	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "Too many submissions") {
+	loc, err := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusSeeOther || err != nil || loc.Path != "/oops" || loc.Query().Get("error") != "rate_limited" ||
+		loc.Query().Get("retry_after") != w.Header().Get("Retry-After") || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("browser rate limit = %d %v\n%s", w.Code, w.Header(), w.Body)
+	}
+	// Without an error redirect, Keel's page says so and for how long.
+	plain := f.createForm(t, contactForm())
+	f.postForm(t, plain, "name=Ada&email=ada%40example.com", "Accept", browserAccept)
+	w = f.postForm(t, plain, "name=Ada&email=ada%40example.com", "Accept", browserAccept)
+	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "Too many submissions") ||
+		!strings.Contains(w.Body.String(), "Please wait "+w.Header().Get("Retry-After")+" seconds") {
+		t.Fatalf("browser rate limit page = %d %v\n%s", w.Code, w.Header(), w.Body)
 	}
 }
 

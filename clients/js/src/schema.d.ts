@@ -1168,10 +1168,16 @@ export interface paths {
          *     parameters). The body is checked against the form's fields.
          *
          *     A browser's form post (a form encoding with `Accept: text/html`)
-         *     gets 303 to the form's success URL, or to its error URL with
-         *     `?error=<code>&fields=<names>`, or a small HTML page when no
-         *     redirect is set; the same statuses as below carry that page instead
-         *     of a problem. Other clients get JSON. Spam is answered exactly like
+         *     gets 303 to the form's success URL, or, after any refusal (invalid
+         *     values, unknown fields, a closed form, 413, 429), to its error URL
+         *     with `?error=<code>&fields=<name>:<code>,...` (and `retry_after`
+         *     after a 429), or a small HTML page when no redirect is set, in the
+         *     language of `Accept-Language` that Keel ships (English, French,
+         *     German, Spanish), naming fields by their labels and stating their
+         *     limits; the same statuses as below carry that page instead of a
+         *     problem. The empty value of a submit button's name
+         *     (`<button name="send">` sends `send=`) is ignored when the form has
+         *     no such field. Other clients get JSON. Spam is answered exactly like
          *     a real submission. CORS: the form's `allowed_origins` may read every
          *     answer, errors included.
          */
@@ -2303,7 +2309,7 @@ export interface components {
         Redirects: {
             /** @description Where a browser's form post goes after success (303). */
             success?: string;
-            /** @description Where it goes after a refusal, with `?error=<code>&fields=<names>`. */
+            /** @description Where it goes after any refusal (invalid values, unknown fields, closed form, 413, 429), with `?error=<code>&fields=<name>:<code>,...` (field codes `required`, `invalid`, `too_short`, `too_long`, `out_of_range`, `unknown`) and, after a 429, `retry_after=<seconds>`. */
             error?: string;
         };
         FormInput: {
