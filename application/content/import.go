@@ -31,6 +31,9 @@ type Import struct {
 	// slugs are the slugs this import gave, by kind, so that two items
 	// of one export that share a slug are not both written.
 	slugs map[domain.EntryKind]map[string]bool
+	// profiled are the members known to have an author profile, which
+	// EnsureAuthor need not look up again.
+	profiled map[domain.UserID]bool
 }
 
 // ImportCounts says what a batch of entries did.
@@ -59,7 +62,7 @@ func (s *Service) StartImport(ctx context.Context, p domain.Principal, wsRef str
 	if err != nil {
 		return nil, err
 	}
-	return &Import{s: s, p: p, ws: w, dryRun: dryRun, authors: map[string]domain.UserID{},
+	return &Import{s: s, p: p, ws: w, dryRun: dryRun, authors: map[string]domain.UserID{}, profiled: map[domain.UserID]bool{},
 		slugs: map[domain.EntryKind]map[string]bool{domain.KindPost: {}, domain.KindPage: {}}}, nil
 }
 
@@ -288,8 +291,12 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 		return counts, notes, nil
 	}
 
+	// profiled are the members this transaction gave a profile; they
+	// count once it commits.
+	var profiled map[domain.UserID]bool
 	write := func(ctx context.Context, st ports.Stores) error {
 		var published bool
+		profiled = map[domain.UserID]bool{}
 		if _, err := im.s.importWorkspace(ctx, st, im.p, im.ws.ID().String()); err != nil {
 			return err
 		}
@@ -324,6 +331,14 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 			counts.Created++
 			if im.dryRun {
 				continue
+			}
+			// Every entry's author has a profile, as CreateEntry makes
+			// sure; a member the export had a profile for got it above.
+			if !im.profiled[e.Author()] && !profiled[e.Author()] {
+				if _, err := im.s.EnsureAuthor(ctx, st, im.ws.ID(), e.Author()); err != nil {
+					return fmt.Errorf("author of %s: %w", t.in.Source, err)
+				}
+				profiled[e.Author()] = true
 			}
 			if err := st.Entries().Add(ctx, e); err != nil {
 				return fmt.Errorf("import %s: %w", t.in.Source, err)
@@ -372,6 +387,9 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 	}
 	if !im.dryRun && counts.Created > 0 {
 		im.s.changed()
+	}
+	for u := range profiled {
+		im.profiled[u] = true
 	}
 	return counts, notes, nil
 }

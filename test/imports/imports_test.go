@@ -271,6 +271,10 @@ func TestImportGhostTwice(t *testing.T) {
 			if a := s.author(t, s.maren); a.Name() != "Maren Quay" || a.Slug() != "maren" || a.Bio() != "Harbour master." || a.WebsiteURL() != "https://maren.example.com" {
 				t.Errorf("Maren's profile = %+v", a.Profile())
 			}
+			// The importing owner wrote the guest's draft, so has a profile.
+			if a := s.author(t, s.owner); a.Name() != "owner" {
+				t.Errorf("the importing owner's profile = %+v", a.Profile())
+			}
 			noted(t, out, `author "Guest Writer"`, "guest@elsewhere.example")
 			noted(t, out, `tag "#hidden"`)
 			noted(t, out, "Newsletter only", "skipped")
