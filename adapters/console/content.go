@@ -467,8 +467,9 @@ func (c *Console) afterEntryChange(w http.ResponseWriter, r *http.Request, err e
 
 // publishEntry publishes an entry now or schedules it, as POST
 // /v1/…/entries/{id}/publish does. The schedule's time is read as UTC,
-// which the page says; a time already past publishes at once, as in the
-// API.
+// which the page says; as in the API, a time at most five minutes past
+// publishes at once, and an earlier one dates the entry then for admins
+// and owners (content:import) and is refused for editors.
 func (c *Console) publishEntry(w http.ResponseWriter, r *http.Request) {
 	p, v, ok := c.versionedPost(w, r)
 	if !ok {
