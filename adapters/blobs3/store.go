@@ -164,6 +164,10 @@ func New(cfg Config) (*Store, error) {
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		Transport:    transport(),
+		// Three tries, not the client's ten: a transient error still
+		// gets its retries, while a store that is down fails a request
+		// in about a second rather than hold it for several.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3 client: %w", err)

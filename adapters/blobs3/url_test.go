@@ -3,8 +3,10 @@ package blobs3_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keelhq/keel/adapters/blobs3"
+	"github.com/keelhq/keel/domain"
 )
 
 func TestParseURL(t *testing.T) {
@@ -48,5 +50,35 @@ func TestParseURL(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("ParseURL(%q)'s error shows the secret: %v", raw, err)
 		}
+	}
+}
+
+// TestUnreachableIsUnavailable: a server nobody answers at is a
+// dependency that is down (503 to an API client), not a bug, for every
+// method.
+func TestUnreachableIsUnavailable(t *testing.T) {
+	t.Parallel()
+	cfg, err := blobs3.ParseURL("s3://media/keel?endpoint=http://127.0.0.1:1&region=us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AccessKeyID, cfg.SecretAccessKey = "key", "secret"
+	s, err := blobs3.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	start := time.Now()
+	_, putErr := s.Put(ctx, "a", "text/plain", 1, strings.NewReader("x"))
+	_, _, getErr := s.Get(ctx, "a", 0, -1)
+	_, statErr := s.Stat(ctx, "a")
+	_, _, listErr := s.List(ctx, "", "", 10)
+	for name, err := range map[string]error{"Put": putErr, "Get": getErr, "Stat": statErr, "List": listErr, "Delete": s.Delete(ctx, "a")} {
+		if k := domain.KindOf(err); k != domain.KindUnavailable {
+			t.Errorf("%s: err = %v (kind %v), want unavailable", name, err, k)
+		}
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("five calls to a closed port took %v", d)
 	}
 }
