@@ -325,7 +325,7 @@ func (e *Entry) PublishBackdated(at, now time.Time) error {
 // archive's dates without a word.
 var ErrPublishAtInPast = func() *Error {
 	e := E(KindInvalid, "publish_at_in_past", "publish_at is in the past: dating an entry in the past needs the content:import permission (admins and owners); leave publish_at out to publish now.")
-	e.Fields = []FieldError{{"publish_at", "in_past", "Give a future time, or none to publish now."}}
+	e.Fields = []FieldError{{"publish_at", "in_past", "This time is past: give a future time, or none to publish now. Only admins and owners may date an entry in the past."}}
 	return e
 }()
 
