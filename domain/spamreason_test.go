@@ -148,6 +148,7 @@ func TestSubmitButtonIsIgnored(t *testing.T) {
 		{"JSON", raw(false, "name", "Ada", "email", "a@example.com", "send", ""), false},
 		{"MisspeltInput", raw(true, "name", "Ada", "emial", "a@example.com", "email", "a@example.com"), false},
 		{"TwoUnknown", raw(true, "name", "Ada", "email", "a@example.com", "send", "", "go", ""), false},
+		{"ButtonAndMisspelt", raw(true, "name", "Ada", "emial", "a@example.com", "send", ""), false},
 		{"Twice", raw(true, "name", "Ada", "email", "a@example.com", "send", "", "send", ""), false},
 		{"Blank", raw(true, "name", "Ada", "email", "a@example.com", "comment", " "), false},
 	} {
@@ -166,6 +167,10 @@ func TestSubmitButtonIsIgnored(t *testing.T) {
 			}
 			if !errors.Is(err, domain.ErrUnknownField) {
 				t.Errorf("Accept = %v, want unknown_field", err)
+			}
+			// The button's name is not reported with a misspelt field.
+			if tc.name == "ButtonAndMisspelt" && strings.Join(fieldsOf(err), ",") != "emial:unknown_field" {
+				t.Errorf("unknown fields %q, want emial alone", fieldsOf(err))
 			}
 		})
 	}

@@ -168,8 +168,13 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 			unknown = append(unknown, FieldError{name, "unknown_field", "The form has no field with this name."})
 		}
 	}
-	if len(unknown) == 1 && raw.FormEncoded && isSubmitButton(raw, unknown[0].Field) {
-		unknown = nil
+	if raw.FormEncoded {
+		// One unknown name that is a submit button's is neither refused
+		// nor reported with the others: the site's author fixes those.
+		buttons := slices.IndexFunc(unknown, func(fe FieldError) bool { return isSubmitButton(raw, fe.Field) })
+		if buttons >= 0 && !slices.ContainsFunc(unknown[buttons+1:], func(fe FieldError) bool { return isSubmitButton(raw, fe.Field) }) {
+			unknown = slices.Delete(unknown, buttons, buttons+1)
+		}
 	}
 	if len(unknown) > 0 {
 		return Submission{}, ErrUnknownField.WithFields(unknown...)
@@ -205,13 +210,13 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 	return s, nil
 }
 
-// isSubmitButton reports whether name, the one name the form does not
-// define, is what a browser adds for the submit button that sent the form:
+// isSubmitButton reports whether name, a name the form does not define,
+// may be what a browser adds for the submit button that sent the form:
 // <button name="send"> without a value sends "send=" once. Such a name
-// carries nothing a visitor typed, so it is ignored rather than refused.
-// A name with a value is still refused, even where a button's could be
-// ("send=Send"), since it cannot be told from a misspelt input whose
-// value would be lost; so are two unknown names.
+// carries nothing a visitor typed, so when it is the only such name it is
+// ignored rather than refused. A name with a value is still refused, even
+// where a button's could be ("send=Send"), since it cannot be told from a
+// misspelt input whose value would be lost; so are two empty names.
 func isSubmitButton(raw RawSubmission, name string) bool {
 	vs := raw.Fields[name]
 	return len(vs) == 1 && vs[0] == ""
