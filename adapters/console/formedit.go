@@ -73,6 +73,7 @@ type editorData struct {
 	AREnabled                                    bool
 	AREmailField, ARSubject, ARText, ARHTML      string
 	Success, ErrorURL, Origins, Honeypot, Retain string
+	MaxLinks                                     string // "": the instance's limit
 
 	Errors   map[string]string // by input ID, outside the field rows
 	Problems []problem
@@ -315,6 +316,7 @@ func inputFor(path string) string {
 		"autoresponder.subject": "ar-subject", "autoresponder.text": "ar-text", "autoresponder.html": "ar-html",
 		"redirects.success": "success", "redirects.error": "error-url",
 		"allowed_origins": "origins", "honeypot": "honeypot", "retention_days": "retain",
+		"max_links": "max-links",
 	}[base]
 	if id == "" {
 		return "form"
@@ -379,7 +381,7 @@ func editorFromPost(v url.Values) editorData {
 		AREnabled: v.Get("ar-enabled") != "", AREmailField: v.Get("ar-email-field"),
 		ARSubject: v.Get("ar-subject"), ARText: v.Get("ar-text"), ARHTML: v.Get("ar-html"),
 		Success: v.Get("success"), ErrorURL: v.Get("error-url"), Origins: v.Get("origins"),
-		Honeypot: v.Get("honeypot"), Retain: v.Get("retain"),
+		Honeypot: v.Get("honeypot"), Retain: v.Get("retain"), MaxLinks: v.Get("max-links"),
 	}
 	n, _ := strconv.Atoi(v.Get("rows"))
 	for i := range min(max(n, 0), domain.MaxFields) {
@@ -410,6 +412,7 @@ func editorFromDefinition(def domain.FormInput) editorData {
 		}
 		return strconv.Itoa(*p)
 	}
+	d.MaxLinks = itoa(def.MaxLinks)
 	ftoa := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -450,6 +453,15 @@ func (d *editorData) input() (in domain.FormInput, kept []int, ok bool) {
 			ok = false
 		}
 		in.RetentionDays = n
+	}
+	// Left empty, the form has no limit of its own: the instance's applies.
+	if s := strings.TrimSpace(d.MaxLinks); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			d.setError("max-links", "Enter a whole number of links, or leave it empty for the instance's limit.")
+			ok = false
+		}
+		in.MaxLinks = &n
 	}
 	for i, rw := range d.Rows {
 		if rw.Remove {

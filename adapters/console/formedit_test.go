@@ -344,3 +344,41 @@ func TestEmbedSnippetsPostEveryFieldToTheForm(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestFormBuilderKeepsTheLinkLimit: the builder sets a form's own link
+// limit, shows it again, refuses one out of bounds next to its input, and
+// a save that leaves it empty goes back to the instance's limit; a save
+// of other changes keeps it.
+func TestFormBuilderKeepsTheLinkLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, ck := f.signIn(t, "ada@example.com", "")
+	v := builderPost("Links", "email", "E-mail", "email")
+	v.Set("max-links", "10")
+	v.Set("op", "save")
+	if w := f.do(t, "POST", "/console/workspaces/site/forms/new", ck.Value, v, sameOrigin...); w.Code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", w.Code, w.Body)
+	}
+	form := f.onlyForm(t)
+	if got := form.Definition().MaxLinks; got == nil || *got != 10 {
+		t.Fatalf("max_links = %v, want 10", got)
+	}
+	edit := "/console/workspaces/site/forms/" + string(form.ID()) + "/edit"
+	body := f.do(t, "GET", edit, ck.Value, nil).Body.String()
+	if inputValue(t, body, "max-links") != "10" {
+		t.Errorf("the editor shows max-links %q, want 10", inputValue(t, body, "max-links"))
+	}
+	v.Set("version", inputValue(t, body, "version"))
+	v.Set("max-links", "1001")
+	w := f.do(t, "POST", edit, ck.Value, v, sameOrigin...)
+	if body := w.Body.String(); w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="max-links-error"`) {
+		t.Errorf("max-links 1001: %d, want 422 next to the input\n%s", w.Code, body)
+	}
+	v.Set("max-links", "")
+	if w := f.do(t, "POST", edit, ck.Value, v, sameOrigin...); w.Code != http.StatusSeeOther {
+		t.Fatalf("save without a limit: %d\n%s", w.Code, w.Body)
+	}
+	if got := f.onlyForm(t).Definition().MaxLinks; got != nil {
+		t.Errorf("max_links after an empty save = %d, want the instance's (nil)", *got)
+	}
+}
