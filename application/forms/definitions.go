@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/keelhq/keel/application/usecase"
@@ -191,7 +192,9 @@ func storedFields(fs []domain.Field) []domain.Field {
 // formChanges lists, for the audit record, which parts of a form's
 // definition changed ("changed": "fields,notify.recipients"), with the
 // recipients before and after when they changed: who hears of the
-// submissions is what an audit reader most needs to see.
+// submissions is what an audit reader most needs to see. A changed link
+// limit has its values too ("" for the instance's), since it decides
+// which submissions are held back as spam.
 func formChanges(before, after domain.FormInput) map[string]string {
 	var changed []string
 	for _, part := range []struct {
@@ -208,6 +211,7 @@ func formChanges(before, after domain.FormInput) map[string]string {
 		{"allowed_origins", before.AllowedOrigins, after.AllowedOrigins},
 		{"honeypot", before.Honeypot, after.Honeypot},
 		{"retention_days", before.RetentionDays, after.RetentionDays},
+		{"max_links", before.MaxLinks, after.MaxLinks},
 	} {
 		if !reflect.DeepEqual(part.a, part.b) {
 			changed = append(changed, part.name)
@@ -218,7 +222,18 @@ func formChanges(before, after domain.FormInput) map[string]string {
 		d["notify.recipients.before"] = strings.Join(before.Notify.Recipients, ", ")
 		d["notify.recipients.after"] = strings.Join(after.Notify.Recipients, ", ")
 	}
+	if slices.Contains(changed, "max_links") {
+		d["max_links.before"], d["max_links.after"] = limitText(before.MaxLinks), limitText(after.MaxLinks)
+	}
 	return d
+}
+
+// limitText is an optional limit in an audit record: "" when unset.
+func limitText(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
 }
 
 // DeleteForm deletes a form with its submissions and their queued mail

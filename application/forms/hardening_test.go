@@ -221,6 +221,25 @@ func TestFormChangesAreAudited(t *testing.T) {
 	if kind, id := f.owner.Actor(); updated.ActorKind != kind || updated.ActorID != id {
 		t.Errorf("form.updated actor %s %s, want %s %s", updated.ActorKind, updated.ActorID, kind, id)
 	}
+	// A form's own link limit decides what is held back as spam: its
+	// change is recorded with both values.
+	if _, err := f.svc.UpdateForm(t.Context(), f.owner, "site", form.ID(), func(in *domain.FormInput) error {
+		ten := 10
+		in.MaxLinks = &ten
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = f.db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
+		events, _, err = st.Audit().List(ctx, f.ws.ID(), ports.Page{Limit: 1})
+		return err
+	})
+	if err != nil || len(events) != 1 {
+		t.Fatal(err)
+	}
+	if d := events[0].Details; events[0].Action != "form.updated" || d["changed"] != "max_links" || d["max_links.before"] != "" || d["max_links.after"] != "10" {
+		t.Errorf("the link limit's change is audited as %s %v", events[0].Action, d)
+	}
 }
 
 // TestAutoresponsesAreLimitedPerRecipient: a visitor chooses the
