@@ -926,6 +926,9 @@ type Entry struct {
 	ID        string    `json:"id"`
 	Kind      EntryKind `json:"kind"`
 
+	// Locale A BCP 47 tag; empty for none.
+	Locale *string `json:"locale,omitempty"`
+
 	// PublishAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	PublishAt *NullableTimestamp `json:"publish_at"`
 
@@ -936,6 +939,9 @@ type Entry struct {
 	Status      EntryStatus        `json:"status"`
 	Tags        []string           `json:"tags"`
 	Title       string             `json:"title"`
+
+	// TranslationGroup Shared by the entries that translate each other; the entry's own ID when it translates nothing.
+	TranslationGroup *string `json:"translation_group,omitempty"`
 
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
@@ -1434,6 +1440,9 @@ type PublicEntry struct {
 	ID            string    `json:"id"`
 	Kind          EntryKind `json:"kind"`
 
+	// Locale The entry's BCP 47 tag; absent when it has none.
+	Locale *string `json:"locale,omitempty"`
+
 	// PublishedAt A `Timestamp` (RFC 3339 UTC, six fractional digits), or `null` where the time does not apply.
 	PublishedAt *NullableTimestamp `json:"published_at"`
 	Seo         SEO                `json:"seo"`
@@ -1575,6 +1584,15 @@ type SecondFactorProof struct {
 	RecoveryCode *string `json:"recovery_code,omitempty"`
 }
 
+// SiteLocales defines model for SiteLocales.
+type SiteLocales struct {
+	// DefaultLocale A BCP 47 tag, or empty for none.
+	DefaultLocale string `json:"default_locale"`
+
+	// Fallbacks Per locale, the locales to try after it, in order (at most 5).
+	Fallbacks map[string][]string `json:"fallbacks"`
+}
+
 // Status defines model for Status.
 type Status struct {
 	Status string `json:"status"`
@@ -1660,6 +1678,15 @@ type Submitted struct {
 // strings gives their time order. Requests may send any RFC 3339
 // time.
 type Timestamp = time.Time
+
+// TranslationInput defines model for TranslationInput.
+type TranslationInput struct {
+	// Locale A BCP 47 tag (`en`, `fr-CA`), empty for none.
+	Locale *string `json:"locale,omitempty"`
+
+	// TranslationOf The ID of the entry this one translates; empty for none.
+	TranslationOf *string `json:"translation_of,omitempty"`
+}
 
 // TwoFactor defines model for TwoFactor.
 type TwoFactor struct {
@@ -1907,6 +1934,9 @@ type Key = string
 
 // Limit defines model for limit.
 type Limit = int
+
+// Locale defines model for locale.
+type Locale = string
 
 // MessageParameter defines model for message.
 type MessageParameter = string
@@ -2392,6 +2422,9 @@ type SetupParams struct {
 
 // GetSiteFeedParams defines parameters for GetSiteFeed.
 type GetSiteFeedParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2401,6 +2434,9 @@ type GetSiteFeedParams struct {
 
 // HeadSiteFeedParams defines parameters for HeadSiteFeed.
 type HeadSiteFeedParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2425,6 +2461,9 @@ type PreflightSiteFeedParams struct {
 
 // GetSitePageParams defines parameters for GetSitePage.
 type GetSitePageParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2437,6 +2476,9 @@ type GetSitePageParams struct {
 
 // HeadSitePageParams defines parameters for HeadSitePage.
 type HeadSitePageParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2464,6 +2506,9 @@ type PreflightSitePageParams struct {
 
 // ListSitePostsParams defines parameters for ListSitePosts.
 type ListSitePostsParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// Tag Only posts with this tag (case-insensitive).
 	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
 
@@ -2485,6 +2530,9 @@ type ListSitePostsParams struct {
 
 // HeadSitePostsParams defines parameters for HeadSitePosts.
 type HeadSitePostsParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// Tag Only posts with this tag (case-insensitive).
 	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
 
@@ -2521,6 +2569,9 @@ type PreflightSitePostsParams struct {
 
 // GetSitePostParams defines parameters for GetSitePost.
 type GetSitePostParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2533,6 +2584,9 @@ type GetSitePostParams struct {
 
 // HeadSitePostParams defines parameters for HeadSitePost.
 type HeadSitePostParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// IfNoneMatch An `ETag` from an earlier response; when it still matches the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 
@@ -2903,6 +2957,15 @@ type RestoreEntryRevisionParams struct {
 	// characters, such as a UUID.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
+	// IfMatch The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
+	// write conditional: if the entry was saved since, the answer is 412
+	// `version_conflict` and nothing changes. `*` or no header writes
+	// unconditionally; anything else is 422 `invalid_if_match`.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// SetEntryTranslationParams defines parameters for SetEntryTranslation.
+type SetEntryTranslationParams struct {
 	// IfMatch The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
 	// write conditional: if the entry was saved since, the answer is 412
 	// `version_conflict` and nothing changes. `*` or no header writes
@@ -3323,6 +3386,9 @@ type CreatePreviewLinkJSONRequestBody = PreviewLinkInput
 // PublishEntryJSONRequestBody defines body for PublishEntry for application/json ContentType.
 type PublishEntryJSONRequestBody PublishEntryJSONBody
 
+// SetEntryTranslationJSONRequestBody defines body for SetEntryTranslation for application/json ContentType.
+type SetEntryTranslationJSONRequestBody = TranslationInput
+
 // UnpublishEntryJSONRequestBody defines body for UnpublishEntry for application/json ContentType.
 type UnpublishEntryJSONRequestBody UnpublishEntryJSONBody
 
@@ -3337,6 +3403,9 @@ type UpdateFormJSONRequestBody = FormPatch
 
 // CreateInvitationJSONRequestBody defines body for CreateInvitation for application/json ContentType.
 type CreateInvitationJSONRequestBody CreateInvitationJSONBody
+
+// SetSiteLocalesJSONRequestBody defines body for SetSiteLocales for application/json ContentType.
+type SetSiteLocalesJSONRequestBody = SiteLocales
 
 // VerifyMailFromJSONRequestBody defines body for VerifyMailFrom for application/json ContentType.
 type VerifyMailFromJSONRequestBody VerifyMailFromJSONBody
@@ -4359,6 +4428,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/workspaces/{ws}/entries/{id}/revisions/{rev}/restore (the `RestoreEntryRevision` operationId).
 	RestoreEntryRevision(ctx context.Context, ws Ws, id EntryParameter, rev Rev, params *RestoreEntryRevisionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SetEntryTranslationWithBody Set an entry's locale and translation group
+	//
+	// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+	SetEntryTranslationWithBody(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetEntryTranslation Set an entry's locale and translation group
+	//
+	// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+	SetEntryTranslation(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, body SetEntryTranslationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UnpublishEntryWithBody Take a published or scheduled entry back
 	//
 	// Editors and up; API keys with `content:write`. The body is optional; the entry becomes a `draft` unless `status` is `archived`.
@@ -4511,6 +4598,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/workspaces/{ws}/invitations/{invitation} (the `RevokeInvitation` operationId).
 	RevokeInvitation(ctx context.Context, ws Ws, invitation InvitationParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSiteLocales Read the workspace's locales
+	//
+	// Viewers and up; API keys with `content:read`. The default locale and each locale's fallback chain, which the public API follows for `?locale=`.
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/locales (the `GetSiteLocales` operationId).
+	GetSiteLocales(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSiteLocalesWithBody Replace the workspace's locales
+	//
+	// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+	SetSiteLocalesWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSiteLocales Replace the workspace's locales
+	//
+	// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+	SetSiteLocales(ctx context.Context, ws Ws, body SetSiteLocalesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyMailFromWithBody Confirm the workspace's sender
 	//
@@ -6614,6 +6726,44 @@ func (c *Client) RestoreEntryRevision(ctx context.Context, ws Ws, id EntryParame
 	return c.Client.Do(req)
 }
 
+// SetEntryTranslationWithBody Set an entry's locale and translation group
+//
+// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+func (c *Client) SetEntryTranslationWithBody(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetEntryTranslationRequestWithBody(c.Server, ws, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetEntryTranslation Set an entry's locale and translation group
+//
+// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+func (c *Client) SetEntryTranslation(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, body SetEntryTranslationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetEntryTranslationRequest(c.Server, ws, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UnpublishEntryWithBody Take a published or scheduled entry back
 //
 // Editors and up; API keys with `content:write`. The body is optional; the entry becomes a `draft` unless `status` is `archived`.
@@ -6937,6 +7087,61 @@ func (c *Client) CreateInvitation(ctx context.Context, ws Ws, params *CreateInvi
 // Corresponds with DELETE /v1/workspaces/{ws}/invitations/{invitation} (the `RevokeInvitation` operationId).
 func (c *Client) RevokeInvitation(ctx context.Context, ws Ws, invitation InvitationParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeInvitationRequest(c.Server, ws, invitation)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSiteLocales Read the workspace's locales
+//
+// Viewers and up; API keys with `content:read`. The default locale and each locale's fallback chain, which the public API follows for `?locale=`.
+//
+// Corresponds with GET /v1/workspaces/{ws}/locales (the `GetSiteLocales` operationId).
+func (c *Client) GetSiteLocales(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSiteLocalesRequest(c.Server, ws)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSiteLocalesWithBody Replace the workspace's locales
+//
+// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+func (c *Client) SetSiteLocalesWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSiteLocalesRequestWithBody(c.Server, ws, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSiteLocales Replace the workspace's locales
+//
+// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+func (c *Client) SetSiteLocales(ctx context.Context, ws Ws, body SetSiteLocalesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSiteLocalesRequest(c.Server, ws, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8909,6 +9114,33 @@ func NewGetSiteFeedRequest(server string, site Site, params *GetSiteFeedParams) 
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -8967,6 +9199,33 @@ func NewHeadSiteFeedRequest(server string, site Site, params *HeadSiteFeedParams
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
@@ -9134,6 +9393,33 @@ func NewGetSitePageRequest(server string, site Site, slug Slug, params *GetSiteP
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -9210,6 +9496,33 @@ func NewHeadSitePageRequest(server string, site Site, slug Slug, params *HeadSit
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
@@ -9397,6 +9710,18 @@ func NewListSitePostsRequest(server string, site Site, params *ListSitePostsPara
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Tag != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -9519,6 +9844,18 @@ func NewHeadSitePostsRequest(server string, site Site, params *HeadSitePostsPara
 		// styled parameters, preserving literal commas as delimiters
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
 
 		if params.Tag != nil {
 
@@ -9739,6 +10076,33 @@ func NewGetSitePostRequest(server string, site Site, slug Slug, params *GetSiteP
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -9815,6 +10179,33 @@ func NewHeadSitePostRequest(server string, site Site, slug Slug, params *HeadSit
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
@@ -12053,6 +12444,75 @@ func NewRestoreEntryRevisionRequest(server string, ws Ws, id EntryParameter, rev
 	return req, nil
 }
 
+// NewSetEntryTranslationRequest calls the generic SetEntryTranslation builder with application/json body
+func NewSetEntryTranslationRequest(server string, ws Ws, id EntryParameter, params *SetEntryTranslationParams, body SetEntryTranslationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetEntryTranslationRequestWithBody(server, ws, id, params, "application/json", bodyReader)
+}
+
+// NewSetEntryTranslationRequestWithBody constructs an http.Request for the SetEntryTranslation method, with any body, and a specified content type
+func NewSetEntryTranslationRequestWithBody(server string, ws Ws, id EntryParameter, params *SetEntryTranslationParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/entries/%s/translation", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewUnpublishEntryRequest calls the generic UnpublishEntry builder with application/json body
 func NewUnpublishEntryRequest(server string, ws Ws, id EntryParameter, params *UnpublishEntryParams, body UnpublishEntryJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12919,6 +13379,87 @@ func NewRevokeInvitationRequest(server string, ws Ws, invitation InvitationParam
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetSiteLocalesRequest constructs an http.Request for the GetSiteLocales method
+func NewGetSiteLocalesRequest(server string, ws Ws) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/locales", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetSiteLocalesRequest calls the generic SetSiteLocales builder with application/json body
+func NewSetSiteLocalesRequest(server string, ws Ws, body SetSiteLocalesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetSiteLocalesRequestWithBody(server, ws, "application/json", bodyReader)
+}
+
+// NewSetSiteLocalesRequestWithBody constructs an http.Request for the SetSiteLocales method, with any body, and a specified content type
+func NewSetSiteLocalesRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/locales", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -15195,6 +15736,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/workspaces/{ws}/entries/{id}/revisions/{rev}/restore (the `RestoreEntryRevision` operationId).
 	RestoreEntryRevisionWithResponse(ctx context.Context, ws Ws, id EntryParameter, rev Rev, params *RestoreEntryRevisionParams, reqEditors ...RequestEditorFn) (*RestoreEntryRevisionResponse, error)
 
+	// SetEntryTranslationWithBodyWithResponse Set an entry's locale and translation group
+	//
+	// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+	SetEntryTranslationWithBodyWithResponse(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetEntryTranslationResponse, error)
+
+	// SetEntryTranslationWithResponse Set an entry's locale and translation group
+	//
+	// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+	SetEntryTranslationWithResponse(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, body SetEntryTranslationJSONRequestBody, reqEditors ...RequestEditorFn) (*SetEntryTranslationResponse, error)
+
 	// UnpublishEntryWithBodyWithResponse Take a published or scheduled entry back
 	//
 	// Editors and up; API keys with `content:write`. The body is optional; the entry becomes a `draft` unless `status` is `archived`.
@@ -15363,6 +15922,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/workspaces/{ws}/invitations/{invitation} (the `RevokeInvitation` operationId).
 	RevokeInvitationWithResponse(ctx context.Context, ws Ws, invitation InvitationParameter, reqEditors ...RequestEditorFn) (*RevokeInvitationResponse, error)
+
+	// GetSiteLocalesWithResponse Read the workspace's locales
+	//
+	// Viewers and up; API keys with `content:read`. The default locale and each locale's fallback chain, which the public API follows for `?locale=`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/locales (the `GetSiteLocales` operationId).
+	GetSiteLocalesWithResponse(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*GetSiteLocalesResponse, error)
+
+	// SetSiteLocalesWithBodyWithResponse Replace the workspace's locales
+	//
+	// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+	SetSiteLocalesWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSiteLocalesResponse, error)
+
+	// SetSiteLocalesWithResponse Replace the workspace's locales
+	//
+	// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+	SetSiteLocalesWithResponse(ctx context.Context, ws Ws, body SetSiteLocalesJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSiteLocalesResponse, error)
 
 	// VerifyMailFromWithBodyWithResponse Confirm the workspace's sender
 	//
@@ -18923,6 +19509,11 @@ type GetSiteFeedResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// GetSiteFeedResponse422Headers the declared response headers of an HTTP 422 response for GetSiteFeed
+type GetSiteFeedResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // GetSiteFeedResponse429Headers the declared response headers of an HTTP 429 response for GetSiteFeed
 type GetSiteFeedResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -18943,6 +19534,8 @@ type GetSiteFeedResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18957,6 +19550,8 @@ type GetSiteFeedResponse struct {
 	Headers401 *GetSiteFeedResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetSiteFeedResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetSiteFeedResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetSiteFeedResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -18976,6 +19571,11 @@ func (r GetSiteFeedResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetSiteFeedResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSiteFeedResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19047,6 +19647,11 @@ type HeadSiteFeedResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// HeadSiteFeedResponse422Headers the declared response headers of an HTTP 422 response for HeadSiteFeed
+type HeadSiteFeedResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // HeadSiteFeedResponse429Headers the declared response headers of an HTTP 429 response for HeadSiteFeed
 type HeadSiteFeedResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -19067,6 +19672,8 @@ type HeadSiteFeedResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19081,6 +19688,8 @@ type HeadSiteFeedResponse struct {
 	Headers401 *HeadSiteFeedResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *HeadSiteFeedResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *HeadSiteFeedResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *HeadSiteFeedResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -19100,6 +19709,11 @@ func (r HeadSiteFeedResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r HeadSiteFeedResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r HeadSiteFeedResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19274,6 +19888,11 @@ type GetSitePageResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// GetSitePageResponse422Headers the declared response headers of an HTTP 422 response for GetSitePage
+type GetSitePageResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // GetSitePageResponse429Headers the declared response headers of an HTTP 429 response for GetSitePage
 type GetSitePageResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -19296,6 +19915,8 @@ type GetSitePageResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19310,6 +19931,8 @@ type GetSitePageResponse struct {
 	Headers401 *GetSitePageResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetSitePageResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetSitePageResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetSitePageResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -19334,6 +19957,11 @@ func (r GetSitePageResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetSitePageResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSitePageResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19406,6 +20034,11 @@ type HeadSitePageResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// HeadSitePageResponse422Headers the declared response headers of an HTTP 422 response for HeadSitePage
+type HeadSitePageResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // HeadSitePageResponse429Headers the declared response headers of an HTTP 429 response for HeadSitePage
 type HeadSitePageResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -19426,6 +20059,8 @@ type HeadSitePageResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19440,6 +20075,8 @@ type HeadSitePageResponse struct {
 	Headers401 *HeadSitePageResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *HeadSitePageResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *HeadSitePageResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *HeadSitePageResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -19459,6 +20096,11 @@ func (r HeadSitePageResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r HeadSitePageResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r HeadSitePageResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20020,6 +20662,11 @@ type GetSitePostResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// GetSitePostResponse422Headers the declared response headers of an HTTP 422 response for GetSitePost
+type GetSitePostResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // GetSitePostResponse429Headers the declared response headers of an HTTP 429 response for GetSitePost
 type GetSitePostResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -20042,6 +20689,8 @@ type GetSitePostResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20056,6 +20705,8 @@ type GetSitePostResponse struct {
 	Headers401 *GetSitePostResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetSitePostResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetSitePostResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetSitePostResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -20080,6 +20731,11 @@ func (r GetSitePostResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetSitePostResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSitePostResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20152,6 +20808,11 @@ type HeadSitePostResponse404Headers struct {
 	AccessControlExposeHeaders *string
 }
 
+// HeadSitePostResponse422Headers the declared response headers of an HTTP 422 response for HeadSitePost
+type HeadSitePostResponse422Headers struct {
+	AccessControlAllowOrigin *string
+}
+
 // HeadSitePostResponse429Headers the declared response headers of an HTTP 429 response for HeadSitePost
 type HeadSitePostResponse429Headers struct {
 	AccessControlAllowOrigin *string
@@ -20172,6 +20833,8 @@ type HeadSitePostResponse struct {
 	ApplicationProblemJSON401 *Unauthenticated
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *PublicNotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *PublicInvalidQuery
 	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationProblemJSON429 *PublicRateLimited
 	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20186,6 +20849,8 @@ type HeadSitePostResponse struct {
 	Headers401 *HeadSitePostResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *HeadSitePostResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *HeadSitePostResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *HeadSitePostResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -20205,6 +20870,11 @@ func (r HeadSitePostResponse) GetApplicationProblemJSON401() *Unauthenticated {
 // GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r HeadSitePostResponse) GetApplicationProblemJSON404() *PublicNotFound {
 	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r HeadSitePostResponse) GetApplicationProblemJSON422() *PublicInvalidQuery {
+	return r.ApplicationProblemJSON422
 }
 
 // GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -24222,6 +24892,148 @@ func (r RestoreEntryRevisionResponse) ContentType() string {
 	return ""
 }
 
+// SetEntryTranslationResponse200Headers the declared response headers of an HTTP 200 response for SetEntryTranslation
+type SetEntryTranslationResponse200Headers struct {
+	CacheControl *string
+	ETag         *string
+}
+
+// SetEntryTranslationResponse401Headers the declared response headers of an HTTP 401 response for SetEntryTranslation
+type SetEntryTranslationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SetEntryTranslationResponse429Headers the declared response headers of an HTTP 429 response for SetEntryTranslation
+type SetEntryTranslationResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type SetEntryTranslationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Entry
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadBody
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationProblemJSON412 *VersionConflict
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SetEntryTranslationResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetEntryTranslationResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetEntryTranslationResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetEntryTranslationResponse) GetJSON200() *Entry {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON400() *BadBody {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON412() *VersionConflict {
+	return r.ApplicationProblemJSON412
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetEntryTranslationResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetEntryTranslationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetEntryTranslationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetEntryTranslationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetEntryTranslationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // UnpublishEntryResponse200Headers the declared response headers of an HTTP 200 response for UnpublishEntry
 type UnpublishEntryResponse200Headers struct {
 	CacheControl       *string
@@ -25788,6 +26600,239 @@ func (r RevokeInvitationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RevokeInvitationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSiteLocalesResponse200Headers the declared response headers of an HTTP 200 response for GetSiteLocales
+type GetSiteLocalesResponse200Headers struct {
+	CacheControl *string
+}
+
+// GetSiteLocalesResponse401Headers the declared response headers of an HTTP 401 response for GetSiteLocales
+type GetSiteLocalesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetSiteLocalesResponse429Headers the declared response headers of an HTTP 429 response for GetSiteLocales
+type GetSiteLocalesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetSiteLocalesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteLocales
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSiteLocalesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSiteLocalesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSiteLocalesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSiteLocalesResponse) GetJSON200() *SiteLocales {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSiteLocalesResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSiteLocalesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSiteLocalesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSiteLocalesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSiteLocalesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetSiteLocalesResponse200Headers the declared response headers of an HTTP 200 response for SetSiteLocales
+type SetSiteLocalesResponse200Headers struct {
+	CacheControl *string
+}
+
+// SetSiteLocalesResponse401Headers the declared response headers of an HTTP 401 response for SetSiteLocales
+type SetSiteLocalesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SetSiteLocalesResponse429Headers the declared response headers of an HTTP 429 response for SetSiteLocales
+type SetSiteLocalesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type SetSiteLocalesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteLocales
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadBody
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Invalid
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SetSiteLocalesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetSiteLocalesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetSiteLocalesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetSiteLocalesResponse) GetJSON200() *SiteLocales {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON400() *BadBody {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON422() *Invalid {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetSiteLocalesResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetSiteLocalesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetSiteLocalesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetSiteLocalesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetSiteLocalesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -30001,6 +31046,36 @@ func (c *ClientWithResponses) RestoreEntryRevisionWithResponse(ctx context.Conte
 	return ParseRestoreEntryRevisionResponse(rsp)
 }
 
+// SetEntryTranslationWithBodyWithResponse Set an entry's locale and translation group
+//
+// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+func (c *ClientWithResponses) SetEntryTranslationWithBodyWithResponse(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetEntryTranslationResponse, error) {
+	rsp, err := c.SetEntryTranslationWithBody(ctx, ws, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetEntryTranslationResponse(rsp)
+}
+
+// SetEntryTranslationWithResponse Set an entry's locale and translation group
+//
+// Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/workspaces/{ws}/entries/{id}/translation (the `SetEntryTranslation` operationId).
+func (c *ClientWithResponses) SetEntryTranslationWithResponse(ctx context.Context, ws Ws, id EntryParameter, params *SetEntryTranslationParams, body SetEntryTranslationJSONRequestBody, reqEditors ...RequestEditorFn) (*SetEntryTranslationResponse, error) {
+	rsp, err := c.SetEntryTranslation(ctx, ws, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetEntryTranslationResponse(rsp)
+}
+
 // UnpublishEntryWithBodyWithResponse Take a published or scheduled entry back
 //
 // Editors and up; API keys with `content:write`. The body is optional; the entry becomes a `draft` unless `status` is `archived`.
@@ -30276,6 +31351,51 @@ func (c *ClientWithResponses) RevokeInvitationWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseRevokeInvitationResponse(rsp)
+}
+
+// GetSiteLocalesWithResponse Read the workspace's locales
+//
+// Viewers and up; API keys with `content:read`. The default locale and each locale's fallback chain, which the public API follows for `?locale=`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workspaces/{ws}/locales (the `GetSiteLocales` operationId).
+func (c *ClientWithResponses) GetSiteLocalesWithResponse(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*GetSiteLocalesResponse, error) {
+	rsp, err := c.GetSiteLocales(ctx, ws, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSiteLocalesResponse(rsp)
+}
+
+// SetSiteLocalesWithBodyWithResponse Replace the workspace's locales
+//
+// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+func (c *ClientWithResponses) SetSiteLocalesWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSiteLocalesResponse, error) {
+	rsp, err := c.SetSiteLocalesWithBody(ctx, ws, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSiteLocalesResponse(rsp)
+}
+
+// SetSiteLocalesWithResponse Replace the workspace's locales
+//
+// Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/workspaces/{ws}/locales (the `SetSiteLocales` operationId).
+func (c *ClientWithResponses) SetSiteLocalesWithResponse(ctx context.Context, ws Ws, body SetSiteLocalesJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSiteLocalesResponse, error) {
+	rsp, err := c.SetSiteLocales(ctx, ws, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSiteLocalesResponse(rsp)
 }
 
 // VerifyMailFromWithBodyWithResponse Confirm the workspace's sender
@@ -34481,6 +35601,13 @@ func ParseGetSiteFeedResponse(rsp *http.Response) (*GetSiteFeedResponse, error) 
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34583,6 +35710,16 @@ func ParseGetSiteFeedResponse(rsp *http.Response) (*GetSiteFeedResponse, error) 
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetSiteFeedResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetSiteFeedResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -34655,6 +35792,13 @@ func ParseHeadSiteFeedResponse(rsp *http.Response) (*HeadSiteFeedResponse, error
 			return nil, err
 		}
 		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
@@ -34758,6 +35902,16 @@ func ParseHeadSiteFeedResponse(rsp *http.Response) (*HeadSiteFeedResponse, error
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers HeadSiteFeedResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers HeadSiteFeedResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -34973,6 +36127,13 @@ func ParseGetSitePageResponse(rsp *http.Response) (*GetSitePageResponse, error) 
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35082,6 +36243,16 @@ func ParseGetSitePageResponse(rsp *http.Response) (*GetSitePageResponse, error) 
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetSitePageResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetSitePageResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -35154,6 +36325,13 @@ func ParseHeadSitePageResponse(rsp *http.Response) (*HeadSitePageResponse, error
 			return nil, err
 		}
 		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
@@ -35264,6 +36442,16 @@ func ParseHeadSitePageResponse(rsp *http.Response) (*HeadSitePageResponse, error
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers HeadSitePageResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers HeadSitePageResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -36019,6 +37207,13 @@ func ParseGetSitePostResponse(rsp *http.Response) (*GetSitePostResponse, error) 
 		}
 		response.ApplicationProblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -36128,6 +37323,16 @@ func ParseGetSitePostResponse(rsp *http.Response) (*GetSitePostResponse, error) 
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetSitePostResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetSitePostResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -36200,6 +37405,13 @@ func ParseHeadSitePostResponse(rsp *http.Response) (*HeadSitePostResponse, error
 			return nil, err
 		}
 		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest PublicInvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest PublicRateLimited
@@ -36310,6 +37522,16 @@ func ParseHeadSitePostResponse(rsp *http.Response) (*HeadSitePostResponse, error
 			headers.AccessControlExposeHeaders = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers HeadSitePostResponse422Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers HeadSitePostResponse429Headers
 		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
@@ -41032,6 +42254,163 @@ func ParseRestoreEntryRevisionResponse(rsp *http.Response) (*RestoreEntryRevisio
 	return response, nil
 }
 
+// ParseSetEntryTranslationResponse parses an HTTP response from a SetEntryTranslationWithResponse call
+func ParseSetEntryTranslationResponse(rsp *http.Response) (*SetEntryTranslationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetEntryTranslationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Entry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest VersionConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SetEntryTranslationResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers SetEntryTranslationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SetEntryTranslationResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseUnpublishEntryResponse parses an HTTP response from a UnpublishEntryWithResponse call
 func ParseUnpublishEntryResponse(rsp *http.Response) (*UnpublishEntryResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -42778,6 +44157,257 @@ func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers RevokeInvitationResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSiteLocalesResponse parses an HTTP response from a GetSiteLocalesWithResponse call
+func ParseGetSiteLocalesResponse(rsp *http.Response) (*GetSiteLocalesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSiteLocalesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteLocales
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSiteLocalesResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSiteLocalesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSiteLocalesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetSiteLocalesResponse parses an HTTP response from a SetSiteLocalesWithResponse call
+func ParseSetSiteLocalesResponse(rsp *http.Response) (*SetSiteLocalesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetSiteLocalesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteLocales
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SetSiteLocalesResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers SetSiteLocalesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SetSiteLocalesResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

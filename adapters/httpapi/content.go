@@ -88,6 +88,10 @@ type entryResponse struct {
 	PublishedAt   *domain.Stamp `json:"published_at"`
 	CreatedAt     domain.Stamp  `json:"created_at"`
 	UpdatedAt     domain.Stamp  `json:"updated_at"`
+	// Locale is "" for none; TranslationGroup is the entry's own ID when
+	// it translates nothing (locales.go).
+	Locale           string `json:"locale"`
+	TranslationGroup string `json:"translation_group"`
 }
 
 type revisionResponse struct {
@@ -116,6 +120,7 @@ func toEntryResponse(e domain.Entry) entryResponse {
 		Excerpt: e.Excerpt(), Tags: nonNil(e.Tags()), Author: string(e.Author()), CoverImageURL: e.CoverImageURL(),
 		SEO: seoDTO{seo.Title, seo.Description}, PublishAt: domain.StampOf(e.PublishAt()), PublishedAt: domain.StampOf(e.PublishedAt()),
 		CreatedAt: domain.Stamp{Time: e.CreatedAt()}, UpdatedAt: domain.Stamp{Time: e.UpdatedAt()},
+		Locale: e.Locale().String(), TranslationGroup: string(e.TranslationGroup()),
 	}
 }
 

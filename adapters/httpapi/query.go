@@ -153,13 +153,18 @@ var queryParams = map[Route]queryRule{
 	{http.MethodDelete, "/v1/workspaces/:ws/entries/:id/preview-links/:link"}: accepts(),
 	{http.MethodGet, "/v1/sites/:site/preview"}:                               accepts("token"),
 
+	// Locales (locales.go).
+	{http.MethodGet, "/v1/workspaces/:ws/locales"}:                 accepts(),
+	{http.MethodPut, "/v1/workspaces/:ws/locales"}:                 accepts(),
+	{http.MethodPut, "/v1/workspaces/:ws/entries/:id/translation"}: accepts(),
+
 	// The public delivery API is strict too (README, "Public delivery
 	// API"): its cache keys on the parameters below only, so accepting
 	// others would buy no cache hits, only silent typos.
-	{http.MethodGet, "/v1/sites/:site/posts"}:       accepts(with(paged, "tag", "q")...),
-	{http.MethodGet, "/v1/sites/:site/posts/:slug"}: accepts(),
-	{http.MethodGet, "/v1/sites/:site/pages/:slug"}: accepts(),
-	{http.MethodGet, "/v1/sites/:site/feed.xml"}:    accepts(),
+	{http.MethodGet, "/v1/sites/:site/posts"}:       accepts(with(paged, "tag", "q", "locale")...),
+	{http.MethodGet, "/v1/sites/:site/posts/:slug"}: accepts("locale"),
+	{http.MethodGet, "/v1/sites/:site/pages/:slug"}: accepts("locale"),
+	{http.MethodGet, "/v1/sites/:site/feed.xml"}:    accepts("locale"),
 	{http.MethodGet, "/v1/sites/:site/sitemap.xml"}: accepts(),
 }
 

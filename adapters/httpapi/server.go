@@ -178,6 +178,7 @@ func New(cfg Config) *Server {
 		site := newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale, cfg.PublicURL)
 		site.register(v1)
 		previewLinkRoutes{content: cfg.Content, base: site.base}.register(v1)
+		localeRoutes{content: cfg.Content}.register(v1)
 		cors.sites = site.errorCORS
 		for _, path := range sitePaths {
 			cors.routes["/v1"+path] = site.errorCORS

@@ -105,6 +105,8 @@ type publicEntryResponse struct {
 	SEO           seoDTO        `json:"seo"`
 	PublishedAt   *domain.Stamp `json:"published_at"`
 	UpdatedAt     domain.Stamp  `json:"updated_at"`
+	// Locale is the entry's language, absent when it has none.
+	Locale string `json:"locale,omitempty"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -117,6 +119,7 @@ func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
 	if withBody {
 		r.BodyHTML = e.Rendered().HTML
 	}
+	r.Locale = e.Locale().String()
 	return r
 }
 
@@ -128,6 +131,10 @@ func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
 // pages every visitor reads, and neither is a response build marks
 // transient.
 func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Context, site domain.Workspace) (*cachedResponse, error)) {
+	key, locale, ok := h.withLocale(c, key)
+	if !ok {
+		return
+	}
 	if key != nil {
 		if r, ok := h.cache.lookup(key); ok {
 			h.write(c, r)
@@ -152,6 +159,9 @@ func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Con
 		return
 	}
 	r.setSite(site)
+	if locale != "" {
+		h.localized(ctx, site, locale, r)
+	}
 	if key != nil && !r.transient {
 		h.cache.put(string(key), r, gen)
 	}
@@ -443,6 +453,9 @@ func (h siteRoutes) feed(c *gin.Context) {
 type sitemapURL struct {
 	Loc     string `xml:"loc"`
 	LastMod string `xml:"lastmod"`
+	// Alternates are the page's translations, itself included
+	// (sitemapAlternates).
+	Alternates []hreflangLink `xml:"http://www.w3.org/1999/xhtml link"`
 }
 
 type sitemapSet struct {
@@ -455,11 +468,16 @@ func (h siteRoutes) sitemap(c *gin.Context) {
 	h.serve(c, cacheKey(buf[:], "sitemap", c.Param("site")), func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
 		base := h.base
 		var set sitemapSet
+		alternates := sitemapAlternates{}
 		err := h.content.EachPublished(ctx, site.ID(), func(e domain.Entry) error {
 			set.URLs = append(set.URLs, sitemapURL{Loc: entryURL(base, site, e), LastMod: rfc3339(e.UpdatedAt())})
+			alternates.add(e, len(set.URLs)-1)
 			return nil
 		})
 		if err != nil {
+			return nil, err
+		}
+		if err := h.addAlternates(ctx, site, &set, alternates); err != nil {
 			return nil, err
 		}
 		return xmlResponse(set, "application/xml; charset=utf-8")

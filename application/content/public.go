@@ -44,6 +44,14 @@ func (s *Service) PublishedEntry(ctx context.Context, ws domain.WorkspaceID, kin
 		if domain.KindOf(err) == domain.KindNotFound {
 			return errNoSuchEntry
 		}
+		if err != nil {
+			return err
+		}
+		chain, err := localeChain(ctx, st, ws)
+		if err != nil {
+			return err
+		}
+		e, err = translated(ctx, st, e, chain)
 		return err
 	})
 	return e, err
@@ -56,6 +64,9 @@ func (s *Service) PublishedEntries(ctx context.Context, ws domain.WorkspaceID, k
 	defer end(&err)
 	var es []domain.Entry
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
+		if f.Locales, err = localeChain(ctx, st, ws); err != nil {
+			return err
+		}
 		es, next, err = st.Entries().ListPublished(ctx, ws, kind, f, page)
 		return err
 	})

@@ -191,6 +191,9 @@ var matrix = []row{
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:write", body: previewLinkBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:read"},
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/entries/:id/preview-links/:link", scope: "content:write"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PUT /v1/workspaces/:ws/entries/:id/translation", scope: "content:write", body: translationBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/locales", scope: "content:read"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PUT /v1/workspaces/:ws/locales", body: localesBody},
 
 	// The public endpoints need no credentials; valid ones change nothing.
 	{want: want(201, 201, 201, 201, 201, 201, 201, 201, 201, 401, 401), route: "POST /v1/forms/:form/submissions", body: submitBody},
@@ -381,6 +384,12 @@ func retitleEntryBody(*fixture) any { return map[string]string{"title": "Coming 
 func unpublishBody(*fixture) any { return map[string]string{"status": "draft"} }
 
 func previewLinkBody(*fixture) any { return map[string]int{"expires_in": 3600} }
+
+func translationBody(*fixture) any { return map[string]string{"locale": "fr"} }
+
+func localesBody(*fixture) any {
+	return map[string]any{"default_locale": "en", "fallbacks": map[string][]string{"fr-CA": {"fr"}}}
+}
 
 // submitBody fits the fixture's form (formWithSubmission).
 func submitBody(*fixture) any { return map[string]string{"name": "Ada", "email": "ada@example.com"} }

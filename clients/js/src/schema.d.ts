@@ -1437,6 +1437,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{ws}/entries/{id}/translation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set an entry's locale and translation group
+         * @description Editors and up; API keys with `content:write`. `translation_of` names the entry this one translates, whose group it joins (same kind; both need a locale); empty leaves the group. A group holds one entry per locale (409 `translation_locale_taken`).
+         */
+        put: operations["setEntryTranslation"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/locales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read the workspace's locales
+         * @description Viewers and up; API keys with `content:read`. The default locale and each locale's fallback chain, which the public API follows for `?locale=`.
+         */
+        get: operations["getSiteLocales"];
+        /**
+         * Replace the workspace's locales
+         * @description Admins and owners; no API key scope grants it. A locale without a chain of its own falls back to its parents (`fr-CA` → `fr`), then to the default locale.
+         */
+        put: operations["setSiteLocales"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sites/{site}/posts": {
         parameters: {
             query?: never;
@@ -2483,6 +2541,10 @@ export interface components {
             published_at: components["schemas"]["NullableTimestamp"];
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+            /** @description A BCP 47 tag; empty for none. */
+            locale?: string;
+            /** @description Shared by the entries that translate each other; the entry's own ID when it translates nothing. */
+            translation_group?: string;
         };
         Revision: {
             version: number;
@@ -2512,6 +2574,8 @@ export interface components {
             seo: components["schemas"]["SEO"];
             published_at: components["schemas"]["NullableTimestamp"];
             updated_at: components["schemas"]["Timestamp"];
+            /** @description The entry's BCP 47 tag; absent when it has none. */
+            locale?: string;
         };
         Message: {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -2731,6 +2795,20 @@ export interface components {
             data: components["schemas"]["PreviewLink"][];
             next_cursor: components["schemas"]["NextCursor"];
             has_more: boolean;
+        };
+        SiteLocales: {
+            /** @description A BCP 47 tag, or empty for none. */
+            default_locale: string;
+            /** @description Per locale, the locales to try after it, in order (at most 5). */
+            fallbacks: {
+                [key: string]: string[];
+            };
+        };
+        TranslationInput: {
+            /** @description A BCP 47 tag (`en`, `fr-CA`), empty for none. */
+            locale?: string;
+            /** @description The ID of the entry this one translates; empty for none. */
+            translation_of?: string;
         };
         PostList: {
             data: components["schemas"]["PublicEntry"][];
@@ -3167,7 +3245,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `validation_failed`: `limit` out of range, a malformed `cursor`, or `q` too long. */
+        /** @description `validation_failed`: `limit` out of range, a malformed `cursor`, `q` too long, or a malformed `locale`. */
         PublicInvalidQuery: {
             headers: {
                 "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
@@ -3234,6 +3312,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+        locale: string;
         /**
          * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
          * @example docs
@@ -7584,9 +7664,170 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    setEntryTranslation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The entry's `ETag` (`"v3"`, optionally weak `W/"v3"`) to make the
+                 *     write conditional: if the entry was saved since, the answer is 412
+                 *     `version_conflict` and nothing changes. `*` or no header writes
+                 *     unconditionally; anything else is 422 `invalid_if_match`.
+                 * @example "v3"
+                 */
+                "If-Match"?: components["parameters"]["ifMatch"];
+            };
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description An entry's ID (`ent_…`). */
+                id: components["parameters"]["entry"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "locale": "fr",
+                 *       "translation_of": "ent_01jd5x8c1q2w3e4r5t6y7u8i9o"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TranslationInput"];
+            };
+        };
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["EntryETag"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entry"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `translation_locale_taken`: another entry of the group has this locale. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: components["responses"]["VersionConflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            /** @description `validation_failed` (`invalid_locale`, `unknown_entry`, `invalid_translation`, `required`), `unknown_field`, `invalid_type`; `invalid_if_match`: `If-Match` is not an entity tag this API returned. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getSiteLocales: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteLocales"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    setSiteLocales: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "default_locale": "en",
+                 *       "fallbacks": {
+                 *         "fr-CA": [
+                 *           "fr"
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["SiteLocales"];
+            };
+        };
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteLocales"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     listSitePosts: {
         parameters: {
             query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
                 /** @description Only posts with this tag (case-insensitive). */
                 tag?: string;
                 /** @description Full-text search (every word must match a word's start, accents and case ignored), at most 200 characters; searches are not cached. */
@@ -7671,6 +7912,8 @@ export interface operations {
     headSitePosts: {
         parameters: {
             query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
                 /** @description Only posts with this tag (case-insensitive). */
                 tag?: string;
                 /** @description Full-text search (every word must match a word's start, accents and case ignored), at most 200 characters; searches are not cached. */
@@ -7720,7 +7963,10 @@ export interface operations {
     };
     getSitePost: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -7763,6 +8009,7 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
@@ -7806,7 +8053,10 @@ export interface operations {
     };
     headSitePost: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -7847,13 +8097,17 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
     };
     getSitePage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -7896,6 +8150,7 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
@@ -7939,7 +8194,10 @@ export interface operations {
     };
     headSitePage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -7980,13 +8238,17 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
     };
     getSiteFeed: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -8021,6 +8283,7 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };
@@ -8059,7 +8322,10 @@ export interface operations {
     };
     headSiteFeed: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
+            };
             header?: {
                 /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
                 "If-None-Match"?: components["parameters"]["ifNoneMatch"];
@@ -8092,6 +8358,7 @@ export interface operations {
             400: components["responses"]["PublicBadQuery"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
             429: components["responses"]["PublicRateLimited"];
             500: components["responses"]["PublicInternal"];
         };

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"encoding/xml"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// translate sets an entry's locale and the entry it translates.
+func (f *formsFixture) translate(t *testing.T, id, locale, of string) *http.Response {
+	t.Helper()
+	w := f.api(t, http.MethodPut, "/v1/workspaces/acme/entries/"+id+"/translation", map[string]any{"locale": locale, "translation_of": of})
+	return w.Result()
+}
+
+func (f *formsFixture) publishEntry(t *testing.T, id string) {
+	t.Helper()
+	if w := f.api(t, http.MethodPost, "/v1/workspaces/acme/entries/"+id+"/publish", nil); w.Code != http.StatusOK {
+		t.Fatalf("publish: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestLocales follows a site in three languages: a translation group of
+// an English post with its French and German translations, an English
+// post alone and a post without a locale. Lists, single entries and the
+// feed follow the workspace's fallback chain; the sitemap links the
+// translations with hreflang.
+func TestLocales(t *testing.T) {
+	f := newFormsFixture(t, fixtureOptions{publicURL: "https://api.example.com"})
+	w := f.api(t, http.MethodPut, "/v1/workspaces/acme/locales", map[string]any{"default_locale": "en", "fallbacks": map[string][]string{"fr-CA": {"fr"}}})
+	if got := decodeBody[siteLocalesDTO](t, w, http.StatusOK); got.DefaultLocale != "en" || !slices.Equal(got.Fallbacks["fr-CA"], []string{"fr"}) {
+		t.Fatalf("locales = %+v", got)
+	}
+	post := func(title, locale, of string) entryResponse {
+		t.Helper()
+		e := f.createEntry(t, map[string]any{"kind": "post", "title": title, "body": title})
+		if locale != "" {
+			w := f.api(t, http.MethodPut, "/v1/workspaces/acme/entries/"+e.ID+"/translation", map[string]any{"locale": locale, "translation_of": of})
+			e = decodeBody[entryResponse](t, w, http.StatusOK)
+			if e.Locale != locale {
+				t.Fatalf("locale = %q, want %q", e.Locale, locale)
+			}
+		}
+		f.publishEntry(t, e.ID)
+		return e
+	}
+	hello := post("Hello", "en", "")
+	bonjour := post("Bonjour", "fr", hello.ID)
+	post("Hallo", "de", bonjour.ID) // joins the group through any member
+	post("Only English", "en", "")
+	post("Neutral", "", "")
+	if bonjour.TranslationGroup != hello.ID || hello.TranslationGroup != hello.ID {
+		t.Errorf("groups: hello %s, bonjour %s", hello.TranslationGroup, bonjour.TranslationGroup)
+	}
+
+	titles := func(path string) []string {
+		t.Helper()
+		got := decodeBody[listResponse[publicEntryResponse]](t, f.public(t, path), http.StatusOK)
+		var out []string
+		for _, e := range got.Data {
+			out = append(out, e.Title+"/"+e.Locale)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for path, want := range map[string][]string{
+		"/v1/sites/acme/posts?locale=fr-CA": {"Bonjour/fr", "Neutral/", "Only English/en"},
+		"/v1/sites/acme/posts?locale=de":    {"Hallo/de", "Neutral/", "Only English/en"},
+		"/v1/sites/acme/posts?locale=ja":    {"Hello/en", "Neutral/", "Only English/en"}, // the default, en
+		"/v1/sites/acme/posts":              {"Bonjour/fr", "Hallo/de", "Hello/en", "Neutral/", "Only English/en"},
+	} {
+		if got := titles(path); !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	// A locale the settings do not name is answered but not kept.
+	before := f.cache.Len()
+	titles("/v1/sites/acme/posts?locale=pt")
+	if f.cache.Len() != before {
+		t.Errorf("the cache kept an answer for a locale the site does not name")
+	}
+	for path, want := range map[string]string{
+		"/v1/sites/acme/posts/hello?locale=fr-CA": "Bonjour",
+		"/v1/sites/acme/posts/hello?locale=de":    "Hallo",
+		"/v1/sites/acme/posts/hallo?locale=it":    "Hello", // the default locale's
+		"/v1/sites/acme/posts/hello":              "Hello",
+		"/v1/sites/acme/posts/neutral?locale=fr":  "Neutral",
+	} {
+		if got := decodeBody[publicEntryResponse](t, f.public(t, path), http.StatusOK); got.Title != want {
+			t.Errorf("%s = %q, want %q", path, got.Title, want)
+		}
+	}
+	decodeProblemCode(t, f.public(t, "/v1/sites/acme/posts?locale=fr_CA"), http.StatusUnprocessableEntity, "validation_failed")
+
+	// Feeds are per locale.
+	var feed atomFeed
+	w = f.public(t, "/v1/sites/acme/feed.xml?locale=fr")
+	if err := xml.Unmarshal(w.Body.Bytes(), &feed); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("feed: %d %v %s", w.Code, err, w.Body)
+	}
+	var feedTitles []string
+	for _, e := range feed.Entries {
+		feedTitles = append(feedTitles, e.Title)
+	}
+	slices.Sort(feedTitles)
+	if want := []string{"Bonjour", "Neutral", "Only English"}; !slices.Equal(feedTitles, want) {
+		t.Errorf("French feed = %v, want %v", feedTitles, want)
+	}
+
+	// The sitemap lists every page, and each translation links all three
+	// with hreflang, English as x-default.
+	w = f.public(t, "/v1/sites/acme/sitemap.xml")
+	var sm struct {
+		URLs []struct {
+			Loc   string `xml:"loc"`
+			Links []struct {
+				XMLName  xml.Name
+				Rel      string `xml:"rel,attr"`
+				Hreflang string `xml:"hreflang,attr"`
+				Href     string `xml:"href,attr"`
+			} `xml:"http://www.w3.org/1999/xhtml link"`
+		} `xml:"url"`
+	}
+	if err := xml.Unmarshal(w.Body.Bytes(), &sm); err != nil {
+		t.Fatal(err)
+	}
+	alternates := map[string][]string{}
+	for _, u := range sm.URLs {
+		for _, l := range u.Links {
+			if l.Rel != "alternate" {
+				t.Errorf("%s: rel %q", u.Loc, l.Rel)
+			}
+			alternates[u.Loc] = append(alternates[u.Loc], l.Hreflang+"="+l.Href[strings.LastIndexByte(l.Href, '/')+1:])
+		}
+	}
+	group := []string{"de=hallo", "en=hello", "fr=bonjour", "x-default=hello"}
+	const base = "https://api.example.com/v1/sites/acme/posts/"
+	for _, slug := range []string{"hello", "bonjour", "hallo"} {
+		if got := alternates[base+slug]; !slices.Equal(got, group) {
+			t.Errorf("alternates of %s = %v, want %v", slug, got, group)
+		}
+	}
+	if len(sm.URLs) != 5 || len(alternates) != 3 {
+		t.Errorf("sitemap: %d URLs, %d with alternates; want 5 and 3:\n%s", len(sm.URLs), len(alternates), w.Body)
+	}
+
+	// A group holds one entry per locale; the setting is validated.
+	other := f.createEntry(t, map[string]any{"kind": "post", "title": "Salut"})
+	if r := f.translate(t, other.ID, "fr", hello.ID); r.StatusCode != http.StatusConflict {
+		t.Errorf("a second French translation = %d, want 409", r.StatusCode)
+	}
+	decodeProblemCode(t, f.invalid().api(t, http.MethodPut, "/v1/workspaces/acme/entries/"+other.ID+"/translation", map[string]any{"locale": "français"}), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.api(t, http.MethodPut, "/v1/workspaces/acme/entries/"+other.ID+"/translation", map[string]any{"locale": "fr", "translation_of": "ent_nosuchentry"}), http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.invalid().api(t, http.MethodPut, "/v1/workspaces/acme/locales", map[string]any{"default_locale": "en", "fallbacks": map[string][]string{"fr-CA": {"fr", "de", "it", "es", "pt", "nl"}}}), http.StatusUnprocessableEntity, "validation_failed")
+	if got := decodeBody[siteLocalesDTO](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/locales", nil), http.StatusOK); got.DefaultLocale != "en" {
+		t.Errorf("locales after a refused change = %+v", got)
+	}
+	audit := f.api(t, http.MethodGet, "/v1/workspaces/acme/audit-events", nil).Body.String()
+	if !strings.Contains(audit, `"site.locales_updated"`) || strings.Count(audit, `"entry.translation_set"`) != 4 {
+		t.Errorf("audit log lacks the locale changes: %s", audit)
+	}
+}
