@@ -243,6 +243,24 @@ func TestReadWordPressRefusesHostileFiles(t *testing.T) {
 	})
 }
 
+// TestReadWordPressFieldsAfterCategories: exporters differ in the order
+// of an item's elements; fields after its categories, and a category
+// holding an element, are read as well.
+func TestReadWordPressFieldsAfterCategories(t *testing.T) {
+	t.Parallel()
+	doc := `<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><item><title>Late fields</title>` +
+		`<category domain="post_tag" nicename="a"><b/>A</category><category domain="post_tag" nicename="b">B</category>` +
+		`<guid>g-late</guid><wp:status>draft</wp:status><wp:post_name>late-fields</wp:post_name><wp:post_type>post</wp:post_type></item></channel></rss>`
+	r := &recorder{}
+	if err := siteimport.ReadWordPress(strings.NewReader(doc), r); err != nil {
+		t.Fatal(err)
+	}
+	e := r.entry(t, "wordpress:g-late")
+	if e.Slug != "late-fields" || e.Status != domain.EntryDraft || !slices.Equal(e.Tags, []string{"A", "B"}) {
+		t.Errorf("entry = %+v", e)
+	}
+}
+
 func TestReadGhostRefusesOtherFiles(t *testing.T) {
 	t.Parallel()
 	for name, doc := range map[string]string{"not json": `<rss/>`, "no data": `{"meta":{}}`, "wrong shape": `{"db":[{"data":{"posts":"x"}}]}`} {

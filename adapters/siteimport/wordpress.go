@@ -51,6 +51,7 @@ type wxrItem struct {
 
 type wxrCategory struct {
 	domain, nicename, name string
+	text                   *wxrField
 }
 
 // wxrNamespace gives a namespace URL the prefix WXR files use for it.
@@ -125,9 +126,9 @@ func ReadWordPress(r io.Reader, sink Sink) error {
 						c.nicename = clip(a.Value, MaxFieldBytes)
 					}
 				}
+				c.text = &wxrField{limit: MaxFieldBytes}
 				item.categories = append(item.categories, c)
-				field = &wxrField{limit: MaxFieldBytes}
-				group = nil
+				field, group = c.text, nil
 			case len(stack) == 4 && group != nil:
 				limit := MaxFieldBytes
 				if name == "content:encoded" {
@@ -146,10 +147,14 @@ func ReadWordPress(r io.Reader, sink Sink) error {
 			switch {
 			case len(stack) == 3 && item != nil && name == "category":
 				c := &item.categories[len(item.categories)-1]
-				c.name = strings.TrimSpace(field.b.String())
-				field = nil
+				c.name = strings.TrimSpace(c.text.b.String())
+				c.text, field = nil, nil
+				group = item.fields
 			case len(stack) == 3 && item != nil && name == "wp:comment":
 				group = item.fields
+			case len(stack) == 4 && item != nil && stack[3] == "category":
+				// Text after an element inside a category is still its name.
+				field = item.categories[len(item.categories)-1].text
 			case len(stack) == 3:
 				field = nil
 			case len(stack) == 2 && name == "item" && item != nil:
