@@ -1450,6 +1450,12 @@ type PublicEntry struct {
 	Tags        []string           `json:"tags"`
 	Title       string             `json:"title"`
 
+	// Translations A single entry's published translations, itself included (see `PUT /v1/workspaces/{ws}/entries/{id}/translation`); absent when it has none.
+	Translations *[]struct {
+		Locale string `json:"locale"`
+		Slug   string `json:"slug"`
+	} `json:"translations,omitempty"`
+
 	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
 	// strings gives their time order. Requests may send any RFC 3339

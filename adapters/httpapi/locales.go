@@ -95,6 +95,19 @@ type translationDTO struct {
 	Slug   string `json:"slug"`
 }
 
+// translations are the published translations of e, itself included,
+// none when it translates nothing and nothing translates it.
+func (h siteRoutes) translations(ctx context.Context, e domain.Entry) ([]translationDTO, error) {
+	if e.Locale() == "" {
+		return nil, nil
+	}
+	ts, err := h.content.PublishedTranslations(ctx, e)
+	if err != nil || len(ts) < 2 {
+		return nil, err
+	}
+	return toTranslations(ts), nil
+}
+
 func toTranslations(ts []domain.Entry) []translationDTO {
 	out := make([]translationDTO, 0, len(ts))
 	for _, t := range ts {

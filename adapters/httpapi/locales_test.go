@@ -93,6 +93,14 @@ func TestLocales(t *testing.T) {
 		}
 	}
 	decodeProblemCode(t, f.public(t, "/v1/sites/acme/posts?locale=fr_CA"), http.StatusUnprocessableEntity, "validation_failed")
+	// A single entry lists its published translations, itself included.
+	got := decodeBody[publicEntryResponse](t, f.public(t, "/v1/sites/acme/posts/bonjour"), http.StatusOK)
+	if want := []translationDTO{{"de", "hallo"}, {"en", "hello"}, {"fr", "bonjour"}}; !slices.Equal(got.Translations, want) || got.Locale != "fr" {
+		t.Errorf("bonjour: locale %q, translations %v, want fr and %v", got.Locale, got.Translations, want)
+	}
+	if got := decodeBody[publicEntryResponse](t, f.public(t, "/v1/sites/acme/posts/only-english"), http.StatusOK); got.Translations != nil {
+		t.Errorf("an entry without translations lists %v", got.Translations)
+	}
 
 	// Feeds are per locale.
 	var feed atomFeed

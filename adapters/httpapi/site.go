@@ -107,6 +107,9 @@ type publicEntryResponse struct {
 	UpdatedAt     domain.Stamp  `json:"updated_at"`
 	// Locale is the entry's language, absent when it has none.
 	Locale string `json:"locale,omitempty"`
+	// Translations are a single entry's published translations, itself
+	// included, absent when it has none (locales.go).
+	Translations []translationDTO `json:"translations,omitempty"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -308,7 +311,11 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 			if err != nil {
 				return nil, err
 			}
-			return jsonResponse(toPublicEntry(e, true), e.UpdatedAt())
+			r := toPublicEntry(e, true)
+			if r.Translations, err = h.translations(ctx, e); err != nil {
+				return nil, err
+			}
+			return jsonResponse(r, e.UpdatedAt())
 		})
 	}
 }

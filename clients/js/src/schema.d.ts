@@ -2576,6 +2576,11 @@ export interface components {
             updated_at: components["schemas"]["Timestamp"];
             /** @description The entry's BCP 47 tag; absent when it has none. */
             locale?: string;
+            /** @description A single entry's published translations, itself included (see `PUT /v1/workspaces/{ws}/entries/{id}/translation`); absent when it has none. */
+            translations?: {
+                locale: string;
+                slug: string;
+            }[];
         };
         Message: {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
