@@ -57,6 +57,8 @@ var (
 	PermContentRead      = Permission{"content", "read"}
 	PermContentWrite     = Permission{"content", "write"}
 	PermContentImport    = Permission{"content", "import"} // publish with a past date: an imported archive's history
+	PermMediaRead        = Permission{"media", "read"}
+	PermMediaWrite       = Permission{"media", "write"}
 	PermWebhooksRead     = Permission{"webhooks", "read"}
 	PermWebhooksWrite    = Permission{"webhooks", "write"}
 	PermEventsRead       = Permission{"events", "read"} // the change feed: every resource's changes
@@ -79,7 +81,7 @@ var Scopes = []Permission{
 	PermFormsRead, PermFormsWrite, PermSubmissionsRead, PermSubmissionsWrite,
 	PermContentRead, PermContentWrite, PermWebhooksRead, PermWebhooksWrite,
 	PermMembersRead, PermMembersWrite, PermSubmissionsErase, PermEventsRead,
-	PermContentImport,
+	PermContentImport, PermMediaRead, PermMediaWrite,
 }
 
 // IsScope reports whether p can be granted to an API key. Reading the
@@ -90,7 +92,7 @@ func (p Permission) IsScope() bool { return slices.Contains(Scopes, p) }
 // the authorizer's policy store; the roles are cumulative.
 var RolePermissions = map[Role][]Permission{
 	RoleViewer: {PermWorkspaceRead, PermFormsRead, PermSubmissionsRead, PermContentRead, PermMembersRead},
-	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite},
+	RoleEditor: {PermFormsWrite, PermSubmissionsWrite, PermContentWrite, PermMediaRead, PermMediaWrite},
 	RoleAdmin:  {PermWebhooksRead, PermWebhooksWrite, PermMembersWrite, PermWorkspaceWrite, PermAPIKeysRead, PermAPIKeysWrite, PermAuditRead, PermMessagesRead, PermMessagesWrite, PermSubmissionsErase, PermEventsRead, PermContentImport},
 	RoleOwner:  {PermWorkspaceDelete, PermOwnersWrite},
 }

@@ -50,6 +50,7 @@ type Stores interface {
 	Entries() EntryStore
 	Authors() AuthorStore
 	Tags() TagStore
+	Media() MediaStore
 	Imports() ImportStore
 	Events() EventStore
 	Webhooks() WebhookStore

@@ -35,6 +35,7 @@ func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("PreviewLinks", func(t *testing.T) { t.Parallel(); previewLinks(t, open) })
 	t.Run("Locales", func(t *testing.T) { t.Parallel(); locales(t, open) })
 	t.Run("AuthorsAndTags", func(t *testing.T) { t.Parallel(); authorsAndTags(t, open) })
+	t.Run("Media", func(t *testing.T) { t.Parallel(); media(t, open) })
 	t.Run("Imports", func(t *testing.T) { t.Parallel(); imports(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); events(t, open) })
 	t.Run("Webhooks", func(t *testing.T) { t.Parallel(); webhooks(t, open) })
