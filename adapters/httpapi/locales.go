@@ -223,3 +223,19 @@ func (h siteRoutes) addAlternates(ctx context.Context, site domain.Workspace, se
 	}
 	return nil
 }
+
+// localizeFeed makes the feed of a locale a feed of its own: its ID and
+// its self link name the locale, so that a reader subscribed to two
+// languages does not take them for one feed.
+func localizeFeed(ctx context.Context, f *atomFeed) {
+	l := content.RequestedLocale(ctx)
+	if l == "" {
+		return
+	}
+	f.ID += ":" + l.String()
+	for i, link := range f.Links {
+		if link.Rel == "self" {
+			f.Links[i].Href += "?locale=" + url.QueryEscape(l.String())
+		}
+	}
+}

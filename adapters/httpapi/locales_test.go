@@ -116,6 +116,9 @@ func TestLocales(t *testing.T) {
 	if want := []string{"Bonjour", "Neutral", "Only English"}; !slices.Equal(feedTitles, want) {
 		t.Errorf("French feed = %v, want %v", feedTitles, want)
 	}
+	if !strings.HasSuffix(feed.ID, ":fr") || len(feed.Links) == 0 || !strings.HasSuffix(feed.Links[0].Href, "/feed.xml?locale=fr") {
+		t.Errorf("French feed: id %q, links %+v; want its own id and self link", feed.ID, feed.Links)
+	}
 
 	// The sitemap lists every page, and each translation links all three
 	// with hreflang, English as x-default.

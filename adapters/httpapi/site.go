@@ -435,6 +435,7 @@ func (h siteRoutes) feed(c *gin.Context) {
 			ID: "urn:keel:site:" + site.ID().String(), Title: site.Name(),
 			Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}},
 		}
+		localizeFeed(ctx, &f)
 		updated := site.CreatedAt()
 		for _, e := range es {
 			if e.UpdatedAt().After(updated) {

@@ -190,6 +190,9 @@ func WithLocale(ctx context.Context, l domain.Locale) context.Context {
 	return context.WithValue(ctx, localeKey{}, l)
 }
 
+// RequestedLocale is the locale WithLocale put in ctx, "" for none.
+func RequestedLocale(ctx context.Context) domain.Locale { return localeOf(ctx) }
+
 func localeOf(ctx context.Context) domain.Locale {
 	l, _ := ctx.Value(localeKey{}).(domain.Locale)
 	return l
