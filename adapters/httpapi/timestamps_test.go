@@ -163,6 +163,16 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 		t.Fatal(err)
 	}
 	gets["/v1/admin/backups"] = "/v1/admin/backups"
+	// A preview link answers when it was made and when it ends, and the
+	// entry it shows when it was updated; a workspace's locales have no
+	// time.
+	w = f.api(t, http.MethodPost, base+"/entries/"+entry.ID+"/preview-links", map[string]any{})
+	check("POST /v1/workspaces/:ws/entries/:id/preview-links", w, http.StatusCreated)
+	link := decodeBody[createdPreviewLinkResponse](t, w, http.StatusCreated)
+	gets["/v1/workspaces/:ws/entries/:id/preview-links"] = base + "/entries/" + entry.ID + "/preview-links"
+	gets["/v1/sites/:site/preview"] = "/v1/sites/acme/preview?token=" + link.Token
+	gets["/v1/workspaces/:ws/locales"] = base + "/locales"
+	noTimestamps["GET /v1/workspaces/:ws/locales"] = true
 	for route, path := range gets {
 		check("GET "+route, f.api(t, http.MethodGet, path, nil), http.StatusOK)
 	}

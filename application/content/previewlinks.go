@@ -53,7 +53,7 @@ func (s *Service) CreatePreviewLink(ctx context.Context, p domain.Principal, wsR
 			return err
 		}
 		return usecase.Audit(ctx, st, p, e.Workspace(), "preview_link.created", "preview_link", l.ID().String(),
-			map[string]string{"entry_id": e.ID().String(), "expires_at": l.ExpiresAt().Format(time.RFC3339)}, now)
+			map[string]string{"entry_id": e.ID().String(), "expires_at": l.ExpiresAt().Format(domain.StampLayout)}, now)
 	})
 	if err != nil {
 		return NewPreviewLink{}, err
