@@ -1461,6 +1461,9 @@ type PublicEntry struct {
 	// strings gives their time order. Requests may send any RFC 3339
 	// time.
 	UpdatedAt Timestamp `json:"updated_at"`
+
+	// URL Where the entry is read: the site URL and the kind's permalink pattern when the workspace has a site URL (`GET /v1/workspaces/{ws}/site`), else its URL in this API.
+	URL *string `json:"url,omitempty"`
 }
 
 // RecoveryCodes defines model for RecoveryCodes.
@@ -1597,6 +1600,30 @@ type SiteLocales struct {
 
 	// Fallbacks Per locale, the locales to try after it, in order (at most 5).
 	Fallbacks map[string][]string `json:"fallbacks"`
+}
+
+// SiteSettings defines model for SiteSettings.
+type SiteSettings struct {
+	// PagePermalink The path of a page on the website, after `site_url`.
+	PagePermalink string `json:"page_permalink"`
+
+	// PostPermalink The path of a post on the website, after `site_url`.
+	PostPermalink string `json:"post_permalink"`
+
+	// SiteURL The website's absolute URL, without a trailing slash; `null` when none is set, and links point at the public API.
+	SiteURL *string `json:"site_url"`
+
+	// UpdatedAt When the settings last changed; `null` while they are the defaults.
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+// SiteSettingsInput A permalink pattern starts with `/`, holds letters, digits, `- . _ ~ /` and the placeholders `{slug}`, `{id}`, `{year}`, `{month}`, `{day}` (the publication date in UTC), names `{slug}` or `{id}`, and has at most 200 characters.
+type SiteSettingsInput struct {
+	PagePermalink *string `json:"page_permalink,omitempty"`
+	PostPermalink *string `json:"post_permalink,omitempty"`
+
+	// SiteURL An absolute http or https URL without query or fragment; `""` removes it.
+	SiteURL *string `json:"site_url,omitempty"`
 }
 
 // Status defines model for Status.
@@ -3422,6 +3449,9 @@ type AddMemberJSONRequestBody AddMemberJSONBody
 // UpdateMemberJSONRequestBody defines body for UpdateMember for application/json ContentType.
 type UpdateMemberJSONRequestBody UpdateMemberJSONBody
 
+// UpdateSiteSettingsJSONRequestBody defines body for UpdateSiteSettings for application/json ContentType.
+type UpdateSiteSettingsJSONRequestBody = SiteSettingsInput
+
 // UpdateSubmissionJSONRequestBody defines body for UpdateSubmission for application/json ContentType.
 type UpdateSubmissionJSONRequestBody UpdateSubmissionJSONBody
 
@@ -3986,7 +4016,7 @@ type ClientInterface interface {
 
 	// GetSiteFeed The Atom feed
 	//
-	// The 20 newest posts; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// The 20 newest posts, with the site's name as the feed's author. Entry links point at the website (site URL and permalink pattern) when the workspace has a site URL, else at this API; the `self` link is this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Corresponds with GET /v1/sites/{site}/feed.xml (the `GetSiteFeed` operationId).
 	GetSiteFeed(ctx context.Context, site Site, params *GetSiteFeedParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4091,7 +4121,7 @@ type ClientInterface interface {
 
 	// GetSiteSitemap The sitemap
 	//
-	// Every published entry; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// Every published entry, at the website's URL (site URL and permalink pattern) when the workspace has a site URL, else at this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Corresponds with GET /v1/sites/{site}/sitemap.xml (the `GetSiteSitemap` operationId).
 	GetSiteSitemap(ctx context.Context, site Site, params *GetSiteSitemapParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4711,6 +4741,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
 	RetryMessage(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSiteSettings Read the site settings
+	//
+	// Where the workspace's website is and the permalink patterns of its posts and pages, which the feed, the sitemap and the public API's `url` build links with. Viewers and up; API keys with `content:read`.
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/site (the `GetSiteSettings` operationId).
+	GetSiteSettings(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSiteSettingsWithBody Set the site URL or the permalink patterns
+	//
+	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+	UpdateSiteSettingsWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSiteSettings Set the site URL or the permalink patterns
+	//
+	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+	UpdateSiteSettings(ctx context.Context, ws Ws, body UpdateSiteSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteSubmission Delete a submission
 	//
@@ -5724,7 +5779,7 @@ func (c *Client) Setup(ctx context.Context, params *SetupParams, body SetupJSONR
 
 // GetSiteFeed The Atom feed
 //
-// The 20 newest posts; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// The 20 newest posts, with the site's name as the feed's author. Entry links point at the website (site URL and permalink pattern) when the workspace has a site URL, else at this API; the `self` link is this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Corresponds with GET /v1/sites/{site}/feed.xml (the `GetSiteFeed` operationId).
 func (c *Client) GetSiteFeed(ctx context.Context, site Site, params *GetSiteFeedParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5979,7 +6034,7 @@ func (c *Client) PreflightSitePreview(ctx context.Context, site Site, params *Pr
 
 // GetSiteSitemap The sitemap
 //
-// Every published entry; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// Every published entry, at the website's URL (site URL and permalink pattern) when the workspace has a site URL, else at this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Corresponds with GET /v1/sites/{site}/sitemap.xml (the `GetSiteSitemap` operationId).
 func (c *Client) GetSiteSitemap(ctx context.Context, site Site, params *GetSiteSitemapParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7330,6 +7385,61 @@ func (c *Client) ListMessages(ctx context.Context, ws Ws, params *ListMessagesPa
 // Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
 func (c *Client) RetryMessage(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRetryMessageRequest(c.Server, ws, message, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSiteSettings Read the site settings
+//
+// Where the workspace's website is and the permalink patterns of its posts and pages, which the feed, the sitemap and the public API's `url` build links with. Viewers and up; API keys with `content:read`.
+//
+// Corresponds with GET /v1/workspaces/{ws}/site (the `GetSiteSettings` operationId).
+func (c *Client) GetSiteSettings(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSiteSettingsRequest(c.Server, ws)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSiteSettingsWithBody Set the site URL or the permalink patterns
+//
+// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+func (c *Client) UpdateSiteSettingsWithBody(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteSettingsRequestWithBody(c.Server, ws, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSiteSettings Set the site URL or the permalink patterns
+//
+// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+func (c *Client) UpdateSiteSettings(ctx context.Context, ws Ws, body UpdateSiteSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteSettingsRequest(c.Server, ws, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13903,6 +14013,87 @@ func NewRetryMessageRequest(server string, ws Ws, message MessageParameter, para
 	return req, nil
 }
 
+// NewGetSiteSettingsRequest constructs an http.Request for the GetSiteSettings method
+func NewGetSiteSettingsRequest(server string, ws Ws) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/site", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateSiteSettingsRequest calls the generic UpdateSiteSettings builder with application/json body
+func NewUpdateSiteSettingsRequest(server string, ws Ws, body UpdateSiteSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateSiteSettingsRequestWithBody(server, ws, "application/json", bodyReader)
+}
+
+// NewUpdateSiteSettingsRequestWithBody constructs an http.Request for the UpdateSiteSettings method, with any body, and a specified content type
+func NewUpdateSiteSettingsRequestWithBody(server string, ws Ws, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/site", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteSubmissionRequest constructs an http.Request for the DeleteSubmission method
 func NewDeleteSubmissionRequest(server string, ws Ws, id SubmissionParameter) (*http.Request, error) {
 	var err error
@@ -15230,7 +15421,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetSiteFeedWithResponse The Atom feed
 	//
-	// The 20 newest posts; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// The 20 newest posts, with the site's name as the feed's author. Entry links point at the website (site URL and permalink pattern) when the workspace has a site URL, else at this API; the `self` link is this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15365,7 +15556,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetSiteSitemapWithResponse The sitemap
 	//
-	// Every published entry; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// Every published entry, at the website's URL (site URL and permalink pattern) when the workspace has a site URL, else at this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16045,6 +16236,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/messages/{message}/retry (the `RetryMessage` operationId).
 	RetryMessageWithResponse(ctx context.Context, ws Ws, message MessageParameter, params *RetryMessageParams, reqEditors ...RequestEditorFn) (*RetryMessageResponse, error)
+
+	// GetSiteSettingsWithResponse Read the site settings
+	//
+	// Where the workspace's website is and the permalink patterns of its posts and pages, which the feed, the sitemap and the public API's `url` build links with. Viewers and up; API keys with `content:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/site (the `GetSiteSettings` operationId).
+	GetSiteSettingsWithResponse(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*GetSiteSettingsResponse, error)
+
+	// UpdateSiteSettingsWithBodyWithResponse Set the site URL or the permalink patterns
+	//
+	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+	UpdateSiteSettingsWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteSettingsResponse, error)
+
+	// UpdateSiteSettingsWithResponse Set the site URL or the permalink patterns
+	//
+	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+	UpdateSiteSettingsWithResponse(ctx context.Context, ws Ws, body UpdateSiteSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteSettingsResponse, error)
 
 	// DeleteSubmissionWithResponse Delete a submission
 	//
@@ -27721,6 +27939,239 @@ func (r RetryMessageResponse) ContentType() string {
 	return ""
 }
 
+// GetSiteSettingsResponse200Headers the declared response headers of an HTTP 200 response for GetSiteSettings
+type GetSiteSettingsResponse200Headers struct {
+	CacheControl *string
+}
+
+// GetSiteSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetSiteSettings
+type GetSiteSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetSiteSettingsResponse429Headers the declared response headers of an HTTP 429 response for GetSiteSettings
+type GetSiteSettingsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetSiteSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteSettings
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSiteSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSiteSettingsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSiteSettingsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSiteSettingsResponse) GetJSON200() *SiteSettings {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSiteSettingsResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSiteSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSiteSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSiteSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSiteSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateSiteSettingsResponse200Headers the declared response headers of an HTTP 200 response for UpdateSiteSettings
+type UpdateSiteSettingsResponse200Headers struct {
+	CacheControl *string
+}
+
+// UpdateSiteSettingsResponse401Headers the declared response headers of an HTTP 401 response for UpdateSiteSettings
+type UpdateSiteSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateSiteSettingsResponse429Headers the declared response headers of an HTTP 429 response for UpdateSiteSettings
+type UpdateSiteSettingsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type UpdateSiteSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteSettings
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadBody
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Invalid
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateSiteSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateSiteSettingsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateSiteSettingsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateSiteSettingsResponse) GetJSON200() *SiteSettings {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON400() *BadBody {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON422() *Invalid {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateSiteSettingsResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateSiteSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateSiteSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateSiteSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateSiteSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DeleteSubmissionResponse204Headers the declared response headers of an HTTP 204 response for DeleteSubmission
 type DeleteSubmissionResponse204Headers struct {
 	CacheControl *string
@@ -30204,7 +30655,7 @@ func (c *ClientWithResponses) SetupWithResponse(ctx context.Context, params *Set
 
 // GetSiteFeedWithResponse The Atom feed
 //
-// The 20 newest posts; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// The 20 newest posts, with the site's name as the feed's author. Entry links point at the website (site URL and permalink pattern) when the workspace has a site URL, else at this API; the `self` link is this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30429,7 +30880,7 @@ func (c *ClientWithResponses) PreflightSitePreviewWithResponse(ctx context.Conte
 
 // GetSiteSitemapWithResponse The sitemap
 //
-// Every published entry; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// Every published entry, at the website's URL (site URL and permalink pattern) when the workspace has a site URL, else at this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31552,6 +32003,51 @@ func (c *ClientWithResponses) RetryMessageWithResponse(ctx context.Context, ws W
 		return nil, err
 	}
 	return ParseRetryMessageResponse(rsp)
+}
+
+// GetSiteSettingsWithResponse Read the site settings
+//
+// Where the workspace's website is and the permalink patterns of its posts and pages, which the feed, the sitemap and the public API's `url` build links with. Viewers and up; API keys with `content:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workspaces/{ws}/site (the `GetSiteSettings` operationId).
+func (c *ClientWithResponses) GetSiteSettingsWithResponse(ctx context.Context, ws Ws, reqEditors ...RequestEditorFn) (*GetSiteSettingsResponse, error) {
+	rsp, err := c.GetSiteSettings(ctx, ws, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSiteSettingsResponse(rsp)
+}
+
+// UpdateSiteSettingsWithBodyWithResponse Set the site URL or the permalink patterns
+//
+// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+func (c *ClientWithResponses) UpdateSiteSettingsWithBodyWithResponse(ctx context.Context, ws Ws, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteSettingsResponse, error) {
+	rsp, err := c.UpdateSiteSettingsWithBody(ctx, ws, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSiteSettingsResponse(rsp)
+}
+
+// UpdateSiteSettingsWithResponse Set the site URL or the permalink patterns
+//
+// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/site (the `UpdateSiteSettings` operationId).
+func (c *ClientWithResponses) UpdateSiteSettingsWithResponse(ctx context.Context, ws Ws, body UpdateSiteSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteSettingsResponse, error) {
+	rsp, err := c.UpdateSiteSettings(ctx, ws, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSiteSettingsResponse(rsp)
 }
 
 // DeleteSubmissionWithResponse Delete a submission
@@ -45407,6 +45903,257 @@ func ParseRetryMessageResponse(rsp *http.Response) (*RetryMessageResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers RetryMessageResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSiteSettingsResponse parses an HTTP response from a GetSiteSettingsWithResponse call
+func ParseGetSiteSettingsResponse(rsp *http.Response) (*GetSiteSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSiteSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSiteSettingsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSiteSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSiteSettingsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateSiteSettingsResponse parses an HTTP response from a UpdateSiteSettingsWithResponse call
+func ParseUpdateSiteSettingsResponse(rsp *http.Response) (*UpdateSiteSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSiteSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateSiteSettingsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateSiteSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateSiteSettingsResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

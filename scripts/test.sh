@@ -87,6 +87,11 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # test/deploy validates deploy/compose.yaml with Compose: the docker compose
 # plugin where it is installed, else Debian's docker-compose.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# The public Atom feed and sitemap are checked with tools not written
+# here (adapters/httpapi): Debian's feedparser, run by the system's
+# Python, and libxml2's xmllint with the sitemaps.org schema.
+command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+/usr/bin/python3 -c 'import feedparser' >/dev/null 2>&1 || missing+=(python3-feedparser)
 if ((${#missing[@]} > 0)); then
 	if [[ ${EUID} -ne 0 || ! -f /etc/debian_version ]]; then
 		log "the tests need ${missing[*]}: install them and rerun"

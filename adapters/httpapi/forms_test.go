@@ -76,6 +76,8 @@ type fixtureOptions struct {
 	rateLimits   *RateLimits       // nil: none; Quotas nil: kept on the fixture's clock
 	// idempotency keeps Idempotency-Keys; nil: the database.
 	idempotency ports.IdempotencyStore
+	// forwardedLinks lets X-Forwarded-Host and -Proto name publicURL.
+	forwardedLinks bool
 }
 
 func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
@@ -129,7 +131,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock, system.WithBackupLog(db)), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
 		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
-		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
+		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, ForwardedLinks: opts.forwardedLinks, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 		Idempotency: IdempotencyConfig{Store: idem, IPHashKey: []byte("test"), Now: clock.Now},
 	})
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.1", UserAgent: "test"})

@@ -74,6 +74,8 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPatch, "/v1/workspaces/:ws"}:                 accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws"}:                accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/mail-from/verify"}: accepts(),
+	{http.MethodGet, "/v1/workspaces/:ws/site"}:              accepts(),
+	{http.MethodPatch, "/v1/workspaces/:ws/site"}:            accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/members"}:           accepts(paged...),
 	{http.MethodPost, "/v1/workspaces/:ws/members"}:          accepts(),
 	{http.MethodPatch, "/v1/workspaces/:ws/members/:user"}:   accepts(),

@@ -48,6 +48,12 @@ type Config struct {
 	// PublicMaxAge and PublicStale set the public API's Cache-Control
 	// max-age and stale-while-revalidate; zero picks the defaults.
 	PublicMaxAge, PublicStale time.Duration
+	// ForwardedLinks lets X-Forwarded-Host and X-Forwarded-Proto choose
+	// the base of public links in place of PublicURL. Set it only when
+	// the operator configured no public URL and the headers can come
+	// from trusted proxies alone (the composition root strips them from
+	// other peers).
+	ForwardedLinks bool
 	// PublicURL is the API's own absolute base URL, such as
 	// https://api.example.com, on which feeds and sitemaps build their
 	// links; empty is DefaultPublicURL. Links never follow the request's
@@ -169,6 +175,7 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Content != nil {
 		contentRoutes{content: cfg.Content}.register(v1)
+		siteSettingsRoutes{content: cfg.Content}.register(v1)
 		if cfg.PublicMaxAge <= 0 {
 			cfg.PublicMaxAge = DefaultPublicMaxAge
 		}
@@ -176,6 +183,7 @@ func New(cfg Config) *Server {
 			cfg.PublicStale = DefaultPublicStale
 		}
 		site := newSiteRoutes(cfg.Content, cfg.PublicCache, cfg.PublicMaxAge, cfg.PublicStale, cfg.PublicURL)
+		site.forwardedLinks = cfg.ForwardedLinks
 		site.register(v1)
 		previewLinkRoutes{content: cfg.Content, base: site.base}.register(v1)
 		localeRoutes{content: cfg.Content}.register(v1)

@@ -28,6 +28,9 @@ type siteRoutes struct {
 	// sitemaps build their links on; never the request's Host, which
 	// the client chooses.
 	base string
+	// forwardedLinks lets a trusted proxy's X-Forwarded-Host and -Proto
+	// choose base (linkBase).
+	forwardedLinks bool
 	// cacheControl is the header every successful public response has,
 	// as a header value that every response shares (see cachedResponse).
 	cacheControl []string
@@ -110,6 +113,8 @@ type publicEntryResponse struct {
 	// Translations are a single entry's published translations, itself
 	// included, absent when it has none (locales.go).
 	Translations []translationDTO `json:"translations,omitempty"`
+	// URL is where the entry is read (siteLinks.entry).
+	URL string `json:"url,omitempty"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -137,6 +142,11 @@ func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Con
 	key, locale, ok := h.withLocale(c, key)
 	if !ok {
 		return
+	}
+	if base, forwarded := h.linkBase(c.Request); forwarded && key != nil {
+		// The links differ per forwarded host, which only trusted
+		// proxies can name: each has its own entry.
+		key = append(append(key, 0), base...)
 	}
 	if key != nil {
 		if r, ok := h.cache.lookup(key); ok {
@@ -315,6 +325,11 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 			if r.Translations, err = h.translations(ctx, e); err != nil {
 				return nil, err
 			}
+			links, err := h.links(ctx, c, site)
+			if err != nil {
+				return nil, err
+			}
+			r.URL = links.entryURL(e)
 			return jsonResponse(r, e.UpdatedAt())
 		})
 	}
@@ -351,7 +366,15 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse { return toPublicEntry(e, false) }), time.Time{})
+		links, err := h.links(ctx, c, site)
+		if err != nil {
+			return nil, err
+		}
+		r, err := jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse {
+			r := toPublicEntry(e, false)
+			r.URL = links.entryURL(e)
+			return r
+		}), time.Time{})
 		if err != nil {
 			return nil, err
 		}
@@ -398,16 +421,30 @@ type atomCat struct {
 }
 
 type atomFeed struct {
-	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
-	ID      string      `xml:"id"`
-	Title   string      `xml:"title"`
-	Updated string      `xml:"updated"`
-	Links   []atomLink  `xml:"link"`
-	Entries []atomEntry `xml:"entry"`
+	XMLName xml.Name     `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string       `xml:"id"`
+	Title   string       `xml:"title"`
+	Updated string       `xml:"updated"`
+	Authors []atomPerson `xml:"author"`
+	Links   []atomLink   `xml:"link"`
+	Entries []atomEntry  `xml:"entry"`
 }
 
-func entryURL(base string, site domain.Workspace, e domain.Entry) string {
-	return base + "/v1/sites/" + site.Slug() + "/" + e.Kind().String() + "s/" + e.Slug()
+// atomPerson is an Atom author (RFC 4287, 3.2). The feed's is the site:
+// every feed needs an author, at feed level or in each entry.
+type atomPerson struct {
+	Name string `xml:"name"`
+	URI  string `xml:"uri,omitempty"`
+}
+
+// atomEntryLink is an entry's rel="alternate" link: the page on the
+// website when the site has a URL, else the entry in the public API.
+func atomEntryLink(links siteLinks, e domain.Entry) atomLink {
+	href, website := links.entry(e)
+	if website {
+		return atomLink{Rel: "alternate", Type: "text/html", Href: href}
+	}
+	return atomLink{Rel: "alternate", Type: "application/json", Href: href}
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -429,11 +466,17 @@ func (h siteRoutes) feed(c *gin.Context) {
 		if err != nil {
 			return nil, err
 		}
-		base := h.base
-		self := base + "/v1/sites/" + site.Slug() + "/feed.xml"
+		links, err := h.links(ctx, c, site)
+		if err != nil {
+			return nil, err
+		}
 		f := atomFeed{
 			ID: "urn:keel:site:" + site.ID().String(), Title: site.Name(),
-			Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}},
+			Authors: []atomPerson{{Name: site.Name(), URI: links.home()}},
+			Links:   []atomLink{{Rel: "self", Type: "application/atom+xml", Href: links.feed()}},
+		}
+		if home := links.home(); home != "" {
+			f.Links = append(f.Links, atomLink{Rel: "alternate", Type: "text/html", Href: home})
 		}
 		localizeFeed(ctx, &f)
 		updated := site.CreatedAt()
@@ -443,7 +486,7 @@ func (h siteRoutes) feed(c *gin.Context) {
 			}
 			ae := atomEntry{
 				ID: "urn:keel:entry:" + e.ID().String(), Title: e.Title(),
-				Link:      atomLink{Rel: "alternate", Type: "application/json", Href: entryURL(base, site, e)},
+				Link:      atomEntryLink(links, e),
 				Published: rfc3339(*e.PublishedAt()), Updated: rfc3339(e.UpdatedAt()),
 				Summary: atomText{Type: "text", Body: e.Excerpt()},
 				Content: atomText{Type: "html", Body: e.Rendered().HTML},
@@ -474,11 +517,14 @@ type sitemapSet struct {
 func (h siteRoutes) sitemap(c *gin.Context) {
 	var buf [256]byte
 	h.serve(c, cacheKey(buf[:], "sitemap", c.Param("site")), func(ctx context.Context, site domain.Workspace) (*cachedResponse, error) {
-		base := h.base
+		links, err := h.links(ctx, c, site)
+		if err != nil {
+			return nil, err
+		}
 		var set sitemapSet
 		alternates := sitemapAlternates{}
-		err := h.content.EachPublished(ctx, site.ID(), func(e domain.Entry) error {
-			set.URLs = append(set.URLs, sitemapURL{Loc: entryURL(base, site, e), LastMod: rfc3339(e.UpdatedAt())})
+		err = h.content.EachPublished(ctx, site.ID(), func(e domain.Entry) error {
+			set.URLs = append(set.URLs, sitemapURL{Loc: links.entryURL(e), LastMod: rfc3339(e.UpdatedAt())})
 			alternates.add(e, len(set.URLs)-1)
 			return nil
 		})

@@ -92,6 +92,7 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	sub := decodeBody[submittedResponse](t, w, http.StatusCreated)
 	check("PATCH /v1/workspaces/:ws/submissions/:id", f.api(t, http.MethodPatch, "/v1/workspaces/acme/submissions/"+sub.ID, map[string]any{"status": "read"}), http.StatusOK)
 
+	check("PATCH /v1/workspaces/:ws/site", f.api(t, http.MethodPatch, "/v1/workspaces/acme/site", map[string]any{"post_permalink": "/posts/{slug}"}), http.StatusOK)
 	f.publish(t, "post", "Hello")
 	f.publish(t, "page", "About")
 	entry := f.createEntry(t, map[string]any{"kind": "post", "title": "Later", "body": "text"})
@@ -131,6 +132,7 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 		"/v1/workspaces/:ws/invitations":                            base + "/invitations",
 		"/v1/workspaces/:ws/api-keys":                               base + "/api-keys",
 		"/v1/workspaces/:ws/audit-events":                           base + "/audit-events",
+		"/v1/workspaces/:ws/site":                                   base + "/site",
 		"/v1/workspaces/:ws/forms":                                  base + "/forms",
 		"/v1/workspaces/:ws/forms/:form":                            base + "/forms/" + form,
 		"/v1/workspaces/:ws/forms/:form/submissions":                base + "/forms/" + form + "/submissions",

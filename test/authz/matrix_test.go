@@ -121,6 +121,9 @@ var matrix = []row{
 	{want: want(401, 403, 403, 409, 409, 404, 403, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/mail-from/verify", body: verifyMailFromBody,
 		codes: map[principal]string{admin: "mail_from_not_pending", owner: "mail_from_not_pending"}},
 	{want: want(401, 403, 403, 403, 204, 404, 403, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws", byID: true},
+	// The site settings are read with the content and changed by admins.
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/site", scope: "content:read"},
+	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/site", body: siteBody},
 
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/members", scope: "members:read", byID: true},
 	{want: want(401, 403, 403, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/members", scope: "members:write", body: addMemberBody},
@@ -289,6 +292,8 @@ func createWorkspaceBody(*fixture) any {
 func renameBody(*fixture) any { return map[string]string{"name": "Renamed"} }
 
 func verifyMailFromBody(*fixture) any { return map[string]string{"code": "not-the-code"} }
+
+func siteBody(*fixture) any { return map[string]string{"site_url": "https://www.example.com"} }
 
 func addMemberBody(f *fixture) any {
 	return map[string]string{"user_id": string(f.newcomer), "role": "viewer"}

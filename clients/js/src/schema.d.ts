@@ -640,6 +640,36 @@ export interface paths {
         patch: operations["updateWorkspace"];
         trace?: never;
     };
+    "/v1/workspaces/{ws}/site": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read the site settings
+         * @description Where the workspace's website is and the permalink patterns of its posts and pages, which the feed, the sitemap and the public API's `url` build links with. Viewers and up; API keys with `content:read`.
+         */
+        get: operations["getSiteSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Set the site URL or the permalink patterns
+         * @description Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+         */
+        patch: operations["updateSiteSettings"];
+        trace?: never;
+    };
     "/v1/workspaces/{ws}/mail-from/verify": {
         parameters: {
             query?: never;
@@ -1622,7 +1652,7 @@ export interface paths {
         };
         /**
          * The Atom feed
-         * @description The 20 newest posts; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         * @description The 20 newest posts, with the site's name as the feed's author. Entry links point at the website (site URL and permalink pattern) when the workspace has a site URL, else at this API; the `self` link is this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
          */
         get: operations["getSiteFeed"];
         put?: never;
@@ -1656,7 +1686,7 @@ export interface paths {
         };
         /**
          * The sitemap
-         * @description Every published entry; links are built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         * @description Every published entry, at the website's URL (site URL and permalink pattern) when the workspace has a site URL, else at this API's, built on `KEEL_PUBLIC_URL`. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
          */
         get: operations["getSiteSitemap"];
         put?: never;
@@ -2188,6 +2218,35 @@ export interface components {
             created_at: components["schemas"]["Timestamp"];
             rate_limits: components["schemas"]["WorkspaceRateLimits"];
         };
+        SiteSettings: {
+            /**
+             * @description The website's absolute URL, without a trailing slash; `null` when none is set, and links point at the public API.
+             * @example https://www.example.com
+             */
+            site_url: string | null;
+            /**
+             * @description The path of a post on the website, after `site_url`.
+             * @example /blog/{slug}
+             */
+            post_permalink: string;
+            /**
+             * @description The path of a page on the website, after `site_url`.
+             * @example /{slug}
+             */
+            page_permalink: string;
+            /**
+             * Format: date-time
+             * @description When the settings last changed; `null` while they are the defaults.
+             */
+            updated_at: string | null;
+        };
+        /** @description A permalink pattern starts with `/`, holds letters, digits, `- . _ ~ /` and the placeholders `{slug}`, `{id}`, `{year}`, `{month}`, `{day}` (the publication date in UTC), names `{slug}` or `{id}`, and has at most 200 characters. */
+        SiteSettingsInput: {
+            /** @description An absolute http or https URL without query or fragment; `""` removes it. */
+            site_url?: string;
+            post_permalink?: string;
+            page_permalink?: string;
+        };
         /** @description The workspace's own quotas, in requests a minute: per API key of the workspace (policy `api_key`), and per signed-in user under `/v1/workspaces/{ws}/` (policy `session`). `0` is the instance's default (`KEEL_RATE_LIMIT_API_KEY`, `KEEL_RATE_LIMIT_SESSION`). */
         WorkspaceRateLimits: {
             /** @example 1200 */
@@ -2574,6 +2633,11 @@ export interface components {
             seo: components["schemas"]["SEO"];
             published_at: components["schemas"]["NullableTimestamp"];
             updated_at: components["schemas"]["Timestamp"];
+            /**
+             * @description Where the entry is read: the site URL and the kind's permalink pattern when the workspace has a site URL (`GET /v1/workspaces/{ws}/site`), else its URL in this API.
+             * @example https://www.example.com/blog/creme-brulee
+             */
+            url?: string;
             /** @description The entry's BCP 47 tag; absent when it has none. */
             locale?: string;
             /** @description A single entry's published translations, itself included (see `PUT /v1/workspaces/{ws}/entries/{id}/translation`); absent when it has none. */
@@ -5129,6 +5193,85 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getSiteSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The site settings. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteSettings"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    updateSiteSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "site_url": "https://www.example.com",
+                 *       "post_permalink": "/blog/{year}/{slug}"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SiteSettingsInput"];
+            };
+        };
+        responses: {
+            /** @description The site settings. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteSettings"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
             422: components["responses"]["Invalid"];

@@ -61,11 +61,27 @@ func loadTrustedProxies(fs *pflag.FlagSet, getenv func(string) string) ([]netip.
 // the right, past the trusted proxies, so a client cannot choose its
 // address by sending the header itself; from anyone else the header is
 // ignored. With no trusted proxies it returns next unchanged.
+//
+// X-Forwarded-Host and X-Forwarded-Proto, which name the API's public
+// address when KEEL_PUBLIC_URL is unset (httpapi.Config.ForwardedLinks),
+// are removed from the requests of every peer that is not a trusted
+// proxy, so that no client can choose the links a cache then serves to
+// others.
 func trustProxies(trusted []netip.Prefix, next http.Handler) http.Handler {
 	if len(trusted) == 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if peer, err := netip.ParseAddrPort(r.RemoteAddr); err != nil || !isTrusted(peer.Addr(), trusted) {
+			if r.Header.Get("X-Forwarded-Host") != "" || r.Header.Get("X-Forwarded-Proto") != "" {
+				r = r.WithContext(r.Context()) // a copy, with its own header
+				r.Header = r.Header.Clone()
+				r.Header.Del("X-Forwarded-Host")
+				r.Header.Del("X-Forwarded-Proto")
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
 		if client, ok := forwardedClient(r, trusted); ok {
 			_, port, err := net.SplitHostPort(r.RemoteAddr)
 			if err != nil {

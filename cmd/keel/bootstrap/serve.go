@@ -160,6 +160,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		PublicMaxAge:   cfg.content.maxAge,
 		PublicStale:    cfg.content.stale,
 		PublicURL:      publicURL,
+		ForwardedLinks: cfg.content.publicURL == "" && len(cfg.trustedProxies) > 0, // see trustProxies
 		MaxBodyBytes:   cfg.maxBodyBytes,
 		RateLimits:     newRateLimits(cfg.rateLimits, cfg.forms),
 		Build:          httpapi.Build(readBuild()),
