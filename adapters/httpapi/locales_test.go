@@ -3,6 +3,9 @@ package httpapi
 import (
 	"encoding/xml"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -137,6 +140,7 @@ func TestLocales(t *testing.T) {
 	if err := xml.Unmarshal(w.Body.Bytes(), &sm); err != nil {
 		t.Fatal(err)
 	}
+	validateHreflangSitemap(t, w.Body.Bytes())
 	alternates := map[string][]string{}
 	for _, u := range sm.URLs {
 		for _, l := range u.Links {
@@ -171,5 +175,20 @@ func TestLocales(t *testing.T) {
 	audit := f.api(t, http.MethodGet, "/v1/workspaces/acme/audit-events", nil).Body.String()
 	if !strings.Contains(audit, `"site.locales_updated"`) || strings.Count(audit, `"entry.translation_set"`) != 4 {
 		t.Errorf("audit log lacks the locale changes: %s", audit)
+	}
+}
+
+// validateHreflangSitemap checks a sitemap with alternates against the
+// sitemaps.org schema and the xhtml:link element search engines document
+// (testdata/sitemaps), with xmllint, which scripts/test.sh installs.
+func validateHreflangSitemap(t *testing.T, body []byte) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "sitemap.xml")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), "xmllint", "--noout", "--nonet", "--schema", "testdata/sitemaps/sitemap-hreflang.xsd", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmllint --schema sitemap-hreflang.xsd: %v\n%s\n%s", err, out, body)
 	}
 }
