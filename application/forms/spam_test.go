@@ -274,3 +274,52 @@ func TestDeletingSpamFiledByHandWritesItsEvent(t *testing.T) {
 		t.Errorf("feed %q\nwant form.created, then %q", lines, want)
 	}
 }
+
+// TestFormLinkLimitAndSpamReason: the instance allows 3 links; a form
+// whose own limit is 10 takes a legitimate submission with six and sends
+// its mail, while a form on the instance's limit stores it as spam for
+// its links, holding the mail until it is marked not spam, once.
+func TestFormLinkLimitAndSpamReason(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 100)
+	six := strings.Repeat("see https://docs.example/guide ", 6)
+	in, ten := contactInput(), 10
+	in.MaxLinks = &ten
+	generous, err := f.svc.CreateForm(t.Context(), f.owner, "site", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Submit(t.Context(), submission(generous.ID(), "name", "Ada", "email", "ada@example.com", "message", six))
+	if err != nil || res.Submission.IsSpam() || !res.Submission.SpamReason().IsZero() {
+		t.Fatalf("six links under a limit of 10: %v, status %s, reason %+v; want new", err, res.Submission.Status(), res.Submission.SpamReason())
+	}
+	if mail := mailOf(f.outbox(t), res.Submission.ID()); len(mail) != 2 {
+		t.Errorf("six links under a limit of 10 queued %q, want a notification and an autoresponse", mail)
+	}
+	strict := f.form(t)
+	res, err = f.svc.Submit(t.Context(), submission(strict.ID(), "name", "Ada", "email", "ada@example.com", "message", six))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.GetSubmission(t.Context(), f.owner, "site", res.Submission.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got.SpamReason(); !got.IsSpam() || r.Cause != domain.SpamLinks || r.Detail != "6 links; the limit is 3." {
+		t.Errorf("six links under the instance's 3: status %s, reason %+v; want spam for its links", got.Status(), r)
+	}
+	if mail := mailOf(f.outbox(t), got.ID()); len(mail) != 0 {
+		t.Errorf("spam queued %q", mail)
+	}
+	for range 2 {
+		if _, err := f.svc.NotSpam(t.Context(), f.owner, "site", got.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mail := mailOf(f.outbox(t), got.ID()); len(mail) != 2 {
+		t.Errorf("after not spam twice the outbox holds %q, want the held notification and autoresponse once", mail)
+	}
+	if n := len(f.audit(t, "submission.not_spam")); n != 1 {
+		t.Errorf("%d submission.not_spam audit events, want 1", n)
+	}
+}
