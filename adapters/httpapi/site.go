@@ -148,6 +148,11 @@ func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Con
 		// proxies can name: each has its own entry.
 		key = append(append(key, 0), base...)
 	}
+	if base, forwarded := h.linkBase(c.Request); forwarded && key != nil {
+		// The links differ per forwarded host, which only trusted
+		// proxies can name: each has its own entry.
+		key = append(append(key, 0), base...)
+	}
 	if key != nil {
 		if r, ok := h.cache.lookup(key); ok {
 			h.write(c, r)
@@ -414,6 +419,10 @@ type atomEntry struct {
 	Category  []atomCat `xml:"category"`
 	Summary   atomText  `xml:"summary"`
 	Content   atomText  `xml:"content"`
+
+	// Authors is the entry's author's public profile, when there is one;
+	// the feed's own author stands for the others.
+	Authors []atomPerson `xml:"author"`
 }
 
 type atomCat struct {
@@ -466,6 +475,10 @@ func (h siteRoutes) feed(c *gin.Context) {
 		if err != nil {
 			return nil, err
 		}
+		authors, err := h.content.AuthorsOf(ctx, site.ID(), es)
+		if err != nil {
+			return nil, err
+		}
 		links, err := h.links(ctx, c, site)
 		if err != nil {
 			return nil, err
@@ -490,6 +503,9 @@ func (h siteRoutes) feed(c *gin.Context) {
 				Published: rfc3339(*e.PublishedAt()), Updated: rfc3339(e.UpdatedAt()),
 				Summary: atomText{Type: "text", Body: e.Excerpt()},
 				Content: atomText{Type: "html", Body: e.Rendered().HTML},
+			}
+			if a, ok := authors[e.Author()]; ok {
+				ae.Authors = []atomPerson{{Name: a.Name(), URI: a.WebsiteURL()}}
 			}
 			for _, t := range e.Tags() {
 				ae.Category = append(ae.Category, atomCat{Term: t})

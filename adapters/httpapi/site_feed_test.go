@@ -162,6 +162,11 @@ func TestFeedAndSitemapFollowTheSiteSettings(t *testing.T) {
 	if e.Published != published || e.Updated != published || e.Title != "Hello" || !strings.HasPrefix(e.ID, "urn:keel:entry:") {
 		t.Errorf("entry = %+v, want Hello published and updated at %s", e, published)
 	}
+	// The owner wrote the post, and got a public author profile named
+	// after their account by doing so.
+	if e.Author.Name != "Owner" {
+		t.Errorf("entry author = %+v, want the author's profile name", e.Author)
+	}
 	sitemap := f.get(t, "/v1/sites/acme/sitemap.xml").Body.Bytes()
 	validateSitemap(t, sitemap)
 	if got := strings.Join(sitemapLocs(t, sitemap), " "); got != api+"posts/hello "+api+"pages/about" {
