@@ -4,7 +4,8 @@
 # single post by slug (about 3 KB of Markdown), the same post revalidated
 # with If-None-Match (304), a page of 20 posts, and full-text search over
 # BENCH_POSTS (10,000) posts cycling through BENCH_QUERIES (200) different
-# queries. Each is compared with bench/barecontent, a bare net/http server
+# queries, and (issue 15) a page of 20 posts with their rendered bodies
+# (?include=body_html), which a static site builds from. Each is compared with bench/barecontent, a bare net/http server
 # answering the same requests with the bytes Keel gave for them, headers
 # included: the machine's ceiling, measured in the same run.
 #
@@ -46,6 +47,7 @@ readonly RESULTS=bench/results/content.md
 readonly TARGET_POST_RPS=15000
 readonly TARGET_304_RPS=20000
 readonly TARGET_LIST_RPS=5000
+readonly TARGET_BODIES_RPS=10000 # issue 15
 readonly TARGET_SEARCH_RPS=1000
 readonly TARGET_SEARCH_P99_MS=50
 
@@ -94,6 +96,7 @@ settle "${keel_pid}"
 
 post_uri="/v1/sites/bench/posts/$(cat "${tmp}/seed/post.txt")"
 list_uri="/v1/sites/bench/posts?limit=20"
+bodies_uri="/v1/sites/bench/posts?limit=20&include=body_html"
 search_prefix="/v1/sites/bench/posts?limit=20&q="
 
 # capture URI NAME fetches URI from Keel once and keeps its headers and
@@ -107,6 +110,7 @@ capture() {
 log "capturing Keel's responses: the post, the list and ${QUERIES} searches"
 capture "${post_uri}" post
 capture "${list_uri}" list
+capture "${bodies_uri}" bodies
 n=0
 while read -r q; do
 	n=$((n + 1))
@@ -123,7 +127,7 @@ bare_pid=${server_pid}
 
 # Both servers must give the same bytes and statuses before any figure
 # counts: the same body, and 304 to the ETag.
-for uri in "${post_uri}" "${list_uri}" "${search_prefix}$(head -1 "${tmp}/seed/queries.txt")"; do
+for uri in "${post_uri}" "${list_uri}" "${bodies_uri}" "${search_prefix}$(head -1 "${tmp}/seed/queries.txt")"; do
 	cmp -s <(curl -sS "http://${bare_addr}${uri}") <(curl -sS "http://${keel_addr}${uri}") ||
 		die "bare and Keel answer ${uri} differently"
 done
@@ -158,7 +162,7 @@ EOF
 
 # --- Scenarios --------------------------------------------------------------
 
-scenarios=(bare-post keel-post bare-304 keel-304 bare-list keel-list bare-search keel-search)
+scenarios=(bare-post keel-post bare-304 keel-304 bare-list keel-list bare-bodies keel-bodies bare-search keel-search)
 declare -A label=(
 	[bare-post]="bare net/http, single post"
 	[keel-post]="Keel, single post by slug (cached)"
@@ -166,10 +170,12 @@ declare -A label=(
 	[keel-304]="Keel, single post, If-None-Match (304)"
 	[bare-list]="bare net/http, page of 20 posts"
 	[keel-list]="Keel, page of 20 posts (cached)"
+	[bare-bodies]="bare net/http, page of 20 posts with body_html"
+	[keel-bodies]="Keel, page of 20 posts with body_html (cached)"
 	[bare-search]="bare net/http, search (${QUERIES} queries)"
 	[keel-search]="Keel, search over ${POSTS} posts (${QUERIES} queries, uncached)"
 )
-declare -A baseline=([keel-post]=bare-post [keel-304]=bare-304 [keel-list]=bare-list [keel-search]=bare-search)
+declare -A baseline=([keel-post]=bare-post [keel-304]=bare-304 [keel-list]=bare-list [keel-bodies]=bare-bodies [keel-search]=bare-search)
 declare -A status_of=([bare-304]=304 [keel-304]=304)
 
 # scenario_args NAME prints, a word a line, the URL and options of scenario NAME.
@@ -180,6 +186,7 @@ scenario_args() {
 	*-post) printf '%s\n' "http://${addr}${post_uri}" ;;
 	*-304) printf '%s\n' -H "If-None-Match: ${etag}" "http://${addr}${post_uri}" ;;
 	*-list) printf '%s\n' "http://${addr}${list_uri}" ;;
+	*-bodies) printf '%s\n' "http://${addr}${bodies_uri}" ;;
 	*-search) printf '%s\n' -s "${tmp}/search.lua" "http://${addr}/" -- "${tmp}/seed/queries.txt" "${search_prefix}" ;;
 	esac
 }
@@ -227,13 +234,13 @@ field() { median_run "$1" | cut -d' ' -f"$2"; }
 	echo "- Machine: $(machine)."
 	echo "- Software: $(software)."
 	echo "- Command: \`scripts/bench-content.sh\`: \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per"
-	echo "  scenario; ${RUNS} rounds of the eight scenarios in turn; each row is the median round by req/s; % of bare is the"
+	echo "  scenario; ${RUNS} rounds of the ten scenarios in turn; each row is the median round by req/s; % of bare is the"
 	echo "  median over the rounds of Keel's req/s over the bare server's in the same round."
 	echo "- Load average before the runs: ${load_before}; other processes kept $(other_load) CPUs busy during the measured runs."
 	echo "  Go runtime settings in the environment: ${runtime_env:-none}."
 	echo "- Content: $(sed -n 's/^contentseed: //p' "${tmp}/seed.log" | paste -sd';' | sed 's/;/; /g')."
 	echo "  SQLite data directory after seeding: ${db_mb} MB. Keel's RSS after the runs: $(awk -v k="${keel_rss_kb}" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }') MB."
-	echo "- Response bodies: single post $(size post) bytes, page of 20 posts $(size list) bytes, search page ${search_sizes} bytes on average."
+	echo "- Response bodies: single post $(size post) bytes, page of 20 posts $(size list) bytes, with body_html $(size bodies) bytes, search page ${search_sizes} bytes on average."
 	echo
 	echo "| Scenario | req/s | p50 | p99 | server CPU/req | % of bare | runs: req/s (p99 ms, other CPUs) |"
 	echo "|---|---:|---:|---:|---:|---:|---|"
@@ -244,6 +251,7 @@ field() { median_run "$1" | cut -d' ' -f"$2"; }
 	echo "| Single post ≥ ${TARGET_POST_RPS} req/s | $(field keel-post 1) | $(met "$(field keel-post 1) >= ${TARGET_POST_RPS}") |"
 	echo "| 304 path ≥ ${TARGET_304_RPS} req/s | $(field keel-304 1) | $(met "$(field keel-304 1) >= ${TARGET_304_RPS}") |"
 	echo "| Page of 20 posts ≥ ${TARGET_LIST_RPS} req/s | $(field keel-list 1) | $(met "$(field keel-list 1) >= ${TARGET_LIST_RPS}") |"
+	echo "| Page of 20 posts with body_html ≥ ${TARGET_BODIES_RPS} req/s (issue 15) | $(field keel-bodies 1) | $(met "$(field keel-bodies 1) >= ${TARGET_BODIES_RPS}") |"
 	echo "| Search ≥ ${TARGET_SEARCH_RPS} req/s | $(field keel-search 1) | $(met "$(field keel-search 1) >= ${TARGET_SEARCH_RPS}") |"
 	echo "| Search p99 < ${TARGET_SEARCH_P99_MS} ms | $(field keel-search 3) ms | $(met "$(field keel-search 3) < ${TARGET_SEARCH_P99_MS}") |"
 } >"${tmp}/report.md"

@@ -48,6 +48,8 @@ type createEntryRequest struct {
 	Tags          []string `json:"tags"`
 	CoverImageURL string   `json:"cover_image_url"`
 	SEO           seoDTO   `json:"seo"`
+	// NavOrder places a page in the site's navigation.
+	NavOrder int `json:"nav_order"`
 }
 
 // entryPatchRequest changes the fields present in the body; absent fields
@@ -60,6 +62,8 @@ type entryPatchRequest struct {
 	Tags          *[]string `json:"tags"`
 	CoverImageURL *string   `json:"cover_image_url"`
 	SEO           *seoDTO   `json:"seo"`
+	// NavOrder places a page in the site's navigation.
+	NavOrder *int `json:"nav_order"`
 }
 
 type publishRequest struct {
@@ -92,6 +96,8 @@ type entryResponse struct {
 	// it translates nothing (locales.go).
 	Locale           string `json:"locale"`
 	TranslationGroup string `json:"translation_group"`
+	// NavOrder places a page in the site's navigation.
+	NavOrder int `json:"nav_order"`
 }
 
 type revisionResponse struct {
@@ -119,7 +125,7 @@ func toEntryResponse(e domain.Entry) entryResponse {
 		Status: e.Status().String(), Version: e.Version(), Body: e.Body(), BodyHTML: e.Rendered().HTML,
 		Excerpt: e.Excerpt(), Tags: nonNil(e.Tags()), Author: string(e.Author()), CoverImageURL: e.CoverImageURL(),
 		SEO: seoDTO{seo.Title, seo.Description}, PublishAt: domain.StampOf(e.PublishAt()), PublishedAt: domain.StampOf(e.PublishedAt()),
-		CreatedAt: domain.Stamp{Time: e.CreatedAt()}, UpdatedAt: domain.Stamp{Time: e.UpdatedAt()},
+		CreatedAt: domain.Stamp{Time: e.CreatedAt()}, UpdatedAt: domain.Stamp{Time: e.UpdatedAt()}, NavOrder: e.NavOrder(),
 		Locale: e.Locale().String(), TranslationGroup: string(e.TranslationGroup()),
 	}
 }
@@ -134,7 +140,7 @@ func toRevisionResponse(r domain.Revision) revisionResponse {
 }
 
 func (r entryPatchRequest) toPatch() domain.EntryPatch {
-	p := domain.EntryPatch{Title: r.Title, Body: r.Body, Slug: r.Slug, Excerpt: r.Excerpt, Tags: r.Tags, CoverImageURL: r.CoverImageURL}
+	p := domain.EntryPatch{Title: r.Title, Body: r.Body, Slug: r.Slug, Excerpt: r.Excerpt, Tags: r.Tags, CoverImageURL: r.CoverImageURL, NavOrder: r.NavOrder}
 	if r.SEO != nil {
 		p.SEO = &domain.SEO{Title: r.SEO.Title, Description: r.SEO.Description}
 	}
@@ -184,7 +190,7 @@ func (h contentRoutes) create(c *gin.Context) {
 		Kind: req.Kind,
 		Content: domain.EntryContent{
 			Title: req.Title, Slug: req.Slug, Body: req.Body, Excerpt: req.Excerpt, Tags: req.Tags,
-			CoverImageURL: req.CoverImageURL, SEO: domain.SEO{Title: req.SEO.Title, Description: req.SEO.Description},
+			CoverImageURL: req.CoverImageURL, SEO: domain.SEO{Title: req.SEO.Title, Description: req.SEO.Description}, NavOrder: req.NavOrder,
 		},
 	})
 	if err != nil {

@@ -47,7 +47,7 @@ func TestEntryLifecycleOverHTTP(t *testing.T) {
 		"kind": "post", "title": "Crème brûlée", "tags": []string{"Food"},
 		"body": "# Hi\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1)) **bold**",
 	})
-	if e.Slug != "creme-brulee" || e.Status != "draft" || e.Version != 1 || len(e.Tags) != 1 || e.Tags[0] != "food" {
+	if e.Slug != "creme-brulee" || e.Status != "draft" || e.Version != 1 || len(e.Tags) != 1 || e.Tags[0] != "Food" { // tags keep the case typed
 		t.Errorf("created %+v", e)
 	}
 	for _, bad := range []string{"<script", "onerror", `href="javascript:`} {

@@ -163,11 +163,21 @@ var queryParams = map[Route]queryRule{
 	// The public delivery API is strict too (README, "Public delivery
 	// API"): its cache keys on the parameters below only, so accepting
 	// others would buy no cache hits, only silent typos.
-	{http.MethodGet, "/v1/sites/:site/posts"}:       accepts(with(paged, "tag", "q", "locale")...),
+	{http.MethodGet, "/v1/sites/:site/posts"}:       accepts(with(paged, "tag", "q", "include", "updated_since", "locale")...),
 	{http.MethodGet, "/v1/sites/:site/posts/:slug"}: accepts("locale"),
 	{http.MethodGet, "/v1/sites/:site/pages/:slug"}: accepts("locale"),
 	{http.MethodGet, "/v1/sites/:site/feed.xml"}:    accepts("locale"),
 	{http.MethodGet, "/v1/sites/:site/sitemap.xml"}: accepts(),
+
+	// Authors, tags and the list of pages (sitelists.go, authors.go).
+	{http.MethodGet, "/v1/sites/:site/pages"}:              accepts(with(paged, "include", "updated_since")...),
+	{http.MethodGet, "/v1/sites/:site/authors/:slug"}:      accepts(with(paged, "include", "updated_since")...),
+	{http.MethodGet, "/v1/sites/:site/tags"}:               accepts(paged...),
+	{http.MethodGet, "/v1/sites/:site/tags/:slug"}:         accepts(),
+	{http.MethodGet, "/v1/workspaces/:ws/authors"}:         accepts(paged...),
+	{http.MethodPatch, "/v1/workspaces/:ws/authors/:user"}: accepts(),
+	{http.MethodGet, "/v1/workspaces/:ws/tags"}:            accepts(paged...),
+	{http.MethodPatch, "/v1/workspaces/:ws/tags/:slug"}:    accepts(),
 }
 
 // noQuery is the rule of a route missing from queryParams.

@@ -25,10 +25,10 @@ func TestUnknownPathsAreNotFound(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})
 	for _, tc := range []struct{ method, path string }{
-		{http.MethodGet, "/v1/sites/acme/tags"},
+		{http.MethodGet, "/v1/sites/acme/categories"},
 		{http.MethodGet, "/v1/sites/acme/posts/"},
-		{http.MethodGet, "/v1/sites/acme/pages"},
-		{http.MethodOptions, "/v1/sites/acme/tags"},
+		{http.MethodGet, "/v1/sites/acme/authors"},
+		{http.MethodOptions, "/v1/sites/acme/categories"},
 		{http.MethodPost, "/v1/forms/frm_0000000000000000000000000/submission"},
 		{http.MethodGet, "/v1/workspaces/acme/nope"},
 	} {
@@ -184,7 +184,7 @@ func TestPublicErrorsCarryCORS(t *testing.T) {
 	t.Run("Sites", func(t *testing.T) {
 		// A new workspace lets every origin read its public API.
 		check(t, request(http.MethodGet, "/v1/sites/acme/posts/missing", evil, ""), http.StatusNotFound, "not_found", "*")
-		check(t, request(http.MethodGet, "/v1/sites/acme/tags", evil, ""), http.StatusNotFound, "not_found", "*")
+		check(t, request(http.MethodGet, "/v1/sites/acme/categories", evil, ""), http.StatusNotFound, "not_found", "*")
 		check(t, request(http.MethodGet, "/v1/sites/nosuch/posts", evil, ""), http.StatusNotFound, "not_found", "*")
 		check(t, request(http.MethodGet, "/v1/sites/acme/posts?limit=zero", evil, ""), http.StatusUnprocessableEntity, "validation_failed", "*")
 
@@ -193,7 +193,7 @@ func TestPublicErrorsCarryCORS(t *testing.T) {
 		for _, origin := range []string{allowed, evil} {
 			want := map[bool]string{true: allowed, false: ""}[origin == allowed]
 			check(t, request(http.MethodGet, "/v1/sites/shop/posts/missing", origin, ""), http.StatusNotFound, "not_found", want)
-			check(t, request(http.MethodGet, "/v1/sites/shop/tags", origin, ""), http.StatusNotFound, "not_found", want)
+			check(t, request(http.MethodGet, "/v1/sites/shop/categories", origin, ""), http.StatusNotFound, "not_found", want)
 			check(t, request(http.MethodGet, "/v1/sites/shop/posts?limit=zero", origin, ""), http.StatusUnprocessableEntity, "validation_failed", want)
 		}
 	})

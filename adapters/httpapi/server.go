@@ -175,6 +175,7 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Content != nil {
 		contentRoutes{content: cfg.Content}.register(v1)
+		authorTagRoutes{content: cfg.Content}.register(v1)
 		siteSettingsRoutes{content: cfg.Content}.register(v1)
 		if cfg.PublicMaxAge <= 0 {
 			cfg.PublicMaxAge = DefaultPublicMaxAge

@@ -64,6 +64,10 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 		v1.Handle(method, "/sites/:site/posts", h.listPosts)
 		v1.Handle(method, "/sites/:site/posts/:slug", h.entry(domain.KindPost))
 		v1.Handle(method, "/sites/:site/pages/:slug", h.entry(domain.KindPage))
+		v1.Handle(method, "/sites/:site/pages", h.listPages)
+		v1.Handle(method, "/sites/:site/authors/:slug", h.author)
+		v1.Handle(method, "/sites/:site/tags", h.listTags)
+		v1.Handle(method, "/sites/:site/tags/:slug", h.tag)
 		v1.Handle(method, "/sites/:site/feed.xml", h.feed)
 		v1.Handle(method, "/sites/:site/sitemap.xml", h.sitemap)
 		v1.Handle(method, "/sites/:site/preview", h.preview)
@@ -77,7 +81,8 @@ func (h siteRoutes) register(v1 *gin.RouterGroup) {
 }
 
 // sitePaths are the public delivery API's routes under /v1.
-var sitePaths = []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml", "/sites/:site/preview"}
+var sitePaths = []string{"/sites/:site/posts", "/sites/:site/posts/:slug", "/sites/:site/pages/:slug", "/sites/:site/feed.xml", "/sites/:site/sitemap.xml",
+	"/sites/:site/pages", "/sites/:site/authors/:slug", "/sites/:site/tags", "/sites/:site/tags/:slug", "/sites/:site/preview"}
 
 // errorCORS sets the CORS headers of an error on a site route (or, with
 // a slug, on an unknown path under /v1/sites/{site}/) that the handler
@@ -115,6 +120,13 @@ type publicEntryResponse struct {
 	Translations []translationDTO `json:"translations,omitempty"`
 	// URL is where the entry is read (siteLinks.entry).
 	URL string `json:"url,omitempty"`
+	// Author is the author's public profile, null for an entry whose
+	// author has none (sitelists.go).
+	Author *publicAuthorDTO `json:"author"`
+	// TagSlugs are the slugs of Tags, in order, for links to tag pages.
+	TagSlugs []string `json:"tag_slugs"`
+	// NavOrder is a page's place in the site's navigation.
+	NavOrder *int `json:"nav_order,omitempty"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -126,6 +138,11 @@ func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
 	}
 	if withBody {
 		r.BodyHTML = e.Rendered().HTML
+	}
+	r.TagSlugs = e.TagSlugs()
+	if e.Kind() == domain.KindPage {
+		n := e.NavOrder()
+		r.NavOrder = &n
 	}
 	r.Locale = e.Locale().String()
 	return r
@@ -142,11 +159,6 @@ func (h siteRoutes) serve(c *gin.Context, key []byte, build func(ctx context.Con
 	key, locale, ok := h.withLocale(c, key)
 	if !ok {
 		return
-	}
-	if base, forwarded := h.linkBase(c.Request); forwarded && key != nil {
-		// The links differ per forwarded host, which only trusted
-		// proxies can name: each has its own entry.
-		key = append(append(key, 0), base...)
 	}
 	if base, forwarded := h.linkBase(c.Request); forwarded && key != nil {
 		// The links differ per forwarded host, which only trusted
@@ -326,15 +338,18 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 			if err != nil {
 				return nil, err
 			}
-			r := toPublicEntry(e, true)
-			if r.Translations, err = h.translations(ctx, e); err != nil {
-				return nil, err
-			}
 			links, err := h.links(ctx, c, site)
 			if err != nil {
 				return nil, err
 			}
+			r := toPublicEntry(e, true)
 			r.URL = links.entryURL(e)
+			if r.Author, err = h.entryAuthor(ctx, c, site, e); err != nil {
+				return nil, err
+			}
+			if r.Translations, err = h.translations(ctx, e); err != nil {
+				return nil, err
+			}
 			return jsonResponse(r, e.UpdatedAt())
 		})
 	}
@@ -353,6 +368,11 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		return
 	}
 	f := ports.PublicFilter{Tag: domain.TagSlug(c.Query("tag")), Query: q}
+	if err := publicListFilter(c, &f); err != nil {
+		fail(c, err)
+		return
+	}
+	include, since := listKeyParts(f)
 	if len(f.Query) > maxQueryLen || len(f.Tag) > 4*domain.MaxTagLen {
 		fail(c, domain.Invalid(domain.FieldError{Field: "q", Code: "too_long", Message: "Use at most 200 characters."}))
 		return
@@ -361,7 +381,7 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 	limit := strconv.Itoa(page.Size())
 	if q == "" {
 		var buf [512]byte
-		key = cacheKey(buf[:], "posts", c.Param("site"), f.Tag, page.After, limit)
+		key = cacheKey(buf[:], "posts", c.Param("site"), f.Tag, include, since, page.After, limit)
 		if page.After != "" && !h.cache.issued(key) {
 			key = nil
 		}
@@ -371,23 +391,19 @@ func (h siteRoutes) listPosts(c *gin.Context) {
 		if err != nil {
 			return nil, err
 		}
-		links, err := h.links(ctx, c, site)
+		items, err := h.publicEntries(ctx, c, site, es, f.WithBodies)
 		if err != nil {
 			return nil, err
 		}
-		r, err := jsonResponse(toList(es, next, func(e domain.Entry) publicEntryResponse {
-			r := toPublicEntry(e, false)
-			r.URL = links.entryURL(e)
-			return r
-		}), time.Time{})
+		r, err := jsonResponse(publicList(items, next), time.Time{})
 		if err != nil {
 			return nil, err
 		}
-		if len(es) == 0 && (f.Tag != "" || page.After != "") {
+		if len(es) == 0 && (f.Tag != "" || page.After != "" || f.UpdatedSince != nil) {
 			r.transient = true
 		}
 		if next != "" {
-			r.nextKey = string(cacheKey(nil, "posts", c.Param("site"), f.Tag, next, limit))
+			r.nextKey = string(cacheKey(nil, "posts", c.Param("site"), f.Tag, include, since, next, limit))
 			r.linkHeader = []string{postsLink(c.Param("site"), f, next, limit)}
 		}
 		return r, nil
@@ -559,7 +575,7 @@ func (h siteRoutes) sitemap(c *gin.Context) {
 // response is cached and served to everyone who asks for that page: one
 // visitor's other parameters must not reach another.
 func postsLink(site string, f ports.PublicFilter, cursor, limit string) string {
-	q := url.Values{"cursor": {cursor}, "limit": {limit}}
+	q := listQuery(f, cursor, limit)
 	if f.Tag != "" {
 		q.Set("tag", f.Tag)
 	}

@@ -94,7 +94,7 @@ func TestPublicCacheKeyIgnoresJunk(t *testing.T) {
 		t.Fatalf("after %d pages the cache holds %d entries", len(pages), n)
 	}
 	var buf [64]byte
-	listKey := string(cacheKey(buf[:], "posts", "acme", "", "", "50"))
+	listKey := string(cacheKey(buf[:], "posts", "acme", "", "", "", "", "50"))
 	first, ok := f.cache.get(listKey)
 	if !ok {
 		t.Fatal("the list is not cached under its canonical key")

@@ -153,6 +153,13 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	// Two-factor authentication, once on, answers when it was turned on.
 	enableTwoFactor(t, f)
 	gets["/v1/me/two-factor"] = "/v1/me/two-factor"
+	// Authors and the list of pages have timestamps; tags have none.
+	gets["/v1/workspaces/:ws/authors"] = base + "/authors"
+	gets["/v1/sites/:site/pages"] = "/v1/sites/acme/pages"
+	gets["/v1/sites/:site/authors/:slug"] = "/v1/sites/acme/authors/owner"
+	for _, route := range []string{"/v1/workspaces/:ws/tags", "/v1/sites/:site/tags", "/v1/sites/:site/tags/:slug"} {
+		noTimestamps["GET "+route] = true
+	}
 	// A scheduled backup's run answers when it was scheduled, started and
 	// finished.
 	run := ports.BackupRun{ID: "bkr_1", ScheduledAt: f.clock.Now(), Node: "n", StartedAt: f.clock.Now(), File: "f.zip"}

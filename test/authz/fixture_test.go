@@ -430,7 +430,7 @@ func entries(t *testing.T, cs *content.Service, owner domain.Principal, now time
 	write := func(kind, title, slug string) domain.Entry {
 		t.Helper()
 		e, err := cs.CreateEntry(ctx, owner, wsA, content.CreateInput{
-			Kind: kind, Content: domain.EntryContent{Title: title, Slug: slug, Body: "Some *Markdown*."},
+			Kind: kind, Content: domain.EntryContent{Title: title, Slug: slug, Body: "Some *Markdown*.", Tags: []string{"Hello"}},
 		})
 		if err != nil {
 			t.Fatalf("fixture: create %s %q: %v", kind, title, err)
@@ -442,6 +442,11 @@ func entries(t *testing.T, cs *content.Service, owner domain.Principal, now time
 		if _, err := cs.PublishEntry(ctx, owner, wsA, e.ID(), nil, nil); err != nil {
 			t.Fatalf("fixture: publish %s: %v", kind, err)
 		}
+	}
+	// The public author rows read the owner's profile by publicSlug.
+	slug := publicSlug
+	if _, err := cs.UpdateAuthor(ctx, owner, wsA, owner.User(), content.AuthorEdit{Slug: &slug}); err != nil {
+		t.Fatalf("fixture: author profile: %v", err)
 	}
 	e := write("post", "Coming soon", "")
 	at := now.AddDate(1, 0, 0)

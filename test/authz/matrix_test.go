@@ -191,6 +191,13 @@ var matrix = []row{
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/unpublish", scope: "content:write", body: unpublishBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/revisions", scope: "content:read"},
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/revisions/:rev/restore", scope: "content:write", byID: true},
+	// Authors and tags: read with the content; a tag is changed by
+	// editors, a profile by its member or by admins (:user is the target,
+	// a viewer whom the viewer row is not).
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/authors", scope: "content:read"},
+	{want: want(401, 403, 403, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/authors/:user", scope: "members:write", body: authorBody},
+	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/tags", scope: "content:read"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/tags/:slug", scope: "content:write", body: tagBody},
 	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:write", body: previewLinkBody},
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/entries/:id/preview-links", scope: "content:read"},
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/entries/:id/preview-links/:link", scope: "content:write"},
@@ -218,6 +225,18 @@ var matrix = []row{
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/pages/:slug"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/feed.xml"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/sitemap.xml"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/pages"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/pages"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/authors/:slug"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/authors/:slug"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/tags"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/tags"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/tags/:slug"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/tags/:slug"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/pages"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/authors/:slug"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/tags"},
+	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/tags/:slug"},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/sites/:site/preview"},
 
 	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/instance"},
@@ -290,6 +309,10 @@ func createWorkspaceBody(*fixture) any {
 }
 
 func renameBody(*fixture) any { return map[string]string{"name": "Renamed"} }
+
+func authorBody(*fixture) any { return map[string]string{"bio": "Writes."} }
+
+func tagBody(*fixture) any { return map[string]string{"description": "What happened."} }
 
 func verifyMailFromBody(*fixture) any { return map[string]string{"code": "not-the-code"} }
 

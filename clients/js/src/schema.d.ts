@@ -1525,6 +1525,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{ws}/authors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List author profiles
+         * @description Viewers and up; API keys with `content:read`. By slug. A member gets a profile when they first write an entry (named after their account) or when a profile is first edited.
+         */
+        get: operations["listAuthors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/authors/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description A user's ID (`usr_…`). */
+                user: components["parameters"]["user"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit an author profile
+         * @description A member edits their own profile (signed in, any role); admins and owners, and API keys with `members:write`, anyone's. Audited as `author.updated`. A member without a profile gets one named after their account, then the edit. 404 for a user who is not a member.
+         */
+        patch: operations["updateAuthor"];
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List tags
+         * @description Viewers and up; API keys with `content:read`. Every tag an entry carries or carried, by slug, with its published post count.
+         */
+        get: operations["listTags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/tags/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename or describe a tag
+         * @description Editors and up; API keys with `content:write`. Audited as `tag.updated`. A new name may change only case, spaces and slashes (`news` → `News`): the slug stays (422 `changes_slug` otherwise). The name is written into every entry that carries the tag, whose `updated_at` moves.
+         */
+        patch: operations["updateTag"];
+        trace?: never;
+    };
     "/v1/sites/{site}/posts": {
         parameters: {
             query?: never;
@@ -1702,6 +1813,152 @@ export interface paths {
          * @description As GET, without the body.
          */
         head: operations["headSiteSitemap"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sites/{site}/pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List published pages
+         * @description In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         */
+        get: operations["getSitePages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight for list published pages
+         * @description The workspace's `public_origins` get leave to GET and HEAD with `If-None-Match` and `If-Modified-Since`; other origins get 204 without CORS headers. An unknown site is 404, readable by any origin.
+         */
+        options: operations["preflightSitePages"];
+        /**
+         * List published pages (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headSitePages"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sites/{site}/authors/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The author's slug.
+                 * @example jane-doe
+                 */
+                slug: components["parameters"]["authorSlug"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read an author
+         * @description The author's public profile with a page of their published posts, newest first (`posts`, paged by `cursor` and `limit` like every list). Never the user's ID or e-mail. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         */
+        get: operations["getSiteAuthor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight for read an author
+         * @description The workspace's `public_origins` get leave to GET and HEAD with `If-None-Match` and `If-Modified-Since`; other origins get 204 without CORS headers. An unknown site is 404, readable by any origin.
+         */
+        options: operations["preflightSiteAuthor"];
+        /**
+         * Read an author (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headSiteAuthor"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sites/{site}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List tags
+         * @description The tags that published posts carry, by slug, with how many each; a tag only drafts carry never appears. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         */
+        get: operations["getSiteTags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight for list tags
+         * @description The workspace's `public_origins` get leave to GET and HEAD with `If-None-Match` and `If-Modified-Since`; other origins get 204 without CORS headers. An unknown site is 404, readable by any origin.
+         */
+        options: operations["preflightSiteTags"];
+        /**
+         * List tags (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headSiteTags"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sites/{site}/tags/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a tag
+         * @description A tag with its published post count; its posts are the list at `posts_url` (`GET /v1/sites/{site}/posts?tag={slug}`), which pages and caches like every list. The slug matches whatever its case (`News` finds `news`); a tag no published post carries is 404. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         */
+        get: operations["getSiteTag"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight for read a tag
+         * @description The workspace's `public_origins` get leave to GET and HEAD with `If-None-Match` and `If-Modified-Since`; other origins get 204 without CORS headers. An unknown site is 404, readable by any origin.
+         */
+        options: operations["preflightSiteTag"];
+        /**
+         * Read a tag (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headSiteTag"];
         patch?: never;
         trace?: never;
     };
@@ -2568,6 +2825,8 @@ export interface components {
             tags?: string[] | null;
             cover_image_url?: string;
             seo?: components["schemas"]["SEO"];
+            /** @description A page's place in the site's navigation: `GET /v1/sites/{site}/pages` lists pages by it, lowest first. */
+            nav_order?: number;
         };
         /** @description Only the members present (and not null) change. */
         EntryPatch: {
@@ -2578,6 +2837,7 @@ export interface components {
             tags?: string[] | null;
             cover_image_url?: string | null;
             seo?: components["schemas"]["SEO"] | null;
+            nav_order?: number | null;
         };
         Entry: {
             /** @example ent_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -2604,6 +2864,8 @@ export interface components {
             locale?: string;
             /** @description Shared by the entries that translate each other; the entry's own ID when it translates nothing. */
             translation_group?: string;
+            /** @description A page's place in the site's navigation. */
+            nav_order?: number;
         };
         Revision: {
             version: number;
@@ -2620,7 +2882,7 @@ export interface components {
             cover_image_url: string;
             seo: components["schemas"]["SEO"];
         };
-        /** @description A published entry; `body_html` only on a single entry, `cover_image_url` only when set. */
+        /** @description A published entry; `body_html` only on a single entry or with `include=body_html`, `cover_image_url` only when set, `nav_order` only on pages. */
         PublicEntry: {
             id: string;
             kind: components["schemas"]["EntryKind"];
@@ -2645,6 +2907,12 @@ export interface components {
                 locale: string;
                 slug: string;
             }[];
+            /** @description The author's public profile; null when the author has none. */
+            author?: components["schemas"]["PublicAuthor"] | null;
+            /** @description The slugs of `tags`, in the same order. */
+            tag_slugs?: string[];
+            /** @description A page's place in the site's navigation. */
+            nav_order?: number;
         };
         Message: {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -2881,6 +3149,88 @@ export interface components {
         };
         PostList: {
             data: components["schemas"]["PublicEntry"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
+        };
+        /** @description An author as the public API shows one; never a user ID or e-mail. `avatar_url` and `website_url` only when set, `bio` only on the author's page. */
+        PublicAuthor: {
+            name: string;
+            slug: string;
+            bio?: string;
+            avatar_url?: string;
+            website_url?: string;
+            /** @description The author's page in this API. */
+            url: string;
+        };
+        PublicAuthorPage: {
+            name: string;
+            slug: string;
+            bio?: string;
+            avatar_url?: string;
+            website_url?: string;
+            url: string;
+            posts: components["schemas"]["PostList"];
+        };
+        PublicTag: {
+            /** @example News */
+            name: string;
+            /** @example news */
+            slug: string;
+            description: string;
+            /** @description Published posts that carry the tag. */
+            post_count: number;
+            url: string;
+            /** @description The list of the tag's published posts. */
+            posts_url: string;
+        };
+        PublicTagList: {
+            data: components["schemas"]["PublicTag"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
+        };
+        Author: {
+            /** @example usr_01jd5x8c1q2w3e4r5t6y7u8i9o */
+            user_id: string;
+            name: string;
+            slug: string;
+            bio: string;
+            avatar_url: string;
+            website_url: string;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description Only the members present (and not null) change. */
+        AuthorPatch: {
+            name?: string | null;
+            /** @description Lower-case letters and digits, words joined by single hyphens; unique in the workspace. */
+            slug?: string | null;
+            bio?: string | null;
+            /** @description An absolute http or https URL; empty removes it. */
+            avatar_url?: string | null;
+            /** @description An absolute http or https URL; empty removes it. */
+            website_url?: string | null;
+        };
+        AuthorList: {
+            data: components["schemas"]["Author"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
+        };
+        Tag: {
+            /** @example News */
+            name: string;
+            /** @example news */
+            slug: string;
+            description: string;
+            /** @description Published posts that carry the tag. */
+            post_count: number;
+        };
+        /** @description Only the members present (and not null) change. */
+        TagPatch: {
+            name?: string | null;
+            description?: string | null;
+        };
+        TagList: {
+            data: components["schemas"]["Tag"][];
             next_cursor: components["schemas"]["NextCursor"];
             has_more: boolean;
         };
@@ -3425,6 +3775,20 @@ export interface components {
         cursor: string;
         /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
         limit: number;
+        /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+        include: "body_html";
+        /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+        updatedSince: string;
+        /**
+         * @description The author's slug.
+         * @example jane-doe
+         */
+        authorSlug: string;
+        /**
+         * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+         * @example news
+         */
+        tagSlug: string;
         /**
          * @description Makes a retry safe: the first response is stored with the key (for
          *     `KEEL_IDEMPOTENCY_TTL`, 24 hours by default) and replayed byte for
@@ -7971,6 +8335,195 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    listAuthors: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of profiles. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    updateAuthor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description A user's ID (`usr_…`). */
+                user: components["parameters"]["user"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Jane Doe",
+                 *       "bio": "Writes about sourdough.",
+                 *       "website_url": "https://jane.example"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthorPatch"];
+            };
+        };
+        responses: {
+            /** @description The profile. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Author"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `author_slug_taken`: another author of the workspace has the slug. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listTags: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tags. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    updateTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "News",
+                 *       "description": "What happened this week."
+                 *     }
+                 */
+                "application/json": components["schemas"]["TagPatch"];
+            };
+        };
+        responses: {
+            /** @description The tag. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     listSitePosts: {
         parameters: {
             query?: {
@@ -7980,6 +8533,10 @@ export interface operations {
                 tag?: string;
                 /** @description Full-text search (every word must match a word's start, accents and case ignored), at most 200 characters; searches are not cached. */
                 q?: string;
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
                 /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
                 cursor?: components["parameters"]["cursor"];
                 /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
@@ -8066,6 +8623,10 @@ export interface operations {
                 tag?: string;
                 /** @description Full-text search (every word must match a word's start, accents and case ignored), at most 200 characters; searches are not cached. */
                 q?: string;
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
                 /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
                 cursor?: components["parameters"]["cursor"];
                 /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
@@ -8609,6 +9170,544 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["CacheControlPublic"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    getSitePages: {
+        parameters: {
+            query?: {
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of pages, with bodies only with `include=body_html`. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    preflightSitePages: {
+        parameters: {
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+                /** @description The method of the request the browser asks leave for. */
+                "Access-Control-Request-Method"?: components["parameters"]["acRequestMethod"];
+                /** @description The headers of the request the browser asks leave for. */
+                "Access-Control-Request-Headers"?: components["parameters"]["acRequestHeaders"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SitePreflight"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    headSitePages: {
+        parameters: {
+            query?: {
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of pages, with bodies only with `include=body_html`. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    getSiteAuthor: {
+        parameters: {
+            query?: {
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The author's slug.
+                 * @example jane-doe
+                 */
+                slug: components["parameters"]["authorSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The author and one page of their posts. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicAuthorPage"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    preflightSiteAuthor: {
+        parameters: {
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+                /** @description The method of the request the browser asks leave for. */
+                "Access-Control-Request-Method"?: components["parameters"]["acRequestMethod"];
+                /** @description The headers of the request the browser asks leave for. */
+                "Access-Control-Request-Headers"?: components["parameters"]["acRequestHeaders"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The author's slug.
+                 * @example jane-doe
+                 */
+                slug: components["parameters"]["authorSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SitePreflight"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    headSiteAuthor: {
+        parameters: {
+            query?: {
+                /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
+                include?: components["parameters"]["include"];
+                /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
+                updated_since?: components["parameters"]["updatedSince"];
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The author's slug.
+                 * @example jane-doe
+                 */
+                slug: components["parameters"]["authorSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The author and one page of their posts. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    getSiteTags: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tags. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicTagList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    preflightSiteTags: {
+        parameters: {
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+                /** @description The method of the request the browser asks leave for. */
+                "Access-Control-Request-Method"?: components["parameters"]["acRequestMethod"];
+                /** @description The headers of the request the browser asks leave for. */
+                "Access-Control-Request-Headers"?: components["parameters"]["acRequestHeaders"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SitePreflight"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    headSiteTags: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tags. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            422: components["responses"]["PublicInvalidQuery"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    getSiteTag: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tag. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
+                    "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
+                    "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicTag"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["PublicBadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    preflightSiteTag: {
+        parameters: {
+            query?: {
+                /** @description Preflight takes any query, since browsers send it on their own for the request that follows; the parameters are not read. */
+                query?: components["parameters"]["anyQuery"];
+            };
+            header?: {
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+                /** @description The method of the request the browser asks leave for. */
+                "Access-Control-Request-Method"?: components["parameters"]["acRequestMethod"];
+                /** @description The headers of the request the browser asks leave for. */
+                "Access-Control-Request-Headers"?: components["parameters"]["acRequestHeaders"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SitePreflight"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["PublicNotFound"];
+            429: components["responses"]["PublicRateLimited"];
+            500: components["responses"]["PublicInternal"];
+        };
+    };
+    headSiteTag: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier response; when it still matches the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["ifNoneMatch"];
+                /** @description The page's origin; CORS headers are added when it may read the answer. */
+                Origin?: components["parameters"]["origin"];
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /**
+                 * @description The tag's slug (its name in lower case, spaces and slashes made hyphens); any case matches.
+                 * @example news
+                 */
+                slug: components["parameters"]["tagSlug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tag. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlPublic"];
+                    Link: components["headers"]["Link"];
                     "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
                     "Access-Control-Expose-Headers": components["headers"]["ExposeHeaders"];
                     [name: string]: unknown;
