@@ -100,7 +100,7 @@ func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 			return nil
 		})
 	}
-	stored := func() (subs int, msgs []domain.OutboxMessage, events []domain.Event) {
+	read := func() (subs int, msgs []domain.OutboxMessage, events []domain.Event) {
 		t.Helper()
 		err := db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) (err error) {
 			if msgs, _, err = st.Outbox().List(ctx, ws.ID(), nil, ports.Page{Limit: 100}); err != nil {
@@ -121,12 +121,26 @@ func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 		}
 		return subs, msgs, events
 	}
+	// stored reads what is stored. On PostgreSQL the feed hides events
+	// while an older transaction runs on the server, another test's in
+	// another database too (feedHorizon), so it waits up to 30 seconds for
+	// the feed to hold wantEvents.
+	stored := func(wantEvents int) (subs int, msgs []domain.OutboxMessage, events []domain.Event) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			subs, msgs, events = read()
+			if len(events) >= wantEvents || time.Now().After(deadline) {
+				return subs, msgs, events
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 
 	first, firstMsgs := submission()
 	if err := write(first, firstMsgs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if subs, msgs, events := stored(); subs != 2 || len(msgs) != 2 || len(events) != 1 || events[0].Subject != string(first.ID()) {
+	if subs, msgs, events := stored(1); subs != 2 || len(msgs) != 2 || len(events) != 1 || events[0].Subject != string(first.ID()) {
 		t.Fatalf("after one submission: %d messages with their submission, %d messages, %d events", subs, len(msgs), len(events))
 	}
 
@@ -137,14 +151,14 @@ func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 	if err := write(first, againMsgs, nil); err == nil {
 		t.Fatal("a submission added twice was accepted")
 	}
-	read := func(ctx context.Context, st ports.Stores) error {
+	thenRead := func(ctx context.Context, st ports.Stores) error {
 		_, err := st.Forms().UpdatedAt(ctx, ws.ID(), form.ID())
 		return err
 	}
-	if err := write(first, againMsgs, read); err == nil {
+	if err := write(first, againMsgs, thenRead); err == nil {
 		t.Fatal("a submission added twice, then a read, was accepted")
 	}
-	if _, msgs, events := stored(); len(msgs) != 2 || len(events) != 1 {
+	if _, msgs, events := stored(1); len(msgs) != 2 || len(events) != 1 {
 		t.Fatalf("after two failed transactions: %d messages and %d events, want 2 and 1", len(msgs), len(events))
 	}
 
@@ -173,7 +187,7 @@ func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 	if err := write(second, secondMsgs, both); err != nil {
 		t.Fatal(err)
 	}
-	subs, msgs, events := stored()
+	subs, msgs, events := stored(3)
 	var order []string
 	for _, e := range events {
 		order = append(order, e.Subject)
