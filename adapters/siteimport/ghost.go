@@ -95,11 +95,24 @@ type ghostPostMeta struct {
 	MetaDescription *string `json:"meta_description"`
 }
 
+// ghostURL is what Ghost 4 and later write in an export where their own
+// address was: in bodies, cover images and profile pictures.
+const ghostURL = "__GHOST_URL__"
+
 // ReadGhost reads a Ghost JSON export into sink: its users as authors,
 // its public tags, then its posts and pages with their tags and authors
 // in Ghost's order. Internal tags (#name) are Ghost's own and are noted,
-// not imported.
-func ReadGhost(r io.Reader, sink Sink) error {
+// not imported. Links to the Ghost site itself are made relative; see
+// ReadGhostFrom.
+func ReadGhost(r io.Reader, sink Sink) error { return ReadGhostFrom(r, sink, "") }
+
+// ReadGhostFrom is ReadGhost for an export of the Ghost site at siteURL
+// (such as https://blog.example.com), which replaces the placeholder
+// Ghost writes for its own address, so that images and links to the old
+// site stay absolute. An empty siteURL makes them relative to the new
+// site's root (/content/images/…) and notes it.
+func ReadGhostFrom(r io.Reader, sink Sink, siteURL string) error {
+	siteURL = strings.TrimSuffix(siteURL, "/")
 	raw, err := io.ReadAll(io.LimitReader(r, MaxGhostBytes+1))
 	if err != nil {
 		return fmt.Errorf("read the Ghost export: %w", err)
@@ -122,7 +135,9 @@ func ReadGhost(r io.Reader, sink Sink) error {
 		return errors.New(`not a Ghost JSON export: no "db" or "data"`)
 	}
 
+	site := strings.NewReplacer(ghostURL, siteURL)
 	for _, u := range d.Users {
+		u.ProfileImage, u.Website = ptr(site.Replace(deref(u.ProfileImage))), ptr(site.Replace(deref(u.Website)))
 		a := domain.ImportedAuthor{Key: u.ID, Email: clip(u.Email, 320), Name: clip(u.Name, MaxFieldBytes), Slug: clip(u.Slug, MaxFieldBytes),
 			Bio: clip(deref(u.Bio), MaxFieldBytes), AvatarURL: clip(deref(u.ProfileImage), domain.MaxURLLen), WebsiteURL: clip(deref(u.Website), domain.MaxURLLen)}
 		if err := sink.Author(a); err != nil {
@@ -149,6 +164,13 @@ func ReadGhost(r io.Reader, sink Sink) error {
 		meta[m.PostID] = m
 	}
 	for _, p := range d.Posts {
+		if html := deref(p.HTML); strings.Contains(html, ghostURL) || strings.Contains(deref(p.FeatureImage), ghostURL) {
+			if siteURL == "" {
+				sink.Note(domain.ImportNote{Item: itemName(ghostKind(p).String(), p.Title, "ghost:"+clip(p.ID, domain.MaxImportSourceLen-6)),
+					Reason: "its links and images on the Ghost site itself are made relative (/content/images/…): give the old site's URL to keep them absolute"})
+			}
+			p.HTML, p.FeatureImage = ptr(site.Replace(html)), ptr(site.Replace(deref(p.FeatureImage)))
+		}
 		if err := ghostEntry(sink, p, tagsOf[p.ID], tagNames, authorsOf[p.ID], meta[p.ID]); err != nil {
 			return err
 		}
@@ -157,10 +179,7 @@ func ReadGhost(r io.Reader, sink Sink) error {
 }
 
 func ghostEntry(sink Sink, p ghostPost, tagIDs []string, tagNames map[string]string, authors []string, meta ghostPostMeta) error {
-	kind := domain.KindPost
-	if p.Type == "page" || string(p.Page) == "true" || string(p.Page) == "1" {
-		kind = domain.KindPage
-	}
+	kind := ghostKind(p)
 	source := "ghost:" + clip(p.ID, domain.MaxImportSourceLen-6)
 	item := itemName(kind.String(), p.Title, source)
 	if p.ID == "" {
@@ -208,6 +227,17 @@ func ghostEntry(sink Sink, p ghostPost, tagIDs []string, tagNames map[string]str
 	}
 	return sink.Entry(e)
 }
+
+// ghostKind tells a page from a post: type "page", or page: true
+// before Ghost 2.0.
+func ghostKind(p ghostPost) domain.EntryKind {
+	if p.Type == "page" || string(p.Page) == "true" || string(p.Page) == "1" {
+		return domain.KindPage
+	}
+	return domain.KindPost
+}
+
+func ptr(s string) *string { return &s }
 
 // linksByPost groups a join table's rows by post, in their sort order.
 func linksByPost(links []ghostLink, other func(ghostLink) string) map[string][]string {

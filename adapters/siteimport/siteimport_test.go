@@ -129,8 +129,22 @@ func TestReadGhostFixture(t *testing.T) {
 	if d := r.entry(t, "ghost:5f3a1c2b9d1e4a0001a1b002"); d.Status != domain.EntryDraft || d.PublishedAt != nil || !slices.Equal(d.Authors, []string{"5f3a1c2b9d1e4a0001a1d002"}) {
 		t.Errorf("draft = %+v", d)
 	}
-	if p := r.entry(t, "ghost:5f3a1c2b9d1e4a0001a1b003"); p.Kind != domain.KindPage || p.Status != domain.EntryPublished {
+	if p := r.entry(t, "ghost:5f3a1c2b9d1e4a0001a1b003"); p.Kind != domain.KindPage || p.Status != domain.EntryPublished ||
+		!strings.Contains(p.Body, "![The quay](/content/images/2018/12/quay.jpg)") {
 		t.Errorf("page = %+v", p)
+	}
+	r.hasNote(t, "About", "made relative")
+	// Given the old site's address, its links stay absolute.
+	withURL := read(t, "testdata/ghost.json", func(f *os.File, s siteimport.Sink) error {
+		return siteimport.ReadGhostFrom(f, s, "https://harbour.example.com/")
+	})
+	if p := withURL.entry(t, "ghost:5f3a1c2b9d1e4a0001a1b003"); !strings.Contains(p.Body, "![The quay](https://harbour.example.com/content/images/2018/12/quay.jpg)") {
+		t.Errorf("page body with the site's URL:\n%s", p.Body)
+	}
+	for _, n := range withURL.notes {
+		if strings.Contains(n, "made relative") {
+			t.Errorf("a note about relative links with the site's URL given: %s", n)
+		}
 	}
 	if s := r.entry(t, "ghost:5f3a1c2b9d1e4a0001a1b004"); s.Status != domain.EntryScheduled || !s.PublishedAt.Equal(*at("2099-03-20T06:00:00Z")) {
 		t.Errorf("scheduled = %+v", s)

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -274,6 +278,7 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 			notes = append(notes, domain.ImportNote{Item: item, Reason: fmt.Sprintf("its slug %q is not a Keel slug: it is %q here, so its URL changes", in.Slug, slug)})
 		}
 		in.Slug = slug
+		in = fit(in, func(reason string) { notes = append(notes, domain.ImportNote{Item: item, Reason: reason}) })
 		author := im.p.User()
 		for _, key := range in.Authors[:min(1, len(in.Authors))] {
 			if u, ok := im.authors[key]; ok {
@@ -392,6 +397,59 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 		im.profiled[u] = true
 	}
 	return counts, notes, nil
+}
+
+// fit makes an item's fields other than its body fit Keel's limits, and
+// notes each change, so that one odd tag, a long excerpt or a cover image
+// on a relative path does not cost the whole entry.
+func fit(in domain.ImportedEntry, note func(string)) domain.ImportedEntry {
+	cut := func(s string, n int, what string) string {
+		s = strings.TrimSpace(s)
+		if utf8.RuneCountInString(s) <= n {
+			return s
+		}
+		note(fmt.Sprintf("its %s is cut to %d characters", what, n))
+		return string([]rune(s)[:n])
+	}
+	if strings.TrimSpace(in.Title) == "" {
+		in.Title = "Untitled"
+		note(`it has no title: it is called "Untitled"`)
+	}
+	in.Title = cut(in.Title, domain.MaxTitleLen, "title")
+	in.Excerpt = cut(in.Excerpt, domain.MaxExcerptLen, "excerpt")
+	in.SEO.Title = cut(in.SEO.Title, domain.MaxSEOTitleLen, "SEO title")
+	in.SEO.Description = cut(in.SEO.Description, domain.MaxSEODescLen, "SEO description")
+	if u, err := url.Parse(in.CoverImageURL); in.CoverImageURL != "" &&
+		(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(in.CoverImageURL) > domain.MaxURLLen) {
+		note(fmt.Sprintf("its cover image %q is not an absolute http or https URL: it has none", clip(in.CoverImageURL, 100)))
+		in.CoverImageURL = ""
+	}
+	var tags, slugs []string
+	for _, name := range in.Tags {
+		t, err := domain.NewTag("", name, "")
+		switch {
+		case err != nil:
+			note(fmt.Sprintf("its tag %q is left out: %s", clip(name, 60), describeInvalid(err)))
+		case slices.Contains(slugs, t.Slug):
+		case len(tags) == domain.MaxTags:
+			note(fmt.Sprintf("its tag %q is left out: an entry has at most %d", t.Name, domain.MaxTags))
+		default:
+			tags, slugs = append(tags, t.Name), append(slugs, t.Slug)
+		}
+	}
+	in.Tags = tags
+	return in
+}
+
+// clip cuts s to at most n bytes for a note, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func cloneSlugs(m map[domain.EntryKind]map[string]bool) map[domain.EntryKind]map[string]bool {

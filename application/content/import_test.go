@@ -2,6 +2,7 @@ package content_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +34,10 @@ func hasNote(t *testing.T, notes []domain.ImportNote, parts ...string) {
 
 // TestImportSkipsWhatCannotBeAnEntry: an item whose slug a hand-written
 // entry has, a second item of the export with the same slug and an item
-// with an invalid title are skipped with a note each, and the rest of the
-// batch is written; a dry run counts the same and writes nothing.
+// whose body is over the limit are skipped with a note each, an item with
+// a long title, a bad tag, a relative cover image and a long excerpt is
+// made to fit with a note each, and the rest of the batch is written; a
+// dry run counts the same and writes nothing.
 func TestImportSkipsWhatCannotBeAnEntry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -43,8 +46,14 @@ func TestImportSkipsWhatCannotBeAnEntry(t *testing.T) {
 		imported("ghost:1", "Welcome back", "welcome"),
 		imported("ghost:2", "Tides", "tides"),
 		imported("ghost:3", "Tides again", "tides"),
-		imported("ghost:4", strings.Repeat("t", domain.MaxTitleLen+1), "long"),
+		imported("ghost:4", "Huge", "huge"),
+		imported("ghost:5", strings.Repeat("t", domain.MaxTitleLen+1), "odd"),
 	}
+	batch[3].Body = strings.Repeat("x", domain.MaxBodyBytes+1)
+	// What does not fit is made to fit, with a note, not skipped.
+	batch[4].Tags = []string{"Good", "bad, with a comma", "good"}
+	batch[4].CoverImageURL = "__GHOST_URL__/content/images/cover.jpg"
+	batch[4].Excerpt = strings.Repeat("e", domain.MaxExcerptLen+5)
 	for _, dry := range []bool{true, false} {
 		im, err := f.svc.StartImport(t.Context(), f.owner, "site", dry)
 		if err != nil {
@@ -54,27 +63,37 @@ func TestImportSkipsWhatCannotBeAnEntry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c != (content.ImportCounts{Created: 1, Skipped: 3}) {
-			t.Errorf("dry run %v: counts %+v, want 1 created and 3 skipped", dry, c)
+		if c != (content.ImportCounts{Created: 2, Skipped: 3}) {
+			t.Errorf("dry run %v: counts %+v, want 2 created and 3 skipped", dry, c)
 		}
 		hasNote(t, notes, "ghost:1", `slug "welcome"`)
 		hasNote(t, notes, "ghost:3", `slug "tides"`)
-		hasNote(t, notes, "ghost:4", "title")
+		hasNote(t, notes, "ghost:4", "body")
+		hasNote(t, notes, "ghost:5", "title is cut")
+		hasNote(t, notes, "ghost:5", `tag "bad, with a comma" is left out`)
+		hasNote(t, notes, "ghost:5", "cover image")
+		hasNote(t, notes, "ghost:5", "excerpt is cut")
 		es, _, err := f.svc.ListEntries(t.Context(), f.owner, "site", ports.EntryFilter{}, ports.Page{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]int{true: 1, false: 2}[dry]; len(es) != want {
+		if want := map[bool]int{true: 1, false: 3}[dry]; len(es) != want {
 			t.Errorf("dry run %v: %d entries, want %d", dry, len(es), want)
 		}
 	}
 
-	var tides domain.Entry
+	var tides, odd domain.Entry
 	es, _, _ := f.svc.ListEntries(t.Context(), f.owner, "site", ports.EntryFilter{}, ports.Page{Limit: 10})
 	for _, e := range es {
-		if e.Slug() == "tides" {
+		switch e.Slug() {
+		case "tides":
 			tides = e
+		case "odd":
+			odd = e
 		}
+	}
+	if len([]rune(odd.Title())) != domain.MaxTitleLen || !slices.Equal(odd.Tags(), []string{"Good"}) || odd.CoverImageURL() != "" || len(odd.Excerpt()) != domain.MaxExcerptLen {
+		t.Errorf("the entry made to fit: title of %d characters, tags %q, cover %q, excerpt of %d", len([]rune(odd.Title())), odd.Tags(), odd.CoverImageURL(), len(odd.Excerpt()))
 	}
 	if tides.Status() != domain.EntryPublished || !tides.PublishedAt().Equal(time.Date(2019, 5, 1, 8, 30, 0, 0, time.UTC)) ||
 		!tides.CreatedAt().Equal(time.Date(2019, 5, 1, 7, 30, 0, 0, time.UTC)) || !tides.UpdatedAt().Equal(f.clock.Now()) || tides.Author() != f.owner.User() {
@@ -99,8 +118,8 @@ func TestImportSkipsWhatCannotBeAnEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != (content.ImportCounts{Unchanged: 1, Skipped: 3}) {
-		t.Errorf("second import: counts %+v, want 1 unchanged and 3 skipped", c)
+	if c != (content.ImportCounts{Unchanged: 2, Skipped: 3}) {
+		t.Errorf("second import: counts %+v, want 2 unchanged and 3 skipped", c)
 	}
 }
 

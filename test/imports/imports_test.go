@@ -336,3 +336,21 @@ func TestImportNeedsContentImport(t *testing.T) {
 		t.Errorf("the refused import wrote %d entries", len(entries))
 	}
 }
+
+// TestImportGhostURL: --ghost-url puts the old site's address back where
+// Ghost's export has its placeholder, so images stay where they were.
+func TestImportGhostURL(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, engines[0].url(t))
+	out, err := s.keel(t, "import", "ghost", "../../adapters/siteimport/testdata/ghost.json", "--workspace", "site", "--ghost-url", "https://harbour.example.com")
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	entries, _ := s.state(t)
+	if body := entries["About"].Body(); !strings.Contains(body, "(https://harbour.example.com/content/images/2018/12/quay.jpg)") {
+		t.Errorf("the page's body:\n%s", body)
+	}
+	if _, err := s.keel(t, "import", "wordpress", "../../adapters/siteimport/testdata/wordpress.xml", "--workspace", "site", "--ghost-url", "https://harbour.example.com"); err == nil {
+		t.Error("--ghost-url taken for a WordPress file")
+	}
+}

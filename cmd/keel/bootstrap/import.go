@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
@@ -19,14 +20,23 @@ import (
 	"github.com/keelhq/keel/ports"
 )
 
-// importFormats are the exports "keel import" reads.
-var importFormats = map[string]func(io.Reader, siteimport.Sink) error{
-	"ghost":     siteimport.ReadGhost,
-	"wordpress": siteimport.ReadWordPress,
+// importFormat returns the reader of the exports "keel import" reads;
+// ghostURL is the old Ghost site's address, for its placeholders.
+func importFormat(name, ghostURL string) (func(io.Reader, siteimport.Sink) error, bool) {
+	switch name {
+	case "ghost":
+		return func(r io.Reader, s siteimport.Sink) error { return siteimport.ReadGhostFrom(r, s, ghostURL) }, true
+	case "wordpress":
+		if ghostURL != "" {
+			return nil, false
+		}
+		return siteimport.ReadWordPress, true
+	}
+	return nil, false
 }
 
 func newImportCommand(getenv func(string) string) *cobra.Command {
-	var ws, as string
+	var ws, as, ghostURL string
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "import {ghost|wordpress} FILE --workspace SLUG",
@@ -46,11 +56,17 @@ with a summary at the end. Running it again changes nothing: each entry keeps
 the ID it had in the export, and those already imported are left as they are.
 The importing user (--as, by default the workspace's first owner) needs the
 content:import permission: admins and owners have it.`,
-		Example: `  keel import ghost my-blog.ghost.2026-12-01.json --workspace blog --dry-run
+		Example: `  keel import ghost my-blog.ghost.2026-12-01.json --workspace blog --ghost-url https://blog.example.com --dry-run
   keel import wordpress bakery.WordPress.2026-12-01.xml --workspace bakery --as maren@example.com`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			read, ok := importFormats[args[0]]
+			if u, err := url.Parse(ghostURL); ghostURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				return fmt.Errorf("--ghost-url: want the old site's absolute http or https URL, got %q", ghostURL)
+			}
+			read, ok := importFormat(args[0], ghostURL)
+			if !ok && ghostURL != "" && args[0] == "wordpress" {
+				return errors.New("--ghost-url is for Ghost exports")
+			}
 			if !ok {
 				return fmt.Errorf("unknown format %q: use ghost or wordpress", args[0])
 			}
@@ -63,6 +79,7 @@ content:import permission: admins and owners have it.`,
 	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sLogLevel)
 	cmd.Flags().StringVar(&ws, "workspace", "", "the slug or ID of the workspace to import into (required)")
 	cmd.Flags().StringVar(&as, "as", "", "the e-mail address of the member who imports (default: the workspace's first owner)")
+	cmd.Flags().StringVar(&ghostURL, "ghost-url", "", "the old Ghost site's URL, such as https://blog.example.com, which Ghost's exports leave out of links and images to itself (default: make them relative)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "read and check everything, print what would be imported, and write nothing")
 	return cmd
 }
