@@ -198,45 +198,72 @@ func (e FormStatus) Valid() bool {
 	}
 }
 
+// Defines values for FormFieldAccept.
+const (
+	FormFieldAcceptImage  FormFieldAccept = "image"
+	FormFieldAcceptOffice FormFieldAccept = "office"
+	FormFieldAcceptPdf    FormFieldAccept = "pdf"
+	FormFieldAcceptText   FormFieldAccept = "text"
+)
+
+// Valid indicates whether the value is a known member of the FormFieldAccept enum.
+func (e FormFieldAccept) Valid() bool {
+	switch e {
+	case FormFieldAcceptImage:
+		return true
+	case FormFieldAcceptOffice:
+		return true
+	case FormFieldAcceptPdf:
+		return true
+	case FormFieldAcceptText:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FormFieldType.
 const (
-	Checkbox    FormFieldType = "checkbox"
-	Date        FormFieldType = "date"
-	Email       FormFieldType = "email"
-	Hidden      FormFieldType = "hidden"
-	Multiselect FormFieldType = "multiselect"
-	Number      FormFieldType = "number"
-	Select      FormFieldType = "select"
-	Tel         FormFieldType = "tel"
-	Text        FormFieldType = "text"
-	Textarea    FormFieldType = "textarea"
-	URL         FormFieldType = "url"
+	FormFieldTypeCheckbox    FormFieldType = "checkbox"
+	FormFieldTypeDate        FormFieldType = "date"
+	FormFieldTypeEmail       FormFieldType = "email"
+	FormFieldTypeFile        FormFieldType = "file"
+	FormFieldTypeHidden      FormFieldType = "hidden"
+	FormFieldTypeMultiselect FormFieldType = "multiselect"
+	FormFieldTypeNumber      FormFieldType = "number"
+	FormFieldTypeSelect      FormFieldType = "select"
+	FormFieldTypeTel         FormFieldType = "tel"
+	FormFieldTypeText        FormFieldType = "text"
+	FormFieldTypeTextarea    FormFieldType = "textarea"
+	FormFieldTypeURL         FormFieldType = "url"
 )
 
 // Valid indicates whether the value is a known member of the FormFieldType enum.
 func (e FormFieldType) Valid() bool {
 	switch e {
-	case Checkbox:
+	case FormFieldTypeCheckbox:
 		return true
-	case Date:
+	case FormFieldTypeDate:
 		return true
-	case Email:
+	case FormFieldTypeEmail:
 		return true
-	case Hidden:
+	case FormFieldTypeFile:
 		return true
-	case Multiselect:
+	case FormFieldTypeHidden:
 		return true
-	case Number:
+	case FormFieldTypeMultiselect:
 		return true
-	case Select:
+	case FormFieldTypeNumber:
 		return true
-	case Tel:
+	case FormFieldTypeSelect:
 		return true
-	case Text:
+	case FormFieldTypeTel:
 		return true
-	case Textarea:
+	case FormFieldTypeText:
 		return true
-	case URL:
+	case FormFieldTypeTextarea:
+		return true
+	case FormFieldTypeURL:
 		return true
 	default:
 		return false
@@ -1233,8 +1260,16 @@ type FormStatus string
 
 // FormField defines model for FormField.
 type FormField struct {
-	Label     *string  `json:"label,omitempty"`
-	Max       *float32 `json:"max,omitempty"`
+	// Accept The kinds a `file` field takes, told from the file's bytes: `image` (JPEG, PNG, GIF, WebP), `pdf`, `text` (UTF-8 plain text), `office` (Word, Excel, PowerPoint, OpenDocument); absent: all.
+	Accept *[]FormFieldAccept `json:"accept,omitempty"`
+	Label  *string            `json:"label,omitempty"`
+	Max    *float32           `json:"max,omitempty"`
+
+	// MaxFileSize A `file` field's most bytes per file (0 or absent: 10 MB; at most 25 MB). A form's file fields take at most 50 MB in all (max_files × max_file_size, summed).
+	MaxFileSize *int `json:"max_file_size,omitempty"`
+
+	// MaxFiles A `file` field's most files (0 or absent: 1).
+	MaxFiles  *int     `json:"max_files,omitempty"`
 	MaxLength *int     `json:"max_length,omitempty"`
 	Min       *float32 `json:"min,omitempty"`
 	MinLength *int     `json:"min_length,omitempty"`
@@ -1250,6 +1285,9 @@ type FormField struct {
 	Required *bool         `json:"required,omitempty"`
 	Type     FormFieldType `json:"type"`
 }
+
+// FormFieldAccept defines model for FormField.Accept.
+type FormFieldAccept string
 
 // FormFieldType defines model for FormField.Type.
 type FormFieldType string
@@ -1849,8 +1887,22 @@ type Submission struct {
 	// strings gives their time order. Requests may send any RFC 3339
 	// time.
 	CreatedAt Timestamp `json:"created_at"`
-	FormID    string    `json:"form_id"`
-	ID        string    `json:"id"`
+
+	// Files The files of the `file` fields (whose values list their names), each with a signed download link that works for 15 minutes.
+	Files *[]struct {
+		// ContentType Sniffed from the bytes.
+		ContentType string `json:"content_type"`
+		Field       string `json:"field"`
+
+		// Name The name the browser sent, sanitised.
+		Name string `json:"name"`
+		Size int    `json:"size"`
+
+		// URL GET it without credentials until it expires (`downloadSubmissionFile`).
+		URL string `json:"url"`
+	} `json:"files,omitempty"`
+	FormID string `json:"form_id"`
+	ID     string `json:"id"`
 
 	// IPHash The client IP as a keyed hash; the IP itself is never stored.
 	IPHash   string `json:"ip_hash"`
@@ -3179,6 +3231,15 @@ type PreflightSiteTagParams struct {
 
 	// AccessControlRequestHeaders The headers of the request the browser asks leave for.
 	AccessControlRequestHeaders *AcRequestHeaders `json:"Access-Control-Request-Headers,omitempty"`
+}
+
+// DownloadSubmissionFileParams defines parameters for DownloadSubmissionFile.
+type DownloadSubmissionFileParams struct {
+	// Expires When the link stops working, in Unix seconds.
+	Expires string `form:"expires" json:"expires"`
+
+	// Sig The link's signature.
+	Sig string `form:"sig" json:"sig"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -4717,6 +4778,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with OPTIONS /v1/sites/{site}/tags/{slug} (the `PreflightSiteTag` operationId).
 	PreflightSiteTag(ctx context.Context, site Site, slug TagSlug, params *PreflightSiteTagParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadSubmissionFile Download a submission's file
+	//
+	// The signed link a submission lists for each of its files (`files[].url`),
+	// which works for 15 minutes (7 days in an export) and needs no
+	// credentials: the signature is one. The file comes as an attachment
+	// with the type Keel sniffed, `X-Content-Type-Options: nosniff` and a
+	// sandboxing CSP. A deleted or erased submission's links stop working.
+	//
+	// Corresponds with GET /v1/submission-files/{ws}/{submission}/{n} (the `DownloadSubmissionFile` operationId).
+	DownloadSubmissionFile(ctx context.Context, ws string, submission string, n string, params *DownloadSubmissionFileParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsers List users
 	//
@@ -6905,6 +6977,27 @@ func (c *Client) HeadSiteTag(ctx context.Context, site Site, slug TagSlug, param
 // Corresponds with OPTIONS /v1/sites/{site}/tags/{slug} (the `PreflightSiteTag` operationId).
 func (c *Client) PreflightSiteTag(ctx context.Context, site Site, slug TagSlug, params *PreflightSiteTagParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPreflightSiteTagRequest(c.Server, site, slug, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadSubmissionFile Download a submission's file
+//
+// The signed link a submission lists for each of its files (`files[].url`),
+// which works for 15 minutes (7 days in an export) and needs no
+// credentials: the signature is one. The file comes as an attachment
+// with the type Keel sniffed, `X-Content-Type-Options: nosniff` and a
+// sandboxing CSP. A deleted or erased submission's links stop working.
+//
+// Corresponds with GET /v1/submission-files/{ws}/{submission}/{n} (the `DownloadSubmissionFile` operationId).
+func (c *Client) DownloadSubmissionFile(ctx context.Context, ws string, submission string, n string, params *DownloadSubmissionFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSubmissionFileRequest(c.Server, ws, submission, n, params)
 	if err != nil {
 		return nil, err
 	}
@@ -13168,6 +13261,85 @@ func NewPreflightSiteTagRequest(server string, site Site, slug TagSlug, params *
 	return req, nil
 }
 
+// NewDownloadSubmissionFileRequest constructs an http.Request for the DownloadSubmissionFile method
+func NewDownloadSubmissionFileRequest(server string, ws string, submission string, n string, params *DownloadSubmissionFileParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "submission", submission, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "n", n, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/submission-files/%s/%s/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "expires", params.Expires, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sig", params.Sig, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListUsersRequest constructs an http.Request for the ListUsers method
 func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request, error) {
 	var err error
@@ -18176,6 +18348,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with OPTIONS /v1/sites/{site}/tags/{slug} (the `PreflightSiteTag` operationId).
 	PreflightSiteTagWithResponse(ctx context.Context, site Site, slug TagSlug, params *PreflightSiteTagParams, reqEditors ...RequestEditorFn) (*PreflightSiteTagResponse, error)
+
+	// DownloadSubmissionFileWithResponse Download a submission's file
+	//
+	// The signed link a submission lists for each of its files (`files[].url`),
+	// which works for 15 minutes (7 days in an export) and needs no
+	// credentials: the signature is one. The file comes as an attachment
+	// with the type Keel sniffed, `X-Content-Type-Options: nosniff` and a
+	// sandboxing CSP. A deleted or erased submission's links stop working.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/submission-files/{ws}/{submission}/{n} (the `DownloadSubmissionFile` operationId).
+	DownloadSubmissionFileWithResponse(ctx context.Context, ws string, submission string, n string, params *DownloadSubmissionFileParams, reqEditors ...RequestEditorFn) (*DownloadSubmissionFileResponse, error)
 
 	// ListUsersWithResponse List users
 	//
@@ -26106,6 +26291,107 @@ func (r PreflightSiteTagResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PreflightSiteTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadSubmissionFileResponse200Headers the declared response headers of an HTTP 200 response for DownloadSubmissionFile
+type DownloadSubmissionFileResponse200Headers struct {
+	CacheControl        *string
+	ContentDisposition  *string
+	XContentTypeOptions *string
+}
+
+// DownloadSubmissionFileResponse401Headers the declared response headers of an HTTP 401 response for DownloadSubmissionFile
+type DownloadSubmissionFileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DownloadSubmissionFileResponse429Headers the declared response headers of an HTTP 429 response for DownloadSubmissionFile
+type DownloadSubmissionFileResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type DownloadSubmissionFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadSubmissionFileResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DownloadSubmissionFileResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DownloadSubmissionFileResponse429Headers
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DownloadSubmissionFileResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadSubmissionFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadSubmissionFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadSubmissionFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadSubmissionFileResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -35760,6 +36046,25 @@ func (c *ClientWithResponses) PreflightSiteTagWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParsePreflightSiteTagResponse(rsp)
+}
+
+// DownloadSubmissionFileWithResponse Download a submission's file
+//
+// The signed link a submission lists for each of its files (`files[].url`),
+// which works for 15 minutes (7 days in an export) and needs no
+// credentials: the signature is one. The file comes as an attachment
+// with the type Keel sniffed, `X-Content-Type-Options: nosniff` and a
+// sandboxing CSP. A deleted or erased submission's links stop working.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/submission-files/{ws}/{submission}/{n} (the `DownloadSubmissionFile` operationId).
+func (c *ClientWithResponses) DownloadSubmissionFileWithResponse(ctx context.Context, ws string, submission string, n string, params *DownloadSubmissionFileParams, reqEditors ...RequestEditorFn) (*DownloadSubmissionFileResponse, error) {
+	rsp, err := c.DownloadSubmissionFile(ctx, ws, submission, n, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadSubmissionFileResponse(rsp)
 }
 
 // ListUsersWithResponse List users
@@ -46212,6 +46517,128 @@ func ParsePreflightSiteTagResponse(rsp *http.Response) (*PreflightSiteTagRespons
 			headers.AccessControlAllowOrigin = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDownloadSubmissionFileResponse parses an HTTP response from a DownloadSubmissionFileWithResponse call
+func ParseDownloadSubmissionFileResponse(rsp *http.Response) (*DownloadSubmissionFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadSubmissionFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadSubmissionFileResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers DownloadSubmissionFileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DownloadSubmissionFileResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

@@ -33,9 +33,10 @@ var (
 	FieldMultiselect = FieldType{"multiselect"}
 	FieldCheckbox    = FieldType{"checkbox"}
 	FieldHidden      = FieldType{"hidden"}
+	FieldFile        = FieldType{"file"}
 )
 
-var fieldTypes = []FieldType{FieldText, FieldEmail, FieldTextarea, FieldNumber, FieldURL, FieldTel, FieldDate, FieldSelect, FieldMultiselect, FieldCheckbox, FieldHidden}
+var fieldTypes = []FieldType{FieldText, FieldEmail, FieldTextarea, FieldNumber, FieldURL, FieldTel, FieldDate, FieldSelect, FieldMultiselect, FieldCheckbox, FieldHidden, FieldFile}
 
 // ParseFieldType accepts the wire and stored spellings.
 func ParseFieldType(s string) (FieldType, bool) {
@@ -79,6 +80,13 @@ type Field struct {
 	Min, Max  *float64
 	Pattern   string
 	Options   []string
+	// MaxFiles, MaxFileSize and Accept limit a file field: how many files
+	// it takes (0: 1), how many bytes each may hold (0:
+	// DefaultMaxFileSize) and which kinds (FileKinds; none: all of them).
+	// Other types leave them zero.
+	MaxFiles    int
+	MaxFileSize int64
+	Accept      []string
 
 	re *regexp.Regexp
 }
@@ -199,6 +207,7 @@ func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 	bad := func(field, code, msg string) { errs = append(errs, FieldError{field, code, msg}) }
 	f := Form{def: in}
 	work := 0 // pattern size times value length, summed over the fields
+	var fileBytes int64
 	var ferr *FieldError
 	if f.def.Name, ferr = checkName("name", in.Name); ferr != nil {
 		errs = append(errs, *ferr)
@@ -228,8 +237,10 @@ func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 			bad(p+".name", "honeypot_clash", "The honeypot must not be one of the fields.")
 		}
 		if fd.Type.s == "" {
-			bad(p+".type", "unknown_type", "Use text, email, textarea, number, url, tel, date, select, multiselect, checkbox or hidden.")
+			bad(p+".type", "unknown_type", "Use text, email, textarea, number, url, tel, date, select, multiselect, checkbox, hidden or file.")
 		}
+		errs = append(errs, fd.checkFileLimits(p)...)
+		fileBytes += int64(fd.FileCount()) * fd.FileSize()
 		if utf8.RuneCountInString(fd.Label) > 200 {
 			bad(p+".label", "too_long", "Use at most 200 characters.")
 		}
@@ -276,6 +287,9 @@ func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 			bad(p+".options", "not_allowed", "Only select and multiselect fields take options.")
 		}
 		f.def.Fields[i] = fd
+	}
+	if fileBytes > MaxFormFileBytes {
+		bad("fields", "files_too_large", "The form's file fields may take at most "+FormatBytes(MaxFormFileBytes)+" in all (max_files times max_file_size, summed).")
 	}
 	if len(in.Notify.Recipients) > MaxRecipients {
 		bad("notify.recipients", "count", "Give at most 20 recipients.")

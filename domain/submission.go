@@ -42,10 +42,14 @@ func (s SubmissionStatus) String() string { return s.s }
 // for multiselect. List marks a multiselect's value, which readers show as
 // a list even when one option was chosen, so that a client sees one shape
 // per field; a list cannot be told from one value by counting.
+//
+// A file field's value lists its files' names in Values and the files
+// themselves in Files, in the same order.
 type Value struct {
 	Field  string
 	Values []string
 	List   bool
+	Files  []SubmissionFile
 }
 
 // IsList reports whether v reads as a list: a multiselect's value, or one
@@ -124,6 +128,10 @@ type RawSubmission struct {
 	// multipart), which may carry the name of the submit button that sent
 	// it; see isSubmitButton.
 	FormEncoded bool
+	// Files holds the files already stored for each file field, and ID
+	// the submission ID their blob keys name; an empty ID makes a new one.
+	Files map[string][]SubmissionFile
+	ID    SubmissionID
 }
 
 // SpamRules are the instance's spam thresholds.
@@ -183,6 +191,18 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 	values := make([]Value, 0, len(f.def.Fields))
 	links := 0
 	for _, fd := range f.def.Fields {
+		if fd.Type == FieldFile {
+			files := raw.Files[fd.Name]
+			errs = append(errs, fd.checkFiles(raw.Fields[fd.Name], files)...)
+			if len(files) > 0 {
+				names := make([]string, len(files))
+				for i, file := range files {
+					names[i] = file.Name
+				}
+				values = append(values, Value{Field: fd.Name, Values: names, List: true, Files: slices.Clone(files)})
+			}
+			continue
+		}
 		vs, ferrs := fd.normalise(raw.Fields[fd.Name])
 		errs = append(errs, ferrs...)
 		if len(vs) > 0 {
@@ -200,14 +220,48 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 	if spam.IsZero() && rules.MaxLinks > 0 && links > rules.MaxLinks {
 		spam = SpamReason{Cause: SpamLinks, Detail: strconv.Itoa(links) + " links; the limit is " + strconv.Itoa(rules.MaxLinks) + "."}
 	}
+	id := raw.ID
+	if id == "" {
+		id = SubmissionID(NewID(PrefixSubmission, now))
+	}
 	s := Submission{
-		id: SubmissionID(NewID(PrefixSubmission, now)), form: f.id, workspace: f.workspace, values: values,
+		id: id, form: f.id, workspace: f.workspace, values: values,
 		status: SubmissionNew, meta: meta.clip(), createdAt: Timestamp(now), updatedAt: Timestamp(now),
 	}
 	if !spam.IsZero() {
 		s.status, s.mailHeld, s.spam = SubmissionSpam, true, spam
 	}
 	return s, nil
+}
+
+// checkFiles checks a file field's files; texts are the field's values
+// that were not files, which a browser sends for a file input only as
+// empty parts, already left out.
+func (fd Field) checkFiles(texts []string, files []SubmissionFile) []FieldError {
+	bad := func(code, msg string) []FieldError { return []FieldError{{fd.Name, code, msg}} }
+	switch {
+	case slices.ContainsFunc(texts, func(v string) bool { return v != "" }):
+		return bad("not_a_file", "Send a file for this field.")
+	case len(files) == 0 && fd.Required:
+		return bad("required", "Choose a file.")
+	case len(files) > fd.FileCount():
+		return bad("too_many_files", "Send at most "+strconv.Itoa(fd.FileCount())+" files.")
+	}
+	for _, file := range files {
+		if file.Size > fd.FileSize() {
+			return bad("file_too_large", "Send files of at most "+FormatBytes(fd.FileSize())+".")
+		}
+	}
+	return nil
+}
+
+// Files returns the submission's files, field by field.
+func (s Submission) Files() []SubmissionFile {
+	var out []SubmissionFile
+	for _, v := range s.values {
+		out = append(out, v.Files...)
+	}
+	return out
 }
 
 // isSubmitButton reports whether name, a name the form does not define,

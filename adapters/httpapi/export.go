@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/domain"
 )
 
@@ -55,10 +56,13 @@ func (h formRoutes) exportSubmissions(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		c.Header("X-Content-Type-Options", "nosniff")
 		c.Status(http.StatusOK)
+		// An export is read later than a page of the API: its files'
+		// links last forms.ExportFileLinkTTL.
+		link := h.fileLink(forms.ExportFileLinkTTL)
 		if format == "jsonl" {
-			w = newJSONLWriter(c.Writer, f)
+			w = newJSONLWriter(c.Writer, f, link)
 		} else {
-			w = newCSVWriter(c.Writer)
+			w = newCSVWriter(c.Writer, link)
 		}
 		if err := w.header(f); err != nil {
 			return err
@@ -97,14 +101,15 @@ func (h formRoutes) exportSubmissions(c *gin.Context) {
 // csvWriter writes a header of id, created_at, status and one column per
 // form field in form order, then a row per submission.
 type csvWriter struct {
+	link   func(domain.SubmissionFile) string
 	out    http.Flusher
 	csv    *csv.Writer
 	fields []string
 	cells  []string
 }
 
-func newCSVWriter(w gin.ResponseWriter) *csvWriter {
-	return &csvWriter{out: w, csv: csv.NewWriter(w)}
+func newCSVWriter(w gin.ResponseWriter, link func(domain.SubmissionFile) string) *csvWriter {
+	return &csvWriter{out: w, csv: csv.NewWriter(w), link: link}
 }
 
 func (w *csvWriter) header(f domain.Form) error {
@@ -120,6 +125,14 @@ func (w *csvWriter) row(s domain.Submission) error {
 	byField := make(map[string][]string, len(w.fields))
 	for _, v := range s.Values() {
 		byField[v.Field] = v.Values
+		if len(v.Files) > 0 {
+			// A file field's cell names each file with its link.
+			named := make([]string, len(v.Files))
+			for i, f := range v.Files {
+				named[i] = f.Name + " <" + w.link(f) + ">"
+			}
+			byField[v.Field] = named
+		}
 	}
 	cells := append(w.cells[:0], string(s.ID()), domain.Stamp{Time: s.CreatedAt()}.String(), s.Status().String())
 	for _, name := range w.fields {
@@ -151,16 +164,17 @@ type jsonlWriter struct {
 	out   http.Flusher
 	buf   *bufio.Writer
 	multi func(domain.Value) bool
+	link  func(domain.SubmissionFile) string
 }
 
-func newJSONLWriter(w gin.ResponseWriter, f domain.Form) *jsonlWriter {
-	return &jsonlWriter{out: w, buf: bufio.NewWriter(w), multi: multiselectOf(f)}
+func newJSONLWriter(w gin.ResponseWriter, f domain.Form, link func(domain.SubmissionFile) string) *jsonlWriter {
+	return &jsonlWriter{out: w, buf: bufio.NewWriter(w), multi: multiselectOf(f), link: link}
 }
 
 func (w *jsonlWriter) header(domain.Form) error { return nil }
 
 func (w *jsonlWriter) row(s domain.Submission) error {
-	return encodeJSON(w.buf, toSubmissionResponse(s, w.multi)) // Encode ends each value with "\n"
+	return encodeJSON(w.buf, toSubmissionResponse(s, w.multi, w.link)) // Encode ends each value with "\n"
 }
 
 func (w *jsonlWriter) flush() error {

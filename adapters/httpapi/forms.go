@@ -22,6 +22,7 @@ import (
 type formRoutes struct {
 	forms *forms.Service
 	log   *slog.Logger // for export failures after the first byte, which no problem can report
+	base  string       // the API's absolute base URL, for the links of submissions' files
 }
 
 func (h formRoutes) register(v1 *gin.RouterGroup) {
@@ -55,6 +56,10 @@ type formFieldDTO struct {
 	Max       *float64 `json:"max"`
 	Pattern   string   `json:"pattern"`
 	Options   []string `json:"options"`
+	// A file field's limits, left out for other fields.
+	MaxFiles    int      `json:"max_files,omitempty"`
+	MaxFileSize int64    `json:"max_file_size,omitempty"`
+	Accept      []string `json:"accept,omitempty"`
 }
 
 type notifyDTO struct {
@@ -105,6 +110,7 @@ func (d formFieldDTO) toField() domain.Field {
 		Name: d.Name, Label: d.Label, Type: t, Required: d.Required,
 		MinLength: d.MinLength, MaxLength: d.MaxLength, Min: d.Min, Max: d.Max,
 		Pattern: d.Pattern, Options: d.Options,
+		MaxFiles: d.MaxFiles, MaxFileSize: d.MaxFileSize, Accept: d.Accept,
 	}
 }
 
@@ -148,6 +154,7 @@ func toFormResponse(f domain.Form) formResponse {
 			Name: fd.Name, Label: fd.Label, Type: fd.Type.String(), Required: fd.Required,
 			MinLength: fd.MinLength, MaxLength: fd.MaxLength, Min: fd.Min, Max: fd.Max,
 			Pattern: fd.Pattern, Options: nonNil(fd.Options),
+			MaxFiles: fd.FileCount(), MaxFileSize: fd.FileSize(), Accept: fileKinds(fd),
 		})
 	}
 	return formResponse{
@@ -295,6 +302,19 @@ type submissionResponse struct {
 	Origin    string         `json:"origin"`
 	IPHash    string         `json:"ip_hash"`
 	Spam      *spamReasonDTO `json:"spam"`
+	// Files are the files of the submission's file fields, each with a
+	// short-lived signed download link; the field's value lists their
+	// names.
+	// A submission without files has none, as its events' data.
+	Files []submissionFileDTO `json:"files,omitempty"`
+}
+
+type submissionFileDTO struct {
+	Field       string `json:"field"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	URL         string `json:"url"`
 }
 
 // spamReasonDTO says why a spam submission is spam; a submission that is
@@ -320,9 +340,13 @@ func toSpamReason(s domain.Submission) *spamReasonDTO {
 // multi says it reads as a list. The listing and single-submission use
 // cases do not return the form, so there multi is domain.Value.IsList,
 // which knows every multiselect stored since values carry their List mark.
-func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) submissionResponse {
+func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool, link func(domain.SubmissionFile) string) submissionResponse {
 	values := make(map[string]any, len(s.Values()))
+	files := []submissionFileDTO{}
 	for _, v := range s.Values() {
+		for _, f := range v.Files {
+			files = append(files, submissionFileDTO{Field: v.Field, Name: f.Name, ContentType: f.ContentType, Size: f.Size, URL: link(f)})
+		}
 		if multi(v) {
 			values[v.Field] = nonNil(v.Values)
 		} else if len(v.Values) > 0 {
@@ -334,7 +358,7 @@ func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool) su
 		ID: string(s.ID()), FormID: string(s.Form()), Status: s.Status().String(), Values: values,
 		CreatedAt: domain.Stamp{Time: s.CreatedAt()}, UpdatedAt: domain.Stamp{Time: s.UpdatedAt()},
 		UserAgent: m.UserAgent, Referrer: m.Referrer, Origin: m.Origin, IPHash: m.IPHash,
-		Spam: toSpamReason(s),
+		Spam: toSpamReason(s), Files: files,
 	}
 }
 
@@ -349,8 +373,13 @@ func multiselectOf(f domain.Form) func(domain.Value) bool {
 	return func(v domain.Value) bool { return multi[v.Field] || v.IsList() }
 }
 
-func toListedSubmission(s domain.Submission) submissionResponse {
-	return toSubmissionResponse(s, domain.Value.IsList)
+func (h formRoutes) toListedSubmission(s domain.Submission) submissionResponse {
+	return toSubmissionResponse(s, domain.Value.IsList, h.fileLink(forms.FileLinkTTL))
+}
+
+// fileLink returns the absolute download links of files, signed for ttl.
+func (h formRoutes) fileLink(ttl time.Duration) func(domain.SubmissionFile) string {
+	return func(f domain.SubmissionFile) string { return h.base + h.forms.FileLink(f, ttl) }
 }
 
 // --- Form handlers.
@@ -465,7 +494,7 @@ func (h formRoutes) listSubmissions(c *gin.Context) {
 	}
 	serveList(c, func(page ports.Page) ([]domain.Submission, string, error) {
 		return h.forms.ListSubmissions(c.Request.Context(), principal(c), c.Param("ws"), domain.FormID(c.Param("form")), filter, page)
-	}, toListedSubmission)
+	}, h.toListedSubmission)
 }
 
 func (h formRoutes) getSubmission(c *gin.Context) {
@@ -474,7 +503,7 @@ func (h formRoutes) getSubmission(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toListedSubmission(s))
+	c.JSON(http.StatusOK, h.toListedSubmission(s))
 }
 
 type updateSubmissionRequest struct {
@@ -497,7 +526,7 @@ func (h formRoutes) updateSubmission(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toListedSubmission(s))
+	c.JSON(http.StatusOK, h.toListedSubmission(s))
 }
 
 // notSpam files a spam submission as new and queues the mail its spam
@@ -509,7 +538,7 @@ func (h formRoutes) notSpam(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toListedSubmission(s))
+	c.JSON(http.StatusOK, h.toListedSubmission(s))
 }
 
 func (h formRoutes) deleteSubmission(c *gin.Context) {
@@ -543,4 +572,16 @@ func (h formRoutes) erase(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, erasureResponse{Submissions: out.Submissions, Messages: out.Messages})
+}
+
+// fileKinds is a file field's accepted kinds as the API shows them: every
+// kind when the field names none; nil for other fields.
+func fileKinds(fd domain.Field) []string {
+	if fd.Type != domain.FieldFile {
+		return nil
+	}
+	if len(fd.Accept) == 0 {
+		return domain.FileKinds
+	}
+	return fd.Accept
 }

@@ -76,6 +76,8 @@ type fixtureOptions struct {
 	rateLimits   *RateLimits       // nil: none; Quotas nil: kept on the fixture's clock
 	// idempotency keeps Idempotency-Keys; nil: the database.
 	idempotency ports.IdempotencyStore
+	// blobs stores the files of file fields; nil: none, so file parts are 415.
+	blobs ports.BlobStore
 	// forwardedLinks lets X-Forwarded-Host and -Proto name publicURL.
 	forwardedLinks bool
 }
@@ -114,7 +116,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	}
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: clock, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
-		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now),
+		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now), Blobs: opts.blobs,
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	idem := opts.idempotency

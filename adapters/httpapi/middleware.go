@@ -12,6 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/keelhq/keel/domain"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -119,6 +121,13 @@ const (
 func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(bodyLimitKey, limit)
+		limit := limit
+		if c.FullPath() == submitRoute && c.Request.Method == http.MethodPost && isMultipart(c) {
+			// A multipart submission may carry files: the form's file
+			// fields bound them (domain.MaxFormFileBytes in all), and
+			// decodeMultipart bounds its text parts to the usual limit.
+			limit += domain.MaxFormFileBytes
+		}
 		if c.Request.ContentLength > limit {
 			// The unread body is not worth draining: close the connection.
 			c.Header("Connection", "close")

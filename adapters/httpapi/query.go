@@ -135,6 +135,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/workspaces/:ws/submissions/:id"}:                     accepts(),
 	{http.MethodPatch, "/v1/workspaces/:ws/submissions/:id"}:                   accepts(),
 	{http.MethodDelete, "/v1/workspaces/:ws/submissions/:id"}:                  accepts(),
+	{http.MethodGet, "/v1/submission-files/:ws/:submission/:n"}:                accepts("expires", "sig"),
 	{http.MethodPost, "/v1/workspaces/:ws/submissions/:id/not-spam"}:           accepts(),
 	{http.MethodPost, "/v1/workspaces/:ws/erasure"}:                            accepts(),
 	{http.MethodPost, "/v1/forms/:form/submissions"}:                           acceptsAnything(), // a plain HTML form may post to a URL with tracking parameters

@@ -167,7 +167,9 @@ func New(cfg Config) *Server {
 		// The public submission routes sit behind authenticate too: no
 		// Authorization header (a browser's form post) is an anonymous
 		// caller, whom Submit accepts.
-		formRoutes{forms: cfg.Forms, log: cfg.Logger}.register(v1)
+		fr := formRoutes{forms: cfg.Forms, log: cfg.Logger, base: linkBase(cfg.PublicURL)}
+		fr.register(v1)
+		fr.registerFiles(v1)
 		submit := submitRoutes{forms: cfg.Forms}
 		submit.register(v1)
 		cors.forms = submit.errorCORS

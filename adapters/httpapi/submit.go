@@ -46,7 +46,7 @@ var (
 	errTooManyFields = domain.E(domain.KindInvalid, "too_many_fields", "The submission has more than 200 fields.")
 	errNotJSONObject = errMalformedJSON.WithMessage("The request body must be one JSON object.")
 	errSubmitMedia   = errUnsupportedMedia.WithMessage("Send application/json, application/x-www-form-urlencoded or multipart/form-data.")
-	errFileUpload    = errUnsupportedMedia.WithMessage("File uploads are not supported yet; send text fields only.")
+	errFileUpload    = errUnsupportedMedia.WithMessage("This Keel stores no files; send text fields only.")
 )
 
 // encoding is how a submission's body is encoded.
@@ -92,14 +92,35 @@ func (h submitRoutes) submit(c *gin.Context) {
 		err = errBodyTooLarge
 	}
 	var raw domain.RawSubmission
+	// File parts stream to the blob store as they arrive, through uploads
+	// started at the first one; Submit deletes them unless the submission
+	// commits, and so does a decoding error here.
+	var uploads *forms.Uploads
+	files := func(field, name string, r io.Reader) error {
+		if uploads == nil {
+			u, err := h.forms.StartUploads(c.Request.Context(), domain.FormID(c.Param("form")))
+			if errors.Is(err, forms.ErrUploadsUnavailable) {
+				return errFileUpload
+			}
+			if err != nil {
+				return err
+			}
+			uploads = u
+		}
+		return uploads.Put(c.Request.Context(), field, name, r)
+	}
 	if err == nil {
-		raw, err = decodeSubmission(c, enc)
+		raw, err = decodeSubmission(c, enc, files)
+		if err != nil {
+			uploads.Discard(c.Request.Context())
+		}
 	}
 	var out forms.Submitted
 	if err == nil {
 		out, err = h.forms.Submit(c.Request.Context(), forms.SubmitInput{
 			Form: domain.FormID(c.Param("form")), Raw: raw, ClientIP: c.ClientIP(),
 			UserAgent: c.Request.UserAgent(), Referrer: c.Request.Referer(), Origin: c.GetHeader("Origin"),
+			Uploads: uploads,
 		})
 	}
 	if err != nil {
@@ -265,7 +286,10 @@ func (h submitRoutes) errorCORS(c *gin.Context, form string) {
 // limit (413) and more than maxSubmissionFields names (422). Domain checks
 // the values themselves.
 
-func decodeSubmission(c *gin.Context, enc encoding) (domain.RawSubmission, error) {
+// fileSink stores one file part of field, named name by the browser.
+type fileSink func(field, name string, r io.Reader) error
+
+func decodeSubmission(c *gin.Context, enc encoding, files fileSink) (domain.RawSubmission, error) {
 	switch enc {
 	case encURLEncoded:
 		body, err := io.ReadAll(c.Request.Body)
@@ -274,7 +298,12 @@ func decodeSubmission(c *gin.Context, enc encoding) (domain.RawSubmission, error
 		}
 		return decodeURLEncoded(body)
 	case encMultipart:
-		return decodeMultipart(c.Request)
+		limit, _ := c.Get(bodyLimitKey)
+		textLimit, _ := limit.(int64)
+		if textLimit <= 0 {
+			textLimit = DefaultMaxBodyBytes
+		}
+		return decodeMultipart(c.Request, files, textLimit)
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -345,15 +374,17 @@ func decodeURLEncoded(body []byte) (domain.RawSubmission, error) {
 }
 
 // decodeMultipart reads the parts one by one rather than through
-// ParseMultipartForm: nothing is spooled to temporary files, a file part is
-// refused as soon as it starts, and the order of the names is kept. The
-// body limit bounds what the parts can hold.
-func decodeMultipart(r *http.Request) (domain.RawSubmission, error) {
+// ParseMultipartForm: nothing is spooled to temporary files, each file
+// part streams to files as it arrives (refused when files is nil), and the
+// order of the names is kept. The text parts hold at most textLimit bytes
+// in all, the usual body limit; the files are bounded by their fields.
+func decodeMultipart(r *http.Request, files fileSink, textLimit int64) (domain.RawSubmission, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return domain.RawSubmission{}, errMalformedForm.WithCause(err)
 	}
 	b := newRawBuilder()
+	text := int64(0)
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -364,12 +395,35 @@ func decodeMultipart(r *http.Request) (domain.RawSubmission, error) {
 			return domain.RawSubmission{}, formBodyError(err)
 		}
 		if isFilePart(part) {
-			return domain.RawSubmission{}, errFileUpload
+			if files == nil {
+				return domain.RawSubmission{}, errFileUpload
+			}
+			name := part.FormName()
+			if name == "" {
+				continue
+			}
+			if !utf8.ValidString(name) {
+				return domain.RawSubmission{}, errInvalidUTF8
+			}
+			if err := b.add(name); err != nil {
+				return domain.RawSubmission{}, err
+			}
+			if err := files(name, part.FileName(), part); err != nil {
+				var de *domain.Error
+				if errors.As(err, &de) {
+					return domain.RawSubmission{}, err
+				}
+				return domain.RawSubmission{}, formBodyError(err)
+			}
+			continue
 		}
 		name := part.FormName()
-		value, err := io.ReadAll(part)
+		value, err := io.ReadAll(io.LimitReader(part, textLimit-text+1))
 		if err != nil {
 			return domain.RawSubmission{}, formBodyError(err)
+		}
+		if text += int64(len(value)); text > textLimit {
+			return domain.RawSubmission{}, errBodyTooLarge
 		}
 		if name == "" { // not a form-data part: ParseMultipartForm skips these too
 			continue
@@ -550,4 +604,10 @@ func renderPage(c *gin.Context, status int, p page) {
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Header("Cache-Control", "no-store")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// isMultipart reports a multipart/form-data request body.
+func isMultipart(c *gin.Context) bool {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
 }

@@ -293,7 +293,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}
 	ct, body := multipartBody(t, [][2]string{{"name", "Ada"}}, map[string]string{"cv": "%PDF"})
 	p = decodeProblem(t, f.post(t, id, ct, body), http.StatusUnsupportedMediaType, "unsupported_media_type")
-	if !strings.Contains(p.Detail, "File uploads are not supported yet") {
+	if !strings.Contains(p.Detail, "This Keel stores no files") {
 		t.Fatalf("detail = %q", p.Detail)
 	}
 	// An empty file input is still a file input.

@@ -46,6 +46,10 @@ type fieldDef struct {
 	Max       *float64 `json:"max"`
 	Pattern   string   `json:"pattern"`
 	Options   []string `json:"options"`
+	// A file field's limits; other fields leave them out.
+	MaxFiles    int      `json:"max_files,omitempty"`
+	MaxFileSize int64    `json:"max_file_size,omitempty"`
+	Accept      []string `json:"accept,omitempty"`
 }
 
 type notifyDef struct {
@@ -79,6 +83,7 @@ func toFormDef(in domain.FormInput) formDef {
 		d.Fields = append(d.Fields, fieldDef{
 			Name: f.Name, Label: f.Label, Type: f.Type.String(), Required: f.Required,
 			MinLength: f.MinLength, MaxLength: f.MaxLength, Min: f.Min, Max: f.Max, Pattern: f.Pattern, Options: f.Options,
+			MaxFiles: f.MaxFiles, MaxFileSize: f.MaxFileSize, Accept: f.Accept,
 		})
 	}
 	return d
@@ -103,6 +108,7 @@ func (d formDef) toDomain() (domain.FormInput, error) {
 		in.Fields = append(in.Fields, domain.Field{
 			Name: f.Name, Label: f.Label, Type: t, Required: f.Required,
 			MinLength: f.MinLength, MaxLength: f.MaxLength, Min: f.Min, Max: f.Max, Pattern: f.Pattern, Options: f.Options,
+			MaxFiles: f.MaxFiles, MaxFileSize: f.MaxFileSize, Accept: f.Accept,
 		})
 	}
 	return in, nil

@@ -25,6 +25,25 @@ type valueJSON struct {
 	Field  string   `json:"field"`
 	Values []string `json:"values"`
 	List   bool     `json:"list,omitempty"`
+	// Files are a file field's files; the blobs themselves are in the
+	// blob store under Key, whose path names this submission (see
+	// forms.fileKey), so no table of its own is needed to find them.
+	Files []fileJSON `json:"files,omitempty"`
+}
+
+type fileJSON struct {
+	Name        string `json:"name"`
+	ContentType string `json:"type"`
+	Size        int64  `json:"size"`
+	Key         string `json:"key"`
+}
+
+func toValueJSON(v domain.Value) valueJSON {
+	out := valueJSON{Field: v.Field, Values: v.Values, List: v.List}
+	for _, f := range v.Files {
+		out.Files = append(out.Files, fileJSON(f))
+	}
+	return out
 }
 
 type submissionRow struct {
@@ -42,7 +61,11 @@ func decodeValues(s string) ([]domain.Value, error) {
 	}
 	out := make([]domain.Value, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, domain.Value(v))
+		dv := domain.Value{Field: v.Field, Values: v.Values, List: v.List}
+		for _, f := range v.Files {
+			dv.Files = append(dv.Files, domain.SubmissionFile(f))
+		}
+		out = append(out, dv)
 	}
 	return out, nil
 }
@@ -123,7 +146,7 @@ func containsPattern(s string) string {
 func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
 	vs := make([]valueJSON, 0, len(sub.Values()))
 	for _, v := range sub.Values() {
-		vs = append(vs, valueJSON(v))
+		vs = append(vs, toValueJSON(v))
 	}
 	values, err := json.Marshal(vs)
 	if err != nil {

@@ -184,6 +184,7 @@ func storedFields(fs []domain.Field) []domain.Field {
 		out[i] = domain.Field{
 			Name: fd.Name, Label: fd.Label, Type: fd.Type, Required: fd.Required, MinLength: fd.MinLength,
 			MaxLength: fd.MaxLength, Min: fd.Min, Max: fd.Max, Pattern: fd.Pattern, Options: fd.Options,
+			MaxFiles: fd.MaxFiles, MaxFileSize: fd.MaxFileSize, Accept: fd.Accept,
 		}
 	}
 	return out

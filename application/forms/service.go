@@ -39,6 +39,9 @@ type Config struct {
 	// Log, if set, hears of skipped autoresponses and of stored forms
 	// whose templates or patterns were set aside.
 	Log *slog.Logger
+	// Blobs, if set, stores the files of file fields; without it a file
+	// part is refused with 415.
+	Blobs ports.BlobStore
 	// Wake, if set, is called after a submission commits so that the mail
 	// dispatcher sends at once instead of at its next poll.
 	Wake func()
@@ -55,6 +58,7 @@ type Service struct {
 	perIP   ports.RateLimiter
 	perForm ports.RateLimiter
 	wake    func()
+	blobs   ports.BlobStore
 
 	perRecipient         ports.RateLimiter
 	log                  *slog.Logger
@@ -81,7 +85,7 @@ func NewService(cfg Config) *Service {
 	}
 	return &Service{
 		uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, from: cfg.MailFrom, spam: cfg.Spam,
-		ipKey: cfg.IPHashKey, perIP: cfg.PerIP, perForm: cfg.PerForm, wake: cfg.Wake,
+		ipKey: cfg.IPHashKey, perIP: cfg.PerIP, perForm: cfg.PerForm, wake: cfg.Wake, blobs: cfg.Blobs,
 		perRecipient: cfg.PerRecipient, log: cfg.Log,
 	}
 }

@@ -93,6 +93,12 @@ func (s *Service) UpdateSubmissionStatus(ctx context.Context, p domain.Principal
 func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRef string, id domain.SubmissionID) (err error) {
 	ctx, end := usecase.Start(ctx, "forms.DeleteSubmission")
 	defer end(&err)
+	var deleted []domain.SubmissionRef
+	defer func() {
+		if err == nil {
+			s.deleteFiles(ctx, deleted)
+		}
+	}()
 	return s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsWrite)
 		if err != nil {
@@ -108,6 +114,7 @@ func (s *Service) DeleteSubmission(ctx context.Context, p domain.Principal, wsRe
 		if err := addDeletedEvents(ctx, st, []domain.SubmissionRef{sub.Ref()}, s.now()); err != nil {
 			return err
 		}
+		deleted = []domain.SubmissionRef{sub.Ref()}
 		return s.audit(ctx, st, p, w.ID(), "submission.deleted", "submission", string(id), map[string]string{
 			"form": string(sub.Form()), "status": sub.Status().String(),
 		})
@@ -180,6 +187,12 @@ func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email st
 	ctx, end := usecase.Start(ctx, "forms.Erase")
 	defer end(&err)
 	var out Erased
+	var erased []domain.SubmissionRef
+	defer func() {
+		if err == nil {
+			s.deleteFiles(ctx, erased)
+		}
+	}()
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := s.workspace(ctx, st, p, wsRef, domain.PermSubmissionsErase)
 		if err != nil {
@@ -197,6 +210,7 @@ func (s *Service) Erase(ctx context.Context, p domain.Principal, wsRef, email st
 			return fmt.Errorf("erase submissions: %w", err)
 		}
 		out.Submissions = len(refs)
+		erased = refs
 		if err := addDeletedEvents(ctx, st, refs, s.now()); err != nil {
 			return err
 		}
@@ -227,17 +241,20 @@ func (s *Service) ApplyRetention(ctx context.Context) (deleted int, err error) {
 	for _, f := range fs {
 		cutoff := s.now().Add(-time.Duration(f.RetentionDays()) * 24 * time.Hour)
 		for {
-			var n int
-			err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
-				refs, err := st.Submissions().DeleteOlderThan(ctx, f.ID(), cutoff, retentionBatch)
+			var refs []domain.SubmissionRef
+			err := s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) (err error) {
+				refs, err = st.Submissions().DeleteOlderThan(ctx, f.ID(), cutoff, retentionBatch)
 				if err != nil {
 					return err
 				}
-				n = len(refs)
 				return addDeletedEvents(ctx, st, refs, s.now())
 			})
 			if err != nil {
 				return deleted, fmt.Errorf("retention of form %s: %w", f.ID(), err)
+			}
+			n := len(refs)
+			if f.HasFileFields() {
+				s.deleteFiles(ctx, refs)
 			}
 			deleted += n
 			if n < retentionBatch {

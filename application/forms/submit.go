@@ -23,6 +23,9 @@ type SubmitInput struct {
 	UserAgent string
 	Referrer  string
 	Origin    string
+	// Uploads holds the files the request stored before Submit ran; a
+	// refused submission deletes them.
+	Uploads *Uploads
 }
 
 // Submitted is the stored submission and its form, whose redirects and
@@ -48,6 +51,14 @@ type Submitted struct {
 func (s *Service) Submit(ctx context.Context, in SubmitInput) (_ Submitted, err error) {
 	ctx, end := usecase.Start(ctx, "forms.Submit")
 	defer end(&err)
+	// The files were stored before the transaction; a submission that
+	// did not commit (invalid, rate-limited, closed, a failed
+	// transaction) must not leave them behind.
+	defer func() {
+		if err != nil {
+			in.Uploads.Discard(ctx)
+		}
+	}()
 	if !domain.ValidID(domain.PrefixForm, string(in.Form)) {
 		return Submitted{}, errNoSuchForm
 	}
@@ -94,7 +105,7 @@ func (s *Service) submit(ctx context.Context, in SubmitInput, cached bool) (Subm
 	}
 	now := s.now()
 	meta := domain.SubmissionMeta{IPHash: s.hashIP(in.ClientIP), UserAgent: in.UserAgent, Referrer: in.Referrer, Origin: in.Origin}
-	sub, err := f.Accept(in.Raw, meta, s.spam, now)
+	sub, err := f.Accept(in.Uploads.raw(in.Raw), meta, s.spam, now)
 	if err != nil {
 		return out, err
 	}

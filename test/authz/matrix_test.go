@@ -177,6 +177,9 @@ var matrix = []row{
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/submissions/:id", scope: "submissions:read", byID: true},
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/submissions/:id", scope: "submissions:write", body: fileSubmissionBody},
 	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/submissions/:id", scope: "submissions:write"},
+	// A file's download link is its own credential: a made-up signature
+	// is refused alike for every caller.
+	{want: want(403, 403, 403, 403, 403, 403, 403, 403, 403, 401, 401), route: "GET /v1/submission-files/:ws/:submission/:n", byID: true, codes: madeUpFileLink},
 	// Marking a submission that is not spam "not spam" changes nothing and
 	// answers it: past authorization.
 	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/submissions/:id/not-spam", scope: "submissions:write"},
@@ -339,6 +342,12 @@ func confirmResetBody(*fixture) any {
 }
 
 // unusableReset is the code every caller gets for a made-up reset token.
+var madeUpFileLink = map[principal]string{
+	anonymous: "invalid_file_link", viewer: "invalid_file_link", editor: "invalid_file_link", admin: "invalid_file_link",
+	owner: "invalid_file_link", instanceAdmin: "invalid_file_link", keyWithScope: "invalid_file_link",
+	keyWithoutScope: "invalid_file_link", otherMember: "invalid_file_link",
+}
+
 var unusableReset = map[principal]string{
 	anonymous: "password_reset_unusable", viewer: "password_reset_unusable", editor: "password_reset_unusable", admin: "password_reset_unusable",
 	owner: "password_reset_unusable", instanceAdmin: "password_reset_unusable", keyWithScope: "password_reset_unusable",

@@ -1179,6 +1179,37 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/submission-files/{ws}/{submission}/{n}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID (`ws_…`). */
+                ws: string;
+                /** @description The submission's ID (`sub_…`). */
+                submission: string;
+                /** @description The file's number in the submission, from 1. */
+                n: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a submission's file
+         * @description The signed link a submission lists for each of its files (`files[].url`),
+         *     which works for 15 minutes (7 days in an export) and needs no
+         *     credentials: the signature is one. The file comes as an attachment
+         *     with the type Keel sniffed, `X-Content-Type-Options: nosniff` and a
+         *     sandboxing CSP. A deleted or erased submission's links stop working.
+         */
+        get: operations["downloadSubmissionFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/forms/{form}/submissions": {
         parameters: {
             query?: never;
@@ -2656,7 +2687,7 @@ export interface components {
             name: string;
             label?: string;
             /** @enum {string} */
-            type: "text" | "email" | "textarea" | "number" | "url" | "tel" | "date" | "select" | "multiselect" | "checkbox" | "hidden";
+            type: "text" | "email" | "textarea" | "number" | "url" | "tel" | "date" | "select" | "multiselect" | "checkbox" | "hidden" | "file";
             required?: boolean;
             min_length?: number | null;
             max_length?: number | null;
@@ -2666,6 +2697,12 @@ export interface components {
             pattern?: string;
             /** @description The choices of a `select` or `multiselect`. */
             options?: string[] | null;
+            /** @description A `file` field's most files (0 or absent: 1). */
+            max_files?: number;
+            /** @description A `file` field's most bytes per file (0 or absent: 10 MB; at most 25 MB). A form's file fields take at most 50 MB in all (max_files × max_file_size, summed). */
+            max_file_size?: number;
+            /** @description The kinds a `file` field takes, told from the file's bytes: `image` (JPEG, PNG, GIF, WebP), `pdf`, `text` (UTF-8 plain text), `office` (Word, Excel, PowerPoint, OpenDocument); absent: all. */
+            accept?: ("image" | "pdf" | "text" | "office")[];
         };
         Notify: {
             recipients?: string[] | null;
@@ -2783,6 +2820,17 @@ export interface components {
                  */
                 detail: string;
             } | null;
+            /** @description The files of the `file` fields (whose values list their names), each with a signed download link that works for 15 minutes. */
+            files?: {
+                field: string;
+                /** @description The name the browser sent, sanitised. */
+                name: string;
+                /** @description Sniffed from the bytes. */
+                content_type: string;
+                size: number;
+                /** @description GET it without credentials until it expires (`downloadSubmissionFile`). */
+                url: string;
+            }[];
         };
         Submitted: {
             id: string;
@@ -7161,6 +7209,57 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    downloadSubmissionFile: {
+        parameters: {
+            query: {
+                /** @description When the link stops working, in Unix seconds. */
+                expires: string;
+                /** @description The link's signature. */
+                sig: string;
+            };
+            header?: never;
+            path: {
+                /** @description The workspace's ID (`ws_…`). */
+                ws: string;
+                /** @description The submission's ID (`sub_…`). */
+                submission: string;
+                /** @description The file's number in the submission, from 1. */
+                n: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename=<the file's name>`. */
+                    "Content-Disposition"?: string;
+                    /** @description `nosniff`. */
+                    "X-Content-Type-Options"?: string;
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `invalid_file_link`: the signature does not match or the link has expired; read the submission again for a new link. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     submitForm: {
         parameters: {
             query?: {
@@ -7294,7 +7393,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description `unsupported_media_type`: send JSON, a URL-encoded form or text-only multipart (no files yet). */
+            /** @description `unsupported_media_type`: send JSON, a URL-encoded form or multipart; files only as multipart parts of a `file` field. */
             415: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["AllowOrigin"];
@@ -7312,6 +7411,9 @@ export interface operations {
              *     a JSON value that is not a string, number, boolean or array of
              *     those; `too_many_fields`: more than 200 fields.
              *     `idempotency_key_reused`: the key came with a different request.
+             *     A `file` field's `errors` codes: `file_type` (the kind sniffed
+             *     from the bytes is not accepted), `file_too_large`,
+             *     `too_many_files`, `empty_file`, `not_a_file`, `required`.
              */
             422: {
                 headers: {

@@ -39,6 +39,8 @@ type formsConfig struct {
 	perAddress int
 	// limits makes the autoresponder's limiter (serve sets it).
 	limits limiters
+	// blobs stores the files of file fields (serve sets it).
+	blobs ports.BlobStore
 }
 
 func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig, error) {
@@ -95,8 +97,9 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 		// PerIP and PerForm stay unset: the HTTP adapter applies
 		// KEEL_SUBMIT_PER_* with the API's other quotas (newRateLimits),
 		// so that clients see them in the RateLimit headers.
-		Wake: wake,
-		Log:  log,
+		Wake:  wake,
+		Log:   log,
+		Blobs: cfg.blobs,
 	}
 	if cfg.perAddress > 0 { // loadFormsConfig requires it; a test's literal may leave it out
 		// A recipient's allowance comes back over the hour rather than all
@@ -104,6 +107,23 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 		fc.PerRecipient = cfg.limits.rate("autoresponder_address", float64(cfg.perAddress)/3600, cfg.perAddress)
 	}
 	return forms.NewService(fc)
+}
+
+// formFileSweepJob is serve's job that deletes, at start and hourly, the
+// files of submissions that never committed (a crash between upload and
+// commit) once they are forms.OrphanFileAge old.
+func formFileSweepJob(svc *forms.Service, log *slog.Logger) jobs.Job {
+	return jobs.Job{Name: "submission file sweep", Run: func(ctx context.Context) error {
+		return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
+			n, err := svc.SweepOrphanFiles(ctx, forms.OrphanFileAge)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.ErrorContext(ctx, "submission file sweep failed", "err", err)
+			case n > 0:
+				log.InfoContext(ctx, "submission file sweep deleted orphaned files", "count", n)
+			}
+		})
+	}}
 }
 
 // retentionEvery is how often the retention job runs. Every node runs it;

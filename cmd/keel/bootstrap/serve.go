@@ -130,6 +130,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		UoW: db, Authorizer: ids.authz, Clock: ports.ClockFunc(time.Now), Wake: wake, EventRetention: cfg.eventRetention,
 		AllowHTTP: cfg.webhookAllowHTTP,
 	})
+	cfg.forms.blobs = blobs
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wakeMail, log)
 	cnt := newContent(db, ids.authz, publicCache)
 
@@ -248,6 +249,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if j, ok := blobSweepJob(blobs, log); ok {
 		back = append(back, j)
 	}
+	back = append(back, formFileSweepJob(formsSvc, log))
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
