@@ -66,6 +66,11 @@ type Config struct {
 	// (KEEL_PUBLIC_URL), which a form's embed snippet posts to; without
 	// it the snippet uses the origin the console was reached on.
 	PublicURL string
+	// ForwardedOrigin lets a request's X-Forwarded-Host and
+	// X-Forwarded-Proto name that origin in place of its Host. Set it
+	// only when the headers can come from trusted proxies alone (the
+	// composition root strips them from other peers).
+	ForwardedOrigin bool
 	// SecureCookies marks the session cookie Secure even on plain HTTP
 	// requests, for deployments behind a proxy that terminates TLS; a
 	// request that arrives over TLS always gets a Secure cookie.

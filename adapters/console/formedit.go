@@ -602,7 +602,8 @@ func (c *Console) formEmbed(w http.ResponseWriter, r *http.Request) {
 
 // apiBase is the API's absolute base URL as sites reach it: the
 // configured public URL, else the origin this request came to, since
-// keel serve answers the API and the console on one address. Its scheme
+// keel serve answers the API and the console on one address (behind
+// trusted proxies, the origin their forwarded headers name). Its scheme
 // is https when the request came over TLS or the console is configured
 // as behind a proxy that terminates TLS (SecureCookies): there the
 // request Keel sees is plain HTTP, but sites reach it over HTTPS, and a
@@ -615,7 +616,11 @@ func (c *Console) apiBase(r *http.Request) string {
 	if c.secure(r) {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	host := r.Host
+	if c.cfg.ForwardedOrigin {
+		scheme, host = forwardedOrigin(r, scheme, host)
+	}
+	return scheme + "://" + host
 }
 
 // embedHTML writes a form's snippet: a <form> that posts to submitURL

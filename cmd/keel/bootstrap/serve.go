@@ -183,6 +183,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		// proxy not what sites reach, while the console knows the origin
 		// it was reached on and whether that was https.
 		PublicURL: cfg.content.publicURL,
+		// Trusted proxies name the origin, as they do the API's links.
+		ForwardedOrigin: cfg.content.publicURL == "" && len(cfg.trustedProxies) > 0,
 	})
 	srv := &http.Server{
 		Handler: trustProxies(cfg.trustedProxies, withConsole(web, api)),
