@@ -105,7 +105,8 @@ func (s *site) keel(t testing.TB, args ...string) (stdout string, err error) {
 }
 
 // state is what a second import must leave as it is: every entry's
-// version, times and status, and the number of audit records and events.
+// version, times and status, and the number of audit records, tags and
+// authors.
 func (s *site) state(t *testing.T) (entries map[string]domain.Entry, summary string) {
 	t.Helper()
 	entries = map[string]domain.Entry{}
@@ -126,16 +127,16 @@ func (s *site) state(t *testing.T) (entries map[string]domain.Entry, summary str
 		if err != nil {
 			return err
 		}
-		evs, _, err := st.Events().List(ctx, s.ws, "", ports.Page{Limit: ports.MaxPageLimit})
-		if err != nil {
-			return err
-		}
 		tags, _, err := st.Tags().List(ctx, s.ws, false, ports.Page{Limit: ports.MaxPageLimit})
 		if err != nil {
 			return err
 		}
 		authors, _, err := st.Authors().List(ctx, s.ws, ports.Page{Limit: ports.MaxPageLimit})
-		fmt.Fprintf(&b, "%d audit records, %d events, %d tags, %d authors\n", len(audit), len(evs), len(tags), len(authors))
+		// Events are left out: on PostgreSQL the feed shows an event only
+		// once every older transaction of the cluster has ended, so a
+		// count would move with other tests' work. Each imported entry's
+		// event is written with its audit record, which is counted.
+		fmt.Fprintf(&b, "%d audit records, %d tags, %d authors\n", len(audit), len(tags), len(authors))
 		return err
 	})
 	if err != nil {
