@@ -10,6 +10,7 @@
 package visitor
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -103,11 +104,10 @@ type visit struct {
 	URL, Lang, Text string
 }
 
-// post opens the site's page for form in a fresh tab whose browser asks
-// for language, fills it and presses its button.
-func (e env) post(t *testing.T, form, language, name, email, message, extra string) visit {
+// post opens the site's page for form in the tab ctx, whose browser then
+// asks for language, fills it and presses its button.
+func (e env) post(t *testing.T, ctx context.Context, form, language, name, email, message, extra string) visit {
 	t.Helper()
-	ctx := browser.New(t, 60*time.Second)
 	action := e.p.URL + "/v1/forms/" + form + "/submissions"
 	page := e.site.URL + "/form?" + url.Values{"action": {action}, "extra": {extra}}.Encode()
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": language}}); err != nil {
@@ -182,53 +182,58 @@ func TestVisitorRefusalsInABrowser(t *testing.T) {
 
 	t.Run("Invalid", func(t *testing.T) {
 		t.Parallel()
-		q := e.post(t, e.form(t, true, false), "en", "Al", "nope", "", "").redirected(t, e.site.URL)
+		ctx := browser.New(t, 2*time.Minute)
+		q := e.post(t, ctx, e.form(t, true, false), "en", "Al", "nope", "", "").redirected(t, e.site.URL)
 		if q.Get("error") != "validation_failed" || q.Get("fields") != "name:too_short,email:invalid" {
 			t.Errorf("error redirect query %v", q)
 		}
-		e.post(t, e.form(t, false, false), "fr-CH, fr;q=0.9, en;q=0.8", "Al", "nope", "", "").keelPage(t, p.URL, "fr",
+		e.post(t, ctx, e.form(t, false, false), "fr-CH, fr;q=0.9, en;q=0.8", "Al", "nope", "", "").keelPage(t, p.URL, "fr",
 			"Veuillez vérifier vos saisies", "Your name: Utilisez au moins 3 caractères.", "E-mail: Saisissez une adresse e-mail.")
 	})
 	t.Run("UnknownField", func(t *testing.T) {
 		t.Parallel()
-		q := e.post(t, e.form(t, true, false), "en", "Ada", "ada@example.com", "", "nickname").redirected(t, e.site.URL)
+		ctx := browser.New(t, 2*time.Minute)
+		q := e.post(t, ctx, e.form(t, true, false), "en", "Ada", "ada@example.com", "", "nickname").redirected(t, e.site.URL)
 		if q.Get("error") != "unknown_field" || q.Get("fields") != "nickname:unknown" {
 			t.Errorf("error redirect query %v", q)
 		}
-		e.post(t, e.form(t, false, false), "es", "Ada", "ada@example.com", "", "nickname").keelPage(t, p.URL, "es",
+		e.post(t, ctx, e.form(t, false, false), "es", "Ada", "ada@example.com", "", "nickname").keelPage(t, p.URL, "es",
 			"El formulario envió campos inesperados", "nickname")
 	})
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
-		q := e.post(t, e.form(t, true, true), "en", "Ada", "ada@example.com", "", "").redirected(t, e.site.URL)
+		ctx := browser.New(t, 2*time.Minute)
+		q := e.post(t, ctx, e.form(t, true, true), "en", "Ada", "ada@example.com", "", "").redirected(t, e.site.URL)
 		if q.Get("error") != "form_closed" {
 			t.Errorf("error redirect query %v", q)
 		}
-		e.post(t, e.form(t, false, true), "de-AT, de;q=0.9", "Ada", "ada@example.com", "", "").keelPage(t, p.URL, "de",
+		e.post(t, ctx, e.form(t, false, true), "de-AT, de;q=0.9", "Ada", "ada@example.com", "", "").keelPage(t, p.URL, "de",
 			"Dieses Formular ist geschlossen")
 	})
 	t.Run("TooLarge", func(t *testing.T) {
 		t.Parallel()
-		q := e.post(t, e.form(t, true, false), "en", "Ada", "ada@example.com", big, "").redirected(t, e.site.URL)
+		ctx := browser.New(t, 2*time.Minute)
+		q := e.post(t, ctx, e.form(t, true, false), "en", "Ada", "ada@example.com", big, "").redirected(t, e.site.URL)
 		if q.Get("error") != "body_too_large" {
 			t.Errorf("error redirect query %v", q)
 		}
-		e.post(t, e.form(t, false, false), "ja, en;q=0.5", "Ada", "ada@example.com", big, "").keelPage(t, p.URL, "en",
+		e.post(t, ctx, e.form(t, false, false), "ja, en;q=0.5", "Ada", "ada@example.com", big, "").keelPage(t, p.URL, "en",
 			"Your submission is too large", "Send at most 4 KB.")
 	})
 	t.Run("RateLimited", func(t *testing.T) {
 		t.Parallel()
 		// The first post of each form is accepted, its submit button's
 		// name ignored; the second is over the limit.
+		ctx := browser.New(t, 2*time.Minute)
 		redirecting, plain := e.form(t, true, false), e.form(t, false, false)
-		if v := e.post(t, redirecting, "en", "Ada", "ada@example.com", "Hello", ""); !strings.HasPrefix(v.URL, e.site.URL+"/thanks") {
+		if v := e.post(t, ctx, redirecting, "en", "Ada", "ada@example.com", "Hello", ""); !strings.HasPrefix(v.URL, e.site.URL+"/thanks") {
 			t.Fatalf("the first post ended at %q, want the site's thanks page\n%s", v.URL, v.Text)
 		}
-		q := e.post(t, redirecting, "en", "Ada", "ada@example.com", "Hello", "").redirected(t, e.site.URL)
+		q := e.post(t, ctx, redirecting, "en", "Ada", "ada@example.com", "Hello", "").redirected(t, e.site.URL)
 		if q.Get("error") != "rate_limited" || q.Get("retry_after") == "" {
 			t.Errorf("error redirect query %v", q)
 		}
-		e.post(t, plain, "fr", "Ada", "ada@example.com", "Hello", "").keelPage(t, p.URL, "fr", "Merci", "« Contact »")
-		e.post(t, plain, "fr", "Ada", "ada@example.com", "Hello", "").keelPage(t, p.URL, "fr", "Trop d’envois", "Veuillez patienter")
+		e.post(t, ctx, plain, "fr", "Ada", "ada@example.com", "Hello", "").keelPage(t, p.URL, "fr", "Merci", "« Contact »")
+		e.post(t, ctx, plain, "fr", "Ada", "ada@example.com", "Hello", "").keelPage(t, p.URL, "fr", "Trop d’envois", "Veuillez patienter")
 	})
 }
