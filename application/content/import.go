@@ -230,7 +230,8 @@ type pending struct {
 // announced by its published event, as any publication is). Bodies are
 // rendered before the transaction. Items imported before are counted
 // unchanged; items that cannot be entries (a slug another entry has, a
-// title too long) are skipped with a note.
+// body over its limit) are skipped with a note, and fields over their
+// limits are made to fit (fit).
 func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntry) (_ ImportCounts, notes []domain.ImportNote, err error) {
 	ctx, end := usecase.Start(ctx, "content.ImportEntries")
 	defer end(&err)
@@ -263,7 +264,7 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 	var todo []pending
 	seen := map[string]bool{}
 	for _, in := range batch {
-		item := fmt.Sprintf("%s %q (%s)", in.Kind, in.Title, in.Source)
+		item := fmt.Sprintf("%s %q (%s)", in.Kind, clip(in.Title, 80), clip(in.Source, 100))
 		switch {
 		case done[in.Source] != "" || seen[in.Source]:
 			counts.Unchanged++
@@ -273,6 +274,11 @@ func (im *Import) ImportEntries(ctx context.Context, batch []domain.ImportedEntr
 			continue
 		}
 		seen[in.Source] = true
+		if len(in.Body) > domain.MaxBodyBytes {
+			// Refused before rendering it, which would be work lost.
+			skip(item, fmt.Sprintf("skipped: its body is %d bytes of Markdown, over the limit of %d", len(in.Body), domain.MaxBodyBytes))
+			continue
+		}
 		slug, changed := domain.ImportSlug(in.Slug, in.Title)
 		if changed {
 			notes = append(notes, domain.ImportNote{Item: item, Reason: fmt.Sprintf("its slug %q is not a Keel slug: it is %q here, so its URL changes", in.Slug, slug)})
