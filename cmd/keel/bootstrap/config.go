@@ -52,7 +52,7 @@ var settings = []setting{
 	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sBlobURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
-	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress,
+	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress, sUploadSweepAge,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
 	sBackupSchedule, sBackupKeep, sBackupDir,

@@ -25,6 +25,7 @@ var (
 	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
 	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
 
+	sUploadSweepAge          = setting{"upload-sweep-age", "KEEL_UPLOAD_SWEEP_AGE", "1h", "how old a submission's file that no submission holds (a crash between its upload and its commit) must be before serve's sweep, at start and hourly, deletes it (at least 1s)"}
 	sAutoresponderPerAddress = setting{"autoresponder-per-address", "KEEL_AUTORESPONDER_PER_ADDRESS", "5", "autoresponses one recipient address may get per hour, per node; more submissions are stored and notified without one"}
 )
 
@@ -41,6 +42,9 @@ type formsConfig struct {
 	limits limiters
 	// blobs stores the files of file fields (serve sets it).
 	blobs ports.BlobStore
+	// sweepAge is how old an orphaned file must be before the sweep
+	// deletes it.
+	sweepAge time.Duration
 }
 
 func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig, error) {
@@ -84,6 +88,10 @@ func loadFormsConfig(fs *pflag.FlagSet, getenv func(string) string) (formsConfig
 		return c, sSpamMinFillTime.errorf("want a duration such as 2s, got %q", raw)
 	}
 	c.spam = domain.SpamRules{MaxLinks: links, MinFillTime: fill, TimestampField: "_keel_ts"}
+	raw = value(fs, getenv, sUploadSweepAge)
+	if c.sweepAge, err = time.ParseDuration(raw); err != nil || c.sweepAge < time.Second {
+		return c, sUploadSweepAge.errorf("want a duration of at least 1s such as 1h, got %q", raw)
+	}
 	return c, nil
 }
 
@@ -111,11 +119,12 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 
 // formFileSweepJob is serve's job that deletes, at start and hourly, the
 // files of submissions that never committed (a crash between upload and
-// commit) once they are forms.OrphanFileAge old.
-func formFileSweepJob(svc *forms.Service, log *slog.Logger) jobs.Job {
+// commit) once they are age old (KEEL_UPLOAD_SWEEP_AGE, by default
+// forms.OrphanFileAge).
+func formFileSweepJob(svc *forms.Service, age time.Duration, log *slog.Logger) jobs.Job {
 	return jobs.Job{Name: "submission file sweep", Run: func(ctx context.Context) error {
 		return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
-			n, err := svc.SweepOrphanFiles(ctx, forms.OrphanFileAge)
+			n, err := svc.SweepOrphanFiles(ctx, age)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.ErrorContext(ctx, "submission file sweep failed", "err", err)

@@ -251,7 +251,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if j, ok := blobSweepJob(blobs, log); ok {
 		back = append(back, j)
 	}
-	back = append(back, formFileSweepJob(formsSvc, log))
+	back = append(back, formFileSweepJob(formsSvc, cfg.forms.sweepAge, log))
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
