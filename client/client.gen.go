@@ -309,6 +309,36 @@ func (e FormPatchStatus) Valid() bool {
 	}
 }
 
+// Defines values for MediaContentType.
+const (
+	ApplicationPdf MediaContentType = "application/pdf"
+	ImageAvif      MediaContentType = "image/avif"
+	ImageGif       MediaContentType = "image/gif"
+	ImageJpeg      MediaContentType = "image/jpeg"
+	ImagePng       MediaContentType = "image/png"
+	ImageWebp      MediaContentType = "image/webp"
+)
+
+// Valid indicates whether the value is a known member of the MediaContentType enum.
+func (e MediaContentType) Valid() bool {
+	switch e {
+	case ApplicationPdf:
+		return true
+	case ImageAvif:
+		return true
+	case ImageGif:
+		return true
+	case ImageJpeg:
+		return true
+	case ImagePng:
+		return true
+	case ImageWebp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MessageKind.
 const (
 	MessageKindAutoresponder   MessageKind = "autoresponder"
@@ -392,6 +422,8 @@ const (
 	EventsRead       Scope = "events:read"
 	FormsRead        Scope = "forms:read"
 	FormsWrite       Scope = "forms:write"
+	MediaRead        Scope = "media:read"
+	MediaWrite       Scope = "media:write"
 	MembersRead      Scope = "members:read"
 	MembersWrite     Scope = "members:write"
 	SubmissionsErase Scope = "submissions:erase"
@@ -415,6 +447,10 @@ func (e Scope) Valid() bool {
 	case FormsRead:
 		return true
 	case FormsWrite:
+		return true
+	case MediaRead:
+		return true
+	case MediaWrite:
 		return true
 	case MembersRead:
 		return true
@@ -642,6 +678,60 @@ const (
 func (e HeadSiteAuthorParamsInclude) Valid() bool {
 	switch e {
 	case HeadSiteAuthorParamsIncludeBodyHTML:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPublicMediaParamsW.
+const (
+	GetPublicMediaParamsWN1280 GetPublicMediaParamsW = 1280
+	GetPublicMediaParamsWN1920 GetPublicMediaParamsW = 1920
+	GetPublicMediaParamsWN320  GetPublicMediaParamsW = 320
+	GetPublicMediaParamsWN640  GetPublicMediaParamsW = 640
+	GetPublicMediaParamsWN960  GetPublicMediaParamsW = 960
+)
+
+// Valid indicates whether the value is a known member of the GetPublicMediaParamsW enum.
+func (e GetPublicMediaParamsW) Valid() bool {
+	switch e {
+	case GetPublicMediaParamsWN1280:
+		return true
+	case GetPublicMediaParamsWN1920:
+		return true
+	case GetPublicMediaParamsWN320:
+		return true
+	case GetPublicMediaParamsWN640:
+		return true
+	case GetPublicMediaParamsWN960:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HeadPublicMediaParamsW.
+const (
+	HeadPublicMediaParamsWN1280 HeadPublicMediaParamsW = 1280
+	HeadPublicMediaParamsWN1920 HeadPublicMediaParamsW = 1920
+	HeadPublicMediaParamsWN320  HeadPublicMediaParamsW = 320
+	HeadPublicMediaParamsWN640  HeadPublicMediaParamsW = 640
+	HeadPublicMediaParamsWN960  HeadPublicMediaParamsW = 960
+)
+
+// Valid indicates whether the value is a known member of the HeadPublicMediaParamsW enum.
+func (e HeadPublicMediaParamsW) Valid() bool {
+	switch e {
+	case HeadPublicMediaParamsWN1280:
+		return true
+	case HeadPublicMediaParamsWN1920:
+		return true
+	case HeadPublicMediaParamsWN320:
+		return true
+	case HeadPublicMediaParamsWN640:
+		return true
+	case HeadPublicMediaParamsWN960:
 		return true
 	default:
 		return false
@@ -1226,6 +1316,12 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// FocalPoint Where the subject is, as fractions (0 to 1) of the width and height from the top left.
+type FocalPoint struct {
+	X float32 `json:"x"`
+	Y float32 `json:"y"`
+}
+
 // Form defines model for Form.
 type Form struct {
 	AllowedOrigins []string      `json:"allowed_origins"`
@@ -1430,6 +1526,74 @@ type Me struct {
 		Workspace Workspace `json:"workspace"`
 	} `json:"memberships"`
 	User User `json:"user"`
+}
+
+// Media defines model for Media.
+type Media struct {
+	Alt     string `json:"alt"`
+	Caption string `json:"caption"`
+
+	// ContentType Sniffed from the bytes.
+	ContentType MediaContentType `json:"content_type"`
+
+	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
+	CreatedAt Timestamp `json:"created_at"`
+	CreatedBy struct {
+		ID   string `json:"id"`
+		Kind string `json:"kind"`
+	} `json:"created_by"`
+	FocalPoint *FocalPoint `json:"focal_point"`
+	Height     int         `json:"height"`
+
+	// ID `med_…`, with 74 random bits: the public URL's only key.
+	ID string `json:"id"`
+
+	// Name The sanitized file name.
+	Name string `json:"name"`
+
+	// Size Bytes stored (after metadata stripping).
+	Size int `json:"size"`
+
+	// UpdatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
+	// digits (microseconds, truncated) and `Z`, so that comparing two as
+	// strings gives their time order. Requests may send any RFC 3339
+	// time.
+	UpdatedAt Timestamp `json:"updated_at"`
+
+	// URL The public URL, on `KEEL_PUBLIC_URL`.
+	URL string `json:"url"`
+
+	// Variants The widths below the original's, for `srcset`; `made` says whether the variant exists yet (it is made on first request).
+	Variants []struct {
+		Made  bool   `json:"made"`
+		URL   string `json:"url"`
+		Width int    `json:"width"`
+	} `json:"variants"`
+
+	// Width Pixels; 0 for PDF and AVIF.
+	Width int `json:"width"`
+}
+
+// MediaContentType Sniffed from the bytes.
+type MediaContentType string
+
+// MediaList defines model for MediaList.
+type MediaList struct {
+	Data    []Media `json:"data"`
+	HasMore bool    `json:"has_more"`
+
+	// NextCursor The cursor of the next page while more items follow (then `has_more` is true); `null` on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
+}
+
+// MediaPatch defines model for MediaPatch.
+type MediaPatch struct {
+	Alt        *string     `json:"alt,omitempty"`
+	Caption    *string     `json:"caption,omitempty"`
+	FocalPoint *FocalPoint `json:"focal_point,omitempty"`
 }
 
 // Member defines model for Member.
@@ -2855,6 +3019,27 @@ type PreflightSiteFeedParams struct {
 	AccessControlRequestHeaders *AcRequestHeaders `json:"Access-Control-Request-Headers,omitempty"`
 }
 
+// GetPublicMediaParams defines parameters for GetPublicMedia.
+type GetPublicMediaParams struct {
+	// W The variant's width.
+	W *GetPublicMediaParamsW `form:"w,omitempty" json:"w,omitempty"`
+
+	// Range A byte range (RFC 9110).
+	Range *string `json:"Range,omitempty"`
+}
+
+// GetPublicMediaParamsW defines parameters for GetPublicMedia.
+type GetPublicMediaParamsW int
+
+// HeadPublicMediaParams defines parameters for HeadPublicMedia.
+type HeadPublicMediaParams struct {
+	// W The variant's width.
+	W *HeadPublicMediaParamsW `form:"w,omitempty" json:"w,omitempty"`
+}
+
+// HeadPublicMediaParamsW defines parameters for HeadPublicMedia.
+type HeadPublicMediaParamsW int
+
 // GetSitePagesParams defines parameters for GetSitePages.
 type GetSitePagesParams struct {
 	// Include `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry.
@@ -3703,6 +3888,42 @@ type VerifyMailFromParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListMediaParams defines parameters for ListMedia.
+type ListMediaParams struct {
+	// Cursor The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Type A content type (`image/png`) or its start ending in `/` (`image/`).
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Q A part of the name, any case.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+}
+
+// UploadMediaMultipartBody defines parameters for UploadMedia.
+type UploadMediaMultipartBody struct {
+	File                 *openapi_types.File    `json:"file,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// UploadMediaParams defines parameters for UploadMedia.
+type UploadMediaParams struct {
+	// Name The file's name for a raw body (default `file`); kept as letters, digits, `.`, `_` and `-`, at most 200 bytes.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// KeepMetadata `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC).
+	KeepMetadata *bool `form:"keep_metadata,omitempty" json:"keep_metadata,omitempty"`
+}
+
+// DeleteMediaParams defines parameters for DeleteMedia.
+type DeleteMediaParams struct {
+	// Force `true` deletes a file that published entries use.
+	Force *bool `form:"force,omitempty" json:"force,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Cursor The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422.
@@ -3995,6 +4216,12 @@ type SetSiteLocalesJSONRequestBody = SiteLocales
 // VerifyMailFromJSONRequestBody defines body for VerifyMailFrom for application/json ContentType.
 type VerifyMailFromJSONRequestBody VerifyMailFromJSONBody
 
+// UploadMediaMultipartRequestBody defines body for UploadMedia for multipart/form-data ContentType.
+type UploadMediaMultipartRequestBody UploadMediaMultipartBody
+
+// UpdateMediaJSONRequestBody defines body for UpdateMedia for application/json ContentType.
+type UpdateMediaJSONRequestBody = MediaPatch
+
 // AddMemberJSONRequestBody defines body for AddMember for application/json ContentType.
 type AddMemberJSONRequestBody AddMemberJSONBody
 
@@ -4015,6 +4242,74 @@ type CreateWebhookJSONRequestBody = WebhookInput
 
 // UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
 type UpdateWebhookJSONRequestBody = WebhookPatch
+
+// Getter for additional properties for UploadMediaMultipartBody. Returns the specified
+// element and whether it was found
+func (a UploadMediaMultipartBody) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for UploadMediaMultipartBody
+func (a *UploadMediaMultipartBody) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for UploadMediaMultipartBody to handle AdditionalProperties
+func (a *UploadMediaMultipartBody) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["file"]; found {
+		err = json.Unmarshal(raw, &a.File)
+		if err != nil {
+			return fmt.Errorf("error reading 'file': %w", err)
+		}
+		delete(object, "file")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for UploadMediaMultipartBody to handle AdditionalProperties
+func (a UploadMediaMultipartBody) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.File != nil {
+		object["file"], err = json.Marshal(a.File)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'file': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsSubmissionValues0 returns the union data inside the Submission_Values_AdditionalProperties as a SubmissionValues0
 func (t Submission_Values_AdditionalProperties) AsSubmissionValues0() (SubmissionValues0, error) {
@@ -4610,6 +4905,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with OPTIONS /v1/sites/{site}/feed.xml (the `PreflightSiteFeed` operationId).
 	PreflightSiteFeed(ctx context.Context, site Site, params *PreflightSiteFeedParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPublicMedia Download a media file or one of its width variants
+	//
+	// No credentials: anyone with the URL reads the file, whether or not
+	// a published entry uses it (its ID has 74 random bits).
+	// `?w=` (320, 640, 960, 1280 or 1920) serves the variant of that
+	// width, made on first request and stored (never wider than the
+	// original): JPEG and WebP give JPEG, PNG and GIF (its first frame)
+	// give PNG; AVIF and PDF have none. `Cache-Control: public,
+	// max-age=31536000, immutable`, a strong `ETag`, `If-None-Match`
+	// (304) and `Range` (206), `Content-Disposition: inline`,
+	// `X-Content-Type-Options: nosniff`.
+	//
+	// Corresponds with GET /v1/sites/{site}/media/{id}/{name} (the `GetPublicMedia` operationId).
+	GetPublicMedia(ctx context.Context, site Site, id string, name string, params *GetPublicMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadPublicMedia Download a media file (headers only)
+	//
+	// As GET, without the body.
+	//
+	// Corresponds with HEAD /v1/sites/{site}/media/{id}/{name} (the `HeadPublicMedia` operationId).
+	HeadPublicMedia(ctx context.Context, site Site, id string, name string, params *HeadPublicMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSitePages List published pages
 	//
@@ -5352,6 +5669,65 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
 	VerifyMailFrom(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListMedia List the media library
+	//
+	// Editors and up; API keys with `media:read`. Newest first.
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/media (the `ListMedia` operationId).
+	ListMedia(ctx context.Context, ws Ws, params *ListMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadMediaWithBody Upload a file to the media library
+	//
+	// Editors and up; API keys with `media:write`. The body is either
+	// `multipart/form-data` with one file part (its file name is the
+	// file's name; other parts are ignored) or the file's raw bytes with
+	// its name in `?name=`. The bytes stream to the blob store, never
+	// whole in memory. The type is sniffed from the bytes, whatever the
+	// client says: JPEG, PNG, GIF, WebP, AVIF and PDF are stored as they
+	// are; SVG is 415 `svg_not_supported`, anything else 415
+	// `media_type_unsupported`. An image whose header declares more than
+	// 50 megapixels is 422 `image_too_many_pixels`, before anything
+	// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
+	// comments are stripped losslessly unless `keep_metadata=true`. Not
+	// idempotent: an `Idempotency-Key` is not read.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workspaces/{ws}/media (the `UploadMedia` operationId).
+	UploadMediaWithBody(ctx context.Context, ws Ws, params *UploadMediaParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteMedia Delete a media file and its variants
+	//
+	// Editors and up; API keys with `media:write`. A file a published entry uses (as `cover_media_id`, or by its ID in the body) is 409 `media_in_use` unless `force=true`; forced, the entries lose the cover. Audited.
+	//
+	// Corresponds with DELETE /v1/workspaces/{ws}/media/{id} (the `DeleteMedia` operationId).
+	DeleteMedia(ctx context.Context, ws Ws, id string, params *DeleteMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMedia Read a media file's record
+	//
+	// Editors and up; API keys with `media:read`.
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/media/{id} (the `GetMedia` operationId).
+	GetMedia(ctx context.Context, ws Ws, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMediaWithBody Change a media file's alt text, caption or focal point
+	//
+	// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+	UpdateMediaWithBody(ctx context.Context, ws Ws, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMedia Change a media file's alt text, caption or focal point
+	//
+	// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+	UpdateMedia(ctx context.Context, ws Ws, id string, body UpdateMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMembers List members
 	//
@@ -6569,6 +6945,48 @@ func (c *Client) HeadSiteFeed(ctx context.Context, site Site, params *HeadSiteFe
 // Corresponds with OPTIONS /v1/sites/{site}/feed.xml (the `PreflightSiteFeed` operationId).
 func (c *Client) PreflightSiteFeed(ctx context.Context, site Site, params *PreflightSiteFeedParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPreflightSiteFeedRequest(c.Server, site, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPublicMedia Download a media file or one of its width variants
+//
+// No credentials: anyone with the URL reads the file, whether or not
+// a published entry uses it (its ID has 74 random bits).
+// `?w=` (320, 640, 960, 1280 or 1920) serves the variant of that
+// width, made on first request and stored (never wider than the
+// original): JPEG and WebP give JPEG, PNG and GIF (its first frame)
+// give PNG; AVIF and PDF have none. `Cache-Control: public,
+// max-age=31536000, immutable`, a strong `ETag`, `If-None-Match`
+// (304) and `Range` (206), `Content-Disposition: inline`,
+// `X-Content-Type-Options: nosniff`.
+//
+// Corresponds with GET /v1/sites/{site}/media/{id}/{name} (the `GetPublicMedia` operationId).
+func (c *Client) GetPublicMedia(ctx context.Context, site Site, id string, name string, params *GetPublicMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPublicMediaRequest(c.Server, site, id, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadPublicMedia Download a media file (headers only)
+//
+// As GET, without the body.
+//
+// Corresponds with HEAD /v1/sites/{site}/media/{id}/{name} (the `HeadPublicMedia` operationId).
+func (c *Client) HeadPublicMedia(ctx context.Context, site Site, id string, name string, params *HeadPublicMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadPublicMediaRequest(c.Server, site, id, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8221,6 +8639,125 @@ func (c *Client) VerifyMailFromWithBody(ctx context.Context, ws Ws, params *Veri
 // Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
 func (c *Client) VerifyMailFrom(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyMailFromRequest(c.Server, ws, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListMedia List the media library
+//
+// Editors and up; API keys with `media:read`. Newest first.
+//
+// Corresponds with GET /v1/workspaces/{ws}/media (the `ListMedia` operationId).
+func (c *Client) ListMedia(ctx context.Context, ws Ws, params *ListMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListMediaRequest(c.Server, ws, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadMediaWithBody Upload a file to the media library
+//
+// Editors and up; API keys with `media:write`. The body is either
+// `multipart/form-data` with one file part (its file name is the
+// file's name; other parts are ignored) or the file's raw bytes with
+// its name in `?name=`. The bytes stream to the blob store, never
+// whole in memory. The type is sniffed from the bytes, whatever the
+// client says: JPEG, PNG, GIF, WebP, AVIF and PDF are stored as they
+// are; SVG is 415 `svg_not_supported`, anything else 415
+// `media_type_unsupported`. An image whose header declares more than
+// 50 megapixels is 422 `image_too_many_pixels`, before anything
+// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
+// comments are stripped losslessly unless `keep_metadata=true`. Not
+// idempotent: an `Idempotency-Key` is not read.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workspaces/{ws}/media (the `UploadMedia` operationId).
+func (c *Client) UploadMediaWithBody(ctx context.Context, ws Ws, params *UploadMediaParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadMediaRequestWithBody(c.Server, ws, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteMedia Delete a media file and its variants
+//
+// Editors and up; API keys with `media:write`. A file a published entry uses (as `cover_media_id`, or by its ID in the body) is 409 `media_in_use` unless `force=true`; forced, the entries lose the cover. Audited.
+//
+// Corresponds with DELETE /v1/workspaces/{ws}/media/{id} (the `DeleteMedia` operationId).
+func (c *Client) DeleteMedia(ctx context.Context, ws Ws, id string, params *DeleteMediaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMediaRequest(c.Server, ws, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMedia Read a media file's record
+//
+// Editors and up; API keys with `media:read`.
+//
+// Corresponds with GET /v1/workspaces/{ws}/media/{id} (the `GetMedia` operationId).
+func (c *Client) GetMedia(ctx context.Context, ws Ws, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMediaRequest(c.Server, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMediaWithBody Change a media file's alt text, caption or focal point
+//
+// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+func (c *Client) UpdateMediaWithBody(ctx context.Context, ws Ws, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMediaRequestWithBody(c.Server, ws, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMedia Change a media file's alt text, caption or focal point
+//
+// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+func (c *Client) UpdateMedia(ctx context.Context, ws Ws, id string, body UpdateMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMediaRequest(c.Server, ws, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10871,6 +11408,171 @@ func NewPreflightSiteFeedRequest(server string, site Site, params *PreflightSite
 			req.Header.Set("Access-Control-Request-Headers", headerParam2)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetPublicMediaRequest constructs an http.Request for the GetPublicMedia method
+func NewGetPublicMediaRequest(server string, site Site, id string, name string, params *GetPublicMediaParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sites/%s/media/%s/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.W != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "w", *params.W, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Range != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Range", *params.Range, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Range", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewHeadPublicMediaRequest constructs an http.Request for the HeadPublicMedia method
+func NewHeadPublicMediaRequest(server string, site Site, id string, name string, params *HeadPublicMediaParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sites/%s/media/%s/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.W != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "w", *params.W, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -16175,6 +16877,341 @@ func NewVerifyMailFromRequestWithBody(server string, ws Ws, params *VerifyMailFr
 	return req, nil
 }
 
+// NewListMediaRequest constructs an http.Request for the ListMedia method
+func NewListMediaRequest(server string, ws Ws, params *ListMediaParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/media", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUploadMediaRequestWithBody constructs an http.Request for the UploadMedia method, with any body, and a specified content type
+func NewUploadMediaRequestWithBody(server string, ws Ws, params *UploadMediaParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/media", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.KeepMetadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "keep_metadata", *params.KeepMetadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteMediaRequest constructs an http.Request for the DeleteMedia method
+func NewDeleteMediaRequest(server string, ws Ws, id string, params *DeleteMediaParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/media/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Force != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "force", *params.Force, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMediaRequest constructs an http.Request for the GetMedia method
+func NewGetMediaRequest(server string, ws Ws, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/media/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateMediaRequest calls the generic UpdateMedia builder with application/json body
+func NewUpdateMediaRequest(server string, ws Ws, id string, body UpdateMediaJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateMediaRequestWithBody(server, ws, id, "application/json", bodyReader)
+}
+
+// NewUpdateMediaRequestWithBody constructs an http.Request for the UpdateMedia method, with any body, and a specified content type
+func NewUpdateMediaRequestWithBody(server string, ws Ws, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ws", ws, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspaces/%s/media/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListMembersRequest constructs an http.Request for the ListMembers method
 func NewListMembersRequest(server string, ws Ws, params *ListMembersParams) (*http.Request, error) {
 	var err error
@@ -18133,6 +19170,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with OPTIONS /v1/sites/{site}/feed.xml (the `PreflightSiteFeed` operationId).
 	PreflightSiteFeedWithResponse(ctx context.Context, site Site, params *PreflightSiteFeedParams, reqEditors ...RequestEditorFn) (*PreflightSiteFeedResponse, error)
 
+	// GetPublicMediaWithResponse Download a media file or one of its width variants
+	//
+	// No credentials: anyone with the URL reads the file, whether or not
+	// a published entry uses it (its ID has 74 random bits).
+	// `?w=` (320, 640, 960, 1280 or 1920) serves the variant of that
+	// width, made on first request and stored (never wider than the
+	// original): JPEG and WebP give JPEG, PNG and GIF (its first frame)
+	// give PNG; AVIF and PDF have none. `Cache-Control: public,
+	// max-age=31536000, immutable`, a strong `ETag`, `If-None-Match`
+	// (304) and `Range` (206), `Content-Disposition: inline`,
+	// `X-Content-Type-Options: nosniff`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sites/{site}/media/{id}/{name} (the `GetPublicMedia` operationId).
+	GetPublicMediaWithResponse(ctx context.Context, site Site, id string, name string, params *GetPublicMediaParams, reqEditors ...RequestEditorFn) (*GetPublicMediaResponse, error)
+
+	// HeadPublicMediaWithResponse Download a media file (headers only)
+	//
+	// As GET, without the body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /v1/sites/{site}/media/{id}/{name} (the `HeadPublicMedia` operationId).
+	HeadPublicMediaWithResponse(ctx context.Context, site Site, id string, name string, params *HeadPublicMediaParams, reqEditors ...RequestEditorFn) (*HeadPublicMediaResponse, error)
+
 	// GetSitePagesWithResponse List published pages
 	//
 	// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
@@ -18972,6 +20035,71 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/workspaces/{ws}/mail-from/verify (the `VerifyMailFrom` operationId).
 	VerifyMailFromWithResponse(ctx context.Context, ws Ws, params *VerifyMailFromParams, body VerifyMailFromJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMailFromResponse, error)
+
+	// ListMediaWithResponse List the media library
+	//
+	// Editors and up; API keys with `media:read`. Newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/media (the `ListMedia` operationId).
+	ListMediaWithResponse(ctx context.Context, ws Ws, params *ListMediaParams, reqEditors ...RequestEditorFn) (*ListMediaResponse, error)
+
+	// UploadMediaWithBodyWithResponse Upload a file to the media library
+	//
+	// Editors and up; API keys with `media:write`. The body is either
+	// `multipart/form-data` with one file part (its file name is the
+	// file's name; other parts are ignored) or the file's raw bytes with
+	// its name in `?name=`. The bytes stream to the blob store, never
+	// whole in memory. The type is sniffed from the bytes, whatever the
+	// client says: JPEG, PNG, GIF, WebP, AVIF and PDF are stored as they
+	// are; SVG is 415 `svg_not_supported`, anything else 415
+	// `media_type_unsupported`. An image whose header declares more than
+	// 50 megapixels is 422 `image_too_many_pixels`, before anything
+	// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
+	// comments are stripped losslessly unless `keep_metadata=true`. Not
+	// idempotent: an `Idempotency-Key` is not read.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workspaces/{ws}/media (the `UploadMedia` operationId).
+	UploadMediaWithBodyWithResponse(ctx context.Context, ws Ws, params *UploadMediaParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadMediaResponse, error)
+
+	// DeleteMediaWithResponse Delete a media file and its variants
+	//
+	// Editors and up; API keys with `media:write`. A file a published entry uses (as `cover_media_id`, or by its ID in the body) is 409 `media_in_use` unless `force=true`; forced, the entries lose the cover. Audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/workspaces/{ws}/media/{id} (the `DeleteMedia` operationId).
+	DeleteMediaWithResponse(ctx context.Context, ws Ws, id string, params *DeleteMediaParams, reqEditors ...RequestEditorFn) (*DeleteMediaResponse, error)
+
+	// GetMediaWithResponse Read a media file's record
+	//
+	// Editors and up; API keys with `media:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workspaces/{ws}/media/{id} (the `GetMedia` operationId).
+	GetMediaWithResponse(ctx context.Context, ws Ws, id string, reqEditors ...RequestEditorFn) (*GetMediaResponse, error)
+
+	// UpdateMediaWithBodyWithResponse Change a media file's alt text, caption or focal point
+	//
+	// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+	UpdateMediaWithBodyWithResponse(ctx context.Context, ws Ws, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMediaResponse, error)
+
+	// UpdateMediaWithResponse Change a media file's alt text, caption or focal point
+	//
+	// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+	UpdateMediaWithResponse(ctx context.Context, ws Ws, id string, body UpdateMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMediaResponse, error)
 
 	// ListMembersWithResponse List members
 	//
@@ -23297,6 +24425,179 @@ func (r PreflightSiteFeedResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PreflightSiteFeedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPublicMediaResponse200Headers the declared response headers of an HTTP 200 response for GetPublicMedia
+type GetPublicMediaResponse200Headers struct {
+	CacheControl        *string
+	ContentDisposition  *string
+	ETag                *string
+	XContentTypeOptions *string
+}
+
+// GetPublicMediaResponse206Headers the declared response headers of an HTTP 206 response for GetPublicMedia
+type GetPublicMediaResponse206Headers struct {
+	ContentRange *string
+	ETag         *string
+}
+
+// GetPublicMediaResponse304Headers the declared response headers of an HTTP 304 response for GetPublicMedia
+type GetPublicMediaResponse304Headers struct {
+	ETag *string
+}
+
+// GetPublicMediaResponse401Headers the declared response headers of an HTTP 401 response for GetPublicMedia
+type GetPublicMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetPublicMediaResponse429Headers the declared response headers of an HTTP 429 response for GetPublicMedia
+type GetPublicMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// GetPublicMediaResponse503Headers the declared response headers of an HTTP 503 response for GetPublicMedia
+type GetPublicMediaResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetPublicMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationProblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPublicMediaResponse200Headers
+	// Headers206 the parsed response headers for an HTTP 206 response
+	Headers206 *GetPublicMediaResponse206Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetPublicMediaResponse304Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPublicMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPublicMediaResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPublicMediaResponse503Headers
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPublicMediaResponse) GetApplicationProblemJSON503() *Problem {
+	return r.ApplicationProblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPublicMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPublicMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPublicMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPublicMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HeadPublicMediaResponse200Headers the declared response headers of an HTTP 200 response for HeadPublicMedia
+type HeadPublicMediaResponse200Headers struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type HeadPublicMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *HeadPublicMediaResponse200Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadPublicMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadPublicMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadPublicMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadPublicMediaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -31902,6 +33203,578 @@ func (r VerifyMailFromResponse) ContentType() string {
 	return ""
 }
 
+// ListMediaResponse200Headers the declared response headers of an HTTP 200 response for ListMedia
+type ListMediaResponse200Headers struct {
+	Link *string
+}
+
+// ListMediaResponse401Headers the declared response headers of an HTTP 401 response for ListMedia
+type ListMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListMediaResponse429Headers the declared response headers of an HTTP 429 response for ListMedia
+type ListMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type ListMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MediaList
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *InvalidQuery
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListMediaResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListMediaResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListMediaResponse) GetJSON200() *MediaList {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON422() *InvalidQuery {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UploadMediaResponse201Headers the declared response headers of an HTTP 201 response for UploadMedia
+type UploadMediaResponse201Headers struct {
+	Location *string
+}
+
+// UploadMediaResponse401Headers the declared response headers of an HTTP 401 response for UploadMedia
+type UploadMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UploadMediaResponse429Headers the declared response headers of an HTTP 429 response for UploadMedia
+type UploadMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type UploadMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Media
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *Problem
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *Problem
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *UploadMediaResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UploadMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UploadMediaResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r UploadMediaResponse) GetJSON201() *Media {
+	return r.JSON201
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON400() *Problem {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON413() *Problem {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON415() *Problem {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UploadMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteMediaResponse204Headers the declared response headers of an HTTP 204 response for DeleteMedia
+type DeleteMediaResponse204Headers struct {
+	CacheControl *string
+}
+
+// DeleteMediaResponse401Headers the declared response headers of an HTTP 401 response for DeleteMedia
+type DeleteMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteMediaResponse429Headers the declared response headers of an HTTP 429 response for DeleteMedia
+type DeleteMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type DeleteMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *InvalidQuery
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteMediaResponse204Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteMediaResponse429Headers
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON422() *InvalidQuery {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMediaResponse401Headers the declared response headers of an HTTP 401 response for GetMedia
+type GetMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetMediaResponse429Headers the declared response headers of an HTTP 429 response for GetMedia
+type GetMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Media
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadQuery
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMediaResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMediaResponse) GetJSON200() *Media {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON400() *BadQuery {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateMediaResponse401Headers the declared response headers of an HTTP 401 response for UpdateMedia
+type UpdateMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateMediaResponse429Headers the declared response headers of an HTTP 429 response for UpdateMedia
+type UpdateMediaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type UpdateMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Media
+	// ApplicationProblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationProblemJSON400 *BadBody
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Unauthenticated
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Forbidden
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *NotFound
+	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationProblemJSON413 *TooLarge
+	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationProblemJSON415 *UnsupportedMedia
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Invalid
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *RateLimited
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateMediaResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateMediaResponse) GetJSON200() *Media {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON400() *BadBody {
+	return r.ApplicationProblemJSON400
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON401() *Unauthenticated {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON403() *Forbidden {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON404() *NotFound {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON413() *TooLarge {
+	return r.ApplicationProblemJSON413
+}
+
+// GetApplicationProblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON415() *UnsupportedMedia {
+	return r.ApplicationProblemJSON415
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON422() *Invalid {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON429() *RateLimited {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateMediaResponse) GetApplicationProblemJSON500() *Internal {
+	return r.ApplicationProblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListMembersResponse200Headers the declared response headers of an HTTP 200 response for ListMembers
 type ListMembersResponse200Headers struct {
 	CacheControl *string
@@ -35688,6 +37561,44 @@ func (c *ClientWithResponses) PreflightSiteFeedWithResponse(ctx context.Context,
 	return ParsePreflightSiteFeedResponse(rsp)
 }
 
+// GetPublicMediaWithResponse Download a media file or one of its width variants
+//
+// No credentials: anyone with the URL reads the file, whether or not
+// a published entry uses it (its ID has 74 random bits).
+// `?w=` (320, 640, 960, 1280 or 1920) serves the variant of that
+// width, made on first request and stored (never wider than the
+// original): JPEG and WebP give JPEG, PNG and GIF (its first frame)
+// give PNG; AVIF and PDF have none. `Cache-Control: public,
+// max-age=31536000, immutable`, a strong `ETag`, `If-None-Match`
+// (304) and `Range` (206), `Content-Disposition: inline`,
+// `X-Content-Type-Options: nosniff`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sites/{site}/media/{id}/{name} (the `GetPublicMedia` operationId).
+func (c *ClientWithResponses) GetPublicMediaWithResponse(ctx context.Context, site Site, id string, name string, params *GetPublicMediaParams, reqEditors ...RequestEditorFn) (*GetPublicMediaResponse, error) {
+	rsp, err := c.GetPublicMedia(ctx, site, id, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPublicMediaResponse(rsp)
+}
+
+// HeadPublicMediaWithResponse Download a media file (headers only)
+//
+// As GET, without the body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /v1/sites/{site}/media/{id}/{name} (the `HeadPublicMedia` operationId).
+func (c *ClientWithResponses) HeadPublicMediaWithResponse(ctx context.Context, site Site, id string, name string, params *HeadPublicMediaParams, reqEditors ...RequestEditorFn) (*HeadPublicMediaResponse, error) {
+	rsp, err := c.HeadPublicMedia(ctx, site, id, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadPublicMediaResponse(rsp)
+}
+
 // GetSitePagesWithResponse List published pages
 //
 // In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
@@ -37072,6 +38983,107 @@ func (c *ClientWithResponses) VerifyMailFromWithResponse(ctx context.Context, ws
 		return nil, err
 	}
 	return ParseVerifyMailFromResponse(rsp)
+}
+
+// ListMediaWithResponse List the media library
+//
+// Editors and up; API keys with `media:read`. Newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workspaces/{ws}/media (the `ListMedia` operationId).
+func (c *ClientWithResponses) ListMediaWithResponse(ctx context.Context, ws Ws, params *ListMediaParams, reqEditors ...RequestEditorFn) (*ListMediaResponse, error) {
+	rsp, err := c.ListMedia(ctx, ws, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListMediaResponse(rsp)
+}
+
+// UploadMediaWithBodyWithResponse Upload a file to the media library
+//
+// Editors and up; API keys with `media:write`. The body is either
+// `multipart/form-data` with one file part (its file name is the
+// file's name; other parts are ignored) or the file's raw bytes with
+// its name in `?name=`. The bytes stream to the blob store, never
+// whole in memory. The type is sniffed from the bytes, whatever the
+// client says: JPEG, PNG, GIF, WebP, AVIF and PDF are stored as they
+// are; SVG is 415 `svg_not_supported`, anything else 415
+// `media_type_unsupported`. An image whose header declares more than
+// 50 megapixels is 422 `image_too_many_pixels`, before anything
+// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
+// comments are stripped losslessly unless `keep_metadata=true`. Not
+// idempotent: an `Idempotency-Key` is not read.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workspaces/{ws}/media (the `UploadMedia` operationId).
+func (c *ClientWithResponses) UploadMediaWithBodyWithResponse(ctx context.Context, ws Ws, params *UploadMediaParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadMediaResponse, error) {
+	rsp, err := c.UploadMediaWithBody(ctx, ws, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadMediaResponse(rsp)
+}
+
+// DeleteMediaWithResponse Delete a media file and its variants
+//
+// Editors and up; API keys with `media:write`. A file a published entry uses (as `cover_media_id`, or by its ID in the body) is 409 `media_in_use` unless `force=true`; forced, the entries lose the cover. Audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/workspaces/{ws}/media/{id} (the `DeleteMedia` operationId).
+func (c *ClientWithResponses) DeleteMediaWithResponse(ctx context.Context, ws Ws, id string, params *DeleteMediaParams, reqEditors ...RequestEditorFn) (*DeleteMediaResponse, error) {
+	rsp, err := c.DeleteMedia(ctx, ws, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteMediaResponse(rsp)
+}
+
+// GetMediaWithResponse Read a media file's record
+//
+// Editors and up; API keys with `media:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workspaces/{ws}/media/{id} (the `GetMedia` operationId).
+func (c *ClientWithResponses) GetMediaWithResponse(ctx context.Context, ws Ws, id string, reqEditors ...RequestEditorFn) (*GetMediaResponse, error) {
+	rsp, err := c.GetMedia(ctx, ws, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMediaResponse(rsp)
+}
+
+// UpdateMediaWithBodyWithResponse Change a media file's alt text, caption or focal point
+//
+// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+func (c *ClientWithResponses) UpdateMediaWithBodyWithResponse(ctx context.Context, ws Ws, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMediaResponse, error) {
+	rsp, err := c.UpdateMediaWithBody(ctx, ws, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMediaResponse(rsp)
+}
+
+// UpdateMediaWithResponse Change a media file's alt text, caption or focal point
+//
+// Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspaces/{ws}/media/{id} (the `UpdateMedia` operationId).
+func (c *ClientWithResponses) UpdateMediaWithResponse(ctx context.Context, ws Ws, id string, body UpdateMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMediaResponse, error) {
+	rsp, err := c.UpdateMedia(ctx, ws, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMediaResponse(rsp)
 }
 
 // ListMembersWithResponse List members
@@ -42353,6 +44365,221 @@ func ParsePreflightSiteFeedResponse(rsp *http.Response) (*PreflightSiteFeedRespo
 			headers.AccessControlAllowOrigin = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPublicMediaResponse parses an HTTP response from a GetPublicMediaWithResponse call
+func ParseGetPublicMediaResponse(rsp *http.Response) (*GetPublicMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPublicMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case rsp.StatusCode == 416:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPublicMediaResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 206:
+		var headers GetPublicMediaResponse206Headers
+		if values := rsp.Header.Values("Content-Range"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Range", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentRange = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers206 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetPublicMediaResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetPublicMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPublicMediaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPublicMediaResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHeadPublicMediaResponse parses an HTTP response from a HeadPublicMediaWithResponse call
+func ParseHeadPublicMediaResponse(rsp *http.Response) (*HeadPublicMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadPublicMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers HeadPublicMediaResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -52814,6 +55041,620 @@ func ParseVerifyMailFromResponse(rsp *http.Response) (*VerifyMailFromResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers VerifyMailFromResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListMediaResponse parses an HTTP response from a ListMediaWithResponse call
+func ParseListMediaResponse(rsp *http.Response) (*ListMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MediaList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest InvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListMediaResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListMediaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUploadMediaResponse parses an HTTP response from a UploadMediaWithResponse call
+func ParseUploadMediaResponse(rsp *http.Response) (*UploadMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Media
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers UploadMediaResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers UploadMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UploadMediaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteMediaResponse parses an HTTP response from a DeleteMediaWithResponse call
+func ParseDeleteMediaResponse(rsp *http.Response) (*DeleteMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest InvalidQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteMediaResponse204Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteMediaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMediaResponse parses an HTTP response from a GetMediaWithResponse call
+func ParseGetMediaResponse(rsp *http.Response) (*GetMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Media
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetMediaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateMediaResponse parses an HTTP response from a UpdateMediaWithResponse call
+func ParseUpdateMediaResponse(rsp *http.Response) (*UpdateMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Media
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateMediaResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -129,7 +129,7 @@ func SanitizeMediaName(name string) string {
 			break
 		}
 	}
-	out := strings.Trim(b.String(), "-.")
+	out := strings.ReplaceAll(strings.Trim(b.String(), "-."), "-.", ".")
 	if len(out) > MaxMediaNameBytes {
 		out = out[:MaxMediaNameBytes]
 	}
@@ -307,4 +307,44 @@ func sameFocal(a, b *FocalPoint) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// SniffMedia returns the content type of a file from its first bytes (512
+// are enough; fewer when the file is shorter), whatever the client said:
+// one of MediaTypes, ErrMediaSVG for SVG (which can carry scripts), or
+// ErrMediaType for anything else. A file is what its first bytes say:
+// a polyglot that starts as a PNG is stored and served as a PNG, with
+// nosniff, so a browser never runs it as anything else.
+func SniffMedia(head []byte) (string, error) {
+	has := func(off int, sig string) bool {
+		return len(head) >= off+len(sig) && string(head[off:off+len(sig)]) == sig
+	}
+	switch {
+	case len(head) == 0:
+		return "", ErrMediaEmpty
+	case has(0, "\xFF\xD8\xFF"):
+		return MediaJPEG, nil
+	case has(0, "\x89PNG\r\n\x1a\n"):
+		return MediaPNG, nil
+	case has(0, "GIF87a"), has(0, "GIF89a"):
+		return MediaGIF, nil
+	case has(0, "RIFF") && has(8, "WEBPVP8"):
+		return MediaWebP, nil
+	case has(4, "ftypavif"), has(4, "ftypavis"):
+		return MediaAVIF, nil
+	case has(0, "%PDF-"):
+		return MediaPDF, nil
+	}
+	if looksLikeSVG(head) {
+		return "", ErrMediaSVG
+	}
+	return "", ErrMediaType
+}
+
+// looksLikeSVG reports whether an XML or HTML-ish text names an svg
+// element near its start, so that SVG gets its own refusal.
+func looksLikeSVG(head []byte) bool {
+	s := strings.ToLower(string(head))
+	s = strings.TrimLeft(s, "\xef\xbb\xbf \t\r\n")
+	return strings.HasPrefix(s, "<") && strings.Contains(s, "<svg")
 }

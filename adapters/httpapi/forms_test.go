@@ -20,8 +20,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/keelhq/keel/adapters/argon2id"
+	"github.com/keelhq/keel/adapters/blobfs"
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/adapters/mediaimage"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/adapters/sqlstore/sqlitetest"
@@ -29,6 +31,7 @@ import (
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/media"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
@@ -119,6 +122,13 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 		PerIP: perIP, PerForm: ratelimit.NewRateLimiter(1e9, 1e9, clock.Now), Blobs: opts.blobs,
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
+	// The media library, on a directory of its own, so every route
+	// registers (mediaFixture tests it with its own limits).
+	mediaBlobs, err := blobfs.New(t.TempDir())
+	if err != nil {
+		t.Fatalf("blobfs.New: %v", err)
+	}
+	mediaSvc := media.NewService(media.Config{UoW: db, Authorizer: authz, Clock: clock, Blobs: mediaBlobs, Images: mediaimage.Processor{}})
 	idem := opts.idempotency
 	if idem == nil {
 		idem = db
@@ -132,6 +142,7 @@ func newFormsFixture(t testing.TB, opts fixtureOptions) *formsFixture {
 	}
 	srv := New(Config{
 		Logger: log, System: system.NewService(db, db, clock, system.WithBackupLog(db)), Identity: ids, Forms: fs, Content: cs, PublicCache: cache,
+		Media: mediaSvc, Blobs: mediaBlobs,
 		Messaging:    messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: clock}),
 		MaxBodyBytes: opts.maxBodyBytes, PublicURL: opts.publicURL, ForwardedLinks: opts.forwardedLinks, RateLimits: limits, TracerProvider: sdktrace.NewTracerProvider(), Propagator: propagation.TraceContext{},
 		Idempotency: IdempotencyConfig{Store: idem, IPHashKey: []byte("test"), Now: clock.Now},

@@ -128,6 +128,9 @@ func limitBody(limit int64) gin.HandlerFunc {
 			// decodeMultipart bounds its text parts to the usual limit.
 			limit += domain.MaxFormFileBytes
 		}
+		if c.FullPath() == mediaUploadRoute && c.Request.Method == http.MethodPost {
+			limit = maxMediaUploadBody // the media service bounds the file as it streams it
+		}
 		if c.Request.ContentLength > limit {
 			// The unread body is not worth draining: close the connection.
 			c.Header("Connection", "close")

@@ -37,6 +37,14 @@ var codeStatus = map[string]int{
 	"form_closed":            http.StatusGone,
 	"cursor_expired":         http.StatusGone,
 
+	// The media library's refusals of a file (media.go).
+	"media_type_unsupported": http.StatusUnsupportedMediaType,
+	"svg_not_supported":      http.StatusUnsupportedMediaType,
+	"media_too_large":        http.StatusRequestEntityTooLarge,
+	"media_quota_exceeded":   http.StatusRequestEntityTooLarge,
+	"invalid_width":          http.StatusBadRequest,
+	"no_variants":            http.StatusBadRequest,
+
 	// A malformed Idempotency-Key header, like a malformed body, is 400.
 	"invalid_idempotency_key": http.StatusBadRequest,
 }

@@ -179,6 +179,14 @@ var queryParams = map[Route]queryRule{
 	{http.MethodPatch, "/v1/workspaces/:ws/authors/:user"}: accepts(),
 	{http.MethodGet, "/v1/workspaces/:ws/tags"}:            accepts(paged...),
 	{http.MethodPatch, "/v1/workspaces/:ws/tags/:slug"}:    accepts(),
+
+	// The media library (media.go).
+	{http.MethodPost, "/v1/workspaces/:ws/media"}:       accepts("name", "keep_metadata"),
+	{http.MethodGet, "/v1/workspaces/:ws/media"}:        accepts(with(paged, "type", "q")...),
+	{http.MethodGet, "/v1/workspaces/:ws/media/:id"}:    accepts(),
+	{http.MethodPatch, "/v1/workspaces/:ws/media/:id"}:  accepts(),
+	{http.MethodDelete, "/v1/workspaces/:ws/media/:id"}: accepts("force"),
+	{http.MethodGet, "/v1/sites/:site/media/:id/:name"}: accepts("w"),
 }
 
 // noQuery is the rule of a route missing from queryParams.

@@ -22,8 +22,10 @@ import (
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/media"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
+	"github.com/keelhq/keel/ports"
 )
 
 func init() {
@@ -41,6 +43,8 @@ type Config struct {
 	Messaging *messaging.Service // nil leaves the outbox, feed and webhook routes out
 	Forms     *forms.Service     // nil leaves the forms and submission routes out
 	Content   *content.Service   // nil leaves the entries and public site routes out
+	Media     *media.Service     // nil leaves the media library and public media routes out
+	Blobs     ports.BlobStore    // holds Media's files, which the public media route serves
 	// PublicCache keeps rendered public responses; nil makes a private
 	// one. The composition root owns it to empty it when another node
 	// changes public content.
@@ -194,6 +198,9 @@ func New(cfg Config) *Server {
 		for _, path := range sitePaths {
 			cors.routes["/v1"+path] = site.errorCORS
 		}
+	}
+	if cfg.Media != nil {
+		newMediaRoutes(cfg.Media, cfg.Blobs, cfg.PublicURL).register(v1)
 	}
 	instanceRoutes{system: cfg.System, build: cfg.Build}.register(v1)
 	backupRoutes{system: cfg.System}.register(v1)

@@ -74,6 +74,10 @@ func init() {
 	} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
+	// The media library's files are bytes whose schema is a binary string.
+	for _, ct := range []string{"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "application/pdf", "image/svg+xml", "text/plain; charset=utf-8"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
 }
 
 // Validator checks exchanges against one OpenAPI document.

@@ -219,7 +219,10 @@ var testFixtures = map[string][]string{
 	},
 	// The HTTP tests wire the services as bootstrap does.
 	// They validate every request and response against the contract.
-	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown", "api/openapitest"},
+	// The media library's files go to a temporary directory (blobfs),
+	// through the real image code (mediaimage).
+	"adapters/httpapi": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown", "api/openapitest",
+		"adapters/blobfs", "adapters/mediaimage"},
 	// The console's tests wire the services as bootstrap does.
 	"adapters/console": {"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit", "adapters/markdown"},
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/png"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,15 +18,18 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/keelhq/keel/adapters/argon2id"
+	"github.com/keelhq/keel/adapters/blobfs"
 	"github.com/keelhq/keel/adapters/casbinauthz"
 	"github.com/keelhq/keel/adapters/httpapi"
 	"github.com/keelhq/keel/adapters/markdown"
+	"github.com/keelhq/keel/adapters/mediaimage"
 	"github.com/keelhq/keel/adapters/ratelimit"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/api/openapitest"
 	"github.com/keelhq/keel/application/content"
 	"github.com/keelhq/keel/application/forms"
 	"github.com/keelhq/keel/application/identity"
+	"github.com/keelhq/keel/application/media"
 	"github.com/keelhq/keel/application/messaging"
 	"github.com/keelhq/keel/application/system"
 	"github.com/keelhq/keel/domain"
@@ -113,6 +118,7 @@ type stack struct {
 	forms   *forms.Service
 	content *content.Service
 	msgs    *messaging.Service
+	media   *media.Service
 	db      *sqlstore.DB
 	clock   *clock
 }
@@ -143,8 +149,14 @@ func newStack(t *testing.T, e engine) stack {
 		PerIP: ratelimit.NewRateLimiter(1000, 1000, c.Now), PerForm: ratelimit.NewRateLimiter(1000, 1000, c.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: c, Renderer: markdown.New()})
-	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs, TracerProvider: tp})
-	return stack{srv: srv, ids: ids, forms: fs, content: cs, msgs: msgs, db: db, clock: c}
+	blobs, err := blobfs.New(t.TempDir())
+	if err != nil {
+		t.Fatalf("blobfs.New: %v", err)
+	}
+	ms := media.NewService(media.Config{UoW: db, Authorizer: authz, Clock: c, Blobs: blobs, Images: mediaimage.Processor{}})
+	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs,
+		Media: ms, Blobs: blobs, TracerProvider: tp})
+	return stack{srv: srv, ids: ids, forms: fs, content: cs, msgs: msgs, media: ms, db: db, clock: c}
 }
 
 // fixture is an instance set up by an administrator who belongs to no
@@ -180,6 +192,9 @@ type fixture struct {
 	delivery domain.DeliveryID
 	// invitation is a pending invitation to A that rows revoke.
 	invitation domain.InvitationID
+	// mediaFile is a PNG in A's library that rows read, change and delete,
+	// and the public media rows download.
+	mediaFile domain.MediaID
 	// tokens holds the credential each principal calls with; key principals
 	// have one per scope (keyScope), so keys is keyed by scope.
 	tokens map[principal]string
@@ -267,6 +282,9 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	inv, err := f.ids.Invite(ctx, own, identity.InviteInput{Workspace: wsA, Email: "invitee@example.com", Role: domain.RoleViewer})
 	must("invite", err)
 	f.invitation = inv.ID()
+	up, err := f.media.Upload(ctx, own, wsA, media.Upload{Name: "logo.png", Body: bytes.NewReader(tinyPNG(t))})
+	must("upload media", err)
+	f.mediaFile = up.ID()
 	for _, r := range rows {
 		if p != keyWithScope && p != keyWithoutScope {
 			break
@@ -342,6 +360,10 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	if strings.Contains(path, "/entries/") {
 		id = string(f.entry)
 	}
+	if strings.Contains(path, "/media/") {
+		id = string(f.mediaFile)
+		path = strings.Replace(path, ":name", "logo.png", 1)
+	}
 	path = strings.NewReplacer(":ws", ws, ":user", string(f.target), ":key", string(f.victim), ":message", f.message,
 		":form", string(f.form), ":id", id, ":rev", "1", ":site", wsA, ":slug", publicSlug, "*path", "posts",
 		":webhook", string(f.webhook), ":delivery", string(f.delivery), ":file", "docs.js",
@@ -363,6 +385,11 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if method == http.MethodPost && strings.HasSuffix(path, "/media") {
+		// An upload's body is the file, not JSON.
+		req = httptest.NewRequestWithContext(t.Context(), method, path+"?name=logo.png", bytes.NewReader(tinyPNG(t)))
+		req.Header.Set("Content-Type", "image/png")
+	}
 	if tok := f.credential(t, p, r); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	} else if r.want[p] == http.StatusUnauthorized {
@@ -375,6 +402,16 @@ func (f *fixture) call(t *testing.T, r row, p principal) *httptest.ResponseRecor
 	// refusals included.
 	openapitest.Handler(t, f.srv).ServeHTTP(w, req)
 	return w
+}
+
+// tinyPNG is a 2×2 PNG for the media rows.
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewNRGBA(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // failedMessage queues a message in ws's outbox whose one attempt failed

@@ -208,6 +208,16 @@ var matrix = []row{
 	{want: want(401, 200, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/locales", scope: "content:read"},
 	{want: want(401, 403, 403, 200, 200, 404, 403, 403, 404, 401, 401), route: "PUT /v1/workspaces/:ws/locales", body: localesBody},
 
+	// The media library: editors and up (media:read, media:write); a
+	// file's public URL needs no credentials.
+	{want: want(401, 403, 201, 201, 201, 404, 201, 403, 404, 401, 401), route: "POST /v1/workspaces/:ws/media", scope: "media:write"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/media", scope: "media:read"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "GET /v1/workspaces/:ws/media/:id", scope: "media:read"},
+	{want: want(401, 403, 200, 200, 200, 404, 200, 403, 404, 401, 401), route: "PATCH /v1/workspaces/:ws/media/:id", scope: "media:write", body: mediaBody},
+	{want: want(401, 403, 204, 204, 204, 404, 204, 403, 404, 401, 401), route: "DELETE /v1/workspaces/:ws/media/:id", scope: "media:write"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "GET /v1/sites/:site/media/:id/:name"},
+	{want: want(200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401), route: "HEAD /v1/sites/:site/media/:id/:name"},
+
 	// The public endpoints need no credentials; valid ones change nothing.
 	{want: want(201, 201, 201, 201, 201, 201, 201, 201, 201, 401, 401), route: "POST /v1/forms/:form/submissions", body: submitBody},
 	{want: want(204, 204, 204, 204, 204, 204, 204, 204, 204, 401, 401), route: "OPTIONS /v1/forms/:form/submissions"},
@@ -320,6 +330,8 @@ func tagBody(*fixture) any { return map[string]string{"description": "What happe
 func verifyMailFromBody(*fixture) any { return map[string]string{"code": "not-the-code"} }
 
 func siteBody(*fixture) any { return map[string]string{"site_url": "https://www.example.com"} }
+
+func mediaBody(*fixture) any { return map[string]string{"alt": "Our logo"} }
 
 func addMemberBody(f *fixture) any {
 	return map[string]string{"user_id": string(f.newcomer), "role": "viewer"}

@@ -1436,6 +1436,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{ws}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the media library
+         * @description Editors and up; API keys with `media:read`. Newest first.
+         */
+        get: operations["listMedia"];
+        put?: never;
+        /**
+         * Upload a file to the media library
+         * @description Editors and up; API keys with `media:write`. The body is either
+         *     `multipart/form-data` with one file part (its file name is the
+         *     file's name; other parts are ignored) or the file's raw bytes with
+         *     its name in `?name=`. The bytes stream to the blob store, never
+         *     whole in memory. The type is sniffed from the bytes, whatever the
+         *     client says: JPEG, PNG, GIF, WebP, AVIF and PDF are stored as they
+         *     are; SVG is 415 `svg_not_supported`, anything else 415
+         *     `media_type_unsupported`. An image whose header declares more than
+         *     50 megapixels is 422 `image_too_many_pixels`, before anything
+         *     decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
+         *     comments are stripped losslessly unless `keep_metadata=true`. Not
+         *     idempotent: an `Idempotency-Key` is not read.
+         */
+        post: operations["uploadMedia"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{ws}/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description The media file's ID (`med_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a media file's record
+         * @description Editors and up; API keys with `media:read`.
+         */
+        get: operations["getMedia"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a media file and its variants
+         * @description Editors and up; API keys with `media:write`. A file a published entry uses (as `cover_media_id`, or by its ID in the body) is 409 `media_in_use` unless `force=true`; forced, the entries lose the cover. Audited.
+         */
+        delete: operations["deleteMedia"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a media file's alt text, caption or focal point
+         * @description Editors and up; API keys with `media:write`. Absent members stay; `focal_point` null removes it. Audited.
+         */
+        patch: operations["updateMedia"];
+        trace?: never;
+    };
+    "/v1/sites/{site}/media/{id}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /** @description The media file's ID (`med_…`), its only key. */
+                id: string;
+                /** @description Any name (the API's URLs use the file's); not checked. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a media file or one of its width variants
+         * @description No credentials: anyone with the URL reads the file, whether or not
+         *     a published entry uses it (its ID has 74 random bits).
+         *     `?w=` (320, 640, 960, 1280 or 1920) serves the variant of that
+         *     width, made on first request and stored (never wider than the
+         *     original): JPEG and WebP give JPEG, PNG and GIF (its first frame)
+         *     give PNG; AVIF and PDF have none. `Cache-Control: public,
+         *     max-age=31536000, immutable`, a strong `ETag`, `If-None-Match`
+         *     (304) and `Range` (206), `Content-Disposition: inline`,
+         *     `X-Content-Type-Options: nosniff`.
+         */
+        get: operations["getPublicMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Download a media file (headers only)
+         * @description As GET, without the body.
+         */
+        head: operations["headPublicMedia"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspaces/{ws}/entries/{id}/preview-links": {
         parameters: {
             query?: never;
@@ -2562,7 +2681,7 @@ export interface components {
             role: components["schemas"]["Role"];
         };
         /** @enum {string} */
-        Scope: "forms:read" | "forms:write" | "submissions:read" | "submissions:write" | "content:read" | "content:write" | "webhooks:read" | "webhooks:write" | "members:read" | "members:write" | "submissions:erase" | "events:read" | "content:import";
+        Scope: "forms:read" | "forms:write" | "submissions:read" | "submissions:write" | "content:read" | "content:write" | "webhooks:read" | "webhooks:write" | "members:read" | "members:write" | "submissions:erase" | "events:read" | "content:import" | "media:read" | "media:write";
         APIKey: {
             /** @example key_01jd5x8c1q2w3e4r5t6y7u8i9o */
             id: string;
@@ -3175,6 +3294,54 @@ export interface components {
             token: string;
             /** @description The public preview's absolute URL, on `KEEL_PUBLIC_URL`, token included. */
             url: string;
+        };
+        Media: {
+            /** @description `med_…`, with 74 random bits: the public URL's only key. */
+            id: string;
+            /** @description The sanitized file name. */
+            name: string;
+            /**
+             * @description Sniffed from the bytes.
+             * @enum {string}
+             */
+            content_type: "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/avif" | "application/pdf";
+            /** @description Bytes stored (after metadata stripping). */
+            size: number;
+            /** @description Pixels; 0 for PDF and AVIF. */
+            width: number;
+            height: number;
+            alt: string;
+            caption: string;
+            focal_point: null | components["schemas"]["FocalPoint"];
+            /** @description The public URL, on `KEEL_PUBLIC_URL`. */
+            url: string;
+            /** @description The widths below the original's, for `srcset`; `made` says whether the variant exists yet (it is made on first request). */
+            variants: {
+                width: number;
+                url: string;
+                made: boolean;
+            }[];
+            created_by: {
+                kind: string;
+                id: string;
+            };
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description Where the subject is, as fractions (0 to 1) of the width and height from the top left. */
+        FocalPoint: {
+            x: number;
+            y: number;
+        };
+        MediaPatch: {
+            alt?: string;
+            caption?: string;
+            focal_point?: null | components["schemas"]["FocalPoint"];
+        };
+        MediaList: {
+            data: components["schemas"]["Media"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            has_more: boolean;
         };
         PreviewLinkList: {
             data: components["schemas"]["PreviewLink"][];
@@ -3932,6 +4099,12 @@ export interface components {
         Sunset: string;
         /** @description `</v1/docs>; rel="deprecation"; type="text/html"` and the replacing operation's `<…>; rel="successor-version"`. */
         DeprecationLink: string;
+        /** @description `public, max-age=31536000, immutable`: a media URL never changes what it serves. */
+        CacheControlImmutable: string;
+        /** @description `inline; filename=<the file's sanitized name>`. */
+        MediaDisposition: string;
+        /** @description `nosniff`. */
+        NoSniff: string;
         /** @description `attachment; filename=<form>-submissions.csv` (or `.jsonl`). */
         ContentDisposition: string;
     };
@@ -8134,6 +8307,416 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+        };
+    };
+    listMedia: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the first page. At most 200 bytes; an unknown or malformed cursor is 422. */
+                cursor?: components["parameters"]["cursor"];
+                /** @description Items per page, 1 to 200 (default 50); anything else is 422 `validation_failed` with an `out_of_range` entry. */
+                limit?: components["parameters"]["limit"];
+                /** @description A content type (`image/png`) or its start ending in `/` (`image/`). */
+                type?: string;
+                /** @description A part of the name, any case. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of files. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaList"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    uploadMedia: {
+        parameters: {
+            query?: {
+                /** @description The file's name for a raw body (default `file`); kept as letters, digits, `.`, `_` and `-`, at most 200 bytes. */
+                name?: string;
+                /** @description `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC). */
+                keep_metadata?: boolean;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+                "application/octet-stream": string;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The stored file. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            /** @description `malformed_form`: the multipart body cannot be read. `unknown_parameter`: see BadQuery. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `media_too_large`: the file is over `KEEL_MEDIA_MAX_FILE_SIZE`. `media_quota_exceeded`: the workspace's files would pass `KEEL_MEDIA_MAX_WORKSPACE_SIZE`. `body_too_large`: the body is over 5 GiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `svg_not_supported`: SVG can carry scripts and is refused. `media_type_unsupported`: the bytes are not a JPEG, PNG, GIF, WebP, AVIF or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: no file part, or a bad `keep_metadata`. `image_too_many_pixels`: over 50 megapixels. `media_corrupt`: the image header cannot be read. `media_empty`: no bytes. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description The media file's ID (`med_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's record. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    deleteMedia: {
+        parameters: {
+            query?: {
+                /** @description `true` deletes a file that published entries use. */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description The media file's ID (`med_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `media_in_use`: a published entry uses the file; pass `force=true`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["InvalidQuery"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    updateMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's ID (`ws_…`) or slug. Paths in responses keep the reference the request used.
+                 * @example docs
+                 */
+                ws: components["parameters"]["ws"];
+                /** @description The media file's ID (`med_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "alt": "Two people by a lake",
+                 *       "focal_point": {
+                 *         "x": 0.3,
+                 *         "y": 0.6
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MediaPatch"];
+            };
+        };
+        responses: {
+            /** @description The changed record. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getPublicMedia: {
+        parameters: {
+            query?: {
+                /** @description The variant's width. */
+                w?: 320 | 640 | 960 | 1280 | 1920;
+            };
+            header?: {
+                /** @description A byte range (RFC 9110). */
+                Range?: string;
+            };
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /** @description The media file's ID (`med_…`), its only key. */
+                id: string;
+                /** @description Any name (the API's URLs use the file's); not checked. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlImmutable"];
+                    "Content-Disposition": components["headers"]["MediaDisposition"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The range asked for. */
+            206: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    /** @description The range served. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The client's copy is current (`If-None-Match`); no body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_width`: `w` is not one of the fixed widths. `no_variants`: AVIF and PDF have no variants. `unknown_parameter`: see BadQuery. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description The range starts past the end of the file. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `image_too_many_pixels`, `media_corrupt`: the variant cannot be made. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            /** @description `media_busy`: too many variants are being made; retry after `Retry-After`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    headPublicMedia: {
+        parameters: {
+            query?: {
+                /** @description The variant's width. */
+                w?: 320 | 640 | 960 | 1280 | 1920;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The workspace's slug.
+                 * @example docs
+                 */
+                site: components["parameters"]["site"];
+                /** @description The media file's ID (`med_…`), its only key. */
+                id: string;
+                /** @description Any name (the API's URLs use the file's); not checked. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's headers. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControlImmutable"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The client's copy is current; no body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_width`, `no_variants`, `unknown_parameter`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     listPreviewLinks: {
