@@ -142,20 +142,12 @@ func isNewDelivery(d domain.WebhookDelivery) bool {
 		d.DeliveredAt == nil && domain.Timestamp(d.NextAttemptAt).Equal(domain.Timestamp(d.CreatedAt))
 }
 
-// fanOut queues e for every enabled endpoint of its workspace that
-// subscribes to its type, in the caller's transaction. A workspace
-// without endpoints costs one indexed lookup that finds nothing; the
-// subscription rule is domain.Webhook.Subscribes, applied here to the few
-// enabled endpoints of one workspace (domain.MaxWebhooksPerWorkspace).
-func (s *stores) fanOut(ctx context.Context, e domain.Event) error {
-	ds, err := s.deliveriesOf(ctx, e)
-	if err != nil {
-		return err
-	}
-	return s.insertDeliveries(ctx, ds)
-}
-
-// deliveriesOf returns the deliveries that fanOut queues for e.
+// deliveriesOf returns the fan-out of e: a new delivery for every enabled
+// endpoint of its workspace that subscribes to its type, which the caller
+// inserts in its transaction (eventStore.Add). A workspace without
+// endpoints costs one indexed lookup that finds nothing; the subscription
+// rule is domain.Webhook.Subscribes, applied here to the few enabled
+// endpoints of one workspace (domain.MaxWebhooksPerWorkspace).
 func (s *stores) deliveriesOf(ctx context.Context, e domain.Event) ([]domain.WebhookDelivery, error) {
 	if e.Type == domain.EventWebhookTest {
 		return nil, nil // goes to the tested endpoint only, through DeliveryStore.Add

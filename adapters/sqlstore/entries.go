@@ -131,7 +131,7 @@ func (s entryStore) addTags(ctx context.Context, e domain.Entry) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	if err := (tagStore{s.stores}).ensureTags(ctx, e); err != nil {
+	if err := tagStore(s).ensureTags(ctx, e); err != nil {
 		return err
 	}
 	args := make([]any, 0, 3*len(tags))
@@ -529,7 +529,7 @@ func (s entryStore) Revision(ctx context.Context, ws domain.WorkspaceID, id doma
 // eventStore implements ports.EventStore.
 type eventStore struct{ *stores }
 
-// Add also queues the event's webhook deliveries (stores.fanOut), in the
+// Add also queues the event's webhook deliveries (stores.deliveriesOf), in the
 // same transaction, so that they exist exactly when the event does. It
 // looks up the webhooks before it inserts anything, so that on PostgreSQL
 // the event and its deliveries are held back together (pipeline) with the
