@@ -21,12 +21,24 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/keelhq/keel/adapters/blobs3"
+	"github.com/keelhq/keel/ports"
 	"github.com/keelhq/keel/test/browser"
+	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
+	"github.com/keelhq/keel/test/s3server"
+	"github.com/keelhq/keel/test/testdb"
 )
 
 func TestMain(m *testing.M) {
-	keelproc.Main(m)
+	containers.SetDefaults()
+	code := m.Run()
+	_ = testdb.Stop()
+	if err := s3server.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
+	}
+	_ = keelproc.RemoveBinary()
+	os.Exit(code)
 }
 
 // pdf is a small PDF; sniffing needs its first bytes only.
@@ -48,16 +60,40 @@ type submission struct {
 type env struct {
 	p     *keelproc.Proc
 	token string
-	dir   string // the data directory, whose blobs/ holds the files
+	dir   string          // the data directory, whose blobs/ holds the files
+	s3    ports.BlobStore // the bucket, when the files are in S3
 }
 
 func setup(t *testing.T, extra ...string) env {
 	dir := t.TempDir()
+	return setupIn(t, dir, nil, extra...)
+}
+
+// setupS3 runs keel serve on PostgreSQL with its files in a bucket of the
+// S3-compatible server.
+func setupS3(t *testing.T) env {
+	srv := s3server.Start(t)
+	bucket := srv.NewBucket(t)
+	u := "s3://" + bucket + "/keel?endpoint=" + srv.Endpoint + "&region=" + s3server.Region
+	cfg, err := blobs3.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AccessKeyID, cfg.SecretAccessKey = s3server.AccessKey, s3server.SecretKey
+	store, err := blobs3.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return setupIn(t, t.TempDir(), store, "KEEL_BLOB_URL="+u, "AWS_ACCESS_KEY_ID="+s3server.AccessKey,
+		"AWS_SECRET_ACCESS_KEY="+s3server.SecretKey, "KEEL_DATABASE_URL="+testdb.EmptyPostgres(t))
+}
+
+func setupIn(t *testing.T, dir string, s3 ports.BlobStore, extra ...string) env {
 	p := keelproc.Serve(t, "serve", append([]string{"KEEL_DATA_DIR=" + dir, "KEEL_IP_HASH_KEY=0123456789abcdef0123456789abcdef"}, extra...))
 	var s struct{ Token string }
 	p.MustCall(t, "POST", "/v1/setup", "", map[string]any{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}, 201, &s)
 	p.MustCall(t, "POST", "/v1/workspaces", s.Token, map[string]any{"name": "Harbour Site", "slug": "site"}, 201, nil)
-	return env{p: p, token: s.Token, dir: dir}
+	return env{p: p, token: s.Token, dir: dir, s3: s3}
 }
 
 func (e env) fileForm(t *testing.T, success string) string {
@@ -89,6 +125,16 @@ func (e env) submissions(t *testing.T, form string) []submission {
 func (e env) blobs(t *testing.T) []string {
 	t.Helper()
 	var keys []string
+	if e.s3 != nil {
+		blobs, _, err := e.s3.List(t.Context(), "submissions/", "", ports.MaxBlobListLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blobs {
+			keys = append(keys, b.Key)
+		}
+		return keys
+	}
 	root := filepath.Join(e.dir, "blobs")
 	err := filepath.WalkDir(filepath.Join(root, "submissions"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,10 +171,21 @@ func (e env) download(t *testing.T, link string) (*http.Response, []byte) {
 
 // TestFileFieldInABrowser: Chromium posts a site's form with two files in
 // one file input; the submission lists both with the sniffed types, their
-// links serve the same bytes, and erasing the visitor's data deletes them.
+// links serve the same bytes, and erasing the visitor's data deletes them:
+// on SQLite with the files on disk, and on PostgreSQL with them in S3.
 func TestFileFieldInABrowser(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	t.Run("sqlite+fs", func(t *testing.T) {
+		t.Parallel()
+		postInBrowser(t, setup(t))
+	})
+	t.Run("postgres+s3", func(t *testing.T) {
+		t.Parallel()
+		postInBrowser(t, setupS3(t))
+	})
+}
+
+func postInBrowser(t *testing.T, e env) {
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		switch r.URL.Path {
