@@ -276,6 +276,41 @@ func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	})
 	// A multiselect's List mark must survive storage: one chosen option is
 	// otherwise indistinguishable from a plain field's value.
+	// A file field's limits and a submission's files (name, type, size,
+	// blob key) are stored with the form and the submission's values.
+	t.Run("FileFieldAndFilesRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		in := simpleForm("Jobs")
+		in.Fields = append(in.Fields, domain.Field{Name: "cv", Type: domain.FieldFile, MaxFiles: 2, MaxFileSize: 1000, Accept: []string{"pdf", "image"}})
+		f := getForm(t, uow, ws.ID(), addForm(t, uow, ws.ID(), in).ID())
+		cv, ok := f.FileField("cv")
+		if !ok || cv.FileCount() != 2 || cv.FileSize() != 1000 || !slices.Equal(cv.Accept, []string{"pdf", "image"}) {
+			t.Fatalf("stored file field = %+v", cv)
+		}
+		files := []domain.SubmissionFile{
+			{Name: "cv é.pdf", ContentType: "application/pdf", Size: 900, Key: "submissions/x/sub_1/1"},
+			{Name: "photo.png", ContentType: "image/png", Size: 12, Key: "submissions/x/sub_1/2"},
+		}
+		raw := rawOf()
+		raw.Order = append(raw.Order, "cv")
+		raw.Files = map[string][]domain.SubmissionFile{"cv": files}
+		for _, fd := range f.Fields() {
+			if fd.Required && fd.Type != domain.FieldFile {
+				raw.Fields[fd.Name] = []string{"x"}
+				raw.Order = append(raw.Order, fd.Name)
+			}
+		}
+		sub, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := getSubmission(t, uow, ws.ID(), addSubmission(t, uow, sub).ID())
+		if !slices.Equal(got.Files(), files) {
+			t.Fatalf("stored files = %+v, want %+v", got.Files(), files)
+		}
+	})
 	t.Run("OneOptionMultiselectStaysAList", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
