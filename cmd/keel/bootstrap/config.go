@@ -53,6 +53,7 @@ var settings = []setting{
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress, sUploadSweepAge,
+	sMediaMaxFileSize, sMediaMaxWorkspaceSize,
 	sPublicMaxAge, sPublicStale, sPublicURL, sEventRetention, sIdempotencyTTL, sRetainSentMail,
 	sWebhookAllowNetworks, sWebhookAllowHTTP, sWebhookRetryBase, sWebhookMaxAttempts, sWebhookDisableAfter, sWebhookConcurrency,
 	sBackupSchedule, sBackupKeep, sBackupDir,
@@ -117,6 +118,7 @@ type serveConfig struct {
 	idempotencyTTL  time.Duration
 	retainSentMail  time.Duration // 0 keeps sent mail
 	forms           formsConfig
+	media           mediaConfig
 	rateLimits      rateLimitConfig
 	content         contentConfig
 	webhookConfig
@@ -268,6 +270,9 @@ func loadServeConfig(fs *pflag.FlagSet, getenv func(string) string) (serveConfig
 		return c, sDispatcher.errorf("want on or off, got %q", raw)
 	}
 	if c.forms, err = loadFormsConfig(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.media, err = loadMediaConfig(fs, getenv); err != nil {
 		return c, err
 	}
 	if c.rateLimits, err = loadRateLimitConfig(fs, getenv); err != nil {

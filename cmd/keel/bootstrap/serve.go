@@ -133,6 +133,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	cfg.forms.blobs = blobs
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wakeMail, log)
 	cnt := newContent(db, ids.authz, publicCache)
+	mediaSvc := newMedia(cfg.media, db, ids.authz, blobs, log)
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -157,6 +158,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Messaging:      msgs,
 		Forms:          formsSvc,
 		Content:        cnt.svc,
+		Media:          mediaSvc,
+		Blobs:          blobs,
 		PublicCache:    cnt.cache,
 		PublicMaxAge:   cfg.content.maxAge,
 		PublicStale:    cfg.content.stale,
