@@ -43,7 +43,7 @@ type mediaFixture struct {
 	media *media.Service
 }
 
-func newMediaFixture(t *testing.T, cfg media.Config) *mediaFixture {
+func newMediaFixture(t testing.TB, cfg media.Config) *mediaFixture {
 	t.Helper()
 	f := newFormsFixture(t, fixtureOptions{publicURL: "https://api.example.com/"})
 	ctx := t.Context()
@@ -79,7 +79,7 @@ func newMediaFixture(t *testing.T, cfg media.Config) *mediaFixture {
 }
 
 // upload posts body raw, with ?name= and the client's Content-Type ct.
-func (f *mediaFixture) upload(t *testing.T, name, ct string, body []byte) *httptest.ResponseRecorder {
+func (f *mediaFixture) upload(t testing.TB, name, ct string, body []byte) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/workspaces/acme/media?name="+url.QueryEscape(name), bytes.NewReader(body))
 	req.Header.Set("Content-Type", ct)
@@ -377,4 +377,37 @@ func TestMediaVariantMadeOnce(t *testing.T) {
 	if total != 1 {
 		t.Errorf("puts = %v, want one", cb.puts)
 	}
+}
+
+// BenchmarkPublicMediaCached serves a made variant of a photo of about
+// 50 KB to parallel clients, through the whole server (no OpenAPI check):
+// the request rate a site's images get once their variants exist.
+func BenchmarkPublicMediaCached(b *testing.B) {
+	f := newMediaFixture(b, media.Config{})
+	src := testJPEG(b, 1400, 1050, false)
+	w := f.upload(b, "photo.jpg", "image/jpeg", src)
+	if w.Code != http.StatusCreated {
+		b.Fatalf("upload = %d %s", w.Code, w.Body)
+	}
+	m := decodeBody[mediaResponse](b, w, http.StatusCreated)
+	path := "/v1/sites/acme/media/" + m.ID + "/photo.jpg?w=960"
+	first := httptest.NewRecorder()
+	f.srv.ServeHTTP(first, httptest.NewRequest(http.MethodGet, path, nil))
+	if first.Code != http.StatusOK {
+		b.Fatalf("variant = %d %s", first.Code, first.Body)
+	}
+	b.SetBytes(int64(first.Body.Len()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			f.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != http.StatusOK {
+				b.Errorf("GET = %d", rec.Code)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

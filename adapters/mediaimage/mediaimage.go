@@ -90,21 +90,23 @@ func (Processor) Resize(ctx context.Context, ct string, r io.Reader, width int, 
 	} else {
 		dst = image.NewRGBA(image.Rect(0, 0, width, height))
 	}
-	// ApproxBiLinear samples rather than filters, which aliases when it
-	// shrinks far; so shrink by halves with it first (each step averages
-	// well enough and costs a quarter of the one before) and finish with
-	// CatmullRom on an image at most twice the target.
+	// ApproxBiLinear samples rather than filters, so it aliases when it
+	// shrinks far, but it is ten times faster than a filtering kernel
+	// (CatmullRom takes over a second for a 12-megapixel photo here). So
+	// it halves the image while it is at least twice the target, each
+	// halving averaging 2×2 pixels, and takes the last step, by a factor
+	// under 2, where its sampling still sees every other pixel.
 	cur := src
-	for cur.Bounds().Dx() > 2*width*2 {
+	for cur.Bounds().Dx() >= 2*width {
 		cb := cur.Bounds()
-		half := image.NewRGBA(image.Rect(0, 0, (cb.Dx()+1)/2, (cb.Dy()+1)/2))
+		half := image.NewRGBA(image.Rect(0, 0, cb.Dx()/2, max(1, cb.Dy()/2)))
 		xdraw.ApproxBiLinear.Scale(half, half.Bounds(), cur, cb, xdraw.Src, nil)
 		cur = half
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
-	xdraw.CatmullRom.Scale(dst, dst.Bounds(), cur, cur.Bounds(), xdraw.Src, nil)
+	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), cur, cur.Bounds(), xdraw.Src, nil)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
