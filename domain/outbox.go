@@ -141,7 +141,11 @@ func (f Form) SendsMail() bool {
 // A rendered subject is one line of at most MaxSubjectLen characters, and
 // an autoresponder body is cut off after MaxBodyLen bytes, so that what a
 // visitor submits cannot make a message larger than that.
-func (f Form) Mail(s Submission, from string, now time.Time) ([]Message, []string, error) {
+//
+// link, when given, returns the download link of a file, which the
+// notification writes beside the file's name and size; the files
+// themselves are never attached.
+func (f Form) Mail(s Submission, from string, now time.Time, link ...func(SubmissionFile) string) ([]Message, []string, error) {
 	if s.IsSpam() {
 		return nil, nil, nil
 	}
@@ -172,7 +176,7 @@ func (f Form) Mail(s Submission, from string, now time.Time) ([]Message, []strin
 		}
 		m, err := NewMessage(MessageInput{
 			From: from, To: f.def.Notify.Recipients, ReplyTo: submitter,
-			Subject: oneLine(subj), Text: notificationText(f, s),
+			Subject: oneLine(subj), Text: notificationText(f, s, link...),
 		}, now)
 		if err != nil {
 			return nil, nil, err
@@ -226,7 +230,7 @@ func oneLine(s string) string {
 }
 
 // notificationText lists every field of the submission, in form order.
-func notificationText(f Form, s Submission) string {
+func notificationText(f Form, s Submission, link ...func(SubmissionFile) string) string {
 	var b bytes.Buffer
 	b.WriteString("New submission to " + f.def.Name + "\n\n")
 	for _, fd := range f.def.Fields {
@@ -235,7 +239,18 @@ func notificationText(f Form, s Submission) string {
 			label = fd.Name
 		}
 		for _, v := range s.values {
-			if v.Field == fd.Name {
+			switch {
+			case v.Field != fd.Name:
+			case len(v.Files) > 0:
+				b.WriteString(label + ":\n")
+				for _, file := range v.Files {
+					b.WriteString("- " + file.Name + " (" + FormatBytes(file.Size) + ")")
+					if len(link) > 0 {
+						b.WriteString(" " + link[0](file))
+					}
+					b.WriteString("\n")
+				}
+			default:
 				b.WriteString(label + ": " + joinValues(v.Values) + "\n")
 			}
 		}

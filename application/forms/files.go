@@ -34,6 +34,20 @@ const FileLinkTTL = 15 * time.Minute
 // export is read long after it is made, but not forever.
 const ExportFileLinkTTL = 7 * 24 * time.Hour
 
+// NotificationFileLinkTTL is how long the file links of a notification
+// work: mail is read days later, not minutes.
+const NotificationFileLinkTTL = 7 * 24 * time.Hour
+
+// SetLinkBase sets the absolute base URL of the API (KEEL_PUBLIC_URL or
+// the address serve listens on) that notifications' file links start
+// with; without one they carry paths. Call it before serving.
+func (s *Service) SetLinkBase(base string) { s.linkBase = strings.TrimSuffix(base, "/") }
+
+// notificationLink is the link a notification gives a file.
+func (s *Service) notificationLink(f domain.SubmissionFile) string {
+	return s.linkBase + s.FileLink(f, NotificationFileLinkTTL)
+}
+
 // OrphanFileAge is how old a stored file that no submission holds must be
 // before SweepOrphanFiles deletes it. A submission's transaction commits
 // within seconds of its last upload; an hour leaves any upload still under

@@ -3,6 +3,7 @@ package forms_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,35 @@ func TestErasureAndRetentionDeleteFiles(t *testing.T) {
 	if keys := storedKeys(t, store); len(keys) != 0 {
 		t.Fatalf("after retention = %v", keys)
 	}
+}
+
+// TestNotificationNamesAndLinksFiles: the notification lists each file
+// with its size and a signed link that opens it; nothing is attached.
+func TestNotificationNamesAndLinksFiles(t *testing.T) {
+	t.Parallel()
+	f, _, form := newFileFixture(t)
+	f.svc.SetLinkBase("https://api.example.com/")
+	sub, err := submitWithFile(t, f, form, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	for _, m := range f.outbox(t) {
+		if m.Kind == domain.KindNotification {
+			text = m.Message.Text()
+		}
+	}
+	_, rest, ok := strings.Cut(text, "- cv.pdf (9 bytes) https://api.example.com/v1/submission-files/")
+	if !ok {
+		t.Fatalf("notification:\n%s", text)
+	}
+	link, _, _ := strings.Cut(rest, "\n")
+	path, query, _ := strings.Cut(link, "?")
+	parts := strings.Split(path, "/")
+	q, _ := url.ParseQuery(query)
+	rc, file, err := f.svc.OpenFile(t.Context(), domain.WorkspaceID(parts[0]), domain.SubmissionID(parts[1]), parts[2], q.Get("expires"), q.Get("sig"))
+	if err != nil || file.Name != "cv.pdf" || parts[1] != string(sub.ID()) {
+		t.Fatalf("the notification's link opens %+v, %v", file, err)
+	}
+	_ = rc.Close()
 }

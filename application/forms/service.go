@@ -59,6 +59,8 @@ type Service struct {
 	perForm ports.RateLimiter
 	wake    func()
 	blobs   ports.BlobStore
+	// linkBase starts the file links of notifications (SetLinkBase).
+	linkBase string
 
 	perRecipient         ports.RateLimiter
 	log                  *slog.Logger

@@ -175,7 +175,7 @@ func (s *Service) readForm(ctx context.Context, id domain.FormID) (f domain.Form
 // autoresponse whose recipient had its share (limitAutoresponses) and
 // keeps the caller's trace context for the messages.
 func (s *Service) composeMail(ctx context.Context, f domain.Form, sub domain.Submission, from string, now time.Time) (queuedMail, error) {
-	msgs, kinds, err := f.Mail(sub, from, now)
+	msgs, kinds, err := f.Mail(sub, from, now, s.notificationLink)
 	if err != nil {
 		return queuedMail{}, err
 	}

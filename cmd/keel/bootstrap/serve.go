@@ -140,6 +140,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return sHTTPAddr.errorf("%v", err)
 	}
 	publicURL = cfg.content.publicURLFor(cfg.httpAddr, ln.Addr())
+	formsSvc.SetLinkBase(publicURL)
 	adminLn, err := listenAdmin(cfg.admin, sAdminAddr, log)
 	if err != nil {
 		_ = ln.Close()
