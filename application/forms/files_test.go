@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +174,39 @@ func TestNotificationNamesAndLinksFiles(t *testing.T) {
 		t.Fatalf("the notification's link opens %+v, %v", file, err)
 	}
 	_ = rc.Close()
+}
+
+// TestFailedTransactionsAndFiles: a submission whose transaction fails
+// deletes the files it stored; an erasure whose transaction fails keeps
+// the files of the submissions it did not delete.
+func TestFailedTransactionsAndFiles(t *testing.T) {
+	t.Parallel()
+	store, err := blobfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := new(atomic.Bool)
+	f := newFixture(t, 100, func(c *forms.Config) { c.Blobs, c.UoW = store, refusingEvents{c.UoW, refuse} })
+	in := contactInput()
+	in.Fields = append(in.Fields, domain.Field{Name: "cv", Type: domain.FieldFile})
+	form, err := f.svc.CreateForm(t.Context(), f.owner, "site", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := submitWithFile(t, f, form, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	if _, err := submitWithFile(t, f, form, "bob@example.com"); !errors.Is(err, errEventRefused) {
+		t.Fatalf("Submit = %v, want the refusal", err)
+	}
+	if keys := storedKeys(t, store); len(keys) != 1 {
+		t.Fatalf("after the failed submission: %v", keys)
+	}
+	if _, err := f.svc.Erase(t.Context(), f.owner, "site", "ada@example.com"); !errors.Is(err, errEventRefused) {
+		t.Fatalf("Erase = %v, want the refusal", err)
+	}
+	if keys := storedKeys(t, store); len(keys) != 1 {
+		t.Fatalf("after the failed erasure: %v", keys)
+	}
 }
