@@ -24,7 +24,7 @@ const maxFormEditBytes = 1 << 20
 
 // fieldTypes are the choices of a field row's type, as the domain spells
 // them.
-var fieldTypes = []string{"text", "email", "textarea", "number", "url", "tel", "date", "select", "multiselect", "checkbox", "hidden"}
+var fieldTypes = []string{"text", "email", "textarea", "number", "url", "tel", "date", "select", "multiselect", "checkbox", "hidden", "file"}
 
 // errEditedMeanwhile refuses a save whose form was saved by someone else
 // after the editor opened it: whole-definition saves would otherwise undo
@@ -52,6 +52,10 @@ type fieldRow struct {
 	Pattern, Options               string
 	Errors                         map[string]string // by column: "name", "options"…
 	N, NextN                       int               // the row's number, from 1, and the next's
+
+	// Files carries a file field's limits, set through the API, across
+	// the builder unchanged: "max_files max_file_size kind,kind".
+	Files string
 }
 
 // problem is an entry of the error summary, linking to its input.
@@ -390,7 +394,7 @@ func editorFromPost(v url.Values) editorData {
 			Name: strings.TrimSpace(get("name")), Label: get("label"), Type: get("type"),
 			Required: get("required") != "", Remove: get("remove") != "",
 			MinLength: get("min-length"), MaxLength: get("max-length"), Min: get("min"), Max: get("max"),
-			Pattern: get("pattern"), Options: get("options"),
+			Pattern: get("pattern"), Options: get("options"), Files: get("files"),
 		})
 	}
 	return d
@@ -423,7 +427,7 @@ func editorFromDefinition(def domain.FormInput) editorData {
 		d.Rows = append(d.Rows, fieldRow{
 			Name: fd.Name, Label: fd.Label, Type: fd.Type.String(), Required: fd.Required,
 			MinLength: itoa(fd.MinLength), MaxLength: itoa(fd.MaxLength), Min: ftoa(fd.Min), Max: ftoa(fd.Max),
-			Pattern: fd.Pattern, Options: strings.Join(fd.Options, "\n"),
+			Pattern: fd.Pattern, Options: strings.Join(fd.Options, "\n"), Files: fileLimits(fd),
 		})
 	}
 	return d
@@ -469,6 +473,9 @@ func (d *editorData) input() (in domain.FormInput, kept []int, ok bool) {
 		}
 		fd := domain.Field{Name: rw.Name, Label: rw.Label, Required: rw.Required, Pattern: rw.Pattern, Options: lines(rw.Options)}
 		fd.Type, _ = domain.ParseFieldType(rw.Type) // an unknown type is the use case's to refuse
+		if fd.Type == domain.FieldFile {
+			fd.MaxFiles, fd.MaxFileSize, fd.Accept = parseFileLimits(rw.Files)
+		}
 		for _, n := range []struct {
 			col, s string
 			dst    **int
@@ -513,12 +520,13 @@ func definitionVersion(def domain.FormInput) string {
 		Required                                bool
 		MinLength, MaxLength, Min, Max, Pattern string
 		Options                                 []string
+		Files                                   string `json:",omitempty"`
 	}
 	shown := editorFromDefinition(def)
 	fs := make([]field, len(def.Fields))
 	for i, fd := range def.Fields {
 		r := shown.Rows[i]
-		fs[i] = field{fd.Name, fd.Label, fd.Type.String(), fd.Required, r.MinLength, r.MaxLength, r.Min, r.Max, fd.Pattern, fd.Options}
+		fs[i] = field{fd.Name, fd.Label, fd.Type.String(), fd.Required, r.MinLength, r.MaxLength, r.Min, r.Max, fd.Pattern, fd.Options, r.Files}
 	}
 	def.Fields = nil
 	b, err := json.Marshal(struct {
@@ -641,7 +649,11 @@ func embedHTML(f domain.Form, submitURL, timingField, minFill string, withFetch 
 			b.WriteString(x)
 		}
 	}
-	w(`<form id="`, attr(id), `" method="post" action="`, attr(submitURL), `">`, "\n")
+	enctype := ""
+	if f.HasFileFields() {
+		enctype = ` enctype="multipart/form-data"`
+	}
+	w(`<form id="`, attr(id), `" method="post" action="`, attr(submitURL), `"`, enctype, `>`, "\n")
 	for _, fd := range f.Fields() {
 		in := attr(id + "-" + fd.Name)
 		name := attr(fd.Name)
@@ -672,6 +684,12 @@ func embedHTML(f domain.Form, submitURL, timingField, minFill string, withFetch 
 		switch fd.Type {
 		case domain.FieldTextarea:
 			w(`<textarea id="`, in, `" name="`, name, `" rows="5"`, req, lim, "></textarea>")
+		case domain.FieldFile:
+			multi := ""
+			if fd.FileCount() > 1 {
+				multi = " multiple"
+			}
+			w(`<input id="`, in, `" name="`, name, `" type="file"`, multi, req, ">")
 		case domain.FieldSelect, domain.FieldMultiselect:
 			multi := ""
 			if fd.Type == domain.FieldMultiselect {
@@ -764,4 +782,28 @@ func embedHTML(f domain.Form, submitURL, timingField, minFill string, withFetch 
 	}
 	w("</script>\n")
 	return b.String()
+}
+
+// fileLimits writes a file field's limits for fieldRow.Files; "" for
+// other fields and for a file field on its defaults.
+func fileLimits(fd domain.Field) string {
+	if fd.Type != domain.FieldFile || fd.MaxFiles == 0 && fd.MaxFileSize == 0 && len(fd.Accept) == 0 {
+		return ""
+	}
+	return strconv.Itoa(fd.MaxFiles) + " " + strconv.FormatInt(fd.MaxFileSize, 10) + " " + strings.Join(fd.Accept, ",")
+}
+
+// parseFileLimits reads what fileLimits wrote; anything else is the
+// defaults, which the use case checks like any limits.
+func parseFileLimits(s string) (maxFiles int, maxSize int64, accept []string) {
+	parts := strings.Fields(s)
+	if len(parts) < 2 {
+		return 0, 0, nil
+	}
+	maxFiles, _ = strconv.Atoi(parts[0])
+	maxSize, _ = strconv.ParseInt(parts[1], 10, 64)
+	if len(parts) > 2 {
+		accept = strings.Split(parts[2], ",")
+	}
+	return maxFiles, maxSize, accept
 }
