@@ -320,35 +320,62 @@ func (h mediaRoutes) serve(c *gin.Context) {
 	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": f.Name}))
 	rs := &blobReadSeeker{ctx: ctx, blobs: h.blobs, key: f.Key, size: f.Size}
 	defer rs.Close()
+	// Open the blob before any header goes out, so that a file deleted
+	// since it was looked up is a clean 404; a request for a range
+	// reopens it at the range's start.
+	if c.Request.Method == http.MethodGet {
+		if err := rs.open(); err != nil {
+			for _, k := range []string{"ETag", "Cache-Control", "Content-Disposition", "Content-Security-Policy"} {
+				hd.Del(k)
+			}
+			fail(c, err)
+			return
+		}
+	}
 	http.ServeContent(c.Writer, c.Request, "", f.ModTime, rs)
 }
 
 // blobReadSeeker reads a blob from its current offset with one ranged
-// Get, opened on the first Read after a Seek: http.ServeContent seeks to
-// the start of the range it serves and reads it once, so a Range request
-// reads only the bytes it asked for.
+// Get: a Seek only moves the offset, and the next Read reopens the blob
+// there unless the open reader is already at it. http.ServeContent seeks
+// to the end and back to learn the size, then to the start of the range
+// it serves, which it reads once, so a Range request reads only the bytes
+// it asked for.
 type blobReadSeeker struct {
 	ctx   context.Context
 	blobs ports.BlobStore
 	key   string
 	size  int64
-	off   int64
+	off   int64 // where Read reads next
 	rc    io.ReadCloser
+	rcOff int64 // where rc reads next
+}
+
+func (b *blobReadSeeker) open() error {
+	if b.rc != nil {
+		_ = b.rc.Close()
+		b.rc = nil
+	}
+	rc, _, err := b.blobs.Get(b.ctx, b.key, b.off, -1)
+	if err != nil {
+		return err
+	}
+	b.rc, b.rcOff = rc, b.off
+	return nil
 }
 
 func (b *blobReadSeeker) Read(p []byte) (int, error) {
 	if b.off >= b.size {
 		return 0, io.EOF
 	}
-	if b.rc == nil {
-		rc, _, err := b.blobs.Get(b.ctx, b.key, b.off, -1)
-		if err != nil {
+	if b.rc == nil || b.rcOff != b.off {
+		if err := b.open(); err != nil {
 			return 0, err
 		}
-		b.rc = rc
 	}
 	n, err := b.rc.Read(p)
 	b.off += int64(n)
+	b.rcOff = b.off
 	return n, err
 }
 
@@ -364,10 +391,6 @@ func (b *blobReadSeeker) Seek(offset int64, whence int) (int64, error) {
 	}
 	if to < 0 {
 		return 0, errors.New("seek before the start")
-	}
-	if to != b.off && b.rc != nil {
-		_ = b.rc.Close()
-		b.rc = nil
 	}
 	b.off = to
 	return to, nil

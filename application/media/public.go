@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"sync"
 	"time"
 
 	"github.com/keelhq/keel/application/usecase"
@@ -26,7 +27,7 @@ var errNoSuchSite = domain.ErrNotFound.WithMessage("No such site.")
 // width is 0, else its variant of that width, made now if it was never
 // made. Anyone may read it: the unguessable ID is the only key, whether
 // or not a published entry uses the file.
-func (s *Service) Public(ctx context.Context, site string, id domain.MediaID, width int) (_ File, err error) {
+func (s *Service) Public(ctx context.Context, site string, id domain.MediaID, width int) (out File, err error) {
 	ctx, end := usecase.Start(ctx, "media.Public")
 	defer end(&err)
 	if width != 0 {
@@ -34,6 +35,15 @@ func (s *Service) Public(ctx context.Context, site string, id domain.MediaID, wi
 			return File{}, err
 		}
 	}
+	ck := fileKey{site, id, width}
+	if f, ok := s.files.get(ck, s.clock.Now()); ok {
+		return f, nil
+	}
+	defer func() {
+		if err == nil {
+			s.files.put(ck, out, s.clock.Now())
+		}
+	}()
 	if _, perr := domain.ParseSlug(site); perr != nil {
 		return File{}, errNoSuchSite
 	}
@@ -159,4 +169,61 @@ func (s *Service) makeVariant(ctx context.Context, m domain.Media, width int, ke
 		return 0, errNoSuchMedia
 	}
 	return size, err
+}
+
+// fileKey names what a public media URL serves.
+type fileKey struct {
+	site  string
+	id    domain.MediaID
+	width int
+}
+
+// fileCache remembers, for fileTTL, the files public URLs resolved to, so
+// that a busy image skips the database and the store's stat. A file never
+// changes under its URL; a deleted one is forgotten on its node at once
+// and elsewhere within fileTTL, and meanwhile its blob is gone, which the
+// HTTP layer answers as 404 before it sends anything.
+type fileCache struct {
+	mu sync.Mutex
+	m  map[fileKey]cachedFile
+}
+
+type cachedFile struct {
+	f   File
+	exp time.Time
+}
+
+const (
+	fileTTL      = 30 * time.Second
+	maxFileCache = 10_000
+)
+
+func (c *fileCache) get(k fileKey, now time.Time) (File, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.After(e.exp) {
+		return File{}, false
+	}
+	return e.f, true
+}
+
+func (c *fileCache) put(k fileKey, f File, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxFileCache {
+		c.m = make(map[fileKey]cachedFile) // crude but bounded: start over
+	}
+	c.m[k] = cachedFile{f, now.Add(fileTTL)}
+}
+
+// forget drops every cached file of the media file id.
+func (c *fileCache) forget(id domain.MediaID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if k.id == id {
+			delete(c.m, k)
+		}
+	}
 }

@@ -67,6 +67,7 @@ type Service struct {
 	workers  chan struct{}
 	timeout  time.Duration
 	flight   singleflight.Group
+	files    fileCache
 }
 
 // NewService wires the media use cases.
@@ -393,6 +394,7 @@ func (s *Service) Delete(ctx context.Context, p domain.Principal, wsRef string, 
 	if err != nil {
 		return err
 	}
+	s.files.forget(id)
 	// The record is gone, so no URL serves the blobs any more; a blob
 	// left by a failed delete here is unreachable and only takes space.
 	for _, w := range append([]int{0}, domain.VariantWidths...) {
