@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -182,6 +183,17 @@ func TestEveryTimestampHasFixedWidth(t *testing.T) {
 	gets["/v1/sites/:site/preview"] = "/v1/sites/acme/preview?token=" + link.Token
 	gets["/v1/workspaces/:ws/locales"] = base + "/locales"
 	noTimestamps["GET /v1/workspaces/:ws/locales"] = true
+	// A media file answers when it was uploaded and changed; its public
+	// URL answers its bytes.
+	up := httptest.NewRequestWithContext(t.Context(), http.MethodPost, base+"/media?name=logo.png", bytes.NewReader(testPNG(t, 2, 2)))
+	up.Header.Set("Content-Type", "image/png")
+	up.Header.Set("Authorization", "Bearer "+f.token)
+	w = f.serve(up)
+	check("POST /v1/workspaces/:ws/media", w, http.StatusCreated)
+	med := decodeBody[mediaResponse](t, w, http.StatusCreated)
+	gets["/v1/workspaces/:ws/media"] = base + "/media"
+	gets["/v1/workspaces/:ws/media/:id"] = base + "/media/" + med.ID
+	noTimestamps["GET /v1/sites/:site/media/:id/:name"] = true
 	for route, path := range gets {
 		check("GET "+route, f.api(t, http.MethodGet, path, nil), http.StatusOK)
 	}
