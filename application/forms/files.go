@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -115,8 +115,7 @@ func (s *Service) StartUploads(ctx context.Context, form domain.FormID) (_ *Uplo
 	return &Uploads{s: s, form: f, id: domain.SubmissionID(domain.NewID(domain.PrefixSubmission, s.now())), files: map[string][]domain.SubmissionFile{}}, nil
 }
 
-// sniffLen is how many bytes the type of a file is told from; it is what
-// http.DetectContentType reads.
+// sniffLen is how many bytes the type of a file is told from.
 const sniffLen = 512
 
 // Put streams one file of field to the blob store, never holding it whole
@@ -259,27 +258,58 @@ var officeTypes = map[string]string{
 var ole2Magic = []byte{0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1}
 
 // sniffFile tells a file's type and kind (domain.FileKinds) from its first
-// bytes, never from what the client said: image/jpeg, png, gif and webp
-// are images, application/pdf a pdf, UTF-8 text that is not HTML text,
-// and a zip or OLE2 file whose name ends in an office extension an office
-// document. Anything else is application/octet-stream of no kind, which
-// no field accepts.
+// bytes, never from what the client said: JPEG, PNG, GIF and WebP
+// (domain.SniffMedia) are images, a PDF a pdf, UTF-8 text that does not
+// start with markup text, and a zip or OLE2 file whose name ends in an
+// office extension an office document. Anything else is
+// application/octet-stream of no kind, which no field accepts.
 func sniffFile(head []byte, name string) (contentType, kind string) {
-	ct := http.DetectContentType(head)
 	ext := strings.ToLower(path.Ext(name))
-	switch {
-	case ct == "image/jpeg" || ct == "image/png" || ct == "image/gif" || ct == "image/webp":
+	switch ct, err := domain.SniffMedia(head); {
+	case err == nil && (ct == domain.MediaJPEG || ct == domain.MediaPNG || ct == domain.MediaGIF || ct == domain.MediaWebP):
 		return ct, "image"
-	case ct == "application/pdf":
+	case err == nil && ct == domain.MediaPDF:
 		return ct, "pdf"
-	case ct == "text/plain; charset=utf-8":
-		return ct, "text"
-	case ct == "application/zip" && officeTypes[ext] != "" && !bytes.HasPrefix(head, ole2Magic) && ext != ".doc" && ext != ".xls" && ext != ".ppt":
+	case bytes.HasPrefix(head, zipMagic) && officeTypes[ext] != "" && ext != ".doc" && ext != ".xls" && ext != ".ppt":
 		return officeTypes[ext], "office"
 	case bytes.HasPrefix(head, ole2Magic) && (ext == ".doc" || ext == ".xls" || ext == ".ppt"):
 		return officeTypes[ext], "office"
+	case isPlainText(head):
+		return "text/plain; charset=utf-8", "text"
 	}
 	return ports.DefaultBlobContentType, ""
+}
+
+var zipMagic = []byte("PK\x03\x04")
+
+// isPlainText reports whether head, a file's first bytes, is UTF-8 text
+// without control characters other than tab, line feed, form feed,
+// carriage return and escape, and does not start, after blank space, with
+// "<": HTML, XML and SVG, which a browser could be made to run, are not
+// plain text, and neither is a plain text that starts so. head may end in
+// the middle of a character, which is not held against it.
+func isPlainText(head []byte) bool {
+	if len(head) == 0 {
+		return false
+	}
+	if t := bytes.TrimLeft(head, " \t\r\n\f"); len(t) > 0 && t[0] == '<' {
+		return false
+	}
+	for cut := 0; cut < utf8.UTFMax && !utf8.Valid(head); cut++ {
+		if len(head) < sniffLen {
+			return false // the whole file, not a cut: invalid
+		}
+		head = head[:len(head)-1]
+	}
+	if !utf8.Valid(head) {
+		return false
+	}
+	for _, c := range head {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != 0x1b || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // fileKeyMAC keys the signatures of download links, derived from the key

@@ -203,7 +203,7 @@ func forbidden(from, imp string, impIsStd bool) string {
 // package's code may: by layer ("application", "adapters"), or by adapter
 // ("adapters/httpapi"). Tests above storage run on the real engine
 // (sqlstore over SQLite, a template copy from sqlitetest), the real
-// authorizer, hasher and rate limiters, and doubles only of outside
+// authorizer, hasher, rate limiters and blob store, and doubles only of outside
 // systems (inmem's mailer); contract suites run on containers. Nothing
 // else is a fixture: an application test does not drive HTTP, and a
 // domain test imports nothing of ours but domain.
@@ -211,7 +211,8 @@ var testFixtures = map[string][]string{
 	"application": {
 		"adapters/sqlstore", "adapters/sqlstore/sqlitetest",
 		"adapters/casbinauthz", "adapters/argon2id", "adapters/ratelimit",
-		"adapters/inmem", // the mailer double
+		"adapters/blobfs", // the real blob store, in a temporary directory
+		"adapters/inmem",  // the mailer double
 	},
 	"adapters": {
 		"adapters/sqlstore", "adapters/sqlstore/sqlitetest",
