@@ -14,7 +14,11 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	pngenc "image/png"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +83,8 @@ func (d target) mustKeel(t *testing.T, args ...string) string {
 // fill makes rows in every table through the API of a keel serve on d:
 // an administrator with a session, a workspace, a form and submissions
 // (with their mail and events, one under an Idempotency-Key), an API
-// key, a post with tags and two revisions, published, a webhook with a
+// key, a post with tags and two revisions, published, the site's settings
+// and locales, a preview link, a media file, an imported post, a webhook with a
 // delivery, an invitation, a password reset, an e-mail change, and
 // two-factor authentication with a login challenge, and a scheduled
 // backup.
@@ -107,6 +112,14 @@ func fill(t *testing.T, d target) {
 	for _, title := range []string{"About us", "Zebra crossing", "Aardvark"} {
 		p.MustCall(t, "POST", "/v1/workspaces/site/entries", s.Token, map[string]any{"kind": "page", "title": title, "body": "Text."}, 201, nil)
 	}
+	// The site's settings and locales, a preview link, a media file (its
+	// row: archives hold no blobs yet) and an imported post with its
+	// source.
+	p.MustCall(t, "PATCH", "/v1/workspaces/site/site", s.Token, map[string]any{"site_url": "https://site.test"}, 200, nil)
+	p.MustCall(t, "PUT", "/v1/workspaces/site/locales", s.Token, map[string]any{"default_locale": "en", "fallbacks": map[string][]string{"fr-CA": {"fr"}}}, 200, nil)
+	p.MustCall(t, "POST", "/v1/workspaces/site/entries/"+entry.ID+"/preview-links", s.Token, map[string]any{"expires_in": 3600}, 201, nil)
+	uploadMedia(t, p, s.Token)
+	d.mustKeel(t, "import", "wordpress", filepath.Join("..", "..", "adapters", "siteimport", "testdata", "wordpress.xml"), "--workspace", "site")
 	var hook struct{ ID string }
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks", s.Token, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"submission.created"}}, 201, &hook)
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks/"+hook.ID+"/test", s.Token, nil, 202, nil)
@@ -122,6 +135,31 @@ func fill(t *testing.T, d target) {
 	p.MustCall(t, "POST", "/v1/me/two-factor/confirm", s.Token, map[string]any{"code": domain.TOTPCode(secret, time.Now())}, 200, nil)
 	if st, body, err := p.Call(ctx, "POST", "/v1/auth/login", "", map[string]any{"email": "owner@site.test", "password": "correct horse battery"}); err != nil || st != 401 || !strings.Contains(string(body), "second_factor_required") {
 		t.Fatalf("login with two factors: %d %s %v", st, body, err)
+	}
+}
+
+// uploadMedia uploads a one-pixel PNG to the media library.
+func uploadMedia(t *testing.T, p *keelproc.Proc, token string) {
+	t.Helper()
+	var png bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	img.Set(0, 0, color.RGBA{R: 200, A: 255})
+	if err := pngenc.Encode(&png, img); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "POST", p.URL+"/v1/workspaces/site/media?name=dot.png", &png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "image/png")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload media: %d %s", resp.StatusCode, body)
 	}
 }
 
