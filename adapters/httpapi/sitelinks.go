@@ -3,11 +3,11 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	fwd "github.com/keelhq/keel/adapters/internal/forwarded"
 	"github.com/keelhq/keel/domain"
 )
 
@@ -71,14 +71,7 @@ func (h siteRoutes) linkBase(r *http.Request) (base string, forwarded bool) {
 	if !h.forwardedLinks {
 		return h.base, false
 	}
-	host := lastForwarded(r.Header.Values("X-Forwarded-Host"))
-	proto := strings.ToLower(lastForwarded(r.Header.Values("X-Forwarded-Proto")))
-	if proto != "http" && proto != "https" {
-		proto = ""
-	}
-	if !forwardedHostPattern.MatchString(host) {
-		host = ""
-	}
+	host, proto := fwd.Origin(r)
 	if host == "" && proto == "" {
 		return h.base, false
 	}
@@ -96,21 +89,4 @@ func (h siteRoutes) linkBase(r *http.Request) (base string, forwarded bool) {
 		}
 	}
 	return scheme + "://" + rest, true
-}
-
-// forwardedHostPattern is a host name or an IP address, with a port or
-// not: what a proxy writes, and nothing that could break out of a URL.
-var forwardedHostPattern = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$`)
-
-// lastForwarded is the last entry of a forwarded header's values: the
-// one the proxy nearest to Keel wrote.
-func lastForwarded(values []string) string {
-	if len(values) == 0 {
-		return ""
-	}
-	v := values[len(values)-1]
-	if i := strings.LastIndexByte(v, ','); i >= 0 {
-		v = v[i+1:]
-	}
-	return strings.TrimSpace(v)
 }
