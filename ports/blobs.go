@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -115,6 +116,24 @@ func CheckBlobPrefix(prefix string) error {
 		if last := i == len(segs)-1; !validBlobSegment(seg, last) {
 			return ErrBlobKey
 		}
+	}
+	return nil
+}
+
+// CheckBlobList returns nil when a List call's arguments are valid: a
+// prefix CheckBlobPrefix takes, an after that is "" or a valid key, and a
+// limit from 1 to MaxBlobListLimit. Every BlobStore's List checks them so.
+func CheckBlobList(prefix, after string, limit int) error {
+	if err := CheckBlobPrefix(prefix); err != nil {
+		return err
+	}
+	if after != "" {
+		if err := CheckBlobKey(after); err != nil {
+			return err
+		}
+	}
+	if limit < 1 || limit > MaxBlobListLimit {
+		return ErrBlobKey.WithCause(fmt.Errorf("list limit %d outside 1 to %d", limit, MaxBlobListLimit))
 	}
 	return nil
 }

@@ -395,16 +395,8 @@ func (s *Store) Delete(ctx context.Context, key string) (err error) {
 func (s *Store) List(ctx context.Context, prefix, after string, limit int) (_ []ports.BlobInfo, _ string, err error) {
 	ctx, end := s.start(ctx, "List", prefix)
 	defer end(&err)
-	if err := ports.CheckBlobPrefix(prefix); err != nil {
+	if err := ports.CheckBlobList(prefix, after, limit); err != nil {
 		return nil, "", err
-	}
-	if after != "" {
-		if err := ports.CheckBlobKey(after); err != nil {
-			return nil, "", err
-		}
-	}
-	if limit < 1 || limit > ports.MaxBlobListLimit {
-		return nil, "", ports.ErrBlobKey.WithCause(fmt.Errorf("list limit %d outside 1 to %d", limit, ports.MaxBlobListLimit))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
