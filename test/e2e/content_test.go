@@ -38,8 +38,13 @@ const noAnonymousLimit = "KEEL_RATE_LIMIT_ANONYMOUS=0"
 func TestContentAcrossTwoNodes(t *testing.T) {
 	t.Parallel()
 	dbURL := testdb.EmptyPostgres(t)
-	a := startClusterNode(t, dbURL, "A", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit)
-	b := startClusterNode(t, dbURL, "B", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit)
+	// Nodes behind one load balancer share the API's public URL, which
+	// public entries' url fields are built on: without it each node would
+	// name its own address, and their answers, ETags included, would differ.
+	const publicURL = "https://api.site.test"
+	a := startClusterNode(t, dbURL, "A", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit, "KEEL_PUBLIC_URL="+publicURL)
+	b := startClusterNode(t, dbURL, "B", "KEEL_PUBLIC_MAX_AGE="+publicMaxAge, noAnonymousLimit, "KEEL_PUBLIC_URL="+publicURL)
+	a.public, b.public = publicURL, publicURL
 	a.waitListening(t)
 	b.waitListening(t)
 
@@ -170,7 +175,7 @@ func contentFlow(t *testing.T, writer, reader *clusterNode, publishIn time.Durat
 			return r.StatusCode == 200 && slices.Equal(feedTitles(t, b), []string{postTitle})
 		}},
 		change{what: "published post: in sitemap", node: reader, path: site + "/sitemap.xml", check: func(r *http.Response, b []byte) bool {
-			return r.StatusCode == 200 && slices.Equal(sitemapLocs(t, b), []string{reader.base + postPath})
+			return r.StatusCode == 200 && slices.Equal(sitemapLocs(t, b), []string{reader.links() + postPath})
 		}},
 	)
 	logTook(t, reader, "its publish_at", took)
@@ -310,7 +315,7 @@ func checkPublic(t *testing.T, n *clusterNode, site string, titles, slugs []stri
 	checkCacheHeaders(t, n, resp)
 	var want []string
 	for _, s := range slugs {
-		want = append(want, n.base+site+"/posts/"+s)
+		want = append(want, n.links()+site+"/posts/"+s)
 	}
 	if got := sitemapLocs(t, body); !slices.Equal(got, want) {
 		t.Fatalf("node %s: sitemap lists %q, want %q", n.name, got, want)

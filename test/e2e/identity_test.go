@@ -127,7 +127,18 @@ func apiKeyBody(name string) map[string]any {
 type clusterNode struct {
 	name string
 	base string
-	proc *keelproc.Proc
+	// public is the KEEL_PUBLIC_URL the node builds its links on, when
+	// the test sets one.
+	public string
+	proc   *keelproc.Proc
+}
+
+// links is the base URL of the links the node's answers hold.
+func (n *clusterNode) links() string {
+	if n.public != "" {
+		return n.public
+	}
+	return n.base
 }
 
 // startClusterNode starts `keel serve` against dbURL
