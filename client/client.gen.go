@@ -2017,6 +2017,9 @@ type SiteLocales struct {
 
 // SiteSettings defines model for SiteSettings.
 type SiteSettings struct {
+	// MediaKeepMetadata Whether JPEG uploads to the media library keep their EXIF (with GPS positions), XMP and IPTC metadata; `false` (the default) strips them. An upload's own `keep_metadata` overrides it.
+	MediaKeepMetadata bool `json:"media_keep_metadata"`
+
 	// PagePermalink The path of a page on the website, after `site_url`.
 	PagePermalink string `json:"page_permalink"`
 
@@ -2032,8 +2035,10 @@ type SiteSettings struct {
 
 // SiteSettingsInput A permalink pattern starts with `/`, holds letters, digits, `- . _ ~ /` and the placeholders `{slug}`, `{id}`, `{year}`, `{month}`, `{day}` (the publication date in UTC), names `{slug}` or `{id}`, and has at most 200 characters.
 type SiteSettingsInput struct {
-	PagePermalink *string `json:"page_permalink,omitempty"`
-	PostPermalink *string `json:"post_permalink,omitempty"`
+	// MediaKeepMetadata Whether later JPEG uploads keep their metadata; uploads already stored stay as they are.
+	MediaKeepMetadata *bool   `json:"media_keep_metadata,omitempty"`
+	PagePermalink     *string `json:"page_permalink,omitempty"`
+	PostPermalink     *string `json:"post_permalink,omitempty"`
 
 	// SiteURL An absolute http or https URL without query or fragment; `""` removes it.
 	SiteURL *string `json:"site_url,omitempty"`
@@ -3914,7 +3919,7 @@ type UploadMediaParams struct {
 	// Name The file's name for a raw body (default `file`); kept as letters, digits, `.`, `_` and `-`, at most 200 bytes.
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
-	// KeepMetadata `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC).
+	// KeepMetadata `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC), `false` strips it; absent, the workspace's `media_keep_metadata` site setting decides (false unless an admin set it).
 	KeepMetadata *bool `form:"keep_metadata,omitempty" json:"keep_metadata,omitempty"`
 }
 
@@ -5689,8 +5694,12 @@ type ClientInterface interface {
 	// `media_type_unsupported`. An image whose header declares more than
 	// 50 megapixels is 422 `image_too_many_pixels`, before anything
 	// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
-	// comments are stripped losslessly unless `keep_metadata=true`. Not
-	// idempotent: an `Idempotency-Key` is not read.
+	// comments are stripped losslessly unless the workspace's site
+	// setting `media_keep_metadata` is true (`PATCH
+	// /v1/workspaces/{ws}/site`) or the upload says `keep_metadata=true`:
+	// `keep_metadata`, when given, decides for this upload either way, and
+	// the workspace's setting decides when it is absent. Not idempotent:
+	// an `Idempotency-Key` is not read.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5802,7 +5811,7 @@ type ClientInterface interface {
 
 	// UpdateSiteSettingsWithBody Set the site URL or the permalink patterns
 	//
-	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5811,7 +5820,7 @@ type ClientInterface interface {
 
 	// UpdateSiteSettings Set the site URL or the permalink patterns
 	//
-	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -8678,8 +8687,12 @@ func (c *Client) ListMedia(ctx context.Context, ws Ws, params *ListMediaParams, 
 // `media_type_unsupported`. An image whose header declares more than
 // 50 megapixels is 422 `image_too_many_pixels`, before anything
 // decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
-// comments are stripped losslessly unless `keep_metadata=true`. Not
-// idempotent: an `Idempotency-Key` is not read.
+// comments are stripped losslessly unless the workspace's site
+// setting `media_keep_metadata` is true (`PATCH
+// /v1/workspaces/{ws}/site`) or the upload says `keep_metadata=true`:
+// `keep_metadata`, when given, decides for this upload either way, and
+// the workspace's setting decides when it is absent. Not idempotent:
+// an `Idempotency-Key` is not read.
 //
 // Takes any type of body and a specified content type.
 //
@@ -8931,7 +8944,7 @@ func (c *Client) GetSiteSettings(ctx context.Context, ws Ws, reqEditors ...Reque
 
 // UpdateSiteSettingsWithBody Set the site URL or the permalink patterns
 //
-// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 //
 // Takes any type of body and a specified content type.
 //
@@ -8950,7 +8963,7 @@ func (c *Client) UpdateSiteSettingsWithBody(ctx context.Context, ws Ws, contentT
 
 // UpdateSiteSettings Set the site URL or the permalink patterns
 //
-// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -20057,8 +20070,12 @@ type ClientWithResponsesInterface interface {
 	// `media_type_unsupported`. An image whose header declares more than
 	// 50 megapixels is 422 `image_too_many_pixels`, before anything
 	// decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
-	// comments are stripped losslessly unless `keep_metadata=true`. Not
-	// idempotent: an `Idempotency-Key` is not read.
+	// comments are stripped losslessly unless the workspace's site
+	// setting `media_keep_metadata` is true (`PATCH
+	// /v1/workspaces/{ws}/site`) or the upload says `keep_metadata=true`:
+	// `keep_metadata`, when given, decides for this upload either way, and
+	// the workspace's setting decides when it is absent. Not idempotent:
+	// an `Idempotency-Key` is not read.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -20184,7 +20201,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateSiteSettingsWithBodyWithResponse Set the site URL or the permalink patterns
 	//
-	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -20193,7 +20210,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateSiteSettingsWithResponse Set the site URL or the permalink patterns
 	//
-	// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+	// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -39012,8 +39029,12 @@ func (c *ClientWithResponses) ListMediaWithResponse(ctx context.Context, ws Ws, 
 // `media_type_unsupported`. An image whose header declares more than
 // 50 megapixels is 422 `image_too_many_pixels`, before anything
 // decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
-// comments are stripped losslessly unless `keep_metadata=true`. Not
-// idempotent: an `Idempotency-Key` is not read.
+// comments are stripped losslessly unless the workspace's site
+// setting `media_keep_metadata` is true (`PATCH
+// /v1/workspaces/{ws}/site`) or the upload says `keep_metadata=true`:
+// `keep_metadata`, when given, decides for this upload either way, and
+// the workspace's setting decides when it is absent. Not idempotent:
+// an `Idempotency-Key` is not read.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -39223,7 +39244,7 @@ func (c *ClientWithResponses) GetSiteSettingsWithResponse(ctx context.Context, w
 
 // UpdateSiteSettingsWithBodyWithResponse Set the site URL or the permalink patterns
 //
-// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -39238,7 +39259,7 @@ func (c *ClientWithResponses) UpdateSiteSettingsWithBodyWithResponse(ctx context
 
 // UpdateSiteSettingsWithResponse Set the site URL or the permalink patterns
 //
-// Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+// Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

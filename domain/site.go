@@ -16,7 +16,11 @@ type SiteSettings struct {
 	siteURL       string
 	postPermalink string
 	pagePermalink string
-	updatedAt     time.Time
+	// mediaKeepMetadata keeps the EXIF, XMP and IPTC metadata of JPEG
+	// uploads, which are stripped by default since they can hold where a
+	// photo was taken.
+	mediaKeepMetadata bool
+	updatedAt         time.Time
 }
 
 // The permalink patterns a workspace has until its admins choose others.
@@ -46,14 +50,16 @@ func DefaultSiteSettings(ws WorkspaceID) SiteSettings {
 }
 
 // RehydrateSiteSettings rebuilds stored settings.
-func RehydrateSiteSettings(ws WorkspaceID, siteURL, postPermalink, pagePermalink string, updatedAt time.Time) SiteSettings {
-	return SiteSettings{workspace: ws, siteURL: siteURL, postPermalink: postPermalink, pagePermalink: pagePermalink, updatedAt: updatedAt}
+func RehydrateSiteSettings(ws WorkspaceID, siteURL, postPermalink, pagePermalink string, mediaKeepMetadata bool, updatedAt time.Time) SiteSettings {
+	return SiteSettings{workspace: ws, siteURL: siteURL, postPermalink: postPermalink, pagePermalink: pagePermalink,
+		mediaKeepMetadata: mediaKeepMetadata, updatedAt: updatedAt}
 }
 
 // SiteChange lists the site settings to change; nil leaves one as it is.
 // An empty SiteURL removes the site URL.
 type SiteChange struct {
 	SiteURL, PostPermalink, PagePermalink *string
+	MediaKeepMetadata                     *bool
 }
 
 // Update validates and applies c at now; on error nothing changes.
@@ -79,6 +85,9 @@ func (s *SiteSettings) Update(c SiteChange, now time.Time) error {
 			fields = append(fields, *fe)
 		}
 		*p.dst = *p.in
+	}
+	if c.MediaKeepMetadata != nil {
+		next.mediaKeepMetadata = *c.MediaKeepMetadata
 	}
 	if len(fields) > 0 {
 		return Invalid(fields...)
@@ -169,6 +178,10 @@ func (s SiteSettings) Workspace() WorkspaceID { return s.workspace }
 func (s SiteSettings) SiteURL() string       { return s.siteURL }
 func (s SiteSettings) PostPermalink() string { return s.postPermalink }
 func (s SiteSettings) PagePermalink() string { return s.pagePermalink }
+
+// MediaKeepMetadata reports whether the workspace's JPEG uploads keep
+// their EXIF, XMP and IPTC metadata; false, the default, strips them.
+func (s SiteSettings) MediaKeepMetadata() bool { return s.mediaKeepMetadata }
 
 // UpdatedAt is when the settings last changed; zero for defaults.
 func (s SiteSettings) UpdatedAt() time.Time { return s.updatedAt }

@@ -119,14 +119,16 @@ func (h mediaRoutes) upload(c *gin.Context) {
 		fail(c, domain.ErrMediaTooLarge)
 		return
 	}
-	keep := false
+	// Without keep_metadata the upload follows the workspace's
+	// media_keep_metadata site setting; with it, it decides for this one.
+	var keep *bool
 	if v := c.Query("keep_metadata"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			fail(c, domain.Invalid(domain.FieldError{Field: "keep_metadata", Code: "invalid_value", Message: "Use true or false."}))
 			return
 		}
-		keep = b
+		keep = &b
 	}
 	ctx := c.Request.Context()
 	var (
@@ -161,7 +163,7 @@ func (h mediaRoutes) upload(c *gin.Context) {
 
 var errNoFilePart = domain.Invalid(domain.FieldError{Field: "file", Code: "required", Message: "Send one file part."})
 
-func (h mediaRoutes) uploadMultipart(ctx context.Context, c *gin.Context, keep bool) (domain.Media, error) {
+func (h mediaRoutes) uploadMultipart(ctx context.Context, c *gin.Context, keep *bool) (domain.Media, error) {
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		return domain.Media{}, errMalformedForm

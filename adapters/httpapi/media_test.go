@@ -411,3 +411,43 @@ func BenchmarkPublicMediaCached(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// TestMediaKeepMetadataSetting checks that uploads follow the workspace's
+// media_keep_metadata site setting, and that an upload's own
+// keep_metadata decides for it either way.
+func TestMediaKeepMetadataSetting(t *testing.T) {
+	f := newMediaFixture(t, media.Config{})
+	photo := testJPEG(t, 64, 48, true)
+	stripped := int64(len(photo) - len("Exif\x00\x00GPSLatitude 48.8584 N") - 4)
+	size := func(path string) int64 {
+		t.Helper()
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, bytes.NewReader(photo))
+		req.Header.Set("Content-Type", "image/jpeg")
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		return decodeBody[mediaResponse](t, f.serve(req), http.StatusCreated).Size
+	}
+	const upload = "/v1/workspaces/acme/media?name=a.jpg"
+	if got := size(upload); got != stripped {
+		t.Errorf("default: %d bytes stored, want %d (stripped)", got, stripped)
+	}
+	if got := size(upload + "&keep_metadata=true"); got != int64(len(photo)) {
+		t.Errorf("keep_metadata=true: %d bytes stored, want %d (kept)", got, len(photo))
+	}
+	s := decodeBody[siteSettingsResponse](t, f.api(t, http.MethodPatch, "/v1/workspaces/acme/site", map[string]any{"media_keep_metadata": true}), http.StatusOK)
+	if !s.MediaKeepMetadata {
+		t.Fatalf("site settings after PATCH = %+v", s)
+	}
+	if got := decodeBody[siteSettingsResponse](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/site", nil), http.StatusOK); !got.MediaKeepMetadata {
+		t.Errorf("GET site = %+v, want media_keep_metadata", got)
+	}
+	if got := size(upload); got != int64(len(photo)) {
+		t.Errorf("workspace keeps: %d bytes stored, want %d (kept)", got, len(photo))
+	}
+	if got := size(upload + "&keep_metadata=false"); got != stripped {
+		t.Errorf("workspace keeps, keep_metadata=false: %d bytes stored, want %d (stripped)", got, stripped)
+	}
+	f.api(t, http.MethodPatch, "/v1/workspaces/acme/site", map[string]any{"media_keep_metadata": false})
+	if got := size(upload); got != stripped {
+		t.Errorf("workspace strips again: %d bytes stored, want %d", got, stripped)
+	}
+}

@@ -21,14 +21,16 @@ func (h siteSettingsRoutes) register(v1 *gin.RouterGroup) {
 }
 
 type siteSettingsResponse struct {
-	SiteURL       *string       `json:"site_url"`
-	PostPermalink string        `json:"post_permalink"`
-	PagePermalink string        `json:"page_permalink"`
-	UpdatedAt     *domain.Stamp `json:"updated_at"`
+	SiteURL       *string `json:"site_url"`
+	PostPermalink string  `json:"post_permalink"`
+	PagePermalink string  `json:"page_permalink"`
+	// MediaKeepMetadata says whether media uploads keep their metadata.
+	MediaKeepMetadata bool          `json:"media_keep_metadata"`
+	UpdatedAt         *domain.Stamp `json:"updated_at"`
 }
 
 func toSiteSettingsResponse(s domain.SiteSettings) siteSettingsResponse {
-	r := siteSettingsResponse{PostPermalink: s.PostPermalink(), PagePermalink: s.PagePermalink()}
+	r := siteSettingsResponse{PostPermalink: s.PostPermalink(), PagePermalink: s.PagePermalink(), MediaKeepMetadata: s.MediaKeepMetadata()}
 	if s.SiteURL() != "" {
 		u := s.SiteURL()
 		r.SiteURL = &u
@@ -45,6 +47,8 @@ type siteSettingsRequest struct {
 	SiteURL       *string `json:"site_url"`
 	PostPermalink *string `json:"post_permalink"`
 	PagePermalink *string `json:"page_permalink"`
+	// MediaKeepMetadata, when true, keeps the metadata of later uploads.
+	MediaKeepMetadata *bool `json:"media_keep_metadata"`
 }
 
 func (h siteSettingsRoutes) get(c *gin.Context) {
@@ -62,7 +66,8 @@ func (h siteSettingsRoutes) update(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	in := content.UpdateSiteInput{Ref: c.Param("ws"), SiteURL: req.SiteURL, PostPermalink: req.PostPermalink, PagePermalink: req.PagePermalink}
+	in := content.UpdateSiteInput{Ref: c.Param("ws"), SiteURL: req.SiteURL, PostPermalink: req.PostPermalink, PagePermalink: req.PagePermalink,
+		MediaKeepMetadata: req.MediaKeepMetadata}
 	s, err := h.content.UpdateSiteSettings(c.Request.Context(), principal(c), in)
 	if err != nil {
 		fail(c, err)

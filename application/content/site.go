@@ -3,6 +3,7 @@ package content
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
@@ -31,6 +32,7 @@ func (s *Service) SiteSettings(ctx context.Context, p domain.Principal, ref stri
 type UpdateSiteInput struct {
 	Ref                                   string
 	SiteURL, PostPermalink, PagePermalink *string
+	MediaKeepMetadata                     *bool
 }
 
 // UpdateSiteSettings changes where a workspace's public links point
@@ -40,7 +42,7 @@ type UpdateSiteInput struct {
 func (s *Service) UpdateSiteSettings(ctx context.Context, p domain.Principal, in UpdateSiteInput) (_ domain.SiteSettings, err error) {
 	ctx, end := usecase.Start(ctx, "content.UpdateSiteSettings")
 	defer end(&err)
-	change := domain.SiteChange{SiteURL: in.SiteURL, PostPermalink: in.PostPermalink, PagePermalink: in.PagePermalink}
+	change := domain.SiteChange{SiteURL: in.SiteURL, PostPermalink: in.PostPermalink, PagePermalink: in.PagePermalink, MediaKeepMetadata: in.MediaKeepMetadata}
 	scratch := domain.DefaultSiteSettings("")
 	if err := scratch.Update(change, s.now()); err != nil {
 		return domain.SiteSettings{}, err
@@ -65,6 +67,7 @@ func (s *Service) UpdateSiteSettings(ctx context.Context, p domain.Principal, in
 		}
 		return usecase.Audit(ctx, st, p, w.ID(), "site.updated", "workspace", string(w.ID()), map[string]string{
 			"site_url": site.SiteURL(), "post_permalink": site.PostPermalink(), "page_permalink": site.PagePermalink(),
+			"media_keep_metadata": strconv.FormatBool(site.MediaKeepMetadata()),
 		}, s.now())
 	})
 	if err != nil {

@@ -111,9 +111,11 @@ func getMedia(ctx context.Context, st ports.Stores, ws domain.WorkspaceID, id do
 type Upload struct {
 	Name string
 	Body io.Reader
-	// KeepMetadata keeps a JPEG's EXIF, XMP and IPTC segments, GPS
-	// positions included; by default they are stripped.
-	KeepMetadata bool
+	// KeepMetadata, when set, says for this upload whether a JPEG keeps
+	// its EXIF, XMP and IPTC segments, GPS positions included; nil
+	// follows the workspace's site setting, which strips them unless it
+	// says keep (domain.SiteSettings.MediaKeepMetadata).
+	KeepMetadata *bool
 }
 
 // limited counts and hashes what passes and fails once more than limit
@@ -146,10 +148,20 @@ func (s *Service) Upload(ctx context.Context, p domain.Principal, wsRef string, 
 	var (
 		w     domain.Workspace
 		total int64
+		keep  bool
 	)
 	err = s.uow.ReadOnly(ctx, func(ctx context.Context, st ports.Stores) error {
 		if w, err = usecase.Workspace(ctx, st, s.authz, p, wsRef, domain.PermMediaWrite); err != nil {
 			return err
+		}
+		if u.KeepMetadata != nil {
+			keep = *u.KeepMetadata
+		} else {
+			site, err := st.Sites().Get(ctx, w.ID())
+			if err != nil {
+				return err
+			}
+			keep = site.MediaKeepMetadata()
 		}
 		total, err = st.Media().TotalSize(ctx, w.ID())
 		return err
@@ -177,7 +189,7 @@ func (s *Service) Upload(ctx context.Context, p domain.Principal, wsRef string, 
 	id := domain.NewMediaID(now)
 	key := domain.MediaKey(w.ID(), id, 0)
 	var body io.Reader = lim
-	if !u.KeepMetadata && ct == domain.MediaJPEG {
+	if !keep && ct == domain.MediaJPEG {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(s.images.StripMetadata(ct, pw, lim)) }()
 		defer pr.Close()

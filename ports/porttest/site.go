@@ -33,12 +33,12 @@ func sites(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		ws := addWorkspace(t, uow, "acme")
 		other := addWorkspace(t, uow, "other")
 		s := domain.DefaultSiteSettings(ws.ID())
-		url, post := "https://www.example.com", "/{year}/{month}/{slug}"
-		if err := s.Update(domain.SiteChange{SiteURL: &url, PostPermalink: &post}, t0); err != nil {
+		url, post, keep := "https://www.example.com", "/{year}/{month}/{slug}", true
+		if err := s.Update(domain.SiteChange{SiteURL: &url, PostPermalink: &post, MediaKeepMetadata: &keep}, t0); err != nil {
 			t.Fatal(err)
 		}
 		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Sites().Put(ctx, s) })
-		if got := getSite(t, uow, ws.ID()); !sameSite(got, s) {
+		if got := getSite(t, uow, ws.ID()); !sameSite(got, s) || !got.MediaKeepMetadata() {
 			t.Fatalf("Get after Put = %+v, want %+v", got, s)
 		}
 		page, empty := "/p/{id}", ""
@@ -81,5 +81,5 @@ func sites(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 // sameSite compares settings as stored, times by instant.
 func sameSite(a, b domain.SiteSettings) bool {
 	return a.Workspace() == b.Workspace() && a.SiteURL() == b.SiteURL() && a.PostPermalink() == b.PostPermalink() &&
-		a.PagePermalink() == b.PagePermalink() && a.UpdatedAt().Equal(b.UpdatedAt())
+		a.PagePermalink() == b.PagePermalink() && a.MediaKeepMetadata() == b.MediaKeepMetadata() && a.UpdatedAt().Equal(b.UpdatedAt())
 }

@@ -665,7 +665,7 @@ export interface paths {
         head?: never;
         /**
          * Set the site URL or the permalink patterns
-         * @description Admins and owners, in person; audited as `site.updated`. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
+         * @description Admins and owners, in person; audited as `site.updated`. `media_keep_metadata` sets whether media uploads keep their metadata. Absent members stay as they are; `site_url: ""` removes the site URL, and links go back to the API. Public responses cached by Keel are renewed at once.
          */
         patch: operations["updateSiteSettings"];
         trace?: never;
@@ -1467,8 +1467,12 @@ export interface paths {
          *     `media_type_unsupported`. An image whose header declares more than
          *     50 megapixels is 422 `image_too_many_pixels`, before anything
          *     decodes it. A JPEG's EXIF (with GPS positions), XMP, IPTC and
-         *     comments are stripped losslessly unless `keep_metadata=true`. Not
-         *     idempotent: an `Idempotency-Key` is not read.
+         *     comments are stripped losslessly unless the workspace's site
+         *     setting `media_keep_metadata` is true (`PATCH
+         *     /v1/workspaces/{ws}/site`) or the upload says `keep_metadata=true`:
+         *     `keep_metadata`, when given, decides for this upload either way, and
+         *     the workspace's setting decides when it is absent. Not idempotent:
+         *     an `Idempotency-Key` is not read.
          */
         post: operations["uploadMedia"];
         delete?: never;
@@ -2641,6 +2645,8 @@ export interface components {
              * @example /{slug}
              */
             page_permalink: string;
+            /** @description Whether JPEG uploads to the media library keep their EXIF (with GPS positions), XMP and IPTC metadata; `false` (the default) strips them. An upload's own `keep_metadata` overrides it. */
+            media_keep_metadata: boolean;
             /**
              * Format: date-time
              * @description When the settings last changed; `null` while they are the defaults.
@@ -2653,6 +2659,8 @@ export interface components {
             site_url?: string;
             post_permalink?: string;
             page_permalink?: string;
+            /** @description Whether later JPEG uploads keep their metadata; uploads already stored stay as they are. */
+            media_keep_metadata?: boolean;
         };
         /** @description The workspace's own quotas, in requests a minute: per API key of the workspace (policy `api_key`), and per signed-in user under `/v1/workspaces/{ws}/` (policy `session`). `0` is the instance's default (`KEEL_RATE_LIMIT_API_KEY`, `KEEL_RATE_LIMIT_SESSION`). */
         WorkspaceRateLimits: {
@@ -8357,7 +8365,7 @@ export interface operations {
             query?: {
                 /** @description The file's name for a raw body (default `file`); kept as letters, digits, `.`, `_` and `-`, at most 200 bytes. */
                 name?: string;
-                /** @description `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC). */
+                /** @description `true` keeps a JPEG's metadata (EXIF, GPS, XMP, IPTC), `false` strips it; absent, the workspace's `media_keep_metadata` site setting decides (false unless an admin set it). */
                 keep_metadata?: boolean;
             };
             header?: never;
