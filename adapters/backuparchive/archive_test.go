@@ -137,13 +137,20 @@ func TestDamageIsRefused(t *testing.T) {
 		want    string
 	}{
 		{"a changed row", map[string][]byte{"tables/users.jsonl": []byte("{\"id\":1}\n{\"id\":3}\n")}, "SHA-256"},
-		{"a manifest of a newer format", map[string][]byte{"manifest.json": manifest(func(m map[string]any) { m["format"] = 2 })}, "format 2"},
+		{"a manifest of a newer format", map[string][]byte{"manifest.json": manifest(func(m map[string]any) { m["format"] = 3 })}, "format 3"},
 		{"a manifest naming a missing file", map[string][]byte{"manifest.json": manifest(func(m map[string]any) {
 			m["tables"].([]any)[0].(map[string]any)["name"] = "forms"
 		})}, "not in the archive"},
-		{"a manifest with blobs", map[string][]byte{"manifest.json": manifest(func(m map[string]any) {
-			m["blobs"] = []any{map[string]any{"key": "k", "file": "f", "bytes": 1, "sha256": strings.Repeat("0", 64)}}
-		})}, "blobs"},
+		{"a manifest naming a blob not in the archive", map[string][]byte{"manifest.json": manifest(func(m map[string]any) {
+			m["blobs"] = []any{map[string]any{"key": "k", "file": "blobs/k", "bytes": 1, "sha256": strings.Repeat("0", 64)}}
+		})}, "not in the archive"},
+		{"a manifest naming a blob with a key that climbs out of the store", map[string][]byte{"manifest.json": manifest(func(m map[string]any) {
+			m["blobs"] = []any{map[string]any{"key": "../k", "file": "blobs/../k", "bytes": 1, "sha256": strings.Repeat("0", 64)}}
+		})}, "not a valid key"},
+		{"a format 1 manifest listing blobs", map[string][]byte{"manifest.json": manifest(func(m map[string]any) {
+			m["format"] = 1
+			m["blobs"] = []any{map[string]any{"key": "k", "file": "blobs/k", "bytes": 1, "sha256": strings.Repeat("0", 64)}}
+		})}, "format 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := backuparchive.Open(rewrite(t, path, tc.replace))
@@ -184,5 +191,152 @@ func TestAnInflatedFileIsReadNoFurther(t *testing.T) {
 	}
 	if read > 1<<10 {
 		t.Errorf("read %d bytes of a file whose manifest says 9", read)
+	}
+}
+
+// writeBlobs makes an archive with one table and the given blobs and
+// returns its path.
+func writeBlobs(t *testing.T, blobs map[string]string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "b.zip")
+	w, err := backuparchive.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddTable("media", func(out io.Writer) (int64, error) {
+		_, err := io.WriteString(out, "{}\n")
+		return 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for key, body := range blobs {
+		ct := "text/plain"
+		if strings.HasSuffix(key, ".png") {
+			ct = "image/png"
+		}
+		if err := w.AddBlob(key, ct, int64(len(body)), strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(backuparchive.Manifest{KeelVersion: "test", Engine: "sqlite", SchemaVersion: 3, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestBlobsRoundTrip(t *testing.T) {
+	blobs := map[string]string{"media/ws/m1/original.png": "\x89PNG not really", "submissions/ws/s1/0": strings.Repeat("a line\n", 1000)}
+	r, err := backuparchive.Open(writeBlobs(t, blobs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Verify(); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if r.Manifest.Format != backuparchive.FormatVersion || len(r.Manifest.Blobs) != 2 {
+		t.Fatalf("manifest format %d with %d blobs, want %d with 2", r.Manifest.Format, len(r.Manifest.Blobs), backuparchive.FormatVersion)
+	}
+	for _, b := range r.Manifest.Blobs {
+		var read []byte
+		if err := r.Blob(b.Key, func(in io.Reader) error {
+			var err error
+			read, err = io.ReadAll(in)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if string(read) != blobs[b.Key] || b.Bytes != int64(len(blobs[b.Key])) {
+			t.Errorf("blob %s read back as %d bytes (manifest: %d), want %d", b.Key, len(read), b.Bytes, len(blobs[b.Key]))
+		}
+	}
+	if err := r.Blob("media/ws/m2/original", func(io.Reader) error { return nil }); err == nil {
+		t.Error("a blob the archive lacks was read")
+	}
+}
+
+// A blob whose bytes differ from what the manifest says, by one byte or by
+// its size, fails Verify, and Blob reports it after its reader has been
+// read to the end, before a caller keeps what it read.
+func TestDamagedBlobIsRefused(t *testing.T) {
+	const key = "submissions/ws/s1/0"
+	body := strings.Repeat("x", 4096)
+	path := writeBlobs(t, map[string]string{key: body})
+	flipped := []byte(body)
+	flipped[2000] = 'y'
+	for name, b := range map[string][]byte{
+		"a changed byte": flipped,
+		"a shorter file": []byte(body[:4095]),
+		"a longer file":  []byte(body + "x"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := backuparchive.Open(rewrite(t, path, map[string][]byte{"blobs/" + key: b}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if err := r.Verify(); err == nil || !strings.Contains(err.Error(), "blob "+key+" is damaged") {
+				t.Fatalf("Verify: %v, want blob %s is damaged", err, key)
+			}
+			var kept bool
+			err = r.Blob(key, func(in io.Reader) error {
+				_, err := io.Copy(io.Discard, in)
+				kept = err == nil
+				return err
+			})
+			if err == nil || !kept {
+				t.Fatalf("Blob: %v after reading it all (%v), want an error once it was read", err, kept)
+			}
+		})
+	}
+}
+
+// A blob's reader that holds other than its declared size is refused as
+// it is written.
+func TestAddBlobChecksSize(t *testing.T) {
+	w, err := backuparchive.Create(filepath.Join(t.TempDir(), "b.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if err := w.AddBlob("a/b", "", 5, strings.NewReader("four")); err == nil {
+		t.Error("a short blob was written")
+	}
+	if err := w.AddBlob("a/c", "", 3, strings.NewReader("four")); err == nil {
+		t.Error("a long blob was written")
+	}
+	if err := w.AddBlob("../c", "", 4, strings.NewReader("four")); err == nil {
+		t.Error("a blob with an invalid key was written")
+	}
+}
+
+// An archive of format 1, made before archives held blobs, still opens
+// and verifies.
+func TestFormat1StillReads(t *testing.T) {
+	path := write(t, map[string][]string{"users": {`{"id":1}`}})
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := zr.Open("manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	err = json.NewDecoder(rc).Decode(&m)
+	rc.Close()
+	zr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["format"] = 1
+	b, _ := json.Marshal(m)
+	r, err := backuparchive.Open(rewrite(t, path, map[string][]byte{"manifest.json": b}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Verify(); err != nil || r.Manifest.Format != 1 || len(r.Manifest.Blobs) != 0 {
+		t.Fatalf("Verify: %v, format %d, %d blobs", err, r.Manifest.Format, len(r.Manifest.Blobs))
 	}
 }
