@@ -2073,6 +2073,9 @@ type Submission struct {
 	FormID string `json:"form_id"`
 	ID     string `json:"id"`
 
+	// IgnoredField The one field the form does not define that a browser's form post carried, taken to be its submit button's (`<button name="send" value="Send">`) and not stored; absent when there was none. A name here that is no button's is a misspelt input, whose value was lost.
+	IgnoredField *string `json:"ignored_field,omitempty"`
+
 	// IPHash The client IP as a keyed hash; the IP itself is never stored.
 	IPHash   string `json:"ip_hash"`
 	Origin   string `json:"origin"`

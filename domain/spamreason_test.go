@@ -126,10 +126,12 @@ func TestFormLinkLimit(t *testing.T) {
 	}
 }
 
-// TestSubmitButtonIsIgnored: the name of the button that sent an HTML
-// form (<button name="send">, which sends "send=") is dropped, but only
-// in a form encoding, only as the one unknown name, once, and empty;
-// anything else is still unknown_field, a button's name with a value too.
+// TestSubmitButtonIsIgnored: in a form encoding, the one name the form
+// does not define, sent once with a short value, is taken to be the submit
+// button's (<button name="send" value="Send"> sends "send=Send"): it is
+// left out of the values and kept as the submission's ignored field. A
+// second unknown name, a repeated one, a long value or JSON is still
+// unknown_field, naming every unknown name.
 func TestSubmitButtonIsIgnored(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -137,49 +139,63 @@ func TestSubmitButtonIsIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	long := strings.Repeat("é", domain.MaxSubmitButtonText)
 	for _, tc := range []struct {
-		name string
-		raw  domain.RawSubmission
-		ok   bool
+		name    string
+		raw     domain.RawSubmission
+		ignored string // the ignored field; "" when Accept must refuse
+		unknown string // the fields a refusal names
 	}{
-		{"Button", raw(true, "name", "Ada", "email", "a@example.com", "send", ""), true},
-		{"ButtonFirst", raw(true, "send", "", "name", "Ada", "email", "a@example.com", "website", ""), true},
-		{"ButtonWithValue", raw(true, "name", "Ada", "email", "a@example.com", "send", "Send"), false},
-		{"JSON", raw(false, "name", "Ada", "email", "a@example.com", "send", ""), false},
-		{"MisspeltInput", raw(true, "name", "Ada", "emial", "a@example.com", "email", "a@example.com"), false},
-		{"TwoUnknown", raw(true, "name", "Ada", "email", "a@example.com", "send", "", "go", ""), false},
-		{"ButtonAndMisspelt", raw(true, "name", "Ada", "emial", "a@example.com", "send", ""), false},
-		{"Twice", raw(true, "name", "Ada", "email", "a@example.com", "send", "", "send", ""), false},
-		{"Blank", raw(true, "name", "Ada", "email", "a@example.com", "comment", " "), false},
+		{"EmptyButton", raw(true, "name", "Ada", "email", "a@example.com", "send", ""), "send", ""},
+		{"ButtonWithValue", raw(true, "name", "Ada", "email", "a@example.com", "send", "Send"), "send", ""},
+		{"ButtonFirst", raw(true, "send", "Send", "name", "Ada", "email", "a@example.com", "website", ""), "send", ""},
+		{"LongestValue", raw(true, "name", "Ada", "email", "a@example.com", "send", long), "send", ""},
+		// A misspelt input alone cannot be told from a button: it is
+		// ignored, and its name stays on the submission to be noticed.
+		{"MisspeltInput", raw(true, "name", "Ada", "emial", "a@example.com", "email", "a@example.com"), "emial", ""},
+		{"LongValue", raw(true, "name", "Ada", "email", "a@example.com", "send", long+"x"), "", "send:unknown_field"},
+		{"LongName", raw(true, "name", "Ada", "email", "a@example.com", strings.Repeat("s", domain.MaxSubmitButtonText+1), ""), "", strings.Repeat("s", domain.MaxSubmitButtonText+1) + ":unknown_field"},
+		{"JSON", raw(false, "name", "Ada", "email", "a@example.com", "send", "Send"), "", "send:unknown_field"},
+		{"JSONEmpty", raw(false, "name", "Ada", "email", "a@example.com", "send", ""), "", "send:unknown_field"},
+		{"TwoUnknown", raw(true, "name", "Ada", "email", "a@example.com", "send", "Send", "go", ""), "", "send:unknown_field,go:unknown_field"},
+		{"ButtonAndMisspelt", raw(true, "name", "Ada", "emial", "a@example.com", "send", "Send"), "", "emial:unknown_field,send:unknown_field"},
+		{"Twice", raw(true, "name", "Ada", "email", "a@example.com", "send", "Send", "send", "Send"), "", "send:unknown_field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := f.Accept(tc.raw, domain.SubmissionMeta{}, domain.SpamRules{}, now)
-			if tc.ok {
+			if tc.ignored != "" {
 				if err != nil {
-					t.Fatalf("Accept = %v, want the button ignored", err)
+					t.Fatalf("Accept = %v, want %s ignored", err, tc.ignored)
+				}
+				if s.IgnoredField() != tc.ignored {
+					t.Errorf("IgnoredField = %q, want %q", s.IgnoredField(), tc.ignored)
 				}
 				for _, v := range s.Values() {
-					if v.Field == "send" {
-						t.Errorf("the button's value is stored: %+v", v)
+					if v.Field == tc.ignored {
+						t.Errorf("the ignored field's value is stored: %+v", v)
 					}
 				}
 				return
 			}
 			if !errors.Is(err, domain.ErrUnknownField) {
-				t.Errorf("Accept = %v, want unknown_field", err)
+				t.Fatalf("Accept = %v, want unknown_field", err)
 			}
-			// The button's name is not reported with a misspelt field.
-			if tc.name == "ButtonAndMisspelt" && strings.Join(fieldsOf(err), ",") != "emial:unknown_field" {
-				t.Errorf("unknown fields %q, want emial alone", fieldsOf(err))
+			if got := strings.Join(fieldsOf(err), ","); got != tc.unknown {
+				t.Errorf("unknown fields %q, want %q", got, tc.unknown)
 			}
 		})
+	}
+	// A submission without an unknown name ignores nothing.
+	s, err := f.Accept(raw(true, "name", "Ada", "email", "a@example.com"), domain.SubmissionMeta{}, domain.SpamRules{}, now)
+	if err != nil || s.IgnoredField() != "" {
+		t.Errorf("no unknown name: %v, ignored %q", err, s.IgnoredField())
 	}
 	// A form that defines the button's name stores it as any field.
 	in := contactForm()
 	in.Fields = append(in.Fields, domain.Field{Name: "send", Type: domain.FieldText})
 	g, _ := domain.NewForm("ws_x", in, now)
-	s, err := g.Accept(raw(true, "name", "Ada", "email", "a@example.com", "send", "Send"), domain.SubmissionMeta{}, domain.SpamRules{}, now)
-	if err != nil || s.Get("send") != "Send" {
-		t.Errorf("a defined send field: %v, stored %q", err, s.Get("send"))
+	s, err = g.Accept(raw(true, "name", "Ada", "email", "a@example.com", "send", "Send"), domain.SubmissionMeta{}, domain.SpamRules{}, now)
+	if err != nil || s.Get("send") != "Send" || s.IgnoredField() != "" {
+		t.Errorf("a defined send field: %v, stored %q, ignored %q", err, s.Get("send"), s.IgnoredField())
 	}
 }

@@ -71,6 +71,9 @@ type Submission struct {
 	mailHeld bool
 	// spam says why a spam submission is spam; it is zero otherwise.
 	spam SpamReason
+	// ignoredField is the name Accept took to be the submit button's and
+	// left out of the values; "" when there was none.
+	ignoredField string
 }
 
 // SpamCause is closed: these variables are its only values, and the zero
@@ -125,8 +128,8 @@ type RawSubmission struct {
 	Fields map[string][]string
 	Order  []string // field names in the order they first arrived
 	// FormEncoded marks a body in an HTML form's encoding (URL-encoded or
-	// multipart), which may carry the name of the submit button that sent
-	// it; see isSubmitButton.
+	// multipart), which may carry the name and value of the submit button
+	// that sent it; see isSubmitButton.
 	FormEncoded bool
 	// Files holds the files already stored for each file field, and ID
 	// the submission ID their blob keys name; an empty ID makes a new one.
@@ -148,7 +151,10 @@ type SpamRules struct {
 // Accept validates raw against the form and returns the submission made at
 // now. It returns ErrFormClosed for a closed form, ErrUnknownField (with
 // the names) for fields the form does not define, and a validation_failed
-// error with one entry per problem otherwise. A filled honeypot, too many
+// error with one entry per problem otherwise. In a form-encoded body, one
+// unknown name that may be the submit button's (isSubmitButton) is not
+// refused but left out, and the submission records it (IgnoredField).
+// A filled honeypot, too many
 // links or a too-quick fill are not errors: the submission is returned with
 // status spam and its SpamReason, so the visitor sees the same answer as
 // for a real one. The form's own link limit, when it has one, replaces
@@ -176,13 +182,9 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 			unknown = append(unknown, FieldError{name, "unknown_field", "The form has no field with this name."})
 		}
 	}
-	if raw.FormEncoded {
-		// One unknown name that is a submit button's is neither refused
-		// nor reported with the others: the site's author fixes those.
-		buttons := slices.IndexFunc(unknown, func(fe FieldError) bool { return isSubmitButton(raw, fe.Field) })
-		if buttons >= 0 && !slices.ContainsFunc(unknown[buttons+1:], func(fe FieldError) bool { return isSubmitButton(raw, fe.Field) }) {
-			unknown = slices.Delete(unknown, buttons, buttons+1)
-		}
+	ignored := ""
+	if raw.FormEncoded && len(unknown) == 1 && isSubmitButton(raw, unknown[0].Field) {
+		ignored, unknown = unknown[0].Field, nil
 	}
 	if len(unknown) > 0 {
 		return Submission{}, ErrUnknownField.WithFields(unknown...)
@@ -227,6 +229,7 @@ func (f Form) Accept(raw RawSubmission, meta SubmissionMeta, rules SpamRules, no
 	s := Submission{
 		id: id, form: f.id, workspace: f.workspace, values: values,
 		status: SubmissionNew, meta: meta.clip(), createdAt: Timestamp(now), updatedAt: Timestamp(now),
+		ignoredField: ignored,
 	}
 	if !spam.IsZero() {
 		s.status, s.mailHeld, s.spam = SubmissionSpam, true, spam
@@ -264,16 +267,23 @@ func (s Submission) Files() []SubmissionFile {
 	return out
 }
 
+// MaxSubmitButtonText bounds the name and the value of a name Accept may
+// take to be a submit button's: a button's label is short, and a longer
+// value is more likely typed into a misspelt field, whose loss the visitor
+// would not see.
+const MaxSubmitButtonText = 100
+
 // isSubmitButton reports whether name, a name the form does not define,
 // may be what a browser adds for the submit button that sent the form:
-// <button name="send"> without a value sends "send=" once. Such a name
-// carries nothing a visitor typed, so when it is the only such name it is
-// ignored rather than refused. A name with a value is still refused, even
-// where a button's could be ("send=Send"), since it cannot be told from a
-// misspelt input whose value would be lost; so are two empty names.
+// <button name="send" value="Send"> sends "send=Send" among the other
+// controls, where nothing tells it from them. A name sent once, with a
+// short value, may be a button's; Accept ignores it when it is the only
+// unknown name. Two unknown names, a repeated one or a long value cannot
+// all be one button, and are refused like any unknown field.
 func isSubmitButton(raw RawSubmission, name string) bool {
 	vs := raw.Fields[name]
-	return len(vs) == 1 && vs[0] == ""
+	return len(vs) == 1 && utf8.RuneCountInString(name) <= MaxSubmitButtonText &&
+		utf8.RuneCountInString(vs[0]) <= MaxSubmitButtonText
 }
 
 func (m SubmissionMeta) clip() SubmissionMeta {
@@ -424,7 +434,7 @@ func isStrippedControl(r rune) bool {
 
 // RehydrateSubmission rebuilds a stored submission.
 func RehydrateSubmission(id SubmissionID, form FormID, ws WorkspaceID, values []Value, status SubmissionStatus, meta SubmissionMeta, createdAt, updatedAt time.Time) Submission {
-	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC(), false, SpamReason{}}
+	return Submission{id, form, ws, values, status, meta, createdAt.UTC(), updatedAt.UTC(), false, SpamReason{}, ""}
 }
 
 func (s Submission) ID() SubmissionID         { return s.id }
@@ -445,6 +455,19 @@ func (s Submission) MailHeld() bool { return s.mailHeld }
 // RehydrateSubmission leaves false.
 func (s Submission) RehydrateMailHeld(held bool) Submission {
 	s.mailHeld = held
+	return s
+}
+
+// IgnoredField is the name of the one field the form does not define that
+// its browser post carried, taken to be the submit button's and left out
+// of the values; "" when there was none. Shown to the form's readers, it
+// reveals a misspelt input, whose value was not kept.
+func (s Submission) IgnoredField() string { return s.ignoredField }
+
+// RehydrateIgnoredField returns s with its stored ignored field, which
+// RehydrateSubmission leaves empty.
+func (s Submission) RehydrateIgnoredField(name string) Submission {
+	s.ignoredField = name
 	return s
 }
 

@@ -302,6 +302,10 @@ type submissionResponse struct {
 	Origin    string         `json:"origin"`
 	IPHash    string         `json:"ip_hash"`
 	Spam      *spamReasonDTO `json:"spam"`
+	// IgnoredField names the one field the form does not define that a
+	// browser's post carried, taken for the submit button and not stored;
+	// absent when there was none.
+	IgnoredField string `json:"ignored_field,omitempty"`
 	// Files are the files of the submission's file fields, each with a
 	// short-lived signed download link; the field's value lists their
 	// names.
@@ -358,7 +362,7 @@ func toSubmissionResponse(s domain.Submission, multi func(domain.Value) bool, li
 		ID: string(s.ID()), FormID: string(s.Form()), Status: s.Status().String(), Values: values,
 		CreatedAt: domain.Stamp{Time: s.CreatedAt()}, UpdatedAt: domain.Stamp{Time: s.UpdatedAt()},
 		UserAgent: m.UserAgent, Referrer: m.Referrer, Origin: m.Origin, IPHash: m.IPHash,
-		Spam: toSpamReason(s), Files: files,
+		Spam: toSpamReason(s), IgnoredField: s.IgnoredField(), Files: files,
 	}
 }
 

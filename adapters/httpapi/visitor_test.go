@@ -167,19 +167,38 @@ func TestVisitorPagesInTheVisitorsLanguage(t *testing.T) {
 	}
 }
 
-// TestSubmitButtonNameIsIgnored: a form whose <button name="send"> adds
-// "send=" to the post is accepted, a filled unknown field is not.
+// TestSubmitButtonNameIsIgnored: a browser's post that carries one name
+// the form does not define, once and short (<button name="send"
+// value="Send">), is accepted without it, and the submission names it;
+// two such names are refused, both named, and JSON refuses even one.
 func TestSubmitButtonNameIsIgnored(t *testing.T) {
 	t.Parallel()
 	f := newFormsFixture(t, fixtureOptions{})
 	id := f.createForm(t, withRedirects(contactForm()))
-	w := f.postForm(t, id, "name=Ada&email=ada%40example.com&send=", "Accept", browserAccept)
-	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "https://site.example/thanks" {
-		t.Fatalf("with the button's name = %d %v", w.Code, w.Header())
+	for _, body := range []string{"name=Ada&email=ada%40example.com&send=", "send=Send&name=Ada&email=ada%40example.com"} {
+		w := f.postForm(t, id, body, "Accept", browserAccept)
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "https://site.example/thanks" {
+			t.Fatalf("%s = %d %v", body, w.Code, w.Header())
+		}
 	}
-	w = f.postForm(t, id, "name=Ada&email=ada%40example.com&nmae=Ada", "Accept", browserAccept)
-	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.Contains(loc, "error=unknown_field") || !strings.Contains(loc, "fields=nmae%3Aunknown") {
-		t.Fatalf("with a misspelt field = %d %q", w.Code, loc)
+	// An API client's form post is held to the same rule, and reads the
+	// ignored name back on the submission.
+	created := decodeBody[submittedResponse](t, f.postForm(t, id, "name=Ada&email=ada%40example.com&go=Go"), http.StatusCreated)
+	got := decodeBody[submissionResponse](t, f.api(t, "GET", "/v1/workspaces/acme/submissions/"+created.ID, nil), http.StatusOK)
+	if got.IgnoredField != "go" || got.Values["go"] != nil {
+		t.Errorf("stored submission = %+v, want go ignored", got)
+	}
+	w := f.postForm(t, id, "name=Ada&email=ada%40example.com&nmae=Ada&send=Send", "Accept", browserAccept)
+	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.Contains(loc, "error=unknown_field") || !strings.Contains(loc, "fields=nmae%3Aunknown%2Csend%3Aunknown") {
+		t.Fatalf("with a misspelt field and the button = %d %q", w.Code, loc)
+	}
+	w = f.postForm(t, id, "name=Ada&email=ada%40example.com&send="+strings.Repeat("x", domain.MaxSubmitButtonText+1), "Accept", browserAccept)
+	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.Contains(loc, "fields=send%3Aunknown") {
+		t.Fatalf("with a long value = %d %q", w.Code, loc)
+	}
+	p := decodeProblem(t, f.submitJSON(t, id, `{"name":"Ada","email":"ada@example.com","send":"Send"}`), http.StatusUnprocessableEntity, "unknown_field")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "send" {
+		t.Fatalf("JSON with send = %+v", p.Errors)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // submissionStore implements ports.SubmissionStore.
 type submissionStore struct{ *stores }
 
-const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at, mail_held, spam_reason, spam_detail`
+const submissionColumns = `id, form_id, workspace_id, status, field_values, ip_hash, user_agent, referrer, origin, created_at, updated_at, mail_held, spam_reason, spam_detail, ignored_field`
 
 // valueJSON is one element of the field_values column. Rows written
 // before list existed lack it and read as false, which domain.Value.IsList
@@ -52,6 +52,7 @@ type submissionRow struct {
 	createdAt, updatedAt                    time.Time
 	mailHeld                                bool
 	spamReason, spamDetail                  string
+	ignoredField                            string
 }
 
 func decodeValues(s string) ([]domain.Value, error) {
@@ -86,12 +87,12 @@ func (r submissionRow) toDomain() (domain.Submission, error) {
 	meta := domain.SubmissionMeta{IPHash: r.ipHash, UserAgent: r.userAgent, Referrer: r.referrer, Origin: r.origin}
 	return domain.RehydrateSubmission(domain.SubmissionID(r.id), domain.FormID(r.formID), domain.WorkspaceID(r.workspaceID),
 		values, status, meta, r.createdAt, r.updatedAt).RehydrateMailHeld(r.mailHeld).
-		RehydrateSpamReason(domain.SpamReason{Cause: cause, Detail: r.spamDetail}), nil
+		RehydrateSpamReason(domain.SpamReason{Cause: cause, Detail: r.spamDetail}).RehydrateIgnoredField(r.ignoredField), nil
 }
 
 func scanSubmission(sc scanner) (domain.Submission, error) {
 	var r submissionRow
-	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt, &r.mailHeld, &r.spamReason, &r.spamDetail)
+	err := sc.Scan(&r.id, &r.formID, &r.workspaceID, &r.status, &r.values, &r.ipHash, &r.userAgent, &r.referrer, &r.origin, &r.createdAt, &r.updatedAt, &r.mailHeld, &r.spamReason, &r.spamDetail, &r.ignoredField)
 	if err != nil {
 		return domain.Submission{}, err
 	}
@@ -153,10 +154,10 @@ func (s submissionStore) Add(ctx context.Context, sub domain.Submission) error {
 		return fmt.Errorf("add submission %s: values: %w", sub.ID(), err)
 	}
 	m := sub.Meta()
-	err = s.insertLater(ctx, `INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
+	err = s.insertLater(ctx, `INSERT INTO submissions (`+submissionColumns+`, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
 		string(sub.ID()), sub.Form().String(), sub.Workspace().String(), sub.Status().String(), string(values),
 		m.IPHash, m.UserAgent, m.Referrer, m.Origin, sub.CreatedAt(), sub.UpdatedAt(), sub.MailHeld(),
-		sub.SpamReason().Cause.String(), sub.SpamReason().Detail, searchText(sub.Values()))
+		sub.SpamReason().Cause.String(), sub.SpamReason().Detail, sub.IgnoredField(), searchText(sub.Values()))
 	if err != nil {
 		return fmt.Errorf("add submission %s: %w", sub.ID(), err)
 	}

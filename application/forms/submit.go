@@ -144,6 +144,13 @@ func (s *Service) submit(ctx context.Context, in SubmitInput, cached bool) (Subm
 	if !hit {
 		s.formCache.put(f, from, now)
 	}
+	if name := sub.IgnoredField(); name != "" {
+		// The name only, never the value: the log line, with the trace
+		// ID ctx gives it, points at a misspelt input without copying
+		// what the visitor typed.
+		s.log.InfoContext(ctx, "submission: a field the form does not define was taken for the submit button and ignored",
+			"form", f.ID().String(), "submission", string(sub.ID()), "field", name)
+	}
 	s.wake()
 	out.Submission = sub
 	return out, nil

@@ -311,6 +311,31 @@ func submissions(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("stored files = %+v, want %+v", got.Files(), files)
 		}
 	})
+	t.Run("IgnoredFieldIsKept", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		f := addForm(t, uow, ws.ID(), fullForm())
+		raw := rawOf("email", "a@example.com", "agree", "on", "send", "Send")
+		raw.FormEncoded = true
+		sub, err := f.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := addSubmission(t, uow, accept(t, f, t0, "email", "b@example.com", "agree", "on"))
+		if got := getSubmission(t, uow, ws.ID(), addSubmission(t, uow, sub).ID()); got.IgnoredField() != "send" {
+			t.Errorf("Get: IgnoredField = %q, want send", got.IgnoredField())
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			subs, _, err := st.Submissions().List(ctx, ws.ID(), f.ID(), ports.SubmissionFilter{}, ports.Page{})
+			for _, s := range subs {
+				if want := map[domain.SubmissionID]string{sub.ID(): "send", plain.ID(): ""}[s.ID()]; s.IgnoredField() != want {
+					t.Errorf("List: %s IgnoredField = %q, want %q", s.ID(), s.IgnoredField(), want)
+				}
+			}
+			return err
+		})
+	})
 	t.Run("OneOptionMultiselectStaysAList", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -1079,8 +1104,8 @@ func formView(f domain.Form) string {
 
 func submissionView(s domain.Submission) string {
 	values := idsOf(s.Values(), func(v domain.Value) string { return fmt.Sprintf("%q=%q list=%v", v.Field, v.Values, v.List) })
-	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s held=%v spam=%q/%q}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()), s.MailHeld(),
-		s.SpamReason().Cause, s.SpamReason().Detail)
+	return fmt.Sprintf("{%s %s %s %s %s %+v %s %s held=%v spam=%q/%q ignored=%q}", s.ID(), s.Form(), s.Workspace(), s.Status(), values, s.Meta(), stamp(s.CreatedAt()), stamp(s.UpdatedAt()), s.MailHeld(),
+		s.SpamReason().Cause, s.SpamReason().Detail, s.IgnoredField())
 }
 
 func outboxView(o domain.OutboxMessage) string {

@@ -35,10 +35,11 @@ func TestMain(m *testing.M) {
 // enough for a textarea to pass it.
 const maxBody = 4096
 
-// site is the website the forms are on: /form?action=…&extra=… is a page
-// with the contact form posting to action (extra adds an input the Keel
-// form does not define), /oops and /thanks are its error and success
-// pages, which show the query they got.
+// site is the website the forms are on: /form?action=…&extra=…&button=…
+// is a page with the contact form posting to action (extra adds an input
+// the Keel form does not define, button gives the submit button, named
+// send, that value), /oops and /thanks are its error and success pages,
+// which show the query they got.
 func site(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -49,14 +50,18 @@ func site(t *testing.T) *httptest.Server {
 			if name := q.Get("extra"); name != "" {
 				extra = fmt.Sprintf(`<label>Nickname <input name="%s" value="Ada"></label>`, html.EscapeString(name))
 			}
+			button := ""
+			if value := q.Get("button"); value != "" {
+				button = fmt.Sprintf(` value="%s"`, html.EscapeString(value))
+			}
 			fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Contact</title></head><body><main>
 <form method="post" action="%s">
 <label>Your name <input id="name" name="name"></label>
 <label>E-mail <input id="email" name="email"></label>
 <label>Message <textarea id="message" name="message"></textarea></label>
 %s
-<button id="send" name="send">Send</button>
-</form></main></body></html>`, html.EscapeString(q.Get("action")), extra)
+<button id="send" name="send"%s>Send</button>
+</form></main></body></html>`, html.EscapeString(q.Get("action")), extra, button)
 		case "/oops", "/thanks":
 			fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Site</title></head><body><main><h1 id="site">%s</h1><p id="query">%s</p></main></body></html>`,
 				r.URL.Path, html.EscapeString(r.URL.RawQuery))
@@ -108,8 +113,15 @@ type visit struct {
 // asks for language, fills it and presses its button.
 func (e env) post(t *testing.T, ctx context.Context, form, language, name, email, message, extra string) visit {
 	t.Helper()
+	return e.postWithButton(t, ctx, form, language, name, email, message, extra, "")
+}
+
+// postWithButton is post with a value on the submit button, which the
+// browser then sends as send=<value>.
+func (e env) postWithButton(t *testing.T, ctx context.Context, form, language, name, email, message, extra, button string) visit {
+	t.Helper()
 	action := e.p.URL + "/v1/forms/" + form + "/submissions"
-	page := e.site.URL + "/form?" + url.Values{"action": {action}, "extra": {extra}}.Encode()
+	page := e.site.URL + "/form?" + url.Values{"action": {action}, "extra": {extra}, "button": {button}}.Encode()
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": language}}); err != nil {
 		t.Fatalf("set Accept-Language: %v", err)
 	}
@@ -193,12 +205,37 @@ func TestVisitorRefusalsInABrowser(t *testing.T) {
 	t.Run("UnknownField", func(t *testing.T) {
 		t.Parallel()
 		ctx := browser.New(t, 2*time.Minute)
+		// The input and the button are two names the form does not
+		// define, which no single button explains: both are refused.
 		q := e.post(t, ctx, e.form(t, true, false), "en", "Ada", "ada@example.com", "", "nickname").redirected(t, e.site.URL)
-		if q.Get("error") != "unknown_field" || q.Get("fields") != "nickname:unknown" {
+		if q.Get("error") != "unknown_field" || q.Get("fields") != "nickname:unknown,send:unknown" {
 			t.Errorf("error redirect query %v", q)
 		}
 		e.post(t, ctx, e.form(t, false, false), "es", "Ada", "ada@example.com", "", "nickname").keelPage(t, p.URL, "es",
 			"El formulario envió campos inesperados", "nickname")
+	})
+	t.Run("ButtonWithValue", func(t *testing.T) {
+		t.Parallel()
+		// <button name="send" value="Send"> sends send=Send, which the
+		// form does not define: the submission is stored without it, the
+		// browser lands on the thanks page, and the submission names the
+		// field it ignored.
+		ctx := browser.New(t, 2*time.Minute)
+		form := e.form(t, true, false)
+		v := e.postWithButton(t, ctx, form, "en", "Ada", "ada@example.com", "Hello", "", "Send")
+		if !strings.HasPrefix(v.URL, e.site.URL+"/thanks") {
+			t.Fatalf("the post ended at %q, want the site's thanks page\n%s", v.URL, v.Text)
+		}
+		var list struct {
+			Data []struct {
+				Values       map[string]any `json:"values"`
+				IgnoredField string         `json:"ignored_field"`
+			} `json:"data"`
+		}
+		e.p.MustCall(t, "GET", "/v1/workspaces/site/forms/"+form+"/submissions", e.token, nil, 200, &list)
+		if len(list.Data) != 1 || list.Data[0].IgnoredField != "send" || list.Data[0].Values["send"] != nil || list.Data[0].Values["message"] != "Hello" {
+			t.Errorf("stored submissions %+v, want one with send ignored", list.Data)
+		}
 	})
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()

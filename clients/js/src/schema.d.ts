@@ -2947,6 +2947,11 @@ export interface components {
                  */
                 detail: string;
             } | null;
+            /**
+             * @description The one field the form does not define that a browser's form post carried, taken to be its submit button's (`<button name="send" value="Send">`) and not stored; absent when there was none. A name here that is no button's is a misspelt input, whose value was lost.
+             * @example send
+             */
+            ignored_field?: string;
             /** @description The files of the `file` fields (whose values list their names), each with a signed download link that works for 15 minutes. */
             files?: {
                 field: string;
