@@ -1184,6 +1184,9 @@ type Entry struct {
 	BodyHTML      string `json:"body_html"`
 	CoverImageURL string `json:"cover_image_url"`
 
+	// CoverMediaID The cover's ID in the media library; `null` for none, and once the file was deleted (`DELETE /v1/workspaces/{ws}/media/{id}?force=true`).
+	CoverMediaID *string `json:"cover_media_id"`
+
 	// CreatedAt An RFC 3339 time in UTC with a fixed width: always six fractional
 	// digits (microseconds, truncated) and `Z`, so that comparing two as
 	// strings gives their time order. Requests may send any RFC 3339
@@ -1226,10 +1229,13 @@ type Entry struct {
 // EntryInput defines model for EntryInput.
 type EntryInput struct {
 	// Body Markdown (GitHub flavour), at most 1 MiB.
-	Body          *string   `json:"body,omitempty"`
-	CoverImageURL *string   `json:"cover_image_url,omitempty"`
-	Excerpt       *string   `json:"excerpt,omitempty"`
-	Kind          EntryKind `json:"kind"`
+	Body          *string `json:"body,omitempty"`
+	CoverImageURL *string `json:"cover_image_url,omitempty"`
+
+	// CoverMediaID The cover: the ID of an image (JPEG, PNG, GIF, WebP or AVIF) of this workspace's media library; another ID is 422 `validation_failed` with a `cover_media_id` entry, `not_found` (no such file in this workspace) or `not_an_image` (a PDF). `null` or `""` for none.
+	CoverMediaID *string   `json:"cover_media_id,omitempty"`
+	Excerpt      *string   `json:"excerpt,omitempty"`
+	Kind         EntryKind `json:"kind"`
 
 	// NavOrder A page's place in the site's navigation: `GET /v1/sites/{site}/pages` lists pages by it, lowest first.
 	NavOrder *int `json:"nav_order,omitempty"`
@@ -1255,14 +1261,17 @@ type EntryList struct {
 
 // EntryPatch Only the members present (and not null) change.
 type EntryPatch struct {
-	Body          *string   `json:"body,omitempty"`
-	CoverImageURL *string   `json:"cover_image_url,omitempty"`
-	Excerpt       *string   `json:"excerpt,omitempty"`
-	NavOrder      *int      `json:"nav_order,omitempty"`
-	Seo           *SEO      `json:"seo,omitempty"`
-	Slug          *string   `json:"slug,omitempty"`
-	Tags          *[]string `json:"tags,omitempty"`
-	Title         *string   `json:"title,omitempty"`
+	Body          *string `json:"body,omitempty"`
+	CoverImageURL *string `json:"cover_image_url,omitempty"`
+
+	// CoverMediaID Sets the cover, checked as on creation; `null` or `""` removes it. Absent, the cover stays.
+	CoverMediaID *string   `json:"cover_media_id,omitempty"`
+	Excerpt      *string   `json:"excerpt,omitempty"`
+	NavOrder     *int      `json:"nav_order,omitempty"`
+	Seo          *SEO      `json:"seo,omitempty"`
+	Slug         *string   `json:"slug,omitempty"`
+	Tags         *[]string `json:"tags,omitempty"`
+	Title        *string   `json:"title,omitempty"`
 }
 
 // EntryStatus defines model for EntryStatus.
@@ -1814,15 +1823,40 @@ type PublicAuthorPage struct {
 	WebsiteURL *string  `json:"website_url,omitempty"`
 }
 
+// PublicCover An entry's cover image. Its URLs are the public media URLs (`GET /v1/sites/{site}/media/{id}/{name}`), cacheable for a year.
+type PublicCover struct {
+	Alt         string      `json:"alt"`
+	Caption     string      `json:"caption"`
+	ContentType string      `json:"content_type"`
+	FocalPoint  *FocalPoint `json:"focal_point"`
+	Height      int         `json:"height"`
+	ID          string      `json:"id"`
+
+	// URL The original file.
+	URL string `json:"url"`
+
+	// Variants For `srcset`: the widths below the original's (320, 640, 960, 1280, 1920) with their URLs, as the media library lists them; empty for AVIF, which has no variants, and for an image narrower than 320 pixels. A variant is made on its first request.
+	Variants []struct {
+		URL   string `json:"url"`
+		Width int    `json:"width"`
+	} `json:"variants"`
+
+	// Width In pixels; 0 when the header gave none.
+	Width int `json:"width"`
+}
+
 // PublicEntry A published entry; `body_html` only on a single entry or with `include=body_html`, `cover_image_url` only when set, `nav_order` only on pages.
 type PublicEntry struct {
 	// Author The author's public profile; null when the author has none.
-	Author        *PublicAuthor `json:"author,omitempty"`
-	BodyHTML      *string       `json:"body_html,omitempty"`
-	CoverImageURL *string       `json:"cover_image_url,omitempty"`
-	Excerpt       string        `json:"excerpt"`
-	ID            string        `json:"id"`
-	Kind          EntryKind     `json:"kind"`
+	Author   *PublicAuthor `json:"author,omitempty"`
+	BodyHTML *string       `json:"body_html,omitempty"`
+
+	// Cover The cover from the media library (the entry's `cover_media_id`), ready for `<img src srcset width height alt>`; `null` when the entry has none, and once its file was deleted (with `force=true`).
+	Cover         *PublicCover `json:"cover"`
+	CoverImageURL *string      `json:"cover_image_url,omitempty"`
+	Excerpt       string       `json:"excerpt"`
+	ID            string       `json:"id"`
+	Kind          EntryKind    `json:"kind"`
 
 	// Locale The entry's BCP 47 tag; absent when it has none.
 	Locale *string `json:"locale,omitempty"`
@@ -1908,12 +1942,15 @@ type Revision struct {
 	At            Timestamp `json:"at"`
 	Body          string    `json:"body"`
 	CoverImageURL string    `json:"cover_image_url"`
-	Excerpt       string    `json:"excerpt"`
-	Seo           SEO       `json:"seo"`
-	Slug          string    `json:"slug"`
-	Tags          []string  `json:"tags"`
-	Title         string    `json:"title"`
-	Version       int       `json:"version"`
+
+	// CoverMediaID The cover's media ID at that save; restoring the revision restores it unless the file was deleted since, and the entry then has no cover.
+	CoverMediaID *string  `json:"cover_media_id"`
+	Excerpt      string   `json:"excerpt"`
+	Seo          SEO      `json:"seo"`
+	Slug         string   `json:"slug"`
+	Tags         []string `json:"tags"`
+	Title        string   `json:"title"`
+	Version      int      `json:"version"`
 }
 
 // RevisionList defines model for RevisionList.

@@ -73,6 +73,7 @@ type EntryContent struct {
 	Excerpt       string // as written; "" derives one from the body
 	Tags          []string
 	CoverImageURL string
+	CoverMedia    MediaID // a cover from the media library, "" for none; the use cases check it is an image there
 	SEO           SEO
 	// NavOrder places a page in the site's navigation: the public list of
 	// pages is sorted by it, lowest first. Posts keep 0.
@@ -87,6 +88,7 @@ type EntryPatch struct {
 	Excerpt       *string
 	Tags          *[]string
 	CoverImageURL *string
+	CoverMedia    *MediaID // "" removes the cover
 	SEO           *SEO
 	NavOrder      *int
 }
@@ -104,6 +106,9 @@ func (p EntryPatch) Apply(c EntryContent) EntryContent {
 	set(&c.Body, p.Body)
 	set(&c.Excerpt, p.Excerpt)
 	set(&c.CoverImageURL, p.CoverImageURL)
+	if p.CoverMedia != nil {
+		c.CoverMedia = *p.CoverMedia
+	}
 	if p.Tags != nil {
 		c.Tags = slices.Clone(*p.Tags)
 	}
@@ -233,6 +238,7 @@ func (e Entry) Body() string            { return e.content.Body }
 func (e Entry) Tags() []string          { return slices.Clone(e.content.Tags) }
 func (e Entry) NavOrder() int           { return e.content.NavOrder }
 func (e Entry) CoverImageURL() string   { return e.content.CoverImageURL }
+func (e Entry) CoverMedia() MediaID     { return e.content.CoverMedia }
 func (e Entry) SEO() SEO                { return e.content.SEO }
 func (e Entry) Rendered() Rendered      { return e.rendered }
 func (e Entry) Status() EntryStatus     { return e.status }
@@ -407,6 +413,9 @@ func checkContent(c EntryContent) (EntryContent, error) {
 	c.CoverImageURL = strings.TrimSpace(c.CoverImageURL)
 	if c.CoverImageURL != "" && !webURL(c.CoverImageURL) {
 		add("cover_image_url", "invalid_url", "Use an absolute http or https URL.")
+	}
+	if c.CoverMedia != "" && !ValidID(PrefixMedia, string(c.CoverMedia)) {
+		add("cover_media_id", "not_found", ErrCoverNotFound.Fields[0].Message)
 	}
 	c.SEO.Title, c.SEO.Description = strings.TrimSpace(c.SEO.Title), strings.TrimSpace(c.SEO.Description)
 	if utf8.RuneCountInString(c.SEO.Title) > MaxSEOTitleLen || hasControl(c.SEO.Title) {

@@ -64,16 +64,20 @@ const (
 
 // Errors of the media library.
 var (
-	ErrMediaType         = E(KindInvalid, "media_type_unsupported", "This kind of file is not accepted: upload a JPEG, PNG, GIF, WebP or AVIF image, or a PDF.")
-	ErrMediaSVG          = E(KindInvalid, "svg_not_supported", "SVG files are refused: they can carry scripts. Upload a PNG or WebP instead.")
-	ErrMediaTooLarge     = E(KindInvalid, "media_too_large", "The file is larger than this server accepts.")
-	ErrMediaQuota        = E(KindInvalid, "media_quota_exceeded", "The workspace's media library is full; delete files first.")
-	ErrMediaPixels       = E(KindInvalid, "image_too_many_pixels", "The image has more than 50 megapixels.")
-	ErrMediaCorrupt      = E(KindInvalid, "media_corrupt", "The image cannot be read.")
-	ErrMediaEmpty        = E(KindInvalid, "media_empty", "The file is empty.")
-	ErrMediaInUse        = E(KindConflict, "media_in_use", "A published entry uses this file; pass force=true to delete it anyway.")
-	ErrInvalidWidth      = E(KindInvalid, "invalid_width", "Variants are made only at widths 320, 640, 960, 1280 and 1920.")
-	ErrNoVariants        = E(KindInvalid, "no_variants", "Only JPEG, PNG, GIF and WebP images have width variants.")
+	ErrMediaType     = E(KindInvalid, "media_type_unsupported", "This kind of file is not accepted: upload a JPEG, PNG, GIF, WebP or AVIF image, or a PDF.")
+	ErrMediaSVG      = E(KindInvalid, "svg_not_supported", "SVG files are refused: they can carry scripts. Upload a PNG or WebP instead.")
+	ErrMediaTooLarge = E(KindInvalid, "media_too_large", "The file is larger than this server accepts.")
+	ErrMediaQuota    = E(KindInvalid, "media_quota_exceeded", "The workspace's media library is full; delete files first.")
+	ErrMediaPixels   = E(KindInvalid, "image_too_many_pixels", "The image has more than 50 megapixels.")
+	ErrMediaCorrupt  = E(KindInvalid, "media_corrupt", "The image cannot be read.")
+	ErrMediaEmpty    = E(KindInvalid, "media_empty", "The file is empty.")
+	ErrMediaInUse    = E(KindConflict, "media_in_use", "A published entry uses this file; pass force=true to delete it anyway.")
+	ErrInvalidWidth  = E(KindInvalid, "invalid_width", "Variants are made only at widths 320, 640, 960, 1280 and 1920.")
+	ErrNoVariants    = E(KindInvalid, "no_variants", "Only JPEG, PNG, GIF and WebP images have width variants.")
+	// ErrCoverNotFound and ErrCoverNotImage refuse an entry's cover that
+	// is not an image of the entry's own workspace.
+	ErrCoverNotFound     = Invalid(FieldError{"cover_media_id", "not_found", "No file of this workspace's media library has this ID."})
+	ErrCoverNotImage     = Invalid(FieldError{"cover_media_id", "not_an_image", "A cover must be an image: JPEG, PNG, GIF, WebP or AVIF."})
 	errMediaAltTooLong   = Invalid(FieldError{"alt", "too_long", "Use at most 1000 bytes."})
 	errMediaCaptionLong  = Invalid(FieldError{"caption", "too_long", "Use at most 2000 bytes."})
 	errMediaFocalOutside = Invalid(FieldError{"focal_point", "out_of_range", "x and y are fractions of the width and height, from 0 to 1."})

@@ -50,6 +50,8 @@ type createEntryRequest struct {
 	SEO           seoDTO   `json:"seo"`
 	// NavOrder places a page in the site's navigation.
 	NavOrder int `json:"nav_order"`
+	// CoverMediaID names the cover in the media library (cover.go).
+	CoverMediaID coverField `json:"cover_media_id"`
 }
 
 // entryPatchRequest changes the fields present in the body; absent fields
@@ -64,6 +66,8 @@ type entryPatchRequest struct {
 	SEO           *seoDTO   `json:"seo"`
 	// NavOrder places a page in the site's navigation.
 	NavOrder *int `json:"nav_order"`
+	// CoverMediaID sets the cover; null or "" removes it (cover.go).
+	CoverMediaID coverField `json:"cover_media_id"`
 }
 
 type publishRequest struct {
@@ -98,6 +102,8 @@ type entryResponse struct {
 	TranslationGroup string `json:"translation_group"`
 	// NavOrder places a page in the site's navigation.
 	NavOrder int `json:"nav_order"`
+	// CoverMediaID is the cover's media ID, null for none.
+	CoverMediaID *string `json:"cover_media_id"`
 }
 
 type revisionResponse struct {
@@ -111,6 +117,8 @@ type revisionResponse struct {
 	Tags          []string     `json:"tags"`
 	CoverImageURL string       `json:"cover_image_url"`
 	SEO           seoDTO       `json:"seo"`
+	// CoverMediaID is the cover's media ID at that save, null for none.
+	CoverMediaID *string `json:"cover_media_id"`
 }
 
 type actorDTO struct {
@@ -127,6 +135,7 @@ func toEntryResponse(e domain.Entry) entryResponse {
 		SEO: seoDTO{seo.Title, seo.Description}, PublishAt: domain.StampOf(e.PublishAt()), PublishedAt: domain.StampOf(e.PublishedAt()),
 		CreatedAt: domain.Stamp{Time: e.CreatedAt()}, UpdatedAt: domain.Stamp{Time: e.UpdatedAt()}, NavOrder: e.NavOrder(),
 		Locale: e.Locale().String(), TranslationGroup: string(e.TranslationGroup()),
+		CoverMediaID: coverID(e.CoverMedia()),
 	}
 }
 
@@ -135,12 +144,16 @@ func toRevisionResponse(r domain.Revision) revisionResponse {
 	return revisionResponse{
 		Version: r.Version, Actor: actorDTO{r.ActorKind, r.ActorID}, At: domain.Stamp{Time: r.At},
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: nonNil(c.Tags),
-		CoverImageURL: c.CoverImageURL, SEO: seoDTO{c.SEO.Title, c.SEO.Description},
+		CoverImageURL: c.CoverImageURL, SEO: seoDTO{c.SEO.Title, c.SEO.Description}, CoverMediaID: coverID(c.CoverMedia),
 	}
 }
 
 func (r entryPatchRequest) toPatch() domain.EntryPatch {
 	p := domain.EntryPatch{Title: r.Title, Body: r.Body, Slug: r.Slug, Excerpt: r.Excerpt, Tags: r.Tags, CoverImageURL: r.CoverImageURL, NavOrder: r.NavOrder}
+	if r.CoverMediaID.set {
+		id := domain.MediaID(r.CoverMediaID.id)
+		p.CoverMedia = &id
+	}
 	if r.SEO != nil {
 		p.SEO = &domain.SEO{Title: r.SEO.Title, Description: r.SEO.Description}
 	}
@@ -191,6 +204,7 @@ func (h contentRoutes) create(c *gin.Context) {
 		Content: domain.EntryContent{
 			Title: req.Title, Slug: req.Slug, Body: req.Body, Excerpt: req.Excerpt, Tags: req.Tags,
 			CoverImageURL: req.CoverImageURL, SEO: domain.SEO{Title: req.SEO.Title, Description: req.SEO.Description}, NavOrder: req.NavOrder,
+			CoverMedia: domain.MediaID(req.CoverMediaID.id),
 		},
 	})
 	if err != nil {

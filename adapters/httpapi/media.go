@@ -98,16 +98,26 @@ func (h mediaRoutes) toResponse(site string, m domain.Media) mediaResponse {
 	if f := m.Focal(); f != nil {
 		r.FocalPoint = &focalPointDTO{f.X, f.Y}
 	}
-	if domain.HasVariants(m.ContentType()) {
-		// A srcset lists the widths below the original's; a wider
-		// variant would only repeat the original at its own width.
-		for _, w := range domain.VariantWidths {
-			if w < m.Width() {
-				r.Variants = append(r.Variants, mediaVariantDTO{Width: w, URL: mediaURL(h.base, site, m, w), Made: m.HasVariant(w)})
-			}
-		}
+	for _, w := range mediaVariantWidths(m) {
+		r.Variants = append(r.Variants, mediaVariantDTO{Width: w, URL: mediaURL(h.base, site, m, w), Made: m.HasVariant(w)})
 	}
 	return r
+}
+
+// mediaVariantWidths are the widths a srcset of m lists: the variant
+// widths below the original's, since a wider variant would only repeat
+// the original at its own width; none for a type without variants.
+func mediaVariantWidths(m domain.Media) []int {
+	if !domain.HasVariants(m.ContentType()) {
+		return nil
+	}
+	var out []int
+	for _, w := range domain.VariantWidths {
+		if w < m.Width() {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // upload takes one file: a multipart/form-data body with one file part,

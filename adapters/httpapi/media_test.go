@@ -66,12 +66,15 @@ func newMediaFixture(t testing.TB, cfg media.Config) *mediaFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One public cache, emptied by both services as keel serve wires them.
+	cache := NewPublicCache(1 << 20)
 	cfg.UoW, cfg.Authorizer, cfg.Clock, cfg.Blobs, cfg.Images = f.db, authz, f.clock, blobs, mediaimage.Processor{}
+	cfg.PublicChanged = cache.Invalidate
 	ms := media.NewService(cfg)
-	cs := content.NewService(content.Config{UoW: f.db, Authorizer: authz, Clock: f.clock, Renderer: markdown.New()})
+	cs := content.NewService(content.Config{UoW: f.db, Authorizer: authz, Clock: f.clock, Renderer: markdown.New(), PublicChanged: cache.Invalidate})
 	srv := New(Config{
 		Logger: log, System: system.NewService(f.db, f.db, f.clock), Identity: ids, Content: cs, Media: ms, Blobs: blobs,
-		PublicURL: "https://api.example.com/",
+		PublicURL: "https://api.example.com/", PublicCache: cache,
 	})
 	g := *f
 	g.srv, g.checked = srv, checked(t, srv)

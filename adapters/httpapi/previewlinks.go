@@ -140,5 +140,12 @@ func (h siteRoutes) preview(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toPublicEntry(e, true))
+	r := toPublicEntry(e, true)
+	cover, err := h.covers(ctx, c, site, []domain.Entry{e})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	r.Cover = cover(e)
+	c.JSON(http.StatusOK, r)
 }

@@ -127,6 +127,9 @@ type publicEntryResponse struct {
 	TagSlugs []string `json:"tag_slugs"`
 	// NavOrder is a page's place in the site's navigation.
 	NavOrder *int `json:"nav_order,omitempty"`
+	// Cover is the entry's cover from the media library, null for none
+	// or once the file was deleted (cover.go).
+	Cover *publicCoverDTO `json:"cover"`
 }
 
 func toPublicEntry(e domain.Entry, withBody bool) publicEntryResponse {
@@ -344,6 +347,11 @@ func (h siteRoutes) entry(kind domain.EntryKind) gin.HandlerFunc {
 			}
 			r := toPublicEntry(e, true)
 			r.URL = links.entryURL(e)
+			cover, err := h.covers(ctx, c, site, []domain.Entry{e})
+			if err != nil {
+				return nil, err
+			}
+			r.Cover = cover(e)
 			if r.Author, err = h.entryAuthor(ctx, c, site, e); err != nil {
 				return nil, err
 			}

@@ -87,10 +87,15 @@ func (h siteRoutes) publicEntries(ctx context.Context, c *gin.Context, site doma
 	if err != nil {
 		return nil, err
 	}
+	cover, err := h.covers(ctx, c, site, es)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]publicEntryResponse, 0, len(es))
 	for _, e := range es {
 		r := toPublicEntry(e, withBody)
 		r.URL = links.entryURL(e)
+		r.Cover = cover(e)
 		if a, ok := authors[e.Author()]; ok {
 			r.Author = toPublicAuthor(a, links, false)
 		}

@@ -21,7 +21,7 @@ type entryStore struct{ *stores }
 // entryColumns are qualified: searches join entries to their index.
 const entryColumns = `e.id, e.workspace_id, e.kind, e.slug, e.title, e.body, e.body_html, e.body_text, e.excerpt, e.tags,
 	e.cover_image_url, e.seo_title, e.seo_description, e.status, e.publish_at, e.published_at, e.author_id,
-	e.created_at, e.updated_at, e.version, e.nav_order, e.locale, e.translation_group`
+	e.created_at, e.updated_at, e.version, e.nav_order, e.locale, e.translation_group, e.cover_media_id`
 
 type entryRow struct {
 	id, workspaceID, kind, slug, title, body, html, text, excerpt, tags string
@@ -30,7 +30,7 @@ type entryRow struct {
 	createdAt, updatedAt                                                time.Time
 	version, navOrder                                                   int
 	locale                                                              string
-	group                                                               sql.NullString
+	group, coverMedia                                                   sql.NullString
 }
 
 func (r entryRow) toDomain() (domain.Entry, error) {
@@ -50,7 +50,8 @@ func (r entryRow) toDomain() (domain.Entry, error) {
 		ID: domain.EntryID(r.id), Workspace: domain.WorkspaceID(r.workspaceID), Kind: kind, Author: domain.UserID(r.authorID),
 		Content: domain.EntryContent{
 			Title: r.title, Slug: r.slug, Body: r.body, Excerpt: r.excerpt, Tags: tags, CoverImageURL: r.cover,
-			SEO: domain.SEO{Title: r.seoTitle, Description: r.seoDescription}, NavOrder: r.navOrder,
+			CoverMedia: domain.MediaID(r.coverMedia.String),
+			SEO:        domain.SEO{Title: r.seoTitle, Description: r.seoDescription}, NavOrder: r.navOrder,
 		},
 		Rendered:  domain.Rendered{HTML: r.html, Text: r.text},
 		Status:    status,
@@ -64,7 +65,7 @@ func scanEntry(sc scanner) (domain.Entry, error) {
 	var r entryRow
 	err := sc.Scan(&r.id, &r.workspaceID, &r.kind, &r.slug, &r.title, &r.body, &r.html, &r.text, &r.excerpt, &r.tags,
 		&r.cover, &r.seoTitle, &r.seoDescription, &r.status, &r.publishAt, &r.publishedAt, &r.authorID,
-		&r.createdAt, &r.updatedAt, &r.version, &r.navOrder, &r.locale, &r.group)
+		&r.createdAt, &r.updatedAt, &r.version, &r.navOrder, &r.locale, &r.group, &r.coverMedia)
 	if err != nil {
 		return domain.Entry{}, err
 	}
@@ -89,6 +90,13 @@ func nullTimestamp(t *time.Time) sql.NullTime {
 	return sql.NullTime{Time: domain.Timestamp(*t), Valid: true}
 }
 
+// nullCover is the entry's cover_media_id: NULL without a cover, so that
+// its foreign key to media is not checked.
+func nullCover(e domain.Entry) sql.NullString {
+	m := e.CoverMedia()
+	return sql.NullString{String: string(m), Valid: m != ""}
+}
+
 // Add inserts the entry and its tags. A unique violation can only be the
 // slug: IDs are random enough never to collide.
 func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
@@ -99,11 +107,11 @@ func (s entryStore) Add(ctx context.Context, e domain.Entry) error {
 	seo, r := e.SEO(), e.Rendered()
 	_, err = s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO entries (id, workspace_id, kind, slug, title, body, body_html, body_text,
 		excerpt, tags, cover_image_url, seo_title, seo_description, status, publish_at, published_at, author_id, search_text,
-		created_at, updated_at, version, nav_order, locale, translation_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		created_at, updated_at, version, nav_order, locale, translation_group, cover_media_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(e.ID()), e.Workspace().String(), e.Kind().String(), e.Slug(), e.Title(), e.Body(), r.HTML, r.Text,
 		e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description, e.Status().String(),
 		nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e))
+		domain.Timestamp(e.CreatedAt()), domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e), nullCover(e))
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -169,11 +177,11 @@ func (s entryStore) Update(ctx context.Context, e domain.Entry, prevVersion int)
 	seo, r := e.SEO(), e.Rendered()
 	res, err := s.q.ExecContext(ctx, s.d.rebind(`UPDATE entries SET slug = ?, title = ?, body = ?, body_html = ?, body_text = ?,
 		excerpt = ?, tags = ?, cover_image_url = ?, seo_title = ?, seo_description = ?, status = ?, publish_at = ?, published_at = ?,
-		author_id = ?, search_text = ?, updated_at = ?, version = ?, nav_order = ?, locale = ?, translation_group = ?
+		author_id = ?, search_text = ?, updated_at = ?, version = ?, nav_order = ?, locale = ?, translation_group = ?, cover_media_id = ?
 		WHERE workspace_id = ? AND id = ? AND version = ?`),
 		e.Slug(), e.Title(), e.Body(), r.HTML, r.Text, e.ExcerptWritten(), tags, e.CoverImageURL(), seo.Title, seo.Description,
 		e.Status().String(), nullTimestamp(e.PublishAt()), nullTimestamp(e.PublishedAt()), string(e.Author()), domain.SearchText(e),
-		domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e), e.Workspace().String(), string(e.ID()), prevVersion)
+		domain.Timestamp(e.UpdatedAt()), e.Version(), e.NavOrder(), e.Locale().String(), nullGroup(e), nullCover(e), e.Workspace().String(), string(e.ID()), prevVersion)
 	if s.d.uniqueViolation(err) {
 		return domain.ErrEntrySlugTaken
 	}
@@ -430,6 +438,7 @@ type revisionContentJSON struct {
 	Excerpt        string   `json:"excerpt"`
 	Tags           []string `json:"tags"`
 	CoverImageURL  string   `json:"cover_image_url"`
+	CoverMediaID   string   `json:"cover_media_id,omitempty"`
 	SEOTitle       string   `json:"seo_title"`
 	SEODescription string   `json:"seo_description"`
 	NavOrder       int      `json:"nav_order,omitempty"`
@@ -453,7 +462,8 @@ func scanRevision(sc scanner) (domain.Revision, error) {
 	r.Entry, r.Workspace, r.At = domain.EntryID(entry), domain.WorkspaceID(ws), r.At.UTC()
 	r.Content = domain.EntryContent{
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
-		SEO: domain.SEO{Title: c.SEOTitle, Description: c.SEODescription}, NavOrder: c.NavOrder,
+		CoverMedia: domain.MediaID(c.CoverMediaID),
+		SEO:        domain.SEO{Title: c.SEOTitle, Description: c.SEODescription}, NavOrder: c.NavOrder,
 	}
 	return r, nil
 }
@@ -462,7 +472,7 @@ func (s entryStore) AddRevision(ctx context.Context, r domain.Revision) error {
 	c := r.Content
 	content, err := json.Marshal(revisionContentJSON{
 		Title: c.Title, Slug: c.Slug, Body: c.Body, Excerpt: c.Excerpt, Tags: c.Tags, CoverImageURL: c.CoverImageURL,
-		SEOTitle: c.SEO.Title, SEODescription: c.SEO.Description, NavOrder: c.NavOrder,
+		CoverMediaID: string(c.CoverMedia), SEOTitle: c.SEO.Title, SEODescription: c.SEO.Description, NavOrder: c.NavOrder,
 	})
 	if err != nil {
 		return fmt.Errorf("add revision %d of %s: content: %w", r.Version, r.Entry, err)

@@ -47,6 +47,9 @@ func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef str
 		if e, err = domain.NewEntry(w.ID(), p.User(), kind, in.Content, rendered, s.now()); err != nil {
 			return err
 		}
+		if err := checkCover(ctx, st, w.ID(), e.CoverMedia()); err != nil {
+			return err
+		}
 		if _, err := s.EnsureAuthor(ctx, st, w.ID(), p.User()); err != nil {
 			return fmt.Errorf("author of %s: %w", e.ID(), err)
 		}
@@ -169,6 +172,11 @@ func (s *Service) reviseOnce(ctx context.Context, p domain.Principal, wsRef stri
 		}
 		if c.Body != body {
 			return errStaleRender
+		}
+		if c.CoverMedia != e.CoverMedia() {
+			if err := checkCover(ctx, st, e.Workspace(), c.CoverMedia); err != nil {
+				return err
+			}
 		}
 		r := rendered
 		if c.Body == e.Body() {

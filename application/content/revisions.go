@@ -41,7 +41,19 @@ func (s *Service) RestoreRevision(ctx context.Context, p domain.Principal, wsRef
 		if domain.KindOf(err) == domain.KindNotFound {
 			return domain.EntryContent{}, errNoSuchRevision
 		}
-		return r.Content, err
+		if err != nil {
+			return domain.EntryContent{}, err
+		}
+		// A cover deleted from the media library since that save is not
+		// restored: the entry then has none, as the deletion left it.
+		c := r.Content
+		switch err := checkCover(ctx, st, e.Workspace(), c.CoverMedia); {
+		case domain.KindOf(err) == domain.KindInvalid:
+			c.CoverMedia = ""
+		case err != nil:
+			return domain.EntryContent{}, err
+		}
+		return c, nil
 	})
 }
 

@@ -52,6 +52,11 @@ type Config struct {
 	// rest of the server.
 	VariantWorkers int
 	VariantTimeout time.Duration
+	// PublicChanged, when not nil, is called after a change that public
+	// responses show (a published entry's cover deleted or described
+	// anew), to empty this node's cache of them at once; other nodes see
+	// ports.PublicContentCounter move.
+	PublicChanged func()
 }
 
 // Service runs the media use cases.
@@ -68,6 +73,7 @@ type Service struct {
 	timeout  time.Duration
 	flight   singleflight.Group
 	files    fileCache
+	changed  func()
 }
 
 // NewService wires the media use cases.
@@ -87,8 +93,12 @@ func NewService(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PublicChanged == nil {
+		cfg.PublicChanged = func() {}
+	}
 	return &Service{uow: cfg.UoW, authz: cfg.Authorizer, clock: cfg.Clock, blobs: cfg.Blobs, images: cfg.Images, log: cfg.Log,
-		maxFile: cfg.MaxFileSize, maxTotal: cfg.MaxWorkspaceSize, workers: make(chan struct{}, cfg.VariantWorkers), timeout: cfg.VariantTimeout}
+		maxFile: cfg.MaxFileSize, maxTotal: cfg.MaxWorkspaceSize, workers: make(chan struct{}, cfg.VariantWorkers), timeout: cfg.VariantTimeout,
+		changed: cfg.PublicChanged}
 }
 
 // MaxFileSize is the largest file an upload may hold.
@@ -342,7 +352,10 @@ func (s *Service) Site(ctx context.Context, p domain.Principal, wsRef string, pe
 func (s *Service) Update(ctx context.Context, p domain.Principal, wsRef string, id domain.MediaID, c domain.MediaChange) (_ domain.Media, err error) {
 	ctx, end := usecase.Start(ctx, "media.Update")
 	defer end(&err)
-	var m domain.Media
+	var (
+		m    domain.Media
+		used bool
+	)
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := usecase.Workspace(ctx, st, s.authz, p, wsRef, domain.PermMediaWrite)
 		if err != nil {
@@ -359,6 +372,11 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, wsRef string, 
 		if err := st.Media().Update(ctx, m); err != nil {
 			return err
 		}
+		// A published entry's cover shows its alt text, caption and
+		// focal point in public responses, which must be made anew.
+		if used, err = publicUse(ctx, st, w.ID(), id); err != nil {
+			return err
+		}
 		details := map[string]string{}
 		if c.Alt != nil {
 			details["alt"] = m.Alt()
@@ -371,7 +389,24 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, wsRef string, 
 		}
 		return usecase.Audit(ctx, st, p, w.ID(), "media.updated", "media", id.String(), details, now)
 	})
+	if err == nil && used {
+		s.changed()
+	}
 	return m, err
+}
+
+// publicUse reports whether a published entry of ws uses the file, and
+// if so moves ports.PublicContentCounter, so that every node's cache of
+// public responses is made anew when the transaction commits.
+func publicUse(ctx context.Context, st ports.Stores, ws domain.WorkspaceID, id domain.MediaID) (bool, error) {
+	used, err := st.Media().UsedByPublished(ctx, ws, id)
+	if err != nil || !used {
+		return false, err
+	}
+	if _, err := st.Instance().BumpCounter(ctx, ports.PublicContentCounter); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Delete deletes a media file and its variants (editors and up). A file
@@ -381,7 +416,10 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, wsRef string, 
 func (s *Service) Delete(ctx context.Context, p domain.Principal, wsRef string, id domain.MediaID, force bool) (err error) {
 	ctx, end := usecase.Start(ctx, "media.Delete")
 	defer end(&err)
-	var m domain.Media
+	var (
+		m    domain.Media
+		used bool
+	)
 	err = s.uow.WithinTx(ctx, func(ctx context.Context, st ports.Stores) error {
 		w, err := usecase.Workspace(ctx, st, s.authz, p, wsRef, domain.PermMediaWrite)
 		if err != nil {
@@ -390,12 +428,17 @@ func (s *Service) Delete(ctx context.Context, p domain.Principal, wsRef string, 
 		if m, err = getMedia(ctx, st, w.ID(), id); err != nil {
 			return err
 		}
-		used, err := st.Media().UsedByPublished(ctx, w.ID(), id)
-		if err != nil {
+		if used, err = st.Media().UsedByPublished(ctx, w.ID(), id); err != nil {
 			return err
 		}
 		if used && !force {
 			return domain.ErrMediaInUse
+		}
+		if used {
+			// Forced: published covers become null in public responses.
+			if _, err := st.Instance().BumpCounter(ctx, ports.PublicContentCounter); err != nil {
+				return err
+			}
 		}
 		if err := st.Media().Delete(ctx, w.ID(), id); err != nil {
 			return err
@@ -407,6 +450,9 @@ func (s *Service) Delete(ctx context.Context, p domain.Principal, wsRef string, 
 		return err
 	}
 	s.files.forget(id)
+	if used {
+		s.changed()
+	}
 	// The record is gone, so no URL serves the blobs any more; a blob
 	// left by a failed delete here is unreachable and only takes space.
 	for _, w := range append([]int{0}, domain.VariantWidths...) {

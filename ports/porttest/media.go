@@ -167,4 +167,47 @@ func media(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("used once published = %v, want the referenced file only", u)
 		}
 	})
+	t.Run("CoverIsStoredUsedAndClearedByDelete", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		m := newMedia(t, ws.ID(), "cover.jpg", domain.MediaJPEG, 10, t0)
+		add(t, uow, m)
+		e := addEntry(t, uow, mustEntry(t, ws.ID(), domain.KindPost, domain.EntryContent{Title: "Lake", CoverMedia: m.ID()}))
+		get := func() (got domain.Entry, used bool) {
+			t.Helper()
+			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+				if got, err = st.Entries().Get(ctx, ws.ID(), e.ID()); err != nil {
+					return err
+				}
+				used, err = st.Media().UsedByPublished(ctx, ws.ID(), m.ID())
+				return err
+			})
+			return got, used
+		}
+		if got, used := get(); got.CoverMedia() != m.ID() || used {
+			t.Fatalf("draft: cover %q, used %v; want %s, unused", got.CoverMedia(), used, m.ID())
+		}
+		prev := e.Version()
+		setStatus(t, &e, domain.EntryPublished)
+		updateEntry(t, uow, e, prev)
+		if got, used := get(); got.CoverMedia() != m.ID() || !used {
+			t.Fatalf("published: cover %q, used %v; want %s, used", got.CoverMedia(), used, m.ID())
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			return st.Entries().AddRevision(ctx, domain.NewRevision(e, editor))
+		})
+		var rev domain.Revision
+		run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+			rev, err = st.Entries().Revision(ctx, ws.ID(), e.ID(), e.Version())
+			return err
+		})
+		if rev.Content.CoverMedia != m.ID() {
+			t.Errorf("revision's cover = %q, want %s", rev.Content.CoverMedia, m.ID())
+		}
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Media().Delete(ctx, ws.ID(), m.ID()) })
+		if got, _ := get(); got.CoverMedia() != "" {
+			t.Fatalf("cover after the file's deletion = %q, want none", got.CoverMedia())
+		}
+	})
 }

@@ -3007,6 +3007,11 @@ export interface components {
             seo?: components["schemas"]["SEO"];
             /** @description A page's place in the site's navigation: `GET /v1/sites/{site}/pages` lists pages by it, lowest first. */
             nav_order?: number;
+            /**
+             * @description The cover: the ID of an image (JPEG, PNG, GIF, WebP or AVIF) of this workspace's media library; another ID is 422 `validation_failed` with a `cover_media_id` entry, `not_found` (no such file in this workspace) or `not_an_image` (a PDF). `null` or `""` for none.
+             * @example med_01jd5x8c1q2w3e4r5t6y7u8i9o
+             */
+            cover_media_id?: string | null;
         };
         /** @description Only the members present (and not null) change. */
         EntryPatch: {
@@ -3018,6 +3023,8 @@ export interface components {
             cover_image_url?: string | null;
             seo?: components["schemas"]["SEO"] | null;
             nav_order?: number | null;
+            /** @description Sets the cover, checked as on creation; `null` or `""` removes it. Absent, the cover stays. */
+            cover_media_id?: string | null;
         };
         Entry: {
             /** @example ent_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -3046,6 +3053,8 @@ export interface components {
             translation_group?: string;
             /** @description A page's place in the site's navigation. */
             nav_order?: number;
+            /** @description The cover's ID in the media library; `null` for none, and once the file was deleted (`DELETE /v1/workspaces/{ws}/media/{id}?force=true`). */
+            cover_media_id: string | null;
         };
         Revision: {
             version: number;
@@ -3060,6 +3069,8 @@ export interface components {
             excerpt: string;
             tags: string[];
             cover_image_url: string;
+            /** @description The cover's media ID at that save; restoring the revision restores it unless the file was deleted since, and the entry then has no cover. */
+            cover_media_id: string | null;
             seo: components["schemas"]["SEO"];
         };
         /** @description A published entry; `body_html` only on a single entry or with `include=body_html`, `cover_image_url` only when set, `nav_order` only on pages. */
@@ -3093,6 +3104,29 @@ export interface components {
             tag_slugs?: string[];
             /** @description A page's place in the site's navigation. */
             nav_order?: number;
+            /** @description The cover from the media library (the entry's `cover_media_id`), ready for `<img src srcset width height alt>`; `null` when the entry has none, and once its file was deleted (with `force=true`). */
+            cover: components["schemas"]["PublicCover"] | null;
+        };
+        /** @description An entry's cover image. Its URLs are the public media URLs (`GET /v1/sites/{site}/media/{id}/{name}`), cacheable for a year. */
+        PublicCover: {
+            /** @example med_01jd5x8c1q2w3e4r5t6y7u8i9o */
+            id: string;
+            /** @description The original file. */
+            url: string;
+            alt: string;
+            caption: string;
+            /** @description In pixels; 0 when the header gave none. */
+            width: number;
+            height: number;
+            /** @example image/jpeg */
+            content_type: string;
+            focal_point: components["schemas"]["FocalPoint"] | null;
+            /** @description For `srcset`: the widths below the original's (320, 640, 960, 1280, 1920) with their URLs, as the media library lists them; empty for AVIF, which has no variants, and for an image narrower than 320 pixels. A variant is made on its first request. */
+            variants: {
+                /** @example 640 */
+                width: number;
+                url: string;
+            }[];
         };
         Message: {
             /** @example msg_01jd5x8c1q2w3e4r5t6y7u8i9o */
@@ -7756,6 +7790,7 @@ export interface operations {
                      *           ],
                      *           "author": "usr_01jd5x8c1q2w3e4r5t6y7u8i9o",
                      *           "cover_image_url": "",
+                     *           "cover_media_id": null,
                      *           "seo": {
                      *             "title": "",
                      *             "description": ""
@@ -7850,6 +7885,7 @@ export interface operations {
                      *       ],
                      *       "author": "usr_01jd5x8c1q2w3e4r5t6y7u8i9o",
                      *       "cover_image_url": "",
+                     *       "cover_media_id": null,
                      *       "seo": {
                      *         "title": "",
                      *         "description": ""
