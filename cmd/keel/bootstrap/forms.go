@@ -25,7 +25,7 @@ var (
 	sSpamMaxLinks    = setting{"spam-max-links", "KEEL_SPAM_MAX_LINKS", "5", "submissions with more links than this are stored as spam (0: no limit)"}
 	sSpamMinFillTime = setting{"spam-min-fill-time", "KEEL_SPAM_MIN_FILL_TIME", "2s", "submissions sooner than this after page load (field _keel_ts, Unix ms) are spam"}
 
-	sUploadSweepAge          = setting{"upload-sweep-age", "KEEL_UPLOAD_SWEEP_AGE", "1h", "how old a submission's file that no submission holds (a crash between its upload and its commit) must be before serve's sweep, at start and hourly, deletes it (at least 1s)"}
+	sUploadSweepAge          = setting{"upload-sweep-age", "KEEL_UPLOAD_SWEEP_AGE", "1h", "how old a submission's file that no submission holds, or a media blob that no media record holds (a crash between its upload and its commit), must be before serve's sweeps, at start and hourly, delete it (at least 1s)"}
 	sAutoresponderPerAddress = setting{"autoresponder-per-address", "KEEL_AUTORESPONDER_PER_ADDRESS", "5", "autoresponses one recipient address may get per hour, per node; more submissions are stored and notified without one"}
 )
 

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/mediaimage"
 	"github.com/keelhq/keel/application/media"
+	"github.com/keelhq/keel/cmd/keel/bootstrap/jobs"
 	"github.com/keelhq/keel/ports"
 )
 
@@ -46,4 +48,23 @@ func newMedia(cfg mediaConfig, uow ports.UnitOfWork, authz ports.Authorizer, blo
 		UoW: uow, Authorizer: authz, Clock: ports.ClockFunc(time.Now), Blobs: blobs, Images: mediaimage.Processor{}, Log: log,
 		MaxFileSize: cfg.maxFileSize, MaxWorkspaceSize: cfg.maxWorkspaceSize, PublicChanged: publicChanged,
 	})
+}
+
+// mediaFileSweepJob is serve's job that deletes, at start and hourly, the
+// media blobs no record holds (a crash between an upload's blob write and
+// its record's commit, or a deletion whose blob deletes failed) once they
+// are age old: KEEL_UPLOAD_SWEEP_AGE, which the submission file sweep
+// uses too.
+func mediaFileSweepJob(svc *media.Service, age time.Duration, log *slog.Logger) jobs.Job {
+	return jobs.Job{Name: "media file sweep", Run: func(ctx context.Context) error {
+		return jobs.Every(ctx, retentionEvery, true, func(ctx context.Context) {
+			n, err := svc.SweepOrphanFiles(ctx, age)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.ErrorContext(ctx, "media file sweep failed", "err", err)
+			case n > 0:
+				log.InfoContext(ctx, "media file sweep deleted orphaned files", "count", n)
+			}
+		})
+	}}
 }
