@@ -83,7 +83,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	log.Info("blob store ready", "store", cfg.blobs.describe())
-	cfg.backups.source = blobs
 	if cfg.blobs.s3 != nil {
 		cfg.backups.blobs, cfg.backups.blobWhere = blobs, "s3://"+cfg.blobs.s3.Bucket+"/"+cfg.blobs.s3.Prefix
 	}
@@ -257,7 +256,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		back = append(back, j)
 	}
 	back = append(back, formFileSweepJob(formsSvc, cfg.forms.sweepAge, log))
-	back = append(back, mediaFileSweepJob(mediaSvc, cfg.forms.sweepAge, log))
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
