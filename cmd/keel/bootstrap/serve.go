@@ -256,6 +256,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		back = append(back, j)
 	}
 	back = append(back, formFileSweepJob(formsSvc, cfg.forms.sweepAge, log))
+	back = append(back, mediaFileSweepJob(mediaSvc, cfg.forms.sweepAge, log))
 	err = jobs.Run(ctx, log, front, back)
 	if err != nil {
 		return err
