@@ -3087,6 +3087,9 @@ type HeadPublicMediaParamsW int
 
 // GetSitePagesParams defines parameters for GetSitePages.
 type GetSitePagesParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// Include `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry.
 	Include *GetSitePagesParamsInclude `form:"include,omitempty" json:"include,omitempty"`
 
@@ -3111,6 +3114,9 @@ type GetSitePagesParamsInclude string
 
 // HeadSitePagesParams defines parameters for HeadSitePages.
 type HeadSitePagesParams struct {
+	// Locale A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed.
+	Locale *Locale `form:"locale,omitempty" json:"locale,omitempty"`
+
 	// Include `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry.
 	Include *HeadSitePagesParamsInclude `form:"include,omitempty" json:"include,omitempty"`
 
@@ -4975,7 +4981,7 @@ type ClientInterface interface {
 
 	// GetSitePages List published pages
 	//
-	// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. With `locale`, of each translation group only the page in the locale that comes first in the fallback chain, as on the list of posts. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Corresponds with GET /v1/sites/{site}/pages (the `GetSitePages` operationId).
 	GetSitePages(ctx context.Context, site Site, params *GetSitePagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -7048,7 +7054,7 @@ func (c *Client) HeadPublicMedia(ctx context.Context, site Site, id string, name
 
 // GetSitePages List published pages
 //
-// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. With `locale`, of each translation group only the page in the locale that comes first in the fallback chain, as on the list of posts. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Corresponds with GET /v1/sites/{site}/pages (the `GetSitePages` operationId).
 func (c *Client) GetSitePages(ctx context.Context, site Site, params *GetSitePagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11666,6 +11672,18 @@ func NewGetSitePagesRequest(server string, site Site, params *GetSitePagesParams
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Include != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include", *params.Include, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -11788,6 +11806,18 @@ func NewHeadSitePagesRequest(server string, site Site, params *HeadSitePagesPara
 		// styled parameters, preserving literal commas as delimiters
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
 
 		if params.Include != nil {
 
@@ -19251,7 +19281,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetSitePagesWithResponse List published pages
 	//
-	// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+	// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. With `locale`, of each translation group only the page in the locale that comes first in the fallback chain, as on the list of posts. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -37658,7 +37688,7 @@ func (c *ClientWithResponses) HeadPublicMediaWithResponse(ctx context.Context, s
 
 // GetSitePagesWithResponse List published pages
 //
-// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+// In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. With `locale`, of each translation group only the page in the locale that comes first in the fallback chain, as on the list of posts. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
 //
 // Returns a wrapper object for the known response body format(s).
 //

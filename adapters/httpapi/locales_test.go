@@ -192,3 +192,96 @@ func validateHreflangSitemap(t *testing.T, body []byte) {
 		t.Fatalf("xmllint --schema sitemap-hreflang.xsd: %v\n%s\n%s", err, out, body)
 	}
 }
+
+// TestLocalesOnPages: the list of pages takes ?locale= as the list of
+// posts does, keeping of each translation group the page the fallback
+// chain prefers, in navigation order; its next link keeps the locale, and
+// every page it lists is in the sitemap, which lists all of them.
+func TestLocalesOnPages(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{publicURL: "https://api.example.com"})
+	if w := f.api(t, http.MethodPut, "/v1/workspaces/acme/locales", map[string]any{"default_locale": "en", "fallbacks": map[string][]string{}}); w.Code != http.StatusOK {
+		t.Fatalf("locales: %d %s", w.Code, w.Body)
+	}
+	page := func(title string, nav int, locale, of string) entryResponse {
+		t.Helper()
+		e := f.createEntry(t, map[string]any{"kind": "page", "title": title, "body": title, "nav_order": nav})
+		if locale != "" {
+			if r := f.translate(t, e.ID, locale, of); r.StatusCode != http.StatusOK {
+				t.Fatalf("translate %s: %d", title, r.StatusCode)
+			}
+		}
+		f.publishEntry(t, e.ID)
+		return e
+	}
+	home := page("Home", 0, "en", "")
+	page("Accueil", 0, "fr", home.ID)
+	page("About", 1, "en", "")
+	page("Imprint", 2, "", "")
+
+	list := func(path string) ([]string, []string, string) {
+		t.Helper()
+		w := f.public(t, path)
+		got := decodeBody[listResponse[publicEntryResponse]](t, w, http.StatusOK)
+		var titles, urls []string
+		for _, e := range got.Data {
+			titles = append(titles, e.Title+"/"+e.Locale)
+			urls = append(urls, e.URL)
+		}
+		return titles, urls, w.Header().Get("Link")
+	}
+	var frenchURLs []string
+	for path, want := range map[string][]string{
+		"/v1/sites/acme/pages?locale=fr": {"Accueil/fr", "About/en", "Imprint/"},
+		"/v1/sites/acme/pages?locale=en": {"Home/en", "About/en", "Imprint/"},
+		"/v1/sites/acme/pages?locale=ja": {"Home/en", "About/en", "Imprint/"}, // the default, en
+		"/v1/sites/acme/pages":           {"Accueil/fr", "Home/en", "About/en", "Imprint/"},
+	} {
+		got, urls, _ := list(path)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+		if path == "/v1/sites/acme/pages?locale=fr" {
+			frenchURLs = urls
+		}
+	}
+	// Page by page, the next link asks for the same locale.
+	var paged []string
+	for path := "/v1/sites/acme/pages?locale=fr&limit=2"; path != ""; {
+		got, _, link := list(path)
+		paged = append(paged, got...)
+		path = ""
+		if link != "" {
+			path = link[strings.IndexByte(link, '<')+1 : strings.IndexByte(link, '>')]
+			if !strings.Contains(path, "locale=fr") {
+				t.Errorf("next link %q lost the locale", link)
+			}
+		}
+	}
+	if want := []string{"Accueil/fr", "About/en", "Imprint/"}; !slices.Equal(paged, want) {
+		t.Errorf("French pages page by page = %v, want %v", paged, want)
+	}
+	decodeProblemCode(t, f.public(t, "/v1/sites/acme/pages?locale=fr_FR"), http.StatusUnprocessableEntity, "validation_failed")
+
+	w := f.public(t, "/v1/sites/acme/sitemap.xml")
+	var sm struct {
+		URLs []struct {
+			Loc string `xml:"loc"`
+		} `xml:"url"`
+	}
+	if err := xml.Unmarshal(w.Body.Bytes(), &sm); err != nil {
+		t.Fatal(err)
+	}
+	var locs []string
+	for _, u := range sm.URLs {
+		locs = append(locs, u.Loc)
+	}
+	for _, u := range frenchURLs {
+		if !slices.Contains(locs, u) {
+			t.Errorf("the French list's %s is not in the sitemap %v", u, locs)
+		}
+	}
+	if len(locs) != 4 {
+		t.Errorf("sitemap lists %v, want the four pages", locs)
+	}
+}

@@ -171,7 +171,7 @@ var queryParams = map[Route]queryRule{
 	{http.MethodGet, "/v1/sites/:site/sitemap.xml"}: accepts(),
 
 	// Authors, tags and the list of pages (sitelists.go, authors.go).
-	{http.MethodGet, "/v1/sites/:site/pages"}:              accepts(with(paged, "include", "updated_since")...),
+	{http.MethodGet, "/v1/sites/:site/pages"}:              accepts(with(paged, "include", "updated_since", "locale")...),
 	{http.MethodGet, "/v1/sites/:site/authors/:slug"}:      accepts(with(paged, "include", "updated_since")...),
 	{http.MethodGet, "/v1/sites/:site/tags"}:               accepts(paged...),
 	{http.MethodGet, "/v1/sites/:site/tags/:slug"}:         accepts(),

@@ -95,6 +95,56 @@ func locales(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 		})
 	})
 
+	t.Run("PagesInNavigationOrderPerLocale", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		page := func(title string, nav int, l domain.Locale, of *domain.Entry) domain.Entry {
+			t.Helper()
+			e := mustEntry(t, ws.ID(), domain.KindPage, domain.EntryContent{Title: title, NavOrder: nav})
+			if err := e.SetTranslation(l, of, t0); err != nil {
+				t.Fatal(err)
+			}
+			setStatus(t, &e, domain.EntryPublished)
+			return addEntry(t, uow, e)
+		}
+		home := page("Home en", 0, "en", nil)
+		page("Accueil fr", 0, "fr", &home)
+		page("About en", 1, "en", nil)
+		page("Imprint", 2, "", nil)
+		page("Contact fr", 3, "fr", nil)
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			for _, c := range []struct {
+				chain []domain.Locale
+				want  []string // in navigation order, two a page
+			}{
+				{[]domain.Locale{"fr", "en"}, []string{"Accueil fr", "About en", "Imprint", "Contact fr"}},
+				{[]domain.Locale{"en"}, []string{"Home en", "About en", "Imprint"}},
+				{nil, []string{"Accueil fr", "Home en", "About en", "Imprint", "Contact fr"}},
+			} {
+				var got []string
+				p := ports.Page{Limit: 2}
+				for {
+					es, next, err := st.Entries().ListPublished(ctx, ws.ID(), domain.KindPage, ports.PublicFilter{Locales: c.chain}, p)
+					if err != nil {
+						return err
+					}
+					for _, e := range es {
+						got = append(got, e.Title())
+					}
+					if next == "" {
+						break
+					}
+					p.After = next
+				}
+				if !slices.Equal(got, c.want) {
+					t.Errorf("pages with chain %v = %v, want %v", c.chain, got, c.want)
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("SiteLocalesPutAndGet", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)

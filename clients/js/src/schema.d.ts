@@ -1985,7 +1985,7 @@ export interface paths {
         };
         /**
          * List published pages
-         * @description In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
+         * @description In navigation order (`nav_order`, lowest first, then by slug); drafts, scheduled and archived entries never appear. With `locale`, of each translation group only the page in the locale that comes first in the fallback chain, as on the list of posts. Cacheable: a strong `ETag` (`If-None-Match` → 304) and `Cache-Control: public`. CORS: the workspace's `public_origins` may read every answer, errors included.
          */
         get: operations["getSitePages"];
         put?: never;
@@ -9921,6 +9921,8 @@ export interface operations {
     getSitePages: {
         parameters: {
             query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
                 /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
                 include?: components["parameters"]["include"];
                 /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
@@ -10005,6 +10007,8 @@ export interface operations {
     headSitePages: {
         parameters: {
             query?: {
+                /** @description A BCP 47 tag (`fr-CA`): of each translation group, the entry whose locale comes first in the workspace's fallback chain for it (see `GET /v1/workspaces/{ws}/locales`); entries without a locale always appear. 422 when malformed. */
+                locale?: components["parameters"]["locale"];
                 /** @description `body_html` adds each entry's rendered body to the list, so that a static site builds from lists alone; such a page also ends, with a cursor, once its bodies reach 1 MiB. Anything else is 422 with an `unknown_value` entry. */
                 include?: components["parameters"]["include"];
                 /** @description Only entries updated at or after this RFC 3339 time, for incremental builds. An unpublished or deleted entry is simply absent: the change feed or a full list tells of removals. Anything else is 422 with an `invalid_time` entry. */
