@@ -1,6 +1,8 @@
 // Package backup proves keel backup, restore and backup verify: a
-// database with rows in every table made through the real binary's API
-// round-trips between every pair of engines with every row equal; a backup
+// database with rows in every table and files in its blob store, made
+// through the real binary's API, round-trips between every pair of engines
+// with every row and every file's bytes equal, and from a directory into
+// S3 and back; a backup
 // taken while submissions pour in restores to a state that existed; a
 // damaged archive is refused before anything is written; and a backup of
 // an older schema restores into the current Keel and is migrated.
@@ -18,9 +20,13 @@ import (
 	"image/color"
 	pngenc "image/png"
 	"io"
+	"maps"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,22 +36,38 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/keelhq/keel/adapters/backuparchive"
+	"github.com/keelhq/keel/adapters/blobfs"
+	"github.com/keelhq/keel/adapters/blobs3"
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/cmd/keel/bootstrap"
 	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+	"github.com/keelhq/keel/test/containers"
 	"github.com/keelhq/keel/test/keelproc"
+	"github.com/keelhq/keel/test/s3server"
 	"github.com/keelhq/keel/test/testdb"
 )
 
-func TestMain(m *testing.M) { keelproc.Main(m) }
+func TestMain(m *testing.M) {
+	containers.SetDefaults()
+	code := m.Run()
+	_ = testdb.Stop()
+	if err := s3server.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
+	}
+	_ = keelproc.RemoveBinary()
+	os.Exit(code)
+}
 
 // secretKey is every instance's KEEL_SECRET_KEY, so that two-factor
 // secrets sealed on the source open on the target.
 const secretKey = "backup-test-secret-key-0123456789abcdef"
 
-// target is a database a test backs up or restores into.
+// target is a database a test backs up or restores into, and its blob
+// store: blobs in the data directory, or the S3 bucket blobURL names.
 type target struct {
 	url, dataDir string
+	blobURL      string
 }
 
 func newTarget(t *testing.T, engine string) target {
@@ -58,7 +80,74 @@ func newTarget(t *testing.T, engine string) target {
 }
 
 func (d target) env() map[string]string {
-	return map[string]string{"KEEL_DATABASE_URL": d.url, "KEEL_DATA_DIR": d.dataDir, "KEEL_SECRET_KEY": secretKey, "KEEL_LOG_LEVEL": "warn"}
+	env := map[string]string{"KEEL_DATABASE_URL": d.url, "KEEL_DATA_DIR": d.dataDir, "KEEL_SECRET_KEY": secretKey, "KEEL_LOG_LEVEL": "warn"}
+	if d.blobURL != "" {
+		env["KEEL_BLOB_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = d.blobURL, s3server.AccessKey, s3server.SecretKey
+	}
+	return env
+}
+
+// blobs reads every file of d's blob store but the scheduled backups,
+// through the store's adapter: key → bytes.
+func (d target) blobs(t *testing.T) map[string]string {
+	t.Helper()
+	var store ports.BlobStore
+	if d.blobURL != "" {
+		cfg, err := blobs3.ParseURL(d.blobURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.AccessKeyID, cfg.SecretAccessKey = s3server.AccessKey, s3server.SecretKey
+		if store, err = blobs3.New(cfg); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		dir := filepath.Join(d.dataDir, "blobs")
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return map[string]string{}
+		}
+		fsStore, err := blobfs.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = fsStore
+	}
+	out := map[string]string{}
+	for after := ""; ; {
+		page, next, err := store.List(t.Context(), "", after, ports.MaxBlobListLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range page {
+			if strings.HasPrefix(b.Key, "backups/") {
+				continue
+			}
+			rc, _, err := store.Get(t.Context(), b.Key, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[b.Key] = string(data)
+		}
+		if next == "" {
+			return out
+		}
+		after = next
+	}
+}
+
+// s3Target is a target whose blob store is a fresh bucket of the test's
+// S3 server.
+func s3Target(t *testing.T, engine string) target {
+	t.Helper()
+	d := newTarget(t, engine)
+	srv := s3server.Start(t)
+	d.blobURL = "s3://" + srv.NewBucket(t) + "/keel?endpoint=" + srv.Endpoint + "&region=" + s3server.Region
+	return d
 }
 
 // keel runs the keel command in process against d and returns its
@@ -84,7 +173,8 @@ func (d target) mustKeel(t *testing.T, args ...string) string {
 // an administrator with a session, a workspace, a form and submissions
 // (with their mail and events, one under an Idempotency-Key), an API
 // key, a post with tags and two revisions, published, the site's settings
-// and locales, a preview link, a media file, an imported post, a webhook with a
+// and locales, a preview link, a media file with a variant, a submission
+// with a file, an imported post, a webhook with a
 // delivery, an invitation, a password reset, an e-mail change, and
 // two-factor authentication with a login challenge, and a scheduled
 // backup.
@@ -112,13 +202,14 @@ func fill(t *testing.T, d target) {
 	for _, title := range []string{"About us", "Zebra crossing", "Aardvark"} {
 		p.MustCall(t, "POST", "/v1/workspaces/site/entries", s.Token, map[string]any{"kind": "page", "title": title, "body": "Text."}, 201, nil)
 	}
-	// The site's settings and locales, a preview link, a media file (its
-	// row: archives hold no blobs yet) and an imported post with its
+	// The site's settings and locales, a preview link, a media file with
+	// a variant, a submission with a file, and an imported post with its
 	// source.
 	p.MustCall(t, "PATCH", "/v1/workspaces/site/site", s.Token, map[string]any{"site_url": "https://site.test"}, 200, nil)
 	p.MustCall(t, "PUT", "/v1/workspaces/site/locales", s.Token, map[string]any{"default_locale": "en", "fallbacks": map[string][]string{"fr-CA": {"fr"}}}, 200, nil)
 	p.MustCall(t, "POST", "/v1/workspaces/site/entries/"+entry.ID+"/preview-links", s.Token, map[string]any{"expires_in": 3600}, 201, nil)
-	uploadMedia(t, p, s.Token)
+	uploadMedia(t, p, s.Token, 640)
+	submitFile(t, p, s.Token)
 	d.mustKeel(t, "import", "wordpress", filepath.Join("..", "..", "adapters", "siteimport", "testdata", "wordpress.xml"), "--workspace", "site")
 	var hook struct{ ID string }
 	p.MustCall(t, "POST", "/v1/workspaces/site/webhooks", s.Token, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"submission.created"}}, 201, &hook)
@@ -138,12 +229,18 @@ func fill(t *testing.T, d target) {
 	}
 }
 
-// uploadMedia uploads a one-pixel PNG to the media library.
-func uploadMedia(t *testing.T, p *keelproc.Proc, token string) {
+// uploadMedia uploads a PNG width pixels wide to the media library and,
+// when it is wider than 320, asks for its 320 pixels wide variant, which
+// Keel then makes and stores beside it.
+func uploadMedia(t *testing.T, p *keelproc.Proc, token string, width int) {
 	t.Helper()
 	var png bytes.Buffer
-	img := image.NewRGBA(image.Rect(0, 0, 1, 1))
-	img.Set(0, 0, color.RGBA{R: 200, A: 255})
+	img := image.NewRGBA(image.Rect(0, 0, width, width/2))
+	for x := range width {
+		for y := range width / 2 {
+			img.Set(x, y, color.RGBA{R: uint8(x), G: uint8(y), B: uint8(x * y), A: 255})
+		}
+	}
 	if err := pngenc.Encode(&png, img); err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +255,69 @@ func uploadMedia(t *testing.T, p *keelproc.Proc, token string) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusCreated {
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload media: %d %s", resp.StatusCode, body)
+	}
+	if width <= 320 {
+		return
+	}
+	var m struct {
+		Variants []struct {
+			Width int
+			URL   string
+		}
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Variants {
+		if v.Width != 320 {
+			continue
+		}
+		u, err := url.Parse(v.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, body, err := p.Call(t.Context(), "GET", u.RequestURI(), "", nil); err != nil || st != 200 {
+			t.Fatalf("variant %s: %d %.200s %v", v.URL, st, body, err)
+		}
+		return
+	}
+	t.Fatalf("the media file has no 320 pixels wide variant: %s", body)
+}
+
+// submitFile makes a form with a file field and posts a submission with
+// a text file to it.
+func submitFile(t *testing.T, p *keelproc.Proc, token string) {
+	t.Helper()
+	var form struct{ ID string }
+	p.MustCall(t, "POST", "/v1/workspaces/site/forms", token, map[string]any{
+		"name":   "Files",
+		"fields": []map[string]any{{"name": "note", "type": "file", "required": true, "accept": []string{"text"}}},
+	}, 201, &form)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("note", "note.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(fw, strings.Repeat("A note sent with the form, ünïcode and all.\n", 200))
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "POST", p.URL+"/v1/forms/"+form.ID+"/submissions", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("submit a file: %d %s", resp.StatusCode, b)
 	}
 }
 
@@ -169,6 +327,7 @@ var sources = map[string]*source{}
 type source struct {
 	archive []byte            // the backup; each test writes its own copy
 	tables  map[string]string // table file name → content
+	blobs   map[string]string // the blob store's files: key → bytes
 }
 
 // path writes the source's archive into t's temporary directory: the
@@ -191,7 +350,7 @@ func sourceFor(t *testing.T, engine string) *source {
 	fill(t, db)
 	path := filepath.Join(t.TempDir(), engine+".zip")
 	db.mustKeel(t, "backup", "--out", path)
-	s := &source{tables: tableFiles(t, path)}
+	s := &source{tables: tableFiles(t, path), blobs: db.blobs(t)}
 	var err error
 	if s.archive, err = os.ReadFile(path); err != nil {
 		t.Fatal(err)
@@ -200,6 +359,19 @@ func sourceFor(t *testing.T, engine string) *source {
 		if len(data) == 0 {
 			t.Errorf("the fixture leaves %s empty: make fill write a row there so that the round trip covers it", name)
 		}
+	}
+	var original, variant, file bool
+	for key := range s.blobs {
+		original = original || strings.HasPrefix(key, "media/") && strings.HasSuffix(key, "/original")
+		variant = variant || strings.HasPrefix(key, "media/") && strings.HasSuffix(key, "/w320")
+		file = file || strings.HasPrefix(key, "submissions/")
+	}
+	if !original || !variant || !file {
+		t.Fatalf("the fixture's blob store lacks a media original (%v), a variant (%v) or a submission's file (%v): %v", original, variant, file, slices.Sorted(maps.Keys(s.blobs)))
+	}
+	sameBlobs(t, "the source's backup", s.blobs, archiveBlobs(t, path))
+	if t.Failed() {
+		t.FailNow()
 	}
 	sources[engine] = s
 	return s
@@ -232,10 +404,55 @@ func tableFiles(t *testing.T, path string) map[string]string {
 	return out
 }
 
+// archiveBlobs reads every blob file of an archive: key → bytes.
+func archiveBlobs(t *testing.T, path string) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	out := map[string]string{}
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, "blobs/") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		out[strings.TrimPrefix(f.Name, "blobs/")] = string(b)
+	}
+	return out
+}
+
+// sameBlobs reports every file that differs between two blob stores.
+func sameBlobs(t *testing.T, what string, want, got map[string]string) {
+	t.Helper()
+	for key, data := range want {
+		if g, ok := got[key]; !ok {
+			t.Errorf("%s: file %s is missing", what, key)
+		} else if g != data {
+			t.Errorf("%s: file %s differs: %d bytes, want %d", what, key, len(g), len(data))
+		}
+	}
+	for key := range got {
+		if _, ok := want[key]; !ok {
+			t.Errorf("%s: file %s was not in the source", what, key)
+		}
+	}
+}
+
 // TestRoundTrip restores each engine's backup into each engine, then
 // backs the restored database up again and compares every row of every
-// table with the original's, and signs in with the password and a
-// two-factor code sealed on the source.
+// table, and every file of the blob store byte for byte, with the
+// original's, and signs in with the password and a two-factor code sealed
+// on the source.
 func TestRoundTrip(t *testing.T) {
 	for _, from := range []string{"sqlite", "postgres"} {
 		for _, to := range []string{"sqlite", "postgres"} {
@@ -257,6 +474,8 @@ func TestRoundTrip(t *testing.T) {
 						t.Errorf("table %s differs after %s → %s:\n%s", name, from, to, firstDiff(want, got[name]))
 					}
 				}
+				sameBlobs(t, "the restored blob store", src.blobs, dst.blobs(t))
+				sameBlobs(t, "the restored instance's backup", src.blobs, archiveBlobs(t, again))
 				signIn(t, dst)
 			})
 		}
@@ -328,13 +547,111 @@ func TestRestoreWarnsOfAnotherKey(t *testing.T) {
 	}
 }
 
-// TestCorruptArchiveRefused damages an archive three ways and checks
-// that verify and restore refuse each, and that restore wrote nothing.
+// TestBlobsBetweenDirectoryAndS3 restores a backup made with the files in
+// a directory into an instance whose blob store is an S3 bucket, compares
+// every file, backs that instance up and restores it into a directory
+// again, and compares every file and row once more.
+func TestBlobsBetweenDirectoryAndS3(t *testing.T) {
+	src := sourceFor(t, "sqlite")
+	bucket := s3Target(t, "sqlite")
+	bucket.mustKeel(t, "restore", src.path(t))
+	sameBlobs(t, "the S3 bucket", src.blobs, bucket.blobs(t))
+	fromS3 := filepath.Join(t.TempDir(), "from-s3.zip")
+	bucket.mustKeel(t, "backup", "--out", fromS3)
+	sameBlobs(t, "the backup of the S3 instance", src.blobs, archiveBlobs(t, fromS3))
+	dir := newTarget(t, "postgres")
+	dir.mustKeel(t, "restore", fromS3)
+	sameBlobs(t, "the directory restored from S3", src.blobs, dir.blobs(t))
+	again := filepath.Join(t.TempDir(), "again.zip")
+	dir.mustKeel(t, "backup", "--out", again)
+	for name, want := range src.tables {
+		if got := tableFiles(t, again)[name]; got != want {
+			t.Errorf("table %s differs after sqlite+directory → sqlite+S3 → postgres+directory:\n%s", name, firstDiff(want, got))
+		}
+	}
+}
+
+// TestRestoreRefusesNonEmptyBlobStore restores into an empty database
+// whose blob store already holds a file: refused, nothing written, unless
+// --force, which writes the archive's files and leaves the other one.
+func TestRestoreRefusesNonEmptyBlobStore(t *testing.T) {
+	src := sourceFor(t, "sqlite")
+	dst := newTarget(t, "sqlite")
+	store, err := blobfs.New(filepath.Join(dst.dataDir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Put(t.Context(), "media/stray", "text/plain", 9, strings.NewReader("left here")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = dst.keel(t, "restore", src.path(t))
+	if err == nil || !strings.Contains(err.Error(), "blob store") || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("restore over a blob store with a file: err = %v, want a refusal", err)
+	}
+	if n := countTables(t, dst); n != 0 {
+		t.Errorf("the refused restore left %d tables", n)
+	}
+	if got := dst.blobs(t); len(got) != 1 {
+		t.Errorf("the refused restore wrote files: %v", slices.Sorted(maps.Keys(got)))
+	}
+	dst.mustKeel(t, "restore", "--force", src.path(t))
+	want := maps.Clone(src.blobs)
+	want["media/stray"] = "left here"
+	sameBlobs(t, "the blob store restored with --force", want, dst.blobs(t))
+}
+
+// TestBackupListsMissingBlobs deletes a media file's original from the
+// blob store behind its row's back, as a delete that commits after the
+// snapshot began would, and expects the backup to list it as missing and
+// say so, and the archive to verify and restore without it.
+func TestBackupListsMissingBlobs(t *testing.T) {
+	src := newTarget(t, "sqlite")
+	p := keelproc.Serve(t, "missing", []string{"KEEL_DATABASE_URL=" + src.url, "KEEL_DATA_DIR=" + src.dataDir, "KEEL_DISPATCHER=off"})
+	s := keelproc.NewSite(t, p, "missing", "")
+	uploadMedia(t, p, s.Token, 8)
+	uploadMedia(t, p, s.Token, 16)
+	p.Stop(t)
+	blobs := src.blobs(t)
+	if len(blobs) != 2 {
+		t.Fatalf("two uploads left the files %v", slices.Sorted(maps.Keys(blobs)))
+	}
+	gone := slices.Sorted(maps.Keys(blobs))[0]
+	if err := os.Remove(filepath.Join(src.dataDir, "blobs", filepath.FromSlash(gone))); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "missing.zip")
+	_, errOut, err := src.keel(t, "backup", "--out", archive)
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "warning: 1 blobs") || !strings.Contains(errOut, gone) {
+		t.Errorf("backup did not warn of the missing file %s:\n%s", gone, errOut)
+	}
+	r, err := backuparchive.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Manifest
+	r.Close()
+	if len(m.Blobs) != 1 || !slices.Equal(m.MissingBlobs, []string{gone}) {
+		t.Fatalf("manifest: %d blobs, missing %v; want 1 and [%s]", len(m.Blobs), m.MissingBlobs, gone)
+	}
+	dst := newTarget(t, "sqlite")
+	dst.mustKeel(t, "backup", "verify", archive)
+	dst.mustKeel(t, "restore", archive)
+	delete(blobs, gone)
+	sameBlobs(t, "the restored blob store", blobs, dst.blobs(t))
+}
+
+// TestCorruptArchiveRefused damages an archive four ways and checks
+// that verify and restore refuse each, and that restore wrote nothing,
+// neither a table nor a file.
 func TestCorruptArchiveRefused(t *testing.T) {
 	src := sourceFor(t, "sqlite")
 	archive, good := src.path(t), src.archive
 	cases := map[string][]byte{
-		"flipped byte in a table": flipTableByte(t, archive, good),
+		"flipped byte in a table": flipTableByte(t, archive, good, "tables/submissions.jsonl"),
+		"flipped byte in a file":  flipTableByte(t, archive, good, "blobs/"+mediaOriginal(t, src)),
 		"truncated":               good[:len(good)*2/3],
 		"edited manifest":         editManifest(t, archive),
 	}
@@ -356,14 +673,29 @@ func TestCorruptArchiveRefused(t *testing.T) {
 				if n := countTables(t, dst); n != 0 {
 					t.Errorf("restore of a damaged archive (%v) left %d tables in the %s database", err, n, engine)
 				}
+				if got := dst.blobs(t); len(got) != 0 {
+					t.Errorf("restore of a damaged archive (%v) wrote files: %v", err, slices.Sorted(maps.Keys(got)))
+				}
 			}
 		})
 	}
 }
 
-// flipTableByte flips one byte in the middle of the submissions file's
-// compressed data.
-func flipTableByte(t *testing.T, path string, good []byte) []byte {
+// mediaOriginal is the key of the source's media original.
+func mediaOriginal(t *testing.T, src *source) string {
+	t.Helper()
+	for key := range src.blobs {
+		if strings.HasPrefix(key, "media/") && strings.HasSuffix(key, "/original") {
+			return key
+		}
+	}
+	t.Fatal("no media original")
+	return ""
+}
+
+// flipTableByte flips one byte in the middle of the archive file name's
+// stored (compressed) data.
+func flipTableByte(t *testing.T, path string, good []byte, name string) []byte {
 	t.Helper()
 	zr, err := zip.OpenReader(path)
 	if err != nil {
@@ -371,7 +703,7 @@ func flipTableByte(t *testing.T, path string, good []byte) []byte {
 	}
 	defer zr.Close()
 	for _, f := range zr.File {
-		if f.Name == "tables/submissions.jsonl" {
+		if f.Name == name {
 			off, err := f.DataOffset()
 			if err != nil {
 				t.Fatal(err)
@@ -381,7 +713,7 @@ func flipTableByte(t *testing.T, path string, good []byte) []byte {
 			return b
 		}
 	}
-	t.Fatal("no submissions file")
+	t.Fatalf("no file %s", name)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/backuparchive"
 	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/ports"
 )
 
 // sealedTables are the tables whose rows hold secrets sealed under the
@@ -30,13 +32,17 @@ func newBackupCommand(getenv func(string) string) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "backup --out FILE",
-		Short: "Write a consistent backup of the database to one archive file",
+		Short: "Write a consistent backup of the database and its files to one archive file",
 		Long: `Backup reads every table in one read transaction, a snapshot of the data
 committed when it starts, while Keel keeps serving and writing, and writes it
-to FILE: a zip archive of JSON lines per table and a manifest with the Keel
-and schema versions, the engine, row counts and SHA-256 checksums. "keel
-restore" loads it into an empty database of either engine. The secret key
-(KEEL_SECRET_KEY or secret.key) is not in the archive: keep it apart.`,
+to FILE: a zip archive of JSON lines per table, the files of the blob store
+(KEEL_BLOB_URL) that the snapshot's rows name (media and their variants,
+submissions' files), and a manifest with the Keel and schema versions, the
+engine, row counts, sizes and SHA-256 checksums. A file whose row was deleted
+after the snapshot began may be gone when it is copied: the manifest lists it
+as missing, with a warning. "keel restore" loads the archive into an empty
+database of either engine and any blob store. The secret key (KEEL_SECRET_KEY
+or secret.key) is not in the archive: keep it apart.`,
 		Example: `  keel backup --out keel-2026-12-03.zip
   keel backup verify keel-2026-12-03.zip`,
 		Args: cobra.NoArgs,
@@ -47,11 +53,11 @@ restore" loads it into an empty database of either engine. The secret key
 			return runBackup(cmd, getenv, out)
 		},
 	}
-	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sLogLevel, sSecretKey)
+	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sBlobURL, sLogLevel, sSecretKey)
 	cmd.Flags().StringVar(&out, "out", "", "archive to write (replaced only once it is complete)")
 	verify := &cobra.Command{
 		Use:   "verify FILE",
-		Short: "Check a backup archive's manifest and every table's checksum",
+		Short: "Check a backup archive's manifest and every table's and file's checksum",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := backuparchive.Open(args[0])
@@ -59,7 +65,7 @@ restore" loads it into an empty database of either engine. The secret key
 				return err
 			}
 			defer r.Close()
-			bar := newProgress(cmd.ErrOrStderr(), totalBytes(r.Manifest), "verifying", true)
+			bar := newProgress(cmd.ErrOrStderr(), totalBytes(r.Manifest)+r.Manifest.BlobBytes(), "verifying", true)
 			r.Bytes = bar.add
 			err = r.Verify()
 			bar.finish()
@@ -67,8 +73,11 @@ restore" loads it into an empty database of either engine. The secret key
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			m := r.Manifest
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is intact: Keel %s, %s, schema version %d, made %s, %d rows in %d tables\n",
-				args[0], m.KeelVersion, m.Engine, m.SchemaVersion, m.CreatedAt.UTC().Format(time.RFC3339), totalRows(m), len(m.Tables))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is intact: Keel %s, %s, schema version %d, made %s, %d rows in %d tables, %d files of %d bytes\n",
+				args[0], m.KeelVersion, m.Engine, m.SchemaVersion, m.CreatedAt.UTC().Format(time.RFC3339), totalRows(m), len(m.Tables), len(m.Blobs), m.BlobBytes())
+			if len(m.MissingBlobs) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d files the rows name were gone when the backup was made\n", len(m.MissingBlobs))
+			}
 			return nil
 		},
 	}
@@ -80,22 +89,27 @@ func newRestoreCommand(getenv func(string) string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "restore FILE",
-		Short: "Load a backup archive into an empty database",
-		Long: `Restore checks the archive's manifest and every checksum before it writes
-anything, then loads it into the database that KEEL_DATABASE_URL names (or
-SQLite in the data directory), SQLite or PostgreSQL whichever made the backup:
-it creates the schema at the backup's version, loads every table in one
-transaction and runs the newer migrations. A database that holds users,
-workspaces or submissions is refused unless --force, which empties Keel's
-tables in that transaction first. Stop every keel process using the database
-first.`,
+		Short: "Load a backup archive into an empty database and blob store",
+		Long: `Restore checks the archive's manifest and every checksum, of tables and
+files, before it writes anything, then loads it into the database that
+KEEL_DATABASE_URL names (or SQLite in the data directory), SQLite or
+PostgreSQL whichever made the backup, and its files into the blob store that
+KEEL_BLOB_URL names (a directory or S3, whichever made the backup): it
+creates the schema at the backup's version, and in one transaction empties
+the tables, writes every file, loads every table and commits, then runs the
+newer migrations. A database that holds users, workspaces or submissions, or
+a blob store that holds files (other than scheduled backups) while the
+archive has some, is refused unless --force, which empties Keel's tables in
+that transaction first and replaces the files the archive holds; other files
+already in the blob store are left there. Stop every keel process using the
+database first.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd, getenv, args[0], force)
 		},
 	}
-	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sLogLevel, sSecretKey)
-	cmd.Flags().BoolVar(&force, "force", false, "empty a database that is not empty instead of refusing it")
+	addFlags(cmd.Flags(), sDataDir, sDatabaseURL, sBlobURL, sLogLevel, sSecretKey)
+	cmd.Flags().BoolVar(&force, "force", false, "empty a database that is not empty, and write over a blob store that is not, instead of refusing them")
 	return cmd
 }
 
@@ -109,8 +123,12 @@ func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error
 	if err != nil {
 		return err
 	}
+	blobs, _, err := openCommandBlobStore(cmd, getenv)
+	if err != nil {
+		return err
+	}
 	started := time.Now()
-	m, err := writeBackup(cmd.Context(), db, out, fp, cmd.ErrOrStderr())
+	m, err := writeBackup(cmd.Context(), db, blobs, out, fp, cmd.ErrOrStderr(), nil)
 	if err != nil {
 		return err
 	}
@@ -118,8 +136,8 @@ func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d rows in %d tables, schema version %d, %d bytes, in %s\n",
-		out, totalRows(m), len(m.Tables), m.SchemaVersion, st.Size(), time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d rows in %d tables, schema version %d, %d files of %d bytes (%d missing), %d bytes, in %s\n",
+		out, totalRows(m), len(m.Tables), m.SchemaVersion, len(m.Blobs), m.BlobBytes(), len(m.MissingBlobs), st.Size(), time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
@@ -130,6 +148,8 @@ type archiveSink struct {
 	info    sqlstore.BackupInfo
 	started time.Time
 	bar     *progress
+	// refs gathers the blob keys the snapshot's rows name.
+	refs blobRefSet
 }
 
 func (s *archiveSink) Begin(info sqlstore.BackupInfo) error {
@@ -144,7 +164,7 @@ func (s *archiveSink) Begin(info sqlstore.BackupInfo) error {
 }
 
 func (s *archiveSink) WriteTable(name string, dump func(io.Writer) (int64, error)) error {
-	return s.w.AddTable(name, dump)
+	return s.w.AddTable(name, s.refs.scan(name, dump))
 }
 
 func runRestore(cmd *cobra.Command, getenv func(string) string, file string, force bool) error {
@@ -156,7 +176,7 @@ func runRestore(cmd *cobra.Command, getenv func(string) string, file string, for
 	m := r.Manifest
 	// Every checksum is checked before the database is even opened, so a
 	// damaged archive changes nothing.
-	bar := newProgress(cmd.ErrOrStderr(), totalBytes(m), "verifying", true)
+	bar := newProgress(cmd.ErrOrStderr(), totalBytes(m)+m.BlobBytes(), "verifying", true)
 	r.Bytes = bar.add
 	err = r.Verify()
 	bar.finish()
@@ -168,14 +188,28 @@ func runRestore(cmd *cobra.Command, getenv func(string) string, file string, for
 	if err != nil {
 		return err
 	}
+	blobs, blobWhere, err := openCommandBlobStore(cmd, getenv)
+	if err != nil {
+		return err
+	}
+	if len(m.Blobs) > 0 && !force {
+		holds, err := blobStoreHolds(cmd.Context(), blobs)
+		if err != nil {
+			return fmt.Errorf("restore: %w; nothing was written", err)
+		}
+		if holds {
+			return fmt.Errorf("restore: the blob store %s is not empty (it holds files); nothing was written: restore into an empty blob store, or pass --force to write the archive's files over it", blobWhere)
+		}
+	}
 	db, err := openStore(cmd, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	started := time.Now()
+	src := &archiveSource{ctx: cmd.Context(), r: r, blobs: blobs, stderr: cmd.ErrOrStderr()}
 	bar = newProgress(cmd.ErrOrStderr(), totalRows(m), "restoring", false)
-	counts, err := db.Restore(cmd.Context(), archiveSource{r}, sqlstore.RestoreOptions{Force: force, Rows: bar.add})
+	counts, err := db.Restore(cmd.Context(), src, sqlstore.RestoreOptions{Force: force, Rows: bar.add})
 	bar.finish()
 	if errors.Is(err, sqlstore.ErrNotEmpty) {
 		return fmt.Errorf("restore: %w; nothing was written: restore into an empty database, or pass --force to replace its data", err)
@@ -193,8 +227,11 @@ func runRestore(cmd *cobra.Command, getenv func(string) string, file string, for
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "restored %d rows from %s (Keel %s, %s, schema version %d) into %s in %s\n",
-		rows, file, m.KeelVersion, m.Engine, m.SchemaVersion, db.Dialect(), time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(cmd.OutOrStdout(), "restored %d rows and %d files of %d bytes from %s (Keel %s, %s, schema version %d) into %s and %s in %s\n",
+		rows, len(m.Blobs), m.BlobBytes(), file, m.KeelVersion, m.Engine, m.SchemaVersion, db.Dialect(), blobWhere, time.Since(started).Round(time.Millisecond))
+	if len(m.MissingBlobs) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d files the restored rows name were gone when the backup was made (their rows were being deleted); they are not in the blob store\n", len(m.MissingBlobs))
+	}
 	if sealed := sealedRows(m); sealed > 0 && fp != m.SecretKey {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d sealed two-factor secrets were written under a secret key (fingerprint %q) that differs from this instance's (%q): "+
 			"set KEEL_SECRET_KEY, or on SQLite secret.key in the data directory, to the backed-up instance's key before keel serve, "+
@@ -203,10 +240,22 @@ func runRestore(cmd *cobra.Command, getenv func(string) string, file string, for
 	return nil
 }
 
-// archiveSource hands an archive's tables to sqlstore.Restore.
-type archiveSource struct{ r *backuparchive.Reader }
+// archiveSource hands an archive's tables to sqlstore.Restore, and writes
+// its blobs into the blob store when the first table is asked for: inside
+// the restore's transaction, once the database has been found empty (or
+// --force given) and before any row is loaded, so that a refused restore
+// writes no file, and a failed write of a file rolls the tables back:
+// blobs are in place before the rows that name them commit, as Keel
+// writes them.
+type archiveSource struct {
+	ctx    context.Context
+	r      *backuparchive.Reader
+	blobs  ports.BlobStore
+	stderr io.Writer
+	wrote  bool
+}
 
-func (s archiveSource) Info() sqlstore.BackupInfo {
+func (s *archiveSource) Info() sqlstore.BackupInfo {
 	m := s.r.Manifest
 	info := sqlstore.BackupInfo{Engine: m.Engine, SchemaVersion: m.SchemaVersion}
 	for _, t := range m.Tables {
@@ -215,7 +264,21 @@ func (s archiveSource) Info() sqlstore.BackupInfo {
 	return info
 }
 
-func (s archiveSource) ReadTable(name string, load func(io.Reader) error) error {
+func (s *archiveSource) ReadTable(name string, load func(io.Reader) error) error {
+	if !s.wrote {
+		s.wrote = true
+		if n := len(s.r.Manifest.Blobs); n > 0 {
+			// The rows' bar pauses while the files' bar runs: two bars
+			// at once would garble a terminal.
+			bar := newProgress(s.stderr, int64(n), "restoring files", false)
+			bar.unit = "files"
+			err := restoreBlobs(s.ctx, s.blobs, s.r, bar)
+			bar.finish()
+			if err != nil {
+				return err
+			}
+		}
+	}
 	return s.r.Table(name, load)
 }
 
@@ -285,6 +348,7 @@ type progress struct {
 	total, done atomic.Int64
 	last        atomic.Int64 // UnixNano of the last plain line
 	bytes       bool
+	unit        string // what a plain line counts, when not rows or bytes
 }
 
 // progressEvery is how often a plain progress line is written.
@@ -322,6 +386,9 @@ func (p *progress) add(n int64) {
 		unit := "rows"
 		if p.bytes {
 			unit = "bytes"
+		}
+		if p.unit != "" {
+			unit = p.unit
 		}
 		fmt.Fprintf(p.w, "%s: %d of %d %s\n", p.what, done, p.total.Load(), unit)
 	}

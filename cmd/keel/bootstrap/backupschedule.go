@@ -57,6 +57,9 @@ type backupScheduleConfig struct {
 	// the runs' File ("s3://bucket/prefix/").
 	blobs     ports.BlobStore
 	blobWhere string
+	// source is the blob store whose files each backup copies (media,
+	// submissions' files); serve sets it to the store it opened.
+	source ports.BlobStore
 	// write writes a backup to path; nil is writeBackup. Tests replace it
 	// to make backups fail.
 	write func(ctx context.Context, db *sqlstore.DB, path, keyFingerprint string) (backuparchive.Manifest, error)
@@ -173,7 +176,7 @@ func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqls
 	write := cfg.write
 	if write == nil {
 		write = func(ctx context.Context, db *sqlstore.DB, path, fp string) (backuparchive.Manifest, error) {
-			return writeBackup(ctx, db, path, fp, io.Discard)
+			return writeBackup(ctx, db, cfg.source, path, fp, io.Discard, log)
 		}
 	}
 	wait := cfg.retryWait
@@ -239,25 +242,46 @@ func pruneScheduledBackups(cfg backupScheduleConfig, log *slog.Logger) {
 	}
 }
 
-// writeBackup writes a backup of db to path, with progress on progressTo.
-func writeBackup(ctx context.Context, db *sqlstore.DB, path, keyFingerprint string, progressTo io.Writer) (backuparchive.Manifest, error) {
+// writeBackup writes a backup of db, and of the blobs in blobs that its
+// rows name (none when blobs is nil), to path, with progress on
+// progressTo; blobs gone by the time they are copied are warned of on
+// progressTo and in log (when set). The blobs are copied after the
+// snapshot's read transaction ends, so that it stays no longer open than
+// the tables need (see backupfiles.go for why that is consistent).
+func writeBackup(ctx context.Context, db *sqlstore.DB, blobs ports.BlobStore, path, keyFingerprint string, progressTo io.Writer, log *slog.Logger) (backuparchive.Manifest, error) {
 	w, err := backuparchive.Create(path)
 	if err != nil {
 		return backuparchive.Manifest{}, err
 	}
-	sink := &archiveSink{w: w, stderr: progressTo}
+	sink := &archiveSink{w: w, stderr: progressTo, refs: blobRefSet{}}
 	if err := db.Backup(ctx, sink); err != nil {
 		sink.bar.finish()
 		w.Abort()
 		return backuparchive.Manifest{}, fmt.Errorf("backup: %w", err)
 	}
 	sink.bar.finish()
+	var missing []string
+	if blobs != nil && len(sink.refs) > 0 {
+		bar := newProgress(progressTo, int64(len(sink.refs)), "backing up files", false)
+		bar.unit = "files"
+		missing, err = copyBlobs(ctx, blobs, w, sink.refs, bar)
+		bar.finish()
+		if err != nil {
+			w.Abort()
+			return backuparchive.Manifest{}, fmt.Errorf("backup: %w", err)
+		}
+		warnMissingBlobs(progressTo, missing)
+		if log != nil && len(missing) > 0 {
+			log.Warn("backup: files the backed-up rows name were gone when they were copied; the archive lists them as missing", "file", path, "missing", len(missing), "first", missing[0])
+		}
+	}
 	return w.Close(backuparchive.Manifest{
 		KeelVersion:   readBuild().Version,
 		Engine:        sink.info.Engine,
 		SchemaVersion: sink.info.SchemaVersion,
 		CreatedAt:     sink.started.UTC(),
 		SecretKey:     keyFingerprint,
+		MissingBlobs:  missing,
 	})
 }
 

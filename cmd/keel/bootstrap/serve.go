@@ -83,6 +83,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	log.Info("blob store ready", "store", cfg.blobs.describe())
+	cfg.backups.source = blobs
 	if cfg.blobs.s3 != nil {
 		cfg.backups.blobs, cfg.backups.blobWhere = blobs, "s3://"+cfg.blobs.s3.Bucket+"/"+cfg.blobs.s3.Prefix
 	}
