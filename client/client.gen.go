@@ -1582,7 +1582,7 @@ type Media struct {
 		Width int    `json:"width"`
 	} `json:"variants"`
 
-	// Width Pixels; 0 for PDF and AVIF.
+	// Width Pixels; 0 for PDF. An AVIF's size is read from its header (`ispe`); an AVIF has no variants.
 	Width int `json:"width"`
 }
 

@@ -11,7 +11,7 @@ import (
 type ImageProcessor interface {
 	// Dimensions reads only the header of an image of content type ct
 	// and returns its width and height: 0, 0 for a type it cannot measure
-	// (AVIF, PDF), domain.ErrMediaCorrupt for a header it cannot read.
+	// (PDF), domain.ErrMediaCorrupt for a header it cannot read.
 	Dimensions(ct string, r io.Reader) (width, height int, err error)
 
 	// StripMetadata copies an image of content type ct from r to w

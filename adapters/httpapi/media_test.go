@@ -454,3 +454,38 @@ func TestMediaKeepMetadataSetting(t *testing.T) {
 		t.Errorf("workspace strips again: %d bytes stored, want %d", got, stripped)
 	}
 }
+
+// testAVIF is the header of an AVIF of w×h: ftyp, then a meta box whose
+// only property is the ispe (image spatial extents) box, then no pixels.
+func testAVIF(w, h uint32) []byte {
+	box := func(typ string, body ...[]byte) []byte {
+		b := bytes.Join(body, nil)
+		return append(append(binary.BigEndian.AppendUint32(nil, uint32(8+len(b))), typ...), b...)
+	}
+	zero := []byte{0, 0, 0, 0}
+	ispe := box("ispe", zero, binary.BigEndian.AppendUint32(nil, w), binary.BigEndian.AppendUint32(nil, h))
+	return append(box("ftyp", []byte("avif"), zero, []byte("mif1")), box("meta", zero, box("iprp", box("ipco", ispe)))...)
+}
+
+// TestMediaAVIFSize uploads AVIF images: their size comes from the
+// header, a cover of one lists no variants, and one of more than 50
+// megapixels is refused.
+func TestMediaAVIFSize(t *testing.T) {
+	f := newMediaFixture(t, media.Config{})
+	m := decodeBody[mediaResponse](t, f.upload(t, "photo.avif", "image/avif", testAVIF(1200, 800)), http.StatusCreated)
+	if m.ContentType != "image/avif" || m.Width != 1200 || m.Height != 800 || len(m.Variants) != 0 {
+		t.Fatalf("uploaded AVIF = %+v, want 1200x800 without variants", m)
+	}
+	if w := f.invalid().upload(t, "bomb.avif", "image/avif", testAVIF(50_000, 50_000)); w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "image_too_many_pixels") {
+		t.Errorf("a 50,000 x 50,000 AVIF = %d %s, want 422 image_too_many_pixels", w.Code, w.Body)
+	}
+	if w := f.invalid().upload(t, "bad.avif", "image/avif", []byte("\x00\x00\x00\x10ftypavif\x00\x00\x00\x00")); w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "media_corrupt") {
+		t.Errorf("an AVIF without a size = %d %s, want 422 media_corrupt", w.Code, w.Body)
+	}
+	e := f.createEntry(t, map[string]any{"kind": "post", "title": "Avif", "body": "text", "cover_media_id": m.ID})
+	f.api(t, http.MethodPost, "/v1/workspaces/acme/entries/"+e.ID+"/publish", nil)
+	p := decodeBody[publicEntryResponse](t, f.get(t, "/v1/sites/acme/posts/avif"), http.StatusOK)
+	if p.Cover == nil || p.Cover.Width != 1200 || p.Cover.ContentType != "image/avif" || p.Cover.Variants == nil || len(p.Cover.Variants) != 0 {
+		t.Errorf("public AVIF cover = %+v, want 1200 wide with no variants", p.Cover)
+	}
+}

@@ -1,6 +1,7 @@
 // Package mediaimage implements ports.ImageProcessor in pure Go: image
-// headers through the standard decoders and golang.org/x/image/webp,
-// lossless JPEG metadata stripping, and scaling with golang.org/x/image/draw.
+// headers through the standard decoders, golang.org/x/image/webp and,
+// for AVIF, its own reading of the ispe box (avif.go), lossless JPEG
+// metadata stripping, and scaling with golang.org/x/image/draw.
 package mediaimage
 
 import (
@@ -45,6 +46,9 @@ func (Processor) Dimensions(ct string, r io.Reader) (int, int, error) {
 		cfg, err = gif.DecodeConfig(r)
 	case domain.MediaWebP:
 		cfg, err = webp.DecodeConfig(r)
+	case domain.MediaAVIF:
+		// No pure Go AVIF decoder: the size comes from the ispe box.
+		return avifConfig(r)
 	default:
 		return 0, 0, nil
 	}

@@ -3354,7 +3354,7 @@ export interface components {
             content_type: "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/avif" | "application/pdf";
             /** @description Bytes stored (after metadata stripping). */
             size: number;
-            /** @description Pixels; 0 for PDF and AVIF. */
+            /** @description Pixels; 0 for PDF. An AVIF's size is read from its header (`ispe`); an AVIF has no variants. */
             width: number;
             height: number;
             alt: string;
