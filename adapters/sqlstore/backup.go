@@ -187,10 +187,6 @@ func (db *DB) trueLiteral() string {
 	return "1"
 }
 
-// sqliteMmapSize is sqliteDSN's mmap_size, which a backup's connection
-// gets back when the backup ends.
-const sqliteMmapSize = "536870912"
-
 // snapshot opens the read transaction of a backup and returns its
 // querier and the function that ends it.
 func (db *DB) snapshot(ctx context.Context) (querier, func(), error) {
@@ -209,14 +205,9 @@ func (db *DB) snapshot(ctx context.Context) (querier, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect for snapshot: %w", err)
 	}
-	// The pool reads the database through a memory map of up to 512 MiB
-	// (sqliteDSN), whose pages count in the process's resident memory: a
-	// backup reads every page once, so it reads with plain reads instead
-	// and its memory stays flat whatever the database's size.
-	if _, err := conn.ExecContext(ctx, "PRAGMA mmap_size = 0"); err != nil {
-		_ = conn.Close()
-		return nil, nil, fmt.Errorf("begin snapshot: %w", err)
-	}
+	// The pool's connections read with plain reads, not a memory map
+	// (sqliteDSN): a backup reads every page once, and its memory stays
+	// flat whatever the database's size.
 	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
 		_ = conn.Close()
 		return nil, nil, fmt.Errorf("begin snapshot: %w", err)
@@ -231,7 +222,6 @@ func (db *DB) snapshot(ctx context.Context) (querier, func(), error) {
 	return conn, func() {
 		ctx := context.WithoutCancel(ctx)
 		_, _ = conn.ExecContext(ctx, "ROLLBACK")
-		_, _ = conn.ExecContext(ctx, "PRAGMA mmap_size = "+sqliteMmapSize)
 		_ = conn.Close()
 	}, nil
 }

@@ -51,6 +51,17 @@ type DB struct {
 	// searches bounds the full-text searches that run at once on SQLite
 	// to the CPUs (see entryStore.search); nil on PostgreSQL.
 	searches chan struct{}
+	// searchSQL is SQLite's pool for the full-text searches that run
+	// outside a transaction, one connection per CPU, as many as searches
+	// lets run, each with a memory map of the database (sqliteSearchDSN);
+	// searchStmts is its statement cache. The main pool has no map: the
+	// kernel counts a mapped page in the resident memory once per
+	// connection, and eight connections that each mapped the database
+	// held it several times over (BENCHMARKS.md, "Issue 14: resident
+	// memory"). Nil on PostgreSQL and for an in-memory database, which a
+	// second pool would not share.
+	searchSQL   *sql.DB
+	searchStmts stmtCache
 	// deliveriesQueued is WithDeliveriesQueued's fn, or nil.
 	deliveriesQueued func()
 	// dsn is what the driver was opened with: WatchCounters opens its
@@ -156,12 +167,38 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued, dsn: dsn, timeout: o.timeout}
 	if d.name() == "sqlite" {
 		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
+		if path := sqlitePath(dsn); path != ":memory:" {
+			if s.searchSQL, err = openSearchPool(path, cap(s.searches), otelOpts); err != nil {
+				_ = db.Close()
+				return nil, err
+			}
+		}
 	}
 	if err := s.Ping(ctx); err != nil {
-		_ = db.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// searchIdleTime is how long a search connection stays open unused. Closing
+// it unmaps the database: after a burst of searches, the resident memory
+// falls back within about this time instead of keeping every page the
+// searches read.
+const searchIdleTime = time.Minute
+
+// openSearchPool opens SQLite's search pool (DB.searchSQL) of n
+// connections on the database file at path. It connects lazily, on the
+// first search.
+func openSearchPool(path string, n int, otelOpts []otelsql.Option) (*sql.DB, error) {
+	db, err := otelsql.Open("sqlite", sqliteSearchDSN(path), otelOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite search pool: %w", err)
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(searchIdleTime)
+	return db, nil
 }
 
 // createPrivate creates an empty SQLite database file with mode 0600
@@ -195,8 +232,13 @@ func sqlitePath(dsn string) string {
 // Dialect names the engine: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.d.name() }
 
-// Close closes the pool, waiting for queries in progress.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close closes the pools, waiting for queries in progress.
+func (db *DB) Close() error {
+	if db.searchSQL != nil {
+		_ = db.searchSQL.Close()
+	}
+	return db.sql.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -223,7 +265,11 @@ func (db *DB) ReadOnly(ctx context.Context, fn func(context.Context, ports.Store
 	ctx, done := db.bound(ctx)
 	defer func() { err = done(err) }()
 	if db.d.name() == "sqlite" {
-		return db.outage(fn(ctx, &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches}))
+		st := &stores{q: cachedPool{db: db.sql, cache: &db.group.stmts}, d: db.d, searches: db.searches}
+		if db.searchSQL != nil {
+			st.searchPool = cachedPool{db: db.searchSQL, cache: &db.searchStmts}
+		}
+		return db.outage(fn(ctx, st))
 	}
 	return db.outage(fn(ctx, &stores{q: db.sql, d: db.d}))
 }
@@ -482,6 +528,9 @@ type stores struct {
 	q        querier
 	d        dialect
 	searches chan struct{} // nil: searches run unbounded
+	// searchPool runs full-text searches in place of q when not nil: SQLite's
+	// search pool (DB.searchSQL), outside a transaction.
+	searchPool querier
 	// queued is set once the transaction's work queued a webhook
 	// delivery, so that its commit wakes the dispatcher.
 	queued bool

@@ -97,12 +97,34 @@ func redactedURLError(err error) string {
 // every call in a savepoint, and the journal spilled to a temporary file
 // past 64 KiB, whose writes cost a noticeable share of a submission's CPU
 // (BENCHMARKS.md).
-// mmap_size=512 MiB reads the database through a shared memory map instead
-// of copying pages into each connection's 2 MB page cache: a full-text
-// search over 10,000 posts spent a third of its time in pread.
+// mmap_size=0 reads the database with pread into each connection's page
+// cache (2 MB, SQLite's default) rather than through a memory map: the
+// kernel counts a mapped page in the resident memory once per connection
+// that maps it, and maps up to 16 cached pages around each one read, so
+// eight connections that each mapped the database held its whole file
+// several times over, over 1 GB for a 200 MB database (BENCHMARKS.md,
+// "Issue 14: resident memory"). Only the search pool maps it
+// (sqliteSearchDSN).
 func sqliteDSN(path string) string {
+	return sqliteDSNWith(path, "mmap_size(0)")
+}
+
+// sqliteSearchMmapSize is the memory map of the search pool's connections
+// (sqliteSearchDSN): a full-text search reads its matches' rows whole, and
+// read with pread it cost half as much CPU again as through the map.
+const sqliteSearchMmapSize = 512 << 20
+
+// sqliteSearchDSN is sqliteDSN for the pool that runs full-text searches
+// (DB.searchSQL): it maps up to sqliteSearchMmapSize of the database, and
+// query_only(1) keeps its connections from writing, which they have no
+// reason to do.
+func sqliteSearchDSN(path string) string {
+	return sqliteDSNWith(path, "mmap_size("+strconv.Itoa(sqliteSearchMmapSize)+")", "query_only(1)")
+}
+
+func sqliteDSNWith(path string, pragmas ...string) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)", "mmap_size(536870912)"} {
+	for _, p := range append([]string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)"}, pragmas...) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -307,7 +307,11 @@ func (s entryStore) search(ctx context.Context, cond string, args []any, words [
 		}
 		defer func() { <-s.searches }()
 	}
-	es, err := queryAll(ctx, s.q, s.d.rebind(`SELECT `+entryColumns+` FROM (
+	q := s.q
+	if s.searchPool != nil {
+		q = s.searchPool // SQLite's search pool (DB.searchSQL)
+	}
+	es, err := queryAll(ctx, q, s.d.rebind(`SELECT `+entryColumns+` FROM (
 		SELECT e.id AS id, `+score+` AS score FROM`+from+`
 		WHERE `+match+` AND `+cond+` ORDER BY score DESC, e.id DESC LIMIT ? OFFSET ?
 	) r JOIN entries e ON e.id = r.id ORDER BY r.score DESC, r.id DESC`),
