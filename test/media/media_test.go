@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,10 +54,13 @@ func TestMediaOnPostgresAndS3(t *testing.T) {
 	mediaRoundTrip(t, p)
 }
 
-// mediaRoundTrip uploads a photo with GPS metadata, uses it in a
-// published post, fetches its public variant with If-None-Match (304)
-// and Range (206), and finds it protected from deletion while the post
-// uses it.
+// mediaRoundTrip uploads a photo with GPS metadata, uses it as the cover
+// and in the body of a published post, fetches its public variant with
+// If-None-Match (304) and Range (206), reads the cover from the public
+// post and fetches every variant of its srcset the same way, finds the
+// file protected from deletion while the post uses it and the cover null
+// once it is deleted with force, and checks that the workspace's
+// media_keep_metadata setting keeps the next upload's metadata.
 func mediaRoundTrip(t *testing.T, p *keelproc.Proc) {
 	site := keelproc.NewSite(t, p, "media", "")
 	client := &http.Client{Transport: openapitest.Transport(t, http.DefaultTransport)}
@@ -93,7 +97,7 @@ func mediaRoundTrip(t *testing.T, p *keelproc.Proc) {
 	}
 	var entry struct{ ID string }
 	p.MustCall(t, "POST", "/v1/workspaces/"+site.WS+"/entries", site.Token, map[string]any{
-		"kind": "post", "title": "With a cover", "body": "![The lake](" + url + "?w=640)",
+		"kind": "post", "title": "With a cover", "body": "![The lake](" + url + "?w=640)", "cover_media_id": id,
 	}, 201, &entry)
 	p.MustCall(t, "POST", "/v1/workspaces/"+site.WS+"/entries/"+entry.ID+"/publish", site.Token, map[string]any{}, 200, nil)
 
@@ -117,9 +121,64 @@ func mediaRoundTrip(t *testing.T, p *keelproc.Proc) {
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, variant[100:200]) {
 		t.Errorf("Range = %d with %d bytes, want 206 with bytes 100 to 199", resp.StatusCode, len(part))
 	}
+
+	// The public post describes its cover, ready for srcset.
+	var post struct {
+		Cover *struct {
+			ID, URL, Alt  string
+			Width, Height int
+			Variants      []struct {
+				Width int
+				URL   string
+			}
+		}
+	}
+	p.MustCall(t, "GET", "/v1/sites/"+site.WS+"/posts/with-a-cover", "", nil, 200, &post)
+	c := post.Cover
+	if c == nil || c.ID != id || c.URL != url || c.Width != 1600 || c.Height != 1200 || len(c.Variants) != 4 {
+		t.Fatalf("public cover = %+v, want %s, 1600x1200, variants 320 to 1280", c, id)
+	}
+	for i, v := range c.Variants {
+		if want := []int{320, 640, 960, 1280}[i]; v.Width != want || v.URL != url+"?w="+strconv.Itoa(want) {
+			t.Errorf("variant %d = %+v, want %d wide at %s?w=%d", i, v, want, url, want)
+		}
+		vpath := v.URL[strings.Index(v.URL, "/v1/"):]
+		resp, img := do("GET", vpath, nil)
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(img)); resp.StatusCode != http.StatusOK || err != nil || cfg.Width != v.Width {
+			t.Errorf("GET %s = %d, %d wide (%v)", vpath, resp.StatusCode, cfg.Width, err)
+			continue
+		}
+		if resp, _ := do("GET", vpath, nil, "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match = %d, want 304", vpath, resp.StatusCode)
+		}
+		if resp, part := do("GET", vpath, nil, "Range", "bytes=10-59"); resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, img[10:60]) {
+			t.Errorf("GET %s with Range = %d, %d bytes, want 206 with bytes 10 to 59", vpath, resp.StatusCode, len(part))
+		}
+	}
+
 	resp, body = do("DELETE", "/v1/workspaces/"+site.WS+"/media/"+id, nil, "Authorization", "Bearer "+site.Token)
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "media_in_use") {
 		t.Errorf("delete of the post's image = %d %s, want 409 media_in_use", resp.StatusCode, body)
+	}
+	resp, body = do("DELETE", "/v1/workspaces/"+site.WS+"/media/"+id+"?force=true", nil, "Authorization", "Bearer "+site.Token)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("forced delete = %d %s", resp.StatusCode, body)
+	}
+	p.MustCall(t, "GET", "/v1/sites/"+site.WS+"/posts/with-a-cover", "", nil, 200, &post)
+	if post.Cover != nil {
+		t.Errorf("public cover after a forced deletion = %+v, want null", post.Cover)
+	}
+
+	// A workspace that keeps metadata keeps the GPS position.
+	p.MustCall(t, "PATCH", "/v1/workspaces/"+site.WS+"/site", site.Token, map[string]any{"media_keep_metadata": true}, 200, nil)
+	resp, body = do("POST", "/v1/workspaces/"+site.WS+"/media?name=kept.jpg", bytes.NewReader(photo),
+		"Content-Type", "image/jpeg", "Authorization", "Bearer "+site.Token)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload = %d %s", resp.StatusCode, body)
+	}
+	kept := field(body, "url")
+	if resp, b := do("GET", kept[strings.Index(kept, "/v1/"):], nil); resp.StatusCode != http.StatusOK || !bytes.Equal(b, photo) {
+		t.Errorf("kept upload = %d, %d bytes of %d, GPS kept %v", resp.StatusCode, len(b), len(photo), bytes.Contains(b, []byte("GPSLatitude")))
 	}
 }
 
