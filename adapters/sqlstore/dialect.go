@@ -109,17 +109,18 @@ func sqliteDSN(path string) string {
 	return sqliteDSNWith(path, "mmap_size(0)")
 }
 
-// sqliteSearchMmapSize is the memory map of the search pool's connections
-// (sqliteSearchDSN): a full-text search reads its matches' rows whole, and
-// read with pread it cost half as much CPU again as through the map.
+// sqliteSearchMmapSize is the default memory map of the search pool's
+// connections (WithSearchMmapSize): a full-text search reads its matches'
+// rows whole, and read with pread it cost half as much CPU again as
+// through the map.
 const sqliteSearchMmapSize = 512 << 20
 
 // sqliteSearchDSN is sqliteDSN for the pool that runs full-text searches
-// (DB.searchSQL): it maps up to sqliteSearchMmapSize of the database, and
+// (DB.searchSQL): it maps up to mmapSize bytes of the database, and
 // query_only(1) keeps its connections from writing, which they have no
 // reason to do.
-func sqliteSearchDSN(path string) string {
-	return sqliteDSNWith(path, "mmap_size("+strconv.Itoa(sqliteSearchMmapSize)+")", "query_only(1)")
+func sqliteSearchDSN(path string, mmapSize int64) string {
+	return sqliteDSNWith(path, "mmap_size("+strconv.FormatInt(mmapSize, 10)+")", "query_only(1)")
 }
 
 func sqliteDSNWith(path string, pragmas ...string) string {

@@ -54,3 +54,17 @@ func TestSQLiteSearchPool(t *testing.T) {
 		t.Error("a write on the search pool succeeded, want query_only to refuse it")
 	}
 }
+
+// WithSearchMmapSize(0) leaves the search pool without a map, for a
+// machine that would rather spend CPU than memory.
+func TestSQLiteSearchPoolWithoutMap(t *testing.T) {
+	t.Parallel()
+	db := openGroupDB(t, WithSearchMmapSize(0))
+	var n int64
+	if err := db.searchSQL.QueryRowContext(t.Context(), "PRAGMA mmap_size").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("search pool mmap_size = %d, want 0", n)
+	}
+}
