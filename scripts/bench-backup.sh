@@ -11,13 +11,19 @@
 # Keel writes, at a speed the API would need minutes for. Each copy's
 # address and message differ (a counter and 24 random hexadecimal
 # digits), so that the archive does not compress better than real data. The restore goes
-# into a new SQLite database.
+# into a new SQLite database and blob directory.
+#
+# With BENCH_MEDIA set, keel serve also takes that many PNG uploads of
+# about 50 KB each (random pixels, which do not compress) through the media
+# API, so that the backup copies their files into the archive and the
+# restore writes them back (issue 14's blobs).
 #
 # The report goes to stdout and to bench/results/backup.md (not committed).
 #
 # Usage: scripts/bench-backup.sh
 # Settings (environment):
 #   BENCH_SUBMISSIONS  submissions (each with one outbox message) to back up (default 1000000)
+#   BENCH_MEDIA        media files of about 50 KB to upload first (default 0)
 set -euo pipefail
 
 # shellcheck source=scripts/benchlib.sh
@@ -25,6 +31,7 @@ source "$(dirname "$0")/benchlib.sh"
 cd "$(dirname "$0")/.."
 
 readonly SUBMISSIONS=${BENCH_SUBMISSIONS:-1000000}
+readonly MEDIA=${BENCH_MEDIA:-0}
 readonly RESULTS=bench/results/backup.md
 
 require curl sqlite3 /usr/bin/time
@@ -34,7 +41,7 @@ make_tmp backup
 log "building keel"
 go build -o "${tmp}/keel" ./cmd/keel
 
-export KEEL_DATA_DIR="${tmp}/data" KEEL_DISPATCHER=off KEEL_LOG_LEVEL=warn
+export KEEL_DATA_DIR="${tmp}/data" KEEL_DISPATCHER=off KEEL_LOG_LEVEL=warn KEEL_RATE_LIMIT_SESSION=0
 start keel "${tmp}/keel" serve --http-addr 127.0.0.1:0 --log-level info
 base="http://${server_addr}"
 api() { curl -fsS -H 'Content-Type: application/json' ${token:+-H "Authorization: Bearer ${token}"} "$@"; }
@@ -42,6 +49,24 @@ token=$(api -X POST "${base}/v1/setup" -d '{"email":"owner@bench.test","password
 api -X POST "${base}/v1/workspaces" -d '{"name":"Bench","slug":"bench"}' >/dev/null
 form=$(api -X POST "${base}/v1/workspaces/bench/forms" -d '{"name":"Contact","fields":[{"name":"email","label":"E-mail","type":"email","required":true},{"name":"message","label":"Message","type":"textarea"}],"notify":{"recipients":["team@bench.test"],"subject":"New message"}}' | sed -n 's/.*"id":"\(frm_[^"]*\)".*/\1/p')
 token='' api -X POST "${base}/v1/forms/${form}/submissions" -d '{"email":"visitor@example.com","message":"Hello, I would like to book a berth for a small boat from June to September. Is there one free?"}' >/dev/null
+if ((MEDIA > 0)); then
+	require python3
+	log "uploading ${MEDIA} media files of about 50 KB"
+	mkdir -p "${tmp}/png"
+	# 128 x 128 pixels of random RGB: 49,152 bytes that deflate cannot shrink.
+	python3 - "${tmp}/png" "${MEDIA}" <<'PY'
+import os, struct, sys, zlib
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+for i in range(int(sys.argv[2])):
+    rows = b"".join(b"\0" + os.urandom(128 * 3) for _ in range(128))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 128, 128, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b"")
+    open(os.path.join(sys.argv[1], "%05d.png" % i), "wb").write(png)
+PY
+	for f in "${tmp}"/png/*.png; do
+		curl -fsS -o /dev/null -H "Authorization: Bearer ${token}" -H 'Content-Type: image/png' --data-binary "@${f}" "${base}/v1/workspaces/bench/media?name=$(basename "${f}")"
+	done
+fi
 stop "${server_pid}"
 
 log "copying the submission and its message to ${SUBMISSIONS} of each"
@@ -62,7 +87,9 @@ PRAGMA wal_checkpoint(TRUNCATE);
 SQL
 rows=$(sqlite3 "${KEEL_DATA_DIR}/keel.db" 'SELECT (SELECT COUNT(*) FROM submissions) || " submissions, " || (SELECT COUNT(*) FROM outbox_messages) || " outbox messages"')
 db_bytes=$(stat -c %s "${KEEL_DATA_DIR}/keel.db")
-log "database: ${rows}, ${db_bytes} bytes"
+blob_bytes=$(du -sb "${KEEL_DATA_DIR}/blobs" 2>/dev/null | cut -f1 || echo 0)
+rows="${rows}, ${MEDIA} media files"
+log "database: ${rows}, ${db_bytes} bytes; blob store ${blob_bytes} bytes"
 
 # measure NAME CMD...: runs CMD under GNU time, keeping its wall time (s)
 # and peak RSS (MiB) in elapsed[NAME] and rss[NAME].
@@ -83,13 +110,15 @@ measure restore "${tmp}/keel" restore --data-dir "${tmp}/restored" "${archive}"
 archive_bytes=$(stat -c %s "${archive}")
 restored=$(sqlite3 "${tmp}/restored/keel.db" 'SELECT COUNT(*) FROM submissions')
 [[ ${restored} == "${SUBMISSIONS}" ]] || die "restored ${restored} submissions, want ${SUBMISSIONS}"
+restored_files=$({ find "${tmp}/restored/blobs" -type f -path '*/original' 2>/dev/null || true; } | wc -l)
+[[ ${restored_files} == "${MEDIA}" ]] || die "restored ${restored_files} media files, want ${MEDIA}"
 
 {
 	echo "# keel backup and restore, SQLite"
 	echo
 	echo "Machine: $(machine)"
-	echo "Command: scripts/bench-backup.sh (BENCH_SUBMISSIONS=${SUBMISSIONS})${runtime_env:+, ${runtime_env}}"
-	echo "Data: ${rows}; database ${db_bytes} bytes; archive ${archive_bytes} bytes"
+	echo "Command: scripts/bench-backup.sh (BENCH_SUBMISSIONS=${SUBMISSIONS} BENCH_MEDIA=${MEDIA})${runtime_env:+, ${runtime_env}}"
+	echo "Data: ${rows}; database ${db_bytes} bytes; blob store ${blob_bytes} bytes; archive ${archive_bytes} bytes"
 	echo
 	echo "| Command | Wall time | Peak RSS |"
 	echo "|---|---|---|"
