@@ -1237,6 +1237,9 @@ type EntryInput struct {
 	Excerpt      *string   `json:"excerpt,omitempty"`
 	Kind         EntryKind `json:"kind"`
 
+	// Locale A BCP 47 tag (`en`, `fr-CA`), empty for none; a malformed one is 422 `validation_failed` with an `invalid_locale` entry.
+	Locale *string `json:"locale,omitempty"`
+
 	// NavOrder A page's place in the site's navigation: `GET /v1/sites/{site}/pages` lists pages by it, lowest first.
 	NavOrder *int `json:"nav_order,omitempty"`
 	Seo      *SEO `json:"seo,omitempty"`
@@ -1245,6 +1248,9 @@ type EntryInput struct {
 	Slug  *string   `json:"slug,omitempty"`
 	Tags  *[]string `json:"tags,omitempty"`
 	Title string    `json:"title"`
+
+	// TranslationOf The ID of the entry this one translates (same kind; both need a locale), whose group it joins; empty for none. 422 `validation_failed` with a `translation_of` entry `unknown_entry` or `invalid_translation`, or a `locale` entry `required`.
+	TranslationOf *string `json:"translation_of,omitempty"`
 }
 
 // EntryKind defines model for EntryKind.
@@ -2522,6 +2528,10 @@ type BadQuery = Problem
 // BadQueryPost An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
 type BadQueryPost = Problem
+
+// EntryCreateConflict An RFC 9457 problem (`application/problem+json`). Switch on `code`,
+// which is stable; `type` is `urn:keel:problem:<code>`.
+type EntryCreateConflict = Problem
 
 // Forbidden An RFC 9457 problem (`application/problem+json`). Switch on `code`,
 // which is stable; `type` is `urn:keel:problem:<code>`.
@@ -5395,7 +5405,7 @@ type ClientInterface interface {
 
 	// CreateEntryWithBody Create a post or page
 	//
-	// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+	// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5404,7 +5414,7 @@ type ClientInterface interface {
 
 	// CreateEntry Create a post or page
 	//
-	// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+	// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7988,7 +7998,7 @@ func (c *Client) ListEntries(ctx context.Context, ws Ws, params *ListEntriesPara
 
 // CreateEntryWithBody Create a post or page
 //
-// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 //
 // Takes any type of body and a specified content type.
 //
@@ -8007,7 +8017,7 @@ func (c *Client) CreateEntryWithBody(ctx context.Context, ws Ws, params *CreateE
 
 // CreateEntry Create a post or page
 //
-// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -19763,7 +19773,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEntryWithBodyWithResponse Create a post or page
 	//
-	// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+	// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19772,7 +19782,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEntryWithResponse Create a post or page
 	//
-	// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+	// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -29985,7 +29995,7 @@ type CreateEntryResponse struct {
 	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationProblemJSON404 *NotFound
 	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationProblemJSON409 *SlugTakenOrInProgress
+	ApplicationProblemJSON409 *EntryCreateConflict
 	// ApplicationProblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationProblemJSON413 *TooLarge
 	// ApplicationProblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -30032,7 +30042,7 @@ func (r CreateEntryResponse) GetApplicationProblemJSON404() *NotFound {
 }
 
 // GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateEntryResponse) GetApplicationProblemJSON409() *SlugTakenOrInProgress {
+func (r CreateEntryResponse) GetApplicationProblemJSON409() *EntryCreateConflict {
 	return r.ApplicationProblemJSON409
 }
 
@@ -38482,7 +38492,7 @@ func (c *ClientWithResponses) ListEntriesWithResponse(ctx context.Context, ws Ws
 
 // CreateEntryWithBodyWithResponse Create a post or page
 //
-// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -38497,7 +38507,7 @@ func (c *ClientWithResponses) CreateEntryWithBodyWithResponse(ctx context.Contex
 
 // CreateEntryWithResponse Create a post or page
 //
-// Editors and up; API keys with `content:write`. A new entry is a `draft`.
+// Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -51427,7 +51437,7 @@ func ParseCreateEntryResponse(rsp *http.Response) (*CreateEntryResponse, error) 
 		response.ApplicationProblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest SlugTakenOrInProgress
+		var dest EntryCreateConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -222,22 +222,39 @@ func (e Entry) StoredTranslationGroup() EntryID { return e.group }
 // group has no other entry in l (ErrTranslationLocaleTaken). An entry in
 // a translation group needs a locale.
 func (e *Entry) SetTranslation(l Locale, of *Entry, now time.Time) error {
+	changed, err := e.setTranslation(l, of)
+	if changed {
+		e.touch(now)
+	}
+	return err
+}
+
+// TranslateNew is SetTranslation for an entry being created, before it is
+// first stored: its first version has the locale and the translation, so
+// none is added.
+func (e *Entry) TranslateNew(l Locale, of *Entry) error {
+	_, err := e.setTranslation(l, of)
+	return err
+}
+
+// setTranslation checks and sets the locale and group, reporting whether
+// either changed.
+func (e *Entry) setTranslation(l Locale, of *Entry) (bool, error) {
 	group := EntryID("")
 	if of != nil {
 		if of.kind != e.kind || of.workspace != e.workspace {
-			return Invalid(FieldError{"translation_of", "invalid_translation", "Translate an entry of the same kind."})
+			return false, Invalid(FieldError{"translation_of", "invalid_translation", "Translate an entry of the same kind."})
 		}
 		if l == "" || of.locale == "" {
-			return Invalid(FieldError{"locale", "required", "An entry and the one it translates both need a locale."})
+			return false, Invalid(FieldError{"locale", "required", "An entry and the one it translates both need a locale."})
 		}
 		if group = of.TranslationGroup(); group == e.id {
 			group = ""
 		}
 	}
 	if l == e.locale && group == e.group {
-		return nil
+		return false, nil
 	}
 	e.locale, e.group = l, group
-	e.touch(now)
-	return nil
+	return true, nil
 }

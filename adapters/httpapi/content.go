@@ -52,6 +52,10 @@ type createEntryRequest struct {
 	NavOrder int `json:"nav_order"`
 	// CoverMediaID names the cover in the media library (cover.go).
 	CoverMediaID coverField `json:"cover_media_id"`
+	// Locale and TranslationOf set the translation at once, as PUT
+	// …/translation would after creating (locales.go).
+	Locale        string `json:"locale"`
+	TranslationOf string `json:"translation_of"`
 }
 
 // entryPatchRequest changes the fields present in the body; absent fields
@@ -206,6 +210,7 @@ func (h contentRoutes) create(c *gin.Context) {
 			CoverImageURL: req.CoverImageURL, SEO: domain.SEO{Title: req.SEO.Title, Description: req.SEO.Description}, NavOrder: req.NavOrder,
 			CoverMedia: domain.MediaID(req.CoverMediaID.id),
 		},
+		Translation: content.TranslationInput{Locale: req.Locale, TranslationOf: domain.EntryID(req.TranslationOf)},
 	})
 	if err != nil {
 		fail(c, err)

@@ -21,8 +21,8 @@ func TestDecodeJSONNamesEveryFieldAtFault(t *testing.T) {
 		code string
 		want []domain.FieldError // Message is checked to contain want's
 	}{
-		{"unknown top-level field", &createEntryRequest{}, `{"title":"x","locale":"fr"}`, "unknown_field",
-			[]domain.FieldError{{Field: "locale", Code: "unknown_field"}}},
+		{"unknown top-level field", &createEntryRequest{}, `{"title":"x","lang":"fr"}`, "unknown_field",
+			[]domain.FieldError{{Field: "lang", Code: "unknown_field"}}},
 		{"every unknown field, in order, with its path", &formRequest{},
 			`{"nmae":"x","fields":[{"name":"a"},{"name":"b"},{"name":"c","lenght":3}],"notify":{"subjet":"s"}}`, "unknown_field",
 			[]domain.FieldError{{Field: "nmae", Code: "unknown_field"}, {Field: "fields[2].lenght", Code: "unknown_field"}, {Field: "notify.subjet", Code: "unknown_field"}}},
@@ -124,11 +124,11 @@ func TestDecodeJSONMalformedGivesTheOffset(t *testing.T) {
 
 func TestUnknownFieldsOverHTTP(t *testing.T) {
 	f := newFormsFixture(t, fixtureOptions{})
-	p := decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "x", "locale": "fr", "tilte": "y"}),
+	p := decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "x", "lang": "fr", "tilte": "y"}),
 		http.StatusUnprocessableEntity, "unknown_field")
-	if got := []string{p.Errors[0].Field, p.Errors[1].Field}; len(p.Errors) != 2 || !slices.Contains(got, "locale") || !slices.Contains(got, "tilte") ||
-		!strings.Contains(p.Detail, "locale") {
-		t.Errorf("problem = %+v, want locale and tilte named", p)
+	if got := []string{p.Errors[0].Field, p.Errors[1].Field}; len(p.Errors) != 2 || !slices.Contains(got, "lang") || !slices.Contains(got, "tilte") ||
+		!strings.Contains(p.Detail, "lang") {
+		t.Errorf("problem = %+v, want lang and tilte named", p)
 	}
 	p = decodeProblem(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": 123}),
 		http.StatusUnprocessableEntity, "invalid_type")

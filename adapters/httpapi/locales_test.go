@@ -285,3 +285,27 @@ func TestLocalesOnPages(t *testing.T) {
 		t.Errorf("sitemap lists %v, want the four pages", locs)
 	}
 }
+
+// TestCreateEntryWithLocale: POST …/entries takes locale and
+// translation_of, with the answers of PUT …/translation: 201 with the
+// entry in the group, 409 translation_locale_taken, 422 for a malformed
+// locale or an unknown entry.
+func TestCreateEntryWithLocale(t *testing.T) {
+	t.Parallel()
+	f := newFormsFixture(t, fixtureOptions{})
+	hello := f.createEntry(t, map[string]any{"kind": "post", "title": "Hello", "locale": "en"})
+	bonjour := f.createEntry(t, map[string]any{"kind": "post", "title": "Bonjour", "locale": "fr", "translation_of": hello.ID})
+	if hello.Locale != "en" || hello.TranslationGroup != hello.ID || bonjour.Locale != "fr" || bonjour.TranslationGroup != hello.ID || bonjour.Version != 1 {
+		t.Errorf("hello %s/%s, bonjour %s/%s v%d; want en and fr in %s's group", hello.Locale, hello.TranslationGroup, bonjour.Locale, bonjour.TranslationGroup, bonjour.Version, hello.ID)
+	}
+	decodeProblemCode(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "Salut", "locale": "fr", "translation_of": hello.ID}),
+		http.StatusConflict, "translation_locale_taken")
+	decodeProblemCode(t, f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "Salut", "locale": "français"}),
+		http.StatusUnprocessableEntity, "validation_failed")
+	decodeProblemCode(t, f.api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "Salut", "locale": "fr", "translation_of": "ent_nosuchentry"}),
+		http.StatusUnprocessableEntity, "validation_failed")
+	got := decodeBody[listResponse[entryResponse]](t, f.api(t, http.MethodGet, "/v1/workspaces/acme/entries", nil), http.StatusOK)
+	if len(got.Data) != 2 {
+		t.Errorf("%d entries stored, want hello and bonjour alone", len(got.Data))
+	}
+}

@@ -14,15 +14,23 @@ import (
 type CreateInput struct {
 	Kind    string
 	Content domain.EntryContent
+	// Translation, when it names a locale or an entry, is set as
+	// SetTranslation would, in the creating transaction.
+	Translation TranslationInput
 }
 
 // CreateEntry writes a draft (editors and up) and keeps its first
 // revision. The author is the user acting, or the user who made the API
-// key.
+// key. A locale and the entry it translates, when given, are checked and
+// audited as SetTranslation does (domain.ErrTranslationLocaleTaken).
 func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef string, in CreateInput) (_ domain.Entry, err error) {
 	ctx, end := usecase.Start(ctx, "content.CreateEntry")
 	defer end(&err)
 	kind, err := domain.ParseEntryKind(in.Kind)
+	if err != nil {
+		return domain.Entry{}, err
+	}
+	locale, err := domain.ParseLocale("locale", in.Translation.Locale)
 	if err != nil {
 		return domain.Entry{}, err
 	}
@@ -50,13 +58,23 @@ func (s *Service) CreateEntry(ctx context.Context, p domain.Principal, wsRef str
 		if err := checkCover(ctx, st, w.ID(), e.CoverMedia()); err != nil {
 			return err
 		}
+		translated, err := translateNew(ctx, st, &e, locale, in.Translation.TranslationOf)
+		if err != nil {
+			return err
+		}
 		if _, err := s.EnsureAuthor(ctx, st, w.ID(), p.User()); err != nil {
 			return fmt.Errorf("author of %s: %w", e.ID(), err)
 		}
 		if err := st.Entries().Add(ctx, e); err != nil {
 			return err
 		}
-		return addRevision(ctx, st, e, p)
+		if err := addRevision(ctx, st, e, p); err != nil {
+			return err
+		}
+		if translated {
+			return s.auditTranslation(ctx, st, p, e)
+		}
+		return nil
 	})
 	return e, err
 }

@@ -104,16 +104,8 @@ func (s *Service) SetTranslation(ctx context.Context, p domain.Principal, wsRef 
 		if e.Version() == prev {
 			return nil
 		}
-		if l != "" {
-			group, err := st.Entries().Translations(ctx, e.Workspace(), e.TranslationGroup())
-			if err != nil {
-				return err
-			}
-			for _, m := range group {
-				if m.ID() != e.ID() && m.Locale() == l && m.TranslationGroup() == e.TranslationGroup() {
-					return domain.ErrTranslationLocaleTaken
-				}
-			}
+		if err := checkLocaleFree(ctx, st, e); err != nil {
+			return err
 		}
 		if err := st.Entries().Update(ctx, e, prev); err != nil {
 			return err
@@ -126,13 +118,61 @@ func (s *Service) SetTranslation(ctx context.Context, p domain.Principal, wsRef 
 		if err := st.Events().Add(ctx, domain.EntryUpdatedEvent(e, s.now())); err != nil {
 			return fmt.Errorf("queue event: %w", err)
 		}
-		return usecase.Audit(ctx, st, p, e.Workspace(), "entry.translation_set", e.Kind().String(), string(e.ID()),
-			map[string]string{"locale": l.String(), "translation_group": string(e.TranslationGroup())}, s.now())
+		return s.auditTranslation(ctx, st, p, e)
 	})
 	if err == nil && published {
 		s.changed()
 	}
 	return e, err
+}
+
+// checkLocaleFree returns domain.ErrTranslationLocaleTaken when another
+// entry of e's translation group has e's locale: a group holds one entry
+// per locale.
+func checkLocaleFree(ctx context.Context, st ports.Stores, e domain.Entry) error {
+	if e.Locale() == "" {
+		return nil
+	}
+	group, err := st.Entries().Translations(ctx, e.Workspace(), e.TranslationGroup())
+	if err != nil {
+		return err
+	}
+	for _, m := range group {
+		if m.ID() != e.ID() && m.Locale() == e.Locale() && m.TranslationGroup() == e.TranslationGroup() {
+			return domain.ErrTranslationLocaleTaken
+		}
+	}
+	return nil
+}
+
+// translateNew gives e, an entry being created in st's transaction, the
+// locale l and makes it a translation of the entry of (none when ""),
+// with SetTranslation's checks. It reports whether it set anything.
+func translateNew(ctx context.Context, st ports.Stores, e *domain.Entry, l domain.Locale, of domain.EntryID) (bool, error) {
+	if l == "" && of == "" {
+		return false, nil
+	}
+	var translated *domain.Entry
+	if of != "" {
+		o, err := getEntry(ctx, st, e.Workspace(), of)
+		if domain.KindOf(err) == domain.KindNotFound {
+			return false, errNoSuchTranslated
+		}
+		if err != nil {
+			return false, err
+		}
+		translated = &o
+	}
+	if err := e.TranslateNew(l, translated); err != nil {
+		return false, err
+	}
+	return true, checkLocaleFree(ctx, st, *e)
+}
+
+// auditTranslation records an entry's locale and group as set.
+func (s *Service) auditTranslation(ctx context.Context, st ports.Stores, p domain.Principal, e domain.Entry) error {
+	return usecase.Audit(ctx, st, p, e.Workspace(), "entry.translation_set", e.Kind().String(), string(e.ID()),
+		map[string]string{"locale": e.Locale().String(), "translation_group": string(e.TranslationGroup())}, s.now())
 }
 
 // PublicLocales returns the locale settings of ws to the public reads.

@@ -1274,7 +1274,7 @@ export interface paths {
         put?: never;
         /**
          * Create a post or page
-         * @description Editors and up; API keys with `content:write`. A new entry is a `draft`.
+         * @description Editors and up; API keys with `content:write`. A new entry is a `draft`. `locale` and `translation_of` set its translation at once, as `PUT …/entries/{id}/translation` does after creating, in the same transaction: a group holds one entry per locale (409 `translation_locale_taken`, and nothing is created).
          */
         post: operations["createEntry"];
         delete?: never;
@@ -3012,6 +3012,16 @@ export interface components {
              * @example med_01jd5x8c1q2w3e4r5t6y7u8i9o
              */
             cover_media_id?: string | null;
+            /**
+             * @description A BCP 47 tag (`en`, `fr-CA`), empty for none; a malformed one is 422 `validation_failed` with an `invalid_locale` entry.
+             * @example fr
+             */
+            locale?: string;
+            /**
+             * @description The ID of the entry this one translates (same kind; both need a locale), whose group it joins; empty for none. 422 `validation_failed` with a `translation_of` entry `unknown_entry` or `invalid_translation`, or a `locale` entry `required`.
+             * @example ent_01jd5x8c1q2w3e4r5t6y7u8i9o
+             */
+            translation_of?: string;
         };
         /** @description Only the members present (and not null) change. */
         EntryPatch: {
@@ -3705,7 +3715,7 @@ export interface components {
                  *       "code": "unknown_field",
                  *       "errors": [
                  *         {
-                 *           "field": "locale",
+                 *           "field": "titel",
                  *           "code": "unknown_field",
                  *           "message": "Unknown field."
                  *         }
@@ -3857,6 +3867,16 @@ export interface components {
         };
         /** @description `slug_taken`: another entry of this kind has the slug; `idempotency_in_progress`: a request with this `Idempotency-Key` is still running (retry after `Retry-After`). */
         SlugTakenOrInProgress: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `slug_taken`: another entry of this kind has the slug; `translation_locale_taken`: another entry of the group `translation_of` names has this `locale`; `idempotency_in_progress`: a request with this `Idempotency-Key` is still running (retry after `Retry-After`). */
+        EntryCreateConflict: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
@@ -7903,7 +7923,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["SlugTakenOrInProgress"];
+            409: components["responses"]["EntryCreateConflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
             422: components["responses"]["InvalidPost"];
