@@ -1455,8 +1455,9 @@ type FormPatch struct {
 	MaxLinks *int    `json:"max_links,omitempty"`
 	Name     *string `json:"name,omitempty"`
 	Notify   *struct {
-		Recipients *[]string `json:"recipients,omitempty"`
-		Subject    *string   `json:"subject,omitempty"`
+		AttachFilesMaxBytes *int64    `json:"attach_files_max_bytes,omitempty"`
+		Recipients          *[]string `json:"recipients,omitempty"`
+		Subject             *string   `json:"subject,omitempty"`
 	} `json:"notify,omitempty"`
 	Redirects *struct {
 		Error   *string `json:"error,omitempty"`
@@ -1682,7 +1683,9 @@ type NextCursor = string
 
 // Notify defines model for Notify.
 type Notify struct {
-	Recipients *[]openapi_types.Email `json:"recipients,omitempty"`
+	// AttachFilesMaxBytes Attach a submission's files to its notification when their sizes sum to at most this many bytes (up to 10 MiB); bigger sets, and every set at 0 (the default), are linked instead.
+	AttachFilesMaxBytes *int64                 `json:"attach_files_max_bytes,omitempty"`
+	Recipients          *[]openapi_types.Email `json:"recipients,omitempty"`
 
 	// Subject A template (`{{.Fields.name}}`); at most 1,000 bytes.
 	Subject *string `json:"subject,omitempty"`

@@ -95,7 +95,16 @@ type Field struct {
 type Notify struct {
 	Recipients []string
 	Subject    string // a text/template over the submission's fields
+	// AttachFilesMaxBytes, when above 0, attaches a submission's files to
+	// its notification when their sizes sum to at most this many bytes
+	// (up to MaxAttachFilesBytes); bigger sets are linked, as with 0.
+	AttachFilesMaxBytes int64
 }
+
+// MaxAttachFilesBytes bounds Notify.AttachFilesMaxBytes: mail relays
+// commonly refuse messages much over 10 MiB, and base64 makes the files a
+// third bigger on the wire.
+const MaxAttachFilesBytes = 10 << 20
 
 // Autoresponder answers the submitter at the address in EmailField.
 type Autoresponder struct {
@@ -298,6 +307,9 @@ func compileForm(in FormInput, strict bool) (Form, []FieldError) {
 		if _, err := ParseEmail("", r); err != nil {
 			bad("notify.recipients["+strconv.Itoa(i)+"]", "invalid_email", "Not an e-mail address.")
 		}
+	}
+	if n := in.Notify.AttachFilesMaxBytes; n < 0 || n > MaxAttachFilesBytes {
+		bad("notify.attach_files_max_bytes", "out_of_range", "Give 0 (never attach) to "+strconv.Itoa(MaxAttachFilesBytes)+" bytes.")
 	}
 	subject := in.Notify.Subject
 	if subject == "" {

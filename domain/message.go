@@ -2,7 +2,9 @@ package domain
 
 import (
 	"fmt"
+	"html"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,6 +21,17 @@ type Message struct {
 	text      string
 	html      string
 	createdAt time.Time
+	files     []MessageAttachment
+}
+
+// MessageAttachment names a file a message carries: the blob that the
+// dispatcher streams into the mail when it sends it. A message holds the
+// key, never the bytes, so that its outbox row stays small.
+type MessageAttachment struct {
+	Name        string // as the mail shows it
+	ContentType string
+	Size        int64
+	Key         string // in the blob store
 }
 
 // MessageInput carries the raw parts of a message to NewMessage.
@@ -29,6 +42,8 @@ type MessageInput struct {
 	Subject string
 	Text    string // at least one of Text and HTML
 	HTML    string
+	// Attachments are files sent with the message (none: links only).
+	Attachments []MessageAttachment
 }
 
 // NewMessage validates in and returns a message created at now. Every
@@ -36,7 +51,7 @@ type MessageInput struct {
 // error.
 func NewMessage(in MessageInput, now time.Time) (Message, error) {
 	var errs []FieldError
-	m := Message{id: NewID("msg", now), subject: in.Subject, text: in.Text, html: in.HTML, createdAt: Timestamp(now)}
+	m := Message{id: NewID("msg", now), subject: in.Subject, text: in.Text, html: in.HTML, createdAt: Timestamp(now), files: slices.Clone(in.Attachments)}
 	if a, err := mail.ParseAddress(in.From); err != nil {
 		errs = append(errs, FieldError{"from", "invalid_address", "The sender is not a valid e-mail address."})
 	} else {
@@ -80,6 +95,30 @@ func (m Message) Subject() string               { return m.subject }
 func (m Message) Text() string                  { return m.text }
 func (m Message) HTML() string                  { return m.html }
 func (m Message) CreatedAt() time.Time          { return m.createdAt }
+
+// Attachments returns the files the message carries.
+func (m Message) Attachments() []MessageAttachment { return slices.Clone(m.files) }
+
+// WithAttachments returns m carrying files instead of the ones it had: a
+// store rebuilds a message with it, and the dispatcher drops the files
+// that were erased before the message went.
+func (m Message) WithAttachments(files []MessageAttachment) Message {
+	m.files = slices.Clone(files)
+	return m
+}
+
+// WithNote returns m with note added as a last paragraph of its text (and
+// of its HTML, escaped, when it has one): the dispatcher says so in the
+// message when a file it should carry is gone.
+func (m Message) WithNote(note string) Message {
+	if m.text != "" {
+		m.text = strings.TrimRight(m.text, "\n") + "\n\n" + note + "\n"
+	}
+	if m.html != "" {
+		m.html += "\n<p>" + html.EscapeString(note) + "</p>\n"
+	}
+	return m
+}
 
 // MessageIDHeader is the RFC 5322 Message-ID every delivery attempt of m
 // carries, so that a resend after a lost acknowledgement is recognisably the

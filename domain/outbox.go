@@ -143,8 +143,10 @@ func (f Form) SendsMail() bool {
 // visitor submits cannot make a message larger than that.
 //
 // link, when given, returns the download link of a file, which the
-// notification writes beside the file's name and size; the files
-// themselves are never attached.
+// notification writes beside the file's name and size. When the form's
+// Notify.AttachFilesMaxBytes is above 0 and the submission's files sum to
+// at most that, the notification attaches them instead (by blob key: the
+// dispatcher streams them when it sends) and says so beside each name.
 func (f Form) Mail(s Submission, from string, now time.Time, link ...func(SubmissionFile) string) ([]Message, []string, error) {
 	if s.IsSpam() {
 		return nil, nil, nil
@@ -174,9 +176,10 @@ func (f Form) Mail(s Submission, from string, now time.Time, link ...func(Submis
 		if err != nil {
 			return nil, nil, Invalid(FieldError{"notify.subject", "template_failed", "The subject template failed: " + err.Error()})
 		}
+		files := attachments(f, s)
 		m, err := NewMessage(MessageInput{
 			From: from, To: f.def.Notify.Recipients, ReplyTo: submitter,
-			Subject: oneLine(subj), Text: notificationText(f, s, link...),
+			Subject: oneLine(subj), Text: notificationText(f, s, files != nil, link...), Attachments: files,
 		}, now)
 		if err != nil {
 			return nil, nil, err
@@ -229,8 +232,29 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// notificationText lists every field of the submission, in form order.
-func notificationText(f Form, s Submission, link ...func(SubmissionFile) string) string {
+// attachments returns the submission's files to attach to its
+// notification, or nil when the form attaches none or they sum to more
+// than it allows.
+func attachments(f Form, s Submission) []MessageAttachment {
+	limit := f.def.Notify.AttachFilesMaxBytes
+	if limit <= 0 {
+		return nil
+	}
+	var out []MessageAttachment
+	var total int64
+	for _, file := range s.Files() {
+		total += file.Size
+		out = append(out, MessageAttachment{Name: file.Name, ContentType: file.ContentType, Size: file.Size, Key: file.Key})
+	}
+	if total > limit {
+		return nil
+	}
+	return out
+}
+
+// notificationText lists every field of the submission, in form order;
+// a file is named with its size and either "attached" or its link.
+func notificationText(f Form, s Submission, attached bool, link ...func(SubmissionFile) string) string {
 	var b bytes.Buffer
 	b.WriteString("New submission to " + f.def.Name + "\n\n")
 	for _, fd := range f.def.Fields {
@@ -245,7 +269,9 @@ func notificationText(f Form, s Submission, link ...func(SubmissionFile) string)
 				b.WriteString(label + ":\n")
 				for _, file := range v.Files {
 					b.WriteString("- " + file.Name + " (" + FormatBytes(file.Size) + ")")
-					if len(link) > 0 {
+					if attached {
+						b.WriteString(", attached")
+					} else if len(link) > 0 {
 						b.WriteString(" " + link[0](file))
 					}
 					b.WriteString("\n")

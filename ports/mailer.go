@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"io"
 
 	"github.com/keelhq/keel/domain"
 )
@@ -13,4 +14,23 @@ import (
 // error; the message keeps its Message-ID.
 type Mailer interface {
 	Send(ctx context.Context, m domain.Message) error
+}
+
+// MailAttachment is a file a message carries. Open streams its bytes; a
+// mailer calls it each time it writes the message (a resend on another
+// connection writes it again) and closes what it returns.
+type MailAttachment struct {
+	Name        string // the file's name as the mail shows it, any Unicode
+	ContentType string
+	Size        int64
+	Open        func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// AttachmentMailer is a Mailer that can send files with a message. The
+// dispatcher uses it for a message with domain.Message.Attachments; with a
+// Mailer that is not one, such a message goes with a note instead of its
+// files. Its errors follow Send's; a failing Open is temporary.
+type AttachmentMailer interface {
+	Mailer
+	SendWithAttachments(ctx context.Context, m domain.Message, files []MailAttachment) error
 }

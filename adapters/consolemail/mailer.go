@@ -6,6 +6,7 @@ package consolemail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +14,17 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wneessen/go-mail"
+
 	"github.com/keelhq/keel/adapters/internal/mimemail"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
 
-var _ ports.Mailer = (*Mailer)(nil)
+var (
+	_ ports.Mailer           = (*Mailer)(nil)
+	_ ports.AttachmentMailer = (*Mailer)(nil)
+)
 
 // Mailer writes messages into a directory. It is safe for concurrent use.
 type Mailer struct {
@@ -40,10 +46,27 @@ func New(dir string, w io.Writer) *Mailer {
 // returns a KindUnavailable error, so the dispatcher keeps the message; a
 // directory that cannot be written returns an internal error.
 func (c *Mailer) Send(ctx context.Context, m domain.Message) error {
+	return c.send(ctx, m, mimemail.Compose(m, nil))
+}
+
+// SendWithAttachments writes m as Send does, with files attached
+// (mimemail.ComposeWithFiles), so that the .eml file is what a relay
+// would receive. A file that cannot be read leaves no .eml file and
+// returns a KindUnavailable error: the dispatcher looks at the files
+// again before it retries.
+func (c *Mailer) SendWithAttachments(ctx context.Context, m domain.Message, files []ports.MailAttachment) error {
+	return c.send(ctx, m, mimemail.ComposeWithFiles(ctx, m, nil, files))
+}
+
+func (c *Mailer) send(ctx context.Context, m domain.Message, msg *mail.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return domain.ErrUnavailable.WithCause(fmt.Errorf("send message %s: %w", m.ID(), err))
 	}
-	path, err := c.write(m)
+	path, err := c.write(m, msg)
+	var rerr *readError
+	if errors.As(err, &rerr) {
+		return domain.ErrUnavailable.WithCause(fmt.Errorf("send message %s: %w", m.ID(), err))
+	}
 	if err != nil {
 		return fmt.Errorf("send message %s: %w", m.ID(), err)
 	}
@@ -59,7 +82,28 @@ func (c *Mailer) Send(ctx context.Context, m domain.Message) error {
 	return nil
 }
 
-func (c *Mailer) write(m domain.Message) (string, error) {
+// readError is an attachment that could not be read while the message
+// was written, as opposed to a directory that cannot be written.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// fileWriter remembers whether writing the file itself failed.
+type fileWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *fileWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		f.err = err
+	}
+	return n, err
+}
+
+func (c *Mailer) write(m domain.Message, msg *mail.Msg) (string, error) {
 	id := m.ID()
 	// The ID becomes a file name, so it must be one path element; NewMessage
 	// guarantees that, but a zero Message has no ID at all.
@@ -76,7 +120,11 @@ func (c *Mailer) write(m domain.Message) (string, error) {
 		return "", fmt.Errorf("create temporary file: %w", err)
 	}
 	tmp := f.Name()
-	_, err = mimemail.Compose(m, nil).WriteTo(f)
+	fw := &fileWriter{w: f}
+	_, err = msg.WriteTo(fw)
+	if err != nil && fw.err == nil {
+		err = &readError{err} // the file took every byte: an attachment failed
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

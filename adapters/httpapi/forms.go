@@ -63,8 +63,9 @@ type formFieldDTO struct {
 }
 
 type notifyDTO struct {
-	Recipients []string `json:"recipients"`
-	Subject    string   `json:"subject"`
+	Recipients          []string `json:"recipients"`
+	Subject             string   `json:"subject"`
+	AttachFilesMaxBytes int64    `json:"attach_files_max_bytes"`
 }
 
 type autoresponderDTO struct {
@@ -125,7 +126,7 @@ func toFields(ds []formFieldDTO) []domain.Field {
 func (r formRequest) toInput() domain.FormInput {
 	return domain.FormInput{
 		Name: r.Name, Status: r.Status, Fields: toFields(r.Fields),
-		Notify: domain.Notify{Recipients: r.Notify.Recipients, Subject: r.Notify.Subject},
+		Notify: domain.Notify{Recipients: r.Notify.Recipients, Subject: r.Notify.Subject, AttachFilesMaxBytes: r.Notify.AttachFilesMaxBytes},
 		Autoresponder: domain.Autoresponder{
 			Enabled: r.Autoresponder.Enabled, EmailField: r.Autoresponder.EmailField,
 			Subject: r.Autoresponder.Subject, Text: r.Autoresponder.Text, HTML: r.Autoresponder.HTML,
@@ -161,7 +162,7 @@ func toFormResponse(f domain.Form) formResponse {
 		ID: string(f.ID()),
 		formRequest: formRequest{
 			Name: d.Name, Status: f.Status().String(), Fields: fields,
-			Notify: notifyDTO{Recipients: nonNil(d.Notify.Recipients), Subject: d.Notify.Subject},
+			Notify: notifyDTO{Recipients: nonNil(d.Notify.Recipients), Subject: d.Notify.Subject, AttachFilesMaxBytes: d.Notify.AttachFilesMaxBytes},
 			Autoresponder: autoresponderDTO{
 				Enabled: d.Autoresponder.Enabled, EmailField: d.Autoresponder.EmailField,
 				Subject: d.Autoresponder.Subject, Text: d.Autoresponder.Text, HTML: d.Autoresponder.HTML,
@@ -210,8 +211,9 @@ func (o optional[T]) apply(dst *T) {
 }
 
 type notifyPatch struct {
-	Recipients optional[[]string] `json:"recipients"`
-	Subject    optional[string]   `json:"subject"`
+	Recipients          optional[[]string] `json:"recipients"`
+	Subject             optional[string]   `json:"subject"`
+	AttachFilesMaxBytes optional[int64]    `json:"attach_files_max_bytes"`
 }
 
 type autoresponderPatch struct {
@@ -258,6 +260,7 @@ func (p formPatch) applyTo(def *domain.FormInput) {
 		}
 		n.Recipients.apply(&def.Notify.Recipients)
 		n.Subject.apply(&def.Notify.Subject)
+		n.AttachFilesMaxBytes.apply(&def.Notify.AttachFilesMaxBytes)
 	}
 	if p.Autoresponder.Set {
 		a := p.Autoresponder.V

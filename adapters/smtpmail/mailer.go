@@ -18,8 +18,9 @@ import (
 )
 
 var (
-	_ ports.Mailer = (*Mailer)(nil)
-	_ io.Closer    = (*Mailer)(nil)
+	_ ports.Mailer           = (*Mailer)(nil)
+	_ ports.AttachmentMailer = (*Mailer)(nil)
+	_ io.Closer              = (*Mailer)(nil)
 )
 
 // errRelayUnavailable is every failure worth retrying: the relay is
@@ -53,7 +54,20 @@ type Mailer struct {
 // responsibility for the message, Send tries once more on a new one; after
 // the end of DATA it never does, as the relay may have accepted it.
 func (s *Mailer) Send(ctx context.Context, m domain.Message) error {
-	err := s.send(ctx, mimemail.Compose(m, s.envelope))
+	return s.deliver(ctx, m, mimemail.Compose(m, s.envelope))
+}
+
+// SendWithAttachments delivers m as Send does, with files attached
+// (mimemail.ComposeWithFiles): their bytes stream from the blob store into
+// the DATA command. A file that cannot be opened or read fails the send
+// before the end of DATA, so the relay delivers nothing, and the error is
+// temporary: the dispatcher looks at the files again before its retry.
+func (s *Mailer) SendWithAttachments(ctx context.Context, m domain.Message, files []ports.MailAttachment) error {
+	return s.deliver(ctx, m, mimemail.ComposeWithFiles(ctx, m, s.envelope, files))
+}
+
+func (s *Mailer) deliver(ctx context.Context, m domain.Message, msg *mail.Msg) error {
+	err := s.send(ctx, msg)
 	if err == nil {
 		return nil
 	}

@@ -55,6 +55,9 @@ type fieldDef struct {
 type notifyDef struct {
 	Recipients []string `json:"recipients"`
 	Subject    string   `json:"subject"`
+	// AttachFilesMaxBytes is left out at 0, so that definitions stored
+	// before it existed and those that never attach read alike.
+	AttachFilesMaxBytes int64 `json:"attach_files_max_bytes,omitempty"`
 }
 
 type autoreplyDef struct {
@@ -73,7 +76,7 @@ type redirectsDef struct {
 func toFormDef(in domain.FormInput) formDef {
 	d := formDef{
 		Name: in.Name, Status: in.Status,
-		Notify:         notifyDef{Recipients: in.Notify.Recipients, Subject: in.Notify.Subject},
+		Notify:         notifyDef{Recipients: in.Notify.Recipients, Subject: in.Notify.Subject, AttachFilesMaxBytes: in.Notify.AttachFilesMaxBytes},
 		Autoresponder:  autoreplyDef(in.Autoresponder),
 		Redirects:      redirectsDef(in.Redirects),
 		AllowedOrigins: in.AllowedOrigins, Honeypot: in.Honeypot, RetentionDays: in.RetentionDays,
@@ -94,7 +97,7 @@ func toFormDef(in domain.FormInput) formDef {
 func (d formDef) toDomain() (domain.FormInput, error) {
 	in := domain.FormInput{
 		Name: d.Name, Status: d.Status,
-		Notify:         domain.Notify{Recipients: d.Notify.Recipients, Subject: d.Notify.Subject},
+		Notify:         domain.Notify{Recipients: d.Notify.Recipients, Subject: d.Notify.Subject, AttachFilesMaxBytes: d.Notify.AttachFilesMaxBytes},
 		Autoresponder:  domain.Autoresponder(d.Autoresponder),
 		Redirects:      domain.Redirects(d.Redirects),
 		AllowedOrigins: d.AllowedOrigins, Honeypot: d.Honeypot, RetentionDays: d.RetentionDays,

@@ -22,7 +22,7 @@ type outboxStore struct{ *stores }
 const prefixMessage = "msg"
 
 const outboxColumns = `id, workspace_id, submission_id, kind, status, from_addr, to_addrs, reply_to, subject, text_body, html_body,
-	attempts, next_attempt_at, trace_parent, created_at, sent_at`
+	attempts, next_attempt_at, trace_parent, created_at, sent_at, attachments`
 
 // attemptJSON is one element of the attempts column.
 type attemptJSON struct {
@@ -39,6 +39,28 @@ type outboxRow struct {
 	traceParent                     string
 	createdAt                       time.Time
 	sentAt                          sql.NullTime
+	attachments                     string // JSON; '' for none
+}
+
+// attachmentJSON is one element of the attachments column: the blob's
+// key, never its bytes.
+type attachmentJSON struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Key         string `json:"key"`
+}
+
+func encodeAttachments(as []domain.MessageAttachment) (string, error) {
+	if len(as) == 0 {
+		return "", nil
+	}
+	out := make([]attachmentJSON, 0, len(as))
+	for _, a := range as {
+		out = append(out, attachmentJSON(a))
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
 }
 
 func (r outboxRow) toDomain() (domain.OutboxMessage, error) {
@@ -57,6 +79,17 @@ func (r outboxRow) toDomain() (domain.OutboxMessage, error) {
 	m, err := domain.RehydrateMessage(r.id, r.from, to, r.replyTo, r.subject, r.text, r.html, r.createdAt)
 	if err != nil {
 		return domain.OutboxMessage{}, err
+	}
+	if r.attachments != "" {
+		var fs []attachmentJSON
+		if err := json.Unmarshal([]byte(r.attachments), &fs); err != nil {
+			return domain.OutboxMessage{}, fmt.Errorf("message %s: attachments: %w", r.id, err)
+		}
+		files := make([]domain.MessageAttachment, 0, len(fs))
+		for _, f := range fs {
+			files = append(files, domain.MessageAttachment(f))
+		}
+		m = m.WithAttachments(files)
 	}
 	var attempts []domain.Attempt
 	for _, a := range as {
@@ -77,7 +110,7 @@ func (r outboxRow) toDomain() (domain.OutboxMessage, error) {
 func scanOutbox(sc scanner) (domain.OutboxMessage, error) {
 	var r outboxRow
 	err := sc.Scan(&r.id, &r.workspaceID, &r.submissionID, &r.kind, &r.status, &r.from, &r.to, &r.replyTo, &r.subject, &r.text, &r.html,
-		&r.attempts, &r.nextAttemptAt, &r.traceParent, &r.createdAt, &r.sentAt)
+		&r.attempts, &r.nextAttemptAt, &r.traceParent, &r.createdAt, &r.sentAt, &r.attachments)
 	if err != nil {
 		return domain.OutboxMessage{}, err
 	}
@@ -109,6 +142,10 @@ func (s outboxStore) Add(ctx context.Context, m domain.OutboxMessage) error {
 	if err != nil {
 		return fmt.Errorf("add message %s: attempts: %w", msg.ID(), err)
 	}
+	files, err := encodeAttachments(msg.Attachments())
+	if err != nil {
+		return fmt.Errorf("add message %s: attachments: %w", msg.ID(), err)
+	}
 	replyTo := ""
 	if a, ok := msg.ReplyTo(); ok {
 		replyTo = a.String()
@@ -116,9 +153,9 @@ func (s outboxStore) Add(ctx context.Context, m domain.OutboxMessage) error {
 	from := msg.From()
 	sub := sql.NullString{String: string(m.Submission), Valid: m.Submission != ""}
 	ws := sql.NullString{String: string(m.Workspace), Valid: m.Workspace != ""}
-	err = s.insertLater(ctx, `INSERT INTO outbox_messages (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
+	err = s.insertLater(ctx, `INSERT INTO outbox_messages (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
 		msg.ID(), ws, sub, m.Kind, m.Status.String(), from.String(), toJSON, replyTo,
-		msg.Subject(), msg.Text(), msg.HTML(), attempts, m.NextAttemptAt.UTC(), m.TraceParent, m.CreatedAt.UTC(), nullTime(m.SentAt))
+		msg.Subject(), msg.Text(), msg.HTML(), attempts, m.NextAttemptAt.UTC(), m.TraceParent, m.CreatedAt.UTC(), nullTime(m.SentAt), files)
 	if err != nil {
 		return fmt.Errorf("add message %s: %w", msg.ID(), err)
 	}

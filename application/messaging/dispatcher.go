@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +50,10 @@ const (
 type DispatcherConfig struct {
 	UoW    ports.UnitOfWork
 	Mailer ports.Mailer
+	// Blobs holds the files that messages attach (domain.Message's
+	// Attachments name their keys); nil sends such messages with a note
+	// instead of their files.
+	Blobs  ports.BlobStore
 	Clock  ports.Clock
 	Logger *slog.Logger
 	// Policy spaces retries; the zero value is domain.DefaultRetryPolicy.
@@ -106,6 +112,7 @@ type DispatcherConfig struct {
 type Dispatcher struct {
 	uow     ports.UnitOfWork
 	mailer  ports.Mailer
+	blobs   ports.BlobStore
 	clock   ports.Clock
 	log     *slog.Logger
 	policy  domain.RetryPolicy
@@ -170,7 +177,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{
-		uow: cfg.UoW, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger, policy: cfg.Policy,
+		uow: cfg.UoW, mailer: cfg.Mailer, blobs: cfg.Blobs, clock: cfg.Clock, log: cfg.Logger, policy: cfg.Policy,
 		lease: orDefault(cfg.Lease, DefaultLease), timeout: orDefault(cfg.SendTimeout, DefaultSendTimeout),
 		batch: cfg.Concurrency, poll: orDefault(cfg.PollInterval, DefaultPollInterval), retainSent: cfg.SentMailRetention,
 	}
@@ -439,7 +446,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m domain.OutboxMessage) {
 	kind := metric.WithAttributes(attribute.String("kind", m.Kind))
 
 	sendCtx, cancel := context.WithTimeout(ctx, d.timeout)
-	err := d.mailer.Send(sendCtx, m.Message)
+	err := d.send(sendCtx, m.Message)
 	cancel()
 	now := d.clock.Now()
 	if err == nil {
@@ -473,6 +480,66 @@ func (d *Dispatcher) deliver(ctx context.Context, m domain.OutboxMessage) {
 		d.log.ErrorContext(ctx, "saving a mail delivery outcome failed; the message is tried again when its lease expires",
 			"message", m.Message.ID(), "status", m.Status.String(), "lease", d.lease.String(), "err", err)
 	}
+}
+
+// send hands msg to the mailer. A message that attaches files goes with
+// those still in the blob store, streamed from it as the mailer writes
+// the message; a file erased since the message was queued (the
+// submission's erasure or retention) is left out and the message says
+// so, rather than failing on every attempt. A store that cannot be
+// reached is a temporary failure.
+func (d *Dispatcher) send(ctx context.Context, msg domain.Message) error {
+	files := msg.Attachments()
+	if len(files) == 0 {
+		return d.mailer.Send(ctx, msg)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("keel.message.attachments", len(files)))
+	am, ok := d.mailer.(ports.AttachmentMailer)
+	if !ok || d.blobs == nil {
+		return d.mailer.Send(ctx, msg.WithAttachments(nil).WithNote(
+			"These files could not be attached to this message: "+fileNames(files)+"."))
+	}
+	var (
+		kept []domain.MessageAttachment
+		gone []domain.MessageAttachment
+		atts []ports.MailAttachment
+	)
+	for _, f := range files {
+		_, err := d.blobs.Stat(ctx, f.Key)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			gone = append(gone, f)
+			continue
+		case err != nil:
+			return domain.ErrUnavailable.WithCause(fmt.Errorf("look up attachment %s: %w", f.Key, err))
+		}
+		kept = append(kept, f)
+		key := f.Key
+		atts = append(atts, ports.MailAttachment{Name: f.Name, ContentType: f.ContentType, Size: f.Size,
+			Open: func(ctx context.Context) (io.ReadCloser, error) {
+				rc, _, err := d.blobs.Get(ctx, key, 0, -1)
+				if err != nil {
+					return nil, domain.ErrUnavailable.WithCause(fmt.Errorf("read attachment %s: %w", key, err))
+				}
+				return rc, nil
+			}})
+	}
+	msg = msg.WithAttachments(kept)
+	if len(gone) > 0 {
+		msg = msg.WithNote("These files were deleted before this message was sent, so they are not attached: " + fileNames(gone) + ".")
+	}
+	if len(atts) == 0 {
+		return d.mailer.Send(ctx, msg)
+	}
+	return am.SendWithAttachments(ctx, msg, atts)
+}
+
+func fileNames(files []domain.MessageAttachment) string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // outcomeOf names what a failed attempt led to, for metrics and logs.

@@ -2835,6 +2835,11 @@ export interface components {
             recipients?: string[] | null;
             /** @description A template (`{{.Fields.name}}`); at most 1,000 bytes. */
             subject?: string;
+            /**
+             * Format: int64
+             * @description Attach a submission's files to its notification when their sizes sum to at most this many bytes (up to 10 MiB); bigger sets, and every set at 0 (the default), are linked instead.
+             */
+            attach_files_max_bytes?: number;
         };
         Autoresponder: {
             enabled?: boolean;
@@ -2880,6 +2885,8 @@ export interface components {
             notify?: {
                 recipients?: string[] | null;
                 subject?: string | null;
+                /** Format: int64 */
+                attach_files_max_bytes?: number | null;
             } | null;
             autoresponder?: {
                 enabled?: boolean | null;

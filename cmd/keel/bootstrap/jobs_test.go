@@ -103,7 +103,7 @@ func stoppedJobs(t *testing.T, logs *logWatch) []string {
 func TestServeStopsEveryJob(t *testing.T) {
 	t.Parallel()
 	logs := serveOnce(t, map[string]string{"KEEL_DATA_DIR": t.TempDir()})
-	want := []string{"admin server", "blob sweep", "cache invalidation", "change watch", "dispatcher", "http server", "idempotency purge", "mail prune", "policy poller", "retention", "scheduler", "submission file sweep", "usage writer"}
+	want := []string{"admin server", "blob sweep", "cache invalidation", "change watch", "dispatcher", "http server", "idempotency purge", "mail prune", "media file sweep", "policy poller", "retention", "scheduler", "submission file sweep", "usage writer"}
 	if got := stoppedJobs(t, logs); !slices.Equal(got, want) {
 		t.Fatalf("serve stopped the jobs %v, want %v\n%s", got, want, logs)
 	}

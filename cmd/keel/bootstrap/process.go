@@ -10,6 +10,7 @@ import (
 
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/application/messaging"
+	"github.com/keelhq/keel/ports"
 )
 
 // process is what every long-running command (serve, worker) starts with:
@@ -98,6 +99,9 @@ type deliveryConfig struct {
 	mailRetryBase, drain       time.Duration
 	webhookConfig
 	retainSentMail time.Duration // 0 keeps sent mail
+	// blobs holds the files that notifications attach; nil sends them
+	// with a note instead.
+	blobs ports.BlobStore
 }
 
 // newDelivery builds the mailer the configuration names, the webhook

@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	dispatcher, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
 		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig, retainSentMail: cfg.retainSentMail,
+		blobs: blobs,
 	})
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 // workerSettings are the settings keel worker reads: the database, the
 // mail relay, the sender of Keel's own mail, webhook delivery and how to
 // stop.
-var workerSettings = append([]setting{sDataDir, sDatabaseURL, sDBTimeout, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail, sWorkerAdminAddr},
+var workerSettings = append([]setting{sDataDir, sDatabaseURL, sDBTimeout, sSMTPURL, sLogLevel, sTraceExporter, sShutdownTimeout, sMailMaxAttempts, sMailRetryBase, sMailFrom, sRetainSentMail, sWorkerAdminAddr, sBlobURL},
 	webhookSettings...)
 
 // workerConfig is what keel worker needs.
@@ -33,6 +33,9 @@ type workerConfig struct {
 	webhookConfig
 	retainSentMail time.Duration
 	admin          adminConfig // the listener of /metrics and /debug/pprof/
+	// blobs is where the files that notifications attach are read from,
+	// the store serve writes them to.
+	blobs blobConfig
 }
 
 func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConfig, error) {
@@ -60,6 +63,9 @@ func loadWorkerConfig(fs *pflag.FlagSet, getenv func(string) string) (workerConf
 		return c, err
 	}
 	if c.retainSentMail, err = loadRetainSentMail(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.blobs, err = loadBlobConfig(fs, getenv, c.dataDir); err != nil {
 		return c, err
 	}
 	c.admin, err = loadAdminConfig(fs, getenv, sWorkerAdminAddr)
@@ -103,9 +109,14 @@ func work(ctx context.Context, cfg workerConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, db := p.log, p.db
+	blobs, err := openBlobStore(ctx, cfg.blobs)
+	if err != nil {
+		return err
+	}
 	d, mailDesc, err := newDelivery(p, deliveryConfig{
 		smtpURL: cfg.smtpURL, dataDir: cfg.dataDir, mailFrom: cfg.mailFrom, mailMaxAttempts: cfg.mailMaxAttempts,
 		mailRetryBase: cfg.mailRetryBase, drain: cfg.shutdownTimeout, webhookConfig: cfg.webhookConfig, retainSentMail: cfg.retainSentMail,
+		blobs: blobs,
 	})
 	if err != nil {
 		return err
@@ -142,7 +153,7 @@ func newDispatcher(uow ports.UnitOfWork, mailer ports.Mailer, sender ports.Webho
 	policy := domain.DefaultRetryPolicy
 	policy.MaxAttempts, policy.Base = c.mailMaxAttempts, c.mailRetryBase
 	return messaging.NewDispatcher(messaging.DispatcherConfig{
-		UoW: uow, Mailer: mailer, Clock: ports.ClockFunc(time.Now), Logger: log.With("component", "dispatcher"),
+		UoW: uow, Mailer: mailer, Blobs: c.blobs, Clock: ports.ClockFunc(time.Now), Logger: log.With("component", "dispatcher"),
 		Policy: policy, DrainTimeout: c.drain,
 		TracerProvider: tel.tracer, MeterProvider: tel.meter,
 		Webhooks: sender, WebhookPolicy: c.webhookPolicy, WebhookConcurrency: c.webhookConcurrency,
