@@ -180,6 +180,13 @@ func (s *Server) Message(t testing.TB, id string) Message {
 	return m
 }
 
+// Part returns the bytes of one part of a message, such as an attached
+// file (Attachment.PartID), decoded from its transfer encoding.
+func (s *Server) Part(t testing.TB, id, partID string) []byte {
+	t.Helper()
+	return s.do(t, http.MethodGet, "/api/v1/message/"+url.PathEscape(id)+"/part/"+url.PathEscape(partID))
+}
+
 // DeleteAll removes every message, including other tests' messages.
 func (s *Server) DeleteAll(t testing.TB) {
 	t.Helper()
