@@ -78,6 +78,7 @@ type editorData struct {
 	AREmailField, ARSubject, ARText, ARHTML      string
 	Success, ErrorURL, Origins, Honeypot, Retain string
 	MaxLinks                                     string // "": the instance's limit
+	AttachMax                                    string // notify.attach_files_max_bytes; "": 0
 
 	Errors   map[string]string // by input ID, outside the field rows
 	Problems []problem
@@ -320,7 +321,7 @@ func inputFor(path string) string {
 		"autoresponder.subject": "ar-subject", "autoresponder.text": "ar-text", "autoresponder.html": "ar-html",
 		"redirects.success": "success", "redirects.error": "error-url",
 		"allowed_origins": "origins", "honeypot": "honeypot", "retention_days": "retain",
-		"max_links": "max-links",
+		"max_links": "max-links", "notify.attach_files_max_bytes": "notify-attach",
 	}[base]
 	if id == "" {
 		return "form"
@@ -386,6 +387,7 @@ func editorFromPost(v url.Values) editorData {
 		ARSubject: v.Get("ar-subject"), ARText: v.Get("ar-text"), ARHTML: v.Get("ar-html"),
 		Success: v.Get("success"), ErrorURL: v.Get("error-url"), Origins: v.Get("origins"),
 		Honeypot: v.Get("honeypot"), Retain: v.Get("retain"), MaxLinks: v.Get("max-links"),
+		AttachMax: v.Get("notify-attach"),
 	}
 	n, _ := strconv.Atoi(v.Get("rows"))
 	for i := range min(max(n, 0), domain.MaxFields) {
@@ -417,6 +419,7 @@ func editorFromDefinition(def domain.FormInput) editorData {
 		return strconv.Itoa(*p)
 	}
 	d.MaxLinks = itoa(def.MaxLinks)
+	d.AttachMax = strconv.FormatInt(def.Notify.AttachFilesMaxBytes, 10)
 	ftoa := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -466,6 +469,15 @@ func (d *editorData) input() (in domain.FormInput, kept []int, ok bool) {
 			ok = false
 		}
 		in.MaxLinks = &n
+	}
+	// Left empty, the notification attaches nothing: links only.
+	if s := strings.TrimSpace(d.AttachMax); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			d.setError("notify-attach", "Enter a whole number of bytes, or 0 to attach nothing.")
+			ok = false
+		}
+		in.Notify.AttachFilesMaxBytes = n
 	}
 	for i, rw := range d.Rows {
 		if rw.Remove {
