@@ -123,9 +123,12 @@ func runBackup(cmd *cobra.Command, getenv func(string) string, out string) error
 	if err != nil {
 		return err
 	}
-	blobs, _, err := openCommandBlobStore(cmd, getenv)
-	if err != nil {
-		return err
+	// The blob store is opened only when a row names a file, so that a
+	// backup of data without files needs no blob store setting to work
+	// and creates no blob directory.
+	blobs := func() (ports.BlobStore, error) {
+		store, _, err := openCommandBlobStore(cmd, getenv)
+		return store, err
 	}
 	started := time.Now()
 	m, err := writeBackup(cmd.Context(), db, blobs, out, fp, cmd.ErrOrStderr(), nil)
@@ -188,11 +191,15 @@ func runRestore(cmd *cobra.Command, getenv func(string) string, file string, for
 	if err != nil {
 		return err
 	}
-	blobs, blobWhere, err := openCommandBlobStore(cmd, getenv)
-	if err != nil {
-		return err
+	// An archive without files leaves the blob store alone, unopened.
+	var blobs ports.BlobStore
+	blobWhere := "no blob store"
+	if len(m.Blobs) > 0 {
+		if blobs, blobWhere, err = openCommandBlobStore(cmd, getenv); err != nil {
+			return err
+		}
 	}
-	if len(m.Blobs) > 0 && !force {
+	if blobs != nil && !force {
 		holds, err := blobStoreHolds(cmd.Context(), blobs)
 		if err != nil {
 			return fmt.Errorf("restore: %w; nothing was written", err)

@@ -152,7 +152,8 @@ func (s blobRefSet) scan(name string, dump func(io.Writer) (int64, error)) func(
 }
 
 // copyBlobs copies the blobs keys names from store into w, in key order,
-// each streamed, and returns the keys of those the store no longer holds.
+// each streamed, and returns the keys of those the store no longer holds
+// (all of them when there is no store).
 // Any other failure fails the backup.
 func copyBlobs(ctx context.Context, store ports.BlobStore, w *backuparchive.Writer, keys blobRefSet, bar *progress) (missing []string, err error) {
 	sorted := make([]string, 0, len(keys))
@@ -163,6 +164,10 @@ func copyBlobs(ctx context.Context, store ports.BlobStore, w *backuparchive.Writ
 	for _, key := range sorted {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if store == nil {
+			missing = append(missing, key)
+			continue
 		}
 		rc, info, err := store.Get(ctx, key, 0, -1)
 		if domain.KindOf(err) == domain.KindNotFound || errors.Is(err, ports.ErrBlobKey) {

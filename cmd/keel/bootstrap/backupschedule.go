@@ -176,7 +176,7 @@ func takeScheduledBackup(ctx context.Context, cfg backupScheduleConfig, db *sqls
 	write := cfg.write
 	if write == nil {
 		write = func(ctx context.Context, db *sqlstore.DB, path, fp string) (backuparchive.Manifest, error) {
-			return writeBackup(ctx, db, cfg.source, path, fp, io.Discard, log)
+			return writeBackup(ctx, db, func() (ports.BlobStore, error) { return cfg.source, nil }, path, fp, io.Discard, log)
 		}
 	}
 	wait := cfg.retryWait
@@ -242,13 +242,14 @@ func pruneScheduledBackups(cfg backupScheduleConfig, log *slog.Logger) {
 	}
 }
 
-// writeBackup writes a backup of db, and of the blobs in blobs that its
-// rows name (none when blobs is nil), to path, with progress on
+// writeBackup writes a backup of db, and of the blobs that its rows name,
+// to path, with progress on
 // progressTo; blobs gone by the time they are copied are warned of on
-// progressTo and in log (when set). The blobs are copied after the
+// progressTo and in log (when set). openBlobs opens the blob store, only
+// when a row names a blob; without a store (nil) every blob is missing. The blobs are copied after the
 // snapshot's read transaction ends, so that it stays no longer open than
 // the tables need (see backupfiles.go for why that is consistent).
-func writeBackup(ctx context.Context, db *sqlstore.DB, blobs ports.BlobStore, path, keyFingerprint string, progressTo io.Writer, log *slog.Logger) (backuparchive.Manifest, error) {
+func writeBackup(ctx context.Context, db *sqlstore.DB, openBlobs func() (ports.BlobStore, error), path, keyFingerprint string, progressTo io.Writer, log *slog.Logger) (backuparchive.Manifest, error) {
 	w, err := backuparchive.Create(path)
 	if err != nil {
 		return backuparchive.Manifest{}, err
@@ -261,7 +262,12 @@ func writeBackup(ctx context.Context, db *sqlstore.DB, blobs ports.BlobStore, pa
 	}
 	sink.bar.finish()
 	var missing []string
-	if blobs != nil && len(sink.refs) > 0 {
+	if len(sink.refs) > 0 {
+		blobs, err := openBlobs()
+		if err != nil {
+			w.Abort()
+			return backuparchive.Manifest{}, fmt.Errorf("backup: %w", err)
+		}
 		bar := newProgress(progressTo, int64(len(sink.refs)), "backing up files", false)
 		bar.unit = "files"
 		missing, err = copyBlobs(ctx, blobs, w, sink.refs, bar)
