@@ -28,7 +28,10 @@ import (
 // A blob no row names (an upload whose submission did not commit, a
 // variant being made, the scheduled backups under backups/, a Put's
 // temporary file) is not needed by any state the snapshot holds and is
-// left out.
+// left out. Outbox messages' attachments name submissions' files, which
+// their submissions name too; a message whose submission was erased names
+// files erased with it, which the dispatcher leaves out, so they are not
+// looked for.
 
 // blobRefs reads, from one JSON line of a table's dump, the keys of the
 // blobs its row names, for the tables whose rows name blobs.
