@@ -15,25 +15,34 @@ import (
 )
 
 func TestMailer(t *testing.T) {
-	porttest.Mailer(t, func(t *testing.T) porttest.MailerHarness {
-		dir := t.TempDir()
-		return porttest.MailerHarness{
-			Mailer: consolemail.New(dir, io.Discard),
-			Received: func(t *testing.T, id string) (porttest.SentMail, bool) {
-				t.Helper()
-				all, err := consolemail.ReadDir(dir)
-				if err != nil {
-					t.Fatalf("ReadDir: %v", err)
+	porttest.Mailer(t, harness)
+}
+
+// TestAttachmentMailer: files go into the .eml file intact, and a file
+// that cannot be read leaves no file.
+func TestAttachmentMailer(t *testing.T) {
+	porttest.AttachmentMailer(t, harness)
+}
+
+// harness writes into a directory of its own and reads the .eml files back.
+func harness(t *testing.T) porttest.MailerHarness {
+	dir := t.TempDir()
+	return porttest.MailerHarness{
+		Mailer: consolemail.New(dir, io.Discard),
+		Received: func(t *testing.T, id string) (porttest.SentMail, bool) {
+			t.Helper()
+			all, err := consolemail.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("ReadDir: %v", err)
+			}
+			for _, m := range all {
+				if m.MessageID == id {
+					return porttest.SentMail{MessageID: m.MessageID, From: m.From, To: m.To, ReplyTo: m.ReplyTo, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Files: m.Files}, true
 				}
-				for _, m := range all {
-					if m.MessageID == id {
-						return porttest.SentMail{MessageID: m.MessageID, From: m.From, To: m.To, ReplyTo: m.ReplyTo, Subject: m.Subject, Text: m.Text, HTML: m.HTML}, true
-					}
-				}
-				return porttest.SentMail{}, false
-			},
-		}
-	})
+			}
+			return porttest.SentMail{}, false
+		},
+	}
 }
 
 func TestMailerWritesFileAndSummary(t *testing.T) {

@@ -29,6 +29,9 @@ type Mail struct {
 	Subject   string
 	Text      string // "" when the message has no text/plain part
 	HTML      string // "" when the message has no text/html part
+	// Files holds the attached files by name and their decoded bytes;
+	// nil when the message has none.
+	Files map[string][]byte
 }
 
 // ReadDir reads every .eml file in dir, oldest message first: file names
@@ -51,7 +54,7 @@ func ReadDir(dir string) ([]Mail, error) {
 }
 
 // ReadFile parses one .eml file. It reads what this package writes (UTF-8,
-// quoted-printable or base64, nested multiparts) and ignores attachments.
+// quoted-printable or base64, nested multiparts), attachments included.
 func ReadFile(path string) (Mail, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -132,7 +135,10 @@ func readPart(h header, body io.Reader, out *Mail) error {
 		}
 	}
 	var dst *string
+	disp, dparams, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
+	attached := disp == "attachment"
 	switch {
+	case attached:
 	case mediaType == "text/plain" && out.Text == "":
 		dst = &out.Text
 	case mediaType == "text/html" && out.HTML == "":
@@ -152,6 +158,19 @@ func readPart(h header, body io.Reader, out *Mail) error {
 	b, err := io.ReadAll(body)
 	if err != nil {
 		return fmt.Errorf("decode %s body: %w", mediaType, err)
+	}
+	if attached {
+		// ParseMediaType decodes an RFC 2231 filename*; an RFC 2047
+		// encoded word in a quoted filename is decoded here.
+		name := dparams["filename"]
+		if dec, err := new(mime.WordDecoder).DecodeHeader(name); err == nil {
+			name = dec
+		}
+		if out.Files == nil {
+			out.Files = map[string][]byte{}
+		}
+		out.Files[name] = b
+		return nil
 	}
 	*dst = string(b)
 	return nil

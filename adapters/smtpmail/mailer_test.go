@@ -41,6 +41,18 @@ func TestMailer(t *testing.T) {
 	})
 }
 
+// TestAttachmentMailer: files reach Mailpit intact, and a file that
+// cannot be read delivers nothing.
+func TestAttachmentMailer(t *testing.T) {
+	porttest.AttachmentMailer(t, func(t *testing.T) porttest.MailerHarness {
+		srv := mailpit.Start(t)
+		return porttest.MailerHarness{
+			Mailer:   newMailer(t, "smtp://"+srv.SMTPAddr),
+			Received: received(srv),
+		}
+	})
+}
+
 // TestEnvelopeSender checks that from= sets MAIL FROM, which receivers
 // record as Return-Path, and leaves the From header alone.
 func TestEnvelopeSender(t *testing.T) {
@@ -187,6 +199,12 @@ func received(srv *mailpit.Server) func(t *testing.T, messageID string) (porttes
 		}
 		if len(m.ReplyTo) > 0 {
 			got.ReplyTo = m.ReplyTo[0].Address
+		}
+		for _, a := range m.Attachments {
+			if got.Files == nil {
+				got.Files = map[string][]byte{}
+			}
+			got.Files[a.FileName] = srv.Part(t, m.ID, a.PartID)
 		}
 		return got, true
 	}

@@ -1,7 +1,10 @@
 package porttest
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +30,9 @@ type SentMail struct {
 	Subject string
 	Text    string // "" when the message had no text part
 	HTML    string // "" when the message had no HTML part
+	// Files holds the attached files by name (decoded from RFC 2231 or
+	// 2047) and their bytes (decoded from base64); nil without any.
+	Files map[string][]byte
 }
 
 // MailerHarness is one Mailer under test and a way to look at what it
@@ -203,6 +209,69 @@ func Mailer(t *testing.T, open func(t *testing.T) MailerHarness) {
 }
 
 // newMessage builds a valid message; its ID makes it unique per case.
+// AttachmentMailer checks that a ports.AttachmentMailer delivers files
+// with a message: names outside ASCII and bytes of every value arrive
+// intact beside the text, and a file that cannot be read fails the send
+// as temporary and delivers nothing, not a message cut short. Harness
+// Mailers must be ports.AttachmentMailers.
+func AttachmentMailer(t *testing.T, open func(t *testing.T) MailerHarness) {
+	file := func(name string, b []byte) ports.MailAttachment {
+		return ports.MailAttachment{Name: name, ContentType: "application/octet-stream", Size: int64(len(b)),
+			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+	}
+	t.Run("FilesArriveIntact", func(t *testing.T) {
+		t.Parallel()
+		h := open(t)
+		am := h.Mailer.(ports.AttachmentMailer)
+		every := make([]byte, 0, 3*256)
+		for i := range 3 * 256 {
+			every = append(every, byte(i))
+		}
+		files := map[string][]byte{"report.pdf": []byte("%PDF-1.4\n" + strings.Repeat("x", 5000)), "Jürgen 履歴書.bin": every}
+		m := newMessage(t, domain.MessageInput{From: "keel@example.com", To: []string{"team@example.com"}, Subject: "Files", Text: "Two files."})
+		if err := am.SendWithAttachments(t.Context(), m, []ports.MailAttachment{file("report.pdf", files["report.pdf"]), file("Jürgen 履歴書.bin", every)}); err != nil {
+			t.Fatalf("SendWithAttachments: %v", err)
+		}
+		got, ok := h.Received(t, m.MessageIDHeader())
+		if !ok {
+			t.Fatal("not received")
+		}
+		checkBody(t, "text", got.Text, "Two files.")
+		if len(got.Files) != len(files) {
+			t.Fatalf("received %d files, want %d", len(got.Files), len(files))
+		}
+		for name, want := range files {
+			if b, ok := got.Files[name]; !ok || !bytes.Equal(b, want) {
+				t.Errorf("file %q: received %v, %d bytes; want %d", name, ok, len(b), len(want))
+			}
+		}
+	})
+	t.Run("UnreadableFileFailsTemporarily", func(t *testing.T) {
+		t.Parallel()
+		h := open(t)
+		am := h.Mailer.(ports.AttachmentMailer)
+		broken := ports.MailAttachment{Name: "gone.pdf", ContentType: "application/pdf", Size: 10,
+			Open: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(io.MultiReader(strings.NewReader("%PDF-1.4\n"), iotestErr{})), nil
+			}}
+		m := newMessage(t, domain.MessageInput{From: "keel@example.com", To: []string{"team@example.com"}, Subject: "Broken", Text: "One file."})
+		err := am.SendWithAttachments(t.Context(), m, []ports.MailAttachment{broken})
+		if err == nil || domain.KindOf(err) != domain.KindUnavailable {
+			t.Fatalf("SendWithAttachments = %v, want a temporary error", err)
+		}
+		if _, ok := h.Received(t, m.MessageIDHeader()); ok {
+			t.Fatal("a message whose file failed was delivered")
+		}
+	})
+}
+
+// iotestErr is a read that fails, as a blob store's connection can.
+type iotestErr struct{}
+
+func (iotestErr) Read([]byte) (int, error) {
+	return 0, errors.New("connection reset while reading the file")
+}
+
 func newMessage(t *testing.T, in domain.MessageInput) domain.Message {
 	t.Helper()
 	m, err := domain.NewMessage(in, time.Now())
