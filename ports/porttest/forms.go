@@ -745,6 +745,39 @@ func outbox(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			t.Fatalf("Claim after Retry = %d messages, want 1 with its 3 attempts", len(got))
 		}
 	})
+	t.Run("AttachmentsRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		files := []domain.MessageAttachment{
+			{Name: "Jürgen 履歴書.pdf", ContentType: "application/pdf", Size: 1 << 20, Key: "submissions/" + string(ws.ID()) + "/sub_x/1"},
+			{Name: `a "quoted", name.txt`, ContentType: "text/plain; charset=utf-8", Size: 3, Key: "submissions/" + string(ws.ID()) + "/sub_x/2"},
+		}
+		with := addMessage(t, uow, ws.ID(), "", "a@example.com", func(m *domain.OutboxMessage) { m.Message = m.Message.WithAttachments(files) })
+		without := addMessage(t, uow, ws.ID(), "", "b@example.com", func(*domain.OutboxMessage) {})
+		for _, m := range []domain.OutboxMessage{with, without} {
+			if got := getMessage(t, uow, ws.ID(), m.Message.ID()); outboxView(got) != outboxView(m) {
+				t.Fatalf("Get = %s\nwant %s", outboxView(got), outboxView(m))
+			}
+		}
+		if got := getMessage(t, uow, ws.ID(), without.Message.ID()); got.Message.Attachments() != nil {
+			t.Errorf("a message without files reads back %+v", got.Message.Attachments())
+		}
+		claimed := claim(t, uow, t0, time.Minute, 10)
+		if len(claimed) != 2 {
+			t.Fatalf("Claim = %d messages, want 2", len(claimed))
+		}
+		for _, c := range claimed {
+			if c.Message.ID() == with.Message.ID() && !slices.Equal(c.Message.Attachments(), files) {
+				t.Errorf("claimed attachments = %+v", c.Message.Attachments())
+			}
+		}
+		with.Sent(t0)
+		run(t, uow, func(ctx context.Context, st ports.Stores) error { return st.Outbox().Save(ctx, with) })
+		if got := getMessage(t, uow, ws.ID(), with.Message.ID()); !slices.Equal(got.Message.Attachments(), files) {
+			t.Errorf("after Save, attachments = %+v", got.Message.Attachments())
+		}
+	})
 	t.Run("DeletePendingTo", func(t *testing.T) {
 		t.Parallel()
 		uow := open(t)
@@ -926,7 +959,7 @@ func fullForm() domain.FormInput {
 			{Name: "agree", Label: "I agree", Type: domain.FieldCheckbox, Required: true},
 			{Name: "ref", Type: domain.FieldHidden},
 		},
-		Notify: domain.Notify{Recipients: []string{"team@example.com", "ops@example.com"}, Subject: `New {{.FormName}}: {{index .Fields "name"}}`},
+		Notify: domain.Notify{Recipients: []string{"team@example.com", "ops@example.com"}, Subject: `New {{.FormName}}: {{index .Fields "name"}}`, AttachFilesMaxBytes: 5 << 20},
 		Autoresponder: domain.Autoresponder{
 			Enabled: true, EmailField: "email", Subject: `Thanks, {{index .Fields "name"}}`,
 			Text: `Hello {{index .Fields "name"}} & co`, HTML: `<p>Hello {{index .Fields "name"}} &amp; co</p>`,
@@ -1088,7 +1121,7 @@ func floatPtr(p *float64) string {
 func defView(in domain.FormInput) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name=%q status=%q retention=%d honeypot=%q origins=%q\n", in.Name, in.Status, in.RetentionDays, in.Honeypot, in.AllowedOrigins)
-	fmt.Fprintf(&b, "notify=%q %q\n", in.Notify.Recipients, in.Notify.Subject)
+	fmt.Fprintf(&b, "notify=%q %q attach=%d\n", in.Notify.Recipients, in.Notify.Subject, in.Notify.AttachFilesMaxBytes)
 	fmt.Fprintf(&b, "autoresponder=%+v\n", in.Autoresponder)
 	fmt.Fprintf(&b, "redirects=%+v max_links=%s\n", in.Redirects, intPtr(in.MaxLinks))
 	for _, f := range in.Fields {
@@ -1117,9 +1150,9 @@ func outboxView(o domain.OutboxMessage) string {
 	}
 	attempts := idsOf(o.Attempts, func(a domain.Attempt) string { return stamp(a.At) + " " + fmt.Sprintf("%q", a.Error) })
 	from := m.From()
-	return fmt.Sprintf("{%s ws=%s sub=%s %s %s from=%s to=%q reply=%s subj=%q text=%q html=%q created=%s attempts=%q next=%s trace=%s queued=%s sent=%s}",
+	return fmt.Sprintf("{%s ws=%s sub=%s %s %s from=%s to=%q reply=%s subj=%q text=%q html=%q created=%s attempts=%q next=%s trace=%s queued=%s sent=%s files=%+v}",
 		m.ID(), o.Workspace, o.Submission, o.Kind, o.Status, from.String(), to, replyTo, m.Subject(), m.Text(), m.HTML(), stamp(m.CreatedAt()),
-		attempts, stamp(o.NextAttemptAt), o.TraceParent, stamp(o.CreatedAt), stampPtr(o.SentAt))
+		attempts, stamp(o.NextAttemptAt), o.TraceParent, stamp(o.CreatedAt), stampPtr(o.SentAt), m.Attachments())
 }
 
 // claimConcurrently runs claim, each time in a transaction of its own, on
