@@ -207,6 +207,7 @@ func formChanges(before, after domain.FormInput) map[string]string {
 		{"fields", storedFields(before.Fields), storedFields(after.Fields)},
 		{"notify.recipients", before.Notify.Recipients, after.Notify.Recipients},
 		{"notify.subject", before.Notify.Subject, after.Notify.Subject},
+		{"notify.attach_files_max_bytes", before.Notify.AttachFilesMaxBytes, after.Notify.AttachFilesMaxBytes},
 		{"autoresponder", before.Autoresponder, after.Autoresponder},
 		{"redirects", before.Redirects, after.Redirects},
 		{"allowed_origins", before.AllowedOrigins, after.AllowedOrigins},
@@ -222,6 +223,11 @@ func formChanges(before, after domain.FormInput) map[string]string {
 	if slices.Contains(changed, "notify.recipients") {
 		d["notify.recipients.before"] = strings.Join(before.Notify.Recipients, ", ")
 		d["notify.recipients.after"] = strings.Join(after.Notify.Recipients, ", ")
+	}
+	// Whether submitted files leave by mail is worth its values too.
+	if slices.Contains(changed, "notify.attach_files_max_bytes") {
+		d["notify.attach_files_max_bytes.before"] = strconv.FormatInt(before.Notify.AttachFilesMaxBytes, 10)
+		d["notify.attach_files_max_bytes.after"] = strconv.FormatInt(after.Notify.AttachFilesMaxBytes, 10)
 	}
 	if slices.Contains(changed, "max_links") {
 		d["max_links.before"], d["max_links.after"] = limitText(before.MaxLinks), limitText(after.MaxLinks)
