@@ -49,7 +49,7 @@ var (
 
 // settings lists every setting in the README's order.
 var settings = []setting{
-	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sBlobURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSessionTTL,
+	sHTTPAddr, sAdminAddr, sMetricsToken, sDataDir, sDatabaseURL, sDBTimeout, sBlobURL, sSMTPURL, sLogLevel, sTraceExporter, sMaxBodyBytes, sShutdownTimeout, sMemoryLimit, sSearchMmap, sSessionTTL,
 	sSessionMaxAge, sSecretKey, sMailFrom, sMailFromDomains, sWorkspaceCreators, sMailMaxAttempts, sMailRetryBase, sDispatcher,
 	sRateLimitAPIKey, sRateLimitSession, sRateLimitAnonymous, sRateLimitStore,
 	sIPHashKey, sSubmitPerIP, sSubmitPerForm, sSpamMaxLinks, sSpamMinFillTime, sAutoresponderPerAddress, sUploadSweepAge,
@@ -94,6 +94,7 @@ type storeConfig struct {
 	logLevel    slog.Level
 	traceExport string
 	dbTimeout   time.Duration // bounds each transaction and read (sqlstore.WithTimeout)
+	searchMmap  int64         // bytes of SQLite each search connection maps (sqlstore.WithSearchMmapSize)
 }
 
 // serveConfig adds what the server needs.
@@ -152,6 +153,9 @@ func loadStoreConfig(fs *pflag.FlagSet, getenv func(string) string) (storeConfig
 	raw := value(fs, getenv, sDBTimeout)
 	if c.dbTimeout, err = time.ParseDuration(raw); err != nil || c.dbTimeout < 100*time.Millisecond {
 		return c, sDBTimeout.errorf("want a duration of at least 100ms such as 10s, got %q", raw)
+	}
+	if c.searchMmap, err = loadSearchMmap(fs, getenv); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -42,3 +42,35 @@ func TestMemoryLimitSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchMmapSetting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw  string
+		want int64
+		bad  bool
+	}{
+		{raw: "", want: 512 << 20}, // the default
+		{raw: "off", want: 0},
+		{raw: "0", want: 0},
+		{raw: "64MiB", want: 64 << 20},
+		{raw: "2GiB", want: 2 << 30},
+		{raw: "512MB", bad: true},
+		{raw: "-1", bad: true},
+		{raw: "on", bad: true},
+	}
+	for _, tt := range tests {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		addFlags(fs, sSearchMmap)
+		got, err := loadSearchMmap(fs, env(map[string]string{"KEEL_SQLITE_SEARCH_MMAP": tt.raw}))
+		if tt.bad {
+			if err == nil || !strings.Contains(err.Error(), "KEEL_SQLITE_SEARCH_MMAP") {
+				t.Errorf("%q: %d, %v; want an error naming the setting", tt.raw, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q = %d, %v; want %d", tt.raw, got, err, tt.want)
+		}
+	}
+}

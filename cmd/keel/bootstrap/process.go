@@ -74,7 +74,7 @@ func startProcess(ctx context.Context, cfg storeConfig, getenv func(string) stri
 
 	queued := &lateFunc{}
 	db, err := openDatabase(ctx, cfg.databaseURL, sqlstore.WithTracerProvider(tel.tracer), sqlstore.WithMeterProvider(tel.meter),
-		sqlstore.WithDeliveriesQueued(queued.call), sqlstore.WithTimeout(cfg.dbTimeout))
+		sqlstore.WithDeliveriesQueued(queued.call), sqlstore.WithTimeout(cfg.dbTimeout), sqlstore.WithSearchMmapSize(cfg.searchMmap))
 	if err != nil {
 		return nil, nil, err
 	}
