@@ -11,7 +11,7 @@
 # written to the outbox and sent by the dispatcher to the log mailer, as a
 # server without KEEL_SMTP_URL does. Keel runs on its defaults otherwise;
 # GOGC, GOMEMLIMIT and the other Go runtime variables are passed through and
-# named in the report, and so is KEEL_MEMORY_LIMIT.
+# named in the report, and so are KEEL_MEMORY_LIMIT and KEEL_SQLITE_SEARCH_MMAP.
 #
 # The report goes to stdout and to bench/results/memory.md (not committed).
 #
@@ -22,6 +22,7 @@
 #   BENCH_POSTS        published posts to seed (default 10000)
 #   BENCH_IDLE         seconds the server rests before its idle RSS is read (default 5)
 #   KEEL_MEMORY_LIMIT  passed to Keel when set
+#   KEEL_SQLITE_SEARCH_MMAP  passed to Keel when set
 set -euo pipefail
 
 # shellcheck source=scripts/benchlib.sh
@@ -39,6 +40,7 @@ readonly TARGET_RSS_MB=64
 
 require wrk curl jq
 memory_limit=${KEEL_MEMORY_LIMIT:-}
+search_mmap=${KEEL_SQLITE_SEARCH_MMAP:-}
 keel_defaults
 make_tmp memory
 
@@ -55,7 +57,7 @@ mkdir "${tmp}/data" "${tmp}/seed"
 # Quotas far above the load: everything comes from one address.
 start keel env KEEL_RATE_LIMIT_SESSION=1000000000 KEEL_RATE_LIMIT_ANONYMOUS=1000000000 \
 	KEEL_SUBMIT_PER_IP=100000000 KEEL_SUBMIT_PER_FORM=100000000 \
-	${memory_limit:+KEEL_MEMORY_LIMIT="${memory_limit}"} \
+	${memory_limit:+KEEL_MEMORY_LIMIT="${memory_limit}"} ${search_mmap:+KEEL_SQLITE_SEARCH_MMAP="${search_mmap}"} \
 	"${tmp}/keel" serve --http-addr 127.0.0.1:0 --data-dir "${tmp}/data"
 keel_pid=${server_pid}
 base="http://${server_addr}"
@@ -138,7 +140,7 @@ submissions=$(awk '/ requests in / { print $1 }' "${tmp}/submit.out")
 	echo "- Command: \`scripts/bench-memory.sh\`: four \`wrk -t1 -c${CONNECTIONS} -d${DURATION}\` at once on 127.0.0.1: a post by slug,"
 	echo "  a page of 20 posts, searches over ${POSTS} posts, and JSON submissions (${submissions} in all)."
 	echo "- Load average before the load: ${load_before}. Go runtime settings in the environment: ${runtime_env:-none};"
-	echo "  KEEL_MEMORY_LIMIT: ${memory_limit:-unset, so the default}."
+	echo "  KEEL_MEMORY_LIMIT: ${memory_limit:-unset, so the default}; KEEL_SQLITE_SEARCH_MMAP: ${search_mmap:-unset, so the default}."
 	echo "- req/s: post $(rps post), list $(rps list), search $(rps search), submit $(rps submit)."
 	echo
 	echo "| Measure | Value |"
