@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,6 +22,18 @@ func TestEntryCover(t *testing.T) {
 		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `"field":"cover_media_id","code":"`+code+`"`) {
 			t.Errorf("cover %s = %d %s, want 422 %s", id, w.Code, w.Body, code)
 		}
+	}
+	// Another workspace's image is no file of this one.
+	if w := f.api(t, http.MethodPost, "/v1/workspaces", map[string]any{"name": "Other", "slug": "other"}); w.Code != http.StatusCreated {
+		t.Fatalf("create workspace = %d %s", w.Code, w.Body)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/workspaces/other/media?name=x.jpg", bytes.NewReader(testJPEG(t, 400, 300, false)))
+	req.Header.Set("Content-Type", "image/jpeg")
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	foreign := decodeBody[mediaResponse](t, f.serve(req), http.StatusCreated)
+	if w := f.invalid().api(t, http.MethodPost, "/v1/workspaces/acme/entries", map[string]any{"kind": "post", "title": "Lake", "cover_media_id": foreign.ID}); w.Code != http.StatusUnprocessableEntity ||
+		!strings.Contains(w.Body.String(), `"code":"not_found"`) {
+		t.Errorf("another workspace's image as cover = %d %s, want 422 not_found", w.Code, w.Body)
 	}
 	e := f.createEntry(t, map[string]any{"kind": "post", "title": "Lake", "body": "text", "cover_media_id": img.ID})
 	if e.CoverMediaID == nil || *e.CoverMediaID != img.ID {
