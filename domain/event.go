@@ -210,7 +210,7 @@ func FormData(f Form) map[string]any {
 	}
 	return map[string]any{
 		"id": string(f.ID()), "name": d.Name, "status": f.Status().String(), "fields": fields,
-		"notify": map[string]any{"recipients": nonNilStrings(d.Notify.Recipients), "subject": d.Notify.Subject},
+		"notify": map[string]any{"recipients": nonNilStrings(d.Notify.Recipients), "subject": d.Notify.Subject, "attach_files_max_bytes": d.Notify.AttachFilesMaxBytes},
 		"autoresponder": map[string]any{
 			"enabled": d.Autoresponder.Enabled, "email_field": d.Autoresponder.EmailField,
 			"subject": d.Autoresponder.Subject, "text": d.Autoresponder.Text, "html": d.Autoresponder.HTML,
