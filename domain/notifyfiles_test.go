@@ -52,7 +52,7 @@ func TestNotificationAttachesFilesWithinTheFormsLimit(t *testing.T) {
 				if attached != c.attach || linked == c.attach {
 					t.Errorf("file %d: attached %v, linked %v in\n%s", i, attached, linked, n.Text())
 				}
-				if c.attach && n.Attachments()[i] != (domain.MessageAttachment{Name: file.Name, ContentType: file.ContentType, Size: file.Size, Key: file.Key}) {
+				if c.attach && n.Attachments()[i] != domain.MessageAttachment(file) {
 					t.Errorf("attachment %d = %+v", i, n.Attachments()[i])
 				}
 			}

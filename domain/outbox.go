@@ -244,7 +244,7 @@ func attachments(f Form, s Submission) []MessageAttachment {
 	var total int64
 	for _, file := range s.Files() {
 		total += file.Size
-		out = append(out, MessageAttachment{Name: file.Name, ContentType: file.ContentType, Size: file.Size, Key: file.Key})
+		out = append(out, MessageAttachment(file))
 	}
 	if total > limit {
 		return nil
