@@ -147,5 +147,9 @@ func (h siteRoutes) preview(c *gin.Context) {
 		return
 	}
 	r.Cover = cover(e)
+	if r.Author, err = h.entryAuthor(ctx, c, site, e); err != nil {
+		fail(c, err)
+		return
+	}
 	c.JSON(http.StatusOK, r)
 }

@@ -46,6 +46,10 @@ func TestPreviewLinks(t *testing.T) {
 	}
 	if got := read(l.Token); got.Title != "Secret draft" || !strings.Contains(got.BodyHTML, "<em>yet</em>") || got.PublishedAt != nil {
 		t.Errorf("preview of the draft = %+v", got)
+	} else if got.Author == nil || got.Author.Slug == "" {
+		// The writer got a profile with the draft, and the preview shows
+		// the post as it will be published: with its author.
+		t.Errorf("preview of the draft has author %+v, want the writer's profile", got.Author)
 	}
 	if n := f.cache.Len(); n != 0 {
 		t.Errorf("the public cache holds %d responses after a preview, want none", n)
