@@ -54,6 +54,19 @@ built_revision() {
 
 pids=()
 
+# install_debootstrap installs what the postgres and redis recipes build
+# with, here and before either starts: each recipe would install it itself,
+# but two at once contend for apt's lock and the second fails (it did on a
+# fresh machine), so it is installed once, in the foreground.
+install_debootstrap() {
+	if command -v debootstrap >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || [[ $(id -u) -ne 0 ]]; then
+		return
+	fi
+	log "installing debootstrap with apt"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+}
+
 # build starts one image's recipe in the background when the image is stale.
 # The two builds overlap well: debootstrap mostly waits on the network while
 # the Go build keeps the CPUs busy.
@@ -70,6 +83,9 @@ build() {
 	fi
 	local out="${TMPDIR:-/tmp}/keel-image-${name}.log"
 	log "building ${image} (recipe ${rev}); log: ${out}"
+	if [[ ${name} == postgres || ${name} == redis ]]; then
+		install_debootstrap
+	fi
 	(
 		start=${SECONDS}
 		if "scripts/images/${name}/build.sh" "${image}" "${rev}" "${version}" >"${out}" 2>&1; then
