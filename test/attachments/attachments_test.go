@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,13 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := mailpit.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop mailpit:", err)
-	}
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, mailpit.Stop, keelproc.RemoveBinary)
 }
 
 // pdf is a PDF with bytes of every value, so that a transfer encoding that

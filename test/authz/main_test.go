@@ -5,7 +5,6 @@
 package authz
 
 import (
-	"os"
 	"testing"
 
 	"github.com/keelhq/keel/test/containers"
@@ -13,8 +12,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	os.Exit(code)
+	containers.Main(m, testdb.Stop)
 }

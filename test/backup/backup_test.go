@@ -49,14 +49,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	if err := s3server.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
-	}
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, testdb.Stop, s3server.Stop, keelproc.RemoveBinary)
 }
 
 // secretKey is every instance's KEEL_SECRET_KEY, so that two-factor
@@ -377,29 +370,13 @@ func sourceFor(t *testing.T, engine string) *source {
 	return s
 }
 
-// tableFiles reads every table file of an archive.
+// tableFiles reads every table file of an archive: table → JSON lines.
 func tableFiles(t *testing.T, path string) map[string]string {
 	t.Helper()
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	out := map[string]string{}
-	for _, f := range zr.File {
-		if !strings.HasPrefix(f.Name, "tables/") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		out[strings.TrimSuffix(strings.TrimPrefix(f.Name, "tables/"), ".jsonl")] = string(b)
+	files := archiveFiles(t, path, "tables/")
+	out := make(map[string]string, len(files))
+	for name, b := range files {
+		out[strings.TrimSuffix(name, ".jsonl")] = b
 	}
 	return out
 }
@@ -407,6 +384,13 @@ func tableFiles(t *testing.T, path string) map[string]string {
 // archiveBlobs reads every blob file of an archive: key → bytes.
 func archiveBlobs(t *testing.T, path string) map[string]string {
 	t.Helper()
+	return archiveFiles(t, path, "blobs/")
+}
+
+// archiveFiles reads the files of an archive under dir, by their names
+// without it.
+func archiveFiles(t *testing.T, path, dir string) map[string]string {
+	t.Helper()
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +398,8 @@ func archiveBlobs(t *testing.T, path string) map[string]string {
 	defer zr.Close()
 	out := map[string]string{}
 	for _, f := range zr.File {
-		if !strings.HasPrefix(f.Name, "blobs/") {
+		name, ok := strings.CutPrefix(f.Name, dir)
+		if !ok {
 			continue
 		}
 		rc, err := f.Open()
@@ -426,7 +411,7 @@ func archiveBlobs(t *testing.T, path string) map[string]string {
 		if err != nil {
 			t.Fatalf("%s: %v", f.Name, err)
 		}
-		out[strings.TrimPrefix(f.Name, "blobs/")] = string(b)
+		out[name] = string(b)
 	}
 	return out
 }

@@ -20,13 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := s3server.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
-	}
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, s3server.Stop, keelproc.RemoveBinary)
 }
 
 func blobURL(srv *s3server.Server, bucket, prefix string) string {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -58,6 +59,21 @@ var replacements = map[string]struct{ env, local string }{
 func SetDefaults() {
 	setIfUnset("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	setIfUnset("TESTCONTAINERS_RYUK_DISABLED", "true")
+}
+
+// Main is a test package's TestMain: it sets the defaults, runs the tests,
+// then stops what they started (the shared containers, a built binary),
+// reporting a cleanup that fails without failing the run, whose verdict is
+// the tests'.
+func Main(m *testing.M, cleanups ...func() error) {
+	SetDefaults()
+	code := m.Run()
+	for _, cleanup := range cleanups {
+		if err := cleanup(); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup after the tests:", err)
+		}
+	}
+	os.Exit(code)
 }
 
 func setIfUnset(key, value string) {

@@ -38,8 +38,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	os.Exit(m.Run())
+	containers.Main(m)
 }
 
 func keelImage(t *testing.T) string {

@@ -30,10 +30,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	os.Exit(code)
+	containers.Main(m, testdb.Stop)
 }
 
 // The case: some 500 anonymous submissions of about a megabyte

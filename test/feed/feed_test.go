@@ -6,7 +6,6 @@ package feed_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -24,10 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	os.Exit(code)
+	containers.Main(m, testdb.Stop)
 }
 
 type wallClock struct{}

@@ -31,14 +31,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	_ = testdb.Stop()
-	if err := s3server.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
-	}
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, testdb.Stop, s3server.Stop, keelproc.RemoveBinary)
 }
 
 // pdf is a small PDF; sniffing needs its first bytes only.

@@ -1,10 +1,8 @@
 package mailpit_test
 
 import (
-	"fmt"
 	"net"
 	"net/smtp"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := mailpit.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop mailpit:", err)
-	}
-	os.Exit(code)
+	containers.Main(m, mailpit.Stop)
 }
 
 // send delivers a small multipart message the way an adapter would.

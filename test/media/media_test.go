@@ -5,13 +5,11 @@ package media_test
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,14 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := s3server.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
-	}
-	_ = testdb.Stop()
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, s3server.Stop, testdb.Stop, keelproc.RemoveBinary)
 }
 
 func TestMediaOnSQLiteAndDirectory(t *testing.T) {

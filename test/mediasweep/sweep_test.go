@@ -25,13 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := s3server.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the S3 server:", err)
-	}
-	_ = keelproc.RemoveBinary()
-	os.Exit(code)
+	containers.Main(m, s3server.Stop, keelproc.RemoveBinary)
 }
 
 const pdf = "%PDF-1.4\n%keel\n"

@@ -15,12 +15,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	containers.SetDefaults()
-	code := m.Run()
-	if err := testdb.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop postgres:", err)
-	}
-	os.Exit(code)
+	containers.Main(m, testdb.Stop)
 }
 
 // migrations counts how often the template was migrated: once per binary.
