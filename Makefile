@@ -13,7 +13,7 @@ API_BASE ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks bench-backup bench-memory bench-import images image lint generate api-diff fmt help
+.PHONY: run build test bench bench-ingest bench-content bench-console bench-webhooks bench-backup bench-memory bench-import bench-media images image lint generate api-diff fmt help
 
 # The version, commit and state of the tree that keel version and
 # GET /v1/instance report, set at link time: go run stamps no build
@@ -54,6 +54,9 @@ bench-backup: ## keel backup, verify and restore of 1,000,000 submissions (issue
 
 bench-memory: ## resident memory of keel serve after a mixed load of content reads and submissions (issue 14), SQLite
 	scripts/bench-memory.sh
+
+bench-media: ## media (issue 16): a cached 50 KB image variant under wrk vs a bare server, 5 MB uploads vs cp, RSS during 20 concurrent uploads, SQLite
+	scripts/bench-media.sh
 
 bench-import: ## keel import wordpress of a generated WXR file of 10,000 posts (issue 15): seconds per import, SQLite
 	go test -run '^$$' -bench BenchmarkImportWordPress10k -benchtime 1x -count 1 ./test/imports
