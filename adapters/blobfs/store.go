@@ -230,7 +230,10 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (_ io
 	if err != nil {
 		return nil, ports.BlobInfo{}, notFound(err)
 	}
-	info, err := readInfo(f, key)
+	// The header is read with Read, which leaves the file at the blob's
+	// first byte: a read from the start, what serving a file asks for,
+	// needs no seek.
+	info, err := readInfo(f, key, true)
 	if err != nil {
 		_ = f.Close()
 		return nil, ports.BlobInfo{}, err
@@ -243,11 +246,14 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (_ io
 	if length >= 0 && length < n {
 		n = length
 	}
-	if _, err := f.Seek(HeaderBytes+offset, io.SeekStart); err != nil {
-		_ = f.Close()
-		return nil, ports.BlobInfo{}, fmt.Errorf("seek blob: %w", err)
+	if offset > 0 {
+		if _, err := f.Seek(HeaderBytes+offset, io.SeekStart); err != nil {
+			_ = f.Close()
+			return nil, ports.BlobInfo{}, fmt.Errorf("seek blob: %w", err)
+		}
 	}
-	return &fileReader{r: ctxReader{ctx: ctx, r: io.LimitReader(f, n)}, f: f}, info, nil
+	lr := &io.LimitedReader{R: f, N: n}
+	return &fileReader{r: ctxReader{ctx: ctx, r: lr}, lr: lr, f: f}, info, nil
 }
 
 // Stat reads the blob's header.
@@ -266,7 +272,7 @@ func (s *Store) Stat(ctx context.Context, key string) (_ ports.BlobInfo, err err
 		return ports.BlobInfo{}, notFound(err)
 	}
 	defer func() { _ = f.Close() }()
-	return readInfo(f, key)
+	return readInfo(f, key, false)
 }
 
 // Delete removes the blob's file, then the directories it leaves empty, up
@@ -441,8 +447,10 @@ func encodeHeader(contentType string) ([]byte, error) {
 	return h, nil
 }
 
-// readInfo reads the header of an open blob file and its size.
-func readInfo(f *os.File, key string) (ports.BlobInfo, error) {
+// readInfo reads the header of an open blob file and its size; with
+// advance it reads the header from the file's offset, at its start, and
+// leaves the file at the blob's first byte, else it leaves the offset be.
+func readInfo(f *os.File, key string, advance bool) (ports.BlobInfo, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return ports.BlobInfo{}, fmt.Errorf("stat blob: %w", err)
@@ -451,7 +459,12 @@ func readInfo(f *os.File, key string) (ports.BlobInfo, error) {
 		return ports.BlobInfo{}, domain.ErrNotFound // a directory of other keys
 	}
 	var h [HeaderBytes]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
+	if advance {
+		_, err = io.ReadFull(f, h[:])
+	} else {
+		_, err = f.ReadAt(h[:], 0)
+	}
+	if err != nil {
 		return ports.BlobInfo{}, fmt.Errorf("read blob header of %s: %w", key, err)
 	}
 	ct, _, ok := bytes.Cut(h[len(magic):], []byte{'\n'})
@@ -483,9 +496,27 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 }
 
 type fileReader struct {
-	r ctxReader
-	f *os.File
+	r  ctxReader
+	lr *io.LimitedReader // r's reader: the file, limited to the range
+	f  *os.File
 }
 
 func (f *fileReader) Read(p []byte) (int, error) { return f.r.Read(p) }
 func (f *fileReader) Close() error               { return f.f.Close() }
+
+// WriteTo hands the open file, limited to the range, to a writer that can
+// send a file itself: net/http's response sends it with sendfile(2), so a
+// served blob goes from the page cache to the socket without being copied
+// through this process. Such a writer reads the file itself, so ctx is
+// checked once, before: a copy to a socket ends when its connection does,
+// and one to a file or to memory goes at the disk's speed. Any other
+// writer gets the bytes through Read, which checks ctx each time.
+func (f *fileReader) WriteTo(w io.Writer) (int64, error) {
+	if err := f.r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(f.lr)
+	}
+	return io.Copy(w, &f.r)
+}

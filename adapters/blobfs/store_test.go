@@ -1,6 +1,10 @@
 package blobfs_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +96,53 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := s.Stat(t.Context(), "a/b"); err != nil {
 		t.Errorf("Sweep touched a blob: %v", err)
+	}
+}
+
+// TestWriteTo checks the reader's WriteTo, which io.Copy takes: a writer
+// that reads for itself (bytes.Buffer, as net/http's response) gets the
+// range's bytes straight from the file, any other through Read, and a
+// cancelled context stops both before a byte is copied.
+func TestWriteTo(t *testing.T) {
+	s, err := blobfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	if _, err := s.Put(t.Context(), "a/b", "application/pdf", -1, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ off, n int64 }{{0, -1}, {0, 10}, {5, -1}, {9990, 10}, {4000, 333}} {
+		want := data[tc.off:]
+		if tc.n >= 0 {
+			want = want[:tc.n]
+		}
+		for _, plain := range []bool{false, true} {
+			rc, _, err := s.Get(t.Context(), "a/b", tc.off, tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			var w io.Writer = &buf
+			if plain {
+				w = struct{ io.Writer }{&buf} // no ReadFrom
+			}
+			n, err := io.Copy(w, rc)
+			_ = rc.Close()
+			if err != nil || n != int64(len(want)) || !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("Get(%d, %d), plain writer %v: copied %d (%v), want %d bytes from %d", tc.off, tc.n, plain, n, err, len(want), tc.off)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	rc, _, err := s.Get(ctx, "a/b", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	cancel()
+	var buf bytes.Buffer
+	if n, err := io.Copy(&buf, rc); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("copy after cancel = %d, %v; want 0, context.Canceled", n, err)
 	}
 }

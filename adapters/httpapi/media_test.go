@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,67 @@ func TestMediaUploadListAndDelivery(t *testing.T) {
 	left, _, err := f.blobs.List(t.Context(), "media/", "", 100)
 	if err != nil || len(left) != 1 || !strings.Contains(left[0].Key, pdf.ID) {
 		t.Errorf("blobs after delete = %+v, %v; want the PDF's only", left, err)
+	}
+}
+
+// TestMediaDeliveryOverSocket serves a file through a real server, where
+// net/http sends the blob's file itself (sendfile) rather than gin copying
+// it: whole, as one range, as a suffix and as two ranges, each with the
+// stored bytes, and the access log counts the bytes that went out.
+func TestMediaDeliveryOverSocket(t *testing.T) {
+	f := newMediaFixture(t, media.Config{})
+	m := decodeBody[mediaResponse](t, f.upload(t, "photo.jpg", "image/jpeg", testJPEG(t, 800, 600, false)), http.StatusCreated)
+	path := "/v1/sites/acme/media/" + m.ID + "/photo.jpg"
+	want := f.get(t, path).Body.Bytes()
+	if int64(len(want)) != m.Size || len(want) < 4096 {
+		t.Fatalf("stored file = %d bytes, record says %d; want a few KB", len(want), m.Size)
+	}
+	srv := httptest.NewServer(f.srv)
+	get := func(rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, body := get("")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) || resp.ContentLength != int64(len(want)) ||
+		resp.Header.Get("ETag") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET = %d, %d bytes (equal %v), Content-Length %d, headers %v", resp.StatusCode, len(body), bytes.Equal(body, want), resp.ContentLength, resp.Header)
+	}
+	n := len(want)
+	for rng, part := range map[string][]byte{
+		"bytes=2-9":                         want[2:10],
+		"bytes=1000-" + strconv.Itoa(n-100): want[1000 : n-99],
+		"bytes=-700":                        want[n-700:],
+	} {
+		resp, body := get(rng)
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, part) {
+			t.Errorf("Range %s = %d, %d bytes, want 206 with %d bytes", rng, resp.StatusCode, len(body), len(part))
+		}
+	}
+	resp, body = get("bytes=0-3,3000-3999")
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(ct, "multipart/byteranges") ||
+		!bytes.Contains(body, want[3000:4000]) || !bytes.Contains(body, want[0:4]) {
+		t.Errorf("two ranges = %d %s, %d bytes, want 206 multipart/byteranges holding both", resp.StatusCode, ct, len(body))
+	}
+	srv.Close() // waits for the handlers, and so for their access log lines
+	if logs := f.logs.String(); !strings.Contains(logs, `"path":"`+path+`","status":200,`) ||
+		!strings.Contains(logs, `"bytes":`+strconv.Itoa(n)+",") || !strings.Contains(logs, `"bytes":8,`) {
+		t.Errorf("access log does not count %d and 8 bytes sent:\n%s", n, logs)
 	}
 }
 
