@@ -226,7 +226,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (_ io
 	if err := ctx.Err(); err != nil {
 		return nil, ports.BlobInfo{}, err
 	}
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if err != nil {
 		return nil, ports.BlobInfo{}, notFound(err)
 	}
@@ -267,7 +267,7 @@ func (s *Store) Stat(ctx context.Context, key string) (_ ports.BlobInfo, err err
 	if err := ctx.Err(); err != nil {
 		return ports.BlobInfo{}, err
 	}
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if err != nil {
 		return ports.BlobInfo{}, notFound(err)
 	}
