@@ -26,6 +26,17 @@ type UnitOfWork interface {
 	ReadOnly(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
 }
 
+// SharedUnitOfWork is what a UnitOfWork may also do: run fn in a
+// transaction that it may share with other concurrent WithinSharedTx
+// calls and commit once for all of them, as the public form submission
+// does. fn's contract is WithinTx's: WithinSharedTx returns nil only once
+// fn's work is committed, and fn's own error, undoing only fn's work. The
+// calls sharing a transaction do not exclude one another, so fn must not
+// count on a lock it takes to keep them out; it may run more than once.
+type SharedUnitOfWork interface {
+	WithinSharedTx(ctx context.Context, fn func(ctx context.Context, st Stores) error) error
+}
+
 // Pinger reports whether the database answers. It returns a
 // domain.KindUnavailable error when it does not.
 type Pinger interface {

@@ -45,6 +45,11 @@ type DB struct {
 	// than the rest (BENCHMARKS.md). Other processes on the same file
 	// still wait through busy_timeout.
 	group group
+	// shared queues the PostgreSQL transactions of WithinSharedTx and
+	// runs the ones that queue together in one transaction
+	// (sharedtx.go), in sharedLanes queues whose batches run side by
+	// side; empty on SQLite.
+	shared []group
 	// saver stores the responses of Idempotency-Keys in batches
 	// (idempotencysaver.go).
 	saver responseSaver
@@ -176,6 +181,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	otelsql.ReportDBStatsMetrics(db, otelOpts...)
 	s := &DB{sql: db, d: d, deliveriesQueued: o.deliveriesQueued, dsn: dsn, timeout: o.timeout}
+	if d.name() == "postgres" {
+		s.shared = make([]group, sharedLanes)
+	}
 	if d.name() == "sqlite" {
 		s.searches = make(chan struct{}, runtime.GOMAXPROCS(0))
 		if path := sqlitePath(dsn); path != ":memory:" {
@@ -334,7 +342,17 @@ func (q cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // An outage of the database returns a domain.KindUnavailable error
 // (outage.go) rather than an internal one: PostgreSQL unreachable or
 // restarting, or the disk full.
-func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) (err error) {
+func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Stores) error) error {
+	once := db.withinTxOnce
+	if db.d.name() == "sqlite" {
+		once = db.groupTx
+	}
+	return db.withinTx(ctx, fn, once)
+}
+
+// withinTx is WithinTx with once running each attempt: WithinTx's own
+// transactions, or WithinSharedTx's shared ones.
+func (db *DB) withinTx(ctx context.Context, fn func(context.Context, ports.Stores) error, once func(context.Context, func(context.Context, ports.Stores) error) error) (err error) {
 	if ctx.Value(inTxKey{}) == db {
 		return errNestedTx
 	}
@@ -346,12 +364,7 @@ func (db *DB) WithinTx(ctx context.Context, fn func(context.Context, ports.Store
 	fn, claim := withClaim(ctx, fn)
 	const attempts = 3
 	for i := 1; ; i++ {
-		var err error
-		if db.d.name() == "sqlite" {
-			err = db.groupTx(ctx, fn)
-		} else {
-			err = db.withinTxOnce(ctx, fn)
-		}
+		err := once(ctx, fn)
 		if err == nil && claim != nil {
 			claim.MarkCommitted()
 		}
@@ -549,6 +562,9 @@ type stores struct {
 	// decide a write lock the rows they read (forUpdate). SQLite's write
 	// transactions hold the database's write lock from BEGIN.
 	writing bool
+	// shared is the shared transaction these stores are one call's view
+	// of (sharedtx.go), nil elsewhere.
+	shared *sharedBatch
 }
 
 // forUpdate is the suffix that locks the row a read decides a write on,

@@ -142,6 +142,9 @@ func isNewDelivery(d domain.WebhookDelivery) bool {
 		d.DeliveredAt == nil && domain.Timestamp(d.NextAttemptAt).Equal(domain.Timestamp(d.CreatedAt))
 }
 
+// webhookEndpoint is what deliveriesOf reads of an enabled webhook.
+type webhookEndpoint struct{ id, events string }
+
 // deliveriesOf returns the fan-out of e: a new delivery for every enabled
 // endpoint of its workspace that subscribes to its type, which the caller
 // inserts in its transaction (eventStore.Add). A workspace without
@@ -152,9 +155,12 @@ func (s *stores) deliveriesOf(ctx context.Context, e domain.Event) ([]domain.Web
 	if e.Type == domain.EventWebhookTest {
 		return nil, nil // goes to the tested endpoint only, through DeliveryStore.Add
 	}
-	type endpoint struct{ id, events string }
-	eps, err := queryAll(ctx, s.q, s.d.rebind(`SELECT id, events FROM webhooks WHERE workspace_id = ? AND enabled`),
-		func(sc scanner) (ep endpoint, err error) { return ep, sc.Scan(&ep.id, &ep.events) }, e.Workspace.String())
+	// A shared transaction looks a workspace's webhooks up once for all
+	// its events (sharedtx.go).
+	eps, err := remember(s, "webhooks\x00"+e.Workspace.String(), func() ([]webhookEndpoint, error) {
+		return queryAll(ctx, s.q, s.d.rebind(`SELECT id, events FROM webhooks WHERE workspace_id = ? AND enabled`),
+			func(sc scanner) (ep webhookEndpoint, err error) { return ep, sc.Scan(&ep.id, &ep.events) }, e.Workspace.String())
+	})
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}

@@ -232,8 +232,12 @@ func (s formStore) GetPublic(ctx context.Context, id domain.FormID) (domain.Form
 }
 
 func (s formStore) UpdatedAt(ctx context.Context, ws domain.WorkspaceID, id domain.FormID) (time.Time, error) {
-	var at time.Time
-	err := s.q.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String()).Scan(&at)
+	// A shared transaction reads it once for all its submissions to the
+	// form (sharedtx.go).
+	at, err := remember(s.stores, "forms.updated_at\x00"+ws.String()+"\x00"+id.String(), func() (at time.Time, err error) {
+		err = s.q.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String()).Scan(&at)
+		return at, err
+	})
 	if isNoRows(err) {
 		return time.Time{}, domain.ErrNotFound
 	}

@@ -140,13 +140,19 @@ func (p *pipeline) QueryRowContext(ctx context.Context, query string, args ...an
 	return p.tx.QueryRowContext(ctx, query, args...)
 }
 
+// insertHolder is a querier that can hold inserts back: a pipeline, or one
+// call's view of a shared transaction (sharedQuerier).
+type insertHolder interface {
+	add(ctx context.Context, query string, args []any, event bool) error
+}
+
 // insertLater runs an INSERT whose outcome the caller does not read: held
 // back in a PostgreSQL write transaction (pipeline), at once elsewhere.
 // event marks an insert into events. query has ? placeholders.
 func (s *stores) insertLater(ctx context.Context, query string, event bool, args ...any) error {
 	query = s.d.rebind(query)
-	if p, ok := s.q.(*pipeline); ok {
-		return p.add(ctx, query, args, event)
+	if h, ok := s.q.(insertHolder); ok {
+		return h.add(ctx, query, args, event)
 	}
 	_, err := s.q.ExecContext(ctx, query, args...)
 	return err

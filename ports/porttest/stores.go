@@ -15,6 +15,7 @@ import (
 // return a new, empty, migrated database each time it is called.
 func Stores(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 	t.Run("Transactions", func(t *testing.T) { t.Parallel(); transactions(t, open) })
+	t.Run("SharedTx", func(t *testing.T) { t.Parallel(); sharedTx(t, open) })
 	t.Run("Instance", func(t *testing.T) { t.Parallel(); instance(t, open) })
 	t.Run("Counters", func(t *testing.T) { t.Parallel(); counters(t, open) })
 	t.Run("Users", func(t *testing.T) { t.Parallel(); users(t, open) })
