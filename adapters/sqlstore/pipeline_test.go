@@ -41,28 +41,7 @@ func TestHeldInserts(t *testing.T) {
 
 func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
-	ws, err := domain.NewWorkspace("Acme", "acme", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	form, err := domain.NewForm(ws.ID(), domain.FormInput{
-		Name:          "Contact",
-		Fields:        []domain.Field{{Name: "email", Type: domain.FieldEmail, Required: true}},
-		Notify:        domain.Notify{Recipients: []string{"team@example.com"}},
-		Autoresponder: domain.Autoresponder{Enabled: true, EmailField: "email", Subject: "Thanks", Text: "Hi"},
-	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-		if err := st.Workspaces().Add(ctx, ws); err != nil {
-			return err
-		}
-		return st.Forms().Add(ctx, form)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, form := contactForm(t, db, now)
 	submission := func() (domain.Submission, []domain.OutboxMessage) {
 		raw := domain.RawSubmission{Fields: map[string][]string{"email": {"ada@example.com"}}, Order: []string{"email"}}
 		sub, err := form.Accept(raw, domain.SubmissionMeta{}, domain.SpamRules{}, now)
@@ -195,4 +174,34 @@ func testHeldInserts(t *testing.T, db *sqlstore.DB) {
 	if want := []string{string(first.ID()), string(second.ID()), string(third.ID())}; subs != 6 || len(msgs) != 6 || !slices.Equal(order, want) {
 		t.Fatalf("after three submissions: %d messages with their submission, %d messages, feed %v, want 6, 6 and %v", subs, len(msgs), order, want)
 	}
+}
+
+// contactForm stores a workspace and a form in it whose submissions take
+// an e-mail address and queue two messages, a notification and an
+// autoresponse.
+func contactForm(t *testing.T, db *sqlstore.DB, now time.Time) (domain.Workspace, domain.Form) {
+	t.Helper()
+	ws, err := domain.NewWorkspace("Acme", "acme", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := domain.NewForm(ws.ID(), domain.FormInput{
+		Name:          "Contact",
+		Fields:        []domain.Field{{Name: "email", Type: domain.FieldEmail, Required: true}},
+		Notify:        domain.Notify{Recipients: []string{"team@example.com"}},
+		Autoresponder: domain.Autoresponder{Enabled: true, EmailField: "email", Subject: "Thanks", Text: "Hi"},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+		if err := st.Workspaces().Add(ctx, ws); err != nil {
+			return err
+		}
+		return st.Forms().Add(ctx, form)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, form
 }

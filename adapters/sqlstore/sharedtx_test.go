@@ -47,28 +47,7 @@ func TestSharedTx(t *testing.T) {
 
 func testSharedTx(t *testing.T, db *sqlstore.DB, raw *sql.DB) {
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	ws, err := domain.NewWorkspace("Acme", "acme", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	form, err := domain.NewForm(ws.ID(), domain.FormInput{
-		Name:          "Contact",
-		Fields:        []domain.Field{{Name: "email", Type: domain.FieldEmail, Required: true}},
-		Notify:        domain.Notify{Recipients: []string{"team@example.com"}},
-		Autoresponder: domain.Autoresponder{Enabled: true, EmailField: "email", Subject: "Thanks", Text: "Hi"},
-	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
-		if err := st.Workspaces().Add(ctx, ws); err != nil {
-			return err
-		}
-		return st.Forms().Add(ctx, form)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, form := contactForm(t, db, now)
 	// submit is what forms.Submit does in its transaction.
 	submit := func(sub domain.Submission, then error) func(context.Context, ports.Stores) error {
 		return func(ctx context.Context, st ports.Stores) error {
@@ -132,7 +111,7 @@ func testSharedTx(t *testing.T, db *sqlstore.DB, raw *sql.DB) {
 			t.Errorf("call %d: err = %v, want %v", i, errs[i], want)
 		}
 	}
-	err = db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
+	err := db.ReadOnly(t.Context(), func(ctx context.Context, st ports.Stores) error {
 		for _, sub := range append([]domain.Submission{first}, kept...) {
 			if _, err := st.Submissions().Get(ctx, ws.ID(), sub.ID()); err != nil {
 				t.Errorf("submission %s: %v", sub.ID(), err)
