@@ -8,10 +8,11 @@ import (
 )
 
 // openRead opens a blob file for reading. os.Open would try to add the
-// descriptor to the runtime's poller: five more system calls (fcntl to
-// make it non-blocking, epoll_ctl, which refuses a regular file, fcntl
-// to undo it), each time a public file is served, as many as the rest of
-// opening and reading a small image. os.NewFile checks the descriptor
+// descriptor to the runtime's poller: four more system calls (three
+// fcntl that make it non-blocking and undo that, and an epoll_ctl, which
+// refuses a regular file), each time a public file is served, about as
+// many as the rest of opening and reading a small image (strace -c,
+// BENCHMARKS.md). os.NewFile checks the descriptor
 // with one fcntl and leaves a blocking one out of the poller, which is
 // where a regular file's reads end up anyway.
 func openRead(name string) (*os.File, error) {

@@ -22,12 +22,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
+	"github.com/keelhq/keel/bench/internal/apiclient"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -76,20 +75,20 @@ type config struct {
 }
 
 func run(ctx context.Context, cfg config) error {
-	c := &client{base: cfg.base, http: &http.Client{
+	c := &client{apiclient.Client{Base: cfg.base, HTTP: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.workers},
-	}}
+	}}}
 	var setup struct {
 		Token string `json:"token"`
 	}
-	if err := c.call(ctx, http.MethodPost, "/v1/setup", map[string]string{
+	if err := c.Call(ctx, http.MethodPost, "/v1/setup", map[string]string{
 		"email": "bench@example.com", "password": "correct horse battery staple", "name": "Bench",
 	}, &setup); err != nil {
 		return err
 	}
-	c.token = setup.Token
-	if err := c.call(ctx, http.MethodPost, "/v1/workspaces", map[string]string{"name": "Bench", "slug": cfg.ws}, nil); err != nil {
+	c.Token = setup.Token
+	if err := c.Call(ctx, http.MethodPost, "/v1/workspaces", map[string]string{"name": "Bench", "slug": cfg.ws}, nil); err != nil {
 		return err
 	}
 
@@ -159,49 +158,8 @@ func countPairs(qs []query) int {
 
 // --- The management API.
 
-type client struct {
-	base, token string
-	http        *http.Client
-}
-
-// call sends v as JSON and decodes a 2xx answer into out (when not nil);
-// any other status is an error that quotes the problem.
-func (c *client) call(ctx context.Context, method, path string, v, out any) error {
-	var body io.Reader
-	if v != nil {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if v != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
-}
+// client is the API client the seeding methods hang on.
+type client struct{ apiclient.Client }
 
 // publishAll creates and publishes every post, cfg.workers at a time.
 func (c *client) publishAll(ctx context.Context, cfg config, all []post) error {
@@ -233,12 +191,12 @@ func (c *client) publish(ctx context.Context, ws string, p post) error {
 	var created struct {
 		ID string `json:"id"`
 	}
-	if err := c.call(ctx, http.MethodPost, "/v1/workspaces/"+ws+"/entries", map[string]any{
+	if err := c.Call(ctx, http.MethodPost, "/v1/workspaces/"+ws+"/entries", map[string]any{
 		"kind": "post", "title": p.Title, "slug": p.Slug, "body": p.Body, "tags": p.Tags,
 	}, &created); err != nil {
 		return err
 	}
-	return c.call(ctx, http.MethodPost, "/v1/workspaces/"+ws+"/entries/"+created.ID+"/publish", nil, nil)
+	return c.Call(ctx, http.MethodPost, "/v1/workspaces/"+ws+"/entries/"+created.ID+"/publish", nil, nil)
 }
 
 // countSearch pages through the public search for q and counts the posts.
@@ -253,7 +211,7 @@ func (c *client) countSearch(ctx context.Context, ws, q string) (int, error) {
 			Data       []json.RawMessage `json:"data"`
 			NextCursor *string           `json:"next_cursor"`
 		}
-		if err := c.call(ctx, http.MethodGet, path, nil, &page); err != nil {
+		if err := c.Call(ctx, http.MethodGet, path, nil, &page); err != nil {
 			return 0, err
 		}
 		n += len(page.Data)

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/keelhq/keel/bench/internal/apiclient"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -64,10 +65,10 @@ func main() {
 	if *base == "" || *dir == "" {
 		usage()
 	}
-	c := &client{base: strings.TrimRight(*base, "/"), ws: *ws, http: &http.Client{
+	c := &client{ws: *ws, Client: apiclient.Client{Base: strings.TrimRight(*base, "/"), HTTP: &http.Client{
 		Timeout:   5 * time.Minute,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
-	}}
+	}}}
 	var err error
 	switch os.Args[1] {
 	case "setup":
@@ -77,7 +78,7 @@ func main() {
 			usage()
 		}
 		if b, rerr := os.ReadFile(filepath.Join(*dir, "token")); rerr == nil {
-			c.token = strings.TrimSpace(string(b))
+			c.Token = strings.TrimSpace(string(b))
 		}
 		err = uploads(context.Background(), c, *dir, *copyDir, *pid, *runs, *concurrent)
 	default:
@@ -124,13 +125,13 @@ func setup(ctx context.Context, c *client, dir string, variantBytes int) error {
 	var s struct {
 		Token string `json:"token"`
 	}
-	if err := c.call(ctx, http.MethodPost, "/v1/setup", map[string]string{
+	if err := c.Call(ctx, http.MethodPost, "/v1/setup", map[string]string{
 		"email": "bench@example.com", "password": "correct horse battery staple", "name": "Bench",
 	}, &s); err != nil {
 		return err
 	}
-	c.token = s.Token
-	if err := c.call(ctx, http.MethodPost, "/v1/workspaces", map[string]string{"name": "Bench", "slug": c.ws}, nil); err != nil {
+	c.Token = s.Token
+	if err := c.Call(ctx, http.MethodPost, "/v1/workspaces", map[string]string{"name": "Bench", "slug": c.ws}, nil); err != nil {
 		return err
 	}
 	m, _, err := c.upload(ctx, filepath.Join(dir, "photo.jpg"), "photo.jpg")
@@ -141,7 +142,7 @@ func setup(ctx context.Context, c *client, dir string, variantBytes int) error {
 	// wanted size is the one the load asks for.
 	best, bestSize := "", -1
 	for _, v := range m.Variants {
-		uri := strings.TrimPrefix(v.URL, c.base)
+		uri := strings.TrimPrefix(v.URL, c.Base)
 		if !strings.HasPrefix(uri, "/") {
 			uri = v.URL[strings.Index(v.URL, "/v1/"):]
 		}
@@ -161,7 +162,7 @@ func setup(ctx context.Context, c *client, dir string, variantBytes int) error {
 	if err := os.WriteFile(filepath.Join(dir, "variant.uri"), []byte(best+"\n"), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "token"), []byte(c.token+"\n"), 0o600)
+	return os.WriteFile(filepath.Join(dir, "token"), []byte(c.Token+"\n"), 0o600)
 }
 
 func abs(n int) int { return max(n, -n) }
@@ -443,9 +444,10 @@ func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "mediarun: "+form
 
 // --- The API.
 
+// client is the API client with the workspace the run uses.
 type client struct {
-	base, ws, token string
-	http            *http.Client
+	apiclient.Client
+	ws string
 }
 
 type mediaResponse struct {
@@ -469,14 +471,14 @@ func (c *client) upload(ctx context.Context, path, name string) (mediaResponse, 
 		return mediaResponse{}, 0, err
 	}
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/workspaces/"+c.ws+"/media?name="+name, f)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/v1/workspaces/"+c.ws+"/media?name="+name, f)
 	if err != nil {
 		return mediaResponse{}, 0, err
 	}
 	req.ContentLength = st.Size()
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return mediaResponse{}, 0, err
 	}
@@ -494,11 +496,11 @@ func (c *client) upload(ctx context.Context, path, name string) (mediaResponse, 
 
 // get fetches uri and returns its body's length; anything but 200 is an error.
 func (c *client) get(ctx context.Context, uri string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+uri, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+uri, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -511,36 +513,4 @@ func (c *client) get(ctx context.Context, uri string) (int, error) {
 		return 0, fmt.Errorf("GET %s: %s: %s", uri, resp.Status, bytes.TrimSpace(b))
 	}
 	return len(b), nil
-}
-
-// call sends v as JSON and decodes a 2xx answer into out (when not nil).
-func (c *client) call(ctx context.Context, method, path string, v, out any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(body, out)
 }
