@@ -25,6 +25,7 @@ import (
 type SharedLimits struct {
 	db      *DB
 	onError func(error)
+	takes   takeGroup
 }
 
 // checkTimeout bounds one check, on a request's hot path.
@@ -66,75 +67,6 @@ func sharedKey(limiter, key string) string {
 
 func micros(d time.Duration) int64 { return max(d.Microseconds(), 1) }
 
-// gcra takes one request from key's bucket, whose emission interval is t
-// (the time one request's token takes to come back) and whose tolerance
-// is w-t, so that a full bucket allows w/t requests at once. It returns
-// whether the request was allowed and the bucket's tat less now: how long
-// until the bucket is full again. One statement: the insert of a new
-// bucket, or the update of the bucket under its row lock, so that nodes
-// that check at once are served one after the other, each seeing the
-// other's request.
-func (s *SharedLimits) gcra(ctx context.Context, key string, t, w int64) (allowed bool, ahead int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	defer cancel()
-	err = s.db.sql.QueryRowContext(ctx, gcraTake("VALUES ($1, "+nowMicros+" + $2, true)", "$2", "$3"), key, t, w-t).Scan(&allowed, &ahead)
-	if err != nil {
-		return false, 0, fmt.Errorf("take from rate limit bucket: %w", err)
-	}
-	return allowed, ahead, nil
-}
-
-// gcraTake is the statement that takes one request from a bucket: rows
-// inserts the bucket as a new one would be, (key, now + t, true); t and tol
-// name the parameters holding the emission interval and the tolerance. It
-// returns whether the request was allowed and how far the bucket's tat is
-// ahead of now.
-func gcraTake(rows, t, tol string) string {
-	return `INSERT INTO rate_buckets AS r (key, tat, allowed) ` + rows + `
-		ON CONFLICT (key) DO UPDATE SET
-			allowed = GREATEST(r.tat + ` + t + `, excluded.tat) - excluded.tat <= ` + tol + `,
-			tat = CASE WHEN GREATEST(r.tat + ` + t + `, excluded.tat) - excluded.tat <= ` + tol + `
-				THEN GREATEST(r.tat + ` + t + `, excluded.tat) ELSE r.tat END
-		RETURNING allowed, tat - ` + nowMicros
-}
-
-// gcraChain is the statement that takes one request from each of n
-// buckets in order, each only if the one before allowed: a CTE per
-// bucket whose insert reads its row from the previous one's RETURNING
-// only when that allowed, so a refusal leaves the later buckets alone, as
-// n statements one after the other would. Bucket i's key, emission
-// interval and tolerance are parameters 3i+1 to 3i+3. The rows come back
-// in bucket order, one per bucket reached. The buckets are locked in the
-// order given, so callers that name them in one order cannot deadlock.
-func gcraChain(n int) string {
-	var b strings.Builder
-	b.WriteString("WITH ")
-	for i := range n {
-		p := func(j int) string { return fmt.Sprintf("$%d", 3*i+j) }
-		rows := "VALUES (" + p(1) + "::text, " + nowMicros + " + " + p(2) + "::bigint, true)"
-		if i > 0 {
-			rows = fmt.Sprintf("SELECT %s::text, %s + %s::bigint, true FROM b%d WHERE b%d.allowed", p(1), nowMicros, p(2), i-1, i-1)
-		}
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "b%d AS (%s AS ahead)", i, gcraTake(rows, p(2)+"::bigint", p(3)+"::bigint"))
-	}
-	for i := range n {
-		if i > 0 {
-			b.WriteString("\nUNION ALL ")
-		} else {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "SELECT %d AS i, allowed, ahead FROM b%d", i, i)
-	}
-	b.WriteString("\nORDER BY i")
-	return b.String()
-}
-
-// gcraPair is gcraChain(2), the public form submission's chain, built once.
-var gcraPair = gcraChain(2)
-
 // peek reports how far key's bucket is ahead of now without taking from
 // it; 0 for a bucket never used or full.
 func (s *SharedLimits) peek(ctx context.Context, key string) (int64, error) {
@@ -169,14 +101,20 @@ func (q sharedQuotas) Use(ctx context.Context, key string, quota domain.Quota) d
 	}
 	w := micros(quota.Window)
 	t := max(w/int64(quota.Limit), 1)
-	allowed, ahead, err := q.s.gcra(ctx, sharedKey(q.name, key), t, w)
+	got, err := q.s.take(ctx, []bucketTake{{sharedKey(q.name, key), t, w - t}})
 	if err != nil {
 		q.s.onError(err)
 		return domain.QuotaUse{Allowed: true, Remaining: quota.Limit - 1}
 	}
-	ahead = max(ahead, 0)
-	u := domain.QuotaUse{Allowed: allowed, Reset: time.Duration(ahead) * time.Microsecond}
-	if allowed {
+	return quotaUse(got[0], t, w)
+}
+
+// quotaUse is the QuotaUse of one request's take from a bucket whose
+// emission interval is t and span w, in µs.
+func quotaUse(g taken, t, w int64) domain.QuotaUse {
+	ahead := max(g.ahead, 0)
+	u := domain.QuotaUse{Allowed: g.allowed, Reset: time.Duration(ahead) * time.Microsecond}
+	if g.allowed {
 		u.Remaining = int((w - ahead) / t)
 	} else {
 		u.RetryAfter = time.Duration(ahead-(w-t)) * time.Microsecond
@@ -187,7 +125,7 @@ func (q sharedQuotas) Use(ctx context.Context, key string, quota domain.Quota) d
 var _ ports.QuotaChain = sharedQuotas{}
 
 // UseChain takes one request from each key's bucket under its quota, in
-// order, in one statement (gcraChain), each only if every one before it
+// order, in one statement (take), each only if every one before it
 // allowed: the public form submission's client bucket and then its form's
 // cost one round trip instead of two. It returns one use per bucket
 // reached, the last the refusal if one refused. A quota with no limit
@@ -197,7 +135,7 @@ func (q sharedQuotas) UseChain(ctx context.Context, keys []string, qs []domain.Q
 	out := make([]domain.QuotaUse, 0, len(keys))
 	var (
 		buckets []chainBucket
-		args    []any
+		chain   []bucketTake
 		seen    = make(map[string]bool, len(keys))
 	)
 	for i, key := range keys {
@@ -219,12 +157,14 @@ func (q sharedQuotas) UseChain(ctx context.Context, keys []string, qs []domain.Q
 		w := micros(qs[i].Window)
 		t := max(w/int64(qs[i].Limit), 1)
 		buckets = append(buckets, chainBucket{i, t, w})
-		args = append(args, k, t, w-t)
+		chain = append(chain, bucketTake{k, t, w - t})
 	}
 	uses := make(map[int]domain.QuotaUse, len(buckets))
 	if len(buckets) > 0 {
-		var err error
-		uses, err = q.chain(ctx, buckets, args)
+		got, err := q.s.take(ctx, chain)
+		for i, g := range got {
+			uses[buckets[i].at] = quotaUse(g, buckets[i].t, buckets[i].w)
+		}
 		if err != nil {
 			q.s.onError(err)
 			uses = make(map[int]domain.QuotaUse, len(buckets))
@@ -256,49 +196,6 @@ type chainBucket struct {
 	t, w int64
 }
 
-// chain runs the chained take over buckets and returns the use of each
-// bucket reached, by its index in the caller's keys.
-func (q sharedQuotas) chain(ctx context.Context, buckets []chainBucket, args []any) (map[int]domain.QuotaUse, error) {
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	defer cancel()
-	stmt := gcraPair
-	if len(buckets) != 2 {
-		stmt = gcraChain(len(buckets))
-	}
-	rows, err := q.s.db.sql.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
-	}
-	defer rows.Close()
-	uses := make(map[int]domain.QuotaUse, len(buckets))
-	for rows.Next() {
-		var (
-			i       int
-			allowed bool
-			ahead   int64
-		)
-		if err := rows.Scan(&i, &allowed, &ahead); err != nil {
-			return nil, fmt.Errorf("take from rate limit buckets: %w", err)
-		}
-		if i < 0 || i >= len(buckets) {
-			return nil, fmt.Errorf("take from rate limit buckets: row %d of %d", i, len(buckets))
-		}
-		b := buckets[i]
-		ahead = max(ahead, 0)
-		u := domain.QuotaUse{Allowed: allowed, Reset: time.Duration(ahead) * time.Microsecond}
-		if allowed {
-			u.Remaining = int((b.w - ahead) / b.t)
-		} else {
-			u.RetryAfter = time.Duration(ahead-(b.w-b.t)) * time.Microsecond
-		}
-		uses[b.at] = u
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
-	}
-	return uses, nil
-}
-
 // RateLimiter returns the shared limiter named name that allows burst
 // attempts per key at once, refilled at rate a second: a ports.RateLimiter,
 // and a ports.FailureLimiter whose bucket holds failures, as
@@ -328,15 +225,15 @@ var (
 // Allow takes one attempt from key's bucket, or returns false and how long
 // until an attempt is back.
 func (l *SharedRateLimiter) Allow(ctx context.Context, key string) (bool, time.Duration) {
-	allowed, ahead, err := l.s.gcra(ctx, sharedKey(l.name, key), l.t, l.w)
+	got, err := l.s.take(ctx, []bucketTake{{sharedKey(l.name, key), l.t, l.w - l.t}})
 	if err != nil {
 		l.s.onError(err)
 		return true, 0
 	}
-	if allowed {
+	if got[0].allowed {
 		return true, 0
 	}
-	return false, time.Duration(ahead-(l.w-l.t)) * time.Microsecond
+	return false, time.Duration(got[0].ahead-(l.w-l.t)) * time.Microsecond
 }
 
 // Check reports whether key's bucket holds an attempt, without taking it.

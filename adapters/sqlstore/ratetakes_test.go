@@ -1,0 +1,175 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/keelhq/keel/adapters/sqlstore"
+	"github.com/keelhq/keel/domain"
+	"github.com/keelhq/keel/ports"
+	"github.com/keelhq/keel/test/testdb"
+)
+
+// TestSharedTakesCoalescePostgres: while another transaction holds a
+// bucket's row, a node's first check of that key waits in PostgreSQL and
+// the five that follow queue in the node. Once the row is free, the five
+// are served by one statement that takes them all (the row's taken says
+// how many it allowed), and the answers are those of six checks one after
+// the other: the bucket's three tokens go to the first three, each with
+// its own count of what is left, and the others are refused.
+func TestSharedTakesCoalescePostgres(t *testing.T) {
+	url := testdb.Postgres(t, testdb.MigrateKeel)
+	db, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	limits, err := db.SharedLimits(func(err error) { t.Errorf("shared check failed: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+
+	q, quota, key := limits.Quotas("api"), domain.PerMinute(4), "ip:203.0.113.9"
+	if u := q.Use(t.Context(), key, quota); !u.Allowed || u.Remaining != 3 {
+		t.Fatalf("first request: %+v, want allowed with 3 remaining", u)
+	}
+	lock, err := raw.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(t.Context(), `SELECT 1 FROM rate_buckets WHERE key = $1 FOR UPDATE`, "api:"+key); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu   sync.Mutex
+		uses []domain.QuotaUse
+		wg   sync.WaitGroup
+	)
+	use := func() {
+		u := q.Use(context.Background(), key, quota)
+		mu.Lock()
+		uses = append(uses, u)
+		mu.Unlock()
+	}
+	wg.Go(use)
+	waitFor(t, "the first check to wait for the row's lock", func() bool {
+		var n int
+		err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%rate_buckets%'`).Scan(&n)
+		return err == nil && n == 1
+	})
+	for range 5 {
+		wg.Go(use)
+	}
+	waitFor(t, "five checks to queue in the node", func() bool { return sqlstore.QueuedTakes(limits) == 5 })
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	var allowed []int
+	for _, u := range uses {
+		// Each token spent puts the bucket's refill 15 s further off.
+		full := time.Duration(4-u.Remaining) * 15 * time.Second
+		if u.Reset <= full-time.Second || u.Reset > full {
+			t.Errorf("%+v: want the bucket full again in about %v", u, full)
+		}
+		if u.Allowed {
+			allowed = append(allowed, u.Remaining)
+			continue
+		}
+		if u.Remaining != 0 || u.RetryAfter <= 14*time.Second || u.RetryAfter > 15*time.Second {
+			t.Errorf("refused: %+v, want a retry after up to 15 s", u)
+		}
+	}
+	slices.Sort(allowed)
+	if !slices.Equal(allowed, []int{0, 1, 2}) {
+		t.Fatalf("allowed with remaining %v of 6 answers, want 0, 1 and 2", allowed)
+	}
+	var taken int
+	if err := raw.QueryRowContext(t.Context(), `SELECT taken FROM rate_buckets WHERE key = $1`, "api:"+key).Scan(&taken); err != nil {
+		t.Fatal(err)
+	}
+	if taken != 2 {
+		t.Fatalf("the last statement allowed %d, want the queued five's one statement to allow 2", taken)
+	}
+}
+
+// TestSharedTakesConcurrentChainsPostgres: twelve submissions at once
+// through two nodes, from one client to one form, whose quotas are 8 and 5:
+// the client's bucket allows 8 and the form's 5 of those, each answer with
+// a count of what is left that no other answer has, as one budget spent
+// one request at a time would give. A chain of three buckets is served
+// too.
+func TestSharedTakesConcurrentChainsPostgres(t *testing.T) {
+	nodes := sharedOn(t, 2)
+	qs := []domain.Quota{domain.PerMinute(8), domain.PerMinute(5)}
+	var (
+		mu      sync.Mutex
+		answers [][]domain.QuotaUse
+		wg      sync.WaitGroup
+	)
+	for i := range 12 {
+		wg.Go(func() {
+			u := nodes[i%2].Quotas("submit").(ports.QuotaChain).UseChain(t.Context(), []string{"form:f1|ip:198.51.100.1", "form:f1"}, qs)
+			mu.Lock()
+			answers = append(answers, u)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	var client, form []int
+	for _, u := range answers {
+		switch {
+		case len(u) == 1 && !u[0].Allowed:
+		case len(u) == 2 && u[0].Allowed:
+			client = append(client, u[0].Remaining)
+			if u[1].Allowed {
+				form = append(form, u[1].Remaining)
+			}
+		default:
+			t.Fatalf("answer %+v: want the client refused alone, or allowed and then the form's answer", u)
+		}
+	}
+	slices.Sort(client)
+	slices.Sort(form)
+	if !slices.Equal(client, []int{0, 1, 2, 3, 4, 5, 6, 7}) || !slices.Equal(form, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("remaining: client %v, form %v; want 0 to 7 and 0 to 4, once each", client, form)
+	}
+
+	three := []domain.Quota{domain.PerMinute(3), domain.PerMinute(2), domain.PerMinute(1)}
+	for i, want := range []struct {
+		n    int
+		last bool
+	}{{3, true}, {3, false}, {2, false}} {
+		u := nodes[i%2].Quotas("chain").(ports.QuotaChain).UseChain(t.Context(), []string{"a", "b", "c"}, three)
+		if len(u) != want.n || u[want.n-1].Allowed != want.last {
+			t.Fatalf("chain of three, call %d: %+v, want %d answers, the last allowed: %v", i+1, u, want.n, want.last)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
