@@ -472,7 +472,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m domain.OutboxMessage) {
 	// success is a second send once the lease runs out.
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	if err := d.uow.WithinTx(saveCtx, func(ctx context.Context, st ports.Stores) error {
+	// Outcomes share transactions where the storage can: a save only
+	// updates its own message's row, and on PostgreSQL the sends that end
+	// together then cost one commit, one flush of the log, instead of one
+	// each.
+	withinTx := d.uow.WithinTx
+	if shared, ok := d.uow.(ports.SharedUnitOfWork); ok {
+		withinTx = shared.WithinSharedTx
+	}
+	if err := withinTx(saveCtx, func(ctx context.Context, st ports.Stores) error {
 		return st.Outbox().Save(ctx, m)
 	}); err != nil {
 		span.RecordError(err)
