@@ -93,6 +93,24 @@ published_port() {
 	docker port "$1" "$2/tcp" | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -1
 }
 
+# container_addr CONTAINER PORT prints the address keel serve reaches
+# CONTAINER's PORT at: its own address on Docker's bridge network when the
+# host reaches that, as a compose deployment's nodes reach their database,
+# or else 127.0.0.1 and the port Docker published. The published port goes
+# through docker-proxy, a process that copies every byte in user space:
+# PostgreSQL's proxy alone took about a quarter of a CPU during the
+# PostgreSQL rounds, a cost no deployment without that proxy pays
+# (BENCHMARKS.md, issue 14).
+container_addr() {
+	local ip
+	ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1" | head -1)
+	if [[ -n ${ip} ]] && { exec 3<>"/dev/tcp/${ip}/$2" && exec 3<&-; } 2>/dev/null; then
+		echo "${ip}:$2"
+		return
+	fi
+	echo "127.0.0.1:$(published_port "$1" "$2")"
+}
+
 # smtp_greeting PORT prints the first line the SMTP server on 127.0.0.1:PORT
 # sends, or nothing.
 smtp_greeting() {
@@ -115,7 +133,7 @@ mailpit_url() {
 		# Docker's proxy accepts a connection before Mailpit listens, so
 		# only Mailpit's greeting counts.
 		if [[ $(smtp_greeting "${port}") == 220* ]]; then
-			smtp_url="smtp://127.0.0.1:${port}?tls=none"
+			smtp_url="smtp://$(container_addr "${c}" 1025)?tls=none"
 			return
 		fi
 		sleep 0.1
@@ -144,7 +162,7 @@ postgres_url() {
 	# pg_isready over TCP answers only once the real server runs.
 	for _ in $(seq 300); do
 		if docker exec "${container}" pg_isready -h 127.0.0.1 -U keel -d keel >/dev/null 2>&1; then
-			pg_url="postgres://keel:bench@127.0.0.1:${port}/keel?sslmode=disable"
+			pg_url="postgres://keel:bench@$(container_addr "${container}" 5432)/keel?sslmode=disable"
 			return
 		fi
 		sleep 0.1
