@@ -20,6 +20,8 @@
 #   BENCH_DURATION     length of the mixed load (default 30s)
 #   BENCH_CONNECTIONS  wrk connections of each of the four loads (default 8)
 #   BENCH_POSTS        published posts to seed (default 10000)
+#   BENCH_BUILD        release (default): keel built as make build and the image build it
+#                      (static, stripped, -tags nomsgpack); dev: a plain go build
 #   BENCH_IDLE         seconds the server rests before its idle RSS is read (default 5)
 #   KEEL_MEMORY_LIMIT  passed to Keel when set
 #   KEEL_SQLITE_SEARCH_MMAP  passed to Keel when set
@@ -40,12 +42,17 @@ readonly TARGET_RSS_MB=64
 
 require wrk curl jq
 memory_limit=${KEEL_MEMORY_LIMIT:-}
+readonly BUILD=${BENCH_BUILD:-release}
 search_mmap=${KEEL_SQLITE_SEARCH_MMAP:-}
 keel_defaults
 make_tmp memory
 
-log "building keel and bench/contentseed"
-go build -o "${tmp}/keel" ./cmd/keel
+log "building keel (${BUILD}) and bench/contentseed"
+case ${BUILD} in
+release) CGO_ENABLED=0 go build -trimpath -tags nomsgpack -ldflags '-s -w' -o "${tmp}/keel" ./cmd/keel ;;
+dev) go build -o "${tmp}/keel" ./cmd/keel ;;
+*) die "BENCH_BUILD must be release or dev" ;;
+esac
 go build -o "${tmp}/contentseed" ./bench/contentseed
 
 # rss_kb FIELD prints a memory field (VmRSS, VmHWM) of Keel's /proc/PID/status in kB.
@@ -137,6 +144,7 @@ submissions=$(awk '/ requests in / { print $1 }' "${tmp}/submit.out")
 	echo
 	echo "- Machine: $(machine)."
 	echo "- Software: $(software)."
+	echo "- Build: ${BUILD} (\`BENCH_BUILD\`)."
 	echo "- Command: \`scripts/bench-memory.sh\`: four \`wrk -t1 -c${CONNECTIONS} -d${DURATION}\` at once on 127.0.0.1: a post by slug,"
 	echo "  a page of 20 posts, searches over ${POSTS} posts, and JSON submissions (${submissions} in all)."
 	echo "- Load average before the load: ${load_before}. Go runtime settings in the environment: ${runtime_env:-none};"

@@ -39,9 +39,10 @@ chmod 0700 "${work}/data"
 
 log "go build keel ${version:-(no tag)} ${commit}"
 # -trimpath keeps the build machine's paths out of the binary, -s -w its
-# symbol tables (panics still print file and line). GOFLAGS is cleared so a
-# developer's flags cannot change what ships.
-CGO_ENABLED=0 GOFLAGS='' go build -trimpath \
+# symbol tables (panics still print file and line), and nomsgpack gin's
+# MessagePack codec, which Keel never uses (the Makefile's BUILD_FLAGS).
+# GOFLAGS is cleared so a developer's flags cannot change what ships.
+CGO_ENABLED=0 GOFLAGS='' go build -trimpath -tags nomsgpack \
 	-ldflags "-s -w -X ${BUILD_PKG}.version=${version} -X ${BUILD_PKG}.commit=${commit} -X ${BUILD_PKG}.modified=${modified}" \
 	-o "${root}/keel" ./cmd/keel
 
