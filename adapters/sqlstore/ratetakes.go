@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,24 +13,29 @@ import (
 // Coalesced takes from the shared rate limit buckets.
 //
 // Every request a limit guards updates its bucket's row, and the requests
-// that matter most come together on one key: a flood from one address,
-// one API key used flat out, one recipient's autoresponses. PostgreSQL
-// serves the updates of one row one after the other, each waiting for the
-// row lock the one before holds until it commits, so concurrent checks of
-// one key queue in the database as a convoy of backends, each woken in
-// turn. On this machine (BENCHMARKS.md, issue 14) such a queue held every
-// public submission for about 5 ms in the limit statement, and took 40%
-// of the server's throughput.
+// that matter most come together on one bucket: a flood from one address,
+// one API key used flat out, one recipient's autoresponses, and any busy
+// form, whose bucket every submission takes from whatever its address.
+// PostgreSQL serves the updates of one row one after the other, each
+// waiting for the row lock the one before holds until it commits, so
+// concurrent checks of one bucket queue in the database as a convoy of
+// backends, each woken in turn. On this machine (BENCHMARKS.md, issue 14)
+// such a queue held every public submission for about 5 ms in the limit
+// statement, and took 40% of the server's throughput.
 //
 // So a node runs at most one statement at a time for the same buckets.
 // The first caller runs its take alone; the callers that ask for the same
 // buckets while that statement runs queue, and when it ends the oldest of
-// them runs one statement for all of them, taking n requests at once
-// (gcraChainN). Nobody waits for company, so a lone caller costs one
-// statement as before. The answers are those the n requests would get one
-// after the other at that instant: the first ones the bucket can hold are
-// allowed, each with its own count of what is left, and the rest refused.
-// Nodes still share one budget: each statement takes from the one row.
+// them runs one statement for all of them (gcraFanIn). Nobody waits for
+// company, so a lone caller costs one statement as before. Takes of a
+// chain (a client's bucket, then its form's) queue together when they
+// differ only in their first key: the statement takes from each client's
+// bucket what that client asked, and then from the shared ones what the
+// clients' buckets allowed. The answers are those the requests would get
+// one after the other, in the order they queued, at that instant: the
+// first ones a bucket can hold are allowed, each with its own count of
+// what is left, and the rest refused. Nodes still share one budget: each
+// statement takes from the one row.
 
 // bucketTake is one bucket of a take: its key, its emission interval (the
 // time one request's token takes to come back) and its tolerance (its span
@@ -48,18 +54,20 @@ type taken struct {
 	ahead   int64
 }
 
-// takeGroup queues the takes of one node that name the same buckets while
-// a statement for them runs.
+// takeGroup queues the takes of one node that may share a statement
+// while a statement for them runs.
 type takeGroup struct {
 	mu sync.Mutex
-	// busy holds, for each chain of buckets with a statement in flight,
-	// the callers that asked for it since.
+	// busy holds, for each group of takes with a statement in flight
+	// (groupID), the callers that asked since.
 	busy map[string][]*takeWaiter
 }
 
-// takeWaiter is a caller queued behind a statement for its buckets.
+// takeWaiter is a caller of take: its first bucket's key, and where it is
+// told its turn once it queued.
 type takeWaiter struct {
-	turn chan takeTurn // one slot: whoever answers never blocks
+	first string
+	turn  chan takeTurn // one slot: whoever answers never blocks
 }
 
 // takeTurn is a queued caller's answer: the batch it is to run the
@@ -81,8 +89,8 @@ var errTakeAbandoned = errors.New("take from rate limit buckets: abandoned")
 // caller waits without its context: the statement in flight and then its
 // batch's are each bounded by checkTimeout.
 func (s *SharedLimits) take(ctx context.Context, chain []bucketTake) ([]taken, error) {
-	id := chainID(chain)
-	me := &takeWaiter{turn: make(chan takeTurn, 1)}
+	id := groupID(chain)
+	me := &takeWaiter{first: chain[0].key, turn: make(chan takeTurn, 1)}
 	g := &s.takes
 	g.mu.Lock()
 	if queued, busy := g.busy[id]; busy {
@@ -129,87 +137,140 @@ func (s *SharedLimits) takeFor(ctx context.Context, id string, chain []bucketTak
 			w.turn <- t
 		}
 	}()
-	got, err = s.takeN(ctx, chain, len(batch))
+	firsts := make([]string, len(batch))
+	for j, w := range batch {
+		firsts[j] = w.first
+	}
+	got, err = s.takeN(ctx, chain, firsts)
 	if err != nil {
 		return nil, err
 	}
 	return got[0], nil
 }
 
-// takeN takes n requests from chain's buckets in one statement and
-// returns what each request got, in the order of the batch. The statement
-// runs without the caller's cancellation: it answers other callers too.
-func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, n int) ([][]taken, error) {
+// takeN takes one request per entry of firsts, from the first bucket that
+// entry names and then from chain's other buckets, in one statement, and
+// returns what each request got, in the order of firsts. chain gives the
+// first bucket's interval and tolerance (its key is firsts') and the
+// others whole. The statement runs without the caller's cancellation: it
+// answers other callers too.
+func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []string) ([][]taken, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
-	stmt := gcraChainN(len(chain))
-	args := make([]any, 0, 1+3*len(chain))
-	args = append(args, n)
-	for _, b := range chain {
+	// One row per client's bucket, however many of its requests queued,
+	// since one statement may not update a row twice; in key order, the
+	// order in which every statement locks them, so that no two can
+	// deadlock.
+	asked := make(map[string]int64, len(firsts))
+	for _, k := range firsts {
+		asked[k]++
+	}
+	keys := make([]string, 0, len(asked))
+	for k := range asked {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	ns := make([]int64, len(keys))
+	for i, k := range keys {
+		ns[i] = asked[k]
+	}
+	args := make([]any, 0, 4+3*(len(chain)-1))
+	args = append(args, keys, ns, chain[0].t, chain[0].tol)
+	for _, b := range chain[1:] {
 		args = append(args, b.key, b.t, b.tol)
 	}
-	rows, err := s.db.sql.QueryContext(ctx, stmt, args...)
+	rows, err := s.db.sql.QueryContext(ctx, gcraFanIn(len(chain)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
 	}
 	defer rows.Close()
-	var counts []bucketCount
+	firstCounts := make(map[string]bucketCount, len(keys))
+	var rest []bucketCount
 	for rows.Next() {
 		var (
-			i int
-			c bucketCount
+			i   int
+			key string
+			c   bucketCount
 		)
-		if err := rows.Scan(&i, &c.taken, &c.ahead); err != nil {
+		if err := rows.Scan(&i, &key, &c.taken, &c.ahead); err != nil {
 			return nil, fmt.Errorf("take from rate limit buckets: %w", err)
 		}
-		if i != len(counts) || i >= len(chain) {
-			return nil, fmt.Errorf("take from rate limit buckets: row for bucket %d of %d after %d", i, len(chain), len(counts))
+		switch {
+		case i == 0:
+			firstCounts[key] = c
+		case i == len(rest)+1 && i < len(chain):
+			rest = append(rest, c)
+		default:
+			return nil, fmt.Errorf("take from rate limit buckets: row for bucket %d of %d after %d", i, len(chain), len(rest)+1)
 		}
-		counts = append(counts, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
 	}
-	return share(counts, chain, n), nil
+	if len(firstCounts) != len(keys) {
+		return nil, fmt.Errorf("take from rate limit buckets: %d rows for %d first buckets", len(firstCounts), len(keys))
+	}
+	return share(firsts, firstCounts, rest, chain), nil
 }
 
-// bucketCount is one bucket's row of a take of n requests: how many of
-// the requests that reached it it allowed, and how far its theoretical
-// arrival time is then ahead of now.
+// bucketCount is one bucket's row of a take: how many of the requests
+// that reached it it allowed, and how far its theoretical arrival time is
+// then ahead of now.
 type bucketCount struct {
 	taken int64
 	ahead int64
 }
 
-// share splits the counts of a take of n requests among the requests, in
-// order: request j (from 0) reached bucket i if the bucket before allowed
-// more than j of them (all n reach the first), and bucket i allowed it if
-// it allowed more than j. An allowed request sees the bucket as it was
-// right after its own token was taken, a refused one as the take left it,
-// as n takes one after the other would.
-func share(counts []bucketCount, chain []bucketTake, n int) [][]taken {
-	out := make([][]taken, n)
-	reached := int64(n)
-	for i, c := range counts {
-		for j := range reached {
-			g := taken{allowed: j < c.taken, ahead: c.ahead}
-			if g.allowed {
-				g.ahead -= (c.taken - 1 - j) * chain[i].t
-			}
-			out[j] = append(out[j], g)
+// share splits a take's counts among its requests, in the order of
+// firsts: each first bucket allows the first of its own requests it took,
+// and each later bucket the first of the requests that every bucket
+// before allowed, as many as it took. An allowed request sees the bucket
+// as it was right after its own token was taken, a refused one as the
+// take left it, as the requests one after the other would.
+func share(firsts []string, firstCounts map[string]bucketCount, rest []bucketCount, chain []bucketTake) [][]taken {
+	out := make([][]taken, len(firsts))
+	seen := make(map[string]int64, len(firstCounts))
+	var reached []int // the requests every bucket so far allowed, in order
+	for j, k := range firsts {
+		c, nth := firstCounts[k], seen[k]
+		seen[k]++
+		out[j] = append(out[j], took(c, nth, chain[0].t))
+		if nth < c.taken {
+			reached = append(reached, j)
 		}
-		reached = min(reached, c.taken)
+	}
+	for i, c := range rest {
+		var next []int
+		for nth, j := range reached {
+			out[j] = append(out[j], took(c, int64(nth), chain[i+1].t))
+			if int64(nth) < c.taken {
+				next = append(next, j)
+			}
+		}
+		reached = next
 	}
 	return out
 }
 
-// chainID names a chain of buckets for coalescing: takes that name the
-// same keys with the same intervals and tolerances may share a statement.
-// sharedKey keeps NUL out of keys, so it separates them.
-func chainID(chain []bucketTake) string {
+// took is what the nth request (from 0) to reach a bucket got from it,
+// when the bucket took c and its emission interval is t.
+func took(c bucketCount, nth, t int64) taken {
+	if nth >= c.taken {
+		return taken{ahead: c.ahead}
+	}
+	return taken{allowed: true, ahead: c.ahead - (c.taken-1-nth)*t}
+}
+
+// groupID names the takes that may share a statement: those of one
+// bucket alone, or of chains whose buckets after the first are the same
+// and whose first buckets differ in their key only. sharedKey keeps NUL
+// out of keys, so it separates them.
+func groupID(chain []bucketTake) string {
 	var b strings.Builder
-	for _, t := range chain {
-		b.WriteString(t.key)
+	for i, t := range chain {
+		if i > 0 || len(chain) == 1 {
+			b.WriteString(t.key)
+		}
 		b.WriteByte(0)
 		b.WriteString(strconv.FormatInt(t.t, 10))
 		b.WriteByte(0)
@@ -219,16 +280,19 @@ func chainID(chain []bucketTake) string {
 	return b.String()
 }
 
-// gcraChains holds the statements of the chains in use: of one bucket
+// gcraFanIns holds the statements of the chains in use: of one bucket
 // (Use, RateLimiter) and of two (the public form submission's).
-var gcraChains = [...]string{1: buildGCRAChain(1), 2: buildGCRAChain(2)}
+var gcraFanIns = [...]string{1: buildGCRAFanIn(1), 2: buildGCRAFanIn(2)}
 
-// gcraChainN returns the statement that takes $1 requests from each of l
-// buckets in order (GCRA), each bucket only those its predecessor allowed.
-// Bucket i's key, emission interval and tolerance are parameters 3i+2 to
-// 3i+4. It returns a row per bucket reached, in order: the bucket's index,
-// how many requests it allowed (taken) and its theoretical arrival time
-// less now (ahead).
+// gcraFanIn returns the statement that takes requests from a chain of l
+// buckets (GCRA): $2[k] requests from each first bucket $1[k], whose
+// emission interval and tolerance are $3 and $4, then as many as those
+// allowed in all from each later bucket in order, each taking those its
+// predecessor allowed. Bucket i's key, interval and tolerance, for i from
+// 1, are parameters 3i+2 to 3i+4. It returns a row per bucket reached,
+// the first buckets' first: the chain's index, the bucket's key, how many
+// requests it allowed (taken) and its theoretical arrival time less now
+// (ahead).
 //
 // For a bucket whose tat is T, base = max(T, now) is where the first
 // request's token goes; request j (from 1) is allowed if base - now +
@@ -237,41 +301,46 @@ var gcraChains = [...]string{1: buildGCRAChain(1), 2: buildGCRAChain(2)}
 // to base + a·t. Refused requests leave the bucket alone. A bucket never
 // used is a row inserted with base = now. The update computes the same
 // from the row under its lock, reading n from the inserted row's taken,
-// which holds min(n, tol/t + 1): a may not exceed that either. Buckets
-// are locked in the order given, so callers that name them in one order
-// cannot deadlock.
-func gcraChainN(l int) string {
-	if l < len(gcraChains) && gcraChains[l] != "" {
-		return gcraChains[l]
+// which holds min(n, tol/t + 1): a may not exceed that either. The first
+// buckets are locked in key order and the others after them in the order
+// given, so statements that name them so cannot deadlock.
+func gcraFanIn(l int) string {
+	if l < len(gcraFanIns) && gcraFanIns[l] != "" {
+		return gcraFanIns[l]
 	}
-	return buildGCRAChain(l)
+	return buildGCRAFanIn(l)
 }
 
-// buildGCRAChain builds gcraChainN's statement for l buckets.
-func buildGCRAChain(l int) string {
+// buildGCRAFanIn builds gcraFanIn's statement for l buckets.
+func buildGCRAFanIn(l int) string {
 	var b strings.Builder
 	b.WriteString("WITH ")
 	for i := range l {
-		p := func(j int) string { return "$" + strconv.Itoa(3*i+1+j) }
-		key, t, tol := p(1)+"::text", p(2)+"::bigint", p(3)+"::bigint"
-		src := "(SELECT $1::bigint AS n) s"
+		key, t, tol, src := "u.key", "$3::bigint", "$4::bigint", "unnest($1::text[], $2::bigint[]) AS u(key, n)"
+		order := " ORDER BY u.key"
 		if i > 0 {
-			src = fmt.Sprintf("(SELECT taken AS n FROM b%d WHERE taken > 0) s", i-1)
+			p := func(j int) string { return "$" + strconv.Itoa(3*i+1+j) }
+			key, t, tol = p(1)+"::text", p(2)+"::bigint", p(3)+"::bigint"
+			src = fmt.Sprintf("(SELECT taken AS n FROM b%d WHERE taken > 0) u", i-1)
+			if i == 1 {
+				src = "(SELECT sum(taken)::bigint AS n FROM b0 HAVING sum(taken) > 0) u"
+			}
+			order = ""
 		}
-		first := "LEAST(s.n, " + tol + " / " + t + " + 1)"
+		first := "LEAST(u.n, " + tol + " / " + t + " + 1)"
 		behind := "(GREATEST(r.tat, " + nowMicros + ") - " + nowMicros + ")"
 		a := "(CASE WHEN " + behind + " > " + tol + " THEN 0 ELSE LEAST(excluded.taken, (" + tol + " - " + behind + ") / " + t + " + 1) END)"
 		if i > 0 {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, `b%d AS (INSERT INTO rate_buckets AS r (key, tat, allowed, taken)
-	SELECT %s, %s + %s * %s, true, %s FROM %s
+	SELECT %s, %s + %s * %s, true, %s FROM %s%s
 	ON CONFLICT (key) DO UPDATE SET
 		taken = %s,
 		allowed = %s > 0,
 		tat = CASE WHEN %s > 0 THEN GREATEST(r.tat, %s) + %s * %s ELSE r.tat END
-	RETURNING taken, tat - %s AS ahead)`,
-			i, key, nowMicros, first, t, first, src, a, a, a, nowMicros, a, t, nowMicros)
+	RETURNING key, taken, tat - %s AS ahead)`,
+			i, key, nowMicros, first, t, first, src, order, a, a, a, nowMicros, a, t, nowMicros)
 	}
 	for i := range l {
 		if i > 0 {
@@ -279,7 +348,7 @@ func buildGCRAChain(l int) string {
 		} else {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "SELECT %d AS i, taken, ahead FROM b%d", i, i)
+		fmt.Fprintf(&b, "SELECT %d AS i, key, taken, ahead FROM b%d", i, i)
 	}
 	b.WriteString("\nORDER BY i")
 	return b.String()

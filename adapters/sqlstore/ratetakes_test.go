@@ -173,3 +173,87 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestSharedTakesFanInPostgres: submissions from different clients to one
+// form queue behind the form's statement in one node and are served by
+// one statement. While another transaction holds the form's row, client
+// a's chain waits in PostgreSQL, and a, b, c, b and d queue in that order.
+// Each client may send one a minute and the form has two left: a's first
+// takes the form's next to last; then a is refused by its own bucket,
+// b, c and d are allowed by theirs (b's second is not), and of those the
+// form allows b alone, as the requests one after the other would.
+func TestSharedTakesFanInPostgres(t *testing.T) {
+	url := testdb.Postgres(t, testdb.MigrateKeel)
+	db, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	limits, err := db.SharedLimits(func(err error) { t.Errorf("shared check failed: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+
+	q := limits.Quotas("submit").(ports.QuotaChain)
+	qs := []domain.Quota{domain.PerMinute(1), domain.PerMinute(3)}
+	chain := func(client string) []domain.QuotaUse {
+		return q.UseChain(context.Background(), []string{"form:f1|ip:" + client, "form:f1"}, qs)
+	}
+	if u := chain("x"); len(u) != 2 || !u[1].Allowed || u[1].Remaining != 2 {
+		t.Fatalf("first submission: %+v, want the form's 2 left", u)
+	}
+	lock, err := raw.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(t.Context(), `SELECT 1 FROM rate_buckets WHERE key = 'submit:form:f1' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	clients := []string{"a", "a", "b", "c", "b", "d"}
+	answers := make([][]domain.QuotaUse, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() { answers[i] = chain(c) })
+		if i == 0 {
+			waitFor(t, "the first chain to wait for the form's lock", func() bool {
+				var n int
+				err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+					WHERE wait_event_type = 'Lock' AND query LIKE '%rate_buckets%'`).Scan(&n)
+				return err == nil && n == 1
+			})
+			continue
+		}
+		waitFor(t, "the chain to queue in the node", func() bool { return sqlstore.QueuedTakes(limits) == i })
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	type want struct {
+		n             int  // answers: 1 when the client's bucket refused
+		form          bool // the form allowed
+		formRemaining int
+	}
+	for i, w := range []want{{2, true, 1}, {1, false, 0}, {2, true, 0}, {2, false, 0}, {1, false, 0}, {2, false, 0}} {
+		u := answers[i]
+		if len(u) != w.n || (w.n == 1 && u[0].Allowed) || (w.n == 2 && (!u[0].Allowed || u[0].Remaining != 0 ||
+			u[1].Allowed != w.form || u[1].Remaining != w.formRemaining)) {
+			t.Errorf("client %s's submission (%d): %+v, want %+v", clients[i], i+1, u, w)
+		}
+	}
+	var taken int
+	if err := raw.QueryRowContext(t.Context(), `SELECT taken FROM rate_buckets WHERE key = 'submit:form:f1'`).Scan(&taken); err != nil {
+		t.Fatal(err)
+	}
+	if taken != 1 {
+		t.Fatalf("the form's last statement allowed %d, want the queued five's one statement to allow 1", taken)
+	}
+}
