@@ -43,6 +43,10 @@
 #                       every request still pays for its buckets and RateLimit headers;
 #                       off: they are 0, so no limiter runs and no header is written, to
 #                       measure what the limits cost (issue 12's < 10% cost)
+#   BENCH_CLIENTS       one (default): every submission comes from 127.0.0.1, one client;
+#                       spread: each names a random client in X-Forwarded-For (198.18.0.0/16,
+#                       with keel trusting 127.0.0.1 as its proxy), as a busy form's visitors
+#                       are, so that the submissions share the form's rate limit bucket only
 #   BENCH_ADMIN_ADDR    keel's admin listener (default off); 127.0.0.1:PORT serves
 #                       /debug/pprof/profile during the runs, to profile the server
 set -euo pipefail
@@ -211,6 +215,24 @@ function request()
 	return wrk.format()
 end
 EOF
+# With BENCH_CLIENTS=spread every request names a random client, as a
+# reverse proxy in front of Keel would.
+proxy_env=()
+case ${BENCH_CLIENTS:-one} in
+one) ;;
+spread)
+	proxy_env=(KEEL_TRUSTED_PROXIES=127.0.0.1)
+	for f in json form; do
+		cat >>"${tmp}/${f}.lua" <<'EOF'
+function request()
+	wrk.headers["X-Forwarded-For"] = string.format("198.18.%d.%d", math.random(0, 255), math.random(1, 254))
+	return wrk.format()
+end
+EOF
+	done
+	;;
+*) die "BENCH_CLIENTS must be one or spread" ;;
+esac
 kinds=(json form)
 declare -A label=([json]="JSON" [form]="form-encoded" [json-key]="JSON, Idempotency-Key")
 [[ ${BENCH_IDEMPOTENCY:-0} != 1 ]] || kinds+=(json-key)
@@ -260,7 +282,7 @@ for engine in "${ENGINES[@]}"; do
 	esac
 	rm -rf "${tmp}/data" && mkdir "${tmp}/data"
 	: >"${tmp}/keel.log"
-	start keel env KEEL_DISPATCHER="${DISPATCHER}" KEEL_ADMIN_ADDR="${ADMIN_ADDR}" \
+	start keel env KEEL_DISPATCHER="${DISPATCHER}" KEEL_ADMIN_ADDR="${ADMIN_ADDR}" "${proxy_env[@]}" \
 		KEEL_SUBMIT_PER_IP="${limit}" KEEL_SUBMIT_PER_FORM="${limit}" "${db_env[@]}" "${mail_env[@]}" \
 		"${tmp}/keel" serve --http-addr 127.0.0.1:0 --data-dir "${tmp}/data"
 	keel_pid=${server_pid}
@@ -300,7 +322,8 @@ pg_where="${POSTGRES_IMAGE} in a container"
 	echo
 	echo "- $(software); $(machine)."
 	echo "- Engines: ${ENGINES[*]} (PostgreSQL: ${pg_where}); dispatcher: ${DISPATCHER} (\`BENCH_DISPATCHER\`${mail_env:+, to ${MAILPIT_IMAGE} over SMTP});"
-	echo "  submission quotas: ${BENCH_LIMITS:-raised} (\`BENCH_LIMITS\`); rate limit store: Keel's default for the engine."
+	echo "  submission quotas: ${BENCH_LIMITS:-raised} (\`BENCH_LIMITS\`); rate limit store: Keel's default for the engine;"
+	echo "  clients: ${BENCH_CLIENTS:-one} (\`BENCH_CLIENTS\`)."
 	echo "- \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency\` on 127.0.0.1 after a ${WARMUP} warm-up per scenario;"
 	echo "  ${RUNS} rounds; each row is the median round by req/s."
 	echo "- Load average before the runs: $(IFS=';' && echo "${loads[*]}"); other processes kept $(other_load) CPUs busy during the measured runs."
