@@ -15,6 +15,13 @@ import (
 // would, and returns each one's shared limits.
 func sharedOn(t *testing.T, n int) []*sqlstore.SharedLimits {
 	t.Helper()
+	nodes, _ := sharedOnURL(t, n)
+	return nodes
+}
+
+// sharedOnURL is sharedOn that also returns the database's URL.
+func sharedOnURL(t *testing.T, n int) ([]*sqlstore.SharedLimits, string) {
+	t.Helper()
 	url := testdb.Postgres(t, testdb.MigrateKeel)
 	var out []*sqlstore.SharedLimits
 	for range n {
@@ -29,7 +36,7 @@ func sharedOn(t *testing.T, n int) []*sqlstore.SharedLimits {
 		}
 		out = append(out, l)
 	}
-	return out
+	return out, url
 }
 
 // TestSharedQuotasPostgres: a quota of 10 a minute, spent alternately

@@ -13,7 +13,6 @@ import (
 	"github.com/keelhq/keel/adapters/sqlstore"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
-	"github.com/keelhq/keel/test/testdb"
 )
 
 // TestSharedTakesCoalescePostgres: while another transaction holds a
@@ -24,21 +23,7 @@ import (
 // the other: the bucket's three tokens go to the first three, each with
 // its own count of what is left, and the others are refused.
 func TestSharedTakesCoalescePostgres(t *testing.T) {
-	url := testdb.Postgres(t, testdb.MigrateKeel)
-	db, err := sqlstore.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	limits, err := db.SharedLimits(func(err error) { t.Errorf("shared check failed: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	limits, raw := limitsWithRaw(t)
 
 	q, quota, key := limits.Quotas("api"), domain.PerMinute(4), "ip:203.0.113.9"
 	if u := q.Use(t.Context(), key, quota); !u.Allowed || u.Remaining != 3 {
@@ -65,12 +50,7 @@ func TestSharedTakesCoalescePostgres(t *testing.T) {
 		mu.Unlock()
 	}
 	wg.Go(use)
-	waitFor(t, "the first check to wait for the row's lock", func() bool {
-		var n int
-		err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%rate_buckets%'`).Scan(&n)
-		return err == nil && n == 1
-	})
+	waitForLockWait(t, raw)
 	for range 5 {
 		wg.Go(use)
 	}
@@ -162,6 +142,31 @@ func TestSharedTakesConcurrentChainsPostgres(t *testing.T) {
 	}
 }
 
+// limitsWithRaw opens a node's shared limits on a new PostgreSQL database,
+// and a plain pool on the same database for the test's own statements.
+func limitsWithRaw(t *testing.T) (*sqlstore.SharedLimits, *sql.DB) {
+	t.Helper()
+	nodes, url := sharedOnURL(t, 1)
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return nodes[0], raw
+}
+
+// waitForLockWait waits until one statement on rate_buckets waits for a
+// row lock.
+func waitForLockWait(t *testing.T, raw *sql.DB) {
+	t.Helper()
+	waitFor(t, "a take to wait for a bucket's lock", func() bool {
+		var n int
+		err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%rate_buckets%'`).Scan(&n)
+		return err == nil && n == 1
+	})
+}
+
 // waitFor polls cond until it holds, failing the test after ten seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -183,21 +188,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // b, c and d are allowed by theirs (b's second is not), and of those the
 // form allows b alone, as the requests one after the other would.
 func TestSharedTakesFanInPostgres(t *testing.T) {
-	url := testdb.Postgres(t, testdb.MigrateKeel)
-	db, err := sqlstore.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	limits, err := db.SharedLimits(func(err error) { t.Errorf("shared check failed: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	limits, raw := limitsWithRaw(t)
 
 	q := limits.Quotas("submit").(ports.QuotaChain)
 	qs := []domain.Quota{domain.PerMinute(1), domain.PerMinute(3)}
@@ -222,12 +213,7 @@ func TestSharedTakesFanInPostgres(t *testing.T) {
 	for i, c := range clients {
 		wg.Go(func() { answers[i] = chain(c) })
 		if i == 0 {
-			waitFor(t, "the first chain to wait for the form's lock", func() bool {
-				var n int
-				err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
-					WHERE wait_event_type = 'Lock' AND query LIKE '%rate_buckets%'`).Scan(&n)
-				return err == nil && n == 1
-			})
+			waitForLockWait(t, raw)
 			continue
 		}
 		waitFor(t, "the chain to queue in the node", func() bool { return sqlstore.QueuedTakes(limits) == i })
