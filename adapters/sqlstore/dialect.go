@@ -28,6 +28,10 @@ type dialect interface {
 	retryable(err error) bool       // the transaction may succeed if run again
 	lockRows() string               // the suffix that locks a SELECT's rows until commit
 	skipLocked() string             // lockRows, passing over rows another transaction holds
+	// orderedScan is a statement, or "", that makes the rest of a
+	// transaction read a queue's head through its ordered index however
+	// stale the table's statistics (outboxStore.Claim).
+	orderedScan() string
 	// feedHorizon is a condition, " AND ...", on the events table that
 	// keeps the events no running transaction can still precede in feed
 	// order, (xact, seq): a reader that resumes after the last one it saw
@@ -157,6 +161,10 @@ func (sqliteDialect) lockRows() string { return "" }
 // the ones before it committed.
 func (sqliteDialect) skipLocked() string { return "" }
 
+// orderedScan is empty: SQLite reads an ordered index for ORDER BY ...
+// LIMIT without being told.
+func (sqliteDialect) orderedScan() string { return "" }
+
 // feedHorizon is empty: SQLite commits one writer at a time, so an event is
 // visible only after every event inserted before it.
 func (sqliteDialect) feedHorizon() string { return "" }
@@ -216,6 +224,14 @@ func (postgres) lockRows() string { return " FOR UPDATE" }
 // behind each other: a row another claim has locked is passed over, and
 // once that claim commits its lease excludes the row anyway.
 func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+// orderedScan turns bitmap scans off for the transaction. A queue grows
+// fastest in a burst, long after the statistics were taken: the planner
+// then expects a few due rows, reads them all through a bitmap scan and
+// sorts them, where walking the index in order would stop after the first
+// few. With 9,500 messages queued that was 21 ms a claim against 0.5 ms
+// (BENCHMARKS.md, issue 14), and it grows with the queue.
+func (postgres) orderedScan() string { return "SET LOCAL enable_bitmapscan = off" }
 
 // feedHorizon shows only events written by transactions older than the
 // oldest one still running. xact is assigned when a transaction first

@@ -186,6 +186,11 @@ func (s outboxStore) Claim(ctx context.Context, now time.Time, lease time.Durati
 		return nil, nil
 	}
 	now = domain.Timestamp(now)
+	if scan := s.d.orderedScan(); scan != "" {
+		if _, err := s.q.ExecContext(ctx, scan); err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
+	}
 	ms, err := queryAll(ctx, s.q, s.d.rebind(`UPDATE outbox_messages SET lease_until = ? WHERE id IN (
 		SELECT id FROM outbox_messages
 		WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
