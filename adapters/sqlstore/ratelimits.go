@@ -162,15 +162,14 @@ func (q sharedQuotas) UseChain(ctx context.Context, keys []string, qs []domain.Q
 	uses := make(map[int]domain.QuotaUse, len(buckets))
 	if len(buckets) > 0 {
 		got, err := q.s.take(ctx, chain)
-		for i, g := range got {
-			uses[buckets[i].at] = quotaUse(g, buckets[i].t, buckets[i].w)
-		}
 		if err != nil {
 			q.s.onError(err)
-			uses = make(map[int]domain.QuotaUse, len(buckets))
 			for _, b := range buckets {
 				uses[b.at] = domain.QuotaUse{Allowed: true, Remaining: qs[b.at].Limit - 1}
 			}
+		}
+		for i, g := range got {
+			uses[buckets[i].at] = quotaUse(g, buckets[i].t, buckets[i].w)
 		}
 	}
 	for i := range keys {

@@ -117,11 +117,7 @@ func (s *Service) submit(ctx context.Context, in SubmitInput, cached bool) (Subm
 	// Submissions share transactions where the storage can (on
 	// PostgreSQL, a commit and one insert per batch instead of per
 	// submission): the transaction below only reads and adds rows.
-	withinTx := s.uow.WithinTx
-	if shared, ok := s.uow.(ports.SharedUnitOfWork); ok {
-		withinTx = shared.WithinSharedTx
-	}
-	err = withinTx(ctx, func(ctx context.Context, st ports.Stores) error {
+	err = usecase.SharedTx(s.uow)(ctx, func(ctx context.Context, st ports.Stores) error {
 		// A form deleted since it was read must not gain a submission;
 		// the foreign key would refuse it too, but as an internal error.
 		at, err := st.Forms().UpdatedAt(ctx, f.Workspace(), f.ID())

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/keelhq/keel/application/usecase"
 	"github.com/keelhq/keel/domain"
 	"github.com/keelhq/keel/ports"
 )
@@ -474,13 +475,8 @@ func (d *Dispatcher) deliver(ctx context.Context, m domain.OutboxMessage) {
 	defer cancel()
 	// Outcomes share transactions where the storage can: a save only
 	// updates its own message's row, and on PostgreSQL the sends that end
-	// together then cost one commit, one flush of the log, instead of one
-	// each.
-	withinTx := d.uow.WithinTx
-	if shared, ok := d.uow.(ports.SharedUnitOfWork); ok {
-		withinTx = shared.WithinSharedTx
-	}
-	if err := withinTx(saveCtx, func(ctx context.Context, st ports.Stores) error {
+	// together then cost one commit instead of one each.
+	if err := usecase.SharedTx(d.uow)(saveCtx, func(ctx context.Context, st ports.Stores) error {
 		return st.Outbox().Save(ctx, m)
 	}); err != nil {
 		span.RecordError(err)
