@@ -108,6 +108,12 @@ type AuthorStore interface {
 	// domain.ErrAuthorSlugTaken when another member of the workspace has
 	// the slug.
 	Put(ctx context.Context, a domain.Author) error
+	// Add stores a when a.User() has no profile in a.Workspace() and no
+	// other member of it has a's slug, and reports whether it did. It
+	// never fails on either conflict, even with a concurrent Add of the
+	// same member or slug, so the caller's transaction goes on: it reads
+	// the member's profile again, or tries another slug.
+	Add(ctx context.Context, a domain.Author) (bool, error)
 	// Get returns the profile of user in ws; domain.ErrNotFound.
 	Get(ctx context.Context, ws domain.WorkspaceID, user domain.UserID) (domain.Author, error)
 	// BySlug returns the profile with the slug in ws; domain.ErrNotFound.

@@ -45,6 +45,26 @@ func (s authorStore) Put(ctx context.Context, a domain.Author) error {
 	return nil
 }
 
+// Add lets the engine settle both conflicts: DO NOTHING without a target
+// covers every unique index, and on PostgreSQL it waits for a concurrent
+// transaction that inserted the same member or slug instead of aborting
+// this one with a unique violation.
+func (s authorStore) Add(ctx context.Context, a domain.Author) (bool, error) {
+	p := a.Profile()
+	res, err := s.q.ExecContext(ctx, s.d.rebind(`INSERT INTO authors (`+authorColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`),
+		a.Workspace().String(), string(a.User()), p.Slug, p.Name, p.Bio, p.AvatarURL, p.WebsiteURL,
+		domain.Timestamp(a.CreatedAt()), domain.Timestamp(a.UpdatedAt()))
+	if err != nil {
+		return false, fmt.Errorf("add author %s of %s: %w", a.User(), a.Workspace(), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("add author %s of %s: %w", a.User(), a.Workspace(), err)
+	}
+	return n == 1, nil
+}
+
 func (s authorStore) Get(ctx context.Context, ws domain.WorkspaceID, user domain.UserID) (domain.Author, error) {
 	a, err := scanAuthor(s.q.QueryRowContext(ctx, s.d.rebind(`SELECT `+authorColumns+` FROM authors WHERE workspace_id = ? AND user_id = ?`),
 		ws.String(), string(user)))

@@ -36,18 +36,19 @@ func (s *Service) EnsureAuthor(ctx context.Context, st ports.Stores, ws domain.W
 			a = domain.RehydrateAuthor(domain.AuthorRecord{Workspace: ws, User: user, CreatedAt: a.CreatedAt(), UpdatedAt: a.UpdatedAt(),
 				Profile: domain.AuthorProfile{Name: a.Name(), Slug: domain.UserSlug(user)}})
 		}
-		// A taken slug is checked first: a failed INSERT would abort a
-		// PostgreSQL transaction.
-		if _, err := st.Authors().BySlug(ctx, ws, a.Slug()); domain.KindOf(err) != domain.KindNotFound {
-			if err != nil {
-				return domain.Author{}, err
-			}
-			continue
-		}
-		if err := st.Authors().Put(ctx, a); err != nil {
+		added, err := st.Authors().Add(ctx, a)
+		if err != nil {
 			return domain.Author{}, err
 		}
-		return a, nil
+		if added {
+			return a, nil
+		}
+		// Either a concurrent first entry of the member gave them their
+		// profile, which is the one to use, or another member has the
+		// slug.
+		if got, err := st.Authors().Get(ctx, ws, user); domain.KindOf(err) != domain.KindNotFound {
+			return got, err
+		}
 	}
 	return domain.Author{}, fmt.Errorf("author %s: no free slug", user)
 }

@@ -162,18 +162,25 @@ func (im *Import) putProfile(ctx context.Context, st ports.Stores, user domain.U
 			return "no profile made: " + describeInvalid(err), nil
 		}
 	}
-	// A taken slug is checked first: a failed INSERT would abort a
-	// PostgreSQL transaction.
-	if _, err := st.Authors().BySlug(ctx, im.ws.ID(), author.Slug()); domain.KindOf(err) != domain.KindNotFound {
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("no profile made: another author uses the slug %q", author.Slug()), nil
-	}
+	taken := fmt.Sprintf("no profile made: another author uses the slug %q", author.Slug())
 	if im.dryRun {
+		if _, err := st.Authors().BySlug(ctx, im.ws.ID(), author.Slug()); domain.KindOf(err) != domain.KindNotFound {
+			if err != nil {
+				return "", err
+			}
+			return taken, nil
+		}
 		return "", nil
 	}
-	return "", st.Authors().Put(ctx, author)
+	added, err := st.Authors().Add(ctx, author)
+	if err != nil || added {
+		return "", err
+	}
+	// The member's first entry may have given them a profile meanwhile.
+	if _, err := st.Authors().Get(ctx, im.ws.ID(), user); domain.KindOf(err) != domain.KindNotFound {
+		return "", err
+	}
+	return taken, nil
 }
 
 // ImportTags adds the export's tags that the workspace does not have, with

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,79 @@ func authorsAndTags(t *testing.T, open func(t *testing.T) ports.UnitOfWork) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("AuthorAddNeverFailsOnAConflict", func(t *testing.T) {
+		t.Parallel()
+		uow := open(t)
+		ws := addWorkspace(t, uow, "acme")
+		jane, joe := domain.UserID(domain.NewID(domain.PrefixUser, t0)), domain.UserID(domain.NewID(domain.PrefixUser, t0))
+		add := func(a domain.Author) bool {
+			var added bool
+			run(t, uow, func(ctx context.Context, st ports.Stores) (err error) {
+				added, err = st.Authors().Add(ctx, a)
+				return err
+			})
+			return added
+		}
+		if !add(mustAuthor(t, ws.ID(), jane, domain.AuthorProfile{Name: "Jane Doe"})) {
+			t.Fatal("first Add did not add")
+		}
+		// The member has a profile: the new one is not stored, and the
+		// transaction goes on to read the stored one.
+		run(t, uow, func(ctx context.Context, st ports.Stores) error {
+			added, err := st.Authors().Add(ctx, mustAuthor(t, ws.ID(), jane, domain.AuthorProfile{Name: "Jane Again", Slug: "jane-again"}))
+			if err != nil || added {
+				t.Fatalf("Add for a member with a profile = %v, %v; want false, nil", added, err)
+			}
+			got, err := st.Authors().Get(ctx, ws.ID(), jane)
+			if err != nil || got.Name() != "Jane Doe" {
+				t.Fatalf("Get after a refused Add = %+v, %v", got, err)
+			}
+			return nil
+		})
+		// Another member with the slug: refused too.
+		if add(mustAuthor(t, ws.ID(), joe, domain.AuthorProfile{Name: "Jane Doe"})) {
+			t.Fatal("Add with a taken slug added")
+		}
+		if !add(mustAuthor(t, ws.ID(), joe, domain.AuthorProfile{Name: "Joe"})) {
+			t.Fatal("Add with a free slug did not add")
+		}
+		// Concurrent first profiles, of one member and of one slug: exactly
+		// one of each is stored and none fails.
+		ann := domain.UserID(domain.NewID(domain.PrefixUser, t0))
+		const n = 8
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		added := map[domain.UserID]int{}
+		for i := range n {
+			user := ann
+			if i%2 == 1 {
+				user = domain.UserID(domain.NewID(domain.PrefixUser, t0))
+			}
+			wg.Go(func() {
+				err := uow.WithinTx(t.Context(), func(ctx context.Context, st ports.Stores) error {
+					ok, err := st.Authors().Add(ctx, mustAuthor(t, ws.ID(), user, domain.AuthorProfile{Name: "Ann Lee"}))
+					if ok {
+						mu.Lock()
+						added[user]++
+						mu.Unlock()
+					}
+					return err
+				})
+				if err != nil {
+					t.Errorf("concurrent Add: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		total := 0
+		for _, c := range added {
+			total += c
+		}
+		if total != 1 {
+			t.Fatalf("concurrent Adds of slug ann-lee stored %v, want exactly one", added)
+		}
 	})
 
 	t.Run("TagsKeepNamesAndCountPublishedPosts", func(t *testing.T) {
