@@ -26,6 +26,7 @@ func TestErasureNeedsItsOwnScope(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
+			tp := newTemplate(t, e, keyWithScope)
 			for _, scope := range allScopes {
 				t.Run(scope, func(t *testing.T) {
 					t.Parallel()
@@ -34,7 +35,7 @@ func TestErasureNeedsItsOwnScope(t *testing.T) {
 					if scope != erasureScope {
 						r.want[keyWithScope] = http.StatusForbidden
 					}
-					f := newFixture(t, e, keyWithScope, r)
+					f := tp.copy(t)
 					checkResponse(t, f.call(t, r, keyWithScope), r, keyWithScope)
 				})
 			}

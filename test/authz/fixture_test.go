@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,31 +41,40 @@ import (
 	"github.com/keelhq/keel/test/testdb"
 )
 
-// engine opens a fresh, migrated database of one kind.
+// engine makes databases of one kind: fresh and migrated, or copies of
+// one that a template fixture was built on and closed.
 type engine struct {
-	name string
-	open func(t *testing.T) *sqlstore.DB
+	name  string
+	fresh func(t *testing.T) string             // the URL of a new migrated database
+	copy  func(t *testing.T, url string) string // the URL of a copy of the closed database at url
+	opts  []sqlstore.Option
 }
 
-var engines = []engine{{"sqlite", openSQLite}, {"postgres", openPostgres}}
-
-// openSQLite copies the migrated template, which costs far less than
-// migrating each of the matrix's thousands of databases.
-func openSQLite(t *testing.T) *sqlstore.DB {
-	t.Helper()
-	return sqlitetest.New(t)
-}
-
-func openPostgres(t *testing.T) *sqlstore.DB {
-	t.Helper()
+var engines = []engine{
+	{name: "sqlite", fresh: func(t *testing.T) string { return sqlitetest.URL(t) }, copy: copySQLite},
 	// A few connections per fixture: many fixtures are open at once and
 	// the container allows a hundred connections in all.
-	db, err := sqlstore.Open(t.Context(), testdb.Postgres(t, testdb.MigrateKeel), sqlstore.WithMaxOpenConns(4))
-	if err != nil {
-		t.Fatalf("open PostgreSQL: %v", err)
+	{name: "postgres", fresh: func(t *testing.T) string { return testdb.Postgres(t, testdb.MigrateKeel) }, copy: func(t *testing.T, url string) string { return testdb.Copy(t, url) },
+		opts: []sqlstore.Option{sqlstore.WithMaxOpenConns(4)}},
+}
+
+// copySQLite copies the database file at url, which closing its last
+// connection left without a write-ahead log.
+func copySQLite(t *testing.T, url string) string {
+	t.Helper()
+	src := strings.TrimPrefix(url, "sqlite:")
+	if _, err := os.Stat(src + "-wal"); err == nil {
+		t.Fatalf("copy %s: it still has a write-ahead log", src)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatalf("copy sqlite database: %v", err)
+	}
+	dst := filepath.Join(t.TempDir(), "keel.db")
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatalf("copy sqlite database: %v", err)
+	}
+	return "sqlite:" + dst
 }
 
 // clock is the fixture's time, which only the fixture moves: forward past
@@ -101,7 +113,7 @@ const (
 var allScopes = []string{
 	"forms:read", "forms:write", "submissions:read", "submissions:write", "content:read",
 	"content:write", "webhooks:read", "webhooks:write", "members:read", "members:write",
-	"submissions:erase", "events:read", "content:import",
+	"submissions:erase", "events:read", "content:import", "media:read", "media:write",
 }
 
 // stack is Keel's HTTP API over a fresh database, wired as bootstrap wires
@@ -116,17 +128,37 @@ type stack struct {
 	media   *media.Service
 	db      *sqlstore.DB
 	clock   *clock
+	close   func() // closes the database and what uses it
 }
 
-func newStack(t *testing.T, e engine) stack {
+// start is the time every stack's clock starts at.
+var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// newStack opens the database at url and the blob store in the folder
+// blobs, with a clock at now, and closes them when t ends or at close.
+func newStack(t *testing.T, e engine, url, blobDir string, now time.Time) stack {
 	t.Helper()
-	db := e.open(t)
-	c := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	var closers []func()
+	var once sync.Once
+	st := stack{close: func() {
+		once.Do(func() {
+			for _, c := range slices.Backward(closers) {
+				c()
+			}
+		})
+	}}
+	t.Cleanup(st.close)
+	db, err := sqlstore.Open(t.Context(), url, e.opts...)
+	if err != nil {
+		t.Fatalf("open %s: %v", e.name, err)
+	}
+	closers = append(closers, func() { _ = db.Close() })
+	c := &clock{now: now}
 	authz, err := casbinauthz.New(t.Context(), db, casbinauthz.Options{PollInterval: -1, Logger: discard})
 	if err != nil {
 		t.Fatalf("casbinauthz.New: %v", err)
 	}
-	t.Cleanup(func() { _ = authz.Close() })
+	closers = append(closers, func() { _ = authz.Close() })
 	ids, err := identity.NewService(t.Context(), identity.Config{
 		UoW: db, Authorizer: authz, Hasher: argon2id.New(cheapHashing), Clock: c, SessionTTL: sessionTTL,
 		LoginPerIP:      ratelimit.NewRateLimiter(1000, 1000, c.Now),
@@ -137,21 +169,67 @@ func newStack(t *testing.T, e engine) stack {
 		t.Fatalf("identity.NewService: %v", err)
 	}
 	tp := sdktrace.NewTracerProvider()
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	closers = append(closers, func() { _ = tp.Shutdown(context.Background()) })
 	msgs := messaging.NewService(messaging.Config{UoW: db, Authorizer: authz, Clock: c})
 	fs := forms.NewService(forms.Config{
 		UoW: db, Authorizer: authz, Clock: c, MailFrom: "Keel <keel@example.com>", IPHashKey: []byte("test"),
 		PerIP: ratelimit.NewRateLimiter(1000, 1000, c.Now), PerForm: ratelimit.NewRateLimiter(1000, 1000, c.Now),
 	})
 	cs := content.NewService(content.Config{UoW: db, Authorizer: authz, Clock: c, Renderer: markdown.New()})
-	blobs, err := blobfs.New(t.TempDir())
+	blobs, err := blobfs.New(blobDir)
 	if err != nil {
 		t.Fatalf("blobfs.New: %v", err)
 	}
 	ms := media.NewService(media.Config{UoW: db, Authorizer: authz, Clock: c, Blobs: blobs, Images: mediaimage.Processor{}})
-	srv := httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs,
+	st.srv = httpapi.New(httpapi.Config{Logger: discard, System: system.NewService(db, db, c), Identity: ids, Messaging: msgs, Forms: fs, Content: cs,
 		Media: ms, Blobs: blobs, TracerProvider: tp})
-	return stack{srv: srv, ids: ids, forms: fs, content: cs, msgs: msgs, media: ms, db: db, clock: c}
+	st.ids, st.forms, st.content, st.msgs, st.media, st.db, st.clock = ids, fs, cs, msgs, ms, db, c
+	return st
+}
+
+// template is a fixture built once and closed. Each cell that changes
+// data gets a copy of its database and blob store (fixture), which costs
+// a file copy or a CREATE DATABASE where building a fixture costs dozens
+// of use cases: the matrix has thousands of such cells.
+type template struct {
+	e       engine
+	url     string
+	blobDir string
+	now     time.Time
+	fixture fixture // the IDs and credentials; its stack is closed
+}
+
+// newTemplate builds p's fixture on e, holding a key for every scope when
+// p calls with keys, and closes it; its database lives as long as t.
+func newTemplate(t *testing.T, e engine, p principal) *template {
+	t.Helper()
+	tp := &template{e: e, url: e.fresh(t), blobDir: t.TempDir()}
+	f := build(t, newStack(t, e, tp.url, tp.blobDir, start), p)
+	f.close()
+	tp.now, tp.fixture = f.clock.Now(), *f
+	return tp
+}
+
+// newTemplates builds a template for each principal, on e.
+func newTemplates(t *testing.T, e engine) (ts [principals]*template) {
+	t.Helper()
+	for p := range principals {
+		ts[p] = newTemplate(t, e, p)
+	}
+	return ts
+}
+
+// copy returns a fixture of its own over a copy of tp's database and
+// blob store, closed when t ends.
+func (tp *template) copy(t *testing.T) *fixture {
+	t.Helper()
+	blobDir := t.TempDir()
+	if err := os.CopyFS(blobDir, os.DirFS(tp.blobDir)); err != nil {
+		t.Fatalf("copy blobs: %v", err)
+	}
+	f := tp.fixture
+	f.stack = newStack(t, tp.e, tp.e.copy(t, tp.url), blobDir, tp.now)
+	return &f
 }
 
 // fixture is an instance set up by an administrator who belongs to no
@@ -206,8 +284,9 @@ var people = map[principal]string{
 	otherMember:   "other@example.com",
 }
 
-// newFixture builds a fixture holding p's credential for rows.
-func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
+// build sets up a fixture on st holding p's credential: a key for every
+// scope (keyScope) when p calls with keys.
+func build(t *testing.T, st stack, p principal) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	anon := domain.AnonymousPrincipal.WithClient(domain.Client{IP: "192.0.2.9", UserAgent: "fixture"})
@@ -217,7 +296,7 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 			t.Fatalf("fixture: %s: %v", what, err)
 		}
 	}
-	f := &fixture{stack: newStack(t, e), tokens: map[principal]string{}, keys: map[string]string{}}
+	f := &fixture{stack: st, tokens: map[principal]string{}, keys: map[string]string{}}
 	login := func(email string) (string, domain.Principal) {
 		t.Helper()
 		res, err := f.ids.Login(ctx, anon, identity.LoginInput{Email: email, Password: password})
@@ -280,17 +359,9 @@ func newFixture(t *testing.T, e engine, p principal, rows ...row) *fixture {
 	up, err := f.media.Upload(ctx, own, wsA, media.Upload{Name: "logo.png", Body: bytes.NewReader(tinyPNG(t))})
 	must("upload media", err)
 	f.mediaFile = up.ID()
-	for _, r := range rows {
-		if p != keyWithScope && p != keyWithoutScope {
-			break
-		}
-		s := keyScope(p, r)
-		if _, ok := f.keys[s]; ok {
-			continue
-		}
-		if s == "*" {
-			f.keys[s] = key("every scope", allScopes).Secret
-		} else {
+	if p == keyWithScope || p == keyWithoutScope {
+		f.keys["*"] = key("every scope", allScopes).Secret
+		for _, s := range allScopes {
 			f.keys[s] = key(s, []string{s}).Secret
 		}
 	}

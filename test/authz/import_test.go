@@ -27,16 +27,17 @@ func TestPublishingInThePastNeedsContentImport(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
+			templates := newTemplates(t, e)
 			for p := range principals {
 				t.Run(p.String(), func(t *testing.T) {
 					t.Parallel()
-					f := newFixture(t, e, p, backdate)
+					f := templates[p].copy(t)
 					checkResponse(t, f.call(t, backdate, p), backdate, p)
 				})
 			}
 			t.Run("key_with_content_import", func(t *testing.T) {
 				t.Parallel()
-				f := newFixture(t, e, keyWithScope, everyScope)
+				f := templates[keyWithScope].copy(t)
 				checkResponse(t, f.call(t, everyScope, keyWithScope), everyScope, keyWithScope)
 			})
 		})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/domain"
 )
 
 // principal is a kind of caller, one column of the matrix. The four
@@ -453,7 +455,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Run("every_route_has_a_row", func(t *testing.T) {
 		t.Parallel()
 		var served []string
-		for _, r := range newStack(t, engines[0]).srv.Routes() {
+		e := engines[0]
+		for _, r := range newStack(t, e, e.fresh(t), t.TempDir(), start).srv.Routes() {
 			if r.Path == "/v1" || strings.HasPrefix(r.Path, "/v1/") {
 				served = append(served, r.Method+" "+r.Path)
 			}
@@ -477,18 +480,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	})
 
-	var readOnly []row
-	for _, r := range matrix {
-		if r.readOnly() {
-			readOnly = append(readOnly, r)
-		}
-	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
+			templates := newTemplates(t, e)
 			var shared [principals]*fixture
 			for p := range principals {
-				shared[p] = newFixture(t, e, p, readOnly...)
+				shared[p] = templates[p].copy(t)
 			}
 			for _, r := range matrix {
 				t.Run(r.route, func(t *testing.T) {
@@ -498,7 +496,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 							t.Parallel()
 							f := shared[p]
 							if !r.readOnly() {
-								f = newFixture(t, e, p, r)
+								f = templates[p].copy(t)
 							}
 							checkResponse(t, f.call(t, r, p), r, p)
 						})
@@ -512,7 +510,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 // TestMatrixIsWellFormed keeps the matrix to the statuses whose problem
 // codes it checks and to the success statuses a valid body earns (202 for
 // what a dispatcher does after the response: a webhook test, a
-// redelivery).
+// redelivery), and to the scopes a key can be given, all of which the
+// templates' keys hold.
 func TestMatrixIsWellFormed(t *testing.T) {
 	ok := []int{http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent}
 	for _, r := range matrix {
@@ -521,5 +520,15 @@ func TestMatrixIsWellFormed(t *testing.T) {
 				t.Errorf("%s as %s: status %d is neither a success nor a checked problem", r.route, principal(p), s)
 			}
 		}
+		if r.scope != "" && !slices.Contains(allScopes, r.scope) {
+			t.Errorf("%s needs scope %q, which allScopes lacks", r.route, r.scope)
+		}
+	}
+	var scopes []string
+	for _, s := range domain.Scopes {
+		scopes = append(scopes, s.String())
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(allScopes)), slices.Sorted(slices.Values(scopes))) {
+		t.Errorf("allScopes = %q, want every scope a key can be given: %q", allScopes, scopes)
 	}
 }

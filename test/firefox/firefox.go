@@ -366,6 +366,12 @@ func (t *Tab) Screenshot(ctx context.Context) ([]byte, error) {
 // ErrException is the error Evaluate returns when the script throws.
 var ErrException = errors.New("the script threw")
 
+// missingStack starts the "unknown error" Firefox 140 answers now and then
+// instead of an exception result, when it could not capture the stack of
+// what the script threw: the script did throw (seen in CI under load, for
+// a plain throw new Error).
+const missingStack = "Missing stack, unable to build exceptionDetails for exception"
+
 // Evaluate runs the JavaScript expression expr in the page, awaits it
 // when it is a promise, and decodes its value, passed through
 // JSON.stringify, into out (nil to drop it). Scripts run this way are the
@@ -388,6 +394,9 @@ func (t *Tab) run(ctx context.Context, expr string, out any) error {
 		"awaitPromise":    true,
 		"resultOwnership": "none",
 	})
+	if err != nil && strings.Contains(err.Error(), missingStack) {
+		return fmt.Errorf("%w: %w", ErrException, err)
+	}
 	if err != nil {
 		return err
 	}

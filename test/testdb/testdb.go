@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +54,9 @@ var (
 	seq     atomic.Int64
 )
 
+// createdName matches the names create gives databases.
+var createdName = regexp.MustCompile(`^t[0-9]+_[0-9]+$`)
+
 // SQLite returns the URL of a fresh SQLite database file in t's temporary
 // directory, removed with it.
 func SQLite(t *testing.T) string {
@@ -73,6 +78,24 @@ func Postgres(t testing.TB, migrate func(ctx context.Context, url string) error)
 		t.Fatalf("prepare %s: %v", template, templateErr)
 	}
 	return create(t, "TEMPLATE "+template)
+}
+
+// Copy returns the URL of a new database cloned from the database at
+// src, one that Postgres or Copy made, and drops it when t ends. No
+// session may use the database at src meanwhile: PostgreSQL waits a few
+// seconds for those closing, then refuses.
+func Copy(t testing.TB, src string) string {
+	t.Helper()
+	start(t)
+	u, err := url.Parse(src)
+	if err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if !createdName.MatchString(name) {
+		t.Fatalf("copy %s: not a database this package made", name)
+	}
+	return create(t, "TEMPLATE "+name)
 }
 
 // EmptyPostgres returns the URL of a new, empty database, one no migration
@@ -181,7 +204,7 @@ func prepareTemplate(migrate func(ctx context.Context, url string) error) error 
 // binary left behind can be traced to it.
 func create(t testing.TB, clause string) string {
 	t.Helper()
-	name := fmt.Sprintf("t%d_%d", os.Getpid(), seq.Add(1))
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), seq.Add(1)) // createdName
 	cloneMu.Lock()
 	_, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name+" "+clause)
 	cloneMu.Unlock()

@@ -76,6 +76,32 @@ func TestPostgresClonesTheMigratedTemplate(t *testing.T) {
 	}
 }
 
+func TestCopyClonesADatabaseOnceClosed(t *testing.T) {
+	t.Parallel()
+	src := testdb.Postgres(t, migrate)
+	a, err := sql.Open("pgx", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ExecContext(t.Context(), "INSERT INTO marker VALUES ('set up')"); err != nil {
+		t.Fatalf("insert into the source: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cp := open(t, testdb.Copy(t, src))
+	if _, err := cp.ExecContext(t.Context(), "INSERT INTO marker VALUES ('only in the copy')"); err != nil {
+		t.Fatalf("insert into the copy: %v", err)
+	}
+	var n int
+	if err := open(t, src).QueryRowContext(t.Context(), "SELECT count(*) FROM marker").Scan(&n); err != nil || n != 2 {
+		t.Errorf("the source holds %d markers (%v), want 2: the copy's row stays in the copy", n, err)
+	}
+	if err := cp.QueryRowContext(t.Context(), "SELECT count(*) FROM marker").Scan(&n); err != nil || n != 3 {
+		t.Errorf("the copy holds %d markers (%v), want the source's 2 and its own", n, err)
+	}
+}
+
 func TestPostgresParallelClones(t *testing.T) {
 	t.Parallel()
 	for i := range 4 {
