@@ -21,7 +21,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,6 +40,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/keelhq/keel/bench/internal/apiclient"
 )
 
 func main() {
@@ -333,34 +335,13 @@ type site struct {
 	secrets     []string // of /hooks/1, /hooks/2...
 }
 
-var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-func call(method, url, token string, body, into any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, out)
-	}
-	if into != nil {
-		return json.Unmarshal(out, into)
-	}
-	return nil
+// call sends body as JSON to Keel at base, as token when it is set, and
+// decodes a 2xx answer into into (when not nil).
+func call(method, base, path, token string, body, into any) error {
+	c := apiclient.Client{Base: base, Token: token, HTTP: httpClient}
+	return c.Call(context.Background(), method, path, body, into)
 }
 
 // setUp creates the administrator, a workspace, a one-field form and
@@ -368,15 +349,15 @@ func call(method, url, token string, body, into any) error {
 func setUp(base string, rx *receiver, endpoints int) (site, error) {
 	var s site
 	var setup struct{ Token string }
-	if err := call("POST", base+"/v1/setup", "", map[string]any{"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}, &setup); err != nil {
+	if err := call("POST", base, "/v1/setup", "", map[string]any{"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}, &setup); err != nil {
 		return s, err
 	}
 	s.token = setup.Token
-	if err := call("POST", base+"/v1/workspaces", s.token, map[string]any{"name": "Bench", "slug": "bench"}, nil); err != nil {
+	if err := call("POST", base, "/v1/workspaces", s.token, map[string]any{"name": "Bench", "slug": "bench"}, nil); err != nil {
 		return s, err
 	}
 	var form struct{ ID string }
-	if err := call("POST", base+"/v1/workspaces/bench/forms", s.token, map[string]any{
+	if err := call("POST", base, "/v1/workspaces/bench/forms", s.token, map[string]any{
 		"name": "Load", "fields": []map[string]any{{"name": "n", "type": "text", "required": true}},
 	}, &form); err != nil {
 		return s, err
@@ -384,7 +365,7 @@ func setUp(base string, rx *receiver, endpoints int) (site, error) {
 	s.form = form.ID
 	for i := 1; i <= endpoints; i++ {
 		var w struct{ Secret string }
-		if err := call("POST", base+"/v1/workspaces/bench/webhooks", s.token, map[string]any{
+		if err := call("POST", base, "/v1/workspaces/bench/webhooks", s.token, map[string]any{
 			"url": rx.url + strconv.Itoa(i), "events": []string{"submission.created"}, "description": "bench receiver", "enabled": true,
 		}, &w); err != nil {
 			return s, err
@@ -395,7 +376,7 @@ func setUp(base string, rx *receiver, endpoints int) (site, error) {
 }
 
 func (s site) submit(base string, n int) error {
-	return call("POST", base+"/v1/forms/"+s.form+"/submissions", "", map[string]any{"n": strconv.Itoa(n)}, nil)
+	return call("POST", base, "/v1/forms/"+s.form+"/submissions", "", map[string]any{"n": strconv.Itoa(n)}, nil)
 }
 
 func (s site) submitMany(base string, count, workers int) error {
