@@ -101,8 +101,9 @@ type EntryStore interface {
 	Revision(ctx context.Context, ws domain.WorkspaceID, id domain.EntryID, version int) (domain.Revision, error)
 }
 
-// AuthorStore keeps the public profiles of workspace members. Importers
-// use Put as an upsert keyed by the member.
+// AuthorStore keeps the public profiles of workspace members: Add makes a
+// member's first profile (an entry's default one, an importer's), and Put
+// replaces it when the member or an admin edits it.
 type AuthorStore interface {
 	// Put adds or replaces the profile of a.User() in a.Workspace();
 	// domain.ErrAuthorSlugTaken when another member of the workspace has
