@@ -26,6 +26,7 @@ type SharedLimits struct {
 	db      *DB
 	onError func(error)
 	takes   takeGroup
+	refused refusals
 }
 
 // checkTimeout bounds one check, on a request's hot path.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Coalesced takes from the shared rate limit buckets.
@@ -87,8 +88,12 @@ var errTakeAbandoned = errors.New("take from rate limit buckets: abandoned")
 // reached: one statement, shared with the callers of this node that take
 // from the same buckets meanwhile (see the top of this file). A queued
 // caller waits without its context: the statement in flight and then its
-// batch's are each bounded by checkTimeout.
+// batch's are each bounded by checkTimeout. A first bucket this node knows
+// to refuse answers without a statement (raterefusals.go).
 func (s *SharedLimits) take(ctx context.Context, chain []bucketTake) ([]taken, error) {
+	if ahead, ok := s.refused.refused(chain[0], time.Now()); ok {
+		return []taken{{ahead: ahead}}, nil
+	}
 	id := groupID(chain)
 	me := &takeWaiter{first: chain[0].key, turn: make(chan takeTurn, 1)}
 	g := &s.takes
@@ -179,6 +184,7 @@ func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []s
 	for _, b := range chain[1:] {
 		args = append(args, b.key, b.t, b.tol)
 	}
+	sent := time.Now()
 	rows, err := s.db.sql.QueryContext(ctx, gcraFanIn(len(chain)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
@@ -209,6 +215,11 @@ func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []s
 	}
 	if len(firstCounts) != len(keys) {
 		return nil, fmt.Errorf("take from rate limit buckets: %d rows for %d first buckets", len(firstCounts), len(keys))
+	}
+	for k, c := range firstCounts {
+		if c.taken < asked[k] {
+			s.refused.remember(k, chain[0].tol, c.ahead, sent)
+		}
 	}
 	return share(firsts, firstCounts, rest, chain), nil
 }

@@ -243,3 +243,66 @@ func TestSharedTakesFanInPostgres(t *testing.T) {
 		t.Fatalf("the form's last statement allowed %d, want the queued five's one statement to allow 1", taken)
 	}
 }
+
+// TestSharedRefusalsAnswerInTheNodePostgres: once a statement tells a node
+// that a bucket refuses, the node refuses that bucket's next requests
+// itself until the bucket's time comes: while another transaction holds
+// the bucket's row, which would keep any statement waiting past the
+// check's timeout (and sharedOn fails the test on a failed check), the
+// node still answers each request at once, refused, with a wait that does
+// not grow. Another node, which has not been refused, asks the database
+// and is refused too: the budget is still the one row. A bucket whose
+// token comes back within milliseconds is allowed again once it has.
+func TestSharedRefusalsAnswerInTheNodePostgres(t *testing.T) {
+	nodes, url := sharedOnURL(t, 2)
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	a, b := nodes[0].RateLimiter("autoresponse", 1.0/3600, 2), nodes[1].RateLimiter("autoresponse", 1.0/3600, 2)
+	for i := range 2 {
+		if ok, _ := a.Allow(t.Context(), "ada@example.com"); !ok {
+			t.Fatalf("attempt %d refused, want the burst of 2 allowed", i+1)
+		}
+	}
+	ok, first := a.Allow(t.Context(), "ada@example.com")
+	if ok || first <= 59*time.Minute || first > time.Hour {
+		t.Fatalf("3rd attempt: %v, wait %v; want refused for up to an hour", ok, first)
+	}
+
+	lock, err := raw.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(t.Context(), `SELECT 1 FROM rate_buckets WHERE key = $1 FOR UPDATE`, "autoresponse:ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	last := first
+	for i := range 3 {
+		ok, wait := a.Allow(t.Context(), "ada@example.com")
+		if ok || wait <= 59*time.Minute || wait > last {
+			t.Fatalf("attempt %d with the row locked: %v, wait %v; want refused in the node, for no longer than %v", i+4, ok, wait, last)
+		}
+		last = wait
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, wait := b.Allow(t.Context(), "ada@example.com"); ok || wait <= 59*time.Minute {
+		t.Fatalf("the other node: %v, wait %v; want refused by the shared bucket", ok, wait)
+	}
+
+	fast := nodes[0].RateLimiter("fast", 50, 1) // a token every 20 ms
+	if ok, _ := fast.Allow(t.Context(), "k"); !ok {
+		t.Fatal("first attempt on a fast bucket refused")
+	}
+	if ok, wait := fast.Allow(t.Context(), "k"); ok || wait > 20*time.Millisecond {
+		t.Fatalf("second attempt at once: %v, wait %v; want refused for up to 20 ms", ok, wait)
+	}
+	waitFor(t, "the fast bucket to allow again", func() bool {
+		ok, _ := fast.Allow(t.Context(), "k")
+		return ok
+	})
+}
