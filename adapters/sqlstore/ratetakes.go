@@ -312,7 +312,10 @@ var gcraFanIns = [...]string{1: buildGCRAFanIn(1), 2: buildGCRAFanIn(2)}
 // to base + a·t. Refused requests leave the bucket alone. A bucket never
 // used is a row inserted with base = now. The update computes the same
 // from the row under its lock, reading n from the inserted row's taken,
-// which holds min(n, tol/t + 1): a may not exceed that either. The first
+// which holds min(n, tol/t + 1): a may not exceed that either. There, now
+// is the later of the statement's clock and the row's at, the clock of
+// the take before, which a statement that waited for the lock would
+// otherwise precede (migration 00038); at keeps the now used. The first
 // buckets are locked in key order and the others after them in the order
 // given, so statements that name them so cannot deadlock.
 func gcraFanIn(l int) string {
@@ -339,19 +342,21 @@ func buildGCRAFanIn(l int) string {
 			order = ""
 		}
 		first := "LEAST(u.n, " + tol + " / " + t + " + 1)"
-		behind := "(GREATEST(r.tat, " + nowMicros + ") - " + nowMicros + ")"
+		now := "GREATEST(r.at, " + nowMicros + ")"
+		behind := "(GREATEST(r.tat, " + now + ") - " + now + ")"
 		a := "(CASE WHEN " + behind + " > " + tol + " THEN 0 ELSE LEAST(excluded.taken, (" + tol + " - " + behind + ") / " + t + " + 1) END)"
 		if i > 0 {
 			b.WriteString(",\n")
 		}
-		fmt.Fprintf(&b, `b%d AS (INSERT INTO rate_buckets AS r (key, tat, allowed, taken)
-	SELECT %s, %s + %s * %s, true, %s FROM %s%s
+		fmt.Fprintf(&b, `b%d AS (INSERT INTO rate_buckets AS r (key, tat, allowed, taken, at)
+	SELECT %s, %s + %s * %s, true, %s, %s FROM %s%s
 	ON CONFLICT (key) DO UPDATE SET
 		taken = %s,
 		allowed = %s > 0,
-		tat = CASE WHEN %s > 0 THEN GREATEST(r.tat, %s) + %s * %s ELSE r.tat END
-	RETURNING key, taken, tat - %s AS ahead)`,
-			i, key, nowMicros, first, t, first, src, order, a, a, a, nowMicros, a, t, nowMicros)
+		tat = CASE WHEN %s > 0 THEN GREATEST(r.tat, %s) + %s * %s ELSE r.tat END,
+		at = %s
+	RETURNING key, taken, tat - at AS ahead)`,
+			i, key, nowMicros, first, t, first, nowMicros, src, order, a, a, a, now, a, t, now)
 	}
 	for i := range l {
 		if i > 0 {
