@@ -219,7 +219,7 @@ func (m queuedMail) queue(ctx context.Context, st ports.Stores, f domain.Form, s
 // recipient had its share: an anonymous visitor chooses that address, and
 // without a limit could have Keel mail anyone any number of times. The
 // submission and its notification go ahead; only the autoresponse is
-// skipped, and logged.
+// skipped, and counted.
 func (s *Service) limitAutoresponses(ctx context.Context, f domain.Form, msgs []domain.Message, kinds []string) ([]domain.Message, []string) {
 	for i := 0; i < len(msgs); i++ {
 		if kinds[i] != domain.KindAutoresponder {
@@ -232,7 +232,10 @@ func (s *Service) limitAutoresponses(ctx context.Context, f domain.Form, msgs []
 		if ok, _ := s.perRecipient.Allow(ctx, "autoresponder:"+strings.ToLower(to[0].Address)); ok {
 			continue
 		}
-		s.log.InfoContext(ctx, "autoresponse skipped: its recipient had its share", "form", f.ID().String(), "workspace", f.Workspace().String())
+		// A flood with one address skips one a submission: counted
+		// (AutoresponsesSkipped), and logged only at debug level, so that
+		// it does not also flood the log.
+		s.log.DebugContext(ctx, "autoresponse skipped: its recipient had its share", "form", f.ID().String(), "workspace", f.Workspace().String())
 		s.autoresponsesSkipped.Add(1)
 		msgs, kinds = slices.Delete(msgs, i, i+1), slices.Delete(kinds, i, i+1)
 		i--

@@ -47,6 +47,8 @@ func TestAdminListener(t *testing.T) {
 	if status, body := getWithToken(t, admin+"/metrics", ""); status != http.StatusOK || !strings.Contains(body, `http_server_request_duration_seconds_count{`) ||
 		!strings.Contains(body, `go_goroutines `) {
 		t.Errorf("admin GET /metrics = %d, want 200 with the request and Go metrics:\n%.2000s", status, body)
+	} else if !regexp.MustCompile(`(?m)^keel_forms_autoresponses_skipped_total(\{[^}]*\})? 0$`).MatchString(body) {
+		t.Errorf("admin GET /metrics has no keel_forms_autoresponses_skipped_total at 0:\n%.3000s", body)
 	}
 	// Every retention job counts what it deletes from its first run, at
 	// start: the mail prune job, which serve's dispatcher brings, and the

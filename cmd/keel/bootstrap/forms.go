@@ -117,6 +117,21 @@ func newForms(cfg formsConfig, uow ports.UnitOfWork, authz ports.Authorizer, mai
 	return forms.NewService(fc)
 }
 
+// observeForms publishes the forms service's counters: the autoresponses
+// skipped because their recipient had had its share, which a visitor who
+// floods a form with someone's address makes one a submission, so they
+// are counted rather than each logged.
+func observeForms(svc *forms.Service, mp metric.MeterProvider) error {
+	_, err := mp.Meter("github.com/keelhq/keel/cmd/keel/bootstrap").Int64ObservableCounter("keel.forms.autoresponses_skipped",
+		metric.WithUnit("{message}"),
+		metric.WithDescription("Autoresponses this process skipped because their recipient had had its share (KEEL_AUTORESPONDER_PER_ADDRESS)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(svc.AutoresponsesSkipped())
+			return nil
+		}))
+	return err
+}
+
 // formFileSweepJob is serve's job that deletes, at start and hourly, the
 // files of submissions that never committed (a crash between upload and
 // commit) once they are age old (KEEL_UPLOAD_SWEEP_AGE, by default

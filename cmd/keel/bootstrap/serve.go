@@ -134,6 +134,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	})
 	cfg.forms.blobs = blobs
 	formsSvc := newForms(cfg.forms, db, ids.authz, cfg.mailFrom, wakeMail, log)
+	if err := observeForms(formsSvc, tel.meter); err != nil {
+		return err
+	}
 	cnt := newContent(db, ids.authz, publicCache)
 	mediaSvc := newMedia(cfg.media, db, ids.authz, blobs, log, publicCache.Invalidate)
 
