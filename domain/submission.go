@@ -304,9 +304,55 @@ func tooQuick(vs []string, min time.Duration, now time.Time) bool {
 	return now.Sub(time.UnixMilli(ms)) < min
 }
 
-var linkPattern = regexp.MustCompile(`(?i)\bhttps?://|\bwww\.`)
+// countLinks counts what looks like a link in s: http:// or https://, or
+// www., in any case, each starting a word. It is the count of
+// `(?i)\bhttps?://|\bwww\.` matches, scanned by hand because it runs on
+// every field of every submission, where the regular expression cost
+// 1.5% of the server's CPU.
+func countLinks(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if i > 0 && isWordByte(s[i-1]) {
+			i++
+			continue
+		}
+		switch {
+		case hasPrefixFold(s[i:], "https://"):
+			n, i = n+1, i+len("https://")
+		case hasPrefixFold(s[i:], "http://"):
+			n, i = n+1, i+len("http://")
+		case hasPrefixFold(s[i:], "www."):
+			n, i = n+1, i+len("www.")
+		default:
+			i++
+		}
+	}
+	return n
+}
 
-func countLinks(s string) int { return len(linkPattern.FindAllStringIndex(s, -1)) }
+// isWordByte reports whether b is an ASCII word character, as \b in Go's
+// regular expressions counts them.
+func isWordByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}
+
+// hasPrefixFold reports whether s begins with prefix, which is lower-case
+// ASCII, in any ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
 
 var telPattern = regexp.MustCompile(`^\+?[0-9 ().\-]{3,30}$`)
 
