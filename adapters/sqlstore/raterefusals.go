@@ -27,10 +27,14 @@ import (
 
 // maxRefusals bounds the refusals a node remembers, and with them its
 // memory: an attacker who cycles through addresses makes a bucket per
-// address. Past it, expired ones are dropped, and if none has, the new
-// one is not remembered and its next request asks the database, as
-// before.
-const maxRefusals = 16384
+// address. Past it, those that have run out are dropped, at most once per
+// sweepEvery so that a flood of new refusals does not scan the whole map
+// for each; if none has run out, the new one is not remembered and its
+// next request asks the database, as before.
+const (
+	maxRefusals = 16384
+	sweepEvery  = time.Second
+)
 
 // refusals is a node's remembered refusals: for each bucket's key, the
 // instant its theoretical arrival time is due, by this node's monotonic
@@ -38,6 +42,7 @@ const maxRefusals = 16384
 type refusals struct {
 	mu    sync.Mutex
 	until map[string]refusal
+	swept time.Time // when dropExpired last ran
 }
 
 type refusal struct {
@@ -72,7 +77,10 @@ func (r *refusals) remember(key string, tol, ahead int64, sent time.Time) {
 		r.until = make(map[string]refusal)
 	}
 	if _, known := r.until[key]; !known && len(r.until) >= maxRefusals {
-		r.dropExpired(time.Now())
+		if now := time.Now(); now.Sub(r.swept) >= sweepEvery {
+			r.dropExpired(now)
+			r.swept = now
+		}
 		if len(r.until) >= maxRefusals {
 			return
 		}

@@ -9,7 +9,7 @@ import (
 // TestRefusalsAreBounded: a node remembers at most maxRefusals refusals.
 // When it is full, a new one replaces those that have run out; if none
 // has, it is not remembered, and a known bucket's refusal is still
-// updated.
+// updated. A full map is swept at most once per sweepEvery.
 func TestRefusalsAreBounded(t *testing.T) {
 	var r refusals
 	now := time.Now()
@@ -38,6 +38,18 @@ func TestRefusalsAreBounded(t *testing.T) {
 	r.remember("one too many", 0, int64(time.Minute/time.Microsecond), now)
 	if _, ok := r.refused(bucketTake{key: "one too many"}, time.Now()); ok || len(r.until) != maxRefusals {
 		t.Fatalf("full of live refusals: one more was remembered (%d in all)", len(r.until))
+	}
+	// Entries that run out right after a sweep wait for the next one.
+	r.swept = time.Now()
+	r.until["more"+strconv.Itoa(maxRefusals-1)] = refusal{tat: now.Add(-time.Second)}
+	r.remember("after the sweep", 0, int64(time.Minute/time.Microsecond), now)
+	if _, ok := r.until["after the sweep"]; ok {
+		t.Fatal("a full map was swept again within sweepEvery")
+	}
+	r.swept = time.Now().Add(-sweepEvery)
+	r.remember("a second later", 0, int64(time.Minute/time.Microsecond), now)
+	if _, ok := r.until["a second later"]; !ok {
+		t.Fatal("a full map with a refusal that ran out was not swept sweepEvery after the last sweep")
 	}
 	r.remember("k1", 0, int64(2*time.Minute/time.Microsecond), now)
 	if ahead, ok := r.refused(bucketTake{key: "k1"}, time.Now()); !ok || ahead <= int64(time.Minute/time.Microsecond) {
