@@ -22,7 +22,7 @@ import (
 // statement. An insert's failure surfaces at the flush: as the error of
 // the statement that caused it, and always at commit (WithinTx).
 type pipeline struct {
-	tx      *sql.Tx
+	tx      querier // the transaction; in a shared batch before it begins one, the pool (sharedtx.go)
 	pending []heldInsert
 	// events counts the held inserts into events: the sub-statements of
 	// one WITH run in no order that PostgreSQL promises, and the feed is

@@ -39,6 +39,16 @@ import (
 //     writes something other than a held insert. Every call of a batch
 //     had started before the batch's first statement, so a remembered
 //     read still happened while each call that uses it was in progress.
+//   - No BEGIN and no COMMIT when none is needed. The transaction begins
+//     with the first statement that is not a remembered read; a batch
+//     of submissions has none, so its remembered reads run on the pool
+//     and its held inserts, one statement, go alone: PostgreSQL runs a
+//     statement outside a transaction block in a transaction of its
+//     own, which stores all of it or nothing: two round trips of five
+//     fewer (BENCHMARKS.md, "A batch without BEGIN"). When that statement
+//     fails at the server, nothing was stored and the calls run alone;
+//     when the connection fails under it, its outcome is unknown, as a
+//     COMMIT's would be, and its callers get the error.
 //   - Anything unusual falls back to WithinTx's own transactions. When a statement
 //     fails (PostgreSQL has then aborted the whole transaction), when a
 //     call fails after its own writes reached the server, or when the
@@ -149,8 +159,10 @@ type sharedBatch struct {
 	// failed is set once the transaction cannot commit what its calls
 	// did: every call not settled by its own error then runs alone.
 	failed bool
-	// memo holds what remember read in this transaction.
-	memo map[string]any
+	// memo holds what remember read in this transaction, and reading is
+	// set while remember reads.
+	memo    map[string]any
+	reading bool
 	// running is the call whose fn the leader runs inline, so that finish
 	// can tell that it panicked.
 	running *txCall
@@ -175,12 +187,34 @@ func (b *sharedBatch) begin() {
 	if b.db.timeout > 0 {
 		b.ctx, b.cancel = context.WithTimeout(b.ctx, b.db.timeout)
 	}
+}
+
+// beginTx begins the batch's transaction unless it has begun. A batch
+// whose statements are remembered reads and held inserts never begins
+// one (see the top of this file); the first statement that needs it does.
+func (b *sharedBatch) beginTx() error {
+	switch {
+	case b.tx != nil:
+		return nil
+	case b.failed:
+		return errRunAlone
+	}
 	tx, err := b.db.sql.BeginTx(b.ctx, nil)
 	if err != nil {
 		b.failed = true
-		return
+		return err
 	}
 	b.tx = tx
+	return nil
+}
+
+// querier is what a call's statements run on: the batch's transaction
+// once it has begun, the pool before.
+func (b *sharedBatch) querier() querier {
+	if b.tx != nil {
+		return b.tx
+	}
+	return b.db.sql
 }
 
 // step runs call i's fn through run and settles what becomes of it.
@@ -197,7 +231,7 @@ func (b *sharedBatch) step(i int, run func(*txCall) bool) {
 		c.err = err
 		return
 	}
-	q := &sharedQuerier{b: b, p: &pipeline{tx: b.tx}}
+	q := &sharedQuerier{b: b, p: &pipeline{tx: b.querier()}}
 	b.qs[i] = q
 	c.st = &stores{q: q, d: b.db.d, writing: true, shared: b}
 	b.running = c
@@ -274,12 +308,13 @@ func (b *sharedBatch) finish() {
 }
 
 // commit sends the held inserts of the calls that succeeded and commits
-// them, or rolls back and has them run alone when the batch failed.
+// them, or rolls back and has them run alone when the batch failed. A
+// batch that began no transaction and whose inserts fit in one statement
+// sends that statement alone: PostgreSQL runs it in a transaction of its
+// own, which commits or stores nothing, so a batch of submissions costs
+// no BEGIN and no COMMIT.
 func (b *sharedBatch) commit() {
 	defer b.cancel()
-	if b.tx == nil {
-		return // never begun: every call got errRunAlone
-	}
 	committed := false
 	if !b.failed && b.anyOK() {
 		var held []heldInsert
@@ -288,26 +323,32 @@ func (b *sharedBatch) commit() {
 				held = append(held, b.qs[i].p.pending...)
 			}
 		}
-		err := b.insert(held)
-		if err == nil {
-			err = b.tx.Commit()
-			if err != nil && !errors.Is(err, pgx.ErrTxCommitRollback) {
-				// The outcome is unknown, as for a transaction alone:
-				// each caller gets the error rather than a second try
-				// that might store its work twice.
-				err = fmt.Errorf("commit: %w", err)
-				for _, c := range b.calls {
-					if c.ok {
-						c.ok, c.err = false, err
-					}
-				}
+		stmts := insertStatements(held)
+		var err error
+		switch {
+		case b.tx == nil && len(stmts) <= 1:
+			err = b.commitAlone(stmts)
+			if err != nil && !isServerError(err) && !pgconn.SafeToRetry(err) {
+				b.unknown(err)
 				return
 			}
-			committed = err == nil
+		default:
+			err = b.beginTx()
+			if err == nil {
+				err = b.insert(stmts)
+			}
+			if err == nil {
+				err = b.tx.Commit()
+				if err != nil && !errors.Is(err, pgx.ErrTxCommitRollback) {
+					b.unknown(err)
+					return
+				}
+			}
 		}
+		committed = err == nil
 		b.failed = err != nil
 	}
-	if !committed {
+	if !committed && b.tx != nil {
 		_ = b.tx.Rollback()
 	}
 	queued := false
@@ -322,6 +363,18 @@ func (b *sharedBatch) commit() {
 	}
 }
 
+// unknown gives each call that succeeded err, from a commit whose outcome
+// is unknown, as a transaction alone would: a second try might store its
+// work twice.
+func (b *sharedBatch) unknown(err error) {
+	err = fmt.Errorf("commit: %w", err)
+	for _, c := range b.calls {
+		if c.ok {
+			c.ok, c.err = false, err
+		}
+	}
+}
+
 func (b *sharedBatch) anyOK() bool {
 	for _, c := range b.calls {
 		if c.ok {
@@ -331,21 +384,41 @@ func (b *sharedBatch) anyOK() bool {
 	return false
 }
 
-// insert sends the held inserts, those into the same table merged into
-// one multi-row INSERT, in as few statements as the parameters allow.
-func (b *sharedBatch) insert(held []heldInsert) error {
+// insertStatements merges the held inserts, those into the same table
+// into one multi-row INSERT, and groups them into as few statements as
+// the parameters allow, each a list that one flush sends.
+func insertStatements(held []heldInsert) [][]heldInsert {
 	merged := mergeInserts(held)
+	var stmts [][]heldInsert
 	for len(merged) > 0 {
 		n, params := 0, 0
 		for n < len(merged) && n < maxHeldInserts && (n == 0 || params+len(merged[n].args) <= maxSharedParams) {
 			params += len(merged[n].args)
 			n++
 		}
-		p := &pipeline{tx: b.tx, pending: merged[:n:n]}
+		stmts = append(stmts, merged[:n:n])
+		merged = merged[n:]
+	}
+	return stmts
+}
+
+// commitAlone sends the batch's one statement, if any, outside a
+// transaction.
+func (b *sharedBatch) commitAlone(stmts [][]heldInsert) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	p := &pipeline{tx: b.db.sql, pending: stmts[0]}
+	return p.flush(b.ctx)
+}
+
+// insert sends the statements in the batch's transaction.
+func (b *sharedBatch) insert(stmts [][]heldInsert) error {
+	for _, held := range stmts {
+		p := &pipeline{tx: b.tx, pending: held}
 		if err := p.flush(b.ctx); err != nil {
 			return err
 		}
-		merged = merged[n:]
 	}
 	return nil
 }
@@ -420,11 +493,29 @@ func (q *sharedQuerier) ctx(ctx context.Context) context.Context {
 }
 
 // writes marks a statement that changes what the transaction holds: the
-// call can no longer be undone by dropping its held inserts, and what the
-// batch remembered may no longer be what a read would find.
-func (q *sharedQuerier) writes() {
+// call can no longer be undone by dropping its held inserts, what the
+// batch remembered may no longer be what a read would find, and the
+// statement runs in the batch's transaction, which it begins if need be.
+func (q *sharedQuerier) writes() error {
 	q.wrote = true
 	clear(q.b.memo)
+	if err := q.b.beginTx(); err != nil {
+		return err
+	}
+	q.p.tx = q.b.tx
+	return nil
+}
+
+// query readies q for a query. Only a read that remember marked may run
+// on the pool before the transaction begins, and leaves the call as it
+// was. Any other query may change rows (INSERT … RETURNING, a WITH that
+// writes) or lock them, so it counts as a write and runs in the
+// transaction; so does one after held inserts, which it must see.
+func (q *sharedQuerier) query() error {
+	if q.b.reading && len(q.p.pending) == 0 {
+		return nil
+	}
+	return q.writes()
 }
 
 // note marks the batch failed when a statement failed: PostgreSQL has
@@ -440,28 +531,38 @@ func (q *sharedQuerier) note(err error) error {
 // inserts, which writes.
 func (q *sharedQuerier) add(ctx context.Context, query string, args []any, event bool) error {
 	if event && q.p.events > 0 || len(q.p.pending) == maxHeldInserts {
-		q.writes()
+		if err := q.writes(); err != nil {
+			return q.note(err)
+		}
 	}
 	return q.note(q.p.add(q.ctx(ctx), query, args, event))
 }
 
 func (q *sharedQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	q.writes()
+	if err := q.writes(); err != nil {
+		return nil, q.note(err)
+	}
 	res, err := q.p.ExecContext(q.ctx(ctx), query, args...)
 	return res, q.note(err)
 }
 
 func (q *sharedQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if len(q.p.pending) > 0 {
-		q.writes()
+	if err := q.query(); err != nil {
+		return nil, q.note(err)
 	}
 	rows, err := q.p.QueryContext(q.ctx(ctx), query, args...)
 	return rows, q.note(err)
 }
 
 func (q *sharedQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if len(q.p.pending) > 0 {
-		q.writes()
+	if err := q.query(); err != nil {
+		_ = q.note(err)
+		// database/sql checks a query's context before it takes a
+		// connection, so this row carries the context's error and sends
+		// nothing; the batch has failed, and the call runs again alone.
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return q.b.db.sql.QueryRowContext(done, query, args...)
 	}
 	row := q.p.QueryRowContext(q.ctx(ctx), query, args...)
 	_ = q.note(row.Err())
@@ -480,7 +581,10 @@ func (c callContext) Value(key any) any { return c.values.Value(key) }
 // remember returns load's result, read once per key in a shared
 // transaction (see the top of this file) and at every call elsewhere.
 // load must be a read whose result depends only on key, and T a value the
-// callers only read.
+// callers only read. In a shared transaction that has not begun, load
+// runs on the pool: under READ COMMITTED, PostgreSQL's default and Keel's,
+// each statement reads its own snapshot, so it finds what it would in
+// the transaction before its first write.
 func remember[T any](s *stores, key string, load func() (T, error)) (T, error) {
 	b := s.shared
 	if b == nil {
@@ -489,7 +593,11 @@ func remember[T any](s *stores, key string, load func() (T, error)) (T, error) {
 	if v, ok := b.memo[key]; ok {
 		return v.(T), nil
 	}
-	v, err := load()
+	b.reading = true
+	v, err := func() (T, error) {
+		defer func() { b.reading = false }()
+		return load()
+	}()
 	if err == nil {
 		if b.memo == nil {
 			b.memo = map[string]any{}
