@@ -145,6 +145,26 @@ func isNewDelivery(d domain.WebhookDelivery) bool {
 // webhookEndpoint is what deliveriesOf reads of an enabled webhook.
 type webhookEndpoint struct{ id, events string }
 
+// webhooksKey is what a shared transaction remembers the enabled
+// endpoints of ws under.
+func webhooksKey(ws domain.WorkspaceID) string { return "webhooks\x00" + ws.String() }
+
+// rememberWebhooks has a shared transaction remember the enabled endpoints
+// of ws that a statement read along with something else, as a JSON array
+// of [id, events] pairs (formStore.UpdatedAt).
+func rememberWebhooks(s *stores, ws domain.WorkspaceID, pairs string) error {
+	var rows [][2]string
+	if err := json.Unmarshal([]byte(pairs), &rows); err != nil {
+		return fmt.Errorf("webhooks of %s: %w", ws, err)
+	}
+	eps := make([]webhookEndpoint, len(rows))
+	for i, r := range rows {
+		eps[i] = webhookEndpoint{id: r[0], events: r[1]}
+	}
+	_, err := remember(s, webhooksKey(ws), func() ([]webhookEndpoint, error) { return eps, nil })
+	return err
+}
+
 // deliveriesOf returns the fan-out of e: a new delivery for every enabled
 // endpoint of its workspace that subscribes to its type, which the caller
 // inserts in its transaction (eventStore.Add). A workspace without
@@ -157,7 +177,7 @@ func (s *stores) deliveriesOf(ctx context.Context, e domain.Event) ([]domain.Web
 	}
 	// A shared transaction looks a workspace's webhooks up once for all
 	// its events (sharedtx.go).
-	eps, err := remember(s, "webhooks\x00"+e.Workspace.String(), func() ([]webhookEndpoint, error) {
+	eps, err := remember(s, webhooksKey(e.Workspace), func() ([]webhookEndpoint, error) {
 		return queryAll(ctx, s.q, s.d.rebind(`SELECT id, events FROM webhooks WHERE workspace_id = ? AND enabled`),
 			func(sc scanner) (ep webhookEndpoint, err error) { return ep, sc.Scan(&ep.id, &ep.events) }, e.Workspace.String())
 	})

@@ -235,7 +235,21 @@ func (s formStore) UpdatedAt(ctx context.Context, ws domain.WorkspaceID, id doma
 	// A shared transaction reads it once for all its submissions to the
 	// form (sharedtx.go).
 	at, err := remember(s.stores, "forms.updated_at\x00"+ws.String()+"\x00"+id.String(), func() (at time.Time, err error) {
-		err = s.q.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String()).Scan(&at)
+		if s.shared == nil {
+			err = s.q.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at FROM forms WHERE workspace_id = ? AND id = ?`), ws.String(), id.String()).Scan(&at)
+			return at, err
+		}
+		// A submission checks its form and then, with its event, looks
+		// up the workspace's webhooks (deliveriesOf): in a shared batch,
+		// where round trips are most of what a statement costs, one
+		// statement reads both, and the webhooks are remembered too.
+		var eps string
+		err = s.q.QueryRowContext(ctx, `SELECT f.updated_at, COALESCE((SELECT json_agg(json_build_array(w.id, w.events))
+			FROM webhooks w WHERE w.workspace_id = f.workspace_id AND w.enabled), '[]')
+			FROM forms f WHERE f.workspace_id = $1 AND f.id = $2`, ws.String(), id.String()).Scan(&at, &eps)
+		if err == nil {
+			err = rememberWebhooks(s.stores, ws, eps)
+		}
 		return at, err
 	})
 	if isNoRows(err) {
