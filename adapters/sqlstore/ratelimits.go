@@ -27,6 +27,7 @@ type SharedLimits struct {
 	onError func(error)
 	takes   takeGroup
 	refused refusals
+	leased  leases // tokens taken ahead for hot chains (rateleases.go)
 }
 
 // checkTimeout bounds one check, on a request's hot path.

@@ -91,10 +91,14 @@ var errTakeAbandoned = errors.New("take from rate limit buckets: abandoned")
 // batch's are each bounded by checkTimeout. A first bucket this node knows
 // to refuse answers without a statement (raterefusals.go).
 func (s *SharedLimits) take(ctx context.Context, chain []bucketTake) ([]taken, error) {
-	if ahead, ok := s.refused.refused(chain[0], time.Now()); ok {
+	now := time.Now()
+	if ahead, ok := s.refused.refused(chain[0], now); ok {
 		return []taken{{ahead: ahead}}, nil
 	}
 	id := groupID(chain)
+	if got, ok := s.leased.use(id, chain[0].key, now); ok {
+		return got, nil
+	}
 	me := &takeWaiter{first: chain[0].key, turn: make(chan takeTurn, 1)}
 	g := &s.takes
 	g.mu.Lock()
@@ -124,13 +128,28 @@ func (s *SharedLimits) takeFor(ctx context.Context, id string, chain []bucketTak
 	defer func() {
 		g := &s.takes
 		g.mu.Lock()
-		next := g.busy[id]
+		// The callers that queued meanwhile are answered from the
+		// tokens the statement took ahead for them, if any, and the
+		// others run the next statement.
+		var next, served []*takeWaiter
+		var answers [][]taken
+		now := time.Now()
+		for _, w := range g.busy[id] {
+			if got, ok := s.leased.use(id, w.first, now); ok {
+				served, answers = append(served, w), append(answers, got)
+			} else {
+				next = append(next, w)
+			}
+		}
 		if len(next) == 0 {
 			delete(g.busy, id)
 		} else {
 			g.busy[id] = nil
 		}
 		g.mu.Unlock()
+		for i, w := range served {
+			w.turn <- takeTurn{got: answers[i]}
+		}
 		if len(next) > 0 {
 			next[0].turn <- takeTurn{batch: next}
 		}
@@ -143,12 +162,32 @@ func (s *SharedLimits) takeFor(ctx context.Context, id string, chain []bucketTak
 		}
 	}()
 	firsts := make([]string, len(batch))
+	asked := make(map[string]int, 1)
 	for j, w := range batch {
 		firsts[j] = w.first
+		asked[w.first]++
 	}
-	got, err = s.takeN(ctx, chain, firsts)
+	// The tokens taken ahead (rateleases.go) are asked for as requests
+	// after the callers', so that the callers' own come first.
+	for k, n := range asked {
+		for range s.leased.ask(id, chain, k, n) {
+			firsts = append(firsts, k)
+		}
+	}
+	sent := time.Now()
+	var room map[string]bool
+	got, room, err = s.takeN(ctx, chain, firsts, len(batch))
 	if err != nil {
 		return nil, err
+	}
+	for k, n := range asked {
+		var ahead [][]taken
+		for j := len(batch); j < len(firsts); j++ {
+			if firsts[j] == k {
+				ahead = append(ahead, got[j])
+			}
+		}
+		s.leased.keep(id, chain, k, n, room[k], ahead, sent)
 	}
 	return got[0], nil
 }
@@ -159,7 +198,12 @@ func (s *SharedLimits) takeFor(ctx context.Context, id string, chain []bucketTak
 // first bucket's interval and tolerance (its key is firsts') and the
 // others whole. The statement runs without the caller's cancellation: it
 // answers other callers too.
-func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []string) ([][]taken, error) {
+//
+// Only the first callers of firsts are callers; the entries after them
+// are tokens taken ahead, which count neither as refusals to remember
+// nor otherwise. room tells, for each first bucket, whether the
+// statement left it and every later bucket at least half full.
+func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []string, callers int) (got [][]taken, room map[string]bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	// One row per client's bucket, however many of its requests queued,
@@ -187,7 +231,7 @@ func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []s
 	sent := time.Now()
 	rows, err := s.db.sql.QueryContext(ctx, gcraFanIn(len(chain)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
+		return nil, nil, fmt.Errorf("take from rate limit buckets: %w", err)
 	}
 	defer rows.Close()
 	firstCounts := make(map[string]bucketCount, len(keys))
@@ -199,7 +243,7 @@ func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []s
 			c   bucketCount
 		)
 		if err := rows.Scan(&i, &key, &c.taken, &c.ahead); err != nil {
-			return nil, fmt.Errorf("take from rate limit buckets: %w", err)
+			return nil, nil, fmt.Errorf("take from rate limit buckets: %w", err)
 		}
 		switch {
 		case i == 0:
@@ -207,21 +251,38 @@ func (s *SharedLimits) takeN(ctx context.Context, chain []bucketTake, firsts []s
 		case i == len(rest)+1 && i < len(chain):
 			rest = append(rest, c)
 		default:
-			return nil, fmt.Errorf("take from rate limit buckets: row for bucket %d of %d after %d", i, len(chain), len(rest)+1)
+			return nil, nil, fmt.Errorf("take from rate limit buckets: row for bucket %d of %d after %d", i, len(chain), len(rest)+1)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("take from rate limit buckets: %w", err)
+		return nil, nil, fmt.Errorf("take from rate limit buckets: %w", err)
 	}
 	if len(firstCounts) != len(keys) {
-		return nil, fmt.Errorf("take from rate limit buckets: %d rows for %d first buckets", len(firstCounts), len(keys))
+		return nil, nil, fmt.Errorf("take from rate limit buckets: %d rows for %d first buckets", len(firstCounts), len(keys))
 	}
+	callersOf := make(map[string]int64, len(keys))
+	for _, k := range firsts[:callers] {
+		callersOf[k]++
+	}
+	// The later buckets have room when each allowed all that reached it
+	// and is at least half full.
+	restRoom, reached := true, int64(0)
+	for _, c := range firstCounts {
+		reached += c.taken
+	}
+	for i, c := range rest {
+		restRoom = restRoom && c.taken == reached && c.ahead <= chain[i+1].tol/2
+		reached = c.taken
+	}
+	restRoom = restRoom && len(rest) == len(chain)-1
+	room = make(map[string]bool, len(keys))
 	for k, c := range firstCounts {
-		if c.taken < asked[k] {
+		if c.taken < callersOf[k] {
 			s.refused.remember(k, chain[0].tol, c.ahead, sent)
 		}
+		room[k] = restRoom && c.taken == asked[k] && c.ahead <= chain[0].tol/2
 	}
-	return share(firsts, firstCounts, rest, chain), nil
+	return share(firsts, firstCounts, rest, chain), room, nil
 }
 
 // bucketCount is one bucket's row of a take: how many of the requests

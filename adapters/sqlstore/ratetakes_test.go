@@ -306,3 +306,76 @@ func TestSharedRefusalsAnswerInTheNodePostgres(t *testing.T) {
 		return ok
 	})
 }
+
+// TestSharedLeasesPostgres: a big bucket that callers of one node queue
+// for is leased (rateleases.go). Twice, while another transaction holds
+// the bucket's row, one check waits in PostgreSQL and three queue behind
+// it; the second time the queued three's statement also takes 64 tokens
+// ahead. Those answer the next 64 checks while the row is still held,
+// each allowed with one request less left than the one before, as checks
+// one after the other would be; the 65th needs a statement again. A
+// small bucket is never leased (TestSharedTakesCoalescePostgres).
+func TestSharedLeasesPostgres(t *testing.T) {
+	limits, raw := limitsWithRaw(t)
+	// A token every 600 ms: the test's own pace refills less than one.
+	q, quota, key := limits.Quotas("api"), domain.Quota{Limit: 6000, Window: time.Hour}, "key:busy"
+	hold := func() *sql.Tx {
+		t.Helper()
+		lock, err := raw.BeginTx(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lock.Rollback() })
+		if _, err := lock.ExecContext(t.Context(), `SELECT 1 FROM rate_buckets WHERE key = $1 FOR UPDATE`, "api:"+key); err != nil {
+			t.Fatal(err)
+		}
+		return lock
+	}
+	if u := q.Use(t.Context(), key, quota); !u.Allowed {
+		t.Fatalf("first request: %+v", u)
+	}
+	for range 2 {
+		lock := hold()
+		var wg sync.WaitGroup
+		wg.Go(func() { q.Use(context.Background(), key, quota) })
+		waitForLockWait(t, raw)
+		for range 3 {
+			wg.Go(func() { q.Use(context.Background(), key, quota) })
+		}
+		waitFor(t, "three checks to queue in the node", func() bool { return sqlstore.QueuedTakes(limits) == 3 })
+		if err := lock.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+	}
+	var tat, at int64
+	if err := raw.QueryRowContext(t.Context(), `SELECT tat, at FROM rate_buckets WHERE key = $1`, "api:"+key).Scan(&tat, &at); err != nil {
+		t.Fatal(err)
+	}
+	// 1 + 4 + 4 requests and 64 tokens ahead, 600 ms each.
+	if spent := (tat - at) / 600_000; spent < 72 || spent > 73 {
+		t.Fatalf("the bucket holds %d requests' worth, want 73: the 9 asked for and 64 taken ahead", spent)
+	}
+
+	lock := hold()
+	last := -1
+	for i := range 64 {
+		u := q.Use(t.Context(), key, quota)
+		if !u.Allowed || last >= 0 && u.Remaining != last-1 {
+			t.Fatalf("leased check %d: %+v after %d remaining, want allowed with one less", i+1, u, last)
+		}
+		last = u.Remaining
+	}
+	if want := 6000 - 73; last != want && last != want+1 {
+		t.Errorf("the last leased check left %d, want %d", last, want)
+	}
+	done := make(chan domain.QuotaUse, 1)
+	go func() { done <- q.Use(context.Background(), key, quota) }()
+	waitForLockWait(t, raw)
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if u := <-done; !u.Allowed || u.Remaining >= last {
+		t.Fatalf("the check after the lease: %+v, want allowed with fewer than %d left", u, last)
+	}
+}
