@@ -73,6 +73,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	defer closeProcess()
 	log, tel, db := p.log, p.tel, p.db
+	// The first burst after a start finds PostgreSQL's connections open.
+	go db.Warm(ctx)
 	warnNoSecretKey(log, cfg.sessions.sealer)
 	// The store is opened at start, so that a wrong KEEL_BLOB_URL, an
 	// unreachable bucket or bad credentials stop serve here. Scheduled
