@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -95,6 +96,10 @@ type problemField struct {
 	Message string `json:"message"`
 }
 
+// statusClientClosed is what a request whose client went away before its
+// answer is recorded with: nginx's 499, outside HTTP's own codes.
+const statusClientClosed = 499
+
 // problemTypeBase prefixes each code to make the problem's type URI: a URN,
 // so the type is stable and needs no web page to resolve.
 const problemTypeBase = "urn:keel:problem:"
@@ -125,6 +130,15 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		err := c.Errors.Last().Err
+		if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+			// The client went away before its answer: nobody is left to
+			// read one, and nothing failed here. The access log and the
+			// request metrics record nginx's 499, "client closed
+			// request", not a server error.
+			c.Errors = c.Errors[:0]
+			c.Status(statusClientClosed)
+			return
+		}
 		var de *domain.Error
 		if !errors.As(err, &de) || de.Kind == domain.KindInternal {
 			log.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "err", err)

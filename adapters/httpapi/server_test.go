@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,10 @@ func newFixture(t *testing.T, ping ports.Pinger) fixture {
 	srv.engine.GET("/test/panic", func(*gin.Context) { panic("secret panic detail") })
 	srv.engine.GET("/test/fail", func(c *gin.Context) {
 		_ = c.Error(errors.New("db password=hunter2 rejected"))
+	})
+	srv.engine.GET("/test/canceled", func(c *gin.Context) {
+		// What a use case returns once a context it waited on ends.
+		_ = c.Error(fmt.Errorf("add submission: %w", context.Canceled))
 	})
 	return fixture{srv: srv, logs: logs}
 }
@@ -239,6 +244,29 @@ func TestInternalErrorCauseIsLoggedNotShown(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "hunter2") {
 		t.Fatalf("cause not logged: %s", f.logs)
 	}
+}
+
+// TestClientGoneIsNotAServerError: a request whose client went away
+// before the answer, and whose use case then failed with context.Canceled,
+// is recorded as 499 and logs no error; the same error while the client
+// still waits is a 500 like any other.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	w := f.do(t, httptest.NewRequestWithContext(ctx, http.MethodGet, "/test/canceled", nil))
+	if w.Code != statusClientClosed || w.Body.Len() != 0 {
+		t.Fatalf("client gone: status %d, body %q; want 499 and no body", w.Code, w.Body)
+	}
+	if strings.Contains(f.logs.String(), "request failed") {
+		t.Fatalf("client gone logged as a failure: %s", f.logs)
+	}
+	if !strings.Contains(f.logs.String(), `"status":499`) {
+		t.Fatalf("access log without the 499: %s", f.logs)
+	}
+	w = f.do(t, httptest.NewRequest(http.MethodGet, "/test/canceled", nil))
+	decodeProblem(t, w, http.StatusInternalServerError, "internal")
 }
 
 func TestRequestID(t *testing.T) {
