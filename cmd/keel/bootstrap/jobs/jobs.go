@@ -96,6 +96,11 @@ func Every(ctx context.Context, period time.Duration, first bool, fn func(contex
 			return nil
 		case <-t.C:
 		}
+		// A tick and the end of ctx can be ready together, and select
+		// then picks either: no call starts once ctx has ended.
+		if ctx.Err() != nil {
+			return nil
+		}
 		fn(ctx)
 	}
 }
