@@ -149,9 +149,9 @@ type webhookEndpoint struct{ id, events string }
 // endpoints of ws under.
 func webhooksKey(ws domain.WorkspaceID) string { return "webhooks\x00" + ws.String() }
 
-// rememberWebhooks has a shared transaction remember the enabled endpoints
-// of ws that a statement read along with something else, as a JSON array
-// of [id, events] pairs (formStore.UpdatedAt).
+// rememberWebhooks has the shared transaction of s remember the enabled
+// endpoints of ws that a statement read along with something else, as a
+// JSON array of [id, events] pairs (formStore.UpdatedAt).
 func rememberWebhooks(s *stores, ws domain.WorkspaceID, pairs string) error {
 	var rows [][2]string
 	if err := json.Unmarshal([]byte(pairs), &rows); err != nil {
@@ -161,8 +161,8 @@ func rememberWebhooks(s *stores, ws domain.WorkspaceID, pairs string) error {
 	for i, r := range rows {
 		eps[i] = webhookEndpoint{id: r[0], events: r[1]}
 	}
-	_, err := remember(s, webhooksKey(ws), func() ([]webhookEndpoint, error) { return eps, nil })
-	return err
+	s.shared.keep(webhooksKey(ws), eps)
+	return nil
 }
 
 // deliveriesOf returns the fan-out of e: a new delivery for every enabled

@@ -599,10 +599,16 @@ func remember[T any](s *stores, key string, load func() (T, error)) (T, error) {
 		return load()
 	}()
 	if err == nil {
-		if b.memo == nil {
-			b.memo = map[string]any{}
-		}
-		b.memo[key] = v
+		b.keep(key, v)
 	}
 	return v, err
+}
+
+// keep has the batch remember v under key, as remember does with what it
+// read; v must be what remember's load for key would return.
+func (b *sharedBatch) keep(key string, v any) {
+	if b.memo == nil {
+		b.memo = map[string]any{}
+	}
+	b.memo[key] = v
 }
